@@ -1,0 +1,104 @@
+//! The HTTP API: every route and the OpenAPI document are composed here, so the whole
+//! surface reads in one place.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod pagination;
+pub mod routes;
+
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gatehouse API", description = "Physical access control and visitor management."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Operator login and sessions"),
+        (name = "operators", description = "Operator accounts and the operator log"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// All routes with their OpenAPI descriptions: `/healthz`, `/readyz` and `/api/v1/...`.
+fn routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(routes::auth::router())
+        .merge(routes::operators::router())
+        .merge(routes::operator_log::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::health::router())
+        .nest("/api/v1", v1)
+}
+
+/// The OpenAPI 3.1 document of every endpoint.
+pub fn openapi() -> OpenApiDoc {
+    let (_, mut doc) = routes().split_for_parts();
+    doc.paths.paths.insert(
+        "/api/v1/openapi.json".to_owned(),
+        openapi_path_item(),
+    );
+    doc
+}
+
+fn openapi_path_item() -> utoipa::openapi::PathItem {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    use utoipa::openapi::{ResponseBuilder, PathItem};
+    PathItem::new(
+        HttpMethod::Get,
+        OperationBuilder::new()
+            .summary(Some("This OpenAPI document"))
+            .tag("health")
+            .response("200", ResponseBuilder::new().description("OpenAPI 3.1 document")),
+    )
+}
+
+/// Limits and timeouts applied to every request.
+pub struct Limits {
+    pub body_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// The complete application: routes, the OpenAPI document and all middleware.
+pub fn app(state: AppState, limits: Limits) -> Router {
+    let (router, _) = routes().split_for_parts();
+    let doc = openapi();
+    let metrics = state.metrics.clone();
+    router
+        .route("/api/v1/openapi.json", get(move || async move { Json(doc.clone()) }))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout))
+        .layer(axum::middleware::from_fn(middleware::error_envelope))
+        .layer(axum::middleware::from_fn_with_state(metrics, middleware::observe))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::request_id))
+}

@@ -1,0 +1,116 @@
+//! Login, logout and "who am I".
+
+use crate::api::error::{ApiError, ErrorResponse};
+use crate::api::extract::ApiJson;
+use crate::auth::extract::Authorized;
+use crate::auth::password;
+use crate::auth::permissions::AnyOperator;
+use crate::state::AppState;
+use crate::store::{Operator, OperatorStatus, Session, now};
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires (at most 900).
+    expires_in: u64,
+}
+
+/// Log in with username and password; returns a short-lived bearer token.
+///
+/// Unknown user and wrong password get the same answer. Repeated failures per account
+/// and per client address are throttled (429 with `Retry-After`).
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "invalid username or password", body = ErrorResponse),
+        (status = 422, body = ErrorResponse),
+        (status = 429, description = "too many failures; see Retry-After", body = ErrorResponse),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let username = request.username.trim().to_lowercase();
+    let keys = [format!("user:{username}"), format!("ip:{}", client.ip())];
+    let at = now();
+    state.throttle.check(&state.store, &keys, at).await?;
+
+    let account = state.store.operator_with_hash(&username).await?;
+    let (operator, hash) = match account {
+        Some((operator, hash)) => (Some(operator), Some(hash)),
+        None => (None, None),
+    };
+    let password_ok = password::verify(request.password, hash).await?;
+    let operator = operator.filter(|o| password_ok && o.status == OperatorStatus::Active);
+    let Some(operator) = operator else {
+        state.throttle.record_failure(&state.store, &keys, at).await?;
+        tracing::info!(username = %username, client = %client.ip(), "login failed");
+        return Err(ApiError::InvalidCredentials);
+    };
+    state.store.clear_login_failures(&keys[0]).await?;
+
+    let ttl = chrono::Duration::seconds(i64::try_from(state.tokens.ttl_s()).unwrap_or(900));
+    let session = Session {
+        id: Uuid::new_v4(),
+        operator_id: operator.id,
+        created_at: at,
+        expires_at: at + ttl,
+    };
+    state.store.create_session(&session).await?;
+    let claims = state.tokens.claims(operator.id, session.id, operator.role, at);
+    let access_token = state.tokens.sign(&claims)?;
+    tracing::info!(username = %operator.username, "login");
+    Ok(Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl_s(),
+    }))
+}
+
+/// End the current session; its token stops working at once.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorResponse)))]
+async fn logout(
+    State(state): State<AppState>,
+    auth: Authorized<AnyOperator>,
+) -> Result<StatusCode, ApiError> {
+    state.store.revoke_session(auth.principal.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The logged-in operator's account.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Operator), (status = 401, body = ErrorResponse)))]
+async fn me(
+    State(state): State<AppState>,
+    auth: Authorized<AnyOperator>,
+) -> Result<Json<Operator>, ApiError> {
+    Ok(Json(state.store.operator(auth.principal.operator_id).await?))
+}

@@ -1,0 +1,197 @@
+//! Operator administration (admins only).
+
+use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::pagination::{Page, PageParams};
+use crate::auth::extract::Authorized;
+use crate::auth::password;
+use crate::auth::permissions::ManageOperators;
+use crate::state::AppState;
+use crate::store::{NewOperator, Operator, OperatorChange, OperatorStatus, StoreError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use gatehouse_core::role::Role;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_operators, create_operator))
+        .routes(routes!(get_operator, update_operator))
+        .routes(routes!(set_password))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperator {
+    /// 1–64 characters: lower-case letters, digits, `.`, `_`, `-`.
+    username: String,
+    /// At least 12 characters.
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    role: Role,
+    /// Defaults to the username.
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOperator {
+    role: Option<Role>,
+    status: Option<OperatorStatus>,
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+}
+
+/// Why a username cannot be used, if it cannot.
+pub fn username_problem(username: &str) -> Option<&'static str> {
+    let valid_chars = username
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if username.is_empty() || username.len() > 64 {
+        Some("must be 1 to 64 characters")
+    } else if !valid_chars {
+        Some("may contain only lower-case letters, digits, '.', '_' and '-'")
+    } else {
+        None
+    }
+}
+
+fn display_name_problem(name: &str) -> Option<&'static str> {
+    let length = name.trim().chars().count();
+    (length == 0 || length > 128).then_some("must be 1 to 128 characters")
+}
+
+/// List operator accounts.
+#[utoipa::path(get, path = "/operators", tag = "operators", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<Operator>), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn list_operators(
+    State(state): State<AppState>,
+    _auth: Authorized<ManageOperators>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Operator>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = state.store.list_operators(page.cursor()?, limit + 1).await?;
+    Ok(Json(Page::from_rows(rows, limit, |o| o.id)))
+}
+
+/// Create an operator account.
+#[utoipa::path(post, path = "/operators", tag = "operators", security(("bearer" = [])),
+    request_body = CreateOperator,
+    responses((status = 201, body = Operator), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 409, description = "username taken", body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn create_operator(
+    State(state): State<AppState>,
+    auth: Authorized<ManageOperators>,
+    ApiJson(request): ApiJson<CreateOperator>,
+) -> Result<(StatusCode, Json<Operator>), ApiError> {
+    let mut problems = FieldErrors::new();
+    if let Some(p) = username_problem(&request.username) {
+        problems.insert("username".into(), p.into());
+    }
+    if let Some(p) = password::password_problem(request.password.expose_secret()) {
+        problems.insert("password".into(), p);
+    }
+    if let Some(p) = request.display_name.as_deref().and_then(display_name_problem) {
+        problems.insert("display_name".into(), p.into());
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let new = NewOperator {
+        display_name: request
+            .display_name
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_else(|| request.username.clone()),
+        username: request.username,
+        role: request.role,
+        password_hash: password::hash(request.password).await?,
+    };
+    let operator = state.store.create_operator(new, &auth.actor()).await?;
+    Ok((StatusCode::CREATED, Json(operator)))
+}
+
+/// One operator account.
+#[utoipa::path(get, path = "/operators/{id}", tag = "operators", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Operator), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn get_operator(
+    State(state): State<AppState>,
+    _auth: Authorized<ManageOperators>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Operator>, ApiError> {
+    Ok(Json(state.store.operator(id).await.map_err(not_found)?))
+}
+
+/// Change role, status or display name. A change of role or status ends the operator's
+/// sessions at once. The last active admin cannot be disabled or demoted (409).
+#[utoipa::path(patch, path = "/operators/{id}", tag = "operators", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateOperator,
+    responses((status = 200, body = Operator), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn update_operator(
+    State(state): State<AppState>,
+    auth: Authorized<ManageOperators>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<UpdateOperator>,
+) -> Result<Json<Operator>, ApiError> {
+    if let Some(p) = request.display_name.as_deref().and_then(display_name_problem) {
+        return Err(ApiError::field("display_name", p));
+    }
+    let change = OperatorChange {
+        display_name: request.display_name.map(|n| n.trim().to_owned()),
+        role: request.role,
+        status: request.status,
+    };
+    let operator = state
+        .store
+        .update_operator(id, change, &auth.actor())
+        .await
+        .map_err(not_found)?;
+    Ok(Json(operator))
+}
+
+/// Set an operator's password; ends their sessions.
+#[utoipa::path(put, path = "/operators/{id}/password", tag = "operators", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = SetPassword,
+    responses((status = 204), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn set_password(
+    State(state): State<AppState>,
+    auth: Authorized<ManageOperators>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<SetPassword>,
+) -> Result<StatusCode, ApiError> {
+    if let Some(p) = password::password_problem(request.password.expose_secret()) {
+        return Err(ApiError::field("password", p));
+    }
+    let hash = password::hash(request.password).await?;
+    state
+        .store
+        .set_operator_password(id, &hash, &auth.actor())
+        .await
+        .map_err(not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::NotFound("operator"),
+        other => other.into(),
+    }
+}

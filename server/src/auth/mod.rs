@@ -1,0 +1,7 @@
+//! Operator authentication and authorisation.
+
+pub mod extract;
+pub mod password;
+pub mod permissions;
+pub mod throttle;
+pub mod tokens;

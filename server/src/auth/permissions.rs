@@ -1,0 +1,33 @@
+//! Which roles may call which API function, in one place. Handlers name a permission in
+//! their `Authorized<P>` extractor, so no handler can skip the check, and the role matrix
+//! test reads what each endpoint allows from here.
+
+use gatehouse_core::role::Role;
+
+/// A set of roles allowed to perform one kind of API call.
+pub trait Permission: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+}
+
+macro_rules! permission {
+    ($(#[$doc:meta])* $name:ident: [$($role:ident),+]) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Permission for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+        }
+    };
+}
+
+permission!(
+    /// Any logged-in operator: their own session and profile.
+    AnyOperator: [Admin, Security, Receptionist, Host, Auditor]
+);
+permission!(
+    /// Creating, changing and listing operator accounts.
+    ManageOperators: [Admin]
+);
+permission!(
+    /// Reading the operator log.
+    ReadOperatorLog: [Admin, Auditor]
+);

@@ -1,0 +1,92 @@
+//! Login throttling per account and per client address: after a few failures each new
+//! attempt waits twice as long as the last (1 s, 2 s, 4 s … up to 15 min), and no key
+//! may fail more than the configured maximum (≤ 100) in an hour.
+
+use crate::api::error::ApiError;
+use crate::config::AuthSettings;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+
+const WINDOW: Duration = Duration::hours(1);
+const MAX_BACKOFF_S: i64 = 15 * 60;
+
+pub struct LoginThrottle {
+    backoff_after: u32,
+    max_failures_per_hour: u32,
+}
+
+impl LoginThrottle {
+    pub fn new(settings: &AuthSettings) -> LoginThrottle {
+        LoginThrottle {
+            backoff_after: settings.login_backoff_after,
+            max_failures_per_hour: settings.login_max_failures_per_hour,
+        }
+    }
+
+    /// Refuses with 429 while any key is throttled.
+    pub async fn check(&self, store: &Store, keys: &[String], now: DateTime<Utc>) -> Result<(), ApiError> {
+        for key in keys {
+            let failures = store.login_failures(key, now - WINDOW).await?;
+            let Some(last) = failures.last else { continue };
+            if let Some(wait_until) = self.wait_until(failures.count, last) {
+                if now < wait_until {
+                    let retry_after_s = (wait_until - now).num_seconds().max(1);
+                    return Err(ApiError::TooManyRequests {
+                        retry_after_s: u64::try_from(retry_after_s).unwrap_or(1),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// When a key with `count` failures in the last hour, the latest at `last`, may try
+    /// again; `None` when it is not throttled.
+    fn wait_until(&self, count: i64, last: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if count >= i64::from(self.max_failures_per_hour) {
+            // Until the oldest failures leave the window; the latest bounds it.
+            return Some(last + WINDOW);
+        }
+        let over = count - i64::from(self.backoff_after);
+        if over < 0 {
+            return None;
+        }
+        let backoff_s = 1i64
+            .checked_shl(u32::try_from(over).unwrap_or(u32::MAX))
+            .unwrap_or(MAX_BACKOFF_S)
+            .min(MAX_BACKOFF_S);
+        Some(last + Duration::seconds(backoff_s))
+    }
+
+    pub async fn record_failure(&self, store: &Store, keys: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
+        store.record_login_failure(keys, now, now - WINDOW).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let throttle = LoginThrottle::new(&Settings::default().auth);
+        let last = Utc::now();
+        let wait = |count| throttle.wait_until(count, last).map(|t| (t - last).num_seconds());
+        let cases = [
+            (0, None),
+            (4, None),
+            (5, Some(1)),
+            (6, Some(2)),
+            (7, Some(4)),
+            (14, Some(512)),
+            (15, Some(900)),
+            (99, Some(900)),
+            (100, Some(3600)),
+            (1000, Some(3600)),
+        ];
+        for (count, expected) in cases {
+            assert_eq!(wait(count), expected, "count {count}");
+        }
+    }
+}

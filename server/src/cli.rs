@@ -1,0 +1,267 @@
+//! The `gatehouse` command line: serve, migrate, and operator administration on the
+//! server machine. Exit codes: 0 success, 1 failure, 2 bad configuration or usage.
+
+use crate::auth::password;
+use crate::config::{ConfigError, LogFormat, Settings};
+use crate::store::{Actor, NewOperator, OperatorChange, OperatorStatus, Store, StoreError};
+use crate::{Listeners, launch, shutdown_signal};
+use clap::{Args, Parser, Subcommand};
+use gatehouse_core::role::Role;
+use secrecy::{ExposeSecret, SecretString};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse access-control server: API, storage and audit trail",
+    after_help = "Examples:\n  \
+        gatehouse                                   serve with config/server.toml or defaults (SQLite in ./data)\n  \
+        gatehouse serve --listen 0.0.0.0:8080       serve on all interfaces\n  \
+        GATEHOUSE__DATABASE__URL=postgres://gatehouse@db/gatehouse gatehouse serve\n  \
+        gatehouse operator add --username alice --role security --password-stdin\n  \
+        gatehouse operator list\n  \
+        gatehouse operator disable alice\n\n\
+        Settings come from the config file, then GATEHOUSE__SECTION__KEY environment\n\
+        variables, then flags. See config/server.toml for every key."
+)]
+pub struct Cli {
+    /// Config file (default: config/server.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Database URL, overriding database.url (sqlite://PATH or postgres://...).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage operator accounts.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Address for the API, overriding server.listen.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Address for Prometheus metrics, overriding metrics.listen.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator account. Without --password-stdin a password is generated and printed.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, security, receptionist, host or auditor.
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List operator accounts.
+    List,
+    /// Disable an account; its sessions end at once.
+    Disable { username: String },
+    /// Set an account's password; its sessions end. Without --password-stdin one is generated and printed.
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("gatehouse: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("gatehouse: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("gatehouse: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database_url {
+        settings.database.url.clone_from(url);
+    }
+    if let Some(Command::Serve(args)) = &cli.command {
+        if let Some(listen) = args.listen {
+            settings.server.listen = listen;
+        }
+        if let Some(listen) = args.metrics_listen {
+            settings.metrics.listen = listen;
+        }
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match settings.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()> {
+    match command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(_) => {
+            let listeners = Listeners::bind(&settings).await?;
+            launch(settings, listeners, shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = Store::open(&settings.database).await?;
+            store.close().await;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Operator(command) => {
+            let store = Store::open(&settings.database).await?;
+            let result = operator_command(&store, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Result<()> {
+    match command {
+        OperatorCommand::Add {
+            username,
+            role,
+            display_name,
+            password_stdin,
+        } => {
+            if let Some(problem) = crate::api::routes::operators::username_problem(&username) {
+                anyhow::bail!("username {problem}");
+            }
+            let password = new_password(password_stdin)?;
+            let new = NewOperator {
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                role,
+                password_hash: password::hash(password).await?,
+            };
+            let operator = store
+                .create_operator(new, &Actor::cli())
+                .await
+                .map_err(|e| describe(e, "an operator with that username already exists"))?;
+            println!("created operator {} ({}) id {}", operator.username, operator.role, operator.id);
+        }
+        OperatorCommand::List => {
+            println!("{:<36}  {:<24}  {:<12}  {:<8}  display name", "id", "username", "role", "status");
+            let mut after = None;
+            loop {
+                let page = store.list_operators(after, 500).await?;
+                for o in &page {
+                    let status = match o.status {
+                        OperatorStatus::Active => "active",
+                        OperatorStatus::Disabled => "disabled",
+                    };
+                    println!("{:<36}  {:<24}  {:<12}  {:<8}  {}", o.id, o.username, o.role.as_str(), status, o.display_name);
+                }
+                match page.last() {
+                    Some(last) if page.len() == 500 => after = Some(last.id),
+                    _ => break,
+                }
+            }
+        }
+        OperatorCommand::Disable { username } => {
+            let operator = find(store, &username).await?;
+            let change = OperatorChange {
+                status: Some(OperatorStatus::Disabled),
+                ..OperatorChange::default()
+            };
+            store
+                .update_operator(operator.id, change, &Actor::cli())
+                .await
+                .map_err(|e| describe(e, ""))?;
+            println!("disabled operator {username}; their sessions have ended");
+        }
+        OperatorCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let operator = find(store, &username).await?;
+            let password = new_password(password_stdin)?;
+            let hash = password::hash(password).await?;
+            store.set_operator_password(operator.id, &hash, &Actor::cli()).await?;
+            println!("password of {username} changed; their sessions have ended");
+        }
+    }
+    Ok(())
+}
+
+async fn find(store: &Store, username: &str) -> anyhow::Result<crate::store::Operator> {
+    store
+        .operator_by_username(username)
+        .await
+        .map_err(|e| describe(e, &format!("no operator named {username:?}")))
+}
+
+fn describe(error: StoreError, conflict_or_missing: &str) -> anyhow::Error {
+    match error {
+        StoreError::NotFound | StoreError::Conflict { .. } => anyhow::anyhow!("{conflict_or_missing}"),
+        StoreError::Rejected(why) => anyhow::anyhow!("{why}"),
+        StoreError::Database(e) => e.into(),
+    }
+}
+
+/// A password from stdin (checked), or a generated one printed once.
+fn new_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    if !from_stdin {
+        let password = password::generate();
+        println!("generated password: {}", password.expose_secret());
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if let Some(problem) = password::password_problem(&password) {
+        anyhow::bail!("password {problem}");
+    }
+    Ok(SecretString::from(password))
+}

@@ -1,0 +1,271 @@
+//! Server settings: built-in defaults, then a TOML file, then `GATEHOUSE__SECTION__KEY`
+//! environment variables, then command-line flags. Every value is checked once, here, so
+//! a bad one stops start-up with a message that names its key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The config file read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_PATH: &str = "config/server.toml";
+/// Environment variables with this prefix override the file; `__` separates section and key.
+pub const ENV_PREFIX: &str = "GATEHOUSE__";
+/// Longest access-token lifetime the server accepts, in seconds.
+pub const MAX_TOKEN_TTL_S: u64 = 900;
+
+/// All server settings. See `config/server.toml` for what each key means.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub metrics: MetricsSettings,
+    pub log: LogSettings,
+    pub bootstrap: BootstrapSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub request_timeout_s: u64,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_s: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub token_ttl_s: u64,
+    pub issuer: String,
+    pub audience: String,
+    pub login_backoff_after: u32,
+    pub login_max_failures_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapSettings {
+    /// Password for the first `admin` account; generated and printed once when absent.
+    #[serde(default, serialize_with = "skip_secret")]
+    pub admin_password: Option<SecretString>,
+}
+
+fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_none()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                request_timeout_s: 30,
+                body_limit_bytes: 1024 * 1024,
+                shutdown_grace_s: 10,
+            },
+            database: DatabaseSettings {
+                url: "sqlite://data/gatehouse.db".to_owned(),
+                max_connections: 10,
+            },
+            auth: AuthSettings {
+                token_ttl_s: MAX_TOKEN_TTL_S,
+                issuer: "gatehouse".to_owned(),
+                audience: "gatehouse-api".to_owned(),
+                login_backoff_after: 5,
+                login_max_failures_per_hour: 100,
+            },
+            metrics: MetricsSettings {
+                enabled: true,
+                listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            },
+            log: LogSettings {
+                level: "info".to_owned(),
+                format: LogFormat::Text,
+            },
+            bootstrap: BootstrapSettings::default(),
+        }
+    }
+}
+
+/// A setting that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Reads defaults, the file (explicit path, or the default path when it exists) and
+    /// the environment, then validates.
+    pub fn load(explicit_file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match explicit_file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_PATH));
+            }
+            None => {}
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that parse but make no sense. Called again after CLI overrides.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if self.server.request_timeout_s == 0 {
+            return fail("server.request_timeout_s", "must be at least 1");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return fail("server.body_limit_bytes", "must be at least 1024");
+        }
+        if DatabaseKind::of(&self.database.url).is_none() {
+            return fail(
+                "database.url",
+                "must start with sqlite:// or postgres:// (or postgresql://)",
+            );
+        }
+        if self.database.max_connections == 0 {
+            return fail("database.max_connections", "must be at least 1");
+        }
+        if self.auth.token_ttl_s == 0 || self.auth.token_ttl_s > MAX_TOKEN_TTL_S {
+            return fail("auth.token_ttl_s", "must be between 1 and 900 seconds");
+        }
+        if self.auth.issuer.trim().is_empty() {
+            return fail("auth.issuer", "must not be empty");
+        }
+        if self.auth.audience.trim().is_empty() {
+            return fail("auth.audience", "must not be empty");
+        }
+        if self.auth.login_max_failures_per_hour == 0 || self.auth.login_max_failures_per_hour > 100
+        {
+            return fail("auth.login_max_failures_per_hour", "must be between 1 and 100");
+        }
+        if self.auth.login_backoff_after == 0 {
+            return fail("auth.login_backoff_after", "must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return fail("log.level", "is not a valid filter (e.g. info, or gatehouse=debug)");
+        }
+        Ok(())
+    }
+}
+
+/// The database backends, chosen by the URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn of(url: &str) -> Option<DatabaseKind> {
+        if url.starts_with("sqlite:") {
+            Some(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DatabaseKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Figment errors already name the key and the source; keep them on one line.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{origin}", e.kind)
+            } else {
+                format!("{key}: {}{origin}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where SQLite keeps its file, for creating the folder on first start.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let mut s = Settings::default();
+        s.auth.token_ttl_s = 3600;
+        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("auth.token_ttl_s"), "{err}");
+
+        let mut s = Settings::default();
+        s.database.url = "mysql://x".to_owned();
+        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_file_paths() {
+        assert_eq!(sqlite_file("sqlite://data/g.db"), Some(PathBuf::from("data/g.db")));
+        assert_eq!(sqlite_file("sqlite:data/g.db?mode=rwc"), Some(PathBuf::from("data/g.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x"), None);
+    }
+}

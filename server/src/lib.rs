@@ -1,0 +1,145 @@
+//! The Gatehouse server: HTTP API, storage, operator accounts and audit trail.
+//!
+//! [`launch`] runs the server on listeners the caller binds, so tests start it on port 0.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod state;
+pub mod store;
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::Store;
+use axum::routing::get;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The sockets the server answers on.
+pub struct Listeners {
+    pub api: TcpListener,
+    /// Prometheus metrics; `None` turns them off.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses named in the settings.
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Listeners> {
+        let api = bind(settings.server.listen, "server.listen").await?;
+        let metrics = match settings.metrics.enabled {
+            true => Some(bind(settings.metrics.listen, "metrics.listen").await?),
+            false => None,
+        };
+        Ok(Listeners { api, metrics })
+    }
+}
+
+async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({key}): {e}"))
+}
+
+/// Opens the database (migrating it), creates the first admin when there is no operator,
+/// and serves until `shutdown` completes; then lets requests in flight finish for up to
+/// `server.shutdown_grace_s`.
+pub async fn launch(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database).await?;
+    bootstrap::ensure_admin(&store, &settings.bootstrap).await?;
+    auth::password::warm_up().await?;
+    let state = AppState {
+        tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
+        throttle: Arc::new(LoginThrottle::new(&settings.auth)),
+        metrics: Arc::new(Metrics::new()),
+        store: store.clone(),
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    if let Some(listener) = listeners.metrics {
+        let metrics = state.metrics.clone();
+        let router = axum::Router::new()
+            .route("/metrics", get(move || async move { metrics.render() }));
+        tracing::info!(listen = %listener.local_addr()?, "metrics listening");
+        let stop = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::error!(%error, "metrics listener failed");
+            }
+        });
+    }
+
+    let app = api::app(
+        state,
+        api::Limits {
+            body_bytes: settings.server.body_limit_bytes,
+            timeout: Duration::from_secs(settings.server.request_timeout_s),
+        },
+    );
+    tracing::info!(
+        listen = %listeners.api.local_addr()?,
+        database = ?store.kind(),
+        version = env!("CARGO_PKG_VERSION"),
+        "gatehouse serving"
+    );
+    let server = axum::serve(
+        listeners.api,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let grace = Duration::from_secs(settings.server.shutdown_grace_s);
+    tokio::select! {
+        result = server => result?,
+        () = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("requests still running after the shutdown grace period; stopping anyway");
+        }
+    }
+    store.close().await;
+    tracing::info!("gatehouse stopped");
+    Ok(())
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

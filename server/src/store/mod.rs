@@ -1,0 +1,185 @@
+//! Storage on SQLite or PostgreSQL, chosen by the database URL. Every query is written
+//! once and runs on both backends (`with_pool!` expands it for each); migrations for each
+//! backend are embedded in the binary and applied at start.
+
+mod keys;
+mod operator_log;
+mod operators;
+mod sessions;
+mod throttle;
+
+pub use operator_log::{Actor, LogRecord};
+pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
+pub use sessions::{Principal, Session};
+
+use crate::config::{DatabaseKind, DatabaseSettings, sqlite_file};
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Runs `$body` with `$pool` bound to the backend's pool and `$begin` to the statement
+/// that opens a write transaction on it. The body is compiled once per backend.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident, $begin:ident => $body:expr) => {
+        match $store.backend.as_ref() {
+            $crate::store::Backend::Sqlite($pool) => {
+                // IMMEDIATE takes the write lock up front, so a read-then-write
+                // transaction waits for other writers instead of failing.
+                #[allow(unused_variables)]
+                let $begin = "BEGIN IMMEDIATE";
+                $body
+            }
+            $crate::store::Backend::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $begin = "BEGIN";
+                $body
+            }
+        }
+    };
+    ($store:expr, $pool:ident => $body:expr) => {
+        with_pool!($store, $pool, _begin => $body)
+    };
+}
+pub(crate) use with_pool;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; `constraint` names it (PostgreSQL constraint name,
+    /// or SQLite's `table.column`).
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    /// The change would break a rule the store keeps (e.g. the last active admin).
+    #[error("{0}")]
+    Rejected(&'static str),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                let constraint = match db.constraint() {
+                    Some(name) => name.to_owned(),
+                    // SQLite: "UNIQUE constraint failed: operators.username"
+                    None => db
+                        .message()
+                        .rsplit(": ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                StoreError::Conflict { constraint }
+            }
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database. Cheap to clone; holds a connection pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: std::sync::Arc<Backend>,
+}
+
+impl Store {
+    /// Opens the database named by the settings (creating a SQLite file and its folder
+    /// when missing) and applies the embedded migrations.
+    pub async fn open(settings: &DatabaseSettings) -> anyhow::Result<Store> {
+        let store = Store::connect(settings).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the database without migrating.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Store> {
+        let backend = match DatabaseKind::of(&settings.url) {
+            Some(DatabaseKind::Sqlite) => {
+                if let Some(parent) = sqlite_file(&settings.url)
+                    .as_deref()
+                    .and_then(std::path::Path::parent)
+                    .filter(|p| !p.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        anyhow::anyhow!("cannot create database folder {}: {e}", parent.display())
+                    })?;
+                }
+                let options = SqliteConnectOptions::from_str(&settings.url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a committed transaction survives a power cut, not just a crash.
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .connect_with(options)
+                    .await?;
+                Backend::Sqlite(pool)
+            }
+            Some(DatabaseKind::Postgres) => {
+                let options = PgConnectOptions::from_str(&settings.url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Backend::Postgres(pool)
+            }
+            None => anyhow::bail!("database.url: unsupported scheme"),
+        };
+        Ok(Store {
+            backend: std::sync::Arc::new(backend),
+        })
+    }
+
+    /// Applies migrations not yet applied. Safe to run from several replicas at once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &*self.backend {
+            Backend::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this store runs on.
+    pub fn kind(&self) -> DatabaseKind {
+        match &*self.backend {
+            Backend::Sqlite(_) => DatabaseKind::Sqlite,
+            Backend::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// Succeeds when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The current time, at the precision both backends store (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,145 @@
+//! The operator log: every change an operator (or the CLI) makes, with before and after,
+//! append-only (the database rejects UPDATE and DELETE on it).
+
+use super::{Store, StoreError, now, with_pool};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// Who makes a change: an operator through the API, or the command line.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// Changes made with the `gatehouse` command on the server machine.
+    pub fn cli() -> Actor {
+        Actor {
+            id: None,
+            name: "cli".to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// Changes the server makes by itself (first-start bootstrap).
+    pub fn system() -> Actor {
+        Actor {
+            id: None,
+            name: "system".to_owned(),
+            request_id: None,
+        }
+    }
+}
+
+/// One entry of the operator log, as stored and served.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct LogRecord {
+    /// Position in the log; increases by one per entry.
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    /// The operator who made the change; absent for `cli` and `system`.
+    pub actor_id: Option<Uuid>,
+    /// Username of the operator, or `cli` / `system`.
+    pub actor: String,
+    /// What was done, e.g. `operator.create`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Json<Value>>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Json<Value>>,
+    pub request_id: Option<String>,
+}
+
+/// A log entry about to be written, in the same transaction as the change it records.
+pub(crate) struct NewLogEntry {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Option<String>,
+    pub before: Option<Json<Value>>,
+    pub after: Option<Json<Value>>,
+    pub request_id: Option<String>,
+}
+
+impl NewLogEntry {
+    pub fn new<T: Serialize>(
+        actor: &Actor,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: impl ToString,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> NewLogEntry {
+        let json = |v: Option<&T>| v.and_then(|v| serde_json::to_value(v).ok()).map(Json);
+        NewLogEntry {
+            id: Uuid::now_v7(),
+            at: now(),
+            actor_id: actor.id,
+            actor: actor.name.clone(),
+            action,
+            target_type,
+            target_id: Some(target_id.to_string()),
+            before: json(before),
+            after: json(after),
+            request_id: actor.request_id.clone(),
+        }
+    }
+}
+
+/// Appends `$entry` to the operator log through `$executor` (a transaction).
+macro_rules! insert_log {
+    ($executor:expr, $entry:expr) => {{
+        let e: $crate::store::operator_log::NewLogEntry = $entry;
+        sqlx::query(
+            "INSERT INTO operator_log \
+             (id, at, actor_id, actor, action, target_type, target_id, before, after, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(e.id)
+        .bind(e.at)
+        .bind(e.actor_id)
+        .bind(e.actor)
+        .bind(e.action)
+        .bind(e.target_type)
+        .bind(e.target_id)
+        .bind(e.before)
+        .bind(e.after)
+        .bind(e.request_id)
+        .execute($executor)
+        .await?
+    }};
+}
+pub(crate) use insert_log;
+
+impl Store {
+    /// Log entries after `after_seq`, oldest first.
+    pub async fn list_operator_log(
+        &self,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, LogRecord>(
+                "SELECT seq, id, at, actor_id, actor, action, target_type, target_id, \
+                 before, after, request_id FROM operator_log \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after_seq.unwrap_or(0))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+}

@@ -1,0 +1,281 @@
+//! Operator accounts. Every change is written together with its operator-log entry, in
+//! one transaction: a change without its record cannot happen.
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::{Store, StoreError, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::role::Role;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Whether an operator may log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OperatorStatus {
+    Active,
+    Disabled,
+}
+
+impl OperatorStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            OperatorStatus::Active => "active",
+            OperatorStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl TryFrom<String> for OperatorStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "active" => Ok(OperatorStatus::Active),
+            "disabled" => Ok(OperatorStatus::Disabled),
+            _ => Err(format!("unknown operator status {s:?}")),
+        }
+    }
+}
+
+/// An operator account (never with its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Operator {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    #[sqlx(try_from = "String")]
+    pub status: OperatorStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Operator {
+    fn is_active_admin(&self) -> bool {
+        self.role == Role::Admin && self.status == OperatorStatus::Active
+    }
+}
+
+/// `SELECT <columns of Operator> FROM operators <rest>`, as a static string.
+macro_rules! select_operator {
+    ($($rest:literal)?) => {
+        concat!(
+            "SELECT id, username, display_name, role, status, created_at, updated_at",
+            " FROM operators ",
+            $($rest)?
+        )
+    };
+}
+
+/// A new account; the password is already hashed.
+pub struct NewOperator {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Fields an administrator may change; `None` keeps the current value.
+#[derive(Debug, Default, Clone)]
+pub struct OperatorChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub status: Option<OperatorStatus>,
+}
+
+impl Store {
+    pub async fn create_operator(
+        &self,
+        new: NewOperator,
+        actor: &Actor,
+    ) -> Result<Operator, StoreError> {
+        let at = now();
+        let operator = Operator {
+            id: Uuid::now_v7(),
+            username: new.username,
+            display_name: new.display_name,
+            role: new.role,
+            status: OperatorStatus::Active,
+            created_at: at,
+            updated_at: at,
+        };
+        let entry = NewLogEntry::new(actor, "operator.create", "operator", operator.id, None, Some(&operator));
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(
+                "INSERT INTO operators \
+                 (id, username, display_name, role, status, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(operator.id)
+            .bind(&operator.username)
+            .bind(&operator.display_name)
+            .bind(operator.role.as_str())
+            .bind(operator.status.as_str())
+            .bind(&new.password_hash)
+            .bind(operator.created_at)
+            .bind(operator.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, entry);
+            tx.commit().await?;
+        });
+        Ok(operator)
+    }
+
+    pub async fn operator(&self, id: Uuid) -> Result<Operator, StoreError> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1")).bind(id).fetch_one(pool).await?
+        });
+        Ok(row)
+    }
+
+    pub async fn operator_by_username(&self, username: &str) -> Result<Operator, StoreError> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, Operator>(select_operator!("WHERE username = $1")).bind(username).fetch_one(pool).await?
+        });
+        Ok(row)
+    }
+
+    /// The account and its password hash, for checking a login.
+    pub async fn operator_with_hash(
+        &self,
+        username: &str,
+    ) -> Result<Option<(Operator, String)>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT id, username, display_name, role, status, created_at, updated_at, ",
+            "password_hash FROM operators WHERE username = $1"
+        );
+        let row = with_pool!(self, pool => {
+            sqlx::query(SQL).bind(username).fetch_optional(pool).await?
+                .map(|row| -> Result<(Operator, String), sqlx::Error> {
+                    use sqlx::{FromRow, Row};
+                    Ok((Operator::from_row(&row)?, row.try_get("password_hash")?))
+                })
+                .transpose()?
+        });
+        Ok(row)
+    }
+
+    /// Accounts ordered by id (creation order), after the cursor id.
+    pub async fn list_operators(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Operator>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Operator>(select_operator!(
+                "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+            ))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
+    pub async fn count_operators(&self) -> Result<i64, StoreError> {
+        let n = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM operators").fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
+    /// Changes an account. A change of role or status ends the operator's sessions at
+    /// once; the last active admin cannot be disabled or demoted.
+    pub async fn update_operator(
+        &self,
+        id: Uuid,
+        change: OperatorChange,
+        actor: &Actor,
+    ) -> Result<Operator, StoreError> {
+        let after = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let after = Operator {
+                display_name: change.display_name.clone().unwrap_or_else(|| before.display_name.clone()),
+                role: change.role.unwrap_or(before.role),
+                status: change.status.unwrap_or(before.status),
+                updated_at: now(),
+                ..before.clone()
+            };
+            if before.is_active_admin() && !after.is_active_admin() {
+                let other_admins = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM operators \
+                     WHERE role = 'admin' AND status = 'active' AND id <> $1",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if other_admins == 0 {
+                    return Err(StoreError::Rejected("at least one active admin must remain"));
+                }
+            }
+            sqlx::query(
+                "UPDATE operators SET display_name = $2, role = $3, status = $4, updated_at = $5 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&after.display_name)
+            .bind(after.role.as_str())
+            .bind(after.status.as_str())
+            .bind(after.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            if before.role != after.role || before.status != after.status {
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(after.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "operator.update", "operator", id, Some(&before), Some(&after)));
+            tx.commit().await?;
+            after
+        });
+        Ok(after)
+    }
+
+    /// Replaces an operator's password hash and ends their sessions. The log records
+    /// that it changed, never the hash.
+    pub async fn set_operator_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let changed = sqlx::query(
+                "UPDATE operators SET password_hash = $2, updated_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(password_hash)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, NewLogEntry::new::<()>(actor, "operator.set_password", "operator", id, None, None));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! Login sessions. A token is only as good as its session row: logout, disabling the
+//! operator or changing their role revokes it, on every replica at once.
+
+use super::{Store, StoreError, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::role::Role;
+use uuid::Uuid;
+
+/// A session opened by a successful login.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: Uuid,
+    pub operator_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The operator behind a live session.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Principal {
+    pub session_id: Uuid,
+    pub operator_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+}
+
+impl Store {
+    /// Stores a new session and forgets sessions that have expired.
+    pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind(session.created_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, operator_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(session.id)
+            .bind(session.operator_id)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The active operator of a session that is neither revoked nor expired at `at`.
+    pub async fn session_principal(
+        &self,
+        session_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Principal>, StoreError> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, Principal>(
+                "SELECT s.id AS session_id, o.id AS operator_id, o.username, o.display_name, o.role \
+                 FROM sessions s JOIN operators o ON o.id = s.operator_id \
+                 WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+                 AND o.status = 'active'",
+            )
+            .bind(session_id)
+            .bind(at)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row)
+    }
+
+    pub async fn revoke_session(&self, session_id: Uuid) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(session_id)
+                .bind(now())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

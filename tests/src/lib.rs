@@ -1,0 +1,1 @@
+//! Helpers for end-to-end tests: start the real `gatehouse` binary and talk to it.
