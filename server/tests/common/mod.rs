@@ -1,0 +1,244 @@
+//! Test support: the real server on port 0 over a fresh SQLite file, or a fresh
+//! PostgreSQL database when `GATEHOUSE_TEST_POSTGRES_URL` is set.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use gatehouse_server::config::Settings;
+use gatehouse_server::store::Store;
+use gatehouse_server::{Listeners, launch};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const PASSWORD: &str = "operator-password-1";
+
+/// A database for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+        TestDb {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A fresh database on the server named by `GATEHOUSE_TEST_POSTGRES_URL`, or `None`
+    /// (with a message) when it is not set. `GATEHOUSE_TEST_REQUIRE_POSTGRES=1` turns a
+    /// missing URL into a failure, so CI cannot skip these silently.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("GATEHOUSE_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "GATEHOUSE_TEST_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: set GATEHOUSE_TEST_POSTGRES_URL to run the PostgreSQL tests");
+            return None;
+        };
+        let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        Some(TestDb {
+            url: with_database(&admin_url, &name),
+            _dir: None,
+        })
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::default();
+        settings.database.url.clone_from(&self.url);
+        settings.database.max_connections = 5;
+        settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.metrics.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.bootstrap.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+        settings
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open(&self.settings().database).await.unwrap()
+    }
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub metrics_base: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// A server on a fresh SQLite database.
+    pub async fn start() -> (TestApp, TestDb) {
+        let db = TestDb::sqlite();
+        let app = TestApp::start_on(&db).await;
+        (app, db)
+    }
+
+    pub async fn start_on(db: &TestDb) -> TestApp {
+        TestApp::start_with(db.settings()).await
+    }
+
+    pub async fn start_with(settings: Settings) -> TestApp {
+        let api = TcpListener::bind(settings.server.listen).await.unwrap();
+        let metrics = TcpListener::bind(settings.metrics.listen).await.unwrap();
+        let base = format!("http://{}", api.local_addr().unwrap());
+        let metrics_base = format!("http://{}", metrics.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let listeners = Listeners {
+            api,
+            metrics: Some(metrics),
+        };
+        let task = tokio::spawn(launch(settings, listeners, async {
+            let _ = stopped.await;
+        }));
+        let app = TestApp {
+            base,
+            metrics_base,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await {
+                if r.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "server not ready in 30 s");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn try_login(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let response = self.try_login(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates an operator (password [`PASSWORD`]) and returns its id.
+    pub async fn create_operator(&self, admin: &str, username: &str, role: &str) -> String {
+        let response = self
+            .post(
+                "/api/v1/operators",
+                admin,
+                json!({"username": username, "password": PASSWORD, "role": role}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The error body of a response, checked to have the API's shape.
+pub async fn error_of(response: Response) -> Value {
+    let body: Value = response.json().await.unwrap();
+    let error = &body["error"];
+    assert!(error["code"].is_string(), "error shape: {body}");
+    assert!(error["message"].is_string(), "error shape: {body}");
+    assert!(
+        error["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "error shape: {body}"
+    );
+    error.clone()
+}

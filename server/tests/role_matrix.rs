@@ -1,0 +1,153 @@
+//! Every endpoint of the OpenAPI document × every role (and no token at all), with the
+//! expected answer for each cell. An endpoint with no rule here fails the test, so a new
+//! endpoint cannot ship without deciding who may call it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{PASSWORD, TestApp};
+use gatehouse_core::role::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    Public,
+    Roles(&'static [Role]),
+}
+
+const ALL: &[Role] = &Role::ALL;
+const ADMIN: &[Role] = &[Role::Admin];
+const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
+
+/// The rule for each endpoint. Keep in step with `auth/permissions.rs`.
+fn rule(method: &str, path: &str) -> Option<Access> {
+    use Access::{Public, Roles};
+    Some(match (method, path) {
+        ("get", "/healthz" | "/readyz" | "/api/v1/openapi.json") => Public,
+        ("post", "/api/v1/auth/login") => Public,
+        ("post", "/api/v1/auth/logout") | ("get", "/api/v1/auth/me") => Roles(ALL),
+        ("get" | "post", "/api/v1/operators") => Roles(ADMIN),
+        ("get" | "patch", "/api/v1/operators/{id}") => Roles(ADMIN),
+        ("put", "/api/v1/operators/{id}/password") => Roles(ADMIN),
+        ("get", "/api/v1/operator-log") => Roles(ADMIN_AUDITOR),
+        _ => return None,
+    })
+}
+
+fn endpoints(doc: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_endpoint_has_a_rule_and_every_cell_holds() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::Admin) {
+        app.create_operator(&admin, role.as_str(), role.as_str()).await;
+    }
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoints = endpoints(&doc);
+    assert!(endpoints.len() >= 10, "the document lists the API: {endpoints:?}");
+
+    let missing: Vec<_> = endpoints
+        .iter()
+        .filter(|(m, p)| rule(m, p).is_none())
+        .collect();
+    assert!(missing.is_empty(), "endpoints without a rule in the role matrix: {missing:?}");
+
+    let mut cells = 0;
+    for (method, path) in &endpoints {
+        let access = rule(method, path).unwrap();
+        let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+
+        // No token.
+        let status = send(&app, &method, &concrete, None).await;
+        match access {
+            Access::Public => assert_allowed(status, "anonymous", &method, path),
+            Access::Roles(_) => assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {method} {path}"),
+        }
+        cells += 1;
+
+        for role in Role::ALL {
+            // A fresh session per cell: logout must not spoil the next cell.
+            let password = if role == Role::Admin { common::ADMIN_PASSWORD } else { PASSWORD };
+            let token = app.login(role.as_str(), password).await;
+            let status = send(&app, &method, &concrete, Some(&token)).await;
+            match access {
+                Access::Public => assert_allowed(status, role.as_str(), &method, path),
+                Access::Roles(allowed) if allowed.contains(&role) => {
+                    assert_allowed(status, role.as_str(), &method, path);
+                }
+                Access::Roles(_) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{role} {method} {path}");
+                }
+            }
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, endpoints.len() * (Role::ALL.len() + 1));
+}
+
+/// Sends a request with an empty JSON object as body for methods that take one: enough
+/// to reach the authorisation check, never enough to change anything.
+async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>) -> StatusCode {
+    let mut request = app.request(method.clone(), path, token);
+    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        request = request.json(&serde_json::json!({}));
+    }
+    request.send().await.unwrap().status()
+}
+
+fn assert_allowed(status: StatusCode, who: &str, method: &Method, path: &str) {
+    assert!(
+        status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(),
+        "{who} {method} {path} should be allowed, got {status}"
+    );
+}
+
+#[tokio::test]
+async fn forbidden_calls_change_nothing() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let target = app.create_operator(&admin, "target", "host").await;
+    app.create_operator(&admin, "desk", "receptionist").await;
+    let desk = app.login("desk", PASSWORD).await;
+
+    let created = app
+        .post(
+            "/api/v1/operators",
+            &desk,
+            serde_json::json!({"username": "sneaky", "password": PASSWORD, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::FORBIDDEN);
+    let promoted = app
+        .patch(&format!("/api/v1/operators/{target}"), &desk, serde_json::json!({"role": "admin"}))
+        .await;
+    assert_eq!(promoted.status(), StatusCode::FORBIDDEN);
+
+    let list: Value = app.get("/api/v1/operators", &admin).await.json().await.unwrap();
+    let names: Vec<_> = list["items"].as_array().unwrap().iter().map(|o| o["username"].as_str().unwrap().to_owned()).collect();
+    assert!(!names.contains(&"sneaky".to_owned()));
+    let target: Value = app.get(&format!("/api/v1/operators/{target}"), &admin).await.json().await.unwrap();
+    assert_eq!(target["role"], "host");
+}
