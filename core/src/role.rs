@@ -93,10 +93,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
-        assert_eq!(
-            "root".parse::<Role>(),
-            Err(UnknownRole("root".to_owned()))
-        );
+        assert_eq!("root".parse::<Role>(), Err(UnknownRole("root".to_owned())));
         assert!("Admin".parse::<Role>().is_err(), "names are case-sensitive");
     }
 }

@@ -18,5 +18,8 @@ struct Cli {}
 
 fn main() {
     Cli::parse();
-    println!("door-agent {}: nothing to run yet; see --help", env!("CARGO_PKG_VERSION"));
+    println!(
+        "door-agent {}: nothing to run yet; see --help",
+        env!("CARGO_PKG_VERSION")
+    );
 }

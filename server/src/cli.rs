@@ -98,7 +98,10 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("gatehouse: cannot start the runtime: {error}");
@@ -189,10 +192,16 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
                 .create_operator(new, &Actor::cli())
                 .await
                 .map_err(|e| describe(e, "an operator with that username already exists"))?;
-            println!("created operator {} ({}) id {}", operator.username, operator.role, operator.id);
+            println!(
+                "created operator {} ({}) id {}",
+                operator.username, operator.role, operator.id
+            );
         }
         OperatorCommand::List => {
-            println!("{:<36}  {:<24}  {:<12}  {:<8}  display name", "id", "username", "role", "status");
+            println!(
+                "{:<36}  {:<24}  {:<12}  {:<8}  display name",
+                "id", "username", "role", "status"
+            );
             let mut after = None;
             loop {
                 let page = store.list_operators(after, 500).await?;
@@ -201,7 +210,14 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
                         OperatorStatus::Active => "active",
                         OperatorStatus::Disabled => "disabled",
                     };
-                    println!("{:<36}  {:<24}  {:<12}  {:<8}  {}", o.id, o.username, o.role.as_str(), status, o.display_name);
+                    println!(
+                        "{:<36}  {:<24}  {:<12}  {:<8}  {}",
+                        o.id,
+                        o.username,
+                        o.role.as_str(),
+                        status,
+                        o.display_name
+                    );
                 }
                 match page.last() {
                     Some(last) if page.len() == 500 => after = Some(last.id),
@@ -228,7 +244,9 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
             let operator = find(store, &username).await?;
             let password = new_password(password_stdin)?;
             let hash = password::hash(password).await?;
-            store.set_operator_password(operator.id, &hash, &Actor::cli()).await?;
+            store
+                .set_operator_password(operator.id, &hash, &Actor::cli())
+                .await?;
             println!("password of {username} changed; their sessions have ended");
         }
     }
@@ -244,7 +262,9 @@ async fn find(store: &Store, username: &str) -> anyhow::Result<crate::store::Ope
 
 fn describe(error: StoreError, conflict_or_missing: &str) -> anyhow::Error {
     match error {
-        StoreError::NotFound | StoreError::Conflict { .. } => anyhow::anyhow!("{conflict_or_missing}"),
+        StoreError::NotFound | StoreError::Conflict { .. } => {
+            anyhow::anyhow!("{conflict_or_missing}")
+        }
         StoreError::Rejected(why) => anyhow::anyhow!("{why}"),
         StoreError::Database(e) => e.into(),
     }

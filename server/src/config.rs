@@ -180,13 +180,19 @@ impl Settings {
         }
         if self.auth.login_max_failures_per_hour == 0 || self.auth.login_max_failures_per_hour > 100
         {
-            return fail("auth.login_max_failures_per_hour", "must be between 1 and 100");
+            return fail(
+                "auth.login_max_failures_per_hour",
+                "must be between 1 and 100",
+            );
         }
         if self.auth.login_backoff_after == 0 {
             return fail("auth.login_backoff_after", "must be at least 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return fail("log.level", "is not a valid filter (e.g. info, or gatehouse=debug)");
+            return fail(
+                "log.level",
+                "is not a valid filter (e.g. info, or gatehouse=debug)",
+            );
         }
         Ok(())
     }
@@ -234,7 +240,9 @@ fn describe_figment_error(error: figment::Error) -> String {
 
 /// Where SQLite keeps its file, for creating the folder on first start.
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
@@ -245,26 +253,42 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        Settings::default().validate().unwrap_or_else(|e| panic!("{e}"));
+        Settings::default()
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
     fn validation_names_the_key() {
         let mut s = Settings::default();
         s.auth.token_ttl_s = 3600;
-        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("auth.token_ttl_s"), "{err}");
 
         let mut s = Settings::default();
         s.database.url = "mysql://x".to_owned();
-        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("database.url"), "{err}");
     }
 
     #[test]
     fn sqlite_file_paths() {
-        assert_eq!(sqlite_file("sqlite://data/g.db"), Some(PathBuf::from("data/g.db")));
-        assert_eq!(sqlite_file("sqlite:data/g.db?mode=rwc"), Some(PathBuf::from("data/g.db")));
+        assert_eq!(
+            sqlite_file("sqlite://data/g.db"),
+            Some(PathBuf::from("data/g.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:data/g.db?mode=rwc"),
+            Some(PathBuf::from("data/g.db"))
+        );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://x"), None);
     }

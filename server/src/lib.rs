@@ -76,12 +76,15 @@ pub async fn launch(
 
     if let Some(listener) = listeners.metrics {
         let metrics = state.metrics.clone();
-        let router = axum::Router::new()
-            .route("/metrics", get(move || async move { metrics.render() }));
+        let router =
+            axum::Router::new().route("/metrics", get(move || async move { metrics.render() }));
         tracing::info!(listen = %listener.local_addr()?, "metrics listening");
         let stop = stopped(stop_rx.clone());
         tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(%error, "metrics listener failed");
             }
         });

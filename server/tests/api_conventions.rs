@@ -20,34 +20,67 @@ async fn bad_requests_get_the_error_shape_and_change_nothing() {
             .send()
     };
 
-    let malformed = post_raw("{\"username\": \"x\",", "application/json").await.unwrap();
+    let malformed = post_raw("{\"username\": \"x\",", "application/json")
+        .await
+        .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_of(malformed).await["code"], "bad_request");
 
-    let not_json = post_raw("username=x", "application/x-www-form-urlencoded").await.unwrap();
+    let not_json = post_raw("username=x", "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
     assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
 
     let cases = [
-        (json!({"username": "ok", "password": 5, "role": "host"}), "password"),
-        (json!({"username": "ok", "password": PASSWORD, "role": "root"}), "role"),
+        (
+            json!({"username": "ok", "password": 5, "role": "host"}),
+            "password",
+        ),
+        (
+            json!({"username": "ok", "password": PASSWORD, "role": "root"}),
+            "role",
+        ),
         (json!({"username": "ok", "password": PASSWORD}), "body"),
         // Mass assignment: fields a client may not set are refused, not ignored.
-        (json!({"username": "ok", "password": PASSWORD, "role": "host", "status": "disabled"}), "status"),
-        (json!({"username": "Not Valid!", "password": PASSWORD, "role": "host"}), "username"),
-        (json!({"username": "ok", "password": "short", "role": "host"}), "password"),
-        (json!({"username": "ok", "password": PASSWORD, "role": "host", "display_name": ""}), "display_name"),
+        (
+            json!({"username": "ok", "password": PASSWORD, "role": "host", "status": "disabled"}),
+            "status",
+        ),
+        (
+            json!({"username": "Not Valid!", "password": PASSWORD, "role": "host"}),
+            "username",
+        ),
+        (
+            json!({"username": "ok", "password": "short", "role": "host"}),
+            "password",
+        ),
+        (
+            json!({"username": "ok", "password": PASSWORD, "role": "host", "display_name": ""}),
+            "display_name",
+        ),
     ];
     for (body, field) in cases {
         let response = app.post("/api/v1/operators", &admin, body.clone()).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
         let error = error_of(response).await;
         assert_eq!(error["code"], "validation_failed", "{body}");
-        assert!(error["fields"][field].is_string(), "{body} should name {field}: {error}");
+        assert!(
+            error["fields"][field].is_string(),
+            "{body} should name {field}: {error}"
+        );
     }
 
     let admin_id = me_id(&app, &admin).await;
     let patch = app
-        .patch(&format!("/api/v1/operators/{admin_id}"), &admin, json!({"password_hash": "x"}))
+        .patch(
+            &format!("/api/v1/operators/{admin_id}"),
+            &admin,
+            json!({"password_hash": "x"}),
+        )
         .await;
     assert_eq!(patch.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -57,7 +90,11 @@ async fn bad_requests_get_the_error_shape_and_change_nothing() {
 
     let huge = "x".repeat(2 * 1024 * 1024);
     let too_large = app
-        .post("/api/v1/operators", &admin, json!({"username": huge, "password": PASSWORD, "role": "host"}))
+        .post(
+            "/api/v1/operators",
+            &admin,
+            json!({"username": huge, "password": PASSWORD, "role": "host"}),
+        )
         .await;
     assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_of(too_large).await["code"], "payload_too_large");
@@ -66,16 +103,34 @@ async fn bad_requests_get_the_error_shape_and_change_nothing() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_of(unknown).await["code"], "not_found");
 
-    let wrong_method = app.request(Method::DELETE, "/api/v1/operators", Some(&admin)).send().await.unwrap();
+    let wrong_method = app
+        .request(Method::DELETE, "/api/v1/operators", Some(&admin))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
     error_of(wrong_method).await;
 
-    let list: Value = app.get("/api/v1/operators", &admin).await.json().await.unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 1, "nothing was created: {list}");
+    let list: Value = app
+        .get("/api/v1/operators", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "nothing was created: {list}"
+    );
 }
 
 async fn me_id(app: &TestApp, token: &str) -> String {
-    let me: Value = app.get("/api/v1/auth/me", token).await.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/auth/me", token)
+        .await
+        .json()
+        .await
+        .unwrap();
     me["id"].as_str().unwrap().to_owned()
 }
 
@@ -90,7 +145,13 @@ async fn request_ids_and_security_headers() {
         .await
         .unwrap();
     assert_eq!(mine.headers()["x-request-id"], "trace-abc-123");
-    for header in ["x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy", "cache-control"] {
+    for header in [
+        "x-content-type-options",
+        "x-frame-options",
+        "content-security-policy",
+        "referrer-policy",
+        "cache-control",
+    ] {
         assert!(mine.headers().get(header).is_some(), "missing {header}");
     }
 
@@ -102,11 +163,20 @@ async fn request_ids_and_security_headers() {
         .send()
         .await
         .unwrap();
-    let id = hostile.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = hostile.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(id, "a b\tc");
     assert!(uuid::Uuid::parse_str(&id).is_ok());
 
-    let error = app.client.get(app.url("/api/v1/auth/me")).header("x-request-id", "req-42").send().await.unwrap();
+    let error = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(error).await["request_id"], "req-42");
 }
 
@@ -129,12 +199,20 @@ async fn repeated_failures_are_throttled_per_account_then_released() {
     let (app, _db) = TestApp::start().await;
     for attempt in 1..=5 {
         let response = app.try_login("admin", "not-the-password").await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
     }
     // Even the right password waits now.
     let throttled = app.try_login("admin", ADMIN_PASSWORD).await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry_after));
     assert_eq!(error_of(throttled).await["code"], "too_many_requests");
 
@@ -159,7 +237,11 @@ async fn one_client_guessing_many_accounts_is_throttled() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let next = app.try_login("someone-else", "guess-password").await;
-    assert_eq!(next.status(), StatusCode::TOO_MANY_REQUESTS, "the client address is throttled");
+    assert_eq!(
+        next.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client address is throttled"
+    );
 }
 
 #[tokio::test]
@@ -170,12 +252,22 @@ async fn at_most_the_configured_failures_per_hour() {
     settings.auth.login_max_failures_per_hour = 3;
     let app = TestApp::start_with(settings).await;
     for _ in 0..3 {
-        assert_eq!(app.try_login("admin", "wrong-password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.try_login("admin", "wrong-password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let capped = app.try_login("admin", ADMIN_PASSWORD).await;
     assert_eq!(capped.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = capped.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry_after > 3000, "waits for the hour to pass, got {retry_after}");
+    let retry_after: u64 = capped.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        retry_after > 3000,
+        "waits for the hour to pass, got {retry_after}"
+    );
 }
 
 #[tokio::test]
@@ -186,13 +278,26 @@ async fn operator_administration_and_its_log() {
     let id = app.create_operator(&admin, "grace", "security").await;
 
     let duplicate = app
-        .post("/api/v1/operators", &admin, json!({"username": "grace", "password": PASSWORD, "role": "host"}))
+        .post(
+            "/api/v1/operators",
+            &admin,
+            json!({"username": "grace", "password": PASSWORD, "role": "host"}),
+        )
         .await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT);
-    assert!(error_of(duplicate).await["message"].as_str().unwrap().contains("username"));
+    assert!(
+        error_of(duplicate).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("username")
+    );
 
     let renamed = app
-        .patch(&format!("/api/v1/operators/{id}"), &admin, json!({"display_name": "Grace H."}))
+        .patch(
+            &format!("/api/v1/operators/{id}"),
+            &admin,
+            json!({"display_name": "Grace H."}),
+        )
         .await;
     assert_eq!(renamed.status(), StatusCode::OK);
     let renamed: Value = renamed.json().await.unwrap();
@@ -200,21 +305,41 @@ async fn operator_administration_and_its_log() {
     assert_eq!(renamed["role"], "security");
 
     let missing = app
-        .patch(&format!("/api/v1/operators/{}", uuid::Uuid::new_v4()), &admin, json!({"role": "host"}))
+        .patch(
+            &format!("/api/v1/operators/{}", uuid::Uuid::new_v4()),
+            &admin,
+            json!({"role": "host"}),
+        )
         .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
     // The last active admin can be neither disabled nor demoted.
     for change in [json!({"status": "disabled"}), json!({"role": "auditor"})] {
-        let refused = app.patch(&format!("/api/v1/operators/{admin_id}"), &admin, change).await;
+        let refused = app
+            .patch(&format!("/api/v1/operators/{admin_id}"), &admin, change)
+            .await;
         assert_eq!(refused.status(), StatusCode::CONFLICT);
     }
-    assert_eq!(app.get("/api/v1/auth/me", &admin).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/auth/me", &admin).await.status(),
+        StatusCode::OK
+    );
 
-    let log: Value = app.get("/api/v1/operator-log", &admin).await.json().await.unwrap();
+    let log: Value = app
+        .get("/api/v1/operator-log", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     let entries = log["items"].as_array().unwrap();
-    let actions: Vec<_> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["operator.create", "operator.create", "operator.update"]);
+    let actions: Vec<_> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["operator.create", "operator.create", "operator.update"]
+    );
     assert_eq!(entries[0]["actor"], "system");
     let update = &entries[2];
     assert_eq!(update["actor"], "admin");
@@ -228,7 +353,10 @@ async fn operator_administration_and_its_log() {
 
     let auditor_id = app.create_operator(&admin, "audit", "auditor").await;
     let auditor = app.login("audit", PASSWORD).await;
-    assert_eq!(app.get("/api/v1/operator-log", &auditor).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/operator-log", &auditor).await.status(),
+        StatusCode::OK
+    );
     let _ = auditor_id;
 }
 
@@ -249,7 +377,13 @@ async fn cursor_pagination_walks_every_item_once() {
         };
         let page: Value = app.get(&path, &admin).await.json().await.unwrap();
         pages += 1;
-        seen.extend(page["items"].as_array().unwrap().iter().map(|o| o["username"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["username"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
@@ -260,7 +394,13 @@ async fn cursor_pagination_walks_every_item_once() {
     expected.insert(0, "admin".to_owned());
     assert_eq!(seen, expected);
 
-    for bad in ["limit=0", "limit=501", "cursor=%%%", "limit=abc", "unknown=1"] {
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "cursor=%%%",
+        "limit=abc",
+        "unknown=1",
+    ] {
         let response = app.get(&format!("/api/v1/operators?{bad}"), &admin).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         error_of(response).await;
@@ -270,21 +410,57 @@ async fn cursor_pagination_walks_every_item_once() {
 #[tokio::test]
 async fn openapi_health_and_metrics() {
     let (app, _db) = TestApp::start().await;
-    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let login = &doc["paths"]["/api/v1/auth/login"]["post"];
     assert!(login["requestBody"].is_object());
     assert!(login["responses"]["200"].is_object());
     assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
 
-    let health: Value = app.client.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: Value = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
 
-    let metrics = app.client.get(format!("{}/metrics", app.metrics_base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("gatehouse_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"), "{metrics}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.metrics_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "gatehouse_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"
+        ),
+        "{metrics}"
+    );
     let on_api_port = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(on_api_port.status(), StatusCode::NOT_FOUND, "metrics are not on the API port");
+    assert_eq!(
+        on_api_port.status(),
+        StatusCode::NOT_FOUND,
+        "metrics are not on the API port"
+    );
 }

@@ -53,7 +53,8 @@ async fn every_endpoint_has_a_rule_and_every_cell_holds() {
     let (app, _db) = TestApp::start().await;
     let admin = app.admin_token().await;
     for role in Role::ALL.into_iter().filter(|r| *r != Role::Admin) {
-        app.create_operator(&admin, role.as_str(), role.as_str()).await;
+        app.create_operator(&admin, role.as_str(), role.as_str())
+            .await;
     }
     let doc: Value = app
         .client
@@ -65,13 +66,19 @@ async fn every_endpoint_has_a_rule_and_every_cell_holds() {
         .await
         .unwrap();
     let endpoints = endpoints(&doc);
-    assert!(endpoints.len() >= 10, "the document lists the API: {endpoints:?}");
+    assert!(
+        endpoints.len() >= 10,
+        "the document lists the API: {endpoints:?}"
+    );
 
     let missing: Vec<_> = endpoints
         .iter()
         .filter(|(m, p)| rule(m, p).is_none())
         .collect();
-    assert!(missing.is_empty(), "endpoints without a rule in the role matrix: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "endpoints without a rule in the role matrix: {missing:?}"
+    );
 
     let mut cells = 0;
     for (method, path) in &endpoints {
@@ -83,13 +90,21 @@ async fn every_endpoint_has_a_rule_and_every_cell_holds() {
         let status = send(&app, &method, &concrete, None).await;
         match access {
             Access::Public => assert_allowed(status, "anonymous", &method, path),
-            Access::Roles(_) => assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {method} {path}"),
+            Access::Roles(_) => assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "anonymous {method} {path}"
+            ),
         }
         cells += 1;
 
         for role in Role::ALL {
             // A fresh session per cell: logout must not spoil the next cell.
-            let password = if role == Role::Admin { common::ADMIN_PASSWORD } else { PASSWORD };
+            let password = if role == Role::Admin {
+                common::ADMIN_PASSWORD
+            } else {
+                PASSWORD
+            };
             let token = app.login(role.as_str(), password).await;
             let status = send(&app, &method, &concrete, Some(&token)).await;
             match access {
@@ -119,7 +134,9 @@ async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>) -
 
 fn assert_allowed(status: StatusCode, who: &str, method: &Method, path: &str) {
     assert!(
-        status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(),
+        status != StatusCode::UNAUTHORIZED
+            && status != StatusCode::FORBIDDEN
+            && !status.is_server_error(),
         "{who} {method} {path} should be allowed, got {status}"
     );
 }
@@ -141,13 +158,32 @@ async fn forbidden_calls_change_nothing() {
         .await;
     assert_eq!(created.status(), StatusCode::FORBIDDEN);
     let promoted = app
-        .patch(&format!("/api/v1/operators/{target}"), &desk, serde_json::json!({"role": "admin"}))
+        .patch(
+            &format!("/api/v1/operators/{target}"),
+            &desk,
+            serde_json::json!({"role": "admin"}),
+        )
         .await;
     assert_eq!(promoted.status(), StatusCode::FORBIDDEN);
 
-    let list: Value = app.get("/api/v1/operators", &admin).await.json().await.unwrap();
-    let names: Vec<_> = list["items"].as_array().unwrap().iter().map(|o| o["username"].as_str().unwrap().to_owned()).collect();
+    let list: Value = app
+        .get("/api/v1/operators", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["username"].as_str().unwrap().to_owned())
+        .collect();
     assert!(!names.contains(&"sneaky".to_owned()));
-    let target: Value = app.get(&format!("/api/v1/operators/{target}"), &admin).await.json().await.unwrap();
+    let target: Value = app
+        .get(&format!("/api/v1/operators/{target}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(target["role"], "host");
 }

@@ -56,18 +56,32 @@ fn new_operator(username: &str, role: Role) -> NewOperator {
 
 async fn operators_are_created_found_and_unique(db: &TestDb) {
     let store = db.store().await;
-    let created = store.create_operator(new_operator("ada", Role::Security), &Actor::cli()).await.unwrap();
+    let created = store
+        .create_operator(new_operator("ada", Role::Security), &Actor::cli())
+        .await
+        .unwrap();
     assert_eq!(created.status, OperatorStatus::Active);
-    assert_eq!(store.operator(created.id).await.unwrap(), created, "timestamps round-trip exactly");
+    assert_eq!(
+        store.operator(created.id).await.unwrap(),
+        created,
+        "timestamps round-trip exactly"
+    );
     assert_eq!(store.operator_by_username("ada").await.unwrap(), created);
     let (found, hash) = store.operator_with_hash("ada").await.unwrap().unwrap();
     assert_eq!((found, hash.as_str()), (created.clone(), "$argon2id$test"));
     assert!(store.operator_with_hash("nobody").await.unwrap().is_none());
-    assert!(matches!(store.operator(Uuid::new_v4()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.operator(Uuid::new_v4()).await,
+        Err(StoreError::NotFound)
+    ));
 
-    let duplicate = store.create_operator(new_operator("ada", Role::Host), &Actor::cli()).await;
+    let duplicate = store
+        .create_operator(new_operator("ada", Role::Host), &Actor::cli())
+        .await;
     match duplicate {
-        Err(StoreError::Conflict { constraint }) => assert!(constraint.contains("username"), "{constraint}"),
+        Err(StoreError::Conflict { constraint }) => {
+            assert!(constraint.contains("username"), "{constraint}")
+        }
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(store.count_operators().await.unwrap(), 1);
@@ -79,39 +93,88 @@ async fn operators_list_in_pages(db: &TestDb) {
     let store = db.store().await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(store.create_operator(new_operator(&format!("u{n}"), Role::Host), &Actor::cli()).await.unwrap().id);
+        ids.push(
+            store
+                .create_operator(new_operator(&format!("u{n}"), Role::Host), &Actor::cli())
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let first = store.list_operators(None, 2).await.unwrap();
     let second = store.list_operators(Some(first[1].id), 2).await.unwrap();
     let third = store.list_operators(Some(second[1].id), 2).await.unwrap();
-    let listed: Vec<_> = first.iter().chain(&second).chain(&third).map(|o| o.id).collect();
+    let listed: Vec<_> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|o| o.id)
+        .collect();
     assert_eq!(listed, ids, "creation order, each once");
 }
 
 async fn operator_changes_are_logged_and_end_sessions(db: &TestDb) {
     let store = db.store().await;
-    let op = store.create_operator(new_operator("bo", Role::Host), &Actor::cli()).await.unwrap();
+    let op = store
+        .create_operator(new_operator("bo", Role::Host), &Actor::cli())
+        .await
+        .unwrap();
     let session = open_session(&store, op.id).await;
 
-    let actor = Actor { id: Some(Uuid::new_v4()), name: "chief".into(), request_id: Some("r1".into()) };
+    let actor = Actor {
+        id: Some(Uuid::new_v4()),
+        name: "chief".into(),
+        request_id: Some("r1".into()),
+    };
     let renamed = store
-        .update_operator(op.id, OperatorChange { display_name: Some("Bo".into()), ..Default::default() }, &actor)
+        .update_operator(
+            op.id,
+            OperatorChange {
+                display_name: Some("Bo".into()),
+                ..Default::default()
+            },
+            &actor,
+        )
         .await
         .unwrap();
     assert_eq!(renamed.display_name, "Bo");
-    assert!(store.session_principal(session, now()).await.unwrap().is_some(), "a rename keeps sessions");
+    assert!(
+        store
+            .session_principal(session, now())
+            .await
+            .unwrap()
+            .is_some(),
+        "a rename keeps sessions"
+    );
 
     let promoted = store
-        .update_operator(op.id, OperatorChange { role: Some(Role::Security), ..Default::default() }, &actor)
+        .update_operator(
+            op.id,
+            OperatorChange {
+                role: Some(Role::Security),
+                ..Default::default()
+            },
+            &actor,
+        )
         .await
         .unwrap();
     assert_eq!(promoted.role, Role::Security);
-    assert!(store.session_principal(session, now()).await.unwrap().is_none(), "a role change ends sessions");
+    assert!(
+        store
+            .session_principal(session, now())
+            .await
+            .unwrap()
+            .is_none(),
+        "a role change ends sessions"
+    );
 
     let log = store.list_operator_log(None, 10).await.unwrap();
     assert_eq!(log.len(), 3);
     let last = &log[2];
-    assert_eq!((last.action.as_str(), last.actor.as_str(), last.actor_id), ("operator.update", "chief", actor.id));
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str(), last.actor_id),
+        ("operator.update", "chief", actor.id)
+    );
     assert_eq!(last.request_id.as_deref(), Some("r1"));
     assert_eq!(last.before.as_ref().unwrap().0["role"], "host");
     assert_eq!(last.after.as_ref().unwrap().0["role"], "security");
@@ -119,81 +182,196 @@ async fn operator_changes_are_logged_and_end_sessions(db: &TestDb) {
     let after_first = store.list_operator_log(Some(log[0].seq), 10).await.unwrap();
     assert_eq!(after_first.len(), 2);
 
-    let missing = store.update_operator(Uuid::new_v4(), OperatorChange::default(), &actor).await;
+    let missing = store
+        .update_operator(Uuid::new_v4(), OperatorChange::default(), &actor)
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound)));
 }
 
 async fn last_active_admin_stays(db: &TestDb) {
     let store = db.store().await;
-    let first = store.create_operator(new_operator("root1", Role::Admin), &Actor::cli()).await.unwrap();
-    let disable = OperatorChange { status: Some(OperatorStatus::Disabled), ..Default::default() };
-    let refused = store.update_operator(first.id, disable.clone(), &Actor::cli()).await;
+    let first = store
+        .create_operator(new_operator("root1", Role::Admin), &Actor::cli())
+        .await
+        .unwrap();
+    let disable = OperatorChange {
+        status: Some(OperatorStatus::Disabled),
+        ..Default::default()
+    };
+    let refused = store
+        .update_operator(first.id, disable.clone(), &Actor::cli())
+        .await;
     assert!(matches!(refused, Err(StoreError::Rejected(_))));
-    assert_eq!(store.operator(first.id).await.unwrap().status, OperatorStatus::Active);
-    assert_eq!(store.list_operator_log(None, 10).await.unwrap().len(), 1, "refusal is not logged as a change");
+    assert_eq!(
+        store.operator(first.id).await.unwrap().status,
+        OperatorStatus::Active
+    );
+    assert_eq!(
+        store.list_operator_log(None, 10).await.unwrap().len(),
+        1,
+        "refusal is not logged as a change"
+    );
 
-    let second = store.create_operator(new_operator("root2", Role::Admin), &Actor::cli()).await.unwrap();
-    store.update_operator(first.id, disable, &Actor::cli()).await.unwrap();
-    let demote = OperatorChange { role: Some(Role::Auditor), ..Default::default() };
-    assert!(matches!(store.update_operator(second.id, demote, &Actor::cli()).await, Err(StoreError::Rejected(_))));
+    let second = store
+        .create_operator(new_operator("root2", Role::Admin), &Actor::cli())
+        .await
+        .unwrap();
+    store
+        .update_operator(first.id, disable, &Actor::cli())
+        .await
+        .unwrap();
+    let demote = OperatorChange {
+        role: Some(Role::Auditor),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store
+            .update_operator(second.id, demote, &Actor::cli())
+            .await,
+        Err(StoreError::Rejected(_))
+    ));
 }
 
 async fn password_change_ends_sessions_and_is_logged_without_hash(db: &TestDb) {
     let store = db.store().await;
-    let op = store.create_operator(new_operator("cy", Role::Host), &Actor::cli()).await.unwrap();
+    let op = store
+        .create_operator(new_operator("cy", Role::Host), &Actor::cli())
+        .await
+        .unwrap();
     let session = open_session(&store, op.id).await;
-    store.set_operator_password(op.id, "$argon2id$new", &Actor::cli()).await.unwrap();
-    assert!(store.session_principal(session, now()).await.unwrap().is_none());
-    assert_eq!(store.operator_with_hash("cy").await.unwrap().unwrap().1, "$argon2id$new");
+    store
+        .set_operator_password(op.id, "$argon2id$new", &Actor::cli())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_principal(session, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.operator_with_hash("cy").await.unwrap().unwrap().1,
+        "$argon2id$new"
+    );
     let log = store.list_operator_log(None, 10).await.unwrap();
     let entry = log.last().unwrap();
     assert_eq!(entry.action, "operator.set_password");
     assert!(entry.before.is_none() && entry.after.is_none());
     assert!(matches!(
-        store.set_operator_password(Uuid::new_v4(), "$x", &Actor::cli()).await,
+        store
+            .set_operator_password(Uuid::new_v4(), "$x", &Actor::cli())
+            .await,
         Err(StoreError::NotFound)
     ));
 }
 
 async fn open_session(store: &Store, operator_id: Uuid) -> Uuid {
     let at = now();
-    let session = Session { id: Uuid::new_v4(), operator_id, created_at: at, expires_at: at + Duration::minutes(15) };
+    let session = Session {
+        id: Uuid::new_v4(),
+        operator_id,
+        created_at: at,
+        expires_at: at + Duration::minutes(15),
+    };
     store.create_session(&session).await.unwrap();
     session.id
 }
 
 async fn sessions_expire_and_revoke(db: &TestDb) {
     let store = db.store().await;
-    let op = store.create_operator(new_operator("di", Role::Auditor), &Actor::cli()).await.unwrap();
+    let op = store
+        .create_operator(new_operator("di", Role::Auditor), &Actor::cli())
+        .await
+        .unwrap();
     let session = open_session(&store, op.id).await;
-    let principal = store.session_principal(session, now()).await.unwrap().unwrap();
-    assert_eq!((principal.operator_id, principal.role, principal.username.as_str()), (op.id, Role::Auditor, "di"));
+    let principal = store
+        .session_principal(session, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            principal.operator_id,
+            principal.role,
+            principal.username.as_str()
+        ),
+        (op.id, Role::Auditor, "di")
+    );
     let later = now() + Duration::minutes(16);
-    assert!(store.session_principal(session, later).await.unwrap().is_none(), "expired");
+    assert!(
+        store
+            .session_principal(session, later)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
     store.revoke_session(session).await.unwrap();
-    assert!(store.session_principal(session, now()).await.unwrap().is_none(), "revoked");
-    assert!(store.session_principal(Uuid::new_v4(), now()).await.unwrap().is_none());
+    assert!(
+        store
+            .session_principal(session, now())
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked"
+    );
+    assert!(
+        store
+            .session_principal(Uuid::new_v4(), now())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn login_failures_count_per_key_and_are_forgotten(db: &TestDb) {
     let store = db.store().await;
     let t0 = now();
     let keys = ["user:a".to_owned(), "ip:127.0.0.1".to_owned()];
-    store.record_login_failure(&keys, t0 - Duration::minutes(90), t0 - Duration::hours(3)).await.unwrap();
-    store.record_login_failure(&keys, t0 - Duration::seconds(10), t0 - Duration::hours(3)).await.unwrap();
-    store.record_login_failure(&keys[..1], t0, t0 - Duration::hours(1)).await.unwrap();
+    store
+        .record_login_failure(&keys, t0 - Duration::minutes(90), t0 - Duration::hours(3))
+        .await
+        .unwrap();
+    store
+        .record_login_failure(&keys, t0 - Duration::seconds(10), t0 - Duration::hours(3))
+        .await
+        .unwrap();
+    store
+        .record_login_failure(&keys[..1], t0, t0 - Duration::hours(1))
+        .await
+        .unwrap();
 
-    let a = store.login_failures("user:a", t0 - Duration::hours(1)).await.unwrap();
+    let a = store
+        .login_failures("user:a", t0 - Duration::hours(1))
+        .await
+        .unwrap();
     assert_eq!((a.count, a.last), (2, Some(t0)));
-    let ip = store.login_failures("ip:127.0.0.1", t0 - Duration::hours(1)).await.unwrap();
+    let ip = store
+        .login_failures("ip:127.0.0.1", t0 - Duration::hours(1))
+        .await
+        .unwrap();
     assert_eq!((ip.count, ip.last), (1, Some(t0 - Duration::seconds(10))));
-    let all = store.login_failures("user:a", t0 - Duration::hours(5)).await.unwrap();
+    let all = store
+        .login_failures("user:a", t0 - Duration::hours(5))
+        .await
+        .unwrap();
     assert_eq!(all.count, 2, "the 90-minute-old failure was forgotten");
 
     store.clear_login_failures("user:a").await.unwrap();
-    let cleared = store.login_failures("user:a", t0 - Duration::hours(1)).await.unwrap();
+    let cleared = store
+        .login_failures("user:a", t0 - Duration::hours(1))
+        .await
+        .unwrap();
     assert_eq!((cleared.count, cleared.last), (0, None));
-    assert_eq!(store.login_failures("ip:127.0.0.1", t0 - Duration::hours(1)).await.unwrap().count, 1);
+    assert_eq!(
+        store
+            .login_failures("ip:127.0.0.1", t0 - Duration::hours(1))
+            .await
+            .unwrap()
+            .count,
+        1
+    );
 }
 
 async fn secrets_are_created_once(db: &TestDb) {
@@ -202,12 +380,18 @@ async fn secrets_are_created_once(db: &TestDb) {
     let second = store.secret_or_insert("k", &[2; 32]).await.unwrap();
     assert_eq!(first, vec![1; 32]);
     assert_eq!(second, vec![1; 32], "the first secret stays");
-    assert_eq!(store.secret_or_insert("other", &[3; 32]).await.unwrap(), vec![3; 32]);
+    assert_eq!(
+        store.secret_or_insert("other", &[3; 32]).await.unwrap(),
+        vec![3; 32]
+    );
 }
 
 async fn operator_log_is_append_only(db: &TestDb) {
     let store = db.store().await;
-    store.create_operator(new_operator("ed", Role::Host), &Actor::cli()).await.unwrap();
+    store
+        .create_operator(new_operator("ed", Role::Host), &Actor::cli())
+        .await
+        .unwrap();
     let statements = [
         "UPDATE operator_log SET actor = 'someone else'",
         "DELETE FROM operator_log",
@@ -217,7 +401,9 @@ async fn operator_log_is_append_only(db: &TestDb) {
         assert!(error.contains("append-only"), "{sql}: {error}");
     }
     if db.url.starts_with("postgres") {
-        let error = raw_execute(db, "TRUNCATE operator_log").await.expect_err("truncate");
+        let error = raw_execute(db, "TRUNCATE operator_log")
+            .await
+            .expect_err("truncate");
         assert!(error.contains("append-only"), "{error}");
     }
     let log = store.list_operator_log(None, 10).await.unwrap();
@@ -238,7 +424,10 @@ async fn raw_execute(db: &TestDb, sql: &'static str) -> Result<(), String> {
 
 async fn migrations_are_idempotent_and_data_survives_reopen(db: &TestDb) {
     let store = db.store().await;
-    let op = store.create_operator(new_operator("fay", Role::Receptionist), &Actor::cli()).await.unwrap();
+    let op = store
+        .create_operator(new_operator("fay", Role::Receptionist), &Actor::cli())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     store.close().await;
     let reopened = db.store().await;

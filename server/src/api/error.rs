@@ -84,7 +84,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound("resource"),
-            StoreError::Conflict { constraint } => ApiError::Conflict(conflict_message(&constraint)),
+            StoreError::Conflict { constraint } => {
+                ApiError::Conflict(conflict_message(&constraint))
+            }
             StoreError::Rejected(why) => ApiError::Conflict(why.to_owned()),
             StoreError::Database(e) => ApiError::Internal(e.into()),
         }

@@ -2,11 +2,11 @@
 //! well-formed body of the wrong shape a 422 naming the field.
 
 use super::error::ApiError;
+use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
-use axum::body::Bytes;
 use axum::http::StatusCode;
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 
@@ -60,13 +60,15 @@ fn strip_position(message: &str) -> String {
 
 /// Reads the body within the router's body limit; too large is a 413.
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("could not read the request body".to_owned())
-        }
-    })
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("could not read the request body".to_owned())
+            }
+        })
 }
 
 /// Path parameters; a malformed one (e.g. not a UUID) is a 400.

@@ -28,7 +28,8 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::new_v4().to_string());
@@ -45,7 +46,11 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// One span per request (route, request id; never headers or bodies), one log line per
 /// answer (health checks at debug level), and the request metrics.
-pub async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request
@@ -118,8 +123,7 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     error.request_id = request_id;
     drop(body);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let mut response =
-        (status, axum::Json(ErrorResponse { error })).into_response();
+    let mut response = (status, axum::Json(ErrorResponse { error })).into_response();
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE {
             response.headers_mut().insert(name.clone(), value.clone());
@@ -134,7 +138,9 @@ fn generic_error(status: StatusCode) -> ErrorBody {
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed here"),
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported content type")
+        }
         s if s.is_server_error() => ("internal", "internal error"),
         _ => ("bad_request", "the request is not valid"),
     };

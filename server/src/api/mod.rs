@@ -61,22 +61,24 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI 3.1 document of every endpoint.
 pub fn openapi() -> OpenApiDoc {
     let (_, mut doc) = routes().split_for_parts();
-    doc.paths.paths.insert(
-        "/api/v1/openapi.json".to_owned(),
-        openapi_path_item(),
-    );
+    doc.paths
+        .paths
+        .insert("/api/v1/openapi.json".to_owned(), openapi_path_item());
     doc
 }
 
 fn openapi_path_item() -> utoipa::openapi::PathItem {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder};
-    use utoipa::openapi::{ResponseBuilder, PathItem};
+    use utoipa::openapi::{PathItem, ResponseBuilder};
     PathItem::new(
         HttpMethod::Get,
         OperationBuilder::new()
             .summary(Some("This OpenAPI document"))
             .tag("health")
-            .response("200", ResponseBuilder::new().description("OpenAPI 3.1 document")),
+            .response(
+                "200",
+                ResponseBuilder::new().description("OpenAPI 3.1 document"),
+            ),
     )
 }
 
@@ -92,13 +94,22 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     let doc = openapi();
     let metrics = state.metrics.clone();
     router
-        .route("/api/v1/openapi.json", get(move || async move { Json(doc.clone()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc.clone()) }),
+        )
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
         .layer(axum::middleware::from_fn(middleware::error_envelope))
-        .layer(axum::middleware::from_fn_with_state(metrics, middleware::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            middleware::observe,
+        ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_id))
 }

@@ -30,7 +30,9 @@ impl PageParams {
 
     /// The decoded cursor, parsed as the list's key type.
     pub fn cursor<K: std::str::FromStr>(&self) -> Result<Option<K>, ApiError> {
-        let Some(cursor) = &self.cursor else { return Ok(None) };
+        let Some(cursor) = &self.cursor else {
+            return Ok(None);
+        };
         URL_SAFE_NO_PAD
             .decode(cursor)
             .ok()
@@ -56,7 +58,10 @@ impl<T> Page<T> {
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = more
-            .then(|| rows.last().map(|last| URL_SAFE_NO_PAD.encode(key(last).to_string())))
+            .then(|| {
+                rows.last()
+                    .map(|last| URL_SAFE_NO_PAD.encode(key(last).to_string()))
+            })
             .flatten();
         Page {
             items: rows,

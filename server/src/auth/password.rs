@@ -1,9 +1,9 @@
 //! Password hashing with Argon2id, always off the async runtime. Checking a login for an
 //! unknown user costs the same as for a known one (a dummy hash is verified instead).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::password_hash::rand_core::OsRng;
 use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::OnceLock;
 
@@ -92,7 +92,13 @@ mod tests {
     async fn hash_then_verify() -> anyhow::Result<()> {
         let stored = hash(SecretString::from("correct horse battery")).await?;
         assert!(stored.starts_with("$argon2id$"));
-        assert!(verify(SecretString::from("correct horse battery"), Some(stored.clone())).await?);
+        assert!(
+            verify(
+                SecretString::from("correct horse battery"),
+                Some(stored.clone())
+            )
+            .await?
+        );
         assert!(!verify(SecretString::from("wrong horse battery"), Some(stored)).await?);
         assert!(!verify(SecretString::from("anything"), None).await?);
         assert!(!verify(SecretString::from("anything"), Some("not a hash".into())).await?);

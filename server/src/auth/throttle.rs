@@ -24,17 +24,22 @@ impl LoginThrottle {
     }
 
     /// Refuses with 429 while any key is throttled.
-    pub async fn check(&self, store: &Store, keys: &[String], now: DateTime<Utc>) -> Result<(), ApiError> {
+    pub async fn check(
+        &self,
+        store: &Store,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
         for key in keys {
             let failures = store.login_failures(key, now - WINDOW).await?;
             let Some(last) = failures.last else { continue };
-            if let Some(wait_until) = self.wait_until(failures.count, last) {
-                if now < wait_until {
-                    let retry_after_s = (wait_until - now).num_seconds().max(1);
-                    return Err(ApiError::TooManyRequests {
-                        retry_after_s: u64::try_from(retry_after_s).unwrap_or(1),
-                    });
-                }
+            if let Some(wait_until) = self.wait_until(failures.count, last)
+                && now < wait_until
+            {
+                let retry_after_s = (wait_until - now).num_seconds().max(1);
+                return Err(ApiError::TooManyRequests {
+                    retry_after_s: u64::try_from(retry_after_s).unwrap_or(1),
+                });
             }
         }
         Ok(())
@@ -58,7 +63,12 @@ impl LoginThrottle {
         Some(last + Duration::seconds(backoff_s))
     }
 
-    pub async fn record_failure(&self, store: &Store, keys: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn record_failure(
+        &self,
+        store: &Store,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         store.record_login_failure(keys, now, now - WINDOW).await
     }
 }
@@ -72,7 +82,11 @@ mod tests {
     fn backoff_doubles_then_caps() {
         let throttle = LoginThrottle::new(&Settings::default().auth);
         let last = Utc::now();
-        let wait = |count| throttle.wait_until(count, last).map(|t| (t - last).num_seconds());
+        let wait = |count| {
+            throttle
+                .wait_until(count, last)
+                .map(|t| (t - last).num_seconds())
+        };
         let cases = [
             (0, None),
             (4, None),

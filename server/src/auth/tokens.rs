@@ -99,7 +99,11 @@ impl TokenKeys {
     }
 
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(ALGORITHM),
+            claims,
+            &self.encoding,
+        )?)
     }
 
     /// Checks signature, algorithm and registered claims. Says nothing of why a token
@@ -121,11 +125,16 @@ mod tests {
         let keys = TokenKeys::from_secret(&[7u8; 32], &Settings::default().auth);
         let claims = keys.claims(Uuid::now_v7(), Uuid::now_v7(), Role::Host, Utc::now());
         let token = keys.sign(&claims)?;
-        let back = keys.verify(&token).ok_or_else(|| anyhow::anyhow!("rejected"))?;
+        let back = keys
+            .verify(&token)
+            .ok_or_else(|| anyhow::anyhow!("rejected"))?;
         assert_eq!(back.sid, claims.sid);
         assert!(!format!("{keys:?}").contains("7, 7"));
         let other = TokenKeys::from_secret(&[8u8; 32], &Settings::default().auth);
-        assert!(other.verify(&token).is_none(), "another key must not verify");
+        assert!(
+            other.verify(&token).is_none(),
+            "another key must not verify"
+        );
         Ok(())
     }
 }

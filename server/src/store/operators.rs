@@ -100,7 +100,14 @@ impl Store {
             created_at: at,
             updated_at: at,
         };
-        let entry = NewLogEntry::new(actor, "operator.create", "operator", operator.id, None, Some(&operator));
+        let entry = NewLogEntry::new(
+            actor,
+            "operator.create",
+            "operator",
+            operator.id,
+            None,
+            Some(&operator),
+        );
         with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query(

@@ -135,12 +135,15 @@ impl TestApp {
     async fn wait_ready(&self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            if let Ok(r) = self.client.get(self.url("/readyz")).send().await {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
+            // The listener is bound already: this waits until the server serves.
+            let ready = self.client.get(self.url("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
             }
-            assert!(std::time::Instant::now() < deadline, "server not ready in 30 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server not ready in 30 s"
+            );
             tokio::task::yield_now().await;
         }
     }
@@ -168,7 +171,10 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path, Some(token)).send().await.unwrap()
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
@@ -237,7 +243,9 @@ pub async fn error_of(response: Response) -> Value {
     assert!(error["code"].is_string(), "error shape: {body}");
     assert!(error["message"].is_string(), "error shape: {body}");
     assert!(
-        error["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        error["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
         "error shape: {body}"
     );
     error.clone()

@@ -7,9 +7,9 @@ use crate::auth::password;
 use crate::auth::permissions::AnyOperator;
 use crate::state::AppState;
 use crate::store::{Operator, OperatorStatus, Session, now};
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::Json;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -70,7 +70,10 @@ async fn login(
     let password_ok = password::verify(request.password, hash).await?;
     let operator = operator.filter(|o| password_ok && o.status == OperatorStatus::Active);
     let Some(operator) = operator else {
-        state.throttle.record_failure(&state.store, &keys, at).await?;
+        state
+            .throttle
+            .record_failure(&state.store, &keys, at)
+            .await?;
         tracing::info!(username = %username, client = %client.ip(), "login failed");
         return Err(ApiError::InvalidCredentials);
     };
@@ -84,7 +87,9 @@ async fn login(
         expires_at: at + ttl,
     };
     state.store.create_session(&session).await?;
-    let claims = state.tokens.claims(operator.id, session.id, operator.role, at);
+    let claims = state
+        .tokens
+        .claims(operator.id, session.id, operator.role, at);
     let access_token = state.tokens.sign(&claims)?;
     tracing::info!(username = %operator.username, "login");
     Ok(Json(TokenResponse {
@@ -101,7 +106,10 @@ async fn logout(
     State(state): State<AppState>,
     auth: Authorized<AnyOperator>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.revoke_session(auth.principal.session_id).await?;
+    state
+        .store
+        .revoke_session(auth.principal.session_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,5 +120,7 @@ async fn me(
     State(state): State<AppState>,
     auth: Authorized<AnyOperator>,
 ) -> Result<Json<Operator>, ApiError> {
-    Ok(Json(state.store.operator(auth.principal.operator_id).await?))
+    Ok(Json(
+        state.store.operator(auth.principal.operator_id).await?,
+    ))
 }

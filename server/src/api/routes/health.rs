@@ -1,9 +1,9 @@
 //! Liveness and readiness, for load balancers and orchestrators (no authentication).
 
-use crate::state::AppState;
-use axum::extract::State;
 use crate::api::error::{ApiError, ErrorResponse};
+use crate::state::AppState;
 use axum::Json;
+use axum::extract::State;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -7,8 +7,8 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::ReadOperatorLog;
 use crate::state::AppState;
 use crate::store::LogRecord;
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -27,6 +27,9 @@ async fn list_operator_log(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<LogRecord>>, ApiError> {
     let limit = page.limit()?;
-    let rows = state.store.list_operator_log(page.cursor()?, limit + 1).await?;
+    let rows = state
+        .store
+        .list_operator_log(page.cursor()?, limit + 1)
+        .await?;
     Ok(Json(Page::from_rows(rows, limit, |r| r.seq)))
 }

@@ -8,9 +8,9 @@ use crate::auth::password;
 use crate::auth::permissions::ManageOperators;
 use crate::state::AppState;
 use crate::store::{NewOperator, Operator, OperatorChange, OperatorStatus, StoreError};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use gatehouse_core::role::Role;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -83,7 +83,10 @@ async fn list_operators(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<Operator>>, ApiError> {
     let limit = page.limit()?;
-    let rows = state.store.list_operators(page.cursor()?, limit + 1).await?;
+    let rows = state
+        .store
+        .list_operators(page.cursor()?, limit + 1)
+        .await?;
     Ok(Json(Page::from_rows(rows, limit, |o| o.id)))
 }
 
@@ -105,7 +108,11 @@ async fn create_operator(
     if let Some(p) = password::password_problem(request.password.expose_secret()) {
         problems.insert("password".into(), p);
     }
-    if let Some(p) = request.display_name.as_deref().and_then(display_name_problem) {
+    if let Some(p) = request
+        .display_name
+        .as_deref()
+        .and_then(display_name_problem)
+    {
         problems.insert("display_name".into(), p.into());
     }
     if !problems.is_empty() {
@@ -150,7 +157,11 @@ async fn update_operator(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateOperator>,
 ) -> Result<Json<Operator>, ApiError> {
-    if let Some(p) = request.display_name.as_deref().and_then(display_name_problem) {
+    if let Some(p) = request
+        .display_name
+        .as_deref()
+        .and_then(display_name_problem)
+    {
         return Err(ApiError::field("display_name", p));
     }
     let change = OperatorChange {
