@@ -39,7 +39,8 @@ impl Actor {
 /// One entry of the operator log, as stored and served.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LogRecord {
-    /// Position in the log; increases by one per entry.
+    /// Position in the log, increasing with each entry (on PostgreSQL a rolled-back
+    /// change can leave a gap in the numbers).
     pub seq: i64,
     pub id: Uuid,
     pub at: DateTime<Utc>,
