@@ -64,7 +64,50 @@ pub fn openapi() -> OpenApiDoc {
     doc.paths
         .paths
         .insert("/api/v1/openapi.json".to_owned(), openapi_path_item());
+    document_request_errors(&mut doc);
     doc
+}
+
+/// Adds the answers every operation with input can give: 400 for a malformed body or
+/// parameter, 413 for a body over the limit. Written once here rather than on each
+/// handler.
+fn document_request_errors(doc: &mut OpenApiDoc) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let has_body = operation.request_body.is_some();
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut operation.responses.responses;
+            if has_body || has_params {
+                responses
+                    .entry("400".to_owned())
+                    .or_insert_with(|| error("malformed body or parameter").into());
+            }
+            if has_body {
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| error("body larger than the limit").into());
+            }
+        }
+    }
 }
 
 fn openapi_path_item() -> utoipa::openapi::PathItem {

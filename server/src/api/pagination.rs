@@ -14,6 +14,7 @@ pub const MAX_LIMIT: u32 = 500;
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

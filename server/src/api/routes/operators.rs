@@ -29,12 +29,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateOperator {
     /// 1–64 characters: lower-case letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
     username: String,
-    /// At least 12 characters.
-    #[schema(value_type = String, format = Password)]
+    /// 12 to 1024 characters.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
     password: SecretString,
     role: Role,
     /// Defaults to the username.
+    #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     display_name: Option<String>,
 }
 
@@ -43,13 +45,15 @@ pub struct CreateOperator {
 pub struct UpdateOperator {
     role: Option<Role>,
     status: Option<OperatorStatus>,
+    #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     display_name: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
-    #[schema(value_type = String, format = Password)]
+    /// 12 to 1024 characters.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
     password: SecretString,
 }
 
