@@ -111,12 +111,7 @@ async fn bad_requests_get_the_error_shape_and_change_nothing() {
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
     error_of(wrong_method).await;
 
-    let list: Value = app
-        .get("/api/v1/operators", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v1/operators", &admin).await;
     assert_eq!(
         list["items"].as_array().unwrap().len(),
         1,
@@ -325,12 +320,7 @@ async fn operator_administration_and_its_log() {
         StatusCode::OK
     );
 
-    let log: Value = app
-        .get("/api/v1/operator-log", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log: Value = app.get_json("/api/v1/operator-log", &admin).await;
     let entries = log["items"].as_array().unwrap();
     let actions: Vec<_> = entries
         .iter()
@@ -375,7 +365,7 @@ async fn cursor_pagination_walks_every_item_once() {
             Some(c) => format!("/api/v1/operators?limit=3&cursor={c}"),
             None => "/api/v1/operators?limit=3".to_owned(),
         };
-        let page: Value = app.get(&path, &admin).await.json().await.unwrap();
+        let page: Value = app.get_json(&path, &admin).await;
         pages += 1;
         seen.extend(
             page["items"]
@@ -410,15 +400,7 @@ async fn cursor_pagination_walks_every_item_once() {
 #[tokio::test]
 async fn openapi_health_and_metrics() {
     let (app, _db) = TestApp::start().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.public_json("/api/v1/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -429,15 +411,7 @@ async fn openapi_health_and_metrics() {
     assert!(login["responses"]["200"].is_object());
     assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
 
-    let health: Value = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.public_json("/healthz").await;
     assert_eq!(health["status"], "ok");
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);

@@ -222,12 +222,7 @@ async fn logout_disable_role_change_and_password_change_end_sessions() {
     assert_eq!(changed.status(), StatusCode::OK);
     assert_eq!(me_status(&app, &second).await, StatusCode::UNAUTHORIZED);
     let fresh = app.login("guard", PASSWORD).await;
-    let me: Value = app
-        .get("/api/v1/auth/me", &fresh)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/api/v1/auth/me", &fresh).await;
     assert_eq!(me["role"], "host");
 
     // A password change ends sessions; the new password works, the old does not.

@@ -68,12 +68,7 @@ async fn two_replicas_share_sessions_revocation_and_throttling() {
         StatusCode::TOO_MANY_REQUESTS
     );
 
-    let log: serde_json::Value = b
-        .get("/api/v1/operator-log", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log: serde_json::Value = b.get_json("/api/v1/operator-log", &admin).await;
     let creates = log["items"]
         .as_array()
         .unwrap()

@@ -56,15 +56,7 @@ async fn every_endpoint_has_a_rule_and_every_cell_holds() {
         app.create_operator(&admin, role.as_str(), role.as_str())
             .await;
     }
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.public_json("/api/v1/openapi.json").await;
     let endpoints = endpoints(&doc);
     assert!(
         endpoints.len() >= 10,
@@ -166,12 +158,7 @@ async fn forbidden_calls_change_nothing() {
         .await;
     assert_eq!(promoted.status(), StatusCode::FORBIDDEN);
 
-    let list: Value = app
-        .get("/api/v1/operators", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v1/operators", &admin).await;
     let names: Vec<_> = list["items"]
         .as_array()
         .unwrap()
@@ -180,10 +167,7 @@ async fn forbidden_calls_change_nothing() {
         .collect();
     assert!(!names.contains(&"sneaky".to_owned()));
     let target: Value = app
-        .get(&format!("/api/v1/operators/{target}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/operators/{target}"), &admin)
+        .await;
     assert_eq!(target["role"], "host");
 }

@@ -8,7 +8,7 @@ use chrono::Duration;
 use common::TestDb;
 use gatehouse_core::role::Role;
 use gatehouse_server::store::{
-    Actor, NewOperator, OperatorChange, OperatorStatus, Session, Store, StoreError, now,
+    Actor, NewOperator, Operator, OperatorChange, OperatorStatus, Session, Store, StoreError, now,
 };
 use uuid::Uuid;
 
@@ -45,6 +45,13 @@ conformance!(
     migrations_are_idempotent_and_data_survives_reopen,
 );
 
+async fn create(store: &Store, username: &str, role: Role) -> Operator {
+    store
+        .create_operator(new_operator(username, role), &Actor::cli())
+        .await
+        .unwrap()
+}
+
 fn new_operator(username: &str, role: Role) -> NewOperator {
     NewOperator {
         username: username.to_owned(),
@@ -56,10 +63,7 @@ fn new_operator(username: &str, role: Role) -> NewOperator {
 
 async fn operators_are_created_found_and_unique(db: &TestDb) {
     let store = db.store().await;
-    let created = store
-        .create_operator(new_operator("ada", Role::Security), &Actor::cli())
-        .await
-        .unwrap();
+    let created = create(&store, "ada", Role::Security).await;
     assert_eq!(created.status, OperatorStatus::Active);
     assert_eq!(
         store.operator(created.id).await.unwrap(),
@@ -115,10 +119,7 @@ async fn operators_list_in_pages(db: &TestDb) {
 
 async fn operator_changes_are_logged_and_end_sessions(db: &TestDb) {
     let store = db.store().await;
-    let op = store
-        .create_operator(new_operator("bo", Role::Host), &Actor::cli())
-        .await
-        .unwrap();
+    let op = create(&store, "bo", Role::Host).await;
     let session = open_session(&store, op.id).await;
 
     let actor = Actor {
@@ -190,10 +191,7 @@ async fn operator_changes_are_logged_and_end_sessions(db: &TestDb) {
 
 async fn last_active_admin_stays(db: &TestDb) {
     let store = db.store().await;
-    let first = store
-        .create_operator(new_operator("root1", Role::Admin), &Actor::cli())
-        .await
-        .unwrap();
+    let first = create(&store, "root1", Role::Admin).await;
     let disable = OperatorChange {
         status: Some(OperatorStatus::Disabled),
         ..Default::default()
@@ -212,10 +210,7 @@ async fn last_active_admin_stays(db: &TestDb) {
         "refusal is not logged as a change"
     );
 
-    let second = store
-        .create_operator(new_operator("root2", Role::Admin), &Actor::cli())
-        .await
-        .unwrap();
+    let second = create(&store, "root2", Role::Admin).await;
     store
         .update_operator(first.id, disable, &Actor::cli())
         .await
@@ -234,10 +229,7 @@ async fn last_active_admin_stays(db: &TestDb) {
 
 async fn password_change_ends_sessions_and_is_logged_without_hash(db: &TestDb) {
     let store = db.store().await;
-    let op = store
-        .create_operator(new_operator("cy", Role::Host), &Actor::cli())
-        .await
-        .unwrap();
+    let op = create(&store, "cy", Role::Host).await;
     let session = open_session(&store, op.id).await;
     store
         .set_operator_password(op.id, "$argon2id$new", &Actor::cli())
@@ -280,10 +272,7 @@ async fn open_session(store: &Store, operator_id: Uuid) -> Uuid {
 
 async fn sessions_expire_and_revoke(db: &TestDb) {
     let store = db.store().await;
-    let op = store
-        .create_operator(new_operator("di", Role::Auditor), &Actor::cli())
-        .await
-        .unwrap();
+    let op = create(&store, "di", Role::Auditor).await;
     let session = open_session(&store, op.id).await;
     let principal = store
         .session_principal(session, now())
@@ -388,10 +377,7 @@ async fn secrets_are_created_once(db: &TestDb) {
 
 async fn operator_log_is_append_only(db: &TestDb) {
     let store = db.store().await;
-    store
-        .create_operator(new_operator("ed", Role::Host), &Actor::cli())
-        .await
-        .unwrap();
+    create(&store, "ed", Role::Host).await;
     let statements = [
         "UPDATE operator_log SET actor = 'someone else'",
         "DELETE FROM operator_log",
@@ -424,10 +410,7 @@ async fn raw_execute(db: &TestDb, sql: &'static str) -> Result<(), String> {
 
 async fn migrations_are_idempotent_and_data_survives_reopen(db: &TestDb) {
     let store = db.store().await;
-    let op = store
-        .create_operator(new_operator("fay", Role::Receptionist), &Actor::cli())
-        .await
-        .unwrap();
+    let op = create(&store, "fay", Role::Receptionist).await;
     store.migrate().await.unwrap();
     store.close().await;
     let reopened = db.store().await;

@@ -170,6 +170,17 @@ impl TestApp {
         }
     }
 
+    /// GET a public endpoint's JSON.
+    pub async fn public_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// GET with a token, as JSON.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path, Some(token))
             .send()
