@@ -52,6 +52,19 @@ async fn forged_and_altered_tokens_are_rejected() {
         "the genuine token works"
     );
 
+    let lower_case_scheme = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lower_case_scheme.status(),
+        StatusCode::OK,
+        "the scheme is case-insensitive"
+    );
+
     let claims = claims_of(&token);
     let key = signing_key(&db).await;
     let now = chrono::Utc::now().timestamp();
