@@ -1,4 +1,14 @@
 //! Types shared by the Gatehouse server and door agent. This crate does no I/O, so the
 //! agent at the door and the server answering "why not?" run the very same code.
+//!
+//! - [`model`]: the policy records (sites, zones, doors, people, credentials, ...).
+//! - [`policy`]: the compiled, indexed policy and its signed snapshot.
+//! - [`decide`]: the access decision engine.
 
+pub mod decide;
+pub mod model;
+pub mod policy;
 pub mod role;
+
+#[cfg(test)]
+pub(crate) mod fixture;

@@ -1,0 +1,255 @@
+//! The access decision: "may this card open this door now, and if not, why not?"
+//!
+//! [`decide`] applies the rules of product.md ("The decision, precisely") in order; the
+//! first that fails decides. It is pure apart from the [`EngineState`] it is handed, so
+//! the door agent deciding at the door and the server answering "why not?" agree.
+//!
+//! Conventions where product.md leaves a choice:
+//! - Every validity period is `[from, until)`: credential, grant, visit window and
+//!   vetting `cleared_until`. "Expires at 09:00:00" refuses at 09:00:00.000 exactly.
+//! - Visitors are never vetted (a vetting zone refuses them); a visit's permission for a
+//!   zone stands in for clearance, elsewhere a visitor's clearance is 0; a visit covers
+//!   exactly its allowed zones (no inheritance) and has no schedule beyond its window.
+//! - Grant coverage: a grant on zone A covers A and every descendant T with
+//!   `T.level <= A.level` (see [`crate::policy::Policy::build`]).
+//! - Threat level: the clearance raise applies to everyone; exempt people pass a
+//!   lockdown and a door in locked mode. A door in unlocked mode still decides normally.
+//! - PIN: no PIN where one is needed is a denial (`pin_required`), not pending. A wrong
+//!   PIN counts towards `Settings::pin_max_failures` (default 3; 0 disables) consecutive
+//!   failures, then the credential is suspended in [`EngineState`] (later:
+//!   `credential_inactive`) with a `pin_lockout` alarm, until [`EngineState::reinstate`].
+//!   The duress PIN is the PIN with its last digit plus one (9 → 0): granted, with a
+//!   silent `duress` alarm. A card without an enrolled PIN fails with `pin_incorrect`
+//!   and is not counted.
+//! - Escort: a granted person releases the oldest visitor pending at the same door if
+//!   they are staff or the visit's host (contractors escort only their own visitors).
+//!   The escort must itself be granted outright (a two-person zone holds it pending).
+//! - Pending windows (escort, two-person; default 30 s) are exclusive: a badge exactly
+//!   at the end is too late.
+//! - Anti-passback: "inside" is the holder's last recorded zone or any zone enclosing
+//!   it; the timeout, if set, forgives re-entry from `since + timeout` on. A soft
+//!   violation's alarm stands even if a later rule denies: the attempt is the violation.
+//! - Exit readers always grant, even for unknown or inactive cards, and move a known
+//!   holder back into the door's `from_zone`. An unknown door is `unknown_door`.
+
+mod engine;
+mod rules;
+mod state;
+
+pub use engine::decide;
+pub use state::{EngineState, PendingKind, PendingRequest, Presence};
+
+use crate::model::Holder;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use uuid::Uuid;
+
+/// Which reader of a door the card was presented at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Into the door's `to_zone`.
+    #[default]
+    Entry,
+    /// Out of the door's `to_zone`.
+    Exit,
+}
+
+/// One card presentation at a reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Presentation {
+    /// Card identifier (normalised; a non-normalised one is normalised on a miss).
+    pub card: String,
+    /// PIN typed at the keypad, if any.
+    pub pin: Option<String>,
+    /// The door.
+    pub door_id: Uuid,
+    /// Entry or exit reader.
+    pub direction: Direction,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+/// What the door does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Unlock.
+    Granted,
+    /// Stay locked.
+    Denied,
+    /// Stay locked for now: waiting for an escort or a second person.
+    Pending,
+}
+
+/// Why: the first rule that failed, or `granted`. Codes as in product.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The door is not in the policy.
+    UnknownDoor,
+    /// Rule 1.
+    UnknownCredential,
+    /// Rule 2.
+    CredentialInactive,
+    /// Rule 3.
+    HolderInactive,
+    /// Rule 4.
+    VettingInvalid,
+    /// Rule 5.
+    InsufficientClearance,
+    /// Rule 6.
+    NoGrant,
+    /// Rule 7.
+    OutsideSchedule,
+    /// Rule 8.
+    DoorLocked,
+    /// Rule 9.
+    AntiPassback,
+    /// Rule 10, no PIN entered.
+    PinRequired,
+    /// Rule 10, wrong PIN.
+    PinIncorrect,
+    /// Rule 11.
+    EscortRequired,
+    /// Rule 12.
+    SecondPersonRequired,
+    /// Every rule passed.
+    Granted,
+}
+
+impl Reason {
+    /// The reason code as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownDoor => "unknown_door",
+            Reason::UnknownCredential => "unknown_credential",
+            Reason::CredentialInactive => "credential_inactive",
+            Reason::HolderInactive => "holder_inactive",
+            Reason::VettingInvalid => "vetting_invalid",
+            Reason::InsufficientClearance => "insufficient_clearance",
+            Reason::NoGrant => "no_grant",
+            Reason::OutsideSchedule => "outside_schedule",
+            Reason::DoorLocked => "door_locked",
+            Reason::AntiPassback => "anti_passback",
+            Reason::PinRequired => "pin_required",
+            Reason::PinIncorrect => "pin_incorrect",
+            Reason::EscortRequired => "escort_required",
+            Reason::SecondPersonRequired => "second_person_required",
+            Reason::Granted => "granted",
+        }
+    }
+}
+
+/// The rule a trace step checked, in decision order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The door is known.
+    Door,
+    /// Rule 1: the card is known.
+    Credential,
+    /// Rule 2: the credential is active and valid.
+    CredentialActive,
+    /// Rule 3: the holder is active.
+    HolderActive,
+    /// Rule 4: vetting.
+    Vetting,
+    /// Rule 5: clearance.
+    Clearance,
+    /// Rule 6: a grant covers the zone.
+    Grant,
+    /// Rule 7: a covering grant's schedule admits now.
+    Schedule,
+    /// Rule 8: door mode and lockdown.
+    DoorMode,
+    /// Rule 9: anti-passback.
+    AntiPassback,
+    /// Rule 10: PIN.
+    Pin,
+    /// Rule 11: escort.
+    Escort,
+    /// Rule 12: two-person rule.
+    TwoPerson,
+    /// Exit readers: egress is never blocked.
+    Exit,
+}
+
+/// One rule checked, with its result and a short explanation for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TraceStep {
+    /// The rule.
+    pub check: Check,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Why, in words.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub detail: Cow<'static, str>,
+}
+
+/// An alarm raised by a decision (sent to the security desk, never shown at the door).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Alarm {
+    /// The duress PIN was entered: granted, silently.
+    Duress,
+    /// Too many wrong PINs: the credential is now suspended at the door.
+    PinLockout,
+    /// Soft anti-passback: re-entry while already inside, granted.
+    AntiPassbackViolation,
+}
+
+/// A pending presentation that this decision completed (escort or two-person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Release {
+    /// Who was waiting.
+    pub holder: Holder,
+    /// With which credential.
+    pub credential_id: Uuid,
+    /// Why they were waiting.
+    pub reason: Reason,
+}
+
+/// The result of one presentation: exactly one per presentation, recorded either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decision {
+    /// What the door does.
+    pub outcome: Outcome,
+    /// Why.
+    pub reason: Reason,
+    /// The person holding the credential, if known.
+    pub person_id: Option<Uuid>,
+    /// The visit holding the credential, if known.
+    pub visit_id: Option<Uuid>,
+    /// The credential, if known.
+    pub credential_id: Option<Uuid>,
+    /// The zone entered (or, at an exit reader, left); `None` for an unknown door.
+    pub zone_id: Option<Uuid>,
+    /// Every rule checked, in order, up to the one that decided; a granted escort's
+    /// release of a waiting visitor is noted as a final `escort` step.
+    pub trace: Vec<TraceStep>,
+    /// Alarms raised.
+    pub alarms: Vec<Alarm>,
+    /// The pending presentation this one completed, which is now granted too.
+    pub releases: Option<Release>,
+}
+
+impl Decision {
+    /// Whether the lock opens.
+    pub fn granted(&self) -> bool {
+        self.outcome == Outcome::Granted
+    }
+}
+
+#[cfg(test)]
+mod tests;

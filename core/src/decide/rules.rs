@@ -1,0 +1,223 @@
+//! The stateless rules (2–9), each a small function from the policy records to pass or
+//! fail with a human detail. Pass details are static strings so a granted decision
+//! allocates nothing for them.
+
+use super::Reason;
+use super::state::{EngineState, plus_seconds};
+use crate::model::{
+    AntiPassback, Credential, CredentialState, Door, DoorMode, Grant, Person, PersonStatus, Site,
+    Vetting, VettingStatus, Visit, Zone,
+};
+use crate::policy::Policy;
+use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+
+/// A trace detail.
+pub(super) type Detail = Cow<'static, str>;
+/// Pass with a detail, or fail with the reason and a detail.
+pub(super) type RuleResult = Result<Detail, (Reason, Detail)>;
+
+/// The holder of a credential, resolved.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum HolderRef<'a> {
+    Person(&'a Person),
+    Visit(&'a Visit),
+}
+
+pub(super) fn pass(detail: &'static str) -> RuleResult {
+    Ok(Cow::Borrowed(detail))
+}
+
+pub(super) fn fail(reason: Reason, detail: impl Into<Detail>) -> RuleResult {
+    Err((reason, detail.into()))
+}
+
+/// Rule 2.
+pub(super) fn credential_active(
+    c: &Credential,
+    state: &EngineState,
+    at: DateTime<Utc>,
+) -> RuleResult {
+    let inactive = |d: &'static str| fail(Reason::CredentialInactive, d);
+    if state.pin_suspended.contains(&c.id) {
+        return inactive("suspended at the door after repeated wrong PINs");
+    }
+    match c.state {
+        CredentialState::Active => {}
+        CredentialState::Suspended => return inactive("credential suspended"),
+        CredentialState::Lost => return inactive("credential reported lost"),
+        CredentialState::Revoked => return inactive("credential revoked"),
+    }
+    match (c.valid_from, c.valid_until) {
+        (Some(from), _) if at < from => fail(
+            Reason::CredentialInactive,
+            format!("credential valid from {}", from.to_rfc3339()),
+        ),
+        (_, Some(until)) if at >= until => fail(
+            Reason::CredentialInactive,
+            format!("credential expired at {}", until.to_rfc3339()),
+        ),
+        _ => pass("credential active and valid"),
+    }
+}
+
+/// Rule 3.
+pub(super) fn holder_active(h: HolderRef<'_>, at: DateTime<Utc>) -> RuleResult {
+    let inactive = |d: &'static str| fail(Reason::HolderInactive, d);
+    match h {
+        HolderRef::Person(p) => match p.status {
+            PersonStatus::Active => pass("person active"),
+            PersonStatus::Suspended => inactive("person suspended"),
+            PersonStatus::Left => inactive("person has left"),
+        },
+        HolderRef::Visit(v) if !v.checked_in => inactive("visit not checked in"),
+        HolderRef::Visit(v) if v.checked_out => inactive("visit checked out"),
+        HolderRef::Visit(v) if v.active_at(at) => pass("visit under way"),
+        HolderRef::Visit(_) => inactive("outside the visit's window"),
+    }
+}
+
+/// Rule 4. Visitors are never vetted, so a vetting zone refuses them outright.
+pub(super) fn vetting(h: HolderRef<'_>, zone: &Zone, at: DateTime<Utc>) -> RuleResult {
+    if !zone.vetting_required {
+        return pass("zone needs no vetting");
+    }
+    let invalid = |d: String| fail(Reason::VettingInvalid, d);
+    match h {
+        HolderRef::Visit(_) => fail(Reason::VettingInvalid, "visitors are not vetted"),
+        HolderRef::Person(p) => match &p.vetting {
+            None => fail(Reason::VettingInvalid, "no vetting on record"),
+            Some(v) if v.cleared_at(at) => pass("vetting cleared"),
+            Some(Vetting {
+                status: VettingStatus::Cleared,
+                cleared_until: Some(until),
+            }) => invalid(format!("vetting ended at {}", until.to_rfc3339())),
+            Some(v) => invalid(format!("vetting {:?}", v.status).to_lowercase()),
+        },
+    }
+}
+
+/// Rule 5. A visit's permission for the zone stands in for clearance; otherwise a
+/// visitor's clearance is 0. The threat raise applies to everyone, exempt or not: the
+/// exemption is from lockdown, and it must not widen access.
+pub(super) fn clearance(h: HolderRef<'_>, zone: &Zone, site: &Site) -> RuleResult {
+    let required = zone.level.saturating_add(site.threat.clearance_raise);
+    let have = match h {
+        HolderRef::Person(p) => p.clearance,
+        HolderRef::Visit(v) if v.allowed_zone_ids.contains(&zone.id) => {
+            return pass("zone allowed by the visit");
+        }
+        HolderRef::Visit(_) => 0,
+    };
+    if have >= required {
+        pass("clearance sufficient")
+    } else {
+        fail(
+            Reason::InsufficientClearance,
+            format!("clearance {have} below required {required}"),
+        )
+    }
+}
+
+/// The person's grants that are valid at `at` and cover `zone`.
+fn covering<'a>(
+    policy: &'a Policy,
+    p: &'a Person,
+    zone: &'a Zone,
+    at: DateTime<Utc>,
+) -> impl Iterator<Item = &'a Grant> + 'a {
+    policy
+        .grants_of(p)
+        .filter(move |g| g.valid_at(at) && policy.covers(g.zone_id, zone.id))
+}
+
+/// Rule 6. A visit is allowed exactly its listed zones (no inheritance).
+pub(super) fn grant(
+    policy: &Policy,
+    h: HolderRef<'_>,
+    zone: &Zone,
+    at: DateTime<Utc>,
+) -> RuleResult {
+    let covered = match h {
+        HolderRef::Person(p) => covering(policy, p, zone, at).next().is_some(),
+        HolderRef::Visit(v) => v.allowed_zone_ids.contains(&zone.id),
+    };
+    if covered {
+        pass("a grant covers the zone")
+    } else {
+        fail(Reason::NoGrant, "no valid grant covers the zone")
+    }
+}
+
+/// Rule 7. Visits have no schedule; their window was checked by rule 3.
+pub(super) fn schedule(
+    policy: &Policy,
+    h: HolderRef<'_>,
+    zone: &Zone,
+    site: &Site,
+    at: DateTime<Utc>,
+) -> RuleResult {
+    let HolderRef::Person(p) = h else {
+        return pass("visits are bounded by their window");
+    };
+    let admitted = covering(policy, p, zone, at).any(|g| {
+        g.schedule_id.is_none_or(|s| {
+            policy
+                .schedule(s)
+                .is_some_and(|s| s.admits(at, site.timezone))
+        })
+    });
+    if admitted {
+        pass("a covering grant's schedule admits now")
+    } else {
+        fail(
+            Reason::OutsideSchedule,
+            "no covering grant's schedule admits now",
+        )
+    }
+}
+
+/// Rule 8. Exempt people (responders) pass both a lockdown and a locked door.
+pub(super) fn door_mode(door: &Door, site: &Site, h: HolderRef<'_>) -> RuleResult {
+    let lockdown = site.threat.lockdown;
+    if door.mode != DoorMode::Locked && !lockdown {
+        return pass("door in normal operation");
+    }
+    if matches!(h, HolderRef::Person(p) if site.threat.exempt.contains(&p.id)) {
+        return pass("exempt from lockdown");
+    }
+    fail(
+        Reason::DoorLocked,
+        if lockdown {
+            "site in lockdown"
+        } else {
+            "door locked"
+        },
+    )
+}
+
+/// Rule 9. "Inside" means the holder's last recorded zone is the target zone or lies
+/// within it, and the zone's timeout (if any) has not run out since they passed in.
+/// Returns whether a soft violation should raise an alarm.
+pub(super) fn anti_passback(
+    policy: &Policy,
+    zone: &Zone,
+    state: &EngineState,
+    holder_id: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> (RuleResult, bool) {
+    if zone.anti_passback == AntiPassback::Off {
+        return (pass("no anti-passback"), false);
+    }
+    let inside = state.presence.get(&holder_id).is_some_and(|pr| {
+        policy.within(pr.zone_id, zone.id)
+            && zone
+                .anti_passback_timeout_s
+                .is_none_or(|t| at < plus_seconds(pr.since, t))
+    });
+    match (inside, zone.anti_passback) {
+        (false, _) => (pass("not inside the zone"), false),
+        (true, AntiPassback::Soft) => (pass("already inside: soft anti-passback, alarm"), true),
+        _ => (fail(Reason::AntiPassback, "already inside the zone"), false),
+    }
+}

@@ -1,0 +1,132 @@
+//! The door's local state that the stateful rules read and write: who is inside which
+//! zone (anti-passback), pending escort and two-person requests, PIN failure counts and
+//! credentials suspended at the door. The engine touches nothing else, so the agent and
+//! the server, given the same state, decide the same.
+
+use crate::model::Holder;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// Where a holder was last let in (or out) to, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// The zone the holder is in.
+    pub zone_id: Uuid,
+    /// When they passed into it.
+    pub since: DateTime<Utc>,
+}
+
+/// What a pending presentation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// A visitor waiting for an escort.
+    Escort,
+    /// The first of two people in a two-person zone.
+    TwoPerson,
+}
+
+/// A presentation held pending at a door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    /// What it waits for.
+    pub kind: PendingKind,
+    /// Who waits.
+    pub holder: Holder,
+    /// With which credential.
+    pub credential_id: Uuid,
+    /// The instant it lapses (exclusive: a badge at exactly this instant is too late).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Local state of the stateful rules, passed into and updated by every decision.
+///
+/// Ordered maps keep the serialised form deterministic, so two equal states encode to
+/// equal bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineState {
+    /// Holder id (person or visit) → where they are.
+    pub presence: BTreeMap<Uuid, Presence>,
+    /// Door id → requests pending there, oldest first.
+    pub pending: BTreeMap<Uuid, Vec<PendingRequest>>,
+    /// Credential id → consecutive wrong PINs.
+    pub pin_failures: BTreeMap<Uuid, u8>,
+    /// Credentials suspended at the door after too many wrong PINs.
+    pub pin_suspended: BTreeSet<Uuid>,
+}
+
+impl EngineState {
+    /// Lifts a PIN suspension (an operator's decision, after the alarm).
+    pub fn reinstate(&mut self, credential_id: Uuid) {
+        self.pin_suspended.remove(&credential_id);
+        self.pin_failures.remove(&credential_id);
+    }
+
+    /// Records that `holder` passed into `zone_id` at `at`.
+    pub(crate) fn enter(&mut self, holder: Holder, zone_id: Uuid, since: DateTime<Utc>) {
+        self.presence
+            .insert(holder.id(), Presence { zone_id, since });
+    }
+
+    /// Drops the requests at `door` that have lapsed by `at`.
+    pub(crate) fn expire(&mut self, door: Uuid, at: DateTime<Utc>) {
+        if let Some(list) = self.pending.get_mut(&door) {
+            list.retain(|r| at < r.expires_at);
+            if list.is_empty() {
+                self.pending.remove(&door);
+            }
+        }
+    }
+
+    /// Holds `request` at `door`, replacing an earlier one by the same holder (the same
+    /// person badging twice is still one person).
+    pub(crate) fn hold(&mut self, door: Uuid, request: PendingRequest) {
+        let list = self.pending.entry(door).or_default();
+        list.retain(|r| r.holder != request.holder);
+        list.push(request);
+    }
+
+    /// Removes and returns the oldest request at `door` that `accept` takes.
+    pub(crate) fn take(
+        &mut self,
+        door: Uuid,
+        accept: impl Fn(&PendingRequest) -> bool,
+    ) -> Option<PendingRequest> {
+        let list = self.pending.get_mut(&door)?;
+        let i = list.iter().position(accept)?;
+        let request = list.remove(i);
+        if list.is_empty() {
+            self.pending.remove(&door);
+        }
+        Some(request)
+    }
+
+    /// Counts a wrong PIN; returns the count, and whether the credential is now
+    /// suspended (`max` 0 disables suspension).
+    pub(crate) fn pin_failed(&mut self, credential_id: Uuid, max: u8) -> (u8, bool) {
+        let count = self.pin_failures.entry(credential_id).or_default();
+        *count = count.saturating_add(1);
+        let n = *count;
+        if max > 0 && n >= max {
+            self.pin_failures.remove(&credential_id);
+            self.pin_suspended.insert(credential_id);
+            (n, true)
+        } else {
+            (n, false)
+        }
+    }
+
+    /// A correct (or duress) PIN ends a run of failures.
+    pub(crate) fn pin_ok(&mut self, credential_id: Uuid) {
+        self.pin_failures.remove(&credential_id);
+    }
+}
+
+/// `at + seconds`, saturating instead of overflowing at the end of time.
+pub(crate) fn plus_seconds(at: DateTime<Utc>, seconds: u32) -> DateTime<Utc> {
+    at.checked_add_signed(Duration::seconds(i64::from(seconds)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
