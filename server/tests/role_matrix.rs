@@ -32,6 +32,8 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get" | "patch", "/api/v1/operators/{id}") => Roles(ADMIN),
         ("put", "/api/v1/operators/{id}/password") => Roles(ADMIN),
         ("get", "/api/v1/operator-log") => Roles(ADMIN_AUDITOR),
+        // site model rules (sites, zones, doors, schedules)
+        // people model rules (people, credentials, groups, grants, visits)
         _ => return None,
     })
 }

@@ -2,6 +2,7 @@
 //! `GATEHOUSE_TEST_POSTGRES_URL` is set (CI sets it and `GATEHOUSE_TEST_REQUIRE_POSTGRES=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use chrono::Duration;
@@ -11,26 +12,6 @@ use gatehouse_server::store::{
     Actor, NewOperator, Operator, OperatorChange, OperatorStatus, Session, Store, StoreError, now,
 };
 use uuid::Uuid;
-
-/// Runs each behaviour as a test on both backends.
-macro_rules! conformance {
-    ($($behaviour:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $behaviour() {
-                let db = super::TestDb::sqlite();
-                super::$behaviour(&db).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $behaviour() {
-                let Some(db) = super::TestDb::postgres().await else { return };
-                super::$behaviour(&db).await;
-            })*
-        }
-    };
-}
 
 conformance!(
     operators_are_created_found_and_unique,

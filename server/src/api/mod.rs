@@ -52,7 +52,10 @@ fn routes() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::operators::router())
-        .merge(routes::operator_log::router());
+        .merge(routes::operator_log::router())
+        // site model routes (sites, zones, doors, schedules)
+        // people model routes (people, credentials, groups, grants, visits)
+        ;
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::router())
         .nest("/api/v1", v1)

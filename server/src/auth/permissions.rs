@@ -31,3 +31,29 @@ permission!(
     /// Reading the operator log.
     ReadOperatorLog: [Admin, Auditor]
 );
+permission!(
+    /// Reading the security model: sites, zones, doors, schedules, groups, grants,
+    /// credentials, vetting.
+    ReadSecurityModel: [Admin, Security, Auditor]
+);
+permission!(
+    /// Changing the security model, threat levels and credentials; bulk import.
+    WriteSecurityModel: [Admin, Security]
+);
+permission!(
+    /// Looking up people: receptionists need it to find a visitor's host.
+    ReadPeople: [Admin, Security, Auditor, Receptionist]
+);
+permission!(
+    /// Reading visits.
+    ReadVisits: [Admin, Security, Auditor, Receptionist]
+);
+permission!(
+    /// Registering visits and checking visitors in and out.
+    WriteVisits: [Admin, Security, Receptionist]
+);
+permission!(
+    /// Asking the decision engine: "why can't this card open that door?", "who can
+    /// enter this zone?", "where can this person go?", "whose vetting expires soon?".
+    QueryAccess: [Admin, Security, Auditor]
+);

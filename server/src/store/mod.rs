@@ -5,11 +5,15 @@
 mod keys;
 mod operator_log;
 mod operators;
+mod policy_state;
 mod sessions;
 mod throttle;
+// site model stores (sites, zones, doors, schedules)
+// people model stores (people, vetting, groups, credentials, grants, visits)
 
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
+pub(crate) use policy_state::bump_policy_version;
 pub use sessions::{Principal, Session};
 
 use crate::config::{DatabaseKind, DatabaseSettings, sqlite_file};

@@ -14,6 +14,27 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Runs each behaviour as a test on both backends.
+#[allow(unused_macros)]
+macro_rules! conformance {
+    ($($behaviour:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $behaviour() {
+                let db = crate::common::TestDb::sqlite();
+                super::$behaviour(&db).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $behaviour() {
+                let Some(db) = crate::common::TestDb::postgres().await else { return };
+                super::$behaviour(&db).await;
+            })*
+        }
+    };
+}
+
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "operator-password-1";
 
