@@ -266,6 +266,7 @@ fn describe(error: StoreError, conflict_or_missing: &str) -> anyhow::Error {
             anyhow::anyhow!("{conflict_or_missing}")
         }
         StoreError::Rejected(why) => anyhow::anyhow!("{why}"),
+        StoreError::InUse => anyhow::anyhow!("still in use by other records"),
         StoreError::Database(e) => e.into(),
     }
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub log: LogSettings,
     pub bootstrap: BootstrapSettings,
+    /// Tunables of the stateful door rules, shipped to every door with the policy.
+    pub policy: gatehouse_core::policy::Settings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +118,7 @@ impl Default for Settings {
                 format: LogFormat::Text,
             },
             bootstrap: BootstrapSettings::default(),
+            policy: gatehouse_core::policy::Settings::default(),
         }
     }
 }

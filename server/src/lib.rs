@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod metrics;
+pub mod policy;
 pub mod state;
 pub mod store;
 
@@ -65,6 +66,9 @@ pub async fn launch(
         tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
         throttle: Arc::new(LoginThrottle::new(&settings.auth)),
         metrics: Arc::new(Metrics::new()),
+        policy: Arc::new(
+            policy::PolicyService::load(store.clone(), settings.policy.clone()).await?,
+        ),
         store: store.clone(),
     };
 

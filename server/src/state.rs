@@ -3,6 +3,7 @@
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::metrics::Metrics;
+use crate::policy::PolicyService;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -12,4 +13,5 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Arc<Metrics>,
+    pub policy: Arc<PolicyService>,
 }

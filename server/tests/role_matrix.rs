@@ -20,6 +20,21 @@ enum Access {
 const ALL: &[Role] = &Role::ALL;
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
+const READ_PEOPLE: &[Role] = &[
+    Role::Admin,
+    Role::Security,
+    Role::Auditor,
+    Role::Receptionist,
+];
+const READ_VISITS: &[Role] = &[
+    Role::Admin,
+    Role::Security,
+    Role::Auditor,
+    Role::Receptionist,
+];
+const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
+const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
+const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
 
 /// The rule for each endpoint. Keep in step with `auth/permissions.rs`.
 fn rule(method: &str, path: &str) -> Option<Access> {
@@ -32,8 +47,59 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get" | "patch", "/api/v1/operators/{id}") => Roles(ADMIN),
         ("put", "/api/v1/operators/{id}/password") => Roles(ADMIN),
         ("get", "/api/v1/operator-log") => Roles(ADMIN_AUDITOR),
+        ("get", "/api/v1/policy/public-key") => Public,
+        ("get", "/api/v1/policy/snapshot") => Roles(READ_MODEL),
+        ("post", "/api/v1/access/check") => Roles(READ_MODEL),
+        ("get", "/api/v1/zones/{id}/access" | "/api/v1/people/{id}/access") => Roles(READ_MODEL),
+        ("get", "/api/v1/vetting/expiring") => Roles(READ_MODEL),
+
         // site model rules (sites, zones, doors, schedules)
+        (
+            "get",
+            "/api/v1/sites"
+            | "/api/v1/sites/{id}"
+            | "/api/v1/zones"
+            | "/api/v1/zones/{id}"
+            | "/api/v1/doors"
+            | "/api/v1/doors/{id}"
+            | "/api/v1/schedules"
+            | "/api/v1/schedules/{id}",
+        ) => Roles(READ_MODEL),
+        ("post", "/api/v1/sites" | "/api/v1/zones" | "/api/v1/doors" | "/api/v1/schedules") => {
+            Roles(WRITE_MODEL)
+        }
+        (
+            "patch" | "delete",
+            "/api/v1/sites/{id}"
+            | "/api/v1/zones/{id}"
+            | "/api/v1/doors/{id}"
+            | "/api/v1/schedules/{id}",
+        ) => Roles(WRITE_MODEL),
+        ("put", "/api/v1/sites/{id}/threat-level") => Roles(WRITE_MODEL),
         // people model rules (people, credentials, groups, grants, visits)
+        ("get", "/api/v1/people" | "/api/v1/people/{id}") => Roles(READ_PEOPLE),
+        (
+            "get",
+            "/api/v1/people/{id}/vetting"
+            | "/api/v1/credentials"
+            | "/api/v1/credentials/{id}"
+            | "/api/v1/groups"
+            | "/api/v1/groups/{id}"
+            | "/api/v1/grants"
+            | "/api/v1/grants/{id}",
+        ) => Roles(READ_MODEL),
+        (
+            "post",
+            "/api/v1/people" | "/api/v1/credentials" | "/api/v1/groups" | "/api/v1/grants",
+        )
+        | ("patch", "/api/v1/people/{id}" | "/api/v1/credentials/{id}")
+        | ("put", "/api/v1/people/{id}/vetting" | "/api/v1/groups/{id}/members")
+        | ("delete", "/api/v1/groups/{id}" | "/api/v1/grants/{id}") => Roles(WRITE_MODEL),
+        ("get", "/api/v1/visits" | "/api/v1/visits/{id}") => Roles(READ_VISITS),
+        (
+            "post",
+            "/api/v1/visits" | "/api/v1/visits/{id}/check-in" | "/api/v1/visits/{id}/check-out",
+        ) => Roles(WRITE_VISITS),
         _ => return None,
     })
 }

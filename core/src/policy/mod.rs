@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 /// Tunables of the stateful rules, shipped with the policy so every door agrees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Consecutive wrong PINs after which a credential is suspended at the door (0: never).
     pub pin_max_failures: u8,
@@ -292,7 +292,8 @@ impl Policy {
         })
     }
 
-    pub(crate) fn with_version(mut self, version: u64) -> Self {
+    /// Names the policy version (the server's counter; a snapshot's own version).
+    pub fn with_version(mut self, version: u64) -> Self {
         self.version = version;
         self
     }

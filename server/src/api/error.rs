@@ -88,6 +88,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(conflict_message(&constraint))
             }
             StoreError::Rejected(why) => ApiError::Conflict(why.to_owned()),
+            StoreError::InUse => ApiError::Conflict("still in use by other records".to_owned()),
             StoreError::Database(e) => ApiError::Internal(e.into()),
         }
     }

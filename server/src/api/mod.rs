@@ -26,6 +26,10 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Operator login and sessions"),
         (name = "operators", description = "Operator accounts and the operator log"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "access", description = "Questions answered by the decision engine"),
+        (name = "policy", description = "The signed policy snapshot"),
+        (name = "access", description = "Questions answered by the decision engine"),
+        (name = "policy", description = "The signed policy snapshot"),
     )
 )]
 struct ApiDoc;
@@ -53,9 +57,19 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::operators::router())
         .merge(routes::operator_log::router())
+        .merge(routes::access::router())
+        .merge(routes::policy::router())
         // site model routes (sites, zones, doors, schedules)
+        .merge(routes::sites::router())
+        .merge(routes::zones::router())
+        .merge(routes::doors::router())
+        .merge(routes::schedules::router())
         // people model routes (people, credentials, groups, grants, visits)
-        ;
+        .merge(routes::people::router())
+        .merge(routes::credentials::router())
+        .merge(routes::groups::router())
+        .merge(routes::grants::router())
+        .merge(routes::visits::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::router())
         .nest("/api/v1", v1)

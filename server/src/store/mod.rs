@@ -9,7 +9,34 @@ mod policy_state;
 mod sessions;
 mod throttle;
 // site model stores (sites, zones, doors, schedules)
+mod doors;
+mod schedules;
+mod site_model;
+mod sites;
+mod zones;
+pub use doors::{DoorChange, DoorRecord, NewDoor};
+pub use schedules::{ClockTime, Day, NewSchedule, ScheduleChange, ScheduleRecord, WindowSpec};
+pub use site_model::ModelError;
+pub(crate) use site_model::Record;
+pub use sites::{NewSite, SiteChange, SiteRecord, Threat};
+pub use zones::{NewZone, ZoneChange, ZoneRecord, ZoneRules};
 // people model stores (people, vetting, groups, credentials, grants, visits)
+mod credentials;
+mod grants;
+mod groups;
+mod people;
+mod people_common;
+mod people_load;
+mod vetting;
+mod visits;
+pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
+pub use grants::{GrantFilter, GrantRecord, NewGrant};
+pub use groups::GroupRecord;
+pub use people::{NewPerson, PersonChange, PersonRecord};
+pub use people_common::{Table, window_ok};
+pub use people_load::PeopleModel;
+pub use vetting::{NewVetting, VettingRecord};
+pub use visits::{NewVisit, VisitRecord};
 
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
@@ -61,6 +88,9 @@ pub enum StoreError {
     /// The change would break a rule the store keeps (e.g. the last active admin).
     #[error("{0}")]
     Rejected(&'static str),
+    /// Other records still reference the one to delete (a foreign key refused it).
+    #[error("still in use by other records")]
+    InUse,
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -82,6 +112,7 @@ impl From<sqlx::Error> for StoreError {
                 };
                 StoreError::Conflict { constraint }
             }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::InUse,
             _ => StoreError::Database(error),
         }
     }

@@ -124,6 +124,23 @@ macro_rules! insert_log {
 pub(crate) use insert_log;
 
 impl Store {
+    /// Records an operator action that changes nothing but must be accountable (e.g. an
+    /// access check: who asked about which card).
+    pub async fn log_operator_action(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: impl ToString,
+        details: &Value,
+    ) -> Result<(), StoreError> {
+        let entry = NewLogEntry::new(actor, action, target_type, target_id, None, Some(details));
+        with_pool!(self, pool => {
+            insert_log!(pool, entry);
+        });
+        Ok(())
+    }
+
     /// Log entries after `after_seq`, oldest first.
     pub async fn list_operator_log(
         &self,

@@ -1,8 +1,21 @@
 //! One module per resource.
 
+pub mod access;
 pub mod auth;
 pub mod health;
 pub mod operator_log;
 pub mod operators;
+pub mod policy;
 // site model routes (sites, zones, doors, schedules)
+pub mod doors;
+pub mod schedules;
+pub mod site_model;
+pub mod sites;
+pub mod zones;
 // people model routes (people, credentials, groups, grants, visits)
+pub mod credentials;
+pub mod grants;
+pub mod groups;
+pub mod people;
+pub mod people_model;
+pub mod visits;

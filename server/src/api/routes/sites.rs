@@ -1,0 +1,175 @@
+//! Sites and their threat level. Security officers and admins write; auditors read.
+
+use super::site_model::{
+    check_name, delete_record, get_record, list_records, not_found, reject, trimmed,
+};
+use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::pagination::{Page, PageParams};
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
+use crate::state::AppState;
+use crate::store::{NewSite, SiteChange, SiteRecord, Threat};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sites, create_site))
+        .routes(routes!(get_site, update_site, delete_site))
+        .routes(routes!(set_threat_level))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSite {
+    #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
+    name: String,
+    /// IANA time zone name, e.g. `Europe/Berlin`.
+    #[schema(example = "Europe/Berlin", max_length = 64)]
+    timezone: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSite {
+    #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
+    name: Option<String>,
+    /// IANA time zone name.
+    #[schema(max_length = 64)]
+    timezone: Option<String>,
+}
+
+/// Checks name and time zone; returns the time zone in its canonical spelling.
+fn check_site(name: Option<&str>, timezone: Option<&str>) -> Result<Option<String>, ApiError> {
+    let mut problems = FieldErrors::new();
+    check_name(&mut problems, name);
+    let timezone = match timezone.map(str::parse::<chrono_tz::Tz>) {
+        Some(Ok(tz)) => Some(tz.name().to_owned()),
+        Some(Err(_)) => {
+            problems.insert(
+                "timezone".into(),
+                "must be an IANA time zone name, e.g. Europe/Berlin".into(),
+            );
+            None
+        }
+        None => None,
+    };
+    reject(problems)?;
+    Ok(timezone)
+}
+
+/// List sites, in creation order.
+#[utoipa::path(get, path = "/sites", tag = "sites", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<SiteRecord>), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn list_sites(
+    State(state): State<AppState>,
+    _auth: Authorized<ReadSecurityModel>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<SiteRecord>>, ApiError> {
+    list_records(&state, None, &page).await
+}
+
+/// Create a site, at threat level 0.
+#[utoipa::path(post, path = "/sites", tag = "sites", security(("bearer" = [])),
+    request_body = CreateSite,
+    responses((status = 201, body = SiteRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn create_site(
+    State(state): State<AppState>,
+    auth: Authorized<WriteSecurityModel>,
+    ApiJson(request): ApiJson<CreateSite>,
+) -> Result<(StatusCode, Json<SiteRecord>), ApiError> {
+    let timezone = check_site(Some(&request.name), Some(&request.timezone))?;
+    let new = NewSite {
+        name: request.name.trim().to_owned(),
+        timezone: timezone.unwrap_or(request.timezone),
+    };
+    let site = state.store.create_site(new, &auth.actor()).await?;
+    Ok((StatusCode::CREATED, Json(site)))
+}
+
+/// One site.
+#[utoipa::path(get, path = "/sites/{id}", tag = "sites", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = SiteRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn get_site(
+    State(state): State<AppState>,
+    _auth: Authorized<ReadSecurityModel>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<SiteRecord>, ApiError> {
+    get_record(&state, id, "site").await
+}
+
+/// Rename a site or change its time zone (schedules follow the new zone).
+#[utoipa::path(patch, path = "/sites/{id}", tag = "sites", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateSite,
+    responses((status = 200, body = SiteRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn update_site(
+    State(state): State<AppState>,
+    auth: Authorized<WriteSecurityModel>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<UpdateSite>,
+) -> Result<Json<SiteRecord>, ApiError> {
+    let timezone = check_site(request.name.as_deref(), request.timezone.as_deref())?;
+    let change = SiteChange {
+        name: trimmed(request.name),
+        timezone,
+    };
+    let site = state
+        .store
+        .update_site(id, change, &auth.actor())
+        .await
+        .map_err(not_found("site"))?;
+    Ok(Json(site))
+}
+
+/// Delete a site. Refused (409) while zones, doors or schedules belong to it.
+#[utoipa::path(delete, path = "/sites/{id}", tag = "sites", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, description = "still in use", body = ErrorResponse)))]
+async fn delete_site(
+    State(state): State<AppState>,
+    auth: Authorized<WriteSecurityModel>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    delete_record::<SiteRecord>(&state, &auth.actor(), id, "site").await
+}
+
+/// Set a site's threat level: `clearance_raise` is added to every zone's level to get
+/// the minimum clearance; `lockdown` makes every door of the site refuse entry except to
+/// the exempt people. Exempt ids are not checked against the people register: an id
+/// that names no one never matches anyone.
+#[utoipa::path(put, path = "/sites/{id}/threat-level", tag = "sites", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Threat,
+    responses((status = 200, body = SiteRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn set_threat_level(
+    State(state): State<AppState>,
+    auth: Authorized<WriteSecurityModel>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(threat): ApiJson<Threat>,
+) -> Result<Json<SiteRecord>, ApiError> {
+    if threat.exempt_person_ids.len() > 1000 {
+        return Err(ApiError::field("exempt_person_ids", "at most 1000 people"));
+    }
+    let site = state
+        .store
+        .set_threat_level(id, threat, &auth.actor())
+        .await
+        .map_err(not_found("site"))?;
+    Ok(Json(site))
+}

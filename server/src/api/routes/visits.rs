@@ -1,0 +1,155 @@
+//! Visits, minimal for now: registration, check-in and check-out. A visit's credentials
+//! work only while it is checked in, not out, and inside its window; check-out also
+//! revokes them, so the card can be issued again.
+
+use super::people_model::{check_text, check_window, trimmed_text};
+use super::site_model::{not_found, reject};
+use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::pagination::{Page, PageParams};
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::{ReadVisits, WriteVisits};
+use crate::state::AppState;
+use crate::store::{NewVisit, VisitRecord};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_visits, create_visit))
+        .routes(routes!(get_visit))
+        .routes(routes!(check_in))
+        .routes(routes!(check_out))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVisit {
+    #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
+    visitor_name: String,
+    #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
+    visitor_organisation: Option<String>,
+    host_person_id: Uuid,
+    window_start: DateTime<Utc>,
+    /// After `window_start`.
+    window_end: DateTime<Utc>,
+    /// Zones the visitor may enter (exactly these, no descendants).
+    #[schema(max_items = 1000)]
+    allowed_zone_ids: Vec<Uuid>,
+    /// Default false.
+    escort_required: Option<bool>,
+}
+
+/// List visits in registration order.
+#[utoipa::path(get, path = "/visits", tag = "visits", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<VisitRecord>), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn list_visits(
+    State(state): State<AppState>,
+    _auth: Authorized<ReadVisits>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<VisitRecord>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = state.store.list_visits(page.cursor()?, limit + 1).await?;
+    Ok(Json(Page::from_rows(rows, limit, |v| v.id)))
+}
+
+/// Register a visit. The host and every zone must exist (422 naming the field).
+#[utoipa::path(post, path = "/visits", tag = "visits", security(("bearer" = [])),
+    request_body = CreateVisit,
+    responses((status = 201, body = VisitRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn create_visit(
+    State(state): State<AppState>,
+    auth: Authorized<WriteVisits>,
+    ApiJson(request): ApiJson<CreateVisit>,
+) -> Result<(StatusCode, Json<VisitRecord>), ApiError> {
+    let mut problems = FieldErrors::new();
+    check_text(
+        &mut problems,
+        "visitor_name",
+        Some(&request.visitor_name),
+        128,
+    );
+    let organisation = request.visitor_organisation.as_deref();
+    check_text(&mut problems, "visitor_organisation", organisation, 128);
+    let (start, end) = (Some(request.window_start), Some(request.window_end));
+    check_window(&mut problems, "window_end", start, end);
+    if request.allowed_zone_ids.len() > 1000 {
+        problems.insert("allowed_zone_ids".into(), "at most 1000 zones".into());
+    }
+    reject(problems)?;
+    let new = NewVisit {
+        visitor_name: request.visitor_name.trim().to_owned(),
+        visitor_organisation: trimmed_text(organisation),
+        host_person_id: request.host_person_id,
+        window_start: request.window_start.trunc_subsecs(6),
+        window_end: request.window_end.trunc_subsecs(6),
+        allowed_zone_ids: request.allowed_zone_ids.into_iter().collect(),
+        escort_required: request.escort_required.unwrap_or(false),
+    };
+    let visit = state.store.create_visit(new, &auth.actor()).await?;
+    Ok((StatusCode::CREATED, Json(visit)))
+}
+
+/// One visit.
+#[utoipa::path(get, path = "/visits/{id}", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn get_visit(
+    State(state): State<AppState>,
+    _auth: Authorized<ReadVisits>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<VisitRecord>, ApiError> {
+    Ok(Json(
+        state.store.visit(id).await.map_err(not_found("visit"))?,
+    ))
+}
+
+/// Check the visitor in. Refused (409) when already in, checked out, or the window has
+/// ended; an early arrival may check in (the card works from `window_start`).
+#[utoipa::path(post, path = "/visits/{id}/check-in", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse)))]
+async fn check_in(
+    State(state): State<AppState>,
+    auth: Authorized<WriteVisits>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<VisitRecord>, ApiError> {
+    let visit = state
+        .store
+        .check_in_visit(id, &auth.actor())
+        .await
+        .map_err(not_found("visit"))?;
+    Ok(Json(visit))
+}
+
+/// Check the visitor out and revoke the visit's credentials. Refused (409) unless
+/// checked in and not yet out.
+#[utoipa::path(post, path = "/visits/{id}/check-out", tag = "visits", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitRecord), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse)))]
+async fn check_out(
+    State(state): State<AppState>,
+    auth: Authorized<WriteVisits>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<VisitRecord>, ApiError> {
+    let visit = state
+        .store
+        .check_out_visit(id, &auth.actor())
+        .await
+        .map_err(not_found("visit"))?;
+    Ok(Json(visit))
+}

@@ -1,0 +1,321 @@
+//! Credentials: cards issued to exactly one person or one visit, with state, validity
+//! and an optional PIN (stored as the core's salted hash, never served or logged).
+//!
+//! A card identifier belongs to one credential that is not revoked; a revoked card may
+//! be issued again (visitor cards go back into the drawer). A revoked credential is
+//! final: it cannot be changed, so it cannot collide with the card's new credential.
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::people_common::{Table, decode_error, parse, require_row, text, window_ok};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A credential as served: whether it has a PIN, never the PIN's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Credential)]
+pub struct CredentialRecord {
+    pub id: Uuid,
+    /// Card identifier: upper-case hex, no separators.
+    pub card: String,
+    pub kind: CardKind,
+    pub state: CredentialState,
+    /// Start of validity (inclusive).
+    pub valid_from: Option<DateTime<Utc>>,
+    /// End of validity (exclusive).
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The holder, when a person.
+    pub person_id: Option<Uuid>,
+    /// The holder, when a visit.
+    pub visit_id: Option<Uuid>,
+    pub has_pin: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A credential to issue; `card` is already normalised.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub card: String,
+    pub kind: CardKind,
+    pub holder: Holder,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub pin: Option<PinHash>,
+}
+
+/// Fields that may change; `None` keeps the value, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialChange {
+    pub state: Option<CredentialState>,
+    pub valid_from: Option<Option<DateTime<Utc>>>,
+    pub valid_until: Option<Option<DateTime<Utc>>>,
+    pub pin: Option<Option<PinHash>>,
+}
+
+/// Which credentials to list.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFilter {
+    pub person_id: Option<Uuid>,
+    pub visit_id: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialRow {
+    id: Uuid,
+    card: String,
+    kind: String,
+    state: String,
+    valid_from: Option<DateTime<Utc>>,
+    valid_until: Option<DateTime<Utc>>,
+    person_id: Option<Uuid>,
+    visit_id: Option<Uuid>,
+    pin_salt: Option<Vec<u8>>,
+    pin_hash: Option<Vec<u8>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl CredentialRow {
+    pub(crate) fn record(&self) -> Result<CredentialRecord, sqlx::Error> {
+        Ok(CredentialRecord {
+            id: self.id,
+            card: self.card.clone(),
+            kind: parse(&self.kind)?,
+            state: parse(&self.state)?,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            person_id: self.person_id,
+            visit_id: self.visit_id,
+            has_pin: self.pin_hash.is_some(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    /// The stored PIN hash, if any.
+    pub(crate) fn pin(&self) -> Result<Option<PinHash>, sqlx::Error> {
+        match (&self.pin_salt, &self.pin_hash) {
+            (Some(salt), Some(hash)) => Ok(Some(PinHash {
+                salt: salt
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| decode_error("PIN salt"))?,
+                hash: hash
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| decode_error("PIN hash"))?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The credential as the decision engine sees it.
+    pub(crate) fn engine(&self) -> Result<gatehouse_core::model::Credential, sqlx::Error> {
+        let record = self.record()?;
+        let holder = match (record.person_id, record.visit_id) {
+            (Some(person), None) => Holder::Person(person),
+            (None, Some(visit)) => Holder::Visit(visit),
+            _ => return Err(decode_error("credential holder")),
+        };
+        Ok(gatehouse_core::model::Credential {
+            id: record.id,
+            card: record.card,
+            kind: record.kind,
+            state: record.state,
+            valid_from: record.valid_from,
+            valid_until: record.valid_until,
+            holder,
+            pin: self.pin()?,
+        })
+    }
+}
+
+/// The 422 for a validity window that ends before it starts.
+pub(crate) const WINDOW: &str = "must be after valid_from";
+
+/// `SELECT <CredentialRow columns> FROM credentials <rest>`.
+macro_rules! select_credential {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, card, kind, state, valid_from, valid_until, person_id, visit_id, ",
+            "pin_salt, pin_hash, created_at, updated_at FROM credentials ",
+            $rest
+        )
+    };
+}
+pub(crate) use select_credential;
+
+impl Store {
+    /// Issues a credential. The holder must exist (422); a visit that is over cannot
+    /// receive one (409).
+    pub async fn create_credential(
+        &self,
+        new: NewCredential,
+        actor: &Actor,
+    ) -> Result<CredentialRecord, ModelError> {
+        if !window_ok(new.valid_from, new.valid_until) {
+            return Err(ModelError::invalid("valid_until", WINDOW));
+        }
+        let at = now();
+        let (person_id, visit_id) = match new.holder {
+            Holder::Person(id) => (Some(id), None),
+            Holder::Visit(id) => (None, Some(id)),
+        };
+        let credential = CredentialRecord {
+            id: Uuid::now_v7(),
+            card: new.card,
+            kind: new.kind,
+            state: CredentialState::Active,
+            valid_from: new.valid_from,
+            valid_until: new.valid_until,
+            person_id,
+            visit_id,
+            has_pin: new.pin.is_some(),
+            created_at: at,
+            updated_at: at,
+        };
+        let entry = NewLogEntry::new(
+            actor,
+            "credential.create",
+            "credential",
+            credential.id,
+            None,
+            Some(&credential),
+        );
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            if let Some(person_id) = person_id {
+                require_row!(&mut *tx, Table::People, person_id, "person_id");
+            }
+            if let Some(visit_id) = visit_id {
+                require_row!(&mut *tx, Table::Visits, visit_id, "visit_id");
+                let over = sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+                    "SELECT checked_out_at FROM visits WHERE id = $1",
+                )
+                .bind(visit_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if over.is_some() {
+                    return Err(StoreError::Rejected("the visit is checked out").into());
+                }
+            }
+            sqlx::query(
+                "INSERT INTO credentials (id, card, kind, state, valid_from, valid_until, \
+                 person_id, visit_id, pin_salt, pin_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(credential.id)
+            .bind(&credential.card)
+            .bind(text(&credential.kind))
+            .bind(text(&credential.state))
+            .bind(credential.valid_from)
+            .bind(credential.valid_until)
+            .bind(person_id)
+            .bind(visit_id)
+            .bind(new.pin.as_ref().map(|p| p.salt.to_vec()))
+            .bind(new.pin.as_ref().map(|p| p.hash.to_vec()))
+            .bind(credential.created_at)
+            .bind(credential.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, entry);
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+        });
+        Ok(credential)
+    }
+
+    pub async fn credential(&self, id: Uuid) -> Result<CredentialRecord, StoreError> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(row.record()?)
+    }
+
+    /// Credentials ordered by id (issue order) after the cursor, optionally of one holder.
+    pub async fn list_credentials(
+        &self,
+        filter: CredentialFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, CredentialRow>(select_credential!(
+                "WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR visit_id = $2) \
+                 AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+            ))
+            .bind(filter.person_id)
+            .bind(filter.visit_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .iter()
+            .map(CredentialRow::record)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Changes state, validity or PIN. A revoked credential cannot change (409).
+    pub async fn update_credential(
+        &self,
+        id: Uuid,
+        change: CredentialChange,
+        actor: &Actor,
+    ) -> Result<CredentialRecord, ModelError> {
+        let after = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let row = sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let before = row.record()?;
+            let pin = change.pin.clone().map_or_else(|| row.pin(), Ok)?;
+            let after = CredentialRecord {
+                state: change.state.unwrap_or(before.state),
+                valid_from: change.valid_from.unwrap_or(before.valid_from),
+                valid_until: change.valid_until.unwrap_or(before.valid_until),
+                has_pin: pin.is_some(),
+                updated_at: now(),
+                ..before.clone()
+            };
+            let changed = after != CredentialRecord { updated_at: after.updated_at, ..before.clone() }
+                || change.pin.is_some();
+            if before.state == CredentialState::Revoked && changed {
+                return Err(StoreError::Rejected("a revoked credential cannot be changed; issue a new one").into());
+            }
+            if !window_ok(after.valid_from, after.valid_until) {
+                return Err(ModelError::invalid("valid_until", WINDOW));
+            }
+            sqlx::query(
+                "UPDATE credentials SET state = $2, valid_from = $3, valid_until = $4, \
+                 pin_salt = $5, pin_hash = $6, updated_at = $7 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(text(&after.state))
+            .bind(after.valid_from)
+            .bind(after.valid_until)
+            .bind(pin.as_ref().map(|p| p.salt.to_vec()))
+            .bind(pin.as_ref().map(|p| p.hash.to_vec()))
+            .bind(after.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "credential.update", "credential", id, Some(&before), Some(&after)));
+            if change.pin.is_some() {
+                // The log records that the PIN was set or removed, never the PIN or hash.
+                insert_log!(&mut *tx, NewLogEntry::new::<()>(actor, "credential.set_pin", "credential", id, None, None));
+            }
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+            after
+        });
+        Ok(after)
+    }
+}

@@ -1,0 +1,187 @@
+//! Grants: a person or a group may enter a zone (and its descendants of the same or
+//! lower level), optionally on a schedule and within a validity period. Deleting a grant
+//! takes the access away; both are logged.
+
+use super::credentials::WINDOW;
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::people_common::{Table, require_row, window_ok};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::model::Subject;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A grant as stored and served: exactly one of `person_id` and `group_id` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Grant)]
+pub struct GrantRecord {
+    pub id: Uuid,
+    pub person_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
+    pub zone_id: Uuid,
+    /// When the grant applies; `null` = at all times.
+    pub schedule_id: Option<Uuid>,
+    /// Start of validity (inclusive).
+    pub valid_from: Option<DateTime<Utc>>,
+    /// End of validity (exclusive).
+    pub valid_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl GrantRecord {
+    /// The grant as the decision engine sees it; `None` if the row names no subject.
+    pub fn engine(&self) -> Option<gatehouse_core::model::Grant> {
+        let subject = match (self.person_id, self.group_id) {
+            (Some(person), None) => Subject::Person(person),
+            (None, Some(group)) => Subject::Group(group),
+            _ => return None,
+        };
+        Some(gatehouse_core::model::Grant {
+            id: self.id,
+            subject,
+            zone_id: self.zone_id,
+            schedule_id: self.schedule_id,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+        })
+    }
+}
+
+/// A grant to create.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub subject: Subject,
+    pub zone_id: Uuid,
+    pub schedule_id: Option<Uuid>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// Which grants to list; every given field must match.
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    pub person_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
+    pub zone_id: Option<Uuid>,
+}
+
+/// `SELECT <GrantRecord columns> FROM grants <rest>`.
+macro_rules! select_grant {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, person_id, group_id, zone_id, schedule_id, valid_from, valid_until, ",
+            "created_at FROM grants ",
+            $rest
+        )
+    };
+}
+pub(crate) use select_grant;
+
+impl Store {
+    /// Creates a grant; every id it names must exist (422 naming the field).
+    pub async fn create_grant(
+        &self,
+        new: NewGrant,
+        actor: &Actor,
+    ) -> Result<GrantRecord, ModelError> {
+        if !window_ok(new.valid_from, new.valid_until) {
+            return Err(ModelError::invalid("valid_until", WINDOW));
+        }
+        let (person_id, group_id) = match new.subject {
+            Subject::Person(id) => (Some(id), None),
+            Subject::Group(id) => (None, Some(id)),
+        };
+        let grant = GrantRecord {
+            id: Uuid::now_v7(),
+            person_id,
+            group_id,
+            zone_id: new.zone_id,
+            schedule_id: new.schedule_id,
+            valid_from: new.valid_from,
+            valid_until: new.valid_until,
+            created_at: now(),
+        };
+        let entry = NewLogEntry::new(actor, "grant.create", "grant", grant.id, None, Some(&grant));
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            match new.subject {
+                Subject::Person(id) => require_row!(&mut *tx, Table::People, id, "person_id"),
+                Subject::Group(id) => require_row!(&mut *tx, Table::Groups, id, "group_id"),
+            }
+            require_row!(&mut *tx, Table::Zones, grant.zone_id, "zone_id");
+            if let Some(schedule_id) = grant.schedule_id {
+                require_row!(&mut *tx, Table::Schedules, schedule_id, "schedule_id");
+            }
+            sqlx::query(
+                "INSERT INTO grants (id, person_id, group_id, zone_id, schedule_id, valid_from, \
+                 valid_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(grant.id)
+            .bind(grant.person_id)
+            .bind(grant.group_id)
+            .bind(grant.zone_id)
+            .bind(grant.schedule_id)
+            .bind(grant.valid_from)
+            .bind(grant.valid_until)
+            .bind(grant.created_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, entry);
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+        });
+        Ok(grant)
+    }
+
+    pub async fn grant(&self, id: Uuid) -> Result<GrantRecord, StoreError> {
+        let grant = with_pool!(self, pool => {
+            sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(grant)
+    }
+
+    /// Grants ordered by id (creation order) after the cursor, filtered.
+    pub async fn list_grants(
+        &self,
+        filter: GrantFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, GrantRecord>(select_grant!(
+                "WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR group_id = $2) \
+                 AND ($3 IS NULL OR zone_id = $3) AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5"
+            ))
+            .bind(filter.person_id)
+            .bind(filter.group_id)
+            .bind(filter.zone_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Deletes a grant; the access it gave ends with the next policy.
+    pub async fn delete_grant(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM grants WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "grant.delete", "grant", id, Some(&before), None));
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! Groups of people, the subjects of group grants. A group that grants still name
+//! cannot be deleted.
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::people_common::{Table, by_owner, require_row};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// A group and its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Group)]
+pub struct GroupRecord {
+    pub id: Uuid,
+    pub name: String,
+    /// Members, ordered by id.
+    #[sqlx(skip)]
+    pub person_ids: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `SELECT <GroupRecord columns> FROM person_groups <rest>`.
+macro_rules! select_group {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, created_at, updated_at FROM person_groups ",
+            $rest
+        )
+    };
+}
+
+/// Reads one group with its members through `$executor`.
+macro_rules! fetch_group {
+    ($executor:expr, $id:expr) => {{
+        let id: Uuid = $id;
+        let mut group = sqlx::query_as::<_, GroupRecord>(select_group!("WHERE id = $1"))
+            .bind(id)
+            .fetch_one($executor)
+            .await?;
+        group.person_ids = sqlx::query_scalar::<_, Uuid>(
+            "SELECT person_id FROM group_members WHERE group_id = $1 ORDER BY person_id",
+        )
+        .bind(id)
+        .fetch_all($executor)
+        .await?;
+        group
+    }};
+}
+
+impl Store {
+    pub async fn create_group(
+        &self,
+        name: String,
+        actor: &Actor,
+    ) -> Result<GroupRecord, StoreError> {
+        let at = now();
+        let group = GroupRecord {
+            id: Uuid::now_v7(),
+            name,
+            person_ids: Vec::new(),
+            created_at: at,
+            updated_at: at,
+        };
+        let entry = NewLogEntry::new(actor, "group.create", "group", group.id, None, Some(&group));
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(
+                "INSERT INTO person_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(group.id)
+            .bind(&group.name)
+            .bind(group.created_at)
+            .bind(group.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, entry);
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+        });
+        Ok(group)
+    }
+
+    pub async fn group(&self, id: Uuid) -> Result<GroupRecord, StoreError> {
+        let group = with_pool!(self, pool => fetch_group!(pool, id));
+        Ok(group)
+    }
+
+    /// Groups ordered by id (creation order), after the cursor id.
+    pub async fn list_groups(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<GroupRecord>, StoreError> {
+        let (mut groups, members) = with_pool!(self, pool => {
+            let groups = sqlx::query_as::<_, GroupRecord>(select_group!(
+                "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+            ))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            let members = sqlx::query_as::<_, (Uuid, Uuid)>(
+                "SELECT group_id, person_id FROM group_members WHERE group_id IN \
+                 (SELECT id FROM person_groups WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2) \
+                 ORDER BY person_id",
+            )
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            (groups, members)
+        });
+        let mut by_group = by_owner(members);
+        for group in &mut groups {
+            group.person_ids = by_group.remove(&group.id).unwrap_or_default();
+        }
+        Ok(groups)
+    }
+
+    /// Replaces the members of a group. Every id must name a person (422 otherwise).
+    pub async fn set_group_members(
+        &self,
+        id: Uuid,
+        person_ids: BTreeSet<Uuid>,
+        actor: &Actor,
+    ) -> Result<GroupRecord, ModelError> {
+        let after = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_group!(&mut *tx, id);
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for person_id in &person_ids {
+                require_row!(&mut *tx, Table::People, person_id, "person_ids");
+                sqlx::query("INSERT INTO group_members (group_id, person_id) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(person_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let after = GroupRecord {
+                person_ids: person_ids.iter().copied().collect(),
+                updated_at: now(),
+                ..before.clone()
+            };
+            sqlx::query("UPDATE person_groups SET updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(after.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "group.set_members", "group", id, Some(&before), Some(&after)));
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+            after
+        });
+        Ok(after)
+    }
+
+    /// Deletes a group and its memberships; refused while a grant names the group.
+    pub async fn delete_group(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_group!(&mut *tx, id);
+            let grants = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM grants WHERE group_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if grants > 0 {
+                return Err(StoreError::Rejected("the group is still in use by grants; delete them first"));
+            }
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM person_groups WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "group.delete", "group", id, Some(&before), None));
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,317 @@
+//! People (staff and contractors): kind, employer, clearance, status, with their current
+//! vetting and group memberships. People are never deleted: one who leaves gets status
+//! `left`, so records that name them keep meaning something.
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::people_common::{by_owner, decode_error, parse, text};
+use super::vetting::VettingRecord;
+use super::{Store, StoreError, bump_policy_version, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::model::{PersonKind, PersonStatus};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A person, with their current vetting and groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Person)]
+pub struct PersonRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: PersonKind,
+    /// The company a contractor (or seconded staff member) works for.
+    pub employer: Option<String>,
+    /// Clearance level, compared with zone security levels.
+    pub clearance: u8,
+    pub status: PersonStatus,
+    /// The latest vetting record; `null` when none was ever recorded.
+    pub vetting: Option<VettingRecord>,
+    /// Groups the person belongs to.
+    pub group_ids: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PersonRecord {
+    /// The person as the decision engine sees them.
+    pub fn engine(&self) -> gatehouse_core::model::Person {
+        gatehouse_core::model::Person {
+            id: self.id,
+            kind: self.kind,
+            status: self.status,
+            clearance: self.clearance,
+            vetting: self
+                .vetting
+                .as_ref()
+                .map(|v| gatehouse_core::model::Vetting {
+                    status: v.status,
+                    cleared_until: v.cleared_until,
+                }),
+            group_ids: self.group_ids.clone(),
+        }
+    }
+}
+
+/// A new person; always created `active`, without vetting or groups.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub name: String,
+    pub kind: PersonKind,
+    pub employer: Option<String>,
+    pub clearance: u8,
+}
+
+/// Fields that may change; `None` keeps the current value (`employer: Some(None)` clears).
+#[derive(Debug, Clone, Default)]
+pub struct PersonChange {
+    pub name: Option<String>,
+    pub employer: Option<Option<String>>,
+    pub clearance: Option<u8>,
+    pub status: Option<PersonStatus>,
+}
+
+/// A person's columns and those of their latest vetting record (all null when none).
+#[derive(sqlx::FromRow)]
+pub(crate) struct PersonRow {
+    pub(crate) id: Uuid,
+    name: String,
+    kind: String,
+    employer: Option<String>,
+    clearance: i32,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    v_id: Option<Uuid>,
+    v_status: Option<String>,
+    v_cleared_until: Option<DateTime<Utc>>,
+    v_reference: Option<String>,
+    v_note: Option<String>,
+    v_checked_by: Option<String>,
+    v_checked_by_id: Option<Uuid>,
+    v_checked_at: Option<DateTime<Utc>>,
+}
+
+impl PersonRow {
+    pub(crate) fn into_record(self, group_ids: Vec<Uuid>) -> Result<PersonRecord, sqlx::Error> {
+        let vetting = match (
+            self.v_id,
+            self.v_status,
+            self.v_checked_by,
+            self.v_checked_at,
+        ) {
+            (Some(id), Some(status), Some(checked_by), Some(checked_at)) => Some(VettingRecord {
+                id,
+                person_id: self.id,
+                status: parse(&status)?,
+                cleared_until: self.v_cleared_until,
+                reference: self.v_reference,
+                note: self.v_note,
+                checked_by,
+                checked_by_id: self.v_checked_by_id,
+                checked_at,
+            }),
+            _ => None,
+        };
+        Ok(PersonRecord {
+            id: self.id,
+            name: self.name,
+            kind: parse(&self.kind)?,
+            employer: self.employer,
+            clearance: u8::try_from(self.clearance).map_err(|_| decode_error("clearance"))?,
+            status: parse(&self.status)?,
+            vetting,
+            group_ids,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// `SELECT <PersonRow columns> FROM people p <joined latest vetting> <rest>`.
+macro_rules! select_person {
+    ($($rest:expr)?) => {
+        concat!(
+            "SELECT p.id, p.name, p.kind, p.employer, p.clearance, p.status, p.created_at, ",
+            "p.updated_at, v.id AS v_id, v.status AS v_status, v.cleared_until AS v_cleared_until, ",
+            "v.reference AS v_reference, v.note AS v_note, v.checked_by AS v_checked_by, ",
+            "v.checked_by_id AS v_checked_by_id, v.checked_at AS v_checked_at ",
+            "FROM people p LEFT JOIN vetting_records v ON v.id = (SELECT l.id FROM vetting_records l ",
+            "WHERE l.person_id = p.id ORDER BY l.checked_at DESC, l.id DESC LIMIT 1) ",
+            $($rest)?
+        )
+    };
+}
+pub(crate) use select_person;
+
+/// Reads one person (404 as `RowNotFound`) through `$executor`, with vetting and groups.
+macro_rules! fetch_person {
+    ($executor:expr, $id:expr) => {{
+        let id: uuid::Uuid = $id;
+        let row = sqlx::query_as::<_, $crate::store::people::PersonRow>(
+            $crate::store::people::select_person!("WHERE p.id = $1"),
+        )
+        .bind(id)
+        .fetch_one($executor)
+        .await?;
+        let groups = sqlx::query_scalar::<_, uuid::Uuid>(
+            "SELECT group_id FROM group_members WHERE person_id = $1 ORDER BY group_id",
+        )
+        .bind(id)
+        .fetch_all($executor)
+        .await?;
+        row.into_record(groups)?
+    }};
+}
+pub(crate) use fetch_person;
+
+/// The page filter of [`Store::list_people`]: `$1` cursor, `$2` name pattern, `$3` limit.
+macro_rules! people_page {
+    () => {
+        "WHERE ($1 IS NULL OR p.id > $1) AND ($2 IS NULL OR LOWER(p.name) LIKE $2 ESCAPE '\\') \
+         ORDER BY p.id LIMIT $3"
+    };
+}
+
+/// A `LIKE` pattern matching names that contain `q`, case-insensitively.
+fn contains_pattern(q: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl Store {
+    pub async fn create_person(
+        &self,
+        new: NewPerson,
+        actor: &Actor,
+    ) -> Result<PersonRecord, StoreError> {
+        let at = now();
+        let person = PersonRecord {
+            id: Uuid::now_v7(),
+            name: new.name,
+            kind: new.kind,
+            employer: new.employer,
+            clearance: new.clearance,
+            status: PersonStatus::Active,
+            vetting: None,
+            group_ids: Vec::new(),
+            created_at: at,
+            updated_at: at,
+        };
+        let entry = NewLogEntry::new(
+            actor,
+            "person.create",
+            "person",
+            person.id,
+            None,
+            Some(&person),
+        );
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(
+                "INSERT INTO people (id, name, kind, employer, clearance, status, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(person.id)
+            .bind(&person.name)
+            .bind(text(&person.kind))
+            .bind(&person.employer)
+            .bind(i32::from(person.clearance))
+            .bind(text(&person.status))
+            .bind(person.created_at)
+            .bind(person.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, entry);
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+        });
+        Ok(person)
+    }
+
+    pub async fn person(&self, id: Uuid) -> Result<PersonRecord, StoreError> {
+        let person = with_pool!(self, pool => fetch_person!(pool, id));
+        Ok(person)
+    }
+
+    /// People ordered by id (creation order) after the cursor; `name_contains` filters
+    /// by name, ignoring case (on SQLite, case of ASCII letters only).
+    pub async fn list_people(
+        &self,
+        after: Option<Uuid>,
+        name_contains: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<PersonRecord>, StoreError> {
+        let pattern = name_contains.map(contains_pattern);
+        let (rows, memberships) = with_pool!(self, pool => {
+            let rows = sqlx::query_as::<_, PersonRow>(select_person!(people_page!()))
+                .bind(after)
+                .bind(&pattern)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            let memberships = sqlx::query_as::<_, (Uuid, Uuid)>(concat!(
+                "SELECT person_id, group_id FROM group_members WHERE person_id IN ",
+                "(SELECT p.id FROM people p ", people_page!(), ") ORDER BY group_id"
+            ))
+            .bind(after)
+            .bind(&pattern)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            (rows, memberships)
+        });
+        let mut groups = by_owner(memberships);
+        let people = rows
+            .into_iter()
+            .map(|row| {
+                let ids = groups.remove(&row.id).unwrap_or_default();
+                row.into_record(ids)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(people)
+    }
+
+    /// Changes a person's name, employer, clearance or status.
+    pub async fn update_person(
+        &self,
+        id: Uuid,
+        change: PersonChange,
+        actor: &Actor,
+    ) -> Result<PersonRecord, StoreError> {
+        let after = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_person!(&mut *tx, id);
+            let after = PersonRecord {
+                name: change.name.clone().unwrap_or_else(|| before.name.clone()),
+                employer: change.employer.clone().unwrap_or_else(|| before.employer.clone()),
+                clearance: change.clearance.unwrap_or(before.clearance),
+                status: change.status.unwrap_or(before.status),
+                updated_at: now(),
+                ..before.clone()
+            };
+            sqlx::query(
+                "UPDATE people SET name = $2, employer = $3, clearance = $4, status = $5, \
+                 updated_at = $6 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&after.name)
+            .bind(&after.employer)
+            .bind(i32::from(after.clearance))
+            .bind(text(&after.status))
+            .bind(after.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "person.update", "person", id, Some(&before), Some(&after)));
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+            after
+        });
+        Ok(after)
+    }
+}

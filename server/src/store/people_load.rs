@@ -1,0 +1,101 @@
+//! Loading the people model for the policy compiler: people, visits, credentials and
+//! grants as the decision engine's types, read in one consistent snapshot.
+
+use super::credentials::{CredentialRow, select_credential};
+use super::grants::{GrantRecord, select_grant};
+use super::people::{PersonRow, select_person};
+use super::people_common::by_owner;
+use super::visits::{VisitRecord, attach_zones, select_visit};
+use super::{Store, StoreError, with_pool};
+use crate::config::DatabaseKind;
+use gatehouse_core::model::{Credential, CredentialState, Grant, Person, Visit};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Everything the policy compiler needs about holders and their access.
+pub type PeopleModel = (Vec<Person>, Vec<Visit>, Vec<Credential>, Vec<Grant>);
+
+impl Store {
+    /// Every person (with their latest vetting and groups), visit, credential and grant.
+    ///
+    /// Credentials come one per card: the card's credential that is not revoked if there
+    /// is one, otherwise its most recently issued (revoked) one, so a revoked card is
+    /// still known and denied as `credential_inactive`.
+    pub async fn load_people_model(&self) -> Result<PeopleModel, StoreError> {
+        // One snapshot: PostgreSQL's default (read committed) would give each statement
+        // its own; a SQLite read transaction already sees one.
+        let begin_read = match self.kind() {
+            DatabaseKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            DatabaseKind::Sqlite => "BEGIN",
+        };
+        let (people, members, visits, visit_zones, credentials, grants) = with_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin_read).await?;
+            let people = sqlx::query_as::<_, PersonRow>(select_person!("ORDER BY p.id"))
+                .fetch_all(&mut *tx)
+                .await?;
+            let members = sqlx::query_as::<_, (Uuid, Uuid)>(
+                "SELECT person_id, group_id FROM group_members ORDER BY group_id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let visits = sqlx::query_as::<_, VisitRecord>(select_visit!("ORDER BY id"))
+                .fetch_all(&mut *tx)
+                .await?;
+            let visit_zones = sqlx::query_as::<_, (Uuid, Uuid)>(
+                "SELECT visit_id, zone_id FROM visit_zones ORDER BY zone_id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let credentials = sqlx::query_as::<_, CredentialRow>(select_credential!("ORDER BY id"))
+                .fetch_all(&mut *tx)
+                .await?;
+            let grants = sqlx::query_as::<_, GrantRecord>(select_grant!("ORDER BY id"))
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (people, members, visits, visit_zones, credentials, grants)
+        });
+        let mut groups = by_owner(members);
+        let people = people
+            .into_iter()
+            .map(|row| {
+                let ids = groups.remove(&row.id).unwrap_or_default();
+                row.into_record(ids).map(|p| p.engine())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let visits = attach_zones(visits, visit_zones)
+            .iter()
+            .map(VisitRecord::engine)
+            .collect();
+        let credentials = one_per_card(
+            credentials
+                .iter()
+                .map(CredentialRow::engine)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+        let grants = grants.iter().filter_map(GrantRecord::engine).collect();
+        Ok((people, visits, credentials, grants))
+    }
+}
+
+/// Keeps one credential per card (see [`Store::load_people_model`]); `credentials` come
+/// in issue order, and so does the result.
+fn one_per_card(credentials: Vec<Credential>) -> Vec<Credential> {
+    let mut chosen: HashMap<String, usize> = HashMap::new();
+    for (i, credential) in credentials.iter().enumerate() {
+        let replace = match chosen.get(&credential.card) {
+            None => true,
+            // Later revoked credentials replace earlier ones; a live one replaces any.
+            Some(&j) => credentials[j].state == CredentialState::Revoked,
+        };
+        if replace {
+            chosen.insert(credential.card.clone(), i);
+        }
+    }
+    let mut keep: Vec<usize> = chosen.into_values().collect();
+    keep.sort_unstable();
+    let mut credentials: Vec<Option<Credential>> = credentials.into_iter().map(Some).collect();
+    keep.into_iter()
+        .filter_map(|i| credentials.get_mut(i).and_then(Option::take))
+        .collect()
+}

@@ -1,0 +1,243 @@
+//! Sites: a facility, its IANA time zone (schedules are evaluated in it) and its current
+//! threat level.
+
+use super::operator_log::{Actor, NewLogEntry};
+use super::site_model::{Record, commit_change, corrupt, fetch_record, narrow};
+use super::{Store, StoreError, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::model::{Site, ThreatLevel};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// A site as stored and served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SiteRecord {
+    pub id: Uuid,
+    pub name: String,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    pub threat: Threat,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A site's threat level. `exempt_person_ids` are not checked against the people
+/// register: an id that names no person simply never matches anyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Threat {
+    /// The level as operators name it, 0–255 (informational).
+    pub level: u8,
+    /// Added to every zone's level to get the minimum clearance, 0–255.
+    pub clearance_raise: u8,
+    /// Every door of the site refuses entry, except to exempt people.
+    pub lockdown: bool,
+    /// Responders who pass a lockdown and doors in locked mode (at most 1000).
+    #[serde(default)]
+    #[schema(max_items = 1000)]
+    pub exempt_person_ids: Vec<Uuid>,
+}
+
+/// A new site; the time zone is already validated.
+pub struct NewSite {
+    pub name: String,
+    pub timezone: String,
+}
+
+/// Fields of a site that may change; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct SiteChange {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SiteRow {
+    id: Uuid,
+    name: String,
+    timezone: String,
+    threat_level: i32,
+    threat_clearance_raise: i32,
+    threat_lockdown: bool,
+    threat_exempt: Json<Vec<Uuid>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<SiteRow> for SiteRecord {
+    type Error = StoreError;
+
+    fn try_from(row: SiteRow) -> Result<Self, StoreError> {
+        Ok(SiteRecord {
+            id: row.id,
+            name: row.name,
+            timezone: row.timezone,
+            threat: Threat {
+                level: narrow(row.threat_level, "threat level")?,
+                clearance_raise: narrow(row.threat_clearance_raise, "clearance raise")?,
+                lockdown: row.threat_lockdown,
+                exempt_person_ids: row.threat_exempt.0,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl SiteRecord {
+    /// The site in the decision engine's terms.
+    pub fn to_model(self) -> Result<Site, StoreError> {
+        Ok(Site {
+            id: self.id,
+            timezone: self.timezone.parse().map_err(|_| corrupt("time zone"))?,
+            name: self.name,
+            threat: ThreatLevel {
+                level: self.threat.level,
+                clearance_raise: self.threat.clearance_raise,
+                lockdown: self.threat.lockdown,
+                exempt: self.threat.exempt_person_ids.into_iter().collect(),
+            },
+        })
+    }
+}
+
+macro_rules! select_site {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, timezone, threat_level, threat_clearance_raise, threat_lockdown, ",
+            "threat_exempt, created_at, updated_at FROM sites ",
+            $rest
+        )
+    };
+}
+
+pub(super) const SELECT_ALL: &str = select_site!("ORDER BY id");
+
+impl Record for SiteRecord {
+    type Row = SiteRow;
+    const KIND: &'static str = "site";
+    const BY_ID: &'static str = select_site!("WHERE id = $1");
+    const DELETE: &'static str = "DELETE FROM sites WHERE id = $1";
+    const DELETE_ACTION: &'static str = "site.delete";
+    const BY_SITE: &'static str = select_site!(
+        "WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// Binds every column of a site, in the order `INSERT` and `UPDATE` below expect.
+macro_rules! bind_site {
+    ($sql:expr, $site:expr) => {
+        sqlx::query($sql)
+            .bind($site.id)
+            .bind(&$site.name)
+            .bind(&$site.timezone)
+            .bind(i32::from($site.threat.level))
+            .bind(i32::from($site.threat.clearance_raise))
+            .bind($site.threat.lockdown)
+            .bind(Json(&$site.threat.exempt_person_ids))
+            .bind($site.created_at)
+            .bind($site.updated_at)
+    };
+}
+
+const INSERT: &str = "INSERT INTO sites (id, name, timezone, threat_level, \
+    threat_clearance_raise, threat_lockdown, threat_exempt, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const UPDATE: &str = "UPDATE sites SET name = $2, timezone = $3, threat_level = $4, \
+    threat_clearance_raise = $5, threat_lockdown = $6, threat_exempt = $7, \
+    created_at = $8, updated_at = $9 WHERE id = $1";
+
+impl Store {
+    /// Creates a site at threat level 0 (no raise, no lockdown).
+    pub async fn create_site(&self, new: NewSite, actor: &Actor) -> Result<SiteRecord, StoreError> {
+        let at = now();
+        let site = SiteRecord {
+            id: Uuid::now_v7(),
+            name: new.name,
+            timezone: new.timezone,
+            threat: Threat::default(),
+            created_at: at,
+            updated_at: at,
+        };
+        let entry = NewLogEntry::new(actor, "site.create", "site", site.id, None, Some(&site));
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            bind_site!(INSERT, site).execute(&mut *tx).await?;
+            commit_change!(tx, entry);
+        });
+        Ok(site)
+    }
+
+    pub async fn site(&self, id: Uuid) -> Result<SiteRecord, StoreError> {
+        self.model_record(id).await
+    }
+
+    /// Sites in creation order, after the cursor id.
+    pub async fn list_sites(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<SiteRecord>, StoreError> {
+        self.list_model_records(None, after, limit).await
+    }
+
+    /// Renames a site or changes its time zone.
+    pub async fn update_site(
+        &self,
+        id: Uuid,
+        change: SiteChange,
+        actor: &Actor,
+    ) -> Result<SiteRecord, StoreError> {
+        self.change_site(id, "site.update", actor, |before| SiteRecord {
+            name: change.name.unwrap_or_else(|| before.name.clone()),
+            timezone: change.timezone.unwrap_or_else(|| before.timezone.clone()),
+            ..before.clone()
+        })
+        .await
+    }
+
+    /// Replaces a site's threat level; takes effect with the next policy version.
+    pub async fn set_threat_level(
+        &self,
+        id: Uuid,
+        mut threat: Threat,
+        actor: &Actor,
+    ) -> Result<SiteRecord, StoreError> {
+        threat.exempt_person_ids.sort_unstable();
+        threat.exempt_person_ids.dedup();
+        self.change_site(id, "site.threat_level", actor, |before| SiteRecord {
+            threat,
+            ..before.clone()
+        })
+        .await
+    }
+
+    /// Deletes a site; refused with [`StoreError::InUse`] while zones, doors or
+    /// schedules belong to it.
+    pub async fn delete_site(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
+        self.delete_model_record::<SiteRecord>(id, actor).await
+    }
+
+    async fn change_site(
+        &self,
+        id: Uuid,
+        action: &'static str,
+        actor: &Actor,
+        change: impl FnOnce(&SiteRecord) -> SiteRecord,
+    ) -> Result<SiteRecord, StoreError> {
+        let after = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_record!(SiteRecord, &mut *tx, id);
+            let after = SiteRecord { updated_at: now(), ..change(&before) };
+            bind_site!(UPDATE, after).execute(&mut *tx).await?;
+            commit_change!(tx, NewLogEntry::new(actor, action, "site", id, Some(&before), Some(&after)));
+            after
+        });
+        Ok(after)
+    }
+}

@@ -1,0 +1,141 @@
+//! Vetting (background-check) records: append-only history per person, the newest being
+//! the person's current vetting. Recording one is a change of the security model.
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::people::{PersonRecord, fetch_person};
+use super::people_common::{parse, text};
+use super::{Store, StoreError, bump_policy_version, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::model::VettingStatus;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// One vetting decision, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct VettingRecord {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub status: VettingStatus,
+    /// End of the clearance (exclusive); `null` = no end. Only with status `cleared`.
+    pub cleared_until: Option<DateTime<Utc>>,
+    /// The check's reference, e.g. a case number at the vetting agency.
+    pub reference: Option<String>,
+    pub note: Option<String>,
+    /// Username of the operator who recorded it (or `cli` / `system`).
+    pub checked_by: String,
+    pub checked_by_id: Option<Uuid>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// A vetting decision about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewVetting {
+    pub status: VettingStatus,
+    pub cleared_until: Option<DateTime<Utc>>,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct VettingRow {
+    id: Uuid,
+    person_id: Uuid,
+    status: String,
+    cleared_until: Option<DateTime<Utc>>,
+    reference: Option<String>,
+    note: Option<String>,
+    checked_by: String,
+    checked_by_id: Option<Uuid>,
+    checked_at: DateTime<Utc>,
+}
+
+impl TryFrom<VettingRow> for VettingRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(row: VettingRow) -> Result<Self, Self::Error> {
+        Ok(VettingRecord {
+            id: row.id,
+            person_id: row.person_id,
+            status: parse(&row.status)?,
+            cleared_until: row.cleared_until,
+            reference: row.reference,
+            note: row.note,
+            checked_by: row.checked_by,
+            checked_by_id: row.checked_by_id,
+            checked_at: row.checked_at,
+        })
+    }
+}
+
+impl Store {
+    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
+    /// person with it as their current vetting.
+    pub async fn record_vetting(
+        &self,
+        person_id: Uuid,
+        new: NewVetting,
+        actor: &Actor,
+    ) -> Result<PersonRecord, StoreError> {
+        let record = VettingRecord {
+            id: Uuid::now_v7(),
+            person_id,
+            status: new.status,
+            cleared_until: new.cleared_until,
+            reference: new.reference,
+            note: new.note,
+            checked_by: actor.name.clone(),
+            checked_by_id: actor.id,
+            checked_at: now(),
+        };
+        let person = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_person!(&mut *tx, person_id);
+            sqlx::query(
+                "INSERT INTO vetting_records (id, person_id, status, cleared_until, reference, \
+                 note, checked_by, checked_by_id, checked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(record.id)
+            .bind(record.person_id)
+            .bind(text(&record.status))
+            .bind(record.cleared_until)
+            .bind(&record.reference)
+            .bind(&record.note)
+            .bind(&record.checked_by)
+            .bind(record.checked_by_id)
+            .bind(record.checked_at)
+            .execute(&mut *tx)
+            .await?;
+            let entry = NewLogEntry::new(actor, "person.vetting", "person", person_id,
+                before.vetting.as_ref(), Some(&record));
+            insert_log!(&mut *tx, entry);
+            bump_policy_version!(&mut *tx);
+            tx.commit().await?;
+            PersonRecord { vetting: Some(record), ..before }
+        });
+        Ok(person)
+    }
+
+    /// Every vetting record of a person, newest first.
+    pub async fn vetting_history(&self, person_id: Uuid) -> Result<Vec<VettingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT id, person_id, status, cleared_until, reference, note, checked_by, ",
+            "checked_by_id, checked_at FROM vetting_records WHERE person_id = $1 ",
+            "ORDER BY checked_at DESC, id DESC"
+        );
+        let rows = with_pool!(self, pool => {
+            let known = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_one(pool)
+                .await?;
+            if known == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query_as::<_, VettingRow>(SQL).bind(person_id).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(VettingRecord::try_from)
+            .collect::<Result<_, _>>()?)
+    }
+}

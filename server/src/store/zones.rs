@@ -1,0 +1,341 @@
+//! Zones: the tree of security zones of a site, each with its security level and the
+//! flags the decision engine applies at its doors. A zone's parent is on the same site
+//! (the database enforces it too) and the tree never has a cycle.
+
+use super::operator_log::{Actor, NewLogEntry};
+use super::site_model::{
+    ModelError, Record, commit_change, corrupt, fetch_record, narrow, site_exists,
+};
+use super::{Store, StoreError, now, with_pool};
+use chrono::{DateTime, Utc};
+use gatehouse_core::model::{AntiPassback, Zone};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// How deep the zone tree may go; deeper means a cycle in damaged data.
+const MAX_DEPTH: usize = 1000;
+
+/// A zone as stored and served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ZoneRecord {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    /// The enclosing zone; absent for a root zone.
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    /// Security level: 0 = public, higher = more sensitive.
+    pub level: u8,
+    #[serde(flatten)]
+    pub rules: ZoneRules,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The flags of a zone the decision engine applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ZoneRules {
+    /// Entry needs a vetting cleared at the time of entry.
+    pub vetting_required: bool,
+    /// Visitors whose visit requires an escort wait for one here.
+    pub escort_required: bool,
+    /// Entry needs two different authorised people at the door.
+    pub two_person: bool,
+    /// Entry needs card and PIN.
+    pub pin_required: bool,
+    pub anti_passback: AntiPassback,
+    /// After this many seconds inside, re-entry no longer counts as passback.
+    pub anti_passback_timeout_s: Option<u32>,
+    /// Planned occupancy limit (reported, not a decision rule).
+    pub max_occupancy: Option<u32>,
+}
+
+/// A new zone.
+pub struct NewZone {
+    pub site_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    pub level: u8,
+    pub rules: ZoneRules,
+}
+
+/// Fields of a zone that may change; `None` keeps the current value, `Some(None)`
+/// clears an optional one (`parent_id: Some(None)` makes the zone a root).
+#[derive(Debug, Default)]
+pub struct ZoneChange {
+    pub parent_id: Option<Option<Uuid>>,
+    pub name: Option<String>,
+    pub level: Option<u8>,
+    pub vetting_required: Option<bool>,
+    pub escort_required: Option<bool>,
+    pub two_person: Option<bool>,
+    pub pin_required: Option<bool>,
+    pub anti_passback: Option<AntiPassback>,
+    pub anti_passback_timeout_s: Option<Option<u32>>,
+    pub max_occupancy: Option<Option<u32>>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ZoneRow {
+    id: Uuid,
+    site_id: Uuid,
+    parent_id: Option<Uuid>,
+    name: String,
+    level: i32,
+    vetting_required: bool,
+    escort_required: bool,
+    two_person: bool,
+    pin_required: bool,
+    anti_passback: String,
+    anti_passback_timeout_s: Option<i64>,
+    max_occupancy: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn anti_passback_str(mode: AntiPassback) -> &'static str {
+    match mode {
+        AntiPassback::Off => "off",
+        AntiPassback::Soft => "soft",
+        AntiPassback::Hard => "hard",
+    }
+}
+
+impl TryFrom<ZoneRow> for ZoneRecord {
+    type Error = StoreError;
+
+    fn try_from(row: ZoneRow) -> Result<Self, StoreError> {
+        let anti_passback = match row.anti_passback.as_str() {
+            "off" => AntiPassback::Off,
+            "soft" => AntiPassback::Soft,
+            "hard" => AntiPassback::Hard,
+            _ => return Err(corrupt("anti-passback mode")),
+        };
+        let optional = |v: Option<i64>, what| v.map(|v| narrow(v, what)).transpose();
+        Ok(ZoneRecord {
+            id: row.id,
+            site_id: row.site_id,
+            parent_id: row.parent_id,
+            name: row.name,
+            level: narrow(row.level, "zone level")?,
+            rules: ZoneRules {
+                vetting_required: row.vetting_required,
+                escort_required: row.escort_required,
+                two_person: row.two_person,
+                pin_required: row.pin_required,
+                anti_passback,
+                anti_passback_timeout_s: optional(row.anti_passback_timeout_s, "timeout")?,
+                max_occupancy: optional(row.max_occupancy, "max occupancy")?,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl ZoneRecord {
+    /// The zone in the decision engine's terms.
+    pub fn to_model(self) -> Zone {
+        let rules = self.rules;
+        Zone {
+            id: self.id,
+            site_id: self.site_id,
+            parent_id: self.parent_id,
+            level: self.level,
+            vetting_required: rules.vetting_required,
+            escort_required: rules.escort_required,
+            two_person: rules.two_person,
+            pin_required: rules.pin_required,
+            anti_passback: rules.anti_passback,
+            anti_passback_timeout_s: rules.anti_passback_timeout_s,
+            max_occupancy: rules.max_occupancy,
+        }
+    }
+}
+
+macro_rules! select_zone {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, site_id, parent_id, name, level, vetting_required, escort_required, ",
+            "two_person, pin_required, anti_passback, anti_passback_timeout_s, max_occupancy, ",
+            "created_at, updated_at FROM zones ",
+            $rest
+        )
+    };
+}
+
+pub(super) const SELECT_ALL: &str = select_zone!("ORDER BY id");
+
+impl Record for ZoneRecord {
+    type Row = ZoneRow;
+    const KIND: &'static str = "zone";
+    const BY_ID: &'static str = select_zone!("WHERE id = $1");
+    const DELETE: &'static str = "DELETE FROM zones WHERE id = $1";
+    const DELETE_ACTION: &'static str = "zone.delete";
+    const BY_SITE: &'static str = select_zone!(
+        "WHERE ($1 IS NULL OR site_id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// Binds every column of a zone, in the order `INSERT` and `UPDATE` below expect.
+macro_rules! bind_zone {
+    ($sql:expr, $zone:expr) => {
+        sqlx::query($sql)
+            .bind($zone.id)
+            .bind($zone.site_id)
+            .bind($zone.parent_id)
+            .bind(&$zone.name)
+            .bind(i32::from($zone.level))
+            .bind($zone.rules.vetting_required)
+            .bind($zone.rules.escort_required)
+            .bind($zone.rules.two_person)
+            .bind($zone.rules.pin_required)
+            .bind(anti_passback_str($zone.rules.anti_passback))
+            .bind($zone.rules.anti_passback_timeout_s.map(i64::from))
+            .bind($zone.rules.max_occupancy.map(i64::from))
+            .bind($zone.created_at)
+            .bind($zone.updated_at)
+    };
+}
+
+const INSERT: &str = "INSERT INTO zones (id, site_id, parent_id, name, level, \
+    vetting_required, escort_required, two_person, pin_required, anti_passback, \
+    anti_passback_timeout_s, max_occupancy, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const UPDATE: &str = "UPDATE zones SET site_id = $2, parent_id = $3, name = $4, level = $5, \
+    vetting_required = $6, escort_required = $7, two_person = $8, pin_required = $9, \
+    anti_passback = $10, anti_passback_timeout_s = $11, max_occupancy = $12, \
+    created_at = $13, updated_at = $14 WHERE id = $1";
+
+/// Checks, inside the writing transaction, that a zone's parent exists on its site and is
+/// not the zone itself or one of its descendants; returns the refusal from the function.
+macro_rules! check_parent {
+    ($tx:ident, $zone:expr) => {
+        let mut next = $zone.parent_id;
+        let mut depth = 0;
+        while let Some(current) = next {
+            if current == $zone.id {
+                return Err(ModelError::invalid(
+                    "parent_id",
+                    "would put the zone inside itself",
+                ));
+            }
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(ModelError::invalid(
+                    "parent_id",
+                    "the zone tree is too deep",
+                ));
+            }
+            let row = sqlx::query_as::<_, (Uuid, Option<Uuid>)>(
+                "SELECT site_id, parent_id FROM zones WHERE id = $1",
+            )
+            .bind(current)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            next = match row {
+                Some((site_id, parent)) if site_id == $zone.site_id => parent,
+                _ => {
+                    return Err(ModelError::invalid(
+                        "parent_id",
+                        "no such zone on this site",
+                    ));
+                }
+            };
+        }
+    };
+}
+
+impl Store {
+    /// Creates a zone. An unknown site, or a parent that is not a zone of that site, is
+    /// refused as [`ModelError::Invalid`].
+    pub async fn create_zone(&self, new: NewZone, actor: &Actor) -> Result<ZoneRecord, ModelError> {
+        let at = now();
+        let zone = ZoneRecord {
+            id: Uuid::now_v7(),
+            site_id: new.site_id,
+            parent_id: new.parent_id,
+            name: new.name,
+            level: new.level,
+            rules: new.rules,
+            created_at: at,
+            updated_at: at,
+        };
+        let entry = NewLogEntry::new(actor, "zone.create", "zone", zone.id, None, Some(&zone));
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            site_exists!(tx, zone.site_id);
+            check_parent!(tx, zone);
+            bind_zone!(INSERT, zone).execute(&mut *tx).await?;
+            commit_change!(tx, entry);
+        });
+        Ok(zone)
+    }
+
+    pub async fn zone(&self, id: Uuid) -> Result<ZoneRecord, StoreError> {
+        self.model_record(id).await
+    }
+
+    /// Zones in creation order after the cursor id, of one site or of all.
+    pub async fn list_zones(
+        &self,
+        site_id: Option<Uuid>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ZoneRecord>, StoreError> {
+        self.list_model_records(site_id, after, limit).await
+    }
+
+    /// Changes a zone. A new parent must be a zone of the same site and not the zone
+    /// itself or one of its descendants.
+    pub async fn update_zone(
+        &self,
+        id: Uuid,
+        change: ZoneChange,
+        actor: &Actor,
+    ) -> Result<ZoneRecord, ModelError> {
+        let after = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_record!(ZoneRecord, &mut *tx, id);
+            let after = apply(&before, change);
+            if after.parent_id != before.parent_id {
+                check_parent!(tx, after);
+            }
+            bind_zone!(UPDATE, after).execute(&mut *tx).await?;
+            commit_change!(tx, NewLogEntry::new(actor, "zone.update", "zone", id, Some(&before), Some(&after)));
+            after
+        });
+        Ok(after)
+    }
+
+    /// Deletes a zone; refused with [`StoreError::InUse`] while it has child zones,
+    /// doors, or anything else referring to it (grants, visits).
+    pub async fn delete_zone(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
+        self.delete_model_record::<ZoneRecord>(id, actor).await
+    }
+}
+
+fn apply(before: &ZoneRecord, change: ZoneChange) -> ZoneRecord {
+    let rules = &before.rules;
+    ZoneRecord {
+        parent_id: change.parent_id.unwrap_or(before.parent_id),
+        name: change.name.unwrap_or_else(|| before.name.clone()),
+        level: change.level.unwrap_or(before.level),
+        rules: ZoneRules {
+            vetting_required: change.vetting_required.unwrap_or(rules.vetting_required),
+            escort_required: change.escort_required.unwrap_or(rules.escort_required),
+            two_person: change.two_person.unwrap_or(rules.two_person),
+            pin_required: change.pin_required.unwrap_or(rules.pin_required),
+            anti_passback: change.anti_passback.unwrap_or(rules.anti_passback),
+            anti_passback_timeout_s: change
+                .anti_passback_timeout_s
+                .unwrap_or(rules.anti_passback_timeout_s),
+            max_occupancy: change.max_occupancy.unwrap_or(rules.max_occupancy),
+        },
+        updated_at: now(),
+        ..before.clone()
+    }
+}

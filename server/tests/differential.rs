@@ -1,0 +1,313 @@
+//! Differential test: for random policies built through the API, the decision the
+//! server gives at `POST /access/check` equals the decision a door agent would make
+//! from the signed snapshot (fetched and verified through the API) — outcome, reason
+//! and trace, for random cards, doors, directions and times.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::TestApp;
+use gatehouse_core::decide::{Direction, EngineState, Presentation, decide};
+use gatehouse_core::policy::verify_and_load;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const SEEDS: u64 = 6;
+const PRESENTATIONS: usize = 60;
+const TIMEZONES: [&str; 4] = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"];
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+struct Built {
+    doors: Vec<String>,
+    cards: Vec<String>,
+}
+
+async fn created(response: reqwest::Response, what: &str) -> String {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{what}: {body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// `Some(make(rng))` half of the time.
+fn maybe<T>(rng: &mut StdRng, make: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
+    if rng.gen_bool(0.5) {
+        Some(make(rng))
+    } else {
+        None
+    }
+}
+
+fn instant(base: DateTime<Utc>, rng: &mut StdRng) -> DateTime<Utc> {
+    base + Duration::minutes(rng.gen_range(-3 * 24 * 60..10 * 24 * 60))
+}
+
+/// A random site: a zone tree, doors between zones, schedules, people with vetting,
+/// groups, credentials and grants.
+async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTime<Utc>) -> Built {
+    let tz = TIMEZONES.choose(rng).unwrap();
+    let site = created(
+        app.post(
+            "/api/v1/sites",
+            token,
+            json!({"name": "site", "timezone": tz}),
+        )
+        .await,
+        "site",
+    )
+    .await;
+    let threat = json!({
+        "level": rng.gen_range(0..3),
+        "clearance_raise": rng.gen_range(0..2),
+        "lockdown": rng.gen_bool(0.1),
+        "exempt_person_ids": [],
+    });
+    let put = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/sites/{site}/threat-level"),
+            Some(token),
+        )
+        .json(&threat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+
+    let mut zones: Vec<String> = Vec::new();
+    for n in 0..rng.gen_range(2..6) {
+        let parent = zones.choose(rng).cloned();
+        let anti_passback = ["off", "soft", "hard"].choose(rng).copied();
+        let body = json!({
+            "site_id": site, "parent_id": parent, "name": format!("zone {n}"),
+            "level": rng.gen_range(0..4),
+            "vetting_required": rng.gen_bool(0.3),
+            "escort_required": rng.gen_bool(0.2),
+            "two_person": rng.gen_bool(0.1),
+            "pin_required": rng.gen_bool(0.2),
+            "anti_passback": anti_passback,
+        });
+        zones.push(created(app.post("/api/v1/zones", token, body).await, "zone").await);
+    }
+    let mut doors = Vec::new();
+    for n in 0..rng.gen_range(2..5) {
+        let from = zones.choose(rng).unwrap().clone();
+        let to = zones
+            .iter()
+            .filter(|z| **z != from)
+            .collect::<Vec<_>>()
+            .choose(rng)
+            .map(|z| (*z).clone())
+            .unwrap();
+        let mode = if rng.gen_bool(0.1) {
+            "locked"
+        } else {
+            "normal"
+        };
+        let body = json!({"name": format!("door {n}"), "from_zone_id": from, "to_zone_id": to, "mode": mode});
+        doors.push(created(app.post("/api/v1/doors", token, body).await, "door").await);
+    }
+    let mut schedules = Vec::new();
+    for n in 0..2 {
+        let start = rng.gen_range(0..24);
+        let end = rng.gen_range(0..24);
+        let days: Vec<&str> = DAYS.iter().copied().filter(|_| rng.gen_bool(0.6)).collect();
+        let holiday = (base + Duration::days(rng.gen_range(0..7)))
+            .format("%Y-%m-%d")
+            .to_string();
+        let body = json!({
+            "site_id": site, "name": format!("schedule {n}"),
+            "windows": [{"days": days, "start": format!("{start:02}:00"), "end": format!("{end:02}:30")}],
+            "holidays": [holiday],
+        });
+        schedules.push(created(app.post("/api/v1/schedules", token, body).await, "schedule").await);
+    }
+    let group = created(
+        app.post(
+            "/api/v1/groups",
+            token,
+            json!({"name": format!("crew {}", Uuid::new_v4())}),
+        )
+        .await,
+        "group",
+    )
+    .await;
+
+    let mut people = Vec::new();
+    let mut cards = Vec::new();
+    for n in 0..rng.gen_range(3..8) {
+        let kind = if rng.gen_bool(0.7) {
+            "staff"
+        } else {
+            "contractor"
+        };
+        let body =
+            json!({"name": format!("person {n}"), "kind": kind, "clearance": rng.gen_range(0..5)});
+        let person = created(app.post("/api/v1/people", token, body).await, "person").await;
+        if rng.gen_bool(0.7) {
+            let status = ["cleared", "cleared", "pending", "expired", "revoked"]
+                .choose(rng)
+                .unwrap();
+            // The API takes an end of clearance only for `cleared`, and only in the future.
+            let until = maybe(rng, |r| {
+                base + Duration::minutes(r.gen_range(60..10 * 24 * 60))
+            });
+            let until = until.filter(|_| *status == "cleared");
+            let vetting = json!({"status": status, "cleared_until": until});
+            let put = app
+                .request(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/people/{person}/vetting"),
+                    Some(token),
+                )
+                .json(&vetting)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(put.status(), StatusCode::OK);
+        }
+        if rng.gen_bool(0.2) {
+            let status = ["suspended", "left"].choose(rng).unwrap();
+            assert_eq!(
+                app.patch(
+                    &format!("/api/v1/people/{person}"),
+                    token,
+                    json!({"status": status})
+                )
+                .await
+                .status(),
+                StatusCode::OK
+            );
+        }
+        let card = format!("04{:012X}", rng.r#gen::<u64>() & 0xFFFF_FFFF_FFFF);
+        let (from, until) = (
+            maybe(rng, |_| base - Duration::days(1)),
+            maybe(rng, |r| instant(base, r) + Duration::days(3)),
+        );
+        let body = json!({"person_id": person, "card": card, "valid_from": from, "valid_until": until, "pin": maybe(rng, |_| "1234")});
+        let credential = created(
+            app.post("/api/v1/credentials", token, body).await,
+            "credential",
+        )
+        .await;
+        if rng.gen_bool(0.15) {
+            let state = ["suspended", "lost", "revoked"].choose(rng).unwrap();
+            assert_eq!(
+                app.patch(
+                    &format!("/api/v1/credentials/{credential}"),
+                    token,
+                    json!({"state": state})
+                )
+                .await
+                .status(),
+                StatusCode::OK
+            );
+        }
+        cards.push(card);
+        people.push(person);
+    }
+    let members: Vec<&String> = people.iter().filter(|_| rng.gen_bool(0.4)).collect();
+    let put = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/groups/{group}/members"),
+            Some(token),
+        )
+        .json(&json!({"person_ids": members}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+
+    for _ in 0..rng.gen_range(3..10) {
+        let subject = if rng.gen_bool(0.8) {
+            json!({"person_id": people.choose(rng).unwrap()})
+        } else {
+            json!({"group_id": group})
+        };
+        let mut body = subject;
+        body["zone_id"] = json!(zones.choose(rng).unwrap());
+        body["schedule_id"] = json!(maybe(rng, |r| schedules.choose(r).unwrap()));
+        body["valid_until"] = json!(maybe(rng, |r| instant(base, r) + Duration::days(2)));
+        created(app.post("/api/v1/grants", token, body).await, "grant").await;
+    }
+    cards.push("DEADBEEF".to_owned());
+    Built { doors, cards }
+}
+
+#[tokio::test]
+async fn server_decisions_equal_snapshot_decisions() {
+    let (app, _db) = TestApp::start().await;
+    let token = app.admin_token().await;
+    let key: Value = app.public_json("/api/v1/policy/public-key").await;
+    let key_bytes: [u8; 32] = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        key["public_key"].as_str().unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).unwrap();
+    // On the hour, an hour from now: vetting ends must lie in the future.
+    let hour = Utc::now().timestamp() / 3600 * 3600 + 3600;
+    let base = Utc.timestamp_opt(hour, 0).unwrap();
+
+    let mut granted = 0;
+    for seed in 0..SEEDS {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let built = build_policy(&app, &token, &mut rng, base).await;
+        let response = app.get("/api/v1/policy/snapshot", &token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.bytes().await.unwrap();
+        let policy = verify_and_load(&bytes, &key, 0).unwrap();
+
+        for _ in 0..PRESENTATIONS {
+            let presentation = Presentation {
+                card: built.cards.choose(&mut rng).unwrap().clone(),
+                pin: maybe(&mut rng, |r| {
+                    ["1234", "1235", "0000"].choose(r).unwrap().to_string()
+                }),
+                door_id: built
+                    .doors
+                    .choose(&mut rng)
+                    .unwrap()
+                    .parse::<Uuid>()
+                    .unwrap(),
+                direction: if rng.gen_bool(0.85) {
+                    Direction::Entry
+                } else {
+                    Direction::Exit
+                },
+                at: instant(base, &mut rng),
+            };
+            let local = decide(&policy, &presentation, &mut EngineState::default());
+            let response = app
+                .post(
+                    "/api/v1/access/check",
+                    &token,
+                    serde_json::to_value(&presentation).unwrap(),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let server: Value = response.json().await.unwrap();
+            let context = format!("seed {seed}, {presentation:?}");
+            assert_eq!(server["outcome"], json!(local.outcome), "{context}");
+            assert_eq!(server["reason"], json!(local.reason), "{context}");
+            assert_eq!(server["trace"], json!(local.trace), "{context}");
+            assert_eq!(server["person_id"], json!(local.person_id), "{context}");
+            granted += usize::from(local.granted());
+        }
+    }
+    // The comparison means little if nothing is ever granted.
+    assert!(
+        granted >= 10,
+        "only {granted} grants in {} presentations",
+        SEEDS as usize * PRESENTATIONS
+    );
+}
