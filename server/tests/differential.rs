@@ -8,7 +8,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::TestApp;
+use common::{TestApp, created};
 use gatehouse_core::decide::{Direction, EngineState, Presentation, decide};
 use gatehouse_core::policy::verify_and_load;
 use rand::rngs::StdRng;
@@ -26,13 +26,6 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 struct Built {
     doors: Vec<String>,
     cards: Vec<String>,
-}
-
-async fn created(response: reqwest::Response, what: &str) -> String {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{what}: {body}");
-    body["id"].as_str().unwrap().to_owned()
 }
 
 /// `Some(make(rng))` half of the time.
@@ -59,7 +52,6 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             json!({"name": "site", "timezone": tz}),
         )
         .await,
-        "site",
     )
     .await;
     let threat = json!({
@@ -93,7 +85,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             "pin_required": rng.gen_bool(0.2),
             "anti_passback": anti_passback,
         });
-        zones.push(created(app.post("/api/v1/zones", token, body).await, "zone").await);
+        zones.push(created(app.post("/api/v1/zones", token, body).await).await);
     }
     let mut doors = Vec::new();
     for n in 0..rng.gen_range(2..5) {
@@ -111,7 +103,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             "normal"
         };
         let body = json!({"name": format!("door {n}"), "from_zone_id": from, "to_zone_id": to, "mode": mode});
-        doors.push(created(app.post("/api/v1/doors", token, body).await, "door").await);
+        doors.push(created(app.post("/api/v1/doors", token, body).await).await);
     }
     let mut schedules = Vec::new();
     for n in 0..2 {
@@ -126,7 +118,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             "windows": [{"days": days, "start": format!("{start:02}:00"), "end": format!("{end:02}:30")}],
             "holidays": [holiday],
         });
-        schedules.push(created(app.post("/api/v1/schedules", token, body).await, "schedule").await);
+        schedules.push(created(app.post("/api/v1/schedules", token, body).await).await);
     }
     let group = created(
         app.post(
@@ -135,7 +127,6 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             json!({"name": format!("crew {}", Uuid::new_v4())}),
         )
         .await,
-        "group",
     )
     .await;
 
@@ -149,7 +140,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
         };
         let body =
             json!({"name": format!("person {n}"), "kind": kind, "clearance": rng.gen_range(0..5)});
-        let person = created(app.post("/api/v1/people", token, body).await, "person").await;
+        let person = created(app.post("/api/v1/people", token, body).await).await;
         if rng.gen_bool(0.7) {
             let status = ["cleared", "cleared", "pending", "expired", "revoked"]
                 .choose(rng)
@@ -191,11 +182,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             maybe(rng, |r| instant(base, r) + Duration::days(3)),
         );
         let body = json!({"person_id": person, "card": card, "valid_from": from, "valid_until": until, "pin": maybe(rng, |_| "1234")});
-        let credential = created(
-            app.post("/api/v1/credentials", token, body).await,
-            "credential",
-        )
-        .await;
+        let credential = created(app.post("/api/v1/credentials", token, body).await).await;
         if rng.gen_bool(0.15) {
             let state = ["suspended", "lost", "revoked"].choose(rng).unwrap();
             assert_eq!(
@@ -235,7 +222,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
         body["zone_id"] = json!(zones.choose(rng).unwrap());
         body["schedule_id"] = json!(maybe(rng, |r| schedules.choose(r).unwrap()));
         body["valid_until"] = json!(maybe(rng, |r| instant(base, r) + Duration::days(2)));
-        created(app.post("/api/v1/grants", token, body).await, "grant").await;
+        created(app.post("/api/v1/grants", token, body).await).await;
     }
     cards.push("DEADBEEF".to_owned());
     Built { doors, cards }

@@ -282,3 +282,17 @@ pub async fn error_of(response: Response) -> Value {
     );
     error.clone()
 }
+
+/// Expects `status` and returns the body as JSON (`null` when empty).
+pub async fn expect(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Expects 201 Created and returns the new record's id.
+pub async fn created(response: Response) -> String {
+    let body = expect(response, StatusCode::CREATED).await;
+    body["id"].as_str().unwrap().to_owned()
+}
