@@ -1,8 +1,9 @@
-//! The `gatehouse` command line: serve, migrate, and operator administration on the
-//! server machine. Exit codes: 0 success, 1 failure, 2 bad configuration or usage.
+//! The `gatehouse` command line: serve, migrate, operator administration and the HR
+//! import on the server machine. Exit codes: 0 success, 1 failure, 2 bad configuration or usage.
 
 use crate::auth::password;
 use crate::config::{ConfigError, LogFormat, Settings};
+use crate::import::{self, ImportError};
 use crate::store::{Actor, NewOperator, OperatorChange, OperatorStatus, Store, StoreError};
 use crate::{Listeners, launch, shutdown_signal};
 use clap::{Args, Parser, Subcommand};
@@ -10,8 +11,9 @@ use gatehouse_core::role::Role;
 use secrecy::{ExposeSecret, SecretString};
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -24,7 +26,8 @@ use std::process::ExitCode;
         GATEHOUSE__DATABASE__URL=postgres://gatehouse@db/gatehouse gatehouse serve\n  \
         gatehouse operator add --username alice --role security --password-stdin\n  \
         gatehouse operator list\n  \
-        gatehouse operator disable alice\n\n\
+        gatehouse operator disable alice\n  \
+        gatehouse import people staff.csv           onboard HR's file (all rows or none)\n\n\
         Settings come from the config file, then GATEHOUSE__SECTION__KEY environment\n\
         variables, then flags. See config/server.toml for every key."
 )]
@@ -48,6 +51,20 @@ enum Command {
     /// Manage operator accounts.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Bulk imports.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import people, vetting and cards from HR's CSV file: every row is checked first,
+    /// then all are applied in one transaction (or none, when a row is wrong). Importing
+    /// the same file again changes nothing.
+    People {
+        /// The CSV file (header row required; columns in the README).
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Default)]
@@ -167,6 +184,71 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
             store.close().await;
             result
         }
+        Command::Import(ImportCommand::People { file }) => {
+            let store = Store::open(&settings.database).await?;
+            let result = import_people_file(&store, &file).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+/// Imports HR's file as `cli`, with a progress bar on a terminal; prints the summary,
+/// or every line error on stderr (and fails).
+async fn import_people_file(store: &Store, file: &Path) -> anyhow::Result<()> {
+    let unreadable = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", file.display());
+    let size = tokio::fs::metadata(file).await.map_err(unreadable)?.len();
+    if usize::try_from(size).map_or(true, |size| size > import::MAX_BYTES) {
+        anyhow::bail!(
+            "{} is larger than {} MiB",
+            file.display(),
+            import::MAX_BYTES >> 20
+        );
+    }
+    let csv = tokio::fs::read(file).await.map_err(unreadable)?;
+    let bar = Arc::new(ProgressBar(progress_bar()));
+    let outcome = import::import_people(store, csv, &Actor::cli(), bar.clone()).await;
+    bar.0.finish_and_clear();
+    match outcome {
+        Ok(summary) => {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(())
+        }
+        Err(ImportError::Invalid(lines)) => {
+            for line in &lines {
+                eprintln!("{line}");
+            }
+            anyhow::bail!(
+                "{} has {} error(s); nothing was imported",
+                file.display(),
+                lines.len()
+            )
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{msg:>9} [{bar:40}] {percent:>3}%")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(0).with_style(style)
+}
+
+struct ProgressBar(indicatif::ProgressBar);
+
+impl import::Progress for ProgressBar {
+    fn start(&self, stage: &'static str, total: u64) {
+        self.0.set_message(stage);
+        self.0.set_length(total);
+        self.0.set_position(0);
+    }
+
+    fn advance(&self, done: u64) {
+        self.0.inc(done);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod import;
 pub mod metrics;
 pub mod policy;
 pub mod state;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestApp, error_of};
+use common::{TestApp, error_of, invalid};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -13,20 +13,6 @@ async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     let response = app.post(path, token, body.clone()).await;
     assert_eq!(response.status(), StatusCode::CREATED, "{path} {body}");
     response.json().await.unwrap()
-}
-
-/// Expects a 422 naming `field`.
-async fn assert_field(response: Response, field: &str) {
-    assert_eq!(
-        response.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{field}"
-    );
-    let error = error_of(response).await;
-    assert!(
-        error["fields"][field].is_string(),
-        "should name {field}: {error}"
-    );
 }
 
 async fn delete(app: &TestApp, token: &str, path: &str) -> StatusCode {
@@ -83,13 +69,13 @@ async fn sites_follow_the_contract() {
 
     let bad_level =
         json!({"level": 256, "clearance_raise": 0, "lockdown": false, "exempt_person_ids": []});
-    assert_field(
+    invalid(
         put(&app, &admin, &format!("{path}/threat-level"), bad_level).await,
         "level",
     )
     .await;
     let bad_raise = json!({"level": 1, "clearance_raise": -1, "lockdown": false});
-    assert_field(
+    invalid(
         put(&app, &admin, &format!("{path}/threat-level"), bad_raise).await,
         "clearance_raise",
     )
@@ -101,10 +87,10 @@ async fn sites_follow_the_contract() {
     );
 
     let bad_tz = json!({"name": "X", "timezone": "Mars/Olympus"});
-    assert_field(app.post("/api/v1/sites", &admin, bad_tz).await, "timezone").await;
+    invalid(app.post("/api/v1/sites", &admin, bad_tz).await, "timezone").await;
     let unknown = json!({"name": "X", "timezone": "UTC", "threat": {}});
-    assert_field(app.post("/api/v1/sites", &admin, unknown).await, "threat").await;
-    assert_field(
+    invalid(app.post("/api/v1/sites", &admin, unknown).await, "threat").await;
+    invalid(
         app.patch(&path, &admin, json!({"name": "  "})).await,
         "name",
     )
@@ -182,12 +168,12 @@ async fn zones_doors_and_schedules_follow_the_contract() {
 
     let other_site_parent =
         json!({"site_id": hq, "parent_id": yard["id"], "name": "X", "level": 1});
-    assert_field(
+    invalid(
         app.post("/api/v1/zones", &admin, other_site_parent).await,
         "parent_id",
     )
     .await;
-    assert_field(
+    invalid(
         app.post(
             "/api/v1/zones",
             &admin,
@@ -198,14 +184,14 @@ async fn zones_doors_and_schedules_follow_the_contract() {
     )
     .await;
     let bad_mode = json!({"site_id": hq, "name": "X", "level": 1, "anti_passback": "strict"});
-    assert_field(
+    invalid(
         app.post("/api/v1/zones", &admin, bad_mode).await,
         "anti_passback",
     )
     .await;
     let lobby_path = format!("/api/v1/zones/{}", lobby["id"].as_str().unwrap());
     let vault_path = format!("/api/v1/zones/{}", vault["id"].as_str().unwrap());
-    assert_field(
+    invalid(
         app.patch(&lobby_path, &admin, json!({"parent_id": vault["id"]}))
             .await,
         "parent_id",
@@ -254,13 +240,13 @@ async fn zones_doors_and_schedules_follow_the_contract() {
     );
     assert_eq!(door["site_id"], hq);
     let across = json!({"name": "X", "from_zone_id": lobby["id"], "to_zone_id": yard["id"]});
-    assert_field(
+    invalid(
         app.post("/api/v1/doors", &admin, across).await,
         "to_zone_id",
     )
     .await;
     let too_quick = json!({"name": "X", "from_zone_id": lobby["id"], "to_zone_id": vault["id"], "unlock_ms": 500});
-    assert_field(
+    invalid(
         app.post("/api/v1/doors", &admin, too_quick).await,
         "unlock_ms",
     )
@@ -287,25 +273,25 @@ async fn zones_doors_and_schedules_follow_the_contract() {
     assert_eq!(schedule["windows"], nights["windows"]);
     assert_eq!(schedule["holidays"], nights["holidays"]);
     let late = json!({"site_id": hq, "name": "X", "windows": [{"days": ["mon"], "start": "25:00", "end": "06:00"}]});
-    assert_field(
+    invalid(
         app.post("/api/v1/schedules", &admin, late).await,
         "windows[0].start",
     )
     .await;
     let capital = json!({"site_id": hq, "name": "X", "windows": [{"days": ["Mon"], "start": "08:00", "end": "09:00"}]});
-    assert_field(
+    invalid(
         app.post("/api/v1/schedules", &admin, capital).await,
         "windows[0].days[0]",
     )
     .await;
     let no_day = json!({"site_id": hq, "name": "X", "windows": [{"days": [], "start": "08:00", "end": "09:00"}]});
-    assert_field(
+    invalid(
         app.post("/api/v1/schedules", &admin, no_day).await,
         "windows[0].days",
     )
     .await;
     let bad_date = json!({"site_id": hq, "name": "X", "windows": nights["windows"], "holidays": ["2025-02-30"]});
-    assert_field(
+    invalid(
         app.post("/api/v1/schedules", &admin, bad_date).await,
         "holidays[0]",
     )

@@ -28,8 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "health", description = "Liveness and readiness"),
         (name = "access", description = "Questions answered by the decision engine"),
         (name = "policy", description = "The signed policy snapshot"),
-        (name = "access", description = "Questions answered by the decision engine"),
-        (name = "policy", description = "The signed policy snapshot"),
+        (name = "import", description = "Bulk onboarding from HR"),
     )
 )]
 struct ApiDoc;
@@ -69,7 +68,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::credentials::router())
         .merge(routes::groups::router())
         .merge(routes::grants::router())
-        .merge(routes::visits::router());
+        .merge(routes::visits::router())
+        // bulk onboarding from HR
+        .merge(routes::import::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::router())
         .nest("/api/v1", v1)
@@ -117,6 +118,11 @@ fn document_request_errors(doc: &mut OpenApiDoc) {
                 responses
                     .entry("400".to_owned())
                     .or_insert_with(|| error("malformed body or parameter").into());
+            }
+            if has_body || has_params {
+                responses
+                    .entry("422".to_owned())
+                    .or_insert_with(|| error("a value is not valid (fields name which)").into());
             }
             if has_body {
                 responses

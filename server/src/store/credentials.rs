@@ -148,6 +148,35 @@ macro_rules! select_credential {
 }
 pub(crate) use select_credential;
 
+/// Inserts `$credential` (a `&CredentialRecord`) with `$pin` (an `Option<&PinHash>`)
+/// through `$executor`.
+macro_rules! insert_credential {
+    ($executor:expr, $credential:expr, $pin:expr) => {{
+        let c: &$crate::store::CredentialRecord = $credential;
+        let pin: Option<&gatehouse_core::model::PinHash> = $pin;
+        sqlx::query(
+            "INSERT INTO credentials (id, card, kind, state, valid_from, valid_until, \
+             person_id, visit_id, pin_salt, pin_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(c.id)
+        .bind(&c.card)
+        .bind($crate::store::people_common::text(&c.kind))
+        .bind($crate::store::people_common::text(&c.state))
+        .bind(c.valid_from)
+        .bind(c.valid_until)
+        .bind(c.person_id)
+        .bind(c.visit_id)
+        .bind(pin.map(|p| p.salt.to_vec()))
+        .bind(pin.map(|p| p.hash.to_vec()))
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute($executor)
+        .await?
+    }};
+}
+pub(crate) use insert_credential;
+
 impl Store {
     /// Issues a credential. The holder must exist (422); a visit that is over cannot
     /// receive one (409).
@@ -202,25 +231,7 @@ impl Store {
                     return Err(StoreError::Rejected("the visit is checked out").into());
                 }
             }
-            sqlx::query(
-                "INSERT INTO credentials (id, card, kind, state, valid_from, valid_until, \
-                 person_id, visit_id, pin_salt, pin_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(credential.id)
-            .bind(&credential.card)
-            .bind(text(&credential.kind))
-            .bind(text(&credential.state))
-            .bind(credential.valid_from)
-            .bind(credential.valid_until)
-            .bind(person_id)
-            .bind(visit_id)
-            .bind(new.pin.as_ref().map(|p| p.salt.to_vec()))
-            .bind(new.pin.as_ref().map(|p| p.hash.to_vec()))
-            .bind(credential.created_at)
-            .bind(credential.updated_at)
-            .execute(&mut *tx)
-            .await?;
+            insert_credential!(&mut *tx, &credential, new.pin.as_ref());
             insert_log!(&mut *tx, entry);
             bump_policy_version!(&mut *tx);
             tx.commit().await?;

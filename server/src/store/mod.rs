@@ -24,6 +24,7 @@ pub use zones::{NewZone, ZoneChange, ZoneRecord, ZoneRules};
 mod credentials;
 mod grants;
 mod groups;
+mod import;
 mod people;
 mod people_common;
 mod people_load;

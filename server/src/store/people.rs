@@ -3,7 +3,7 @@
 //! `left`, so records that name them keep meaning something.
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people_common::{by_owner, decode_error, parse, text};
+use super::people_common::{by_owner, decode_error, parse};
 use super::vetting::VettingRecord;
 use super::{Store, StoreError, bump_policy_version, now, with_pool};
 use chrono::{DateTime, Utc};
@@ -16,6 +16,9 @@ use uuid::Uuid;
 #[schema(as = Person)]
 pub struct PersonRecord {
     pub id: Uuid,
+    /// HR's key for the person (the employee number), set by the bulk import or a PATCH;
+    /// unique when present.
+    pub external_id: Option<String>,
     pub name: String,
     pub kind: PersonKind,
     /// The company a contractor (or seconded staff member) works for.
@@ -63,6 +66,7 @@ pub struct NewPerson {
 /// Fields that may change; `None` keeps the current value (`employer: Some(None)` clears).
 #[derive(Debug, Clone, Default)]
 pub struct PersonChange {
+    pub external_id: Option<Option<String>>,
     pub name: Option<String>,
     pub employer: Option<Option<String>>,
     pub clearance: Option<u8>,
@@ -73,6 +77,7 @@ pub struct PersonChange {
 #[derive(sqlx::FromRow)]
 pub(crate) struct PersonRow {
     pub(crate) id: Uuid,
+    external_id: Option<String>,
     name: String,
     kind: String,
     employer: Option<String>,
@@ -113,6 +118,7 @@ impl PersonRow {
         };
         Ok(PersonRecord {
             id: self.id,
+            external_id: self.external_id,
             name: self.name,
             kind: parse(&self.kind)?,
             employer: self.employer,
@@ -130,7 +136,7 @@ impl PersonRow {
 macro_rules! select_person {
     ($($rest:expr)?) => {
         concat!(
-            "SELECT p.id, p.name, p.kind, p.employer, p.clearance, p.status, p.created_at, ",
+            "SELECT p.id, p.external_id, p.name, p.kind, p.employer, p.clearance, p.status, p.created_at, ",
             "p.updated_at, v.id AS v_id, v.status AS v_status, v.cleared_until AS v_cleared_until, ",
             "v.reference AS v_reference, v.note AS v_note, v.checked_by AS v_checked_by, ",
             "v.checked_by_id AS v_checked_by_id, v.checked_at AS v_checked_at ",
@@ -163,6 +169,51 @@ macro_rules! fetch_person {
 }
 pub(crate) use fetch_person;
 
+/// `$query` with `$person`'s columns bound as `$1` to `$7`: id, external_id, name, kind,
+/// employer, clearance, status.
+macro_rules! bind_person {
+    ($query:expr, $person:expr) => {{
+        let p: &$crate::store::PersonRecord = $person;
+        $query
+            .bind(p.id)
+            .bind(&p.external_id)
+            .bind(&p.name)
+            .bind($crate::store::people_common::text(&p.kind))
+            .bind(&p.employer)
+            .bind(i32::from(p.clearance))
+            .bind($crate::store::people_common::text(&p.status))
+    }};
+}
+
+/// Inserts `$person` (a `&PersonRecord`, without vetting or groups) through `$executor`.
+macro_rules! insert_person {
+    ($executor:expr, $person:expr) => {{
+        let p: &$crate::store::PersonRecord = $person;
+        let sql = "INSERT INTO people (id, external_id, name, kind, employer, clearance, status, \
+                   created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        $crate::store::people::bind_person!(sqlx::query(sql), p)
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .execute($executor)
+            .await?
+    }};
+}
+pub(crate) use {bind_person, insert_person};
+
+/// Writes the columns of `$person` (a `&PersonRecord`) over its row through `$executor`.
+macro_rules! update_person_row {
+    ($executor:expr, $person:expr) => {{
+        let p: &$crate::store::PersonRecord = $person;
+        let sql = "UPDATE people SET external_id = $2, name = $3, kind = $4, employer = $5, \
+                   clearance = $6, status = $7, updated_at = $8 WHERE id = $1";
+        $crate::store::people::bind_person!(sqlx::query(sql), p)
+            .bind(p.updated_at)
+            .execute($executor)
+            .await?
+    }};
+}
+pub(crate) use update_person_row;
+
 /// The page filter of [`Store::list_people`]: `$1` cursor, `$2` name pattern, `$3` limit.
 macro_rules! people_page {
     () => {
@@ -193,6 +244,7 @@ impl Store {
         let at = now();
         let person = PersonRecord {
             id: Uuid::now_v7(),
+            external_id: None,
             name: new.name,
             kind: new.kind,
             employer: new.employer,
@@ -213,20 +265,7 @@ impl Store {
         );
         with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
-            sqlx::query(
-                "INSERT INTO people (id, name, kind, employer, clearance, status, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(person.id)
-            .bind(&person.name)
-            .bind(text(&person.kind))
-            .bind(&person.employer)
-            .bind(i32::from(person.clearance))
-            .bind(text(&person.status))
-            .bind(person.created_at)
-            .bind(person.updated_at)
-            .execute(&mut *tx)
-            .await?;
+            insert_person!(&mut *tx, &person);
             insert_log!(&mut *tx, entry);
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
@@ -277,7 +316,8 @@ impl Store {
         Ok(people)
     }
 
-    /// Changes a person's name, employer, clearance or status.
+    /// Changes a person's HR key, name, employer, clearance or status (a taken
+    /// `external_id` is a conflict).
     pub async fn update_person(
         &self,
         id: Uuid,
@@ -288,6 +328,7 @@ impl Store {
             let mut tx = pool.begin_with(begin).await?;
             let before = fetch_person!(&mut *tx, id);
             let after = PersonRecord {
+                external_id: change.external_id.clone().unwrap_or_else(|| before.external_id.clone()),
                 name: change.name.clone().unwrap_or_else(|| before.name.clone()),
                 employer: change.employer.clone().unwrap_or_else(|| before.employer.clone()),
                 clearance: change.clearance.unwrap_or(before.clearance),
@@ -295,18 +336,7 @@ impl Store {
                 updated_at: now(),
                 ..before.clone()
             };
-            sqlx::query(
-                "UPDATE people SET name = $2, employer = $3, clearance = $4, status = $5, \
-                 updated_at = $6 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(&after.name)
-            .bind(&after.employer)
-            .bind(i32::from(after.clearance))
-            .bind(text(&after.status))
-            .bind(after.updated_at)
-            .execute(&mut *tx)
-            .await?;
+            update_person_row!(&mut *tx, &after);
             insert_log!(&mut *tx, NewLogEntry::new(actor, "person.update", "person", id, Some(&before), Some(&after)));
             bump_policy_version!(&mut *tx);
             tx.commit().await?;

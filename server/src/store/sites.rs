@@ -28,8 +28,10 @@ pub struct SiteRecord {
 #[serde(deny_unknown_fields)]
 pub struct Threat {
     /// The level as operators name it, 0–255 (informational).
+    #[schema(maximum = 255)]
     pub level: u8,
     /// Added to every zone's level to get the minimum clearance, 0–255.
+    #[schema(maximum = 255)]
     pub clearance_raise: u8,
     /// Every door of the site refuses entry, except to exempt people.
     pub lockdown: bool,

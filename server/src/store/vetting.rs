@@ -3,7 +3,7 @@
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people::{PersonRecord, fetch_person};
-use super::people_common::{parse, text};
+use super::people_common::parse;
 use super::{Store, StoreError, bump_policy_version, now, with_pool};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::VettingStatus;
@@ -67,16 +67,34 @@ impl TryFrom<VettingRow> for VettingRecord {
     }
 }
 
-impl Store {
-    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
-    /// person with it as their current vetting.
-    pub async fn record_vetting(
-        &self,
-        person_id: Uuid,
-        new: NewVetting,
-        actor: &Actor,
-    ) -> Result<PersonRecord, StoreError> {
-        let record = VettingRecord {
+/// Appends `$record` (a `&VettingRecord`) to the history through `$executor`.
+macro_rules! insert_vetting {
+    ($executor:expr, $record:expr) => {{
+        let r: &$crate::store::VettingRecord = $record;
+        sqlx::query(
+            "INSERT INTO vetting_records (id, person_id, status, cleared_until, reference, \
+             note, checked_by, checked_by_id, checked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(r.id)
+        .bind(r.person_id)
+        .bind($crate::store::people_common::text(&r.status))
+        .bind(r.cleared_until)
+        .bind(&r.reference)
+        .bind(&r.note)
+        .bind(&r.checked_by)
+        .bind(r.checked_by_id)
+        .bind(r.checked_at)
+        .execute($executor)
+        .await?
+    }};
+}
+pub(crate) use insert_vetting;
+
+impl VettingRecord {
+    /// A record of `new` about `person_id`, checked by `actor` now.
+    pub(crate) fn checked(person_id: Uuid, new: NewVetting, actor: &Actor) -> VettingRecord {
+        VettingRecord {
             id: Uuid::now_v7(),
             person_id,
             status: new.status,
@@ -86,26 +104,24 @@ impl Store {
             checked_by: actor.name.clone(),
             checked_by_id: actor.id,
             checked_at: now(),
-        };
+        }
+    }
+}
+
+impl Store {
+    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
+    /// person with it as their current vetting.
+    pub async fn record_vetting(
+        &self,
+        person_id: Uuid,
+        new: NewVetting,
+        actor: &Actor,
+    ) -> Result<PersonRecord, StoreError> {
+        let record = VettingRecord::checked(person_id, new, actor);
         let person = with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             let before = fetch_person!(&mut *tx, person_id);
-            sqlx::query(
-                "INSERT INTO vetting_records (id, person_id, status, cleared_until, reference, \
-                 note, checked_by, checked_by_id, checked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(record.id)
-            .bind(record.person_id)
-            .bind(text(&record.status))
-            .bind(record.cleared_until)
-            .bind(&record.reference)
-            .bind(&record.note)
-            .bind(&record.checked_by)
-            .bind(record.checked_by_id)
-            .bind(record.checked_at)
-            .execute(&mut *tx)
-            .await?;
+            insert_vetting!(&mut *tx, &record);
             let entry = NewLogEntry::new(actor, "person.vetting", "person", person_id,
                 before.vetting.as_ref(), Some(&record));
             insert_log!(&mut *tx, entry);

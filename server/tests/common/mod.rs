@@ -296,3 +296,17 @@ pub async fn created(response: Response) -> String {
     let body = expect(response, StatusCode::CREATED).await;
     body["id"].as_str().unwrap().to_owned()
 }
+
+/// Expects a 422 in the API's shape naming `field`.
+pub async fn invalid(response: Response, field: &str) {
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{field}"
+    );
+    let error = error_of(response).await;
+    assert!(
+        error["fields"][field].is_string(),
+        "should name {field}: {error}"
+    );
+}

@@ -1,16 +1,9 @@
 //! The HTTP contract of the people model: shapes, 422 naming the field, 404 and 409.
 
 use crate::common::{TestApp, error_of};
+pub(crate) use crate::common::{expect, invalid};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-
-/// Sends and expects `status`, returning the body (`null` when empty).
-pub(crate) async fn expect(response: Response, status: StatusCode) -> Value {
-    let actual = response.status();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
 
 pub(crate) async fn send(
     app: &TestApp,
@@ -24,20 +17,6 @@ pub(crate) async fn send(
         request = request.json(&body);
     }
     request.send().await.unwrap()
-}
-
-/// A 422 naming `field`.
-pub(crate) async fn invalid(response: Response, field: &str) {
-    assert_eq!(
-        response.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{field}"
-    );
-    let error = error_of(response).await;
-    assert!(
-        error["fields"][field].is_string(),
-        "should name {field}: {error}"
-    );
 }
 
 pub(crate) async fn zone(app: &TestApp, token: &str) -> String {

@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CheckRequest {
     door_id: Uuid,
     /// Card identifier in hex (separators allowed).
+    #[schema(pattern = "^[0-9A-Fa-f:\\- ]{2,128}$")]
     card: String,
     /// When to decide for; default now.
     at: Option<DateTime<Utc>>,

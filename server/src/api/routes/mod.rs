@@ -3,6 +3,7 @@
 pub mod access;
 pub mod auth;
 pub mod health;
+pub mod import;
 pub mod operator_log;
 pub mod operators;
 pub mod policy;

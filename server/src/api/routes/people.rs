@@ -28,7 +28,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(vetting_history, record_vetting))
 }
 
-const NAME_MAX: usize = 128;
+/// Longest name or employer, in characters.
+pub(crate) const NAME_MAX: usize = 128;
+/// Longest external id (HR's employee number), in characters.
+pub(crate) const EXTERNAL_ID_MAX: usize = 128;
+/// Longest vetting reference, in characters.
+pub(crate) const REFERENCE_MAX: usize = 128;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,18 +45,25 @@ pub struct CreatePerson {
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     employer: Option<String>,
     /// Clearance level, 0 to 255.
+    #[schema(maximum = 255)]
     clearance: u8,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePerson {
+    /// HR's key for the person (employee number), as the bulk import matches it; `null`
+    /// clears it. 409 when another person has it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = "\\S", min_length = 1, max_length = 128)]
+    external_id: Option<Option<String>>,
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, pattern = "\\S", min_length = 1, max_length = 128)]
     employer: Option<Option<String>>,
+    #[schema(maximum = 255)]
     clearance: Option<u8>,
     /// `left` for someone who has left; people are never deleted.
     status: Option<PersonStatus>,
@@ -155,11 +167,12 @@ async fn get_person(
     ))
 }
 
-/// Change name, employer, clearance or status (`active`, `suspended`, `left`).
+/// Change external id, name, employer, clearance or status (`active`, `suspended`, `left`).
 #[utoipa::path(patch, path = "/people/{id}", tag = "people", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdatePerson,
     responses((status = 200, body = PersonRecord), (status = 401, body = ErrorResponse),
         (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, description = "external_id taken", body = ErrorResponse),
         (status = 422, body = ErrorResponse)))]
 async fn update_person(
     State(state): State<AppState>,
@@ -171,8 +184,11 @@ async fn update_person(
     check_text(&mut problems, "name", request.name.as_deref(), NAME_MAX);
     let employer = request.employer.as_ref().and_then(Option::as_deref);
     check_text(&mut problems, "employer", employer, NAME_MAX);
+    let external_id = request.external_id.as_ref().and_then(Option::as_deref);
+    check_text(&mut problems, "external_id", external_id, EXTERNAL_ID_MAX);
     reject(problems)?;
     let change = PersonChange {
+        external_id: request.external_id.map(|e| trimmed_text(e.as_deref())),
         name: trimmed_text(request.name.as_deref()),
         employer: request.employer.map(|e| trimmed_text(e.as_deref())),
         clearance: request.clearance,
@@ -184,6 +200,24 @@ async fn update_person(
         .await
         .map_err(not_found("person"))?;
     Ok(Json(person))
+}
+
+/// Records a problem on `field` when a vetting's end is given for a status other than
+/// `cleared`, or is not after `now`.
+pub(crate) fn check_cleared_until(
+    problems: &mut FieldErrors,
+    field: &str,
+    status: VettingStatus,
+    cleared_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    if let Some(until) = cleared_until {
+        if status != VettingStatus::Cleared {
+            problems.insert(field.into(), "only with status cleared".into());
+        } else if until <= now {
+            problems.insert(field.into(), "must be in the future".into());
+        }
+    }
 }
 
 /// A person's vetting records, newest first.
@@ -222,16 +256,11 @@ async fn record_vetting(
         &mut problems,
         "reference",
         request.reference.as_deref(),
-        128,
+        REFERENCE_MAX,
     );
     check_text(&mut problems, "note", request.note.as_deref(), 2000);
-    if let Some(until) = request.cleared_until {
-        if request.status != VettingStatus::Cleared {
-            problems.insert("cleared_until".into(), "only with status cleared".into());
-        } else if until <= now() {
-            problems.insert("cleared_until".into(), "must be in the future".into());
-        }
-    }
+    let until = request.cleared_until;
+    check_cleared_until(&mut problems, "cleared_until", request.status, until, now());
     reject(problems)?;
     let new = NewVetting {
         status: request.status,

@@ -39,6 +39,7 @@ pub struct CreateZone {
     name: String,
     /// Security level, 0 (public) to 255.
     #[schema(maximum = 255)]
+    #[schema(maximum = 255)]
     level: u8,
     #[serde(default)]
     vetting_required: bool,
@@ -68,6 +69,7 @@ pub struct UpdateZone {
     parent_id: Option<Option<Uuid>>,
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     name: Option<String>,
+    #[schema(maximum = 255)]
     #[schema(maximum = 255)]
     level: Option<u8>,
     vetting_required: Option<bool>,

@@ -1,0 +1,292 @@
+//! Reading an HR file, without I/O (the clock is passed in), so that every rule is
+//! unit-tested: the header, line numbers, the row limit, and merging the rows of one
+//! person (whose columns must agree) with each card on one row only.
+
+use super::row::Row;
+use super::{LineError, MAX_ROWS, Progress};
+use chrono::{DateTime, Utc};
+use csv::ByteRecord;
+use gatehouse_core::model::{CardKind, PersonKind, PersonStatus, VettingStatus};
+use std::collections::HashMap;
+
+/// Every column, in the documented order.
+pub const COLUMNS: [&str; 13] = [
+    "external_id",
+    "name",
+    "kind",
+    "employer",
+    "clearance",
+    "status",
+    "vetting_status",
+    "vetting_cleared_until",
+    "vetting_reference",
+    "card",
+    "card_kind",
+    "card_valid_from",
+    "card_valid_until",
+];
+const REQUIRED: [&str; 4] = ["external_id", "name", "kind", "clearance"];
+/// Rows between two progress reports.
+const REPORT_EVERY: u64 = 1000;
+
+/// The vetting a row asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportVetting {
+    pub status: VettingStatus,
+    pub cleared_until: Option<DateTime<Utc>>,
+    pub reference: Option<String>,
+}
+
+/// A card a row asks for; `card` is normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportCard {
+    pub line: u64,
+    pub card: String,
+    /// `None`: `uid` for a new card, unchanged for an issued one.
+    pub kind: Option<CardKind>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// One person of the file, with the cards of all their rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportPerson {
+    /// The person's first row.
+    pub line: u64,
+    pub external_id: String,
+    pub name: String,
+    pub kind: PersonKind,
+    pub employer: Option<String>,
+    pub clearance: u8,
+    /// `None`: unchanged (`active` for a new person).
+    pub status: Option<PersonStatus>,
+    /// `None`: vetting unchanged.
+    pub vetting: Option<ImportVetting>,
+    pub cards: Vec<ImportCard>,
+}
+
+/// A checked file: its people in order of first appearance, and its number of data rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub people: Vec<ImportPerson>,
+    pub rows: u64,
+}
+
+/// Reads and checks the whole file; all its problems, or the people it describes.
+pub fn parse(
+    csv: &[u8],
+    now: DateTime<Utc>,
+    progress: &dyn Progress,
+) -> Result<Parsed, Vec<LineError>> {
+    let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
+    progress.start("checking", csv.len() as u64);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv);
+    let mut record = ByteRecord::new();
+    let mut errors = Vec::new();
+    let columns = match reader.read_byte_record(&mut record) {
+        Ok(true) => header(&record, &mut errors),
+        Ok(false) => {
+            errors.push(LineError::new(1, "row", "the header row is missing"));
+            HashMap::new()
+        }
+        Err(e) => {
+            errors.push(LineError::new(1, "row", e.to_string()));
+            HashMap::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut file = File::default();
+    let mut lines = Lines {
+        text: csv,
+        at: 0,
+        line: 1,
+    };
+    let mut reported = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = lines.at(e.position().map_or(0, csv::Position::byte));
+                errors.push(LineError::new(line, "row", e.to_string()));
+                break;
+            }
+        }
+        file.rows += 1;
+        let line = lines.at(record.position().map_or(0, csv::Position::byte));
+        if file.rows > MAX_ROWS {
+            errors.push(LineError::new(
+                line,
+                "row",
+                format!("more than {MAX_ROWS} rows"),
+            ));
+            break;
+        }
+        if record.len() != columns.len() {
+            let message = format!("has {} fields, the header {}", record.len(), columns.len());
+            errors.push(LineError::new(line, "row", message));
+        } else {
+            let row = Row::new(&record, &columns);
+            file.add(line, row, now, &mut errors);
+        }
+        if file.rows.is_multiple_of(REPORT_EVERY) {
+            let at = reader.position().byte();
+            progress.advance(at.saturating_sub(reported));
+            reported = at;
+        }
+    }
+    progress.advance(reader.position().byte().saturating_sub(reported));
+    if errors.is_empty() {
+        Ok(Parsed {
+            people: file.people,
+            rows: file.rows,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Line numbers of records, counted by this module: the reader's own count is one short
+/// after a CRLF line end (it starts the next record at the `\n`).
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Bytes before `at` are counted ...
+    at: usize,
+    /// ... and `at` is on this line.
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The line of the record that the reader says starts at `byte` (at or after `at`).
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        let from = self.at.min(start);
+        let newlines = self.text[from..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.at = start;
+        self.line
+    }
+}
+
+/// The header's columns by name → position; problems are errors on line 1.
+fn header(record: &ByteRecord, errors: &mut Vec<LineError>) -> HashMap<&'static str, usize> {
+    let mut columns = HashMap::new();
+    for (i, raw) in record.iter().enumerate() {
+        let name = String::from_utf8_lossy(raw).trim().to_lowercase();
+        match COLUMNS.iter().find(|c| **c == name) {
+            Some(column) if columns.insert(*column, i).is_some() => {
+                errors.push(LineError::new(1, column, "the column appears twice"));
+            }
+            Some(_) => {}
+            None => errors.push(LineError::new(
+                1,
+                &name,
+                format!("unknown column; the columns are {}", COLUMNS.join(", ")),
+            )),
+        }
+    }
+    for column in REQUIRED {
+        if !columns.contains_key(column) {
+            errors.push(LineError::new(1, column, "a required column is missing"));
+        }
+    }
+    columns
+}
+
+/// The people read so far.
+#[derive(Default)]
+struct File {
+    people: Vec<ImportPerson>,
+    by_external_id: HashMap<String, usize>,
+    card_lines: HashMap<String, u64>,
+    rows: u64,
+}
+
+impl File {
+    /// Checks one row and merges it into its person, or records its problems.
+    fn add(
+        &mut self,
+        line: u64,
+        mut row: Row<'_>,
+        now: DateTime<Utc>,
+        errors: &mut Vec<LineError>,
+    ) {
+        let person = row.person(line, now);
+        let card = row.card(line);
+        let problems = std::mem::take(&mut row.problems);
+        let (Some(mut person), Some(card), true) = (person, card, problems.is_empty()) else {
+            if problems.is_empty() {
+                errors.push(LineError::new(line, "row", "is not valid"));
+            }
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|(f, m)| LineError::new(line, &f, m)),
+            );
+            return;
+        };
+        if let Some(card) = &card
+            && let Some(first) = self.card_lines.insert(card.card.clone(), line)
+        {
+            self.card_lines.insert(card.card.clone(), first);
+            errors.push(LineError::new(
+                line,
+                "card",
+                format!("also on line {first}"),
+            ));
+            return;
+        }
+        match self.by_external_id.get(&person.external_id) {
+            Some(&i) => {
+                let first = &mut self.people[i];
+                let before = errors.len();
+                for field in disagreements(first, &person) {
+                    let message = format!("differs from line {} of this external_id", first.line);
+                    errors.push(LineError::new(line, field, message));
+                }
+                if errors.len() == before {
+                    first.cards.extend(card);
+                }
+            }
+            None => {
+                person.cards.extend(card);
+                let key = person.external_id.clone();
+                self.by_external_id.insert(key, self.people.len());
+                self.people.push(person);
+            }
+        }
+    }
+}
+
+/// The person columns in which two rows of one person differ.
+fn disagreements(a: &ImportPerson, b: &ImportPerson) -> Vec<&'static str> {
+    let vetting = |p: &ImportPerson| p.vetting.as_ref().map(|v| v.status);
+    let until = |p: &ImportPerson| p.vetting.as_ref().and_then(|v| v.cleared_until);
+    let reference = |p: &ImportPerson| p.vetting.as_ref().and_then(|v| v.reference.clone());
+    [
+        ("name", a.name != b.name),
+        ("kind", a.kind != b.kind),
+        ("employer", a.employer != b.employer),
+        ("clearance", a.clearance != b.clearance),
+        ("status", a.status != b.status),
+        ("vetting_status", vetting(a) != vetting(b)),
+        ("vetting_cleared_until", until(a) != until(b)),
+        ("vetting_reference", reference(a) != reference(b)),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect()
+}

@@ -1,0 +1,223 @@
+//! The parser and its checks, on small files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::{LineError, parse};
+use chrono::{DateTime, TimeZone, Utc};
+use gatehouse_core::model::{CardKind, PersonKind, PersonStatus, VettingStatus};
+
+const HEADER: &str = "external_id,name,kind,employer,clearance,status,vetting_status,\
+    vetting_cleared_until,vetting_reference,card,card_kind,card_valid_from,card_valid_until";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+}
+
+fn file(rows: &[&str]) -> String {
+    let mut text = HEADER.to_owned();
+    for row in rows {
+        text.push('\n');
+        text.push_str(row);
+    }
+    text
+}
+
+fn errors(text: &str) -> Vec<(u64, String)> {
+    let errors = parse(text.as_bytes(), now(), &()).unwrap_err();
+    errors.into_iter().map(|e| (e.line, e.field)).collect()
+}
+
+#[test]
+fn a_full_row_is_read() {
+    let text = file(&[
+        "E1,Ada Lovelace,staff,,3,active,cleared,2027-03-31,V-1,04:a2-2b 9c,secure,2026-02-01T08:00:00Z,2027-01-01",
+    ]);
+    let parsed = parse(text.as_bytes(), now(), &()).unwrap();
+    assert_eq!(parsed.rows, 1);
+    let [ada] = parsed.people.as_slice() else {
+        panic!("one person: {parsed:?}")
+    };
+    assert_eq!(
+        (ada.line, ada.external_id.as_str(), ada.name.as_str()),
+        (2, "E1", "Ada Lovelace")
+    );
+    assert_eq!(
+        (ada.kind, ada.employer.clone(), ada.clearance, ada.status),
+        (PersonKind::Staff, None, 3, Some(PersonStatus::Active))
+    );
+    let vetting = ada.vetting.clone().unwrap();
+    assert_eq!(vetting.status, VettingStatus::Cleared);
+    assert_eq!(vetting.cleared_until, Some(at(2027, 3, 31)));
+    assert_eq!(vetting.reference.as_deref(), Some("V-1"));
+    let card = &ada.cards[0];
+    assert_eq!((card.line, card.card.as_str()), (2, "04A22B9C"));
+    assert_eq!(card.kind, Some(CardKind::Secure));
+    let from = Utc.with_ymd_and_hms(2026, 2, 1, 8, 0, 0).unwrap();
+    assert_eq!(card.valid_from, Some(from));
+    assert_eq!(card.valid_until, Some(at(2027, 1, 1)));
+}
+
+#[test]
+fn quoted_fields_bom_crlf_and_column_order() {
+    // BOM, CRLF, columns in another order and some absent, a quoted comma, a doubled
+    // quote and a quoted line break (the next row is numbered by the file's lines).
+    let text = "\u{feff}name,external_id,clearance,kind,employer\r\n\
+        \"Smith, Jane\",E1,2,Contractor,\"Acme \"\"Locks\"\"\"\r\n\
+        \"Two\nLines\",E2,0,staff,\r\n\
+        Bob,E3,1,STAFF,\r\n";
+    let parsed = parse(text.as_bytes(), now(), &()).unwrap();
+    let names: Vec<_> = parsed.people.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Smith, Jane", "Two\nLines", "Bob"]);
+    let lines: Vec<_> = parsed.people.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [2, 3, 5]);
+    assert_eq!(parsed.people[0].employer.as_deref(), Some("Acme \"Locks\""));
+    assert_eq!(parsed.people[0].kind, PersonKind::Contractor);
+    assert!(parsed.people[0].vetting.is_none() && parsed.people[0].cards.is_empty());
+}
+
+#[test]
+fn empty_optional_fields_are_not_given() {
+    let parsed = parse(file(&["E1,Ada,staff,,3,,,,,,,,"]).as_bytes(), now(), &()).unwrap();
+    let ada = &parsed.people[0];
+    assert_eq!((ada.employer.clone(), ada.status), (None, None));
+    assert!(ada.vetting.is_none() && ada.cards.is_empty());
+}
+
+#[test]
+fn several_cards_on_several_rows() {
+    let text = file(&[
+        "E1,Ada,staff,,3,,,,,0A0B,,,",
+        "E2,Bob,staff,,1,,,,,,,,",
+        "E1,Ada,staff,,3,,,,,0C0D,uid,,",
+    ]);
+    let parsed = parse(text.as_bytes(), now(), &()).unwrap();
+    assert_eq!(parsed.rows, 3);
+    let cards: Vec<_> = parsed.people[0]
+        .cards
+        .iter()
+        .map(|c| (c.line, c.card.as_str()))
+        .collect();
+    assert_eq!(cards, [(2, "0A0B"), (4, "0C0D")]);
+}
+
+#[test]
+fn every_bad_field_of_every_line_is_reported() {
+    let text = file(&[
+        "E1,Ada,staff,,256,,,,,,,,",
+        "E2,Bob,boss,,1,retired,,,,,,,",
+        ",,,,,,,,,,,,",
+        "E4,Cy,staff,,1,,cleared,2025-12-31,,,,,",
+        "E5,Di,staff,,1,,pending,2027-01-01,,,,,",
+        "E6,Ed,staff,,1,,,,REF,,,,",
+        "E7,Fa,staff,,1,,,,,0g,,31/12/2026,",
+        "E8,Gi,staff,,1,,,,,0A0B,chip,2027-01-01,2026-01-01",
+        "E9,Ho,staff,,1,,,,,,uid,,",
+    ]);
+    assert_eq!(
+        errors(&text),
+        [
+            (2, "clearance".into()),
+            (3, "kind".into()),
+            (3, "status".into()),
+            (4, "clearance".into()),
+            (4, "external_id".into()),
+            (4, "kind".into()),
+            (4, "name".into()),
+            (5, "vetting_cleared_until".into()),
+            (6, "vetting_cleared_until".into()),
+            (7, "vetting_reference".into()),
+            (8, "card".into()),
+            (8, "card_valid_from".into()),
+            (9, "card_kind".into()),
+            (9, "card_valid_until".into()),
+            (10, "card_kind".into()),
+        ]
+    );
+}
+
+#[test]
+fn messages_say_what_is_wrong() {
+    let text = file(&["E1,Ada,staff,,x,,cleared,2025-01-01,,0g,,,"]);
+    let errors = parse(text.as_bytes(), now(), &()).unwrap_err();
+    let message = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .unwrap()
+    };
+    assert_eq!(message("clearance"), "must be a whole number from 0 to 255");
+    assert_eq!(message("vetting_cleared_until"), "must be in the future");
+    assert!(message("card").contains("non-hex"), "{errors:?}");
+    assert_eq!(
+        LineError::new(3, "card", "bad").to_string(),
+        "line 3: card: bad"
+    );
+}
+
+#[test]
+fn rows_of_one_person_must_agree_and_cards_appear_once() {
+    let text = file(&[
+        "E1,Ada,staff,,3,,,,,0A0B,,,",
+        "E1,Ada,contractor,,4,,,,,0C0D,,,",
+        "E2,Bob,staff,,1,,,,,0a:0b,,,",
+    ]);
+    assert_eq!(
+        errors(&text),
+        [
+            (3, "kind".into()),
+            (3, "clearance".into()),
+            (4, "card".into())
+        ]
+    );
+}
+
+#[test]
+fn header_problems_are_on_line_one() {
+    assert_eq!(errors(""), [(1, "row".into())]);
+    assert_eq!(
+        errors("external_id,name,kind,colour,name\nE1,Ada,staff,red,Ada"),
+        [
+            (1, "colour".into()),
+            (1, "name".into()),
+            (1, "clearance".into())
+        ]
+    );
+}
+
+#[test]
+fn a_row_of_the_wrong_width_and_bad_utf8_are_errors() {
+    let mut text = file(&["E1,Ada,staff,,3", "E2,Bob,staff,,1,,,,,,,,"]).into_bytes();
+    text.extend_from_slice(b"\nE3,B\xffb,staff,,1,,,,,,,,");
+    let errors = parse(&text, now(), &()).unwrap_err();
+    let got: Vec<_> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(got, [(2, "row"), (4, "name")]);
+}
+
+#[test]
+fn progress_counts_every_byte() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Count(Mutex<(u64, u64)>);
+    impl super::Progress for Count {
+        fn start(&self, _: &'static str, total: u64) {
+            *self.0.lock().unwrap() = (total, 0);
+        }
+        fn advance(&self, done: u64) {
+            self.0.lock().unwrap().1 += done;
+        }
+    }
+    let rows: Vec<String> = (0..2500)
+        .map(|i| format!("E{i},P{i},staff,,1,,,,,,,,"))
+        .collect();
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let text = file(&rows);
+    let count = Count::default();
+    let parsed = parse(text.as_bytes(), now(), &count).unwrap();
+    assert_eq!(parsed.people.len(), 2500);
+    let (total, done) = *count.0.lock().unwrap();
+    assert_eq!((total, done), (text.len() as u64, text.len() as u64));
+}
