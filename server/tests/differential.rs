@@ -8,7 +8,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{TestApp, created};
+use common::{TestApp, TestDb, created};
 use gatehouse_core::decide::{Direction, EngineState, Presentation, decide};
 use gatehouse_core::policy::verify_and_load;
 use rand::rngs::StdRng;
@@ -229,8 +229,20 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
 }
 
 #[tokio::test]
-async fn server_decisions_equal_snapshot_decisions() {
-    let (app, _db) = TestApp::start().await;
+async fn server_decisions_equal_snapshot_decisions_on_sqlite() {
+    server_decisions_equal_snapshot_decisions(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn server_decisions_equal_snapshot_decisions_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    server_decisions_equal_snapshot_decisions(&db).await;
+}
+
+async fn server_decisions_equal_snapshot_decisions(db: &TestDb) {
+    let app = TestApp::start_on(db).await;
     let token = app.admin_token().await;
     let key: Value = app.public_json("/api/v1/policy/public-key").await;
     let key_bytes: [u8; 32] = base64::Engine::decode(
