@@ -1,0 +1,8 @@
+//! The Gatehouse door agent: reads cards, drives the lock, decides from a signed policy
+//! snapshot even when the server is unreachable, journals every event durably and syncs
+//! with the server.
+//!
+//! Built in parts (see the README for what works today).
+// journal: durable, hash-chained, checksummed event journal
+// door: pure door state machine, hardware traits, simulated hardware
+// reader: card reader trait, simulated reader, PC/SC behind the `pcsc` feature
