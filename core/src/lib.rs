@@ -6,6 +6,7 @@
 //! - [`decide`]: the access decision engine.
 
 pub mod decide;
+pub mod event;
 pub mod model;
 pub mod policy;
 pub mod role;
