@@ -47,7 +47,8 @@ pub struct DoorEvent {
 pub enum EventKind {
     /// A card was presented and decided.
     Presentation(PresentationRecord),
-    /// The door contact opened after a grant or an exit request.
+    /// The door contact opened (an opening without a grant or exit request is followed
+    /// by `ForcedOpen`).
     DoorOpened,
     /// The door contact closed.
     DoorClosed,

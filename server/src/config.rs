@@ -157,8 +157,9 @@ impl Settings {
     /// Checks values that parse but make no sense. Called again after CLI overrides.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
-        if self.server.request_timeout_s == 0 {
-            return fail("server.request_timeout_s", "must be at least 1");
+        if self.server.request_timeout_s < 30 {
+            // Door agents long-poll for policy changes for up to 25 s.
+            return fail("server.request_timeout_s", "must be at least 30");
         }
         if self.server.body_limit_bytes < 1024 {
             return fail("server.body_limit_bytes", "must be at least 1024");

@@ -6,8 +6,10 @@ use crate::store::{Store, StoreError};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use gatehouse_core::policy::{Policy, PolicySource, Settings, SignedSnapshot, sign};
 use rand::RngCore;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
 const SIGNING_KEY_NAME: &str = "policy-ed25519";
 /// Attempts to read a consistent model while writes are happening.
@@ -120,6 +122,69 @@ impl PolicyService {
         let compiled = self.current().await?;
         Ok(sign(
             compiled.policy.source(),
+            compiled.policy.version(),
+            &self.signing_key,
+        )?)
+    }
+
+    /// The current policy cut down to some sites, signed: a door agent gets only what its
+    /// doors need. Kept: those sites with their zones, doors and schedules; grants on
+    /// their zones; every visit with its allowed zones narrowed to them; every person and
+    /// credential (an unknown card must still be decided as unknown, not missing), and
+    /// threat exemptions as they are. The result is built as a policy before signing, so
+    /// it never holds a dangling reference.
+    pub async fn snapshot_for_sites(
+        &self,
+        site_ids: &BTreeSet<Uuid>,
+    ) -> Result<SignedSnapshot, PolicyServiceError> {
+        let compiled = self.current().await?;
+        let full = compiled.policy.source();
+        let zones: Vec<_> = full
+            .zones
+            .iter()
+            .filter(|z| site_ids.contains(&z.site_id))
+            .cloned()
+            .collect();
+        let zone_ids: BTreeSet<Uuid> = zones.iter().map(|z| z.id).collect();
+        let visits = full.visits.iter().map(|v| {
+            let mut visit = v.clone();
+            visit.allowed_zone_ids.retain(|z| zone_ids.contains(z));
+            visit
+        });
+        let source = PolicySource {
+            settings: full.settings.clone(),
+            sites: full
+                .sites
+                .iter()
+                .filter(|s| site_ids.contains(&s.id))
+                .cloned()
+                .collect(),
+            doors: full
+                .doors
+                .iter()
+                .filter(|d| site_ids.contains(&d.site_id))
+                .cloned()
+                .collect(),
+            schedules: full
+                .schedules
+                .iter()
+                .filter(|s| site_ids.contains(&s.site_id))
+                .cloned()
+                .collect(),
+            grants: full
+                .grants
+                .iter()
+                .filter(|g| zone_ids.contains(&g.zone_id))
+                .cloned()
+                .collect(),
+            visits: visits.collect(),
+            zones,
+            people: full.people.clone(),
+            credentials: full.credentials.clone(),
+        };
+        let policy = Policy::build(source)?;
+        Ok(sign(
+            policy.source(),
             compiled.policy.version(),
             &self.signing_key,
         )?)

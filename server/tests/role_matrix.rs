@@ -15,6 +15,8 @@ use serde_json::Value;
 enum Access {
     Public,
     Roles(&'static [Role]),
+    /// Only a door agent's own token: anonymous and every operator get 401.
+    Agent,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -35,10 +37,12 @@ const READ_VISITS: &[Role] = &[
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
+const READ_AGENTS: &[Role] = &[Role::Admin, Role::Security];
+const READ_EVENTS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 
 /// The rule for each endpoint. Keep in step with `auth/permissions.rs`.
 fn rule(method: &str, path: &str) -> Option<Access> {
-    use Access::{Public, Roles};
+    use Access::{Agent, Public, Roles};
     Some(match (method, path) {
         ("get", "/healthz" | "/readyz" | "/api/v1/openapi.json") => Public,
         ("post", "/api/v1/auth/login") => Public,
@@ -101,6 +105,17 @@ fn rule(method: &str, path: &str) -> Option<Access> {
             "post",
             "/api/v1/visits" | "/api/v1/visits/{id}/check-in" | "/api/v1/visits/{id}/check-out",
         ) => Roles(WRITE_VISITS),
+        // door agents: operator side, agent side, and the events they upload
+        ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
+            Roles(READ_AGENTS)
+        }
+        (
+            "post",
+            "/api/v1/agents" | "/api/v1/agents/{id}/revoke" | "/api/v1/agents/{id}/enrollment-code",
+        ) => Roles(ADMIN),
+        ("post", "/api/v1/agent/enroll") => Public,
+        ("get", "/api/v1/agent/policy") | ("post", "/api/v1/agent/events") => Agent,
+        ("get", "/api/v1/events") => Roles(READ_EVENTS),
         _ => return None,
     })
 }
@@ -151,7 +166,7 @@ async fn every_endpoint_has_a_rule_and_every_cell_holds() {
         let status = send(&app, &method, &concrete, None).await;
         match access {
             Access::Public => assert_allowed(status, "anonymous", &method, path),
-            Access::Roles(_) => assert_eq!(
+            Access::Roles(_) | Access::Agent => assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,
                 "anonymous {method} {path}"
@@ -175,6 +190,9 @@ async fn every_endpoint_has_a_rule_and_every_cell_holds() {
                 }
                 Access::Roles(_) => {
                     assert_eq!(status, StatusCode::FORBIDDEN, "{role} {method} {path}");
+                }
+                Access::Agent => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{role} {method} {path}");
                 }
             }
             cells += 1;

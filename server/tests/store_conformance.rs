@@ -359,34 +359,9 @@ async fn secrets_are_created_once(db: &TestDb) {
 async fn operator_log_is_append_only(db: &TestDb) {
     let store = db.store().await;
     create(&store, "ed", Role::Host).await;
-    let statements = [
-        "UPDATE operator_log SET actor = 'someone else'",
-        "DELETE FROM operator_log",
-    ];
-    for sql in statements {
-        let error = raw_execute(db, sql).await.expect_err(sql);
-        assert!(error.contains("append-only"), "{sql}: {error}");
-    }
-    if db.url.starts_with("postgres") {
-        let error = raw_execute(db, "TRUNCATE operator_log")
-            .await
-            .expect_err("truncate");
-        assert!(error.contains("append-only"), "{error}");
-    }
+    db.assert_append_only("operator_log").await;
     let log = store.list_operator_log(None, 10).await.unwrap();
     assert_eq!((log.len(), log[0].actor.as_str()), (1, "cli"));
-}
-
-/// Runs SQL on a separate connection, as someone with database access would.
-async fn raw_execute(db: &TestDb, sql: &'static str) -> Result<(), String> {
-    let result = if db.url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.map(drop)
-    } else {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.map(drop)
-    };
-    result.map_err(|e| e.to_string())
 }
 
 async fn migrations_are_idempotent_and_data_survives_reopen(db: &TestDb) {

@@ -70,7 +70,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::grants::router())
         .merge(routes::visits::router())
         // bulk onboarding from HR
-        .merge(routes::import::router());
+        .merge(routes::import::router())
+        // door agents: operator side, agent side, and the events they upload
+        .merge(routes::agents::router())
+        .merge(routes::agent_api::router())
+        .merge(routes::events::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::router())
         .nest("/api/v1", v1)

@@ -19,18 +19,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     #[tracing::instrument(skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthenticated)?;
-        // The scheme name is case-insensitive (RFC 9110 §11.1).
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or(ApiError::InvalidToken)?;
+        let token = bearer_token(parts)?;
         let claims = state.tokens.verify(token).ok_or(ApiError::InvalidToken)?;
         let principal = state
             .store
@@ -40,6 +29,23 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok_or(ApiError::InvalidToken)?;
         Ok(Authenticated(principal))
     }
+}
+
+/// The token of an `Authorization: Bearer` header: 401 without the header, 401 with an
+/// invalid token when it is not a bearer token. Shared with the agent-token extractor.
+pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated)?;
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::InvalidToken)
 }
 
 /// An authenticated operator whose role holds permission `P`; 403 otherwise.

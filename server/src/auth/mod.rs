@@ -1,5 +1,6 @@
 //! Operator authentication and authorisation.
 
+pub mod agent;
 pub mod extract;
 pub mod password;
 pub mod permissions;

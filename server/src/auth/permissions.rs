@@ -57,3 +57,15 @@ permission!(
     /// enter this zone?", "where can this person go?", "whose vetting expires soon?".
     QueryAccess: [Admin, Security, Auditor]
 );
+permission!(
+    /// Registering, revoking and re-enrolling door agents.
+    ManageAgents: [Admin]
+);
+permission!(
+    /// Reading door agents and their ingest alarms.
+    ReadAgents: [Admin, Security]
+);
+permission!(
+    /// Reading the events door agents uploaded.
+    ReadEvents: [Admin, Security, Auditor]
+);

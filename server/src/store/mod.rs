@@ -38,6 +38,13 @@ pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visits::{NewVisit, VisitRecord};
+// door agents and what they upload
+mod agents;
+mod events;
+pub use agents::{AgentRecord, AgentStatus, NewAgent};
+pub use events::{
+    AlarmRecord, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord,
+};
 
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};

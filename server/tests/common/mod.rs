@@ -89,6 +89,36 @@ impl TestDb {
         settings
     }
 
+    /// Runs SQL on a separate connection, as someone with database access would.
+    pub async fn raw_execute(&self, sql: &str) -> Result<(), String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let result = if self.url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.map(drop)
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.map(drop)
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    /// Asserts that the database itself refuses to change or delete rows of `table`
+    /// (which must have at least one row: row triggers fire only on rows)
+    /// and, on PostgreSQL, to truncate it.
+    pub async fn assert_append_only(&self, table: &str) {
+        let mut statements = vec![
+            format!("UPDATE {table} SET id = id"),
+            format!("DELETE FROM {table}"),
+        ];
+        if self.url.starts_with("postgres") {
+            statements.push(format!("TRUNCATE {table}"));
+        }
+        for sql in statements {
+            let error = self.raw_execute(&sql).await.expect_err(&sql);
+            assert!(error.contains("append-only"), "{sql}: {error}");
+        }
+    }
+
     pub async fn store(&self) -> Store {
         Store::open(&self.settings().database).await.unwrap()
     }

@@ -20,3 +20,7 @@ pub mod groups;
 pub mod people;
 pub mod people_model;
 pub mod visits;
+// door agents: operator side, agent side, and the events they upload
+pub mod agent_api;
+pub mod agents;
+pub mod events;

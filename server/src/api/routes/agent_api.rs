@@ -1,0 +1,265 @@
+//! The API door agents call with their own token: enrolment (with a one-time code),
+//! the policy for their doors' sites by long-poll, and event upload. Operator tokens are
+//! not accepted here, nor agent tokens anywhere else.
+
+use crate::api::error::{ApiError, ErrorResponse};
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::auth::agent::{AuthenticatedAgent, hash_secret, new_agent_token, normalize_code};
+use crate::state::AppState;
+use crate::store::{IngestOutcome, UploadRecord, now};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use gatehouse_core::event::DoorEvent;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+/// Most records in one upload.
+const MAX_RECORDS: usize = 1_000;
+/// Largest payload of one record.
+const MAX_PAYLOAD: usize = 64 * 1024;
+/// Longest and default long-poll wait, in seconds.
+/// Below the smallest request timeout the server accepts (30 s), so a long-poll ends
+/// with 204, never with the timeout's 408.
+const MAX_WAIT_S: u64 = 25;
+const DEFAULT_WAIT_S: u64 = 25;
+/// How often a waiting long-poll re-reads the policy version (other replicas change it
+/// in the database, so there is nothing in this process to wait on).
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enroll))
+        .routes(routes!(policy))
+        .routes(routes!(upload_events))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The enrolment code an admin was given (case, spaces and dashes do not matter).
+    #[schema(max_length = 64)]
+    code: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Enrolled {
+    agent_id: Uuid,
+    /// `gha_...`: send as `Authorization: Bearer <token>`. Shown once.
+    token: String,
+    door_ids: Vec<Uuid>,
+}
+
+/// Exchange a one-time enrolment code for the agent's token. An unknown, used or
+/// expired code gets one and the same 401.
+#[utoipa::path(post, path = "/agent/enroll", tag = "agent", request_body = EnrollRequest,
+    responses((status = 200, body = Enrolled), (status = 401, body = ErrorResponse)))]
+async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EnrollRequest>,
+) -> Result<Json<Enrolled>, ApiError> {
+    let code = normalize_code(&request.code);
+    let token = new_agent_token();
+    let enrolled = state
+        .store
+        .enroll_agent(&hash_secret(&code), &hash_secret(&token), now())
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    Ok(Json(Enrolled {
+        agent_id: enrolled.id,
+        token,
+        door_ids: enrolled.door_ids,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyQuery {
+    /// The version the agent has; absent: answer at once.
+    after_version: Option<u64>,
+    /// Seconds to wait for a newer version, 0 to 25 (default 25).
+    #[param(minimum = 0, maximum = 25)]
+    wait_s: Option<u64>,
+}
+
+/// The signed policy snapshot for the sites of the agent's doors, once its version is
+/// above `after_version`: at once when it is, else as soon as it changes within
+/// `wait_s` seconds (200), or 204 when the wait ends first.
+#[utoipa::path(get, path = "/agent/policy", tag = "agent", security(("bearer" = [])),
+    params(PolicyQuery),
+    responses((status = 200, description = "signed snapshot; version in `x-policy-version`",
+            content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 204, description = "no newer version within the wait"),
+        (status = 401, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn policy(
+    State(state): State<AppState>,
+    agent: AuthenticatedAgent,
+    ApiQuery(query): ApiQuery<PolicyQuery>,
+) -> Result<Response, ApiError> {
+    let wait_s = query.wait_s.unwrap_or(DEFAULT_WAIT_S);
+    if wait_s > MAX_WAIT_S {
+        return Err(ApiError::field("wait_s", "must be between 0 and 25"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(wait_s);
+    loop {
+        let version = state.store.policy_version().await?;
+        let newer = query
+            .after_version
+            .is_none_or(|have| i64::try_from(have).is_ok_and(|have| version > have));
+        if newer {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        sleep(left.min(POLL_EVERY)).await;
+    }
+    let sites = state.store.agent_site_ids(agent.agent_id).await?;
+    let snapshot = state
+        .policy
+        .snapshot_for_sites(&sites)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let bytes = snapshot
+        .to_bytes()
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let headers = [
+        (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+        (
+            header::HeaderName::from_static("x-policy-version"),
+            snapshot.version.to_string(),
+        ),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// The agent's clock when it sent this (RFC 3339).
+    agent_time: DateTime<Utc>,
+    /// Up to 1,000 journal records, in any order.
+    #[schema(max_items = 1000)]
+    records: Vec<UploadedRecord>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadedRecord {
+    /// The agent's sequence number, from 1, without gaps.
+    #[schema(minimum = 1)]
+    seq: u64,
+    /// `postcard(DoorEvent)`, base64 (at most 64 KiB decoded).
+    payload: String,
+    /// `chain_hash(previous hash, seq, payload)`, 64 hex digits.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
+    hash: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UploadAnswer {
+    #[serde(flatten)]
+    outcome: IngestOutcome,
+    /// Server clock minus `agent_time`; beyond ±10 s the agent is alarmed.
+    clock_offset_ms: i64,
+}
+
+/// Upload journal records. Stored each (agent, seq) once, checked for continuity of the
+/// hash chain; gaps, broken links and reused numbers raise alarms (see the agent's
+/// alarms). A batch holding a record that does not decode is refused whole (422, nothing
+/// stored: a newer agent than this server, to be fixed by upgrading, not by skipping),
+/// and so is one holding an event of a door this agent does not serve (403).
+#[utoipa::path(post, path = "/agent/events", tag = "agent", security(("bearer" = [])),
+    request_body = Upload,
+    responses((status = 200, body = UploadAnswer), (status = 401, body = ErrorResponse),
+        (status = 403, description = "an event of another agent's door", body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn upload_events(
+    State(state): State<AppState>,
+    agent: AuthenticatedAgent,
+    ApiJson(upload): ApiJson<Upload>,
+) -> Result<Json<UploadAnswer>, ApiError> {
+    if upload.records.len() > MAX_RECORDS {
+        return Err(ApiError::field(
+            "records",
+            "at most 1000 records per upload",
+        ));
+    }
+    let doors = state.store.agent(agent.agent_id).await?.door_ids;
+    let mut records = Vec::with_capacity(upload.records.len());
+    for (i, record) in upload.records.into_iter().enumerate() {
+        let record = decode(i, record)?;
+        if record.event.door_id.is_some_and(|d| !doors.contains(&d)) {
+            return Err(ApiError::Forbidden);
+        }
+        records.push(record);
+    }
+    records.sort_by_key(|r| r.seq);
+    if records.windows(2).any(|w| w[0].seq == w[1].seq) {
+        return Err(ApiError::field("records", "a seq appears twice"));
+    }
+    let clock_offset_ms = (Utc::now() - upload.agent_time).num_milliseconds();
+    let outcome = state
+        .store
+        .ingest_events(agent.agent_id, &records, clock_offset_ms)
+        .await?;
+    Ok(Json(UploadAnswer {
+        outcome,
+        clock_offset_ms,
+    }))
+}
+
+/// Checks and decodes record `i` of an upload; a 422 naming the field otherwise.
+fn decode(i: usize, record: UploadedRecord) -> Result<UploadRecord, ApiError> {
+    let field = |name: &str| format!("records[{i}].{name}");
+    if record.seq == 0 || i64::try_from(record.seq).is_err() {
+        return Err(ApiError::field(
+            &field("seq"),
+            "must be between 1 and 2^63-1",
+        ));
+    }
+    // base64 grows 3 bytes into 4: refuse an oversized payload before decoding it.
+    if record.payload.len() > MAX_PAYLOAD / 3 * 4 + 4 {
+        return Err(ApiError::field(&field("payload"), "larger than 64 KiB"));
+    }
+    let payload = STANDARD
+        .decode(record.payload.as_bytes())
+        .map_err(|_| ApiError::field(&field("payload"), "is not base64"))?;
+    if payload.len() > MAX_PAYLOAD {
+        return Err(ApiError::field(&field("payload"), "larger than 64 KiB"));
+    }
+    let hash = parse_hash(&record.hash)
+        .ok_or_else(|| ApiError::field(&field("hash"), "must be 64 hex digits"))?;
+    let event = DoorEvent::decode(&payload)
+        .map_err(|_| ApiError::field(&field("payload"), "does not decode as a door event"))?;
+    Ok(UploadRecord {
+        seq: record.seq,
+        payload,
+        hash,
+        event,
+    })
+}
+
+/// 64 hex digits as 32 bytes.
+fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (out, pair) in hash.iter_mut().zip(bytes.chunks_exact(2)) {
+        let digits = std::str::from_utf8(pair).ok()?;
+        *out = u8::from_str_radix(digits, 16).ok()?;
+    }
+    Some(hash)
+}

@@ -1,0 +1,20 @@
+//! Door agents on the server: enrolment and identity, policy by long-poll, event upload
+//! and ingest alarms, the events list (`api`, `policy`, `ingest`, on SQLite through the
+//! HTTP API) and their storage on both backends (`store`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+#[path = "agents/api.rs"]
+mod api;
+#[path = "agents/ingest.rs"]
+mod ingest;
+#[path = "agents/policy.rs"]
+mod policy;
+#[path = "support/site_model.rs"]
+mod site_support;
+#[path = "agents/store.rs"]
+mod store;
+#[path = "agents/support.rs"]
+mod support;
