@@ -132,10 +132,18 @@ mod tests {
         let first = chain_hash(&GENESIS_HASH, 1, &payload);
         let second = chain_hash(&first, 2, &payload);
         assert_ne!(first, second, "the same payload chains to a new hash");
-        assert_ne!(chain_hash(&GENESIS_HASH, 2, &payload), first, "the number is covered");
+        assert_ne!(
+            chain_hash(&GENESIS_HASH, 2, &payload),
+            first,
+            "the number is covered"
+        );
         let mut altered = payload.clone();
         altered[0] ^= 1;
-        assert_ne!(chain_hash(&GENESIS_HASH, 1, &altered), first, "the payload is covered");
+        assert_ne!(
+            chain_hash(&GENESIS_HASH, 1, &altered),
+            first,
+            "the payload is covered"
+        );
         assert!(DoorEvent::decode(&[0xFF; 3]).is_err());
     }
 }

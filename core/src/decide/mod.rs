@@ -86,6 +86,17 @@ pub enum Outcome {
     Pending,
 }
 
+impl Outcome {
+    /// The wire name (`granted`, `denied`, `pending`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Granted => "granted",
+            Outcome::Denied => "denied",
+            Outcome::Pending => "pending",
+        }
+    }
+}
+
 /// Why: the first rule that failed, or `granted`. Codes as in product.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

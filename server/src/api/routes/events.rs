@@ -11,6 +11,7 @@ use crate::store::{EventFilter, EventRecord};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use gatehouse_core::decide::Outcome;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,9 +32,8 @@ pub struct EventQuery {
     from: Option<DateTime<Utc>>,
     /// Occurred before (RFC 3339).
     to: Option<DateTime<Utc>>,
-    /// `granted`, `denied`, ...
-    #[param(max_length = 64)]
-    outcome: Option<String>,
+    /// Presentations with this outcome.
+    outcome: Option<Outcome>,
     /// `presentation`, `forced_open`, `held_open`, ...
     #[param(max_length = 64)]
     kind: Option<String>,
@@ -59,12 +59,15 @@ async fn list_events(
         cursor: query.cursor,
     };
     let limit = page.limit()?;
+    if query.kind.as_ref().is_some_and(|k| k.len() > 64) {
+        return Err(ApiError::field("kind", "at most 64 characters"));
+    }
     let filter = EventFilter {
         door_id: query.door_id,
         person_id: query.person_id,
         from: query.from,
         to: query.to,
-        outcome: query.outcome,
+        outcome: query.outcome.map(|o| o.as_str().to_owned()),
         kind: query.kind,
     };
     let rows = state
