@@ -4,5 +4,8 @@
 //!
 //! Built in parts (see the README for what works today).
 // journal: durable, hash-chained, checksummed event journal
+pub mod journal;
 // door: pure door state machine, hardware traits, simulated hardware
+pub mod door;
 // reader: card reader trait, simulated reader, PC/SC behind the `pcsc` feature
+pub mod reader;

@@ -1,0 +1,304 @@
+//! The machine's behaviour, one row per situation: inputs at given milliseconds, and
+//! every output expected with its time.
+
+use std::time::Duration;
+
+use super::{
+    CLOSE, DoorEvent::*, DoorMachine, DoorMode, DoorTiming, EXIT, Input, LOCK, MonoTime, OPEN,
+    Output, TICK, UNLOCK, ev, grant, run, timing,
+};
+
+struct Row {
+    name: &'static str,
+    timing: DoorTiming,
+    mode: DoorMode,
+    steps: Vec<(u64, Input)>,
+    expect: Vec<(u64, Output)>,
+}
+
+fn row(name: &'static str, steps: Vec<(u64, Input)>, expect: Vec<(u64, Output)>) -> Row {
+    Row {
+        name,
+        timing: timing(),
+        mode: DoorMode::Normal,
+        steps,
+        expect,
+    }
+}
+
+fn with_timing(mut row: Row, change: impl FnOnce(&mut DoorTiming)) -> Row {
+    change(&mut row.timing);
+    row
+}
+
+fn in_mode(mut row: Row, mode: DoorMode) -> Row {
+    row.mode = mode;
+    row
+}
+
+fn rows() -> Vec<Row> {
+    let m = Input::SetMode;
+    vec![
+        row(
+            "grant, open, close: relock on close, no alarm at the unlock time",
+            vec![(0, grant(3000)), (500, OPEN), (2000, CLOSE)],
+            vec![
+                (0, UNLOCK),
+                (550, ev(DoorOpened)),
+                (2050, ev(DoorClosed)),
+                (2050, LOCK),
+            ],
+        ),
+        row(
+            "grant, never opened: relock and alarm at the unlock time",
+            vec![(0, grant(3000))],
+            vec![(0, UNLOCK), (3000, LOCK), (3000, ev(NotOpenedAfterGrant))],
+        ),
+        row(
+            "grant, open past the unlock time: relock then, held open at edge + held-open",
+            vec![(0, grant(3000)), (100, OPEN), (12_000, CLOSE)],
+            vec![
+                (0, UNLOCK),
+                (150, ev(DoorOpened)),
+                (3000, LOCK),
+                (10_100, ev(HeldOpen)),
+                (12_050, ev(DoorClosed)),
+                (12_050, ev(HeldOpenCleared)),
+            ],
+        ),
+        row(
+            "forced open: alarm, no held-open, relay never moves",
+            vec![(1000, OPEN), (30_000, CLOSE)],
+            vec![
+                (1050, ev(DoorOpened)),
+                (1050, ev(ForcedOpen)),
+                (30_050, ev(DoorClosed)),
+            ],
+        ),
+        row(
+            "exit request releases the lock and relocks on close",
+            vec![(0, EXIT), (200, OPEN), (1000, CLOSE)],
+            vec![
+                (0, ev(ExitRequested)),
+                (0, UNLOCK),
+                (250, ev(DoorOpened)),
+                (1050, ev(DoorClosed)),
+                (1050, LOCK),
+            ],
+        ),
+        with_timing(
+            row(
+                "exit request with a mechanical handle: no relay, no alarm",
+                vec![(0, EXIT), (200, OPEN), (1000, CLOSE), (5000, EXIT)],
+                vec![
+                    (0, ev(ExitRequested)),
+                    (250, ev(DoorOpened)),
+                    (1050, ev(DoorClosed)),
+                    (5000, ev(ExitRequested)),
+                ],
+            ),
+            |t| t.exit_unlocks = false,
+        ),
+        row(
+            "contact bounce within the debounce: no event",
+            vec![
+                (1000, OPEN),
+                (1020, CLOSE),
+                (1030, OPEN),
+                (1040, CLOSE),
+                (1079, OPEN),
+                (1080, CLOSE),
+            ],
+            vec![],
+        ),
+        row(
+            "a 400 ms opening is processed",
+            vec![(1000, OPEN), (1400, CLOSE)],
+            vec![
+                (1050, ev(DoorOpened)),
+                (1050, ev(ForcedOpen)),
+                (1450, ev(DoorClosed)),
+            ],
+        ),
+        with_timing(
+            row(
+                "a 400 ms opening is processed even with an absurd debounce (clamped)",
+                vec![(1000, OPEN), (1400, CLOSE)],
+                vec![
+                    (1200, ev(DoorOpened)),
+                    (1200, ev(ForcedOpen)),
+                    (1600, ev(DoorClosed)),
+                ],
+            ),
+            |t| t.debounce = Duration::from_secs(10),
+        ),
+        in_mode(
+            row(
+                "locked mode: a grant (exempt person) still releases",
+                vec![(0, grant(3000))],
+                vec![(0, UNLOCK), (3000, LOCK), (3000, ev(NotOpenedAfterGrant))],
+            ),
+            DoorMode::Locked,
+        ),
+        row(
+            "entering locked mode relocks at once",
+            vec![(0, grant(3000)), (100, m(DoorMode::Locked))],
+            vec![(0, UNLOCK), (100, LOCK), (3000, ev(NotOpenedAfterGrant))],
+        ),
+        in_mode(
+            row(
+                "unlocked mode keeps the relay released; openings are free",
+                vec![
+                    (0, TICK),
+                    (100, grant(1000)),
+                    (2000, OPEN),
+                    (60_000, CLOSE),
+                    (70_000, m(DoorMode::Normal)),
+                ],
+                vec![
+                    (0, UNLOCK),
+                    (2050, ev(DoorOpened)),
+                    (60_050, ev(DoorClosed)),
+                    (70_000, LOCK),
+                ],
+            ),
+            DoorMode::Unlocked,
+        ),
+        in_mode(
+            row(
+                "leaving unlocked mode with the door open starts the held-open timer",
+                vec![(0, TICK), (100, OPEN), (1000, m(DoorMode::Normal))],
+                vec![
+                    (0, UNLOCK),
+                    (150, ev(DoorOpened)),
+                    (1000, LOCK),
+                    (11_000, ev(HeldOpen)),
+                ],
+            ),
+            DoorMode::Unlocked,
+        ),
+        row(
+            "grant while the door stands open: closing relocks, no not-opened alarm",
+            vec![(0, OPEN), (1000, grant(3000)), (1500, CLOSE)],
+            vec![
+                (50, ev(DoorOpened)),
+                (50, ev(ForcedOpen)),
+                (1000, UNLOCK),
+                (1550, ev(DoorClosed)),
+                (1550, LOCK),
+            ],
+        ),
+        row(
+            "an opening edge just inside the window is legitimate once debounced",
+            vec![(0, grant(3000)), (2990, OPEN), (4000, CLOSE)],
+            vec![
+                (0, UNLOCK),
+                (3000, LOCK),
+                (3040, ev(DoorOpened)),
+                (4050, ev(DoorClosed)),
+            ],
+        ),
+        row(
+            "an opening at the end of the window is forced",
+            vec![(0, grant(3000)), (3000, OPEN)],
+            vec![
+                (0, UNLOCK),
+                (3000, LOCK),
+                (3000, ev(NotOpenedAfterGrant)),
+                (3050, ev(DoorOpened)),
+                (3050, ev(ForcedOpen)),
+            ],
+        ),
+        row(
+            "a bounce across the end of the window: not opened",
+            vec![(0, grant(3000)), (2990, OPEN), (3010, CLOSE)],
+            vec![(0, UNLOCK), (3000, LOCK), (3010, ev(NotOpenedAfterGrant))],
+        ),
+        row(
+            "after relock on close, a second opening in the same period is forced",
+            vec![(0, grant(5000)), (100, OPEN), (1000, CLOSE), (2000, OPEN)],
+            vec![
+                (0, UNLOCK),
+                (150, ev(DoorOpened)),
+                (1050, ev(DoorClosed)),
+                (1050, LOCK),
+                (2050, ev(DoorOpened)),
+                (2050, ev(ForcedOpen)),
+            ],
+        ),
+        row(
+            "a second grant extends the release",
+            vec![(0, grant(3000)), (2000, grant(3000))],
+            vec![(0, UNLOCK), (5000, LOCK), (5000, ev(NotOpenedAfterGrant))],
+        ),
+        row(
+            "an edge seen before the grant is still a forced opening",
+            vec![(0, OPEN), (20, grant(3000))],
+            vec![
+                (20, UNLOCK),
+                (50, ev(DoorOpened)),
+                (50, ev(ForcedOpen)),
+                (3020, LOCK),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn behaviour_table() {
+    let mut failures = Vec::new();
+    for row in rows() {
+        let got = run(row.timing, row.mode, &row.steps, 100_000);
+        if got != row.expect {
+            failures.push(format!(
+                "{}:\n  expected {:?}\n  got      {:?}",
+                row.name, row.expect, got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn held_open_is_raised_exactly_at_the_held_open_time_and_once() {
+    let mut m = DoorMachine::new(timing(), DoorMode::Normal);
+    let at = MonoTime::from_millis;
+    assert_eq!(m.handle(grant(3000), at(0)).len(), 1);
+    m.handle(OPEN, at(1000));
+    m.handle(TICK, at(1050));
+    m.handle(TICK, at(4000));
+    assert_eq!(m.next_deadline(), Some(at(11_000)));
+    assert!(
+        m.handle(TICK, at(10_999)).is_empty(),
+        "not yet at held-open − 1 ms"
+    );
+    let raised = m.handle(TICK, at(11_000));
+    assert_eq!(
+        raised.iter().map(|o| o.output).collect::<Vec<_>>(),
+        vec![ev(HeldOpen)]
+    );
+    assert_eq!(
+        m.next_deadline(),
+        None,
+        "raised once: nothing more to wait for"
+    );
+    assert!(m.handle(TICK, at(50_000)).is_empty());
+}
+
+#[test]
+fn a_late_tick_dates_outputs_at_their_deadlines() {
+    let mut m = DoorMachine::new(timing(), DoorMode::Normal);
+    m.handle(grant(3000), MonoTime::from_millis(0));
+    let late = m.handle(TICK, MonoTime::from_millis(9000));
+    let times: Vec<u64> = late.iter().map(|o| o.at.as_millis()).collect();
+    assert_eq!(times, vec![3000, 3000]);
+}
+
+#[test]
+fn time_going_backwards_counts_as_the_latest_time() {
+    let mut m = DoorMachine::new(timing(), DoorMode::Normal);
+    m.handle(TICK, MonoTime::from_millis(5000));
+    let out = m.handle(grant(3000), MonoTime::from_millis(1000));
+    assert_eq!(out[0].at, MonoTime::from_millis(5000));
+    assert_eq!(m.next_deadline(), Some(MonoTime::from_millis(8000)));
+}
