@@ -9,3 +9,7 @@ pub mod journal;
 pub mod door;
 // reader: card reader trait, simulated reader, PC/SC behind the `pcsc` feature
 pub mod reader;
+// agent: the runtime wiring reader, decisions, journal, door, policy sync and upload
+pub mod agent;
+// config: the agent's TOML configuration
+pub mod config;

@@ -142,7 +142,13 @@ impl ServerProcess {
     /// `extra_env` set (e.g. `GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD`). Each start logs to
     /// a new file in `dir`. Does not wait: see [`ServerProcess::wait_ready`].
     pub fn start(dir: &Path, extra_env: &[(&str, &str)]) -> ServerProcess {
-        let (api_port, metrics_port) = (free_port(), free_port());
+        ServerProcess::start_on(dir, extra_env, free_port())
+    }
+
+    /// [`ServerProcess::start`] on API port `api_port` (to restart a server where its
+    /// clients expect it).
+    pub fn start_on(dir: &Path, extra_env: &[(&str, &str)], api_port: u16) -> ServerProcess {
+        let metrics_port = free_port();
         let log_path = new_log_path(dir);
         let log = File::create(&log_path).expect("create the server log");
         let mut command = gatehouse_command(dir);
@@ -304,6 +310,17 @@ impl Api {
         .await
     }
 
+    /// `PATCH path` with a JSON body and `token` as bearer.
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     /// Every item of a paginated list, fetched `limit` at a time by following
     /// `next_cursor`.
     pub async fn list_all(&self, path: &str, token: &str, limit: u32) -> Vec<Value> {
@@ -347,4 +364,135 @@ pub async fn expect_json(response: reqwest::Response, status: u16) -> Value {
     let text = response.text().await.expect("read the response body");
     assert_eq!(actual.as_u16(), status, "{url} answered {actual}: {text}");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {text}"))
+}
+
+/// The `door-agent` binary of this build, next to `gatehouse` (see [`gatehouse_binary`]).
+pub fn door_agent_binary() -> PathBuf {
+    let binary =
+        gatehouse_binary().with_file_name(format!("door-agent{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} does not exist: build it with cargo build --workspace",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `door-agent run` with the simulated reader: its standard input is a pipe
+/// the test writes card lines (`<reader> <hex-card>`) and door commands (`contact
+/// <door-id> open|closed`) to; its `/status` is polled to observe the relay. Killed
+/// when dropped.
+pub struct AgentProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT` of the status endpoint.
+    pub status_url: String,
+    log_path: PathBuf,
+}
+
+impl AgentProcess {
+    /// Starts `door-agent run --config <config>` in `dir`, its log in a new file there.
+    pub fn start(dir: &Path, config: &Path, status_url: &str) -> AgentProcess {
+        let log_path = (1..)
+            .map(|n| dir.join(format!("agent-{n}.log")))
+            .find(|path| !path.exists())
+            .expect("a free log file name");
+        let log = File::create(&log_path).expect("create the agent log");
+        let child = Command::new(door_agent_binary())
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().expect("share the agent log"))
+            .stderr(log)
+            .spawn()
+            .expect("start door-agent run");
+        AgentProcess {
+            child,
+            status_url: status_url.to_owned(),
+            log_path,
+        }
+    }
+
+    /// Writes one line to the agent's standard input.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("the agent's stdin");
+        writeln!(stdin, "{line}").expect("write to the agent's stdin");
+        stdin.flush().expect("flush the agent's stdin");
+    }
+
+    /// `GET /status`, or `None` while the endpoint does not answer.
+    pub async fn status(&self) -> Option<Value> {
+        let response = http_client()
+            .get(format!("{}/status", self.status_url))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    }
+
+    /// Waits until `/status` answers and satisfies `cond`; returns that status. Panics
+    /// with the agent's log after `timeout`, or if the agent exits.
+    pub async fn wait_status(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        cond: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the agent") {
+                panic!("door-agent exited ({status}); its log:\n{}", self.logs());
+            }
+            if let Some(s) = self.status().await
+                && cond(&s)
+            {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; agent log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Kills the agent with SIGKILL and reaps it.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL the agent");
+        self.child.wait().expect("reap the agent");
+    }
+
+    /// Sends SIGTERM and waits for the agent to exit.
+    pub async fn stop(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill -TERM");
+        assert!(sent.success());
+        let child = &mut self.child;
+        wait_until(
+            STOP_TIMEOUT,
+            "the agent to exit after SIGTERM",
+            async || child.try_wait().expect("poll the agent"),
+        )
+        .await
+    }
+
+    /// Everything the agent wrote to stdout and stderr so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).expect("read the agent log")
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::record::SEGMENT_HEADER_LEN;
 use super::segment::{self, MAX_SEGMENT_BYTES, sync_dir};
@@ -34,14 +35,28 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
         .truncate(false)
         .open(&path)
         .map_err(JournalError::io("creating", &path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(JournalError::Locked {
-            dir: dir.to_owned(),
-        }),
-        Err(TryLockError::Error(e)) => Err(JournalError::io("locking", path)(e)),
+    // A lock can stay held for a moment after its holder closed it: a process forking
+    // at that instant (to run any command) shares the lock until its child execs. So
+    // "locked" is only believed after it has lasted a while.
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    dir: dir.to_owned(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(JournalError::io("locking", path)(e)),
+        }
     }
 }
+
+/// How long a held lock is waited for before the journal is reported in use.
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
 
 impl Journal {
     /// Opens (creating if needed) the journal in `dir`, recovering from a crash: a torn

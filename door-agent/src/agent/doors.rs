@@ -1,0 +1,266 @@
+//! One thread per door running its [`DoorDriver`]; the lock is wrapped so that every
+//! relay move is visible in `/status`; door events are journalled from the door thread.
+//! Also the simulated door inputs: `contact <door-id> open|closed` and `exit <door-id>`
+//! lines on standard input, split off before the simulated card reader sees the rest.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use gatehouse_core::event::DoorEvent as JournalEvent;
+use uuid::Uuid;
+
+use super::journal_cell::JournalCell;
+use crate::door::{
+    ContactLevel, DoorDriver, DoorMachine, HardwareError, Input, InputSink, Lock, Output,
+    RelayState, SimDoorSensor, SimExitButton, TimedInput,
+};
+
+/// What `/status` shows of one relay.
+#[derive(Debug, Default)]
+pub struct RelayView {
+    /// Released now.
+    pub unlocked: AtomicBool,
+    /// Relay moves since the agent started (lock → unlock counts one, and back another).
+    pub changes: AtomicU64,
+    /// The debounced door contact is open.
+    pub contact_open: AtomicBool,
+}
+
+/// A lock that reports its moves to a [`RelayView`].
+pub struct ObservedLock {
+    inner: Box<dyn Lock>,
+    view: Arc<RelayView>,
+}
+
+impl ObservedLock {
+    /// Wraps `inner`, which must already be at its idle (engaged) level.
+    pub fn new(inner: Box<dyn Lock>, view: Arc<RelayView>) -> Self {
+        ObservedLock { inner, view }
+    }
+}
+
+impl Lock for ObservedLock {
+    fn set(&mut self, state: RelayState) -> Result<(), HardwareError> {
+        let before = self.inner.state();
+        self.inner.set(state)?;
+        if before != state {
+            self.view
+                .unlocked
+                .store(state == RelayState::Released, Ordering::SeqCst);
+            self.view.changes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> RelayState {
+        self.inner.state()
+    }
+}
+
+/// A running door: where to send its inputs.
+pub struct DoorHandle {
+    /// The door's input channel (grants, mode changes, simulated contact).
+    pub inputs: InputSink,
+    /// The relay as `/status` shows it.
+    pub relay: Arc<RelayView>,
+    /// The simulated contact and exit button, when the hardware is simulated.
+    pub sim: Option<(SimDoorSensor, SimExitButton)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DoorHandle {
+    /// Waits for the door thread to engage the lock and end (after `shutdown` is set).
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts door `door_id`'s thread: `machine` drives `lock` (already engaged); door
+/// events are journalled; the thread engages the lock and ends once `shutdown` is set.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_door(
+    door_id: Uuid,
+    machine: DoorMachine,
+    lock: ObservedLock,
+    view: Arc<RelayView>,
+    inputs: (InputSink, mpsc::Receiver<TimedInput>),
+    sim: Option<(SimDoorSensor, SimExitButton)>,
+    journal: Arc<JournalCell>,
+    clock: (Instant, DateTime<Utc>),
+    shutdown: Arc<AtomicBool>,
+) -> std::io::Result<DoorHandle> {
+    let (sink, receiver) = inputs;
+    let (epoch, epoch_utc) = clock;
+    let mut driver = DoorDriver::new(machine, lock, epoch, receiver);
+    let relay = Arc::clone(&view);
+    let thread = std::thread::Builder::new()
+        .name(format!("door-{door_id}"))
+        .spawn(move || {
+            loop {
+                if shutdown.load(Ordering::SeqCst) {
+                    // Leave the door as the idle level has it.
+                    let _ = driver.step(Duration::ZERO);
+                    break;
+                }
+                let step = match driver.step(Duration::from_millis(200)) {
+                    Ok(step) => step,
+                    Err(e) => {
+                        tracing::error!(door = %door_id, error = %e, "door loop ended");
+                        break;
+                    }
+                };
+                view.contact_open.store(
+                    driver.machine().contact() == ContactLevel::Open,
+                    Ordering::SeqCst,
+                );
+                if let Some(e) = step.lock_error {
+                    tracing::error!(door = %door_id, error = %e, "the lock did not move");
+                }
+                for output in step.outputs {
+                    match output.output {
+                        Output::Relay(command) => {
+                            tracing::info!(door = %door_id, ?command, "relay");
+                        }
+                        Output::Event(event) => {
+                            let occurred_at = epoch_utc
+                                + chrono::Duration::from_std(output.at.as_duration())
+                                    .unwrap_or_default();
+                            tracing::info!(door = %door_id, ?event, "door event");
+                            let record = JournalEvent {
+                                occurred_at,
+                                door_id: Some(door_id),
+                                kind: event.into(),
+                            };
+                            if let Err(e) = journal.append(&record) {
+                                tracing::error!(door = %door_id, error = %e, ?event,
+                                    "could not journal a door event");
+                            }
+                        }
+                    }
+                }
+            }
+        })?;
+    Ok(DoorHandle {
+        inputs: sink,
+        relay,
+        sim,
+        thread: Some(thread),
+    })
+}
+
+/// A simulated door command on standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimCommand {
+    /// `contact <door-id> open|closed`
+    Contact(Uuid, ContactLevel),
+    /// `exit <door-id>`: the request-to-exit button.
+    Exit(Uuid),
+}
+
+/// Parses a door command; `None` when the line is not one (it is then a card line).
+pub fn parse_sim_command(line: &str) -> Option<Result<SimCommand, String>> {
+    let mut words = line.split_whitespace();
+    let verb = words.next()?;
+    if verb != "contact" && verb != "exit" {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    let door = |w: Option<&&str>| -> Result<Uuid, String> {
+        w.ok_or_else(|| format!("{verb}: missing door id"))?
+            .parse::<Uuid>()
+            .map_err(|e| format!("{verb}: bad door id ({e})"))
+    };
+    Some(match (verb, rest.len()) {
+        ("contact", 2) => door(rest.first()).and_then(|d| match rest[1] {
+            "open" => Ok(SimCommand::Contact(d, ContactLevel::Open)),
+            "closed" => Ok(SimCommand::Contact(d, ContactLevel::Closed)),
+            other => Err(format!("contact: {other:?} is not open or closed")),
+        }),
+        ("exit", 1) => door(rest.first()).map(SimCommand::Exit),
+        ("contact", _) => Err("expected `contact <door-id> open|closed`".into()),
+        _ => Err("expected `exit <door-id>`".into()),
+    })
+}
+
+/// Reads standard input on its own thread: door commands go to the simulated doors,
+/// every other line to `card_lines` (the simulated card reader's input).
+pub fn split_stdin(
+    doors: BTreeMap<Uuid, (SimDoorSensor, SimExitButton)>,
+    mut card_lines: std::io::PipeWriter,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stdin-split".into())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            let mut input = BufReader::new(stdin.lock());
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match input.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let text = String::from_utf8_lossy(&line);
+                match parse_sim_command(&text) {
+                    None => {
+                        if card_lines.write_all(&line).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => tracing::warn!("standard input: {e}"),
+                    Some(Ok(command)) => {
+                        let id = match &command {
+                            SimCommand::Contact(id, _) | SimCommand::Exit(id) => *id,
+                        };
+                        match (doors.get(&id), command) {
+                            (None, _) => {
+                                tracing::warn!(door = %id, "standard input: no such simulated door")
+                            }
+                            (Some((sensor, _)), SimCommand::Contact(_, level)) => {
+                                sensor.set(level);
+                            }
+                            (Some((_, button)), SimCommand::Exit(_)) => {
+                                button.press();
+                                button.release();
+                            }
+                        }
+                    }
+                }
+            }
+        })
+}
+
+/// Sends `input` to a door now.
+pub fn send(sink: &InputSink, input: Input) {
+    let _ = sink.send(TimedInput::now(input));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn door_commands_parse_and_card_lines_pass() {
+        let id = Uuid::from_u128(5);
+        assert_eq!(
+            parse_sim_command(&format!("contact {id} open\n")),
+            Some(Ok(SimCommand::Contact(id, ContactLevel::Open)))
+        );
+        assert_eq!(
+            parse_sim_command(&format!("exit {id}")),
+            Some(Ok(SimCommand::Exit(id)))
+        );
+        assert!(matches!(parse_sim_command("contact x open"), Some(Err(_))));
+        assert!(matches!(parse_sim_command("contact"), Some(Err(_))));
+        assert_eq!(parse_sim_command("front 04A1"), None);
+        assert_eq!(parse_sim_command(""), None);
+    }
+}

@@ -1,0 +1,367 @@
+//! The agent's runtime: `enroll` (obtain and store the credential) and `run` (wire the
+//! reader, decision engine, journal, doors, policy sync, uploader and status endpoint).
+//!
+//! Start-up order in [`run`]: every door's lock is set to its idle (engaged) level first,
+//! before anything that can fail slowly; then the journal is opened and `agent_started`
+//! journalled; then the last good snapshot is loaded; then the tasks start.
+
+pub mod credential;
+pub mod decide_loop;
+pub mod doors;
+pub mod journal_cell;
+pub mod policy_sync;
+pub mod status;
+pub mod uploader;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use chrono::Utc;
+use gatehouse_core::event::{DoorEvent, EventKind};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::config::{AgentConfig, ReaderKind, check_server_url};
+use crate::door::{
+    ContactLevel, DoorMachine, DoorMode, DoorTiming, HardwareConfig, Input, Lock, SimDoorSensor,
+    SimExitButton, SimLock,
+};
+use crate::reader::{CardReader, ReaderMap};
+use credential::{Credential, decode_key};
+use doors::{DoorHandle, ObservedLock, RelayView};
+use journal_cell::JournalCell;
+use policy_sync::PolicyState;
+use status::StatusState;
+
+/// How long a start without a policy on disk waits for the server's first one before
+/// the doors start with default timing.
+const FIRST_POLICY_WAIT: Duration = Duration::from_secs(10);
+
+/// An HTTP client for the server: rustls; when `server.ca_cert` is set, that
+/// certificate is the only trusted root.
+pub fn http_client(config: &AgentConfig) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("gatehouse-door-agent/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &config.server.ca_cert {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("server.ca_cert: reading {}", path.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("server.ca_cert: {} is not PEM", path.display()))?;
+        builder = builder
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(cert);
+    }
+    builder.build().context("building the HTTP client")
+}
+
+#[derive(Deserialize)]
+struct Enrolled {
+    agent_id: Uuid,
+    token: String,
+    door_ids: Vec<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct PublicKey {
+    algorithm: String,
+    public_key: String,
+}
+
+/// `door-agent enroll`: exchanges the one-time `code` for the agent's token, pins the
+/// server's policy-signing key, and writes both to `agent.credential_file` (mode 0600).
+pub async fn enroll(config: &AgentConfig, server: &str, code: &str) -> anyhow::Result<Credential> {
+    let url = check_server_url(server, config.server.allow_plain_http)
+        .map_err(|e| anyhow!("--server: {e}"))?;
+    let base = url.as_str().trim_end_matches('/').to_owned();
+    let client = http_client(config)?;
+    let key: PublicKey = client
+        .get(format!("{base}/api/v1/policy/public-key"))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .context("fetching the policy public key")?
+        .error_for_status()
+        .context("fetching the policy public key")?
+        .json()
+        .await
+        .context("reading the policy public key")?;
+    if key.algorithm != "Ed25519" {
+        bail!(
+            "the server signs policy with {:?}, not Ed25519",
+            key.algorithm
+        );
+    }
+    let policy_key = decode_key(&key.public_key).context("the server's policy public key")?;
+    let answer = client
+        .post(format!("{base}/api/v1/agent/enroll"))
+        .json(&serde_json::json!({ "code": code }))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .context("enrolling")?;
+    if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
+        bail!("the server refused the enrolment code (unknown, used or expired)");
+    }
+    let enrolled: Enrolled = answer
+        .error_for_status()
+        .context("enrolling")?
+        .json()
+        .await
+        .context("reading the enrolment answer")?;
+    let credential = Credential {
+        agent_id: enrolled.agent_id,
+        token: SecretString::from(enrolled.token),
+        door_ids: enrolled.door_ids,
+        policy_key,
+        server_url: base,
+    };
+    credential.save(&config.agent.credential_file)?;
+    Ok(credential)
+}
+
+/// Every door this agent drives: its enrolled doors and the configured readers' doors.
+fn door_ids(config: &AgentConfig, credential: &Credential) -> Vec<Uuid> {
+    let mut ids = credential.door_ids.clone();
+    ids.extend(config.readers.iter().map(|r| r.door_id));
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The lock of each door, engaged. Called before anything that can fail slowly.
+fn engage_locks(
+    config: &AgentConfig,
+    ids: &[Uuid],
+) -> anyhow::Result<BTreeMap<Uuid, Box<dyn Lock>>> {
+    let mut locks: BTreeMap<Uuid, Box<dyn Lock>> = BTreeMap::new();
+    match &config.hardware {
+        HardwareConfig::Simulated(_) => {
+            for id in ids {
+                locks.insert(*id, Box::new(SimLock::new()));
+            }
+        }
+        HardwareConfig::Gpio(_) => bail!(
+            "hardware.kind = \"gpio\" is not wired into `door-agent run` yet; use kind = \"simulated\""
+        ),
+    }
+    Ok(locks)
+}
+
+/// `door-agent run`: until SIGTERM or Ctrl-C.
+pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let epoch = (Instant::now(), Utc::now());
+    // The credential file is local and small; the doors it names get their locks next.
+    let credential = Credential::load(&config.agent.credential_file)?;
+    let ids = door_ids(&config, &credential);
+    let locks = engage_locks(&config, &ids)?;
+    tracing::info!(doors = ids.len(), "locks engaged");
+
+    let journal = Arc::new(
+        JournalCell::open(config.agent.state_dir.join("journal")).context("opening the journal")?,
+    );
+    journal
+        .append(&DoorEvent {
+            occurred_at: Utc::now(),
+            door_id: None,
+            kind: EventKind::AgentStarted,
+        })
+        .context("journalling agent_started")?;
+    let policy = Arc::new(PolicyState::load(
+        &config.agent.state_dir,
+        credential.policy_key,
+    ));
+
+    let client = http_client(&config)?;
+    let base = config.server.url.trim_end_matches('/').to_owned();
+    let token = SecretString::from(credential.token.expose_secret().to_owned());
+    let sync_task = tokio::spawn(policy_sync::sync_loop(
+        Arc::clone(&policy),
+        client.clone(),
+        base.clone(),
+        token.clone(),
+    ));
+
+    // Doors. Their timing (held-open time) comes from the policy: without one on disk,
+    // wait a little for the server's first (the locks are engaged meanwhile), then
+    // start with default timing.
+    if policy.version().is_none() {
+        let mut first = policy.current.subscribe();
+        let _ = tokio::time::timeout(FIRST_POLICY_WAIT, first.wait_for(Option::is_some)).await;
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut doors: BTreeMap<Uuid, DoorHandle> = BTreeMap::new();
+    let current = policy.current.borrow().clone();
+    for (id, lock) in locks {
+        let door = current.as_ref().and_then(|p| p.policy.door(id).cloned());
+        let (timing, mode) = match &door {
+            Some(d) => (DoorTiming::from_door(d, &config.hardware), d.mode),
+            None => (DoorTiming::default(), DoorMode::Normal),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sim = Some((
+            SimDoorSensor::new(ContactLevel::Closed, tx.clone()),
+            SimExitButton::new(tx.clone()),
+        ));
+        let view = Arc::new(RelayView::default());
+        let handle = doors::spawn_door(
+            id,
+            DoorMachine::new(timing, mode),
+            ObservedLock::new(lock, Arc::clone(&view)),
+            view,
+            (tx, rx),
+            sim,
+            Arc::clone(&journal),
+            epoch,
+            Arc::clone(&shutdown),
+        )?;
+        doors.insert(id, handle);
+    }
+
+    let status = Arc::new(StatusState {
+        relays: doors
+            .iter()
+            .map(|(id, d)| (*id, Arc::clone(&d.relay)))
+            .collect(),
+        policy: Arc::clone(&policy),
+        journal: Arc::clone(&journal),
+        readers: std::sync::Mutex::new(config.readers.iter().map(|r| (r.clone(), None)).collect()),
+        last_decision: std::sync::Mutex::new(None),
+        max_policy_age_s: config.agent.max_policy_age_s,
+    });
+    let listener = tokio::net::TcpListener::bind(config.status.listen)
+        .await
+        .with_context(|| format!("status.listen: cannot bind {}", config.status.listen))?;
+    tracing::info!(listen = %config.status.listen, "status endpoint");
+    let status_task = tokio::spawn({
+        let app = status::router(Arc::clone(&status));
+        async move { axum::serve(listener, app).await }
+    });
+
+    // Reader.
+    let (reader_tx, reader_rx) = mpsc::channel(256);
+    let _reader = match config.reader.kind {
+        ReaderKind::Simulated => {
+            let (pipe_rx, pipe_tx) = std::io::pipe()?;
+            let sims = doors
+                .iter()
+                .filter_map(|(id, d)| d.sim.clone().map(|s| (*id, s)))
+                .collect();
+            doors::split_stdin(sims, pipe_tx)?;
+            let reader =
+                crate::reader::simulated::SimulatedReader::new(std::io::BufReader::new(pipe_rx));
+            Box::new(reader).spawn(reader_tx)?
+        }
+        ReaderKind::Pcsc => spawn_pcsc(&config, reader_tx)?,
+    };
+
+    let ctx = decide_loop::DecideContext {
+        readers: ReaderMap::new(config.readers.clone()).map_err(|e| anyhow!("readers: {e}"))?,
+        doors: doors
+            .iter()
+            .map(|(id, d)| (*id, d.inputs.clone()))
+            .collect(),
+        journal: Arc::clone(&journal),
+        status: Arc::clone(&status),
+        stale_raised: Arc::new(AtomicBool::new(false)),
+    };
+    let ctx = Arc::new(ctx);
+    let decide_task = tokio::spawn({
+        let ctx = Arc::clone(&ctx);
+        async move { decide_loop::decide_loop(ctx, reader_rx).await }
+    });
+    // Staleness is raised even when nobody presents a card; mode changes follow policy.
+    let watch_task = tokio::spawn({
+        let ctx = Arc::clone(&ctx);
+        let mut changes = policy.current.subscribe();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    changed = changes.changed() => {
+                        if changed.is_err() { return; }
+                        let current = changes.borrow_and_update().clone();
+                        if let Some(p) = current {
+                            for (id, sink) in &ctx.doors {
+                                if let Some(door) = p.policy.door(*id) {
+                                    doors::send(sink, Input::SetMode(door.mode));
+                                }
+                            }
+                        }
+                    }
+                }
+                ctx.check_stale().await;
+            }
+        }
+    });
+
+    let upload_task = tokio::spawn(uploader::upload_loop(
+        Arc::clone(&journal),
+        client,
+        base,
+        token,
+        config.agent.upload_batch,
+    ));
+    tracing::info!(agent_id = %credential.agent_id, "door agent running");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    for task in [sync_task, upload_task, watch_task] {
+        task.abort();
+    }
+    decide_task.abort();
+    status_task.abort();
+    shutdown.store(true, Ordering::SeqCst);
+    for door in doors.values_mut() {
+        door.join();
+    }
+    Ok(())
+}
+
+#[cfg(feature = "pcsc")]
+fn spawn_pcsc(
+    config: &AgentConfig,
+    events: mpsc::Sender<crate::reader::ReaderEvent>,
+) -> anyhow::Result<crate::reader::ReaderHandle> {
+    let options = crate::reader::pcsc::PcscOptions {
+        readers: config.readers.iter().map(|r| r.name.clone()).collect(),
+        ..Default::default()
+    };
+    Ok(Box::new(crate::reader::pcsc::PcscReader::new(options)).spawn(events)?)
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn spawn_pcsc(
+    _config: &AgentConfig,
+    _events: mpsc::Sender<crate::reader::ReaderEvent>,
+) -> anyhow::Result<crate::reader::ReaderHandle> {
+    bail!("reader.kind = \"pcsc\": this build has no PC/SC support (cargo feature `pcsc`)")
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

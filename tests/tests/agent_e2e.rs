@@ -1,0 +1,440 @@
+//! The real door agent against the real server: `door-agent enroll`, then `door-agent
+//! run` with the simulated reader (card lines on its standard input) and the simulated
+//! lock. The relay is observed through the agent's `/status` (`relay` now, and
+//! `relay_changes`, which counts every relay move since start, so a pulse between two
+//! polls is not missed). Events are checked at the server through `GET /api/v1/events`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gatehouse_e2e::{
+    AgentProcess, Api, ServerProcess, door_agent_binary, expect_json, free_port, run_to_exit,
+    wait_until,
+};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+use tempfile::TempDir;
+
+const ADMIN_PASSWORD: &str = "admin-password-for-agent-e2e";
+const BOOTSTRAP: (&str, &str) = ("GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD", ADMIN_PASSWORD);
+const ALLOWED: &str = "04A1B2C3D4E5F6";
+const DENIED: &str = "04DEDEDEDEDEDE";
+const READER: &str = "front";
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Site {
+    dir: TempDir,
+    server: ServerProcess,
+    api: Api,
+    admin: String,
+    door: String,
+    credential: String,
+    config: PathBuf,
+    status_url: String,
+}
+
+async fn created(api: &Api, admin: &str, path: &str, body: Value) -> Value {
+    expect_json(api.post(path, admin, &body).await, 201).await
+}
+
+/// A server with a door (unlock 1 s, held-open 1 s), a person whose card may enter, an
+/// unknown card, and an enrolled agent whose configuration is written but not started.
+async fn site(max_policy_age_s: u64) -> Site {
+    let dir = TempDir::new().unwrap();
+    let server = ServerProcess::start_ready(dir.path(), &[BOOTSTRAP]).await;
+    let api = server.api();
+    let admin = api.token("admin", ADMIN_PASSWORD).await;
+    let site = created(
+        &api,
+        &admin,
+        "/sites",
+        json!({"name": "HQ", "timezone": "UTC"}),
+    )
+    .await;
+    let lobby = created(
+        &api,
+        &admin,
+        "/zones",
+        json!({"site_id": site["id"], "name": "Lobby", "level": 0}),
+    )
+    .await;
+    let office = created(
+        &api,
+        &admin,
+        "/zones",
+        json!({"site_id": site["id"], "name": "Office", "level": 1}),
+    )
+    .await;
+    let door = created(
+        &api,
+        &admin,
+        "/doors",
+        json!({"name": "Front", "from_zone_id": lobby["id"],
+        "to_zone_id": office["id"], "unlock_ms": 1000, "held_open_ms": 1000}),
+    )
+    .await;
+    let person = created(
+        &api,
+        &admin,
+        "/people",
+        json!({"name": "Alice", "kind": "staff", "clearance": 1}),
+    )
+    .await;
+    let credential = created(
+        &api,
+        &admin,
+        "/credentials",
+        json!({"person_id": person["id"], "card": ALLOWED}),
+    )
+    .await;
+    created(
+        &api,
+        &admin,
+        "/grants",
+        json!({"person_id": person["id"], "zone_id": office["id"]}),
+    )
+    .await;
+    let agent = created(
+        &api,
+        &admin,
+        "/agents",
+        json!({"name": "front door", "door_ids": [door["id"]]}),
+    )
+    .await;
+
+    let door = door["id"].as_str().unwrap().to_owned();
+    let status_port = free_port();
+    let state = dir.path().join("agent-state");
+    let config = dir.path().join("door-agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nurl = \"{url}\"\nallow_plain_http = true\n\n[agent]\ncredential_file = \"{state}/credential.json\"\n\
+             state_dir = \"{state}\"\nmax_policy_age_s = {max_policy_age_s}\n\n[status]\nlisten = \"127.0.0.1:{status_port}\"\n\n\
+             [[readers]]\nname = \"{READER}\"\ndoor_id = \"{door}\"\ndirection = \"entry\"\n",
+            url = server.base_url,
+            state = state.display(),
+        ),
+    )
+    .unwrap();
+    let mut enroll = Command::new(door_agent_binary());
+    enroll
+        .args(["enroll", "--server", &server.base_url, "--code"])
+        .arg(agent["enrollment_code"].as_str().unwrap())
+        .arg("--config")
+        .arg(&config);
+    let output = run_to_exit(enroll, None).await;
+    assert!(
+        output.status.success(),
+        "enroll failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cred_file = state.join("credential.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cred_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the credential file must be owner-only");
+
+    Site {
+        dir,
+        server,
+        api,
+        admin,
+        door,
+        credential: credential["id"].as_str().unwrap().to_owned(),
+        config,
+        status_url: format!("http://127.0.0.1:{status_port}"),
+    }
+}
+
+impl Site {
+    fn start_agent(&self) -> AgentProcess {
+        AgentProcess::start(self.dir.path(), &self.config, &self.status_url)
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("agent-state")
+    }
+
+    /// Every event at the server, in arrival order.
+    async fn events(&self) -> Vec<Value> {
+        self.api.list_all("/events", &self.admin, 500).await
+    }
+
+    /// Waits until the server holds an event matching `pred`.
+    async fn wait_event(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        wait_until(WAIT, what, async || {
+            self.events().await.into_iter().find(|e| pred(e))
+        })
+        .await
+    }
+}
+
+fn presentation(card: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |e: &Value| e["kind"] == "presentation" && e["card"] == card
+}
+
+fn changes(status: &Value) -> u64 {
+    status["relay_changes"].as_u64().unwrap()
+}
+
+async fn policy_loaded(agent: &mut AgentProcess) -> Value {
+    agent
+        .wait_status(WAIT, "a policy version", |s| s["policy_version"].is_u64())
+        .await
+}
+
+#[tokio::test]
+async fn a_allowed_card_opens_and_the_event_reaches_the_server() {
+    let site = site(86_400).await;
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    agent.send_line(&format!("{READER} {ALLOWED}"));
+    // Released, then locked again after the unlock time: at least two relay moves.
+    agent
+        .wait_status(WAIT, "the relay to release and relock", |s| {
+            changes(s) >= 2 && s["relay"] == "locked"
+        })
+        .await;
+    let event = site
+        .wait_event("the granted presentation", presentation(ALLOWED))
+        .await;
+    assert_eq!(event["outcome"], "granted", "{event}");
+    assert_eq!(event["door_id"], site.door.as_str());
+    assert_eq!(event["reader"], READER);
+    let status = agent.status().await.unwrap();
+    assert_eq!(status["last_decision"]["outcome"], "granted", "{status}");
+    assert_eq!(agent.stop().await.code(), Some(0));
+}
+
+#[tokio::test]
+async fn b_denied_card_never_moves_the_relay_and_carries_its_reason() {
+    let site = site(86_400).await;
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    agent.send_line(&format!("{READER} {DENIED}"));
+    let event = site
+        .wait_event("the denied presentation", presentation(DENIED))
+        .await;
+    assert_eq!(event["outcome"], "denied", "{event}");
+    assert_eq!(event["reason"], "unknown_credential", "{event}");
+    let status = agent.status().await.unwrap();
+    assert_eq!(
+        changes(&status),
+        0,
+        "the relay moved for a denied card: {status}"
+    );
+    assert_eq!(status["relay"], "locked");
+}
+
+#[tokio::test]
+async fn c_revocation_applies_without_restart() {
+    let site = site(86_400).await;
+    let mut agent = site.start_agent();
+    let before = policy_loaded(&mut agent).await["policy_version"]
+        .as_u64()
+        .unwrap();
+    let response = site
+        .api
+        .patch(
+            &format!("/credentials/{}", site.credential),
+            &site.admin,
+            &json!({"state": "revoked"}),
+        )
+        .await;
+    assert!(
+        response.status().is_success(),
+        "revoke: {}",
+        response.status()
+    );
+    agent
+        .wait_status(WAIT, "the new policy version", |s| {
+            s["policy_version"].as_u64() > Some(before)
+        })
+        .await;
+    agent.send_line(&format!("{READER} {ALLOWED}"));
+    let event = site
+        .wait_event("the revoked card's presentation", presentation(ALLOWED))
+        .await;
+    assert_eq!(event["outcome"], "denied", "{event}");
+    assert_eq!(changes(&agent.status().await.unwrap()), 0);
+}
+
+#[tokio::test]
+async fn d_server_down_decisions_go_on_and_every_event_arrives_once_in_order() {
+    let mut site = site(86_400).await;
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    agent
+        .wait_status(WAIT, "agent_started uploaded", |s| {
+            s["journal_backlog"] == 0
+        })
+        .await;
+    site.server.stop().await;
+
+    let taps = 6;
+    for i in 0..taps {
+        let card = if i % 2 == 0 { ALLOWED } else { DENIED };
+        agent.send_line(&format!("{READER} {card}"));
+    }
+    let status = agent
+        .wait_status(WAIT, "grants from the cache while offline", |s| {
+            changes(s) >= 1 && s["journal_backlog"].as_u64() >= Some(taps)
+        })
+        .await;
+    assert!(
+        status["journal_backlog"].as_u64().unwrap() >= taps,
+        "{status}"
+    );
+
+    let port: u16 = site
+        .server
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    site.server = ServerProcess::start_on(site.dir.path(), &[BOOTSTRAP], port);
+    site.server.wait_ready().await;
+    site.api = site.server.api();
+    site.admin = site.api.token("admin", ADMIN_PASSWORD).await;
+    agent
+        .wait_status(Duration::from_secs(60), "the backlog to drain", |s| {
+            s["journal_backlog"] == 0
+        })
+        .await;
+    let events = site.events().await;
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, expected, "each seq exactly once, none missing");
+    let presentations: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "presentation")
+        .collect();
+    assert_eq!(presentations.len(), taps as usize);
+    let granted = presentations
+        .iter()
+        .filter(|e| e["outcome"] == "granted")
+        .count();
+    assert_eq!(granted, 3, "offline decisions came from the cached policy");
+}
+
+#[tokio::test]
+async fn e_sigkill_during_a_burst_loses_nothing_acknowledged_and_the_journal_verifies() {
+    let site = site(86_400).await;
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    for _ in 0..40 {
+        agent.send_line(&format!("{READER} {DENIED}"));
+    }
+    // Kill as soon as some taps are journalled, while others are still in flight.
+    agent
+        .wait_status(WAIT, "some taps journalled", |s| {
+            s["last_decision"].is_object()
+        })
+        .await;
+    agent.kill9();
+    let report = door_agent::journal::verify(&site.state_dir().join("journal"))
+        .unwrap_or_else(|e| panic!("the journal does not verify after SIGKILL: {e}"));
+    assert!(report.records > 0 || report.first_seq > 1, "{report:?}");
+
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    agent
+        .wait_status(Duration::from_secs(60), "the backlog to drain", |s| {
+            s["journal_backlog"] == 0
+        })
+        .await;
+    let events = site.events().await;
+    let mut seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    seqs.sort_unstable();
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(seqs, expected, "gap-free, each once");
+    let started = events
+        .iter()
+        .filter(|e| e["kind"] == "agent_started")
+        .count();
+    assert_eq!(started, 2);
+    assert!(events.iter().any(|e| e["kind"] == "presentation"));
+    let alarms = site
+        .api
+        .get(
+            &format!("/agents/{}/alarms", events[0]["agent_id"].as_str().unwrap()),
+            &site.admin,
+        )
+        .await;
+    let alarms = expect_json(alarms, 200).await;
+    assert_eq!(
+        alarms["items"],
+        json!([]),
+        "the server saw a gap or broken chain"
+    );
+}
+
+#[tokio::test]
+async fn g_an_altered_snapshot_is_refused_at_start() {
+    let mut site = site(86_400).await;
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    agent.stop().await;
+    site.server.stop().await;
+    let path = site.state_dir().join("policy.snapshot");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let mut agent = site.start_agent();
+    let status = agent
+        .wait_status(WAIT, "the status endpoint", |_| true)
+        .await;
+    assert_eq!(
+        status["policy_version"],
+        Value::Null,
+        "the altered snapshot was used: {status}"
+    );
+    agent.send_line(&format!("{READER} {ALLOWED}"));
+    let status = agent
+        .wait_status(WAIT, "the decision", |s| s["last_decision"].is_object())
+        .await;
+    assert_eq!(status["last_decision"]["outcome"], "denied", "{status}");
+    assert_eq!(changes(&status), 0);
+    assert!(
+        agent.logs().contains("REFUSED the policy snapshot on disk"),
+        "{}",
+        agent.logs()
+    );
+}
+
+#[tokio::test]
+async fn h_forced_and_held_open_reach_the_server() {
+    let site = site(86_400).await;
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    // No grant: the door opens → forced open; it stays open past 1 s → held open.
+    agent.send_line(&format!("contact {} open", site.door));
+    site.wait_event("forced_open", |e| e["kind"] == "forced_open")
+        .await;
+    agent.send_line(&format!("contact {} closed", site.door));
+    agent
+        .wait_status(WAIT, "the contact closed", |s| {
+            s["doors"][0]["contact"] == "closed"
+        })
+        .await;
+    // A legitimate opening held past the held-open time.
+    agent.send_line(&format!("{READER} {ALLOWED}"));
+    agent
+        .wait_status(WAIT, "the release", |s| changes(s) >= 1)
+        .await;
+    agent.send_line(&format!("contact {} open", site.door));
+    let held = site
+        .wait_event("held_open", |e| e["kind"] == "held_open")
+        .await;
+    assert_eq!(held["door_id"], site.door.as_str());
+    agent.send_line(&format!("contact {} closed", site.door));
+    site.wait_event("held_open_cleared", |e| e["kind"] == "held_open_cleared")
+        .await;
+}
