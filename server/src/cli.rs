@@ -27,7 +27,8 @@ use std::sync::Arc;
         gatehouse operator add --username alice --role security --password-stdin\n  \
         gatehouse operator list\n  \
         gatehouse operator disable alice\n  \
-        gatehouse import people staff.csv           onboard HR's file (all rows or none)\n\n\
+        gatehouse import people staff.csv           onboard HR's file (all rows or none)\n  \
+        gatehouse tls self-signed --hostname gate.example --ip 10.0.0.5 --out-dir tls\n\n\
         Settings come from the config file, then GATEHOUSE__SECTION__KEY environment\n\
         variables, then flags. See config/server.toml for every key."
 )]
@@ -54,6 +55,9 @@ enum Command {
     /// Bulk imports.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// TLS certificates for the API.
+    #[command(subcommand)]
+    Tls(crate::tls::self_signed::TlsCommand),
 }
 
 #[derive(Subcommand)]
@@ -107,6 +111,16 @@ enum OperatorCommand {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Tls(command)) = &cli.command {
+        // Needs no settings: it makes the files the settings will name.
+        return match crate::tls::self_signed::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gatehouse: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match load_settings(&cli) {
         Ok(settings) => settings,
         Err(error) => {
@@ -184,6 +198,7 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
             store.close().await;
             result
         }
+        Command::Tls(command) => crate::tls::self_signed::run(&command),
         Command::Import(ImportCommand::People { file }) => {
             let store = Store::open(&settings.database).await?;
             let result = import_people_file(&store, &file).await;

@@ -26,6 +26,9 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub log: LogSettings,
     pub bootstrap: BootstrapSettings,
+    /// HTTPS for the API; off unless both files are named.
+    #[serde(default)]
+    pub tls: TlsSettings,
     /// Tunables of the stateful door rules, shipped to every door with the policy.
     pub policy: gatehouse_core::policy::Settings,
 }
@@ -85,6 +88,34 @@ pub struct BootstrapSettings {
     pub admin_password: Option<SecretString>,
 }
 
+/// The API's certificate chain and private key (PEM files). Both or neither.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// The server configuration when TLS is on; the error names `tls.cert` or `tls.key`.
+    pub fn server_config(
+        &self,
+    ) -> Result<Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>, ConfigError> {
+        match (&self.cert, &self.key) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError(
+                "tls.key: must be set when tls.cert is (set both or neither)".to_owned(),
+            )),
+            (None, Some(_)) => Err(ConfigError(
+                "tls.cert: must be set when tls.key is (set both or neither)".to_owned(),
+            )),
+            (Some(cert), Some(key)) => crate::tls::server_config(cert, key)
+                .map(Some)
+                .map_err(ConfigError),
+        }
+    }
+}
+
 fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_none()
 }
@@ -118,6 +149,7 @@ impl Default for Settings {
                 format: LogFormat::Text,
             },
             bootstrap: BootstrapSettings::default(),
+            tls: TlsSettings::default(),
             policy: gatehouse_core::policy::Settings::default(),
         }
     }
@@ -198,6 +230,8 @@ impl Settings {
                 "is not a valid filter (e.g. info, or gatehouse=debug)",
             );
         }
+        // Reads and parses both files, and checks that the key fits the certificate.
+        self.tls.server_config()?;
         Ok(())
     }
 }

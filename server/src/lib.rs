@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod tls;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
@@ -20,8 +21,10 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
 use axum::routing::get;
-use std::future::Future;
+use axum::serve::ListenerExt;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -29,6 +32,7 @@ use tokio::sync::watch;
 
 /// The sockets the server answers on.
 pub struct Listeners {
+    /// The API; it serves HTTPS only when `tls.cert` and `tls.key` are set.
     pub api: TcpListener,
     /// Prometheus metrics; `None` turns them off.
     pub metrics: Option<TcpListener>,
@@ -60,6 +64,7 @@ pub async fn launch(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls = settings.tls.server_config()?;
     let store = Store::open(&settings.database).await?;
     bootstrap::ensure_admin(&store, &settings.bootstrap).await?;
     auth::password::warm_up().await?;
@@ -104,15 +109,31 @@ pub async fn launch(
     );
     tracing::info!(
         listen = %listeners.api.local_addr()?,
+        tls = tls.is_some(),
         database = ?store.kind(),
         version = env!("CARGO_PKG_VERSION"),
         "gatehouse serving"
     );
-    let server = axum::serve(
-        listeners.api,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let stop = stopped(stop_rx.clone());
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        None => Box::pin(
+            axum::serve(listeners.api, app)
+                .with_graceful_shutdown(stop)
+                .into_future(),
+        ),
+        Some(config) => {
+            // `tap_io` gives the TLS listener `ConnectInfo<SocketAddr>` (the login throttle).
+            let listener = tls::TlsListener::new(listeners.api, config)?.tap_io(|tls| {
+                let _ = tls.get_ref().0.set_nodelay(true);
+            });
+            Box::pin(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .into_future(),
+            )
+        }
+    };
     let grace = Duration::from_secs(settings.server.shutdown_grace_s);
     tokio::select! {
         result = server => result?,

@@ -269,8 +269,14 @@ pub struct Api {
 
 impl Api {
     pub fn new(base_url: &str) -> Api {
+        Api::with_client(base_url, http_client())
+    }
+
+    /// An API client sending through `client` (e.g. one that trusts only a test's own
+    /// TLS certificate).
+    pub fn with_client(base_url: &str, client: reqwest::Client) -> Api {
         Api {
-            client: http_client(),
+            client,
             base_url: format!("{base_url}/api/v1"),
         }
     }
