@@ -7,12 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use gatehouse_e2e::{
-    AgentProcess, Api, ServerProcess, door_agent_binary, expect_json, free_port, run_to_exit,
-    wait_until,
+    AgentProcess, Api, OneDoorSite, ServerProcess, enroll_agent, expect_json, free_port, wait_until,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -34,10 +32,6 @@ struct Site {
     status_url: String,
 }
 
-async fn created(api: &Api, admin: &str, path: &str, body: Value) -> Value {
-    expect_json(api.post(path, admin, &body).await, 201).await
-}
-
 /// A server with a door (unlock 1 s, held-open 1 s), a person whose card may enter, an
 /// unknown card, and an enrolled agent whose configuration is written but not started.
 async fn site(max_policy_age_s: u64) -> Site {
@@ -45,65 +39,15 @@ async fn site(max_policy_age_s: u64) -> Site {
     let server = ServerProcess::start_ready(dir.path(), &[BOOTSTRAP]).await;
     let api = server.api();
     let admin = api.token("admin", ADMIN_PASSWORD).await;
-    let site = created(
+    let one = OneDoorSite::create(
         &api,
         &admin,
-        "/sites",
-        json!({"name": "HQ", "timezone": "UTC"}),
+        ALLOWED,
+        json!({"unlock_ms": 1000, "held_open_ms": 1000}),
     )
     .await;
-    let lobby = created(
-        &api,
-        &admin,
-        "/zones",
-        json!({"site_id": site["id"], "name": "Lobby", "level": 0}),
-    )
-    .await;
-    let office = created(
-        &api,
-        &admin,
-        "/zones",
-        json!({"site_id": site["id"], "name": "Office", "level": 1}),
-    )
-    .await;
-    let door = created(
-        &api,
-        &admin,
-        "/doors",
-        json!({"name": "Front", "from_zone_id": lobby["id"],
-        "to_zone_id": office["id"], "unlock_ms": 1000, "held_open_ms": 1000}),
-    )
-    .await;
-    let person = created(
-        &api,
-        &admin,
-        "/people",
-        json!({"name": "Alice", "kind": "staff", "clearance": 1}),
-    )
-    .await;
-    let credential = created(
-        &api,
-        &admin,
-        "/credentials",
-        json!({"person_id": person["id"], "card": ALLOWED}),
-    )
-    .await;
-    created(
-        &api,
-        &admin,
-        "/grants",
-        json!({"person_id": person["id"], "zone_id": office["id"]}),
-    )
-    .await;
-    let agent = created(
-        &api,
-        &admin,
-        "/agents",
-        json!({"name": "front door", "door_ids": [door["id"]]}),
-    )
-    .await;
-
-    let door = door["id"].as_str().unwrap().to_owned();
+    let credential = one.credential.clone();
+    let door = one.door.clone();
     let status_port = free_port();
     let state = dir.path().join("agent-state");
     let config = dir.path().join("door-agent.toml");
@@ -118,13 +62,7 @@ async fn site(max_policy_age_s: u64) -> Site {
         ),
     )
     .unwrap();
-    let mut enroll = Command::new(door_agent_binary());
-    enroll
-        .args(["enroll", "--server", &server.base_url, "--code"])
-        .arg(agent["enrollment_code"].as_str().unwrap())
-        .arg("--config")
-        .arg(&config);
-    let output = run_to_exit(enroll, None).await;
+    let output = enroll_agent(&server.base_url, &one.enrollment_code, &config).await;
     assert!(
         output.status.success(),
         "enroll failed: {}",
@@ -141,7 +79,7 @@ async fn site(max_policy_age_s: u64) -> Site {
         api,
         admin,
         door,
-        credential: credential["id"].as_str().unwrap().to_owned(),
+        credential,
         config,
         status_url: format!("http://127.0.0.1:{status_port}"),
     }

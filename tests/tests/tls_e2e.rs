@@ -6,12 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use gatehouse_e2e::{
-    AgentProcess, Api, ServerProcess, door_agent_binary, expect_json, free_port, gatehouse_command,
+    AgentProcess, Api, OneDoorSite, ServerProcess, enroll_agent, free_port, gatehouse_command,
     run_to_exit, wait_until,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -62,10 +61,6 @@ fn pinned_client(cert: &Path) -> reqwest::Client {
         .unwrap()
 }
 
-async fn created(api: &Api, admin: &str, path: &str, body: Value) -> Value {
-    expect_json(api.post(path, admin, &body).await, 201).await
-}
-
 fn write_agent_config(config: &Path, url: &str, ca_cert: &Path, state: &Path, door: &str) -> u16 {
     let status_port = free_port();
     std::fs::write(
@@ -80,14 +75,6 @@ fn write_agent_config(config: &Path, url: &str, ca_cert: &Path, state: &Path, do
     )
     .unwrap();
     status_port
-}
-
-async fn enroll(url: &str, code: &str, config: &Path) -> Output {
-    let mut enroll = Command::new(door_agent_binary());
-    enroll
-        .args(["enroll", "--server", url, "--code", code, "--config"])
-        .arg(config);
-    run_to_exit(enroll, None).await
 }
 
 #[tokio::test]
@@ -119,70 +106,15 @@ async fn agent_pins_the_self_signed_certificate_and_a_stranger_is_refused() {
 
     let api = Api::with_client(&url, client);
     let admin = api.token("admin", ADMIN_PASSWORD).await;
-    let site = created(
-        &api,
-        &admin,
-        "/sites",
-        json!({"name": "HQ", "timezone": "UTC"}),
-    )
-    .await;
-    let lobby = created(
-        &api,
-        &admin,
-        "/zones",
-        json!({"site_id": site["id"], "name": "Lobby", "level": 0}),
-    )
-    .await;
-    let office = created(
-        &api,
-        &admin,
-        "/zones",
-        json!({"site_id": site["id"], "name": "Office", "level": 1}),
-    )
-    .await;
-    let door = created(
-        &api,
-        &admin,
-        "/doors",
-        json!({"name": "Front", "from_zone_id": lobby["id"], "to_zone_id": office["id"]}),
-    )
-    .await;
-    let person = created(
-        &api,
-        &admin,
-        "/people",
-        json!({"name": "Alice", "kind": "staff", "clearance": 1}),
-    )
-    .await;
-    created(
-        &api,
-        &admin,
-        "/credentials",
-        json!({"person_id": person["id"], "card": CARD}),
-    )
-    .await;
-    created(
-        &api,
-        &admin,
-        "/grants",
-        json!({"person_id": person["id"], "zone_id": office["id"]}),
-    )
-    .await;
-    let agent = created(
-        &api,
-        &admin,
-        "/agents",
-        json!({"name": "front door", "door_ids": [door["id"]]}),
-    )
-    .await;
-    let code = agent["enrollment_code"].as_str().unwrap();
-    let door = door["id"].as_str().unwrap();
+    let one = OneDoorSite::create(&api, &admin, CARD, json!({})).await;
+    let code = one.enrollment_code.as_str();
+    let door = one.door.as_str();
     let state = dir.path().join("agent-state");
     let config = dir.path().join("door-agent.toml");
 
     // Pinning another self-signed certificate: refused at the handshake.
     write_agent_config(&config, &url, &other_cert, &state, door);
-    let output = enroll(&url, code, &config).await;
+    let output = enroll_agent(&url, code, &config).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !output.status.success(),
@@ -197,7 +129,7 @@ async fn agent_pins_the_self_signed_certificate_and_a_stranger_is_refused() {
 
     // Pinning the server's own certificate: enrols (the code was never used).
     let status_port = write_agent_config(&config, &url, &cert, &state, door);
-    let output = enroll(&url, code, &config).await;
+    let output = enroll_agent(&url, code, &config).await;
     assert!(
         output.status.success(),
         "enroll failed: {}",
