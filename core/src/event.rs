@@ -91,6 +91,26 @@ pub struct PresentationRecord {
     pub policy_version: u64,
 }
 
+impl EventKind {
+    /// The kind's wire name (`presentation`, `forced_open`, ...), as serde names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Presentation(_) => "presentation",
+            EventKind::DoorOpened => "door_opened",
+            EventKind::DoorClosed => "door_closed",
+            EventKind::ForcedOpen => "forced_open",
+            EventKind::HeldOpen => "held_open",
+            EventKind::HeldOpenCleared => "held_open_cleared",
+            EventKind::NotOpenedAfterGrant => "not_opened_after_grant",
+            EventKind::ExitRequested => "exit_requested",
+            EventKind::PolicyStale => "policy_stale",
+            EventKind::JournalFull => "journal_full",
+            EventKind::ReaderError { .. } => "reader_error",
+            EventKind::AgentStarted => "agent_started",
+        }
+    }
+}
+
 impl DoorEvent {
     /// The journal payload of this event.
     pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
@@ -145,5 +165,14 @@ mod tests {
             "the payload is covered"
         );
         assert!(DoorEvent::decode(&[0xFF; 3]).is_err());
+        let serde_name = serde_json::to_value(&event.kind).unwrap();
+        assert!(serde_name.get(event.kind.name()).is_some(), "{serde_name}");
+        for kind in [
+            EventKind::ForcedOpen,
+            EventKind::NotOpenedAfterGrant,
+            EventKind::AgentStarted,
+        ] {
+            assert_eq!(serde_json::to_value(&kind).unwrap(), kind.name());
+        }
     }
 }

@@ -57,6 +57,16 @@ pub enum Direction {
     Exit,
 }
 
+impl Direction {
+    /// The wire name (`entry`, `exit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Entry => "entry",
+            Direction::Exit => "exit",
+        }
+    }
+}
+
 /// One card presentation at a reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

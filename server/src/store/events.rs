@@ -8,7 +8,6 @@ use super::{Store, StoreError, with_pool};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, chain_hash};
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 /// Offsets beyond this (either way) raise a `clock_offset` alarm (IEC 60839-11-1: ±10 s).
@@ -306,14 +305,14 @@ struct Columns {
 }
 
 fn columns(event: &DoorEvent) -> Columns {
-    let kind = tag(&event.kind).unwrap_or_else(|| "unknown".to_owned());
+    let kind = event.kind.name().to_owned();
     match &event.kind {
         EventKind::Presentation(p) => Columns {
             kind,
             reader: Some(p.reader.clone()),
-            direction: tag(&p.direction),
+            direction: Some(p.direction.as_str().to_owned()),
             card: Some(p.card.clone()),
-            outcome: tag(&p.outcome),
+            outcome: Some(p.outcome.as_str().to_owned()),
             reason: Some(p.reason.as_str().to_owned()),
             person_id: p.person_id,
             visit_id: p.visit_id,
@@ -331,14 +330,5 @@ fn columns(event: &DoorEvent) -> Columns {
             kind,
             ..Columns::default()
         },
-    }
-}
-
-/// The wire name of an enum value: `"held_open"` for a unit variant, the key for others.
-fn tag<T: Serialize>(value: &T) -> Option<String> {
-    match serde_json::to_value(value).ok()? {
-        Value::String(name) => Some(name),
-        Value::Object(map) => map.keys().next().cloned(),
-        _ => None,
     }
 }
