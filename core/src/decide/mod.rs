@@ -107,7 +107,10 @@ impl Outcome {
     }
 }
 
-/// Why: the first rule that failed, or `granted`. Codes as in product.md.
+/// Why: the first rule that failed, or `granted`. Codes as in product.md, plus
+/// `policy_stale`, which only the door agent records.
+///
+/// New variants go at the end: journals and uploads encode the variant's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +145,10 @@ pub enum Reason {
     SecondPersonRequired,
     /// Every rule passed.
     Granted,
+    /// Not a rule of the engine (which never returns it): the door agent refused an
+    /// entry because its policy is missing or older than `agent.max_policy_age_s`, so it
+    /// cannot vouch for a grant.
+    PolicyStale,
 }
 
 impl Reason {
@@ -163,6 +170,7 @@ impl Reason {
             Reason::EscortRequired => "escort_required",
             Reason::SecondPersonRequired => "second_person_required",
             Reason::Granted => "granted",
+            Reason::PolicyStale => "policy_stale",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Card events to decisions: map the reader to its door and direction, decide from the
 //! policy in use, journal the presentation durably, and only then tell the door to
 //! release. A stale policy denies every entry (exits are decided as usual); no policy
-//! at all denies everything.
+//! at all denies everything. Both refusals carry reason `policy_stale` (see [`verdict`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,9 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
-use gatehouse_core::decide::{Direction, EngineState, Outcome, Presentation, Reason, decide};
+use gatehouse_core::decide::{
+    Decision, Direction, EngineState, Outcome, Presentation, Reason, decide,
+};
 use gatehouse_core::event::{DoorEvent, EventKind, PresentationRecord};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -20,6 +22,25 @@ use super::journal_cell::JournalCell;
 use super::status::StatusState;
 use crate::door::{Input, InputSink};
 use crate::reader::{CardEvent, ReaderEvent, ReaderMap};
+
+/// The outcome and reason recorded for a presentation. `decision` is the engine's
+/// answer on the policy in use (`None`: no policy at all); `refuse_entry` says the
+/// policy is stale and the presentation is an entry.
+///
+/// Whatever the engine would have let through (granted, or pending an escort or a second
+/// person, which a later badge could complete) is refused with `policy_stale` when the
+/// policy is stale, and everything is refused with it without a policy: the agent cannot
+/// vouch for a grant. A denial the engine finds on its own keeps its own reason (an
+/// unknown card stays `unknown_credential`), as it would have been refused either way.
+pub fn verdict(decision: Option<&Decision>, refuse_entry: bool) -> (Outcome, Reason) {
+    match decision {
+        None => (Outcome::Denied, Reason::PolicyStale),
+        Some(d) if refuse_entry && d.outcome != Outcome::Denied => {
+            (Outcome::Denied, Reason::PolicyStale)
+        }
+        Some(d) => (d.outcome, d.reason),
+    }
+}
 
 /// What the decide loop works with.
 pub struct DecideContext {
@@ -111,13 +132,13 @@ impl DecideContext {
             }
             None => (None, 0, None),
         };
+        let (outcome, reason) = verdict(decision.as_ref(), deny_entry);
         let mut record = PresentationRecord {
             reader: card.reader.clone(),
             card: card.card.clone(),
             direction: reader.direction,
-            outcome: Outcome::Denied,
-            // No policy (or a stale one for an entry): the door stays locked.
-            reason: Reason::DoorLocked,
+            outcome,
+            reason,
             person_id: None,
             visit_id: None,
             credential_id: None,
@@ -131,10 +152,6 @@ impl DecideContext {
             record.credential_id = d.credential_id;
             record.zone_id = d.zone_id;
             record.alarms = d.alarms.clone();
-            if !(deny_entry && d.granted()) {
-                record.outcome = d.outcome;
-                record.reason = d.reason;
-            }
         }
         let granted = record.outcome == Outcome::Granted;
         let summary = json!({
@@ -195,5 +212,308 @@ pub async fn decide_loop(ctx: Arc<DecideContext>, mut events: mpsc::Receiver<Rea
             ReaderEvent::Detached { reader } => ctx.status.reader_attached(&reader, false),
             ReaderEvent::Removed { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use chrono::{DateTime, Duration as Age};
+    use gatehouse_core::model::{
+        AntiPassback, CardKind, Credential, CredentialState, Door, DoorMode, Grant, Holder, Person,
+        PersonKind, PersonStatus, Site, Subject, Zone,
+    };
+    use gatehouse_core::policy::{PolicySource, generate_key, sign_at};
+
+    use super::*;
+    use crate::agent::policy_sync::PolicyState;
+    use crate::door::TimedInput;
+    use crate::reader::ReaderConfig;
+
+    const SITE: Uuid = Uuid::from_u128(1);
+    const LOBBY: Uuid = Uuid::from_u128(2);
+    const OFFICE: Uuid = Uuid::from_u128(3);
+    const DOOR: Uuid = Uuid::from_u128(4);
+    const ADA: Uuid = Uuid::from_u128(5);
+    const CARD: &str = "04A1B2C3";
+
+    fn decision(outcome: Outcome, reason: Reason) -> Decision {
+        Decision {
+            outcome,
+            reason,
+            person_id: None,
+            visit_id: None,
+            credential_id: None,
+            zone_id: None,
+            trace: vec![],
+            alarms: vec![],
+            releases: None,
+        }
+    }
+
+    #[test]
+    fn verdict_table() {
+        use Outcome::{Denied, Pending};
+        use Reason::{EscortRequired, PolicyStale, UnknownCredential};
+        let granted = decision(Outcome::Granted, Reason::Granted);
+        let pending = decision(Pending, EscortRequired);
+        let unknown = decision(Denied, UnknownCredential);
+        type Row<'a> = (&'a str, Option<&'a Decision>, bool, (Outcome, Reason));
+        let rows: [Row; 7] = [
+            ("no policy", None, false, (Denied, PolicyStale)),
+            ("no policy, entry", None, true, (Denied, PolicyStale)),
+            (
+                "fresh grant",
+                Some(&granted),
+                false,
+                (Outcome::Granted, Reason::Granted),
+            ),
+            ("stale grant", Some(&granted), true, (Denied, PolicyStale)),
+            ("stale pending", Some(&pending), true, (Denied, PolicyStale)),
+            (
+                "fresh pending",
+                Some(&pending),
+                false,
+                (Pending, EscortRequired),
+            ),
+            (
+                "stale denial keeps its reason",
+                Some(&unknown),
+                true,
+                (Denied, UnknownCredential),
+            ),
+        ];
+        for (name, d, refuse_entry, expected) in rows {
+            assert_eq!(verdict(d, refuse_entry), expected, "{name}");
+        }
+    }
+
+    fn source() -> PolicySource {
+        let zone = |id, parent, level| Zone {
+            id,
+            site_id: SITE,
+            parent_id: parent,
+            level,
+            vetting_required: false,
+            escort_required: false,
+            two_person: false,
+            pin_required: false,
+            anti_passback: AntiPassback::Off,
+            anti_passback_timeout_s: None,
+            max_occupancy: None,
+        };
+        PolicySource {
+            sites: vec![Site {
+                id: SITE,
+                name: "HQ".into(),
+                timezone: "UTC".parse().unwrap(),
+                threat: Default::default(),
+            }],
+            zones: vec![zone(LOBBY, None, 0), zone(OFFICE, Some(LOBBY), 1)],
+            doors: vec![Door {
+                id: DOOR,
+                site_id: SITE,
+                from_zone_id: LOBBY,
+                to_zone_id: OFFICE,
+                mode: DoorMode::Normal,
+                unlock_ms: 3000,
+                held_open_ms: 30_000,
+            }],
+            people: vec![Person {
+                id: ADA,
+                kind: PersonKind::Staff,
+                status: PersonStatus::Active,
+                clearance: 1,
+                vetting: None,
+                group_ids: vec![],
+            }],
+            credentials: vec![Credential {
+                id: Uuid::from_u128(6),
+                card: CARD.into(),
+                kind: CardKind::Uid,
+                state: CredentialState::Active,
+                valid_from: None,
+                valid_until: None,
+                holder: Holder::Person(ADA),
+                pin: None,
+            }],
+            grants: vec![Grant {
+                id: Uuid::from_u128(7),
+                subject: Subject::Person(ADA),
+                zone_id: OFFICE,
+                schedule_id: None,
+                valid_from: None,
+                valid_until: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    struct Agent {
+        ctx: DecideContext,
+        door: std::sync::mpsc::Receiver<TimedInput>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A decide context whose policy on disk was signed at `issued_at`, with a maximum
+    /// policy age of one hour.
+    fn agent(issued_at: DateTime<Utc>) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate_key();
+        let snapshot = sign_at(&source(), 3, issued_at, &key).unwrap();
+        std::fs::write(
+            dir.path().join("policy.snapshot"),
+            snapshot.to_bytes().unwrap(),
+        )
+        .unwrap();
+        let policy = Arc::new(PolicyState::load(dir.path(), key.verifying_key()));
+        assert_eq!(policy.version(), Some(3));
+        let journal = Arc::new(JournalCell::open(dir.path().join("journal")).unwrap());
+        let readers = vec![
+            ReaderConfig {
+                name: "front".into(),
+                door_id: DOOR,
+                direction: Direction::Entry,
+            },
+            ReaderConfig {
+                name: "back".into(),
+                door_id: DOOR,
+                direction: Direction::Exit,
+            },
+        ];
+        let (tx, door) = std::sync::mpsc::channel();
+        let status = Arc::new(StatusState {
+            relays: BTreeMap::new(),
+            policy,
+            journal: Arc::clone(&journal),
+            readers: Mutex::new(vec![]),
+            last_decision: Mutex::new(None),
+            max_policy_age_s: 3600,
+        });
+        let ctx = DecideContext {
+            readers: ReaderMap::new(readers).unwrap(),
+            doors: BTreeMap::from([(DOOR, tx)]),
+            journal,
+            status,
+            stale_raised: Arc::new(AtomicBool::new(false)),
+        };
+        Agent {
+            ctx,
+            door,
+            _dir: dir,
+        }
+    }
+
+    fn journalled(agent: &Agent) -> Vec<EventKind> {
+        agent
+            .ctx
+            .journal
+            .pending(100)
+            .unwrap()
+            .iter()
+            .map(|r| DoorEvent::decode(&r.payload).unwrap().kind)
+            .collect()
+    }
+
+    fn card(reader: &str) -> CardEvent {
+        CardEvent {
+            reader: reader.into(),
+            card: CARD.into(),
+            at: Instant::now(),
+            exchange: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stale_policy_refuses_entries_with_policy_stale_and_lets_exits_out() {
+        // (policy age, reader, outcome, reason, whether the door is told to release)
+        let rows = [
+            (
+                Age::minutes(5),
+                "front",
+                Outcome::Granted,
+                Reason::Granted,
+                true,
+            ),
+            (
+                Age::hours(2),
+                "front",
+                Outcome::Denied,
+                Reason::PolicyStale,
+                false,
+            ),
+            (
+                Age::hours(2),
+                "back",
+                Outcome::Granted,
+                Reason::Granted,
+                true,
+            ),
+        ];
+        for (age, reader, outcome, reason, released) in rows {
+            let name = format!("{reader} at age {age}");
+            let agent = agent(Utc::now() - age);
+            let mut engine = EngineState::default();
+            agent.ctx.on_card(card(reader), &mut engine).await;
+            let events = journalled(&agent);
+            let Some(EventKind::Presentation(record)) = events.last() else {
+                panic!("{name}: no presentation journalled: {events:?}");
+            };
+            assert_eq!((record.outcome, record.reason), (outcome, reason), "{name}");
+            assert_eq!(
+                record.person_id,
+                Some(ADA),
+                "{name}: the holder is still named"
+            );
+            assert_eq!(record.policy_version, 3, "{name}");
+            let stale = age > Age::hours(1);
+            assert_eq!(
+                events
+                    .iter()
+                    .filter(|k| **k == EventKind::PolicyStale)
+                    .count(),
+                usize::from(stale),
+                "{name}: the policy_stale alarm is journalled once, before the decision"
+            );
+            let sent: Vec<Input> = agent.door.try_iter().map(|t| t.input).collect();
+            assert_eq!(
+                sent,
+                if released {
+                    vec![Input::Grant {
+                        unlock_for: Duration::from_millis(3000),
+                    }]
+                } else {
+                    vec![]
+                },
+                "{name}"
+            );
+            if reason == Reason::PolicyStale {
+                assert!(
+                    engine.presence.is_empty(),
+                    "{name}: a refused entry does not count as presence"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_policy_stale_alarm_is_raised_once_per_stale_period() {
+        let agent = agent(Utc::now() - Age::hours(2));
+        let mut engine = EngineState::default();
+        for _ in 0..3 {
+            agent.ctx.on_card(card("front"), &mut engine).await;
+        }
+        let events = journalled(&agent);
+        let stale = events
+            .iter()
+            .filter(|k| **k == EventKind::PolicyStale)
+            .count();
+        let refusals = events
+            .iter()
+            .filter(|k| matches!(k, EventKind::Presentation(p) if p.reason == Reason::PolicyStale))
+            .count();
+        assert_eq!((stale, refusals), (1, 3), "{events:?}");
     }
 }

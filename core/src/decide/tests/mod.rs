@@ -254,3 +254,42 @@ fn check_shape(name: &str, d: &super::Decision) {
         );
     }
 }
+
+/// Every reason, by its position in the enum (which journals and uploads encode, so a
+/// reason may never move) and its wire name. A new reason is appended here and there.
+const WIRE_REASONS: &[&str] = &[
+    "unknown_door",
+    "unknown_credential",
+    "credential_inactive",
+    "holder_inactive",
+    "vetting_invalid",
+    "insufficient_clearance",
+    "no_grant",
+    "outside_schedule",
+    "door_locked",
+    "anti_passback",
+    "pin_required",
+    "pin_incorrect",
+    "escort_required",
+    "second_person_required",
+    "granted",
+    "policy_stale",
+];
+
+#[test]
+fn reasons_keep_their_positions_and_names() {
+    // Every one-byte postcard payload that decodes is a reason at that position.
+    let decoded: Vec<Reason> = (0u8..=u8::MAX)
+        .map_while(|i| postcard::from_bytes::<Reason>(&[i]).ok())
+        .collect();
+    let names: Vec<&str> = decoded.iter().map(|r| r.as_str()).collect();
+    assert_eq!(names, WIRE_REASONS);
+    for reason in decoded {
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            reason.as_str(),
+            "serde and as_str agree"
+        );
+    }
+    assert_eq!(PolicyStale.as_str(), "policy_stale");
+}
