@@ -1,12 +1,23 @@
 //! The compiled policy: built from the database at its current version, cached until a
 //! change to the security model bumps the version, and signed as a snapshot for door
 //! agents. Every replica compiles the same policy from the same database.
+//!
+//! The per-site snapshots agents fetch are cached too ([`cache`]): filtering, encoding
+//! and signing a snapshot of millions of credentials takes seconds, and every agent of a
+//! site asks for the same one when the version changes.
+
+mod cache;
 
 use crate::store::{Store, StoreError};
+use axum::body::Bytes;
+use cache::SnapshotCache;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use gatehouse_core::policy::{Policy, PolicySource, Settings, SignedSnapshot, sign};
+use gatehouse_core::policy::{
+    Policy, PolicySource, Settings, SignedSnapshot, SnapshotError, sign, verify_and_load,
+};
 use rand::RngCore;
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -27,6 +38,53 @@ pub struct PolicyService {
     settings: Settings,
     signing_key: SigningKey,
     current: Mutex<Option<Arc<CompiledPolicy>>>,
+    site_snapshots: SnapshotCache,
+}
+
+/// A signed snapshot of some sites in its wire form, encoded once and shared (the bytes
+/// are reference-counted: handing them to another agent copies nothing).
+#[derive(Clone, PartialEq)]
+pub struct SiteSnapshot {
+    /// The policy version it was signed as.
+    pub version: u64,
+    bytes: Bytes,
+}
+
+impl std::fmt::Debug for SiteSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteSnapshot")
+            .field("version", &self.version)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl SiteSnapshot {
+    /// The envelope's wire form (`SignedSnapshot::to_bytes` of it), shared, not copied.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The wire form, like [`SignedSnapshot::to_bytes`]; it was encoded when the snapshot
+    /// was made, so this cannot fail (the `Result` keeps callers of either alike).
+    pub fn to_bytes(&self) -> Result<Bytes, Infallible> {
+        Ok(self.bytes.clone())
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether it is empty (never, for a snapshot this service made).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Parses and verifies it as an agent does, and loads the policy inside.
+    pub fn verify(&self, key: &VerifyingKey, min_version: u64) -> Result<Policy, SnapshotError> {
+        verify_and_load(&self.bytes, key, min_version)
+    }
 }
 
 impl std::fmt::Debug for PolicyService {
@@ -49,6 +107,9 @@ pub enum PolicyServiceError {
     Busy,
     #[error("signing the snapshot failed: {0}")]
     Sign(#[from] gatehouse_core::policy::SnapshotError),
+    /// The task building a snapshot panicked or was cancelled.
+    #[error("building the snapshot failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl PolicyService {
@@ -66,6 +127,7 @@ impl PolicyService {
             settings,
             signing_key: SigningKey::from_bytes(&seed),
             current: Mutex::new(None),
+            site_snapshots: SnapshotCache::default(),
         })
     }
 
@@ -127,66 +189,114 @@ impl PolicyService {
         )?)
     }
 
-    /// The current policy cut down to some sites, signed: a door agent gets only what its
-    /// doors need. Kept: those sites with their zones, doors and schedules; grants on
-    /// their zones; every visit with its allowed zones narrowed to them; every person and
-    /// credential (an unknown card must still be decided as unknown, not missing), and
-    /// threat exemptions as they are. The result is built as a policy before signing, so
-    /// it never holds a dangling reference.
+    /// The current policy cut down to some sites, signed and encoded: what a door agent
+    /// fetches (see [`site_source`] for what is kept).
+    ///
+    /// Made once per (policy version, set of sites) and then served from a cache that
+    /// holds the current version only (a newer version empties it) within a size budget;
+    /// concurrent requests for the same sites wait for one build rather than each doing
+    /// it. The build runs on a blocking thread: at millions of credentials it takes
+    /// seconds of CPU.
     pub async fn snapshot_for_sites(
         &self,
         site_ids: &BTreeSet<Uuid>,
-    ) -> Result<SignedSnapshot, PolicyServiceError> {
+    ) -> Result<SiteSnapshot, PolicyServiceError> {
         let compiled = self.current().await?;
-        let full = compiled.policy.source();
-        let zones: Vec<_> = full
-            .zones
-            .iter()
-            .filter(|z| site_ids.contains(&z.site_id))
-            .cloned()
-            .collect();
-        let zone_ids: BTreeSet<Uuid> = zones.iter().map(|z| z.id).collect();
-        let visits = full.visits.iter().map(|v| {
-            let mut visit = v.clone();
-            visit.allowed_zone_ids.retain(|z| zone_ids.contains(z));
-            visit
-        });
-        let source = PolicySource {
-            settings: full.settings.clone(),
-            sites: full
-                .sites
-                .iter()
-                .filter(|s| site_ids.contains(&s.id))
-                .cloned()
-                .collect(),
-            doors: full
-                .doors
-                .iter()
-                .filter(|d| site_ids.contains(&d.site_id))
-                .cloned()
-                .collect(),
-            schedules: full
-                .schedules
-                .iter()
-                .filter(|s| site_ids.contains(&s.site_id))
-                .cloned()
-                .collect(),
-            grants: full
-                .grants
-                .iter()
-                .filter(|g| zone_ids.contains(&g.zone_id))
-                .cloned()
-                .collect(),
-            visits: visits.collect(),
-            zones,
-            people: full.people.clone(),
-            credentials: full.credentials.clone(),
+        let Some(cell) = self.site_snapshots.cell(compiled.version, site_ids) else {
+            // The cache moved on to a newer version while this request compiled: build
+            // this one without caching it.
+            return self.build_site_snapshot(compiled, site_ids).await;
         };
-        let policy = Policy::build(source)?;
-        Ok(sign(
-            policy.source(),
-            compiled.policy.version(),
-            &self.signing_key,
-        )?)
+        let mut built = false;
+        let snapshot = cell
+            .get_or_try_init(|| {
+                built = true;
+                self.build_site_snapshot(compiled.clone(), site_ids)
+            })
+            .await?
+            .clone();
+        if built {
+            self.site_snapshots.trim(compiled.version, site_ids);
+        }
+        Ok(snapshot)
+    }
+
+    /// Filters, builds, signs and encodes, on a blocking thread.
+    async fn build_site_snapshot(
+        &self,
+        compiled: Arc<CompiledPolicy>,
+        site_ids: &BTreeSet<Uuid>,
+    ) -> Result<SiteSnapshot, PolicyServiceError> {
+        let site_ids = site_ids.clone();
+        let key = self.signing_key.clone();
+        tokio::task::spawn_blocking(move || {
+            let policy = Policy::build(site_source(compiled.policy.source(), &site_ids))?;
+            let version = compiled.policy.version();
+            let bytes = sign(policy.source(), version, &key)?.to_bytes()?;
+            Ok(SiteSnapshot {
+                version,
+                bytes: Bytes::from(bytes),
+            })
+        })
+        .await?
+    }
+
+    /// How many site snapshots are cached, and their total size in bytes.
+    pub fn cached_site_snapshots(&self) -> (usize, usize) {
+        self.site_snapshots.usage()
     }
 }
+
+/// The policy cut down to some sites. Kept: those sites with their zones, doors and
+/// schedules; grants on their zones; every visit with its allowed zones narrowed to them;
+/// every person and credential (an unknown card must still be decided as unknown, not
+/// missing), and threat exemptions as they are. The caller builds the result as a policy
+/// before signing it, so a snapshot never holds a dangling reference.
+fn site_source(full: &PolicySource, site_ids: &BTreeSet<Uuid>) -> PolicySource {
+    let zones: Vec<_> = full
+        .zones
+        .iter()
+        .filter(|z| site_ids.contains(&z.site_id))
+        .cloned()
+        .collect();
+    let zone_ids: BTreeSet<Uuid> = zones.iter().map(|z| z.id).collect();
+    let visits = full.visits.iter().map(|v| {
+        let mut visit = v.clone();
+        visit.allowed_zone_ids.retain(|z| zone_ids.contains(z));
+        visit
+    });
+    PolicySource {
+        settings: full.settings.clone(),
+        sites: full
+            .sites
+            .iter()
+            .filter(|s| site_ids.contains(&s.id))
+            .cloned()
+            .collect(),
+        doors: full
+            .doors
+            .iter()
+            .filter(|d| site_ids.contains(&d.site_id))
+            .cloned()
+            .collect(),
+        schedules: full
+            .schedules
+            .iter()
+            .filter(|s| site_ids.contains(&s.site_id))
+            .cloned()
+            .collect(),
+        grants: full
+            .grants
+            .iter()
+            .filter(|g| zone_ids.contains(&g.zone_id))
+            .cloned()
+            .collect(),
+        visits: visits.collect(),
+        zones,
+        people: full.people.clone(),
+        credentials: full.credentials.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
