@@ -41,7 +41,8 @@ pub struct DoorEvent {
     pub kind: EventKind,
 }
 
-/// The kinds of event an agent records.
+/// The kinds of event an agent records. New kinds go at the end: the journal payload
+/// encodes a kind by its position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -70,6 +71,14 @@ pub enum EventKind {
     ReaderError { reader: String, detail: String },
     /// The agent started (after a reboot or a crash).
     AgentStarted,
+    /// The lock relay did not move when the door commanded it (alarm: the door may be
+    /// open when it should be locked, or the reverse).
+    LockFault { detail: String },
+    /// The agent's clock differs from the server's by more than 10 s (IEC 60839-11-1);
+    /// journalled when the offset crosses that bound, not at every sync. `offset_ms` as
+    /// the server measures it: server time minus agent time (positive: the agent is
+    /// behind).
+    ClockOffset { offset_ms: i64 },
 }
 
 /// A card presentation and the engine's decision.
@@ -107,6 +116,8 @@ impl EventKind {
             EventKind::JournalFull => "journal_full",
             EventKind::ReaderError { .. } => "reader_error",
             EventKind::AgentStarted => "agent_started",
+            EventKind::LockFault { .. } => "lock_fault",
+            EventKind::ClockOffset { .. } => "clock_offset",
         }
     }
 }
@@ -167,12 +178,79 @@ mod tests {
         assert!(DoorEvent::decode(&[0xFF; 3]).is_err());
         let serde_name = serde_json::to_value(&event.kind).unwrap();
         assert!(serde_name.get(event.kind.name()).is_some(), "{serde_name}");
-        for kind in [
-            EventKind::ForcedOpen,
-            EventKind::NotOpenedAfterGrant,
-            EventKind::AgentStarted,
-        ] {
-            assert_eq!(serde_json::to_value(&kind).unwrap(), kind.name());
+    }
+
+    /// Every kind, by its position in the enum (which the journal payload encodes, so a
+    /// kind may never move) and its name.
+    #[test]
+    fn kinds_keep_their_positions_and_names() {
+        let presentation = PresentationRecord {
+            reader: "front".into(),
+            card: "04A1".into(),
+            direction: Direction::Exit,
+            outcome: Outcome::Granted,
+            reason: Reason::Granted,
+            person_id: None,
+            visit_id: None,
+            credential_id: None,
+            zone_id: None,
+            alarms: vec![],
+            policy_version: 1,
+        };
+        let kinds = [
+            (EventKind::Presentation(presentation), "presentation"),
+            (EventKind::DoorOpened, "door_opened"),
+            (EventKind::DoorClosed, "door_closed"),
+            (EventKind::ForcedOpen, "forced_open"),
+            (EventKind::HeldOpen, "held_open"),
+            (EventKind::HeldOpenCleared, "held_open_cleared"),
+            (EventKind::NotOpenedAfterGrant, "not_opened_after_grant"),
+            (EventKind::ExitRequested, "exit_requested"),
+            (EventKind::PolicyStale, "policy_stale"),
+            (EventKind::JournalFull, "journal_full"),
+            (
+                EventKind::ReaderError {
+                    reader: "front".into(),
+                    detail: "unplugged".into(),
+                },
+                "reader_error",
+            ),
+            (EventKind::AgentStarted, "agent_started"),
+            (
+                EventKind::LockFault {
+                    detail: "relay stuck".into(),
+                },
+                "lock_fault",
+            ),
+            (
+                EventKind::ClockOffset { offset_ms: -12_345 },
+                "clock_offset",
+            ),
+        ];
+        for (position, (kind, name)) in kinds.into_iter().enumerate() {
+            assert_eq!(kind.name(), name);
+            let json = serde_json::to_value(&kind).unwrap();
+            let serde_name = json
+                .as_str()
+                .or_else(|| json.as_object()?.keys().next().map(String::as_str));
+            assert_eq!(serde_name, Some(name), "{json}");
+            let payload = postcard::to_allocvec(&kind).unwrap();
+            assert_eq!(usize::from(payload[0]), position, "{name} moved");
+            let event = DoorEvent {
+                occurred_at: Utc::now(),
+                door_id: None,
+                kind,
+            };
+            assert_eq!(DoorEvent::decode(&event.encode().unwrap()).unwrap(), event);
         }
+        // A truncated new kind is an error, not a panic.
+        let clock = DoorEvent {
+            occurred_at: Utc::now(),
+            door_id: Some(Uuid::from_u128(1)),
+            kind: EventKind::ClockOffset { offset_ms: 1 },
+        }
+        .encode()
+        .unwrap();
+        assert!(DoorEvent::decode(&clock[..clock.len() - 1]).is_err());
     }
 }

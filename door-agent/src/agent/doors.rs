@@ -1,5 +1,6 @@
 //! One thread per door running its [`DoorDriver`]; the lock is wrapped so that every
-//! relay move is visible in `/status`; door events are journalled from the door thread.
+//! relay move is visible in `/status`; door events, and a lock that failed to move
+//! (`lock_fault`), are journalled from the door thread.
 //! Also the simulated door inputs: `contact <door-id> open|closed` and `exit <door-id>`
 //! lines on standard input, split off before the simulated card reader sees the rest.
 
@@ -12,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use gatehouse_core::event::DoorEvent as JournalEvent;
+use gatehouse_core::event::{DoorEvent as JournalEvent, EventKind};
 use uuid::Uuid;
 
 use super::journal_cell::JournalCell;
@@ -121,9 +122,6 @@ pub fn spawn_door(
                     driver.machine().contact() == ContactLevel::Open,
                     Ordering::SeqCst,
                 );
-                if let Some(e) = step.lock_error {
-                    tracing::error!(door = %door_id, error = %e, "the lock did not move");
-                }
                 for output in step.outputs {
                     match output.output {
                         Output::Relay(command) => {
@@ -144,6 +142,20 @@ pub fn spawn_door(
                                     "could not journal a door event");
                             }
                         }
+                    }
+                }
+                // After the outputs: the relay command that failed is among them.
+                if let Some(e) = step.lock_error {
+                    tracing::error!(door = %door_id, error = %e, "lock_fault: the lock did not move");
+                    let record = JournalEvent {
+                        occurred_at: Utc::now(),
+                        door_id: Some(door_id),
+                        kind: EventKind::LockFault {
+                            detail: e.to_string(),
+                        },
+                    };
+                    if let Err(e) = journal.append(&record) {
+                        tracing::error!(door = %door_id, error = %e, "could not journal lock_fault");
                     }
                 }
             }
@@ -246,6 +258,87 @@ pub fn send(sink: &InputSink, input: Input) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::door::{DoorMode, DoorTiming};
+
+    /// A relay that never moves.
+    struct StuckLock;
+
+    impl Lock for StuckLock {
+        fn set(&mut self, _: RelayState) -> Result<(), HardwareError> {
+            Err(HardwareError::Pin {
+                pin: 17,
+                role: "lock relay",
+                message: "stuck".into(),
+            })
+        }
+
+        fn state(&self) -> RelayState {
+            RelayState::Engaged
+        }
+    }
+
+    fn kinds(journal: &JournalCell) -> Vec<EventKind> {
+        journal
+            .pending(100)
+            .unwrap()
+            .iter()
+            .map(|r| JournalEvent::decode(&r.payload).unwrap().kind)
+            .collect()
+    }
+
+    #[test]
+    fn a_lock_that_does_not_move_is_journalled_as_lock_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(JournalCell::open(dir.path().join("journal")).unwrap());
+        let door_id = Uuid::from_u128(9);
+        let view = Arc::new(RelayView::default());
+        let (tx, rx) = mpsc::channel();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let mut door = spawn_door(
+            door_id,
+            DoorMachine::new(DoorTiming::default(), DoorMode::Normal),
+            ObservedLock::new(Box::new(StuckLock), Arc::clone(&view)),
+            Arc::clone(&view),
+            (tx.clone(), rx),
+            None,
+            Arc::clone(&journal),
+            (Instant::now(), Utc::now()),
+            Arc::clone(&shutdown),
+        )
+        .unwrap();
+        send(
+            &door.inputs,
+            Input::Grant {
+                unlock_for: Duration::from_secs(60),
+            },
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = kinds(&journal);
+        while seen.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            seen = kinds(&journal);
+        }
+        shutdown.store(true, Ordering::SeqCst);
+        door.join();
+        let faults: Vec<&EventKind> = seen
+            .iter()
+            .filter(|k| matches!(k, EventKind::LockFault { .. }))
+            .collect();
+        assert_eq!(faults.len(), 1, "{seen:?}");
+        let EventKind::LockFault { detail } = faults[0] else {
+            unreachable!()
+        };
+        assert!(
+            detail.contains("pin 17") && detail.contains("stuck"),
+            "{detail}"
+        );
+        let event = JournalEvent::decode(&journal.pending(1).unwrap()[0].payload).unwrap();
+        assert_eq!(event.door_id, Some(door_id));
+        assert!(
+            !view.unlocked.load(Ordering::SeqCst) && view.changes.load(Ordering::SeqCst) == 0,
+            "status does not show a relay move that did not happen"
+        );
+    }
 
     #[test]
     fn door_commands_parse_and_card_lines_pass() {

@@ -3,6 +3,10 @@
 //! (`acked_through`); the server stores each (agent, seq) once, so a resend after a lost
 //! answer is harmless. While the server is unreachable or refuses, the uploader backs
 //! off exponentially and nothing is dropped.
+//!
+//! Each answer carries the clock offset the server measured; when it crosses ±10 s a
+//! `clock_offset` event is journalled (once per crossing: again only after the offset
+//! has come back within bounds, or after a restart).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +14,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
+use gatehouse_core::event::{DoorEvent, EventKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -27,7 +32,27 @@ struct UploadAnswer {
 }
 
 /// Beyond this clock offset the agent's clock is wrong (IEC 60839-11-1: ±10 s).
-const MAX_CLOCK_OFFSET_MS: i64 = 10_000;
+const MAX_CLOCK_OFFSET_MS: u64 = 10_000;
+
+/// Whether the clock offset is out of bounds, to raise `clock_offset` once per crossing.
+#[derive(Debug, Default)]
+struct ClockWatch {
+    off: bool,
+}
+
+impl ClockWatch {
+    /// Takes the offset the server measured (server minus agent); returns the event to
+    /// journal when the offset has just crossed ±10 s.
+    fn observe(&mut self, offset_ms: i64) -> Option<EventKind> {
+        let off = offset_ms.unsigned_abs() > MAX_CLOCK_OFFSET_MS;
+        let crossed = off && !self.off;
+        if self.off && !off {
+            tracing::info!(offset_ms, "clock offset to the server back within ±10 s");
+        }
+        self.off = off;
+        crossed.then_some(EventKind::ClockOffset { offset_ms })
+    }
+}
 
 /// Uploads until the task is dropped; woken by every journal append.
 pub async fn upload_loop(
@@ -39,6 +64,7 @@ pub async fn upload_loop(
 ) {
     let url = format!("{}/api/v1/agent/events", base_url.trim_end_matches('/'));
     let mut backoff = Backoff::new();
+    let mut clock = ClockWatch::default();
     loop {
         let cell = Arc::clone(&journal);
         let pending = tokio::task::spawn_blocking(move || cell.pending(batch)).await;
@@ -100,11 +126,22 @@ pub async fn upload_loop(
                 continue;
             }
         };
-        if answer.clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS {
+        if let Some(kind) = clock.observe(answer.clock_offset_ms) {
             tracing::error!(
                 offset_ms = answer.clock_offset_ms,
-                "clock offset to the server beyond ±10 s"
+                "clock_offset: the clock differs from the server's by more than ±10 s"
             );
+            let event = DoorEvent {
+                occurred_at: Utc::now(),
+                door_id: None,
+                kind,
+            };
+            let cell = Arc::clone(&journal);
+            match tokio::task::spawn_blocking(move || cell.append(&event)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "could not journal clock_offset"),
+                Err(e) => tracing::error!(error = %e, "journal task failed"),
+            }
         }
         let Some(acked) = answer.acked_through.map(|a| a.min(last_sent)) else {
             tracing::error!(
@@ -133,5 +170,119 @@ pub async fn upload_loop(
                 tokio::time::sleep(backoff.next_wait()).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::extract::State;
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use serde_json::Value;
+
+    use super::*;
+
+    #[test]
+    fn clock_offset_is_raised_once_per_crossing() {
+        // (offset the server measured, whether clock_offset is journalled)
+        let rows = [
+            (0, false),
+            (10_000, false),
+            (10_001, true),
+            (60_000, false),
+            (-60_000, false),
+            (5, false),
+            (-10_001, true),
+            (-10_000, false),
+            (i64::MIN, true),
+            (i64::MAX, false),
+        ];
+        let mut watch = ClockWatch::default();
+        for (offset_ms, raised) in rows {
+            let expected = raised.then_some(EventKind::ClockOffset { offset_ms });
+            assert_eq!(watch.observe(offset_ms), expected, "{offset_ms}");
+        }
+    }
+
+    /// What the fake server saw, and the offsets it answers with, in order.
+    #[derive(Default)]
+    struct Fake {
+        received: Vec<EventKind>,
+        offsets: Vec<i64>,
+    }
+
+    async fn fake_upload(
+        State(fake): State<Arc<Mutex<Fake>>>,
+        Json(body): Json<Value>,
+    ) -> Json<Value> {
+        let mut fake = fake.lock().unwrap();
+        let mut last = None;
+        for record in body["records"].as_array().unwrap() {
+            let payload = STANDARD
+                .decode(record["payload"].as_str().unwrap())
+                .unwrap();
+            fake.received
+                .push(DoorEvent::decode(&payload).unwrap().kind);
+            last = record["seq"].as_u64();
+        }
+        let offset = if fake.offsets.is_empty() {
+            0
+        } else {
+            fake.offsets.remove(0)
+        };
+        Json(json!({
+            "acked_through": last, "stored": 1, "duplicates": 0, "clock_offset_ms": offset,
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_clock_offset_beyond_ten_seconds_is_journalled_and_uploaded_once_per_crossing() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(JournalCell::open(dir.path().join("journal")).unwrap());
+        for _ in 0..4 {
+            journal
+                .append(&DoorEvent {
+                    occurred_at: Utc::now(),
+                    door_id: None,
+                    kind: EventKind::DoorOpened,
+                })
+                .unwrap();
+        }
+        // One record per upload: records 1 to 4, then the clock_offset events journalled
+        // after the answers to 1 (+15 s, crossing) and 4 (-20 s, crossing again after 3
+        // came back within bounds).
+        let fake = Arc::new(Mutex::new(Fake {
+            received: vec![],
+            offsets: vec![15_000, 15_000, 0, -20_000],
+        }));
+        let app = Router::new()
+            .route("/api/v1/agent/events", post(fake_upload))
+            .with_state(Arc::clone(&fake));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let uploader = tokio::spawn(upload_loop(
+            Arc::clone(&journal),
+            reqwest::Client::new(),
+            base,
+            SecretString::from("token".to_owned()),
+            1,
+        ));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while fake.lock().unwrap().received.len() < 6 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Anything more would have been journalled by now.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        uploader.abort();
+        server.abort();
+        let received = std::mem::take(&mut fake.lock().unwrap().received);
+        let mut expected = vec![EventKind::DoorOpened; 4];
+        expected.push(EventKind::ClockOffset { offset_ms: 15_000 });
+        expected.push(EventKind::ClockOffset { offset_ms: -20_000 });
+        assert_eq!(received, expected);
+        assert_eq!(journal.backlog(), 0, "everything acknowledged");
     }
 }
