@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use chrono::Utc;
 use gatehouse_core::event::{DoorEvent, EventKind};
+use gatehouse_core::model::Door;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -154,6 +155,28 @@ fn engage_locks(
     Ok(locks)
 }
 
+/// What a new policy changes at each driven door: its mode (sent every time, the door
+/// ignores a mode it already has) and its timing when that differs from what the door
+/// last got (`sent`, one entry per driven door, updated here). A door the policy does
+/// not name keeps what it has.
+fn policy_inputs<'a>(
+    door: impl Fn(Uuid) -> Option<&'a Door>,
+    hardware: &HardwareConfig,
+    sent: &mut BTreeMap<Uuid, DoorTiming>,
+) -> Vec<(Uuid, Input)> {
+    let mut inputs = Vec::new();
+    for (id, last) in sent.iter_mut() {
+        let Some(door) = door(*id) else { continue };
+        inputs.push((*id, Input::SetMode(door.mode)));
+        let timing = DoorTiming::from_door(door, hardware);
+        if timing != *last {
+            *last = timing;
+            inputs.push((*id, Input::SetTiming(timing)));
+        }
+    }
+    inputs
+}
+
 /// `door-agent run`: until SIGTERM or Ctrl-C.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let epoch = (Instant::now(), Utc::now());
@@ -197,6 +220,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     }
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut doors: BTreeMap<Uuid, DoorHandle> = BTreeMap::new();
+    let mut timings: BTreeMap<Uuid, DoorTiming> = BTreeMap::new();
     let current = policy.current.borrow().clone();
     for (id, lock) in locks {
         let door = current.as_ref().and_then(|p| p.policy.door(id).cloned());
@@ -204,6 +228,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             Some(d) => (DoorTiming::from_door(d, &config.hardware), d.mode),
             None => (DoorTiming::default(), DoorMode::Normal),
         };
+        timings.insert(id, timing);
         let (tx, rx) = std::sync::mpsc::channel();
         let sim = Some((
             SimDoorSensor::new(ContactLevel::Closed, tx.clone()),
@@ -276,10 +301,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         let ctx = Arc::clone(&ctx);
         async move { decide_loop::decide_loop(ctx, reader_rx).await }
     });
-    // Staleness is raised even when nobody presents a card; mode changes follow policy.
+    // Staleness is raised even when nobody presents a card; mode and timing changes
+    // follow policy without a restart (a timing change applies from the next grant,
+    // exit request or opening: see `DoorMachine::set_timing`).
     let watch_task = tokio::spawn({
         let ctx = Arc::clone(&ctx);
         let mut changes = policy.current.subscribe();
+        let hardware = config.hardware.clone();
         async move {
             loop {
                 tokio::select! {
@@ -288,9 +316,11 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
                         if changed.is_err() { return; }
                         let current = changes.borrow_and_update().clone();
                         if let Some(p) = current {
-                            for (id, sink) in &ctx.doors {
-                                if let Some(door) = p.policy.door(*id) {
-                                    doors::send(sink, Input::SetMode(door.mode));
+                            let inputs =
+                                policy_inputs(|id| p.policy.door(id), &hardware, &mut timings);
+                            for (id, input) in inputs {
+                                if let Some(sink) = ctx.doors.get(&id) {
+                                    doors::send(sink, input);
                                 }
                             }
                         }
@@ -363,5 +393,82 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::door::SimulatedConfig;
+
+    fn door(id: u128, mode: DoorMode, unlock_ms: u32, held_open_ms: u32) -> Door {
+        Door {
+            id: Uuid::from_u128(id),
+            site_id: Uuid::from_u128(100),
+            from_zone_id: Uuid::from_u128(101),
+            to_zone_id: Uuid::from_u128(102),
+            mode,
+            unlock_ms,
+            held_open_ms,
+        }
+    }
+
+    fn timing(unlock_ms: u64, held_open_ms: u64) -> DoorTiming {
+        DoorTiming {
+            unlock: Duration::from_millis(unlock_ms),
+            held_open: Duration::from_millis(held_open_ms),
+            ..DoorTiming::default()
+        }
+    }
+
+    #[test]
+    fn policy_changes_send_modes_and_only_changed_timings() {
+        use DoorMode::{Locked, Normal};
+        let hardware = HardwareConfig::Simulated(SimulatedConfig::default());
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        // Both doors started with default timing (no policy on disk).
+        let mut sent = BTreeMap::from([(a, DoorTiming::default()), (b, DoorTiming::default())]);
+        type Row = (&'static str, Vec<Door>, Vec<(Uuid, Input)>);
+        let rows: Vec<Row> = vec![
+            (
+                "first policy: door a gets its mode and timing; b is not in it",
+                vec![door(1, Normal, 3000, 30_000), door(3, Normal, 1, 1)],
+                vec![
+                    (a, Input::SetMode(Normal)),
+                    (a, Input::SetTiming(timing(3000, 30_000))),
+                ],
+            ),
+            (
+                "same door again: mode only",
+                vec![door(1, Normal, 3000, 30_000)],
+                vec![(a, Input::SetMode(Normal))],
+            ),
+            (
+                "held-open time changed",
+                vec![door(1, Normal, 3000, 10_000)],
+                vec![
+                    (a, Input::SetMode(Normal)),
+                    (a, Input::SetTiming(timing(3000, 10_000))),
+                ],
+            ),
+            (
+                "unlock time changed, b appears with default timing, a locked",
+                vec![door(1, Locked, 8000, 10_000), door(2, Normal, 5000, 30_000)],
+                vec![
+                    (a, Input::SetMode(Locked)),
+                    (a, Input::SetTiming(timing(8000, 10_000))),
+                    (b, Input::SetMode(Normal)),
+                ],
+            ),
+        ];
+        for (name, policy, expected) in rows {
+            let got = policy_inputs(
+                |id| policy.iter().find(|d| d.id == id),
+                &hardware,
+                &mut sent,
+            );
+            assert_eq!(got, expected, "{name}");
+        }
+        assert_eq!(sent[&a], timing(8000, 10_000));
     }
 }

@@ -18,6 +18,13 @@
 //! - **Locked mode** relocks at once, but a later grant still releases: the decision
 //!   engine already refuses everyone but exempt people at a locked door, so a grant that
 //!   reaches the door is meant. Exit requests work in every mode (egress stays free).
+//! - **Timing changes** ([`Input::SetTiming`], sent when the policy changes a door's
+//!   unlock or held-open time) apply from the next grant, exit request or opening: an
+//!   access window, release period or held-open timer already running keeps the end it
+//!   was given, so a shorter time never relocks a door someone is passing, and a longer
+//!   one never stretches an unlock nobody asked for. (A grant's release time comes with
+//!   the grant, from the policy the decision was made on.) The debounce, a property of
+//!   the contact rather than of the policy, applies at once, clamped as at start.
 //! - The relay moves only on a grant, an exit request (if configured), a mode change, a
 //!   close after opening, or the end of a release period.
 
@@ -118,12 +125,8 @@ impl DoorMachine {
     /// first reading as an input: a door found open with no grant is a forced opening).
     /// In `mode` unlocked, the first call to [`DoorMachine::handle`] releases the relay.
     pub fn new(timing: DoorTiming, mode: DoorMode) -> Self {
-        let mut timing = timing;
-        timing.debounce = timing
-            .debounce
-            .min(Duration::from_millis(super::MAX_DEBOUNCE_MS));
         DoorMachine {
-            timing,
+            timing: clamped(timing),
             mode,
             relay: RelayState::Engaged,
             stable: ContactLevel::Closed,
@@ -154,6 +157,13 @@ impl DoorMachine {
     /// The timing in use (debounce clamped).
     pub fn timing(&self) -> DoorTiming {
         self.timing
+    }
+
+    /// Replaces the timing (as [`Input::SetTiming`] does). Windows, release periods and
+    /// held-open timers already running keep their ends; the next grant, exit request or
+    /// opening uses the new times. No output: nothing moves because of a timing change.
+    pub fn set_timing(&mut self, timing: DoorTiming) {
+        self.timing = clamped(timing);
     }
 
     /// Feeds one input at `now` (a `now` earlier than a previous one counts as the
@@ -299,6 +309,7 @@ impl DoorMachine {
                 }
             }
             Input::SetMode(mode) => self.set_mode(mode, now),
+            Input::SetTiming(timing) => self.set_timing(timing),
             Input::Tick => {}
         }
     }
@@ -366,6 +377,14 @@ impl DoorMachine {
             emit(out, at, Output::Relay(command));
         }
     }
+}
+
+/// `timing` with its debounce clamped, so inputs lasting 400 ms are always processed.
+fn clamped(mut timing: DoorTiming) -> DoorTiming {
+    timing.debounce = timing
+        .debounce
+        .min(Duration::from_millis(super::MAX_DEBOUNCE_MS));
+    timing
 }
 
 fn emit(out: &mut Vec<TimedOutput>, at: MonoTime, output: Output) {

@@ -111,6 +111,9 @@ pub enum Input {
     Contact(ContactLevel),
     /// The door's mode changed (schedule, operator or policy).
     SetMode(DoorMode),
+    /// The door's timing changed (policy): applies from the next grant, exit request or
+    /// opening (see [`DoorMachine::set_timing`]).
+    SetTiming(DoorTiming),
     /// Nothing happened; time passed. Feed one at [`DoorMachine::next_deadline`].
     Tick,
 }

@@ -26,6 +26,15 @@ fn row(name: &'static str, steps: Vec<(u64, Input)>, expect: Vec<(u64, Output)>)
     }
 }
 
+/// The test timing with other unlock and held-open times, as a policy change sends it.
+fn retimed(unlock_ms: u64, held_open_ms: u64) -> Input {
+    Input::SetTiming(DoorTiming {
+        unlock: Duration::from_millis(unlock_ms),
+        held_open: Duration::from_millis(held_open_ms),
+        ..timing()
+    })
+}
+
 fn with_timing(mut row: Row, change: impl FnOnce(&mut DoorTiming)) -> Row {
     change(&mut row.timing);
     row
@@ -232,6 +241,71 @@ fn rows() -> Vec<Row> {
             vec![(0, UNLOCK), (5000, LOCK), (5000, ev(NotOpenedAfterGrant))],
         ),
         row(
+            "a shorter unlock time does not cut short the exit release running",
+            vec![(0, EXIT), (500, retimed(1000, 10_000)), (5000, EXIT)],
+            vec![
+                (0, ev(ExitRequested)),
+                (0, UNLOCK),
+                (3000, LOCK),
+                (5000, ev(ExitRequested)),
+                (5000, UNLOCK),
+                (6000, LOCK),
+            ],
+        ),
+        row(
+            "a longer unlock time does not stretch the exit release running",
+            vec![(0, EXIT), (500, retimed(8000, 10_000)), (5000, EXIT)],
+            vec![
+                (0, ev(ExitRequested)),
+                (0, UNLOCK),
+                (3000, LOCK),
+                (5000, ev(ExitRequested)),
+                (5000, UNLOCK),
+                (13_000, LOCK),
+            ],
+        ),
+        row(
+            "a held-open timer running keeps its end; the next opening uses the new time",
+            vec![
+                (0, grant(3000)),
+                (100, OPEN),
+                (1000, retimed(3000, 2000)),
+                (12_000, CLOSE),
+                (20_000, grant(3000)),
+                (20_100, OPEN),
+                (30_000, CLOSE),
+            ],
+            vec![
+                (0, UNLOCK),
+                (150, ev(DoorOpened)),
+                (3000, LOCK),
+                (10_100, ev(HeldOpen)),
+                (12_050, ev(DoorClosed)),
+                (12_050, ev(HeldOpenCleared)),
+                (20_000, UNLOCK),
+                (20_150, ev(DoorOpened)),
+                (22_100, ev(HeldOpen)),
+                (23_000, LOCK),
+                (30_050, ev(DoorClosed)),
+                (30_050, ev(HeldOpenCleared)),
+            ],
+        ),
+        row(
+            "a longer held-open time before the opening is the one used",
+            vec![
+                (0, retimed(3000, 60_000)),
+                (10, grant(3000)),
+                (100, OPEN),
+                (50_000, CLOSE),
+            ],
+            vec![
+                (10, UNLOCK),
+                (150, ev(DoorOpened)),
+                (3010, LOCK),
+                (50_050, ev(DoorClosed)),
+            ],
+        ),
+        row(
             "an edge seen before the grant is still a forced opening",
             vec![(0, OPEN), (20, grant(3000))],
             vec![
@@ -301,4 +375,37 @@ fn time_going_backwards_counts_as_the_latest_time() {
     let out = m.handle(grant(3000), MonoTime::from_millis(1000));
     assert_eq!(out[0].at, MonoTime::from_millis(5000));
     assert_eq!(m.next_deadline(), Some(MonoTime::from_millis(8000)));
+}
+
+#[test]
+fn set_timing_clamps_the_debounce_and_moves_nothing() {
+    let mut m = DoorMachine::new(timing(), DoorMode::Normal);
+    let at = MonoTime::from_millis;
+    m.handle(grant(3000), at(0));
+    let new = DoorTiming {
+        unlock: Duration::from_millis(1000),
+        held_open: Duration::from_millis(2000),
+        debounce: Duration::from_secs(5),
+        exit_unlocks: false,
+    };
+    assert!(m.handle(Input::SetTiming(new), at(100)).is_empty());
+    assert_eq!(
+        m.timing(),
+        DoorTiming {
+            debounce: Duration::from_millis(crate::door::MAX_DEBOUNCE_MS),
+            ..new
+        }
+    );
+    assert_eq!(
+        m.next_deadline(),
+        Some(at(3000)),
+        "the release keeps its end"
+    );
+    let mut direct = DoorMachine::new(timing(), DoorMode::Normal);
+    direct.set_timing(new);
+    assert_eq!(
+        direct.timing(),
+        m.timing(),
+        "the input and the method agree"
+    );
 }

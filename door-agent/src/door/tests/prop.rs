@@ -1,7 +1,8 @@
 //! Property: on any sequence of inputs, the relay releases only in answer to a grant, an
 //! exit request (when configured) or unlocked mode, while that is in force; it never
 //! stays released beyond them; and the door events keep their shape (opened/closed
-//! alternate, held-open raised at most once per opening and cleared only after it).
+//! alternate, held-open raised at most once per opening and cleared only after it), timing
+//! changes included.
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
         3 => Just(OPEN),
         3 => Just(CLOSE),
         1 => arb_mode().prop_map(Input::SetMode),
+        1 => arb_timing().prop_map(Input::SetTiming),
         1 => Just(TICK),
     ]
 }
@@ -74,6 +76,10 @@ impl Model {
             Input::SetMode(mode) => {
                 self.mode = mode;
                 mode == DoorMode::Unlocked
+            }
+            Input::SetTiming(timing) => {
+                self.timing = timing;
+                false
             }
             _ => false,
         };
