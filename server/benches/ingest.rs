@@ -1,0 +1,543 @@
+//! Event upload throughput: how many journal events per second the server ingests from
+//! enrolled door agents, on SQLite and (when `GATEHOUSE_TEST_POSTGRES_URL` is set) on
+//! PostgreSQL.
+//!
+//! `cargo bench -p gatehouse-server --bench ingest`
+//!
+//! Against the real server: the release `gatehouse` binary of this build, started as
+//! `gatehouse serve` with its default settings on a fresh database (a SQLite file in a
+//! temporary directory, or a new PostgreSQL database dropped afterwards), on the same
+//! machine. The bench is the agent: it enrols through the API, then `POST`s
+//! `/api/v1/agent/events` exactly as `door-agent`'s uploader does — batches of records
+//! `{seq, payload: base64(postcard(DoorEvent)), hash: hex(chain_hash)}` numbered from 1
+//! and chained from the genesis hash, the next batch sent when the previous one is
+//! answered. The bodies are built before the clock starts (only `agent_time` is written
+//! at send time), so the figures are the server's: HTTP, JSON, decoding, the chain check
+//! and the database transaction of each batch. Each answer must acknowledge its whole
+//! batch as newly stored, and the agent must have no ingest alarm at the end.
+//!
+//! With several agents (`GATEHOUSE_BENCH_AGENTS`, default `1,4`) each has a door of its
+//! own and uploads its share of the events at the same time as the others.
+//!
+//! Sizes: `GATEHOUSE_BENCH_EVENTS` (default 100000), `GATEHOUSE_BENCH_BATCH` (default
+//! 1000, the most the server accepts).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use gatehouse_core::decide::{Direction, Outcome, Reason};
+use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, PresentationRecord, chain_hash};
+use serde_json::{Value, json};
+use std::error::Error;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+
+const ADMIN_PASSWORD: &str = "bench-admin-password-1";
+
+fn env_number(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Ok(text) => Ok(text.trim().parse()?),
+        Err(_) => Ok(default),
+    }
+}
+
+fn env_list(name: &str, default: &[usize]) -> Result<Vec<usize>> {
+    match std::env::var(name) {
+        Ok(text) => Ok(text
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()?),
+        Err(_) => Ok(default.to_vec()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let events = env_number("GATEHOUSE_BENCH_EVENTS", 100_000)?;
+    let batch = env_number("GATEHOUSE_BENCH_BATCH", 1_000)?;
+    let agent_counts = env_list("GATEHOUSE_BENCH_AGENTS", &[1, 4])?;
+    if !(1..=1000).contains(&batch) || events == 0 || agent_counts.contains(&0) {
+        return Err("batch must be 1 to 1000, events and agents at least 1".into());
+    }
+    let postgres = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").ok();
+    if postgres.is_none() {
+        eprintln!("PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL to measure it too");
+    }
+
+    let mut rows = Vec::new();
+    for &agents in &agent_counts {
+        rows.push(run(Backend::Sqlite, agents, events, batch).await?);
+        if let Some(url) = &postgres {
+            rows.push(run(Backend::Postgres(url.clone()), agents, events, batch).await?);
+        }
+    }
+
+    println!();
+    println!("| backend | agents | events | batch | seconds | events/s | batch p50 | batch p99 |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.0} ms | {:.0} ms |",
+            r.backend,
+            r.agents,
+            r.events,
+            r.batch,
+            r.seconds,
+            r.events as f64 / r.seconds,
+            r.p50_ms,
+            r.p99_ms,
+        );
+    }
+    Ok(())
+}
+
+enum Backend {
+    Sqlite,
+    /// The server's URL; a fresh database is made on it.
+    Postgres(String),
+}
+
+struct Row {
+    backend: &'static str,
+    agents: usize,
+    events: usize,
+    batch: usize,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn run(backend: Backend, agents: usize, events: usize, batch: usize) -> Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let (name, url, dropper) = match &backend {
+        Backend::Sqlite => (
+            "SQLite",
+            format!("sqlite://{}/gatehouse.db", dir.path().display()),
+            None,
+        ),
+        Backend::Postgres(admin_url) => {
+            let (url, dropper) = fresh_postgres(admin_url).await?;
+            ("PostgreSQL", url, Some(dropper))
+        }
+    };
+    let result = measure(dir.path(), &url, agents, events, batch).await;
+    if let Some(dropper) = dropper {
+        dropper.drop_database().await?;
+    }
+    let (seconds, p50_ms, p99_ms) = result?;
+    eprintln!(
+        "{name}, {agents} agent(s): {events} events in {seconds:.2} s = {:.0} events/s",
+        events as f64 / seconds
+    );
+    Ok(Row {
+        backend: name,
+        agents,
+        events,
+        batch,
+        seconds,
+        p50_ms,
+        p99_ms,
+    })
+}
+
+/// Starts the server on `url`, enrols `agents` agents and uploads `events` between them;
+/// (seconds, p50 and p99 of one batch's round trip in ms).
+async fn measure(
+    dir: &Path,
+    url: &str,
+    agents: usize,
+    events: usize,
+    batch: usize,
+) -> Result<(f64, f64, f64)> {
+    let server = Server::start(dir, url)?;
+    server.wait_ready().await?;
+    let api = Api {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()?,
+        base: format!("{}/api/v1", server.base_url),
+    };
+    let admin = api.login().await?;
+    let enrolled = enrol(&api, &admin, agents).await?;
+
+    // Every body built in advance: the clock measures the server, not the bench.
+    let per_agent = events.div_ceil(agents);
+    let mut uploads = Vec::new();
+    let mut left = events;
+    for agent in &enrolled {
+        let n = per_agent.min(left);
+        left -= n;
+        uploads.push((agent.clone(), journal(agent.door, n, batch)?));
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = uploads
+        .into_iter()
+        .map(|(agent, batches)| {
+            let api = api.clone();
+            tokio::spawn(async move { upload_all(&api, &agent, &batches).await })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    for agent in &enrolled {
+        let alarms = api
+            .get(&format!("/agents/{}/alarms", agent.id), &admin)
+            .await?;
+        let alarms = alarms["items"].as_array().ok_or("alarms: no items")?;
+        if !alarms.is_empty() {
+            return Err(format!("the server raised ingest alarms: {alarms:?}").into());
+        }
+    }
+    server.stop()?;
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies.get(i).copied().unwrap_or(0.0)
+    };
+    Ok((seconds, pct(0.50), pct(0.99)))
+}
+
+/// An agent's uploads in order: the `records` array of each batch as JSON text.
+struct Batch {
+    records: String,
+    first: u64,
+    last: u64,
+}
+
+/// `n` chained presentation events at `door`, as the agent's journal would hold them.
+fn journal(door: Uuid, n: usize, batch: usize) -> Result<Vec<Batch>> {
+    let start: DateTime<Utc> = "2026-11-23T08:00:00Z".parse()?;
+    let mut previous = GENESIS_HASH;
+    let mut batches = Vec::new();
+    let mut records = Vec::with_capacity(batch);
+    for i in 0..n {
+        let seq = u64::try_from(i)? + 1;
+        let payload =
+            presentation(door, i, start + TimeDelta::milliseconds(i64::try_from(i)?)).encode()?;
+        let hash = chain_hash(&previous, seq, &payload);
+        previous = hash;
+        records.push(json!({
+            "seq": seq,
+            "payload": STANDARD.encode(&payload),
+            "hash": hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        }));
+        if records.len() == batch || i + 1 == n {
+            let count = u64::try_from(records.len())?;
+            batches.push(Batch {
+                records: serde_json::to_string(&records)?,
+                first: seq + 1 - count,
+                last: seq,
+            });
+            records.clear();
+        }
+    }
+    Ok(batches)
+}
+
+/// A card presentation as the agent journals it: nine in ten granted.
+fn presentation(door: Uuid, i: usize, at: DateTime<Utc>) -> DoorEvent {
+    let person = i % 250_000;
+    let granted = !i.is_multiple_of(10);
+    DoorEvent {
+        occurred_at: at,
+        door_id: Some(door),
+        kind: EventKind::Presentation(PresentationRecord {
+            reader: "front-in".into(),
+            card: format!("{:014X}", 0x04_0000_0000_0000usize + person),
+            direction: if i.is_multiple_of(2) {
+                Direction::Entry
+            } else {
+                Direction::Exit
+            },
+            outcome: if granted {
+                Outcome::Granted
+            } else {
+                Outcome::Denied
+            },
+            reason: if granted {
+                Reason::Granted
+            } else {
+                Reason::NoGrant
+            },
+            person_id: Some(Uuid::from_u128(4 << 96 | person as u128)),
+            visit_id: None,
+            credential_id: Some(Uuid::from_u128(6 << 96 | person as u128)),
+            zone_id: Some(Uuid::from_u128(2 << 96 | 1)),
+            alarms: vec![],
+            policy_version: 42,
+        }),
+    }
+}
+
+/// Uploads the batches one after the other, as the agent's uploader does; each batch's
+/// round trip in ms.
+async fn upload_all(api: &Api, agent: &Agent, batches: &[Batch]) -> Result<Vec<f64>> {
+    let url = format!("{}/agent/events", api.base);
+    let mut latencies = Vec::with_capacity(batches.len());
+    for b in batches {
+        let body = format!(
+            r#"{{"agent_time":"{}","records":{}}}"#,
+            Utc::now().to_rfc3339(),
+            b.records
+        );
+        let sent = Instant::now();
+        let response = api
+            .client
+            .post(&url)
+            .bearer_auth(&agent.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let answer: Value = response.json().await?;
+        latencies.push(sent.elapsed().as_secs_f64() * 1e3);
+        let expected = json!(b.last - b.first + 1);
+        if !status.is_success()
+            || answer["acked_through"] != json!(b.last)
+            || answer["stored"] != expected
+            || answer["duplicates"] != json!(0)
+        {
+            return Err(
+                format!("upload of seq {}..={}: {status} {answer}", b.first, b.last).into(),
+            );
+        }
+    }
+    Ok(latencies)
+}
+
+#[derive(Clone)]
+struct Agent {
+    id: String,
+    token: String,
+    door: Uuid,
+}
+
+/// A site with one door per agent, each agent registered for its door and enrolled.
+async fn enrol(api: &Api, admin: &str, agents: usize) -> Result<Vec<Agent>> {
+    let site = api
+        .post("/sites", admin, json!({"name": "Bench", "timezone": "UTC"}))
+        .await?;
+    let zone = |name: &str, level: u8| json!({"site_id": site["id"], "name": name, "level": level});
+    let lobby = api.post("/zones", admin, zone("Lobby", 0)).await?;
+    let office = api.post("/zones", admin, zone("Office", 1)).await?;
+    let mut enrolled = Vec::new();
+    for n in 0..agents {
+        let door = api
+            .post(
+                "/doors",
+                admin,
+                json!({"name": format!("Door {n}"), "from_zone_id": lobby["id"], "to_zone_id": office["id"]}),
+            )
+            .await?;
+        let agent = api
+            .post(
+                "/agents",
+                admin,
+                json!({"name": format!("agent {n}"), "door_ids": [door["id"]]}),
+            )
+            .await?;
+        let answer = api
+            .client
+            .post(format!("{}/agent/enroll", api.base))
+            .json(&json!({"code": agent["enrollment_code"]}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<Value>()
+            .await?;
+        enrolled.push(Agent {
+            id: text(&agent["id"])?,
+            token: text(&answer["token"])?,
+            door: text(&door["id"])?.parse()?,
+        });
+    }
+    Ok(enrolled)
+}
+
+fn text(value: &Value) -> Result<String> {
+    Ok(value
+        .as_str()
+        .ok_or_else(|| format!("expected a string, got {value}"))?
+        .to_owned())
+}
+
+#[derive(Clone)]
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn login(&self) -> Result<String> {
+        let body = json!({"username": "admin", "password": ADMIN_PASSWORD});
+        let answer: Value = self
+            .client
+            .post(format!("{}/auth/login", self.base))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        text(&answer["access_token"])
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let answer: Value = response.json().await?;
+        if !status.is_success() {
+            return Err(format!("POST {path}: {status} {answer}").into());
+        }
+        Ok(answer)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Result<Value> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+}
+
+/// `gatehouse serve` of this build, killed when dropped.
+struct Server {
+    child: Child,
+    base_url: String,
+    log: std::path::PathBuf,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Server {
+    fn start(dir: &Path, database_url: &str) -> Result<Server> {
+        let (port, metrics_port) = (free_port()?, free_port()?);
+        let log = dir.join("server.log");
+        let file = File::create(&log)?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        for (name, _) in std::env::vars_os() {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with("GATEHOUSE__") || name_text == "RUST_LOG" {
+                command.env_remove(&name);
+            }
+        }
+        command
+            .current_dir(dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .env("GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file);
+        Ok(Server {
+            child: command.spawn()?,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        })
+    }
+
+    async fn wait_ready(&self) -> Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = client.get(format!("{}/readyz", self.base_url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(format!("the server was not ready in 60 s; its log:\n{log}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for it to exit.
+    fn stop(mut self) -> Result<()> {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Drops the bench's PostgreSQL database afterwards.
+struct PostgresDropper {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDropper {
+    async fn drop_database(self) -> Result<()> {
+        let pool = sqlx::PgPool::connect(&self.admin_url).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+}
+
+/// A new database on the PostgreSQL server of `admin_url`: its URL and what drops it.
+async fn fresh_postgres(admin_url: &str) -> Result<(String, PostgresDropper)> {
+    let name = format!("gatehouse_bench_{}", Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(admin_url).await?;
+    let sql = format!("CREATE DATABASE {name}");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+    pool.close().await;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    Ok((
+        format!("{host}/{name}{query}"),
+        PostgresDropper {
+            admin_url: admin_url.to_owned(),
+            name,
+        },
+    ))
+}
