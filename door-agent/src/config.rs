@@ -235,6 +235,29 @@ mod tests {
     }
 
     #[test]
+    fn gpio_hardware_is_accepted_only_by_a_build_with_the_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(
+            &path,
+            "[hardware]\nkind = \"gpio\"\nrelay_pin = 17\nrelay_active_high = false\n\
+             fail_mode = \"fail_secure\"\ncontact_pin = 27\n",
+        )
+        .unwrap();
+        let loaded = AgentConfig::load(&path);
+        if cfg!(feature = "gpio") {
+            let hardware = loaded.map(|c| c.hardware);
+            assert!(
+                matches!(hardware, Ok(HardwareConfig::Gpio(_))),
+                "{hardware:?}"
+            );
+        } else {
+            let e = loaded.unwrap_err().to_string();
+            assert!(e.contains("cargo feature `gpio`"), "{e}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.toml");

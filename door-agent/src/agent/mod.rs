@@ -2,8 +2,11 @@
 //! reader, decision engine, journal, doors, policy sync, uploader and status endpoint).
 //!
 //! Start-up order in [`run`]: every door's lock is set to its idle (engaged) level first,
-//! before anything that can fail slowly; then the journal is opened and `agent_started`
-//! journalled; then the last good snapshot is loaded; then the tasks start.
+//! before anything that can fail slowly, and its contact and exit button start
+//! reporting to the door's input channel (simulated hardware: driven from standard
+//! input; GPIO: one door, needs the `gpio` feature); then the journal is opened and
+//! `agent_started` journalled; then the last good snapshot is loaded; then the tasks
+//! start.
 
 pub mod credential;
 pub mod decide_loop;
@@ -13,6 +16,7 @@ pub mod policy_sync;
 pub mod status;
 pub mod uploader;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,8 +33,8 @@ use uuid::Uuid;
 
 use crate::config::{AgentConfig, ReaderKind, check_server_url};
 use crate::door::{
-    ContactLevel, DoorMachine, DoorMode, DoorTiming, HardwareConfig, Input, Lock, SimDoorSensor,
-    SimExitButton, SimLock,
+    ContactLevel, DoorMachine, DoorMode, DoorTiming, GpioConfig, HardwareConfig, Input, InputSink,
+    Lock, SimDoorSensor, SimExitButton, SimLock, TimedInput,
 };
 use crate::reader::{CardReader, ReaderMap};
 use credential::{Credential, decode_key};
@@ -136,23 +140,92 @@ fn door_ids(config: &AgentConfig, credential: &Credential) -> Vec<Uuid> {
     ids
 }
 
-/// The lock of each door, engaged. Called before anything that can fail slowly.
-fn engage_locks(
+/// One door's hardware, set up before anything that can fail slowly.
+struct DoorHardware {
+    /// The lock, at its idle (engaged) level.
+    lock: Box<dyn Lock>,
+    /// The door's input channel; the contact and exit button already report to it.
+    inputs: (InputSink, std::sync::mpsc::Receiver<TimedInput>),
+    /// The simulated contact and exit button (driven from standard input).
+    sim: Option<(SimDoorSensor, SimExitButton)>,
+    /// Real inputs, which report only as long as they are kept.
+    keep: Option<Box<dyn Any + Send>>,
+}
+
+/// Each door's hardware, the lock engaged first: simulated for every door, or GPIO for
+/// the one door `[hardware]` describes. Called before anything that can fail slowly.
+fn open_hardware(
     config: &AgentConfig,
     ids: &[Uuid],
-) -> anyhow::Result<BTreeMap<Uuid, Box<dyn Lock>>> {
-    let mut locks: BTreeMap<Uuid, Box<dyn Lock>> = BTreeMap::new();
+) -> anyhow::Result<BTreeMap<Uuid, DoorHardware>> {
+    let mut doors = BTreeMap::new();
     match &config.hardware {
         HardwareConfig::Simulated(_) => {
             for id in ids {
-                locks.insert(*id, Box::new(SimLock::new()));
+                let (tx, rx) = std::sync::mpsc::channel();
+                let lock: Box<dyn Lock> = Box::new(SimLock::new());
+                let sim = Some((
+                    SimDoorSensor::new(ContactLevel::Closed, tx.clone()),
+                    SimExitButton::new(tx.clone()),
+                ));
+                let inputs = (tx, rx);
+                doors.insert(
+                    *id,
+                    DoorHardware {
+                        lock,
+                        inputs,
+                        sim,
+                        keep: None,
+                    },
+                );
             }
         }
-        HardwareConfig::Gpio(_) => bail!(
-            "hardware.kind = \"gpio\" is not wired into `door-agent run` yet; use kind = \"simulated\""
-        ),
+        HardwareConfig::Gpio(gpio) => {
+            let [id] = ids else {
+                bail!(
+                    "hardware.kind = \"gpio\" drives one door ([hardware] has one set of pins), \
+                     but this agent serves {} doors (its enrolled doors and [[readers]]); \
+                     run one agent per door",
+                    ids.len()
+                );
+            };
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (lock, keep) = open_gpio(gpio, tx.clone())?;
+            doors.insert(
+                *id,
+                DoorHardware {
+                    lock,
+                    inputs: (tx, rx),
+                    sim: None,
+                    keep: Some(keep),
+                },
+            );
+        }
     }
-    Ok(locks)
+    Ok(doors)
+}
+
+/// The GPIO lock (engaged as its pin is claimed), then the contact and exit button
+/// reporting to `sink`; the second value keeps the inputs alive.
+#[cfg(feature = "gpio")]
+fn open_gpio(
+    config: &GpioConfig,
+    sink: InputSink,
+) -> anyhow::Result<(Box<dyn Lock>, Box<dyn Any + Send>)> {
+    let crate::door::GpioHardware {
+        lock,
+        sensor,
+        exit_button,
+    } = crate::door::GpioHardware::open(config, sink).context("hardware.kind = \"gpio\"")?;
+    Ok((Box::new(lock), Box::new((sensor, exit_button))))
+}
+
+#[cfg(not(feature = "gpio"))]
+fn open_gpio(
+    _config: &GpioConfig,
+    _sink: InputSink,
+) -> anyhow::Result<(Box<dyn Lock>, Box<dyn Any + Send>)> {
+    bail!("hardware.kind = \"gpio\": this build has no GPIO support (cargo feature `gpio`)")
 }
 
 /// What a new policy changes at each driven door: its mode (sent every time, the door
@@ -183,7 +256,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     // The credential file is local and small; the doors it names get their locks next.
     let credential = Credential::load(&config.agent.credential_file)?;
     let ids = door_ids(&config, &credential);
-    let locks = engage_locks(&config, &ids)?;
+    let hardware = open_hardware(&config, &ids)?;
     tracing::info!(doors = ids.len(), "locks engaged");
 
     let journal = Arc::new(
@@ -222,26 +295,24 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut doors: BTreeMap<Uuid, DoorHandle> = BTreeMap::new();
     let mut timings: BTreeMap<Uuid, DoorTiming> = BTreeMap::new();
     let current = policy.current.borrow().clone();
-    for (id, lock) in locks {
+    // Kept until the doors have stopped: real inputs report while they live.
+    let mut inputs_kept = Vec::new();
+    for (id, hw) in hardware {
         let door = current.as_ref().and_then(|p| p.policy.door(id).cloned());
         let (timing, mode) = match &door {
             Some(d) => (DoorTiming::from_door(d, &config.hardware), d.mode),
             None => (DoorTiming::default(), DoorMode::Normal),
         };
         timings.insert(id, timing);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sim = Some((
-            SimDoorSensor::new(ContactLevel::Closed, tx.clone()),
-            SimExitButton::new(tx.clone()),
-        ));
+        inputs_kept.extend(hw.keep);
         let view = Arc::new(RelayView::default());
         let handle = doors::spawn_door(
             id,
             DoorMachine::new(timing, mode),
-            ObservedLock::new(lock, Arc::clone(&view)),
+            ObservedLock::new(hw.lock, Arc::clone(&view)),
             view,
-            (tx, rx),
-            sim,
+            hw.inputs,
+            hw.sim,
             Arc::clone(&journal),
             epoch,
             Arc::clone(&shutdown),
@@ -351,6 +422,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     for door in doors.values_mut() {
         door.join();
     }
+    drop(inputs_kept);
     Ok(())
 }
 
@@ -399,7 +471,82 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::door::SimulatedConfig;
+    use crate::door::{FailMode, Pull, RelayState, SimulatedConfig};
+
+    fn config(hardware: HardwareConfig) -> AgentConfig {
+        AgentConfig {
+            server: Default::default(),
+            agent: Default::default(),
+            status: Default::default(),
+            reader: Default::default(),
+            readers: vec![],
+            hardware,
+        }
+    }
+
+    fn gpio() -> HardwareConfig {
+        HardwareConfig::Gpio(GpioConfig {
+            relay_pin: 17,
+            relay_active_high: true,
+            fail_mode: FailMode::FailSecure,
+            contact_pin: 27,
+            contact_pull: Pull::Up,
+            contact_open_high: true,
+            exit_button_pin: Some(22),
+            exit_button_pull: Pull::Up,
+            exit_pressed_high: false,
+            debounce_ms: 50,
+            exit_unlocks: true,
+        })
+    }
+
+    #[test]
+    fn simulated_hardware_engages_every_lock_and_reports_the_contact() {
+        let ids = [Uuid::from_u128(1), Uuid::from_u128(2)];
+        let config = config(HardwareConfig::Simulated(SimulatedConfig::default()));
+        let doors = open_hardware(&config, &ids).unwrap();
+        assert_eq!(doors.keys().copied().collect::<Vec<_>>(), ids);
+        for (id, door) in &doors {
+            assert_eq!(door.lock.state(), RelayState::Engaged, "{id}");
+            assert!(door.sim.is_some() && door.keep.is_none(), "{id}");
+            let first: Vec<Input> = door.inputs.1.try_iter().map(|t| t.input).collect();
+            assert_eq!(first, vec![Input::Contact(ContactLevel::Closed)], "{id}");
+            let (sensor, button) = door.sim.as_ref().unwrap();
+            sensor.set(ContactLevel::Open);
+            button.press();
+            let fed: Vec<Input> = door.inputs.1.try_iter().map(|t| t.input).collect();
+            assert_eq!(
+                fed,
+                vec![Input::Contact(ContactLevel::Open), Input::ExitRequest],
+                "{id}: the simulated inputs feed this door's channel"
+            );
+        }
+    }
+
+    #[test]
+    fn gpio_hardware_drives_exactly_one_door_and_needs_the_feature() {
+        let config = config(gpio());
+        // (doors served, what the error says). With the `gpio` feature the one-door case
+        // is left out: on a Raspberry Pi it would claim real pins.
+        let mut rows = vec![
+            (vec![], "this agent serves 0 doors"),
+            (
+                vec![Uuid::from_u128(1), Uuid::from_u128(2)],
+                "this agent serves 2 doors",
+            ),
+        ];
+        if !cfg!(feature = "gpio") {
+            rows.push((vec![Uuid::from_u128(1)], "cargo feature `gpio`"));
+        }
+        for (ids, says) in rows {
+            let error = match open_hardware(&config, &ids) {
+                Ok(_) => panic!("{ids:?}: opened"),
+                Err(e) => format!("{e:#}"),
+            };
+            assert!(error.contains(says), "{ids:?}: {error}");
+            assert!(error.contains("hardware.kind = \"gpio\""), "{error}");
+        }
+    }
 
     fn door(id: u128, mode: DoorMode, unlock_ms: u32, held_open_ms: u32) -> Door {
         Door {
