@@ -7,98 +7,18 @@
 #![cfg(feature = "pcsc")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use door_agent::reader::pcsc::{PcscOptions, PcscReader, list_readers, measure_round_trip};
+#[path = "support/pcscd.rs"]
+mod pcscd;
+
+use door_agent::reader::pcsc::{PcscOptions, PcscReader, measure_round_trip};
 use door_agent::reader::{CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
-use std::path::Path;
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use pcscd::{READER0, READER1, WAIT, pcscd, start_pcscd, stop_pcscd};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use vcard::{Behaviour, InsertedCard, VPCD_PORT, VirtualCard};
 
-const READER0: &str = "Virtual PCD 00 00";
-const READER1: &str = "Virtual PCD 00 01";
 const UID: [u8; 7] = [0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6];
 const UID_HEX: &str = "04A1B2C3D4E5F6";
-const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
-const PID_FILE: &str = "/run/pcscd/pcscd.pid";
-/// Generous: vpcd itself gives up on a silent card only after ~5 s.
-const WAIT: Duration = Duration::from_secs(20);
-
-static PCSCD: Mutex<()> = Mutex::new(());
-
-/// Polls `cond` every 20 ms until it holds or `timeout` passes.
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn vpcd_readers_listed() -> bool {
-    list_readers().is_ok_and(|r| r.iter().any(|n| n == READER0))
-}
-
-fn start_pcscd() -> bool {
-    Command::new("pcscd").status().is_ok_and(|s| s.success())
-        && wait_until(Duration::from_secs(10), vpcd_readers_listed)
-}
-
-/// pcscd's pid, from its pid file (which may carry trailing NULs).
-fn pcscd_pid() -> Option<String> {
-    let text = std::fs::read_to_string(PID_FILE).ok()?;
-    let pid = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');
-    (!pid.is_empty()).then(|| pid.to_owned())
-}
-
-fn pcscd_running() -> bool {
-    pcscd_pid().is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
-}
-
-/// Takes the pcscd lock, making sure pcscd runs with vpcd; `None` means skip.
-fn pcscd() -> Option<MutexGuard<'static, ()>> {
-    let guard = PCSCD.lock().unwrap_or_else(PoisonError::into_inner);
-    let installed =
-        Command::new("pcscd").arg("--version").output().is_ok() && Path::new(VPCD_DRIVER).exists();
-    let ready = || {
-        if pcscd_running() {
-            wait_until(Duration::from_secs(10), vpcd_readers_listed)
-        } else {
-            start_pcscd()
-        }
-    };
-    if installed && ready() {
-        return Some(guard);
-    }
-    let why = if installed {
-        "pcscd does not start or shows no vpcd reader"
-    } else {
-        "pcscd or vsmartcard-vpcd is not installed"
-    };
-    if std::env::var("GATEHOUSE_TEST_REQUIRE_PCSC").as_deref() == Ok("1") {
-        panic!("GATEHOUSE_TEST_REQUIRE_PCSC=1 but {why}");
-    }
-    eprintln!("skipping PC/SC test: {why} (apt-get install pcscd vsmartcard-vpcd)");
-    None
-}
-
-/// Stops pcscd (SIGTERM, by its pid file) and waits until it is gone.
-fn stop_pcscd() {
-    let pid = pcscd_pid().unwrap();
-    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
-    let proc_dir = format!("/proc/{pid}");
-    assert!(
-        wait_until(Duration::from_secs(10), || !Path::new(&proc_dir).exists()),
-        "pcscd did not stop"
-    );
-}
-
 /// The PC/SC reader under test and its events.
 struct Agent {
     rx: mpsc::Receiver<ReaderEvent>,

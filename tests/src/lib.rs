@@ -403,12 +403,22 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// Starts `door-agent run --config <config>` in `dir`, its log in a new file there.
     pub fn start(dir: &Path, config: &Path, status_url: &str) -> AgentProcess {
+        Self::start_binary(&door_agent_binary(), dir, config, status_url)
+    }
+
+    /// [`AgentProcess::start`] with another build of the agent (e.g. one with PC/SC).
+    pub fn start_binary(
+        binary: &Path,
+        dir: &Path,
+        config: &Path,
+        status_url: &str,
+    ) -> AgentProcess {
         let log_path = (1..)
             .map(|n| dir.join(format!("agent-{n}.log")))
             .find(|path| !path.exists())
             .expect("a free log file name");
         let log = File::create(&log_path).expect("create the agent log");
-        let child = Command::new(door_agent_binary())
+        let child = Command::new(binary)
             .arg("run")
             .arg("--config")
             .arg(config)
@@ -571,9 +581,36 @@ impl OneDoorSite {
 
 /// Runs `door-agent enroll --server URL --code CODE --config CONFIG` to its end.
 pub async fn enroll_agent(url: &str, code: &str, config: &Path) -> Output {
-    let mut enroll = Command::new(door_agent_binary());
+    enroll_agent_binary(&door_agent_binary(), url, code, config).await
+}
+
+/// [`enroll_agent`] with another build of the agent.
+pub async fn enroll_agent_binary(binary: &Path, url: &str, code: &str, config: &Path) -> Output {
+    let mut enroll = Command::new(binary);
     enroll
         .args(["enroll", "--server", url, "--code", code, "--config"])
         .arg(config);
     run_to_exit(enroll, None).await
+}
+
+/// A test agent's configuration file: plain HTTP to `server_url` (loopback), state and
+/// credential in `state_dir`, status on `127.0.0.1:status_port`, the given reader kind
+/// (`simulated` or `pcsc`) and one entry reader for `door`.
+pub fn agent_config(
+    server_url: &str,
+    state_dir: &Path,
+    status_port: u16,
+    max_policy_age_s: u64,
+    reader_kind: &str,
+    (reader, door): (&str, &str),
+) -> String {
+    format!(
+        "[server]\nurl = \"{server_url}\"\nallow_plain_http = true\n\n\
+         [agent]\ncredential_file = \"{state}/credential.json\"\nstate_dir = \"{state}\"\n\
+         max_policy_age_s = {max_policy_age_s}\n\n\
+         [status]\nlisten = \"127.0.0.1:{status_port}\"\n\n\
+         [reader]\nkind = \"{reader_kind}\"\n\n\
+         [[readers]]\nname = \"{reader}\"\ndoor_id = \"{door}\"\ndirection = \"entry\"\n",
+        state = state_dir.display(),
+    )
 }

@@ -7,7 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use gatehouse_e2e::{
-    AgentProcess, Api, OneDoorSite, ServerProcess, enroll_agent, expect_json, free_port, wait_until,
+    AgentProcess, Api, OneDoorSite, ServerProcess, agent_config, enroll_agent, expect_json,
+    free_port, wait_until,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -53,12 +54,13 @@ async fn site(max_policy_age_s: u64) -> Site {
     let config = dir.path().join("door-agent.toml");
     std::fs::write(
         &config,
-        format!(
-            "[server]\nurl = \"{url}\"\nallow_plain_http = true\n\n[agent]\ncredential_file = \"{state}/credential.json\"\n\
-             state_dir = \"{state}\"\nmax_policy_age_s = {max_policy_age_s}\n\n[status]\nlisten = \"127.0.0.1:{status_port}\"\n\n\
-             [[readers]]\nname = \"{READER}\"\ndoor_id = \"{door}\"\ndirection = \"entry\"\n",
-            url = server.base_url,
-            state = state.display(),
+        agent_config(
+            &server.base_url,
+            &state,
+            status_port,
+            max_policy_age_s,
+            "simulated",
+            (READER, &door),
         ),
     )
     .unwrap();
@@ -375,4 +377,121 @@ async fn h_forced_and_held_open_reach_the_server() {
     agent.send_line(&format!("contact {} closed", site.door));
     site.wait_event("held_open_cleared", |e| e["kind"] == "held_open_cleared")
         .await;
+}
+
+/// A second site's door and an agent enrolled for it, configured in `agent-b/`.
+async fn second_agent(site: &Site) -> (String, PathBuf, String) {
+    let (api, admin) = (&site.api, site.admin.as_str());
+    let annex = api
+        .created(admin, "/sites", json!({"name": "Annex", "timezone": "UTC"}))
+        .await;
+    let zone =
+        |name: &str, level: u8| json!({"site_id": annex["id"], "name": name, "level": level});
+    let yard = api.created(admin, "/zones", zone("Yard", 0)).await;
+    let store = api.created(admin, "/zones", zone("Store", 1)).await;
+    let door = api
+        .created(
+            admin,
+            "/doors",
+            json!({"name": "Store", "from_zone_id": yard["id"], "to_zone_id": store["id"]}),
+        )
+        .await;
+    let door = door["id"].as_str().unwrap().to_owned();
+    let agent = api
+        .created(
+            admin,
+            "/agents",
+            json!({"name": "store door", "door_ids": [door]}),
+        )
+        .await;
+    let status_port = free_port();
+    let config = site.dir.path().join("agent-b.toml");
+    let toml = agent_config(
+        &site.server.base_url,
+        &site.dir.path().join("agent-b"),
+        status_port,
+        86_400,
+        "simulated",
+        ("store", &door),
+    );
+    std::fs::write(&config, toml).unwrap();
+    let code = agent["enrollment_code"].as_str().unwrap();
+    let output = enroll_agent(&site.server.base_url, code, &config).await;
+    assert!(output.status.success(), "{output:?}");
+    (door, config, format!("http://127.0.0.1:{status_port}"))
+}
+
+#[tokio::test]
+async fn i_an_agent_gets_only_its_own_doors_and_cannot_upload_for_another() {
+    let site = site(86_400).await;
+    let (other_door, other_config, other_status) = second_agent(&site).await;
+    let mut mine = site.start_agent();
+    let mut theirs = AgentProcess::start(site.dir.path(), &other_config, &other_status);
+    for (agent, door) in [(&mut mine, &site.door), (&mut theirs, &other_door)] {
+        let status = policy_loaded(agent).await;
+        let doors: Vec<&Value> = status["doors"].as_array().unwrap().iter().collect();
+        assert_eq!(doors.len(), 1, "{status}");
+        assert_eq!(doors[0]["door_id"], door.as_str(), "{status}");
+    }
+
+    // With agent A's own token: its snapshot names only its door...
+    let credential =
+        door_agent::agent::credential::Credential::load(&site.state_dir().join("credential.json"))
+            .unwrap();
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(site.state_dir().join("credential.json")).unwrap(),
+    )
+    .unwrap();
+    let token = file["token"].as_str().unwrap();
+    let url = |path: &str| format!("{}/api/v1/agent/{path}", site.server.base_url);
+    let client = reqwest::Client::new();
+    let response = client
+        .get(url("policy?wait_s=0"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let policy = gatehouse_core::policy::SignedSnapshot::from_bytes(&bytes)
+        .unwrap()
+        .verify(&credential.policy_key, 0)
+        .unwrap();
+    let doors: Vec<String> = policy
+        .source()
+        .doors
+        .iter()
+        .map(|d| d.id.to_string())
+        .collect();
+    assert_eq!(doors, vec![site.door.clone()]);
+
+    // ...and an event for agent B's door is refused whole, nothing stored.
+    let event = gatehouse_core::event::DoorEvent {
+        occurred_at: chrono::Utc::now(),
+        door_id: Some(other_door.parse().unwrap()),
+        kind: gatehouse_core::event::EventKind::AgentStarted,
+    };
+    let payload = event.encode().unwrap();
+    let hash = gatehouse_core::event::chain_hash(
+        &gatehouse_core::event::GENESIS_HASH,
+        1_000_000,
+        &payload,
+    );
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    use base64::Engine;
+    let record = json!({"seq": 1_000_000, "payload": base64::engine::general_purpose::STANDARD.encode(&payload), "hash": hex});
+    let response = client
+        .post(url("events"))
+        .bearer_auth(token)
+        .json(&json!({"agent_time": chrono::Utc::now().to_rfc3339(), "records": [record]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let stored = site.events().await;
+    assert!(
+        !stored.iter().any(|e| e["door_id"] == other_door.as_str()),
+        "{stored:?}"
+    );
+    assert!(!stored.iter().any(|e| e["seq"] == 1_000_000), "{stored:?}");
 }
