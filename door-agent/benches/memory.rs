@@ -1,0 +1,351 @@
+//! The door agent's resident memory with a policy of N credentials.
+//!
+//! `cargo bench -p door-agent --bench memory` (sizes from `GATEHOUSE_BENCH_SIZES`,
+//! default `1000,250000,2000000`).
+//!
+//! For each size the bench signs a synthetic policy (one site, 64 zones and doors, N
+//! people with one card each, group and direct grants: the shape of core's `decide`
+//! bench) with a key of its own, and lays out what `door-agent enroll` and a first sync
+//! would leave in the state directory: the credential file pinning that key, and
+//! `policy.snapshot`. Then it runs the real `door-agent run` of this build (simulated
+//! reader and lock, its standard input an open pipe) with the server URL on a closed
+//! port, so the agent decides from the snapshot on disk and keeps retrying the server,
+//! as it would offline. Once `/status` shows the policy's version, and again a second
+//! later, it reads `VmRSS` (resident now) and `VmHWM` (the peak) of the process from
+//! `/proc/<pid>/status`.
+
+use std::error::Error;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveTime, Utc, Weekday};
+use door_agent::agent::credential::{Credential as AgentCredential, write_atomic};
+use ed25519_dalek::SigningKey;
+use gatehouse_core::model::*;
+use gatehouse_core::policy::{PolicySource, sign_at};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+
+const ZONES: u128 = 64;
+const GROUPS: u128 = 100;
+const VERSION: u64 = 7;
+/// How long the agent may take from start to the policy in use.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn id(kind: u128, n: u128) -> Uuid {
+    Uuid::from_u128(kind << 96 | n)
+}
+
+fn card(n: u128) -> String {
+    format!("{:014X}", 0x04_0000_0000_0000u128 + n)
+}
+
+/// The door the agent's reader is at.
+fn door() -> Uuid {
+    id(3, 1)
+}
+
+/// A site with a zone tree, one door per zone, `n` people each with one card, group
+/// grants (some scheduled) and a direct grant for every tenth person.
+fn source(n: u128) -> Result<PolicySource> {
+    let site = id(1, 0);
+    let zones = (0..ZONES).map(|z| Zone {
+        id: id(2, z),
+        site_id: site,
+        parent_id: (z > 0).then(|| id(2, (z - 1) / 4)),
+        level: u8::try_from(z.min(4)).unwrap_or(4),
+        vetting_required: z % 3 == 0,
+        escort_required: false,
+        two_person: false,
+        pin_required: false,
+        anti_passback: if z % 5 == 0 {
+            AntiPassback::Hard
+        } else {
+            AntiPassback::Off
+        },
+        anti_passback_timeout_s: Some(600),
+        max_occupancy: None,
+    });
+    let doors = (1..ZONES).map(|z| Door {
+        id: id(3, z),
+        site_id: site,
+        from_zone_id: id(2, (z - 1) / 4),
+        to_zone_id: id(2, z),
+        mode: DoorMode::Normal,
+        unlock_ms: 3000,
+        held_open_ms: 30000,
+    });
+    let office = Schedule {
+        id: id(7, 0),
+        site_id: site,
+        windows: vec![Window {
+            days: [
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ]
+            .into_iter()
+            .collect(),
+            start: NaiveTime::from_hms_opt(7, 0, 0).ok_or("time")?,
+            end: NaiveTime::from_hms_opt(19, 0, 0).ok_or("time")?,
+        }],
+        holidays: vec!["2026-12-25".parse()?],
+    };
+    let people = (0..n).map(|p| Person {
+        id: id(4, p),
+        kind: PersonKind::Staff,
+        status: PersonStatus::Active,
+        clearance: 4,
+        vetting: Some(Vetting {
+            status: VettingStatus::Cleared,
+            cleared_until: None,
+        }),
+        group_ids: vec![id(5, p % GROUPS)],
+    });
+    let credentials = (0..n).map(|p| Credential {
+        id: id(6, p),
+        card: card(p),
+        kind: CardKind::Uid,
+        state: CredentialState::Active,
+        valid_from: None,
+        valid_until: None,
+        holder: Holder::Person(id(4, p)),
+        pin: None,
+    });
+    let group_grants = (0..GROUPS).map(|g| Grant {
+        id: id(8, g),
+        subject: Subject::Group(id(5, g)),
+        zone_id: id(2, 1 + g % 4),
+        schedule_id: g.is_multiple_of(2).then(|| id(7, 0)),
+        valid_from: None,
+        valid_until: None,
+    });
+    let direct = (0..n).step_by(10).map(|p| Grant {
+        id: id(9, p),
+        subject: Subject::Person(id(4, p)),
+        zone_id: id(2, 5 + p % (ZONES - 5)),
+        schedule_id: None,
+        valid_from: None,
+        valid_until: None,
+    });
+    Ok(PolicySource {
+        settings: Default::default(),
+        sites: vec![Site {
+            id: site,
+            name: "Bench".into(),
+            timezone: "Europe/Berlin".parse().map_err(|e| format!("{e}"))?,
+            threat: ThreatLevel::default(),
+        }],
+        zones: zones.collect(),
+        doors: doors.collect(),
+        people: people.collect(),
+        visits: vec![],
+        credentials: credentials.collect(),
+        grants: group_grants.chain(direct).collect(),
+        schedules: vec![office],
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `VmRSS` and `VmHWM` of a process, in MiB.
+fn memory_mib(pid: u32) -> Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> Result<f64> {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))?;
+        let kib: f64 = line
+            .trim_start_matches(name)
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()?;
+        Ok(kib / 1024.0)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// The agent's state directory and configuration as enrolment and a first sync leave
+/// them; the configuration file's path.
+fn lay_out(dir: &Path, snapshot: &[u8], key: &SigningKey, status_port: u16) -> Result<()> {
+    let state = dir.join("state");
+    write_atomic(&state.join("policy.snapshot"), snapshot, 0o600).map_err(|e| format!("{e:#}"))?;
+    // Nothing listens there: the agent runs as if the server were unreachable.
+    let server_url = format!("http://127.0.0.1:{}", free_port()?);
+    AgentCredential {
+        agent_id: Uuid::new_v4(),
+        token: SecretString::from("gha_bench".to_owned()),
+        door_ids: vec![door()],
+        policy_key: key.verifying_key(),
+        server_url: server_url.clone(),
+    }
+    .save(&state.join("credential.json"))
+    .map_err(|e| format!("{e:#}"))?;
+    let config = format!(
+        "[server]\nurl = \"{server_url}\"\nallow_plain_http = true\n\n\
+         [agent]\ncredential_file = \"{state}/credential.json\"\nstate_dir = \"{state}\"\n\n\
+         [status]\nlisten = \"127.0.0.1:{status_port}\"\n\n\
+         [reader]\nkind = \"simulated\"\n\n\
+         [[readers]]\nname = \"front\"\ndoor_id = \"{door}\"\ndirection = \"entry\"\n",
+        state = state.display(),
+        door = door(),
+    );
+    std::fs::write(dir.join("door-agent.toml"), config)?;
+    Ok(())
+}
+
+/// `door-agent run`, killed when dropped.
+struct Agent {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Result<Agent> {
+        let log = dir.join("agent.log");
+        let file = File::create(&log)?;
+        let child = Command::new(env!("CARGO_BIN_EXE_door-agent"))
+            .arg("run")
+            .arg("--config")
+            .arg(dir.join("door-agent.toml"))
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            // An open pipe: the simulated reader waits for lines on it.
+            .stdin(Stdio::piped())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()?;
+        Ok(Agent { child, log })
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `/status` until the policy in use is `version`.
+    async fn wait_policy(&mut self, status_port: u16, version: u64) -> Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        let url = format!("http://127.0.0.1:{status_port}/status");
+        let deadline = Instant::now() + LOAD_TIMEOUT;
+        loop {
+            if let Some(exit) = self.child.try_wait()? {
+                return Err(
+                    format!("door-agent exited ({exit}); its log:\n{}", self.logs()).into(),
+                );
+            }
+            if let Ok(response) = client.get(&url).send().await
+                && let Ok(status) = response.json::<serde_json::Value>().await
+                && status["policy_version"] == serde_json::json!(version)
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no policy in use after {LOAD_TIMEOUT:?}; agent log:\n{}",
+                    self.logs()
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for it to exit.
+    fn stop(mut self) -> Result<()> {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+struct Row {
+    credentials: u128,
+    snapshot_mib: f64,
+    load_s: f64,
+    rss_mib: f64,
+    rss_later_mib: f64,
+    peak_mib: f64,
+}
+
+async fn run(n: u128) -> Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let snapshot = sign_at(&source(n)?, VERSION, Utc::now(), &key)?.to_bytes()?;
+    let status_port = free_port()?;
+    lay_out(dir.path(), &snapshot, &key, status_port)?;
+    let snapshot_mib = snapshot.len() as f64 / 1048576.0;
+    drop(snapshot);
+
+    let started = Instant::now();
+    let mut agent = Agent::start(dir.path())?;
+    agent.wait_policy(status_port, VERSION).await?;
+    let load_s = started.elapsed().as_secs_f64();
+    let pid = agent.child.id();
+    let (rss_mib, _) = memory_mib(pid)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_later_mib, peak_mib) = memory_mib(pid)?;
+    agent.stop()?;
+    let row = Row {
+        credentials: n,
+        snapshot_mib,
+        load_s,
+        rss_mib,
+        rss_later_mib,
+        peak_mib,
+    };
+    eprintln!(
+        "{n} credentials: snapshot {snapshot_mib:.1} MiB, policy in use {load_s:.2} s after start, \
+         RSS {rss_mib:.0} MiB then {rss_later_mib:.0} MiB, peak {peak_mib:.0} MiB"
+    );
+    Ok(row)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let sizes: Vec<u128> = std::env::var("GATEHOUSE_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,250000,2000000".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    for n in sizes {
+        rows.push(run(n).await?);
+    }
+    println!();
+    println!(
+        "| credentials | snapshot size | start → policy in use | RSS after load | RSS 1 s later | peak RSS (VmHWM) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} MiB | {:.2} s | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
+            r.credentials, r.snapshot_mib, r.load_s, r.rss_mib, r.rss_later_mib, r.peak_mib
+        );
+    }
+    Ok(())
+}
