@@ -1,0 +1,187 @@
+//! What an agent's policy fetch costs the server, with the per-site snapshot cache: the
+//! first fetch of a (version, sites) builds, signs and encodes the snapshot; the next
+//! ones are served from the cache; after a version bump, many agents of one site asking
+//! at once wait on a single build.
+//!
+//! `cargo bench -p gatehouse-server --bench site_snapshot` (sizes from
+//! `GATEHOUSE_BENCH_SIZES`, default `250000`; agents from `GATEHOUSE_BENCH_AGENTS`,
+//! default 50).
+//!
+//! In-process, on the server's own `PolicyService` and store (SQLite in a temporary
+//! directory): what is measured is the policy service, not HTTP. The people and their
+//! cards come in through the HR import (chunks of 500,000 rows, the import's own
+//! transaction each), into one site with a door.
+
+use gatehouse_core::model::DoorMode;
+use gatehouse_core::policy::Settings;
+use gatehouse_server::config::DatabaseSettings;
+use gatehouse_server::import::import_people;
+use gatehouse_server::policy::PolicyService;
+use gatehouse_server::store::{Actor, NewDoor, NewSite, NewZone, SiteChange, Store, ZoneRules};
+use std::collections::BTreeSet;
+use std::error::Error;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+
+const IMPORT_CHUNK: usize = 500_000;
+/// Cached fetches timed.
+const CACHED: u32 = 1000;
+
+struct Row {
+    credentials: usize,
+    snapshot_mib: f64,
+    compile_s: f64,
+    first_s: f64,
+    cached_ms: f64,
+    agents: usize,
+    herd_s: f64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let sizes: Vec<usize> = std::env::var("GATEHOUSE_BENCH_SIZES")
+        .unwrap_or_else(|_| "250000".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let agents: usize = std::env::var("GATEHOUSE_BENCH_AGENTS")
+        .unwrap_or_else(|_| "50".into())
+        .trim()
+        .parse()?;
+    let mut rows = Vec::new();
+    for n in sizes {
+        rows.push(run(n, agents).await?);
+    }
+    println!();
+    println!(
+        "| credentials | snapshot size | compile | first fetch (build, sign, encode) | cached fetch | agents at once after a version bump |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} MiB | {:.2} s | {:.2} s | {:.3} ms | {} in {:.2} s |",
+            r.credentials, r.snapshot_mib, r.compile_s, r.first_s, r.cached_ms, r.agents, r.herd_s
+        );
+    }
+    Ok(())
+}
+
+async fn run(n: usize, agents: usize) -> Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&DatabaseSettings {
+        url: format!("sqlite://{}/gatehouse.db", dir.path().display()),
+        max_connections: 5,
+    })
+    .await?;
+    let actor = Actor::cli();
+    let site = store
+        .create_site(
+            NewSite {
+                name: "HQ".into(),
+                timezone: "Europe/Berlin".into(),
+            },
+            &actor,
+        )
+        .await?;
+    let mut zones = Vec::new();
+    for level in [0, 1] {
+        let zone = NewZone {
+            site_id: site.id,
+            parent_id: zones.first().copied(),
+            name: format!("level {level}"),
+            level,
+            rules: ZoneRules::default(),
+        };
+        zones.push(store.create_zone(zone, &actor).await?.id);
+    }
+    let door = NewDoor {
+        name: "Front".into(),
+        from_zone_id: zones[0],
+        to_zone_id: zones[1],
+        mode: DoorMode::Normal,
+        unlock_ms: 3000,
+        held_open_ms: 30000,
+    };
+    store.create_door(door, &actor).await?;
+
+    let started = Instant::now();
+    for first in (0..n).step_by(IMPORT_CHUNK) {
+        let mut csv = String::from("external_id,name,kind,clearance,card\n");
+        for p in first..(first + IMPORT_CHUNK).min(n) {
+            writeln!(
+                csv,
+                "E{p},Person {p},staff,1,{:014X}",
+                0x04_0000_0000_0000usize + p
+            )?;
+        }
+        import_people(&store, csv.into_bytes(), &actor, Arc::new(()))
+            .await
+            .map_err(|e| format!("import: {e:?}"))?;
+    }
+    eprintln!(
+        "{n} people with cards imported in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let service = Arc::new(PolicyService::load(store.clone(), Settings::default()).await?);
+    let sites = BTreeSet::from([site.id]);
+    let t = Instant::now();
+    service.current().await?;
+    let compile_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let first = service.snapshot_for_sites(&sites).await?;
+    let first_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for _ in 0..CACHED {
+        let again = service.snapshot_for_sites(&sites).await?;
+        if again.bytes().as_ptr() != first.bytes().as_ptr() {
+            return Err("a fetch at the same version was built again".into());
+        }
+    }
+    let cached_ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(CACHED);
+
+    // A change bumps the version; the server compiles it (as the long-poll does when it
+    // sees the new version), then every agent of the site asks at once.
+    let change = SiteChange {
+        name: Some("Headquarters".into()),
+        ..SiteChange::default()
+    };
+    store.update_site(site.id, change, &actor).await?;
+    service.current().await?;
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..agents)
+        .map(|_| {
+            let (service, sites) = (service.clone(), sites.clone());
+            tokio::spawn(async move { service.snapshot_for_sites(&sites).await })
+        })
+        .collect();
+    let mut builds = BTreeSet::new();
+    for task in tasks {
+        let snapshot = task.await??;
+        if snapshot.version <= first.version {
+            return Err("the bump did not give a new snapshot".into());
+        }
+        builds.insert(snapshot.bytes().as_ptr() as usize);
+    }
+    let herd_s = t.elapsed().as_secs_f64();
+    if builds.len() != 1 {
+        return Err(format!("{} builds for one (version, sites)", builds.len()).into());
+    }
+    let row = Row {
+        credentials: n,
+        snapshot_mib: first.len() as f64 / 1048576.0,
+        compile_s,
+        first_s,
+        cached_ms,
+        agents,
+        herd_s,
+    };
+    eprintln!(
+        "{n}: compile {compile_s:.2} s, first fetch {first_s:.2} s, cached {cached_ms:.3} ms, \
+         {agents} agents after a bump {herd_s:.2} s"
+    );
+    Ok(row)
+}
