@@ -58,6 +58,18 @@ enum Command {
     /// TLS certificates for the API.
     #[command(subcommand)]
     Tls(crate::tls::self_signed::TlsCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the whole audit chain and its signed checkpoints; print the report as
+    /// JSON. Exits 0 only when everything verifies.
+    Verify,
+    /// Print the audit public key (base64 Ed25519) that verifies checkpoints and exports.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -199,11 +211,40 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
             result
         }
         Command::Tls(command) => crate::tls::self_signed::run(&command),
+        Command::Audit(command) => {
+            let store = Store::open(&settings.database).await?;
+            let result = audit_command(&store, command).await;
+            store.close().await;
+            result
+        }
         Command::Import(ImportCommand::People { file }) => {
             let store = Store::open(&settings.database).await?;
             let result = import_people_file(&store, &file).await;
             store.close().await;
             result
+        }
+    }
+}
+
+async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<()> {
+    let key = crate::audit::checkpoint::AuditKey::load(store).await?;
+    match command {
+        AuditCommand::PublicKey => {
+            use base64::Engine;
+            let key = key.public_key();
+            println!(
+                "{}",
+                base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+            );
+            Ok(())
+        }
+        AuditCommand::Verify => {
+            let report = crate::audit::verify::verify(store, &key.public_key()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            match &report.first_bad {
+                None => Ok(()),
+                Some(bad) => anyhow::bail!("the audit trail does not verify: {}", bad.detail),
+            }
         }
     }
 }

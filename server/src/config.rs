@@ -31,6 +31,9 @@ pub struct Settings {
     pub tls: TlsSettings,
     /// Tunables of the stateful door rules, shipped to every door with the policy.
     pub policy: gatehouse_core::policy::Settings,
+    /// When the audit chain gets a signed checkpoint.
+    #[serde(default)]
+    pub audit: crate::audit::checkpoint::CheckpointSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +154,7 @@ impl Default for Settings {
             bootstrap: BootstrapSettings::default(),
             tls: TlsSettings::default(),
             policy: gatehouse_core::policy::Settings::default(),
+            audit: crate::audit::checkpoint::CheckpointSettings::default(),
         }
     }
 }
@@ -200,6 +204,15 @@ impl Settings {
             return fail(
                 "database.url",
                 "must start with sqlite:// or postgres:// (or postgresql://)",
+            );
+        }
+        if self.audit.checkpoint_records == 0 {
+            return fail("audit.checkpoint_records", "must be at least 1");
+        }
+        if !(1..=86_400).contains(&self.audit.checkpoint_interval_s) {
+            return fail(
+                "audit.checkpoint_interval_s",
+                "must be between 1 and 86400 seconds",
             );
         }
         if self.database.max_connections == 0 {

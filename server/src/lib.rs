@@ -3,6 +3,7 @@
 //! [`launch`] runs the server on listeners the caller binds, so tests start it on port 0.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
@@ -68,6 +69,7 @@ pub async fn launch(
     let store = Store::open(&settings.database).await?;
     bootstrap::ensure_admin(&store, &settings.bootstrap).await?;
     auth::password::warm_up().await?;
+    let audit_key = Arc::new(audit::checkpoint::AuditKey::load(&store).await?);
     let state = AppState {
         tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
         throttle: Arc::new(LoginThrottle::new(&settings.auth)),
@@ -75,8 +77,14 @@ pub async fn launch(
         policy: Arc::new(
             policy::PolicyService::load(store.clone(), settings.policy.clone()).await?,
         ),
+        audit_key: audit_key.clone(),
         store: store.clone(),
     };
+    let checkpoints = tokio::spawn(audit::checkpoint::run(
+        store.clone(),
+        audit_key.clone(),
+        settings.audit,
+    ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -140,6 +148,20 @@ pub async fn launch(
         () = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
             tracing::warn!("requests still running after the shutdown grace period; stopping anyway");
         }
+    }
+    // Sign whatever was chained since the last checkpoint before going away.
+    checkpoints.abort();
+    if let Err(error) = audit::checkpoint::checkpoint_if_due(
+        &store,
+        &audit_key,
+        audit::checkpoint::CheckpointSettings {
+            checkpoint_records: 1,
+            ..settings.audit
+        },
+    )
+    .await
+    {
+        tracing::warn!(%error, "could not write the final audit checkpoint");
     }
     store.close().await;
     tracing::info!("gatehouse stopped");

@@ -1,5 +1,6 @@
 //! What every request handler can reach.
 
+use crate::audit::checkpoint::AuditKey;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::metrics::Metrics;
@@ -14,4 +15,6 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Arc<Metrics>,
     pub policy: Arc<PolicyService>,
+    /// Signs audit checkpoints.
+    pub audit_key: Arc<AuditKey>,
 }

@@ -66,6 +66,10 @@ permission!(
     ReadAgents: [Admin, Security]
 );
 permission!(
+    /// Verifying the audit trail and reading its public key.
+    VerifyAudit: [Admin, Auditor]
+);
+permission!(
     /// Reading the events door agents uploaded.
     ReadEvents: [Admin, Security, Auditor]
 );

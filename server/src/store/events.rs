@@ -4,7 +4,9 @@
 //!
 //! Alarms are minimal here (kind and a sentence); issue 5 builds full alarm handling.
 
+use super::audit::chain_records;
 use super::{Store, StoreError, with_pool};
+use crate::audit::records::{AlarmRow, EventRow, Source};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, chain_hash};
 use serde::Serialize;
@@ -79,19 +81,28 @@ pub struct AlarmRecord {
     pub detail: String,
 }
 
-/// Appends an alarm through `$executor` (the ingesting transaction).
+/// Appends an alarm through `$tx` (the ingesting transaction) and notes it in
+/// `$chained` for the audit chain.
 macro_rules! insert_alarm {
-    ($executor:expr, $agent_id:expr, $kind:literal, $detail:expr) => {{
+    ($tx:expr, $chained:expr, $agent_id:expr, $kind:literal, $detail:expr) => {{
+        let row = AlarmRow {
+            id: Uuid::now_v7(),
+            agent_id: $agent_id,
+            at: super::now(),
+            kind: $kind.to_owned(),
+            detail: $detail,
+        };
         sqlx::query(
             "INSERT INTO agent_alarms (id, agent_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(Uuid::now_v7())
-        .bind($agent_id)
-        .bind(super::now())
-        .bind($kind)
-        .bind($detail)
-        .execute($executor)
-        .await?
+        .bind(row.id)
+        .bind(row.agent_id)
+        .bind(row.at)
+        .bind(&row.kind)
+        .bind(&row.detail)
+        .execute($tx)
+        .await?;
+        $chained.push((Source::Alarm, row.id, row.digest()));
     }};
 }
 
@@ -128,6 +139,8 @@ impl Store {
             stored: 0,
             duplicates: 0,
         };
+        // What this upload adds to the audit trail, in order: chained at the end.
+        let mut chained = Vec::new();
         with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             // Locks the agent's row (PostgreSQL): one upload per agent at a time.
@@ -147,7 +160,7 @@ impl Store {
             if clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS && !was_off {
                 let way = if clock_offset_ms > 0 { "behind" } else { "ahead" };
                 let detail = format!("the agent's clock is {} ms {way}", clock_offset_ms.abs());
-                insert_alarm!(&mut *tx, agent_id, "clock_offset", detail);
+                insert_alarm!(&mut *tx, chained, agent_id, "clock_offset", detail);
             }
             let mut previous: Option<(u64, [u8; 32])> = None;
             for record in records {
@@ -155,7 +168,7 @@ impl Store {
                 if let Some(hash) = stored_hash!(tx, agent_id, seq) {
                     if hash != record.hash {
                         let detail = format!("seq {seq} is stored already with another hash");
-                        insert_alarm!(&mut *tx, agent_id, "seq_conflict", detail);
+                        insert_alarm!(&mut *tx, chained, agent_id, "seq_conflict", detail);
                         break;
                     }
                     outcome.duplicates += 1;
@@ -178,16 +191,16 @@ impl Store {
                             .unwrap_or(0);
                             let batch_below = previous.map_or(0, |(p, _)| i64::try_from(p).unwrap_or(0));
                             let first = stored_below.max(batch_below) + 1;
-                            insert_alarm!(&mut *tx, agent_id, "journal_gap", missing(first, seq - 1));
+                            insert_alarm!(&mut *tx, chained, agent_id, "journal_gap", missing(first, seq - 1));
                         }
                         Some(before) if chain_hash(&before, record.seq, &record.payload) != record.hash => {
                             let detail = format!("seq {seq} does not chain from seq {}", seq - 1);
-                            insert_alarm!(&mut *tx, agent_id, "chain_broken", detail);
+                            insert_alarm!(&mut *tx, chained, agent_id, "chain_broken", detail);
                             break;
                         }
                         Some(_) => {}
                     }
-                    let c = columns(&record.event);
+                    let row = event_row(agent_id, record, received_at);
                     sqlx::query(
                         "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, \
                          received_at, door_id, kind, reader, direction, card, outcome, reason, \
@@ -195,32 +208,34 @@ impl Store {
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
                          $17, $18, $19)",
                     )
-                    .bind(Uuid::now_v7())
-                    .bind(agent_id)
-                    .bind(seq)
-                    .bind(&record.hash[..])
-                    .bind(&record.payload)
-                    .bind(record.event.occurred_at.trunc_subsecs(6))
-                    .bind(received_at)
-                    .bind(record.event.door_id)
-                    .bind(c.kind)
-                    .bind(c.reader)
-                    .bind(c.direction)
-                    .bind(c.card)
-                    .bind(c.outcome)
-                    .bind(c.reason)
-                    .bind(c.person_id)
-                    .bind(c.visit_id)
-                    .bind(c.credential_id)
-                    .bind(c.zone_id)
-                    .bind(c.policy_version)
+                    .bind(row.id)
+                    .bind(row.agent_id)
+                    .bind(row.seq)
+                    .bind(&row.hash)
+                    .bind(&row.payload)
+                    .bind(row.occurred_at)
+                    .bind(row.received_at)
+                    .bind(row.door_id)
+                    .bind(&row.kind)
+                    .bind(&row.reader)
+                    .bind(&row.direction)
+                    .bind(&row.card)
+                    .bind(&row.outcome)
+                    .bind(&row.reason)
+                    .bind(row.person_id)
+                    .bind(row.visit_id)
+                    .bind(row.credential_id)
+                    .bind(row.zone_id)
+                    .bind(row.policy_version)
                     .execute(&mut *tx)
                     .await?;
+                    chained.push((Source::Event, row.id, row.digest()));
                     outcome.stored += 1;
                 }
                 previous = Some((record.seq, record.hash));
                 outcome.acked_through = Some(record.seq);
             }
+            chain_records!(&mut *tx, &chained);
             tx.commit().await?;
         });
         Ok(outcome)
@@ -288,47 +303,47 @@ fn missing(first: i64, last: i64) -> String {
     }
 }
 
-/// The searchable columns of an event.
-#[derive(Default)]
-struct Columns {
-    kind: String,
-    reader: Option<String>,
-    direction: Option<String>,
-    card: Option<String>,
-    outcome: Option<String>,
-    reason: Option<String>,
-    person_id: Option<Uuid>,
-    visit_id: Option<Uuid>,
-    credential_id: Option<Uuid>,
-    zone_id: Option<Uuid>,
-    policy_version: Option<i64>,
-}
-
-fn columns(event: &DoorEvent) -> Columns {
-    let kind = event.kind.name().to_owned();
-    match &event.kind {
-        EventKind::Presentation(p) => Columns {
-            kind,
-            reader: Some(p.reader.clone()),
-            direction: Some(p.direction.as_str().to_owned()),
-            card: Some(p.card.clone()),
-            outcome: Some(p.outcome.as_str().to_owned()),
-            reason: Some(p.reason.as_str().to_owned()),
-            person_id: p.person_id,
-            visit_id: p.visit_id,
-            credential_id: p.credential_id,
-            zone_id: p.zone_id,
+/// The row storing `record`: its bytes and chain hash as uploaded, and the searchable
+/// columns decoded from it.
+fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) -> EventRow {
+    let mut row = EventRow {
+        id: Uuid::now_v7(),
+        agent_id,
+        // The caller stops at a seq beyond i64.
+        seq: i64::try_from(record.seq).unwrap_or(i64::MAX),
+        hash: record.hash.to_vec(),
+        payload: record.payload.clone(),
+        occurred_at: record.event.occurred_at.trunc_subsecs(6),
+        received_at,
+        door_id: record.event.door_id,
+        kind: record.event.kind.name().to_owned(),
+        reader: None,
+        direction: None,
+        card: None,
+        outcome: None,
+        reason: None,
+        person_id: None,
+        visit_id: None,
+        credential_id: None,
+        zone_id: None,
+        policy_version: None,
+    };
+    match &record.event.kind {
+        EventKind::Presentation(p) => {
+            row.reader = Some(p.reader.clone());
+            row.direction = Some(p.direction.as_str().to_owned());
+            row.card = Some(p.card.clone());
+            row.outcome = Some(p.outcome.as_str().to_owned());
+            row.reason = Some(p.reason.as_str().to_owned());
+            row.person_id = p.person_id;
+            row.visit_id = p.visit_id;
+            row.credential_id = p.credential_id;
+            row.zone_id = p.zone_id;
             // A version beyond i64 cannot come from this server: left out, kept in the payload.
-            policy_version: i64::try_from(p.policy_version).ok(),
-        },
-        EventKind::ReaderError { reader, .. } => Columns {
-            kind,
-            reader: Some(reader.clone()),
-            ..Columns::default()
-        },
-        _ => Columns {
-            kind,
-            ..Columns::default()
-        },
+            row.policy_version = i64::try_from(p.policy_version).ok();
+        }
+        EventKind::ReaderError { reader, .. } => row.reader = Some(reader.clone()),
+        _ => {}
     }
+    row
 }

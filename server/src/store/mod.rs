@@ -2,6 +2,7 @@
 //! once and runs on both backends (`with_pool!` expands it for each); migrations for each
 //! backend are embedded in the binary and applied at start.
 
+pub(crate) mod audit;
 mod keys;
 mod operator_log;
 mod operators;
@@ -46,6 +47,7 @@ pub use events::{
     AlarmRecord, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord,
 };
 
+pub use audit::{ChainEntry, Chained, Checkpoint};
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
 pub(crate) use policy_state::bump_policy_version;
@@ -143,6 +145,13 @@ impl Store {
     pub async fn open(settings: &DatabaseSettings) -> anyhow::Result<Store> {
         let store = Store::connect(settings).await?;
         store.migrate().await?;
+        let older = store.chain_records_older_than_the_chain().await?;
+        if older > 0 {
+            tracing::info!(
+                records = older,
+                "chained the records older than the audit chain"
+            );
+        }
         Ok(store)
     }
 

@@ -2,7 +2,9 @@
 //! append-only (the database rejects UPDATE and DELETE on it).
 
 use super::{Store, StoreError, now, with_pool};
+use crate::audit::records::OperatorRow;
 use chrono::{DateTime, Utc};
+use rand::RngCore;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
@@ -59,21 +61,12 @@ pub struct LogRecord {
     pub request_id: Option<String>,
 }
 
-/// A log entry about to be written, in the same transaction as the change it records.
-pub(crate) struct NewLogEntry {
-    pub id: Uuid,
-    pub at: DateTime<Utc>,
-    pub actor_id: Option<Uuid>,
-    pub actor: String,
-    pub action: &'static str,
-    pub target_type: &'static str,
-    pub target_id: Option<String>,
-    pub before: Option<Json<Value>>,
-    pub after: Option<Json<Value>>,
-    pub request_id: Option<String>,
-}
+/// A log entry about to be written, in the same transaction as the change it records:
+/// the row as stored (see [`OperatorRow`] for why it carries a salt).
+pub(crate) struct NewLogEntry;
 
 impl NewLogEntry {
+    #[allow(clippy::new_ret_no_self)]
     pub fn new<T: Serialize>(
         actor: &Actor,
         action: &'static str,
@@ -81,44 +74,54 @@ impl NewLogEntry {
         target_id: impl ToString,
         before: Option<&T>,
         after: Option<&T>,
-    ) -> NewLogEntry {
+    ) -> OperatorRow {
         let json = |v: Option<&T>| v.and_then(|v| serde_json::to_value(v).ok()).map(Json);
-        NewLogEntry {
+        let mut salt = vec![0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        OperatorRow {
             id: Uuid::now_v7(),
             at: now(),
             actor_id: actor.id,
             actor: actor.name.clone(),
-            action,
-            target_type,
+            action: action.to_owned(),
+            target_type: target_type.to_owned(),
             target_id: Some(target_id.to_string()),
             before: json(before),
             after: json(after),
             request_id: actor.request_id.clone(),
+            detail_salt: Some(salt),
+            detail_hash: None,
         }
     }
 }
 
-/// Appends `$entry` to the operator log through `$executor` (a transaction).
+/// Appends `$entry` (an [`OperatorRow`] from [`NewLogEntry::new`]) to the operator log and
+/// the audit chain through `$executor` (a transaction).
 macro_rules! insert_log {
     ($executor:expr, $entry:expr) => {{
-        let e: $crate::store::operator_log::NewLogEntry = $entry;
+        let e: $crate::audit::records::OperatorRow = $entry;
         sqlx::query(
-            "INSERT INTO operator_log \
-             (id, at, actor_id, actor, action, target_type, target_id, before, after, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, target_id, \
+             before, after, request_id, detail_salt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(e.id)
         .bind(e.at)
         .bind(e.actor_id)
-        .bind(e.actor)
-        .bind(e.action)
-        .bind(e.target_type)
-        .bind(e.target_id)
-        .bind(e.before)
-        .bind(e.after)
-        .bind(e.request_id)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target_type)
+        .bind(&e.target_id)
+        .bind(&e.before)
+        .bind(&e.after)
+        .bind(&e.request_id)
+        .bind(&e.detail_salt)
         .execute($executor)
-        .await?
+        .await?;
+        $crate::store::audit::chain_records!(
+            $executor,
+            &[($crate::audit::records::Source::Operator, e.id, e.digest())]
+        );
     }};
 }
 pub(crate) use insert_log;
@@ -135,8 +138,10 @@ impl Store {
         details: &Value,
     ) -> Result<(), StoreError> {
         let entry = NewLogEntry::new(actor, action, target_type, target_id, None, Some(details));
-        with_pool!(self, pool => {
-            insert_log!(pool, entry);
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            insert_log!(&mut *tx, entry);
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -106,8 +106,13 @@ impl TestDb {
     /// (which must have at least one row: row triggers fire only on rows)
     /// and, on PostgreSQL, to truncate it.
     pub async fn assert_append_only(&self, table: &str) {
+        self.assert_append_only_column(table, "id").await;
+    }
+
+    /// [`TestDb::assert_append_only`] for a table whose rows are changed through `column`.
+    pub async fn assert_append_only_column(&self, table: &str, column: &str) {
         let mut statements = vec![
-            format!("UPDATE {table} SET id = id"),
+            format!("UPDATE {table} SET {column} = {column}"),
             format!("DELETE FROM {table}"),
         ];
         if self.url.starts_with("postgres") {

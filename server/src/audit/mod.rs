@@ -1,0 +1,49 @@
+//! The tamper-evident audit trail.
+//!
+//! Every record auditors rely on — what door agents recorded (`access_events`), what
+//! operators did (`operator_log`), ingest alarms (`agent_alarms`) — is appended, in the
+//! transaction that writes it, to one hash chain (`audit_chain`): entry `n` names its
+//! record, the record's digest over every column ([`records`]), and the hash of entry
+//! `n - 1`. The database rejects UPDATE and DELETE on all of these tables; the chain
+//! makes a change made around that (a trigger dropped, a file edited) visible, and the
+//! signed checkpoints ([`checkpoint`]) make rewriting the chain to hide it require the
+//! server's private key. [`verify`] recomputes everything and names the first bad record.
+
+pub mod canon;
+pub mod checkpoint;
+pub mod records;
+pub mod verify;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use canon::Canon;
+use records::Source;
+
+/// The hash "before" the first entry.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// The hash of chain entry `seq`, committing to the entry before it.
+pub fn chain_hash(
+    previous: &[u8; 32],
+    seq: i64,
+    source: Source,
+    record_id: Uuid,
+    digest: &[u8; 32],
+    recorded_at: DateTime<Utc>,
+) -> [u8; 32] {
+    Canon::new("gatehouse.audit.chain.v1")
+        .bytes("previous", Some(previous))
+        .int("seq", Some(seq))
+        .text("source", Some(source.as_str()))
+        .uuid("record_id", Some(record_id))
+        .bytes("digest", Some(digest))
+        .time("recorded_at", Some(recorded_at))
+        .finish()
+}
+
+/// A stored 32-byte hash; anything else (only possible by editing the database, the
+/// columns have CHECKs) reads as all ones, which never matches a real hash.
+pub fn hash32(bytes: &[u8]) -> [u8; 32] {
+    bytes.try_into().unwrap_or([0xFF; 32])
+}

@@ -1,0 +1,213 @@
+//! The records the audit chain commits to, as stored, and the digest of each: every
+//! column, so a change to any of them is found. The same row type is built before an
+//! insert (to bind and to digest) and read back when verifying.
+
+use super::canon::{Canon, sha256};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// Which table a chained record lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// `access_events`: what door agents recorded.
+    Event,
+    /// `operator_log`: what operators (and the CLI) did.
+    Operator,
+    /// `agent_alarms`: problems found while ingesting agents' uploads.
+    Alarm,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Event, Source::Operator, Source::Alarm];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Event => "event",
+            Source::Operator => "operator",
+            Source::Alarm => "alarm",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A row of `access_events`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub seq: i64,
+    /// The agent's own chain hash of the record.
+    pub hash: Vec<u8>,
+    /// The record's bytes as the agent journalled them.
+    pub payload: Vec<u8>,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub door_id: Option<Uuid>,
+    pub kind: String,
+    pub reader: Option<String>,
+    pub direction: Option<String>,
+    pub card: Option<String>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub person_id: Option<Uuid>,
+    pub visit_id: Option<Uuid>,
+    pub credential_id: Option<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub policy_version: Option<i64>,
+}
+
+impl EventRow {
+    pub fn digest(&self) -> [u8; 32] {
+        Canon::new("gatehouse.audit.event.v1")
+            .uuid("id", Some(self.id))
+            .uuid("agent_id", Some(self.agent_id))
+            .int("seq", Some(self.seq))
+            .bytes("agent_hash", Some(&self.hash))
+            // The payload by its hash, so an export can carry the hash instead.
+            .bytes("payload_sha256", Some(&sha256(&self.payload)))
+            .time("occurred_at", Some(self.occurred_at))
+            .time("received_at", Some(self.received_at))
+            .uuid("door_id", self.door_id)
+            .text("kind", Some(&self.kind))
+            .text("reader", self.reader.as_deref())
+            .text("direction", self.direction.as_deref())
+            .text("card", self.card.as_deref())
+            .text("outcome", self.outcome.as_deref())
+            .text("reason", self.reason.as_deref())
+            .uuid("person_id", self.person_id)
+            .uuid("visit_id", self.visit_id)
+            .uuid("credential_id", self.credential_id)
+            .uuid("zone_id", self.zone_id)
+            .int("policy_version", self.policy_version)
+            .finish()
+    }
+}
+
+/// A row of `operator_log`. Its `before` and `after` may hold personal data, so the
+/// digest commits to them through a salted hash: purging them later (with the salt)
+/// leaves that hash, stored in `detail_hash`, and the chain still verifies.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OperatorRow {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub before: Option<Json<Value>>,
+    pub after: Option<Json<Value>>,
+    pub request_id: Option<String>,
+    /// Random, per record; `None` once purged (and on entries older than the chain).
+    pub detail_salt: Option<Vec<u8>>,
+    /// Set only when `before`/`after` were purged: their salted hash.
+    pub detail_hash: Option<Vec<u8>>,
+}
+
+impl OperatorRow {
+    /// The salted hash of `before` and `after` (the stored one once they are purged).
+    pub fn detail_hash(&self) -> Vec<u8> {
+        if self.detail_salt.is_none()
+            && let Some(stored) = &self.detail_hash
+        {
+            return stored.clone();
+        }
+        // serde_json keeps object keys sorted, so the text is canonical and survives
+        // PostgreSQL's JSONB reordering.
+        let text = |v: &Option<Json<Value>>| v.as_ref().map(|Json(v)| v.to_string());
+        Canon::new("gatehouse.audit.operator-detail.v1")
+            .bytes("salt", self.detail_salt.as_deref())
+            .text("before", text(&self.before).as_deref())
+            .text("after", text(&self.after).as_deref())
+            .finish()
+            .to_vec()
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        Canon::new("gatehouse.audit.operator.v1")
+            .uuid("id", Some(self.id))
+            .time("at", Some(self.at))
+            .uuid("actor_id", self.actor_id)
+            .text("actor", Some(&self.actor))
+            .text("action", Some(&self.action))
+            .text("target_type", Some(&self.target_type))
+            .text("target_id", self.target_id.as_deref())
+            .text("request_id", self.request_id.as_deref())
+            .bytes("detail_hash", Some(&self.detail_hash()))
+            .finish()
+    }
+}
+
+/// A row of `agent_alarms`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlarmRow {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub detail: String,
+}
+
+impl AlarmRow {
+    pub fn digest(&self) -> [u8; 32] {
+        Canon::new("gatehouse.audit.alarm.v1")
+            .uuid("id", Some(self.id))
+            .uuid("agent_id", Some(self.agent_id))
+            .time("at", Some(self.at))
+            .text("kind", Some(&self.kind))
+            .text("detail", Some(&self.detail))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn operator_row() -> OperatorRow {
+        OperatorRow {
+            id: Uuid::from_u128(1),
+            at: DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap_or_default(),
+            actor_id: None,
+            actor: "cli".into(),
+            action: "visit.create".into(),
+            target_type: "visit".into(),
+            target_id: Some("v".into()),
+            before: None,
+            after: Some(Json(json!({"visitor_name": "Bo", "b": 1}))),
+            request_id: None,
+            detail_salt: Some(vec![7; 16]),
+            detail_hash: None,
+        }
+    }
+
+    #[test]
+    fn purging_the_detail_keeps_the_digest_and_changing_it_does_not() {
+        let row = operator_row();
+        let digest = row.digest();
+        let purged = OperatorRow {
+            before: None,
+            after: None,
+            detail_salt: None,
+            detail_hash: Some(row.detail_hash()),
+            ..row.clone()
+        };
+        assert_eq!(purged.digest(), digest);
+        let altered = OperatorRow {
+            after: Some(Json(json!({"visitor_name": "Al", "b": 1}))),
+            ..row.clone()
+        };
+        assert_ne!(altered.digest(), digest);
+        let other_salt = OperatorRow {
+            detail_salt: Some(vec![8; 16]),
+            ..row
+        };
+        assert_ne!(other_salt.digest(), digest);
+    }
+}

@@ -1,0 +1,295 @@
+//! The audit chain's storage: appending entries in the writer's transaction
+//! ([`chain_records!`]), checkpoints, and the pages `audit::verify` reads.
+
+use super::{Store, StoreError, with_pool};
+use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// One entry of the chain, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChainEntry {
+    pub seq: i64,
+    pub source: String,
+    pub record_id: Uuid,
+    pub digest: Vec<u8>,
+    pub hash: Vec<u8>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A signed checkpoint: the chain hash at entry `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub signed_at: DateTime<Utc>,
+    pub signature: Vec<u8>,
+}
+
+/// A record with the chain position that names it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Chained<T> {
+    pub chain_seq: i64,
+    #[sqlx(flatten)]
+    pub row: T,
+}
+
+/// Appends `$entries` (`&[(Source, Uuid, [u8; 32])]`: which record, its digest) to the
+/// audit chain through `$tx`, in order. Taking the head row first makes concurrent
+/// writers extend the chain one after the other (the row lock on PostgreSQL, the write
+/// lock on SQLite); call it late in the transaction to hold that briefly.
+macro_rules! chain_records {
+    ($tx:expr, $entries:expr) => {{
+        let entries: &[($crate::audit::records::Source, uuid::Uuid, [u8; 32])] = $entries;
+        if !entries.is_empty() {
+            let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+            let (last, head): (i64, Vec<u8>) = sqlx::query_as(
+                "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
+            )
+            .bind(count)
+            .fetch_one($tx)
+            .await?;
+            let recorded_at = $crate::store::now();
+            let mut previous = $crate::audit::hash32(&head);
+            for (seq, (source, record_id, digest)) in (last - count + 1..).zip(entries) {
+                let hash = $crate::audit::chain_hash(
+                    &previous,
+                    seq,
+                    *source,
+                    *record_id,
+                    digest,
+                    recorded_at,
+                );
+                sqlx::query(
+                    "INSERT INTO audit_chain (seq, source, record_id, digest, hash, recorded_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(seq)
+                .bind(source.as_str())
+                .bind(record_id)
+                .bind(&digest[..])
+                .bind(&hash[..])
+                .bind(recorded_at)
+                .execute($tx)
+                .await?;
+                previous = hash;
+            }
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                .bind(&previous[..])
+                .execute($tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use chain_records;
+
+impl Store {
+    /// Chains the records written before the audit chain existed (a database migrated
+    /// from before it), once, while the chain is empty: operator log, then events, then
+    /// alarms, each in stored order. Afterwards an unchained record is tampering.
+    pub async fn chain_records_older_than_the_chain(&self) -> Result<u64, StoreError> {
+        let mut count = 0;
+        with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let empty = sqlx::query_scalar::<_, i64>(
+                "UPDATE audit_head SET seq = seq WHERE id = 1 AND seq = 0 RETURNING seq",
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            if empty {
+                let operators = sqlx::query_as::<_, OperatorRow>(
+                    "SELECT id, at, actor_id, actor, action, target_type, target_id, before, \
+                     after, request_id, detail_salt, detail_hash FROM operator_log ORDER BY seq",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let events = sqlx::query_as::<_, EventRow>(
+                    "SELECT id, agent_id, seq, hash, payload, occurred_at, received_at, door_id, \
+                     kind, reader, direction, card, outcome, reason, person_id, visit_id, \
+                     credential_id, zone_id, policy_version FROM access_events ORDER BY id",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let alarms = sqlx::query_as::<_, AlarmRow>(
+                    "SELECT id, agent_id, at, kind, detail FROM agent_alarms ORDER BY id",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let entries: Vec<(Source, Uuid, [u8; 32])> = operators
+                    .iter()
+                    .map(|r| (Source::Operator, r.id, r.digest()))
+                    .chain(events.iter().map(|r| (Source::Event, r.id, r.digest())))
+                    .chain(alarms.iter().map(|r| (Source::Alarm, r.id, r.digest())))
+                    .collect();
+                count = entries.len() as u64;
+                chain_records!(&mut *tx, &entries);
+            }
+            tx.commit().await?;
+        });
+        Ok(count)
+    }
+
+    /// The position and hash of the chain's last entry (0 and zeros when empty).
+    pub async fn audit_head(&self) -> Result<(i64, [u8; 32]), StoreError> {
+        let (seq, hash): (i64, Vec<u8>) = with_pool!(self, pool => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok((seq, crate::audit::hash32(&hash)))
+    }
+
+    /// The checkpoint of the highest position, if any.
+    pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, Checkpoint>(
+                "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row)
+    }
+
+    /// Stores a checkpoint; one for the same position already stored stands.
+    pub async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, hash, signed_at, signature) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
+            )
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.hash)
+            .bind(checkpoint.signed_at)
+            .bind(&checkpoint.signature)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Checkpoints at positions after `after_seq`, lowest first.
+    pub async fn checkpoints_after(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Checkpoint>(
+                "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Chain entries after position `after_seq`, in order.
+    pub async fn chain_page(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChainEntry>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, ChainEntry>(
+                "SELECT seq, source, record_id, digest, hash, recorded_at FROM audit_chain \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// The access events named by chain entries `from..=to`.
+    pub async fn chained_events(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Chained<EventRow>>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Chained<EventRow>>(
+                "SELECT c.seq AS chain_seq, e.id, e.agent_id, e.seq, e.hash, e.payload, \
+                 e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
+                 e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
+                 e.policy_version FROM audit_chain c JOIN access_events e ON e.id = c.record_id \
+                 WHERE c.source = 'event' AND c.seq >= $1 AND c.seq <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// The operator log entries named by chain entries `from..=to`.
+    pub async fn chained_operator_log(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Chained<OperatorRow>>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Chained<OperatorRow>>(
+                "SELECT c.seq AS chain_seq, o.id, o.at, o.actor_id, o.actor, o.action, \
+                 o.target_type, o.target_id, o.before, o.after, o.request_id, o.detail_salt, \
+                 o.detail_hash FROM audit_chain c JOIN operator_log o ON o.id = c.record_id \
+                 WHERE c.source = 'operator' AND c.seq >= $1 AND c.seq <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// The ingest alarms named by chain entries `from..=to`.
+    pub async fn chained_alarms(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Chained<AlarmRow>>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Chained<AlarmRow>>(
+                "SELECT c.seq AS chain_seq, a.id, a.agent_id, a.at, a.kind, a.detail \
+                 FROM audit_chain c JOIN agent_alarms a ON a.id = c.record_id \
+                 WHERE c.source = 'alarm' AND c.seq >= $1 AND c.seq <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// A record of `source`'s table that no chain entry names, if there is one.
+    pub async fn unchained_record(&self, source: Source) -> Result<Option<Uuid>, StoreError> {
+        let sql = match source {
+            Source::Event => {
+                "SELECT id FROM access_events t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
+                 WHERE c.source = 'event' AND c.record_id = t.id) ORDER BY id LIMIT 1"
+            }
+            Source::Operator => {
+                "SELECT id FROM operator_log t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
+                 WHERE c.source = 'operator' AND c.record_id = t.id) ORDER BY seq LIMIT 1"
+            }
+            Source::Alarm => {
+                "SELECT id FROM agent_alarms t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
+                 WHERE c.source = 'alarm' AND c.record_id = t.id) ORDER BY id LIMIT 1"
+            }
+        };
+        let id = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, Uuid>(sql).fetch_optional(pool).await?
+        });
+        Ok(id)
+    }
+}
