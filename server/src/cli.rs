@@ -70,6 +70,46 @@ enum AuditCommand {
     Verify,
     /// Print the audit public key (base64 Ed25519) that verifies checkpoints and exports.
     PublicKey,
+    /// Export the records chained in [--from, --to) as a verifiable file (README: "For
+    /// auditors"); the export is recorded in the operator log.
+    Export(ExportArgs),
+    /// Verify an export file offline with the audit public key. Exits 0 only when no
+    /// record of the exported stretch was altered, removed, added or reordered.
+    VerifyExport {
+        file: PathBuf,
+        /// The base64 public key (`gatehouse audit public-key`), or a file holding it.
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+    },
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[arg(long, value_enum, default_value = "ndjson")]
+    format: crate::audit::export::Format,
+    /// Start of the period (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    from: chrono::DateTime<chrono::Utc>,
+    /// End of the period, excluded.
+    #[arg(long)]
+    to: chrono::DateTime<chrono::Utc>,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    door_id: Option<uuid::Uuid>,
+    #[arg(long)]
+    person_id: Option<uuid::Uuid>,
+    #[arg(long)]
+    credential_id: Option<uuid::Uuid>,
+    #[arg(long)]
+    zone_id: Option<uuid::Uuid>,
+    #[arg(long)]
+    outcome: Option<String>,
+    #[arg(long)]
+    reason: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -126,6 +166,16 @@ pub fn main() -> ExitCode {
     if let Some(Command::Tls(command)) = &cli.command {
         // Needs no settings: it makes the files the settings will name.
         return match crate::tls::self_signed::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gatehouse: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Audit(AuditCommand::VerifyExport { file, public_key })) = &cli.command {
+        // An auditor's machine: no settings, no database.
+        return match verify_export_file(file, public_key) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("gatehouse: {error:#}");
@@ -238,6 +288,8 @@ async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<(
             );
             Ok(())
         }
+        AuditCommand::Export(args) => export_to_file(store, &key, args).await,
+        AuditCommand::VerifyExport { file, public_key } => verify_export_file(&file, &public_key),
         AuditCommand::Verify => {
             let report = crate::audit::verify::verify(store, &key.public_key()).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -246,6 +298,85 @@ async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<(
                 Some(bad) => anyhow::bail!("the audit trail does not verify: {}", bad.detail),
             }
         }
+    }
+}
+
+/// `gatehouse audit export`: streams the export to a file (or stdout) with a progress bar.
+async fn export_to_file(
+    store: &Store,
+    key: &crate::audit::checkpoint::AuditKey,
+    args: ExportArgs,
+) -> anyhow::Result<()> {
+    use crate::audit::export::{self, ExportFilter, ExportRequest};
+    use futures_util::StreamExt;
+    use std::io::Write;
+    anyhow::ensure!(args.to > args.from, "--to must be after --from");
+    let request = ExportRequest {
+        from: args.from,
+        to: args.to,
+        format: args.format,
+        filter: ExportFilter {
+            door_id: args.door_id,
+            person_id: args.person_id,
+            credential_id: args.credential_id,
+            zone_id: args.zone_id,
+            outcome: args.outcome,
+            reason: args.reason,
+            kind: args.kind,
+        },
+    };
+    let plan = export::plan(store, key, request).await?;
+    let details = export::log_details(&plan);
+    store
+        .log_operator_action(&Actor::cli(), "audit.export", "audit", "export", &details)
+        .await?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let bar = progress_bar();
+    bar.set_length(plan.entries());
+    bar.set_message("exporting");
+    let mut chunks = std::pin::pin!(export::stream(store.clone(), plan));
+    while let Some(chunk) = chunks.next().await {
+        let (bytes, entries) = chunk?;
+        out.write_all(&bytes)?;
+        bar.inc(entries);
+    }
+    out.flush()?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// `gatehouse audit verify-export`: prints the report; fails unless it verifies.
+fn verify_export_file(file: &Path, public_key: &str) -> anyhow::Result<()> {
+    use base64::Engine;
+    let text = match std::fs::read_to_string(public_key) {
+        Ok(contents) => contents.trim().to_owned(),
+        Err(_) => public_key.trim().to_owned(),
+    };
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&text)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("--public-key: not a base64 Ed25519 public key"))?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+        .map_err(|_| anyhow::anyhow!("--public-key: not a valid Ed25519 public key"))?;
+    let input = std::fs::File::open(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let report =
+        crate::audit::export::offline::verify_export(std::io::BufReader::new(input), &key)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    match &report.first_bad {
+        None => Ok(()),
+        Some(bad) => anyhow::bail!(
+            "the export does not verify: line {}: {}",
+            bad.line,
+            bad.detail
+        ),
     }
 }
 

@@ -53,6 +53,7 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get", "/api/v1/operator-log") => Roles(ADMIN_AUDITOR),
         ("get", "/api/v1/audit/verify") => Roles(ADMIN_AUDITOR),
         ("get", "/api/v1/audit/public-key") => Roles(ADMIN_AUDITOR),
+        ("get", "/api/v1/audit/export") => Roles(ADMIN_AUDITOR),
         ("get", "/api/v1/policy/public-key") => Public,
         ("get", "/api/v1/policy/snapshot") => Roles(READ_MODEL),
         ("post", "/api/v1/access/check") => Roles(READ_MODEL),

@@ -11,6 +11,7 @@
 
 pub mod canon;
 pub mod checkpoint;
+pub mod export;
 pub mod records;
 pub mod verify;
 

@@ -63,13 +63,18 @@ pub struct EventRow {
 
 impl EventRow {
     pub fn digest(&self) -> [u8; 32] {
+        self.digest_with(&sha256(&self.payload))
+    }
+
+    /// The digest given the payload's SHA-256 (an export carries that, not the payload).
+    pub fn digest_with(&self, payload_sha256: &[u8; 32]) -> [u8; 32] {
         Canon::new("gatehouse.audit.event.v1")
             .uuid("id", Some(self.id))
             .uuid("agent_id", Some(self.agent_id))
             .int("seq", Some(self.seq))
             .bytes("agent_hash", Some(&self.hash))
             // The payload by its hash, so an export can carry the hash instead.
-            .bytes("payload_sha256", Some(&sha256(&self.payload)))
+            .bytes("payload_sha256", Some(payload_sha256))
             .time("occurred_at", Some(self.occurred_at))
             .time("received_at", Some(self.received_at))
             .uuid("door_id", self.door_id)

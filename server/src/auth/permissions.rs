@@ -66,8 +66,8 @@ permission!(
     ReadAgents: [Admin, Security]
 );
 permission!(
-    /// Verifying the audit trail and reading its public key.
-    VerifyAudit: [Admin, Auditor]
+    /// Verifying and exporting the audit trail, and reading its public key.
+    ReadAudit: [Admin, Auditor]
 );
 permission!(
     /// Reading the events door agents uploaded.

@@ -130,6 +130,25 @@ impl Store {
         Ok(count)
     }
 
+    /// The first entry recorded at or after `from` and the last recorded before `to`.
+    pub async fn chain_bounds(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let (first, last): (Option<i64>, Option<i64>) = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT (SELECT MIN(seq) FROM audit_chain WHERE recorded_at >= $1), \
+                 (SELECT MAX(seq) FROM audit_chain WHERE recorded_at < $2)",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(first.zip(last))
+    }
+
     /// The position and hash of the chain's last entry (0 and zeros when empty).
     pub async fn audit_head(&self) -> Result<(i64, [u8; 32]), StoreError> {
         let (seq, hash): (i64, Vec<u8>) = with_pool!(self, pool => {

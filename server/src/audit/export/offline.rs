@@ -1,0 +1,352 @@
+//! Verifying an export file with nothing but the server's audit public key: every
+//! record shown in full must hash to its digest, every entry must chain from the one
+//! before (starting from the header's `previous_hash`), numbers must run without a gap
+//! to the header's `last_seq`, and the stretch must end at a checkpoint whose signature
+//! verifies. So no record of the stretch can have been altered, removed, added or
+//! reordered. In an unfiltered export a record of the period cannot be hidden either
+//! (a redacted entry recorded inside the period is an error); in a filtered one the
+//! redacted entries prove only that something else was recorded there.
+
+use super::line::{Line, source_of};
+use super::{ExportFilter, FORMAT_NAME};
+use crate::audit::checkpoint::signature_valid;
+use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
+use crate::audit::{GENESIS, chain_hash};
+use crate::store::Checkpoint;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json;
+use std::io::BufRead;
+use uuid::Uuid;
+
+/// The outcome of verifying an export file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportReport {
+    pub ok: bool,
+    /// Records shown in full and verified.
+    pub records: u64,
+    /// Entries shown by digest only.
+    pub redacted: u64,
+    /// Signed checkpoints verified.
+    pub checkpoints: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad: Option<ExportProblem>,
+}
+
+/// What is wrong, and where in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportProblem {
+    /// The line of the file, from 1 (CSV: counting the column row).
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    pub problem: String,
+    pub detail: String,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    format: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    filter: ExportFilter,
+    first_seq: Option<i64>,
+    last_seq: Option<i64>,
+    previous_hash: String,
+}
+
+#[derive(Deserialize)]
+struct CheckpointData {
+    seq: i64,
+    hash: String,
+    signed_at: DateTime<Utc>,
+    signature: String,
+}
+
+fn field<'a>(line: &'a Line, name: &str) -> Result<&'a str, String> {
+    line.get(name).ok_or_else(|| format!("{name} is missing"))
+}
+
+fn parse<T: std::str::FromStr>(line: &Line, name: &str) -> Result<Option<T>, String> {
+    line.get(name)
+        .map(|v| v.parse::<T>().map_err(|_| format!("{name} is malformed")))
+        .transpose()
+}
+
+fn required<T: std::str::FromStr>(line: &Line, name: &str) -> Result<T, String> {
+    parse(line, name)?.ok_or_else(|| format!("{name} is missing"))
+}
+
+fn bytes(text: &str, name: &str) -> Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return Err(format!("{name} is not hex"));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| format!("{name} is not hex")))
+        .collect()
+}
+
+fn hash_field(text: &str, name: &str) -> Result<[u8; 32], String> {
+    bytes(text, name)?
+        .try_into()
+        .map_err(|_| format!("{name} is not 32 bytes"))
+}
+
+fn text(line: &Line, name: &str) -> Option<String> {
+    line.get(name).map(str::to_owned)
+}
+
+fn json(line: &Line, name: &str) -> Result<Option<Json<Value>>, String> {
+    line.get(name)
+        .map(|v| {
+            serde_json::from_str(v)
+                .map(Json)
+                .map_err(|_| format!("{name} is not JSON"))
+        })
+        .transpose()
+}
+
+/// The digest of a record line, recomputed from its fields.
+fn digest_of(line: &Line, source: Source, record_id: Uuid) -> Result<[u8; 32], String> {
+    let hex_opt = |name: &str| line.get(name).map(|v| bytes(v, name)).transpose();
+    Ok(match source {
+        Source::Event => EventRow {
+            id: record_id,
+            agent_id: required(line, "agent_id")?,
+            seq: required(line, "agent_seq")?,
+            hash: bytes(field(line, "agent_hash")?, "agent_hash")?,
+            payload: Vec::new(),
+            occurred_at: required(line, "occurred_at")?,
+            received_at: required(line, "received_at")?,
+            door_id: parse(line, "door_id")?,
+            kind: field(line, "kind")?.to_owned(),
+            reader: text(line, "reader"),
+            direction: text(line, "direction"),
+            card: text(line, "card"),
+            outcome: text(line, "outcome"),
+            reason: text(line, "reason"),
+            person_id: parse(line, "person_id")?,
+            visit_id: parse(line, "visit_id")?,
+            credential_id: parse(line, "credential_id")?,
+            zone_id: parse(line, "zone_id")?,
+            policy_version: parse(line, "policy_version")?,
+        }
+        .digest_with(&hash_field(
+            field(line, "payload_sha256")?,
+            "payload_sha256",
+        )?),
+        Source::Operator => OperatorRow {
+            id: record_id,
+            at: required(line, "occurred_at")?,
+            actor_id: parse(line, "actor_id")?,
+            actor: field(line, "actor")?.to_owned(),
+            action: field(line, "kind")?.to_owned(),
+            target_type: field(line, "target_type")?.to_owned(),
+            target_id: text(line, "target_id"),
+            before: json(line, "before")?,
+            after: json(line, "after")?,
+            request_id: text(line, "request_id"),
+            detail_salt: hex_opt("detail_salt")?,
+            detail_hash: hex_opt("detail_hash")?,
+        }
+        .digest(),
+        Source::Alarm => AlarmRow {
+            id: record_id,
+            agent_id: required(line, "agent_id")?,
+            at: required(line, "occurred_at")?,
+            kind: field(line, "kind")?.to_owned(),
+            detail: field(line, "detail")?.to_owned(),
+        }
+        .digest(),
+    })
+}
+
+/// Walks the lines, keeping the chain state.
+struct Walk<'k> {
+    key: &'k VerifyingKey,
+    header: Option<Header>,
+    next_seq: i64,
+    previous: [u8; 32],
+    report: ExportReport,
+}
+
+impl Walk<'_> {
+    fn header(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
+        let data = line.get("data").unwrap_or_default();
+        let header: Header = serde_json::from_str(data)
+            .map_err(|e| ("bad_header", format!("the header does not parse: {e}")))?;
+        if header.format != FORMAT_NAME {
+            return Err(("bad_header", format!("unknown format {:?}", header.format)));
+        }
+        self.previous =
+            hash_field(&header.previous_hash, "previous_hash").map_err(|e| ("bad_header", e))?;
+        self.next_seq = header.first_seq.unwrap_or(1);
+        self.header = Some(header);
+        Ok(())
+    }
+
+    fn entry(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
+        let Some(header) = &self.header else {
+            return Err(("bad_header", "the file does not start with a header".into()));
+        };
+        let malformed = |e: String| ("malformed", e);
+        let seq: i64 = required(line, "seq").map_err(malformed)?;
+        if seq != self.next_seq || header.last_seq.is_none_or(|last| seq > last) {
+            let detail = format!("entry {} expected, found {seq}", self.next_seq);
+            return Err(("removed_added_or_reordered", detail));
+        }
+        let source = source_of(line).ok_or(("malformed", "unknown source".to_owned()))?;
+        let record_id: Uuid = required(line, "record_id").map_err(malformed)?;
+        let recorded_at: DateTime<Utc> = required(line, "recorded_at").map_err(malformed)?;
+        let digest =
+            hash_field(field(line, "digest").map_err(malformed)?, "digest").map_err(malformed)?;
+        let in_period = (header.from..header.to).contains(&recorded_at);
+        if line.kind() == "record" {
+            let actual = digest_of(line, source, record_id).map_err(malformed)?;
+            if actual != digest {
+                let detail = "the record's fields do not match its digest".to_owned();
+                return Err(("record_altered", detail));
+            }
+            if !in_period || !header.filter.matches(line) {
+                let detail = "a record outside the export's period or filter".to_owned();
+                return Err(("record_out_of_scope", detail));
+            }
+            self.report.records += 1;
+        } else {
+            if in_period && header.filter.is_empty() {
+                let detail = "a record of the period is withheld".to_owned();
+                return Err(("record_withheld", detail));
+            }
+            self.report.redacted += 1;
+        }
+        let hash = chain_hash(&self.previous, seq, source, record_id, &digest, recorded_at);
+        let stated =
+            hash_field(field(line, "hash").map_err(malformed)?, "hash").map_err(malformed)?;
+        if hash != stated {
+            let detail = "the entry does not chain from the one before".to_owned();
+            return Err(("chain_broken", detail));
+        }
+        self.previous = hash;
+        self.next_seq = seq + 1;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
+        let data: CheckpointData = serde_json::from_str(line.get("data").unwrap_or_default())
+            .map_err(|e| ("malformed", format!("checkpoint: {e}")))?;
+        let checkpoint = Checkpoint {
+            seq: data.seq,
+            hash: bytes(&data.hash, "hash").map_err(|e| ("malformed", e))?,
+            signed_at: data.signed_at,
+            signature: bytes(&data.signature, "signature").map_err(|e| ("malformed", e))?,
+        };
+        if checkpoint.seq != self.next_seq - 1 || checkpoint.hash != self.previous {
+            let detail = format!(
+                "the chain differs from what was signed at {}",
+                checkpoint.seq
+            );
+            return Err(("checkpoint_mismatch", detail));
+        }
+        if !signature_valid(self.key, &checkpoint) {
+            let detail = "the signature does not verify with this public key".to_owned();
+            return Err(("checkpoint_signature", detail));
+        }
+        self.report.checkpoints += 1;
+        Ok(())
+    }
+
+    /// After the last line: the stretch is complete and ends at a verified checkpoint.
+    fn end(&self, last_checkpoint: Option<i64>) -> Result<(), (&'static str, String)> {
+        let Some(header) = &self.header else {
+            return Err(("bad_header", "the file has no header".into()));
+        };
+        if let Some(last) = header.last_seq {
+            if self.next_seq != last + 1 {
+                let detail = format!("entries {} to {last} are missing", self.next_seq);
+                return Err(("removed_added_or_reordered", detail));
+            }
+            if last_checkpoint != Some(last) {
+                let detail = format!("no signed checkpoint at the last entry ({last})");
+                return Err(("unsigned", detail));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Verifies an export (NDJSON or CSV, told apart by the first character) read from
+/// `input` with the server's audit public key.
+pub fn verify_export(mut input: impl BufRead, key: &VerifyingKey) -> std::io::Result<ExportReport> {
+    let csv = input.fill_buf()?.first().is_some_and(|b| *b != b'{');
+    let mut walk = Walk {
+        key,
+        header: None,
+        next_seq: 1,
+        previous: GENESIS,
+        report: ExportReport {
+            ok: false,
+            records: 0,
+            redacted: 0,
+            checkpoints: 0,
+            first_bad: None,
+        },
+    };
+    let lines: Box<dyn Iterator<Item = Result<Line, String>>> = if csv {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(input);
+        Box::new(reader.into_records().map(|r| {
+            r.map_err(|e| e.to_string())
+                .and_then(|r| Line::from_csv(&r))
+        }))
+    } else {
+        Box::new(input.lines().map(|l| {
+            l.map_err(|e| e.to_string())
+                .and_then(|l| Line::from_ndjson(&l))
+        }))
+    };
+    let first_line = if csv { 2 } else { 1 };
+    let mut last_checkpoint = None;
+    let mut number = first_line - 1;
+    let fail = |report: &mut ExportReport, line, seq, (problem, detail): (&str, String)| {
+        report.first_bad = Some(ExportProblem {
+            line,
+            seq,
+            problem: problem.to_owned(),
+            detail,
+        });
+    };
+    for line in lines {
+        number += 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                fail(&mut walk.report, number, None, ("malformed", e));
+                return Ok(walk.report);
+            }
+        };
+        let result = match (number == first_line, line.kind()) {
+            (true, "header") => walk.header(&line),
+            (true, _) => Err(("bad_header", "the file does not start with a header".into())),
+            (false, "record" | "redacted") => walk.entry(&line),
+            (false, "checkpoint") => walk.checkpoint(&line).map(|()| {
+                last_checkpoint = Some(walk.next_seq - 1);
+            }),
+            (false, other) => Err(("malformed", format!("unknown line type {other:?}"))),
+        };
+        if let Err(problem) = result {
+            let seq = line.get("seq").and_then(|s| s.parse().ok());
+            fail(&mut walk.report, number, seq, problem);
+            return Ok(walk.report);
+        }
+    }
+    if let Err(problem) = walk.end(last_checkpoint) {
+        fail(&mut walk.report, number, None, problem);
+        return Ok(walk.report);
+    }
+    walk.report.ok = true;
+    Ok(walk.report)
+}
