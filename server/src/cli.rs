@@ -61,6 +61,16 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Retention of personal data.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Purge now the visitors' personal data that is due (retention.visitor_personal_data_days);
+    /// the server also does it every hour. Prints what was purged.
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +271,13 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
             result
         }
         Command::Tls(command) => crate::tls::self_signed::run(&command),
+        Command::Retention(RetentionCommand::Purge) => {
+            let store = Store::open(&settings.database).await?;
+            let result = crate::retention::purge_due(&store, settings.retention).await;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&result?)?);
+            Ok(())
+        }
         Command::Audit(command) => {
             let store = Store::open(&settings.database).await?;
             let result = audit_command(&store, command).await;

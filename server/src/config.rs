@@ -34,6 +34,9 @@ pub struct Settings {
     /// When the audit chain gets a signed checkpoint.
     #[serde(default)]
     pub audit: crate::audit::checkpoint::CheckpointSettings,
+    /// How long visitors' personal data is kept.
+    #[serde(default)]
+    pub retention: crate::retention::RetentionSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +158,7 @@ impl Default for Settings {
             tls: TlsSettings::default(),
             policy: gatehouse_core::policy::Settings::default(),
             audit: crate::audit::checkpoint::CheckpointSettings::default(),
+            retention: crate::retention::RetentionSettings::default(),
         }
     }
 }
@@ -204,6 +208,12 @@ impl Settings {
             return fail(
                 "database.url",
                 "must start with sqlite:// or postgres:// (or postgresql://)",
+            );
+        }
+        if !(1..=3650).contains(&self.retention.visitor_personal_data_days) {
+            return fail(
+                "retention.visitor_personal_data_days",
+                "must be between 1 and 3650 days",
             );
         }
         if self.audit.checkpoint_records == 0 {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod import;
 pub mod metrics;
 pub mod policy;
+pub mod retention;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -80,6 +81,7 @@ pub async fn launch(
         audit_key: audit_key.clone(),
         store: store.clone(),
     };
+    let retention = tokio::spawn(retention::run(store.clone(), settings.retention));
     let checkpoints = tokio::spawn(audit::checkpoint::run(
         store.clone(),
         audit_key.clone(),
@@ -151,6 +153,7 @@ pub async fn launch(
     }
     // Sign whatever was chained since the last checkpoint before going away.
     checkpoints.abort();
+    retention.abort();
     if let Err(error) = audit::checkpoint::checkpoint_if_due(
         &store,
         &audit_key,

@@ -11,6 +11,8 @@ mod api;
 mod chain;
 #[path = "audit/export.rs"]
 mod export;
+#[path = "audit/retention.rs"]
+mod retention;
 #[path = "support/site_model.rs"]
 mod site_support;
 #[path = "audit/trail.rs"]

@@ -4,6 +4,8 @@
 
 pub(crate) mod audit;
 mod keys;
+mod retention;
+pub use retention::{PURGED_NAME, PurgeSummary};
 mod operator_log;
 mod operators;
 mod policy_state;
