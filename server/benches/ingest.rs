@@ -20,7 +20,10 @@
 //! own and uploads its share of the events at the same time as the others.
 //!
 //! Sizes: `GATEHOUSE_BENCH_EVENTS` (default 100000), `GATEHOUSE_BENCH_BATCH` (default
-//! 1000, the most the server accepts).
+//! 1000, the most the server accepts). Each configuration runs `GATEHOUSE_BENCH_RUNS`
+//! times (default 3), each on a fresh database and server; the table gives the median
+//! run's rate with the lowest and highest, and batch round-trip percentiles over all
+//! runs.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -62,8 +65,9 @@ async fn main() -> Result<()> {
     let events = env_number("GATEHOUSE_BENCH_EVENTS", 100_000)?;
     let batch = env_number("GATEHOUSE_BENCH_BATCH", 1_000)?;
     let agent_counts = env_list("GATEHOUSE_BENCH_AGENTS", &[1, 4])?;
-    if !(1..=1000).contains(&batch) || events == 0 || agent_counts.contains(&0) {
-        return Err("batch must be 1 to 1000, events and agents at least 1".into());
+    let runs = env_number("GATEHOUSE_BENCH_RUNS", 3)?;
+    if !(1..=1000).contains(&batch) || events == 0 || agent_counts.contains(&0) || runs == 0 {
+        return Err("batch must be 1 to 1000, events, agents and runs at least 1".into());
     }
     let postgres = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").ok();
     if postgres.is_none() {
@@ -72,26 +76,42 @@ async fn main() -> Result<()> {
 
     let mut rows = Vec::new();
     for &agents in &agent_counts {
-        rows.push(run(Backend::Sqlite, agents, events, batch).await?);
-        if let Some(url) = &postgres {
-            rows.push(run(Backend::Postgres(url.clone()), agents, events, batch).await?);
+        let mut backends = vec![Backend::Sqlite];
+        backends.extend(postgres.clone().map(Backend::Postgres));
+        for backend in backends {
+            let mut row = Row::new(&backend, agents, events, batch);
+            for _ in 0..runs {
+                let (seconds, latencies) = run(&backend, agents, events, batch).await?;
+                row.seconds.push(seconds);
+                row.latencies_ms.extend(latencies);
+            }
+            rows.push(row);
         }
     }
 
     println!();
-    println!("| backend | agents | events | batch | seconds | events/s | batch p50 | batch p99 |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &rows {
+    println!(
+        "| backend | agents | events | batch | runs | seconds (median) | events/s (median) | events/s (lowest–highest) | batch p50 | batch p99 |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &mut rows {
+        r.seconds.sort_by(f64::total_cmp);
+        r.latencies_ms.sort_by(f64::total_cmp);
+        let rate = |s: f64| r.events as f64 / s;
+        let (fastest, slowest) = (r.seconds[0], r.seconds[r.seconds.len() - 1]);
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.0} ms | {:.0} ms |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.0}–{:.0} | {:.0} ms | {:.0} ms |",
             r.backend,
             r.agents,
             r.events,
             r.batch,
-            r.seconds,
-            r.events as f64 / r.seconds,
-            r.p50_ms,
-            r.p99_ms,
+            r.seconds.len(),
+            percentile(&r.seconds, 0.5),
+            rate(percentile(&r.seconds, 0.5)),
+            rate(slowest),
+            rate(fastest),
+            percentile(&r.latencies_ms, 0.50),
+            percentile(&r.latencies_ms, 0.99),
         );
     }
     Ok(())
@@ -108,53 +128,80 @@ struct Row {
     agents: usize,
     events: usize,
     batch: usize,
-    seconds: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    /// Of each run.
+    seconds: Vec<f64>,
+    /// Of every batch of every run.
+    latencies_ms: Vec<f64>,
 }
 
-async fn run(backend: Backend, agents: usize, events: usize, batch: usize) -> Result<Row> {
+impl Row {
+    fn new(backend: &Backend, agents: usize, events: usize, batch: usize) -> Row {
+        Row {
+            backend: backend.name(),
+            agents,
+            events,
+            batch,
+            seconds: Vec::new(),
+            latencies_ms: Vec::new(),
+        }
+    }
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// The value at `p` (0 to 1) of sorted `values`.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(0.0)
+}
+
+/// One run on a fresh database and server: (seconds, each batch's round trip in ms).
+async fn run(
+    backend: &Backend,
+    agents: usize,
+    events: usize,
+    batch: usize,
+) -> Result<(f64, Vec<f64>)> {
     let dir = tempfile::tempdir()?;
-    let (name, url, dropper) = match &backend {
+    let (url, dropper) = match backend {
         Backend::Sqlite => (
-            "SQLite",
             format!("sqlite://{}/gatehouse.db", dir.path().display()),
             None,
         ),
         Backend::Postgres(admin_url) => {
             let (url, dropper) = fresh_postgres(admin_url).await?;
-            ("PostgreSQL", url, Some(dropper))
+            (url, Some(dropper))
         }
     };
     let result = measure(dir.path(), &url, agents, events, batch).await;
     if let Some(dropper) = dropper {
         dropper.drop_database().await?;
     }
-    let (seconds, p50_ms, p99_ms) = result?;
+    let (seconds, latencies) = result?;
     eprintln!(
-        "{name}, {agents} agent(s): {events} events in {seconds:.2} s = {:.0} events/s",
+        "{}, {agents} agent(s): {events} events in {seconds:.2} s = {:.0} events/s",
+        backend.name(),
         events as f64 / seconds
     );
-    Ok(Row {
-        backend: name,
-        agents,
-        events,
-        batch,
-        seconds,
-        p50_ms,
-        p99_ms,
-    })
+    Ok((seconds, latencies))
 }
 
 /// Starts the server on `url`, enrols `agents` agents and uploads `events` between them;
-/// (seconds, p50 and p99 of one batch's round trip in ms).
+/// (seconds, each batch's round trip in ms).
 async fn measure(
     dir: &Path,
     url: &str,
     agents: usize,
     events: usize,
     batch: usize,
-) -> Result<(f64, f64, f64)> {
+) -> Result<(f64, Vec<f64>)> {
     let server = Server::start(dir, url)?;
     server.wait_ready().await?;
     let api = Api {
@@ -199,12 +246,7 @@ async fn measure(
         }
     }
     server.stop()?;
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies.get(i).copied().unwrap_or(0.0)
-    };
-    Ok((seconds, pct(0.50), pct(0.99)))
+    Ok((seconds, latencies))
 }
 
 /// An agent's uploads in order: the `records` array of each batch as JSON text.
