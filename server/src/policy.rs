@@ -195,56 +195,58 @@ impl PolicyService {
     /// Made once per (policy version, set of sites) and then served from a cache that
     /// holds the current version only (a newer version empties it) within a size budget;
     /// concurrent requests for the same sites wait for one build rather than each doing
-    /// it. The build runs on a blocking thread: at millions of credentials it takes
-    /// seconds of CPU.
+    /// it. The build runs on a blocking thread (at millions of credentials it takes
+    /// seconds of CPU) from a task of its own, so a request that gives up (its timeout, a
+    /// closed connection) does not throw the work away: the snapshot still lands in the
+    /// cache for the next request.
     pub async fn snapshot_for_sites(
         &self,
         site_ids: &BTreeSet<Uuid>,
     ) -> Result<SiteSnapshot, PolicyServiceError> {
         let compiled = self.current().await?;
-        let Some(cell) = self.site_snapshots.cell(compiled.version, site_ids) else {
+        let version = compiled.version;
+        let key = self.signing_key.clone();
+        let Some(cell) = self.site_snapshots.cell(version, site_ids) else {
             // The cache moved on to a newer version while this request compiled: build
             // this one without caching it.
-            return self.build_site_snapshot(compiled, site_ids).await;
+            return build_site_snapshot(compiled, site_ids.clone(), key).await;
         };
-        let mut built = false;
-        let snapshot = cell
-            .get_or_try_init(|| {
-                built = true;
-                self.build_site_snapshot(compiled.clone(), site_ids)
-            })
-            .await?
-            .clone();
-        if built {
-            self.site_snapshots.trim(compiled.version, site_ids);
+        if let Some(snapshot) = cell.get() {
+            return Ok(snapshot.clone());
         }
+        let sites = site_ids.clone();
+        let filled = tokio::spawn(async move {
+            cell.get_or_try_init(|| build_site_snapshot(compiled, sites, key))
+                .await
+                .cloned()
+        });
+        let snapshot = filled.await??;
+        self.site_snapshots.trim(version, site_ids);
         Ok(snapshot)
-    }
-
-    /// Filters, builds, signs and encodes, on a blocking thread.
-    async fn build_site_snapshot(
-        &self,
-        compiled: Arc<CompiledPolicy>,
-        site_ids: &BTreeSet<Uuid>,
-    ) -> Result<SiteSnapshot, PolicyServiceError> {
-        let site_ids = site_ids.clone();
-        let key = self.signing_key.clone();
-        tokio::task::spawn_blocking(move || {
-            let policy = Policy::build(site_source(compiled.policy.source(), &site_ids))?;
-            let version = compiled.policy.version();
-            let bytes = sign(policy.source(), version, &key)?.to_bytes()?;
-            Ok(SiteSnapshot {
-                version,
-                bytes: Bytes::from(bytes),
-            })
-        })
-        .await?
     }
 
     /// How many site snapshots are cached, and their total size in bytes.
     pub fn cached_site_snapshots(&self) -> (usize, usize) {
         self.site_snapshots.usage()
     }
+}
+
+/// Filters, builds, signs and encodes, on a blocking thread.
+async fn build_site_snapshot(
+    compiled: Arc<CompiledPolicy>,
+    site_ids: BTreeSet<Uuid>,
+    key: SigningKey,
+) -> Result<SiteSnapshot, PolicyServiceError> {
+    tokio::task::spawn_blocking(move || {
+        let policy = Policy::build(site_source(compiled.policy.source(), &site_ids))?;
+        let version = compiled.policy.version();
+        let bytes = sign(policy.source(), version, &key)?.to_bytes()?;
+        Ok(SiteSnapshot {
+            version,
+            bytes: Bytes::from(bytes),
+        })
+    })
+    .await?
 }
 
 /// The policy cut down to some sites. Kept: those sites with their zones, doors and
