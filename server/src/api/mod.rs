@@ -57,6 +57,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::operators::router())
         .merge(routes::operator_log::router())
         .merge(routes::audit::router())
+        .merge(routes::occupancy::router())
         .merge(routes::access::router())
         .merge(routes::policy::router())
         // site model routes (sites, zones, doors, schedules)

@@ -70,6 +70,14 @@ permission!(
     ReadAudit: [Admin, Auditor]
 );
 permission!(
+    /// Reading who is inside: zone occupancy, the muster list, musters.
+    ReadOccupancy: [Admin, Security, Auditor]
+);
+permission!(
+    /// Starting musters and marking people accounted for.
+    RunMuster: [Admin, Security]
+);
+permission!(
     /// Reading the events door agents uploaded.
     ReadEvents: [Admin, Security, Auditor]
 );

@@ -5,6 +5,7 @@
 //! Alarms are minimal here (kind and a sentence); issue 5 builds full alarm handling.
 
 use super::audit::chain_records;
+use super::presence::{Passage, record_passages};
 use super::{Store, StoreError, with_pool};
 use crate::audit::records::{AlarmRow, EventRow, Source};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -141,6 +142,8 @@ impl Store {
         };
         // What this upload adds to the audit trail, in order: chained at the end.
         let mut chained = Vec::new();
+        // Granted passages of known holders: who is where (see `presence`).
+        let mut passages = Vec::new();
         with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             // Locks the agent's row (PostgreSQL): one upload per agent at a time.
@@ -230,11 +233,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     chained.push((Source::Event, row.id, row.digest()));
+                    passages.extend(Passage::of(&row));
                     outcome.stored += 1;
                 }
                 previous = Some((record.seq, record.hash));
                 outcome.acked_through = Some(record.seq);
             }
+            record_passages!(&mut *tx, &passages);
             chain_records!(&mut *tx, &chained);
             tx.commit().await?;
         });

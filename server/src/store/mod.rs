@@ -44,6 +44,10 @@ pub use visits::{NewVisit, VisitRecord};
 // door agents and what they upload
 mod agents;
 mod events;
+mod musters;
+pub(crate) mod presence;
+pub use musters::{MusterPerson, MusterRecord};
+pub use presence::Occupant;
 pub use agents::{AgentRecord, AgentStatus, NewAgent};
 pub use events::{
     AlarmRecord, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord,

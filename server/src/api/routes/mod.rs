@@ -1,6 +1,7 @@
 //! One module per resource.
 
 pub mod access;
+pub mod occupancy;
 pub mod audit;
 pub mod auth;
 pub mod health;

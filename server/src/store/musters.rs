@@ -1,0 +1,183 @@
+//! Musters (evacuation roll calls): starting one takes the list of everyone inside the
+//! site at that moment; officers then mark people accounted for, and close it. Each step
+//! is in the operator log, so the muster is part of the audit trail.
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::presence::select_occupants;
+use super::{Store, StoreError, now, with_pool};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Someone on a muster's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MusterPerson {
+    pub holder_id: Uuid,
+    /// `person` or `visitor`.
+    pub kind: String,
+    pub name: String,
+    /// Where they were last seen, and through which door, when.
+    pub zone_id: Uuid,
+    pub zone_name: String,
+    pub door_id: Uuid,
+    pub door_name: Option<String>,
+    pub since: DateTime<Utc>,
+    pub accounted_at: Option<DateTime<Utc>>,
+    /// The officer who marked them.
+    pub accounted_by: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A muster and its list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MusterRecord {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    pub closed_at: Option<DateTime<Utc>>,
+    #[sqlx(skip)]
+    pub people: Vec<MusterPerson>,
+    /// People not yet accounted for.
+    #[sqlx(skip)]
+    pub unaccounted: usize,
+}
+
+macro_rules! fetch_muster {
+    ($executor:expr, $id:expr) => {{
+        let id: Uuid = $id;
+        let mut muster = sqlx::query_as::<_, MusterRecord>(
+            "SELECT id, site_id, started_at, started_by, closed_at FROM musters WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one($executor)
+        .await?;
+        muster.people = sqlx::query_as::<_, MusterPerson>(
+            "SELECT holder_id, kind, name, zone_id, zone_name, door_id, door_name, since, \
+             accounted_at, accounted_by, note FROM muster_people WHERE muster_id = $1 \
+             ORDER BY zone_name, name, holder_id",
+        )
+        .bind(id)
+        .fetch_all($executor)
+        .await?;
+        muster.unaccounted = muster
+            .people
+            .iter()
+            .filter(|p| p.accounted_at.is_none())
+            .count();
+        muster
+    }};
+}
+
+impl Store {
+    /// Starts a muster of site `site_id` with everyone inside it now.
+    pub async fn start_muster(
+        &self,
+        site_id: Uuid,
+        actor: &Actor,
+    ) -> Result<MusterRecord, StoreError> {
+        let id = Uuid::now_v7();
+        let muster = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM sites WHERE id = $1")
+                .bind(site_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO musters (id, site_id, started_at, started_by) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(site_id)
+            .bind(now())
+            .bind(&actor.name)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(select_occupants!(
+                "INSERT INTO muster_people (muster_id, holder_id, kind, name, zone_id, zone_name, \
+                 door_id, door_name, direction, since) ",
+                "$2, ",
+                "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward WHERE inward.to_zone_id = p.zone_id)"
+            ))
+            .bind(site_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let muster = fetch_muster!(&mut *tx, id);
+            let details = serde_json::json!({"site_id": site_id, "inside": muster.people.len()});
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "muster.start", "muster", id, None, Some(&details)));
+            tx.commit().await?;
+            muster
+        });
+        Ok(muster)
+    }
+
+    /// A muster and its list.
+    pub async fn muster(&self, id: Uuid) -> Result<MusterRecord, StoreError> {
+        let muster = with_pool!(self, pool => fetch_muster!(pool, id));
+        Ok(muster)
+    }
+
+    /// Marks `holder_id` accounted for. Refused (409) once the muster is closed or when
+    /// they are already marked; `NotFound` when they are not on the list.
+    pub async fn account_for(
+        &self,
+        muster_id: Uuid,
+        holder_id: Uuid,
+        note: Option<String>,
+        actor: &Actor,
+    ) -> Result<MusterRecord, StoreError> {
+        let muster = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before = fetch_muster!(&mut *tx, muster_id);
+            if before.closed_at.is_some() {
+                return Err(StoreError::Rejected("the muster is closed"));
+            }
+            let Some(person) = before.people.iter().find(|p| p.holder_id == holder_id) else {
+                return Err(StoreError::NotFound);
+            };
+            if person.accounted_at.is_some() {
+                return Err(StoreError::Rejected("already accounted for"));
+            }
+            sqlx::query(
+                "UPDATE muster_people SET accounted_at = $3, accounted_by = $4, note = $5 \
+                 WHERE muster_id = $1 AND holder_id = $2",
+            )
+            .bind(muster_id)
+            .bind(holder_id)
+            .bind(now())
+            .bind(&actor.name)
+            .bind(&note)
+            .execute(&mut *tx)
+            .await?;
+            let details = serde_json::json!({"holder_id": holder_id, "name": person.name, "note": note});
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "muster.account", "muster", muster_id, None, Some(&details)));
+            let after = fetch_muster!(&mut *tx, muster_id);
+            tx.commit().await?;
+            after
+        });
+        Ok(muster)
+    }
+
+    /// Closes a muster (once).
+    pub async fn close_muster(&self, id: Uuid, actor: &Actor) -> Result<MusterRecord, StoreError> {
+        let muster = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let closed = sqlx::query("UPDATE musters SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
+                .bind(id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if closed == 0 {
+                fetch_muster!(&mut *tx, id);
+                return Err(StoreError::Rejected("the muster is closed"));
+            }
+            let muster = fetch_muster!(&mut *tx, id);
+            let details = serde_json::json!({"unaccounted": muster.unaccounted});
+            insert_log!(&mut *tx, NewLogEntry::new(actor, "muster.close", "muster", id, None, Some(&details)));
+            tx.commit().await?;
+            muster
+        });
+        Ok(muster)
+    }
+}

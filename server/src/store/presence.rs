@@ -1,0 +1,158 @@
+//! Who is where: the last granted passage of each person and visit, updated from the
+//! door events as they are ingested, and what is read from it — a zone's occupancy and
+//! the list of everyone inside a site. A passage leads into the door's `to_zone` when
+//! entering and its `from_zone` when leaving. A zone that no door leads into (only ever
+//! a door's `from_zone`: the street, the car park) is the site's outside: nobody there is
+//! "inside the site".
+
+use super::{Store, StoreError, with_pool};
+use crate::audit::records::EventRow;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A granted passage of a known holder.
+#[derive(Debug, Clone)]
+pub(crate) struct Passage {
+    pub holder_id: Uuid,
+    pub person_id: Option<Uuid>,
+    pub visit_id: Option<Uuid>,
+    pub door_id: Uuid,
+    pub direction: String,
+    pub since: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl Passage {
+    /// The passage an ingested event records, if it is a granted presentation of a known
+    /// person or visit at a door.
+    pub fn of(row: &EventRow) -> Option<Passage> {
+        if row.kind != "presentation" || row.outcome.as_deref() != Some("granted") {
+            return None;
+        }
+        Some(Passage {
+            holder_id: row.person_id.or(row.visit_id)?,
+            person_id: row.person_id,
+            visit_id: row.visit_id,
+            door_id: row.door_id?,
+            direction: row.direction.clone()?,
+            since: row.occurred_at,
+            event_id: row.id,
+        })
+    }
+}
+
+/// Records `$passages` (`&[Passage]`) through `$tx`: each holder's presence moves to
+/// the zone the passage led into, unless a later passage is already recorded. Passages
+/// at a door that no longer exists are skipped.
+macro_rules! record_passages {
+    ($tx:expr, $passages:expr) => {{
+        let passages: &[$crate::store::presence::Passage] = $passages;
+        for p in passages {
+            let zone: Option<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT CASE WHEN $2 = 'exit' THEN from_zone_id ELSE to_zone_id END \
+                 FROM doors WHERE id = $1",
+            )
+            .bind(p.door_id)
+            .bind(&p.direction)
+            .fetch_optional($tx)
+            .await?;
+            let Some(zone) = zone else { continue };
+            sqlx::query(
+                "INSERT INTO presence (holder_id, person_id, visit_id, zone_id, door_id, \
+                 direction, since, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (holder_id) DO UPDATE SET zone_id = excluded.zone_id, \
+                 door_id = excluded.door_id, direction = excluded.direction, \
+                 since = excluded.since, event_id = excluded.event_id \
+                 WHERE presence.since <= excluded.since",
+            )
+            .bind(p.holder_id)
+            .bind(p.person_id)
+            .bind(p.visit_id)
+            .bind(zone)
+            .bind(p.door_id)
+            .bind(&p.direction)
+            .bind(p.since)
+            .bind(p.event_id)
+            .execute($tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use record_passages;
+
+/// Someone inside, where they are and how they got there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Occupant {
+    /// The person's id, or the visit's for a visitor.
+    pub holder_id: Uuid,
+    /// `person` or `visitor`.
+    pub kind: String,
+    pub name: String,
+    pub zone_id: Uuid,
+    pub zone_name: String,
+    /// The door of the last passage.
+    pub door_id: Uuid,
+    pub door_name: Option<String>,
+    /// `entry` or `exit`.
+    pub direction: String,
+    /// When they passed (by the door agent's clock).
+    pub since: DateTime<Utc>,
+}
+
+/// `$prefix SELECT $columns` + the columns of [`Occupant`] over `presence p` joined with
+/// zones `z`, doors, people and visits, `WHERE $where`; visitors checked out at reception
+/// after their last passage are gone.
+macro_rules! select_occupants {
+    ($prefix:literal, $columns:literal, $where:literal) => {
+        concat!(
+            $prefix,
+            "SELECT ",
+            $columns,
+            "p.holder_id, CASE WHEN p.person_id IS NULL THEN 'visitor' ELSE 'person' END \
+             AS kind, COALESCE(pe.name, v.visitor_name, '') AS name, p.zone_id, \
+             z.name AS zone_name, p.door_id, d.name AS door_name, p.direction, p.since \
+             FROM presence p JOIN zones z ON z.id = p.zone_id \
+             LEFT JOIN doors d ON d.id = p.door_id \
+             LEFT JOIN people pe ON pe.id = p.person_id \
+             LEFT JOIN visits v ON v.id = p.visit_id \
+             WHERE (v.checked_out_at IS NULL OR v.checked_out_at < p.since) AND ",
+            $where,
+            " ORDER BY z.name, name, p.holder_id"
+        )
+    };
+}
+pub(crate) use select_occupants;
+
+impl Store {
+    /// Everyone whose last passage led into `zone_id` or a zone below it.
+    pub async fn zone_occupants(&self, zone_id: Uuid) -> Result<Vec<Occupant>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Occupant>(select_occupants!(
+                "WITH RECURSIVE tree (id) AS (SELECT id FROM zones WHERE id = $1 \
+                 UNION ALL SELECT c.id FROM zones c JOIN tree t ON c.parent_id = t.id) ",
+                "",
+                "p.zone_id IN (SELECT id FROM tree)"
+            ))
+            .bind(zone_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Everyone inside site `site_id`: in one of its zones that some door leads into.
+    pub async fn site_occupants(&self, site_id: Uuid) -> Result<Vec<Occupant>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Occupant>(select_occupants!(
+                "",
+                "",
+                "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward WHERE inward.to_zone_id = p.zone_id)"
+            ))
+            .bind(site_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+}

@@ -1,0 +1,13 @@
+//! Who is inside: presence kept from ingested door events over sequences of entries and
+//! exits across two doors, zone occupancy, the site's muster list and musters, on SQLite
+//! and PostgreSQL (`store`); the API with its formats (`api`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+#[path = "occupancy/api.rs"]
+mod api;
+#[path = "occupancy/store.rs"]
+mod store;
+#[path = "occupancy/support.rs"]
+mod support;

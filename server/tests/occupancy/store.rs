@@ -1,0 +1,182 @@
+//! Presence, occupancy and musters through the store, on both backends.
+
+use crate::common::TestDb;
+use crate::support::{Site, sorted};
+use Direction::{Entry, Exit};
+use Outcome::{Denied, Granted};
+use gatehouse_core::decide::{Direction, Outcome};
+use gatehouse_server::audit::checkpoint::AuditKey;
+use gatehouse_server::audit::verify::verify;
+use gatehouse_server::store::{Actor, StoreError};
+
+conformance!(
+    entries_and_exits_across_two_doors_move_people_between_zones,
+    a_late_upload_does_not_undo_a_newer_passage,
+    a_muster_lists_exactly_who_is_inside_and_records_every_mark,
+);
+
+async fn entries_and_exits_across_two_doors_move_people_between_zones(db: &TestDb) {
+    let mut s = Site::create(db.store().await).await;
+    let (ada, bo, vera) = (s.ada, s.bo, s.visit);
+    let (front, lab_door) = (s.front, s.lab_door);
+    // (who, door, direction, outcome) → who is in the lobby (with the lab below it), the
+    // lab, and the site, after it.
+    let steps = [
+        (ada, front, Entry, Granted, vec![ada], vec![], vec![ada]),
+        (bo, front, Entry, Denied, vec![ada], vec![], vec![ada]),
+        (
+            bo,
+            front,
+            Entry,
+            Granted,
+            vec![ada, bo],
+            vec![],
+            vec![ada, bo],
+        ),
+        (
+            bo,
+            lab_door,
+            Entry,
+            Granted,
+            vec![ada, bo],
+            vec![bo],
+            vec![ada, bo],
+        ),
+        (
+            vera,
+            front,
+            Entry,
+            Granted,
+            vec![ada, bo, vera],
+            vec![bo],
+            vec![ada, bo, vera],
+        ),
+        (
+            ada,
+            front,
+            Exit,
+            Granted,
+            vec![bo, vera],
+            vec![bo],
+            vec![bo, vera],
+        ),
+        (
+            bo,
+            lab_door,
+            Exit,
+            Granted,
+            vec![bo, vera],
+            vec![],
+            vec![bo, vera],
+        ),
+        (
+            ada,
+            lab_door,
+            Entry,
+            Granted,
+            vec![ada, bo, vera],
+            vec![ada],
+            vec![ada, bo, vera],
+        ),
+    ];
+    for (minute, (who, door, direction, outcome, lobby, lab, site)) in steps.into_iter().enumerate()
+    {
+        s.badge(who, door, direction, outcome, minute as i64).await;
+        assert_eq!(
+            s.in_zone(s.lobby).await,
+            sorted(lobby),
+            "lobby after step {minute}"
+        );
+        assert_eq!(
+            s.in_zone(s.lab).await,
+            sorted(lab),
+            "lab after step {minute}"
+        );
+        assert_eq!(s.in_site().await, sorted(site), "site after step {minute}");
+    }
+    // The street is outside: the exit put nobody there now, but Ada was there between.
+    assert!(s.in_zone(s.street).await.is_empty());
+    // Checked out at reception after her last passage: Vera is no longer inside.
+    s.store.check_out_visit(vera, &Actor::cli()).await.unwrap();
+    assert_eq!(s.in_site().await, sorted(vec![ada, bo]));
+}
+
+async fn a_late_upload_does_not_undo_a_newer_passage(db: &TestDb) {
+    let mut s = Site::create(db.store().await).await;
+    s.badge(s.ada, s.front, Entry, Granted, 10).await;
+    s.badge(s.ada, s.front, Exit, Granted, 20).await;
+    // An event from minute 15 arrives last (an agent that was offline).
+    s.badge(s.ada, s.lab_door, Entry, Granted, 15).await;
+    assert!(s.in_site().await.is_empty(), "the exit at minute 20 stands");
+    s.badge(s.ada, s.front, Entry, Granted, 25).await;
+    assert_eq!(s.in_site().await, vec![s.ada]);
+}
+
+async fn a_muster_lists_exactly_who_is_inside_and_records_every_mark(db: &TestDb) {
+    let mut s = Site::create(db.store().await).await;
+    let key = AuditKey::load(&s.store).await.unwrap();
+    s.badge(s.ada, s.front, Entry, Granted, 1).await;
+    s.badge(s.bo, s.front, Entry, Granted, 2).await;
+    s.badge(s.bo, s.lab_door, Entry, Granted, 3).await;
+    s.badge(s.visit, s.front, Entry, Granted, 4).await;
+    s.badge(s.ada, s.front, Exit, Granted, 5).await;
+    let officer = Actor::cli();
+
+    let muster = s.store.start_muster(s.site, &officer).await.unwrap();
+    let listed = sorted(muster.people.iter().map(|p| p.holder_id).collect());
+    assert_eq!(listed, sorted(vec![s.bo, s.visit]), "exactly who is inside");
+    assert_eq!(muster.unaccounted, 2);
+    let bo = muster.people.iter().find(|p| p.holder_id == s.bo).unwrap();
+    assert_eq!(
+        (bo.zone_name.as_str(), bo.door_name.as_deref()),
+        ("Lab", Some("Lab door"))
+    );
+    let vera = muster
+        .people
+        .iter()
+        .find(|p| p.holder_id == s.visit)
+        .unwrap();
+    assert_eq!(
+        (vera.kind.as_str(), vera.name.as_str()),
+        ("visitor", "Vera")
+    );
+
+    // Someone entering after the start is not on this muster's list.
+    s.badge(s.ada, s.front, Entry, Granted, 6).await;
+    let marked = s
+        .store
+        .account_for(muster.id, s.bo, Some("assembly point B".into()), &officer)
+        .await
+        .unwrap();
+    assert_eq!((marked.people.len(), marked.unaccounted), (2, 1));
+    assert!(matches!(
+        s.store.account_for(muster.id, s.bo, None, &officer).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert!(matches!(
+        s.store.account_for(muster.id, s.ada, None, &officer).await,
+        Err(StoreError::NotFound)
+    ));
+    let closed = s.store.close_muster(muster.id, &officer).await.unwrap();
+    assert!(closed.closed_at.is_some());
+    assert!(matches!(
+        s.store
+            .account_for(muster.id, s.visit, None, &officer)
+            .await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert!(matches!(
+        s.store.close_muster(muster.id, &officer).await,
+        Err(StoreError::Rejected(_))
+    ));
+
+    let log = s.store.list_operator_log(None, 500).await.unwrap();
+    let actions: Vec<&str> = log
+        .iter()
+        .map(|e| e.action.as_str())
+        .filter(|a| a.starts_with("muster."))
+        .collect();
+    assert_eq!(actions, ["muster.start", "muster.account", "muster.close"]);
+    let report = verify(&s.store, &key.public_key()).await.unwrap();
+    assert!(report.ok, "{report:?}");
+}
