@@ -5,7 +5,9 @@
 //!
 //! The relay move is observed by polling the agent's `/status` (`relay_changes`) in a
 //! tight loop over one keep-alive connection, so each figure includes up to one poll
-//! (about 0.1–0.3 ms on loopback).
+//! (about 0.1–0.3 ms on loopback). The agent also reports its own share (detection of
+//! the card to event journalled and relay commanded, from `/status`'s last decision): the
+//! rest is pcscd noticing the virtual card, which it polls the vpcd driver for.
 //!
 //! Needs pcscd with vpcd and the release `gatehouse` binary:
 //! `cargo build --release -p gatehouse-server && cargo bench -p door-agent --features pcsc --bench card_to_relay`
@@ -41,11 +43,14 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-async fn card_to_relay(site: &PcscSite) -> Vec<Duration> {
+/// Per sample: card inserted → relay moved (seen from outside), and the agent's own
+/// figures for it: card detected → journalled and relay commanded, and the UID exchange.
+async fn card_to_relay(site: &PcscSite) -> [Vec<Duration>; 3] {
     let mut agent = site.start_agent(READER0).await;
     let client = reqwest::Client::new();
     let url = format!("{}/status", agent.status_url);
     let mut samples = Vec::with_capacity(SAMPLES);
+    let (mut inside, mut exchange) = (Vec::new(), Vec::new());
     for _ in 0..SAMPLES {
         let before = relay_changes(&status(&client, &url).await);
         let start = Instant::now();
@@ -60,14 +65,17 @@ async fn card_to_relay(site: &PcscSite) -> Vec<Duration> {
         card.remove();
         assert!(wait_card_absent(READER0), "pcscd still sees the card");
         // The next sample starts from a locked door (unlock time 1 s).
-        agent
+        let status = agent
             .wait_status(WAIT, "the relock", |s| {
                 relay_changes(s) >= before + 2 && s["relay"] == "locked"
             })
             .await;
+        let us = |key: &str| Duration::from_micros(status["last_decision"][key].as_u64().unwrap());
+        inside.push(us("detected_to_done_us"));
+        exchange.push(us("exchange_us"));
     }
     agent.stop().await;
-    samples
+    [samples, inside, exchange]
 }
 
 fn bare_round_trips() -> (Vec<Duration>, Vec<Duration>) {
@@ -90,9 +98,9 @@ fn main() {
     let Some(_pcscd) = pcscd() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let site = rt.block_on(PcscSite::create(UID_HEX, READER0));
-    let mut relay = rt.block_on(card_to_relay(&site));
+    let [mut relay, mut inside, mut exchange] = rt.block_on(card_to_relay(&site));
     let (mut bare, mut transmit) = bare_round_trips();
-    for s in [&mut relay, &mut bare, &mut transmit] {
+    for s in [&mut relay, &mut inside, &mut exchange, &mut bare, &mut transmit] {
         s.sort_unstable();
     }
     let granted = rt.block_on(site.presentations(UID_HEX));
@@ -101,7 +109,9 @@ fn main() {
     println!("| measure ({SAMPLES} samples) | p50 | p99 |");
     println!("|---|---:|---:|");
     for (name, s) in [
-        ("card inserted → relay command (agent)", &relay),
+        ("card inserted → relay moved (real agent, seen from outside)", &relay),
+        ("agent: card detected → journalled (fsync) and relay commanded", &inside),
+        ("agent: of which the UID exchange through pcscd", &exchange),
         ("bare PC/SC: connect + transmit GET UID", &bare),
         ("bare PC/SC: transmit GET UID only", &transmit),
     ] {

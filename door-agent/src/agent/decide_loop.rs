@@ -154,7 +154,7 @@ impl DecideContext {
             record.alarms = d.alarms.clone();
         }
         let granted = record.outcome == Outcome::Granted;
-        let summary = json!({
+        let mut summary = json!({
             "at": at, "reader": record.reader, "door_id": reader.door_id,
             "direction": record.direction, "card": record.card,
             "outcome": record.outcome, "reason": record.reason,
@@ -182,6 +182,11 @@ impl DecideContext {
                 }
             }
         }
+        // From the card's detection to the event journalled and the relay commanded
+        // (the UID exchange included), and the exchange alone: the agent's own latency.
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        summary["detected_to_done_us"] = json!(micros(card.at.elapsed()));
+        summary["exchange_us"] = json!(micros(card.exchange));
         *self
             .status
             .last_decision
