@@ -167,9 +167,15 @@ impl DecideContext {
             door_id: Some(reader.door_id),
             kind: EventKind::Presentation(record),
         };
-        // Durable before the relay acts.
-        self.journal(event).await;
-        if granted {
+        // Durable before the relay acts: an entry that cannot be recorded is not let in
+        // (no unrecorded access); an exit still is (egress is never blocked).
+        let journalled = self.journal(event).await;
+        let release = granted && (journalled || reader.direction == Direction::Exit);
+        if granted && !release {
+            tracing::error!(door = %reader.door_id, "ENTRY REFUSED: the grant could not be journalled");
+        }
+        summary["released"] = json!(release);
+        if release {
             match (self.doors.get(&reader.door_id), unlock_ms) {
                 (Some(sink), Some(ms)) => send(
                     sink,
@@ -500,6 +506,32 @@ mod tests {
                     "{name}: a refused entry does not count as presence"
                 );
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_grant_that_cannot_be_journalled_opens_for_exits_only() {
+        let agent = agent(Utc::now());
+        // The disk is gone: the journal's folder is a file now, so reopening fails too.
+        let dir = agent._dir.path().join("journal");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, b"not a folder").unwrap();
+        let mut engine = EngineState::default();
+        for (reader, released) in [("front", false), ("back", true)] {
+            agent.ctx.journal.poison();
+            agent.ctx.on_card(card(reader), &mut engine).await;
+            let sent: Vec<Input> = agent.door.try_iter().map(|t| t.input).collect();
+            let expected = if released {
+                vec![Input::Grant {
+                    unlock_for: Duration::from_millis(3000),
+                }]
+            } else {
+                vec![]
+            };
+            assert_eq!(sent, expected, "{reader}");
+            let last = agent.ctx.status.last_decision.lock().unwrap().clone().unwrap();
+            assert_eq!(last["outcome"], "granted", "{reader}");
+            assert_eq!(last["released"], released, "{reader}");
         }
     }
 

@@ -49,6 +49,12 @@ impl JournalCell {
         })
     }
 
+    /// Drops the open journal, as a failed append does (tests of what follows it).
+    #[cfg(test)]
+    pub(crate) fn poison(&self) {
+        *self.lock() = None;
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Journal>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
