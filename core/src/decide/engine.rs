@@ -1,11 +1,13 @@
-//! The rule sequence: resolves the door, card and holder, runs rules 1–12 in product
-//! order, and applies the stateful rules (PIN attempts, escort, two-person) and the
+//! The rule sequence: resolves the door, card and holder, runs rules 1–12 (and 9b,
+//! occupancy) in product order, and applies the stateful rules (PIN attempts, escort, two-person) and the
 //! occupancy bookkeeping to the [`EngineState`].
 
 use super::rules::{self, HolderRef, RuleResult, fail, pass};
 use super::state::{EngineState, PendingKind, PendingRequest, plus_seconds};
 use super::{Alarm, Check, Decision, Direction, Outcome, Presentation, Reason, Release, TraceStep};
-use crate::model::{Credential, Door, Holder, PersonKind, PinCheck, Site, Zone, normalize_card};
+use crate::model::{
+    Credential, Door, Holder, Person, PersonKind, PinCheck, Site, Zone, normalize_card,
+};
 use crate::policy::Policy;
 
 /// Decides one presentation, updating `state` (anti-passback presence, pending requests,
@@ -19,7 +21,7 @@ pub fn decide(policy: &Policy, p: &Presentation, state: &mut EngineState) -> Dec
         visit_id: None,
         credential_id: None,
         zone_id: None,
-        trace: Vec::with_capacity(12),
+        trace: Vec::with_capacity(14),
         alarms: Vec::new(),
         releases: None,
     };
@@ -108,7 +110,7 @@ fn record(d: &mut Decision, check: Check, result: RuleResult) -> Result<(), Reas
     outcome
 }
 
-/// Rules 1–12 for an entry reader; `Ok` means granted.
+/// Rules 1–12 (9b after 9) for an entry reader; `Ok` means granted.
 fn entry(
     cx: &Cx<'_>,
     credential: Option<&Credential>,
@@ -160,6 +162,12 @@ fn entry(
         d.alarms.push(Alarm::AntiPassbackViolation);
     }
     record(d, Check::AntiPassback, apb)?;
+    let companion = companion(cx, cred, holder, state).map(|r| r.holder.id());
+    record(
+        d,
+        Check::Occupancy,
+        rules::occupancy(policy, cx.door, zone, state, cred.holder.id(), companion),
+    )?;
     let r = pin(cx, cred, &mut d.alarms, state);
     record(d, Check::Pin, r)?;
     let r = escort(cx, cred, holder, state);
@@ -250,9 +258,7 @@ fn two_person(
     if !cx.zone.two_person {
         return pass("zone has no two-person rule");
     }
-    let first = state.take(cx.door.id, |r| {
-        r.kind == PendingKind::TwoPerson && r.holder != cred.holder
-    });
+    let first = state.take(cx.door.id, |r| pairs_with(cred, r));
     match first {
         Some(first) => {
             *releases = Some(release(first, Reason::SecondPersonRequired));
@@ -276,15 +282,44 @@ fn release_escorted(
     let HolderRef::Person(escort) = holder else {
         return None;
     };
-    let waiting = state.take(cx.door.id, |r| {
-        r.kind == PendingKind::Escort
-            && (escort.kind == PersonKind::Staff
-                || cx
-                    .policy
-                    .visit(r.holder.id())
-                    .is_some_and(|v| v.host_person_id == escort.id))
-    })?;
+    let waiting = state.take(cx.door.id, |r| escorts(cx, escort, r))?;
     Some(release(waiting, Reason::EscortRequired))
+}
+
+/// Whether `r` is a first person that `cred`'s holder completes a pair with (rule 12).
+fn pairs_with(cred: &Credential, r: &PendingRequest) -> bool {
+    r.kind == PendingKind::TwoPerson && r.holder != cred.holder
+}
+
+/// Whether `escort` may release the waiting visitor `r`: staff, or the visit's host.
+fn escorts(cx: &Cx<'_>, escort: &Person, r: &PendingRequest) -> bool {
+    r.kind == PendingKind::Escort
+        && (escort.kind == PersonKind::Staff
+            || cx
+                .policy
+                .visit(r.holder.id())
+                .is_some_and(|v| v.host_person_id == escort.id))
+}
+
+/// The waiting request this entry would release if it is granted, for rule 9b to find
+/// room for: in a two-person zone the first person it pairs with (rule 12), elsewhere
+/// the visitor a person escorts in. The same predicates pick the same oldest request
+/// as [`two_person`] and [`release_escorted`] later do: nothing between rule 9b and them
+/// changes another holder's requests at this door.
+fn companion(
+    cx: &Cx<'_>,
+    cred: &Credential,
+    holder: HolderRef<'_>,
+    state: &EngineState,
+) -> Option<PendingRequest> {
+    let waiting = state.pending.get(&cx.door.id)?;
+    if cx.zone.two_person {
+        return waiting.iter().find(|r| pairs_with(cred, r)).copied();
+    }
+    let HolderRef::Person(escort) = holder else {
+        return None;
+    };
+    waiting.iter().find(|r| escorts(cx, escort, r)).copied()
 }
 
 fn hold(cx: &Cx<'_>, cred: &Credential, kind: PendingKind, window_s: u32, state: &mut EngineState) {

@@ -29,15 +29,31 @@
 //! - Anti-passback: "inside" is the holder's last recorded zone or any zone enclosing
 //!   it; the timeout, if set, forgives re-entry from `since + timeout` on. A soft
 //!   violation's alarm stands even if a later rule denies: the attempt is the violation.
+//! - Occupancy (rule 9b, `zone_full`, after anti-passback and before the PIN): an entry
+//!   is refused when it would take a zone with a `max_occupancy` over that limit. The
+//!   zones an entry takes a holder into are the door's `to_zone` and every zone
+//!   enclosing it that the door's `from_zone` is not in (a door straight from outside
+//!   into a child counts against the parent's limit too). "Inside" is the holder's last
+//!   recorded zone or any zone enclosing it, as for anti-passback but with no timeout
+//!   (the timeout forgives passback, it does not mean the holder left). A holder
+//!   already inside does not count against themselves: re-entering adds no one, so it
+//!   passes even when the zone is full (soft anti-passback still alarms; hard still
+//!   refuses first). An entry that would also admit a waiting holder — the partner it
+//!   completes in a two-person zone, or the visitor a granted person escorts — needs
+//!   room for both, or it is `zone_full` and the request stays pending. The count is
+//!   the [`EngineState`]'s: the holders this state let in and not yet out (a door agent
+//!   counts its own doors; a limited zone needs exit readers, and state starts empty).
+//!   A limit of 0 admits no one (the server never stores one).
 //! - Exit readers always grant, even for unknown or inactive cards, and move a known
-//!   holder back into the door's `from_zone`. An unknown door is `unknown_door`.
+//!   holder back into the door's `from_zone`; they never count against a limit. An
+//!   unknown door is `unknown_door`.
 
 mod engine;
 mod rules;
 mod state;
 
 pub use engine::decide;
-pub use state::{EngineState, PendingKind, PendingRequest, Presence};
+pub use state::{EngineState, PendingKind, PendingRequest, Presence, Presences};
 
 use crate::model::Holder;
 use chrono::{DateTime, Utc};
@@ -108,7 +124,7 @@ impl Outcome {
 }
 
 /// Why: the first rule that failed, or `granted`. Codes as in product.md, plus
-/// `policy_stale`, which only the door agent records.
+/// `policy_stale`, which only the door agent records, and `zone_full` (rule 9b).
 ///
 /// New variants go at the end: journals and uploads encode the variant's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,6 +165,8 @@ pub enum Reason {
     /// entry because its policy is missing or older than `agent.max_policy_age_s`, so it
     /// cannot vouch for a grant.
     PolicyStale,
+    /// Rule 9b: the entry would take a zone over its maximum occupancy.
+    ZoneFull,
 }
 
 impl Reason {
@@ -171,11 +189,14 @@ impl Reason {
             Reason::SecondPersonRequired => "second_person_required",
             Reason::Granted => "granted",
             Reason::PolicyStale => "policy_stale",
+            Reason::ZoneFull => "zone_full",
         }
     }
 }
 
-/// The rule a trace step checked, in decision order.
+/// The rule a trace step checked. The variants are in decision order except those
+/// appended later (positions are part of the wire format): [`Check::Occupancy`] is
+/// checked between [`Check::AntiPassback`] and [`Check::Pin`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -208,6 +229,8 @@ pub enum Check {
     TwoPerson,
     /// Exit readers: egress is never blocked.
     Exit,
+    /// Rule 9b: maximum occupancy.
+    Occupancy,
 }
 
 /// One rule checked, with its result and a short explanation for people.

@@ -1,4 +1,4 @@
-//! The stateless rules (2–9), each a small function from the policy records to pass or
+//! The stateless rules (2–9b), each a small function from the policy records to pass or
 //! fail with a human detail. Pass details are static strings so a granted decision
 //! allocates nothing for them.
 
@@ -11,6 +11,7 @@ use crate::model::{
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
+use uuid::Uuid;
 
 /// A trace detail.
 pub(super) type Detail = Cow<'static, str>;
@@ -203,7 +204,7 @@ pub(super) fn anti_passback(
     policy: &Policy,
     zone: &Zone,
     state: &EngineState,
-    holder_id: uuid::Uuid,
+    holder_id: Uuid,
     at: DateTime<Utc>,
 ) -> (RuleResult, bool) {
     if zone.anti_passback == AntiPassback::Off {
@@ -220,4 +221,70 @@ pub(super) fn anti_passback(
         (true, AntiPassback::Soft) => (pass("already inside: soft anti-passback, alarm"), true),
         _ => (fail(Reason::AntiPassback, "already inside the zone"), false),
     }
+}
+
+/// Rule 9b. `holder` is presenting; `companion` is a waiting holder this entry would
+/// admit with them (see the engine). Every zone the entry leads into — the target, and
+/// each enclosing zone the door's outside is not in — must have room for the arrivals
+/// not already inside it. The count sums the per-zone tallies of [`EngineState`]'s
+/// presences over the zones within, so it costs the number of occupied zones, not of
+/// holders.
+pub(super) fn occupancy(
+    policy: &Policy,
+    door: &Door,
+    zone: &Zone,
+    state: &EngineState,
+    holder: Uuid,
+    companion: Option<Uuid>,
+) -> RuleResult {
+    let mut detail = "no occupancy limit";
+    let entered = policy
+        .enclosing(zone.id)
+        .filter(|z| z.id == zone.id || !policy.within(door.from_zone_id, z.id));
+    for z in entered {
+        let Some(limit) = z.max_occupancy else {
+            continue;
+        };
+        let inside = |id: &Uuid| {
+            state
+                .presence
+                .get(id)
+                .is_some_and(|p| policy.within(p.zone_id, z.id))
+        };
+        let newcomers = [Some(holder), companion]
+            .iter()
+            .flatten()
+            .filter(|id| !inside(id))
+            .count();
+        if newcomers == 0 {
+            if detail == "no occupancy limit" {
+                detail = "already inside: not counted again";
+            }
+            continue;
+        }
+        let count: usize = state
+            .presence
+            .per_zone()
+            .filter(|&(zone_id, _)| policy.within(zone_id, z.id))
+            .map(|(_, n)| n)
+            .sum();
+        if count.saturating_add(newcomers) > usize::try_from(limit).unwrap_or(usize::MAX) {
+            let which = if z.id == zone.id {
+                "zone".to_owned()
+            } else {
+                format!("enclosing zone {}", z.id)
+            };
+            let wanted = if newcomers > 1 {
+                format!(", {newcomers} to enter")
+            } else {
+                String::new()
+            };
+            return fail(
+                Reason::ZoneFull,
+                format!("{which} full: {count} inside{wanted}, limit {limit}"),
+            );
+        }
+        detail = "room in the zone";
+    }
+    pass(detail)
 }

@@ -1,12 +1,13 @@
 //! The door's local state that the stateful rules read and write: who is inside which
-//! zone (anti-passback), pending escort and two-person requests, PIN failure counts and
+//! zone (anti-passback, occupancy), pending escort and two-person requests, PIN failure counts and
 //! credentials suspended at the door. The engine touches nothing else, so the agent and
 //! the server, given the same state, decide the same.
 
 use crate::model::Holder;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Deref;
 use uuid::Uuid;
 
 /// Where a holder was last let in (or out) to, and when.
@@ -16,6 +17,92 @@ pub struct Presence {
     pub zone_id: Uuid,
     /// When they passed into it.
     pub since: DateTime<Utc>,
+}
+
+/// Who is where: holder id (person or visit) → their [`Presence`], read as a map.
+///
+/// Alongside it, how many holders each zone holds (their last recorded zone exactly), so
+/// the occupancy rule sums a few zones instead of looking at every holder. Only
+/// [`Presences::insert`] and [`Presences::remove`] change it, and they keep both in
+/// step; equality and the serialised form are the map's alone.
+#[derive(Debug, Clone, Default)]
+pub struct Presences {
+    by_holder: BTreeMap<Uuid, Presence>,
+    per_zone: BTreeMap<Uuid, usize>,
+}
+
+impl Presences {
+    /// Records where `holder` is, returning where they were.
+    pub fn insert(&mut self, holder: Uuid, presence: Presence) -> Option<Presence> {
+        let before = self.by_holder.insert(holder, presence);
+        if let Some(before) = before {
+            self.uncount(before.zone_id);
+        }
+        *self.per_zone.entry(presence.zone_id).or_default() += 1;
+        before
+    }
+
+    /// Forgets where `holder` is, returning where they were.
+    pub fn remove(&mut self, holder: &Uuid) -> Option<Presence> {
+        let before = self.by_holder.remove(holder)?;
+        self.uncount(before.zone_id);
+        Some(before)
+    }
+
+    /// Every zone some holder is in, with how many (zones within it not included).
+    pub fn per_zone(&self) -> impl Iterator<Item = (Uuid, usize)> + '_ {
+        self.per_zone.iter().map(|(&zone, &n)| (zone, n))
+    }
+
+    fn uncount(&mut self, zone: Uuid) {
+        if let Some(n) = self.per_zone.get_mut(&zone) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_zone.remove(&zone);
+            }
+        }
+    }
+}
+
+impl Deref for Presences {
+    type Target = BTreeMap<Uuid, Presence>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.by_holder
+    }
+}
+
+impl From<BTreeMap<Uuid, Presence>> for Presences {
+    fn from(by_holder: BTreeMap<Uuid, Presence>) -> Self {
+        let mut per_zone = BTreeMap::<Uuid, usize>::new();
+        for p in by_holder.values() {
+            *per_zone.entry(p.zone_id).or_default() += 1;
+        }
+        Presences {
+            by_holder,
+            per_zone,
+        }
+    }
+}
+
+impl PartialEq for Presences {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_holder == other.by_holder
+    }
+}
+
+impl Eq for Presences {}
+
+impl Serialize for Presences {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.by_holder.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Presences {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(deserializer).map(Presences::from)
+    }
 }
 
 /// What a pending presentation waits for.
@@ -49,7 +136,7 @@ pub struct PendingRequest {
 #[serde(default)]
 pub struct EngineState {
     /// Holder id (person or visit) → where they are.
-    pub presence: BTreeMap<Uuid, Presence>,
+    pub presence: Presences,
     /// Door id → requests pending there, oldest first.
     pub pending: BTreeMap<Uuid, Vec<PendingRequest>>,
     /// Credential id → consecutive wrong PINs.

@@ -83,7 +83,9 @@ pub struct Zone {
     pub anti_passback: AntiPassback,
     /// After this many seconds inside, re-entry no longer counts as passback.
     pub anti_passback_timeout_s: Option<u32>,
-    /// Planned occupancy limit (reported, not a decision rule).
+    /// Maximum number of holders inside at once (this zone and the zones within it);
+    /// an entry that would exceed it is refused with `zone_full`. `None`: no limit.
+    #[serde(default)]
     pub max_occupancy: Option<u32>,
 }
 

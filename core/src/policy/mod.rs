@@ -292,6 +292,14 @@ impl Policy {
         })
     }
 
+    /// The zone and the zones enclosing it, nearest first; nothing for an unknown zone.
+    pub fn enclosing(&self, zone: Uuid) -> impl Iterator<Item = &Zone> + '_ {
+        self.zones
+            .get(&zone)
+            .into_iter()
+            .flat_map(move |&i| self.ancestry[i].iter().map(|&a| &self.source.zones[a]))
+    }
+
     /// Names the policy version (the server's counter; a snapshot's own version).
     pub fn with_version(mut self, version: u64) -> Self {
         self.version = version;

@@ -24,6 +24,13 @@ fn the_fixture_builds_and_indexes() {
     assert!(p.covers(CTRL, CTRL_CHILD) && p.covers(CTRL, CTRL));
     assert!(!p.covers(CTRL, SECURE) && !p.covers(CTRL_CHILD, CTRL) && !p.covers(PUBLIC, CTRL));
     assert!(p.within(SECURE, PUBLIC) && !p.within(PUBLIC, SECURE));
+    let path: Vec<Uuid> = p.enclosing(SECURE).map(|z| z.id).collect();
+    assert_eq!(
+        path,
+        [SECURE, CTRL, PUBLIC],
+        "nearest first, itself included"
+    );
+    assert_eq!(p.enclosing(Uuid::from_u128(0x99)).count(), 0);
     let bob = p.person(BOB).unwrap();
     assert_eq!(
         p.grants_of(bob).count(),

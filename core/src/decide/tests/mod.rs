@@ -1,6 +1,7 @@
 //! Table-driven tests: one row per rule and per boundary, including rows where two rules
 //! fail and the earlier must win. Stateful sequences and property tests live beside.
 
+mod occupancy;
 mod props;
 mod stateful;
 
@@ -227,6 +228,28 @@ fn table() {
     );
 }
 
+/// A check's place in the decision order (its position in the enum is its wire form:
+/// rules added later are appended there, whatever their place in the order).
+fn rank(check: Check) -> u8 {
+    match check {
+        Check::Door => 0,
+        Check::Credential => 1,
+        Check::CredentialActive => 2,
+        Check::HolderActive => 3,
+        Check::Vetting => 4,
+        Check::Clearance => 5,
+        Check::Grant => 6,
+        Check::Schedule => 7,
+        Check::DoorMode => 8,
+        Check::AntiPassback => 9,
+        Check::Occupancy => 10,
+        Check::Pin => 11,
+        Check::Escort => 12,
+        Check::TwoPerson => 13,
+        Check::Exit => 14,
+    }
+}
+
 /// Every decision's trace is in rule order, all steps but a denial's last pass, and the
 /// outcome matches the reason.
 fn check_shape(name: &str, d: &super::Decision) {
@@ -238,7 +261,7 @@ fn check_shape(name: &str, d: &super::Decision) {
     assert_eq!(d.outcome, expected_outcome, "{name}");
     let order: Vec<Check> = d.trace.iter().map(|s| s.check).collect();
     assert!(
-        order.windows(2).all(|w| w[0] as u8 <= w[1] as u8),
+        order.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
         "{name}: {order:?}"
     );
     let (last, rest) = d.trace.split_last().unwrap();
@@ -274,6 +297,7 @@ const WIRE_REASONS: &[&str] = &[
     "second_person_required",
     "granted",
     "policy_stale",
+    "zone_full",
 ];
 
 #[test]
@@ -292,4 +316,43 @@ fn reasons_keep_their_positions_and_names() {
         );
     }
     assert_eq!(PolicyStale.as_str(), "policy_stale");
+    assert_eq!(ZoneFull.as_str(), "zone_full");
+}
+
+/// Every check by its position in the enum and its wire name, as for reasons: a check
+/// may never move, and a new one is appended here and there.
+const WIRE_CHECKS: &[&str] = &[
+    "door",
+    "credential",
+    "credential_active",
+    "holder_active",
+    "vetting",
+    "clearance",
+    "grant",
+    "schedule",
+    "door_mode",
+    "anti_passback",
+    "pin",
+    "escort",
+    "two_person",
+    "exit",
+    "occupancy",
+];
+
+#[test]
+fn checks_keep_their_positions_and_names() {
+    let decoded: Vec<Check> = (0u8..=u8::MAX)
+        .map_while(|i| postcard::from_bytes::<Check>(&[i]).ok())
+        .collect();
+    let names: Vec<String> = decoded
+        .iter()
+        .map(|c| {
+            serde_json::to_value(c)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, WIRE_CHECKS);
 }

@@ -1,8 +1,9 @@
 //! Property tests over random variations of the fixture: revoking or suspending never
 //! turns a denial into a grant, adding a grant never removes access, the decision is
-//! deterministic and the same from a signed snapshot, and no input panics.
+//! deterministic and the same from a signed snapshot, an entry never takes a zone over
+//! its occupancy limit, and no input panics.
 
-use crate::decide::{Decision, Direction, EngineState, Presence, Presentation, decide};
+use crate::decide::{Decision, Direction, EngineState, Presence, Presences, Presentation, decide};
 use crate::fixture::*;
 use crate::model::*;
 use crate::policy::{Policy, PolicySource, sign_at, verify_and_load};
@@ -63,11 +64,13 @@ prop_compose! {
                   raise in 0usize..6, lockdown in 0usize..4, exempt in any::<bool>(), locked in 0usize..4,
                   sched in proptest::option::weighted(0.3, (0u8..7, 0u32..24, 0u32..24)), grant_until in window(),
                   card in 0usize..10, door in 0usize..5, pin in 0usize..6, exit in 0usize..4,
-                  minutes in prop_oneof![3 => Just(0i64), 1 => -4000i64..4000], inside in any::<bool>(), pending in any::<bool>())
+                  minutes in prop_oneof![3 => Just(0i64), 1 => -4000i64..4000], inside in any::<bool>(), pending in any::<bool>(),
+                  limit in 0usize..1000, crowd in 0usize..1000)
                   -> Scenario {
         let mut s = source();
         let z = zone_mut(&mut s, CTRL);
         (z.level, z.vetting_required, z.pin_required, z.two_person, z.escort_required, z.anti_passback) = zone;
+        z.max_occupancy = pick(limit, None, &[Some(1), Some(2)]);
         let (cred_state, status, clearance, vetting, from, until, visit_escort, checked_in) = holder;
         for c in &mut s.credentials {
             (c.state, c.valid_from, c.valid_until) = (cred_state, offset(from), offset(until.map(|m| m + 600)));
@@ -87,6 +90,11 @@ prop_compose! {
         if locked == 0 { s.doors[0].mode = DoorMode::Locked; }
         let mut state = EngineState::default();
         if inside { state.presence.insert(ALICE, Presence { zone_id: CTRL_CHILD, since: at(NOON) - Duration::minutes(5) }); }
+        if crowd == 0 {
+            for (holder, zone_id) in [(CAROL, CTRL), (Uuid::from_u128(0x901), SECURE)] {
+                state.presence.insert(holder, Presence { zone_id, since: at(NOON) - Duration::minutes(5) });
+            }
+        }
         if pending {
             let p = presentation(BOB_CARD, DOOR, NOON, None);
             let policy = Policy::build(s.clone()).unwrap();
@@ -152,6 +160,24 @@ proptest! {
     }
 
     #[test]
+    fn an_entry_never_takes_a_zone_over_its_limit(sc in scenario()) {
+        let policy = Policy::build(sc.source.clone()).unwrap();
+        let Some(zone) = policy.door(sc.presentation.door_id).and_then(|d| policy.zone(d.to_zone_id)) else {
+            return Ok(());
+        };
+        let count = |state: &EngineState| {
+            state.presence.values().filter(|p| policy.within(p.zone_id, zone.id)).count()
+        };
+        let (d, after) = sc.decide(sc.source.clone());
+        let recount = Presences::from((*after.presence).clone());
+        prop_assert!(after.presence.per_zone().eq(recount.per_zone()), "tallies kept in step");
+        if let (Direction::Entry, Some(limit)) = (sc.presentation.direction, zone.max_occupancy) {
+            let (before, after) = (count(&sc.state), count(&after));
+            prop_assert!(after <= before.max(limit as usize), "{before} -> {after} of {limit}: {d:?}");
+        }
+    }
+
+    #[test]
     fn no_card_or_pin_text_panics(card in ".{0,80}", pin in proptest::option::of(".{0,20}")) {
         let policy = Policy::build(source()).unwrap();
         let mut state = EngineState::default();
@@ -167,7 +193,7 @@ proptest! {
 fn scenarios_grant_often_enough() {
     use proptest::strategy::ValueTree;
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let granted = (0..400)
+    let granted = (0..1000)
         .filter(|_| {
             let sc = scenario().new_tree(&mut runner).unwrap().current();
             sc.presentation.direction == Direction::Entry
@@ -175,7 +201,7 @@ fn scenarios_grant_often_enough() {
         })
         .count();
     assert!(
-        granted >= 20,
-        "only {granted} of 400 scenarios granted an entry"
+        granted >= 40,
+        "only {granted} of 1000 scenarios granted an entry"
     );
 }

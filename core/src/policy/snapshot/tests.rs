@@ -28,6 +28,23 @@ fn round_trip() {
 }
 
 #[test]
+fn zone_limits_travel_in_the_snapshot() {
+    let mut src = source();
+    zone_mut(&mut src, CTRL).max_occupancy = Some(1_000_000);
+    zone_mut(&mut src, SECURE).max_occupancy = Some(1);
+    let bytes = sign_at(&src, 3, at(NOON), &key(1))
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let policy = verify_and_load(&bytes, &key(1).verifying_key(), 3).unwrap();
+    let limit = |id| policy.zone(id).and_then(|z| z.max_occupancy);
+    assert_eq!(
+        (limit(CTRL), limit(SECURE), limit(PUBLIC)),
+        (Some(1_000_000), Some(1), None)
+    );
+}
+
+#[test]
 fn a_generated_key_signs_and_verifies() {
     let k = generate_key();
     let snap = sign(&source(), 1, &k).unwrap();
