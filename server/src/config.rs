@@ -37,6 +37,9 @@ pub struct Settings {
     /// How long visitors' personal data is kept.
     #[serde(default)]
     pub retention: crate::retention::RetentionSettings,
+    /// When the server raises alarms by itself (agent offline, repeated denials).
+    #[serde(default)]
+    pub alarms: crate::alarms::AlarmSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +162,7 @@ impl Default for Settings {
             policy: gatehouse_core::policy::Settings::default(),
             audit: crate::audit::checkpoint::CheckpointSettings::default(),
             retention: crate::retention::RetentionSettings::default(),
+            alarms: crate::alarms::AlarmSettings::default(),
         }
     }
 }
@@ -215,6 +219,9 @@ impl Settings {
                 "retention.visitor_personal_data_days",
                 "must be between 1 and 3650 days",
             );
+        }
+        if let Some((key, why)) = self.alarms.problem() {
+            return fail(key, why);
         }
         if self.audit.checkpoint_records == 0 {
             return fail("audit.checkpoint_records", "must be at least 1");

@@ -2,6 +2,7 @@
 //!
 //! [`launch`] runs the server on listeners the caller binds, so tests start it on port 0.
 
+pub mod alarms;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -81,7 +82,9 @@ pub async fn launch(
         audit_key: audit_key.clone(),
         store: store.clone(),
     };
+    alarms::apply(&store, settings.alarms).await?;
     let retention = tokio::spawn(retention::run(store.clone(), settings.retention));
+    let offline_agents = tokio::spawn(alarms::run(store.clone(), settings.alarms));
     let checkpoints = tokio::spawn(audit::checkpoint::run(
         store.clone(),
         audit_key.clone(),
@@ -117,6 +120,8 @@ pub async fn launch(
             timeout: Duration::from_secs(settings.server.request_timeout_s),
         },
     );
+    // Live alarm streams end when this server stops.
+    let app = app.layer(axum::Extension(alarms::StreamShutdown(stop_rx.clone())));
     tracing::info!(
         listen = %listeners.api.local_addr()?,
         tls = tls.is_some(),
@@ -153,6 +158,7 @@ pub async fn launch(
     }
     // Sign whatever was chained since the last checkpoint before going away.
     checkpoints.abort();
+    offline_agents.abort();
     retention.abort();
     if let Err(error) = audit::checkpoint::checkpoint_if_due(
         &store,

@@ -39,6 +39,8 @@ const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
 const READ_AGENTS: &[Role] = &[Role::Admin, Role::Security];
 const READ_EVENTS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
+const READ_ALARMS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
+const ACK_ALARMS: &[Role] = &[Role::Admin, Role::Security];
 
 /// The rule for each endpoint. Keep in step with `auth/permissions.rs`.
 fn rule(method: &str, path: &str) -> Option<Access> {
@@ -125,6 +127,9 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("post", "/api/v1/agent/enroll") => Public,
         ("get", "/api/v1/agent/policy") | ("post", "/api/v1/agent/events") => Agent,
         ("get", "/api/v1/events") => Roles(READ_EVENTS),
+        // live alarms: list and stream (reading), acknowledging
+        ("get", "/api/v1/alarms" | "/api/v1/alarms/stream") => Roles(READ_ALARMS),
+        ("post", "/api/v1/alarms/{id}/ack") => Roles(ACK_ALARMS),
         _ => return None,
     })
 }

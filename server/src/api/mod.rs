@@ -76,7 +76,9 @@ fn routes() -> OpenApiRouter<AppState> {
         // door agents: operator side, agent side, and the events they upload
         .merge(routes::agents::router())
         .merge(routes::agent_api::router())
-        .merge(routes::events::router());
+        .merge(routes::events::router())
+        // live alarms: list, acknowledge, stream
+        .merge(routes::alarms::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::router())
         .nest("/api/v1", v1)

@@ -81,3 +81,11 @@ permission!(
     /// Reading the events door agents uploaded.
     ReadEvents: [Admin, Security, Auditor]
 );
+permission!(
+    /// Reading alarms and their live stream.
+    ReadAlarms: [Admin, Security, Auditor]
+);
+permission!(
+    /// Acknowledging an alarm (with a note).
+    AcknowledgeAlarms: [Admin, Security]
+);

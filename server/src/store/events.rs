@@ -240,6 +240,7 @@ impl Store {
                 outcome.acked_through = Some(record.seq);
             }
             record_passages!(&mut *tx, &passages);
+            super::alarms::ingest::raise_ingest_alarms(&mut *tx, &mut chained, agent_id, records).await?;
             chain_records!(&mut *tx, &chained);
             tx.commit().await?;
         });

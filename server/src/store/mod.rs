@@ -46,11 +46,17 @@ mod agents;
 mod events;
 mod musters;
 pub(crate) mod presence;
-pub use musters::{MusterPerson, MusterRecord};
-pub use presence::Occupant;
 pub use agents::{AgentRecord, AgentStatus, NewAgent};
 pub use events::{
     AlarmRecord, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord,
+};
+pub use musters::{MusterPerson, MusterRecord};
+pub use presence::Occupant;
+
+// live alarms: one model over door events, server-raised alarms and acknowledgements
+mod alarms;
+pub use alarms::{
+    AckNotice, Acknowledgement, Alarm, AlarmFilter, AlarmKind, AlarmOrigin, DenialRule, FeedItem,
 };
 
 pub use audit::{ChainEntry, Chained, Checkpoint};

@@ -1,11 +1,11 @@
 //! One module per resource.
 
 pub mod access;
-pub mod occupancy;
 pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod import;
+pub mod occupancy;
 pub mod operator_log;
 pub mod operators;
 pub mod policy;
@@ -26,3 +26,5 @@ pub mod visits;
 pub mod agent_api;
 pub mod agents;
 pub mod events;
+// live alarms: list, acknowledge, stream
+pub mod alarms;

@@ -1,0 +1,212 @@
+//! `GET /alarms/stream`: Server-Sent Events for consoles. Each replica reads the database
+//! every 500 ms for alarms and acknowledgements chained after the last one it sent (see
+//! `store::alarms::feed`), so a console may connect to any replica and misses nothing.
+//!
+//! Events: `alarm` (data: the alarm) and `ack` (data: who acknowledged which alarm),
+//! each with its audit-chain position as `id`; a keep-alive comment every 15 s. A stream
+//! lasts at most 25 s, like the agents' policy long-poll: the client reconnects (the
+//! first event says `retry: 1000`) with `Last-Event-ID` and carries on where it was. It
+//! also ends as soon as the session is revoked or the token expires (checked every 5 s),
+//! and when the server shuts down.
+
+use crate::alarms::StreamShutdown;
+use crate::api::error::{ApiError, ErrorResponse};
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::{Permission, ReadAlarms};
+use crate::auth::tokens::TokenKeys;
+use crate::state::AppState;
+use crate::store::{FeedItem, Store, now};
+use axum::Extension;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, HeaderName};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep};
+use uuid::Uuid;
+
+const POLL_EVERY: Duration = Duration::from_millis(500);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const LIFETIME: Duration = Duration::from_secs(25);
+const SESSION_CHECK_EVERY: Duration = Duration::from_secs(5);
+const RETRY: Duration = Duration::from_secs(1);
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+/// Live alarms (Server-Sent Events).
+///
+/// `event: alarm` carries an alarm as `GET /alarms` shows it, `event: ack` an
+/// acknowledgement (`alarm_id`, `at`, `operator_id`, `operator`, `note`); each `id` is a
+/// position in the audit chain. Without a `Last-Event-ID` header the stream starts with
+/// what is raised after connecting; with one, after that position. The stream ends
+/// after 25 s (reconnect with `Last-Event-ID`), when the session ends, and at shutdown.
+#[utoipa::path(get, path = "/alarms/stream", tag = "alarms", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`alarm` and `ack` events", content_type = "text/event-stream",
+            body = String),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 422, description = "`Last-Event-ID` is not a position this stream gave out",
+            body = ErrorResponse)))]
+pub(super) async fn alarm_stream(
+    State(state): State<AppState>,
+    auth: Authorized<ReadAlarms>,
+    headers: HeaderMap,
+    shutdown: Option<Extension<StreamShutdown>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let after = match headers.get(LAST_EVENT_ID) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| {
+                ApiError::field("last-event-id", "is not a position this stream gave out")
+            })?,
+        None => state.store.audit_head().await?.0,
+    };
+    // The extractor has checked the token; the stream checks it again as it runs.
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .map(|(_, token)| token.trim().to_owned())
+        .ok_or(ApiError::InvalidToken)?;
+    let feed = Feed {
+        store: state.store.clone(),
+        tokens: state.tokens.clone(),
+        token,
+        session_id: auth.principal.session_id,
+        operator_id: auth.principal.operator_id,
+        after,
+        pending: VecDeque::from([Event::default().comment("alarms").retry(RETRY)]),
+        ends_at: Instant::now() + LIFETIME,
+        next_session_check: Instant::now() + SESSION_CHECK_EVERY,
+        shutdown: shutdown.map(|Extension(StreamShutdown(stop))| stop),
+    };
+    let events = futures_util::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok::<Event, Infallible>(event), feed))
+    });
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    // Reverse proxies (nginx) would otherwise buffer the stream.
+    let no_buffering = [(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    )];
+    Ok((no_buffering, sse))
+}
+
+/// The state of one stream.
+struct Feed {
+    store: Store,
+    tokens: Arc<TokenKeys>,
+    token: String,
+    session_id: Uuid,
+    operator_id: Uuid,
+    /// The chain position read up to.
+    after: i64,
+    /// Read but not yet sent.
+    pending: VecDeque<Event>,
+    ends_at: Instant,
+    next_session_check: Instant,
+    shutdown: Option<watch::Receiver<bool>>,
+}
+
+impl Feed {
+    /// The next event, or `None` when the stream ends.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            let at = Instant::now();
+            if at >= self.ends_at || self.shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+                return None;
+            }
+            if at >= self.next_session_check {
+                if !self.session_live().await {
+                    return None;
+                }
+                self.next_session_check = at + SESSION_CHECK_EVERY;
+            }
+            match self.store.alarm_feed(self.after).await {
+                Ok((items, next)) => {
+                    self.after = next;
+                    self.pending.extend(events(&items));
+                    if !self.pending.is_empty() {
+                        continue;
+                    }
+                }
+                Err(error) => {
+                    // The client reconnects and resumes from the last id it received.
+                    tracing::warn!(%error, "alarm stream: could not read alarms");
+                    return None;
+                }
+            }
+            let wait = POLL_EVERY.min(self.ends_at.saturating_duration_since(Instant::now()));
+            match self.shutdown.as_mut() {
+                Some(stop) => {
+                    tokio::select! {
+                        () = sleep(wait) => {}
+                        _ = stop.wait_for(|stopped| *stopped) => return None,
+                    }
+                }
+                None => sleep(wait).await,
+            }
+        }
+    }
+
+    /// Whether the token is still within its lifetime and its session live, for an
+    /// operator whose role may still read alarms.
+    async fn session_live(&self) -> bool {
+        let in_time = self
+            .tokens
+            .verify(&self.token)
+            .is_some_and(|claims| claims.exp > now().timestamp());
+        if !in_time {
+            return false;
+        }
+        match self.store.session_principal(self.session_id, now()).await {
+            Ok(Some(principal)) => {
+                principal.operator_id == self.operator_id
+                    && ReadAlarms::ROLES.contains(&principal.role)
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, "alarm stream: could not check the session");
+                false
+            }
+        }
+    }
+}
+
+/// The SSE events of feed items. Several alarms of one door event share its chain
+/// position: only the last of them carries it as `id`, so a client that reconnects
+/// after the first gets them all again rather than missing one.
+fn events(items: &[FeedItem]) -> Vec<Event> {
+    let mut out = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let event = match item {
+            FeedItem::Alarm { alarm, .. } => Event::default().event("alarm").json_data(alarm),
+            FeedItem::Ack { ack, .. } => Event::default().event("ack").json_data(ack),
+        };
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "alarm stream: could not encode an event");
+                continue;
+            }
+        };
+        let last_at_position = items.get(n + 1).is_none_or(|next| next.seq() != item.seq());
+        out.push(if last_at_position {
+            event.id(item.seq().to_string())
+        } else {
+            event
+        });
+    }
+    out
+}

@@ -1,0 +1,382 @@
+//! Alarms for the security desk, in one model over their three sources: door events that
+//! are alarms (`event_alarms` points at them in `access_events`; nothing is copied), the
+//! alarms the server raises (`agent_alarms`: ingest problems, agents gone quiet, one card
+//! denied again and again; append-only and chained), and acknowledgements (`alarm_acks`,
+//! each recorded in the operator log in the same transaction, so chained too).
+//!
+//! `ingest` finds alarms in an upload (inside its transaction), `raise` has what the
+//! server raises on its own, `feed` what the live stream reads.
+
+mod feed;
+pub(crate) mod ingest;
+mod raise;
+
+pub use feed::{AckNotice, FeedItem};
+pub use raise::DenialRule;
+
+use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::{Store, StoreError, with_pool};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What an alarm is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    /// A door opened with no grant and no exit request.
+    ForcedOpen,
+    /// A door stayed open past its held-open time.
+    HeldOpen,
+    /// Someone entered the duress PIN: the door opened, silently alarmed.
+    Duress,
+    /// Too many wrong PINs: the card is suspended at the door.
+    PinLockout,
+    /// Soft anti-passback let someone in twice.
+    AntiPassbackViolation,
+    /// A lock relay did not move when commanded.
+    LockFault,
+    /// A door agent's policy grew too old: it refuses entries.
+    PolicyStale,
+    /// A door agent's journal is over capacity.
+    JournalFull,
+    /// A door agent's clock is more than 10 s off (recorded by the agent, or measured by
+    /// the server at an upload).
+    ClockOffset,
+    /// Numbers missing from an agent's upload.
+    JournalGap,
+    /// An uploaded record does not chain from the one before it.
+    ChainBroken,
+    /// An agent reused a number with other content.
+    SeqConflict,
+    /// An active agent has not been heard from for `alarms.agent_offline_after_s`.
+    AgentOffline,
+    /// One card was denied `alarms.repeated_denials` times within
+    /// `alarms.repeated_denials_window_s`, at any doors.
+    RepeatedDenials,
+}
+
+impl AlarmKind {
+    pub const ALL: [AlarmKind; 14] = [
+        AlarmKind::ForcedOpen,
+        AlarmKind::HeldOpen,
+        AlarmKind::Duress,
+        AlarmKind::PinLockout,
+        AlarmKind::AntiPassbackViolation,
+        AlarmKind::LockFault,
+        AlarmKind::PolicyStale,
+        AlarmKind::JournalFull,
+        AlarmKind::ClockOffset,
+        AlarmKind::JournalGap,
+        AlarmKind::ChainBroken,
+        AlarmKind::SeqConflict,
+        AlarmKind::AgentOffline,
+        AlarmKind::RepeatedDenials,
+    ];
+
+    /// The name stored and served.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlarmKind::ForcedOpen => "forced_open",
+            AlarmKind::HeldOpen => "held_open",
+            AlarmKind::Duress => "duress",
+            AlarmKind::PinLockout => "pin_lockout",
+            AlarmKind::AntiPassbackViolation => "anti_passback_violation",
+            AlarmKind::LockFault => "lock_fault",
+            AlarmKind::PolicyStale => "policy_stale",
+            AlarmKind::JournalFull => "journal_full",
+            AlarmKind::ClockOffset => "clock_offset",
+            AlarmKind::JournalGap => "journal_gap",
+            AlarmKind::ChainBroken => "chain_broken",
+            AlarmKind::SeqConflict => "seq_conflict",
+            AlarmKind::AgentOffline => "agent_offline",
+            AlarmKind::RepeatedDenials => "repeated_denials",
+        }
+    }
+}
+
+impl TryFrom<String> for AlarmKind {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        AlarmKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown alarm kind {s:?}"))
+    }
+}
+
+/// Who raised an alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmOrigin {
+    /// A door agent recorded it: `event_id` is its event.
+    Door,
+    /// The server raised it (ingest problems, agent offline, repeated denials).
+    Server,
+}
+
+impl TryFrom<String> for AlarmOrigin {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "door" => Ok(AlarmOrigin::Door),
+            "server" => Ok(AlarmOrigin::Server),
+            _ => Err(format!("unknown alarm origin {s:?}")),
+        }
+    }
+}
+
+/// An alarm as the console sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Alarm {
+    pub id: Uuid,
+    pub kind: AlarmKind,
+    pub origin: AlarmOrigin,
+    /// When the server learned of it.
+    pub raised_at: DateTime<Utc>,
+    /// When it happened: by the agent's clock for door alarms.
+    pub occurred_at: DateTime<Utc>,
+    /// The door agent it concerns.
+    pub agent_id: Uuid,
+    /// The door, when a door event names one. Server alarms concern an agent and so all
+    /// its doors.
+    pub door_id: Option<Uuid>,
+    /// The access event a door alarm is.
+    pub event_id: Option<Uuid>,
+    /// The card presented (duress, PIN lock-out, anti-passback).
+    pub card: Option<String>,
+    pub person_id: Option<Uuid>,
+    /// What the server found, in words (server alarms).
+    pub detail: Option<String>,
+    /// Absent until a security officer acknowledges it.
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// Who acknowledged an alarm, when, and their note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Acknowledgement {
+    pub at: DateTime<Utc>,
+    pub operator_id: Uuid,
+    /// Their username at the time.
+    pub operator: String,
+    pub note: String,
+}
+
+/// Which alarms to list; `None` matches all. `from` is inclusive, `to` exclusive (by
+/// `occurred_at`). `door_id` and `site_id` match server alarms of an agent serving them.
+#[derive(Debug, Default, Clone)]
+pub struct AlarmFilter {
+    pub acknowledged: Option<bool>,
+    pub kind: Option<AlarmKind>,
+    pub agent_id: Option<Uuid>,
+    pub door_id: Option<Uuid>,
+    pub site_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A row of the alarm model as selected (see [`alarm_select!`]).
+#[derive(sqlx::FromRow)]
+struct AlarmDbRow {
+    id: Uuid,
+    #[sqlx(try_from = "String")]
+    kind: AlarmKind,
+    #[sqlx(try_from = "String")]
+    origin: AlarmOrigin,
+    raised_at: DateTime<Utc>,
+    occurred_at: DateTime<Utc>,
+    agent_id: Uuid,
+    door_id: Option<Uuid>,
+    event_id: Option<Uuid>,
+    card: Option<String>,
+    person_id: Option<Uuid>,
+    detail: Option<String>,
+    ack_at: Option<DateTime<Utc>>,
+    ack_operator_id: Option<Uuid>,
+    ack_operator: Option<String>,
+    ack_note: Option<String>,
+}
+
+impl From<AlarmDbRow> for Alarm {
+    fn from(row: AlarmDbRow) -> Alarm {
+        let acknowledgement = match (
+            row.ack_at,
+            row.ack_operator_id,
+            row.ack_operator,
+            row.ack_note,
+        ) {
+            (Some(at), Some(operator_id), Some(operator), Some(note)) => Some(Acknowledgement {
+                at,
+                operator_id,
+                operator,
+                note,
+            }),
+            _ => None,
+        };
+        Alarm {
+            id: row.id,
+            kind: row.kind,
+            origin: row.origin,
+            raised_at: row.raised_at,
+            occurred_at: row.occurred_at,
+            agent_id: row.agent_id,
+            door_id: row.door_id,
+            event_id: row.event_id,
+            card: row.card,
+            person_id: row.person_id,
+            detail: row.detail,
+            acknowledgement,
+        }
+    }
+}
+
+/// The columns of the alarm model and their acknowledgement, from a server alarm `a`
+/// or a door alarm `x` of event `e`, each joined to its acknowledgement `k`.
+macro_rules! server_alarm_columns {
+    () => {
+        "a.id, a.kind, 'server' AS origin, a.at AS raised_at, a.at AS occurred_at, \
+         a.agent_id, NULL AS door_id, NULL AS event_id, NULL AS card, NULL AS person_id, \
+         a.detail, k.at AS ack_at, k.operator_id AS ack_operator_id, \
+         k.operator AS ack_operator, k.note AS ack_note"
+    };
+}
+macro_rules! door_alarm_columns {
+    () => {
+        "x.id, x.kind, 'door' AS origin, e.received_at AS raised_at, e.occurred_at, \
+         e.agent_id, e.door_id, e.id AS event_id, e.card, e.person_id, NULL AS detail, \
+         k.at AS ack_at, k.operator_id AS ack_operator_id, k.operator AS ack_operator, \
+         k.note AS ack_note"
+    };
+}
+pub(super) use {door_alarm_columns, server_alarm_columns};
+
+/// Every alarm as one relation `al` (`$rest` follows it: conditions, order, limit).
+macro_rules! alarm_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT * FROM (SELECT ",
+            server_alarm_columns!(),
+            " FROM agent_alarms a LEFT JOIN alarm_acks k ON k.alarm_id = a.id \
+             UNION ALL SELECT ",
+            door_alarm_columns!(),
+            " FROM event_alarms x JOIN access_events e ON e.id = x.event_id \
+             LEFT JOIN alarm_acks k ON k.alarm_id = x.id) al ",
+            $rest
+        )
+    };
+}
+
+impl Store {
+    /// Alarms in id (≈ raising) order after the cursor id.
+    pub async fn list_alarms(
+        &self,
+        filter: &AlarmFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Alarm>, StoreError> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, AlarmDbRow>(alarm_select!(
+                "WHERE ($1 IS NULL OR al.kind = $1) AND ($2 IS NULL OR al.agent_id = $2) \
+                 AND ($3 IS NULL OR al.door_id = $3 OR (al.door_id IS NULL AND al.agent_id IN \
+                 (SELECT agent_id FROM agent_doors WHERE door_id = $3))) \
+                 AND ($4 IS NULL OR al.door_id IN (SELECT id FROM doors WHERE site_id = $4) \
+                 OR (al.door_id IS NULL AND al.agent_id IN (SELECT ad.agent_id FROM agent_doors ad \
+                 JOIN doors d ON d.id = ad.door_id WHERE d.site_id = $4))) \
+                 AND ($5 IS NULL OR al.occurred_at >= $5) AND ($6 IS NULL OR al.occurred_at < $6) \
+                 AND ($7 IS NULL OR $7 = (al.ack_at IS NOT NULL)) \
+                 AND ($8 IS NULL OR al.id > $8) ORDER BY al.id LIMIT $9"
+            ))
+            .bind(filter.kind.map(AlarmKind::as_str))
+            .bind(filter.agent_id)
+            .bind(filter.door_id)
+            .bind(filter.site_id)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(filter.acknowledged)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(Alarm::from).collect())
+    }
+
+    /// One alarm; `NotFound` when no alarm has this id.
+    pub async fn alarm(&self, id: Uuid) -> Result<Alarm, StoreError> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, AlarmDbRow>(alarm_select!("WHERE al.id = $1"))
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(row.into())
+    }
+
+    /// Acknowledges an alarm with the operator's note, and records that in the operator
+    /// log in the same transaction. An alarm is acknowledged once: again is
+    /// [`StoreError::Rejected`] (a 409); an unknown id is `NotFound`.
+    pub async fn acknowledge_alarm(
+        &self,
+        id: Uuid,
+        note: &str,
+        actor: &Actor,
+    ) -> Result<Alarm, StoreError> {
+        const TWICE: StoreError = StoreError::Rejected("the alarm is acknowledged already");
+        let Some(operator_id) = actor.id else {
+            return Err(StoreError::Rejected("only an operator acknowledges alarms"));
+        };
+        let acknowledged = with_pool!(self, pool, begin => {
+            let mut tx = pool.begin_with(begin).await?;
+            let alarm: Alarm = sqlx::query_as::<_, AlarmDbRow>(alarm_select!("WHERE al.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .into();
+            if alarm.acknowledgement.is_some() {
+                return Err(TWICE);
+            }
+            let entry = NewLogEntry::new(
+                actor,
+                "alarm.acknowledge",
+                "alarm",
+                id,
+                None,
+                Some(&serde_json::json!({"kind": alarm.kind, "note": note})),
+            );
+            let ack = Acknowledgement {
+                at: entry.at,
+                operator_id,
+                operator: actor.name.clone(),
+                note: note.to_owned(),
+            };
+            let log_id = entry.id;
+            insert_log!(&mut *tx, entry);
+            let inserted = sqlx::query(
+                "INSERT INTO alarm_acks (id, alarm_id, at, operator_id, operator, note, log_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(id)
+            .bind(ack.at)
+            .bind(ack.operator_id)
+            .bind(&ack.operator)
+            .bind(&ack.note)
+            .bind(log_id)
+            .execute(&mut *tx)
+            .await;
+            match inserted.map_err(StoreError::from) {
+                // Another officer's acknowledgement committed first (PostgreSQL).
+                Err(StoreError::Conflict { .. }) => return Err(TWICE),
+                other => other?,
+            };
+            tx.commit().await?;
+            Alarm {
+                acknowledgement: Some(ack),
+                ..alarm
+            }
+        });
+        Ok(acknowledged)
+    }
+}

@@ -1,0 +1,620 @@
+//! Alarms through the store, on both backends: door alarms found at ingest (each once,
+//! pointing at its event), the server's own (ingest problems, agent offline once per
+//! outage, repeated denials at the threshold's boundaries, once across replicas),
+//! acknowledging once, the stream's feed, and the audit chain verifying throughout.
+
+use crate::common::TestDb;
+use crate::support::{Fixture, denied, incident, presented};
+use chrono::{Duration, Utc};
+use gatehouse_core::decide::{Alarm, Outcome};
+use gatehouse_core::event::EventKind;
+use gatehouse_server::store::{
+    AlarmFilter, AlarmKind, AlarmOrigin, DenialRule, EventFilter, FeedItem, StoreError,
+};
+use std::time::Duration as StdDuration;
+use uuid::Uuid;
+
+conformance!(
+    door_alarms_are_found_once_and_point_at_their_events,
+    ingest_problems_are_alarms_of_their_agent,
+    agent_offline_is_raised_once_per_outage,
+    agent_offline_is_raised_once_by_two_replicas,
+    repeated_denials_raise_at_the_threshold_and_not_before,
+    repeated_denials_from_two_agents_at_once_raise_one_alarm,
+    an_alarm_is_acknowledged_once_with_its_note_in_the_log,
+    the_feed_follows_the_chain_from_a_position,
+);
+
+async fn door_alarms_are_found_once_and_point_at_their_events(db: &TestDb) {
+    let mut f = Fixture::new(db).await;
+    let [front, back] = f.doors;
+    let t = Utc::now();
+    let events = vec![
+        incident(front, EventKind::ForcedOpen),
+        incident(front, EventKind::DoorOpened),
+        incident(front, EventKind::HeldOpen),
+        incident(front, EventKind::HeldOpenCleared),
+        incident(
+            front,
+            EventKind::LockFault {
+                detail: "relay stuck".into(),
+            },
+        ),
+        incident(front, EventKind::PolicyStale),
+        incident(front, EventKind::JournalFull),
+        incident(front, EventKind::ClockOffset { offset_ms: 12_000 }),
+        incident(
+            front,
+            EventKind::ReaderError {
+                reader: "r".into(),
+                detail: "too slow".into(),
+            },
+        ),
+        presented(front, "04AA", Outcome::Granted, vec![], t),
+        presented(front, "04D0", Outcome::Granted, vec![Alarm::Duress], t),
+        presented(front, "04P1", Outcome::Denied, vec![Alarm::PinLockout], t),
+    ];
+    let records = f.upload(0, events).await;
+    // Two alarms of one presentation, at the other door.
+    let both = vec![Alarm::Duress, Alarm::AntiPassbackViolation];
+    f.upload(1, vec![presented(back, "04D1", Outcome::Granted, both, t)])
+        .await;
+    // Uploaded again: duplicates raise nothing new.
+    f.store
+        .ingest_events(f.agents[0], &records, 0)
+        .await
+        .unwrap();
+
+    let all = f.alarms(AlarmFilter::default()).await;
+    let mut kinds: Vec<_> = all.iter().map(|a| a.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        vec![
+            "anti_passback_violation",
+            "clock_offset",
+            "duress",
+            "duress",
+            "forced_open",
+            "held_open",
+            "journal_full",
+            "lock_fault",
+            "pin_lockout",
+            "policy_stale",
+        ]
+    );
+    let events = f
+        .store
+        .list_events(&EventFilter::default(), None, 500)
+        .await
+        .unwrap();
+    for alarm in &all {
+        assert_eq!(alarm.origin, AlarmOrigin::Door);
+        assert!(alarm.acknowledgement.is_none());
+        let event = events
+            .iter()
+            .find(|e| Some(e.id) == alarm.event_id)
+            .unwrap_or_else(|| panic!("{alarm:?} points at no event"));
+        assert_eq!(
+            (
+                alarm.agent_id,
+                alarm.door_id,
+                alarm.occurred_at,
+                &alarm.card
+            ),
+            (
+                event.agent_id,
+                event.door_id,
+                event.occurred_at,
+                &event.card
+            )
+        );
+        match alarm.kind {
+            AlarmKind::Duress | AlarmKind::PinLockout | AlarmKind::AntiPassbackViolation => {
+                assert_eq!(event.kind, "presentation")
+            }
+            kind => assert_eq!(event.kind, kind.as_str()),
+        }
+    }
+    let cards: Vec<_> = f
+        .alarms(AlarmFilter {
+            kind: Some(AlarmKind::Duress),
+            ..AlarmFilter::default()
+        })
+        .await
+        .into_iter()
+        .map(|a| a.card.unwrap_or_default())
+        .collect();
+    assert_eq!(cards, vec!["04D0", "04D1"]);
+    let at_back = f
+        .kinds(AlarmFilter {
+            door_id: Some(back),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(at_back, vec!["anti_passback_violation", "duress"]);
+    let of_agent = f
+        .kinds(AlarmFilter {
+            agent_id: Some(f.agents[1]),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(of_agent, at_back);
+    let at_site = f
+        .alarms(AlarmFilter {
+            site_id: Some(f.site),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(at_site.len(), all.len());
+    let elsewhere = AlarmFilter {
+        site_id: Some(Uuid::now_v7()),
+        ..AlarmFilter::default()
+    };
+    assert!(f.alarms(elsewhere).await.is_empty());
+    let later = AlarmFilter {
+        from: Some(Utc::now() + Duration::hours(1)),
+        ..AlarmFilter::default()
+    };
+    assert!(f.alarms(later).await.is_empty());
+    let page = f
+        .store
+        .list_alarms(&AlarmFilter::default(), Some(all[4].id), 500)
+        .await
+        .unwrap();
+    assert_eq!(page, all[5..].to_vec(), "pages continue after the cursor");
+    db.assert_append_only("event_alarms").await;
+    f.assert_chain_verifies().await;
+}
+
+async fn ingest_problems_are_alarms_of_their_agent(db: &TestDb) {
+    let mut f = Fixture::new(db).await;
+    let [front, back] = f.doors;
+    f.upload(0, vec![incident(front, EventKind::DoorOpened)])
+        .await;
+    f.journals[0].skip(2);
+    f.upload(0, vec![incident(front, EventKind::DoorClosed)])
+        .await;
+    // A clock 20 s behind, measured by the server at an upload.
+    let record = f.journals[1].append(incident(back, EventKind::DoorOpened));
+    f.store
+        .ingest_events(f.agents[1], &[record], 20_000)
+        .await
+        .unwrap();
+
+    let alarms = f.alarms(AlarmFilter::default()).await;
+    let summary: Vec<_> = alarms
+        .iter()
+        .map(|a| (a.kind, a.origin, a.agent_id, a.door_id))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                AlarmKind::JournalGap,
+                AlarmOrigin::Server,
+                f.agents[0],
+                None
+            ),
+            (
+                AlarmKind::ClockOffset,
+                AlarmOrigin::Server,
+                f.agents[1],
+                None
+            ),
+        ]
+    );
+    assert_eq!(alarms[0].detail.as_deref(), Some("seq 2 to 3 are missing"));
+    // A server alarm concerns its agent's doors.
+    let at_front = f
+        .kinds(AlarmFilter {
+            door_id: Some(front),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(at_front, vec!["journal_gap"]);
+    let at_site = f
+        .kinds(AlarmFilter {
+            site_id: Some(f.site),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(at_site, vec!["clock_offset", "journal_gap"]);
+    db.assert_append_only("agent_alarms").await;
+    f.assert_chain_verifies().await;
+}
+
+fn offline() -> AlarmFilter {
+    AlarmFilter {
+        kind: Some(AlarmKind::AgentOffline),
+        ..AlarmFilter::default()
+    }
+}
+
+async fn agent_offline_is_raised_once_per_outage(db: &TestDb) {
+    let f = Fixture::new(db).await;
+    let [a, b] = f.agents;
+    f.store
+        .touch_agent(b"token-0", gatehouse_server::store::now())
+        .await
+        .unwrap();
+    // Heard from just now: not quiet for an hour.
+    assert!(
+        f.store
+            .raise_agent_offline(StdDuration::from_secs(3600))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Quiet for "no time at all": both active agents (one never seen since enrolling).
+    let mut raised = f
+        .store
+        .raise_agent_offline(StdDuration::ZERO)
+        .await
+        .unwrap();
+    raised.sort();
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(raised, both);
+    assert!(
+        f.store
+            .raise_agent_offline(StdDuration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "once per outage"
+    );
+    // `a` comes back, then goes quiet again: a new outage.
+    f.store
+        .touch_agent(b"token-0", gatehouse_server::store::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .raise_agent_offline(StdDuration::ZERO)
+            .await
+            .unwrap(),
+        vec![a]
+    );
+    assert!(
+        f.store
+            .raise_agent_offline(StdDuration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A revoked agent is not watched.
+    f.store
+        .revoke_agent(b, &gatehouse_server::store::Actor::cli())
+        .await
+        .unwrap();
+    f.store
+        .touch_agent(b"token-0", gatehouse_server::store::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .raise_agent_offline(StdDuration::ZERO)
+            .await
+            .unwrap(),
+        vec![a]
+    );
+    let alarms = f.alarms(offline()).await;
+    let agents: Vec<_> = alarms.iter().map(|a| a.agent_id).collect();
+    assert_eq!(agents.iter().filter(|id| **id == a).count(), 3);
+    assert_eq!(agents.iter().filter(|id| **id == b).count(), 1);
+    assert!(alarms.iter().all(|a| {
+        a.origin == AlarmOrigin::Server
+            && a.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("not heard from"))
+    }));
+    f.assert_chain_verifies().await;
+}
+
+async fn agent_offline_is_raised_once_by_two_replicas(db: &TestDb) {
+    let f = Fixture::new(db).await;
+    let other = db.store().await;
+    for round in 1..=3 {
+        let (mine, theirs) = tokio::join!(
+            f.store.raise_agent_offline(StdDuration::ZERO),
+            other.raise_agent_offline(StdDuration::ZERO),
+        );
+        let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+        assert_eq!(
+            mine.len() + theirs.len(),
+            2,
+            "round {round}: {mine:?} {theirs:?}"
+        );
+        for token in [b"token-0", b"token-1"] {
+            f.store
+                .touch_agent(token, gatehouse_server::store::now())
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(f.alarms(offline()).await.len(), 6);
+    f.assert_chain_verifies().await;
+}
+
+fn denials() -> AlarmFilter {
+    AlarmFilter {
+        kind: Some(AlarmKind::RepeatedDenials),
+        ..AlarmFilter::default()
+    }
+}
+
+async fn repeated_denials_raise_at_the_threshold_and_not_before(db: &TestDb) {
+    let mut f = Fixture::new(db).await;
+    let [front, back] = f.doors;
+    let rule = DenialRule {
+        count: 3,
+        window_s: 60,
+    };
+    f.store.set_denial_rule(rule).await.unwrap();
+    assert_eq!(f.store.denial_rule().await.unwrap(), rule);
+    let t0 = Utc::now() - Duration::minutes(10);
+    let s = Duration::seconds;
+
+    // N - 1 denials, granted presentations in between: nothing.
+    f.upload(
+        0,
+        vec![
+            denied(front, "04AB", t0),
+            presented(front, "04AB", Outcome::Granted, vec![], t0 + s(1)),
+            denied(front, "04AB", t0 + s(10)),
+        ],
+    )
+    .await;
+    assert!(f.alarms(denials()).await.is_empty());
+    // The Nth, exactly 60 s after the first (the window includes both ends), at the
+    // other door: an alarm, named for the card and raised by the agent that saw it.
+    f.upload(1, vec![denied(back, "04AB", t0 + s(60))]).await;
+    let raised = f.alarms(denials()).await;
+    assert_eq!(raised.len(), 1);
+    let alarm = &raised[0];
+    assert_eq!(
+        (alarm.agent_id, alarm.origin),
+        (f.agents[1], AlarmOrigin::Server)
+    );
+    let detail = alarm.detail.clone().unwrap_or_default();
+    assert!(
+        detail.starts_with("card 04AB was denied 3 times within 60 s")
+            && detail.contains(&back.to_string()),
+        "{detail}"
+    );
+    // More denials within the window: the same alarm stands.
+    f.upload(0, vec![denied(front, "04AB", t0 + s(61))]).await;
+    assert_eq!(f.alarms(denials()).await.len(), 1);
+
+    // Three denials, the first 61 s before the last: at most two in any 60 s.
+    f.upload(
+        0,
+        vec![
+            denied(front, "04CD", t0),
+            denied(front, "04CD", t0 + s(30)),
+            denied(front, "04CD", t0 + s(61)),
+        ],
+    )
+    .await;
+    assert_eq!(f.alarms(denials()).await.len(), 1);
+    // A late upload fills the window (its denial occurred between them): an alarm.
+    f.upload(1, vec![denied(back, "04CD", t0 + s(45))]).await;
+    let raised = f.alarms(denials()).await;
+    assert_eq!(raised.len(), 2);
+    assert!(
+        raised[1]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("card 04CD was denied 3 times")),
+        "{raised:?}"
+    );
+
+    // N denials in one upload.
+    let burst = (0..3).map(|n| denied(front, "04EF", t0 + s(n))).collect();
+    f.upload(0, burst).await;
+    assert_eq!(f.alarms(denials()).await.len(), 3);
+
+    let cards: Vec<_> = f
+        .alarms(denials())
+        .await
+        .into_iter()
+        .map(|a| a.detail.unwrap_or_default()[..9].to_owned())
+        .collect();
+    assert_eq!(cards, vec!["card 04AB", "card 04CD", "card 04EF"]);
+    f.assert_chain_verifies().await;
+}
+
+async fn repeated_denials_from_two_agents_at_once_raise_one_alarm(db: &TestDb) {
+    let mut f = Fixture::new(db).await;
+    let [front, back] = f.doors;
+    f.store
+        .set_denial_rule(DenialRule {
+            count: 4,
+            window_s: 60,
+        })
+        .await
+        .unwrap();
+    let t0 = Utc::now();
+    let s = Duration::seconds;
+    for round in 0..3 {
+        let card = format!("04F{round}");
+        let first: Vec<_> = (0..2)
+            .map(|n| f.journals[0].append(denied(front, &card, t0 + s(n))))
+            .collect();
+        let second: Vec<_> = (2..4)
+            .map(|n| f.journals[1].append(denied(back, &card, t0 + s(n))))
+            .collect();
+        let other = db.store().await;
+        let (a, b) = tokio::join!(
+            f.store.ingest_events(f.agents[0], &first, 0),
+            other.ingest_events(f.agents[1], &second, 0),
+        );
+        a.unwrap();
+        b.unwrap();
+        assert_eq!(f.alarms(denials()).await.len(), round + 1, "round {round}");
+    }
+    f.assert_chain_verifies().await;
+}
+
+async fn an_alarm_is_acknowledged_once_with_its_note_in_the_log(db: &TestDb) {
+    let mut f = Fixture::new(db).await;
+    let [front, _] = f.doors;
+    f.upload(0, vec![incident(front, EventKind::ForcedOpen)])
+        .await;
+    f.store
+        .raise_agent_offline(StdDuration::ZERO)
+        .await
+        .unwrap();
+    let alarms = f.alarms(AlarmFilter::default()).await;
+    assert_eq!(alarms.len(), 3);
+    let forced = alarms
+        .iter()
+        .find(|a| a.kind == AlarmKind::ForcedOpen)
+        .unwrap();
+    let offline = alarms
+        .iter()
+        .find(|a| a.kind == AlarmKind::AgentOffline)
+        .unwrap();
+
+    let acked = f
+        .store
+        .acknowledge_alarm(forced.id, "door checked, wind", &f.officer)
+        .await
+        .unwrap();
+    let ack = acked.acknowledgement.clone().unwrap();
+    assert_eq!(
+        (ack.operator_id, ack.operator.as_str(), ack.note.as_str()),
+        (f.officer.id.unwrap(), "grace", "door checked, wind")
+    );
+    assert_eq!(f.store.alarm(forced.id).await.unwrap(), acked);
+    match f
+        .store
+        .acknowledge_alarm(forced.id, "again", &f.officer)
+        .await
+    {
+        Err(StoreError::Rejected(why)) => assert!(why.contains("already"), "{why}"),
+        other => panic!("a second acknowledgement must be refused: {other:?}"),
+    }
+    assert!(matches!(
+        f.store
+            .acknowledge_alarm(Uuid::now_v7(), "?", &f.officer)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    f.store
+        .acknowledge_alarm(offline.id, "agent rebooted", &f.officer)
+        .await
+        .unwrap();
+
+    let log = f.store.list_operator_log(None, 500).await.unwrap();
+    let acks: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "alarm.acknowledge")
+        .collect();
+    assert_eq!(acks.len(), 2, "the refused one left no entry");
+    assert_eq!(
+        (
+            acks[0].target_id.clone(),
+            acks[0].actor.as_str(),
+            acks[0].request_id.as_deref()
+        ),
+        (Some(forced.id.to_string()), "grace", Some("req-ack"))
+    );
+    let after = acks[0]
+        .after
+        .as_ref()
+        .map(|j| j.0.clone())
+        .unwrap_or_default();
+    assert_eq!(after["note"], "door checked, wind");
+    assert_eq!(after["kind"], "forced_open");
+
+    let open = f
+        .kinds(AlarmFilter {
+            acknowledged: Some(false),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(open, vec!["agent_offline"]);
+    let done = f
+        .kinds(AlarmFilter {
+            acknowledged: Some(true),
+            ..AlarmFilter::default()
+        })
+        .await;
+    assert_eq!(done, vec!["agent_offline", "forced_open"]);
+    db.assert_append_only("alarm_acks").await;
+    f.assert_chain_verifies().await;
+}
+
+async fn the_feed_follows_the_chain_from_a_position(db: &TestDb) {
+    let mut f = Fixture::new(db).await;
+    let [front, _] = f.doors;
+    let (start, _) = f.store.audit_head().await.unwrap();
+    let (items, next) = f.store.alarm_feed(start).await.unwrap();
+    assert!(items.is_empty());
+    assert_eq!(next, start);
+    let t = Utc::now();
+    f.upload(
+        0,
+        vec![
+            incident(front, EventKind::DoorOpened),
+            incident(front, EventKind::HeldOpen),
+            presented(
+                front,
+                "04D0",
+                Outcome::Granted,
+                vec![Alarm::Duress, Alarm::AntiPassbackViolation],
+                t,
+            ),
+        ],
+    )
+    .await;
+    f.store
+        .raise_agent_offline(StdDuration::ZERO)
+        .await
+        .unwrap();
+    let (items, next) = f.store.alarm_feed(start).await.unwrap();
+    let summary: Vec<_> = items
+        .iter()
+        .map(|item| match item {
+            FeedItem::Alarm { alarm, .. } => alarm.kind.as_str(),
+            FeedItem::Ack { .. } => "ack",
+        })
+        .collect();
+    assert_eq!(
+        &summary[..3],
+        &["held_open", "duress", "anti_passback_violation"][..]
+    );
+    assert_eq!(
+        summary[3..].to_vec(),
+        vec!["agent_offline", "agent_offline"]
+    );
+    let seqs: Vec<i64> = items.iter().map(FeedItem::seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "{seqs:?}");
+    assert_eq!(
+        seqs[1], seqs[2],
+        "two alarms of one event share its position"
+    );
+    assert_eq!(next, f.store.audit_head().await.unwrap().0);
+
+    let held = match &items[0] {
+        FeedItem::Alarm { alarm, .. } => alarm.id,
+        FeedItem::Ack { .. } => panic!("an alarm first"),
+    };
+    f.store
+        .acknowledge_alarm(held, "closed it", &f.officer)
+        .await
+        .unwrap();
+    let (items, _) = f.store.alarm_feed(next).await.unwrap();
+    match items.as_slice() {
+        [FeedItem::Ack { ack, .. }] => {
+            assert_eq!((ack.alarm_id, ack.note.as_str()), (held, "closed it"))
+        }
+        other => panic!("one acknowledgement: {other:?}"),
+    }
+    // A position beyond the chain (another database's) goes on from the head.
+    let (items, next) = f.store.alarm_feed(i64::MAX).await.unwrap();
+    assert!(items.is_empty());
+    assert_eq!(next, f.store.audit_head().await.unwrap().0);
+}
