@@ -1,6 +1,6 @@
 //! Live alarms: the alarm model over door events, server-raised alarms and
-//! acknowledgements, in the store on both backends (`store`), through the API (`api`)
-//! and on the live stream (`stream`).
+//! acknowledgements, in the store on both backends (`store`, `raised`), through the API
+//! (`api`) and on the live stream (`stream`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
@@ -11,6 +11,8 @@ mod common;
 mod agent_support;
 #[path = "alarms/api.rs"]
 mod api;
+#[path = "alarms/raised.rs"]
+mod raised;
 #[path = "support/site_model.rs"]
 mod site_support;
 #[path = "alarms/store.rs"]
