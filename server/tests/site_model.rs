@@ -17,6 +17,8 @@ use uuid::Uuid;
 conformance!(
     sites_are_stored_changed_and_logged,
     zone_tree_stays_on_its_site_and_acyclic,
+    occupancy_limits_stay_in_range,
+    migration_clears_occupancy_limits_out_of_range,
     doors_join_two_zones_of_one_site,
 );
 
@@ -219,6 +221,112 @@ async fn zone_tree_stays_on_its_site_and_acyclic(db: &TestDb) {
         1
     );
 }
+async fn occupancy_limits_stay_in_range(db: &TestDb) {
+    let store = db.store().await;
+    let cli = Actor::cli();
+    let hq = site(&store, "HQ").await;
+    let with_limit = |limit| {
+        let mut new = new_zone(hq.id, None, 1);
+        new.rules.max_occupancy = limit;
+        new
+    };
+    let v = store.policy_version().await.unwrap();
+    for bad in [0, 1_000_001, u32::MAX] {
+        assert_invalid(
+            store.create_zone(with_limit(Some(bad)), &cli).await,
+            "max_occupancy",
+        );
+    }
+    let lowest = store.create_zone(with_limit(Some(1)), &cli).await.unwrap();
+    let highest = store
+        .create_zone(with_limit(Some(1_000_000)), &cli)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            store.zone(lowest.id).await.unwrap().rules.max_occupancy,
+            store.zone(highest.id).await.unwrap().rules.max_occupancy
+        ),
+        (Some(1), Some(1_000_000))
+    );
+    let limit = |max_occupancy| ZoneChange {
+        max_occupancy,
+        ..Default::default()
+    };
+    assert_invalid(
+        store
+            .update_zone(lowest.id, limit(Some(Some(0))), &cli)
+            .await,
+        "max_occupancy",
+    );
+    assert_eq!(store.policy_version().await.unwrap(), v + 2);
+    let cleared = store
+        .update_zone(lowest.id, limit(Some(None)), &cli)
+        .await
+        .unwrap();
+    assert_eq!(cleared.rules.max_occupancy, None);
+
+    // The database refuses what the store would, whoever writes.
+    let id = highest.id.simple().to_string();
+    let key = if db.url.starts_with("postgres") {
+        format!("'{id}'")
+    } else {
+        format!("X'{id}'")
+    };
+    for bad in ["0", "-1", "1000001"] {
+        let sql = format!("UPDATE zones SET max_occupancy = {bad} WHERE id = {key}");
+        let error = db.raw_execute(&sql).await.expect_err(&sql);
+        assert!(error.contains("max_occupancy"), "{sql}: {error}");
+    }
+    for fine in ["1", "NULL"] {
+        let sql = format!("UPDATE zones SET max_occupancy = {fine} WHERE id = {key}");
+        db.raw_execute(&sql).await.unwrap();
+    }
+    assert_eq!(
+        store.zone(highest.id).await.unwrap().rules.max_occupancy,
+        None
+    );
+}
+
+/// Limits the API never accepted, written by hand before migration 0011, are cleared
+/// ("no limit") by it, and the policy version moves on so agents fetch the change.
+async fn migration_clears_occupancy_limits_out_of_range(db: &TestDb) {
+    // The embedded migrations, as `Store::migrate` applies them, up to 0010.
+    if db.url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let migrator = sqlx::migrate!("../migrations/postgres");
+        migrator.run_to(10, &pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let url = format!("{}?mode=rwc", db.url);
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let migrator = sqlx::migrate!("../migrations/sqlite");
+        migrator.run_to(10, &pool).await.unwrap();
+        pool.close().await;
+    }
+
+    let store = gatehouse_server::store::Store::connect(&db.settings().database)
+        .await
+        .unwrap();
+    let hq = site(&store, "HQ").await;
+    let mut ids = Vec::new();
+    for level in 0..4 {
+        ids.push(zone(&store, hq.id, None, level).await.id);
+    }
+    for (level, limit) in [(0, "0"), (1, "1000001"), (2, "1000000"), (3, "7")] {
+        let sql = format!("UPDATE zones SET max_occupancy = {limit} WHERE level = {level}");
+        db.raw_execute(&sql).await.unwrap();
+    }
+    let v = store.policy_version().await.unwrap();
+    store.migrate().await.unwrap();
+    let mut limits = Vec::new();
+    for id in ids {
+        limits.push(store.zone(id).await.unwrap().rules.max_occupancy);
+    }
+    assert_eq!(limits, [None, None, Some(1_000_000), Some(7)]);
+    assert_eq!(store.policy_version().await.unwrap(), v + 1);
+}
+
 async fn doors_join_two_zones_of_one_site(db: &TestDb) {
     let store = db.store().await;
     let (hq, plant) = (site(&store, "HQ").await, site(&store, "Plant").await);

@@ -189,7 +189,43 @@ async fn zones_doors_and_schedules_follow_the_contract() {
         "anti_passback",
     )
     .await;
+    assert_eq!(lobby["max_occupancy"], Value::Null, "no limit by default");
+    for bad in [
+        json!(0),
+        json!(1_000_001),
+        json!(-1),
+        json!(2.5),
+        json!("3"),
+    ] {
+        let body = json!({"site_id": hq, "name": "X", "level": 1, "max_occupancy": bad});
+        invalid(
+            app.post("/api/v1/zones", &admin, body).await,
+            "max_occupancy",
+        )
+        .await;
+    }
+    for fine in [json!(1), json!(1_000_000), Value::Null] {
+        let body = json!({"site_id": plant, "name": "Room", "level": 1, "max_occupancy": fine});
+        let room = created(&app, &admin, "/api/v1/zones", body).await;
+        assert_eq!(room["max_occupancy"], fine);
+        let path = format!("/api/v1/zones/{}", room["id"].as_str().unwrap());
+        assert_eq!(app.get_json(&path, &admin).await["max_occupancy"], fine);
+    }
     let lobby_path = format!("/api/v1/zones/{}", lobby["id"].as_str().unwrap());
+    for bad in [json!(0), json!(1_000_001)] {
+        invalid(
+            app.patch(&lobby_path, &admin, json!({"max_occupancy": bad}))
+                .await,
+            "max_occupancy",
+        )
+        .await;
+    }
+    let limited = app
+        .patch(&lobby_path, &admin, json!({"max_occupancy": 40}))
+        .await;
+    assert_eq!(limited.status(), StatusCode::OK);
+    let limited: Value = limited.json().await.unwrap();
+    assert_eq!(limited["max_occupancy"], 40);
     let vault_path = format!("/api/v1/zones/{}", vault["id"].as_str().unwrap());
     invalid(
         app.patch(&lobby_path, &admin, json!({"parent_id": vault["id"]}))

@@ -134,6 +134,7 @@ async fn the_model_loads_as_stored(db: &TestDb) {
         vetting_required: true,
         anti_passback: AntiPassback::Soft,
         anti_passback_timeout_s: Some(300),
+        max_occupancy: Some(12),
         ..Default::default()
     };
     let vault = store.create_zone(vault, &cli).await.unwrap();
@@ -162,6 +163,11 @@ async fn the_model_loads_as_stored(db: &TestDb) {
         vec![lobby.clone().to_model(), vault.clone().to_model()]
     );
     assert_eq!(zones[1].anti_passback_timeout_s, Some(300));
+    assert_eq!(
+        (zones[0].max_occupancy, zones[1].max_occupancy),
+        (None, Some(12)),
+        "the limit reaches the engine"
+    );
     assert_eq!(doors.len(), 1);
     assert_eq!(
         (doors[0].id, doors[0].site_id, doors[0].to_zone_id),

@@ -10,6 +10,7 @@ use super::{Store, StoreError, now, with_pool};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{AntiPassback, Zone};
 use serde::Serialize;
+use std::ops::RangeInclusive;
 use uuid::Uuid;
 
 /// How deep the zone tree may go; deeper means a cycle in damaged data.
@@ -45,8 +46,27 @@ pub struct ZoneRules {
     pub anti_passback: AntiPassback,
     /// After this many seconds inside, re-entry no longer counts as passback.
     pub anti_passback_timeout_s: Option<u32>,
-    /// Planned occupancy limit (reported, not a decision rule).
+    /// How many holders may be inside at once (this zone and the zones within it); the
+    /// decision engine refuses an entry beyond it (`zone_full`). Within
+    /// [`ZoneRules::MAX_OCCUPANCY`]; `None`: no limit.
     pub max_occupancy: Option<u32>,
+}
+
+impl ZoneRules {
+    /// The limits a zone's `max_occupancy` may take (the database refuses others too).
+    pub const MAX_OCCUPANCY: RangeInclusive<u32> = 1..=1_000_000;
+}
+
+/// Refuses a `max_occupancy` outside [`ZoneRules::MAX_OCCUPANCY`]: 0 would shut the zone
+/// to everyone, which is what door mode `locked` is for.
+fn check_occupancy(limit: Option<u32>) -> Result<(), ModelError> {
+    match limit {
+        Some(n) if !ZoneRules::MAX_OCCUPANCY.contains(&n) => Err(ModelError::invalid(
+            "max_occupancy",
+            "must be between 1 and 1000000",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A new zone.
@@ -250,9 +270,10 @@ macro_rules! check_parent {
 }
 
 impl Store {
-    /// Creates a zone. An unknown site, or a parent that is not a zone of that site, is
-    /// refused as [`ModelError::Invalid`].
+    /// Creates a zone. An unknown site, a parent that is not a zone of that site, or a
+    /// `max_occupancy` out of range is refused as [`ModelError::Invalid`].
     pub async fn create_zone(&self, new: NewZone, actor: &Actor) -> Result<ZoneRecord, ModelError> {
+        check_occupancy(new.rules.max_occupancy)?;
         let at = now();
         let zone = ZoneRecord {
             id: Uuid::now_v7(),
@@ -297,6 +318,7 @@ impl Store {
         change: ZoneChange,
         actor: &Actor,
     ) -> Result<ZoneRecord, ModelError> {
+        check_occupancy(change.max_occupancy.flatten())?;
         let after = with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             let before = fetch_record!(ZoneRecord, &mut *tx, id);

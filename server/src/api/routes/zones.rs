@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 const TIMEOUT_S: std::ops::RangeInclusive<u32> = 1..=2_592_000;
-const OCCUPANCY: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+const OCCUPANCY: std::ops::RangeInclusive<u32> = ZoneRules::MAX_OCCUPANCY;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,7 +39,6 @@ pub struct CreateZone {
     name: String,
     /// Security level, 0 (public) to 255.
     #[schema(maximum = 255)]
-    #[schema(maximum = 255)]
     level: u8,
     #[serde(default)]
     vetting_required: bool,
@@ -54,7 +53,9 @@ pub struct CreateZone {
     /// Seconds, 1 to 2592000 (30 days).
     #[schema(minimum = 1, maximum = 2_592_000)]
     anti_passback_timeout_s: Option<u32>,
-    /// 1 to 1000000.
+    /// How many holders may be inside at once (this zone and the zones within it),
+    /// 1 to 1000000; an entry beyond it is refused with `zone_full`. Absent or `null`:
+    /// no limit.
     #[schema(minimum = 1, maximum = 1_000_000)]
     max_occupancy: Option<u32>,
 }
@@ -69,7 +70,6 @@ pub struct UpdateZone {
     parent_id: Option<Option<Uuid>>,
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     name: Option<String>,
-    #[schema(maximum = 255)]
     #[schema(maximum = 255)]
     level: Option<u8>,
     vetting_required: Option<bool>,
