@@ -56,7 +56,8 @@ pub use presence::Occupant;
 // live alarms: one model over door events, server-raised alarms and acknowledgements
 mod alarms;
 pub use alarms::{
-    AckNotice, Acknowledgement, Alarm, AlarmFilter, AlarmKind, AlarmOrigin, DenialRule, FeedItem,
+    AckNotice, Acknowledgement, Alarm, AlarmFilter, AlarmKind, AlarmOrigin, DenialRule,
+    FEED_WINDOW, FeedItem,
 };
 
 pub use audit::{ChainEntry, Chained, Checkpoint};

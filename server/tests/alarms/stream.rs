@@ -1,7 +1,8 @@
 //! The live stream, read with a real HTTP client: an alarm raised after the console
 //! connected arrives as an `alarm` event, an acknowledgement as an `ack` event; a
-//! console resumes from `Last-Event-ID`; only readers of alarms may connect; the stream
-//! ends when the session does.
+//! console resumes from `Last-Event-ID`, and is told the position read up to when
+//! nothing is sent; only readers of alarms may connect; the stream ends when the session
+//! does.
 
 use crate::agent_support::{Journal, agent, door, upload};
 use crate::common::{PASSWORD, TestApp, TestDb, invalid};
@@ -148,4 +149,25 @@ async fn the_stream_ends_with_the_session_and_with_the_server() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_quiet_stream_passes_on_the_position_it_read_up_to() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let (_, front) = door(&app, &admin, "HQ").await;
+    let (_, token) = agent(&app, &admin, &[front]).await;
+    let mut stream = SseReader::new(connect(&app, &admin, None).await);
+    stream.positions = true;
+    let mut journal = Journal::new();
+    let records: Vec<_> = (0..3)
+        .map(|_| journal.append(&incident(front, EventKind::DoorOpened)))
+        .collect();
+    upload(&app, &token, &records).await;
+    // No alarm: only the position, within 5 s.
+    let event = stream.next(WITHIN).await.unwrap();
+    assert_eq!((event.event.as_deref(), event.data.as_str()), (None, ""));
+    let position: i64 = event.id.unwrap().parse().unwrap();
+    let chain = app.get_json("/api/v1/audit/verify", &admin).await;
+    assert_eq!(chain["records"].as_i64(), Some(position), "{chain}");
 }

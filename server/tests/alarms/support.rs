@@ -220,6 +220,8 @@ impl SseEvent {
 pub struct SseReader {
     response: reqwest::Response,
     buffer: String,
+    /// Also return events that carry only an `id` (a position).
+    pub positions: bool,
 }
 
 impl SseReader {
@@ -233,11 +235,13 @@ impl SseReader {
         SseReader {
             response,
             buffer: String::new(),
+            positions: false,
         }
     }
 
-    /// The next dispatched event (comments and `retry`-only blocks are skipped); `None`
-    /// when the stream ends. Fails after `within`.
+    /// The next dispatched event (comments, `retry`-only blocks and, unless
+    /// `positions`, `id`-only blocks are skipped); `None` when the stream ends. Fails
+    /// after `within`.
     pub async fn next(&mut self, within: std::time::Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
@@ -261,7 +265,7 @@ impl SseReader {
                         _ => {}
                     }
                 }
-                if has_data {
+                if has_data || (self.positions && event.id.is_some()) {
                     return Some(event);
                 }
                 continue;

@@ -12,8 +12,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// Most chain entries one read looks through, so a client resuming from far back costs
-/// a bounded amount per read.
-const WINDOW: i64 = 5_000;
+/// a bounded amount per read (a read that went this far may have more to read).
+pub const FEED_WINDOW: i64 = 5_000;
 
 /// One thing for the stream, at its chain position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Store {
     /// and the position to read after next time (never beyond the committed head).
     pub async fn alarm_feed(&self, after_seq: i64) -> Result<(Vec<FeedItem>, i64), StoreError> {
         let (head, _) = self.audit_head().await?;
-        let upto = head.min(after_seq.saturating_add(WINDOW));
+        let upto = head.min(after_seq.saturating_add(FEED_WINDOW));
         if upto <= after_seq {
             // Nothing new, or a position this chain never reached: go on from the head.
             return Ok((Vec::new(), head));

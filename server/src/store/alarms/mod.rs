@@ -11,7 +11,7 @@ mod feed;
 pub(crate) mod ingest;
 mod raise;
 
-pub use feed::{AckNotice, FeedItem};
+pub use feed::{AckNotice, FEED_WINDOW, FeedItem};
 pub use raise::DenialRule;
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};

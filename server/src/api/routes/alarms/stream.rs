@@ -8,6 +8,11 @@
 //! first event says `retry: 1000`) with `Last-Event-ID` and carries on where it was. It
 //! also ends as soon as the session is revoked or the token expires (checked every 5 s),
 //! and when the server shuts down.
+//!
+//! The position read up to moves on with everything chained, alarm or not; an event
+//! with only an `id` (which clients take as the last event id without dispatching
+//! anything) passes it on at most every 5 s and when the stream ends, so a reconnecting
+//! console does not read the same stretch of the chain again.
 
 use crate::alarms::StreamShutdown;
 use crate::api::error::{ApiError, ErrorResponse};
@@ -15,7 +20,7 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::{Permission, ReadAlarms};
 use crate::auth::tokens::TokenKeys;
 use crate::state::AppState;
-use crate::store::{FeedItem, Store, now};
+use crate::store::{FEED_WINDOW, FeedItem, Store, now};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, HeaderName};
@@ -35,6 +40,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const LIFETIME: Duration = Duration::from_secs(25);
 const SESSION_CHECK_EVERY: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(1);
+const POSITION_EVERY: Duration = Duration::from_secs(5);
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
 /// Live alarms (Server-Sent Events).
@@ -82,6 +88,9 @@ pub(super) async fn alarm_stream(
         session_id: auth.principal.session_id,
         operator_id: auth.principal.operator_id,
         after,
+        sent_position: after,
+        next_position_at: Instant::now() + POSITION_EVERY,
+        ended: false,
         pending: VecDeque::from([Event::default().comment("alarms").retry(RETRY)]),
         ends_at: Instant::now() + LIFETIME,
         next_session_check: Instant::now() + SESSION_CHECK_EVERY,
@@ -109,6 +118,11 @@ struct Feed {
     operator_id: Uuid,
     /// The chain position read up to.
     after: i64,
+    /// The last position sent as an event `id`, and when to send the next one.
+    sent_position: i64,
+    next_position_at: Instant,
+    /// The last event (the position) is sent: nothing more.
+    ended: bool,
     /// Read but not yet sent.
     pending: VecDeque<Event>,
     ends_at: Instant,
@@ -123,19 +137,28 @@ impl Feed {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
-            let at = Instant::now();
-            if at >= self.ends_at || self.shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+            if self.ended {
                 return None;
             }
-            if at >= self.next_session_check {
-                if !self.session_live().await {
-                    return None;
-                }
+            let at = Instant::now();
+            let stopping = self.shutdown.as_ref().is_some_and(|s| *s.borrow());
+            let live = if at >= self.next_session_check {
                 self.next_session_check = at + SESSION_CHECK_EVERY;
+                self.session_live().await
+            } else {
+                true
+            };
+            if at >= self.ends_at || stopping || !live {
+                self.ended = true;
+                return self.position();
             }
+            let before = self.after;
             match self.store.alarm_feed(self.after).await {
                 Ok((items, next)) => {
                     self.after = next;
+                    if let Some(last) = items.last() {
+                        self.sent_position = last.seq();
+                    }
                     self.pending.extend(events(&items));
                     if !self.pending.is_empty() {
                         continue;
@@ -144,20 +167,41 @@ impl Feed {
                 Err(error) => {
                     // The client reconnects and resumes from the last id it received.
                     tracing::warn!(%error, "alarm stream: could not read alarms");
+                    self.ended = true;
                     return None;
                 }
+            }
+            if Instant::now() >= self.next_position_at
+                && let Some(position) = self.position()
+            {
+                return Some(position);
+            }
+            if self.after - before >= FEED_WINDOW {
+                // Catching up from far back: read on at once.
+                continue;
             }
             let wait = POLL_EVERY.min(self.ends_at.saturating_duration_since(Instant::now()));
             match self.shutdown.as_mut() {
                 Some(stop) => {
                     tokio::select! {
                         () = sleep(wait) => {}
-                        _ = stop.wait_for(|stopped| *stopped) => return None,
+                        _ = stop.wait_for(|stopped| *stopped) => {}
                     }
                 }
                 None => sleep(wait).await,
             }
         }
+    }
+
+    /// An event carrying only the position read up to, when it moved since the last one
+    /// sent.
+    fn position(&mut self) -> Option<Event> {
+        self.next_position_at = Instant::now() + POSITION_EVERY;
+        if self.after <= self.sent_position {
+            return None;
+        }
+        self.sent_position = self.after;
+        Some(Event::default().id(self.after.to_string()))
     }
 
     /// Whether the token is still within its lifetime and its session live, for an
