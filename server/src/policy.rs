@@ -37,7 +37,8 @@ pub struct PolicyService {
     store: Store,
     settings: Settings,
     signing_key: SigningKey,
-    current: Mutex<Option<Arc<CompiledPolicy>>>,
+    /// Shared with the compiling task, which stores its result itself.
+    current: Arc<Mutex<Option<Arc<CompiledPolicy>>>>,
     site_snapshots: SnapshotCache,
 }
 
@@ -107,8 +108,8 @@ pub enum PolicyServiceError {
     Busy,
     #[error("signing the snapshot failed: {0}")]
     Sign(#[from] gatehouse_core::policy::SnapshotError),
-    /// The task building a snapshot panicked or was cancelled.
-    #[error("building the snapshot failed: {0}")]
+    /// A task compiling the policy or building a snapshot panicked or was cancelled.
+    #[error("compiling or signing the policy failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
 
@@ -126,7 +127,7 @@ impl PolicyService {
             store,
             settings,
             signing_key: SigningKey::from_bytes(&seed),
-            current: Mutex::new(None),
+            current: Arc::default(),
             site_snapshots: SnapshotCache::default(),
         })
     }
@@ -137,46 +138,32 @@ impl PolicyService {
     }
 
     /// The policy at the database's current version, compiled at most once per version.
+    ///
+    /// The compilation runs in a task of its own that stores the result itself: at
+    /// millions of credentials reading the model takes tens of seconds, and a request
+    /// that gives up (its timeout, a closed connection) must not throw that work away,
+    /// or no request would ever see the new version. Requests meanwhile queue on the
+    /// lock the task holds and then find the policy compiled.
     pub async fn current(&self) -> Result<Arc<CompiledPolicy>, PolicyServiceError> {
         let version = self.store.policy_version().await?;
-        let mut current = self.current.lock().await;
-        if let Some(compiled) = current.as_ref().filter(|c| c.version >= version) {
-            return Ok(compiled.clone());
+        if let Some(compiled) = fresh(&*self.current.lock().await, version) {
+            return Ok(compiled);
         }
-        let compiled = Arc::new(self.compile().await?);
-        *current = Some(compiled.clone());
-        Ok(compiled)
-    }
-
-    /// Reads the whole model between two reads of the version; retries if a write
-    /// slipped in between, so the policy is exactly the one its version names.
-    async fn compile(&self) -> Result<CompiledPolicy, PolicyServiceError> {
-        for _ in 0..LOAD_ATTEMPTS {
-            let before = self.store.policy_version().await?;
-            let (sites, zones, doors, schedules) = self.store.load_site_model().await?;
-            let (people, visits, credentials, grants) = self.store.load_people_model().await?;
-            if self.store.policy_version().await? != before {
-                continue;
+        let (slot, store, settings) = (
+            self.current.clone(),
+            self.store.clone(),
+            self.settings.clone(),
+        );
+        tokio::spawn(async move {
+            let mut current = slot.lock().await;
+            if let Some(compiled) = fresh(&current, version) {
+                return Ok(compiled);
             }
-            let source = PolicySource {
-                settings: self.settings.clone(),
-                sites,
-                zones,
-                doors,
-                people,
-                visits,
-                credentials,
-                grants,
-                schedules,
-            };
-            let version = u64::try_from(before).unwrap_or_default();
-            let policy = Policy::build(source)?.with_version(version);
-            return Ok(CompiledPolicy {
-                version: before,
-                policy,
-            });
-        }
-        Err(PolicyServiceError::Busy)
+            let compiled = Arc::new(compile(&store, settings).await?);
+            *current = Some(compiled.clone());
+            Ok(compiled)
+        })
+        .await?
     }
 
     /// The current policy as a signed snapshot.
@@ -229,6 +216,45 @@ impl PolicyService {
     pub fn cached_site_snapshots(&self) -> (usize, usize) {
         self.site_snapshots.usage()
     }
+}
+
+/// The compiled policy in `current` if it is at `version` or newer.
+fn fresh(current: &Option<Arc<CompiledPolicy>>, version: i64) -> Option<Arc<CompiledPolicy>> {
+    current.as_ref().filter(|c| c.version >= version).cloned()
+}
+
+/// Reads the whole model between two reads of the version; retries if a write slipped
+/// in between, so the policy is exactly the one its version names. The indexes are
+/// built on a blocking thread (seconds at millions of credentials).
+async fn compile(store: &Store, settings: Settings) -> Result<CompiledPolicy, PolicyServiceError> {
+    for _ in 0..LOAD_ATTEMPTS {
+        let before = store.policy_version().await?;
+        let (sites, zones, doors, schedules) = store.load_site_model().await?;
+        let (people, visits, credentials, grants) = store.load_people_model().await?;
+        if store.policy_version().await? != before {
+            continue;
+        }
+        let source = PolicySource {
+            settings: settings.clone(),
+            sites,
+            zones,
+            doors,
+            people,
+            visits,
+            credentials,
+            grants,
+            schedules,
+        };
+        let version = u64::try_from(before).unwrap_or_default();
+        let policy = tokio::task::spawn_blocking(move || Policy::build(source))
+            .await??
+            .with_version(version);
+        return Ok(CompiledPolicy {
+            version: before,
+            policy,
+        });
+    }
+    Err(PolicyServiceError::Busy)
 }
 
 /// Filters, builds, signs and encodes, on a blocking thread.
