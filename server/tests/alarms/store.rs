@@ -231,6 +231,20 @@ async fn an_alarm_is_acknowledged_once_with_its_note_in_the_log(db: &TestDb) {
         .unwrap();
     let alarms = f.alarms(AlarmFilter::default()).await;
     assert_eq!(alarms.len(), 3);
+    // Pages of one, across both sources, in id order.
+    let (mut paged, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = f
+            .store
+            .list_alarms(&AlarmFilter::default(), cursor, 1)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        paged.extend(page);
+    }
+    assert_eq!(paged, alarms);
+    assert!(alarms.windows(2).all(|w| w[0].id < w[1].id));
     let forced = alarms
         .iter()
         .find(|a| a.kind == AlarmKind::ForcedOpen)

@@ -40,6 +40,9 @@ pub struct AckNotice {
     pub note: String,
 }
 
+/// A row with the chain position that names it. The queries test `source` through
+/// `COALESCE` so that SQLite reads the chain by position (its primary key) instead of
+/// walking every entry of the source from its `(source, record_id)` index.
 #[derive(sqlx::FromRow)]
 struct Positioned<T> {
     chain_seq: i64,
@@ -63,13 +66,13 @@ impl Store {
                 server_alarm_columns!(),
                 " FROM audit_chain c JOIN agent_alarms a ON a.id = c.record_id \
                  LEFT JOIN alarm_acks k ON k.alarm_id = a.id \
-                 WHERE c.source = 'alarm' AND c.seq > $1 AND c.seq <= $2 \
+                 WHERE COALESCE(c.source, c.source) = 'alarm' AND c.seq > $1 AND c.seq <= $2 \
                  UNION ALL SELECT c.seq AS chain_seq, ",
                 door_alarm_columns!(),
                 " FROM audit_chain c JOIN event_alarms x ON x.event_id = c.record_id \
                  JOIN access_events e ON e.id = x.event_id \
                  LEFT JOIN alarm_acks k ON k.alarm_id = x.id \
-                 WHERE c.source = 'event' AND c.seq > $1 AND c.seq <= $2",
+                 WHERE COALESCE(c.source, c.source) = 'event' AND c.seq > $1 AND c.seq <= $2",
             ))
             .bind(after_seq)
             .bind(upto)
@@ -78,7 +81,7 @@ impl Store {
             let acks = sqlx::query_as::<_, Positioned<AckNotice>>(
                 "SELECT c.seq AS chain_seq, k.alarm_id, k.at, k.operator_id, k.operator, k.note \
                  FROM audit_chain c JOIN alarm_acks k ON k.log_id = c.record_id \
-                 WHERE c.source = 'operator' AND c.seq > $1 AND c.seq <= $2",
+                 WHERE COALESCE(c.source, c.source) = 'operator' AND c.seq > $1 AND c.seq <= $2",
             )
             .bind(after_seq)
             .bind(upto)

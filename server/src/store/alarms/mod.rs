@@ -95,6 +95,26 @@ impl AlarmKind {
     }
 }
 
+impl AlarmKind {
+    /// Whether the server raises alarms of this kind (`agent_alarms`).
+    pub fn raised_by_server(self) -> bool {
+        matches!(
+            self,
+            AlarmKind::ClockOffset
+                | AlarmKind::JournalGap
+                | AlarmKind::ChainBroken
+                | AlarmKind::SeqConflict
+                | AlarmKind::AgentOffline
+                | AlarmKind::RepeatedDenials
+        )
+    }
+
+    /// Whether door agents record alarms of this kind (`event_alarms`).
+    pub fn recorded_at_doors(self) -> bool {
+        self == AlarmKind::ClockOffset || !self.raised_by_server()
+    }
+}
+
 impl TryFrom<String> for AlarmKind {
     type Error = String;
 
@@ -268,26 +288,49 @@ macro_rules! alarm_select {
     };
 }
 
-impl Store {
-    /// Alarms in id (≈ raising) order after the cursor id.
-    pub async fn list_alarms(
-        &self,
-        filter: &AlarmFilter,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Alarm>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, AlarmDbRow>(alarm_select!(
-                "WHERE ($1 IS NULL OR al.kind = $1) AND ($2 IS NULL OR al.agent_id = $2) \
-                 AND ($3 IS NULL OR al.door_id = $3 OR (al.door_id IS NULL AND al.agent_id IN \
-                 (SELECT agent_id FROM agent_doors WHERE door_id = $3))) \
-                 AND ($4 IS NULL OR al.door_id IN (SELECT id FROM doors WHERE site_id = $4) \
-                 OR (al.door_id IS NULL AND al.agent_id IN (SELECT ad.agent_id FROM agent_doors ad \
-                 JOIN doors d ON d.id = ad.door_id WHERE d.site_id = $4))) \
-                 AND ($5 IS NULL OR al.occurred_at >= $5) AND ($6 IS NULL OR al.occurred_at < $6) \
-                 AND ($7 IS NULL OR $7 = (al.ack_at IS NOT NULL)) \
-                 AND ($8 IS NULL OR al.id > $8) ORDER BY al.id LIMIT $9"
-            ))
+/// The list's filters as tests of a row whose kind, agent, door (`NULL` for server
+/// alarms: they match through the agent's doors) and time are the given expressions;
+/// parameters `$1` to `$7` as [`Store::list_alarms`] binds them. Written as row tests so
+/// that each branch walks its primary key from the cursor (`$8`) in id order.
+macro_rules! alarm_tests {
+    ($kind:literal, $agent:literal, $door:literal, $at:literal) => {
+        concat!(
+            " AND ($1 IS NULL OR ",
+            $kind,
+            " = $1) AND ($2 IS NULL OR ",
+            $agent,
+            " = $2)",
+            " AND ($3 IS NULL OR ",
+            $door,
+            " = $3 OR (",
+            $door,
+            " IS NULL AND ",
+            $agent,
+            " IN (SELECT agent_id FROM agent_doors WHERE door_id = $3)))",
+            " AND ($4 IS NULL OR ",
+            $door,
+            " IN (SELECT id FROM doors WHERE site_id = $4)",
+            " OR (",
+            $door,
+            " IS NULL AND ",
+            $agent,
+            " IN (SELECT ad.agent_id FROM agent_doors ad",
+            " JOIN doors d ON d.id = ad.door_id WHERE d.site_id = $4)))",
+            " AND ($5 IS NULL OR ",
+            $at,
+            " >= $5) AND ($6 IS NULL OR ",
+            $at,
+            " < $6)",
+            " AND ($7 IS NULL OR $7 = (k.alarm_id IS NOT NULL))"
+        )
+    };
+}
+
+/// Binds the list's parameters `$1` to `$9` to `$query`.
+macro_rules! bind_list {
+    ($query:expr, $filter:expr, $after:expr, $limit:expr) => {{
+        let filter: &AlarmFilter = $filter;
+        $query
             .bind(filter.kind.map(AlarmKind::as_str))
             .bind(filter.agent_id)
             .bind(filter.door_id)
@@ -295,11 +338,54 @@ impl Store {
             .bind(filter.from)
             .bind(filter.to)
             .bind(filter.acknowledged)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
+            .bind($after)
+            .bind($limit)
+    }};
+}
+
+impl Store {
+    /// Alarms in id (≈ raising) order after the cursor id. Each source is read in id
+    /// order from the cursor along its primary key, up to `limit`, and the two merged.
+    pub async fn list_alarms(
+        &self,
+        filter: &AlarmFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Alarm>, StoreError> {
+        let after = after.unwrap_or(Uuid::nil());
+        let limit = i64::from(limit);
+        let (servers, doors) = (
+            filter.kind.is_none_or(AlarmKind::raised_by_server),
+            filter.kind.is_none_or(AlarmKind::recorded_at_doors),
+        );
+        let mut rows = with_pool!(self, pool => {
+            let mut rows = Vec::new();
+            if servers {
+                let query = sqlx::query_as::<_, AlarmDbRow>(concat!(
+                    "SELECT ",
+                    server_alarm_columns!(),
+                    " FROM agent_alarms a LEFT JOIN alarm_acks k ON k.alarm_id = a.id \
+                     WHERE a.id > $8",
+                    alarm_tests!("a.kind", "a.agent_id", "NULL", "a.at"),
+                    " ORDER BY a.id LIMIT $9"
+                ));
+                rows.extend(bind_list!(query, filter, after, limit).fetch_all(pool).await?);
+            }
+            if doors {
+                let query = sqlx::query_as::<_, AlarmDbRow>(concat!(
+                    "SELECT ",
+                    door_alarm_columns!(),
+                    " FROM event_alarms x JOIN access_events e ON e.id = x.event_id \
+                     LEFT JOIN alarm_acks k ON k.alarm_id = x.id WHERE x.id > $8",
+                    alarm_tests!("x.kind", "e.agent_id", "e.door_id", "e.occurred_at"),
+                    " ORDER BY x.id LIMIT $9"
+                ));
+                rows.extend(bind_list!(query, filter, after, limit).fetch_all(pool).await?);
+            }
+            rows
         });
+        rows.sort_by_key(|row| row.id);
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(rows.into_iter().map(Alarm::from).collect())
     }
 
