@@ -47,9 +47,10 @@ const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 ///
 /// `event: alarm` carries an alarm as `GET /alarms` shows it, `event: ack` an
 /// acknowledgement (`alarm_id`, `at`, `operator_id`, `operator`, `note`); each `id` is a
-/// position in the audit chain. Without a `Last-Event-ID` header the stream starts with
-/// what is raised after connecting; with one, after that position. The stream ends
-/// after 25 s (reconnect with `Last-Event-ID`), when the session ends, and at shutdown.
+/// position in the audit chain; an event with only an `id` passes on the position read
+/// up to. Without a `Last-Event-ID` header the stream starts with what is raised after
+/// connecting; with one, after that position. The stream ends after 25 s (reconnect
+/// with `Last-Event-ID`), when the session ends, and at shutdown.
 #[utoipa::path(get, path = "/alarms/stream", tag = "alarms", security(("bearer" = [])),
     responses(
         (status = 200, description = "`alarm` and `ack` events", content_type = "text/event-stream",
