@@ -288,7 +288,9 @@ impl Store {
         let rows = with_pool!(self, pool => {
             sqlx::query_as::<_, AlarmRecord>(
                 "SELECT id, agent_id, at, kind, detail FROM agent_alarms \
-                 WHERE agent_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                 WHERE agent_id = $1 AND ($2 IS NULL OR id > $2) \
+                 AND kind IN ('journal_gap', 'chain_broken', 'clock_offset', 'seq_conflict') \
+                 ORDER BY id LIMIT $3",
             )
             .bind(agent_id)
             .bind(after)
