@@ -100,7 +100,13 @@ fn main() {
     let site = rt.block_on(PcscSite::create(UID_HEX, READER0));
     let [mut relay, mut inside, mut exchange] = rt.block_on(card_to_relay(&site));
     let (mut bare, mut transmit) = bare_round_trips();
-    for s in [&mut relay, &mut inside, &mut exchange, &mut bare, &mut transmit] {
+    for s in [
+        &mut relay,
+        &mut inside,
+        &mut exchange,
+        &mut bare,
+        &mut transmit,
+    ] {
         s.sort_unstable();
     }
     let granted = rt.block_on(site.presentations(UID_HEX));
@@ -109,8 +115,14 @@ fn main() {
     println!("| measure ({SAMPLES} samples) | p50 | p99 |");
     println!("|---|---:|---:|");
     for (name, s) in [
-        ("card inserted → relay moved (real agent, seen from outside)", &relay),
-        ("agent: card detected → journalled (fsync) and relay commanded", &inside),
+        (
+            "card inserted → relay moved (real agent, seen from outside)",
+            &relay,
+        ),
+        (
+            "agent: card detected → journalled (fsync) and relay commanded",
+            &inside,
+        ),
         ("agent: of which the UID exchange through pcscd", &exchange),
         ("bare PC/SC: connect + transmit GET UID", &bare),
         ("bare PC/SC: transmit GET UID only", &transmit),

@@ -90,7 +90,11 @@ async fn an_auditor_verifies_exports_and_verifies_offline() {
 
     let text = std::fs::read_to_string(&file).unwrap();
     let edited = dir.path().join("edited.csv");
-    std::fs::write(&edited, text.replacen(",operator.create,", ",operator.disable,", 1)).unwrap();
+    std::fs::write(
+        &edited,
+        text.replacen(",operator.create,", ",operator.disable,", 1),
+    )
+    .unwrap();
     assert_ne!(
         std::fs::read_to_string(&edited).unwrap(),
         text,

@@ -529,7 +529,14 @@ mod tests {
                 vec![]
             };
             assert_eq!(sent, expected, "{reader}");
-            let last = agent.ctx.status.last_decision.lock().unwrap().clone().unwrap();
+            let last = agent
+                .ctx
+                .status
+                .last_decision
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap();
             assert_eq!(last["outcome"], "granted", "{reader}");
             assert_eq!(last["released"], released, "{reader}");
         }
