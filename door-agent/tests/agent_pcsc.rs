@@ -33,6 +33,9 @@ async fn badge_opens(agent: &mut AgentProcess) {
     assert!(wait_card_absent(READER0), "pcscd still sees the card");
 }
 
+// The guard serialises every user of pcscd in this process for the whole test; the test
+// runs on one thread (current-thread runtime), so holding it across awaits blocks nothing.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn f_after_pcscd_restarts_the_agent_reads_cards_again() {
     let Some(_pcscd) = pcscd() else { return };

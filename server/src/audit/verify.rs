@@ -153,17 +153,19 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
     };
     let mut previous = GENESIS;
     let mut last_seq = 0;
-    let mut checkpoints = store
-        .checkpoints_after(0, PAGE)
-        .await?
-        .into_iter()
-        .peekable();
     loop {
         let page = store.chain_page(last_seq, PAGE).await?;
         let (Some(first), Some(last)) = (page.first(), page.last()) else {
             break;
         };
         let records = digests(store, first.seq, last.seq).await?;
+        // At most one checkpoint per entry, so a page of them covers a page of entries.
+        let mut checkpoints = store
+            .checkpoints_after(first.seq - 1, PAGE)
+            .await?
+            .into_iter()
+            .filter(|c| c.seq <= last.seq)
+            .peekable();
         for entry in &page {
             let checked = check_entry(entry, last_seq + 1, &previous, records.get(&entry.seq));
             previous = match checked {
@@ -174,13 +176,6 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
                 }
             };
             last_seq = entry.seq;
-            if checkpoints.peek().is_none() {
-                checkpoints = store
-                    .checkpoints_after(last_seq - 1, PAGE)
-                    .await?
-                    .into_iter()
-                    .peekable();
-            }
             if let Some(checkpoint) = checkpoints.next_if(|c| c.seq == entry.seq) {
                 if let Err(bad) = check_checkpoint(&checkpoint, entry, &previous, key) {
                     report.first_bad = Some(bad);
@@ -193,7 +188,7 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
     }
     // A checkpoint beyond the end, or a head ahead of it: entries were removed at the end.
     let (head_seq, head_hash) = store.audit_head().await?;
-    let beyond = checkpoints.next().map(|c| c.seq);
+    let beyond = store.checkpoints_after(last_seq, 1).await?.first().map(|c| c.seq);
     if beyond.is_some() || head_seq != last_seq || (head_seq > 0 && head_hash != previous) {
         let signed = beyond.unwrap_or(head_seq);
         report.first_bad = Some(BadRecord {
