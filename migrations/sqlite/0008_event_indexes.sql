@@ -1,0 +1,43 @@
+-- Indexes for the events list (`GET /api/v1/events`), which pages in id order (arrival:
+-- ids are UUIDv7 taken at ingest) and must stay fast at 10 million events whatever the
+-- filters. "The events list" in server/src/store/events.rs says which query reads which.
+--
+-- * One `(column, id)` index per equality filter that can drive a page: its rows are
+--   read in id order from the cursor until the page is full. Reason and kind have few
+--   values, but the rare ones (anti_passback, forced_open...) are what auditors look for.
+--   They replace the `(door_id, occurred_at)` and `(person_id, occurred_at)` indexes of
+--   0006, which no query reads any more.
+-- * A period is walked in id order through the window of ids its events can have. The
+--   events outside that window are the `arrival_outlier`s: received before they occurred
+--   (by the clocks: an agent whose clock runs ahead) or more than an hour after (an
+--   agent that was offline). They are few, and have partial indexes of their own, by
+--   period and by period within each drive. `arrival_outlier` is computed from the row
+--   (never stored, so it adds nothing to the record and cannot be changed apart from it).
+
+ALTER TABLE access_events ADD COLUMN arrival_outlier INTEGER GENERATED ALWAYS AS (
+    received_at < occurred_at OR julianday(received_at) - julianday(occurred_at) > 1.0 / 24
+) VIRTUAL;
+
+DROP INDEX access_events_door_occurred;
+DROP INDEX access_events_person_occurred;
+
+CREATE INDEX access_events_door ON access_events (door_id, id);
+CREATE INDEX access_events_person ON access_events (person_id, id);
+CREATE INDEX access_events_credential ON access_events (credential_id, id);
+CREATE INDEX access_events_zone ON access_events (zone_id, id);
+CREATE INDEX access_events_reason ON access_events (reason, id);
+CREATE INDEX access_events_kind ON access_events (kind, id);
+
+CREATE INDEX access_events_outliers ON access_events (occurred_at) WHERE arrival_outlier;
+CREATE INDEX access_events_outliers_door ON access_events (door_id, occurred_at)
+    WHERE arrival_outlier;
+CREATE INDEX access_events_outliers_person ON access_events (person_id, occurred_at)
+    WHERE arrival_outlier;
+CREATE INDEX access_events_outliers_credential ON access_events (credential_id, occurred_at)
+    WHERE arrival_outlier;
+CREATE INDEX access_events_outliers_zone ON access_events (zone_id, occurred_at)
+    WHERE arrival_outlier;
+CREATE INDEX access_events_outliers_reason ON access_events (reason, occurred_at)
+    WHERE arrival_outlier;
+CREATE INDEX access_events_outliers_kind ON access_events (kind, occurred_at)
+    WHERE arrival_outlier;
