@@ -8,14 +8,15 @@
 --   They replace the `(door_id, occurred_at)` and `(person_id, occurred_at)` indexes of
 --   0006, which no query reads any more.
 -- * A period is walked in id order through the window of ids its events can have. The
---   events outside that window are the `arrival_outlier`s: received before they occurred
---   (by the clocks: an agent whose clock runs ahead) or more than an hour after (an
---   agent that was offline). They are few, and have partial indexes of their own, by
---   period and by period within each drive. `arrival_outlier` is computed from the row
---   (never stored, so it adds nothing to the record and cannot be changed apart from it).
+--   events outside that window are the early ones (received before they occurred, by
+--   the clocks: an agent whose clock runs ahead) and the late ones (received more than
+--   an hour after they occurred: an agent that was offline). They are few, and have
+--   partial indexes of their own, by period and by period within each filter that can
+--   drive a page. `arrived_late` is computed from the row (never
+--   stored, so it adds nothing to the record and cannot be changed apart from it).
 
-ALTER TABLE access_events ADD COLUMN arrival_outlier INTEGER GENERATED ALWAYS AS (
-    received_at < occurred_at OR julianday(received_at) - julianday(occurred_at) > 1.0 / 24
+ALTER TABLE access_events ADD COLUMN arrived_late INTEGER GENERATED ALWAYS AS (
+    julianday(received_at) - julianday(occurred_at) > 1.0 / 24
 ) VIRTUAL;
 
 DROP INDEX access_events_door_occurred;
@@ -28,16 +29,30 @@ CREATE INDEX access_events_zone ON access_events (zone_id, id);
 CREATE INDEX access_events_reason ON access_events (reason, id);
 CREATE INDEX access_events_kind ON access_events (kind, id);
 
-CREATE INDEX access_events_outliers ON access_events (occurred_at) WHERE arrival_outlier;
-CREATE INDEX access_events_outliers_door ON access_events (door_id, occurred_at)
-    WHERE arrival_outlier;
-CREATE INDEX access_events_outliers_person ON access_events (person_id, occurred_at)
-    WHERE arrival_outlier;
-CREATE INDEX access_events_outliers_credential ON access_events (credential_id, occurred_at)
-    WHERE arrival_outlier;
-CREATE INDEX access_events_outliers_zone ON access_events (zone_id, occurred_at)
-    WHERE arrival_outlier;
-CREATE INDEX access_events_outliers_reason ON access_events (reason, occurred_at)
-    WHERE arrival_outlier;
-CREATE INDEX access_events_outliers_kind ON access_events (kind, occurred_at)
-    WHERE arrival_outlier;
+CREATE INDEX access_events_early ON access_events (occurred_at) WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_door ON access_events (door_id, occurred_at)
+    WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_person ON access_events (person_id, occurred_at)
+    WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_credential ON access_events (credential_id, occurred_at)
+    WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_zone ON access_events (zone_id, occurred_at)
+    WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_reason ON access_events (reason, occurred_at)
+    WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_kind ON access_events (kind, occurred_at)
+    WHERE received_at < occurred_at;
+
+CREATE INDEX access_events_late ON access_events (occurred_at) WHERE arrived_late;
+CREATE INDEX access_events_late_door ON access_events (door_id, occurred_at)
+    WHERE arrived_late;
+CREATE INDEX access_events_late_person ON access_events (person_id, occurred_at)
+    WHERE arrived_late;
+CREATE INDEX access_events_late_credential ON access_events (credential_id, occurred_at)
+    WHERE arrived_late;
+CREATE INDEX access_events_late_zone ON access_events (zone_id, occurred_at)
+    WHERE arrived_late;
+CREATE INDEX access_events_late_reason ON access_events (reason, occurred_at)
+    WHERE arrived_late;
+CREATE INDEX access_events_late_kind ON access_events (kind, occurred_at)
+    WHERE arrived_late;

@@ -161,14 +161,15 @@ macro_rules! walk {
     };
 }
 
-/// The outliers (`arrival_outlier`: received before they occurred, by the clocks, or
-/// more than an hour after) of the period with ids in `($10, $12]`, read from the
-/// partial index of `$drive` (`"door_id = $1 AND "`) or of the period alone (`""`).
+/// The early (`$class` `"received_at < occurred_at AND "`: received before they
+/// occurred, by the clocks) or late (`"arrived_late AND "`: received more than an hour
+/// after) events of the period with ids in `($10, $12]`, read from that class's partial
+/// index on `$drive` (`"door_id = $1 AND "`) or on the period alone (`""`).
 macro_rules! outliers {
-    ($drive:literal) => {
+    ($class:literal, $drive:literal) => {
         concat!(
             select_events!(),
-            "arrival_outlier AND ",
+            $class,
             $drive,
             "occurred_at >= $8 AND occurred_at < $9 \
              AND COALESCE(id, id) > $10 AND COALESCE(id, id) <= $12",
@@ -346,7 +347,7 @@ impl Store {
                 ..page
             };
             rows = with_pool!(self, pool => {
-                bind_page!(drive.outliers(), &early).fetch_all(pool).await?
+                bind_page!(drive.early(), &early).fetch_all(pool).await?
             });
         }
         // The window, walked.
@@ -373,7 +374,7 @@ impl Store {
                 ..page
             };
             let late = with_pool!(self, pool => {
-                bind_page!(drive.outliers(), &late).fetch_all(pool).await?
+                bind_page!(drive.late(), &late).fetch_all(pool).await?
             });
             rows.extend(late);
         }
@@ -476,13 +477,13 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
 //   UUIDv7 of `from` to the largest of `to` plus an hour (plus margins). The walk stays
 //   inside that window: it neither reads the years before `from` nor, once the
 //   period's events are listed, the years after `to`.
-// - The events outside the window are outliers (`arrival_outlier`, a generated column):
-//   early ones (received before they occurred, by the clocks: an agent whose clock runs
-//   ahead) below it, late ones (received more than an hour after: an agent that was
-//   offline) above it. They have partial indexes of their own, one per drive
-//   `(column, occurred_at)` and one on `(occurred_at)`: the period's outliers of the
-//   drive are read from it and sorted by id, the early ones before the window, the late
-//   ones after it. They are few (a page that the walk fills never reads them).
+// - The events outside the window are the early ones (received before they occurred,
+//   by the clocks: an agent whose clock runs ahead) below it and the late ones
+//   (`arrived_late`, a generated column: received more than an hour after, an agent
+//   that was offline) above it. Each kind has partial indexes of its own, one per drive
+//   `(column, occurred_at)` and one on `(occurred_at)`: the period's early (late) events
+//   of the drive are read from it and sorted by id, before (after) the walk. They are
+//   few, and the late ones are read only when the walk leaves the page short.
 //
 // Which index a query uses is spelled out in its SQL rather than left to each
 // database's planner: the filters that must not drive are written as row tests
@@ -499,13 +500,12 @@ const ID_AFTER_RECEIVED_S: i64 = 600;
 /// Margin for a clock stepped back between reading `received_at` and taking an id.
 const ID_BEFORE_RECEIVED_S: i64 = 60;
 
-/// Received more than this long after it occurred, an event is an `arrival_outlier` (the
-/// generated column of migration 0008 says the same), as is one received before it
-/// occurred.
+/// Received more than this long after it occurred, an event `arrived_late` (the
+/// generated column of migration 0008 says the same).
 const LATE_AFTER_S: i64 = 3600;
 
-/// The ids of the events of `filter`'s period that are not outliers lie strictly
-/// inside `(floor, ceiling)`: `floor` just below the smallest UUIDv7 of `from`
+/// The ids of the events of `filter`'s period that are neither early nor late lie
+/// strictly inside `(floor, ceiling)`: `floor` just below the smallest UUIDv7 of `from`
 /// less a margin (`None` without `from`), `ceiling` the smallest UUIDv7 of `to` plus an
 /// hour and a margin (the largest id without `to`).
 fn id_window(filter: &EventFilter) -> (Option<Uuid>, Uuid) {
@@ -631,16 +631,31 @@ impl Drive {
         }
     }
 
-    /// The outliers of the period from this drive's partial index.
-    fn outliers(self) -> &'static str {
+    /// The early events of the period from this drive's partial index.
+    fn early(self) -> &'static str {
         match self {
-            Drive::Credential => outliers!("credential_id = $3 AND "),
-            Drive::Person => outliers!("person_id = $2 AND "),
-            Drive::Door => outliers!("door_id = $1 AND "),
-            Drive::Zone => outliers!("zone_id = $4 AND "),
-            Drive::Reason => outliers!("reason = $6 AND "),
-            Drive::Kind => outliers!("kind = $7 AND "),
-            Drive::Arrival => outliers!(""),
+            Drive::Credential => {
+                outliers!("received_at < occurred_at AND ", "credential_id = $3 AND ")
+            }
+            Drive::Person => outliers!("received_at < occurred_at AND ", "person_id = $2 AND "),
+            Drive::Door => outliers!("received_at < occurred_at AND ", "door_id = $1 AND "),
+            Drive::Zone => outliers!("received_at < occurred_at AND ", "zone_id = $4 AND "),
+            Drive::Reason => outliers!("received_at < occurred_at AND ", "reason = $6 AND "),
+            Drive::Kind => outliers!("received_at < occurred_at AND ", "kind = $7 AND "),
+            Drive::Arrival => outliers!("received_at < occurred_at AND ", ""),
+        }
+    }
+
+    /// The late events of the period from this drive's partial index.
+    fn late(self) -> &'static str {
+        match self {
+            Drive::Credential => outliers!("arrived_late AND ", "credential_id = $3 AND "),
+            Drive::Person => outliers!("arrived_late AND ", "person_id = $2 AND "),
+            Drive::Door => outliers!("arrived_late AND ", "door_id = $1 AND "),
+            Drive::Zone => outliers!("arrived_late AND ", "zone_id = $4 AND "),
+            Drive::Reason => outliers!("arrived_late AND ", "reason = $6 AND "),
+            Drive::Kind => outliers!("arrived_late AND ", "kind = $7 AND "),
+            Drive::Arrival => outliers!("arrived_late AND ", ""),
         }
     }
 }
