@@ -12,8 +12,9 @@
 --   the clocks: an agent whose clock runs ahead) and the late ones (received more than
 --   an hour after they occurred: an agent that was offline). They are few, and have
 --   partial indexes of their own, by period and by period within each filter that can
---   drive a page. `arrived_late` is computed from the row (never
---   stored, so it adds nothing to the record and cannot be changed apart from it).
+--   drive a page, the id last so that the cursor is tested before a row is read.
+--   `arrived_late` is computed from the row (never stored, so it adds nothing to the
+--   record and cannot be changed apart from it).
 
 ALTER TABLE access_events ADD COLUMN arrived_late INTEGER GENERATED ALWAYS AS (
     julianday(received_at) - julianday(occurred_at) > 1.0 / 24
@@ -29,30 +30,34 @@ CREATE INDEX access_events_zone ON access_events (zone_id, id);
 CREATE INDEX access_events_reason ON access_events (reason, id);
 CREATE INDEX access_events_kind ON access_events (kind, id);
 
-CREATE INDEX access_events_early ON access_events (occurred_at) WHERE received_at < occurred_at;
-CREATE INDEX access_events_early_door ON access_events (door_id, occurred_at)
+CREATE INDEX access_events_early ON access_events (occurred_at, id)
     WHERE received_at < occurred_at;
-CREATE INDEX access_events_early_person ON access_events (person_id, occurred_at)
+CREATE INDEX access_events_early_door ON access_events (door_id, occurred_at, id)
     WHERE received_at < occurred_at;
-CREATE INDEX access_events_early_credential ON access_events (credential_id, occurred_at)
+CREATE INDEX access_events_early_person ON access_events (person_id, occurred_at, id)
     WHERE received_at < occurred_at;
-CREATE INDEX access_events_early_zone ON access_events (zone_id, occurred_at)
+CREATE INDEX access_events_early_credential
+    ON access_events (credential_id, occurred_at, id)
     WHERE received_at < occurred_at;
-CREATE INDEX access_events_early_reason ON access_events (reason, occurred_at)
+CREATE INDEX access_events_early_zone ON access_events (zone_id, occurred_at, id)
     WHERE received_at < occurred_at;
-CREATE INDEX access_events_early_kind ON access_events (kind, occurred_at)
+CREATE INDEX access_events_early_reason ON access_events (reason, occurred_at, id)
+    WHERE received_at < occurred_at;
+CREATE INDEX access_events_early_kind ON access_events (kind, occurred_at, id)
     WHERE received_at < occurred_at;
 
-CREATE INDEX access_events_late ON access_events (occurred_at) WHERE arrived_late;
-CREATE INDEX access_events_late_door ON access_events (door_id, occurred_at)
+CREATE INDEX access_events_late ON access_events (occurred_at, id)
     WHERE arrived_late;
-CREATE INDEX access_events_late_person ON access_events (person_id, occurred_at)
+CREATE INDEX access_events_late_door ON access_events (door_id, occurred_at, id)
     WHERE arrived_late;
-CREATE INDEX access_events_late_credential ON access_events (credential_id, occurred_at)
+CREATE INDEX access_events_late_person ON access_events (person_id, occurred_at, id)
     WHERE arrived_late;
-CREATE INDEX access_events_late_zone ON access_events (zone_id, occurred_at)
+CREATE INDEX access_events_late_credential
+    ON access_events (credential_id, occurred_at, id)
     WHERE arrived_late;
-CREATE INDEX access_events_late_reason ON access_events (reason, occurred_at)
+CREATE INDEX access_events_late_zone ON access_events (zone_id, occurred_at, id)
     WHERE arrived_late;
-CREATE INDEX access_events_late_kind ON access_events (kind, occurred_at)
+CREATE INDEX access_events_late_reason ON access_events (reason, occurred_at, id)
+    WHERE arrived_late;
+CREATE INDEX access_events_late_kind ON access_events (kind, occurred_at, id)
     WHERE arrived_late;

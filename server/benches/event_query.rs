@@ -677,6 +677,8 @@ async fn measure(store: &Store, runs: usize) -> Result<Vec<Line>> {
     // The last pages of the month: after its last event received in time, only late
     // arrivals remain.
     let month_end = first_id(store, &since(mid + month + Duration::hours(2), f())).await?;
+    // And of the whole year: its last minute.
+    let year_end = first_id(store, &since(end - Duration::minutes(1), f())).await?;
     let text = |s: &str| Some(s.to_owned());
     let cases: Vec<(&str, EventFilter, Option<Uuid>)> = vec![
         ("no filter, first page", f(), None),
@@ -777,6 +779,11 @@ async fn measure(store: &Store, runs: usize) -> Result<Vec<Line>> {
             "one month, last page (after the month's end)",
             period(mid, month),
             Some(month_end),
+        ),
+        (
+            "the whole year, last page (its last minute)",
+            period(start, Duration::days(365)),
+            Some(year_end),
         ),
         (
             "since the last day (from only)",
