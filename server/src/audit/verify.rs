@@ -188,7 +188,11 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
     }
     // A checkpoint beyond the end, or a head ahead of it: entries were removed at the end.
     let (head_seq, head_hash) = store.audit_head().await?;
-    let beyond = store.checkpoints_after(last_seq, 1).await?.first().map(|c| c.seq);
+    let beyond = store
+        .checkpoints_after(last_seq, 1)
+        .await?
+        .first()
+        .map(|c| c.seq);
     if beyond.is_some() || head_seq != last_seq || (head_seq > 0 && head_hash != previous) {
         let signed = beyond.unwrap_or(head_seq);
         report.first_bad = Some(BadRecord {
