@@ -397,6 +397,26 @@ async fn cursor_pagination_walks_every_item_once() {
     }
 }
 
+/// Every `$ref` in `node` that names nothing in `doc` (a client generator or a
+/// schema-driven fuzzer cannot resolve it).
+fn dangling_refs(doc: &Value, node: &Value, out: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                let found = target
+                    .strip_prefix('#')
+                    .and_then(|pointer| doc.pointer(pointer));
+                if found.is_none() {
+                    out.push(target.clone());
+                }
+            }
+            map.values().for_each(|v| dangling_refs(doc, v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| dangling_refs(doc, v, out)),
+        _ => {}
+    }
+}
+
 #[tokio::test]
 async fn openapi_health_and_metrics() {
     let (app, _db) = TestApp::start().await;
@@ -410,6 +430,9 @@ async fn openapi_health_and_metrics() {
     assert!(login["requestBody"].is_object());
     assert!(login["responses"]["200"].is_object());
     assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
+    let mut dangling = Vec::new();
+    dangling_refs(&doc, &doc, &mut dangling);
+    assert!(dangling.is_empty(), "references to no schema: {dangling:?}");
 
     let health: Value = app.public_json("/healthz").await;
     assert_eq!(health["status"], "ok");

@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `ndjson` or `csv`.
+    #[param(inline)]
     format: Format,
     /// Records chained at or after this instant (RFC 3339).
     from: DateTime<Utc>,

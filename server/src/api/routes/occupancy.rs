@@ -44,6 +44,7 @@ pub enum ListFormat {
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
     /// `json` (default), `csv` or `html` (a printable page).
+    #[param(inline)]
     format: Option<ListFormat>,
 }
 
