@@ -79,6 +79,11 @@ pub enum EventKind {
     /// the server measures it: server time minus agent time (positive: the agent is
     /// behind).
     ClockOffset { offset_ms: i64 },
+    /// The agent has not heard from the server's presence feed (who is inside where)
+    /// for longer than its configured maximum: until it has, hard anti-passback is
+    /// applied as soft, each re-entry granted with an `anti_passback_violation` alarm.
+    /// Journalled once per such period.
+    PresenceUnconfirmed,
 }
 
 /// A card presentation and the engine's decision.
@@ -118,6 +123,7 @@ impl EventKind {
             EventKind::AgentStarted => "agent_started",
             EventKind::LockFault { .. } => "lock_fault",
             EventKind::ClockOffset { .. } => "clock_offset",
+            EventKind::PresenceUnconfirmed => "presence_unconfirmed",
         }
     }
 }
@@ -226,6 +232,7 @@ mod tests {
                 EventKind::ClockOffset { offset_ms: -12_345 },
                 "clock_offset",
             ),
+            (EventKind::PresenceUnconfirmed, "presence_unconfirmed"),
         ];
         for (position, (kind, name)) in kinds.into_iter().enumerate() {
             assert_eq!(kind.name(), name);

@@ -1,4 +1,4 @@
-//! Door agents on the server: enrolment and identity, policy by long-poll, event upload
+//! Door agents on the server: enrolment and identity, policy and presence by long-poll, event upload
 //! and ingest alarms, the events list (`api`, `policy`, `ingest`, on SQLite through the
 //! HTTP API) and their storage on both backends (`store`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +12,8 @@ mod api;
 mod ingest;
 #[path = "agents/policy.rs"]
 mod policy;
+#[path = "agents/presence.rs"]
+mod presence;
 #[path = "support/site_model.rs"]
 mod site_support;
 #[path = "agents/store.rs"]

@@ -199,6 +199,8 @@ pub(super) fn door_mode(door: &Door, site: &Site, h: HolderRef<'_>) -> RuleResul
 
 /// Rule 9. "Inside" means the holder's last recorded zone is the target zone or lies
 /// within it, and the zone's timeout (if any) has not run out since they passed in.
+/// Hard anti-passback is applied as soft while the presence is unconfirmed (see
+/// [`EngineState::presence_unconfirmed`]).
 /// Returns whether a soft violation should raise an alarm.
 pub(super) fn anti_passback(
     policy: &Policy,
@@ -219,6 +221,12 @@ pub(super) fn anti_passback(
     match (inside, zone.anti_passback) {
         (false, _) => (pass("not inside the zone"), false),
         (true, AntiPassback::Soft) => (pass("already inside: soft anti-passback, alarm"), true),
+        (true, _) if state.presence_unconfirmed => (
+            pass(
+                "already inside by a presence the server has not confirmed: hard anti-passback applied as soft, alarm",
+            ),
+            true,
+        ),
         _ => (fail(Reason::AntiPassback, "already inside the zone"), false),
     }
 }

@@ -143,6 +143,12 @@ pub struct EngineState {
     pub pin_failures: BTreeMap<Uuid, u8>,
     /// Credentials suspended at the door after too many wrong PINs.
     pub pin_suspended: BTreeSet<Uuid>,
+    /// Whether `presence` may be out of date: a door agent that has lost the server's
+    /// feed of who is where cannot know whether a holder it saw enter has left through
+    /// another agent's door, so hard anti-passback is applied as soft (granted, with the
+    /// alarm) until the feed is back. Set by the caller before deciding; not saved.
+    #[serde(skip)]
+    pub presence_unconfirmed: bool,
 }
 
 impl EngineState {
@@ -150,6 +156,23 @@ impl EngineState {
     pub fn reinstate(&mut self, credential_id: Uuid) {
         self.pin_suspended.remove(&credential_id);
         self.pin_failures.remove(&credential_id);
+    }
+
+    /// Takes in where the server last saw `holder` pass to (`zone_id` `None`: into a
+    /// zone this state does not cover), unless this state knows of a passage as recent
+    /// or later.
+    pub fn learn_presence(&mut self, holder: Uuid, zone_id: Option<Uuid>, since: DateTime<Utc>) {
+        if self.presence.get(&holder).is_some_and(|p| p.since >= since) {
+            return;
+        }
+        match zone_id {
+            Some(zone_id) => {
+                self.presence.insert(holder, Presence { zone_id, since });
+            }
+            None => {
+                self.presence.remove(&holder);
+            }
+        }
     }
 
     /// Records that `holder` passed into `zone_id` at `at`.

@@ -37,10 +37,13 @@ pub struct Chained<T> {
 /// Appends `$entries` (`&[(Source, Uuid, [u8; 32])]`: which record, its digest) to the
 /// audit chain through `$tx`, in order. Taking the head row first makes concurrent
 /// writers extend the chain one after the other (the row lock on PostgreSQL, the write
-/// lock on SQLite); call it late in the transaction to hold that briefly.
+/// lock on SQLite); call it late in the transaction to hold that briefly. Evaluates to
+/// the chain seq of the first entry (`None` when there are none): numbers given out in
+/// commit order, which the presence feed uses as its revisions.
 macro_rules! chain_records {
     ($tx:expr, $entries:expr) => {{
         let entries: &[($crate::audit::records::Source, uuid::Uuid, [u8; 32])] = $entries;
+        let mut first: Option<i64> = None;
         if !entries.is_empty() {
             let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
             let (last, head): (i64, Vec<u8>) = sqlx::query_as(
@@ -49,6 +52,7 @@ macro_rules! chain_records {
             .bind(count)
             .fetch_one($tx)
             .await?;
+            first = Some(last - count + 1);
             let recorded_at = $crate::store::now();
             let mut previous = $crate::audit::hash32(&head);
             for (seq, (source, record_id, digest)) in (last - count + 1..).zip(entries) {
@@ -79,6 +83,7 @@ macro_rules! chain_records {
                 .execute($tx)
                 .await?;
         }
+        first
     }};
 }
 pub(crate) use chain_records;

@@ -311,16 +311,18 @@ impl Store {
                     .bind(row.policy_version)
                     .execute(&mut *tx)
                     .await?;
+                    passages.extend(Passage::of(&row, chained.len()));
                     chained.push((Source::Event, row.id, row.digest()));
-                    passages.extend(Passage::of(&row));
                     outcome.stored += 1;
                 }
                 previous = Some((record.seq, record.hash));
                 outcome.acked_through = Some(record.seq);
             }
-            record_passages!(&mut *tx, &passages);
             super::alarms::ingest::raise_ingest_alarms(&mut *tx, &mut chained, agent_id, records).await?;
-            chain_records!(&mut *tx, &chained);
+            // Passages after chaining: their revisions are their events' chain seqs.
+            if let Some(first_seq) = chain_records!(&mut *tx, &chained) {
+                record_passages!(&mut *tx, &passages, first_seq);
+            }
             tx.commit().await?;
         });
         Ok(outcome)

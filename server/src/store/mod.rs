@@ -51,7 +51,7 @@ pub use events::{
     AlarmRecord, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord,
 };
 pub use musters::{MusterPerson, MusterRecord};
-pub use presence::Occupant;
+pub use presence::{Occupant, PresenceChange};
 
 // live alarms: one model over door events, server-raised alarms and acknowledgements
 mod alarms;

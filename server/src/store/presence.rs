@@ -21,12 +21,14 @@ pub(crate) struct Passage {
     pub direction: String,
     pub since: DateTime<Utc>,
     pub event_id: Uuid,
+    /// The event's position among the entries its upload appends to the audit chain.
+    pub chain_index: i64,
 }
 
 impl Passage {
     /// The passage an ingested event records, if it is a granted presentation of a known
-    /// person or visit at a door.
-    pub fn of(row: &EventRow) -> Option<Passage> {
+    /// person or visit at a door; `chain_index` as in [`Passage`].
+    pub fn of(row: &EventRow, chain_index: usize) -> Option<Passage> {
         if row.kind != "presentation" || row.outcome.as_deref() != Some("granted") {
             return None;
         }
@@ -38,16 +40,20 @@ impl Passage {
             direction: row.direction.clone()?,
             since: row.occurred_at,
             event_id: row.id,
+            chain_index: i64::try_from(chain_index).ok()?,
         })
     }
 }
 
 /// Records `$passages` (`&[Passage]`) through `$tx`: each holder's presence moves to
 /// the zone the passage led into, unless a later passage is already recorded. Passages
-/// at a door that no longer exists are skipped.
+/// at a door that no longer exists are skipped. `$first_seq` is the audit chain seq of
+/// the upload's first chained entry: a passage's revision is its event's chain seq, so
+/// revisions grow in commit order and the presence feed never skips a change.
 macro_rules! record_passages {
-    ($tx:expr, $passages:expr) => {{
+    ($tx:expr, $passages:expr, $first_seq:expr) => {{
         let passages: &[$crate::store::presence::Passage] = $passages;
+        let first_seq: i64 = $first_seq;
         for p in passages {
             let zone: Option<uuid::Uuid> = sqlx::query_scalar(
                 "SELECT CASE WHEN $2 = 'exit' THEN from_zone_id ELSE to_zone_id END \
@@ -60,11 +66,11 @@ macro_rules! record_passages {
             let Some(zone) = zone else { continue };
             sqlx::query(
                 "INSERT INTO presence (holder_id, person_id, visit_id, zone_id, door_id, \
-                 direction, since, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (holder_id) DO UPDATE SET zone_id = excluded.zone_id, \
+                 direction, since, event_id, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9) ON CONFLICT (holder_id) DO UPDATE SET zone_id = excluded.zone_id, \
                  door_id = excluded.door_id, direction = excluded.direction, \
-                 since = excluded.since, event_id = excluded.event_id \
-                 WHERE presence.since <= excluded.since",
+                 since = excluded.since, event_id = excluded.event_id, \
+                 revision = excluded.revision WHERE presence.since <= excluded.since",
             )
             .bind(p.holder_id)
             .bind(p.person_id)
@@ -74,6 +80,7 @@ macro_rules! record_passages {
             .bind(&p.direction)
             .bind(p.since)
             .bind(p.event_id)
+            .bind(first_seq + p.chain_index)
             .execute($tx)
             .await?;
         }
@@ -154,5 +161,50 @@ impl Store {
             .await?
         });
         Ok(rows)
+    }
+}
+
+/// A presence change as the feed gives it to one agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub holder_id: Uuid,
+    /// The zone the holder passed into, or `None` when it is not in the agent's sites.
+    pub zone_id: Option<Uuid>,
+    pub since: DateTime<Utc>,
+    /// The feed position of this change (see `record_passages!`).
+    pub revision: i64,
+}
+
+impl Store {
+    /// The presence changes after `after` (every presence when `None`), in revision
+    /// order, at most `limit`; zones outside `sites` are given as `None`.
+    pub async fn presence_changes(
+        &self,
+        sites: &std::collections::BTreeSet<Uuid>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<PresenceChange>, StoreError> {
+        let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT p.holder_id, p.zone_id, z.site_id, p.since, p.revision \
+                 FROM presence p JOIN zones z ON z.id = p.zone_id \
+                 WHERE p.revision > $1 ORDER BY p.revision LIMIT $2",
+            )
+            .bind(after.unwrap_or(-1))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(holder_id, zone_id, site_id, since, revision)| PresenceChange {
+                    holder_id,
+                    zone_id: sites.contains(&site_id).then_some(zone_id),
+                    since,
+                    revision,
+                },
+            )
+            .collect())
     }
 }

@@ -8,11 +8,14 @@ use gatehouse_core::decide::{Direction, Outcome};
 use gatehouse_server::audit::checkpoint::AuditKey;
 use gatehouse_server::audit::verify::verify;
 use gatehouse_server::store::{Actor, StoreError};
+use std::collections::BTreeSet;
+use uuid::Uuid;
 
 conformance!(
     entries_and_exits_across_two_doors_move_people_between_zones,
     a_late_upload_does_not_undo_a_newer_passage,
     a_muster_lists_exactly_who_is_inside_and_records_every_mark,
+    the_presence_feed_pages_through_changes_in_commit_order,
 );
 
 async fn entries_and_exits_across_two_doors_move_people_between_zones(db: &TestDb) {
@@ -179,4 +182,50 @@ async fn a_muster_lists_exactly_who_is_inside_and_records_every_mark(db: &TestDb
     assert_eq!(actions, ["muster.start", "muster.account", "muster.close"]);
     let report = verify(&s.store, &key.public_key()).await.unwrap();
     assert!(report.ok, "{report:?}");
+}
+
+/// (holder, zone) of each change after `after`, and the last revision.
+async fn changes(
+    s: &Site,
+    sites: &BTreeSet<Uuid>,
+    after: Option<i64>,
+    limit: u32,
+) -> (Vec<(Uuid, Option<Uuid>)>, Option<i64>) {
+    let page = s.store.presence_changes(sites, after, limit).await.unwrap();
+    let revisions: Vec<i64> = page.iter().map(|c| c.revision).collect();
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+    assert!(revisions.iter().all(|r| after.is_none_or(|a| *r > a)));
+    let last = revisions.last().copied();
+    (
+        page.iter().map(|c| (c.holder_id, c.zone_id)).collect(),
+        last,
+    )
+}
+
+async fn the_presence_feed_pages_through_changes_in_commit_order(db: &TestDb) {
+    let mut s = Site::create(db.store().await).await;
+    let sites = BTreeSet::from([s.site]);
+    s.badge(s.ada, s.front, Entry, Granted, 1).await;
+    s.badge(s.bo, s.front, Entry, Denied, 2).await;
+    s.badge(s.bo, s.front, Entry, Granted, 3).await;
+    s.badge(s.ada, s.lab_door, Entry, Granted, 4).await;
+    // Each holder once, at their latest passage, in the order those were stored.
+    let (all, last) = changes(&s, &sites, None, 100).await;
+    assert_eq!(all, [(s.bo, Some(s.lobby)), (s.ada, Some(s.lab))]);
+    // Page by page: the same, one at a time.
+    let (one, r1) = changes(&s, &sites, None, 1).await;
+    let (two, r2) = changes(&s, &sites, r1, 1).await;
+    assert_eq!([one, two].concat(), all);
+    assert_eq!(r2, last);
+    assert_eq!(changes(&s, &sites, last, 100).await, (vec![], None));
+    // A late upload older than Ada's lab entry changes nothing; her exit does.
+    s.badge(s.ada, s.front, Exit, Granted, 0).await;
+    assert_eq!(changes(&s, &sites, last, 100).await, (vec![], None));
+    s.badge(s.ada, s.front, Exit, Granted, 5).await;
+    let (exit, _) = changes(&s, &sites, last, 100).await;
+    assert_eq!(exit, [(s.ada, Some(s.street))]);
+    // An agent of another site learns only that they are somewhere else.
+    let elsewhere = BTreeSet::from([Uuid::now_v7()]);
+    let (foreign, _) = changes(&s, &elsewhere, None, 100).await;
+    assert_eq!(foreign, [(s.bo, None), (s.ada, None)]);
 }

@@ -90,6 +90,91 @@ fn soft_anti_passback_grants_with_alarm() {
     assert_eq!(again.alarms, [Alarm::AntiPassbackViolation]);
 }
 
+/// A door agent that lost the server's presence feed applies hard anti-passback as
+/// soft: the holder it saw enter may have left through another agent's door.
+#[test]
+fn unconfirmed_presence_softens_hard_anti_passback() {
+    use AntiPassback::{Hard, Off, Soft};
+    // (name, mode, timeout, presence unconfirmed, inside since T0, badge at, expected)
+    type Row = (
+        &'static str,
+        AntiPassback,
+        Option<u32>,
+        bool,
+        bool,
+        &'static str,
+        (Outcome, Reason, &'static [Alarm]),
+    );
+    let denied: (Outcome, Reason, &[Alarm]) = (Outcome::Denied, Reason::AntiPassback, &[]);
+    let granted: (Outcome, Reason, &[Alarm]) = (Outcome::Granted, Reason::Granted, &[]);
+    let alarmed: (Outcome, Reason, &[Alarm]) = (
+        Outcome::Granted,
+        Reason::Granted,
+        &[Alarm::AntiPassbackViolation],
+    );
+    #[rustfmt::skip]
+    let rows: [Row; 8] = [
+        ("hard, confirmed, inside", Hard, None, false, true, T10, denied),
+        ("hard, unconfirmed, inside", Hard, None, true, true, T10, alarmed),
+        ("hard, unconfirmed, not inside", Hard, None, true, false, T10, granted),
+        ("hard, unconfirmed, timeout not run out", Hard, Some(60), true, true, T59, alarmed),
+        ("hard, unconfirmed, timeout run out", Hard, Some(60), true, true, T60, granted),
+        ("soft, unconfirmed, inside", Soft, None, true, true, T10, alarmed),
+        ("soft, confirmed, inside", Soft, None, false, true, T10, alarmed),
+        ("off, unconfirmed, inside", Off, None, true, true, T10, granted),
+    ];
+    for (name, mode, timeout, unconfirmed, inside, when, (outcome, reason, alarms)) in rows {
+        let p = apb(mode, timeout);
+        let mut st = EngineState::default();
+        if inside {
+            st.learn_presence(ALICE, Some(CTRL), at(T0));
+        }
+        st.presence_unconfirmed = unconfirmed;
+        let d = run(&p, &mut st, ALICE_CARD, DOOR, when, None);
+        assert_eq!(
+            (d.outcome, d.reason, &d.alarms[..]),
+            (outcome, reason, alarms),
+            "{name}"
+        );
+    }
+}
+
+/// The server's view of where a holder is replaces the local one only when it is newer.
+#[test]
+fn learned_presence_never_undoes_a_newer_local_passage() {
+    const OTHER: Uuid = Uuid::from_u128(0xAB);
+    // (name, local, server's (zone, since), expected)
+    type Seen = Option<(Uuid, &'static str)>;
+    #[rustfmt::skip]
+    let rows: [(&str, Seen, (Option<Uuid>, &str), Seen); 7] = [
+        ("nothing local: taken", None, (Some(CTRL), T10), Some((CTRL, T10))),
+        ("older local: replaced", Some((OTHER, T0)), (Some(CTRL), T10), Some((CTRL, T10))),
+        ("newer local: kept", Some((OTHER, T30)), (Some(CTRL), T10), Some((OTHER, T30))),
+        ("same instant: kept", Some((OTHER, T10)), (Some(CTRL), T10), Some((OTHER, T10))),
+        ("gone elsewhere, older local: removed", Some((CTRL, T0)), (None, T10), None),
+        ("gone elsewhere, newer local: kept", Some((CTRL, T30)), (None, T10), Some((CTRL, T30))),
+        ("gone elsewhere, nothing local", None, (None, T10), None),
+    ];
+    for (name, local, (zone, since), expected) in rows {
+        let mut st = EngineState::default();
+        if let Some((zone, when)) = local {
+            st.learn_presence(ALICE, Some(zone), at(when));
+        }
+        st.learn_presence(ALICE, zone, at(since));
+        let now = st.presence.get(&ALICE).map(|p| (p.zone_id, p.since));
+        assert_eq!(now, expected.map(|(z, w)| (z, at(w))), "{name}");
+        let tallies: Vec<_> = st.presence.per_zone().collect();
+        assert_eq!(
+            tallies,
+            expected
+                .map(|(z, _)| (z, 1))
+                .into_iter()
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn wrong_pins_lock_out_then_reinstate() {
     let p = policy(|s| zone_mut(s, CTRL).pin_required = true);

@@ -1,12 +1,13 @@
 //! The API door agents call with their own token: enrolment (with a one-time code),
-//! the policy for their doors' sites by long-poll, and event upload. Operator tokens are
-//! not accepted here, nor agent tokens anywhere else.
+//! the policy for their doors' sites and the presence feed (who is where) by long-poll,
+//! and event upload. Operator tokens are not accepted here, nor agent tokens anywhere
+//! else.
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::auth::agent::{AuthenticatedAgent, hash_secret, new_agent_token, normalize_code};
 use crate::state::AppState;
-use crate::store::{IngestOutcome, UploadRecord, now};
+use crate::store::{IngestOutcome, PresenceChange, UploadRecord, now};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -31,14 +32,15 @@ const MAX_PAYLOAD: usize = 64 * 1024;
 /// with 204, never with the timeout's 408.
 const MAX_WAIT_S: u64 = 25;
 const DEFAULT_WAIT_S: u64 = 25;
-/// How often a waiting long-poll re-reads the policy version (other replicas change it
-/// in the database, so there is nothing in this process to wait on).
+/// How often a waiting long-poll re-reads the policy version or the presence (other
+/// replicas change them in the database, so there is nothing in this process to wait on).
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(enroll))
         .routes(routes!(policy))
+        .routes(routes!(presence))
         .routes(routes!(upload_events))
 }
 
@@ -141,6 +143,94 @@ async fn policy(
         ),
     ];
     Ok((headers, bytes).into_response())
+}
+
+/// Most presence changes in one answer.
+const PRESENCE_PAGE: u32 = 5_000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceQuery {
+    /// The `revision` of the agent's last answer; absent: from the start (everyone).
+    #[param(minimum = 0)]
+    after: Option<i64>,
+    /// Seconds to wait for a change, 0 to 25 (default 25).
+    #[param(minimum = 0, maximum = 25)]
+    wait_s: Option<u64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PresencePage {
+    /// Where the next request starts (`after`).
+    revision: i64,
+    /// More changes are waiting: ask again at once.
+    more: bool,
+    /// In revision order.
+    presences: Vec<FedPresence>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FedPresence {
+    /// The person's id, or the visit's.
+    holder_id: Uuid,
+    /// The zone the holder last passed into; `null` when it is not in one of this
+    /// agent's sites (they left for somewhere else).
+    zone_id: Option<Uuid>,
+    /// When they passed (by the clock of the agent that let them).
+    since: DateTime<Utc>,
+}
+
+/// Who is where, as the server knows it from every agent's events: the changes after
+/// `after`, as soon as there are any within `wait_s` seconds (an empty page when the
+/// wait ends first). The agent merges them into its anti-passback and occupancy state;
+/// a passage it recorded itself more recently wins.
+#[utoipa::path(get, path = "/agent/presence", tag = "agent", security(("bearer" = [])),
+    params(PresenceQuery),
+    responses((status = 200, body = PresencePage), (status = 401, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn presence(
+    State(state): State<AppState>,
+    agent: AuthenticatedAgent,
+    ApiQuery(query): ApiQuery<PresenceQuery>,
+) -> Result<Json<PresencePage>, ApiError> {
+    let wait_s = query.wait_s.unwrap_or(DEFAULT_WAIT_S);
+    if wait_s > MAX_WAIT_S {
+        return Err(ApiError::field("wait_s", "must be between 0 and 25"));
+    }
+    if query.after.is_some_and(|a| a < 0) {
+        return Err(ApiError::field("after", "must be 0 or more"));
+    }
+    let sites = state.store.agent_site_ids(agent.agent_id).await?;
+    let deadline = Instant::now() + Duration::from_secs(wait_s);
+    let changes = loop {
+        let changes = state
+            .store
+            .presence_changes(&sites, query.after, PRESENCE_PAGE)
+            .await?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !changes.is_empty() || left.is_zero() {
+            break changes;
+        }
+        sleep(left.min(POLL_EVERY)).await;
+    };
+    let more = changes.len() >= PRESENCE_PAGE as usize;
+    let revision = changes
+        .last()
+        .map_or(query.after.unwrap_or(0), |c| c.revision);
+    let presences = changes
+        .into_iter()
+        .map(|c: PresenceChange| FedPresence {
+            holder_id: c.holder_id,
+            zone_id: c.zone_id,
+            since: c.since,
+        })
+        .collect();
+    Ok(Json(PresencePage {
+        revision,
+        more,
+        presences,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
