@@ -72,6 +72,10 @@ pub struct AgentSection {
     /// Seconds since the policy was last confirmed current beyond which entries are
     /// denied (exits stay free) and `policy_stale` is raised.
     pub max_policy_age_s: u64,
+    /// Seconds without an answer from the server's presence feed (who is inside where)
+    /// beyond which hard anti-passback is applied as soft and `presence_unconfirmed` is
+    /// journalled.
+    pub presence_max_age_s: u64,
     /// Records per upload (1 to 1000).
     pub upload_batch: usize,
 }
@@ -82,6 +86,7 @@ impl Default for AgentSection {
             credential_file: "/var/lib/gatehouse-agent/credential.json".into(),
             state_dir: "/var/lib/gatehouse-agent".into(),
             max_policy_age_s: 86_400,
+            presence_max_age_s: 60,
             upload_batch: 1_000,
         }
     }
@@ -160,6 +165,11 @@ impl AgentConfig {
         if self.agent.max_policy_age_s == 0 {
             return Err(ConfigError(
                 "agent.max_policy_age_s: must be at least 1".into(),
+            ));
+        }
+        if self.agent.presence_max_age_s == 0 {
+            return Err(ConfigError(
+                "agent.presence_max_age_s: must be at least 1".into(),
             ));
         }
         if !(1..=1000).contains(&self.agent.upload_batch) {

@@ -2,6 +2,8 @@
 //! policy in use, journal the presentation durably, and only then tell the door to
 //! release. A stale policy denies every entry (exits are decided as usual); no policy
 //! at all denies everything. Both refusals carry reason `policy_stale` (see [`verdict`]).
+//! Changes from the server's presence feed are merged into the engine state between
+//! cards; while that feed is unconfirmed, hard anti-passback is applied as soft.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +21,7 @@ use uuid::Uuid;
 
 use super::doors::send;
 use super::journal_cell::JournalCell;
+use super::presence_sync::PresenceChange;
 use super::status::StatusState;
 use crate::door::{Input, InputSink};
 use crate::reader::{CardEvent, ReaderEvent, ReaderMap};
@@ -54,6 +57,8 @@ pub struct DecideContext {
     pub status: Arc<StatusState>,
     /// Whether `policy_stale` has been journalled for the current stale period.
     pub stale_raised: Arc<AtomicBool>,
+    /// Whether `presence_unconfirmed` has been journalled for the current period.
+    pub presence_raised: AtomicBool,
 }
 
 impl DecideContext {
@@ -93,6 +98,27 @@ impl DecideContext {
         stale
     }
 
+    /// Journals `presence_unconfirmed` once per period without the server's presence
+    /// feed; returns whether the feed is unconfirmed.
+    pub async fn check_presence(&self) -> bool {
+        let unconfirmed = self.status.presence.is_unconfirmed();
+        if unconfirmed && !self.presence_raised.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                "presence_unconfirmed: no answer from the server's presence feed within \
+                 agent.presence_max_age_s; hard anti-passback applies as soft"
+            );
+            self.journal(DoorEvent {
+                occurred_at: Utc::now(),
+                door_id: None,
+                kind: EventKind::PresenceUnconfirmed,
+            })
+            .await;
+        } else if !unconfirmed {
+            self.presence_raised.store(false, Ordering::SeqCst);
+        }
+        unconfirmed
+    }
+
     async fn on_card(&self, card: CardEvent, engine: &mut EngineState) {
         let Some(reader) = self.readers.get(&card.reader).cloned() else {
             tracing::warn!(reader = %card.reader, "card at a reader not in the configuration");
@@ -108,6 +134,7 @@ impl DecideContext {
             return;
         };
         let stale = self.check_stale().await;
+        engine.presence_unconfirmed = self.check_presence().await;
         let policy = self.status.policy.current.borrow().clone();
         let at = Utc::now();
         let presentation = Presentation {
@@ -202,9 +229,25 @@ impl DecideContext {
 }
 
 /// Runs until the reader channel closes.
-pub async fn decide_loop(ctx: Arc<DecideContext>, mut events: mpsc::Receiver<ReaderEvent>) {
+pub async fn decide_loop(
+    ctx: Arc<DecideContext>,
+    mut events: mpsc::Receiver<ReaderEvent>,
+    mut presence: mpsc::Receiver<Vec<PresenceChange>>,
+) {
     let mut engine = EngineState::default();
-    while let Some(event) = events.recv().await {
+    loop {
+        let event = tokio::select! {
+            // What the server knows of who is where goes in before the next card.
+            biased;
+            Some(changes) = presence.recv() => {
+                for c in changes {
+                    engine.learn_presence(c.holder_id, c.zone_id, c.since);
+                }
+                continue;
+            }
+            event = events.recv() => event,
+        };
+        let Some(event) = event else { return };
         match event {
             ReaderEvent::Card(card) => ctx.on_card(card, &mut engine).await,
             ReaderEvent::ReadFailed { reader, kind, .. } => {
@@ -232,6 +275,7 @@ mod tests {
     use std::time::Instant;
 
     use chrono::{DateTime, Duration as Age};
+    use gatehouse_core::decide::Alarm;
     use gatehouse_core::model::{
         AntiPassback, CardKind, Credential, CredentialState, Door, DoorMode, Grant, Holder, Person,
         PersonKind, PersonStatus, Site, Subject, Zone,
@@ -240,6 +284,7 @@ mod tests {
 
     use super::*;
     use crate::agent::policy_sync::PolicyState;
+    use crate::agent::presence_sync::PresenceFeed;
     use crate::door::TimedInput;
     use crate::reader::ReaderConfig;
 
@@ -369,11 +414,17 @@ mod tests {
     }
 
     /// A decide context whose policy on disk was signed at `issued_at`, with a maximum
-    /// policy age of one hour.
+    /// policy age of one hour and a confirmed presence feed.
     fn agent(issued_at: DateTime<Utc>) -> Agent {
+        agent_with(issued_at, |_| {})
+    }
+
+    fn agent_with(issued_at: DateTime<Utc>, setup: impl FnOnce(&mut PolicySource)) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let key = generate_key();
-        let snapshot = sign_at(&source(), 3, issued_at, &key).unwrap();
+        let mut source = source();
+        setup(&mut source);
+        let snapshot = sign_at(&source, 3, issued_at, &key).unwrap();
         std::fs::write(
             dir.path().join("policy.snapshot"),
             snapshot.to_bytes().unwrap(),
@@ -395,9 +446,12 @@ mod tests {
             },
         ];
         let (tx, door) = std::sync::mpsc::channel();
+        let presence = Arc::new(PresenceFeed::new(60));
+        presence.confirm_now();
         let status = Arc::new(StatusState {
             relays: BTreeMap::new(),
             policy,
+            presence,
             journal: Arc::clone(&journal),
             readers: Mutex::new(vec![]),
             last_decision: Mutex::new(None),
@@ -409,6 +463,7 @@ mod tests {
             journal,
             status,
             stale_raised: Arc::new(AtomicBool::new(false)),
+            presence_raised: AtomicBool::new(false),
         };
         Agent {
             ctx,
@@ -417,10 +472,8 @@ mod tests {
         }
     }
 
-    fn journalled(agent: &Agent) -> Vec<EventKind> {
-        agent
-            .ctx
-            .journal
+    fn journalled(ctx: &DecideContext) -> Vec<EventKind> {
+        ctx.journal
             .pending(100)
             .unwrap()
             .iter()
@@ -468,7 +521,7 @@ mod tests {
             let agent = agent(Utc::now() - age);
             let mut engine = EngineState::default();
             agent.ctx.on_card(card(reader), &mut engine).await;
-            let events = journalled(&agent);
+            let events = journalled(&agent.ctx);
             let Some(EventKind::Presentation(record)) = events.last() else {
                 panic!("{name}: no presentation journalled: {events:?}");
             };
@@ -549,7 +602,7 @@ mod tests {
         for _ in 0..3 {
             agent.ctx.on_card(card("front"), &mut engine).await;
         }
-        let events = journalled(&agent);
+        let events = journalled(&agent.ctx);
         let stale = events
             .iter()
             .filter(|k| **k == EventKind::PolicyStale)
@@ -559,5 +612,121 @@ mod tests {
             .filter(|k| matches!(k, EventKind::Presentation(p) if p.reason == Reason::PolicyStale))
             .count();
         assert_eq!((stale, refusals), (1, 3), "{events:?}");
+    }
+
+    fn presentations(ctx: &DecideContext) -> Vec<(Outcome, Reason, Vec<Alarm>)> {
+        journalled(ctx)
+            .into_iter()
+            .filter_map(|k| match k {
+                EventKind::Presentation(p) => Some((p.outcome, p.reason, p.alarms)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn hard_anti_passback(source: &mut PolicySource) {
+        source.zones[1].anti_passback = AntiPassback::Hard;
+    }
+
+    #[tokio::test]
+    async fn without_the_presence_feed_hard_anti_passback_is_soft_and_recorded() {
+        let agent = agent_with(Utc::now(), hard_anti_passback);
+        let feed = Arc::clone(&agent.ctx.status.presence);
+        let mut engine = EngineState::default();
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        let lost = PresenceFeed::new(60);
+        // The same agent, its feed lost: re-entries pass with the alarm.
+        let offline = DecideContext {
+            status: Arc::new(StatusState {
+                relays: BTreeMap::new(),
+                policy: Arc::clone(&agent.ctx.status.policy),
+                presence: Arc::new(lost),
+                journal: Arc::clone(&agent.ctx.journal),
+                readers: Mutex::new(vec![]),
+                last_decision: Mutex::new(None),
+                max_policy_age_s: 3600,
+            }),
+            readers: ReaderMap::new(vec![ReaderConfig {
+                name: "front".into(),
+                door_id: DOOR,
+                direction: Direction::Entry,
+            }])
+            .unwrap(),
+            doors: agent.ctx.doors.clone(),
+            journal: Arc::clone(&agent.ctx.journal),
+            stale_raised: Arc::new(AtomicBool::new(false)),
+            presence_raised: AtomicBool::new(false),
+        };
+        offline.on_card(card("front"), &mut engine).await;
+        offline.on_card(card("front"), &mut engine).await;
+        feed.confirm_now();
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        let granted = (Outcome::Granted, Reason::Granted, vec![]);
+        let softened = (
+            Outcome::Granted,
+            Reason::Granted,
+            vec![Alarm::AntiPassbackViolation],
+        );
+        let refused = (Outcome::Denied, Reason::AntiPassback, vec![]);
+        assert_eq!(
+            presentations(&agent.ctx),
+            [
+                granted,
+                refused.clone(),
+                softened.clone(),
+                softened,
+                refused
+            ]
+        );
+        let kinds = journalled(&agent.ctx);
+        let raised = kinds
+            .iter()
+            .filter(|k| **k == EventKind::PresenceUnconfirmed)
+            .count();
+        assert_eq!(raised, 1, "once per period: {kinds:?}");
+    }
+
+    #[tokio::test]
+    async fn the_decide_loop_takes_in_the_servers_presence_before_the_next_card() {
+        let agent = agent_with(Utc::now(), hard_anti_passback);
+        let Agent {
+            ctx,
+            door: _door,
+            _dir,
+        } = agent;
+        let ctx = Arc::new(ctx);
+        let (cards, card_rx) = mpsc::channel(8);
+        let (presence, presence_rx) = mpsc::channel(8);
+        let task = tokio::spawn(decide_loop(Arc::clone(&ctx), card_rx, presence_rx));
+        let send_card = |reader: &'static str| {
+            let cards = cards.clone();
+            async move { cards.send(ReaderEvent::Card(card(reader))).await.unwrap() }
+        };
+        // Where the server says Ada is, in turn: in the office (another agent let her
+        // in), gone to another site, and an older passage that must not undo a newer one.
+        let an_hour_ago = Utc::now() - Age::hours(1);
+        let steps = [
+            (Some(OFFICE), Utc::now(), Reason::AntiPassback),
+            (None, Utc::now() + Age::seconds(1), Reason::Granted),
+            (Some(LOBBY), an_hour_ago, Reason::AntiPassback),
+        ];
+        for (i, (zone_id, since, expected)) in steps.into_iter().enumerate() {
+            let change = PresenceChange {
+                holder_id: ADA,
+                zone_id,
+                since,
+            };
+            presence.send(vec![change]).await.unwrap();
+            send_card("front").await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while presentations(&ctx).len() <= i {
+                assert!(Instant::now() < deadline, "step {i} not decided");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(presentations(&ctx)[i].1, expected, "step {i}");
+        }
+        drop(cards);
+        task.await.unwrap();
     }
 }

@@ -13,6 +13,7 @@ pub mod decide_loop;
 pub mod doors;
 pub mod journal_cell;
 pub mod policy_sync;
+pub mod presence_sync;
 pub mod status;
 pub mod uploader;
 
@@ -41,6 +42,7 @@ use credential::{Credential, decode_key};
 use doors::{DoorHandle, ObservedLock, RelayView};
 use journal_cell::JournalCell;
 use policy_sync::PolicyState;
+use presence_sync::PresenceFeed;
 use status::StatusState;
 
 /// How long a start without a policy on disk waits for the server's first one before
@@ -283,6 +285,15 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         base.clone(),
         token.clone(),
     ));
+    let presence = Arc::new(PresenceFeed::new(config.agent.presence_max_age_s));
+    let (presence_tx, presence_rx) = mpsc::channel(16);
+    let presence_task = tokio::spawn(presence_sync::presence_loop(
+        Arc::clone(&presence),
+        client.clone(),
+        base.clone(),
+        token.clone(),
+        presence_tx,
+    ));
 
     // Doors. Their timing (held-open time) comes from the policy: without one on disk,
     // wait a little for the server's first (the locks are engaged meanwhile), then
@@ -326,6 +337,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             .map(|(id, d)| (*id, Arc::clone(&d.relay)))
             .collect(),
         policy: Arc::clone(&policy),
+        presence: Arc::clone(&presence),
         journal: Arc::clone(&journal),
         readers: std::sync::Mutex::new(config.readers.iter().map(|r| (r.clone(), None)).collect()),
         last_decision: std::sync::Mutex::new(None),
@@ -366,11 +378,12 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         journal: Arc::clone(&journal),
         status: Arc::clone(&status),
         stale_raised: Arc::new(AtomicBool::new(false)),
+        presence_raised: AtomicBool::new(false),
     };
     let ctx = Arc::new(ctx);
     let decide_task = tokio::spawn({
         let ctx = Arc::clone(&ctx);
-        async move { decide_loop::decide_loop(ctx, reader_rx).await }
+        async move { decide_loop::decide_loop(ctx, reader_rx, presence_rx).await }
     });
     // Staleness is raised even when nobody presents a card; mode and timing changes
     // follow policy without a restart (a timing change applies from the next grant,
@@ -398,6 +411,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
                     }
                 }
                 ctx.check_stale().await;
+                ctx.check_presence().await;
             }
         }
     });
@@ -413,7 +427,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
 
     wait_for_signal().await;
     tracing::info!("shutting down");
-    for task in [sync_task, upload_task, watch_task] {
+    for task in [sync_task, presence_task, upload_task, watch_task] {
         task.abort();
     }
     decide_task.abort();

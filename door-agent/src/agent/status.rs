@@ -2,7 +2,7 @@
 //!
 //! `/status` → `{"relay":"locked|unlocked", "relay_changes", "doors":[{"door_id",
 //! "relay","relay_changes","contact"}], "policy_version", "policy_age_s", "policy_stale",
-//! "journal_backlog", "readers":[{"name","door_id","direction","attached"}],
+//! "presence_age_s", "presence_unconfirmed", "journal_backlog", "readers":[{"name","door_id","direction","attached"}],
 //! "last_decision":{...}|null}`. `relay_changes` counts relay moves since start, so a
 //! pulse too short to be seen by polling is still visible.
 
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::doors::RelayView;
 use super::journal_cell::JournalCell;
 use super::policy_sync::PolicyState;
+use super::presence_sync::PresenceFeed;
 use crate::reader::ReaderConfig;
 
 /// Everything `/status` reports.
@@ -27,6 +28,8 @@ pub struct StatusState {
     pub relays: BTreeMap<Uuid, Arc<RelayView>>,
     /// The policy in use.
     pub policy: Arc<PolicyState>,
+    /// The server's presence feed.
+    pub presence: Arc<PresenceFeed>,
     /// The journal.
     pub journal: Arc<JournalCell>,
     /// Configured readers and whether each is attached (`None`: not known).
@@ -88,6 +91,8 @@ impl StatusState {
             "policy_version": self.policy.version(),
             "policy_age_s": self.policy.age_s(),
             "policy_stale": self.policy.is_stale(self.max_policy_age_s),
+            "presence_age_s": self.presence.age_s(),
+            "presence_unconfirmed": self.presence.is_unconfirmed(),
             "journal_backlog": self.journal.backlog(),
             "readers": readers,
             "last_decision": *self.last_decision.lock().unwrap_or_else(PoisonError::into_inner),

@@ -1,0 +1,150 @@
+//! Who is where, as the server knows it from every agent's doors: the presence feed
+//! (`GET /api/v1/agent/presence`), long-polled and handed to the decide loop, which
+//! merges each change into its engine state (a passage this agent recorded at the same
+//! instant or later wins: see `EngineState::learn_presence`). Without it, anti-passback
+//! and occupancy would count only this agent's own doors.
+//!
+//! The feed is *confirmed* by every answer that leaves nothing waiting. Until the first
+//! one, and once the last is older than `agent.presence_max_age_s`, the agent cannot
+//! know whether someone it let in has left by another agent's door: the decide loop then
+//! applies hard anti-passback as soft (granted, with the alarm) and journals
+//! `presence_unconfirmed` once per such period. The cursor is not kept across restarts:
+//! the engine state is not either, and a start from the beginning rebuilds both.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::policy_sync::{Backoff, without_url};
+
+/// When the feed was last confirmed, against the configured maximum age.
+pub struct PresenceFeed {
+    confirmed_ms: AtomicI64,
+    max_age_s: u64,
+}
+
+impl PresenceFeed {
+    /// A feed not yet confirmed.
+    pub fn new(max_age_s: u64) -> PresenceFeed {
+        PresenceFeed {
+            confirmed_ms: AtomicI64::new(i64::MIN),
+            max_age_s,
+        }
+    }
+
+    /// Whether the presence in hand may be out of date: never confirmed, or last
+    /// confirmed more than `max_age_s` ago.
+    pub fn is_unconfirmed(&self) -> bool {
+        let confirmed = self.confirmed_ms.load(Ordering::SeqCst);
+        let age_ms = Utc::now().timestamp_millis().saturating_sub(confirmed);
+        age_ms > i64::try_from(self.max_age_s.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Seconds since the feed was last confirmed (`None`: never).
+    pub fn age_s(&self) -> Option<i64> {
+        let confirmed = self.confirmed_ms.load(Ordering::SeqCst);
+        (confirmed != i64::MIN)
+            .then(|| Utc::now().timestamp_millis().saturating_sub(confirmed) / 1000)
+    }
+
+    /// Marks the feed confirmed now.
+    pub fn confirm_now(&self) {
+        self.confirmed_ms
+            .store(Utc::now().timestamp_millis(), Ordering::SeqCst);
+    }
+}
+
+/// One change of the feed: where a holder last passed to (`None`: a zone of another site).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PresenceChange {
+    pub holder_id: Uuid,
+    pub zone_id: Option<Uuid>,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    revision: i64,
+    more: bool,
+    presences: Vec<PresenceChange>,
+}
+
+/// Follows the feed until the task is dropped, sending each page's changes to the
+/// decide loop; the feed counts as confirmed once the loop has them.
+pub async fn presence_loop(
+    feed: Arc<PresenceFeed>,
+    client: reqwest::Client,
+    base_url: String,
+    token: SecretString,
+    changes: mpsc::Sender<Vec<PresenceChange>>,
+) {
+    let url = format!("{}/api/v1/agent/presence", base_url.trim_end_matches('/'));
+    let mut after: Option<i64> = None;
+    let mut wait_s = 0;
+    let mut backoff = Backoff::new();
+    loop {
+        let mut query = vec![("wait_s", wait_s.to_string())];
+        if let Some(after) = after {
+            query.push(("after", after.to_string()));
+        }
+        let answer = client
+            .get(&url)
+            .query(&query)
+            .bearer_auth(token.expose_secret())
+            .timeout(Duration::from_secs(40))
+            .send()
+            .await;
+        let page = match answer {
+            Ok(r) if r.status() == reqwest::StatusCode::OK => r.json::<Page>().await.map_err(|e| {
+                tracing::warn!(error = %without_url(&e), "presence feed answer unreadable");
+            }),
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), "presence feed refused by the server");
+                Err(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %without_url(&e), "server unreachable for the presence feed");
+                Err(())
+            }
+        };
+        let Ok(page) = page else {
+            tokio::time::sleep(backoff.next_wait()).await;
+            continue;
+        };
+        backoff.reset();
+        if !page.presences.is_empty() && changes.send(page.presences).await.is_err() {
+            return;
+        }
+        after = Some(page.revision);
+        wait_s = if page.more { 0 } else { 25 };
+        if !page.more {
+            feed.confirm_now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unconfirmed_until_an_answer_and_again_past_the_maximum_age() {
+        let feed = PresenceFeed::new(60);
+        assert!(feed.is_unconfirmed(), "never confirmed");
+        assert_eq!(feed.age_s(), None);
+        feed.confirm_now();
+        assert!(!feed.is_unconfirmed());
+        assert_eq!(feed.age_s(), Some(0));
+        let at = |age_ms: i64| Utc::now().timestamp_millis() - age_ms;
+        feed.confirmed_ms.store(at(59_000), Ordering::SeqCst);
+        assert!(!feed.is_unconfirmed(), "59 s old");
+        feed.confirmed_ms.store(at(61_000), Ordering::SeqCst);
+        assert!(feed.is_unconfirmed(), "61 s old");
+    }
+}
