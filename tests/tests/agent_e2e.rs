@@ -495,3 +495,144 @@ async fn i_an_agent_gets_only_its_own_doors_and_cannot_upload_for_another() {
     );
     assert!(!stored.iter().any(|e| e["seq"] == 1_000_000), "{stored:?}");
 }
+
+/// A second door into the first site's office, with hard anti-passback on the office,
+/// and an agent for it whose presence feed counts as lost after 4 s: (door, agent).
+async fn side_door_with_hard_anti_passback(site: &Site) -> (String, AgentProcess) {
+    let (api, admin) = (&site.api, site.admin.as_str());
+    let front = expect_json(api.get(&format!("/doors/{}", site.door), admin).await, 200).await;
+    let office = front["to_zone_id"].as_str().unwrap();
+    let hard = json!({"anti_passback": "hard"});
+    expect_json(
+        api.patch(&format!("/zones/{office}"), admin, &hard).await,
+        200,
+    )
+    .await;
+    let body = json!({"name": "Side", "from_zone_id": front["from_zone_id"], "to_zone_id": office});
+    let side = api.created(admin, "/doors", body).await;
+    let side = side["id"].as_str().unwrap().to_owned();
+    let agent = api
+        .created(
+            admin,
+            "/agents",
+            json!({"name": "side door", "door_ids": [side]}),
+        )
+        .await;
+    let status_port = free_port();
+    let config = site.dir.path().join("agent-side.toml");
+    let toml = agent_config(
+        &site.server.base_url,
+        &site.dir.path().join("agent-side"),
+        status_port,
+        86_400,
+        "simulated",
+        ("side", &side),
+    )
+    .replace(
+        "max_policy_age_s = 86400\n",
+        "max_policy_age_s = 86400\npresence_max_age_s = 4\n",
+    );
+    std::fs::write(&config, toml).unwrap();
+    let code = agent["enrollment_code"].as_str().unwrap();
+    let output = enroll_agent(&site.server.base_url, code, &config).await;
+    assert!(output.status.success(), "{output:?}");
+    let status_url = format!("http://127.0.0.1:{status_port}");
+    (
+        side,
+        AgentProcess::start(site.dir.path(), &config, &status_url),
+    )
+}
+
+#[tokio::test]
+async fn j_anti_passback_holds_across_agents_and_is_soft_while_the_server_is_away() {
+    let mut site = site(86_400).await;
+    let (side, mut side_agent) = side_door_with_hard_anti_passback(&site).await;
+    let mut front_agent = site.start_agent();
+    policy_loaded(&mut front_agent).await;
+    policy_loaded(&mut side_agent).await;
+    let fed = side_agent
+        .wait_status(WAIT, "the presence feed", |s| {
+            s["presence_revision"].is_i64()
+        })
+        .await;
+    assert_eq!(fed["presence_unconfirmed"], false, "{fed}");
+
+    // In at the front; the side door's agent hears of it from the server and refuses.
+    front_agent.send_line(&format!("{READER} {ALLOWED}"));
+    let at = |door: &str| {
+        let door = door.to_owned();
+        move |e: &Value| e["kind"] == "presentation" && e["door_id"] == door.as_str()
+    };
+    let entered = site.wait_event("the front entry", at(&site.door)).await;
+    assert_eq!(entered["outcome"], "granted", "{entered}");
+    let revision = fed["presence_revision"].as_i64().unwrap();
+    side_agent
+        .wait_status(WAIT, "the entry in the side agent's feed", |s| {
+            s["presence_revision"].as_i64() > Some(revision)
+        })
+        .await;
+    side_agent.send_line(&format!("side {ALLOWED}"));
+    let refused = site.wait_event("the side door's decision", at(&side)).await;
+    assert_eq!(
+        (refused["outcome"].as_str(), refused["reason"].as_str()),
+        (Some("denied"), Some("anti_passback")),
+        "{refused}"
+    );
+
+    // The server goes away: past presence_max_age_s the side door lets her in again, with
+    // the alarm, and says why in its journal.
+    site.server.stop().await;
+    let lost = side_agent
+        .wait_status(WAIT, "the presence feed lost", |s| {
+            s["presence_unconfirmed"] == true
+        })
+        .await;
+    side_agent.send_line(&format!("side {ALLOWED}"));
+    side_agent
+        .wait_status(WAIT, "the relay to move", |s| changes(s) > changes(&lost))
+        .await;
+
+    let port: u16 = site
+        .server
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    site.server = ServerProcess::start_on(site.dir.path(), &[BOOTSTRAP], port);
+    site.server.wait_ready().await;
+    site.api = site.server.api();
+    site.admin = site.api.token("admin", ADMIN_PASSWORD).await;
+    side_agent
+        .wait_status(Duration::from_secs(60), "the side backlog to drain", |s| {
+            s["journal_backlog"] == 0 && s["presence_unconfirmed"] == false
+        })
+        .await;
+    let events = site.events().await;
+    let side_decisions: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| at(&side)(e))
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        side_decisions,
+        [("denied", "anti_passback"), ("granted", "granted")]
+    );
+    assert!(
+        events.iter().any(|e| e["kind"] == "presence_unconfirmed"),
+        "the softened period is in the record"
+    );
+    let alarms = site.api.list_all("/alarms", &site.admin, 100).await;
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a["kind"] == "anti_passback_violation" && a["door_id"] == side.as_str()),
+        "{alarms:?}"
+    );
+}

@@ -4,7 +4,8 @@
 //! instant or later wins: see `EngineState::learn_presence`). Without it, anti-passback
 //! and occupancy would count only this agent's own doors.
 //!
-//! The feed is *confirmed* by every answer that leaves nothing waiting. Until the first
+//! The feed is *confirmed* by every answer that leaves nothing waiting; a long-poll waits
+//! at most half the maximum age, so an idle feed is confirmed in time. Until the first
 //! one, and once the last is older than `agent.presence_max_age_s`, the agent cannot
 //! know whether someone it let in has left by another agent's door: the decide loop then
 //! applies hard anti-passback as soft (granted, with the alarm) and journals
@@ -27,6 +28,7 @@ use super::policy_sync::{Backoff, without_url};
 pub struct PresenceFeed {
     confirmed_ms: AtomicI64,
     max_age_s: u64,
+    revision: AtomicI64,
 }
 
 impl PresenceFeed {
@@ -35,7 +37,21 @@ impl PresenceFeed {
         PresenceFeed {
             confirmed_ms: AtomicI64::new(i64::MIN),
             max_age_s,
+            revision: AtomicI64::new(-1),
         }
+    }
+
+    /// The feed's position whose changes the decide loop has been handed (`None`:
+    /// none yet).
+    pub fn revision(&self) -> Option<i64> {
+        let revision = self.revision.load(Ordering::SeqCst);
+        (revision >= 0).then_some(revision)
+    }
+
+    /// How long one long-poll may wait: half the maximum age (at most the server's 25 s),
+    /// so a server that is up confirms the feed well within it even when nothing moves.
+    fn wait_s(&self) -> u64 {
+        (self.max_age_s / 2).clamp(1, 25)
     }
 
     /// Whether the presence in hand may be out of date: never confirmed, or last
@@ -122,7 +138,8 @@ pub async fn presence_loop(
             return;
         }
         after = Some(page.revision);
-        wait_s = if page.more { 0 } else { 25 };
+        feed.revision.store(page.revision, Ordering::SeqCst);
+        wait_s = if page.more { 0 } else { feed.wait_s() };
         if !page.more {
             feed.confirm_now();
         }
@@ -146,5 +163,12 @@ mod tests {
         assert!(!feed.is_unconfirmed(), "59 s old");
         feed.confirmed_ms.store(at(61_000), Ordering::SeqCst);
         assert!(feed.is_unconfirmed(), "61 s old");
+    }
+
+    #[test]
+    fn a_long_poll_waits_half_the_maximum_age_within_the_servers_bounds() {
+        for (max_age_s, wait_s) in [(1, 1), (2, 1), (5, 2), (49, 24), (60, 25), (86_400, 25)] {
+            assert_eq!(PresenceFeed::new(max_age_s).wait_s(), wait_s, "{max_age_s}");
+        }
     }
 }

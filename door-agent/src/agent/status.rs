@@ -2,7 +2,7 @@
 //!
 //! `/status` → `{"relay":"locked|unlocked", "relay_changes", "doors":[{"door_id",
 //! "relay","relay_changes","contact"}], "policy_version", "policy_age_s", "policy_stale",
-//! "presence_age_s", "presence_unconfirmed", "journal_backlog", "readers":[{"name","door_id","direction","attached"}],
+//! "presence_age_s", "presence_unconfirmed", "presence_revision", "journal_backlog", "readers":[{"name","door_id","direction","attached"}],
 //! "last_decision":{...}|null}`. `relay_changes` counts relay moves since start, so a
 //! pulse too short to be seen by polling is still visible.
 
@@ -93,6 +93,7 @@ impl StatusState {
             "policy_stale": self.policy.is_stale(self.max_policy_age_s),
             "presence_age_s": self.presence.age_s(),
             "presence_unconfirmed": self.presence.is_unconfirmed(),
+            "presence_revision": self.presence.revision(),
             "journal_backlog": self.journal.backlog(),
             "readers": readers,
             "last_decision": *self.last_decision.lock().unwrap_or_else(PoisonError::into_inner),
