@@ -84,6 +84,10 @@ pub enum EventKind {
     /// applied as soft, each re-entry granted with an `anti_passback_violation` alarm.
     /// Journalled once per such period.
     PresenceUnconfirmed,
+    /// The tamper switch of the door's reader or controller enclosure opened (alarm).
+    Tamper,
+    /// The tamper switch closed again.
+    TamperCleared,
 }
 
 /// A card presentation and the engine's decision.
@@ -124,6 +128,8 @@ impl EventKind {
             EventKind::LockFault { .. } => "lock_fault",
             EventKind::ClockOffset { .. } => "clock_offset",
             EventKind::PresenceUnconfirmed => "presence_unconfirmed",
+            EventKind::Tamper => "tamper",
+            EventKind::TamperCleared => "tamper_cleared",
         }
     }
 }
@@ -233,6 +239,8 @@ mod tests {
                 "clock_offset",
             ),
             (EventKind::PresenceUnconfirmed, "presence_unconfirmed"),
+            (EventKind::Tamper, "tamper"),
+            (EventKind::TamperCleared, "tamper_cleared"),
         ];
         for (position, (kind, name)) in kinds.into_iter().enumerate() {
             assert_eq!(kind.name(), name);

@@ -350,7 +350,7 @@ async fn g_an_altered_snapshot_is_refused_at_start() {
 }
 
 #[tokio::test]
-async fn h_forced_and_held_open_reach_the_server() {
+async fn h_forced_held_open_and_tamper_alarms_reach_the_server() {
     let site = site(86_400).await;
     let mut agent = site.start_agent();
     policy_loaded(&mut agent).await;
@@ -377,6 +377,17 @@ async fn h_forced_and_held_open_reach_the_server() {
     agent.send_line(&format!("contact {} closed", site.door));
     site.wait_event("held_open_cleared", |e| e["kind"] == "held_open_cleared")
         .await;
+    // The enclosure opened and shut again: a tamper alarm, then its clearing.
+    agent.send_line(&format!("tamper {} open", site.door));
+    agent.send_line(&format!("tamper {} closed", site.door));
+    site.wait_event("tamper_cleared", |e| e["kind"] == "tamper_cleared")
+        .await;
+    let alarms = site
+        .api
+        .list_all("/alarms?kind=tamper", &site.admin, 100)
+        .await;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0]["door_id"], site.door.as_str());
 }
 
 /// A second site's door and an agent enrolled for it, configured in `agent-b/`.

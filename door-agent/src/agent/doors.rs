@@ -175,13 +175,15 @@ pub enum SimCommand {
     Contact(Uuid, ContactLevel),
     /// `exit <door-id>`: the request-to-exit button.
     Exit(Uuid),
+    /// `tamper <door-id> open|closed`: the tamper line.
+    Tamper(Uuid, bool),
 }
 
 /// Parses a door command; `None` when the line is not one (it is then a card line).
 pub fn parse_sim_command(line: &str) -> Option<Result<SimCommand, String>> {
     let mut words = line.split_whitespace();
     let verb = words.next()?;
-    if verb != "contact" && verb != "exit" {
+    if !["contact", "exit", "tamper"].contains(&verb) {
         return None;
     }
     let rest: Vec<&str> = words.collect();
@@ -197,7 +199,13 @@ pub fn parse_sim_command(line: &str) -> Option<Result<SimCommand, String>> {
             other => Err(format!("contact: {other:?} is not open or closed")),
         }),
         ("exit", 1) => door(rest.first()).map(SimCommand::Exit),
+        ("tamper", 2) => door(rest.first()).and_then(|d| match rest[1] {
+            "open" => Ok(SimCommand::Tamper(d, true)),
+            "closed" => Ok(SimCommand::Tamper(d, false)),
+            other => Err(format!("tamper: {other:?} is not open or closed")),
+        }),
         ("contact", _) => Err("expected `contact <door-id> open|closed`".into()),
+        ("tamper", _) => Err("expected `tamper <door-id> open|closed`".into()),
         _ => Err("expected `exit <door-id>`".into()),
     })
 }
@@ -230,7 +238,9 @@ pub fn split_stdin(
                     Some(Err(e)) => tracing::warn!("standard input: {e}"),
                     Some(Ok(command)) => {
                         let id = match &command {
-                            SimCommand::Contact(id, _) | SimCommand::Exit(id) => *id,
+                            SimCommand::Contact(id, _)
+                            | SimCommand::Exit(id)
+                            | SimCommand::Tamper(id, _) => *id,
                         };
                         match (doors.get(&id), command) {
                             (None, _) => {
@@ -238,6 +248,9 @@ pub fn split_stdin(
                             }
                             (Some((sensor, _)), SimCommand::Contact(_, level)) => {
                                 sensor.set(level);
+                            }
+                            (Some((sensor, _)), SimCommand::Tamper(_, open)) => {
+                                sensor.tamper(open);
                             }
                             (Some((_, button)), SimCommand::Exit(_)) => {
                                 button.press();
@@ -351,6 +364,19 @@ mod tests {
             parse_sim_command(&format!("exit {id}")),
             Some(Ok(SimCommand::Exit(id)))
         );
+        assert_eq!(
+            parse_sim_command(&format!("tamper {id} open")),
+            Some(Ok(SimCommand::Tamper(id, true)))
+        );
+        assert_eq!(
+            parse_sim_command(&format!("tamper {id} closed")),
+            Some(Ok(SimCommand::Tamper(id, false)))
+        );
+        assert!(matches!(
+            parse_sim_command(&format!("tamper {id} ajar")),
+            Some(Err(_))
+        ));
+        assert!(matches!(parse_sim_command("tamper"), Some(Err(_))));
         assert!(matches!(parse_sim_command("contact x open"), Some(Err(_))));
         assert!(matches!(parse_sim_command("contact"), Some(Err(_))));
         assert_eq!(parse_sim_command("front 04A1"), None);

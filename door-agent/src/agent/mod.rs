@@ -218,8 +218,9 @@ fn open_gpio(
         lock,
         sensor,
         exit_button,
+        tamper,
     } = crate::door::GpioHardware::open(config, sink).context("hardware.kind = \"gpio\"")?;
-    Ok((Box::new(lock), Box::new((sensor, exit_button))))
+    Ok((Box::new(lock), Box::new((sensor, exit_button, tamper))))
 }
 
 #[cfg(not(feature = "gpio"))]
@@ -509,6 +510,9 @@ mod tests {
             exit_button_pin: Some(22),
             exit_button_pull: Pull::Up,
             exit_pressed_high: false,
+            tamper_pin: Some(23),
+            tamper_pull: Pull::Up,
+            tamper_open_high: true,
             debounce_ms: 50,
             exit_unlocks: true,
         })

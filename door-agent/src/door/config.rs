@@ -54,6 +54,7 @@ impl HardwareConfig {
         if let HardwareConfig::Gpio(c) = self {
             let mut pins = vec![c.relay_pin, c.contact_pin];
             pins.extend(c.exit_button_pin);
+            pins.extend(c.tamper_pin);
             for (i, pin) in pins.iter().enumerate() {
                 if pins[..i].contains(pin) {
                     return Err(ConfigError::PinReused(*pin));
@@ -129,7 +130,17 @@ pub struct GpioConfig {
     /// to ground with a pull-up reads low when pressed).
     #[serde(default)]
     pub exit_pressed_high: bool,
-    /// Contact and exit-button debounce in milliseconds (default 50, at most 200).
+    /// The tamper switch's input pin (reader or controller enclosure), if wired.
+    #[serde(default)]
+    pub tamper_pin: Option<u8>,
+    /// The tamper pin's bias (default "up").
+    #[serde(default = "pull_up")]
+    pub tamper_pull: Pull,
+    /// Whether a high level means the enclosure is open (default true: a switch to
+    /// ground held closed by the lid reads low while it is shut).
+    #[serde(default = "yes")]
+    pub tamper_open_high: bool,
+    /// Contact, exit-button and tamper debounce in milliseconds (default 50, at most 200).
     #[serde(default = "default_debounce_ms")]
     pub debounce_ms: u64,
     /// Whether the exit button releases the lock (default true); false for doors with a

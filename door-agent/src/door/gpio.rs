@@ -140,6 +140,36 @@ impl ExitButton for GpioExitButton {
     }
 }
 
+/// The enclosure's tamper switch on a GPIO input pin: its level at start, then every
+/// change (debounced by the kernel), reported to the door loop.
+#[derive(Debug)]
+pub struct GpioTamperSwitch {
+    _pin: InputPin,
+}
+
+impl GpioTamperSwitch {
+    /// Claims the tamper pin and reports its level, then each edge, to `sink`.
+    pub fn new(
+        gpio: &Gpio,
+        config: &GpioConfig,
+        pin_no: u8,
+        sink: InputSink,
+    ) -> Result<Self, HardwareError> {
+        let open_high = config.tamper_open_high;
+        let mut pin = input(claim(gpio, pin_no, "tamper switch")?, config.tamper_pull);
+        let open = (pin.read() == Level::High) == open_high;
+        let _ = sink.send(TimedInput::now(Input::Tamper(open)));
+        let debounce = std::time::Duration::from_millis(config.debounce_ms);
+        let debounce = (!debounce.is_zero()).then_some(debounce);
+        pin.set_async_interrupt(Trigger::Both, debounce, move |event: Event| {
+            let high = matches!(event.trigger, Trigger::RisingEdge);
+            let _ = sink.send(TimedInput::now(Input::Tamper(high == open_high)));
+        })
+        .map_err(|e| pin_error(pin_no, "tamper switch", &e))?;
+        Ok(GpioTamperSwitch { _pin: pin })
+    }
+}
+
 /// A door's GPIO hardware, opened in the safe order: the lock first.
 #[derive(Debug)]
 pub struct GpioHardware {
@@ -149,6 +179,8 @@ pub struct GpioHardware {
     pub sensor: GpioDoorSensor,
     /// The exit button, if configured.
     pub exit_button: Option<GpioExitButton>,
+    /// The tamper switch, if configured.
+    pub tamper: Option<GpioTamperSwitch>,
 }
 
 impl GpioHardware {
@@ -160,12 +192,17 @@ impl GpioHardware {
         let sensor = GpioDoorSensor::new(&gpio, config, sink.clone())?;
         let exit_button = config
             .exit_button_pin
-            .map(|pin| GpioExitButton::new(&gpio, config, pin, sink))
+            .map(|pin| GpioExitButton::new(&gpio, config, pin, sink.clone()))
+            .transpose()?;
+        let tamper = config
+            .tamper_pin
+            .map(|pin| GpioTamperSwitch::new(&gpio, config, pin, sink))
             .transpose()?;
         Ok(GpioHardware {
             lock,
             sensor,
             exit_button,
+            tamper,
         })
     }
 }

@@ -25,6 +25,8 @@
 //!   one never stretches an unlock nobody asked for. (A grant's release time comes with
 //!   the grant, from the policy the decision was made on.) The debounce, a property of
 //!   the contact rather than of the policy, applies at once, clamped as at start.
+//! - **Tamper**: the enclosure's tamper switch opening raises `Tamper`, closing
+//!   `TamperCleared`, each once per change; the relay is not moved.
 //! - The relay moves only on a grant, an exit request (if configured), a mode change, a
 //!   close after opening, or the end of a release period.
 
@@ -118,6 +120,8 @@ pub struct DoorMachine {
     opening: Option<Opening>,
     /// Time up to which everything has been processed; outputs are never dated earlier.
     cursor: MonoTime,
+    /// The tamper switch is open.
+    tampered: bool,
 }
 
 impl DoorMachine {
@@ -136,6 +140,7 @@ impl DoorMachine {
             release_until: None,
             opening: None,
             cursor: MonoTime::ZERO,
+            tampered: false,
         }
     }
 
@@ -310,7 +315,16 @@ impl DoorMachine {
             }
             Input::SetMode(mode) => self.set_mode(mode, now),
             Input::SetTiming(timing) => self.set_timing(timing),
-            Input::Tick => {}
+            Input::Tamper(open) if open != self.tampered => {
+                self.tampered = open;
+                let event = if open {
+                    DoorEvent::Tamper
+                } else {
+                    DoorEvent::TamperCleared
+                };
+                emit(out, now, Output::Event(event));
+            }
+            Input::Tamper(_) | Input::Tick => {}
         }
     }
 

@@ -114,6 +114,9 @@ pub enum Input {
     /// The door's timing changed (policy): applies from the next grant, exit request or
     /// opening (see [`DoorMachine::set_timing`]).
     SetTiming(DoorTiming),
+    /// The tamper switch of the reader or controller enclosure: `true` when opened.
+    /// Only a change is reported; it never moves the relay.
+    Tamper(bool),
     /// Nothing happened; time passed. Feed one at [`DoorMachine::next_deadline`].
     Tick,
 }
@@ -156,6 +159,10 @@ pub enum DoorEvent {
     NotOpenedAfterGrant,
     /// The request-to-exit button was pressed.
     ExitRequested,
+    /// The tamper switch opened (alarm).
+    Tamper,
+    /// The tamper switch closed again.
+    TamperCleared,
 }
 
 impl From<DoorEvent> for gatehouse_core::event::EventKind {
@@ -170,6 +177,8 @@ impl From<DoorEvent> for gatehouse_core::event::EventKind {
             DoorEvent::HeldOpenCleared => K::HeldOpenCleared,
             DoorEvent::NotOpenedAfterGrant => K::NotOpenedAfterGrant,
             DoorEvent::ExitRequested => K::ExitRequested,
+            DoorEvent::Tamper => K::Tamper,
+            DoorEvent::TamperCleared => K::TamperCleared,
         }
     }
 }

@@ -116,6 +116,12 @@ impl SimDoorSensor {
         });
         at
     }
+
+    /// Opens (`true`) or closes the tamper line (a supervised contact's, or the
+    /// enclosure switch wired beside it).
+    pub fn tamper(&self, open: bool) {
+        let _ = self.sink.send(TimedInput::now(Input::Tamper(open)));
+    }
 }
 
 impl DoorSensor for SimDoorSensor {

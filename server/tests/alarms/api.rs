@@ -79,6 +79,8 @@ async fn every_kind_of_alarm_is_listed() {
             },
         ),
         incident(front, EventKind::PolicyStale),
+        incident(front, EventKind::Tamper),
+        incident(front, EventKind::TamperCleared),
         incident(front, EventKind::JournalFull),
         incident(front, EventKind::ClockOffset { offset_ms: -15_000 }),
         presented(front, "04D0", Outcome::Granted, vec![Alarm::Duress], t),
@@ -147,9 +149,11 @@ async fn every_kind_of_alarm_is_listed() {
         .map(|a| a["origin"].as_str().unwrap())
         .collect();
     assert_eq!(origins, BTreeSet::from(["door", "server"]));
-    let tamper = app.get("/api/v1/alarms?kind=tamper", &admin).await;
-    assert_eq!(tamper.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let error = error_of(tamper).await;
+    let tampered = listed(&app, &admin, "kind=tamper").await;
+    assert_eq!(tampered.len(), 1, "the switch opening, not its closing");
+    let unknown = app.get("/api/v1/alarms?kind=smoke", &admin).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = error_of(unknown).await;
     assert!(
         error["fields"]["query"].as_str().unwrap().contains("kind"),
         "{error}"

@@ -37,6 +37,8 @@ async fn door_alarms_are_found_once_and_point_at_their_events(db: &TestDb) {
             },
         ),
         incident(front, EventKind::PolicyStale),
+        incident(front, EventKind::Tamper),
+        incident(front, EventKind::TamperCleared),
         incident(front, EventKind::JournalFull),
         incident(front, EventKind::ClockOffset { offset_ms: 12_000 }),
         incident(
@@ -77,6 +79,7 @@ async fn door_alarms_are_found_once_and_point_at_their_events(db: &TestDb) {
             "lock_fault",
             "pin_lockout",
             "policy_stale",
+            "tamper",
         ]
     );
     let events = f

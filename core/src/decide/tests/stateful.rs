@@ -145,8 +145,9 @@ fn learned_presence_never_undoes_a_newer_local_passage() {
     const OTHER: Uuid = Uuid::from_u128(0xAB);
     // (name, local, server's (zone, since), expected)
     type Seen = Option<(Uuid, &'static str)>;
+    type Row = (&'static str, Seen, (Option<Uuid>, &'static str), Seen);
     #[rustfmt::skip]
-    let rows: [(&str, Seen, (Option<Uuid>, &str), Seen); 7] = [
+    let rows: [Row; 7] = [
         ("nothing local: taken", None, (Some(CTRL), T10), Some((CTRL, T10))),
         ("older local: replaced", Some((OTHER, T0)), (Some(CTRL), T10), Some((CTRL, T10))),
         ("newer local: kept", Some((OTHER, T30)), (Some(CTRL), T10), Some((OTHER, T30))),

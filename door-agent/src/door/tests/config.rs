@@ -31,6 +31,7 @@ contact_open_high = true
 exit_button_pin = 22
 exit_button_pull = "up"
 exit_pressed_high = false
+tamper_pin = 23
 debounce_ms = 50
 exit_unlocks = true
 "#;
@@ -42,9 +43,15 @@ fn the_documented_gpio_snippet_parses() {
         panic!("{hw:?}")
     };
     assert_eq!(
-        (gpio.relay_pin, gpio.contact_pin, gpio.exit_button_pin),
-        (17, 27, Some(22))
+        (
+            gpio.relay_pin,
+            gpio.contact_pin,
+            gpio.exit_button_pin,
+            gpio.tamper_pin
+        ),
+        (17, 27, Some(22), Some(23))
     );
+    assert_eq!((gpio.tamper_pull, gpio.tamper_open_high), (Pull::Up, true));
     assert_eq!(gpio.fail_mode, FailMode::FailSecure);
     assert_eq!(gpio.contact_pull, Pull::Up);
     hw.validate().unwrap();
@@ -74,6 +81,12 @@ fn validation_bounds_debounce_and_pin_reuse() {
     let reused =
         parse(&GPIO_SNIPPET.replace("exit_button_pin = 22", "exit_button_pin = 17")).unwrap();
     assert_eq!(reused.validate(), Err(ConfigError::PinReused(17)));
+    let tamper_on_contact =
+        parse(&GPIO_SNIPPET.replace("tamper_pin = 23", "tamper_pin = 27")).unwrap();
+    assert_eq!(
+        tamper_on_contact.validate(),
+        Err(ConfigError::PinReused(27))
+    );
 }
 
 #[test]

@@ -315,6 +315,27 @@ fn rows() -> Vec<Row> {
                 (3020, LOCK),
             ],
         ),
+        row(
+            "tamper: raised and cleared once per change, the relay untouched",
+            vec![
+                (0, Input::Tamper(true)),
+                (10, Input::Tamper(true)),
+                (20, Input::Tamper(false)),
+                (30, Input::Tamper(false)),
+                (40, Input::Tamper(true)),
+            ],
+            vec![(0, ev(Tamper)), (20, ev(TamperCleared)), (40, ev(Tamper))],
+        ),
+        row(
+            "tamper during a grant leaves the unlock as it was",
+            vec![(0, grant(1000)), (100, Input::Tamper(true))],
+            vec![
+                (0, UNLOCK),
+                (100, ev(Tamper)),
+                (1000, LOCK),
+                (1000, ev(NotOpenedAfterGrant)),
+            ],
+        ),
     ]
 }
 

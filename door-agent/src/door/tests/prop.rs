@@ -140,6 +140,9 @@ impl Model {
             }
             DoorEvent::ForcedOpen => prop_assert!(self.open, "forced while shut"),
             DoorEvent::NotOpenedAfterGrant | DoorEvent::ExitRequested => {}
+            DoorEvent::Tamper | DoorEvent::TamperCleared => {
+                prop_assert!(false, "tamper events without a tamper input")
+            }
         }
         Ok(())
     }

@@ -53,6 +53,7 @@ fn door_alarm_kinds(kind: &EventKind) -> Vec<&'static str> {
         EventKind::ForcedOpen => vec!["forced_open"],
         EventKind::HeldOpen => vec!["held_open"],
         EventKind::LockFault { .. } => vec!["lock_fault"],
+        EventKind::Tamper => vec!["tamper"],
         EventKind::PolicyStale => vec!["policy_stale"],
         EventKind::JournalFull => vec!["journal_full"],
         EventKind::ClockOffset { .. } => vec!["clock_offset"],

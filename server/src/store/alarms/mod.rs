@@ -36,6 +36,8 @@ pub enum AlarmKind {
     AntiPassbackViolation,
     /// A lock relay did not move when commanded.
     LockFault,
+    /// A door's tamper switch opened (reader or controller enclosure).
+    Tamper,
     /// A door agent's policy grew too old: it refuses entries.
     PolicyStale,
     /// A door agent's journal is over capacity.
@@ -57,13 +59,14 @@ pub enum AlarmKind {
 }
 
 impl AlarmKind {
-    pub const ALL: [AlarmKind; 14] = [
+    pub const ALL: [AlarmKind; 15] = [
         AlarmKind::ForcedOpen,
         AlarmKind::HeldOpen,
         AlarmKind::Duress,
         AlarmKind::PinLockout,
         AlarmKind::AntiPassbackViolation,
         AlarmKind::LockFault,
+        AlarmKind::Tamper,
         AlarmKind::PolicyStale,
         AlarmKind::JournalFull,
         AlarmKind::ClockOffset,
@@ -83,6 +86,7 @@ impl AlarmKind {
             AlarmKind::PinLockout => "pin_lockout",
             AlarmKind::AntiPassbackViolation => "anti_passback_violation",
             AlarmKind::LockFault => "lock_fault",
+            AlarmKind::Tamper => "tamper",
             AlarmKind::PolicyStale => "policy_stale",
             AlarmKind::JournalFull => "journal_full",
             AlarmKind::ClockOffset => "clock_offset",
