@@ -125,7 +125,9 @@ fn rule(method: &str, path: &str) -> Option<Access> {
             "/api/v1/agents" | "/api/v1/agents/{id}/revoke" | "/api/v1/agents/{id}/enrollment-code",
         ) => Roles(ADMIN),
         ("post", "/api/v1/agent/enroll") => Public,
-        ("get", "/api/v1/agent/policy") | ("post", "/api/v1/agent/events") => Agent,
+        ("get", "/api/v1/agent/policy")
+        | ("get", "/api/v1/agent/presence")
+        | ("post", "/api/v1/agent/events") => Agent,
         ("get", "/api/v1/events") => Roles(READ_EVENTS),
         // live alarms: list and stream (reading), acknowledging
         ("get", "/api/v1/alarms" | "/api/v1/alarms/stream") => Roles(READ_ALARMS),
