@@ -233,6 +233,11 @@ impl Store {
     }
 
     /// The access events named by chain entries `from..=to`.
+    ///
+    /// Here and in the two below, `(c.source || '')` keeps SQLite (which has no
+    /// statistics unless analysed) from walking the (source, record_id) index through
+    /// every record of that source instead of the seq range: 0.9 s a page at 1M events,
+    /// against milliseconds. PostgreSQL plans the seq range either way.
     pub async fn chained_events(
         &self,
         from: i64,
@@ -244,7 +249,7 @@ impl Store {
                  e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
                  e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
                  e.policy_version FROM audit_chain c JOIN access_events e ON e.id = c.record_id \
-                 WHERE c.source = 'event' AND c.seq >= $1 AND c.seq <= $2",
+                 WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'event'",
             )
             .bind(from)
             .bind(to)
@@ -265,7 +270,7 @@ impl Store {
                 "SELECT c.seq AS chain_seq, o.id, o.at, o.actor_id, o.actor, o.action, \
                  o.target_type, o.target_id, o.before, o.after, o.request_id, o.detail_salt, \
                  o.detail_hash FROM audit_chain c JOIN operator_log o ON o.id = c.record_id \
-                 WHERE c.source = 'operator' AND c.seq >= $1 AND c.seq <= $2",
+                 WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'operator'",
             )
             .bind(from)
             .bind(to)
@@ -285,7 +290,7 @@ impl Store {
             sqlx::query_as::<_, Chained<AlarmRow>>(
                 "SELECT c.seq AS chain_seq, a.id, a.agent_id, a.at, a.kind, a.detail \
                  FROM audit_chain c JOIN agent_alarms a ON a.id = c.record_id \
-                 WHERE c.source = 'alarm' AND c.seq >= $1 AND c.seq <= $2",
+                 WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'alarm'",
             )
             .bind(from)
             .bind(to)
