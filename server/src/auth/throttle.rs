@@ -4,7 +4,7 @@
 
 use crate::api::error::ApiError;
 use crate::config::AuthSettings;
-use crate::store::{Store, StoreError};
+use crate::store::{AttemptIds, FailureCount, Reservation, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
 const WINDOW: Duration = Duration::hours(1);
@@ -23,26 +23,45 @@ impl LoginThrottle {
         }
     }
 
-    /// Refuses with 429 while any key is throttled.
-    pub async fn check(
+    /// Takes one attempt from every key's budget before the password is checked, or
+    /// refuses with 429 while any key is throttled. The attempt counts as a failure
+    /// until [`LoginThrottle::succeeded`] gives it back: checking and taking happen in
+    /// one database transaction, so parallel attempts (on any replica) cannot all pass.
+    pub async fn reserve(
         &self,
         store: &Store,
         keys: &[String],
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        for key in keys {
-            let failures = store.login_failures(key, now - WINDOW).await?;
-            let Some(last) = failures.last else { continue };
-            if let Some(wait_until) = self.wait_until(failures.count, last)
-                && now < wait_until
-            {
+    ) -> Result<AttemptIds, ApiError> {
+        let wait = |failures: FailureCount| {
+            let last = failures.last?;
+            self.wait_until(failures.count, last)
+                .filter(|until| now < *until)
+        };
+        match store
+            .reserve_login_attempt(keys, now, now - WINDOW, wait)
+            .await?
+        {
+            Reservation::Taken(attempt) => Ok(attempt),
+            Reservation::Refused { wait_until } => {
                 let retry_after_s = (wait_until - now).num_seconds().max(1);
-                return Err(ApiError::TooManyRequests {
+                Err(ApiError::TooManyRequests {
                     retry_after_s: u64::try_from(retry_after_s).unwrap_or(1),
-                });
+                })
             }
         }
-        Ok(())
+    }
+
+    /// A login with this attempt succeeded: it is not a failure, and the account's
+    /// earlier failures are forgotten (those of the client address stay).
+    pub async fn succeeded(
+        &self,
+        store: &Store,
+        attempt: &AttemptIds,
+        account_key: &str,
+    ) -> Result<(), StoreError> {
+        store.release_login_attempt(attempt).await?;
+        store.clear_login_failures(account_key).await
     }
 
     /// When a key with `count` failures in the last hour, the latest at `last`, may try
@@ -61,15 +80,6 @@ impl LoginThrottle {
             .unwrap_or(MAX_BACKOFF_S)
             .min(MAX_BACKOFF_S);
         Some(last + Duration::seconds(backoff_s))
-    }
-
-    pub async fn record_failure(
-        &self,
-        store: &Store,
-        keys: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        store.record_login_failure(keys, now, now - WINDOW).await
     }
 }
 

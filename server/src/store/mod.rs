@@ -11,6 +11,7 @@ mod operators;
 mod policy_state;
 mod sessions;
 mod throttle;
+pub use throttle::{AttemptIds, FailureCount, Reservation};
 // site model stores (sites, zones, doors, schedules)
 mod doors;
 mod schedules;

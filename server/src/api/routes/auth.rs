@@ -60,7 +60,7 @@ async fn login(
     let username = request.username.trim().to_lowercase();
     let keys = [format!("user:{username}"), format!("ip:{}", client.ip())];
     let at = now();
-    state.throttle.check(&state.store, &keys, at).await?;
+    let attempt = state.throttle.reserve(&state.store, &keys, at).await?;
 
     let account = state.store.operator_with_hash(&username).await?;
     let (operator, hash) = match account {
@@ -70,14 +70,14 @@ async fn login(
     let password_ok = password::verify(request.password, hash).await?;
     let operator = operator.filter(|o| password_ok && o.status == OperatorStatus::Active);
     let Some(operator) = operator else {
-        state
-            .throttle
-            .record_failure(&state.store, &keys, at)
-            .await?;
+        // The reserved attempt stays recorded as the failure.
         tracing::info!(username = %username, client = %client.ip(), "login failed");
         return Err(ApiError::InvalidCredentials);
     };
-    state.store.clear_login_failures(&keys[0]).await?;
+    state
+        .throttle
+        .succeeded(&state.store, &attempt, &keys[0])
+        .await?;
 
     let ttl = chrono::Duration::seconds(i64::try_from(state.tokens.ttl_s()).unwrap_or(900));
     let session = Session {
@@ -124,3 +124,4 @@ async fn me(
         state.store.operator(auth.principal.operator_id).await?,
     ))
 }
+
