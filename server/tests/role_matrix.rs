@@ -1,14 +1,18 @@
 //! Every endpoint of the OpenAPI document × every role (and no token at all), with the
 //! expected answer for each cell. An endpoint with no rule here fails the test, so a new
-//! endpoint cannot ship without deciding who may call it.
+//! endpoint cannot ship without deciding who may call it. Then the fields: every
+//! readable answer, fetched with real data by every role, carries exactly the restricted
+//! fields (`permissions::RESTRICTED_FIELDS`) that role may read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{PASSWORD, TestApp};
+use common::{PASSWORD, TestApp, created, expect};
 use gatehouse_core::role::Role;
+use gatehouse_server::auth::permissions::{RESTRICTED_FIELDS, RestrictedField};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -273,4 +277,166 @@ async fn forbidden_calls_change_nothing() {
         .get_json(&format!("/api/v1/operators/{target}"), &admin)
         .await;
     assert_eq!(target["role"], "host");
+}
+
+/// Logs in every role (creating the accounts); the tokens in `Role::ALL` order.
+async fn tokens_of_every_role(app: &TestApp, admin: &str) -> Vec<(Role, String)> {
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let token = if role == Role::Admin {
+            admin.to_owned()
+        } else {
+            app.create_operator(admin, role.as_str(), role.as_str())
+                .await;
+            app.login(role.as_str(), PASSWORD).await
+        };
+        tokens.push((role, token));
+    }
+    tokens
+}
+
+/// A person with every restricted field filled: vetting, a group, a clearance.
+async fn seed_person(app: &TestApp, admin: &str) {
+    let person = created(
+        app.post(
+            "/api/v1/people",
+            admin,
+            json!({"name": "Vera Vetted", "kind": "staff", "clearance": 3}),
+        )
+        .await,
+    )
+    .await;
+    let vetting = json!({"status": "cleared", "reference": "CASE-1", "note": "private"});
+    let path = format!("/api/v1/people/{person}/vetting");
+    let vetted = app.request(Method::PUT, &path, Some(admin)).json(&vetting);
+    expect(vetted.send().await.unwrap(), StatusCode::OK).await;
+    let group = created(
+        app.post("/api/v1/groups", admin, json!({"name": "Lab staff"}))
+            .await,
+    )
+    .await;
+    let members = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/groups/{group}/members"),
+            Some(admin),
+        )
+        .json(&json!({"person_ids": [person]}));
+    let answer = members.send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// The path with `{id}` replaced by the first item of its collection, or `None` when
+/// the collection is not listed or empty.
+async fn concrete(app: &TestApp, admin: &str, path: &str) -> Option<String> {
+    let Some((collection, rest)) = path.split_once("/{id}") else {
+        return Some(path.to_owned());
+    };
+    let response = app.get(collection, admin).await;
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    let list: Value = response.json().await.ok()?;
+    let id = list["items"].get(0)?["id"].as_str()?.to_owned();
+    Some(format!("{collection}/{id}{rest}"))
+}
+
+/// What the check saw: (schema, field, shown) for each restricted field met.
+type Seen = BTreeSet<(&'static str, &'static str, bool)>;
+
+/// Walks `value` along its schema and checks, on every object of a schema with
+/// restricted fields, that each is present exactly when `role` may read it.
+fn check_fields(doc: &Value, schema: &Value, value: &Value, role: Role, at: &str, seen: &mut Seen) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        if value.is_object() {
+            let restricted = RESTRICTED_FIELDS.iter().filter(|f| f.schema == name);
+            for &RestrictedField {
+                schema,
+                field,
+                roles,
+            } in restricted
+            {
+                let shown = value.get(field).is_some();
+                assert_eq!(
+                    shown,
+                    roles.contains(&role),
+                    "{role} {at}: {schema}.{field} shown = {shown}"
+                );
+                seen.insert((schema, field, shown));
+            }
+        }
+        let resolved = &doc["components"]["schemas"][name];
+        return check_fields(doc, resolved, value, role, at, seen);
+    }
+    for combinator in ["oneOf", "anyOf", "allOf"] {
+        for variant in schema[combinator].as_array().into_iter().flatten() {
+            check_fields(doc, variant, value, role, at, seen);
+        }
+    }
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                check_fields(doc, &schema["items"], item, role, at, seen);
+            }
+        }
+        Value::Object(object) => {
+            for (key, item) in object {
+                if let Some(property) = schema["properties"].get(key) {
+                    check_fields(doc, property, item, role, at, seen);
+                } else if schema["additionalProperties"].is_object() {
+                    let property = &schema["additionalProperties"];
+                    check_fields(doc, property, item, role, at, seen);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_only_the_fields_each_role_may_read() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let tokens = tokens_of_every_role(&app, &admin).await;
+    seed_person(&app, &admin).await;
+    let doc: Value = app.public_json("/api/v1/openapi.json").await;
+
+    let mut seen = Seen::new();
+    let mut answers = 0;
+    for (method, path) in endpoints(&doc) {
+        let answer_schema = &doc["paths"][&path][&method]["responses"]["200"]["content"]["application/json"]
+            ["schema"];
+        if method != "get" || answer_schema.is_null() {
+            continue;
+        }
+        let Some(concrete) = concrete(&app, &admin, &path).await else {
+            continue;
+        };
+        for (role, token) in &tokens {
+            let response = app.get(&concrete, token).await;
+            let json = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+            if response.status() != StatusCode::OK || !json {
+                continue;
+            }
+            let body: Value = response.json().await.unwrap();
+            check_fields(&doc, answer_schema, &body, *role, &path, &mut seen);
+            answers += 1;
+        }
+    }
+    assert!(answers > 20, "only {answers} answers were checked");
+    // Every declared field was met where it must show and where it must not.
+    for field in RESTRICTED_FIELDS {
+        for shown in [true, false] {
+            assert!(
+                seen.contains(&(field.schema, field.field, shown)),
+                "{}.{} never met with shown = {shown}: {seen:?}",
+                field.schema,
+                field.field
+            );
+        }
+    }
 }

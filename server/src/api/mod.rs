@@ -179,6 +179,8 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
+        // Inside the error envelope: answers are serialised within the viewer's scope.
+        .layer(axum::middleware::from_fn(crate::auth::visibility::scope))
         .layer(axum::middleware::from_fn(middleware::error_envelope))
         .layer(axum::middleware::from_fn_with_state(
             metrics,

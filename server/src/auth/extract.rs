@@ -27,6 +27,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .await?
             .filter(|p| p.operator_id == claims.sub)
             .ok_or(ApiError::InvalidToken)?;
+        super::visibility::authenticated(principal.role);
         Ok(Authenticated(principal))
     }
 }

@@ -6,3 +6,4 @@ pub mod password;
 pub mod permissions;
 pub mod throttle;
 pub mod tokens;
+pub mod visibility;

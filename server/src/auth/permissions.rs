@@ -89,3 +89,68 @@ permission!(
     /// Acknowledging an alarm (with a note).
     AcknowledgeAlarms: [Admin, Security]
 );
+
+/// A field of an answer that only some roles may read: every answer that carries it
+/// leaves it out for the other roles (see `auth::visibility`). `schema` and `field` are
+/// the names in the OpenAPI document, so the role-matrix test and the web console read
+/// the same declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestrictedField {
+    pub schema: &'static str,
+    pub field: &'static str,
+    pub roles: &'static [Role],
+}
+
+/// One restricted field, named in a `skip_serializing_if` of the type that carries it.
+pub trait FieldPermission: Send + Sync + 'static {
+    const FIELD: RestrictedField;
+}
+
+macro_rules! restricted_fields {
+    ($($(#[$doc:meta])* $name:ident: $schema:literal . $field:literal => $permission:ident),+ $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+            impl FieldPermission for $name {
+                const FIELD: RestrictedField = RestrictedField {
+                    schema: $schema,
+                    field: $field,
+                    roles: <$permission as Permission>::ROLES,
+                };
+            }
+        )+
+        /// Every restricted field, for the tests and the console.
+        pub const RESTRICTED_FIELDS: &[RestrictedField] = &[$(<$name as FieldPermission>::FIELD),+];
+    };
+}
+
+restricted_fields!(
+    /// A person's current vetting (status, reference, note, who checked): whoever may
+    /// read the vetting history.
+    PersonVetting: "Person"."vetting" => ReadSecurityModel,
+    /// The groups a person belongs to: whoever may read the groups.
+    PersonGroups: "Person"."group_ids" => ReadSecurityModel,
+    /// A person's clearance level (compared with zone levels): whoever may read zones.
+    PersonClearance: "Person"."clearance" => ReadSecurityModel,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operator log keeps full records (before and after), so whoever reads it must
+    /// be allowed every restricted field.
+    #[test]
+    fn operator_log_readers_may_read_every_restricted_field() {
+        for field in RESTRICTED_FIELDS {
+            for role in ReadOperatorLog::ROLES {
+                assert!(
+                    field.roles.contains(role),
+                    "{role:?} reads the operator log but not {}.{}",
+                    field.schema,
+                    field.field
+                );
+            }
+        }
+    }
+}

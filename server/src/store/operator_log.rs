@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError, now, with_pool};
 use crate::audit::records::OperatorRow;
+use crate::auth::visibility::unrestricted;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
@@ -75,7 +76,11 @@ impl NewLogEntry {
         before: Option<&T>,
         after: Option<&T>,
     ) -> OperatorRow {
-        let json = |v: Option<&T>| v.and_then(|v| serde_json::to_value(v).ok()).map(Json);
+        // The full record, whoever made the change (see `auth::visibility`).
+        let json = |v: Option<&T>| {
+            v.and_then(|v| unrestricted(|| serde_json::to_value(v)).ok())
+                .map(Json)
+        };
         let mut salt = vec![0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         OperatorRow {

@@ -6,6 +6,8 @@ use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{by_owner, decode_error, parse};
 use super::vetting::VettingRecord;
 use super::{Store, StoreError, bump_policy_version, now, with_pool};
+use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
+use crate::auth::visibility::hidden;
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{PersonKind, PersonStatus};
 use serde::Serialize;
@@ -23,12 +25,17 @@ pub struct PersonRecord {
     pub kind: PersonKind,
     /// The company a contractor (or seconded staff member) works for.
     pub employer: Option<String>,
-    /// Clearance level, compared with zone security levels.
+    /// Clearance level, compared with zone security levels. Only for roles that read the
+    /// security model.
+    #[serde(skip_serializing_if = "hidden::<PersonClearance, _>")]
     pub clearance: u8,
     pub status: PersonStatus,
-    /// The latest vetting record; `null` when none was ever recorded.
+    /// The latest vetting record; `null` when none was ever recorded. Only for roles that
+    /// read the security model.
+    #[serde(skip_serializing_if = "hidden::<PersonVetting, _>")]
     pub vetting: Option<VettingRecord>,
-    /// Groups the person belongs to.
+    /// Groups the person belongs to. Only for roles that read the security model.
+    #[serde(skip_serializing_if = "hidden::<PersonGroups, _>")]
     pub group_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -1,6 +1,7 @@
 //! People (staff and contractors) and their vetting history. People are never deleted:
 //! set status `left`. Anyone who looks up people (receptionists too, to find a host)
-//! sees the current vetting; the full history needs the security-model read permission.
+//! sees who they are; their vetting, groups and clearance only roles that read the
+//! security model (left out while serialising, see `auth::visibility`).
 
 use super::people_model::{check_text, stored, trimmed_text};
 use super::site_model::{not_found, nullable, reject};

@@ -1,0 +1,106 @@
+//! Field visibility: what a role may not read is left out of every answer that would
+//! carry it, in one place — while the answer is serialised — rather than in each handler.
+//!
+//! Each request runs inside a task-local [`Viewer`] (the [`scope`] middleware); the
+//! authentication extractor notes the operator's role in it. A restricted field (declared
+//! in `auth::permissions`) carries `#[serde(skip_serializing_if = "hidden::<F, _>")]`,
+//! which asks the viewer. Inside a request an anonymous caller (or a door agent) sees no
+//! restricted field. Outside any request (operator log, CLI, tests) everything is shown:
+//! those are not answers to an operator. The operator log serialises its records with
+//! [`unrestricted`], so what it keeps never depends on who made the change.
+//!
+//! Answers are serialised inside the handler's future, so within the scope; a streamed
+//! body (the alarm stream) is polled after it and must not carry restricted fields.
+
+use super::permissions::FieldPermission;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use gatehouse_core::role::Role;
+use std::sync::{Arc, OnceLock};
+
+tokio::task_local! {
+    static VIEWER: Viewer;
+}
+
+/// Who the answer being serialised is for.
+#[derive(Clone)]
+enum Viewer {
+    /// An API request; the role once authenticated.
+    Request(Arc<OnceLock<Role>>),
+    /// Internal serialisation that keeps every field.
+    Everything,
+}
+
+/// Middleware: runs the request with a viewer that authentication fills in.
+pub async fn scope(request: Request, next: Next) -> Response {
+    VIEWER
+        .scope(Viewer::Request(Arc::default()), next.run(request))
+        .await
+}
+
+/// Notes the authenticated operator's role for the answer to this request.
+pub(crate) fn authenticated(role: Role) {
+    let _ = VIEWER.try_with(|viewer| {
+        if let Viewer::Request(cell) = viewer {
+            let _ = cell.set(role);
+        }
+    });
+}
+
+/// Whether restricted field `F` is left out of the answer being serialised; for
+/// `skip_serializing_if`.
+pub fn hidden<F: FieldPermission, T: ?Sized>(_: &T) -> bool {
+    VIEWER
+        .try_with(|viewer| match viewer {
+            Viewer::Request(cell) => cell.get().is_none_or(|role| !F::FIELD.roles.contains(role)),
+            Viewer::Everything => false,
+        })
+        // Not in a request: an internal record, not an answer.
+        .unwrap_or(false)
+}
+
+/// Runs `f` (a serialisation) with every field shown, whoever the request is for.
+pub fn unrestricted<R>(f: impl FnOnce() -> R) -> R {
+    VIEWER.sync_scope(Viewer::Everything, f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::permissions::PersonVetting;
+
+    fn visible_to(role: Option<Role>) -> bool {
+        let cell = Arc::new(OnceLock::new());
+        if let Some(role) = role {
+            cell.set(role).unwrap();
+        }
+        VIEWER.sync_scope(Viewer::Request(cell), || !hidden::<PersonVetting, _>(&()))
+    }
+
+    #[test]
+    fn restricted_fields_follow_the_role() {
+        let cases = [
+            (None, false),
+            (Some(Role::Admin), true),
+            (Some(Role::Security), true),
+            (Some(Role::Auditor), true),
+            (Some(Role::Receptionist), false),
+            (Some(Role::Host), false),
+        ];
+        for (role, visible) in cases {
+            assert_eq!(visible_to(role), visible, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn internal_serialisation_shows_everything() {
+        assert!(!hidden::<PersonVetting, _>(&()));
+        let cell = Arc::new(OnceLock::new());
+        cell.set(Role::Host).unwrap();
+        let shown = VIEWER.sync_scope(Viewer::Request(cell), || {
+            unrestricted(|| !hidden::<PersonVetting, _>(&()))
+        });
+        assert!(shown);
+    }
+}
