@@ -122,6 +122,13 @@ pub async fn launch(
     );
     // Live alarm streams end when this server stops.
     let app = app.layer(axum::Extension(alarms::StreamShutdown(stop_rx.clone())));
+    // Browsers that reached us over HTTPS keep to it.
+    let app = match tls {
+        Some(_) => app.layer(axum::middleware::from_fn(
+            api::middleware::strict_transport_security,
+        )),
+        None => app,
+    };
     tracing::info!(
         listen = %listeners.api.local_addr()?,
         tls = tls.is_some(),

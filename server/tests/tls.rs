@@ -1,9 +1,12 @@
 //! The API over HTTPS: the server started in-process with a certificate made by
 //! `tls::self_signed::generate`; a client trusting only that certificate gets answers
 //! (and the login throttle still sees the client address); plain HTTP to the same port
-//! gets nothing; bad `tls.*` settings are refused naming the key.
+//! gets nothing; every answer over TLS carries `Strict-Transport-Security` (and none
+//! over plain HTTP); bad `tls.*` settings are refused naming the key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use gatehouse_server::config::Settings;
 use gatehouse_server::tls::self_signed::{SelfSigned, generate};
@@ -89,6 +92,18 @@ async fn serves_https_with_the_configured_certificate_and_refuses_plain_http() {
     let by_name = format!("https://localhost:{}/readyz", addr.port());
     assert_eq!(client.get(&by_name).send().await.unwrap().status(), 200);
 
+    // Every answer over TLS, errors too, tells browsers to keep to HTTPS.
+    for path in ["/readyz", "/api/v1/auth/me", "/no-such-endpoint"] {
+        let url = format!("https://127.0.0.1:{}{path}", addr.port());
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{path} ({})",
+            response.status()
+        );
+    }
+
     // The login route needs the client address (ConnectInfo) for its throttle.
     let login = client
         .post(format!(
@@ -122,6 +137,23 @@ async fn serves_https_with_the_configured_certificate_and_refuses_plain_http() {
         .expect("the server stops")
         .unwrap()
         .unwrap();
+}
+
+/// Over plain HTTP (no `tls.*` set) the header is not sent: browsers ignore it there, and
+/// it would wrongly promise HTTPS.
+#[tokio::test]
+async fn plain_http_sends_no_strict_transport_security() {
+    let (app, _db) = common::TestApp::start().await;
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    app.stop().await;
 }
 
 fn error_of(settings: &Settings) -> String {
