@@ -53,6 +53,7 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get", "/healthz" | "/readyz" | "/api/v1/openapi.json") => Public,
         ("post", "/api/v1/auth/login") => Public,
         ("post", "/api/v1/auth/logout") | ("get", "/api/v1/auth/me") => Roles(ALL),
+        ("put", "/api/v1/auth/me/password") => Roles(ALL),
         ("get" | "post", "/api/v1/operators") => Roles(ADMIN),
         ("get" | "patch", "/api/v1/operators/{id}") => Roles(ADMIN),
         ("put", "/api/v1/operators/{id}/password") => Roles(ADMIN),

@@ -20,7 +20,7 @@ macro_rules! permission {
 }
 
 permission!(
-    /// Any logged-in operator: their own session and profile.
+    /// Any logged-in operator: their own session, profile and password.
     AnyOperator: [Admin, Security, Receptionist, Host, Auditor]
 );
 permission!(

@@ -258,7 +258,23 @@ impl Store {
         password_hash: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        self.replace_operator_password(id, password_hash, actor, None)
+            .await
+    }
+
+    /// Replaces an operator's password hash and ends their sessions except `keep` (the
+    /// session of an operator changing their own password), all in one transaction with
+    /// the log entry. The log records that it changed, never the hash.
+    pub async fn replace_operator_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        actor: &Actor,
+        keep: Option<Uuid>,
+    ) -> Result<(), StoreError> {
         let at = now();
+        // No session has the nil id, so `None` ends them all.
+        let keep = keep.unwrap_or(Uuid::nil());
         with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             let changed = sqlx::query(
@@ -274,10 +290,12 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             sqlx::query(
-                "UPDATE sessions SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL",
+                "UPDATE sessions SET revoked_at = $2 \
+                 WHERE operator_id = $1 AND revoked_at IS NULL AND id <> $3",
             )
             .bind(id)
             .bind(at)
+            .bind(keep)
             .execute(&mut *tx)
             .await?;
             insert_log!(&mut *tx, NewLogEntry::new::<()>(actor, "operator.set_password", "operator", id, None, None));

@@ -1,4 +1,4 @@
-//! Login, logout and "who am I".
+//! Login, logout, "who am I" and changing one's own password.
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::ApiJson;
@@ -10,7 +10,7 @@ use crate::store::{Operator, OperatorStatus, Session, now};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(change_own_password))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -125,3 +126,76 @@ async fn me(
     ))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeOwnPassword {
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
+    /// 12 to 1024 characters, not the current password.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
+    new_password: SecretString,
+}
+
+/// Change the logged-in operator's own password; any role may.
+///
+/// The current password is required: a wrong one is 422 naming `current_password` and
+/// counts as a failed login for the account and the client address (so it is throttled
+/// like logins: 429 with `Retry-After`). On success every other session of the operator
+/// ends; the one making the change stays logged in. The operator log records the
+/// change, never the hash.
+#[utoipa::path(put, path = "/auth/me/password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangeOwnPassword,
+    responses((status = 204), (status = 401, body = ErrorResponse),
+        (status = 422, description = "wrong current password, or the new one is unusable",
+            body = ErrorResponse),
+        (status = 429, description = "too many failures; see Retry-After", body = ErrorResponse)))]
+async fn change_own_password(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    auth: Authorized<AnyOperator>,
+    ApiJson(request): ApiJson<ChangeOwnPassword>,
+) -> Result<StatusCode, ApiError> {
+    let new_password = request.new_password;
+    if let Some(problem) = password::password_problem(new_password.expose_secret()) {
+        return Err(ApiError::field("new_password", problem));
+    }
+    let username = auth.principal.username.clone();
+    let keys = [format!("user:{username}"), format!("ip:{}", client.ip())];
+    let attempt = state.throttle.reserve(&state.store, &keys, now()).await?;
+    let hash = state
+        .store
+        .operator_with_hash(&username)
+        .await?
+        .map(|(_, hash)| hash);
+    let same = new_password.expose_secret() == request.current_password.expose_secret();
+    if !password::verify(request.current_password, hash).await? {
+        // The reserved attempt stays recorded as the failure.
+        tracing::info!(username = %username, client = %client.ip(), "password change refused");
+        return Err(ApiError::field(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    state
+        .throttle
+        .succeeded(&state.store, &attempt, &keys[0])
+        .await?;
+    if same {
+        return Err(ApiError::field(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let new_hash = password::hash(new_password).await?;
+    state
+        .store
+        .replace_operator_password(
+            auth.principal.operator_id,
+            &new_hash,
+            &auth.actor(),
+            Some(auth.principal.session_id),
+        )
+        .await?;
+    tracing::info!(username = %username, "own password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
