@@ -107,7 +107,10 @@ pub trait FieldPermission: Send + Sync + 'static {
 }
 
 macro_rules! restricted_fields {
-    ($($(#[$doc:meta])* $name:ident: $schema:literal . $field:literal => $permission:ident),+ $(,)?) => {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident: $schema:literal . $field:literal => $permission:ident
+    ),+ $(,)?) => {
         $(
             $(#[$doc])*
             pub struct $name;

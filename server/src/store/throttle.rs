@@ -1,7 +1,9 @@
 //! Failed logins, counted per key (`user:NAME`, `ip:ADDR`) in the database so that every
 //! replica throttles the same client. An attempt is reserved (and counted as a failure)
 //! before its password is checked, atomically with the check of the budget, so parallel
-//! attempts cannot all pass the check before any of them is counted.
+//! attempts cannot all pass the check before any of them is counted. An attempt cut
+//! short (a crash between reservation and answer) stays counted as a failure: the
+//! throttle errs on the side of refusing.
 
 use super::{Store, StoreError, with_pool};
 use chrono::{DateTime, Utc};
