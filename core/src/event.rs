@@ -7,7 +7,8 @@
 //! The server recomputes the hash from the payload and the previous record's hash: an
 //! altered payload, a missing record or a reordering breaks the chain.
 
-use crate::decide::{Alarm, Direction, Outcome, Reason};
+use crate::decide::{Alarm, Direction, Outcome, Reason, Release};
+use crate::model::Holder;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,6 +89,12 @@ pub enum EventKind {
     Tamper,
     /// The tamper switch closed again.
     TamperCleared,
+    /// A holder who was waiting at the door (`pending`) went in because another holder's
+    /// granted presentation completed their request: the visitor an escort released, or
+    /// the first person of a completed two-person entry. Journalled right after that
+    /// presentation; it is the waiting holder's passage (their `pending` event only
+    /// says they waited).
+    ReleasedEntry(ReleasedEntryRecord),
 }
 
 /// A card presentation and the engine's decision.
@@ -107,6 +114,65 @@ pub struct PresentationRecord {
     pub alarms: Vec<Alarm>,
     /// The policy version the decision was made on.
     pub policy_version: u64,
+}
+
+/// The entry of a holder released by another holder's presentation (see
+/// [`EventKind::ReleasedEntry`]): always a granted entry at the releasing presentation's
+/// door and reader, into its zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedEntryRecord {
+    /// The reader the releasing card was read at.
+    pub reader: String,
+    /// The released holder's card, when the policy in use still knows the credential.
+    pub card: Option<String>,
+    /// What the holder waited for: `escort_required` or `second_person_required`.
+    pub waited_for: Reason,
+    pub person_id: Option<Uuid>,
+    pub visit_id: Option<Uuid>,
+    pub credential_id: Uuid,
+    pub zone_id: Option<Uuid>,
+    /// The holder (person or visit id) whose presentation released this one: the escort,
+    /// or the second person.
+    pub released_by: Uuid,
+    /// The releasing presentation's credential.
+    pub released_by_credential: Option<Uuid>,
+    /// The agent's sequence number of the releasing presentation's event.
+    pub release_of: u64,
+    /// The policy version the decision was made on.
+    pub policy_version: u64,
+}
+
+impl ReleasedEntryRecord {
+    /// The released entry that the presentation `by`, journalled as `by_seq`, completed:
+    /// `None` unless `by` is a granted entry of a known holder and `release` names a
+    /// waiting holder. `card` is the released credential's card, if known.
+    pub fn of(
+        by: &PresentationRecord,
+        by_seq: u64,
+        release: &Release,
+        card: Option<String>,
+    ) -> Option<ReleasedEntryRecord> {
+        if by.outcome != Outcome::Granted || by.direction != Direction::Entry {
+            return None;
+        }
+        let (person_id, visit_id) = match release.holder {
+            Holder::Person(id) => (Some(id), None),
+            Holder::Visit(id) => (None, Some(id)),
+        };
+        Some(ReleasedEntryRecord {
+            reader: by.reader.clone(),
+            card,
+            waited_for: release.reason,
+            person_id,
+            visit_id,
+            credential_id: release.credential_id,
+            zone_id: by.zone_id,
+            released_by: by.person_id.or(by.visit_id)?,
+            released_by_credential: by.credential_id,
+            release_of: by_seq,
+            policy_version: by.policy_version,
+        })
+    }
 }
 
 impl EventKind {
@@ -130,6 +196,7 @@ impl EventKind {
             EventKind::PresenceUnconfirmed => "presence_unconfirmed",
             EventKind::Tamper => "tamper",
             EventKind::TamperCleared => "tamper_cleared",
+            EventKind::ReleasedEntry(_) => "released_entry",
         }
     }
 }
@@ -241,6 +308,22 @@ mod tests {
             (EventKind::PresenceUnconfirmed, "presence_unconfirmed"),
             (EventKind::Tamper, "tamper"),
             (EventKind::TamperCleared, "tamper_cleared"),
+            (
+                EventKind::ReleasedEntry(ReleasedEntryRecord {
+                    reader: "front".into(),
+                    card: Some("04B2".into()),
+                    waited_for: Reason::EscortRequired,
+                    person_id: None,
+                    visit_id: Some(Uuid::from_u128(2)),
+                    credential_id: Uuid::from_u128(3),
+                    zone_id: Some(Uuid::from_u128(4)),
+                    released_by: Uuid::from_u128(5),
+                    released_by_credential: Some(Uuid::from_u128(6)),
+                    release_of: 41,
+                    policy_version: 1,
+                }),
+                "released_entry",
+            ),
         ];
         for (position, (kind, name)) in kinds.into_iter().enumerate() {
             assert_eq!(kind.name(), name);
@@ -267,5 +350,100 @@ mod tests {
         .encode()
         .unwrap();
         assert!(DoorEvent::decode(&clock[..clock.len() - 1]).is_err());
+    }
+
+    /// Which presentations release a waiting holder's entry, and what it records.
+    #[test]
+    fn a_released_entry_names_the_releasing_holder_and_event() {
+        const VISIT: Uuid = Uuid::from_u128(10);
+        const ALICE: Uuid = Uuid::from_u128(11);
+        const ZONE: Uuid = Uuid::from_u128(12);
+        let escort = |outcome, direction, person_id| PresentationRecord {
+            reader: "front".into(),
+            card: "04A1".into(),
+            direction,
+            outcome,
+            reason: Reason::Granted,
+            person_id,
+            visit_id: None,
+            credential_id: Some(Uuid::from_u128(13)),
+            zone_id: Some(ZONE),
+            alarms: vec![],
+            policy_version: 7,
+        };
+        let waiting = |holder| Release {
+            holder,
+            credential_id: Uuid::from_u128(14),
+            reason: Reason::EscortRequired,
+        };
+        let (granted, denied) = (Outcome::Granted, Outcome::Denied);
+        let (entry, exit) = (Direction::Entry, Direction::Exit);
+        let visitor = Holder::Visit(VISIT);
+        // (case, releasing presentation, released holder, expected (person, visit))
+        type Row = (
+            &'static str,
+            PresentationRecord,
+            Holder,
+            Option<(Option<Uuid>, Option<Uuid>)>,
+        );
+        let rows: [Row; 5] = [
+            (
+                "escort lets a visitor in",
+                escort(granted, entry, Some(ALICE)),
+                visitor,
+                Some((None, Some(VISIT))),
+            ),
+            (
+                "second person completes a pair",
+                escort(granted, entry, Some(ALICE)),
+                Holder::Person(Uuid::from_u128(15)),
+                Some((Some(Uuid::from_u128(15)), None)),
+            ),
+            // The agent refused the grant (stale policy): nobody goes in.
+            (
+                "refused releasing presentation",
+                escort(denied, entry, Some(ALICE)),
+                visitor,
+                None,
+            ),
+            (
+                "exit reader",
+                escort(granted, exit, Some(ALICE)),
+                visitor,
+                None,
+            ),
+            (
+                "unknown releasing holder",
+                escort(granted, entry, None),
+                visitor,
+                None,
+            ),
+        ];
+        for (case, by, holder, expected) in rows {
+            let got = ReleasedEntryRecord::of(&by, 41, &waiting(holder), Some("04B2".into()));
+            assert_eq!(
+                got.as_ref().map(|r| (r.person_id, r.visit_id)),
+                expected,
+                "{case}"
+            );
+            if let Some(r) = got {
+                assert_eq!(
+                    (r.released_by, r.released_by_credential, r.release_of),
+                    (ALICE, by.credential_id, 41),
+                    "{case}"
+                );
+                assert_eq!((r.zone_id, r.policy_version), (Some(ZONE), 7), "{case}");
+                assert_eq!(
+                    (r.reader.as_str(), r.waited_for),
+                    ("front", Reason::EscortRequired),
+                    "{case}"
+                );
+                assert_eq!(
+                    (r.credential_id, r.card.as_deref()),
+                    (Uuid::from_u128(14), Some("04B2")),
+                    "{case}"
+                );
+            }
+        }
     }
 }

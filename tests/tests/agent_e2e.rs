@@ -647,3 +647,135 @@ async fn j_anti_passback_holds_across_agents_and_is_soft_while_the_server_is_awa
         "{alarms:?}"
     );
 }
+
+const VISITOR: &str = "04B0B1B2B3B4B5";
+
+#[tokio::test]
+async fn k_an_escorted_visitor_is_recorded_as_entering_and_placed_inside() {
+    let site = site(86_400).await;
+    let (api, admin) = (&site.api, site.admin.as_str());
+    // The office needs an escort; Alice's visitor Vera needs one there.
+    let front = expect_json(api.get(&format!("/doors/{}", site.door), admin).await, 200).await;
+    let office = front["to_zone_id"].as_str().unwrap().to_owned();
+    let escort = json!({"escort_required": true});
+    let zone = expect_json(
+        api.patch(&format!("/zones/{office}"), admin, &escort).await,
+        200,
+    )
+    .await;
+    let alice = expect_json(
+        api.get(&format!("/credentials/{}", site.credential), admin)
+            .await,
+        200,
+    )
+    .await["person_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now();
+    let visit = api
+        .created(
+            admin,
+            "/visits",
+            json!({"visitor_name": "Vera", "host_person_id": alice,
+                "window_start": now - chrono::Duration::hours(1),
+                "window_end": now + chrono::Duration::hours(8),
+                "allowed_zone_ids": [office], "escort_required": true}),
+        )
+        .await;
+    let visit = visit["id"].as_str().unwrap().to_owned();
+    let checked_in = api
+        .post(&format!("/visits/{visit}/check-in"), admin, &json!({}))
+        .await;
+    assert!(checked_in.status().is_success(), "{}", checked_in.status());
+    api.created(
+        admin,
+        "/credentials",
+        json!({"visit_id": visit, "card": VISITOR}),
+    )
+    .await;
+
+    let mut agent = site.start_agent();
+    policy_loaded(&mut agent).await;
+    agent.send_line(&format!("{READER} {VISITOR}"));
+    let waiting = site
+        .wait_event("the visitor's presentation", presentation(VISITOR))
+        .await;
+    assert_eq!(
+        (waiting["outcome"].as_str(), waiting["reason"].as_str()),
+        (Some("pending"), Some("escort_required")),
+        "{waiting}"
+    );
+    agent.send_line(&format!("{READER} {ALLOWED}"));
+    let released = site
+        .wait_event("the visitor's released entry", |e| {
+            e["kind"] == "released_entry"
+        })
+        .await;
+    let by = site
+        .wait_event("Alice's presentation", presentation(ALLOWED))
+        .await;
+    assert_eq!(by["outcome"], "granted", "{by}");
+    assert_eq!(
+        (
+            released["outcome"].as_str(),
+            released["reason"].as_str(),
+            released["direction"].as_str(),
+            released["visit_id"].as_str(),
+            released["card"].as_str(),
+            released["zone_id"].as_str(),
+        ),
+        (
+            Some("granted"),
+            Some("granted"),
+            Some("entry"),
+            Some(visit.as_str()),
+            Some(VISITOR),
+            Some(office.as_str()),
+        ),
+        "{released}"
+    );
+    assert_eq!(
+        (
+            released["released_by"].as_str(),
+            released["release_of"].as_str()
+        ),
+        (Some(alice.as_str()), by["id"].as_str()),
+        "names the escort and the escort's event: {released}"
+    );
+    // Inside the office for occupancy and the muster, not where she waited.
+    let occupancy = expect_json(
+        api.get(&format!("/zones/{office}/occupancy"), admin).await,
+        200,
+    )
+    .await;
+    let inside: Vec<&str> = occupancy["occupants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["holder_id"].as_str())
+        .collect();
+    assert!(
+        inside.contains(&visit.as_str()) && inside.contains(&alice.as_str()),
+        "{occupancy}"
+    );
+    let site_id = zone["site_id"].as_str().unwrap();
+    let muster = expect_json(
+        api.get(&format!("/sites/{site_id}/muster"), admin).await,
+        200,
+    )
+    .await;
+    let vera = muster
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["holder_id"] == visit.as_str())
+        .unwrap_or_else(|| panic!("Vera is not on the muster: {muster}"));
+    assert_eq!(vera["zone_id"], office.as_str(), "{vera}");
+    let status = agent.status().await.unwrap();
+    assert_eq!(
+        status["last_decision"]["releases_holder"],
+        visit.as_str(),
+        "{status}"
+    );
+}

@@ -24,6 +24,11 @@
 //! - Escort: a granted person releases the oldest visitor pending at the same door if
 //!   they are staff or the visit's host (contractors escort only their own visitors).
 //!   The escort must itself be granted outright (a two-person zone holds it pending).
+//!   The released holder (escorted visitor, or first of a pair) enters with the
+//!   releasing presentation: [`Decision::releases`] names them, the state counts them
+//!   inside like any entry (anti-passback, occupancy), and the door agent journals their
+//!   entry as its own granted event ([`crate::event::EventKind::ReleasedEntry`]); their
+//!   `pending` decision stays what it was.
 //! - Pending windows (escort, two-person; default 30 s) are exclusive: a badge exactly
 //!   at the end is too late.
 //! - Anti-passback: "inside" is the holder's last recorded zone or any zone enclosing

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use gatehouse_core::decide::{
-    Decision, Direction, EngineState, Outcome, Presentation, Reason, decide,
+    Decision, Direction, EngineState, Outcome, Presentation, Reason, Release, decide,
 };
-use gatehouse_core::event::{DoorEvent, EventKind, PresentationRecord};
+use gatehouse_core::event::{DoorEvent, EventKind, PresentationRecord, ReleasedEntryRecord};
 use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -62,21 +62,50 @@ pub struct DecideContext {
 }
 
 impl DecideContext {
-    /// Journals `event` on a blocking thread; errors are logged loudly (deciding goes on).
-    async fn journal(&self, event: DoorEvent) -> bool {
+    /// Journals `event` on a blocking thread, returning its sequence number; errors are
+    /// logged loudly (deciding goes on).
+    async fn journal(&self, event: DoorEvent) -> Option<u64> {
         let journal = Arc::clone(&self.journal);
         let result = tokio::task::spawn_blocking(move || journal.append(&event)).await;
         match result {
-            Ok(Ok(_)) => true,
+            Ok(Ok(seq)) => Some(seq),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "EVENT NOT JOURNALLED");
-                false
+                None
             }
             Err(e) => {
                 tracing::error!(error = %e, "journal task failed");
-                false
+                None
             }
         }
+    }
+
+    /// Journals the entry of the holder that `release` names, released by the
+    /// presentation `by` (journalled at `at` as `by_seq`), if `by` let anyone in;
+    /// returns whether nothing was left unrecorded.
+    async fn journal_release(
+        &self,
+        by: &PresentationRecord,
+        by_seq: u64,
+        release: Release,
+        door_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let card = self.status.policy.current.borrow().as_ref().and_then(|p| {
+            let credential = p.policy.credential(release.credential_id)?;
+            Some(credential.card.clone())
+        });
+        let Some(record) = ReleasedEntryRecord::of(by, by_seq, &release, card) else {
+            return true;
+        };
+        tracing::info!(door = %door_id, released = %release.holder.id(),
+            waited_for = release.reason.as_str(), "released entry");
+        let event = DoorEvent {
+            occurred_at: at,
+            door_id: Some(door_id),
+            kind: EventKind::ReleasedEntry(record),
+        };
+        self.journal(event).await.is_some()
     }
 
     /// Journals `policy_stale` once per stale period; returns whether the policy is stale.
@@ -189,19 +218,30 @@ impl DecideContext {
         });
         tracing::info!(reader = %record.reader, door = %reader.door_id,
             outcome = record.outcome.as_str(), reason = record.reason.as_str(), "decision");
+        let released = decision.as_ref().and_then(|d| d.releases);
+        let by = released.map(|_| record.clone());
         let event = DoorEvent {
             occurred_at: at,
             door_id: Some(reader.door_id),
             kind: EventKind::Presentation(record),
         };
         // Durable before the relay acts: an entry that cannot be recorded is not let in
-        // (no unrecorded access); an exit still is (egress is never blocked).
-        let journalled = self.journal(event).await;
+        // (no unrecorded access); an exit still is (egress is never blocked). The holder
+        // this entry releases (an escorted visitor, the first of a pair) goes in through
+        // the same opening, so their entry is journalled before it too.
+        let mut journalled = false;
+        if let Some(seq) = self.journal(event).await {
+            journalled = match (by, released) {
+                (Some(by), Some(r)) => self.journal_release(&by, seq, r, reader.door_id, at).await,
+                _ => true,
+            };
+        }
         let release = granted && (journalled || reader.direction == Direction::Exit);
         if granted && !release {
             tracing::error!(door = %reader.door_id, "ENTRY REFUSED: the grant could not be journalled");
         }
         summary["released"] = json!(release);
+        summary["releases_holder"] = json!(released.map(|r| r.holder.id()));
         if release {
             match (self.doors.get(&reader.door_id), unlock_ms) {
                 (Some(sink), Some(ms)) => send(
@@ -285,6 +325,7 @@ mod tests {
     use super::*;
     use crate::agent::policy_sync::PolicyState;
     use crate::agent::presence_sync::PresenceFeed;
+    use crate::agent::presence_sync::tests::started_ago;
     use crate::door::TimedInput;
     use crate::reader::ReaderConfig;
 
@@ -628,20 +669,13 @@ mod tests {
         source.zones[1].anti_passback = AntiPassback::Hard;
     }
 
-    #[tokio::test]
-    async fn without_the_presence_feed_hard_anti_passback_is_soft_and_recorded() {
-        let agent = agent_with(Utc::now(), hard_anti_passback);
-        let feed = Arc::clone(&agent.ctx.status.presence);
-        let mut engine = EngineState::default();
-        agent.ctx.on_card(card("front"), &mut engine).await;
-        agent.ctx.on_card(card("front"), &mut engine).await;
-        let lost = PresenceFeed::new(60);
-        // The same agent, its feed lost: re-entries pass with the alarm.
-        let offline = DecideContext {
+    /// The context of `agent` with another presence feed.
+    fn with_feed(agent: &Agent, feed: PresenceFeed) -> DecideContext {
+        DecideContext {
             status: Arc::new(StatusState {
                 relays: BTreeMap::new(),
                 policy: Arc::clone(&agent.ctx.status.policy),
-                presence: Arc::new(lost),
+                presence: Arc::new(feed),
                 journal: Arc::clone(&agent.ctx.journal),
                 readers: Mutex::new(vec![]),
                 last_decision: Mutex::new(None),
@@ -657,7 +691,47 @@ mod tests {
             journal: Arc::clone(&agent.ctx.journal),
             stale_raised: Arc::new(AtomicBool::new(false)),
             presence_raised: AtomicBool::new(false),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn right_after_a_start_the_presence_feed_is_not_yet_overdue() {
+        // (feed started this long ago and never answered, presence_unconfirmed raised,
+        // the second of two entries)
+        let rows = [
+            (0, 0, (Outcome::Denied, Reason::AntiPassback)),
+            (120_000, 1, (Outcome::Granted, Reason::Granted)),
+        ];
+        for (ago_ms, raised, second) in rows {
+            let agent = agent_with(Utc::now(), hard_anti_passback);
+            let ctx = with_feed(&agent, started_ago(60, ago_ms));
+            let mut engine = EngineState::default();
+            ctx.on_card(card("front"), &mut engine).await;
+            ctx.on_card(card("front"), &mut engine).await;
+            let kinds = journalled(&ctx);
+            let unconfirmed = kinds
+                .iter()
+                .filter(|k| **k == EventKind::PresenceUnconfirmed)
+                .count();
+            assert_eq!(unconfirmed, raised, "started {ago_ms} ms ago: {kinds:?}");
+            let decided = presentations(&ctx);
+            assert_eq!(
+                (decided[1].0, decided[1].1),
+                second,
+                "started {ago_ms} ms ago"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_the_presence_feed_hard_anti_passback_is_soft_and_recorded() {
+        let agent = agent_with(Utc::now(), hard_anti_passback);
+        let feed = Arc::clone(&agent.ctx.status.presence);
+        let mut engine = EngineState::default();
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        // The same agent, its feed lost: re-entries pass with the alarm.
+        let offline = with_feed(&agent, started_ago(60, 120_000));
         offline.on_card(card("front"), &mut engine).await;
         offline.on_card(card("front"), &mut engine).await;
         feed.confirm_now();
@@ -728,5 +802,89 @@ mod tests {
         }
         drop(cards);
         task.await.unwrap();
+    }
+
+    const VISIT: Uuid = Uuid::from_u128(8);
+    const VISIT_CARD: &str = "04B2C3D4";
+
+    /// The office needs an escort, and a checked-in visit of Ada's needs one.
+    fn escorted(source: &mut PolicySource) {
+        source.zones[1].escort_required = true;
+        source.visits.push(gatehouse_core::model::Visit {
+            id: VISIT,
+            host_person_id: ADA,
+            window_start: Utc::now() - Age::hours(1),
+            window_end: Utc::now() + Age::hours(1),
+            checked_in: true,
+            checked_out: false,
+            allowed_zone_ids: vec![OFFICE],
+            escort_required: true,
+        });
+        source.credentials.push(Credential {
+            id: Uuid::from_u128(9),
+            card: VISIT_CARD.into(),
+            kind: CardKind::Uid,
+            state: CredentialState::Active,
+            valid_from: None,
+            valid_until: None,
+            holder: Holder::Visit(VISIT),
+            pin: None,
+        });
+    }
+
+    #[tokio::test]
+    async fn an_escort_journals_the_visitors_entry_as_granted_and_counts_them_inside() {
+        let agent = agent_with(Utc::now(), escorted);
+        let mut engine = EngineState::default();
+        let visitor = CardEvent {
+            card: VISIT_CARD.into(),
+            ..card("front")
+        };
+        agent.ctx.on_card(visitor, &mut engine).await;
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        let records = agent.ctx.journal.pending(100).unwrap();
+        let events: Vec<(u64, DoorEvent)> = records
+            .iter()
+            .map(|r| (r.seq, DoorEvent::decode(&r.payload).unwrap()))
+            .collect();
+        let [(_, waiting), (ada_seq, ada), (_, released)] = events.as_slice() else {
+            panic!("three events expected: {events:?}");
+        };
+        let EventKind::Presentation(waiting) = &waiting.kind else {
+            panic!("{waiting:?}");
+        };
+        assert_eq!(
+            (waiting.outcome, waiting.visit_id),
+            (Outcome::Pending, Some(VISIT)),
+            "the waiting presentation stays as it was"
+        );
+        let EventKind::Presentation(ada_record) = &ada.kind else {
+            panic!("{ada:?}");
+        };
+        assert_eq!(ada_record.outcome, Outcome::Granted);
+        let EventKind::ReleasedEntry(entry) = &released.kind else {
+            panic!("{released:?}");
+        };
+        assert_eq!(
+            (entry.visit_id, entry.person_id, entry.card.as_deref()),
+            (Some(VISIT), None, Some(VISIT_CARD))
+        );
+        assert_eq!(
+            (entry.released_by, entry.release_of, entry.waited_for),
+            (ADA, *ada_seq, Reason::EscortRequired),
+            "names the escort and the escort's event"
+        );
+        assert_eq!(
+            (entry.zone_id, released.door_id),
+            (Some(OFFICE), Some(DOOR))
+        );
+        assert_eq!(released.occurred_at, ada.occurred_at);
+        assert_eq!(
+            engine.presence[&VISIT].zone_id, OFFICE,
+            "the visitor is inside"
+        );
+        assert_eq!(engine.presence[&ADA].zone_id, OFFICE);
+        let sent: Vec<Input> = agent.door.try_iter().map(|t| t.input).collect();
+        assert_eq!(sent.len(), 1, "one opening for both: {sent:?}");
     }
 }

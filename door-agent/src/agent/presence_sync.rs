@@ -5,11 +5,14 @@
 //! and occupancy would count only this agent's own doors.
 //!
 //! The feed is *confirmed* by every answer that leaves nothing waiting; a long-poll waits
-//! at most half the maximum age, so an idle feed is confirmed in time. Until the first
-//! one, and once the last is older than `agent.presence_max_age_s`, the agent cannot
-//! know whether someone it let in has left by another agent's door: the decide loop then
-//! applies hard anti-passback as soft (granted, with the alarm) and journals
-//! `presence_unconfirmed` once per such period. The cursor is not kept across restarts:
+//! at most half the maximum age, so an idle feed is confirmed in time. Once the last
+//! answer (or, before the first, the agent's start) is older than
+//! `agent.presence_max_age_s`, the agent cannot know whether someone it let in has left
+//! by another agent's door: the decide loop then applies hard anti-passback as soft
+//! (granted, with the alarm) and journals `presence_unconfirmed` once per such period.
+//! The age counts from the start so that a card presented in the first moments after a
+//! start, before the first answer could arrive, is decided normally and raises nothing:
+//! the feed gets the same time to answer as it has between answers. The cursor is not kept across restarts:
 //! the engine state is not either, and a start from the beginning rebuilds both.
 
 use std::sync::Arc;
@@ -26,15 +29,19 @@ use super::policy_sync::{Backoff, without_url};
 
 /// When the feed was last confirmed, against the configured maximum age.
 pub struct PresenceFeed {
+    /// When the feed was created (the agent's start): the age counts from here until
+    /// the first answer.
+    started_ms: i64,
     confirmed_ms: AtomicI64,
     max_age_s: u64,
     revision: AtomicI64,
 }
 
 impl PresenceFeed {
-    /// A feed not yet confirmed.
+    /// A feed not yet confirmed, started now.
     pub fn new(max_age_s: u64) -> PresenceFeed {
         PresenceFeed {
+            started_ms: Utc::now().timestamp_millis(),
             confirmed_ms: AtomicI64::new(i64::MIN),
             max_age_s,
             revision: AtomicI64::new(-1),
@@ -54,10 +61,13 @@ impl PresenceFeed {
         (self.max_age_s / 2).clamp(1, 25)
     }
 
-    /// Whether the presence in hand may be out of date: never confirmed, or last
-    /// confirmed more than `max_age_s` ago.
+    /// Whether the presence in hand may be out of date: last confirmed (or, never
+    /// confirmed, started) more than `max_age_s` ago.
     pub fn is_unconfirmed(&self) -> bool {
-        let confirmed = self.confirmed_ms.load(Ordering::SeqCst);
+        let confirmed = self
+            .confirmed_ms
+            .load(Ordering::SeqCst)
+            .max(self.started_ms);
         let age_ms = Utc::now().timestamp_millis().saturating_sub(confirmed);
         age_ms > i64::try_from(self.max_age_s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
@@ -147,14 +157,34 @@ pub async fn presence_loop(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A feed started `ago_ms` milliseconds ago, never confirmed.
+    pub(crate) fn started_ago(max_age_s: u64, ago_ms: i64) -> PresenceFeed {
+        let mut feed = PresenceFeed::new(max_age_s);
+        feed.started_ms -= ago_ms;
+        feed
+    }
+
     #[test]
-    fn unconfirmed_until_an_answer_and_again_past_the_maximum_age() {
-        let feed = PresenceFeed::new(60);
-        assert!(feed.is_unconfirmed(), "never confirmed");
-        assert_eq!(feed.age_s(), None);
+    fn before_the_first_answer_the_age_counts_from_the_start() {
+        // (started this long ago, unconfirmed) with a maximum age of 60 s.
+        for (ago_ms, unconfirmed) in [(0, false), (59_000, false), (61_000, true)] {
+            let feed = started_ago(60, ago_ms);
+            assert_eq!(
+                feed.is_unconfirmed(),
+                unconfirmed,
+                "started {ago_ms} ms ago"
+            );
+            assert_eq!(feed.age_s(), None, "never confirmed");
+        }
+    }
+
+    #[test]
+    fn unconfirmed_past_the_maximum_age_of_the_last_answer() {
+        let feed = started_ago(60, 120_000);
+        assert!(feed.is_unconfirmed(), "never confirmed, started long ago");
         feed.confirm_now();
         assert!(!feed.is_unconfirmed());
         assert_eq!(feed.age_s(), Some(0));

@@ -59,6 +59,11 @@ pub struct EventRow {
     pub credential_id: Option<Uuid>,
     pub zone_id: Option<Uuid>,
     pub policy_version: Option<i64>,
+    /// On a `released_entry`: the holder (person or visit) whose presentation let this
+    /// one's holder in (the escort, or the second person of a pair).
+    pub released_by: Option<Uuid>,
+    /// On a `released_entry`: the id of that releasing presentation's event.
+    pub release_of: Option<Uuid>,
 }
 
 impl EventRow {
@@ -68,7 +73,8 @@ impl EventRow {
 
     /// The digest given the payload's SHA-256 (an export carries that, not the payload).
     pub fn digest_with(&self, payload_sha256: &[u8; 32]) -> [u8; 32] {
-        Canon::new("gatehouse.audit.event.v1")
+        let mut canon = Canon::new("gatehouse.audit.event.v1");
+        canon
             .uuid("id", Some(self.id))
             .uuid("agent_id", Some(self.agent_id))
             .int("seq", Some(self.seq))
@@ -88,8 +94,16 @@ impl EventRow {
             .uuid("visit_id", self.visit_id)
             .uuid("credential_id", self.credential_id)
             .uuid("zone_id", self.zone_id)
-            .int("policy_version", self.policy_version)
-            .finish()
+            .int("policy_version", self.policy_version);
+        // Added later (migration 0015): committed to only when set, so the digests of
+        // the records chained before stay what they were. The fields are named, so a
+        // record with them never encodes like one without.
+        if self.released_by.is_some() || self.release_of.is_some() {
+            canon
+                .uuid("released_by", self.released_by)
+                .uuid("release_of", self.release_of);
+        }
+        canon.finish()
     }
 }
 

@@ -112,7 +112,8 @@ impl Store {
                 let events = sqlx::query_as::<_, EventRow>(
                     "SELECT id, agent_id, seq, hash, payload, occurred_at, received_at, door_id, \
                      kind, reader, direction, card, outcome, reason, person_id, visit_id, \
-                     credential_id, zone_id, policy_version FROM access_events ORDER BY id",
+                     credential_id, zone_id, policy_version, released_by, release_of \
+                     FROM access_events ORDER BY id",
                 )
                 .fetch_all(&mut *tx)
                 .await?;
@@ -248,7 +249,8 @@ impl Store {
                 "SELECT c.seq AS chain_seq, e.id, e.agent_id, e.seq, e.hash, e.payload, \
                  e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
                  e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
-                 e.policy_version FROM audit_chain c JOIN access_events e ON e.id = c.record_id \
+                 e.policy_version, e.released_by, e.release_of \
+                 FROM audit_chain c JOIN access_events e ON e.id = c.record_id \
                  WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'event'",
             )
             .bind(from)

@@ -9,6 +9,7 @@ use super::presence::{Passage, record_passages};
 use super::{Store, StoreError, with_pool};
 use crate::audit::records::{AlarmRow, EventRow, Source};
 use chrono::{DateTime, SubsecRound, Utc};
+use gatehouse_core::decide::{Direction, Outcome, Reason};
 use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, chain_hash};
 use serde::Serialize;
 use uuid::Uuid;
@@ -58,6 +59,11 @@ pub struct EventRecord {
     pub credential_id: Option<Uuid>,
     pub zone_id: Option<Uuid>,
     pub policy_version: Option<i64>,
+    /// On a `released_entry` (a waiting holder let in by another's presentation): the
+    /// person or visit whose presentation released it (the escort, the second person).
+    pub released_by: Option<Uuid>,
+    /// On a `released_entry`: the id of the releasing presentation's event.
+    pub release_of: Option<Uuid>,
 }
 
 /// Which events to list; `None` matches all. `from` is inclusive, `to` exclusive (both on
@@ -128,8 +134,8 @@ macro_rules! stored_hash {
 macro_rules! select_events {
     () => {
         "SELECT id, agent_id, seq, occurred_at, received_at, door_id, kind, reader, direction, \
-         card, outcome, reason, person_id, visit_id, credential_id, zone_id, policy_version \
-         FROM access_events WHERE "
+         card, outcome, reason, person_id, visit_id, credential_id, zone_id, policy_version, \
+         released_by, release_of FROM access_events WHERE "
     };
 }
 
@@ -282,13 +288,25 @@ impl Store {
                         }
                         Some(_) => {}
                     }
-                    let row = event_row(agent_id, record, received_at);
+                    let mut row = event_row(agent_id, record, received_at);
+                    if let EventKind::ReleasedEntry(r) = &record.event.kind {
+                        // The releasing presentation precedes it in the journal: stored
+                        // already, or earlier in this upload.
+                        let by_seq = i64::try_from(r.release_of).unwrap_or(i64::MAX);
+                        row.release_of = sqlx::query_scalar::<_, Uuid>(
+                            "SELECT id FROM access_events WHERE agent_id = $1 AND seq = $2",
+                        )
+                        .bind(agent_id)
+                        .bind(by_seq)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    }
                     sqlx::query(
                         "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, \
                          received_at, door_id, kind, reader, direction, card, outcome, reason, \
-                         person_id, visit_id, credential_id, zone_id, policy_version) VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                         $17, $18, $19)",
+                         person_id, visit_id, credential_id, zone_id, policy_version, \
+                         released_by, release_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
                     )
                     .bind(row.id)
                     .bind(row.agent_id)
@@ -309,6 +327,8 @@ impl Store {
                     .bind(row.credential_id)
                     .bind(row.zone_id)
                     .bind(row.policy_version)
+                    .bind(row.released_by)
+                    .bind(row.release_of)
                     .execute(&mut *tx)
                     .await?;
                     passages.extend(Passage::of(&row, chained.len()));
@@ -440,6 +460,8 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
         credential_id: None,
         zone_id: None,
         policy_version: None,
+        released_by: None,
+        release_of: None,
     };
     match &record.event.kind {
         EventKind::Presentation(p) => {
@@ -454,6 +476,21 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
             row.zone_id = p.zone_id;
             // A version beyond i64 cannot come from this server: left out, kept in the payload.
             row.policy_version = i64::try_from(p.policy_version).ok();
+        }
+        // A waiting holder's entry, released by another's presentation: a granted entry
+        // (their passage) naming who released it; `release_of` is resolved by ingest.
+        EventKind::ReleasedEntry(r) => {
+            row.reader = Some(r.reader.clone());
+            row.direction = Some(Direction::Entry.as_str().to_owned());
+            row.card = r.card.clone();
+            row.outcome = Some(Outcome::Granted.as_str().to_owned());
+            row.reason = Some(Reason::Granted.as_str().to_owned());
+            row.person_id = r.person_id;
+            row.visit_id = r.visit_id;
+            row.credential_id = Some(r.credential_id);
+            row.zone_id = r.zone_id;
+            row.policy_version = i64::try_from(r.policy_version).ok();
+            row.released_by = Some(r.released_by);
         }
         EventKind::ReaderError { reader, .. } => row.reader = Some(reader.clone()),
         _ => {}

@@ -27,9 +27,12 @@ pub(crate) struct Passage {
 
 impl Passage {
     /// The passage an ingested event records, if it is a granted presentation of a known
-    /// person or visit at a door; `chain_index` as in [`Passage`].
+    /// person or visit at a door, or a waiting holder's entry released by another's
+    /// presentation (`released_entry`: the escorted visitor, the first of a pair, whose
+    /// own `pending` presentation was no passage); `chain_index` as in [`Passage`].
     pub fn of(row: &EventRow, chain_index: usize) -> Option<Passage> {
-        if row.kind != "presentation" || row.outcome.as_deref() != Some("granted") {
+        let passes = matches!(row.kind.as_str(), "presentation" | "released_entry");
+        if !passes || row.outcome.as_deref() != Some("granted") {
             return None;
         }
         Some(Passage {

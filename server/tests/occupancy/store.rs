@@ -3,11 +3,14 @@
 use crate::common::TestDb;
 use crate::support::{Site, sorted};
 use Direction::{Entry, Exit};
-use Outcome::{Denied, Granted};
+use Outcome::{Denied, Granted, Pending};
+use futures_util::StreamExt;
 use gatehouse_core::decide::{Direction, Outcome};
 use gatehouse_server::audit::checkpoint::AuditKey;
+use gatehouse_server::audit::export::offline::verify_export;
+use gatehouse_server::audit::export::{self, ExportFilter, ExportRequest, Format};
 use gatehouse_server::audit::verify::verify;
-use gatehouse_server::store::{Actor, StoreError};
+use gatehouse_server::store::{Actor, EventFilter, StoreError};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
@@ -16,6 +19,7 @@ conformance!(
     a_late_upload_does_not_undo_a_newer_passage,
     a_muster_lists_exactly_who_is_inside_and_records_every_mark,
     the_presence_feed_pages_through_changes_in_commit_order,
+    a_released_entry_is_the_waiting_holders_passage_and_names_who_released_it,
 );
 
 async fn entries_and_exits_across_two_doors_move_people_between_zones(db: &TestDb) {
@@ -228,4 +232,135 @@ async fn the_presence_feed_pages_through_changes_in_commit_order(db: &TestDb) {
     let elsewhere = BTreeSet::from([Uuid::now_v7()]);
     let (foreign, _) = changes(&s, &elsewhere, None, 100).await;
     assert_eq!(foreign, [(s.bo, None), (s.ada, None)]);
+}
+
+/// The escorted visitor, and the first of a two-person pair: each waits at the lab door
+/// (`pending`, no passage), and Ada's granted entry releases them. The released entry is
+/// their passage: presence, occupancy, the feed and the muster put them in the lab, and
+/// the event names Ada and her event; the audit chain verifies.
+async fn a_released_entry_is_the_waiting_holders_passage_and_names_who_released_it(db: &TestDb) {
+    let mut s = Site::create(db.store().await).await;
+    let key = AuditKey::load(&s.store).await.unwrap();
+    let sites = BTreeSet::from([s.site]);
+    for (case, waiting, minute) in [("escort", s.visit, 10), ("two-person", s.bo, 20)] {
+        s.badge(waiting, s.front, Entry, Granted, minute).await;
+        s.badge(s.ada, s.front, Entry, Granted, minute + 1).await;
+        s.badge(waiting, s.lab_door, Entry, Pending, minute + 2)
+            .await;
+        let lab = s.in_zone(s.lab).await;
+        assert!(!lab.contains(&waiting), "{case}: waiting is not inside");
+        let (_, before) = changes(&s, &sites, None, 100).await;
+        let by_seq = s.badge(s.ada, s.lab_door, Entry, Granted, minute + 3).await;
+        s.released(waiting, s.ada, by_seq, s.lab_door, minute + 3)
+            .await;
+        let lab = s.in_zone(s.lab).await;
+        assert!(
+            lab.contains(&s.ada) && lab.contains(&waiting),
+            "{case}: both inside the lab: {lab:?}"
+        );
+        let (fed, _) = changes(&s, &sites, before, 100).await;
+        assert_eq!(
+            fed,
+            [(s.ada, Some(s.lab)), (waiting, Some(s.lab))],
+            "{case}: the feed (anti-passback at other doors) has them in the lab"
+        );
+        let muster = s.store.start_muster(s.site, &Actor::cli()).await.unwrap();
+        let listed = muster.people.iter().find(|p| p.holder_id == waiting);
+        assert_eq!(
+            listed.map(|p| p.zone_name.as_str()),
+            Some("Lab"),
+            "{case}: mustered where they are, not where they came from"
+        );
+        s.store
+            .close_muster(muster.id, &Actor::cli())
+            .await
+            .unwrap();
+
+        let filter = EventFilter {
+            door_id: Some(s.lab_door),
+            ..EventFilter::default()
+        };
+        let events = s.store.list_events(&filter, None, 100).await.unwrap();
+        let by = events
+            .iter()
+            .find(|e| e.seq == i64::try_from(by_seq).unwrap());
+        let by = by.expect("the releasing presentation is listed");
+        let released: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == "released_entry")
+            .collect();
+        let entry = released.last().expect("the released entry is listed");
+        assert_eq!(
+            (
+                entry.outcome.as_deref(),
+                entry.reason.as_deref(),
+                entry.direction.as_deref()
+            ),
+            (Some("granted"), Some("granted"), Some("entry")),
+            "{case}"
+        );
+        assert_eq!(entry.person_id.or(entry.visit_id), Some(waiting), "{case}");
+        assert_eq!(
+            (entry.released_by, entry.release_of),
+            (Some(s.ada), Some(by.id)),
+            "{case}: names the releasing holder and event"
+        );
+        assert_eq!(
+            (by.released_by, by.release_of),
+            (None, None),
+            "{case}: other events name no one"
+        );
+        // Exactly one passage each: the pending presentation stays pending.
+        let waiting_granted = events
+            .iter()
+            .filter(|e| e.person_id.or(e.visit_id) == Some(waiting))
+            .map(|e| (e.kind.as_str(), e.outcome.as_deref()))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            waiting_granted,
+            [
+                ("presentation", Some("pending")),
+                ("released_entry", Some("granted"))
+            ],
+            "{case}"
+        );
+    }
+    let report = verify(&s.store, &key.public_key()).await.unwrap();
+    assert!(
+        report.ok,
+        "the released entries' new fields chain: {report:?}"
+    );
+
+    // An export shows who released whom, and its digests commit to it.
+    let request = ExportRequest {
+        from: s.t0 - chrono::Duration::days(1),
+        to: s.t0 + chrono::Duration::days(1),
+        filter: ExportFilter::default(),
+        format: Format::Ndjson,
+    };
+    let plan = export::plan(&s.store, &key, request).await.unwrap();
+    let mut chunks = std::pin::pin!(export::stream(s.store.clone(), plan));
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        out.extend(chunk.unwrap().0);
+    }
+    let text = String::from_utf8(out).unwrap();
+    let report = verify_export(text.as_bytes(), &key.public_key()).unwrap();
+    assert!(report.ok, "{report:?}");
+    let ada = s.ada.to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"released_entry\""))
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["released_by"], ada.as_str(), "{line}");
+    assert!(line["release_of"].is_string(), "{line}");
+    let edited = text.replacen(
+        &format!("\"released_by\":\"{ada}\""),
+        &format!("\"released_by\":\"{}\"", s.bo),
+        1,
+    );
+    assert_ne!(edited, text);
+    let report = verify_export(edited.as_bytes(), &key.public_key()).unwrap();
+    assert!(!report.ok, "an edited released_by is found");
 }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use gatehouse_core::decide::{Direction, Outcome, Reason};
-use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, PresentationRecord, chain_hash};
+use gatehouse_core::event::{
+    DoorEvent, EventKind, GENESIS_HASH, PresentationRecord, ReleasedEntryRecord, chain_hash,
+};
 use gatehouse_core::model::{DoorMode, PersonKind};
 use gatehouse_server::store::{
     Actor, NewAgent, NewDoor, NewPerson, NewSite, NewVisit, NewZone, Store, UploadRecord,
@@ -132,7 +134,7 @@ impl Site {
         direction: Direction,
         outcome: Outcome,
         minute: i64,
-    ) {
+    ) -> u64 {
         let visitor = holder == self.visit;
         let event = DoorEvent {
             occurred_at: self.t0 + Duration::minutes(minute),
@@ -155,6 +157,11 @@ impl Site {
                 policy_version: 1,
             }),
         };
+        self.upload(event).await
+    }
+
+    /// Uploads `event` as the agent's next record; returns its sequence number.
+    pub async fn upload(&mut self, event: DoorEvent) -> u64 {
         let payload = event.encode().unwrap();
         let seq = self.next_seq;
         let hash = chain_hash(&self.previous, seq, &payload);
@@ -170,6 +177,36 @@ impl Site {
             .ingest_events(self.agent, &[record], 0)
             .await
             .unwrap();
+        seq
+    }
+
+    /// Uploads the entry of `holder` (a person, or the visit), who waited at `door`,
+    /// released by `by`'s presentation journalled as `by_seq`, `minute` minutes after
+    /// `t0`, as the agent journals it.
+    pub async fn released(&mut self, holder: Uuid, by: Uuid, by_seq: u64, door: Uuid, minute: i64) {
+        let visitor = holder == self.visit;
+        let event = DoorEvent {
+            occurred_at: self.t0 + Duration::minutes(minute),
+            door_id: Some(door),
+            kind: EventKind::ReleasedEntry(ReleasedEntryRecord {
+                reader: "r".into(),
+                card: Some("0B".into()),
+                waited_for: if visitor {
+                    Reason::EscortRequired
+                } else {
+                    Reason::SecondPersonRequired
+                },
+                person_id: (!visitor).then_some(holder),
+                visit_id: visitor.then_some(holder),
+                credential_id: Uuid::now_v7(),
+                zone_id: None,
+                released_by: by,
+                released_by_credential: None,
+                release_of: by_seq,
+                policy_version: 1,
+            }),
+        };
+        self.upload(event).await;
     }
 
     pub async fn in_zone(&self, zone: Uuid) -> Vec<Uuid> {

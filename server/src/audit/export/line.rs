@@ -17,7 +17,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Every column, in CSV order. `data` holds the header's and checkpoints' fields (JSON).
-pub const COLUMNS: [&str; 36] = [
+pub const COLUMNS: [&str; 38] = [
     "type",
     "seq",
     "source",
@@ -43,6 +43,8 @@ pub const COLUMNS: [&str; 36] = [
     "credential_id",
     "visit_id",
     "policy_version",
+    "released_by",
+    "release_of",
     "actor",
     "actor_id",
     "target_type",
@@ -137,6 +139,8 @@ impl Line {
         l.set("credential_id", uuid(row.credential_id));
         l.set("visit_id", uuid(row.visit_id));
         l.set("policy_version", row.policy_version.map(|v| v.to_string()));
+        l.set("released_by", uuid(row.released_by));
+        l.set("release_of", uuid(row.release_of));
         l
     }
 

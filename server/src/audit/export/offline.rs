@@ -133,6 +133,8 @@ fn digest_of(line: &Line, source: Source, record_id: Uuid) -> Result<[u8; 32], S
             credential_id: parse(line, "credential_id")?,
             zone_id: parse(line, "zone_id")?,
             policy_version: parse(line, "policy_version")?,
+            released_by: parse(line, "released_by")?,
+            release_of: parse(line, "release_of")?,
         }
         .digest_with(&hash_field(
             field(line, "payload_sha256")?,
