@@ -230,6 +230,12 @@ async fn an_officer_acknowledges_an_alarm_once_with_a_note() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
     let acked = expect(app.post(&ack, &grace, note.clone()).await, StatusCode::OK).await;
+    // The answers have the shapes the OpenAPI document declares.
+    let doc = app.public_json("/api/v1/openapi.json").await;
+    let path = "/api/v1/alarms/{id}/ack";
+    crate::openapi::assert_declared(&doc, path, "post", "200", &acked);
+    let page = app.get_json("/api/v1/alarms", &grace).await;
+    crate::openapi::assert_declared(&doc, "/api/v1/alarms", "get", "200", &page);
     assert_eq!(acked["id"], json!(forced));
     assert_eq!(
         (
