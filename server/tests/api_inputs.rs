@@ -1,0 +1,201 @@
+//! What the API accepts as input, checked across every endpoint the OpenAPI document
+//! lists where the rule is general: an empty `cursor` is the first page on every list,
+//! card patterns are the parser's, export filters refuse what `/events` refuses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use common::{TestApp, error_of};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// GET paths whose operation takes a `cursor` query parameter.
+fn paginated(doc: &Value) -> Vec<String> {
+    let mut paths = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let params = item["get"]["parameters"].as_array();
+        let has_cursor = params
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "cursor" && p["in"] == "query");
+        if has_cursor {
+            paths.push(path.clone());
+        }
+    }
+    paths
+}
+
+#[tokio::test]
+async fn an_empty_cursor_is_the_first_page_on_every_list() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let doc = app.public_json("/api/v1/openapi.json").await;
+    let paths = paginated(&doc);
+    assert!(paths.len() >= 13, "{paths:?}");
+    for path in paths {
+        // Path parameters get an id that names nothing: a 404 is fine, a 422 is not.
+        let concrete: String = path
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let empty = app.get(&format!("{concrete}?cursor="), &admin).await;
+        let status = empty.status();
+        let body = empty.text().await.unwrap();
+        assert_ne!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        if status == StatusCode::OK {
+            let first = app.get_json(&concrete, &admin).await;
+            let empty: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(empty, first, "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn card_patterns_in_the_document_are_the_parsers() {
+    let (app, _db) = TestApp::start().await;
+    let doc = app.public_json("/api/v1/openapi.json").await;
+    let mut found = 0;
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        let card = &schema["properties"]["card"];
+        if let Some(pattern) = card["pattern"].as_str() {
+            found += 1;
+            assert_eq!(pattern, gatehouse_core::model::CARD_PATTERN, "{name}");
+            assert_eq!(
+                card["maxLength"],
+                gatehouse_core::model::MAX_CARD_CHARS,
+                "{name}"
+            );
+        }
+    }
+    assert!(
+        found >= 2,
+        "the credential and check requests carry the pattern"
+    );
+}
+
+#[tokio::test]
+async fn export_filters_refuse_what_events_refuse() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let period = "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z";
+    for (param, value) in [
+        ("outcome", "maybe"),
+        ("reason", "because"),
+        ("kind", "Forced-Open"),
+        ("kind", ""),
+        ("outcome", "granted%20"),
+    ] {
+        let query = format!("{param}={value}");
+        for path in [
+            format!("/api/v1/events?{query}"),
+            format!("/api/v1/audit/export?format=ndjson&{period}&{query}"),
+        ] {
+            let response = app.get(&path, &admin).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}"
+            );
+            let error = error_of(response).await;
+            assert!(error["fields"][param].is_string(), "{path}: {error}");
+        }
+    }
+    // Known values are accepted by both, operator actions by the export.
+    for query in ["outcome=denied", "reason=no_grant", "kind=forced_open"] {
+        for path in [
+            format!("/api/v1/events?{query}"),
+            format!("/api/v1/audit/export?format=ndjson&{period}&{query}"),
+        ] {
+            assert_eq!(
+                app.get(&path, &admin).await.status(),
+                StatusCode::OK,
+                "{path}"
+            );
+        }
+    }
+    let action = format!("/api/v1/audit/export?format=ndjson&{period}&kind=visit.create");
+    assert_eq!(app.get(&action, &admin).await.status(), StatusCode::OK);
+}
+
+/// `text` with `+` written so a query keeps it.
+fn query_value(text: &str) -> String {
+    text.replace('+', "%2B")
+}
+
+#[tokio::test]
+async fn times_outside_1970_to_9999_are_refused_naming_the_field() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let some = uuid::Uuid::now_v7();
+    for bad in [
+        "-0001-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "+10000-01-01T00:00:00Z",
+        "9999-12-31T23:00:00-01:00",
+    ] {
+        let q = query_value(bad);
+        let queries = [
+            (format!("/api/v1/alarms?from={q}"), "from"),
+            (format!("/api/v1/alarms?to={q}"), "to"),
+            (format!("/api/v1/events?from={q}"), "from"),
+            (format!("/api/v1/people/{some}/access?at={q}"), "at"),
+            (
+                format!("/api/v1/audit/export?format=csv&from={q}&to=2026-01-01T00:00:00Z"),
+                "from",
+            ),
+        ];
+        for (path, field) in queries {
+            let response = app.get(&path, &admin).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}"
+            );
+            let error = error_of(response).await;
+            assert!(error["fields"][field].is_string(), "{path}: {error}");
+        }
+        let bodies = [
+            ("/api/v1/access/check", "at"),
+            ("/api/v1/visits", "window_start"),
+            ("/api/v1/visits", "window_end"),
+            ("/api/v1/grants", "valid_from"),
+            ("/api/v1/credentials", "valid_until"),
+        ];
+        for (path, field) in bodies {
+            let body = serde_json::json!({ field: bad });
+            let response = app.post(path, &admin, body).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}"
+            );
+            let error = error_of(response).await;
+            assert!(
+                error["fields"][field].is_string(),
+                "{path} {field}: {error}"
+            );
+        }
+    }
+    for good in ["1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+        let q = query_value(good);
+        for path in [
+            format!("/api/v1/alarms?from={q}"),
+            format!("/api/v1/events?to={q}"),
+        ] {
+            assert_eq!(
+                app.get(&path, &admin).await.status(),
+                StatusCode::OK,
+                "{path}"
+            );
+        }
+    }
+}
