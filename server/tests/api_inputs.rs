@@ -199,3 +199,93 @@ async fn times_outside_1970_to_9999_are_refused_naming_the_field() {
         }
     }
 }
+
+#[tokio::test]
+async fn names_people_read_refuse_control_bidi_and_invisible_characters() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let site = app
+        .post(
+            "/api/v1/sites",
+            &admin,
+            serde_json::json!({"name": "HQ", "timezone": "Europe/Berlin"}),
+        )
+        .await;
+    let site: Value = common::expect(site, StatusCode::CREATED).await;
+    let person = app
+        .post(
+            "/api/v1/people",
+            &admin,
+            serde_json::json!({"name": "Ada", "kind": "staff", "clearance": 1}),
+        )
+        .await;
+    let person: Value = common::expect(person, StatusCode::CREATED).await;
+    let now = chrono::Utc::now();
+    for bad in [
+        "Ada\u{0}",
+        "Ada\r\nMallory",
+        "\u{202E}gpj.exe",
+        "\u{200B}",
+        "\u{200B}\u{FEFF}",
+    ] {
+        let cases = [
+            (
+                "/api/v1/sites",
+                "name",
+                serde_json::json!({"name": bad, "timezone": "UTC"}),
+            ),
+            (
+                "/api/v1/zones",
+                "name",
+                serde_json::json!({"site_id": site["id"], "name": bad, "level": 0}),
+            ),
+            (
+                "/api/v1/people",
+                "name",
+                serde_json::json!({"name": bad, "kind": "staff", "clearance": 1}),
+            ),
+            (
+                "/api/v1/people",
+                "employer",
+                serde_json::json!({"name": "Bo", "kind": "contractor", "clearance": 0,
+                    "employer": bad}),
+            ),
+            ("/api/v1/groups", "name", serde_json::json!({"name": bad})),
+            (
+                "/api/v1/visits",
+                "visitor_organisation",
+                serde_json::json!({"visitor_name": "Bo", "visitor_organisation": bad,
+                    "host_person_id": person["id"], "window_start": now,
+                    "window_end": now + chrono::Duration::hours(1), "allowed_zone_ids": []}),
+            ),
+            (
+                "/api/v1/operators",
+                "display_name",
+                serde_json::json!({"username": "eve", "role": "host",
+                    "password": common::PASSWORD, "display_name": bad}),
+            ),
+        ];
+        for (path, field, body) in cases {
+            let response = app.post(path, &admin, body).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} {field} = {bad:?}"
+            );
+            let error = error_of(response).await;
+            assert!(
+                error["fields"][field].is_string(),
+                "{path} {field}: {error}"
+            );
+        }
+    }
+    // Names in any script, and notes over several lines, stay welcome.
+    let fine = app
+        .post(
+            "/api/v1/people",
+            &admin,
+            serde_json::json!({"name": "Zoë Ñúñez 李小龍", "kind": "staff", "clearance": 1}),
+        )
+        .await;
+    assert_eq!(fine.status(), StatusCode::CREATED);
+}

@@ -15,6 +15,7 @@ use crate::store::{Alarm, AlarmFilter, AlarmKind, StoreError};
 use axum::Json;
 use axum::extract::State;
 use chrono::DateTime;
+use gatehouse_core::text::Lines;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -107,20 +108,9 @@ async fn acknowledge_alarm(
     ApiJson(request): ApiJson<Acknowledge>,
 ) -> Result<Json<Alarm>, ApiError> {
     let note = request.note.trim();
-    if note.is_empty() {
-        return Err(ApiError::field("note", "must not be empty"));
-    }
-    if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::field("note", "at most 2000 characters"));
-    }
-    if note
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::field(
-            "note",
-            "must not contain control characters other than newlines and tabs",
-        ));
+    let problem = gatehouse_core::text::text_problem(note, MAX_NOTE_CHARS, Lines::Multi);
+    if let Some(problem) = problem {
+        return Err(ApiError::field("note", problem));
     }
     let acknowledged = state
         .store

@@ -2,7 +2,7 @@
 //! set status `left`. Anyone who looks up people (receptionists too, to find a host)
 //! sees the current vetting; the full history needs the security-model read permission.
 
-use super::people_model::{check_text, stored, trimmed_text};
+use super::people_model::{check_note, check_text, stored, trimmed_text};
 use super::site_model::{not_found, nullable, reject};
 use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
@@ -259,7 +259,7 @@ async fn record_vetting(
         request.reference.as_deref(),
         REFERENCE_MAX,
     );
-    check_text(&mut problems, "note", request.note.as_deref(), 2000);
+    check_note(&mut problems, "note", request.note.as_deref(), 2000);
     let until = request.cleared_until.map(DateTime::from);
     check_cleared_until(&mut problems, "cleared_until", request.status, until, now());
     reject(problems)?;
