@@ -125,6 +125,112 @@ async fn export_filters_refuse_what_events_refuse() {
     assert_eq!(app.get(&action, &admin).await.status(), StatusCode::OK);
 }
 
+#[path = "support/site_model.rs"]
+mod site_support;
+
+mod uploads {
+    //! An agent's upload may not place a presentation in a zone its door does not lead
+    //! into: the stored zone is the server's door's.
+    use crate::common::TestDb;
+    use crate::site_support::{new_door, site, zone};
+    use gatehouse_core::decide::{Direction, Outcome, Reason};
+    use gatehouse_core::event::{
+        DoorEvent, EventKind, GENESIS_HASH, PresentationRecord, chain_hash,
+    };
+    use gatehouse_server::store::{Actor, EventFilter, NewAgent, UploadRecord, now};
+    use uuid::Uuid;
+
+    conformance!(a_presentation_is_stored_with_its_doors_zone);
+
+    fn presentation(door: Uuid, zone_id: Option<Uuid>) -> DoorEvent {
+        DoorEvent {
+            occurred_at: now(),
+            door_id: Some(door),
+            kind: EventKind::Presentation(PresentationRecord {
+                reader: "front".into(),
+                card: "04A2".into(),
+                direction: Direction::Entry,
+                outcome: Outcome::Granted,
+                reason: Reason::Granted,
+                person_id: None,
+                visit_id: None,
+                credential_id: None,
+                zone_id,
+                alarms: vec![],
+                policy_version: 1,
+            }),
+        }
+    }
+
+    async fn a_presentation_is_stored_with_its_doors_zone(db: &TestDb) {
+        let store = db.store().await;
+        let hq = site(&store, "HQ").await;
+        let (lobby, office) = (
+            zone(&store, hq.id, None, 0).await,
+            zone(&store, hq.id, None, 1).await,
+        );
+        let door = store
+            .create_door(new_door(lobby.id, office.id), &Actor::cli())
+            .await
+            .unwrap();
+        let other = site(&store, "Branch").await;
+        let vault = zone(&store, other.id, None, 3).await;
+        let agent = store
+            .create_agent(
+                NewAgent {
+                    name: "front".into(),
+                    door_ids: vec![door.id],
+                    code_hash: b"code".to_vec(),
+                    code_expires_at: now() + chrono::Duration::minutes(15),
+                },
+                &Actor::cli(),
+            )
+            .await
+            .unwrap()
+            .id;
+        let unknown_door = Uuid::now_v7();
+        // (event, zone the server stores)
+        let cases = [
+            (presentation(door.id, Some(vault.id)), Some(office.id)),
+            (presentation(door.id, Some(office.id)), Some(office.id)),
+            (presentation(door.id, None), None),
+            (presentation(unknown_door, Some(vault.id)), None),
+        ];
+        let mut previous = GENESIS_HASH;
+        let mut records = Vec::new();
+        for (seq, (event, _)) in (1..).zip(&cases) {
+            let payload = event.encode().unwrap();
+            let hash = chain_hash(&previous, seq, &payload);
+            previous = hash;
+            records.push(UploadRecord {
+                seq,
+                payload,
+                hash,
+                event: event.clone(),
+            });
+        }
+        store.ingest_events(agent, &records, 0).await.unwrap();
+        let mut events = store
+            .list_events(&EventFilter::default(), None, 100)
+            .await
+            .unwrap();
+        events.sort_by_key(|e| e.seq);
+        let stored: Vec<Option<Uuid>> = events.iter().map(|e| e.zone_id).collect();
+        let expected: Vec<Option<Uuid>> = cases.iter().map(|(_, zone)| *zone).collect();
+        assert_eq!(stored, expected);
+        let report = gatehouse_server::audit::verify::verify(
+            &store,
+            &gatehouse_server::audit::checkpoint::AuditKey::load(&store)
+                .await
+                .unwrap()
+                .public_key(),
+        )
+        .await
+        .unwrap();
+        assert!(report.ok, "the stored row is what was chained: {report:?}");
+    }
+}
+
 /// `text` with `+` written so a query keeps it.
 fn query_value(text: &str) -> String {
     text.replace('+', "%2B")
