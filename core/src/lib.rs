@@ -10,6 +10,7 @@ pub mod event;
 pub mod model;
 pub mod policy;
 pub mod role;
+pub mod text;
 
 #[cfg(test)]
 pub(crate) mod fixture;

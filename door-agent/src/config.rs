@@ -178,8 +178,15 @@ impl AgentConfig {
             ));
         }
         ReaderMap::new(self.readers.clone()).map_err(|e| ConfigError(format!("readers: {e}")))?;
-        if self.readers.iter().any(|r| r.name.trim().is_empty()) {
-            return Err(ConfigError("readers.name: must not be empty".into()));
+        // Reader names reach the server in every event and are read by people there.
+        for reader in &self.readers {
+            let lines = gatehouse_core::text::Lines::Single;
+            if let Some(problem) = gatehouse_core::text::text_problem(&reader.name, 64, lines) {
+                return Err(ConfigError(format!(
+                    "readers.name {:?}: {problem}",
+                    reader.name
+                )));
+            }
         }
         self.hardware
             .validate()

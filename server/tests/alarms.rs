@@ -11,6 +11,8 @@ mod common;
 mod agent_support;
 #[path = "alarms/api.rs"]
 mod api;
+#[path = "support/openapi.rs"]
+mod openapi;
 #[path = "alarms/raised.rs"]
 mod raised;
 #[path = "support/site_model.rs"]

@@ -17,3 +17,5 @@ mod retention;
 mod site_support;
 #[path = "audit/trail.rs"]
 mod trail;
+#[path = "audit/undecodable.rs"]
+mod undecodable;

@@ -112,10 +112,17 @@ async fn world(store: &Store) -> World {
     let site = site(store, "HQ").await;
     let outer = zone(store, site.id, None, 0).await;
     let inner = zone(store, site.id, Some(outer.id), 1).await;
+    // Events at doors 0 and 1 are in the outer zone, at door 2 in the inner one (see
+    // `event`): the server stores the zone the door leads into.
     let mut doors = [Uuid::nil(); 3];
-    for door in &mut doors {
+    for (i, door) in doors.iter_mut().enumerate() {
+        let (from, to) = if i == 2 {
+            (outer.id, inner.id)
+        } else {
+            (inner.id, outer.id)
+        };
         *door = store
-            .create_door(new_door(outer.id, inner.id), &Actor::cli())
+            .create_door(new_door(from, to), &Actor::cli())
             .await
             .unwrap()
             .id;
@@ -553,7 +560,10 @@ async fn the_api_filters_by_credential_zone_and_reason_and_names_bad_values() {
     let (app, _db) = TestApp::start().await;
     let admin = app.admin_token().await;
     let (door, token) = api_agent(&app, &admin).await;
-    let (card, zone) = (Uuid::now_v7(), Uuid::now_v7());
+    // The zone the door leads into: the one the server stores for its presentations.
+    let door_record = app.get_json(&format!("/api/v1/doors/{door}"), &admin).await;
+    let zone: Uuid = door_record["to_zone_id"].as_str().unwrap().parse().unwrap();
+    let card = Uuid::now_v7();
     let events = [
         presentation(door, Some(card), Some(zone), Reason::Granted),
         presentation(door, None, Some(zone), Reason::AntiPassback),

@@ -252,8 +252,10 @@ pub struct TraceStep {
 }
 
 /// An alarm raised by a decision (sent to the security desk, never shown at the door).
+/// Its schema is `DecisionAlarm`: `Alarm` is the security desk's alarm object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = DecisionAlarm))]
 #[serde(rename_all = "snake_case")]
 pub enum Alarm {
     /// The duress PIN was entered: granted, silently.

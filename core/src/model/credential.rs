@@ -16,6 +16,15 @@ use uuid::Uuid;
 /// Longest card identifier accepted, in bytes.
 const MAX_CARD_BYTES: usize = 32;
 
+/// Longest card identifier accepted as typed, separators included, in characters.
+pub const MAX_CARD_CHARS: usize = 128;
+
+/// The card identifiers [`normalize_card`] accepts, as the OpenAPI schemas state them
+/// (with `maxLength` [`MAX_CARD_CHARS`]): 1 to 32 pairs of hex digits, with `:`, `-` or
+/// spaces anywhere. The schemas' `pattern` attributes must be this literal (a test reads
+/// the document), and a property test holds the parser to it.
+pub const CARD_PATTERN: &str = "^[:\\- ]*(?:[0-9A-Fa-f][:\\- ]*[0-9A-Fa-f][:\\- ]*){1,32}$";
+
 /// Why a card identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CardError {
@@ -41,6 +50,9 @@ pub enum CardError {
 /// Accepts `:`, `-` and spaces between digits (`04:a2-2b 9c` → `04A22B9C`), so that the
 /// same card typed by an operator and read by a reader maps to one key.
 pub fn normalize_card(raw: &str) -> Result<String, CardError> {
+    if raw.chars().count() > MAX_CARD_CHARS {
+        return Err(CardError::TooLong);
+    }
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         match c {
@@ -197,6 +209,43 @@ fn digest(salt: &[u8; 16], pin: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The schema's pattern (with its length bound) and the parser accept the same.
+        #[test]
+        fn the_card_pattern_and_the_parser_agree(raw in "[0-9a-fA-F:\\- xG]{0,140}") {
+            let pattern = regex::Regex::new(CARD_PATTERN).unwrap();
+            let by_schema = pattern.is_match(&raw) && raw.chars().count() <= MAX_CARD_CHARS;
+            prop_assert_eq!(normalize_card(&raw).is_ok(), by_schema, "{:?}", raw);
+        }
+
+        /// Every identifier the pattern describes parses (proptest generates from it,
+        /// with the separator runs bounded so that most fit the length).
+        #[test]
+        fn what_the_card_pattern_describes_parses(
+            raw in proptest::string::string_regex(
+                &CARD_PATTERN.trim_matches(['^', '$']).replace("]*", "]{0,1}"),
+            )
+            .unwrap()
+        ) {
+            prop_assume!(raw.chars().count() <= MAX_CARD_CHARS);
+            prop_assert!(normalize_card(&raw).is_ok(), "{:?}", raw);
+        }
+    }
+
+    #[test]
+    fn odd_and_separator_only_cards_are_refused_as_the_schema_says() {
+        let pattern = regex::Regex::new(CARD_PATTERN).unwrap();
+        for raw in ["4469:D", "::", "-", "A", "4469:DX", &"AB".repeat(33)] {
+            assert!(normalize_card(raw).is_err(), "{raw}");
+            assert!(!pattern.is_match(raw), "{raw}");
+        }
+        for raw in ["4469:D0", "04:a2-2b 9c", " AB ", &"AB".repeat(32)] {
+            assert!(normalize_card(raw).is_ok(), "{raw}");
+            assert!(pattern.is_match(raw), "{raw}");
+        }
+    }
 
     #[test]
     fn cards_normalise_and_refuse_bad_input() {

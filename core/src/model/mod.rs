@@ -8,7 +8,8 @@ mod credential;
 mod schedule;
 
 pub use credential::{
-    CardError, CardKind, Credential, CredentialState, PinCheck, PinError, PinHash, normalize_card,
+    CARD_PATTERN, CardError, CardKind, Credential, CredentialState, MAX_CARD_CHARS, PinCheck,
+    PinError, PinHash, normalize_card,
 };
 pub use schedule::{DaySet, Schedule, Window};
 

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header;
@@ -87,13 +87,26 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// Query parameters; a malformed one is a 422 naming the query.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// Query parameters; a malformed one is a 422 naming the parameter (or `query` when
+/// the query as a whole is wrong, e.g. an unknown parameter).
 pub struct ApiQuery<T>(pub T);
 
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        ApiError::field("query", rejection.body_text())
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "query" } else { path.as_str() };
+                ApiError::field(field, strip_position(&e.into_inner().to_string()))
+            })
     }
 }

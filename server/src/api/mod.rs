@@ -3,9 +3,11 @@
 
 pub mod error;
 pub mod extract;
+pub mod filters;
 pub mod middleware;
 pub mod pagination;
 pub mod routes;
+pub mod time;
 
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -22,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 #[openapi(
     info(title = "Gatehouse API", description = "Physical access control and visitor management."),
     modifiers(&BearerAuth),
+    components(schemas(time::Timestamp)),
     tags(
         (name = "auth", description = "Operator login and sessions"),
         (name = "operators", description = "Operator accounts and the operator log"),

@@ -29,9 +29,11 @@ impl PageParams {
         }
     }
 
-    /// The decoded cursor, parsed as the list's key type.
+    /// The decoded cursor, parsed as the list's key type. An empty `cursor=` is the first
+    /// page, as its absence is: forms and clients that always send the parameter send it
+    /// empty to begin.
     pub fn cursor<K: std::str::FromStr>(&self) -> Result<Option<K>, ApiError> {
-        let Some(cursor) = &self.cursor else {
+        let Some(cursor) = self.cursor.as_deref().filter(|c| !c.is_empty()) else {
             return Ok(None);
         };
         URL_SAFE_NO_PAD

@@ -3,6 +3,7 @@
 //! insert (to bind and to digest) and read back when verifying.
 
 use super::canon::{Canon, sha256};
+use super::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -45,7 +46,9 @@ pub struct EventRow {
     pub hash: Vec<u8>,
     /// The record's bytes as the agent journalled them.
     pub payload: Vec<u8>,
+    #[sqlx(try_from = "StoredTime")]
     pub occurred_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     pub received_at: DateTime<Utc>,
     pub door_id: Option<Uuid>,
     pub kind: String,
@@ -113,6 +116,7 @@ impl EventRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OperatorRow {
     pub id: Uuid,
+    #[sqlx(try_from = "StoredTime")]
     pub at: DateTime<Utc>,
     pub actor_id: Option<Uuid>,
     pub actor: String,
@@ -167,6 +171,7 @@ impl OperatorRow {
 pub struct AlarmRow {
     pub id: Uuid,
     pub agent_id: Uuid,
+    #[sqlx(try_from = "StoredTime")]
     pub at: DateTime<Utc>,
     pub kind: String,
     pub detail: String,

@@ -1,12 +1,14 @@
 //! Verifying the whole trail: walks the chain in pages (constant memory), recomputes each
 //! record's digest from its row and each entry's hash from the one before, checks every
 //! signed checkpoint against the chain and the server's public key, then looks for rows
-//! no entry names. Stops at the first problem and names it.
+//! no entry names. Stops at the first problem and names it. A row that does not decode
+//! (a value altered behind the database's back) is such a problem, named at its chain
+//! position, never an error.
 
 use super::checkpoint::signature_valid;
 use super::records::Source;
 use super::{GENESIS, chain_hash, hash32};
-use crate::store::{ChainEntry, Checkpoint, Store, StoreError};
+use crate::store::{ChainEntry, Checkpoint, Store, StoreError, Unreadable};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -58,23 +60,33 @@ impl BadRecord {
     }
 }
 
-/// The digests of the records named by entries `from..=to`, by chain position.
-async fn digests(
-    store: &Store,
-    from: i64,
-    to: i64,
-) -> Result<HashMap<i64, (Uuid, [u8; 32])>, StoreError> {
+/// A chained record's id and digest, or why its row does not decode.
+type Found = Result<(Uuid, [u8; 32]), String>;
+
+/// The records named by entries `from..=to`, by chain position.
+async fn digests(store: &Store, from: i64, to: i64) -> Result<HashMap<i64, Found>, StoreError> {
     let mut found = HashMap::new();
     for e in store.chained_events(from, to).await? {
-        found.insert(e.chain_seq, (e.row.id, e.row.digest()));
+        found.insert(e.chain_seq, e.row.map(|r| (r.id, r.digest())));
     }
     for o in store.chained_operator_log(from, to).await? {
-        found.insert(o.chain_seq, (o.row.id, o.row.digest()));
+        found.insert(o.chain_seq, o.row.map(|r| (r.id, r.digest())));
     }
     for a in store.chained_alarms(from, to).await? {
-        found.insert(a.chain_seq, (a.row.id, a.row.digest()));
+        found.insert(a.chain_seq, a.row.map(|r| (r.id, r.digest())));
     }
     Ok(found)
+}
+
+/// A problem with a row that does not decode, at `seq` when that much reads.
+fn unreadable(seq: Option<i64>, problem: &str, detail: String) -> BadRecord {
+    BadRecord {
+        seq,
+        source: None,
+        record_id: None,
+        problem: problem.to_owned(),
+        detail,
+    }
 }
 
 /// Checks one entry against its record and the entry before it; returns its hash.
@@ -82,7 +94,7 @@ fn check_entry(
     entry: &ChainEntry,
     expected_seq: i64,
     previous: &[u8; 32],
-    record: Option<&(Uuid, [u8; 32])>,
+    record: Option<&Found>,
 ) -> Result<[u8; 32], BadRecord> {
     if entry.seq != expected_seq {
         return Err(BadRecord::at(
@@ -100,9 +112,14 @@ fn check_entry(
     };
     let digest = hash32(&entry.digest);
     match record {
-        Some((id, actual)) if *id == entry.record_id && *actual == digest => {}
-        Some(_) => {
+        Some(Ok((id, actual))) if *id == entry.record_id && *actual == digest => {}
+        Some(Ok(_)) => {
             let detail = "the record's content differs from what was chained".to_owned();
+            return Err(BadRecord::at(entry, "record_altered", detail));
+        }
+        // Nothing the server writes fails to decode: the row was changed behind its back.
+        Some(Err(error)) => {
+            let detail = format!("the {} record cannot be read: {error}", source.as_str());
             return Err(BadRecord::at(entry, "record_altered", detail));
         }
         None => {
@@ -127,11 +144,18 @@ fn check_entry(
 
 /// Checks a checkpoint at `entry` against the chain hash there and the public key.
 fn check_checkpoint(
-    checkpoint: &Checkpoint,
+    checkpoint: &Result<Checkpoint, Unreadable>,
     entry: &ChainEntry,
     hash: &[u8; 32],
     key: &VerifyingKey,
 ) -> Result<(), BadRecord> {
+    let checkpoint = match checkpoint {
+        Ok(checkpoint) => checkpoint,
+        Err(e) => {
+            let detail = format!("the checkpoint cannot be read: {}", e.error);
+            return Err(BadRecord::at(entry, "checkpoint_mismatch", detail));
+        }
+    };
     if hash32(&checkpoint.hash) != *hash {
         let detail = "the chain differs from what the server signed here".to_owned();
         return Err(BadRecord::at(entry, "checkpoint_mismatch", detail));
@@ -143,7 +167,17 @@ fn check_checkpoint(
     Ok(())
 }
 
-/// Verifies the trail in `store` against the server's audit public key.
+/// The position of a checkpoint as read, when that much decodes.
+fn checkpoint_seq(checkpoint: &Result<Checkpoint, Unreadable>) -> Option<i64> {
+    match checkpoint {
+        Ok(c) => Some(c.seq),
+        Err(e) => e.seq,
+    }
+}
+
+/// Verifies the trail in `store` against the server's audit public key. A row that does
+/// not decode is a finding like any other, never an error: only the database being
+/// unreachable is.
 pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport {
         ok: false,
@@ -151,35 +185,58 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
         checkpoints: 0,
         first_bad: None,
     };
+    match walk(store, key, &mut report).await? {
+        Some(bad) => report.first_bad = Some(bad),
+        None => report.ok = true,
+    }
+    Ok(report)
+}
+
+/// Walks the chain, then the head and the unchained rows; the first problem found.
+async fn walk(
+    store: &Store,
+    key: &VerifyingKey,
+    report: &mut VerifyReport,
+) -> Result<Option<BadRecord>, StoreError> {
     let mut previous = GENESIS;
     let mut last_seq = 0;
     loop {
-        let page = store.chain_page(last_seq, PAGE).await?;
-        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+        let page = store.chain_page_read(last_seq, PAGE).await?;
+        if page.is_empty() {
             break;
-        };
-        let records = digests(store, first.seq, last.seq).await?;
+        }
+        let from = last_seq + 1;
+        let to = page
+            .iter()
+            .filter_map(|e| e.as_ref().ok().map(|e| e.seq))
+            .max()
+            .unwrap_or(from);
+        let records = digests(store, from, to).await?;
         // At most one checkpoint per entry, so a page of them covers a page of entries.
         let mut checkpoints = store
-            .checkpoints_after(first.seq - 1, PAGE)
+            .checkpoints_after_read(last_seq, PAGE)
             .await?
             .into_iter()
-            .filter(|c| c.seq <= last.seq)
+            .filter(|c| checkpoint_seq(c).is_some_and(|seq| seq <= to))
             .peekable();
         for entry in &page {
-            let checked = check_entry(entry, last_seq + 1, &previous, records.get(&entry.seq));
-            previous = match checked {
-                Ok(hash) => hash,
-                Err(bad) => {
-                    report.first_bad = Some(bad);
-                    return Ok(report);
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let detail = format!("the chain entry cannot be read: {}", e.error);
+                    let seq = e.seq.or(Some(last_seq + 1));
+                    return Ok(Some(unreadable(seq, "chain_altered", detail)));
                 }
             };
+            previous = match check_entry(entry, last_seq + 1, &previous, records.get(&entry.seq)) {
+                Ok(hash) => hash,
+                Err(bad) => return Ok(Some(bad)),
+            };
             last_seq = entry.seq;
-            if let Some(checkpoint) = checkpoints.next_if(|c| c.seq == entry.seq) {
+            if let Some(checkpoint) = checkpoints.next_if(|c| checkpoint_seq(c) == Some(entry.seq))
+            {
                 if let Err(bad) = check_checkpoint(&checkpoint, entry, &previous, key) {
-                    report.first_bad = Some(bad);
-                    return Ok(report);
+                    return Ok(Some(bad));
                 }
                 report.checkpoints += 1;
             }
@@ -187,15 +244,24 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
         }
     }
     // A checkpoint beyond the end, or a head ahead of it: entries were removed at the end.
-    let (head_seq, head_hash) = store.audit_head().await?;
-    let beyond = store
-        .checkpoints_after(last_seq, 1)
-        .await?
-        .first()
-        .map(|c| c.seq);
+    let (head_seq, head_hash) = match store.audit_head_read().await? {
+        Ok(head) => head,
+        Err(e) => {
+            let detail = format!("the chain head cannot be read: {e}");
+            return Ok(Some(unreadable(None, "chain_altered", detail)));
+        }
+    };
+    let beyond = match store.checkpoints_after_read(last_seq, 1).await?.pop() {
+        None => None,
+        Some(Ok(checkpoint)) => Some(checkpoint.seq),
+        Some(Err(e)) => {
+            let detail = format!("a checkpoint cannot be read: {}", e.error);
+            return Ok(Some(unreadable(e.seq, "checkpoint_mismatch", detail)));
+        }
+    };
     if beyond.is_some() || head_seq != last_seq || (head_seq > 0 && head_hash != previous) {
         let signed = beyond.unwrap_or(head_seq);
-        report.first_bad = Some(BadRecord {
+        return Ok(Some(BadRecord {
             seq: Some(last_seq + 1),
             source: None,
             record_id: None,
@@ -204,21 +270,26 @@ pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, S
                 "the chain ends at entry {last_seq} but the server wrote up to {}",
                 signed.max(head_seq)
             ),
-        });
-        return Ok(report);
+        }));
     }
     for source in Source::ALL {
-        if let Some(id) = store.unchained_record(source).await? {
-            report.first_bad = Some(BadRecord {
-                seq: None,
-                source: Some(source.as_str().to_owned()),
-                record_id: Some(id),
-                problem: "unchained_record".to_owned(),
-                detail: format!("this {} record was never chained", source.as_str()),
-            });
-            return Ok(report);
-        }
+        let Some(id) = store.unchained_record(source).await? else {
+            continue;
+        };
+        let detail = match &id {
+            Ok(_) => format!("this {} record was never chained", source.as_str()),
+            Err(e) => format!(
+                "a {} record whose id cannot be read was never chained: {e}",
+                source.as_str()
+            ),
+        };
+        return Ok(Some(BadRecord {
+            seq: None,
+            source: Some(source.as_str().to_owned()),
+            record_id: id.ok(),
+            problem: "unchained_record".to_owned(),
+            detail,
+        }));
     }
-    report.ok = true;
-    Ok(report)
+    Ok(None)
 }

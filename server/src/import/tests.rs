@@ -63,16 +63,23 @@ fn a_full_row_is_read() {
 #[test]
 fn quoted_fields_bom_crlf_and_column_order() {
     // BOM, CRLF, columns in another order and some absent, a quoted comma, a doubled
-    // quote and a quoted line break (the next row is numbered by the file's lines).
+    // quote and a quoted line break (the next row is numbered by the file's lines; a
+    // name is one line, so that row is refused).
     let text = "\u{feff}name,external_id,clearance,kind,employer\r\n\
         \"Smith, Jane\",E1,2,Contractor,\"Acme \"\"Locks\"\"\"\r\n\
         \"Two\nLines\",E2,0,staff,\r\n\
-        Bob,E3,1,STAFF,\r\n";
+        Bob,E3,x,STAFF,\r\n";
+    let errors = parse(text.as_bytes(), now(), &()).err().unwrap_or_default();
+    let at: Vec<_> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(at, [(3, "name"), (5, "clearance")], "{errors:?}");
+    let text = text
+        .replace("Two\nLines", "Two Lines")
+        .replace(",x,", ",1,");
     let parsed = parse(text.as_bytes(), now(), &()).unwrap();
     let names: Vec<_> = parsed.people.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["Smith, Jane", "Two\nLines", "Bob"]);
+    assert_eq!(names, ["Smith, Jane", "Two Lines", "Bob"]);
     let lines: Vec<_> = parsed.people.iter().map(|p| p.line).collect();
-    assert_eq!(lines, [2, 3, 5]);
+    assert_eq!(lines, [2, 3, 4]);
     assert_eq!(parsed.people[0].employer.as_deref(), Some("Acme \"Locks\""));
     assert_eq!(parsed.people[0].kind, PersonKind::Contractor);
     assert!(parsed.people[0].vetting.is_none() && parsed.people[0].cards.is_empty());
@@ -220,4 +227,16 @@ fn progress_counts_every_byte() {
     assert_eq!(parsed.people.len(), 2500);
     let (total, done) = *count.0.lock().unwrap();
     assert_eq!((total, done), (text.len() as u64, text.len() as u64));
+}
+
+#[test]
+fn names_with_control_bidi_or_only_invisible_characters_are_refused() {
+    for bad in ["Ada\u{0}", "Ada\tLovelace", "\u{202E}gpj.exe", "\u{200B}"] {
+        let row = format!("E1,{bad},staff,,3,,,,,,,,");
+        let errors = parse(file(&[&row]).as_bytes(), now(), &())
+            .err()
+            .unwrap_or_default();
+        let at: Vec<_> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(at, [(2, "name")], "{bad:?}: {errors:?}");
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError, with_pool};
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
+use crate::audit::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -14,6 +15,7 @@ pub struct ChainEntry {
     pub record_id: Uuid,
     pub digest: Vec<u8>,
     pub hash: Vec<u8>,
+    #[sqlx(try_from = "StoredTime")]
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -22,16 +24,9 @@ pub struct ChainEntry {
 pub struct Checkpoint {
     pub seq: i64,
     pub hash: Vec<u8>,
+    #[sqlx(try_from = "StoredTime")]
     pub signed_at: DateTime<Utc>,
     pub signature: Vec<u8>,
-}
-
-/// A record with the chain position that names it.
-#[derive(Debug, sqlx::FromRow)]
-pub struct Chained<T> {
-    pub chain_seq: i64,
-    #[sqlx(flatten)]
-    pub row: T,
 }
 
 /// Appends `$entries` (`&[(Source, Uuid, [u8; 32])]`: which record, its digest) to the
@@ -193,134 +188,5 @@ impl Store {
             .await?;
         });
         Ok(())
-    }
-
-    /// Checkpoints at positions after `after_seq`, lowest first.
-    pub async fn checkpoints_after(
-        &self,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<Checkpoint>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, Checkpoint>(
-                "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows)
-    }
-
-    /// Chain entries after position `after_seq`, in order.
-    pub async fn chain_page(
-        &self,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<ChainEntry>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, ChainEntry>(
-                "SELECT seq, source, record_id, digest, hash, recorded_at FROM audit_chain \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows)
-    }
-
-    /// The access events named by chain entries `from..=to`.
-    ///
-    /// Here and in the two below, `(c.source || '')` keeps SQLite (which has no
-    /// statistics unless analysed) from walking the (source, record_id) index through
-    /// every record of that source instead of the seq range: 0.9 s a page at 1M events,
-    /// against milliseconds. PostgreSQL plans the seq range either way.
-    pub async fn chained_events(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Chained<EventRow>>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, Chained<EventRow>>(
-                "SELECT c.seq AS chain_seq, e.id, e.agent_id, e.seq, e.hash, e.payload, \
-                 e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
-                 e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
-                 e.policy_version, e.released_by, e.release_of \
-                 FROM audit_chain c JOIN access_events e ON e.id = c.record_id \
-                 WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'event'",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows)
-    }
-
-    /// The operator log entries named by chain entries `from..=to`.
-    pub async fn chained_operator_log(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Chained<OperatorRow>>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, Chained<OperatorRow>>(
-                "SELECT c.seq AS chain_seq, o.id, o.at, o.actor_id, o.actor, o.action, \
-                 o.target_type, o.target_id, o.before, o.after, o.request_id, o.detail_salt, \
-                 o.detail_hash FROM audit_chain c JOIN operator_log o ON o.id = c.record_id \
-                 WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'operator'",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows)
-    }
-
-    /// The ingest alarms named by chain entries `from..=to`.
-    pub async fn chained_alarms(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Chained<AlarmRow>>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, Chained<AlarmRow>>(
-                "SELECT c.seq AS chain_seq, a.id, a.agent_id, a.at, a.kind, a.detail \
-                 FROM audit_chain c JOIN agent_alarms a ON a.id = c.record_id \
-                 WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'alarm'",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows)
-    }
-
-    /// A record of `source`'s table that no chain entry names, if there is one.
-    pub async fn unchained_record(&self, source: Source) -> Result<Option<Uuid>, StoreError> {
-        let sql = match source {
-            Source::Event => {
-                "SELECT id FROM access_events t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
-                 WHERE c.source = 'event' AND c.record_id = t.id) ORDER BY id LIMIT 1"
-            }
-            Source::Operator => {
-                "SELECT id FROM operator_log t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
-                 WHERE c.source = 'operator' AND c.record_id = t.id) ORDER BY seq LIMIT 1"
-            }
-            Source::Alarm => {
-                "SELECT id FROM agent_alarms t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
-                 WHERE c.source = 'alarm' AND c.record_id = t.id) ORDER BY id LIMIT 1"
-            }
-        };
-        let id = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, Uuid>(sql).fetch_optional(pool).await?
-        });
-        Ok(id)
     }
 }

@@ -130,6 +130,25 @@ macro_rules! stored_hash {
     };
 }
 
+/// The zone a presentation the agent put in `$zone_id` at `$door_id` is stored with:
+/// the zone the server's own door leads into, whatever the agent named (its decision
+/// names exactly that zone, so an honest agent's is unchanged; a forged upload naming
+/// another site's vault is not believed), or none for a door the server does not know.
+/// A presentation the agent decided without a zone keeps none.
+macro_rules! zone_of_door {
+    ($tx:ident, $door_id:expr, $zone_id:expr) => {
+        match ($door_id, $zone_id) {
+            (Some(door_id), Some(_)) => {
+                sqlx::query_scalar::<_, Uuid>("SELECT to_zone_id FROM doors WHERE id = $1")
+                    .bind(door_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?
+            }
+            _ => None,
+        }
+    };
+}
+
 /// The start of every events-list query, up to its `WHERE`.
 macro_rules! select_events {
     () => {
@@ -301,6 +320,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await?;
                     }
+                    row.zone_id = zone_of_door!(tx, row.door_id, row.zone_id);
                     sqlx::query(
                         "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, \
                          received_at, door_id, kind, reader, direction, card, outcome, reason, \

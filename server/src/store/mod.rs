@@ -3,6 +3,7 @@
 //! backend are embedded in the binary and applied at start.
 
 pub(crate) mod audit;
+mod audit_read;
 mod keys;
 mod retention;
 pub use retention::{PURGED_NAME, PurgeSummary};
@@ -61,7 +62,8 @@ pub use alarms::{
     FEED_WINDOW, FeedItem,
 };
 
-pub use audit::{ChainEntry, Chained, Checkpoint};
+pub use audit::{ChainEntry, Checkpoint};
+pub use audit_read::{Chained, Unreadable};
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
 pub(crate) use policy_state::bump_policy_version;

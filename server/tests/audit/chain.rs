@@ -159,7 +159,7 @@ async fn a_chain_rewritten_without_the_key_fails_at_the_checkpoint(db: &TestDb) 
                 .chained_events(entry.seq, entry.seq)
                 .await
                 .unwrap();
-            digest = chained[0].row.digest();
+            digest = chained[0].row.as_ref().unwrap().digest();
         }
         let source = Source::parse(&entry.source).unwrap();
         let hash = gatehouse_server::audit::chain_hash(

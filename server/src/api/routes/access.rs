@@ -7,6 +7,7 @@
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::QueryAccess;
 use crate::policy::CompiledPolicy;
@@ -36,10 +37,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CheckRequest {
     door_id: Uuid,
     /// Card identifier in hex (separators allowed).
-    #[schema(pattern = "^[0-9A-Fa-f:\\- ]{2,128}$")]
+    // The pattern is gatehouse_core::model::CARD_PATTERN (a test compares them).
+    #[schema(
+        pattern = "^[:\\- ]*(?:[0-9A-Fa-f][:\\- ]*[0-9A-Fa-f][:\\- ]*){1,32}$",
+        max_length = 128
+    )]
     card: String,
     /// When to decide for; default now.
-    at: Option<DateTime<Utc>>,
+    at: Option<Timestamp>,
     #[serde(default)]
     direction: Direction,
     /// A PIN to check as the keypad would. Never logged.
@@ -78,7 +83,7 @@ async fn check(
         pin: request.pin,
         door_id: request.door_id,
         direction: request.direction,
-        at: request.at.unwrap_or_else(Utc::now),
+        at: request.at.map_or_else(Utc::now, DateTime::from),
     };
     let decision = decide(&compiled.policy, &presentation, &mut EngineState::default());
     let details = serde_json::json!({
@@ -119,7 +124,7 @@ async fn current(state: &AppState) -> Result<std::sync::Arc<CompiledPolicy>, Api
 #[serde(deny_unknown_fields)]
 pub struct AtParams {
     /// The instant to answer for (RFC 3339); default now.
-    at: Option<DateTime<Utc>>,
+    at: Option<Timestamp>,
 }
 
 /// One credential's answer at one door.
@@ -181,7 +186,7 @@ async fn zone_access(
     if policy.zone(zone_id).is_none() {
         return Err(ApiError::NotFound("zone"));
     }
-    let at = params.at.unwrap_or_else(Utc::now);
+    let at = params.at.map_or_else(Utc::now, DateTime::from);
     let doors: Vec<Uuid> = policy
         .source()
         .doors
@@ -238,7 +243,7 @@ async fn person_access(
     if policy.person(person_id).is_none() {
         return Err(ApiError::NotFound("person"));
     }
-    let at = params.at.unwrap_or_else(Utc::now);
+    let at = params.at.map_or_else(Utc::now, DateTime::from);
     let mut items = Vec::new();
     let credentials = policy
         .source()

@@ -5,6 +5,7 @@
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::time::Timestamp;
 use crate::auth::agent::{AuthenticatedAgent, hash_secret, new_agent_token, normalize_code};
 use crate::state::AppState;
 use crate::store::{IngestOutcome, PresenceChange, UploadRecord, now};
@@ -237,7 +238,7 @@ async fn presence(
 #[serde(deny_unknown_fields)]
 pub struct Upload {
     /// The agent's clock when it sent this (RFC 3339).
-    agent_time: DateTime<Utc>,
+    agent_time: Timestamp,
     /// Up to 1,000 journal records, in any order.
     #[schema(max_items = 1000)]
     records: Vec<UploadedRecord>,
@@ -298,7 +299,7 @@ async fn upload_events(
     if records.windows(2).any(|w| w[0].seq == w[1].seq) {
         return Err(ApiError::field("records", "a seq appears twice"));
     }
-    let clock_offset_ms = (Utc::now() - upload.agent_time).num_milliseconds();
+    let clock_offset_ms = (Utc::now() - *upload.agent_time).num_milliseconds();
     let outcome = state
         .store
         .ingest_events(agent.agent_id, &records, clock_offset_ms)

@@ -7,13 +7,15 @@ mod stream;
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{AcknowledgeAlarms, ReadAlarms};
 use crate::state::AppState;
 use crate::store::{Alarm, AlarmFilter, AlarmKind, StoreError};
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
+use gatehouse_core::text::Lines;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,9 +45,9 @@ pub struct AlarmQuery {
     door_id: Option<Uuid>,
     agent_id: Option<Uuid>,
     /// Occurred at or after (RFC 3339).
-    from: Option<DateTime<Utc>>,
+    from: Option<Timestamp>,
     /// Occurred before (RFC 3339).
-    to: Option<DateTime<Utc>>,
+    to: Option<Timestamp>,
     /// Items per page, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -74,8 +76,8 @@ async fn list_alarms(
         agent_id: query.agent_id,
         door_id: query.door_id,
         site_id: query.site_id,
-        from: query.from,
-        to: query.to,
+        from: query.from.map(DateTime::from),
+        to: query.to.map(DateTime::from),
     };
     let rows = state
         .store
@@ -106,20 +108,9 @@ async fn acknowledge_alarm(
     ApiJson(request): ApiJson<Acknowledge>,
 ) -> Result<Json<Alarm>, ApiError> {
     let note = request.note.trim();
-    if note.is_empty() {
-        return Err(ApiError::field("note", "must not be empty"));
-    }
-    if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::field("note", "at most 2000 characters"));
-    }
-    if note
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::field(
-            "note",
-            "must not contain control characters other than newlines and tabs",
-        ));
+    let problem = gatehouse_core::text::text_problem(note, MAX_NOTE_CHARS, Lines::Multi);
+    if let Some(problem) = problem {
+        return Err(ApiError::field("note", problem));
     }
     let acknowledged = state
         .store

@@ -3,6 +3,8 @@
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::ApiQuery;
+use crate::api::filters::{self, Kinds};
+use crate::api::time::Timestamp;
 use crate::audit::export::{self, ExportFilter, ExportRequest, Format};
 use crate::audit::verify::{VerifyReport, verify};
 use crate::auth::extract::Authorized;
@@ -15,8 +17,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use gatehouse_core::decide::{Outcome, Reason};
 use serde::Deserialize;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,21 +41,21 @@ pub struct ExportQuery {
     #[param(inline)]
     format: Format,
     /// Records chained at or after this instant (RFC 3339).
-    from: DateTime<Utc>,
+    from: Timestamp,
     /// Records chained before this instant (RFC 3339).
-    to: DateTime<Utc>,
+    to: Timestamp,
     door_id: Option<Uuid>,
     person_id: Option<Uuid>,
     credential_id: Option<Uuid>,
     zone_id: Option<Uuid>,
-    /// `granted`, `denied`, ...
-    #[param(max_length = 64)]
+    /// `granted`, `denied` or `pending`.
+    #[param(value_type = Option<Outcome>)]
     outcome: Option<String>,
-    /// A denial reason, e.g. `no_grant`.
-    #[param(max_length = 64)]
+    /// A decision reason, e.g. `no_grant`.
+    #[param(value_type = Option<Reason>)]
     reason: Option<String>,
     /// An event kind, operator action or alarm kind.
-    #[param(max_length = 64)]
+    #[param(max_length = 64, pattern = "^[a-z_.]+$")]
     kind: Option<String>,
 }
 
@@ -74,27 +76,22 @@ async fn export_trail(
     if query.to <= query.from {
         return Err(ApiError::field("to", "must be after from"));
     }
-    for (name, value) in [
-        ("outcome", &query.outcome),
-        ("reason", &query.reason),
-        ("kind", &query.kind),
-    ] {
-        if value.as_ref().is_some_and(|v| v.len() > 64) {
-            return Err(ApiError::field(name, "at most 64 characters"));
-        }
-    }
+    // The same values `/events` accepts (and operator actions as kinds).
+    let outcome = filters::outcome(query.outcome.as_deref())?;
+    let reason = filters::reason(query.reason.as_deref())?;
+    let kind = filters::kind(query.kind.as_deref(), Kinds::EventsAndActions)?;
     let request = ExportRequest {
-        from: query.from,
-        to: query.to,
+        from: query.from.into(),
+        to: query.to.into(),
         format: query.format,
         filter: ExportFilter {
             door_id: query.door_id,
             person_id: query.person_id,
             credential_id: query.credential_id,
             zone_id: query.zone_id,
-            outcome: query.outcome,
-            reason: query.reason,
-            kind: query.kind,
+            outcome: outcome.map(|o| o.as_str().to_owned()),
+            reason: reason.map(|r| r.as_str().to_owned()),
+            kind,
         },
     };
     let plan = export::plan(&state.store, &state.audit_key, request).await?;

@@ -8,6 +8,7 @@ use super::site_model::{not_found, nullable, reject};
 use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
 use crate::state::AppState;
@@ -15,7 +16,7 @@ use crate::store::{CredentialChange, CredentialFilter, CredentialRecord, NewCred
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, normalize_card};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -37,12 +38,16 @@ pub struct CreateCredential {
     /// The holder, when a visit.
     visit_id: Option<Uuid>,
     /// Card identifier in hex; `:`, `-` and spaces between digits are ignored.
-    #[schema(pattern = "^[0-9A-Fa-f:\\- ]{2,128}$")]
+    // The pattern is gatehouse_core::model::CARD_PATTERN (a test compares them).
+    #[schema(
+        pattern = "^[:\\- ]*(?:[0-9A-Fa-f][:\\- ]*[0-9A-Fa-f][:\\- ]*){1,32}$",
+        max_length = 128
+    )]
     card: String,
     /// Default `uid`.
     kind: Option<CardKind>,
-    valid_from: Option<DateTime<Utc>>,
-    valid_until: Option<DateTime<Utc>>,
+    valid_from: Option<Timestamp>,
+    valid_until: Option<Timestamp>,
     /// 4 to 8 digits.
     #[schema(value_type = Option<String>, format = Password, pattern = "^[0-9]{4,8}$")]
     pin: Option<SecretString>,
@@ -55,12 +60,12 @@ pub struct UpdateCredential {
     state: Option<CredentialState>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    valid_from: Option<Option<DateTime<Utc>>>,
+    #[schema(value_type = Option<Timestamp>)]
+    valid_from: Option<Option<Timestamp>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    valid_until: Option<Option<DateTime<Utc>>>,
+    #[schema(value_type = Option<Timestamp>)]
+    valid_until: Option<Option<Timestamp>>,
     /// 4 to 8 digits; `null` removes the PIN.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = Password, pattern = "^[0-9]{4,8}$")]
@@ -152,8 +157,8 @@ async fn create_credential(
     check_window(
         &mut problems,
         "valid_until",
-        request.valid_from,
-        request.valid_until,
+        request.valid_from.map(DateTime::from),
+        request.valid_until.map(DateTime::from),
     );
     let pin = request.pin.as_ref().map(|p| pin_hash(&mut problems, p));
     reject(problems)?;
@@ -166,8 +171,8 @@ async fn create_credential(
         card,
         kind: request.kind.unwrap_or_default(),
         holder,
-        valid_from: stored(request.valid_from),
-        valid_until: stored(request.valid_until),
+        valid_from: stored(request.valid_from.map(DateTime::from)),
+        valid_until: stored(request.valid_until.map(DateTime::from)),
         pin: pin.flatten(),
     };
     let credential = state
@@ -214,8 +219,8 @@ async fn update_credential(
     check_window(
         &mut problems,
         "valid_until",
-        request.valid_from.flatten(),
-        request.valid_until.flatten(),
+        request.valid_from.flatten().map(DateTime::from),
+        request.valid_until.flatten().map(DateTime::from),
     );
     let pin = request
         .pin
@@ -223,8 +228,8 @@ async fn update_credential(
     reject(problems)?;
     let change = CredentialChange {
         state: request.state,
-        valid_from: request.valid_from.map(stored),
-        valid_until: request.valid_until.map(stored),
+        valid_from: request.valid_from.map(|v| stored(v.map(DateTime::from))),
+        valid_until: request.valid_until.map(|v| stored(v.map(DateTime::from))),
         pin,
     };
     let credential = state

@@ -3,26 +3,24 @@
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::ApiQuery;
+use crate::api::filters::{self, Kinds, parse};
 use crate::api::pagination::{Page, PageParams};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::ReadEvents;
 use crate::state::AppState;
 use crate::store::{EventFilter, EventRecord};
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use gatehouse_core::decide::{Outcome, Reason};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events))
 }
-
-/// The longest value any of the filters accepts.
-const MAX_VALUE_LEN: usize = 64;
 
 /// Filters (all optional, combined with AND) and the page. Each value is read here, so
 /// that a bad one is a 422 naming its parameter.
@@ -31,10 +29,10 @@ const MAX_VALUE_LEN: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// Occurred at or after (RFC 3339; the agent's clock).
-    #[param(value_type = Option<DateTime<Utc>>, max_length = 64)]
+    #[param(value_type = Option<Timestamp>, max_length = 64)]
     from: Option<String>,
     /// Occurred before (RFC 3339); after `from`.
-    #[param(value_type = Option<DateTime<Utc>>, max_length = 64)]
+    #[param(value_type = Option<Timestamp>, max_length = 64)]
     to: Option<String>,
     #[param(value_type = Option<uuid::Uuid>, max_length = 64)]
     door_id: Option<String>,
@@ -63,77 +61,20 @@ pub struct EventQuery {
     cursor: Option<String>,
 }
 
-/// `value` parsed, or a 422 naming `field`.
-fn parse<T: std::str::FromStr>(
-    field: &str,
-    value: Option<&str>,
-    expected: &str,
-) -> Result<Option<T>, ApiError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    if value.len() > MAX_VALUE_LEN {
-        return Err(ApiError::field(field, "at most 64 characters"));
-    }
-    value
-        .parse()
-        .map(Some)
-        .map_err(|_| ApiError::field(field, format!("must be {expected}")))
-}
-
-/// `value` as one of the names of `T` (a snake_case enum), or a 422 naming `field`.
-fn parse_name<T: DeserializeOwned>(
-    field: &str,
-    value: Option<&str>,
-    expected: &str,
-) -> Result<Option<T>, ApiError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    if value.len() > MAX_VALUE_LEN {
-        return Err(ApiError::field(field, "at most 64 characters"));
-    }
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map(Some)
-        .map_err(|_| ApiError::field(field, format!("must be {expected}")))
-}
-
 impl EventQuery {
     fn filter(&self) -> Result<EventFilter, ApiError> {
         const UUID: &str = "a UUID";
-        const TIME: &str = "an RFC 3339 time, e.g. 2026-11-23T08:00:00Z";
-        let from = parse::<DateTime<Utc>>("from", self.from.as_deref(), TIME)?;
-        let to = parse::<DateTime<Utc>>("to", self.to.as_deref(), TIME)?;
+        const TIME: &str = "an RFC 3339 time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z";
+        let from = parse::<Timestamp>("from", self.from.as_deref(), TIME)?.map(DateTime::from);
+        let to = parse::<Timestamp>("to", self.to.as_deref(), TIME)?.map(DateTime::from);
         if let (Some(from), Some(to)) = (from, to)
             && to <= from
         {
             return Err(ApiError::field("to", "must be after from"));
         }
-        let outcome = parse_name::<Outcome>(
-            "outcome",
-            self.outcome.as_deref(),
-            "granted, denied or pending",
-        )?;
-        let reason = parse_name::<Reason>(
-            "reason",
-            self.reason.as_deref(),
-            "a reason code, e.g. no_grant",
-        )?;
-        let kind = match self.kind.as_deref() {
-            Some(kind) if kind.len() > MAX_VALUE_LEN => {
-                return Err(ApiError::field("kind", "at most 64 characters"));
-            }
-            Some(kind)
-                if kind.is_empty()
-                    || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') =>
-            {
-                return Err(ApiError::field(
-                    "kind",
-                    "must be an event kind: lower case letters and _",
-                ));
-            }
-            kind => kind.map(str::to_owned),
-        };
+        let outcome = filters::outcome(self.outcome.as_deref())?;
+        let reason = filters::reason(self.reason.as_deref())?;
+        let kind = filters::kind(self.kind.as_deref(), Kinds::Events)?;
         Ok(EventFilter {
             door_id: parse("door_id", self.door_id.as_deref(), UUID)?,
             person_id: parse("person_id", self.person_id.as_deref(), UUID)?,

@@ -7,6 +7,7 @@ use super::site_model::{not_found, reject};
 use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
 use crate::state::AppState;
@@ -14,7 +15,7 @@ use crate::store::{GrantFilter, GrantRecord, NewGrant};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use gatehouse_core::model::Subject;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,8 +37,8 @@ pub struct CreateGrant {
     zone_id: Uuid,
     /// When the grant applies; absent = at all times.
     schedule_id: Option<Uuid>,
-    valid_from: Option<DateTime<Utc>>,
-    valid_until: Option<DateTime<Utc>>,
+    valid_from: Option<Timestamp>,
+    valid_until: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -103,8 +104,8 @@ async fn create_grant(
     check_window(
         &mut problems,
         "valid_until",
-        request.valid_from,
-        request.valid_until,
+        request.valid_from.map(DateTime::from),
+        request.valid_until.map(DateTime::from),
     );
     reject(problems)?;
     let subject = match (request.person_id, request.group_id) {
@@ -121,8 +122,8 @@ async fn create_grant(
         subject,
         zone_id: request.zone_id,
         schedule_id: request.schedule_id,
-        valid_from: stored(request.valid_from),
-        valid_until: stored(request.valid_until),
+        valid_from: stored(request.valid_from.map(DateTime::from)),
+        valid_until: stored(request.valid_until.map(DateTime::from)),
     };
     let grant = state.store.create_grant(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(grant)))

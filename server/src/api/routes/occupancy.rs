@@ -192,8 +192,10 @@ async fn account_for(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AccountedFor>,
 ) -> Result<Json<MusterRecord>, ApiError> {
-    if body.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::field("note", "at most 500 characters"));
+    let note = body.note.as_deref();
+    let lines = gatehouse_core::text::Lines::Multi;
+    if let Some(problem) = note.and_then(|n| gatehouse_core::text::text_problem(n, 500, lines)) {
+        return Err(ApiError::field("note", problem));
     }
     let muster = state
         .store

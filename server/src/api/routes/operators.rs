@@ -71,9 +71,8 @@ pub fn username_problem(username: &str) -> Option<&'static str> {
     }
 }
 
-fn display_name_problem(name: &str) -> Option<&'static str> {
-    let length = name.trim().chars().count();
-    (length == 0 || length > 128).then_some("must be 1 to 128 characters")
+fn display_name_problem(name: &str) -> Option<String> {
+    gatehouse_core::text::text_problem(name, 128, gatehouse_core::text::Lines::Single)
 }
 
 /// List operator accounts.
@@ -117,7 +116,7 @@ async fn create_operator(
         .as_deref()
         .and_then(display_name_problem)
     {
-        problems.insert("display_name".into(), p.into());
+        problems.insert("display_name".into(), p);
     }
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));

@@ -3,11 +3,12 @@
 //! sees who they are; their vetting, groups and clearance only roles that read the
 //! security model (left out while serialising, see `auth::visibility`).
 
-use super::people_model::{check_text, stored, trimmed_text};
+use super::people_model::{check_note, check_text, stored, trimmed_text};
 use super::site_model::{not_found, nullable, reject};
 use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadPeople, ReadSecurityModel, WriteSecurityModel};
 use crate::state::AppState;
@@ -76,7 +77,7 @@ pub struct UpdatePerson {
 #[serde(deny_unknown_fields)]
 pub struct RecordVetting {
     status: VettingStatus,
-    cleared_until: Option<DateTime<Utc>>,
+    cleared_until: Option<Timestamp>,
     /// The check's reference, e.g. the vetting agency's case number.
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     reference: Option<String>,
@@ -259,13 +260,13 @@ async fn record_vetting(
         request.reference.as_deref(),
         REFERENCE_MAX,
     );
-    check_text(&mut problems, "note", request.note.as_deref(), 2000);
-    let until = request.cleared_until;
+    check_note(&mut problems, "note", request.note.as_deref(), 2000);
+    let until = request.cleared_until.map(DateTime::from);
     check_cleared_until(&mut problems, "cleared_until", request.status, until, now());
     reject(problems)?;
     let new = NewVetting {
         status: request.status,
-        cleared_until: stored(request.cleared_until),
+        cleared_until: stored(until),
         reference: trimmed_text(request.reference.as_deref()),
         note: trimmed_text(request.note.as_deref()),
     };

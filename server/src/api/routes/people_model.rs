@@ -6,13 +6,21 @@
 use crate::api::error::{ApiError, FieldErrors};
 use crate::store::ModelError;
 use chrono::{DateTime, SubsecRound, Utc};
+use gatehouse_core::text::{Lines, text_problem};
 
-/// Records a problem with `field` when `value` is given and not 1 to `max` characters
-/// after trimming.
+/// Records a problem with `field` when `value` is given and is not one line people can
+/// read: 1 to `max` characters after trimming, no control or bidirectional-override
+/// character, something visible ([`text_problem`], the one check for names everywhere).
 pub fn check_text(problems: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) {
-    let length = value.map(|v| v.trim().chars().count());
-    if length.is_some_and(|n| n == 0 || n > max) {
-        problems.insert(field.into(), format!("must be 1 to {max} characters"));
+    if let Some(problem) = value.and_then(|v| text_problem(v, max, Lines::Single)) {
+        problems.insert(field.into(), problem);
+    }
+}
+
+/// [`check_text`] for notes: newlines and tabs allowed.
+pub fn check_note(problems: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) {
+    if let Some(problem) = value.and_then(|v| text_problem(v, max, Lines::Multi)) {
+        problems.insert(field.into(), problem);
     }
 }
 

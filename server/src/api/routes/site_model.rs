@@ -7,6 +7,7 @@ use crate::state::AppState;
 use crate::store::{Actor, ModelError, Record, StoreError};
 use axum::Json;
 use axum::http::StatusCode;
+use gatehouse_core::text::Lines;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
@@ -64,11 +65,11 @@ pub(crate) async fn delete_record<R: Record>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Why a name cannot be used, if it cannot: 1 to 128 characters after trimming.
+/// Why a name cannot be used, if it cannot: the one check for text people read.
 pub fn check_name(problems: &mut FieldErrors, name: Option<&str>) {
-    let length = name.map(|n| n.trim().chars().count());
-    if length.is_some_and(|n| n == 0 || n > 128) {
-        problems.insert("name".into(), "must be 1 to 128 characters".into());
+    let problem = name.and_then(|n| gatehouse_core::text::text_problem(n, 128, Lines::Single));
+    if let Some(problem) = problem {
+        problems.insert("name".into(), problem);
     }
 }
 

@@ -7,6 +7,7 @@ use super::site_model::{not_found, reject};
 use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
+use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadVisits, WriteVisits};
 use crate::state::AppState;
@@ -14,7 +15,7 @@ use crate::store::{NewVisit, VisitRecord};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::SubsecRound;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,9 +37,9 @@ pub struct CreateVisit {
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     visitor_organisation: Option<String>,
     host_person_id: Uuid,
-    window_start: DateTime<Utc>,
+    window_start: Timestamp,
     /// After `window_start`.
-    window_end: DateTime<Utc>,
+    window_end: Timestamp,
     /// Zones the visitor may enter (exactly these, no descendants).
     #[schema(max_items = 1000)]
     allowed_zone_ids: Vec<Uuid>,
@@ -80,7 +81,7 @@ async fn create_visit(
     );
     let organisation = request.visitor_organisation.as_deref();
     check_text(&mut problems, "visitor_organisation", organisation, 128);
-    let (start, end) = (Some(request.window_start), Some(request.window_end));
+    let (start, end) = (Some(*request.window_start), Some(*request.window_end));
     check_window(&mut problems, "window_end", start, end);
     if request.allowed_zone_ids.len() > 1000 {
         problems.insert("allowed_zone_ids".into(), "at most 1000 zones".into());

@@ -196,18 +196,22 @@ impl Walk<'_> {
         };
         let malformed = |e: String| ("malformed", e);
         let seq: i64 = required(line, "seq").map_err(malformed)?;
+        // From here the line is at a known position: a field that does not read is an
+        // altered entry (chain fields) or record (the rest), named there like any other.
+        let malformed = |e: String| ("chain_broken", format!("the entry cannot be read: {e}"));
         if seq != self.next_seq || header.last_seq.is_none_or(|last| seq > last) {
             let detail = format!("entry {} expected, found {seq}", self.next_seq);
             return Err(("removed_added_or_reordered", detail));
         }
-        let source = source_of(line).ok_or(("malformed", "unknown source".to_owned()))?;
+        let source = source_of(line).ok_or_else(|| malformed("unknown source".to_owned()))?;
         let record_id: Uuid = required(line, "record_id").map_err(malformed)?;
         let recorded_at: DateTime<Utc> = required(line, "recorded_at").map_err(malformed)?;
         let digest =
             hash_field(field(line, "digest").map_err(malformed)?, "digest").map_err(malformed)?;
         let in_period = (header.from..header.to).contains(&recorded_at);
         if line.kind() == "record" {
-            let actual = digest_of(line, source, record_id).map_err(malformed)?;
+            let actual = digest_of(line, source, record_id)
+                .map_err(|e| ("record_altered", format!("the record cannot be read: {e}")))?;
             if actual != digest {
                 let detail = "the record's fields do not match its digest".to_owned();
                 return Err(("record_altered", detail));
