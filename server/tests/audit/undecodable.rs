@@ -69,6 +69,8 @@ const CASES: &[Case] = &[
     ),
     case(Source::Event, "kind", "CAST(X'FF' AS TEXT)", NULL),
     case(Source::Event, "reader", "CAST(X'C3' AS TEXT)", None),
+    case(Source::Event, "released_by", "'the escort'", None),
+    case(Source::Event, "release_of", "X'0102'", None),
     // operator_log: the issue's own example first, then JSON and salt.
     case(
         Source::Operator,

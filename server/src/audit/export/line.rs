@@ -220,21 +220,53 @@ impl Line {
             .collect()
     }
 
-    /// Reads the CSV cells of a line (unescaping).
-    pub fn from_csv(cells: &csv::StringRecord) -> Result<Line, String> {
-        if cells.len() != COLUMNS.len() {
-            return Err(format!("{} cells, expected {}", cells.len(), COLUMNS.len()));
+    /// Reads the CSV cells of a line (unescaping), placed by the file's `layout`.
+    pub fn from_csv(cells: &csv::StringRecord, layout: &CsvLayout) -> Result<Line, String> {
+        if cells.len() != layout.0.len() {
+            return Err(format!(
+                "{} cells, the header {}",
+                cells.len(),
+                layout.0.len()
+            ));
         }
-        Ok(Line(
-            cells
+        let mut line = Line(vec![None; COLUMNS.len()]);
+        for (cell, &column) in cells.iter().zip(&layout.0) {
+            line.0[column] = match cell.strip_prefix('\'') {
+                Some(rest) => Some(rest.to_owned()),
+                None if cell.is_empty() => None,
+                None => Some(cell.to_owned()),
+            };
+        }
+        Ok(line)
+    }
+}
+
+/// Where each column of a CSV export goes among [`COLUMNS`], read from the file's
+/// header row. Columns are found by name, so an export written before a column was
+/// added (e.g. `released_by`, `release_of`) still reads: that column is empty on every
+/// line, as an absent NDJSON key is, and the digests (which commit to such fields only
+/// when set) verify as they did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLayout(Vec<usize>);
+
+impl CsvLayout {
+    pub fn of(header: &csv::StringRecord) -> Result<CsvLayout, String> {
+        let mut seen = [false; COLUMNS.len()];
+        let mut layout = Vec::with_capacity(header.len());
+        for name in header {
+            let column = COLUMNS
                 .iter()
-                .map(|c| match c.strip_prefix('\'') {
-                    Some(rest) => Some(rest.to_owned()),
-                    None if c.is_empty() => None,
-                    None => Some(c.to_owned()),
-                })
-                .collect(),
-        ))
+                .position(|c| *c == name)
+                .ok_or_else(|| format!("unknown column {name:?}"))?;
+            if std::mem::replace(&mut seen[column], true) {
+                return Err(format!("column {name:?} appears twice"));
+            }
+            layout.push(column);
+        }
+        if !seen[column("type")] {
+            return Err("no \"type\" column".into());
+        }
+        Ok(CsvLayout(layout))
     }
 }
 
@@ -246,6 +278,28 @@ pub fn source_of(line: &Line) -> Option<Source> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_columns_are_found_by_name() {
+        let header = |names: &[&str]| CsvLayout::of(&csv::StringRecord::from(names.to_vec()));
+        let layout = header(&["seq", "type", "card"]).unwrap();
+        let record = csv::StringRecord::from(vec!["7", "record", "'=1"]);
+        let line = Line::from_csv(&record, &layout).unwrap();
+        assert_eq!(
+            (
+                line.kind(),
+                line.get("seq"),
+                line.get("card"),
+                line.get("reader")
+            ),
+            ("record", Some("7"), Some("=1"), None)
+        );
+        let short = csv::StringRecord::from(vec!["7", "record"]);
+        assert!(Line::from_csv(&short, &layout).is_err());
+        assert!(header(&["type", "nonsense"]).is_err());
+        assert!(header(&["type", "seq", "seq"]).is_err());
+        assert!(header(&["seq"]).is_err());
+    }
 
     #[test]
     fn csv_cells_resist_formulas_and_round_trip() {
@@ -263,7 +317,8 @@ mod tests {
             );
         }
         let record = csv::StringRecord::from(cells);
-        assert_eq!(Line::from_csv(&record).unwrap(), line);
+        let layout = CsvLayout::of(&csv::StringRecord::from(COLUMNS.to_vec())).unwrap();
+        assert_eq!(Line::from_csv(&record, &layout).unwrap(), line);
         assert_eq!(Line::from_ndjson(&line.ndjson()).unwrap(), line);
     }
 }

@@ -7,7 +7,7 @@
 //! (a redacted entry recorded inside the period is an error); in a filtered one the
 //! redacted entries prove only that something else was recorded there.
 
-use super::line::{Line, source_of};
+use super::line::{CsvLayout, Line, source_of};
 use super::{ExportFilter, FORMAT_NAME};
 use crate::audit::checkpoint::signature_valid;
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
@@ -301,12 +301,28 @@ pub fn verify_export(mut input: impl BufRead, key: &VerifyingKey) -> std::io::Re
         },
     };
     let lines: Box<dyn Iterator<Item = Result<Line, String>>> = if csv {
-        let reader = csv::ReaderBuilder::new()
+        let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .from_reader(input);
-        Box::new(reader.into_records().map(|r| {
+        let layout = reader
+            .headers()
+            .map_err(|e| e.to_string())
+            .and_then(CsvLayout::of);
+        let layout = match layout {
+            Ok(layout) => layout,
+            Err(detail) => {
+                walk.report.first_bad = Some(ExportProblem {
+                    line: 1,
+                    seq: None,
+                    problem: "malformed".to_owned(),
+                    detail: format!("the column names: {detail}"),
+                });
+                return Ok(walk.report);
+            }
+        };
+        Box::new(reader.into_records().map(move |r| {
             r.map_err(|e| e.to_string())
-                .and_then(|r| Line::from_csv(&r))
+                .and_then(|r| Line::from_csv(&r, &layout))
         }))
     } else {
         Box::new(input.lines().map(|l| {
