@@ -8,7 +8,8 @@ mod credential;
 mod schedule;
 
 pub use credential::{
-    CardError, CardKind, Credential, CredentialState, PinCheck, PinError, PinHash, normalize_card,
+    CardError, CardKind, Credential, CredentialState, PinCheck, PinError, PinHash, PinKey,
+    PinUncheckable, PinVerifier, normalize_card,
 };
 pub use schedule::{DaySet, Schedule, Window};
 
