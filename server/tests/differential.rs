@@ -362,17 +362,12 @@ async fn server_decisions_equal_snapshot_decisions(db: &TestDb) {
                 pin_key: &pin_key,
                 key: &key,
             };
-            let (g, p) = compare(
-                &app,
-                &token,
-                &door,
-                &built,
-                &mut rng,
-                base,
+            let pass = Pass {
                 seed,
-                pins_everywhere,
-            )
-            .await;
+                base,
+                always_a_pin: pins_everywhere,
+            };
+            let (g, p) = compare(&app, &token, &door, &built, &mut rng, &pass).await;
             (granted, pins_checked) = (granted + g, pins_checked + p);
         }
     }
@@ -392,19 +387,29 @@ struct Door<'a> {
     key: &'a ed25519_dalek::VerifyingKey,
 }
 
+/// One round of presentations: the seed, the time they are around, and whether every
+/// entry carries a PIN (else half of them do).
+struct Pass {
+    seed: u64,
+    base: DateTime<Utc>,
+    always_a_pin: bool,
+}
+
 /// Decides random presentations at the door (agent snapshot and PIN key), at the server
-/// and from the operators' snapshot: (grants, PINs checked). Entries carry a PIN half
-/// of the time, or always.
+/// and from the operators' snapshot: (grants, PINs checked).
 async fn compare(
     app: &TestApp,
     token: &str,
     door: &Door<'_>,
     built: &Built,
     rng: &mut StdRng,
-    base: DateTime<Utc>,
-    seed: u64,
-    always_a_pin: bool,
+    pass: &Pass,
 ) -> (usize, usize) {
+    let Pass {
+        seed,
+        base,
+        always_a_pin,
+    } = *pass;
     let response = app
         .get("/api/v1/agent/policy?wait_s=0", door.agent_token)
         .await;
