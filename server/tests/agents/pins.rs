@@ -3,7 +3,7 @@
 //! verifiers in their snapshot and the key on their own channel only, and a snapshot
 //! without that key checks no PIN.
 
-use crate::common::{PASSWORD, TestApp, expect};
+use crate::common::{PASSWORD, TestApp, TestDb, expect};
 use crate::support::{agent, id};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +15,7 @@ use gatehouse_core::policy::{Policy, verify_and_load};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use sqlx::Row;
 use uuid::Uuid;
 
 const CARD: &str = "04A1B2C3";
@@ -72,9 +73,19 @@ fn entry(policy: &Policy, door: Uuid, pin: &str) -> Decision {
     decide(policy, &presentation, &mut EngineState::default())
 }
 
+/// The stored salt and SHA-256(salt ‖ PIN), read as someone with database access would.
+async fn stored_pin(db: &TestDb) -> (Vec<u8>, Vec<u8>) {
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let row = sqlx::query("SELECT pin_salt, pin_hash FROM credentials")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    (row.get("pin_salt"), row.get("pin_hash"))
+}
+
 #[tokio::test]
 async fn no_operator_role_receives_pin_verification_material() {
-    let (app, _db) = TestApp::start().await;
+    let (app, db) = TestApp::start().await;
     let admin = app.admin_token().await;
     let (door, credential) = pin_door(&app, &admin).await;
     // What the door gets, to know exactly which bytes must not reach an operator.
@@ -86,12 +97,14 @@ async fn no_operator_role_receives_pin_verification_material() {
     else {
         panic!("the agent's snapshot carries a keyed verifier")
     };
-    // The server's stored hash, SHA-256(salt ‖ PIN).
-    let stored: [u8; 32] = Sha256::new()
+    let (stored_salt, stored) = stored_pin(&db).await;
+    assert_eq!(stored_salt, salt);
+    let expected: [u8; 32] = Sha256::new()
         .chain_update(salt)
         .chain_update(PIN)
         .finalize()
         .into();
+    assert_eq!(stored, expected, "the database holds SHA-256(salt ‖ PIN)");
 
     for role in ["admin", "security", "auditor"] {
         let token = if role == "admin" {
