@@ -5,12 +5,11 @@
 //! lives in [`crate::policy`] and the rules in [`crate::decide`].
 
 mod credential;
+mod pin;
 mod schedule;
 
-pub use credential::{
-    CardError, CardKind, Credential, CredentialState, PinCheck, PinError, PinHash, PinKey,
-    PinUncheckable, PinVerifier, normalize_card,
-};
+pub use credential::{CardError, CardKind, Credential, CredentialState, normalize_card};
+pub use pin::{PinCheck, PinError, PinHash, PinKey, PinUncheckable, PinVerifier};
 pub use schedule::{DaySet, Schedule, Window};
 
 use chrono::{DateTime, Utc};

@@ -1,8 +1,8 @@
 //! The API door agents call with their own token: enrolment (with a one-time code),
 //! the policy for their doors' sites and the presence feed (who is where) by long-poll,
 //! the PIN key (which checks the PIN verifiers in their snapshots; no operator endpoint
-//! gives it), and event upload. Operator tokens are not accepted here, nor agent tokens anywhere
-//! else.
+//! gives it), and event upload. Operator tokens are not accepted here, nor agent tokens
+//! anywhere else.
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiQuery};
