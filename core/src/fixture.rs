@@ -129,9 +129,15 @@ pub fn schedule(days: &[chrono::Weekday], start: (u32, u32), end: (u32, u32)) ->
     }
 }
 
+/// The key the fixture's PIN verifiers are made with (the server's, the door's).
+pub fn pin_key() -> PinKey {
+    PinKey::from_bytes([0x5a; 32])
+}
+
 pub fn source() -> PolicySource {
     let mut alice_card = credential(1, ALICE_CARD, Holder::Person(ALICE));
-    alice_card.pin = Some(PinHash::with_salt(PIN, [9; 16]).unwrap());
+    let hash = PinHash::with_salt(PIN, [9; 16]).unwrap();
+    alice_card.pin = Some(PinVerifier::keyed(&hash, &pin_key()));
     PolicySource {
         settings: Default::default(),
         sites: vec![Site {

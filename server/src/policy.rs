@@ -2,6 +2,12 @@
 //! change to the security model bumps the version, and signed as a snapshot for door
 //! agents. Every replica compiles the same policy from the same database.
 //!
+//! PINs: the database holds SHA-256(salt ‖ PIN); the compiled policy carries, instead,
+//! a verifier keyed with the server's secret PIN key (also in the database, made at first
+//! start). Agents get the keyed verifiers in their snapshots and the key over their own
+//! channel; operators get a snapshot whose verifiers are withheld
+//! ([`PolicyService::operator_snapshot`]). See `gatehouse_core::model::PinVerifier`.
+//!
 //! The per-site snapshots agents fetch are cached too ([`cache`]): filtering, encoding
 //! and signing a snapshot of millions of credentials takes seconds, and every agent of a
 //! site asks for the same one when the version changes.
@@ -12,6 +18,7 @@ use crate::store::{Store, StoreError};
 use axum::body::Bytes;
 use cache::SnapshotCache;
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use gatehouse_core::model::PinKey;
 use gatehouse_core::policy::{
     Policy, PolicySource, Settings, SignedSnapshot, SnapshotError, sign, verify_and_load,
 };
@@ -23,6 +30,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 const SIGNING_KEY_NAME: &str = "policy-ed25519";
+const PIN_KEY_NAME: &str = "pin-hmac-sha256";
 /// Attempts to read a consistent model while writes are happening.
 const LOAD_ATTEMPTS: usize = 5;
 
@@ -37,6 +45,7 @@ pub struct PolicyService {
     store: Store,
     settings: Settings,
     signing_key: SigningKey,
+    pin_key: PinKey,
     /// Shared with the compiling task, which stores its result itself.
     current: Arc<Mutex<Option<Arc<CompiledPolicy>>>>,
     site_snapshots: SnapshotCache,
@@ -114,19 +123,16 @@ pub enum PolicyServiceError {
 }
 
 impl PolicyService {
-    /// Loads the snapshot signing key from the database, creating it on first start.
+    /// Loads the snapshot signing key and the PIN key from the database, creating each
+    /// on first start.
     pub async fn load(store: Store, settings: Settings) -> anyhow::Result<PolicyService> {
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        let stored = store.secret_or_insert(SIGNING_KEY_NAME, &seed).await?;
-        let seed: [u8; 32] = stored
-            .as_slice()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("stored policy signing key has the wrong length"))?;
+        let seed = secret(&store, SIGNING_KEY_NAME, "policy signing key").await?;
+        let pin_key = PinKey::from_bytes(secret(&store, PIN_KEY_NAME, "PIN key").await?);
         Ok(PolicyService {
             store,
             settings,
             signing_key: SigningKey::from_bytes(&seed),
+            pin_key,
             current: Arc::default(),
             site_snapshots: SnapshotCache::default(),
         })
@@ -135,6 +141,11 @@ impl PolicyService {
     /// The key door agents verify snapshots with.
     pub fn public_key(&self) -> VerifyingKey {
         self.signing_key.verifying_key()
+    }
+
+    /// The secret key PIN verifiers are made with: for enrolled door agents only.
+    pub fn pin_key(&self) -> &PinKey {
+        &self.pin_key
     }
 
     /// The policy at the database's current version, compiled at most once per version.
@@ -149,31 +160,30 @@ impl PolicyService {
         if let Some(compiled) = fresh(&*self.current.lock().await, version) {
             return Ok(compiled);
         }
-        let (slot, store, settings) = (
+        let (slot, store, settings, pin_key) = (
             self.current.clone(),
             self.store.clone(),
             self.settings.clone(),
+            self.pin_key.clone(),
         );
         tokio::spawn(async move {
             let mut current = slot.lock().await;
             if let Some(compiled) = fresh(&current, version) {
                 return Ok(compiled);
             }
-            let compiled = Arc::new(compile(&store, settings).await?);
+            let compiled = Arc::new(compile(&store, settings, pin_key).await?);
             *current = Some(compiled.clone());
             Ok(compiled)
         })
         .await?
     }
 
-    /// The current policy as a signed snapshot.
-    pub async fn snapshot(&self) -> Result<SignedSnapshot, PolicyServiceError> {
+    /// The current policy as a signed snapshot for operators: every PIN verifier is
+    /// withheld (which credentials have a PIN is kept), so nothing in it tests a guess.
+    pub async fn operator_snapshot(&self) -> Result<SignedSnapshot, PolicyServiceError> {
         let compiled = self.current().await?;
-        Ok(sign(
-            compiled.policy.source(),
-            compiled.policy.version(),
-            &self.signing_key,
-        )?)
+        let source = compiled.policy.source().without_pin_verifiers();
+        Ok(sign(&source, compiled.policy.version(), &self.signing_key)?)
     }
 
     /// The current policy cut down to some sites, signed and encoded: what a door agent
@@ -218,6 +228,17 @@ impl PolicyService {
     }
 }
 
+/// The 32-byte secret stored under `name`, made on first start.
+async fn secret(store: &Store, name: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+    let mut candidate = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut candidate);
+    let stored = store.secret_or_insert(name, &candidate).await?;
+    stored
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored {what} has the wrong length"))
+}
+
 /// The compiled policy in `current` if it is at `version` or newer.
 fn fresh(current: &Option<Arc<CompiledPolicy>>, version: i64) -> Option<Arc<CompiledPolicy>> {
     current.as_ref().filter(|c| c.version >= version).cloned()
@@ -226,11 +247,15 @@ fn fresh(current: &Option<Arc<CompiledPolicy>>, version: i64) -> Option<Arc<Comp
 /// Reads the whole model between two reads of the version; retries if a write slipped
 /// in between, so the policy is exactly the one its version names. The indexes are
 /// built on a blocking thread (seconds at millions of credentials).
-async fn compile(store: &Store, settings: Settings) -> Result<CompiledPolicy, PolicyServiceError> {
+async fn compile(
+    store: &Store,
+    settings: Settings,
+    pin_key: PinKey,
+) -> Result<CompiledPolicy, PolicyServiceError> {
     for _ in 0..LOAD_ATTEMPTS {
         let before = store.policy_version().await?;
         let (sites, zones, doors, schedules) = store.load_site_model().await?;
-        let (people, visits, credentials, grants) = store.load_people_model().await?;
+        let (people, visits, credentials, grants) = store.load_people_model(&pin_key).await?;
         if store.policy_version().await? != before {
             continue;
         }
@@ -246,9 +271,11 @@ async fn compile(store: &Store, settings: Settings) -> Result<CompiledPolicy, Po
             schedules,
         };
         let version = u64::try_from(before).unwrap_or_default();
+        let key = pin_key.clone();
         let policy = tokio::task::spawn_blocking(move || Policy::build(source))
             .await??
-            .with_version(version);
+            .with_version(version)
+            .with_pin_key(key);
         return Ok(CompiledPolicy {
             version: before,
             policy,

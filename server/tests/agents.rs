@@ -1,5 +1,5 @@
 //! Door agents on the server: enrolment and identity, policy and presence by long-poll, event upload
-//! and ingest alarms, the events list (`api`, `policy`, `ingest`, on SQLite through the
+//! and ingest alarms, PIN verifiers and the PIN key (`pins`), the events list (`api`, `policy`, `ingest`, on SQLite through the
 //! HTTP API) and their storage on both backends (`store`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +10,8 @@ mod common;
 mod api;
 #[path = "agents/ingest.rs"]
 mod ingest;
+#[path = "agents/pins.rs"]
+mod pins;
 #[path = "agents/policy.rs"]
 mod policy;
 #[path = "agents/presence.rs"]

@@ -1,15 +1,24 @@
 //! Differential test: for random policies built through the API, the decision the
-//! server gives at `POST /access/check` equals the decision a door agent would make
-//! from the signed snapshot (fetched and verified through the API) — outcome, reason
-//! and trace, for random cards, doors, directions and times.
+//! server gives at `POST /access/check` equals the decision a door agent makes from its
+//! signed snapshot and PIN key (fetched through the agent API and verified) — outcome,
+//! reason and trace, for random cards, PINs, doors, directions and times.
+//!
+//! The operators' snapshot (`GET /policy/snapshot`) withholds PIN verifiers: decided
+//! from it, every presentation comes out the same up to the PIN check, and where a PIN
+//! would have been checked, it is refused as uncheckable.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{TestApp, TestDb, created};
-use gatehouse_core::decide::{Direction, EngineState, Presentation, decide};
+use gatehouse_core::decide::{
+    Check, Decision, Direction, EngineState, Presentation, Reason, decide,
+};
+use gatehouse_core::model::{PinKey, PinVerifier};
 use gatehouse_core::policy::verify_and_load;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -24,6 +33,8 @@ const TIMEZONES: [&str; 4] = ["Europe/Berlin", "America/New_York", "Asia/Kolkata
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 struct Built {
+    zones: Vec<String>,
+    credentials: Vec<String>,
     doors: Vec<String>,
     cards: Vec<String>,
 }
@@ -132,6 +143,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
 
     let mut people = Vec::new();
     let mut cards = Vec::new();
+    let mut credentials = Vec::new();
     for n in 0..rng.gen_range(3..8) {
         let kind = if rng.gen_bool(0.7) {
             "staff"
@@ -197,6 +209,7 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
             );
         }
         cards.push(card);
+        credentials.push(credential);
         people.push(person);
     }
     let members: Vec<&String> = people.iter().filter(|_| rng.gen_bool(0.4)).collect();
@@ -225,7 +238,66 @@ async fn build_policy(app: &TestApp, token: &str, rng: &mut StdRng, base: DateTi
         created(app.post("/api/v1/grants", token, body).await).await;
     }
     cards.push("DEADBEEF".to_owned());
-    Built { doors, cards }
+    Built {
+        zones,
+        credentials,
+        doors,
+        cards,
+    }
+}
+
+/// Registers and enrols an agent for `doors`: its token and the PIN key it was given.
+async fn enrol(app: &TestApp, token: &str, doors: &[String]) -> (String, PinKey) {
+    let body = json!({"name": format!("agent {}", Uuid::new_v4()), "door_ids": doors});
+    let created: Value = app
+        .post("/api/v1/agents", token, body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let enrolled: Value = app
+        .request(reqwest::Method::POST, "/api/v1/agent/enroll", None)
+        .json(&json!({"code": created["enrollment_code"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = STANDARD
+        .decode(enrolled["pin_key"].as_str().unwrap())
+        .unwrap();
+    (
+        enrolled["token"].as_str().unwrap().to_owned(),
+        PinKey::from_bytes(key.try_into().unwrap()),
+    )
+}
+
+/// Whether the door's decision checked a PIN; asserts that the decision from the
+/// operators' snapshot is the same, except that such a PIN is refused as uncheckable.
+fn same_but_the_pin_check(door: &Decision, operator: &Decision, context: &str) -> bool {
+    let verdicts = ["PIN correct", "duress PIN", "wrong PIN"];
+    let checked = door
+        .trace
+        .iter()
+        .any(|s| s.check == Check::Pin && verdicts.iter().any(|v| s.detail.starts_with(v)));
+    if !checked {
+        assert_eq!(operator, door, "{context}");
+        return false;
+    }
+    let at = door
+        .trace
+        .iter()
+        .position(|s| s.check == Check::Pin)
+        .unwrap();
+    assert_eq!(operator.trace[..at], door.trace[..at], "{context}");
+    let step = &operator.trace[at];
+    assert!(
+        !step.passed && step.detail.contains("withholds"),
+        "{context}: {step:?}"
+    );
+    assert_eq!(operator.reason, Reason::PinIncorrect, "{context}");
+    true
 }
 
 #[tokio::test]
@@ -257,56 +329,143 @@ async fn server_decisions_equal_snapshot_decisions(db: &TestDb) {
     let hour = Utc::now().timestamp() / 3600 * 3600 + 3600;
     let base = Utc.timestamp_opt(hour, 0).unwrap();
 
-    let mut granted = 0;
+    let (mut granted, mut pins_checked) = (0, 0);
     for seed in 0..SEEDS {
         let mut rng = StdRng::seed_from_u64(seed);
         let built = build_policy(&app, &token, &mut rng, base).await;
-        let response = app.get("/api/v1/policy/snapshot", &token).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let bytes = response.bytes().await.unwrap();
-        let policy = verify_and_load(&bytes, &key, 0).unwrap();
-
-        for _ in 0..PRESENTATIONS {
-            let presentation = Presentation {
-                card: built.cards.choose(&mut rng).unwrap().clone(),
-                pin: maybe(&mut rng, |r| {
-                    ["1234", "1235", "0000"].choose(r).unwrap().to_string()
-                }),
-                door_id: built
-                    .doors
-                    .choose(&mut rng)
-                    .unwrap()
-                    .parse::<Uuid>()
-                    .unwrap(),
-                direction: if rng.gen_bool(0.85) {
-                    Direction::Entry
-                } else {
-                    Direction::Exit
-                },
-                at: instant(base, &mut rng),
+        let (agent_token, pin_key) = enrol(&app, &token, &built.doors).await;
+        // Then again with a PIN needed everywhere and set on every card: a random policy
+        // rarely lets a card as far as the PIN check (rule 10), where the door and the
+        // server must agree too.
+        for pins_everywhere in [false, true] {
+            if pins_everywhere {
+                let zones = built.zones.iter().map(|z| {
+                    let body = json!({"pin_required": true});
+                    (format!("/api/v1/zones/{z}"), body)
+                });
+                let cards = built.credentials.iter().map(|c| {
+                    let body = json!({"pin": "1234"});
+                    (format!("/api/v1/credentials/{c}"), body)
+                });
+                for (path, body) in zones.chain(cards) {
+                    let patched = app.patch(&path, &token, body).await;
+                    // A revoked card is final (409) and stays without a PIN.
+                    let status = patched.status();
+                    assert!(
+                        status == StatusCode::OK || status == StatusCode::CONFLICT,
+                        "{path}"
+                    );
+                }
+            }
+            let door = Door {
+                agent_token: &agent_token,
+                pin_key: &pin_key,
+                key: &key,
             };
-            let local = decide(&policy, &presentation, &mut EngineState::default());
-            let response = app
-                .post(
-                    "/api/v1/access/check",
-                    &token,
-                    serde_json::to_value(&presentation).unwrap(),
-                )
-                .await;
-            assert_eq!(response.status(), StatusCode::OK);
-            let server: Value = response.json().await.unwrap();
-            let context = format!("seed {seed}, {presentation:?}");
-            assert_eq!(server["outcome"], json!(local.outcome), "{context}");
-            assert_eq!(server["reason"], json!(local.reason), "{context}");
-            assert_eq!(server["trace"], json!(local.trace), "{context}");
-            assert_eq!(server["person_id"], json!(local.person_id), "{context}");
-            granted += usize::from(local.granted());
+            let pass = Pass {
+                seed,
+                base,
+                always_a_pin: pins_everywhere,
+            };
+            let (g, p) = compare(&app, &token, &door, &built, &mut rng, &pass).await;
+            (granted, pins_checked) = (granted + g, pins_checked + p);
         }
     }
+    assert!(pins_checked >= 5, "only {pins_checked} PINs checked");
     // The comparison means little if nothing is ever granted.
     assert!(
         granted >= 10,
         "only {granted} grants in {} presentations",
-        SEEDS as usize * PRESENTATIONS
+        SEEDS as usize * PRESENTATIONS * 2
     );
+}
+
+/// What the door agent has: its token, PIN key, and the snapshot signing key.
+struct Door<'a> {
+    agent_token: &'a str,
+    pin_key: &'a PinKey,
+    key: &'a ed25519_dalek::VerifyingKey,
+}
+
+/// One round of presentations: the seed, the time they are around, and whether every
+/// entry carries a PIN (else half of them do).
+struct Pass {
+    seed: u64,
+    base: DateTime<Utc>,
+    always_a_pin: bool,
+}
+
+/// Decides random presentations at the door (agent snapshot and PIN key), at the server
+/// and from the operators' snapshot: (grants, PINs checked).
+async fn compare(
+    app: &TestApp,
+    token: &str,
+    door: &Door<'_>,
+    built: &Built,
+    rng: &mut StdRng,
+    pass: &Pass,
+) -> (usize, usize) {
+    let Pass {
+        seed,
+        base,
+        always_a_pin,
+    } = *pass;
+    let response = app
+        .get("/api/v1/agent/policy?wait_s=0", door.agent_token)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.bytes().await.unwrap();
+    let policy = verify_and_load(&bytes, door.key, 0)
+        .unwrap()
+        .with_pin_key(door.pin_key.clone());
+    let response = app.get("/api/v1/policy/snapshot", token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let operator = verify_and_load(&response.bytes().await.unwrap(), door.key, 0)
+        .unwrap()
+        .with_pin_key(door.pin_key.clone());
+    assert_eq!(operator.version(), policy.version());
+    assert!(
+        operator
+            .source()
+            .credentials
+            .iter()
+            .all(|c| matches!(c.pin, None | Some(PinVerifier::Withheld)))
+    );
+    let (mut granted, mut pins_checked) = (0, 0);
+    for _ in 0..PRESENTATIONS {
+        let presentation = Presentation {
+            card: built.cards.choose(rng).unwrap().clone(),
+            pin: if always_a_pin || rng.gen_bool(0.5) {
+                Some(["1234", "1235", "0000"].choose(rng).unwrap().to_string())
+            } else {
+                None
+            },
+            door_id: built.doors.choose(rng).unwrap().parse::<Uuid>().unwrap(),
+            direction: if rng.gen_bool(0.85) {
+                Direction::Entry
+            } else {
+                Direction::Exit
+            },
+            at: instant(base, rng),
+        };
+        let local = decide(&policy, &presentation, &mut EngineState::default());
+        let response = app
+            .post(
+                "/api/v1/access/check",
+                token,
+                serde_json::to_value(&presentation).unwrap(),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let server: Value = response.json().await.unwrap();
+        let context = format!("seed {seed}, {presentation:?}");
+        assert_eq!(server["outcome"], json!(local.outcome), "{context}");
+        assert_eq!(server["reason"], json!(local.reason), "{context}");
+        assert_eq!(server["trace"], json!(local.trace), "{context}");
+        assert_eq!(server["person_id"], json!(local.person_id), "{context}");
+        granted += usize::from(local.granted());
+        let seen = decide(&operator, &presentation, &mut EngineState::default());
+        pins_checked += usize::from(same_but_the_pin_check(&local, &seen, &context));
+    }
+    (granted, pins_checked)
 }

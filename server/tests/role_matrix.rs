@@ -132,6 +132,7 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("post", "/api/v1/agent/enroll") => Public,
         ("get", "/api/v1/agent/policy")
         | ("get", "/api/v1/agent/presence")
+        | ("get", "/api/v1/agent/pin-key")
         | ("post", "/api/v1/agent/events") => Agent,
         ("get", "/api/v1/events") => Roles(READ_EVENTS),
         // live alarms: list and stream (reading), acknowledging

@@ -202,10 +202,16 @@ fn pin(
     let Some(entered) = cx.p.pin.as_deref() else {
         return fail(Reason::PinRequired, "zone needs card and PIN");
     };
-    let Some(hash) = &cred.pin else {
+    let Some(verifier) = &cred.pin else {
         return fail(Reason::PinIncorrect, "no PIN enrolled on this credential");
     };
-    match hash.check(entered) {
+    // An uncheckable PIN (no key, verifier withheld) is refused but not counted: the
+    // holder did nothing wrong, and a lockout would be the door's fault.
+    let check = match verifier.check(cx.policy.pin_key(), entered) {
+        Ok(check) => check,
+        Err(why) => return fail(Reason::PinIncorrect, why.detail()),
+    };
+    match check {
         PinCheck::Correct => {
             state.pin_ok(cred.id);
             pass("PIN correct")

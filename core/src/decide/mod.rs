@@ -20,7 +20,8 @@
 //!   `credential_inactive`) with a `pin_lockout` alarm, until [`EngineState::reinstate`].
 //!   The duress PIN is the PIN with its last digit plus one (9 → 0): granted, with a
 //!   silent `duress` alarm. A card without an enrolled PIN fails with `pin_incorrect`
-//!   and is not counted.
+//!   and is not counted; so does a PIN that cannot be checked (the policy was given no
+//!   PIN key, or its verifier is withheld, as in the operators' snapshot).
 //! - Escort: a granted person releases the oldest visitor pending at the same door if
 //!   they are staff or the visit's host (contractors escort only their own visitors).
 //!   The escort must itself be granted outright (a two-person zone holds it pending).

@@ -1,16 +1,10 @@
 //! Credentials: card identifiers (normalised hex), their states and validity, and the
-//! optional PIN, stored as a salted hash.
-//!
-//! The PIN is a second factor against a lost or cloned card, not a secret kept from
-//! whoever holds the policy snapshot: a 4–12 digit PIN cannot withstand an offline search
-//! of its hash, whatever the hash. So the hash is chosen to be fast at the door (one
-//! SHA-256 of salt‖PIN), and the protection of PINs at rest is the snapshot's own.
+//! optional PIN ([`PinVerifier`]).
 
 use super::Holder;
+use super::pin::PinVerifier;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 /// Longest card identifier accepted, in bytes.
@@ -117,93 +111,8 @@ pub struct Credential {
     pub valid_until: Option<DateTime<Utc>>,
     /// The person or visit holding it.
     pub holder: Holder,
-    /// Hash of the PIN, if one was set.
-    pub pin: Option<PinHash>,
-}
-
-/// Why a PIN was refused when setting it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a PIN is 4 to 12 digits")]
-pub struct PinError;
-
-/// The result of checking a presented PIN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PinCheck {
-    /// The PIN.
-    Correct,
-    /// The duress PIN: the PIN with its last digit incremented by one (9 wraps to 0).
-    Duress,
-    /// Anything else.
-    Incorrect,
-}
-
-/// A salted SHA-256 hash of a PIN.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PinHash {
-    /// Random per credential, so equal PINs hash differently.
-    pub salt: [u8; 16],
-    /// SHA-256(salt ‖ PIN).
-    pub hash: [u8; 32],
-}
-
-impl PinHash {
-    /// Hashes `pin` with a fresh random salt.
-    pub fn generate(pin: &str) -> Result<Self, PinError> {
-        let mut salt = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-        Self::with_salt(pin, salt)
-    }
-
-    /// Hashes `pin` with the given salt (deterministic; for tests and re-hashing).
-    pub fn with_salt(pin: &str, salt: [u8; 16]) -> Result<Self, PinError> {
-        if !valid_pin(pin) {
-            return Err(PinError);
-        }
-        Ok(Self {
-            salt,
-            hash: digest(&salt, pin.as_bytes()),
-        })
-    }
-
-    /// Checks a presented PIN, in constant time per comparison.
-    ///
-    /// The duress convention (last digit plus one) needs no second enrolment and can be
-    /// taught in one sentence; its cost is that a slip of exactly +1 on the last digit
-    /// raises a silent alarm, which security staff prefer to a missed duress.
-    pub fn check(&self, presented: &str) -> PinCheck {
-        if !valid_pin(presented) {
-            return PinCheck::Incorrect;
-        }
-        if self.matches(presented.as_bytes()) {
-            return PinCheck::Correct;
-        }
-        let mut undone = [0u8; 12];
-        let bytes = presented.as_bytes();
-        undone[..bytes.len()].copy_from_slice(bytes);
-        let last = bytes.len() - 1;
-        // The duress PIN is PIN+1 on the last digit, so undo it: minus one, 0 wraps to 9.
-        undone[last] = b'0' + (undone[last] - b'0' + 9) % 10;
-        if self.matches(&undone[..bytes.len()]) {
-            PinCheck::Duress
-        } else {
-            PinCheck::Incorrect
-        }
-    }
-
-    fn matches(&self, pin: &[u8]) -> bool {
-        digest(&self.salt, pin).ct_eq(&self.hash).into()
-    }
-}
-
-fn valid_pin(pin: &str) -> bool {
-    (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn digest(salt: &[u8; 16], pin: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(pin);
-    h.finalize().into()
+    /// What checks the PIN, if one was set.
+    pub pin: Option<PinVerifier>,
 }
 
 #[cfg(test)]
@@ -259,23 +168,5 @@ mod tests {
         assert_eq!(normalize_card("é1"), Err(CardError::NotHex('é')));
         assert!(normalize_card(&"ab".repeat(32)).is_ok());
         assert_eq!(normalize_card(&"ab".repeat(33)), Err(CardError::TooLong));
-    }
-
-    #[test]
-    fn pins_check_correct_duress_and_wrong() {
-        let h = PinHash::with_salt("1234", [7; 16]).unwrap();
-        assert_eq!(h.check("1234"), PinCheck::Correct);
-        assert_eq!(h.check("1235"), PinCheck::Duress);
-        assert_eq!(h.check("1233"), PinCheck::Incorrect);
-        assert_eq!(h.check("12345"), PinCheck::Incorrect);
-        assert_eq!(h.check(""), PinCheck::Incorrect);
-        assert_eq!(h.check("12a4"), PinCheck::Incorrect);
-        let wrap = PinHash::with_salt("0009", [1; 16]).unwrap();
-        assert_eq!(wrap.check("0000"), PinCheck::Duress, "9 + 1 wraps to 0");
-        assert_eq!(PinHash::with_salt("123", [0; 16]), Err(PinError));
-        let a = PinHash::generate("1234").unwrap();
-        let b = PinHash::generate("1234").unwrap();
-        assert_ne!(a.hash, b.hash, "salts differ");
-        assert_eq!(a.check("1234"), PinCheck::Correct);
     }
 }

@@ -5,12 +5,13 @@
 //! lives in [`crate::policy`] and the rules in [`crate::decide`].
 
 mod credential;
+mod pin;
 mod schedule;
 
 pub use credential::{
-    CARD_PATTERN, CardError, CardKind, Credential, CredentialState, MAX_CARD_CHARS, PinCheck,
-    PinError, PinHash, normalize_card,
+    CARD_PATTERN, CardError, CardKind, Credential, CredentialState, MAX_CARD_CHARS, normalize_card,
 };
+pub use pin::{PinCheck, PinError, PinHash, PinKey, PinUncheckable, PinVerifier};
 pub use schedule::{DaySet, Schedule, Window};
 
 use chrono::{DateTime, Utc};

@@ -12,8 +12,8 @@ pub use snapshot::{
 };
 
 use crate::model::{
-    CardError, Credential, Door, Grant, Holder, Person, Schedule, Site, Subject, Visit, Zone,
-    normalize_card,
+    CardError, Credential, Door, Grant, Holder, Person, PinKey, PinVerifier, Schedule, Site,
+    Subject, Visit, Zone, normalize_card,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -66,6 +66,21 @@ pub struct PolicySource {
     pub schedules: Vec<Schedule>,
 }
 
+impl PolicySource {
+    /// The same source with every PIN verifier replaced by [`PinVerifier::Withheld`]:
+    /// which credentials have a PIN stays known, nothing to test a guess against is left.
+    /// What operators are given.
+    pub fn without_pin_verifiers(&self) -> PolicySource {
+        let mut source = self.clone();
+        for c in &mut source.credentials {
+            if c.pin.is_some() {
+                c.pin = Some(PinVerifier::Withheld);
+            }
+        }
+        source
+    }
+}
+
 /// A validated, indexed policy. Build it with [`Policy::build`] or load a signed
 /// snapshot with [`verify_and_load`].
 #[derive(Debug, Clone)]
@@ -87,6 +102,8 @@ pub struct Policy {
     /// Per zone: the zones a grant on which covers it (itself, and every ancestor whose
     /// level is at least its own).
     covered_by: Vec<Vec<Uuid>>,
+    /// The key PIN verifiers are checked with; never part of the source or a snapshot.
+    pin_key: Option<PinKey>,
 }
 
 impl Policy {
@@ -205,6 +222,7 @@ impl Policy {
             grants_by_group,
             ancestry,
             covered_by,
+            pin_key: None,
         })
     }
 
@@ -298,6 +316,18 @@ impl Policy {
             .get(&zone)
             .into_iter()
             .flat_map(move |&i| self.ancestry[i].iter().map(|&a| &self.source.zones[a]))
+    }
+
+    /// The key PIN verifiers are checked with, if one was given.
+    pub fn pin_key(&self) -> Option<&PinKey> {
+        self.pin_key.as_ref()
+    }
+
+    /// Gives the key PIN verifiers are checked with (the server's own; a door agent's
+    /// from its key file). Without it every PIN is uncheckable and refused.
+    pub fn with_pin_key(mut self, key: PinKey) -> Self {
+        self.pin_key = Some(key);
+        self
     }
 
     /// Names the policy version (the server's counter; a snapshot's own version).

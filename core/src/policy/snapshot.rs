@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// Separates snapshot signatures from anything else the same key might ever sign.
-const DOMAIN: &[u8] = b"gatehouse policy snapshot v1\0";
+/// Separates snapshot signatures from anything else the same key might ever sign, and
+/// one payload format from another: postcard does not describe itself, so a payload of
+/// another format could decode into the wrong fields. v2: credentials carry a keyed
+/// PIN verifier instead of the PIN hash; a v1 snapshot fails as `BadSignature`.
+const DOMAIN: &[u8] = b"gatehouse policy snapshot v2\0";
 
 /// A versioned, signed policy snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,15 +1,21 @@
 //! The agent's identity, written by `door-agent enroll`: agent id, bearer token, its
 //! doors and the server's pinned policy-signing key. Stored as JSON, mode 0600, written
 //! atomically. The token is a [`SecretString`], so `Debug` never shows it.
+//!
+//! Beside it, in `<credential file>.pin-key` (base64, mode 0600), the server's PIN key:
+//! the secret that checks the PIN verifiers of the policy snapshot. It is kept apart from
+//! the snapshot (in the state directory) so that a copy of the snapshot tests no PIN
+//! guess; whoever has both files can search a PIN at a few microseconds a guess (README).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::VerifyingKey;
+use gatehouse_core::model::PinKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -88,6 +94,41 @@ pub fn decode_key(text: &str) -> anyhow::Result<VerifyingKey> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| anyhow!("not a valid Ed25519 key"))
 }
 
+/// Where the PIN key is kept: `<credential file>.pin-key`.
+pub fn pin_key_path(credential_file: &Path) -> PathBuf {
+    let mut path = credential_file.as_os_str().to_owned();
+    path.push(".pin-key");
+    PathBuf::from(path)
+}
+
+/// A PIN key from base64 (32 bytes).
+pub fn decode_pin_key(text: &str) -> anyhow::Result<PinKey> {
+    let bytes = STANDARD
+        .decode(text.trim())
+        .map_err(|_| anyhow!("not base64"))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow!("not a 32-byte PIN key"))?;
+    Ok(PinKey::from_bytes(bytes))
+}
+
+/// Writes the PIN key, readable by its owner only.
+pub fn save_pin_key(path: &Path, key: &PinKey) -> anyhow::Result<()> {
+    let text = format!("{}\n", STANDARD.encode(key.as_bytes()));
+    write_atomic(path, text.as_bytes(), 0o600)
+}
+
+/// Reads the PIN key; `None` when there is no file yet (the server sends it).
+pub fn load_pin_key(path: &Path) -> anyhow::Result<Option<PinKey>> {
+    match fs::read_to_string(path) {
+        Ok(text) => decode_pin_key(&text)
+            .map(Some)
+            .with_context(|| format!("PIN key file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 /// Writes `bytes` to `path` so that a crash leaves the old or the new content, never a
 /// mix: temp file (mode `mode`) + fsync + rename + directory fsync.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
@@ -143,5 +184,21 @@ mod tests {
         assert_eq!(loaded.token.expose_secret(), "gha_supersecret");
         assert_eq!(loaded.policy_key, key);
         assert!(!format!("{loaded:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn the_pin_key_is_kept_beside_the_credential_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = pin_key_path(&dir.path().join("cred.json"));
+        assert_eq!(path, dir.path().join("cred.json.pin-key"));
+        assert!(load_pin_key(&path).unwrap().is_none());
+        let key = PinKey::from_bytes([9; 32]);
+        save_pin_key(&path, &key).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_pin_key(&path).unwrap(), Some(key));
+        fs::write(&path, "short").unwrap();
+        assert!(load_pin_key(&path).is_err());
     }
 }

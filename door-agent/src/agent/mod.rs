@@ -38,7 +38,9 @@ use crate::door::{
     Lock, SimDoorSensor, SimExitButton, SimLock, TimedInput,
 };
 use crate::reader::{CardReader, ReaderMap};
-use credential::{Credential, decode_key};
+use credential::{
+    Credential, decode_key, decode_pin_key, load_pin_key, pin_key_path, save_pin_key,
+};
 use doors::{DoorHandle, ObservedLock, RelayView};
 use journal_cell::JournalCell;
 use policy_sync::PolicyState;
@@ -73,6 +75,9 @@ struct Enrolled {
     agent_id: Uuid,
     token: String,
     door_ids: Vec<Uuid>,
+    /// Absent from servers older than the PIN key; fetched at run time then.
+    #[serde(default)]
+    pin_key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +87,8 @@ struct PublicKey {
 }
 
 /// `door-agent enroll`: exchanges the one-time `code` for the agent's token, pins the
-/// server's policy-signing key, and writes both to `agent.credential_file` (mode 0600).
+/// server's policy-signing key, and writes both to `agent.credential_file` (mode 0600),
+/// and the PIN key beside it (`<credential_file>.pin-key`, mode 0600).
 pub async fn enroll(config: &AgentConfig, server: &str, code: &str) -> anyhow::Result<Credential> {
     let url = check_server_url(server, config.server.allow_plain_http)
         .map_err(|e| anyhow!("--server: {e}"))?;
@@ -130,6 +136,10 @@ pub async fn enroll(config: &AgentConfig, server: &str, code: &str) -> anyhow::R
         server_url: base,
     };
     credential.save(&config.agent.credential_file)?;
+    if let Some(text) = enrolled.pin_key {
+        let key = decode_pin_key(&text).context("the server's PIN key")?;
+        save_pin_key(&pin_key_path(&config.agent.credential_file), &key)?;
+    }
     Ok(credential)
 }
 
@@ -276,6 +286,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         &config.agent.state_dir,
         credential.policy_key,
     ));
+    let pin_key_file = pin_key_path(&config.agent.credential_file);
+    match load_pin_key(&pin_key_file) {
+        Ok(Some(key)) => policy.set_pin_key(key),
+        Ok(None) => tracing::warn!("no PIN key yet; asking the server for it"),
+        // A damaged key file is replaced by the server's copy.
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "PIN key refused; asking the server"),
+    }
 
     let client = http_client(&config)?;
     let base = config.server.url.trim_end_matches('/').to_owned();
@@ -285,6 +302,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         client.clone(),
         base.clone(),
         token.clone(),
+        pin_key_file,
     ));
     let presence = Arc::new(PresenceFeed::new(config.agent.presence_max_age_s));
     let (presence_tx, presence_rx) = mpsc::channel(16);

@@ -8,19 +8,25 @@
 //! ended with "nothing newer" (204). At start-up, before any answer, that moment is the
 //! snapshot's signed `issued_at` — the file's own time could be forged, the signed one
 //! cannot — so an agent rebooted offline does not extend its policy's life.
+//!
+//! PINs are checked with the server's PIN key, which is never in the snapshot: it comes
+//! with enrolment or, for an agent enrolled before there was one, from
+//! `GET /agent/pin-key`, and is kept beside the credential file. Until the agent has it,
+//! a PIN cannot be checked and an entry that needs one is refused.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
+use gatehouse_core::model::PinKey;
 use gatehouse_core::policy::{Policy, SignedSnapshot, verify_and_load};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use super::credential::write_atomic;
+use super::credential::{decode_pin_key, save_pin_key, write_atomic};
 
 /// A verified policy in use.
 pub struct LoadedPolicy {
@@ -39,6 +45,8 @@ pub struct PolicyState {
     confirmed_ms: AtomicI64,
     snapshot_path: PathBuf,
     key: VerifyingKey,
+    /// Given to every policy loaded, so it can check PINs.
+    pin_key: Mutex<Option<PinKey>>,
 }
 
 impl PolicyState {
@@ -51,6 +59,7 @@ impl PolicyState {
             confirmed_ms: AtomicI64::new(i64::MIN),
             snapshot_path,
             key,
+            pin_key: Mutex::new(None),
         };
         match std::fs::read(&state.snapshot_path) {
             Ok(bytes) => match state.verify(&bytes, 0) {
@@ -80,12 +89,42 @@ impl PolicyState {
 
     fn verify(&self, bytes: &[u8], min_version: u64) -> Result<LoadedPolicy, String> {
         let envelope = SignedSnapshot::from_bytes(bytes).map_err(|e| e.to_string())?;
-        let policy = verify_and_load(bytes, &self.key, min_version).map_err(|e| e.to_string())?;
+        let mut policy =
+            verify_and_load(bytes, &self.key, min_version).map_err(|e| e.to_string())?;
+        if let Some(key) = self.pin_key() {
+            policy = policy.with_pin_key(key);
+        }
         Ok(LoadedPolicy {
             policy,
             version: envelope.version,
             issued_at: envelope.issued_at,
         })
+    }
+
+    fn pin_key(&self) -> Option<PinKey> {
+        self.pin_key
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the agent has the PIN key.
+    pub fn has_pin_key(&self) -> bool {
+        self.pin_key().is_some()
+    }
+
+    /// Sets the PIN key for every policy from now on, and for the one in use.
+    pub fn set_pin_key(&self, key: PinKey) {
+        *self.pin_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(key.clone());
+        self.current.send_modify(|current| {
+            if let Some(loaded) = current.as_mut() {
+                *loaded = Arc::new(LoadedPolicy {
+                    policy: loaded.policy.clone().with_pin_key(key),
+                    version: loaded.version,
+                    issued_at: loaded.issued_at,
+                });
+            }
+        });
     }
 
     /// The version in use.
@@ -127,16 +166,60 @@ impl PolicyState {
     }
 }
 
-/// Long-polls the server for newer policy until the task is dropped.
+#[derive(serde::Deserialize)]
+struct PinKeyAnswer {
+    pin_key: String,
+}
+
+/// Fetches the PIN key from the agent channel and keeps it in `path` (mode 0600).
+async fn fetch_pin_key(
+    client: &reqwest::Client,
+    base_url: &str,
+    token: &SecretString,
+    path: &Path,
+) -> Result<PinKey, String> {
+    let url = format!("{}/api/v1/agent/pin-key", base_url.trim_end_matches('/'));
+    let answer = client
+        .get(&url)
+        .bearer_auth(token.expose_secret())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| without_url(&e))?
+        .error_for_status()
+        .map_err(|e| without_url(&e))?;
+    let answer: PinKeyAnswer = answer.json().await.map_err(|e| without_url(&e))?;
+    let key = decode_pin_key(&answer.pin_key).map_err(|e| format!("{e:#}"))?;
+    let (path, saved) = (path.to_owned(), key.clone());
+    tokio::task::spawn_blocking(move || save_pin_key(&path, &saved))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot keep the PIN key: {e:#}"))?;
+    Ok(key)
+}
+
+/// Long-polls the server for newer policy until the task is dropped; first fetches the
+/// PIN key into `pin_key_file` if the agent has none (retried before every poll until
+/// it succeeds, without holding the policy up).
 pub async fn sync_loop(
     state: Arc<PolicyState>,
     client: reqwest::Client,
     base_url: String,
     token: SecretString,
+    pin_key_file: PathBuf,
 ) {
     let url = format!("{}/api/v1/agent/policy", base_url.trim_end_matches('/'));
     let mut backoff = Backoff::new();
     loop {
+        if !state.has_pin_key() {
+            match fetch_pin_key(&client, &base_url, &token, &pin_key_file).await {
+                Ok(key) => {
+                    state.set_pin_key(key);
+                    tracing::info!("PIN key received");
+                }
+                Err(e) => tracing::warn!(error = %e, "no PIN key yet; PINs cannot be checked"),
+            }
+        }
         let mut query = vec![("wait_s", "25".to_owned())];
         if let Some(v) = state.version() {
             query.push(("after_version", v.to_string()));
@@ -220,5 +303,40 @@ impl Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_core::policy::{PolicySource, generate_key, sign};
+
+    fn has_key(state: &PolicyState) -> bool {
+        let current = state.current.borrow();
+        current.as_ref().unwrap().policy.pin_key().is_some()
+    }
+
+    #[tokio::test]
+    async fn the_pin_key_reaches_the_policy_in_use_and_every_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let signing = generate_key();
+        let snapshot = |version| {
+            let signed = sign(&PolicySource::default(), version, &signing).unwrap();
+            signed.to_bytes().unwrap()
+        };
+        std::fs::write(dir.path().join("policy.snapshot"), snapshot(1)).unwrap();
+        let state = PolicyState::load(dir.path(), signing.verifying_key());
+        assert!(
+            !state.has_pin_key() && !has_key(&state),
+            "the snapshot alone has none"
+        );
+        let key = PinKey::from_bytes([5; 32]);
+        state.set_pin_key(key.clone());
+        assert!(has_key(&state), "the policy in use");
+        state.accept(snapshot(2)).await.unwrap();
+        let current = state.current.borrow().clone().unwrap();
+        assert_eq!((current.version, current.policy.pin_key()), (2, Some(&key)));
+        let on_disk = std::fs::read(dir.path().join("policy.snapshot")).unwrap();
+        assert!(!on_disk.windows(32).any(|w| w == key.as_bytes()));
     }
 }

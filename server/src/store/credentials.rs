@@ -9,7 +9,7 @@ use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{Table, decode_error, parse, require_row, text, window_ok};
 use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
 use chrono::{DateTime, Utc};
-use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash};
+use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -112,8 +112,12 @@ impl CredentialRow {
         }
     }
 
-    /// The credential as the decision engine sees it.
-    pub(crate) fn engine(&self) -> Result<gatehouse_core::model::Credential, sqlx::Error> {
+    /// The credential as the decision engine sees it: the stored PIN hash becomes a
+    /// verifier keyed with `pin_key` (the hash itself never leaves the server).
+    pub(crate) fn engine(
+        &self,
+        pin_key: &PinKey,
+    ) -> Result<gatehouse_core::model::Credential, sqlx::Error> {
         let record = self.record()?;
         let holder = match (record.person_id, record.visit_id) {
             (Some(person), None) => Holder::Person(person),
@@ -128,7 +132,7 @@ impl CredentialRow {
             valid_from: record.valid_from,
             valid_until: record.valid_until,
             holder,
-            pin: self.pin()?,
+            pin: self.pin()?.map(|hash| PinVerifier::keyed(&hash, pin_key)),
         })
     }
 }

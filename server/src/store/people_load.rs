@@ -8,7 +8,7 @@ use super::people_common::by_owner;
 use super::visits::{VisitRecord, attach_zones, select_visit};
 use super::{Store, StoreError, with_pool};
 use crate::config::DatabaseKind;
-use gatehouse_core::model::{Credential, CredentialState, Grant, Person, Visit};
+use gatehouse_core::model::{Credential, CredentialState, Grant, Person, PinKey, Visit};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -17,11 +17,12 @@ pub type PeopleModel = (Vec<Person>, Vec<Visit>, Vec<Credential>, Vec<Grant>);
 
 impl Store {
     /// Every person (with their latest vetting and groups), visit, credential and grant.
+    /// PINs come as verifiers keyed with `pin_key`.
     ///
     /// Credentials come one per card: the card's credential that is not revoked if there
     /// is one, otherwise its most recently issued (revoked) one, so a revoked card is
     /// still known and denied as `credential_inactive`.
-    pub async fn load_people_model(&self) -> Result<PeopleModel, StoreError> {
+    pub async fn load_people_model(&self, pin_key: &PinKey) -> Result<PeopleModel, StoreError> {
         // One snapshot: PostgreSQL's default (read committed) would give each statement
         // its own; a SQLite read transaction already sees one.
         let begin_read = match self.kind() {
@@ -70,7 +71,7 @@ impl Store {
         let credentials = one_per_card(
             credentials
                 .iter()
-                .map(CredentialRow::engine)
+                .map(|row| row.engine(pin_key))
                 .collect::<Result<Vec<_>, _>>()?,
         );
         let grants = grants.iter().filter_map(GrantRecord::engine).collect();

@@ -300,7 +300,10 @@ async fn reads_and_refused_writes_leave_the_policy_version(db: &TestDb) {
     store.person(ada.id).await.unwrap();
     store.list_people(None, None, 10).await.unwrap();
     store.vetting_history(ada.id).await.unwrap();
-    store.load_people_model().await.unwrap();
+    store
+        .load_people_model(&gatehouse_core::model::PinKey::from_bytes([7; 32]))
+        .await
+        .unwrap();
     store
         .create_credential(card("01", Holder::Person(ada.id)), &actor())
         .await

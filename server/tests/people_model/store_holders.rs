@@ -5,7 +5,8 @@ use super::store::{actor, card, person, visit, zone};
 use crate::common::TestDb;
 use chrono::Duration;
 use gatehouse_core::model::{
-    CredentialState, Holder, PersonKind, PersonStatus, PinCheck, PinHash, Subject, VettingStatus,
+    CredentialState, Holder, PersonKind, PersonStatus, PinCheck, PinHash, PinKey, PinVerifier,
+    Subject, VettingStatus,
 };
 use gatehouse_server::store::{
     CredentialChange, CredentialFilter, GrantFilter, ModelError, NewGrant, NewVetting, StoreError,
@@ -25,7 +26,8 @@ async fn credentials_are_unique_per_live_card_and_keep_pins_secret(db: &TestDb) 
     let store = db.store().await;
     let ada = person(&store, "Ada").await;
     let mut new = card("04A22B9C", Holder::Person(ada.id));
-    new.pin = Some(PinHash::generate("1234").unwrap());
+    let stored = PinHash::generate("1234").unwrap();
+    new.pin = Some(stored.clone());
     let issued = store.create_credential(new, &actor()).await.unwrap();
     assert!(issued.has_pin);
     assert_eq!(
@@ -59,13 +61,15 @@ async fn credentials_are_unique_per_live_card_and_keep_pins_secret(db: &TestDb) 
         store.list_credentials(filter, None, 10).await.unwrap(),
         std::slice::from_ref(&issued)
     );
-    let (_, _, credentials, _) = store.load_people_model().await.unwrap();
+    let key = PinKey::from_bytes([7; 32]);
+    let (_, _, credentials, _) = store.load_people_model(&key).await.unwrap();
     let pin = credentials[0].pin.as_ref().unwrap();
     assert_eq!(
-        pin.check("1234"),
-        PinCheck::Correct,
-        "the stored hash checks the PIN"
+        pin.check(Some(&key), "1234"),
+        Ok(PinCheck::Correct),
+        "the stored hash, keyed, checks the PIN"
     );
+    assert_eq!(pin, &PinVerifier::keyed(&stored, &key));
 
     let change = CredentialChange {
         pin: Some(None),
@@ -84,7 +88,7 @@ async fn credentials_are_unique_per_live_card_and_keep_pins_secret(db: &TestDb) 
             .collect::<Vec<_>>(),
     )
     .unwrap();
-    let hash = serde_json::to_string(&pin.hash).unwrap();
+    let hash = serde_json::to_string(&stored.hash).unwrap();
     assert!(
         !text.contains("pin_hash") && !text.contains("salt"),
         "{text}"
@@ -144,7 +148,10 @@ async fn revoked_credentials_are_final(db: &TestDb) {
             ..
         })
     ));
-    let (_, _, credentials, _) = store.load_people_model().await.unwrap();
+    let (_, _, credentials, _) = store
+        .load_people_model(&PinKey::from_bytes([7; 32]))
+        .await
+        .unwrap();
     assert_eq!(credentials.len(), 1, "one credential per card");
     assert_eq!(credentials[0].id, second.id, "the live one");
 }
@@ -251,7 +258,10 @@ async fn visits_check_in_and_out_and_revoke_their_cards(db: &TestDb) {
         store.check_in_visit(created.id, &actor()).await,
         Err(StoreError::Rejected(_))
     ));
-    let (_, visits, _, _) = store.load_people_model().await.unwrap();
+    let (_, visits, _, _) = store
+        .load_people_model(&PinKey::from_bytes([7; 32]))
+        .await
+        .unwrap();
     assert!(visits[0].active_at(now()));
     let out = store.check_out_visit(created.id, &actor()).await.unwrap();
     assert!(out.checked_out);
@@ -314,7 +324,10 @@ async fn load_people_model_returns_what_was_stored(db: &TestDb) {
     };
     let grant = store.create_grant(grant, &actor()).await.unwrap();
 
-    let (people, visits, credentials, grants) = store.load_people_model().await.unwrap();
+    let (people, visits, credentials, grants) = store
+        .load_people_model(&PinKey::from_bytes([7; 32]))
+        .await
+        .unwrap();
     assert_eq!(people.len(), 1);
     let p = &people[0];
     assert_eq!(

@@ -208,7 +208,9 @@ fn table() {
     for row in ROWS {
         let mut source = source();
         (row.setup)(&mut source);
-        let policy = Policy::build(source).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let policy = Policy::build(source)
+            .unwrap_or_else(|e| panic!("{}: {e}", row.name))
+            .with_pin_key(pin_key());
         let mut state = EngineState::default();
         let d = run(&policy, &mut state, row.card, row.door, row.at, row.pin);
         if d.reason != row.expect || d.alarms != row.alarms {

@@ -109,7 +109,7 @@ prop_compose! {
 
 impl Scenario {
     fn decide(&self, source: PolicySource) -> (Decision, EngineState) {
-        let policy = Policy::build(source).unwrap();
+        let policy = Policy::build(source).unwrap().with_pin_key(pin_key());
         let mut state = self.state.clone();
         (decide(&policy, &self.presentation, &mut state), state)
     }
@@ -153,7 +153,8 @@ proptest! {
         prop_assert_eq!(&first, &sc.decide(sc.source.clone()));
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
         let bytes = sign_at(&sc.source, 1, at(NOON), &key).unwrap().to_bytes().unwrap();
-        let policy = verify_and_load(&bytes, &key.verifying_key(), 1).unwrap();
+        // As at the door: the snapshot, and the PIN key from beside the credential.
+        let policy = verify_and_load(&bytes, &key.verifying_key(), 1).unwrap().with_pin_key(pin_key());
         let mut state = sc.state.clone();
         let d = decide(&policy, &sc.presentation, &mut state);
         prop_assert_eq!(first, (d, state));
@@ -179,7 +180,7 @@ proptest! {
 
     #[test]
     fn no_card_or_pin_text_panics(card in ".{0,80}", pin in proptest::option::of(".{0,20}")) {
-        let policy = Policy::build(source()).unwrap();
+        let policy = Policy::build(source()).unwrap().with_pin_key(pin_key());
         let mut state = EngineState::default();
         let mut p = presentation(ALICE_CARD, DOOR, NOON, None);
         (p.card, p.pin) = (card, pin);

@@ -10,7 +10,7 @@ use uuid::Uuid;
 fn policy(setup: impl FnOnce(&mut PolicySource)) -> Policy {
     let mut s = source();
     setup(&mut s);
-    Policy::build(s).unwrap()
+    Policy::build(s).unwrap().with_pin_key(pin_key())
 }
 
 fn exit(

@@ -2,7 +2,9 @@
 //! garbage, each with its own error.
 
 use super::*;
+use crate::decide::Decision;
 use crate::fixture::*;
+use crate::model::{PinKey, PinVerifier};
 use ed25519_dalek::SigningKey;
 
 fn key(n: u8) -> SigningKey {
@@ -138,4 +140,87 @@ fn a_signed_but_invalid_policy_is_refused() {
         err,
         SnapshotError::Invalid(PolicyError::Dangling { .. })
     ));
+}
+
+/// Decides Alice's entry into CTRL (which needs a PIN) with `pin`.
+fn pin_entry(policy: &Policy, state: &mut crate::decide::EngineState, pin: &str) -> Decision {
+    run(policy, state, ALICE_CARD, DOOR, NOON, Some(pin))
+}
+
+fn pin_zone_source() -> PolicySource {
+    let mut src = source();
+    zone_mut(&mut src, CTRL).pin_required = true;
+    src
+}
+
+#[test]
+fn a_snapshot_file_alone_checks_no_pin() {
+    use crate::decide::{Alarm, EngineState, Reason};
+    let bytes = sign_at(&pin_zone_source(), 1, at(NOON), &key(1))
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let copied = verify_and_load(&bytes, &key(1).verifying_key(), 0).unwrap();
+    // Without the key: refused, never counted towards a lockout.
+    let mut state = EngineState::default();
+    for _ in 0..5 {
+        let d = pin_entry(&copied, &mut state, PIN);
+        assert_eq!(d.reason, Reason::PinIncorrect);
+        assert!(d.alarms.is_empty() && state.pin_suspended.is_empty());
+        let detail = &d.trace.last().unwrap().detail;
+        assert!(detail.contains("no PIN key"), "{detail}");
+    }
+    // A wrong key makes the right PIN (and its duress form) wrong.
+    let wrong = copied.clone().with_pin_key(PinKey::from_bytes([1; 32]));
+    for pin in [PIN, "1235"] {
+        let d = pin_entry(&wrong, &mut EngineState::default(), pin);
+        assert_eq!(
+            (d.reason, d.alarms.len()),
+            (Reason::PinIncorrect, 0),
+            "{pin}"
+        );
+    }
+    // With the key, as before: PIN, duress PIN, wrong PIN.
+    let keyed = copied.with_pin_key(pin_key());
+    let mut state = EngineState::default();
+    assert!(pin_entry(&keyed, &mut state, PIN).granted());
+    let duress = pin_entry(&keyed, &mut state, "1235");
+    assert!(duress.granted() && duress.alarms == [Alarm::Duress]);
+    let wrong_pin = pin_entry(&keyed, &mut state, "1233");
+    assert_eq!(wrong_pin.reason, Reason::PinIncorrect);
+    assert_eq!(
+        state.pin_failures.values().copied().collect::<Vec<_>>(),
+        [1]
+    );
+}
+
+#[test]
+fn a_snapshot_without_pin_verifiers_keeps_only_the_fact_of_a_pin() {
+    use crate::decide::{EngineState, Reason};
+    let full = pin_zone_source();
+    let withheld = full.without_pin_verifiers();
+    let bytes = sign_at(&withheld, 1, at(NOON), &key(1))
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let PinVerifier::Keyed { salt, tag } = full.credentials[0].pin.clone().unwrap() else {
+        panic!("the fixture's PIN is keyed")
+    };
+    for secret in [&salt[..], &tag[..]] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+    }
+    let policy = verify_and_load(&bytes, &key(1).verifying_key(), 0)
+        .unwrap()
+        .with_pin_key(pin_key());
+    let alice = policy.credential_by_card(ALICE_CARD).unwrap();
+    assert_eq!(alice.pin, Some(PinVerifier::Withheld));
+    let pins = |s: &PolicySource| s.credentials.iter().filter(|c| c.pin.is_some()).count();
+    assert_eq!(pins(policy.source()), pins(&full));
+    // Even with the key nothing can be checked: there is nothing to check against.
+    let d = pin_entry(&policy, &mut EngineState::default(), PIN);
+    assert_eq!(d.reason, Reason::PinIncorrect);
+    // Everything but the PIN verifiers is the same.
+    let mut restored = policy.source().clone();
+    restored.credentials[0].pin = full.credentials[0].pin.clone();
+    assert_eq!(restored, full);
 }

@@ -1,7 +1,8 @@
 //! The API door agents call with their own token: enrolment (with a one-time code),
 //! the policy for their doors' sites and the presence feed (who is where) by long-poll,
-//! and event upload. Operator tokens are not accepted here, nor agent tokens anywhere
-//! else.
+//! the PIN key (which checks the PIN verifiers in their snapshots; no operator endpoint
+//! gives it), and event upload. Operator tokens are not accepted here, nor agent tokens
+//! anywhere else.
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiQuery};
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(enroll))
         .routes(routes!(policy))
         .routes(routes!(presence))
+        .routes(routes!(pin_key))
         .routes(routes!(upload_events))
 }
 
@@ -59,6 +61,9 @@ pub struct Enrolled {
     /// `gha_...`: send as `Authorization: Bearer <token>`. Shown once.
     token: String,
     door_ids: Vec<Uuid>,
+    /// The secret PIN key, base64 (32 bytes): keep it beside the token, never with the
+    /// policy snapshot. Also at `GET /agent/pin-key`.
+    pin_key: String,
 }
 
 /// Exchange a one-time enrolment code for the agent's token. An unknown, used or
@@ -80,7 +85,24 @@ async fn enroll(
         agent_id: enrolled.id,
         token,
         door_ids: enrolled.door_ids,
+        pin_key: STANDARD.encode(state.policy.pin_key().as_bytes()),
     }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PinKeyAnswer {
+    /// The secret PIN key, base64 (32 bytes).
+    pin_key: String,
+}
+
+/// The key that checks the PIN verifiers in the agent's policy snapshots (HMAC-SHA256
+/// over the stored PIN hash). Agents only: a snapshot without this key tests no PIN.
+#[utoipa::path(get, path = "/agent/pin-key", tag = "agent", security(("bearer" = [])),
+    responses((status = 200, body = PinKeyAnswer), (status = 401, body = ErrorResponse)))]
+async fn pin_key(State(state): State<AppState>, _agent: AuthenticatedAgent) -> Json<PinKeyAnswer> {
+    Json(PinKeyAnswer {
+        pin_key: STANDARD.encode(state.policy.pin_key().as_bytes()),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -44,7 +44,8 @@ async fn public_key(State(state): State<AppState>) -> Json<PublicKey> {
 }
 
 /// The current policy as a signed snapshot (binary; verify it with the public key).
-/// The policy version is in the `x-policy-version` header too.
+/// The policy version is in the `x-policy-version` header too. PIN verifiers are
+/// withheld: a credential shows that it has a PIN, nothing to test a guess against.
 #[utoipa::path(get, path = "/policy/snapshot", tag = "policy", security(("bearer" = [])),
     responses((status = 200, description = "signed snapshot", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)))]
@@ -54,7 +55,7 @@ async fn snapshot(
 ) -> Result<impl IntoResponse, ApiError> {
     let snapshot = state
         .policy
-        .snapshot()
+        .operator_snapshot()
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let bytes = snapshot
