@@ -80,6 +80,7 @@ pub async fn launch(
             policy::PolicyService::load(store.clone(), settings.policy.clone()).await?,
         ),
         audit_key: audit_key.clone(),
+        import_jobs: Arc::default(),
         store: store.clone(),
     };
     alarms::apply(&store, settings.alarms).await?;

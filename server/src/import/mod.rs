@@ -41,6 +41,7 @@
 //! does not mention are left alone (nothing is revoked). Every change is in the operator
 //! log, and the policy version is bumped once if anything changed.
 
+pub mod job;
 mod parse;
 mod row;
 #[cfg(test)]
@@ -49,7 +50,7 @@ mod tests;
 pub use parse::{ImportCard, ImportPerson, ImportVetting, Parsed, parse};
 
 use crate::store::{Actor, Store, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Largest file accepted, in bytes (50 MiB).
@@ -59,10 +60,11 @@ pub const MAX_ROWS: u64 = 1_000_000;
 
 /// One problem with the file: its line (the header is line 1; a row with a quoted line
 /// break is numbered by its first line), the column, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineError {
     pub line: u64,
-    /// A column name, or `row` for the row as a whole.
+    /// A column name, `row` for the row as a whole, or `file` for the whole file (one
+    /// not in UTF-8).
     pub field: String,
     pub message: String,
 }
@@ -84,7 +86,7 @@ impl std::fmt::Display for LineError {
 }
 
 /// What an import changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     pub people_created: u64,
     pub people_updated: u64,
@@ -129,6 +131,8 @@ pub trait Progress: Send + Sync {
     fn start(&self, stage: &'static str, total: u64);
     /// `done` more units of the current stage are finished.
     fn advance(&self, done: u64);
+    /// `rows` data rows have been checked so far.
+    fn rows(&self, _rows: u64) {}
 }
 
 /// No progress reports (the API).
