@@ -1,11 +1,15 @@
 //! Bulk onboarding from HR: a CSV file of people, their vetting and their cards, checked
 //! in full and then applied in one transaction, so that a file is imported whole or not
-//! at all, and importing it again changes nothing. The API (`POST /api/v1/import/people`)
-//! and the CLI (`gatehouse import people FILE`) both call [`import_people`].
+//! at all, and importing it again changes nothing. The API (`POST /api/v1/import/people`,
+//! which runs it as a [`job`] and answers `202` at once) and the CLI
+//! (`gatehouse import people FILE`) both call [`import_people`]. How the transaction is
+//! kept short (planned from plain reads, written with multi-row statements) is told in
+//! `store/import.rs`.
 //!
 //! # The file
 //!
-//! UTF-8 (a byte-order mark is ignored), comma-separated, fields quoted as RFC 4180 says
+//! UTF-8 (a byte-order mark is ignored; a UTF-16 or Latin-1 file is refused with one
+//! error saying it is not UTF-8), comma-separated, fields quoted as RFC 4180 says
 //! (`"Smith, Jane"`, `""` for a quote inside quotes), LF or CRLF line ends. The first row
 //! names the columns, in any order, in lower case; unknown or repeated columns are
 //! errors. Values are trimmed; an empty value is "not given".

@@ -241,4 +241,24 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Marks the jobs left running by a server that stopped as failed (the import's
+    /// transaction was rolled back with it): the number marked. Only for a database
+    /// that one server uses (SQLite); replicas on PostgreSQL cannot tell another's
+    /// running job from a dead one.
+    pub async fn fail_interrupted_import_jobs(&self) -> Result<u64, StoreError> {
+        let at = now();
+        let marked = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE import_jobs SET state = 'failed', updated_at = $1, finished_at = $1, \
+                 failure = 'the server stopped before the import ended; nothing was imported' \
+                 WHERE finished_at IS NULL",
+            )
+            .bind(at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(marked)
+    }
 }

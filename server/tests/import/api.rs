@@ -253,8 +253,23 @@ async fn a_large_import_runs_while_logins_and_uploads_are_answered(db: &TestDb) 
     );
 }
 
+/// A job left running by a server that stopped is marked failed at the next start
+/// (SQLite; its transaction was rolled back with the server).
+async fn an_interrupted_job_is_marked_failed(db: &TestDb) {
+    let store = db.store().await;
+    let actor = gatehouse_server::store::Actor::cli();
+    let running = store.create_import_job(10, &actor).await.unwrap();
+    assert_eq!(store.fail_interrupted_import_jobs().await.unwrap(), 1);
+    let job = store.import_job(running.id).await.unwrap();
+    assert_eq!(job.state, gatehouse_server::store::JobState::Failed);
+    assert!(job.failure.unwrap().contains("nothing was imported"));
+    assert!(job.finished_at.is_some());
+    assert_eq!(store.fail_interrupted_import_jobs().await.unwrap(), 0);
+}
+
 conformance!(
     job_lifecycle_and_line_errors,
+    an_interrupted_job_is_marked_failed,
     a_busy_database_answers_503_with_retry_after,
     a_large_import_runs_while_logins_and_uploads_are_answered,
 );
