@@ -244,7 +244,21 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &*self.backend {
             Backend::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
-            Backend::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            Backend::Postgres(pool) => {
+                // Replicas starting together wait on the migration lock for as long as
+                // the first one migrates, not only for the connections' lock timeout.
+                let mut connection = pool.acquire().await?;
+                sqlx::query("SET lock_timeout = 0")
+                    .execute(&mut *connection)
+                    .await?;
+                let migrated = sqlx::migrate!("../migrations/postgres")
+                    .run_direct(None, &mut *connection, false)
+                    .await;
+                sqlx::query("RESET lock_timeout")
+                    .execute(&mut *connection)
+                    .await?;
+                migrated?;
+            }
         }
         Ok(())
     }
