@@ -553,6 +553,9 @@ fn describe(error: StoreError, conflict_or_missing: &str) -> anyhow::Error {
         }
         StoreError::Rejected(why) => anyhow::anyhow!("{why}"),
         StoreError::InUse => anyhow::anyhow!("still in use by other records"),
+        StoreError::Busy(e) => {
+            anyhow::anyhow!("the database is busy (another writer); try again: {e}")
+        }
         StoreError::Database(e) => e.into(),
     }
 }

@@ -69,6 +69,15 @@ pub async fn launch(
 ) -> anyhow::Result<()> {
     let tls = settings.tls.server_config()?;
     let store = Store::open(&settings.database).await?;
+    if store.kind() == config::DatabaseKind::Sqlite {
+        let interrupted = store.fail_interrupted_import_jobs().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                jobs = interrupted,
+                "import jobs interrupted by the last stop marked failed"
+            );
+        }
+    }
     bootstrap::ensure_admin(&store, &settings.bootstrap).await?;
     auth::password::warm_up().await?;
     let audit_key = Arc::new(audit::checkpoint::AuditKey::load(&store).await?);
@@ -80,6 +89,7 @@ pub async fn launch(
             policy::PolicyService::load(store.clone(), settings.policy.clone()).await?,
         ),
         audit_key: audit_key.clone(),
+        import_jobs: Arc::default(),
         store: store.clone(),
     };
     alarms::apply(&store, settings.alarms).await?;

@@ -17,4 +17,6 @@ pub struct AppState {
     pub policy: Arc<PolicyService>,
     /// Signs audit checkpoints.
     pub audit_key: Arc<AuditKey>,
+    /// The import jobs running on this replica, with their live counts.
+    pub import_jobs: Arc<crate::import::job::Jobs>,
 }

@@ -1,22 +1,28 @@
 //! Bulk onboarding from HR: the import on both backends (creates, is idempotent, updates
-//! exactly what changed, refuses a bad file whole) and through the API.
+//! exactly what changed, refuses a bad file whole), and through the API as a job
+//! (`import/api.rs`), next to logins and uploads, on a busy database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
 mod common;
 
-use common::{TestApp, TestDb, error_of};
+#[path = "import/api.rs"]
+mod api;
+#[allow(dead_code)]
+#[path = "agents/support.rs"]
+mod support;
+
+use common::TestDb;
 use gatehouse_core::model::{CardKind, Holder, PersonKind};
 use gatehouse_server::import::{ImportError, ImportSummary, import_people};
 use gatehouse_server::store::{Actor, CredentialFilter, NewCredential, NewPerson, Store};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
-const HEADER: &str = "external_id,name,kind,employer,clearance,status,vetting_status,\
+pub const HEADER: &str = "external_id,name,kind,employer,clearance,status,vetting_status,\
     vetting_cleared_until,vetting_reference,card,card_kind,card_valid_from,card_valid_until";
 
-fn csv(rows: &[&str]) -> String {
+pub fn csv(rows: &[&str]) -> String {
     std::iter::once(HEADER)
         .chain(rows.iter().copied())
         .collect::<Vec<_>>()
@@ -24,7 +30,7 @@ fn csv(rows: &[&str]) -> String {
 }
 
 /// Two people, three cards, one vetting.
-fn first_file() -> String {
+pub fn first_file() -> String {
     csv(&[
         "E1,Ada Lovelace,staff,,3,,cleared,2099-01-01,V-1,0A0B,,,",
         "E1,Ada Lovelace,staff,,3,,cleared,2099-01-01,V-1,0C0D,secure,2026-01-01,2099-01-01",
@@ -268,101 +274,3 @@ conformance!(
     an_invalid_file_changes_nothing_and_names_every_line,
     a_card_held_by_another_person_is_an_error,
 );
-
-async fn post_csv(
-    app: &TestApp,
-    token: &str,
-    content_type: &str,
-    body: String,
-) -> reqwest::Response {
-    app.request(Method::POST, "/api/v1/import/people", Some(token))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn the_api_imports_and_answers_a_summary() {
-    let (app, _db) = TestApp::start().await;
-    let admin = app.admin_token().await;
-    let response = post_csv(&app, &admin, "text/csv; charset=utf-8", first_file()).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let summary: Value = response.json().await.unwrap();
-    assert_eq!(summary["people_created"], 2);
-    assert_eq!(summary["credentials_created"], 3);
-    let people = app.get_json("/api/v1/people", &admin).await;
-    let ids: Vec<_> = people["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["external_id"].clone())
-        .collect();
-    assert_eq!(ids, [json!("E1"), json!("E2")]);
-
-    // Linking a person made through the API to HR: the import then updates them.
-    let carol = app
-        .post(
-            "/api/v1/people",
-            &admin,
-            json!({"name": "Carol", "kind": "staff", "clearance": 1}),
-        )
-        .await;
-    let carol: Value = carol.json().await.unwrap();
-    let path = format!("/api/v1/people/{}", carol["id"].as_str().unwrap());
-    let taken = app.patch(&path, &admin, json!({"external_id": "E1"})).await;
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
-    let linked = app
-        .patch(&path, &admin, json!({"external_id": " E9 "}))
-        .await;
-    assert_eq!(linked.status(), StatusCode::OK);
-    let again = post_csv(
-        &app,
-        &admin,
-        "application/octet-stream",
-        csv(&["E9,Carol Smith,staff,,1,,,,,,,,"]),
-    )
-    .await;
-    let again: Value = again.json().await.unwrap();
-    assert_eq!(
-        (
-            again["people_created"].clone(),
-            again["people_updated"].clone()
-        ),
-        (json!(0), json!(1))
-    );
-    assert_eq!(app.get_json(&path, &admin).await["name"], "Carol Smith");
-}
-
-#[tokio::test]
-async fn the_api_reports_every_bad_line_and_refuses_json() {
-    let (app, _db) = TestApp::start().await;
-    let admin = app.admin_token().await;
-    let bad = csv(&[
-        "E1,Ada,staff,,3,,,,,,,,",
-        "E2,Bob,staff,,x,,,,,0g,,,",
-        "E3,,staff,,1,,,,,,,,",
-    ]);
-    let response = post_csv(&app, &admin, "text/csv", bad).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let error = error_of(response).await;
-    assert_eq!(error["code"], "validation_failed");
-    let fields: Vec<_> = error["fields"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(
-        fields,
-        ["line 3: card", "line 3: clearance", "line 4: name"]
-    );
-    assert_eq!(
-        app.get_json("/api/v1/people", &admin).await["items"],
-        json!([])
-    );
-
-    let json_body = app.post("/api/v1/import/people", &admin, json!({})).await;
-    assert_eq!(json_body.status(), StatusCode::BAD_REQUEST);
-}

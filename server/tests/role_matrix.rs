@@ -97,6 +97,7 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ) => Roles(WRITE_MODEL),
         ("put", "/api/v1/sites/{id}/threat-level") => Roles(WRITE_MODEL),
         ("post", "/api/v1/import/people") => Roles(WRITE_MODEL),
+        ("get", "/api/v1/import/jobs/{id}") => Roles(WRITE_MODEL),
         // people model rules (people, credentials, groups, grants, visits)
         ("get", "/api/v1/people" | "/api/v1/people/{id}") => Roles(READ_PEOPLE),
         (

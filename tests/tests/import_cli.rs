@@ -1,6 +1,7 @@
-//! `gatehouse import people FILE` as an operator runs it: a bad file is refused whole
-//! with every line error on stderr and exit 1; a good one is imported (the server then
-//! serves what it created), and importing it again changes nothing.
+//! `gatehouse import people FILE` as an operator runs it: a bad file (or one not in
+//! UTF-8) is refused whole with every line error on stderr and exit 1; a good one is
+//! imported (the server then serves what it created), and importing it again changes
+//! nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +22,20 @@ async fn the_cli_imports_a_file_all_or_nothing() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("staff.csv");
     let file_arg = file.to_str().unwrap();
+
+    // Latin-1: one error saying the file is not UTF-8, not one per cell.
+    let latin1: Vec<u8> = format!("{HEADER}\nE1,Zoë,staff,,3,,,,,,,,\n")
+        .chars()
+        .map(|c| c as u8)
+        .collect();
+    std::fs::write(&file, latin1).unwrap();
+    let refused = gatehouse(dir.path(), &["import", "people", file_arg], None).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("line 2: file: the file is not UTF-8"),
+        "{stderr}"
+    );
 
     let bad = format!("{HEADER}\nE1,Ada,staff,,3,,,,,0A0B,,,\nE2,Bob,staff,,x,,,,,zz,,,\n");
     std::fs::write(&file, bad).unwrap();

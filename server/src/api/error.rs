@@ -2,7 +2,7 @@
 //! `{"error":{"code","message","fields"?,"request_id"}}`. Internal errors are logged in
 //! full and reach the client as a fixed message; database text never leaves the server.
 
-use crate::store::StoreError;
+use crate::store::{StoreError, is_busy};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -35,6 +35,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_s: u64 },
     #[error("the database does not answer")]
     Unavailable,
+    /// Another writer holds the database longer than this request could wait.
+    #[error("the database is busy; try again shortly")]
+    Busy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -57,7 +60,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable => "unavailable",
+            ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -89,16 +93,35 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Rejected(why) => ApiError::Conflict(why.to_owned()),
             StoreError::InUse => ApiError::Conflict("still in use by other records".to_owned()),
+            StoreError::Busy(e) => {
+                tracing::warn!(error = %e, "database busy");
+                ApiError::Busy
+            }
             StoreError::Database(e) => ApiError::Internal(e.into()),
         }
     }
 }
 
+/// An error from outside the store layer is internal, unless a busy database is its
+/// cause (a store or sqlx error carried through `anyhow`).
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
+        let busy = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<StoreError>(),
+                Some(StoreError::Busy(_))
+            ) || cause.downcast_ref::<sqlx::Error>().is_some_and(is_busy)
+        });
+        if busy {
+            tracing::warn!(error = format!("{error:#}"), "database busy");
+            return ApiError::Busy;
+        }
         ApiError::Internal(error)
     }
 }
+
+/// Seconds a client is told to wait before retrying when the database was busy.
+const BUSY_RETRY_AFTER_S: u32 = 1;
 
 /// Names a broken uniqueness rule in words a client can act on.
 fn conflict_message(constraint: &str) -> String {
@@ -161,6 +184,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            }
+            ApiError::Busy => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_S));
             }
             _ => {}
         }

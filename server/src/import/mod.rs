@@ -1,11 +1,15 @@
 //! Bulk onboarding from HR: a CSV file of people, their vetting and their cards, checked
 //! in full and then applied in one transaction, so that a file is imported whole or not
-//! at all, and importing it again changes nothing. The API (`POST /api/v1/import/people`)
-//! and the CLI (`gatehouse import people FILE`) both call [`import_people`].
+//! at all, and importing it again changes nothing. The API (`POST /api/v1/import/people`,
+//! which runs it as a [`job`] and answers `202` at once) and the CLI
+//! (`gatehouse import people FILE`) both call [`import_people`]. How the transaction is
+//! kept short (planned from plain reads, written with multi-row statements) is told in
+//! `store/import.rs`.
 //!
 //! # The file
 //!
-//! UTF-8 (a byte-order mark is ignored), comma-separated, fields quoted as RFC 4180 says
+//! UTF-8 (a byte-order mark is ignored; a UTF-16 or Latin-1 file is refused with one
+//! error saying it is not UTF-8), comma-separated, fields quoted as RFC 4180 says
 //! (`"Smith, Jane"`, `""` for a quote inside quotes), LF or CRLF line ends. The first row
 //! names the columns, in any order, in lower case; unknown or repeated columns are
 //! errors. Values are trimmed; an empty value is "not given".
@@ -41,6 +45,7 @@
 //! does not mention are left alone (nothing is revoked). Every change is in the operator
 //! log, and the policy version is bumped once if anything changed.
 
+pub mod job;
 mod parse;
 mod row;
 #[cfg(test)]
@@ -49,7 +54,7 @@ mod tests;
 pub use parse::{ImportCard, ImportPerson, ImportVetting, Parsed, parse};
 
 use crate::store::{Actor, Store, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Largest file accepted, in bytes (50 MiB).
@@ -59,10 +64,11 @@ pub const MAX_ROWS: u64 = 1_000_000;
 
 /// One problem with the file: its line (the header is line 1; a row with a quoted line
 /// break is numbered by its first line), the column, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineError {
     pub line: u64,
-    /// A column name, or `row` for the row as a whole.
+    /// A column name, `row` for the row as a whole, or `file` for the whole file (one
+    /// not in UTF-8).
     pub field: String,
     pub message: String,
 }
@@ -84,7 +90,7 @@ impl std::fmt::Display for LineError {
 }
 
 /// What an import changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     pub people_created: u64,
     pub people_updated: u64,
@@ -129,6 +135,8 @@ pub trait Progress: Send + Sync {
     fn start(&self, stage: &'static str, total: u64);
     /// `done` more units of the current stage are finished.
     fn advance(&self, done: u64);
+    /// `rows` data rows have been checked so far.
+    fn rows(&self, _rows: u64) {}
 }
 
 /// No progress reports (the API).

@@ -80,6 +80,9 @@ pub fn parse(
 ) -> Result<Parsed, Vec<LineError>> {
     let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
     progress.start("checking", csv.len() as u64);
+    if let Some(error) = not_utf8(csv) {
+        return Err(vec![error]);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -128,7 +131,11 @@ pub fn parse(
             break;
         }
         if record.len() != columns.len() {
-            let message = format!("has {} fields, the header {}", record.len(), columns.len());
+            let mut message = format!("has {} fields, the header {}", record.len(), columns.len());
+            let start = record.position().map_or(0, csv::Position::byte);
+            if let Some(quote) = open_quote(csv, start, reader.position().byte(), line) {
+                message = format!("{message}: {quote}");
+            }
             errors.push(LineError::new(line, "row", message));
         } else {
             let row = Row::new(&record, &columns);
@@ -137,10 +144,12 @@ pub fn parse(
         if file.rows.is_multiple_of(REPORT_EVERY) {
             let at = reader.position().byte();
             progress.advance(at.saturating_sub(reported));
+            progress.rows(file.rows);
             reported = at;
         }
     }
     progress.advance(reader.position().byte().saturating_sub(reported));
+    progress.rows(file.rows);
     if errors.is_empty() {
         Ok(Parsed {
             people: file.people,
@@ -149,6 +158,62 @@ pub fn parse(
     } else {
         Err(errors)
     }
+}
+
+/// The error for a file that is not UTF-8 (checked whole first, so that a file in
+/// another encoding gets one clear error, not one per cell or a column of NUL bytes).
+fn not_utf8(csv: &[u8]) -> Option<LineError> {
+    const SAVE_AS: &str = "save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet) and import again";
+    if csv.starts_with(b"\xFF\xFE") || csv.starts_with(b"\xFE\xFF") {
+        let message = format!(
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark), not UTF-8; {SAVE_AS}"
+        );
+        return Some(LineError::new(1, "file", message));
+    }
+    // NUL first: UTF-16 text without a byte-order mark is mostly ASCII and NUL bytes.
+    let bad = match csv.iter().position(|b| *b == 0) {
+        Some(at) => at,
+        None => std::str::from_utf8(csv).err()?.valid_up_to(),
+    };
+    let line = 1 + csv[..bad].iter().filter(|b| **b == b'\n').count() as u64;
+    let message = if csv.get(bad) == Some(&0) {
+        format!("the file is not UTF-8: it has NUL bytes, as UTF-16 files do; {SAVE_AS}")
+    } else {
+        let byte = csv.get(bad).copied().unwrap_or_default();
+        format!(
+            "the file is not UTF-8 (byte 0x{byte:02X} cannot start a UTF-8 character; \
+             Latin-1 or Windows-1252 perhaps); {SAVE_AS}"
+        )
+    };
+    Some(LineError::new(line, "file", message))
+}
+
+/// Explains a record with the wrong number of fields when a quote is the cause: a quoted
+/// field that was never closed swallows the line ends after it (to the next quote, or to
+/// the end of the file), so the record spans several lines. `start..end` are the
+/// record's bytes and `line` its first line.
+fn open_quote(csv: &[u8], start: u64, end: u64, line: u64) -> Option<String> {
+    let start = usize::try_from(start).ok()?.min(csv.len());
+    let end = usize::try_from(end).ok()?.min(csv.len()).max(start);
+    let text = csv[start..end].trim_ascii_end();
+    let quote = text.iter().position(|b| *b == b'"')?;
+    let spans = text[quote..].contains(&b'\n');
+    if !spans {
+        return None;
+    }
+    let opened = line + text[..quote].iter().filter(|b| **b == b'\n').count() as u64;
+    let last = line + text.iter().filter(|b| **b == b'\n').count() as u64;
+    Some(if end >= csv.len() {
+        format!(
+            "the quote (\") opened on line {opened} is never closed, so the rest of the file \
+             (to line {last}) was read as one field"
+        )
+    } else {
+        format!(
+            "the quote (\") opened on line {opened} is not closed on that line; lines \
+             {opened} to {last} were read as one field"
+        )
+    })
 }
 
 /// Line numbers of records, counted by this module: the reader's own count is one short

@@ -197,11 +197,13 @@ fn header_problems_are_on_line_one() {
 
 #[test]
 fn a_row_of_the_wrong_width_and_bad_utf8_are_errors() {
-    let mut text = file(&["E1,Ada,staff,,3", "E2,Bob,staff,,1,,,,,,,,"]).into_bytes();
+    let text = file(&["E1,Ada,staff,,3", "E2,Bob,staff,,1,,,,,,,,"]);
+    assert_eq!(errors(&text), [(2, "row".to_owned())]);
+    let mut text = text.into_bytes();
     text.extend_from_slice(b"\nE3,B\xffb,staff,,1,,,,,,,,");
     let errors = parse(&text, now(), &()).unwrap_err();
     let got: Vec<_> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
-    assert_eq!(got, [(2, "row"), (4, "name")]);
+    assert_eq!(got, [(4, "file")], "one error for the file, before any row");
 }
 
 #[test]
@@ -239,4 +241,91 @@ fn names_with_control_bidi_or_only_invisible_characters_are_refused() {
         let at: Vec<_> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
         assert_eq!(at, [(2, "name")], "{bad:?}: {errors:?}");
     }
+}
+
+/// The one error of a file that is not UTF-8: on line 1 (or the line of the first bad
+/// byte), naming the file, not a column of NUL bytes or every cell.
+#[test]
+fn a_file_not_in_utf8_is_named_as_such() {
+    let text = file(&["E1,Zoë,staff,,1,,,,,,,,"]);
+    let utf16_le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let utf16_be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    let utf16_no_bom: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let latin1: Vec<u8> = text.chars().map(|c| c as u8).collect();
+    let cases: [(&str, &[u8], u64, &str); 4] = [
+        ("UTF-16 LE with BOM", &utf16_le, 1, "the file is UTF-16"),
+        ("UTF-16 BE with BOM", &utf16_be, 1, "the file is UTF-16"),
+        (
+            "UTF-16 without BOM",
+            &utf16_no_bom,
+            1,
+            "not UTF-8: it has NUL bytes",
+        ),
+        ("Latin-1", &latin1, 2, "not UTF-8 (byte 0xEB"),
+    ];
+    for (name, bytes, line, says) in cases {
+        let errors = parse(bytes, now(), &()).unwrap_err();
+        let [error] = errors.as_slice() else {
+            panic!("{name}: one error, not {errors:?}")
+        };
+        assert_eq!((error.line, error.field.as_str()), (line, "file"), "{name}");
+        assert!(error.message.contains(says), "{name}: {}", error.message);
+        assert!(error.message.contains("save it as UTF-8"), "{name}");
+    }
+}
+
+/// A quote that is never closed: the row is named with the quote and where it opened,
+/// not only by its count of fields.
+#[test]
+fn an_unterminated_quote_is_named() {
+    let at_end = file(&[
+        "E1,Ada,staff,,1,,,,,,,,",
+        "E2,\"Bob,staff,,1,,,,,,,,",
+        "E3,Cy,staff,,1,,,,,,,,",
+    ]);
+    let errors = parse(at_end.as_bytes(), now(), &()).unwrap_err();
+    let [error] = errors.as_slice() else {
+        panic!("one error, not {errors:?}")
+    };
+    assert_eq!((error.line, error.field.as_str()), (3, "row"));
+    assert!(
+        error.message.starts_with("has 2 fields, the header 13: "),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .contains("the quote (\") opened on line 3 is never closed"),
+        "{}",
+        error.message
+    );
+
+    let closed_later = file(&[
+        "E1,\"Ada,staff,,1,,,,,,,,",
+        "E2,Bob\",1",
+        "E3,Cy,staff,,1,,,,,,,,",
+    ]);
+    let errors = parse(closed_later.as_bytes(), now(), &()).unwrap_err();
+    assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "row"));
+    assert!(
+        errors[0]
+            .message
+            .contains("opened on line 2 is not closed on that line; lines 2 to 3"),
+        "{}",
+        errors[0].message
+    );
+
+    let plain = file(&["E1,Ada,staff"]);
+    let errors = parse(plain.as_bytes(), now(), &()).unwrap_err();
+    assert_eq!(
+        errors[0].message, "has 3 fields, the header 13",
+        "no quote, no word of one"
+    );
 }

@@ -50,28 +50,34 @@ macro_rules! chain_records {
             first = Some(last - count + 1);
             let recorded_at = $crate::store::now();
             let mut previous = $crate::audit::hash32(&head);
-            for (seq, (source, record_id, digest)) in (last - count + 1..).zip(entries) {
-                let hash = $crate::audit::chain_hash(
-                    &previous,
-                    seq,
-                    *source,
-                    *record_id,
-                    digest,
-                    recorded_at,
+            // Rows of up to 500 per statement: a bulk import chains millions.
+            let mut seqs = last - count + 1..;
+            for batch in entries.chunks(500) {
+                let mut rows = Vec::with_capacity(batch.len());
+                for ((source, record_id, digest), seq) in batch.iter().zip(&mut seqs) {
+                    let hash = $crate::audit::chain_hash(
+                        &previous,
+                        seq,
+                        *source,
+                        *record_id,
+                        digest,
+                        recorded_at,
+                    );
+                    rows.push((seq, source.as_str(), *record_id, *digest, hash));
+                    previous = hash;
+                }
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_chain (seq, source, record_id, digest, hash, recorded_at) ",
                 );
-                sqlx::query(
-                    "INSERT INTO audit_chain (seq, source, record_id, digest, hash, recorded_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(seq)
-                .bind(source.as_str())
-                .bind(record_id)
-                .bind(&digest[..])
-                .bind(&hash[..])
-                .bind(recorded_at)
-                .execute($tx)
-                .await?;
-                previous = hash;
+                query.push_values(rows, |mut row, (seq, source, record_id, digest, hash)| {
+                    row.push_bind(seq)
+                        .push_bind(source)
+                        .push_bind(record_id)
+                        .push_bind(digest.to_vec())
+                        .push_bind(hash.to_vec())
+                        .push_bind(recorded_at);
+                });
+                query.build().execute($tx).await?;
             }
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
                 .bind(&previous[..])

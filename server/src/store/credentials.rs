@@ -179,6 +179,7 @@ macro_rules! insert_credential {
         .await?
     }};
 }
+#[allow(unused_imports)] // the import writes credentials in multi-row statements
 pub(crate) use insert_credential;
 
 impl Store {

@@ -3,18 +3,36 @@
 //! from the current one; cards issued or their validity updated. What does not differ is
 //! not written, so a second run of the same file changes nothing: no record, no log
 //! entry, no policy version. A card that another holder has makes the whole import fail
-//! with that line's error (all such lines are reported), as a rollback.
+//! with that line's error (all such lines are reported) before anything is written.
+//!
+//! # Holding the write lock briefly
+//!
+//! SQLite has one write lock for the whole database, and every login, upload and
+//! checkpoint needs it. So the work is split: first a **plan** is made from plain reads
+//! (no lock): who exists, which cards are live, what each row changes, and every line
+//! error. Then one write transaction re-reads the policy version (which every change to
+//! people, vetting and credentials bumps): unchanged, the plan still holds and is
+//! written with multi-row statements, no reads in between, and the audit chain is
+//! extended once at the end (on PostgreSQL that holds the chain's head row, which every
+//! audited writer needs, only for that step). Changed, the plan is made again.
 
-use super::credentials::{CredentialRow, insert_credential, select_credential};
+use super::audit::chain_records;
+use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people::{PersonRecord, fetch_person, insert_person, update_person_row};
-use super::people_common::text;
-use super::vetting::{NewVetting, VettingRecord, insert_vetting};
+use super::people::{PersonRecord, PersonRow, select_person, update_person_row};
+use super::people_common::{by_owner, text};
+use super::vetting::{NewVetting, VettingRecord};
 use super::{CredentialRecord, Store, StoreError, bump_policy_version, now, with_pool};
+use crate::audit::records::{OperatorRow, Source};
 use crate::import::{ImportCard, ImportPerson, ImportSummary, LineError, Parsed, Progress};
 use gatehouse_core::model::{CredentialState, PersonStatus};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+/// Keys looked up per statement while planning, and rows written per statement.
+const BATCH: usize = 500;
+/// Plans made before giving up when other writers keep changing people or cards.
+const PLAN_ATTEMPTS: u32 = 5;
 
 /// A person as the file describes them, over what is stored (`None`: a new person).
 fn imported(person: &ImportPerson, before: Option<&PersonRecord>) -> PersonRecord {
@@ -123,6 +141,25 @@ fn card_step(card: &ImportCard, person_id: Uuid, live: Option<CredentialRecord>)
     CardStep::Update(before, after)
 }
 
+/// What the import writes for one person of the file.
+struct PersonPlan {
+    before: Option<PersonRecord>,
+    after: PersonRecord,
+    vetting: Option<VettingRecord>,
+    cards: Vec<CardStep>,
+}
+
+/// Everything the import writes, decided from plain reads.
+struct Plan {
+    /// The policy version the reads saw.
+    version: i64,
+    people: Vec<PersonPlan>,
+    summary: ImportSummary,
+}
+
+/// A plan, or the lines the database refuses (cards of other holders).
+type Planned = Result<Plan, Vec<LineError>>;
+
 impl Store {
     /// Applies a checked file as `actor` in one transaction: the summary, or the lines
     /// whose cards other holders have (then nothing is changed).
@@ -132,93 +169,374 @@ impl Store {
         actor: &Actor,
         progress: &dyn Progress,
     ) -> Result<Result<ImportSummary, Vec<LineError>>, StoreError> {
-        progress.start("applying", parsed.people.len() as u64);
-        let mut summary = ImportSummary::default();
+        for _ in 0..PLAN_ATTEMPTS {
+            let started = std::time::Instant::now();
+            let plan = self.plan_import(parsed, actor).await?;
+            tracing::info!(
+                took_ms = started.elapsed().as_millis() as u64,
+                "import planned"
+            );
+            let plan = match plan {
+                Ok(plan) => plan,
+                Err(errors) => return Ok(Err(errors)),
+            };
+            progress.start("applying", plan.people.len() as u64);
+            if let Some(summary) = self.write_import(plan, actor, progress).await? {
+                return Ok(Ok(summary));
+            }
+            tracing::info!("people or cards changed while the import was planned; planning again");
+        }
+        Err(StoreError::Rejected(
+            "people and cards kept changing during the import; try again",
+        ))
+    }
+
+    /// The plan for `parsed`, from reads without a lock.
+    async fn plan_import(&self, parsed: &Parsed, actor: &Actor) -> Result<Planned, StoreError> {
+        let version = self.policy_version().await?;
+        let mut existing: HashMap<String, PersonRecord> = HashMap::new();
+        let mut live: HashMap<String, CredentialRecord> = HashMap::new();
+        for chunk in parsed.people.chunks(BATCH) {
+            let ids = chunk.iter().map(|p| p.external_id.as_str());
+            for person in self.people_by_external_id(ids).await? {
+                if let Some(key) = person.external_id.clone() {
+                    existing.insert(key, person);
+                }
+            }
+            let cards = chunk
+                .iter()
+                .flat_map(|p| p.cards.iter().map(|c| c.card.as_str()));
+            for credential in self.live_credentials(cards.collect()).await? {
+                live.insert(credential.card.clone(), credential);
+            }
+        }
+        let mut plan = Plan {
+            version,
+            people: Vec::with_capacity(parsed.people.len()),
+            summary: ImportSummary::default(),
+        };
         let mut changed_lines = HashSet::new();
         let mut errors = Vec::new();
+        for person in &parsed.people {
+            let before = existing.remove(&person.external_id);
+            let after = imported(person, before.as_ref());
+            match &before {
+                None => plan.summary.people_created += 1,
+                Some(before) if *before != after => plan.summary.people_updated += 1,
+                Some(_) => {}
+            }
+            if before.as_ref() != Some(&after) {
+                changed_lines.insert(person.line);
+            }
+            let vetting = vetting_change(person, after.vetting.as_ref(), after.id, actor);
+            if vetting.is_some() {
+                plan.summary.vetting_recorded += 1;
+                changed_lines.insert(person.line);
+            }
+            let mut cards = Vec::new();
+            for card in &person.cards {
+                match card_step(card, after.id, live.remove(&card.card)) {
+                    CardStep::Refuse(error) => errors.push(error),
+                    CardStep::Keep => {}
+                    step => {
+                        match step {
+                            CardStep::Issue(_) => plan.summary.credentials_created += 1,
+                            _ => plan.summary.credentials_updated += 1,
+                        }
+                        changed_lines.insert(card.line);
+                        cards.push(step);
+                    }
+                }
+            }
+            plan.people.push(PersonPlan {
+                before,
+                after,
+                vetting,
+                cards,
+            });
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.line);
+            return Ok(Err(errors));
+        }
+        plan.summary.unchanged_rows = parsed.rows.saturating_sub(changed_lines.len() as u64);
+        Ok(Ok(plan))
+    }
+
+    /// The people (with vetting and groups) whose `external_id` is one of `ids`.
+    async fn people_by_external_id<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<PersonRecord>, StoreError> {
+        let (rows, members) = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(select_person!("WHERE p.external_id IN ("));
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id);
+            }
+            query.push(")");
+            let rows: Vec<PersonRow> = query.build_query_as().fetch_all(pool).await?;
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT person_id, group_id FROM group_members WHERE person_id IN (NULL",
+            );
+            for row in &rows {
+                query.push(", ").push_bind(row.id);
+            }
+            query.push(") ORDER BY group_id");
+            let members: Vec<(Uuid, Uuid)> = query.build_query_as().fetch_all(pool).await?;
+            (rows, members)
+        });
+        let mut groups = by_owner(members);
+        rows.into_iter()
+            .map(|row| {
+                let ids = groups.remove(&row.id).unwrap_or_default();
+                Ok(row.into_record(ids)?)
+            })
+            .collect()
+    }
+
+    /// The live (not revoked) credentials of `cards`.
+    async fn live_credentials(
+        &self,
+        cards: Vec<&str>,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        if cards.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(select_credential!(
+                "WHERE state <> 'revoked' AND card IN ("
+            ));
+            let mut list = query.separated(", ");
+            for card in cards {
+                list.push_bind(card);
+            }
+            query.push(")");
+            let rows: Vec<CredentialRow> = query.build_query_as().fetch_all(pool).await?;
+            rows
+        });
+        Ok(rows
+            .iter()
+            .map(CredentialRow::record)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Writes `plan` in one transaction, when the policy version is still the plan's:
+    /// the summary, or `None` (nothing written) when people or cards changed since.
+    async fn write_import(
+        &self,
+        plan: Plan,
+        actor: &Actor,
+        progress: &dyn Progress,
+    ) -> Result<Option<ImportSummary>, StoreError> {
+        let Plan {
+            version,
+            people,
+            mut summary,
+        } = plan;
         let outcome = with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
-            for person in &parsed.people {
-                let id = sqlx::query_scalar::<_, Uuid>("SELECT id FROM people WHERE external_id = $1")
-                    .bind(&person.external_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let before = match id {
-                    Some(id) => Some(fetch_person!(&mut *tx, id)),
-                    None => None,
-                };
-                let after = imported(person, before.as_ref());
-                match &before {
-                    None => {
-                        insert_person!(&mut *tx, &after);
-                        insert_log!(&mut *tx, NewLogEntry::new(actor, "person.create", "person", after.id, None, Some(&after)));
-                        summary.people_created += 1;
-                        changed_lines.insert(person.line);
-                    }
-                    Some(before) if *before != after => {
-                        update_person_row!(&mut *tx, &after);
-                        insert_log!(&mut *tx, NewLogEntry::new(actor, "person.update", "person", after.id, Some(before), Some(&after)));
-                        summary.people_updated += 1;
-                        changed_lines.insert(person.line);
-                    }
-                    Some(_) => {}
-                }
-                if let Some(record) = vetting_change(person, after.vetting.as_ref(), after.id, actor) {
-                    insert_vetting!(&mut *tx, &record);
-                    insert_log!(&mut *tx, NewLogEntry::new(actor, "person.vetting", "person", after.id, after.vetting.as_ref(), Some(&record)));
-                    summary.vetting_recorded += 1;
-                    changed_lines.insert(person.line);
-                }
-                for card in &person.cards {
-                    let live = sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE card = $1 AND state <> 'revoked'"))
-                        .bind(&card.card)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|row| row.record())
-                        .transpose()?;
-                    match card_step(card, after.id, live) {
-                        CardStep::Issue(credential) => {
-                            insert_credential!(&mut *tx, &credential, None);
-                            insert_log!(&mut *tx, NewLogEntry::new(actor, "credential.create", "credential", credential.id, None, Some(&credential)));
-                            summary.credentials_created += 1;
-                            changed_lines.insert(card.line);
-                        }
-                        CardStep::Update(before, after) => {
-                            sqlx::query("UPDATE credentials SET valid_from = $2, valid_until = $3, updated_at = $4 WHERE id = $1")
-                                .bind(after.id)
-                                .bind(after.valid_from)
-                                .bind(after.valid_until)
-                                .bind(after.updated_at)
-                                .execute(&mut *tx)
-                                .await?;
-                            insert_log!(&mut *tx, NewLogEntry::new(actor, "credential.update", "credential", after.id, Some(&before), Some(&after)));
-                            summary.credentials_updated += 1;
-                            changed_lines.insert(card.line);
-                        }
-                        CardStep::Keep => {}
-                        CardStep::Refuse(error) => errors.push(error),
-                    }
-                }
-                progress.advance(1);
-            }
-            if !errors.is_empty() {
+            // Measured from the moment the write lock is held (IMMEDIATE on SQLite).
+            let locked = std::time::Instant::now();
+            let now_version = sqlx::query_scalar::<_, i64>(
+                "SELECT version FROM policy_state WHERE id = 1",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if now_version != version {
                 tx.rollback().await?;
-                Err(errors)
+                None
             } else {
+                let mut chained = Vec::new();
+                for chunk in people.chunks(BATCH) {
+                    let log = log_rows(chunk, actor);
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO people (id, external_id, name, kind, employer, clearance, \
+                         status, created_at, updated_at) ",
+                    );
+                    let new = chunk.iter().filter(|p| p.before.is_none()).map(|p| &p.after);
+                    if new.clone().next().is_some() {
+                        query.push_values(new, |mut row, p| {
+                            row.push_bind(p.id)
+                                .push_bind(&p.external_id)
+                                .push_bind(&p.name)
+                                .push_bind(text(&p.kind))
+                                .push_bind(&p.employer)
+                                .push_bind(i32::from(p.clearance))
+                                .push_bind(text(&p.status))
+                                .push_bind(p.created_at)
+                                .push_bind(p.updated_at);
+                        });
+                        query.build().execute(&mut *tx).await?;
+                    }
+                    for p in chunk {
+                        if p.before.as_ref().is_some_and(|before| *before != p.after) {
+                            update_person_row!(&mut *tx, &p.after);
+                        }
+                    }
+                    let vetting: Vec<_> = chunk.iter().filter_map(|p| p.vetting.as_ref()).collect();
+                    if !vetting.is_empty() {
+                        let mut query = sqlx::QueryBuilder::new(
+                            "INSERT INTO vetting_records (id, person_id, status, cleared_until, \
+                             reference, note, checked_by, checked_by_id, checked_at) ",
+                        );
+                        query.push_values(vetting, |mut row, r| {
+                            row.push_bind(r.id)
+                                .push_bind(r.person_id)
+                                .push_bind(text(&r.status))
+                                .push_bind(r.cleared_until)
+                                .push_bind(&r.reference)
+                                .push_bind(&r.note)
+                                .push_bind(&r.checked_by)
+                                .push_bind(r.checked_by_id)
+                                .push_bind(r.checked_at);
+                        });
+                        query.build().execute(&mut *tx).await?;
+                    }
+                    let issued: Vec<_> = chunk
+                        .iter()
+                        .flat_map(|p| &p.cards)
+                        .filter_map(|step| match step {
+                            CardStep::Issue(credential) => Some(credential),
+                            _ => None,
+                        })
+                        .collect();
+                    if !issued.is_empty() {
+                        let mut query = sqlx::QueryBuilder::new(
+                            "INSERT INTO credentials (id, card, kind, state, valid_from, \
+                             valid_until, person_id, visit_id, created_at, updated_at) ",
+                        );
+                        query.push_values(issued, |mut row, c| {
+                            row.push_bind(c.id)
+                                .push_bind(&c.card)
+                                .push_bind(text(&c.kind))
+                                .push_bind(text(&c.state))
+                                .push_bind(c.valid_from)
+                                .push_bind(c.valid_until)
+                                .push_bind(c.person_id)
+                                .push_bind(c.visit_id)
+                                .push_bind(c.created_at)
+                                .push_bind(c.updated_at);
+                        });
+                        query.build().execute(&mut *tx).await?;
+                    }
+                    for step in chunk.iter().flat_map(|p| &p.cards) {
+                        if let CardStep::Update(_, after) = step {
+                            sqlx::query(
+                                "UPDATE credentials SET valid_from = $2, valid_until = $3, \
+                                 updated_at = $4 WHERE id = $1",
+                            )
+                            .bind(after.id)
+                            .bind(after.valid_from)
+                            .bind(after.valid_until)
+                            .bind(after.updated_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                    if !log.is_empty() {
+                        chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
+                        let mut query = sqlx::QueryBuilder::new(
+                            "INSERT INTO operator_log (id, at, actor_id, actor, action, \
+                             target_type, target_id, before, after, request_id, detail_salt) ",
+                        );
+                        query.push_values(log, |mut row, e| {
+                            row.push_bind(e.id)
+                                .push_bind(e.at)
+                                .push_bind(e.actor_id)
+                                .push_bind(e.actor)
+                                .push_bind(e.action)
+                                .push_bind(e.target_type)
+                                .push_bind(e.target_id)
+                                .push_bind(e.before)
+                                .push_bind(e.after)
+                                .push_bind(e.request_id)
+                                .push_bind(e.detail_salt);
+                        });
+                        query.build().execute(&mut *tx).await?;
+                    }
+                    progress.advance(chunk.len() as u64);
+                }
                 if summary.changed() {
                     bump_policy_version!(&mut *tx);
                 }
-                summary.policy_version = sqlx::query_scalar::<_, i64>("SELECT version FROM policy_state WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                summary.unchanged_rows = parsed.rows.saturating_sub(changed_lines.len() as u64);
+                summary.policy_version = sqlx::query_scalar::<_, i64>(
+                    "SELECT version FROM policy_state WHERE id = 1",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                // The chain last, so that PostgreSQL holds its head row only for this.
+                chain_records!(&mut *tx, &chained);
                 if summary.changed() {
-                    insert_log!(&mut *tx, NewLogEntry::new(actor, "person.import", "import", Uuid::now_v7(), None, Some(&summary)));
+                    insert_log!(&mut *tx, NewLogEntry::new(actor, "person.import", "import",
+                        Uuid::now_v7(), None, Some(&summary)));
                 }
                 tx.commit().await?;
-                Ok(summary)
+                let held_ms = locked.elapsed().as_millis() as u64;
+                tracing::info!(held_ms, people = people.len(), "import written in one transaction");
+                Some(summary)
             }
         });
         Ok(outcome)
     }
+}
+
+/// The operator-log entries of `people`'s changes, in the order they are made: each
+/// person's own change, their vetting, then their cards.
+fn log_rows(people: &[PersonPlan], actor: &Actor) -> Vec<OperatorRow> {
+    let mut log = Vec::new();
+    for p in people {
+        let id = p.after.id;
+        match &p.before {
+            None => log.push(NewLogEntry::new(
+                actor,
+                "person.create",
+                "person",
+                id,
+                None,
+                Some(&p.after),
+            )),
+            Some(before) if *before != p.after => log.push(NewLogEntry::new(
+                actor,
+                "person.update",
+                "person",
+                id,
+                Some(before),
+                Some(&p.after),
+            )),
+            Some(_) => {}
+        }
+        if let Some(record) = &p.vetting {
+            log.push(NewLogEntry::new(
+                actor,
+                "person.vetting",
+                "person",
+                id,
+                p.after.vetting.as_ref(),
+                Some(record),
+            ));
+        }
+        for step in &p.cards {
+            match step {
+                CardStep::Issue(c) => log.push(NewLogEntry::new(
+                    actor,
+                    "credential.create",
+                    "credential",
+                    c.id,
+                    None,
+                    Some(c),
+                )),
+                CardStep::Update(before, after) => log.push(NewLogEntry::new(
+                    actor,
+                    "credential.update",
+                    "credential",
+                    after.id,
+                    Some(before),
+                    Some(after),
+                )),
+                CardStep::Keep | CardStep::Refuse(_) => {}
+            }
+        }
+    }
+    log
 }

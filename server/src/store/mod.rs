@@ -30,6 +30,8 @@ mod credentials;
 mod grants;
 mod groups;
 mod import;
+mod import_jobs;
+pub use import_jobs::{ImportJobRecord, JobCounts, JobEnd, JobState, MAX_JOB_ERRORS};
 mod people;
 mod people_common;
 mod people_load;
@@ -117,6 +119,10 @@ pub enum StoreError {
     /// Other records still reference the one to delete (a foreign key refused it).
     #[error("still in use by other records")]
     InUse,
+    /// Another writer holds the database (SQLite's write lock, a PostgreSQL lock or
+    /// serialization conflict) or no connection came free in time: worth retrying.
+    #[error("the database is busy")]
+    Busy(#[source] sqlx::Error),
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -139,8 +145,29 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Conflict { constraint }
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::InUse,
+            _ if is_busy(&error) => StoreError::Busy(error),
             _ => StoreError::Database(error),
         }
+    }
+}
+
+/// Whether `error` says another writer holds what this one needs, or no connection was
+/// free in time: SQLite `SQLITE_BUSY`/`SQLITE_LOCKED` (with any extended code, e.g.
+/// `database is locked` after the busy timeout); PostgreSQL serialization failure
+/// (40001), deadlock (40P01), lock not available (55P03, `lock_timeout`); and a pool
+/// that gave no connection within its acquire timeout.
+pub fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            match code.parse::<i32>() {
+                // SQLite's codes are numbers; the primary code is the low byte.
+                Ok(number) => matches!(number & 0xff, 5 | 6),
+                Err(_) => matches!(code.as_ref(), "40001" | "40P01" | "55P03"),
+            }
+        }
+        _ => false,
     }
 }
 
@@ -198,7 +225,10 @@ impl Store {
                 Backend::Sqlite(pool)
             }
             Some(DatabaseKind::Postgres) => {
-                let options = PgConnectOptions::from_str(&settings.url)?;
+                // A writer waits for a row lock as long as SQLite's busy timeout, then
+                // fails as busy (55P03) instead of holding its request until it times out.
+                let options =
+                    PgConnectOptions::from_str(&settings.url)?.options([("lock_timeout", "10s")]);
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(Duration::from_secs(10))
@@ -217,7 +247,21 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &*self.backend {
             Backend::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
-            Backend::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            Backend::Postgres(pool) => {
+                // Replicas starting together wait on the migration lock for as long as
+                // the first one migrates, not only for the connections' lock timeout.
+                let mut connection = pool.acquire().await?;
+                sqlx::query("SET lock_timeout = 0")
+                    .execute(&mut *connection)
+                    .await?;
+                let migrated = sqlx::migrate!("../migrations/postgres")
+                    .run_direct(None, &mut *connection, false)
+                    .await;
+                sqlx::query("RESET lock_timeout")
+                    .execute(&mut *connection)
+                    .await?;
+                migrated?;
+            }
         }
         Ok(())
     }

@@ -89,6 +89,7 @@ macro_rules! insert_vetting {
         .await?
     }};
 }
+#[allow(unused_imports)] // the import writes vetting in multi-row statements
 pub(crate) use insert_vetting;
 
 impl VettingRecord {

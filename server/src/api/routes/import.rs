@@ -1,29 +1,35 @@
 //! Bulk onboarding: `POST /import/people` takes HR's CSV file (format in
-//! [`crate::import`]) and imports it whole or not at all.
+//! [`crate::import`]) and starts an import job, answering `202 Accepted` with the job;
+//! `GET /import/jobs/{id}` follows it until it has `succeeded` (with what it changed)
+//! or `failed` (nothing changed: the line errors, or why).
 //!
-//! A file with problems is a 422 `validation_failed` whose `error.fields` has one entry
-//! per line and column, keyed `"line 3: card"` (the header is line 1; `row` names the
-//! row as a whole); nothing is changed. The body may be up to 50 MiB, a route limit
-//! above the API's default.
+//! The body may be up to 50 MiB, a route limit above the API's default; it is read into
+//! one buffer as it arrives (sized by `Content-Length`) and handed to the job, never
+//! copied whole again.
 
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use crate::api::error::{ApiError, ErrorResponse};
+use crate::api::extract::ApiPath;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::WriteSecurityModel;
-use crate::import::{ImportError, ImportSummary, LineError, MAX_BYTES, import_people};
+use crate::import::{ImportSummary, LineError, MAX_BYTES, job};
 use crate::state::AppState;
+use crate::store::{ImportJobRecord, JobState};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, header};
-use std::sync::Arc;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_people_csv))
-        // Slack for the request line and headers around the largest file accepted.
-        .route_layer(DefaultBodyLimit::max(MAX_BYTES + 64 * 1024))
+        .routes(routes!(get_import_job))
 }
 
 /// Media types accepted for the file.
@@ -34,50 +40,94 @@ const CSV_TYPES: [&str; 4] = [
     "application/octet-stream",
 ];
 
-/// The API's answer to a failed import.
-impl From<ImportError> for ApiError {
-    fn from(error: ImportError) -> Self {
-        match error {
-            ImportError::Invalid(lines) => ApiError::Validation(line_fields(&lines)),
-            ImportError::TooLarge => ApiError::PayloadTooLarge,
-            ImportError::Store(e) => e.into(),
-            ImportError::Internal(e) => ApiError::Internal(e),
+/// Links of a job.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportJobLinks {
+    /// Where to follow the job.
+    #[serde(rename = "self")]
+    pub this: String,
+}
+
+/// An import job: where it is, its counts, and how it ended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportJob {
+    pub id: Uuid,
+    pub state: JobState,
+    /// Who started it.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When it succeeded or failed.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Size of the file.
+    pub bytes: u64,
+    /// Bytes of the file read and checked so far.
+    pub bytes_checked: u64,
+    /// Data rows read and checked so far.
+    pub rows_checked: u64,
+    /// People in the file, once it is checked.
+    pub people: Option<u64>,
+    /// People written so far (in the one transaction: none is visible before all are).
+    pub people_applied: u64,
+    /// Every problem found in the file.
+    pub error_count: u64,
+    /// The first 1000 problems, by line (the header is line 1; `row` names the row as a
+    /// whole, `file` the file).
+    pub errors: Vec<LineError>,
+    /// What the import changed, once it has succeeded.
+    pub summary: Option<ImportSummary>,
+    /// Why it failed, when not because of the file's lines.
+    pub failure: Option<String>,
+    pub links: ImportJobLinks,
+}
+
+impl From<ImportJobRecord> for ImportJob {
+    fn from(job: ImportJobRecord) -> Self {
+        ImportJob {
+            links: ImportJobLinks {
+                this: job_path(job.id),
+            },
+            id: job.id,
+            state: job.state,
+            created_by: job.created_by,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            finished_at: job.finished_at,
+            bytes: job.bytes,
+            bytes_checked: job.counts.bytes_checked,
+            rows_checked: job.counts.rows_checked,
+            people: job.counts.people,
+            people_applied: job.counts.people_applied,
+            error_count: job.error_count,
+            errors: job.errors,
+            summary: job.summary,
+            failure: job.failure,
         }
     }
 }
 
-/// Line errors as `error.fields`: `"line N: column"` → message (messages of one key
-/// joined with `; `).
-fn line_fields(lines: &[LineError]) -> FieldErrors {
-    let mut fields = FieldErrors::new();
-    for line in lines {
-        let key = format!("line {}: {}", line.line, line.field);
-        fields
-            .entry(key)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&line.message);
-            })
-            .or_insert_with(|| line.message.clone());
-    }
-    fields
+fn job_path(id: Uuid) -> String {
+    format!("/api/v1/import/jobs/{id}")
 }
 
-/// Import people, vetting and cards from HR's CSV file: every row is checked first and
-/// all problems are reported per line (422, nothing changed); otherwise all rows are
-/// applied in one transaction. Importing the same file again changes nothing.
+/// Import people, vetting and cards from HR's CSV file, as a job: the answer is `202`
+/// with the job, to follow at `links.self` (also in `Location`). Every row is checked
+/// first and all problems are reported per line (the job fails, nothing changed);
+/// otherwise all rows are applied in one transaction. Importing the same file again
+/// changes nothing.
 #[utoipa::path(post, path = "/import/people", tag = "import", security(("bearer" = [])),
     request_body(content = String, content_type = "text/csv",
         description = "Header row, then one row per person and card (see the README)"),
-    responses((status = 200, body = ImportSummary), (status = 401, body = ErrorResponse),
-        (status = 403, body = ErrorResponse),
-        (status = 422, description = "`error.fields` keyed `line N: column`", body = ErrorResponse)))]
+    responses((status = 202, body = ImportJob, description = "The job, started"),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 413, body = ErrorResponse),
+        (status = 503, description = "the database is busy (`Retry-After`)", body = ErrorResponse)))]
 async fn import_people_csv(
     State(state): State<AppState>,
     auth: Authorized<WriteSecurityModel>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<ImportSummary>, ApiError> {
+    body: Body,
+) -> Result<impl IntoResponse, ApiError> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -88,6 +138,65 @@ async fn import_people_csv(
             "expected a CSV body with Content-Type: text/csv".to_owned(),
         ));
     }
-    let summary = import_people(&state.store, body, &auth.actor(), Arc::new(())).await?;
-    Ok(Json(summary))
+    let csv = read_body(&headers, body).await?;
+    let actor = auth.actor();
+    let record = state
+        .store
+        .create_import_job(csv.len() as u64, &actor)
+        .await?;
+    let id = record.id;
+    job::spawn(
+        state.store.clone(),
+        state.import_jobs.clone(),
+        id,
+        csv,
+        actor,
+    );
+    let location = HeaderValue::from_str(&job_path(id)).map_err(anyhow::Error::from)?;
+    let job = ImportJob::from(state.import_jobs.live(record));
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(job),
+    ))
+}
+
+/// The body, read as it arrives into one buffer of at most [`MAX_BYTES`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > MAX_BYTES) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut csv = Vec::with_capacity(announced.unwrap_or(0));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        if csv.len() + chunk.len() > MAX_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        csv.extend_from_slice(&chunk);
+    }
+    Ok(csv)
+}
+
+/// An import job: its state and counts while it runs, its line errors or summary once
+/// it has ended. Any replica answers for any job.
+#[utoipa::path(get, path = "/import/jobs/{id}", tag = "import", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ImportJob), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn get_import_job(
+    State(state): State<AppState>,
+    _auth: Authorized<WriteSecurityModel>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ImportJob>, ApiError> {
+    let record = state.store.import_job(id).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => ApiError::NotFound("import job"),
+        other => other.into(),
+    })?;
+    Ok(Json(ImportJob::from(state.import_jobs.live(record))))
 }

@@ -1,0 +1,380 @@
+//! A large HR import through the API, and logins during it: how many rows per second
+//! `POST /api/v1/import/people` imports (from the POST until its job has succeeded),
+//! and the login latency while it runs next to the same server's login latency idle,
+//! measured in the same run. On SQLite and (when `GATEHOUSE_TEST_POSTGRES_URL` is set)
+//! on PostgreSQL.
+//!
+//! `cargo bench -p gatehouse-server --bench import`
+//!
+//! Against the real server: the `gatehouse` binary of this build, started as
+//! `gatehouse serve` with its default settings on a fresh database, on the same machine.
+//! The file has `GATEHOUSE_BENCH_IMPORT_ROWS` rows (default 1,000,000): one new person
+//! with one card each (`external_id,name,kind,clearance,card`, about 40 bytes a row),
+//! built before the clock starts. The baseline is `GATEHOUSE_BENCH_LOGINS` (default 40)
+//! logins one after the other on the idle server; during the import an operator logs in
+//! four times a second until the job has ended. Every login must be answered 200 or 503
+//! (busy, with `Retry-After`); the table counts the 503s, and the run fails on any other
+//! answer or if the job does not succeed.
+
+use serde_json::{Value, json};
+use std::error::Error;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+
+const ADMIN_PASSWORD: &str = "bench-admin-password-1";
+const HEADER: &str = "external_id,name,kind,clearance,card";
+
+fn env_number(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Ok(text) => Ok(text.trim().parse()?),
+        Err(_) => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let rows = env_number("GATEHOUSE_BENCH_IMPORT_ROWS", 1_000_000)?;
+    let idle_logins = env_number("GATEHOUSE_BENCH_LOGINS", 40)?;
+    if rows == 0 || idle_logins == 0 {
+        return Err("rows and logins must be at least 1".into());
+    }
+    let mut backends = vec![("SQLite", None)];
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+        Ok(url) => backends.push(("PostgreSQL", Some(url))),
+        Err(_) => {
+            eprintln!("PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL to measure it too")
+        }
+    }
+    let file = hr_file(rows);
+    eprintln!("file: {rows} rows, {} bytes", file.len());
+    let mut table = Vec::new();
+    for (name, postgres) in backends {
+        let dir = tempfile::tempdir()?;
+        let (url, dropper) = match &postgres {
+            None => (
+                format!("sqlite://{}/gatehouse.db", dir.path().display()),
+                None,
+            ),
+            Some(admin_url) => {
+                let (url, dropper) = fresh_postgres(admin_url).await?;
+                (url, Some(dropper))
+            }
+        };
+        let result = measure(dir.path(), &url, &file, rows, idle_logins).await;
+        if let Some(dropper) = dropper {
+            dropper.drop_database().await?;
+        }
+        let row = result?;
+        eprintln!("{name}: {row:?}");
+        table.push((name, row));
+    }
+    println!(
+        "| backend | rows | import (s) | rows/s | checked (s) | login idle p50 / p99 (ms) \
+         | login during import p50 / p99 / max (ms) | logins during | of them 503 |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (name, r) in table {
+        println!(
+            "| {name} | {rows} | {:.1} | {:.0} | {:.1} | {:.0} / {:.0} | {:.0} / {:.0} / {:.0} | {} | {} |",
+            r.seconds,
+            rows as f64 / r.seconds,
+            r.checked_after,
+            r.idle.0,
+            r.idle.1,
+            r.during.0,
+            r.during.1,
+            r.during.2,
+            r.logins_during,
+            r.busy
+        );
+    }
+    Ok(())
+}
+
+/// `rows` new people with a card each.
+fn hr_file(rows: usize) -> String {
+    let mut file = String::with_capacity(rows * 42 + HEADER.len());
+    file.push_str(HEADER);
+    for i in 0..rows {
+        file.push_str(&format!(
+            "\nE{i:08},Person {i},staff,1,{:014X}",
+            0x0004_0000_0000_0000_u64 + i as u64
+        ));
+    }
+    file.push('\n');
+    file
+}
+
+#[derive(Debug)]
+struct Measured {
+    /// From the POST until the job has succeeded.
+    seconds: f64,
+    /// When the job was first seen applying (checking done), from the POST.
+    checked_after: f64,
+    /// Login (p50, p99) on the idle server, ms.
+    idle: (f64, f64),
+    /// Login (p50, p99, max) during the import, ms.
+    during: (f64, f64, f64),
+    logins_during: usize,
+    busy: usize,
+}
+
+/// The value at `p` (0 to 1) of sorted `values`.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(0.0)
+}
+
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+async fn measure(
+    dir: &Path,
+    url: &str,
+    file: &str,
+    rows: usize,
+    idle_logins: usize,
+) -> Result<Measured> {
+    let server = Server::start(dir, url)?;
+    server.wait_ready().await?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let base = format!("{}/api/v1", server.base_url);
+    let admin = text(&login(&client, &base).await?.1["access_token"])?;
+
+    let mut idle = Vec::new();
+    for _ in 0..idle_logins {
+        let started = Instant::now();
+        let (status, _) = login(&client, &base).await?;
+        if status != 200 {
+            return Err(format!("idle login answered {status}").into());
+        }
+        idle.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let idle = sorted(idle);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let logins = tokio::spawn({
+        let (client, base, stop) = (client.clone(), base.clone(), Arc::clone(&stop));
+        async move {
+            let mut answers: Vec<(u16, f64)> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let (status, _) = login(&client, &base).await?;
+                answers.push((status, started.elapsed().as_secs_f64() * 1000.0));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Result::<_>::Ok(answers)
+        }
+    });
+
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/import/people"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/csv")
+        .body(file.to_owned())
+        .send()
+        .await?;
+    if response.status() != 202 {
+        return Err(format!(
+            "POST answered {}: {}",
+            response.status(),
+            response.text().await?
+        )
+        .into());
+    }
+    let job: Value = response.json().await?;
+    let path = format!("{}{}", server.base_url, text(&job["links"]["self"])?);
+    let mut checked_after = None;
+    let job = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let job: Value = client
+            .get(&path)
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match job["state"].as_str() {
+            Some("applying") if checked_after.is_none() => {
+                checked_after = Some(started.elapsed().as_secs_f64());
+            }
+            Some("succeeded" | "failed") => break job,
+            _ => {}
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let answers = logins.await??;
+    if job["state"] != "succeeded" || job["summary"]["people_created"] != json!(rows) {
+        return Err(format!("the import did not succeed: {job}").into());
+    }
+    if let Some((status, _)) = answers.iter().find(|(s, _)| *s != 200 && *s != 503) {
+        return Err(format!("a login during the import answered {status}").into());
+    }
+    let during = sorted(answers.iter().map(|(_, ms)| *ms).collect());
+    server.stop()?;
+    Ok(Measured {
+        seconds,
+        checked_after: checked_after.unwrap_or(seconds),
+        idle: (percentile(&idle, 0.5), percentile(&idle, 0.99)),
+        during: (
+            percentile(&during, 0.5),
+            percentile(&during, 0.99),
+            percentile(&during, 1.0),
+        ),
+        logins_during: answers.len(),
+        busy: answers.iter().filter(|(s, _)| *s == 503).count(),
+    })
+}
+
+/// One login as `admin`: the status and the answer.
+async fn login(client: &reqwest::Client, base: &str) -> Result<(u16, Value)> {
+    let body = json!({"username": "admin", "password": ADMIN_PASSWORD});
+    let response = client
+        .post(format!("{base}/auth/login"))
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+fn text(value: &Value) -> Result<String> {
+    Ok(value
+        .as_str()
+        .ok_or_else(|| format!("expected a string, got {value}"))?
+        .to_owned())
+}
+
+/// `gatehouse serve` of this build, killed when dropped.
+struct Server {
+    child: Child,
+    base_url: String,
+    log: std::path::PathBuf,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Server {
+    fn start(dir: &Path, database_url: &str) -> Result<Server> {
+        let (port, metrics_port) = (free_port()?, free_port()?);
+        let log = dir.join("server.log");
+        let file = File::create(&log)?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        for (name, _) in std::env::vars_os() {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with("GATEHOUSE__") || name_text == "RUST_LOG" {
+                command.env_remove(&name);
+            }
+        }
+        command
+            .current_dir(dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .env("GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file);
+        Ok(Server {
+            child: command.spawn()?,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        })
+    }
+
+    async fn wait_ready(&self) -> Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = client.get(format!("{}/readyz", self.base_url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(format!("the server was not ready in 60 s; its log:\n{log}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for it to exit.
+    fn stop(mut self) -> Result<()> {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Drops the bench's PostgreSQL database afterwards.
+struct PostgresDropper {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDropper {
+    async fn drop_database(self) -> Result<()> {
+        let pool = sqlx::PgPool::connect(&self.admin_url).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+}
+
+/// A new database on the PostgreSQL server of `admin_url`: its URL and what drops it.
+async fn fresh_postgres(admin_url: &str) -> Result<(String, PostgresDropper)> {
+    let name = format!("gatehouse_bench_{}", Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(admin_url).await?;
+    let sql = format!("CREATE DATABASE {name}");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+    pool.close().await;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    Ok((
+        format!("{host}/{name}{query}"),
+        PostgresDropper {
+            admin_url: admin_url.to_owned(),
+            name,
+        },
+    ))
+}
