@@ -170,21 +170,22 @@ fn not_utf8(csv: &[u8]) -> Option<LineError> {
         );
         return Some(LineError::new(1, "file", message));
     }
-    // NUL first: UTF-16 text without a byte-order mark is mostly ASCII and NUL bytes.
-    let bad = match csv.iter().position(|b| *b == 0) {
-        Some(at) => at,
-        None => std::str::from_utf8(csv).err()?.valid_up_to(),
-    };
+    // UTF-16 without a byte-order mark: mostly ASCII, so about every other byte is NUL.
+    // (A stray NUL in an otherwise UTF-8 file is the cell's problem, named by its column.)
+    let head = &csv[..csv.len().min(512)];
+    let nuls = head.iter().filter(|b| **b == 0).count();
+    if nuls > 0 && nuls * 4 >= head.len() {
+        let message =
+            format!("the file is not UTF-8: it has NUL bytes, as UTF-16 files do; {SAVE_AS}");
+        return Some(LineError::new(1, "file", message));
+    }
+    let bad = std::str::from_utf8(csv).err()?.valid_up_to();
     let line = 1 + csv[..bad].iter().filter(|b| **b == b'\n').count() as u64;
-    let message = if csv.get(bad) == Some(&0) {
-        format!("the file is not UTF-8: it has NUL bytes, as UTF-16 files do; {SAVE_AS}")
-    } else {
-        let byte = csv.get(bad).copied().unwrap_or_default();
-        format!(
-            "the file is not UTF-8 (byte 0x{byte:02X} cannot start a UTF-8 character; \
-             Latin-1 or Windows-1252 perhaps); {SAVE_AS}"
-        )
-    };
+    let byte = csv.get(bad).copied().unwrap_or_default();
+    let message = format!(
+        "the file is not UTF-8 (byte 0x{byte:02X} cannot start a UTF-8 character; \
+         Latin-1 or Windows-1252 perhaps); {SAVE_AS}"
+    );
     Some(LineError::new(line, "file", message))
 }
 
