@@ -70,7 +70,7 @@ pub async fn launch(
     let tls = settings.tls.server_config()?;
     let store = Store::open(&settings.database).await?;
     if store.kind() == config::DatabaseKind::Sqlite {
-        let interrupted = store.fail_interrupted_import_jobs().await?;
+        let interrupted = store.fail_interrupted_import_jobs(None).await?;
         if interrupted > 0 {
             tracing::warn!(
                 jobs = interrupted,

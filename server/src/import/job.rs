@@ -17,8 +17,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// How often a running job's counts are written to its row.
+/// How often a running job's counts are written to its row when they changed.
 const WRITE_EVERY: Duration = Duration::from_millis(500);
+/// How often a running job's row is written even when nothing changed, so that other
+/// replicas can tell it from the job of a replica that died.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A running job whose row was not written for this long lost its replica (PostgreSQL;
+/// see [`crate::store::Store::fail_interrupted_import_jobs`]).
+pub const SILENT_AFTER: Duration = Duration::from_secs(60);
 /// Attempts at recording a job's end while the database is busy.
 const FINISH_ATTEMPTS: u32 = 10;
 
@@ -108,6 +114,19 @@ impl Jobs {
     }
 }
 
+/// The job `id` as well as this replica can tell: with the live counts when it runs
+/// here; on PostgreSQL, a job whose replica died (its row silent for [`SILENT_AFTER`])
+/// is marked failed first. (On SQLite the one server marks its own at start.)
+pub async fn read(store: &Store, jobs: &Jobs, id: Uuid) -> Result<ImportJobRecord, StoreError> {
+    if store.kind() == DatabaseKind::Postgres {
+        let silent = chrono::Duration::from_std(SILENT_AFTER).unwrap_or_default();
+        store
+            .fail_interrupted_import_jobs(Some(crate::store::now() - silent))
+            .await?;
+    }
+    Ok(jobs.live(store.import_job(id).await?))
+}
+
 /// Starts the job `id` (already recorded, queued) on its own task: checks `csv`, applies
 /// it, and records how it ended.
 pub fn spawn(store: Store, jobs: Arc<Jobs>, id: Uuid, csv: Vec<u8>, actor: Actor) {
@@ -153,19 +172,25 @@ async fn run(store: &Store, id: Uuid, csv: Vec<u8>, actor: &Actor, progress: Arc
     }
 }
 
-/// Writes the job's counts to its row while they change (see the module doc for SQLite).
+/// Writes the job's counts to its row while they change, and at least every
+/// [`HEARTBEAT`] (see the module doc for SQLite).
 async fn write_progress(store: Store, id: Uuid, progress: Arc<JobProgress>) {
     let mut written = None;
+    let mut last_write = std::time::Instant::now();
     loop {
         tokio::time::sleep(WRITE_EVERY).await;
         let now = (progress.state(), progress.counts());
         let applying_on_sqlite =
             now.0 == JobState::Applying && store.kind() == DatabaseKind::Sqlite;
-        if written == Some(now) || applying_on_sqlite {
+        let due = written != Some(now) || last_write.elapsed() >= HEARTBEAT;
+        if !due || applying_on_sqlite {
             continue;
         }
         match store.update_import_job(id, now.0, now.1).await {
-            Ok(()) => written = Some(now),
+            Ok(()) => {
+                written = Some(now);
+                last_write = std::time::Instant::now();
+            }
             Err(error) => tracing::warn!(job = %id, %error, "import progress not recorded"),
         }
     }

@@ -242,22 +242,28 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the jobs left running by a server that stopped as failed (the import's
-    /// transaction was rolled back with it): the number marked. Only for a database
-    /// that one server uses (SQLite); replicas on PostgreSQL cannot tell another's
-    /// running job from a dead one.
-    pub async fn fail_interrupted_import_jobs(&self) -> Result<u64, StoreError> {
-        let at = now();
+    /// Marks as failed the jobs whose server stopped before they ended (the import's
+    /// transaction was rolled back with it); returns how many. `silent_since: None`
+    /// marks every running job: for the start of the one server of a SQLite database.
+    /// `Some(t)` marks those whose row was last written before `t`: on PostgreSQL, where
+    /// the replica running a job writes its row every few seconds
+    /// ([`crate::import::job::SILENT_AFTER`]), so only a dead replica's job falls silent.
+    pub async fn fail_interrupted_import_jobs(
+        &self,
+        silent_since: Option<DateTime<Utc>>,
+    ) -> Result<u64, StoreError> {
+        const FAIL_ALL: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
+             finished_at = $1, failure = 'the server running it stopped before the import \
+             ended; nothing was imported' WHERE finished_at IS NULL";
+        const FAIL_SILENT: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
+             finished_at = $1, failure = 'the server running it stopped before the import \
+             ended; nothing was imported' WHERE finished_at IS NULL AND updated_at < $2";
         let marked = with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE import_jobs SET state = 'failed', updated_at = $1, finished_at = $1, \
-                 failure = 'the server stopped before the import ended; nothing was imported' \
-                 WHERE finished_at IS NULL",
-            )
-            .bind(at)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            let query = match silent_since {
+                None => sqlx::query(FAIL_ALL).bind(now()),
+                Some(since) => sqlx::query(FAIL_SILENT).bind(now()).bind(since),
+            };
+            query.execute(pool).await?.rows_affected()
         });
         Ok(marked)
     }

@@ -253,18 +253,50 @@ async fn a_large_import_runs_while_logins_and_uploads_are_answered(db: &TestDb) 
     );
 }
 
-/// A job left running by a server that stopped is marked failed at the next start
-/// (SQLite; its transaction was rolled back with the server).
+/// A job left running by a server that stopped is marked failed: all running jobs at
+/// the next start (SQLite, one server), or those whose row fell silent (PostgreSQL,
+/// where the replica running a job writes its row every few seconds).
 async fn an_interrupted_job_is_marked_failed(db: &TestDb) {
+    use gatehouse_server::store::JobState;
     let store = db.store().await;
     let actor = gatehouse_server::store::Actor::cli();
     let running = store.create_import_job(10, &actor).await.unwrap();
-    assert_eq!(store.fail_interrupted_import_jobs().await.unwrap(), 1);
+    let written = store.import_job(running.id).await.unwrap().updated_at;
+
+    // Written since: still running.
+    let before = written - chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .fail_interrupted_import_jobs(Some(before))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.import_job(running.id).await.unwrap().state,
+        JobState::Queued
+    );
+    // Silent since: failed.
+    let after = written + chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .fail_interrupted_import_jobs(Some(after))
+            .await
+            .unwrap(),
+        1
+    );
     let job = store.import_job(running.id).await.unwrap();
-    assert_eq!(job.state, gatehouse_server::store::JobState::Failed);
+    assert_eq!(job.state, JobState::Failed);
     assert!(job.failure.unwrap().contains("nothing was imported"));
     assert!(job.finished_at.is_some());
-    assert_eq!(store.fail_interrupted_import_jobs().await.unwrap(), 0);
+
+    let other = store.create_import_job(10, &actor).await.unwrap();
+    assert_eq!(store.fail_interrupted_import_jobs(None).await.unwrap(), 1);
+    assert_eq!(
+        store.import_job(other.id).await.unwrap().state,
+        JobState::Failed
+    );
+    assert_eq!(store.fail_interrupted_import_jobs(None).await.unwrap(), 0);
 }
 
 conformance!(

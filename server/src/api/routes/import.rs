@@ -194,9 +194,11 @@ async fn get_import_job(
     _auth: Authorized<WriteSecurityModel>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<ImportJob>, ApiError> {
-    let record = state.store.import_job(id).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound("import job"),
-        other => other.into(),
-    })?;
-    Ok(Json(ImportJob::from(state.import_jobs.live(record))))
+    let record = job::read(&state.store, &state.import_jobs, id)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::NotFound("import job"),
+            other => other.into(),
+        })?;
+    Ok(Json(ImportJob::from(record)))
 }
