@@ -51,7 +51,7 @@ mod row;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{ImportCard, ImportPerson, ImportVetting, Parsed, parse};
+pub use parse::{ImportCard, ImportPerson, ImportVetting, Parsed, check_start, parse};
 
 use crate::store::{Actor, Store, StoreError};
 use serde::{Deserialize, Serialize};

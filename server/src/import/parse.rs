@@ -72,14 +72,23 @@ pub struct Parsed {
     pub rows: u64,
 }
 
-/// Reads and checks the whole file; all its problems, or the people it describes.
-pub fn parse(
-    csv: &[u8],
-    now: DateTime<Utc>,
-    progress: &dyn Progress,
-) -> Result<Parsed, Vec<LineError>> {
+/// Checks what can be told at once, before a job is started for the file: that it is
+/// UTF-8 and that its header names the columns. The problems are those [`parse`] would
+/// report first.
+pub fn check_start(csv: &[u8]) -> Result<(), Vec<LineError>> {
+    open(csv).map(|_| ())
+}
+
+/// The file past a UTF-8 byte-order mark, a reader past its header and the header's
+/// columns; or the problems of the file as a whole (not UTF-8, a bad header).
+type Opened<'a> = (
+    &'a [u8],
+    csv::Reader<&'a [u8]>,
+    HashMap<&'static str, usize>,
+);
+
+fn open(csv: &[u8]) -> Result<Opened<'_>, Vec<LineError>> {
     let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
-    progress.start("checking", csv.len() as u64);
     if let Some(error) = not_utf8(csv) {
         return Err(vec![error]);
     }
@@ -100,9 +109,23 @@ pub fn parse(
             HashMap::new()
         }
     };
-    if !errors.is_empty() {
-        return Err(errors);
+    if errors.is_empty() {
+        Ok((csv, reader, columns))
+    } else {
+        Err(errors)
     }
+}
+
+/// Reads and checks the whole file; all its problems, or the people it describes.
+pub fn parse(
+    csv: &[u8],
+    now: DateTime<Utc>,
+    progress: &dyn Progress,
+) -> Result<Parsed, Vec<LineError>> {
+    let (csv, mut reader, columns) = open(csv)?;
+    progress.start("checking", csv.len() as u64);
+    let mut record = ByteRecord::new();
+    let mut errors = Vec::new();
     let mut file = File::default();
     let mut lines = Lines {
         text: csv,

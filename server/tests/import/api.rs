@@ -151,10 +151,42 @@ async fn the_api_refuses_a_body_that_is_not_csv() {
     let admin = app.admin_token().await;
     let json_body = app.post("/api/v1/import/people", &admin, json!({})).await;
     assert_eq!(json_body.status(), StatusCode::BAD_REQUEST);
-    let empty = post_csv(&app, &admin, "text/csv", String::new()).await;
-    let empty = follow(&app, &admin, &empty.json().await.unwrap()).await;
-    assert_eq!(empty["state"], "failed");
-    assert_eq!(empty["errors"][0]["message"], "the header row is missing");
+
+    // What is plainly not an HR file is refused at once, before any job: no header, a
+    // header of other columns (JSON sent as text/csv), a file that is not UTF-8.
+    let latin1 = b"external_id,name,kind,clearance\nE1,Zo\xEB,staff,1\n".to_vec();
+    let cases: [(&str, Vec<u8>, &str, &str); 3] = [
+        (
+            "empty",
+            Vec::new(),
+            "line 1: row",
+            "the header row is missing",
+        ),
+        (
+            "JSON",
+            b"{}".to_vec(),
+            "line 1: external_id",
+            "a required column is missing",
+        ),
+        ("Latin-1", latin1, "line 2: file", "not UTF-8"),
+    ];
+    for (name, body, field, says) in cases {
+        let response = app
+            .request(Method::POST, "/api/v1/import/people", Some(&admin))
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}"
+        );
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["fields"][field].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{name}: {body}");
+    }
 }
 
 /// Latencies in milliseconds: (p50, p99, max).

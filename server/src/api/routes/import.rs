@@ -1,17 +1,18 @@
 //! Bulk onboarding: `POST /import/people` takes HR's CSV file (format in
 //! [`crate::import`]) and starts an import job, answering `202 Accepted` with the job;
 //! `GET /import/jobs/{id}` follows it until it has `succeeded` (with what it changed)
-//! or `failed` (nothing changed: the line errors, or why).
+//! or `failed` (nothing changed: the line errors, or why). A file that is not UTF-8 or
+//! whose header is wrong is refused at once (422), before any job.
 //!
 //! The body may be up to 50 MiB, a route limit above the API's default; it is read into
 //! one buffer as it arrives (sized by `Content-Length`) and handed to the job, never
 //! copied whole again.
 
-use crate::api::error::{ApiError, ErrorResponse};
+use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
 use crate::api::extract::ApiPath;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::WriteSecurityModel;
-use crate::import::{ImportSummary, LineError, MAX_BYTES, job};
+use crate::import::{ImportSummary, LineError, MAX_BYTES, check_start, job};
 use crate::state::AppState;
 use crate::store::{ImportJobRecord, JobState};
 use axum::Json;
@@ -120,6 +121,8 @@ fn job_path(id: Uuid) -> String {
         description = "Header row, then one row per person and card (see the README)"),
     responses((status = 202, body = ImportJob, description = "The job, started"),
         (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 422, body = ErrorResponse,
+            description = "not UTF-8, or the header row is wrong (`line 1: column`)"),
         (status = 413, body = ErrorResponse),
         (status = 503, description = "the database is busy (`Retry-After`)", body = ErrorResponse)))]
 async fn import_people_csv(
@@ -139,6 +142,12 @@ async fn import_people_csv(
         ));
     }
     let csv = read_body(&headers, body).await?;
+    // A file that is not UTF-8 or whose header is wrong (not an HR file at all) is told
+    // at once; the rows are checked by the job.
+    let start = tokio::task::spawn_blocking(move || check_start(&csv).map(|()| csv))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let csv = start.map_err(|lines| ApiError::Validation(line_fields(&lines)))?;
     let actor = auth.actor();
     let record = state
         .store
@@ -159,6 +168,22 @@ async fn import_people_csv(
         [(header::LOCATION, location)],
         Json(job),
     ))
+}
+
+/// Line errors as `error.fields`: `"line N: column"` → message (messages of one key
+/// joined with "; ").
+fn line_fields(lines: &[LineError]) -> FieldErrors {
+    let mut fields = FieldErrors::new();
+    for line in lines {
+        fields
+            .entry(format!("line {}: {}", line.line, line.field))
+            .and_modify(|m| {
+                m.push_str("; ");
+                m.push_str(&line.message);
+            })
+            .or_insert_with(|| line.message.clone());
+    }
+    fields
 }
 
 /// The body, read as it arrives into one buffer of at most [`MAX_BYTES`].
