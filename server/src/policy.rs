@@ -271,11 +271,12 @@ async fn compile(
             schedules,
         };
         let version = u64::try_from(before).unwrap_or_default();
-        let key = pin_key.clone();
+        // Without the PIN key: the server's own decisions (`/access/check` and the
+        // desk's questions) never check a PIN, or an operator could test guesses online
+        // with no lock-out. Agents' snapshots carry the keyed verifiers; doors check.
         let policy = tokio::task::spawn_blocking(move || Policy::build(source))
             .await??
-            .with_version(version)
-            .with_pin_key(key);
+            .with_version(version);
         return Ok(CompiledPolicy {
             version: before,
             policy,

@@ -161,10 +161,16 @@ pub fn is_busy(error: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut => true,
         sqlx::Error::Database(db) => {
             let Some(code) = db.code() else { return false };
-            match code.parse::<i32>() {
+            // By backend: PostgreSQL's SQLSTATEs are often all digits too (22021, 42501),
+            // so parsing the code as a number would take them for SQLite's.
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+            } else {
                 // SQLite's codes are numbers; the primary code is the low byte.
-                Ok(number) => matches!(number & 0xff, 5 | 6),
-                Err(_) => matches!(code.as_ref(), "40001" | "40P01" | "55P03"),
+                code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
             }
         }
         _ => false,
