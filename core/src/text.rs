@@ -21,6 +21,13 @@ fn is_bidi_control(c: char) -> bool {
     )
 }
 
+/// Line and paragraph separators (U+2028, U+2029) and deprecated format controls
+/// (U+206A–U+206F, interlinear annotations U+FFF9–U+FFFB): not category Cc, so
+/// `char::is_control` misses them, yet they break lines or hide text in viewers.
+fn is_other_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{206A}'..='\u{206F}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// Characters that show nothing: white space and the zero-width and filler characters.
 fn is_invisible(c: char) -> bool {
     c.is_whitespace()
@@ -50,7 +57,8 @@ pub fn text_problem(value: &str, max: usize, lines: Lines) -> Option<String> {
         return Some(format!("must be 1 to {max} characters"));
     }
     let allowed_control = |c: char| lines == Lines::Multi && (c == '\n' || c == '\t');
-    if value.chars().any(|c| c.is_control() && !allowed_control(c)) {
+    let control = |c: char| (c.is_control() && !allowed_control(c)) || is_other_control(c);
+    if value.chars().any(control) {
         return Some(match lines {
             Lines::Single => "must not contain control characters (line breaks, NUL, ...)".into(),
             Lines::Multi => {
@@ -82,6 +90,9 @@ mod tests {
             ("Ada\r\nMallory", Lines::Single, false),
             ("Ada\nLovelace", Lines::Single, false),
             ("Ada\tLovelace", Lines::Single, false),
+            ("Ada\u{2028}Mallory", Lines::Single, false),
+            ("line\u{2029}break", Lines::Multi, false),
+            ("hid\u{FFF9}den\u{FFFB}", Lines::Single, false),
             ("line one\nline two\tindented", Lines::Multi, true),
             ("carriage\rreturn", Lines::Multi, false),
             ("bell\u{7}", Lines::Multi, false),

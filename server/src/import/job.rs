@@ -11,7 +11,9 @@
 use super::{ImportError, Progress, import_people};
 use crate::config::DatabaseKind;
 use crate::store::{Actor, ImportJobRecord, JobCounts, JobEnd, JobState, Store, StoreError};
+use futures_util::FutureExt;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,15 +135,27 @@ pub fn spawn(store: Store, jobs: Arc<Jobs>, id: Uuid, csv: Vec<u8>, actor: Actor
     let progress = Arc::new(JobProgress::default());
     jobs.insert(id, Arc::clone(&progress));
     tokio::spawn(async move {
-        run(&store, id, csv, &actor, Arc::clone(&progress)).await;
+        let job = run(&store, id, csv, &actor, Arc::clone(&progress));
+        if AssertUnwindSafe(job).catch_unwind().await.is_err() {
+            // Its transaction was dropped with it, so nothing was written.
+            tracing::error!(job = %id, "import job panicked");
+            let end = JobEnd::Failed("internal error; nothing was imported");
+            if let Err(error) = store.finish_import_job(id, progress.counts(), end).await {
+                tracing::error!(job = %id, %error, "cannot record the end of an import job");
+            }
+        }
         jobs.remove(id);
     });
 }
 
 async fn run(store: &Store, id: Uuid, csv: Vec<u8>, actor: &Actor, progress: Arc<JobProgress>) {
-    let writer = tokio::spawn(write_progress(store.clone(), id, Arc::clone(&progress)));
+    let writer = AbortOnDrop(tokio::spawn(write_progress(
+        store.clone(),
+        id,
+        Arc::clone(&progress),
+    )));
     let outcome = import_people(store, csv, actor, Arc::clone(&progress) as Arc<_>).await;
-    writer.abort();
+    drop(writer);
     let counts = progress.counts();
     let failure;
     let end = match &outcome {
@@ -169,6 +183,16 @@ async fn run(store: &Store, id: Uuid, csv: Vec<u8>, actor: &Actor, progress: Arc
                 return;
             }
         }
+    }
+}
+
+/// Aborts its task when dropped, so the progress writer (the job's heartbeat) stops
+/// with the job even when the import panics.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

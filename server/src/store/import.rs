@@ -24,6 +24,7 @@ use super::people_common::{by_owner, text};
 use super::vetting::{NewVetting, VettingRecord};
 use super::{CredentialRecord, Store, StoreError, bump_policy_version, now, with_pool};
 use crate::audit::records::{OperatorRow, Source};
+use crate::config::DatabaseKind;
 use crate::import::{ImportCard, ImportPerson, ImportSummary, LineError, Parsed, Progress};
 use gatehouse_core::model::{CredentialState, PersonStatus};
 use std::collections::{HashMap, HashSet};
@@ -31,6 +32,8 @@ use uuid::Uuid;
 
 /// Keys looked up per statement while planning, and rows written per statement.
 const BATCH: usize = 500;
+/// Bind parameters per statement at most: under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BINDS: usize = 30_000;
 /// Plans made before giving up when other writers keep changing people or cards.
 const PLAN_ATTEMPTS: u32 = 5;
 
@@ -169,6 +172,7 @@ impl Store {
         actor: &Actor,
         progress: &dyn Progress,
     ) -> Result<Result<ImportSummary, Vec<LineError>>, StoreError> {
+        let mut busy = None;
         for _ in 0..PLAN_ATTEMPTS {
             let started = std::time::Instant::now();
             let plan = self.plan_import(parsed, actor).await?;
@@ -181,14 +185,24 @@ impl Store {
                 Err(errors) => return Ok(Err(errors)),
             };
             progress.start("applying", plan.people.len() as u64);
-            if let Some(summary) = self.write_import(plan, actor, progress).await? {
-                return Ok(Ok(summary));
+            match self.write_import(plan, actor, progress).await {
+                Ok(Some(summary)) => return Ok(Ok(summary)),
+                Ok(None) => {}
+                // A deadlock with a writer that committed meanwhile (PostgreSQL): plan
+                // again against what it wrote.
+                Err(StoreError::Busy(error)) => {
+                    tracing::info!(%error, "the import met another writer; planning again");
+                    busy = Some(StoreError::Busy(error));
+                    continue;
+                }
+                Err(error) => return Err(error),
             }
             tracing::info!("people or cards changed while the import was planned; planning again");
+            busy = None;
         }
-        Err(StoreError::Rejected(
+        Err(busy.unwrap_or(StoreError::Rejected(
             "people and cards kept changing during the import; try again",
-        ))
+        )))
     }
 
     /// The plan for `parsed`, from reads without a lock.
@@ -334,13 +348,19 @@ impl Store {
             people,
             mut summary,
         } = plan;
+        let read_version = match self.kind() {
+            DatabaseKind::Postgres => "SELECT version FROM policy_state WHERE id = 1 FOR UPDATE",
+            DatabaseKind::Sqlite => "SELECT version FROM policy_state WHERE id = 1",
+        };
         let outcome = with_pool!(self, pool, begin => {
             let mut tx = pool.begin_with(begin).await?;
             // Measured from the moment the write lock is held (IMMEDIATE on SQLite).
             let locked = std::time::Instant::now();
-            let now_version = sqlx::query_scalar::<_, i64>(
-                "SELECT version FROM policy_state WHERE id = 1",
-            )
+            // SQLite's IMMEDIATE transaction already excludes other writers; on
+            // PostgreSQL the row lock makes a change committed since the plan (or one
+            // committing now) visible here, so the plan is redone rather than written
+            // over it.
+            let now_version = sqlx::query_scalar::<_, i64>(read_version)
             .fetch_one(&mut *tx)
             .await?;
             if now_version != version {
@@ -401,7 +421,9 @@ impl Store {
                             _ => None,
                         })
                         .collect();
-                    if !issued.is_empty() {
+                    // Cards and log rows per person are not bounded, so their statements
+                    // are cut by rows to stay under the databases' bind-parameter limits.
+                    for issued in issued.chunks(MAX_BINDS / 10) {
                         let mut query = sqlx::QueryBuilder::new(
                             "INSERT INTO credentials (id, card, kind, state, valid_from, \
                              valid_until, person_id, visit_id, created_at, updated_at) ",
@@ -434,8 +456,8 @@ impl Store {
                             .await?;
                         }
                     }
-                    if !log.is_empty() {
-                        chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
+                    chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
+                    for log in log.chunks(MAX_BINDS / 11) {
                         let mut query = sqlx::QueryBuilder::new(
                             "INSERT INTO operator_log (id, at, actor_id, actor, action, \
                              target_type, target_id, before, after, request_id, detail_salt) ",
@@ -444,14 +466,14 @@ impl Store {
                             row.push_bind(e.id)
                                 .push_bind(e.at)
                                 .push_bind(e.actor_id)
-                                .push_bind(e.actor)
-                                .push_bind(e.action)
-                                .push_bind(e.target_type)
-                                .push_bind(e.target_id)
-                                .push_bind(e.before)
-                                .push_bind(e.after)
-                                .push_bind(e.request_id)
-                                .push_bind(e.detail_salt);
+                                .push_bind(&e.actor)
+                                .push_bind(&e.action)
+                                .push_bind(&e.target_type)
+                                .push_bind(&e.target_id)
+                                .push_bind(&e.before)
+                                .push_bind(&e.after)
+                                .push_bind(&e.request_id)
+                                .push_bind(&e.detail_salt);
                         });
                         query.build().execute(&mut *tx).await?;
                     }

@@ -203,7 +203,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records how a job ended, with its final counts.
+    /// Records how a job ended, with its final counts; a job already ended (e.g. failed
+    /// by another replica that found it silent) keeps the end it has.
     pub async fn finish_import_job(
         &self,
         id: Uuid,
@@ -223,7 +224,8 @@ impl Store {
             sqlx::query(
                 "UPDATE import_jobs SET state = $2, bytes_checked = $3, rows_checked = $4, \
                  people = $5, people_applied = $6, updated_at = $7, finished_at = $7, \
-                 error_count = $8, errors = $9, summary = $10, failure = $11 WHERE id = $1",
+                 error_count = $8, errors = $9, summary = $10, failure = $11 \
+                 WHERE id = $1 AND finished_at IS NULL",
             )
             .bind(id)
             .bind(state.as_str())

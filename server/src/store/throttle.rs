@@ -80,7 +80,7 @@ impl Store {
     /// SQLite serialises the transactions with `BEGIN IMMEDIATE`; PostgreSQL with a
     /// transaction-scoped advisory lock per key (taken in key order, so two attempts
     /// never wait on each other), which also holds across replicas on one database.
-    /// Failures older than `since` are forgotten on the way.
+    /// Failures older than `since` are forgotten afterwards.
     pub async fn reserve_login_attempt(
         &self,
         keys: &[String],
@@ -128,14 +128,16 @@ impl Store {
                         .await?;
                         ids.push(id);
                     }
-                    sqlx::query("DELETE FROM login_failures WHERE at <= $1")
-                        .bind(since)
-                        .execute(&mut *tx)
-                        .await?;
                     Reservation::Taken(AttemptIds(ids))
                 }
             };
             tx.commit().await?;
+            // Forgetting old failures is outside the reservation: under its locks, it
+            // would make logins of different keys wait on each other's rows.
+            sqlx::query("DELETE FROM login_failures WHERE at <= $1")
+                .bind(since)
+                .execute(pool)
+                .await?;
             reservation
         });
         Ok(reservation)

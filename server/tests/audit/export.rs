@@ -199,6 +199,29 @@ async fn each_edit_of_an_exported_file_is_named(db: &TestDb) {
         ("removed_added_or_reordered".into(), denied as u64 + 2)
     );
 
+    // A header naming an impossible start (the verifier's arithmetic must not overflow).
+    for start in [i64::MIN, 0, i64::MAX] {
+        let mut header: Value = serde_json::from_str(original[0]).unwrap();
+        let data = header["data"].as_str().map(str::to_owned);
+        let mut fields: Value = match &data {
+            Some(text) => serde_json::from_str(text).unwrap(),
+            None => header["data"].clone(),
+        };
+        fields["first_seq"] = start.into();
+        header["data"] = match data {
+            Some(_) => fields.to_string().into(),
+            None => fields,
+        };
+        let header = header.to_string();
+        let mut bad_start = original.clone();
+        bad_start[0] = &header;
+        assert_eq!(
+            problem(&trail, &join(bad_start)),
+            ("bad_header".into(), 1),
+            "first_seq {start}"
+        );
+    }
+
     let mut unsigned = original.clone();
     assert!(unsigned.pop().unwrap().contains("checkpoint"));
     assert_eq!(problem(&trail, &join(unsigned)).0, "unsigned");

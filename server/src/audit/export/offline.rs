@@ -185,7 +185,16 @@ impl Walk<'_> {
         }
         self.previous =
             hash_field(&header.previous_hash, "previous_hash").map_err(|e| ("bad_header", e))?;
-        self.next_seq = header.first_seq.unwrap_or(1);
+        // Chain positions start at 1; a stated start outside 1..i64::MAX would make the
+        // position arithmetic below overflow.
+        let first_seq = header.first_seq.unwrap_or(1);
+        if !(1..i64::MAX).contains(&first_seq) {
+            return Err((
+                "bad_header",
+                format!("first_seq {first_seq} is not a chain position"),
+            ));
+        }
+        self.next_seq = first_seq;
         self.header = Some(header);
         Ok(())
     }
