@@ -66,6 +66,12 @@ where
         .collect()
 }
 
+const CHAIN_PAGE: &str = "SELECT seq, source, record_id, digest, hash, recorded_at \
+    FROM audit_chain WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+const CHECKPOINTS: &str = "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
+    WHERE seq > $1 ORDER BY seq LIMIT $2";
+
 const EVENTS: &str = "SELECT c.seq AS chain_seq, e.id, e.agent_id, e.seq, e.hash, e.payload, \
     e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
     e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
@@ -89,18 +95,7 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Result<ChainEntry, Unreadable>>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT seq, source, record_id, digest, hash, recorded_at FROM audit_chain \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            decode_each(&rows, "seq")
-        });
-        Ok(rows)
+        self.read_after(CHAIN_PAGE, after_seq, limit).await
     }
 
     /// Chain entries after position `after_seq`, in order; one that does not decode is
@@ -120,18 +115,7 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Result<Checkpoint, Unreadable>>, StoreError> {
-        let rows = with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            decode_each(&rows, "seq")
-        });
-        Ok(rows)
+        self.read_after(CHECKPOINTS, after_seq, limit).await
     }
 
     /// Checkpoints at positions after `after_seq`, lowest first; one that does not
@@ -175,6 +159,29 @@ impl Store {
         to: i64,
     ) -> Result<Vec<Chained<AlarmRow>>, StoreError> {
         self.chained(ALARMS, from, to).await
+    }
+
+    /// Up to `limit` rows of `sql` (positions after `$1`, `LIMIT $2`), each decoded on
+    /// its own.
+    async fn read_after<T>(
+        &self,
+        sql: &'static str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Result<T, Unreadable>>, StoreError>
+    where
+        T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        let rows = with_pool!(self, pool => {
+            let rows = sqlx::query(sql)
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            decode_each(&rows, "seq")
+        });
+        Ok(rows)
     }
 
     async fn chained<T>(

@@ -179,8 +179,6 @@ macro_rules! insert_credential {
         .await?
     }};
 }
-#[allow(unused_imports)] // the import writes credentials in multi-row statements
-pub(crate) use insert_credential;
 
 impl Store {
     /// Issues a credential. The holder must exist (422); a visit that is over cannot

@@ -134,16 +134,23 @@ macro_rules! stored_hash {
 /// the zone the server's own door leads into, whatever the agent named (its decision
 /// names exactly that zone, so an honest agent's is unchanged; a forged upload naming
 /// another site's vault is not believed), or none for a door the server does not know.
-/// A presentation the agent decided without a zone keeps none.
+/// A presentation the agent decided without a zone keeps none. `$zones` holds the doors
+/// already read in this upload.
 macro_rules! zone_of_door {
-    ($tx:ident, $door_id:expr, $zone_id:expr) => {
+    ($tx:ident, $zones:ident, $door_id:expr, $zone_id:expr) => {
         match ($door_id, $zone_id) {
-            (Some(door_id), Some(_)) => {
-                sqlx::query_scalar::<_, Uuid>("SELECT to_zone_id FROM doors WHERE id = $1")
-                    .bind(door_id)
-                    .fetch_optional(&mut *$tx)
-                    .await?
-            }
+            (Some(door_id), Some(_)) => match $zones.get(&door_id) {
+                Some(zone) => *zone,
+                None => {
+                    let zone =
+                        sqlx::query_scalar::<_, Uuid>("SELECT to_zone_id FROM doors WHERE id = $1")
+                            .bind(door_id)
+                            .fetch_optional(&mut *$tx)
+                            .await?;
+                    $zones.insert(door_id, zone);
+                    zone
+                }
+            },
             _ => None,
         }
     };
@@ -270,6 +277,9 @@ impl Store {
                 insert_alarm!(&mut *tx, chained, agent_id, "clock_offset", detail);
             }
             let mut previous: Option<(u64, [u8; 32])> = None;
+            // Each door's zone, read once per upload (an upload is one agent's doors).
+            let mut door_zones: std::collections::HashMap<Uuid, Option<Uuid>> =
+                std::collections::HashMap::new();
             for record in records {
                 let Ok(seq) = i64::try_from(record.seq) else { break };
                 if let Some(hash) = stored_hash!(tx, agent_id, seq) {
@@ -320,7 +330,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await?;
                     }
-                    row.zone_id = zone_of_door!(tx, row.door_id, row.zone_id);
+                    row.zone_id = zone_of_door!(tx, door_zones, row.door_id, row.zone_id);
                     sqlx::query(
                         "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, \
                          received_at, door_id, kind, reader, direction, card, outcome, reason, \

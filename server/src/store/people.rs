@@ -205,8 +205,7 @@ macro_rules! insert_person {
             .await?
     }};
 }
-#[allow(unused_imports)] // the import writes people in multi-row statements
-pub(crate) use {bind_person, insert_person};
+pub(crate) use bind_person;
 
 /// Writes the columns of `$person` (a `&PersonRecord`) over its row through `$executor`.
 macro_rules! update_person_row {

@@ -89,8 +89,6 @@ macro_rules! insert_vetting {
         .await?
     }};
 }
-#[allow(unused_imports)] // the import writes vetting in multi-row statements
-pub(crate) use insert_vetting;
 
 impl VettingRecord {
     /// A record of `new` about `person_id`, checked by `actor` now.
