@@ -36,7 +36,7 @@ use gatehouse_core::model::DoorMode;
 use gatehouse_server::audit::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
 use gatehouse_server::audit::export::{self, ExportFilter, ExportRequest, Format};
 use gatehouse_server::audit::verify::verify;
-use gatehouse_server::config::DatabaseSettings;
+use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::store::{
     Actor, NewAgent, NewDoor, NewSite, NewZone, Store, UploadRecord, ZoneRules, now,
 };

@@ -34,7 +34,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use gatehouse_core::model::DoorMode;
-use gatehouse_server::config::DatabaseSettings;
+use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::store::{
     Actor, EventFilter, NewAgent, NewDoor, NewSite, NewZone, Store, ZoneRules, now,
 };

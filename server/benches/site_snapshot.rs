@@ -14,7 +14,7 @@
 
 use gatehouse_core::model::DoorMode;
 use gatehouse_core::policy::Settings;
-use gatehouse_server::config::DatabaseSettings;
+use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::import::import_people;
 use gatehouse_server::policy::PolicyService;
 use gatehouse_server::store::{Actor, NewDoor, NewSite, NewZone, SiteChange, Store, ZoneRules};

@@ -2,6 +2,7 @@
 //! environment variables, then command-line flags. Every value is checked once, here, so
 //! a bad one stops start-up with a message that names its key.
 
+use crate::store::DatabaseSettings;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
@@ -49,13 +50,6 @@ pub struct ServerSettings {
     pub request_timeout_s: u64,
     pub body_limit_bytes: usize,
     pub shutdown_grace_s: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    pub url: String,
-    pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,11 +202,8 @@ impl Settings {
         if self.server.body_limit_bytes < 1024 {
             return fail("server.body_limit_bytes", "must be at least 1024");
         }
-        if DatabaseKind::of(&self.database.url).is_none() {
-            return fail(
-                "database.url",
-                "must start with sqlite:// or postgres:// (or postgresql://)",
-            );
+        if let Some((key, why)) = self.database.problem() {
+            return fail(key, why);
         }
         if !(1..=3650).contains(&self.retention.visitor_personal_data_days) {
             return fail(
@@ -231,9 +222,6 @@ impl Settings {
                 "audit.checkpoint_interval_s",
                 "must be between 1 and 86400 seconds",
             );
-        }
-        if self.database.max_connections == 0 {
-            return fail("database.max_connections", "must be at least 1");
         }
         if self.auth.token_ttl_s == 0 || self.auth.token_ttl_s > MAX_TOKEN_TTL_S {
             return fail("auth.token_ttl_s", "must be between 1 and 900 seconds");
@@ -266,25 +254,6 @@ impl Settings {
     }
 }
 
-/// The database backends, chosen by the URL scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseKind {
-    Sqlite,
-    Postgres,
-}
-
-impl DatabaseKind {
-    pub fn of(url: &str) -> Option<DatabaseKind> {
-        if url.starts_with("sqlite:") {
-            Some(DatabaseKind::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(DatabaseKind::Postgres)
-        } else {
-            None
-        }
-    }
-}
-
 /// Figment errors already name the key and the source; keep them on one line.
 fn describe_figment_error(error: figment::Error) -> String {
     error
@@ -304,15 +273,6 @@ fn describe_figment_error(error: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Where SQLite keeps its file, for creating the folder on first start.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 #[cfg(test)]
@@ -345,19 +305,5 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("database.url"), "{err}");
-    }
-
-    #[test]
-    fn sqlite_file_paths() {
-        assert_eq!(
-            sqlite_file("sqlite://data/g.db"),
-            Some(PathBuf::from("data/g.db"))
-        );
-        assert_eq!(
-            sqlite_file("sqlite:data/g.db?mode=rwc"),
-            Some(PathBuf::from("data/g.db"))
-        );
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("postgres://x"), None);
     }
 }

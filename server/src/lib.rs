@@ -69,7 +69,7 @@ pub async fn launch(
 ) -> anyhow::Result<()> {
     let tls = settings.tls.server_config()?;
     let store = Store::open(&settings.database).await?;
-    if store.kind() == config::DatabaseKind::Sqlite {
+    if store.kind() == store::DatabaseKind::Sqlite {
         let interrupted = store.fail_interrupted_import_jobs(None).await?;
         if interrupted > 0 {
             tracing::warn!(

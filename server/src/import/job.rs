@@ -9,7 +9,7 @@
 //! counts in [`Jobs`] instead, so a caller following the job sees it advance.
 
 use super::{ImportError, Progress, import_people};
-use crate::config::DatabaseKind;
+use crate::store::DatabaseKind;
 use crate::store::{Actor, ImportJobRecord, JobCounts, JobEnd, JobState, Store, StoreError};
 use futures_util::FutureExt;
 use std::collections::HashMap;

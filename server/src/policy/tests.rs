@@ -4,7 +4,7 @@
 
 use super::cache::SnapshotCache;
 use super::*;
-use crate::config::DatabaseSettings;
+use crate::store::DatabaseSettings;
 use crate::store::{Actor, NewSite, SiteChange};
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! ever reaches the log.
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{ModelError, Store, StoreError, with_pool};
+use super::{ModelError, Store, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,18 +118,24 @@ impl Store {
             created_at: at,
             updated_at: at,
         };
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             for door_id in &agent.door_ids {
                 let known = sqlx::query("SELECT id FROM doors WHERE id = $1")
-                    .bind(door_id).fetch_optional(&mut *tx).await?;
+                    .bind(door_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if known.is_none() {
                     return Err(ModelError::invalid("door_ids", "no such door"));
                 }
                 let served = sqlx::query("SELECT agent_id FROM agent_doors WHERE door_id = $1")
-                    .bind(door_id).fetch_optional(&mut *tx).await?;
+                    .bind(door_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if served.is_some() {
-                    return Err(StoreError::Rejected("a door in door_ids is already served by another agent").into());
+                    return Err(StoreError::Rejected(
+                        "a door in door_ids is already served by another agent",
+                    )
+                    .into());
                 }
             }
             sqlx::query(
@@ -146,16 +152,22 @@ impl Store {
             .await?;
             for door_id in &agent.door_ids {
                 sqlx::query("INSERT INTO agent_doors (agent_id, door_id) VALUES ($1, $2)")
-                    .bind(agent.id).bind(door_id).execute(&mut *tx).await?;
+                    .bind(agent.id)
+                    .bind(door_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "agent.create", "agent", agent.id, None, Some(&agent)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(actor, "agent.create", "agent", agent.id, None, Some(&agent))
+            );
             tx.commit().await?;
         });
         Ok(agent)
     }
 
     pub async fn agent(&self, id: Uuid) -> Result<AgentRecord, StoreError> {
-        let agent = with_pool!(self, pool => {
+        let agent = on!(self.pool(), |pool| {
             let mut conn = pool.acquire().await?;
             fetch_agent!(conn, id)
         });
@@ -168,7 +180,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<AgentRecord>, StoreError> {
-        let (mut agents, doors) = with_pool!(self, pool => {
+        let (mut agents, doors) = on!(self.pool(), |pool| {
             let agents = sqlx::query_as::<_, AgentRecord>(select_agent!(
                 "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
             ))
@@ -235,13 +247,18 @@ impl Store {
         change: SecretChange,
     ) -> Result<AgentRecord, StoreError> {
         let at = super::now();
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_agent!(tx, id);
             if before.status == AgentStatus::Revoked {
-                return Err(StoreError::Rejected("the agent is revoked; register a new one"));
+                return Err(StoreError::Rejected(
+                    "the agent is revoked; register a new one",
+                ));
             }
-            let status = if change.revoke { AgentStatus::Revoked } else { before.status };
+            let status = if change.revoke {
+                AgentStatus::Revoked
+            } else {
+                before.status
+            };
             sqlx::query(
                 "UPDATE agents SET status = $2, enrollment_code_hash = $3, \
                  enrollment_expires_at = $4, updated_at = $5, \
@@ -261,7 +278,10 @@ impl Store {
                 updated_at: at,
                 ..before.clone()
             };
-            insert_log!(&mut *tx, NewLogEntry::new(actor, action, "agent", id, Some(&before), Some(&after)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(actor, action, "agent", id, Some(&before), Some(&after))
+            );
             tx.commit().await?;
             after
         });
@@ -277,8 +297,7 @@ impl Store {
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<AgentRecord>, StoreError> {
-        let enrolled = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let enrolled = on!(self.write().await?, |mut tx| {
             let id = sqlx::query_scalar::<_, Uuid>(
                 "UPDATE agents SET status = 'active', token_hash = $2, enrolled_at = $3, \
                  updated_at = $3, enrollment_code_hash = NULL, enrollment_expires_at = NULL \
@@ -294,7 +313,17 @@ impl Store {
                 None => None,
                 Some(id) => {
                     let agent = fetch_agent!(tx, id);
-                    insert_log!(&mut *tx, NewLogEntry::new(&agent_actor(), "agent.enroll", "agent", id, None, Some(&agent)));
+                    insert_log!(
+                        &mut *tx,
+                        NewLogEntry::new(
+                            &agent_actor(),
+                            "agent.enroll",
+                            "agent",
+                            id,
+                            None,
+                            Some(&agent)
+                        )
+                    );
                     tx.commit().await?;
                     Some(agent)
                 }
@@ -309,7 +338,7 @@ impl Store {
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<Uuid>, StoreError> {
-        let id = with_pool!(self, pool => {
+        let id = on!(self.pool(), |pool| {
             sqlx::query_scalar::<_, Uuid>(
                 "UPDATE agents SET last_seen_at = $2 \
                  WHERE token_hash = $1 AND status = 'active' RETURNING id",
@@ -324,7 +353,7 @@ impl Store {
 
     /// The sites of the doors an agent serves: what its policy snapshot covers.
     pub async fn agent_site_ids(&self, agent_id: Uuid) -> Result<BTreeSet<Uuid>, StoreError> {
-        let ids = with_pool!(self, pool => {
+        let ids = on!(self.pool(), |pool| {
             sqlx::query_scalar::<_, Uuid>(
                 "SELECT DISTINCT d.site_id FROM agent_doors a JOIN doors d ON d.id = a.door_id \
                  WHERE a.agent_id = $1",

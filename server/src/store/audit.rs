@@ -1,7 +1,7 @@
 //! The audit chain's storage: appending entries in the writer's transaction
-//! ([`chain_records!`]), checkpoints, and the pages `audit::verify` reads.
+//! ([`Db::chain_records`]), checkpoints, and the pages `audit::verify` reads.
 
-use super::{Store, StoreError, with_pool};
+use super::{Db, Store, StoreError, now, on};
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
 use crate::audit::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
@@ -29,33 +29,40 @@ pub struct Checkpoint {
     pub signature: Vec<u8>,
 }
 
-/// Appends `$entries` (`&[(Source, Uuid, [u8; 32])]`: which record, its digest) to the
-/// audit chain through `$tx`, in order. Taking the head row first makes concurrent
-/// writers extend the chain one after the other (the row lock on PostgreSQL, the write
-/// lock on SQLite); call it late in the transaction to hold that briefly. Evaluates to
-/// the chain seq of the first entry (`None` when there are none): numbers given out in
-/// commit order, which the presence feed uses as its revisions.
-macro_rules! chain_records {
-    ($tx:expr, $entries:expr) => {{
-        let entries: &[($crate::audit::records::Source, uuid::Uuid, [u8; 32])] = $entries;
-        let mut first: Option<i64> = None;
-        if !entries.is_empty() {
-            let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+/// An entry for the chain: which record, its digest.
+pub(crate) type ChainItem = (Source, Uuid, [u8; 32]);
+
+impl Db<'_> {
+    /// Appends `entries` to the audit chain, in order. Taking the head row first makes
+    /// concurrent writers extend the chain one after the other (the row lock on
+    /// PostgreSQL, the write lock on SQLite); call it late in the transaction to hold
+    /// that briefly. Returns the chain seq of the first entry (`None` when there are
+    /// none): numbers given out in commit order, which the presence feed uses as its
+    /// revisions.
+    pub(crate) async fn chain_records(
+        self,
+        entries: &[ChainItem],
+    ) -> Result<Option<i64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+        let first = on!(self, |c| {
             let (last, head): (i64, Vec<u8>) = sqlx::query_as(
                 "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
             )
             .bind(count)
-            .fetch_one($tx)
+            .fetch_one(&mut *c)
             .await?;
-            first = Some(last - count + 1);
-            let recorded_at = $crate::store::now();
-            let mut previous = $crate::audit::hash32(&head);
+            let first = last - count + 1;
+            let recorded_at = now();
+            let mut previous = crate::audit::hash32(&head);
             // Rows of up to 500 per statement: a bulk import chains millions.
-            let mut seqs = last - count + 1..;
+            let mut seqs = first..;
             for batch in entries.chunks(500) {
                 let mut rows = Vec::with_capacity(batch.len());
                 for ((source, record_id, digest), seq) in batch.iter().zip(&mut seqs) {
-                    let hash = $crate::audit::chain_hash(
+                    let hash = crate::audit::chain_hash(
                         &previous,
                         seq,
                         *source,
@@ -77,15 +84,25 @@ macro_rules! chain_records {
                         .push_bind(hash.to_vec())
                         .push_bind(recorded_at);
                 });
-                query.build().execute($tx).await?;
+                query.build().execute(&mut *c).await?;
             }
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
                 .bind(&previous[..])
-                .execute($tx)
+                .execute(&mut *c)
                 .await?;
-        }
-        first
-    }};
+            first
+        });
+        Ok(Some(first))
+    }
+}
+
+/// Transitional form of [`Db::chain_records`] for `$executor` (a connection).
+macro_rules! chain_records {
+    ($executor:expr, $entries:expr) => {
+        $crate::store::Db::from($executor)
+            .chain_records($entries)
+            .await?
+    };
 }
 pub(crate) use chain_records;
 
@@ -95,8 +112,7 @@ impl Store {
     /// alarms, each in stored order. Afterwards an unchained record is tampering.
     pub async fn chain_records_older_than_the_chain(&self) -> Result<u64, StoreError> {
         let mut count = 0;
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             let empty = sqlx::query_scalar::<_, i64>(
                 "UPDATE audit_head SET seq = seq WHERE id = 1 AND seq = 0 RETURNING seq",
             )
@@ -143,7 +159,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let (first, last): (Option<i64>, Option<i64>) = with_pool!(self, pool => {
+        let (first, last): (Option<i64>, Option<i64>) = on!(self.pool(), |pool| {
             sqlx::query_as(
                 "SELECT (SELECT MIN(seq) FROM audit_chain WHERE recorded_at >= $1), \
                  (SELECT MAX(seq) FROM audit_chain WHERE recorded_at < $2)",
@@ -158,7 +174,7 @@ impl Store {
 
     /// The position and hash of the chain's last entry (0 and zeros when empty).
     pub async fn audit_head(&self) -> Result<(i64, [u8; 32]), StoreError> {
-        let (seq, hash): (i64, Vec<u8>) = with_pool!(self, pool => {
+        let (seq, hash): (i64, Vec<u8>) = on!(self.pool(), |pool| {
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_one(pool)
                 .await?
@@ -168,7 +184,7 @@ impl Store {
 
     /// The checkpoint of the highest position, if any.
     pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        let row = with_pool!(self, pool => {
+        let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Checkpoint>(
                 "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
                  ORDER BY seq DESC LIMIT 1",
@@ -181,7 +197,7 @@ impl Store {
 
     /// Stores a checkpoint; one for the same position already stored stands.
     pub async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query(
                 "INSERT INTO audit_checkpoints (seq, hash, signed_at, signature) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",

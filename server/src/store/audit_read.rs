@@ -4,7 +4,7 @@
 //! its position, for the verifier to name, instead of failing the whole page.
 
 use super::audit::{ChainEntry, Checkpoint};
-use super::{Store, StoreError, with_pool};
+use super::{Store, StoreError, on};
 use crate::audit::hash32;
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
@@ -173,7 +173,7 @@ impl Store {
         T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
     {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             let rows = sqlx::query(sql)
                 .bind(after_seq)
                 .bind(i64::from(limit))
@@ -194,7 +194,7 @@ impl Store {
         T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
     {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             let rows = sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await?;
             decode_chained(&rows)
         });
@@ -221,7 +221,7 @@ impl Store {
                  WHERE c.source = 'alarm' AND c.record_id = t.id) ORDER BY id LIMIT 1"
             }
         };
-        let id = with_pool!(self, pool => {
+        let id = on!(self.pool(), |pool| {
             let row = sqlx::query(sql).fetch_optional(pool).await?;
             row.map(|row| row.try_get::<Uuid, _>("id").map_err(|e| e.to_string()))
         });
@@ -231,7 +231,7 @@ impl Store {
     /// The chain head as the verifier reads it: position and hash, or why they do not
     /// decode.
     pub async fn audit_head_read(&self) -> Result<Result<(i64, [u8; 32]), String>, StoreError> {
-        let head = with_pool!(self, pool => {
+        let head = on!(self.pool(), |pool| {
             let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_optional(pool)
                 .await?;

@@ -7,7 +7,7 @@
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{Table, decode_error, parse, require_row, text, window_ok};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier};
 use serde::Serialize;
@@ -217,8 +217,7 @@ impl Store {
             None,
             Some(&credential),
         );
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             if let Some(person_id) = person_id {
                 require_row!(&mut *tx, Table::People, person_id, "person_id");
             }
@@ -243,7 +242,7 @@ impl Store {
     }
 
     pub async fn credential(&self, id: Uuid) -> Result<CredentialRecord, StoreError> {
-        let row = with_pool!(self, pool => {
+        let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
                 .bind(id)
                 .fetch_one(pool)
@@ -259,7 +258,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, CredentialRow>(select_credential!(
                 "WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR visit_id = $2) \
                  AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
@@ -284,8 +283,7 @@ impl Store {
         change: CredentialChange,
         actor: &Actor,
     ) -> Result<CredentialRecord, ModelError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let row = sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
                 .bind(id)
                 .fetch_one(&mut *tx)
@@ -300,10 +298,17 @@ impl Store {
                 updated_at: now(),
                 ..before.clone()
             };
-            let changed = after != CredentialRecord { updated_at: after.updated_at, ..before.clone() }
+            let changed = after
+                != CredentialRecord {
+                    updated_at: after.updated_at,
+                    ..before.clone()
+                }
                 || change.pin.is_some();
             if before.state == CredentialState::Revoked && changed {
-                return Err(StoreError::Rejected("a revoked credential cannot be changed; issue a new one").into());
+                return Err(StoreError::Rejected(
+                    "a revoked credential cannot be changed; issue a new one",
+                )
+                .into());
             }
             if !window_ok(after.valid_from, after.valid_until) {
                 return Err(ModelError::invalid("valid_until", WINDOW));
@@ -321,10 +326,30 @@ impl Store {
             .bind(after.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "credential.update", "credential", id, Some(&before), Some(&after)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "credential.update",
+                    "credential",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             if change.pin.is_some() {
                 // The log records that the PIN was set or removed, never the PIN or hash.
-                insert_log!(&mut *tx, NewLogEntry::new::<()>(actor, "credential.set_pin", "credential", id, None, None));
+                insert_log!(
+                    &mut *tx,
+                    NewLogEntry::new::<()>(
+                        actor,
+                        "credential.set_pin",
+                        "credential",
+                        id,
+                        None,
+                        None
+                    )
+                );
             }
             bump_policy_version!(&mut *tx);
             tx.commit().await?;

@@ -3,7 +3,7 @@
 
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{ModelError, Record, commit_change, corrupt, fetch_record, narrow};
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Door, DoorMode};
 use serde::Serialize;
@@ -212,11 +212,13 @@ impl Store {
             created_at: at,
             updated_at: at,
         };
-        let door = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let door = on!(self.write().await?, |mut tx| {
             place_door!(tx, door);
             bind_door!(INSERT, door).execute(&mut *tx).await?;
-            commit_change!(tx, NewLogEntry::new(actor, "door.create", "door", door.id, None, Some(&door)));
+            commit_change!(
+                tx,
+                NewLogEntry::new(actor, "door.create", "door", door.id, None, Some(&door))
+            );
             door
         });
         Ok(door)
@@ -235,7 +237,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<DoorRecord>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, DoorRow>(select_door!(
                 "WHERE ($1 IS NULL OR site_id = $1) \
                  AND ($2 IS NULL OR from_zone_id = $2 OR to_zone_id = $2) \
@@ -258,8 +260,7 @@ impl Store {
         change: DoorChange,
         actor: &Actor,
     ) -> Result<DoorRecord, ModelError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_record!(DoorRecord, &mut *tx, id);
             let mut after = DoorRecord {
                 name: change.name.clone().unwrap_or_else(|| before.name.clone()),
@@ -273,7 +274,17 @@ impl Store {
             };
             place_door!(tx, after);
             bind_door!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(tx, NewLogEntry::new(actor, "door.update", "door", id, Some(&before), Some(&after)));
+            commit_change!(
+                tx,
+                NewLogEntry::new(
+                    actor,
+                    "door.update",
+                    "door",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             after
         });
         Ok(after)

@@ -6,7 +6,7 @@
 
 use super::audit::chain_records;
 use super::presence::{Passage, record_passages};
-use super::{Store, StoreError, with_pool};
+use super::{Store, StoreError, on};
 use crate::audit::records::{AlarmRow, EventRow, Source};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::decide::{Direction, Outcome, Reason};
@@ -255,8 +255,7 @@ impl Store {
         let mut chained = Vec::new();
         // Granted passages of known holders: who is where (see `presence`).
         let mut passages = Vec::new();
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             // Locks the agent's row (PostgreSQL): one upload per agent at a time.
             let previous = sqlx::query_scalar::<_, Option<i64>>(
                 "UPDATE agents SET last_seen_at = $2 WHERE id = $1 RETURNING clock_offset_ms",
@@ -272,7 +271,11 @@ impl Store {
                 .await?;
             let was_off = previous.is_some_and(|o| o.abs() > MAX_CLOCK_OFFSET_MS);
             if clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS && !was_off {
-                let way = if clock_offset_ms > 0 { "behind" } else { "ahead" };
+                let way = if clock_offset_ms > 0 {
+                    "behind"
+                } else {
+                    "ahead"
+                };
                 let detail = format!("the agent's clock is {} ms {way}", clock_offset_ms.abs());
                 insert_alarm!(&mut *tx, chained, agent_id, "clock_offset", detail);
             }
@@ -281,7 +284,9 @@ impl Store {
             let mut door_zones: std::collections::HashMap<Uuid, Option<Uuid>> =
                 std::collections::HashMap::new();
             for record in records {
-                let Ok(seq) = i64::try_from(record.seq) else { break };
+                let Ok(seq) = i64::try_from(record.seq) else {
+                    break;
+                };
                 if let Some(hash) = stored_hash!(tx, agent_id, seq) {
                     if hash != record.hash {
                         let detail = format!("seq {seq} is stored already with another hash");
@@ -306,11 +311,20 @@ impl Store {
                             .fetch_one(&mut *tx)
                             .await?
                             .unwrap_or(0);
-                            let batch_below = previous.map_or(0, |(p, _)| i64::try_from(p).unwrap_or(0));
+                            let batch_below =
+                                previous.map_or(0, |(p, _)| i64::try_from(p).unwrap_or(0));
                             let first = stored_below.max(batch_below) + 1;
-                            insert_alarm!(&mut *tx, chained, agent_id, "journal_gap", missing(first, seq - 1));
+                            insert_alarm!(
+                                &mut *tx,
+                                chained,
+                                agent_id,
+                                "journal_gap",
+                                missing(first, seq - 1)
+                            );
                         }
-                        Some(before) if chain_hash(&before, record.seq, &record.payload) != record.hash => {
+                        Some(before)
+                            if chain_hash(&before, record.seq, &record.payload) != record.hash =>
+                        {
                             let detail = format!("seq {seq} does not chain from seq {}", seq - 1);
                             insert_alarm!(&mut *tx, chained, agent_id, "chain_broken", detail);
                             break;
@@ -368,7 +382,8 @@ impl Store {
                 previous = Some((record.seq, record.hash));
                 outcome.acked_through = Some(record.seq);
             }
-            super::alarms::ingest::raise_ingest_alarms(&mut *tx, &mut chained, agent_id, records).await?;
+            super::alarms::ingest::raise_ingest_alarms(&mut *tx, &mut chained, agent_id, records)
+                .await?;
             // Passages after chaining: their revisions are their events' chain seqs.
             if let Some(first_seq) = chain_records!(&mut *tx, &chained) {
                 record_passages!(&mut *tx, &passages, first_seq);
@@ -398,7 +413,7 @@ impl Store {
                 before: floor,
                 ..page
             };
-            rows = with_pool!(self, pool => {
+            rows = on!(self.pool(), |pool| {
                 bind_page!(drive.early(), &early).fetch_all(pool).await?
             });
         }
@@ -411,7 +426,7 @@ impl Store {
                 limit: page.limit - rows.len() as i64,
                 ..page
             };
-            let walked = with_pool!(self, pool => {
+            let walked = on!(self.pool(), |pool| {
                 bind_page!(drive.walk(), &walk).fetch_all(pool).await?
             });
             rows.extend(walked);
@@ -425,7 +440,7 @@ impl Store {
                 limit: page.limit - rows.len() as i64,
                 ..page
             };
-            let late = with_pool!(self, pool => {
+            let late = on!(self.pool(), |pool| {
                 bind_page!(drive.late(), &late).fetch_all(pool).await?
             });
             rows.extend(late);
@@ -440,7 +455,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<AlarmRecord>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, AlarmRecord>(
                 "SELECT id, agent_id, at, kind, detail FROM agent_alarms \
                  WHERE agent_id = $1 AND ($2 IS NULL OR id > $2) \

@@ -5,7 +5,7 @@
 use super::credentials::WINDOW;
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{Table, require_row, window_ok};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::Subject;
 use serde::Serialize;
@@ -102,8 +102,7 @@ impl Store {
             created_at: now(),
         };
         let entry = NewLogEntry::new(actor, "grant.create", "grant", grant.id, None, Some(&grant));
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             match new.subject {
                 Subject::Person(id) => require_row!(&mut *tx, Table::People, id, "person_id"),
                 Subject::Group(id) => require_row!(&mut *tx, Table::Groups, id, "group_id"),
@@ -134,7 +133,7 @@ impl Store {
     }
 
     pub async fn grant(&self, id: Uuid) -> Result<GrantRecord, StoreError> {
-        let grant = with_pool!(self, pool => {
+        let grant = on!(self.pool(), |pool| {
             sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
                 .bind(id)
                 .fetch_one(pool)
@@ -150,7 +149,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<GrantRecord>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, GrantRecord>(select_grant!(
                 "WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR group_id = $2) \
                  AND ($3 IS NULL OR zone_id = $3) AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5"
@@ -168,8 +167,7 @@ impl Store {
 
     /// Deletes a grant; the access it gave ends with the next policy.
     pub async fn delete_grant(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             let before = sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
                 .bind(id)
                 .fetch_one(&mut *tx)
@@ -178,7 +176,10 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "grant.delete", "grant", id, Some(&before), None));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(actor, "grant.delete", "grant", id, Some(&before), None)
+            );
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
         });

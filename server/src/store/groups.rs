@@ -3,7 +3,7 @@
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{Table, by_owner, require_row};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -65,8 +65,7 @@ impl Store {
             updated_at: at,
         };
         let entry = NewLogEntry::new(actor, "group.create", "group", group.id, None, Some(&group));
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             sqlx::query(
                 "INSERT INTO person_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
             )
@@ -84,7 +83,7 @@ impl Store {
     }
 
     pub async fn group(&self, id: Uuid) -> Result<GroupRecord, StoreError> {
-        let group = with_pool!(self, pool => fetch_group!(pool, id));
+        let group = on!(self.pool(), |pool| fetch_group!(pool, id));
         Ok(group)
     }
 
@@ -94,7 +93,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<GroupRecord>, StoreError> {
-        let (mut groups, members) = with_pool!(self, pool => {
+        let (mut groups, members) = on!(self.pool(), |pool| {
             let groups = sqlx::query_as::<_, GroupRecord>(select_group!(
                 "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
             ))
@@ -127,8 +126,7 @@ impl Store {
         person_ids: BTreeSet<Uuid>,
         actor: &Actor,
     ) -> Result<GroupRecord, ModelError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_group!(&mut *tx, id);
             sqlx::query("DELETE FROM group_members WHERE group_id = $1")
                 .bind(id)
@@ -152,7 +150,17 @@ impl Store {
                 .bind(after.updated_at)
                 .execute(&mut *tx)
                 .await?;
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "group.set_members", "group", id, Some(&before), Some(&after)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "group.set_members",
+                    "group",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
             after
@@ -162,15 +170,17 @@ impl Store {
 
     /// Deletes a group and its memberships; refused while a grant names the group.
     pub async fn delete_group(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             let before = fetch_group!(&mut *tx, id);
-            let grants = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM grants WHERE group_id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let grants =
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM grants WHERE group_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if grants > 0 {
-                return Err(StoreError::Rejected("the group is still in use by grants; delete them first"));
+                return Err(StoreError::Rejected(
+                    "the group is still in use by grants; delete them first",
+                ));
             }
             sqlx::query("DELETE FROM group_members WHERE group_id = $1")
                 .bind(id)
@@ -180,7 +190,10 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "group.delete", "group", id, Some(&before), None));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(actor, "group.delete", "group", id, Some(&before), None)
+            );
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
         });

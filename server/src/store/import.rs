@@ -22,10 +22,10 @@ use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people::{PersonRecord, PersonRow, select_person, update_person_row};
 use super::people_common::{by_owner, text};
 use super::vetting::{NewVetting, VettingRecord};
-use super::{CredentialRecord, Store, StoreError, bump_policy_version, now, with_pool};
+use super::{CredentialRecord, Store, StoreError, bump_policy_version, now, on};
 use crate::audit::records::{OperatorRow, Source};
-use crate::config::DatabaseKind;
 use crate::import::{ImportCard, ImportPerson, ImportSummary, LineError, Parsed, Progress};
+use crate::store::DatabaseKind;
 use gatehouse_core::model::{CredentialState, PersonStatus};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -282,7 +282,7 @@ impl Store {
         &self,
         ids: impl Iterator<Item = &'a str>,
     ) -> Result<Vec<PersonRecord>, StoreError> {
-        let (rows, members) = with_pool!(self, pool => {
+        let (rows, members) = on!(self.pool(), |pool| {
             let mut query = sqlx::QueryBuilder::new(select_person!("WHERE p.external_id IN ("));
             let mut list = query.separated(", ");
             for id in ids {
@@ -317,7 +317,7 @@ impl Store {
         if cards.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             let mut query = sqlx::QueryBuilder::new(select_credential!(
                 "WHERE state <> 'revoked' AND card IN ("
             ));
@@ -352,8 +352,7 @@ impl Store {
             DatabaseKind::Postgres => "SELECT version FROM policy_state WHERE id = 1 FOR UPDATE",
             DatabaseKind::Sqlite => "SELECT version FROM policy_state WHERE id = 1",
         };
-        let outcome = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let outcome = on!(self.write().await?, |mut tx| {
             // Measured from the moment the write lock is held (IMMEDIATE on SQLite).
             let locked = std::time::Instant::now();
             // SQLite's IMMEDIATE transaction already excludes other writers; on
@@ -361,8 +360,8 @@ impl Store {
             // committing now) visible here, so the plan is redone rather than written
             // over it.
             let now_version = sqlx::query_scalar::<_, i64>(read_version)
-            .fetch_one(&mut *tx)
-            .await?;
+                .fetch_one(&mut *tx)
+                .await?;
             if now_version != version {
                 tx.rollback().await?;
                 None
@@ -374,7 +373,10 @@ impl Store {
                         "INSERT INTO people (id, external_id, name, kind, employer, clearance, \
                          status, created_at, updated_at) ",
                     );
-                    let new = chunk.iter().filter(|p| p.before.is_none()).map(|p| &p.after);
+                    let new = chunk
+                        .iter()
+                        .filter(|p| p.before.is_none())
+                        .map(|p| &p.after);
                     if new.clone().next().is_some() {
                         query.push_values(new, |mut row, p| {
                             row.push_bind(p.id)
@@ -482,20 +484,32 @@ impl Store {
                 if summary.changed() {
                     bump_policy_version!(&mut *tx);
                 }
-                summary.policy_version = sqlx::query_scalar::<_, i64>(
-                    "SELECT version FROM policy_state WHERE id = 1",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
+                summary.policy_version =
+                    sqlx::query_scalar::<_, i64>("SELECT version FROM policy_state WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await?;
                 // The chain last, so that PostgreSQL holds its head row only for this.
                 chain_records!(&mut *tx, &chained);
                 if summary.changed() {
-                    insert_log!(&mut *tx, NewLogEntry::new(actor, "person.import", "import",
-                        Uuid::now_v7(), None, Some(&summary)));
+                    insert_log!(
+                        &mut *tx,
+                        NewLogEntry::new(
+                            actor,
+                            "person.import",
+                            "import",
+                            Uuid::now_v7(),
+                            None,
+                            Some(&summary)
+                        )
+                    );
                 }
                 tx.commit().await?;
                 let held_ms = locked.elapsed().as_millis() as u64;
-                tracing::info!(held_ms, people = people.len(), "import written in one transaction");
+                tracing::info!(
+                    held_ms,
+                    people = people.len(),
+                    "import written in one transaction"
+                );
                 Some(summary)
             }
         });

@@ -3,7 +3,7 @@
 //! Each write is one short statement outside the import's own transaction, so
 //! following a job never waits behind the import it follows for long.
 
-use super::{Actor, Store, StoreError, now, with_pool};
+use super::{Actor, Store, StoreError, now, on};
 use crate::import::{ImportSummary, LineError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -146,7 +146,7 @@ impl Store {
     ) -> Result<ImportJobRecord, StoreError> {
         let at = now();
         let id = Uuid::now_v7();
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query(
                 "INSERT INTO import_jobs (id, state, created_by, created_by_id, created_at, \
                  updated_at, bytes) VALUES ($1, 'queued', $2, $3, $4, $4, $5)",
@@ -164,7 +164,7 @@ impl Store {
 
     /// One job (`NotFound` when unknown).
     pub async fn import_job(&self, id: Uuid) -> Result<ImportJobRecord, StoreError> {
-        let row = with_pool!(self, pool => {
+        let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, JobRow>(
                 "SELECT id, state, created_by, created_at, updated_at, finished_at, bytes, \
                  bytes_checked, rows_checked, people, people_applied, error_count, errors, \
@@ -184,7 +184,7 @@ impl Store {
         state: JobState,
         counts: JobCounts,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query(
                 "UPDATE import_jobs SET state = $2, bytes_checked = $3, rows_checked = $4, \
                  people = $5, people_applied = $6, updated_at = $7 \
@@ -220,7 +220,7 @@ impl Store {
             JobEnd::Failed(why) => (JobState::Failed, None, None, Some(why), 0),
         };
         let at = now();
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query(
                 "UPDATE import_jobs SET state = $2, bytes_checked = $3, rows_checked = $4, \
                  people = $5, people_applied = $6, updated_at = $7, finished_at = $7, \
@@ -260,7 +260,7 @@ impl Store {
         const FAIL_SILENT: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
              finished_at = $1, failure = 'the server running it stopped before the import \
              ended; nothing was imported' WHERE finished_at IS NULL AND updated_at < $2";
-        let marked = with_pool!(self, pool => {
+        let marked = on!(self.pool(), |pool| {
             let query = match silent_since {
                 None => sqlx::query(FAIL_ALL).bind(now()),
                 Some(since) => sqlx::query(FAIL_SILENT).bind(now()).bind(since),

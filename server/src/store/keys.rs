@@ -1,6 +1,6 @@
 //! Server secrets kept in the database, so every replica uses the same ones.
 
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 
 impl Store {
     /// Returns the secret stored under `name`, storing `candidate` first if there is
@@ -10,7 +10,7 @@ impl Store {
         name: &str,
         candidate: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        let secret = with_pool!(self, pool => {
+        let secret = on!(self.pool(), |pool| {
             sqlx::query(
                 "INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO NOTHING",

@@ -1,7 +1,11 @@
 //! Storage on SQLite or PostgreSQL, chosen by the database URL. Every query is written
-//! once and runs on both backends (`with_pool!` expands it for each); migrations for each
-//! backend are embedded in the binary and applied at start.
+//! once and runs on both backends ([`conn`] says how); migrations for each backend are
+//! embedded in the binary and applied at start.
 
+pub(crate) mod conn;
+pub(crate) use conn::{Db, on};
+pub mod settings;
+pub use settings::{DatabaseKind, DatabaseSettings};
 pub(crate) mod audit;
 mod audit_read;
 mod keys;
@@ -71,38 +75,13 @@ pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
 pub(crate) use policy_state::bump_policy_version;
 pub use sessions::{Principal, Session};
 
-use crate::config::{DatabaseKind, DatabaseSettings, sqlite_file};
 use chrono::{DateTime, SubsecRound, Utc};
+use settings::sqlite_file;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
-
-/// Runs `$body` with `$pool` bound to the backend's pool and `$begin` to the statement
-/// that opens a write transaction on it. The body is compiled once per backend.
-macro_rules! with_pool {
-    ($store:expr, $pool:ident, $begin:ident => $body:expr) => {
-        match $store.backend.as_ref() {
-            $crate::store::Backend::Sqlite($pool) => {
-                // IMMEDIATE takes the write lock up front, so a read-then-write
-                // transaction waits for other writers instead of failing.
-                #[allow(unused_variables)]
-                let $begin = "BEGIN IMMEDIATE";
-                $body
-            }
-            $crate::store::Backend::Postgres($pool) => {
-                #[allow(unused_variables)]
-                let $begin = "BEGIN";
-                $body
-            }
-        }
-    };
-    ($store:expr, $pool:ident => $body:expr) => {
-        with_pool!($store, $pool, _begin => $body)
-    };
-}
-pub(crate) use with_pool;
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -282,7 +261,7 @@ impl Store {
 
     /// Succeeds when the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())

@@ -4,7 +4,7 @@
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::presence::select_occupants;
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -77,8 +77,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<MusterRecord, StoreError> {
         let id = Uuid::now_v7();
-        let muster = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let muster = on!(self.write().await?, |mut tx| {
             sqlx::query_scalar::<_, Uuid>("SELECT id FROM sites WHERE id = $1")
                 .bind(site_id)
                 .fetch_one(&mut *tx)
@@ -104,7 +103,10 @@ impl Store {
             .await?;
             let muster = fetch_muster!(&mut *tx, id);
             let details = serde_json::json!({"site_id": site_id, "inside": muster.people.len()});
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "muster.start", "muster", id, None, Some(&details)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(actor, "muster.start", "muster", id, None, Some(&details))
+            );
             tx.commit().await?;
             muster
         });
@@ -113,7 +115,7 @@ impl Store {
 
     /// A muster and its list.
     pub async fn muster(&self, id: Uuid) -> Result<MusterRecord, StoreError> {
-        let muster = with_pool!(self, pool => fetch_muster!(pool, id));
+        let muster = on!(self.pool(), |pool| fetch_muster!(pool, id));
         Ok(muster)
     }
 
@@ -126,8 +128,7 @@ impl Store {
         note: Option<String>,
         actor: &Actor,
     ) -> Result<MusterRecord, StoreError> {
-        let muster = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let muster = on!(self.write().await?, |mut tx| {
             let before = fetch_muster!(&mut *tx, muster_id);
             if before.closed_at.is_some() {
                 return Err(StoreError::Rejected("the muster is closed"));
@@ -149,8 +150,19 @@ impl Store {
             .bind(&note)
             .execute(&mut *tx)
             .await?;
-            let details = serde_json::json!({"holder_id": holder_id, "name": person.name, "note": note});
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "muster.account", "muster", muster_id, None, Some(&details)));
+            let details =
+                serde_json::json!({"holder_id": holder_id, "name": person.name, "note": note});
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "muster.account",
+                    "muster",
+                    muster_id,
+                    None,
+                    Some(&details)
+                )
+            );
             let after = fetch_muster!(&mut *tx, muster_id);
             tx.commit().await?;
             after
@@ -160,21 +172,25 @@ impl Store {
 
     /// Closes a muster (once).
     pub async fn close_muster(&self, id: Uuid, actor: &Actor) -> Result<MusterRecord, StoreError> {
-        let muster = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
-            let closed = sqlx::query("UPDATE musters SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
-                .bind(id)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let muster = on!(self.write().await?, |mut tx| {
+            let closed = sqlx::query(
+                "UPDATE musters SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL",
+            )
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if closed == 0 {
                 fetch_muster!(&mut *tx, id);
                 return Err(StoreError::Rejected("the muster is closed"));
             }
             let muster = fetch_muster!(&mut *tx, id);
             let details = serde_json::json!({"unaccounted": muster.unaccounted});
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "muster.close", "muster", id, None, Some(&details)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(actor, "muster.close", "muster", id, None, Some(&details))
+            );
             tx.commit().await?;
             muster
         });

@@ -1,8 +1,8 @@
 //! The operator log: every change an operator (or the CLI) makes, with before and after,
 //! append-only (the database rejects UPDATE and DELETE on it).
 
-use super::{Store, StoreError, now, with_pool};
-use crate::audit::records::OperatorRow;
+use super::{Db, Store, StoreError, now, on};
+use crate::audit::records::{OperatorRow, Source};
 use crate::auth::visibility::unrestricted;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -100,34 +100,44 @@ impl NewLogEntry {
     }
 }
 
-/// Appends `$entry` (an [`OperatorRow`] from [`NewLogEntry::new`]) to the operator log and
-/// the audit chain through `$executor` (a transaction).
+impl Db<'_> {
+    /// Appends `entry` (from [`NewLogEntry::new`]) to the operator log and the audit
+    /// chain, in the transaction making the change it records.
+    pub(crate) async fn insert_log(mut self, entry: &OperatorRow) -> Result<(), StoreError> {
+        let e = entry;
+        on!(self.re(), |c| {
+            sqlx::query(
+                "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, \
+                 target_id, before, after, request_id, detail_salt) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(e.id)
+            .bind(e.at)
+            .bind(e.actor_id)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.target_type)
+            .bind(&e.target_id)
+            .bind(&e.before)
+            .bind(&e.after)
+            .bind(&e.request_id)
+            .bind(&e.detail_salt)
+            .execute(c)
+            .await?;
+        });
+        self.chain_records(&[(Source::Operator, e.id, e.digest())])
+            .await?;
+        Ok(())
+    }
+}
+
+/// Transitional form of [`Db::insert_log`] for `$executor` (a connection).
 macro_rules! insert_log {
-    ($executor:expr, $entry:expr) => {{
-        let e: $crate::audit::records::OperatorRow = $entry;
-        sqlx::query(
-            "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, target_id, \
-             before, after, request_id, detail_salt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(e.id)
-        .bind(e.at)
-        .bind(e.actor_id)
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.target_type)
-        .bind(&e.target_id)
-        .bind(&e.before)
-        .bind(&e.after)
-        .bind(&e.request_id)
-        .bind(&e.detail_salt)
-        .execute($executor)
-        .await?;
-        $crate::store::audit::chain_records!(
-            $executor,
-            &[($crate::audit::records::Source::Operator, e.id, e.digest())]
-        );
-    }};
+    ($executor:expr, $entry:expr) => {
+        $crate::store::Db::from($executor)
+            .insert_log(&$entry)
+            .await?
+    };
 }
 pub(crate) use insert_log;
 
@@ -143,12 +153,9 @@ impl Store {
         details: &Value,
     ) -> Result<(), StoreError> {
         let entry = NewLogEntry::new(actor, action, target_type, target_id, None, Some(details));
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
-            insert_log!(&mut *tx, entry);
-            tx.commit().await?;
-        });
-        Ok(())
+        let mut tx = self.write().await?;
+        tx.db().insert_log(&entry).await?;
+        tx.commit().await
     }
 
     /// Log entries after `after_seq`, oldest first.
@@ -157,7 +164,7 @@ impl Store {
         after_seq: Option<i64>,
         limit: u32,
     ) -> Result<Vec<LogRecord>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, LogRecord>(
                 "SELECT seq, id, at, actor_id, actor, action, target_type, target_id, \
                  before, after, request_id FROM operator_log \

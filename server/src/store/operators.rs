@@ -2,7 +2,7 @@
 //! one transaction: a change without its record cannot happen.
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::role::Role;
 use serde::{Deserialize, Serialize};
@@ -108,8 +108,7 @@ impl Store {
             None,
             Some(&operator),
         );
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             sqlx::query(
                 "INSERT INTO operators \
                  (id, username, display_name, role, status, password_hash, created_at, updated_at) \
@@ -132,15 +131,21 @@ impl Store {
     }
 
     pub async fn operator(&self, id: Uuid) -> Result<Operator, StoreError> {
-        let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1")).bind(id).fetch_one(pool).await?
+        let row = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(pool)
+                .await?
         });
         Ok(row)
     }
 
     pub async fn operator_by_username(&self, username: &str) -> Result<Operator, StoreError> {
-        let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, Operator>(select_operator!("WHERE username = $1")).bind(username).fetch_one(pool).await?
+        let row = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, Operator>(select_operator!("WHERE username = $1"))
+                .bind(username)
+                .fetch_one(pool)
+                .await?
         });
         Ok(row)
     }
@@ -154,8 +159,11 @@ impl Store {
             "SELECT id, username, display_name, role, status, created_at, updated_at, ",
             "password_hash FROM operators WHERE username = $1"
         );
-        let row = with_pool!(self, pool => {
-            sqlx::query(SQL).bind(username).fetch_optional(pool).await?
+        let row = on!(self.pool(), |pool| {
+            sqlx::query(SQL)
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
                 .map(|row| -> Result<(Operator, String), sqlx::Error> {
                     use sqlx::{FromRow, Row};
                     Ok((Operator::from_row(&row)?, row.try_get("password_hash")?))
@@ -171,21 +179,23 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Operator>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Operator>(select_operator!(
                 "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
             ))
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows)
     }
 
     pub async fn count_operators(&self) -> Result<i64, StoreError> {
-        let n = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM operators").fetch_one(pool).await?
+        let n = on!(self.pool(), |pool| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM operators")
+                .fetch_one(pool)
+                .await?
         });
         Ok(n)
     }
@@ -198,14 +208,16 @@ impl Store {
         change: OperatorChange,
         actor: &Actor,
     ) -> Result<Operator, StoreError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1"))
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
             let after = Operator {
-                display_name: change.display_name.clone().unwrap_or_else(|| before.display_name.clone()),
+                display_name: change
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| before.display_name.clone()),
                 role: change.role.unwrap_or(before.role),
                 status: change.status.unwrap_or(before.status),
                 updated_at: now(),
@@ -220,7 +232,9 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 if other_admins == 0 {
-                    return Err(StoreError::Rejected("at least one active admin must remain"));
+                    return Err(StoreError::Rejected(
+                        "at least one active admin must remain",
+                    ));
                 }
             }
             sqlx::query(
@@ -243,7 +257,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "operator.update", "operator", id, Some(&before), Some(&after)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "operator.update",
+                    "operator",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             tx.commit().await?;
             after
         });
@@ -275,8 +299,7 @@ impl Store {
         let at = now();
         // No session has the nil id, so `None` ends them all.
         let keep = keep.unwrap_or(Uuid::nil());
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             let changed = sqlx::query(
                 "UPDATE operators SET password_hash = $2, updated_at = $3 WHERE id = $1",
             )
@@ -298,7 +321,10 @@ impl Store {
             .bind(keep)
             .execute(&mut *tx)
             .await?;
-            insert_log!(&mut *tx, NewLogEntry::new::<()>(actor, "operator.set_password", "operator", id, None, None));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new::<()>(actor, "operator.set_password", "operator", id, None, None)
+            );
             tx.commit().await?;
         });
         Ok(())

@@ -5,7 +5,7 @@
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{by_owner, decode_error, parse};
 use super::vetting::VettingRecord;
-use super::{Store, StoreError, bump_policy_version, now, with_pool};
+use super::{Store, StoreError, bump_policy_version, now, on};
 use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
 use crate::auth::visibility::hidden;
 use chrono::{DateTime, Utc};
@@ -270,8 +270,7 @@ impl Store {
             None,
             Some(&person),
         );
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             insert_person!(&mut *tx, &person);
             insert_log!(&mut *tx, entry);
             bump_policy_version!(&mut *tx);
@@ -281,7 +280,7 @@ impl Store {
     }
 
     pub async fn person(&self, id: Uuid) -> Result<PersonRecord, StoreError> {
-        let person = with_pool!(self, pool => fetch_person!(pool, id));
+        let person = on!(self.pool(), |pool| fetch_person!(pool, id));
         Ok(person)
     }
 
@@ -294,7 +293,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<PersonRecord>, StoreError> {
         let pattern = name_contains.map(contains_pattern);
-        let (rows, memberships) = with_pool!(self, pool => {
+        let (rows, memberships) = on!(self.pool(), |pool| {
             let rows = sqlx::query_as::<_, PersonRow>(select_person!(people_page!()))
                 .bind(after)
                 .bind(&pattern)
@@ -303,7 +302,9 @@ impl Store {
                 .await?;
             let memberships = sqlx::query_as::<_, (Uuid, Uuid)>(concat!(
                 "SELECT person_id, group_id FROM group_members WHERE person_id IN ",
-                "(SELECT p.id FROM people p ", people_page!(), ") ORDER BY group_id"
+                "(SELECT p.id FROM people p ",
+                people_page!(),
+                ") ORDER BY group_id"
             ))
             .bind(after)
             .bind(&pattern)
@@ -331,20 +332,35 @@ impl Store {
         change: PersonChange,
         actor: &Actor,
     ) -> Result<PersonRecord, StoreError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_person!(&mut *tx, id);
             let after = PersonRecord {
-                external_id: change.external_id.clone().unwrap_or_else(|| before.external_id.clone()),
+                external_id: change
+                    .external_id
+                    .clone()
+                    .unwrap_or_else(|| before.external_id.clone()),
                 name: change.name.clone().unwrap_or_else(|| before.name.clone()),
-                employer: change.employer.clone().unwrap_or_else(|| before.employer.clone()),
+                employer: change
+                    .employer
+                    .clone()
+                    .unwrap_or_else(|| before.employer.clone()),
                 clearance: change.clearance.unwrap_or(before.clearance),
                 status: change.status.unwrap_or(before.status),
                 updated_at: now(),
                 ..before.clone()
             };
             update_person_row!(&mut *tx, &after);
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "person.update", "person", id, Some(&before), Some(&after)));
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "person.update",
+                    "person",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
             after

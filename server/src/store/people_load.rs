@@ -6,8 +6,7 @@ use super::grants::{GrantRecord, select_grant};
 use super::people::{PersonRow, select_person};
 use super::people_common::by_owner;
 use super::visits::{VisitRecord, attach_zones, select_visit};
-use super::{Store, StoreError, with_pool};
-use crate::config::DatabaseKind;
+use super::{Store, StoreError, on};
 use gatehouse_core::model::{Credential, CredentialState, Grant, Person, PinKey, Visit};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -23,39 +22,34 @@ impl Store {
     /// is one, otherwise its most recently issued (revoked) one, so a revoked card is
     /// still known and denied as `credential_inactive`.
     pub async fn load_people_model(&self, pin_key: &PinKey) -> Result<PeopleModel, StoreError> {
-        // One snapshot: PostgreSQL's default (read committed) would give each statement
-        // its own; a SQLite read transaction already sees one.
-        let begin_read = match self.kind() {
-            DatabaseKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-            DatabaseKind::Sqlite => "BEGIN",
-        };
-        let (people, members, visits, visit_zones, credentials, grants) = with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin_read).await?;
-            let people = sqlx::query_as::<_, PersonRow>(select_person!("ORDER BY p.id"))
+        let (people, members, visits, visit_zones, credentials, grants) =
+            on!(self.read().await?, |mut tx| {
+                let people = sqlx::query_as::<_, PersonRow>(select_person!("ORDER BY p.id"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let members = sqlx::query_as::<_, (Uuid, Uuid)>(
+                    "SELECT person_id, group_id FROM group_members ORDER BY group_id",
+                )
                 .fetch_all(&mut *tx)
                 .await?;
-            let members = sqlx::query_as::<_, (Uuid, Uuid)>(
-                "SELECT person_id, group_id FROM group_members ORDER BY group_id",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            let visits = sqlx::query_as::<_, VisitRecord>(select_visit!("ORDER BY id"))
+                let visits = sqlx::query_as::<_, VisitRecord>(select_visit!("ORDER BY id"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let visit_zones = sqlx::query_as::<_, (Uuid, Uuid)>(
+                    "SELECT visit_id, zone_id FROM visit_zones ORDER BY zone_id",
+                )
                 .fetch_all(&mut *tx)
                 .await?;
-            let visit_zones = sqlx::query_as::<_, (Uuid, Uuid)>(
-                "SELECT visit_id, zone_id FROM visit_zones ORDER BY zone_id",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            let credentials = sqlx::query_as::<_, CredentialRow>(select_credential!("ORDER BY id"))
-                .fetch_all(&mut *tx)
-                .await?;
-            let grants = sqlx::query_as::<_, GrantRecord>(select_grant!("ORDER BY id"))
-                .fetch_all(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            (people, members, visits, visit_zones, credentials, grants)
-        });
+                let credentials =
+                    sqlx::query_as::<_, CredentialRow>(select_credential!("ORDER BY id"))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let grants = sqlx::query_as::<_, GrantRecord>(select_grant!("ORDER BY id"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                (people, members, visits, visit_zones, credentials, grants)
+            });
         let mut groups = by_owner(members);
         let people = people
             .into_iter()

@@ -1,26 +1,46 @@
 //! The policy version, bumped with every change to the security model.
 
-use super::{Store, StoreError, with_pool};
+use super::{Db, Store, StoreError, now, on};
 
-/// Bumps the policy version through `$executor` (the transaction making the change).
+impl Db<'_> {
+    /// Bumps the policy version, in the transaction making the change.
+    pub(crate) async fn bump_policy_version(self) -> Result<(), StoreError> {
+        on!(self, |c| {
+            sqlx::query(
+                "UPDATE policy_state SET version = version + 1, changed_at = $1 WHERE id = 1",
+            )
+            .bind(now())
+            .execute(c)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The current policy version, as this connection sees it.
+    pub(crate) async fn policy_version(self) -> Result<i64, StoreError> {
+        let sql = "SELECT version FROM policy_state WHERE id = 1";
+        Ok(on!(self, |c| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(c)
+            .await?))
+    }
+}
+
+/// Transitional form of [`Db::bump_policy_version`] for `$executor` (a connection).
 macro_rules! bump_policy_version {
-    ($executor:expr) => {{
-        sqlx::query("UPDATE policy_state SET version = version + 1, changed_at = $1 WHERE id = 1")
-            .bind($crate::store::now())
-            .execute($executor)
+    ($executor:expr) => {
+        $crate::store::Db::from($executor)
+            .bump_policy_version()
             .await?
-    }};
+    };
 }
 pub(crate) use bump_policy_version;
 
 impl Store {
     /// The current policy version.
     pub async fn policy_version(&self) -> Result<i64, StoreError> {
-        let version = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT version FROM policy_state WHERE id = 1")
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(version)
+        let sql = "SELECT version FROM policy_state WHERE id = 1";
+        Ok(on!(self.pool(), |pool| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await?))
     }
 }

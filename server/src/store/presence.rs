@@ -5,7 +5,7 @@
 //! a door's `from_zone`: the street, the car park) is the site's outside: nobody there is
 //! "inside the site".
 
-use super::{Store, StoreError, with_pool};
+use super::{Store, StoreError, on};
 use crate::audit::records::EventRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -137,7 +137,7 @@ pub(crate) use select_occupants;
 impl Store {
     /// Everyone whose last passage led into `zone_id` or a zone below it.
     pub async fn zone_occupants(&self, zone_id: Uuid) -> Result<Vec<Occupant>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Occupant>(select_occupants!(
                 "WITH RECURSIVE tree (id) AS (SELECT id FROM zones WHERE id = $1 \
                  UNION ALL SELECT c.id FROM zones c JOIN tree t ON c.parent_id = t.id) ",
@@ -153,7 +153,7 @@ impl Store {
 
     /// Everyone inside site `site_id`: in one of its zones that some door leads into.
     pub async fn site_occupants(&self, site_id: Uuid) -> Result<Vec<Occupant>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Occupant>(select_occupants!(
                 "",
                 "",
@@ -187,7 +187,7 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<PresenceChange>, StoreError> {
-        let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, i64)> = with_pool!(self, pool => {
+        let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, i64)> = on!(self.pool(), |pool| {
             sqlx::query_as(
                 "SELECT p.holder_id, p.zone_id, z.site_id, p.since, p.revision \
                  FROM presence p JOIN zones z ON z.id = p.zone_id \

@@ -4,7 +4,7 @@
 //! still verifies). Door events name visits by id only and are kept whole.
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use crate::audit::records::OperatorRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -48,8 +48,7 @@ impl Store {
     ) -> Result<PurgeSummary, StoreError> {
         let mut summary = PurgeSummary::default();
         let at = now();
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             let visits = sqlx::query_scalar::<_, Uuid>(
                 "SELECT id FROM visits WHERE window_end < $1 AND purged_at IS NULL \
                  ORDER BY window_end LIMIT $2",
@@ -91,8 +90,14 @@ impl Store {
             }
             if summary.visits > 0 {
                 let details = serde_json::json!({"cutoff": cutoff, "summary": summary});
-                let entry =
-                    NewLogEntry::new(actor, "retention.purge", "retention", "visitors", None, Some(&details));
+                let entry = NewLogEntry::new(
+                    actor,
+                    "retention.purge",
+                    "retention",
+                    "visitors",
+                    None,
+                    Some(&details),
+                );
                 insert_log!(&mut *tx, entry);
             }
             tx.commit().await?;

@@ -5,7 +5,7 @@
 
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{ModelError, Record, commit_change, fetch_record, site_exists};
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use gatehouse_core::model::{Schedule, Window};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -243,8 +243,7 @@ impl Store {
             None,
             Some(&schedule),
         );
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             site_exists!(tx, schedule.site_id);
             bind_schedule!(INSERT, schedule).execute(&mut *tx).await?;
             commit_change!(tx, entry);
@@ -273,18 +272,33 @@ impl Store {
         change: ScheduleChange,
         actor: &Actor,
     ) -> Result<ScheduleRecord, StoreError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_record!(ScheduleRecord, &mut *tx, id);
             let after = ScheduleRecord {
                 name: change.name.clone().unwrap_or_else(|| before.name.clone()),
-                windows: change.windows.clone().unwrap_or_else(|| before.windows.clone()),
-                holidays: change.holidays.clone().map_or_else(|| before.holidays.clone(), tidy),
+                windows: change
+                    .windows
+                    .clone()
+                    .unwrap_or_else(|| before.windows.clone()),
+                holidays: change
+                    .holidays
+                    .clone()
+                    .map_or_else(|| before.holidays.clone(), tidy),
                 updated_at: now(),
                 ..before.clone()
             };
             bind_schedule!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(tx, NewLogEntry::new(actor, "schedule.update", "schedule", id, Some(&before), Some(&after)));
+            commit_change!(
+                tx,
+                NewLogEntry::new(
+                    actor,
+                    "schedule.update",
+                    "schedule",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             after
         });
         Ok(after)

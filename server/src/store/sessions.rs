@@ -1,7 +1,7 @@
 //! Login sessions. A token is only as good as its session row: logout, disabling the
 //! operator or changing their role revokes it, on every replica at once.
 
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::role::Role;
 use uuid::Uuid;
@@ -29,8 +29,7 @@ pub struct Principal {
 impl Store {
     /// Stores a new session and forgets sessions that have expired.
     pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
                 .bind(session.created_at)
                 .execute(&mut *tx)
@@ -56,7 +55,7 @@ impl Store {
         session_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<Option<Principal>, StoreError> {
-        let row = with_pool!(self, pool => {
+        let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Principal>(
                 "SELECT s.id AS session_id, o.id AS operator_id, o.username, o.display_name, o.role \
                  FROM sessions s JOIN operators o ON o.id = s.operator_id \
@@ -72,7 +71,7 @@ impl Store {
     }
 
     pub async fn revoke_session(&self, session_id: Uuid) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(session_id)
                 .bind(now())

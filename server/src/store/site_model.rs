@@ -6,7 +6,7 @@
 //! of the policy version; a refused change rolls back all three.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::{DoorRecord, ScheduleRecord, SiteRecord, Store, StoreError, ZoneRecord, with_pool};
+use super::{DoorRecord, ScheduleRecord, SiteRecord, Store, StoreError, ZoneRecord, on};
 use gatehouse_core::model::{Door, Schedule, Site, Zone};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -122,7 +122,7 @@ pub(super) use commit_change;
 impl Store {
     /// One record of the site model by id.
     pub(crate) async fn model_record<R: Record>(&self, id: Uuid) -> Result<R, StoreError> {
-        let record = with_pool!(self, pool => fetch_record!(R, pool, id));
+        let record = on!(self.pool(), |pool| fetch_record!(R, pool, id));
         Ok(record)
     }
 
@@ -133,7 +133,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<R>, StoreError> {
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, R::Row>(R::BY_SITE)
                 .bind(site_id)
                 .bind(after)
@@ -151,8 +151,7 @@ impl Store {
         id: Uuid,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             let before = fetch_record!(R, &mut *tx, id);
             sqlx::query(R::DELETE).bind(id).execute(&mut *tx).await?;
             let entry = NewLogEntry::new(actor, R::DELETE_ACTION, R::KIND, id, Some(&before), None);
@@ -166,17 +165,20 @@ impl Store {
     pub async fn load_site_model(
         &self,
     ) -> Result<(Vec<Site>, Vec<Zone>, Vec<Door>, Vec<Schedule>), StoreError> {
-        let (sites, zones, doors, schedules) = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let (sites, zones, doors, schedules) = on!(self.write().await?, |mut tx| {
             let sites = sqlx::query_as::<_, <SiteRecord as Record>::Row>(super::sites::SELECT_ALL)
-                .fetch_all(&mut *tx).await?;
+                .fetch_all(&mut *tx)
+                .await?;
             let zones = sqlx::query_as::<_, <ZoneRecord as Record>::Row>(super::zones::SELECT_ALL)
-                .fetch_all(&mut *tx).await?;
+                .fetch_all(&mut *tx)
+                .await?;
             let doors = sqlx::query_as::<_, <DoorRecord as Record>::Row>(super::doors::SELECT_ALL)
-                .fetch_all(&mut *tx).await?;
+                .fetch_all(&mut *tx)
+                .await?;
             let schedules =
                 sqlx::query_as::<_, <ScheduleRecord as Record>::Row>(super::schedules::SELECT_ALL)
-                    .fetch_all(&mut *tx).await?;
+                    .fetch_all(&mut *tx)
+                    .await?;
             tx.commit().await?;
             (sites, zones, doors, schedules)
         });

@@ -3,7 +3,7 @@
 
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{Record, commit_change, corrupt, fetch_record, narrow};
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Site, ThreatLevel};
 use serde::{Deserialize, Serialize};
@@ -167,8 +167,7 @@ impl Store {
             updated_at: at,
         };
         let entry = NewLogEntry::new(actor, "site.create", "site", site.id, None, Some(&site));
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             bind_site!(INSERT, site).execute(&mut *tx).await?;
             commit_change!(tx, entry);
         });
@@ -232,12 +231,17 @@ impl Store {
         actor: &Actor,
         change: impl FnOnce(&SiteRecord) -> SiteRecord,
     ) -> Result<SiteRecord, StoreError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_record!(SiteRecord, &mut *tx, id);
-            let after = SiteRecord { updated_at: now(), ..change(&before) };
+            let after = SiteRecord {
+                updated_at: now(),
+                ..change(&before)
+            };
             bind_site!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(tx, NewLogEntry::new(actor, action, "site", id, Some(&before), Some(&after)));
+            commit_change!(
+                tx,
+                NewLogEntry::new(actor, action, "site", id, Some(&before), Some(&after))
+            );
             after
         });
         Ok(after)

@@ -5,7 +5,7 @@
 //! short (a crash between reservation and answer) stays counted as a failure: the
 //! throttle errs on the side of refusing.
 
-use super::{Store, StoreError, with_pool};
+use super::{Store, StoreError, on};
 use chrono::{DateTime, Utc};
 
 /// Failures of one key since some time.
@@ -34,7 +34,7 @@ impl Store {
         key: &str,
         since: DateTime<Utc>,
     ) -> Result<FailureCount, StoreError> {
-        let (count, last) = with_pool!(self, pool => {
+        let (count, last) = on!(self.pool(), |pool| {
             sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
                 "SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = $1 AND at > $2",
             )
@@ -53,8 +53,7 @@ impl Store {
         at: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             for key in keys {
                 sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
                     .bind(key)
@@ -92,8 +91,7 @@ impl Store {
         sorted.sort();
         sorted.dedup();
         let postgres = matches!(self.kind(), super::DatabaseKind::Postgres);
-        let reservation = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let reservation = on!(self.write().await?, |mut tx| {
             if postgres {
                 for key in &sorted {
                     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -132,13 +130,15 @@ impl Store {
                 }
             };
             tx.commit().await?;
-            // Forgetting old failures is outside the reservation: under its locks, it
-            // would make logins of different keys wait on each other's rows.
+            reservation
+        });
+        // Forgetting old failures is outside the reservation: under its locks, it would
+        // make logins of different keys wait on each other's rows.
+        on!(self.pool(), |pool| {
             sqlx::query("DELETE FROM login_failures WHERE at <= $1")
                 .bind(since)
                 .execute(pool)
                 .await?;
-            reservation
         });
         Ok(reservation)
     }
@@ -146,7 +146,7 @@ impl Store {
     /// Gives back the attempts a successful login took, so a success never counts as a
     /// failure.
     pub async fn release_login_attempt(&self, attempt: &AttemptIds) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             for id in &attempt.0 {
                 sqlx::query("DELETE FROM login_failures WHERE id = $1")
                     .bind(id)
@@ -158,7 +158,7 @@ impl Store {
     }
 
     pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query("DELETE FROM login_failures WHERE key = $1")
                 .bind(key)
                 .execute(pool)

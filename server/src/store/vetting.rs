@@ -4,7 +4,7 @@
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people::{PersonRecord, fetch_person};
 use super::people_common::parse;
-use super::{Store, StoreError, bump_policy_version, now, with_pool};
+use super::{Store, StoreError, bump_policy_version, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::VettingStatus;
 use serde::Serialize;
@@ -117,16 +117,24 @@ impl Store {
         actor: &Actor,
     ) -> Result<PersonRecord, StoreError> {
         let record = VettingRecord::checked(person_id, new, actor);
-        let person = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let person = on!(self.write().await?, |mut tx| {
             let before = fetch_person!(&mut *tx, person_id);
             insert_vetting!(&mut *tx, &record);
-            let entry = NewLogEntry::new(actor, "person.vetting", "person", person_id,
-                before.vetting.as_ref(), Some(&record));
+            let entry = NewLogEntry::new(
+                actor,
+                "person.vetting",
+                "person",
+                person_id,
+                before.vetting.as_ref(),
+                Some(&record),
+            );
             insert_log!(&mut *tx, entry);
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
-            PersonRecord { vetting: Some(record), ..before }
+            PersonRecord {
+                vetting: Some(record),
+                ..before
+            }
         });
         Ok(person)
     }
@@ -138,7 +146,7 @@ impl Store {
             "checked_by_id, checked_at FROM vetting_records WHERE person_id = $1 ",
             "ORDER BY checked_at DESC, id DESC"
         );
-        let rows = with_pool!(self, pool => {
+        let rows = on!(self.pool(), |pool| {
             let known = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE id = $1")
                 .bind(person_id)
                 .fetch_one(pool)
@@ -146,7 +154,10 @@ impl Store {
             if known == 0 {
                 return Err(StoreError::NotFound);
             }
-            sqlx::query_as::<_, VettingRow>(SQL).bind(person_id).fetch_all(pool).await?
+            sqlx::query_as::<_, VettingRow>(SQL)
+                .bind(person_id)
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows
             .into_iter()

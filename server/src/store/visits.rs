@@ -6,7 +6,7 @@
 use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry, insert_log};
 use super::people_common::{Table, by_owner, require_row, text};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, with_pool};
+use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::CredentialState;
 use serde::Serialize;
@@ -149,9 +149,13 @@ impl Store {
             updated_at: at,
         };
         let entry = NewLogEntry::new(actor, "visit.create", "visit", visit.id, None, Some(&visit));
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
-            require_row!(&mut *tx, Table::People, visit.host_person_id, "host_person_id");
+        on!(self.write().await?, |mut tx| {
+            require_row!(
+                &mut *tx,
+                Table::People,
+                visit.host_person_id,
+                "host_person_id"
+            );
             for zone_id in &visit.allowed_zone_ids {
                 require_row!(&mut *tx, Table::Zones, zone_id, "allowed_zone_ids");
             }
@@ -186,7 +190,7 @@ impl Store {
     }
 
     pub async fn visit(&self, id: Uuid) -> Result<VisitRecord, StoreError> {
-        let visit = with_pool!(self, pool => fetch_visit!(pool, id));
+        let visit = on!(self.pool(), |pool| fetch_visit!(pool, id));
         Ok(visit)
     }
 
@@ -196,7 +200,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<VisitRecord>, StoreError> {
-        let (visits, zones) = with_pool!(self, pool => {
+        let (visits, zones) = on!(self.pool(), |pool| {
             let visits = sqlx::query_as::<_, VisitRecord>(select_visit!(
                 "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
             ))
@@ -221,8 +225,7 @@ impl Store {
     /// Checks a visitor in. Refused (409) when already in, checked out, or the window
     /// has ended; an early arrival may check in, the card works from `window_start`.
     pub async fn check_in_visit(&self, id: Uuid, actor: &Actor) -> Result<VisitRecord, StoreError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_visit!(&mut *tx, id);
             let at = now();
             if before.checked_out {
@@ -239,8 +242,23 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-            let after = VisitRecord { checked_in_at: Some(at), checked_in: true, updated_at: at, ..before.clone() };
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "visit.check_in", "visit", id, Some(&before), Some(&after)));
+            let after = VisitRecord {
+                checked_in_at: Some(at),
+                checked_in: true,
+                updated_at: at,
+                ..before.clone()
+            };
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "visit.check_in",
+                    "visit",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             bump_policy_version!(&mut *tx);
             tx.commit().await?;
             after
@@ -255,8 +273,7 @@ impl Store {
         id: Uuid,
         actor: &Actor,
     ) -> Result<VisitRecord, StoreError> {
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_visit!(&mut *tx, id);
             let at = now();
             if !before.checked_in {
@@ -270,8 +287,23 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-            let after = VisitRecord { checked_out_at: Some(at), checked_out: true, updated_at: at, ..before.clone() };
-            insert_log!(&mut *tx, NewLogEntry::new(actor, "visit.check_out", "visit", id, Some(&before), Some(&after)));
+            let after = VisitRecord {
+                checked_out_at: Some(at),
+                checked_out: true,
+                updated_at: at,
+                ..before.clone()
+            };
+            insert_log!(
+                &mut *tx,
+                NewLogEntry::new(
+                    actor,
+                    "visit.check_out",
+                    "visit",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             let live = sqlx::query_as::<_, CredentialRow>(select_credential!(
                 "WHERE visit_id = $1 AND state <> 'revoked' ORDER BY id"
             ))
@@ -291,7 +323,17 @@ impl Store {
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
-                insert_log!(&mut *tx, NewLogEntry::new(actor, "credential.update", "credential", revoked.id, Some(&before), Some(&revoked)));
+                insert_log!(
+                    &mut *tx,
+                    NewLogEntry::new(
+                        actor,
+                        "credential.update",
+                        "credential",
+                        revoked.id,
+                        Some(&before),
+                        Some(&revoked)
+                    )
+                );
             }
             bump_policy_version!(&mut *tx);
             tx.commit().await?;

@@ -6,7 +6,7 @@ use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{
     ModelError, Record, commit_change, corrupt, fetch_record, narrow, site_exists,
 };
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{AntiPassback, Zone};
 use serde::Serialize;
@@ -286,8 +286,7 @@ impl Store {
             updated_at: at,
         };
         let entry = NewLogEntry::new(actor, "zone.create", "zone", zone.id, None, Some(&zone));
-        with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        on!(self.write().await?, |mut tx| {
             site_exists!(tx, zone.site_id);
             check_parent!(tx, zone);
             bind_zone!(INSERT, zone).execute(&mut *tx).await?;
@@ -319,15 +318,24 @@ impl Store {
         actor: &Actor,
     ) -> Result<ZoneRecord, ModelError> {
         check_occupancy(change.max_occupancy.flatten())?;
-        let after = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let after = on!(self.write().await?, |mut tx| {
             let before = fetch_record!(ZoneRecord, &mut *tx, id);
             let after = apply(&before, change);
             if after.parent_id != before.parent_id {
                 check_parent!(tx, after);
             }
             bind_zone!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(tx, NewLogEntry::new(actor, "zone.update", "zone", id, Some(&before), Some(&after)));
+            commit_change!(
+                tx,
+                NewLogEntry::new(
+                    actor,
+                    "zone.update",
+                    "zone",
+                    id,
+                    Some(&before),
+                    Some(&after)
+                )
+            );
             after
         });
         Ok(after)

@@ -6,7 +6,7 @@
 //! never misses anything, on any replica.
 
 use super::{Alarm, AlarmDbRow, door_alarm_columns, server_alarm_columns};
-use crate::store::{Store, StoreError, with_pool};
+use crate::store::{Store, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -60,7 +60,7 @@ impl Store {
             // Nothing new, or a position this chain never reached: go on from the head.
             return Ok((Vec::new(), head));
         }
-        let (alarms, acks) = with_pool!(self, pool => {
+        let (alarms, acks) = on!(self.pool(), |pool| {
             let alarms = sqlx::query_as::<_, Positioned<AlarmDbRow>>(concat!(
                 "SELECT c.seq AS chain_seq, ",
                 server_alarm_columns!(),

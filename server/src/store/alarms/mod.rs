@@ -15,7 +15,7 @@ pub use feed::{AckNotice, FEED_WINDOW, FeedItem};
 pub use raise::DenialRule;
 
 use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{Store, StoreError, with_pool};
+use super::{Store, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -362,7 +362,7 @@ impl Store {
             filter.kind.is_none_or(AlarmKind::raised_by_server),
             filter.kind.is_none_or(AlarmKind::recorded_at_doors),
         );
-        let mut rows = with_pool!(self, pool => {
+        let mut rows = on!(self.pool(), |pool| {
             let mut rows = Vec::new();
             if servers {
                 let query = sqlx::query_as::<_, AlarmDbRow>(concat!(
@@ -373,7 +373,11 @@ impl Store {
                     alarm_tests!("a.kind", "a.agent_id", "NULL", "a.at"),
                     " ORDER BY a.id LIMIT $9"
                 ));
-                rows.extend(bind_list!(query, filter, after, limit).fetch_all(pool).await?);
+                rows.extend(
+                    bind_list!(query, filter, after, limit)
+                        .fetch_all(pool)
+                        .await?,
+                );
             }
             if doors {
                 let query = sqlx::query_as::<_, AlarmDbRow>(concat!(
@@ -384,7 +388,11 @@ impl Store {
                     alarm_tests!("x.kind", "e.agent_id", "e.door_id", "e.occurred_at"),
                     " ORDER BY x.id LIMIT $9"
                 ));
-                rows.extend(bind_list!(query, filter, after, limit).fetch_all(pool).await?);
+                rows.extend(
+                    bind_list!(query, filter, after, limit)
+                        .fetch_all(pool)
+                        .await?,
+                );
             }
             rows
         });
@@ -395,7 +403,7 @@ impl Store {
 
     /// One alarm; `NotFound` when no alarm has this id.
     pub async fn alarm(&self, id: Uuid) -> Result<Alarm, StoreError> {
-        let row = with_pool!(self, pool => {
+        let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, AlarmDbRow>(alarm_select!("WHERE al.id = $1"))
                 .bind(id)
                 .fetch_one(pool)
@@ -417,8 +425,7 @@ impl Store {
         let Some(operator_id) = actor.id else {
             return Err(StoreError::Rejected("only an operator acknowledges alarms"));
         };
-        let acknowledged = with_pool!(self, pool, begin => {
-            let mut tx = pool.begin_with(begin).await?;
+        let acknowledged = on!(self.write().await?, |mut tx| {
             let alarm: Alarm = sqlx::query_as::<_, AlarmDbRow>(alarm_select!("WHERE al.id = $1"))
                 .bind(id)
                 .fetch_one(&mut *tx)

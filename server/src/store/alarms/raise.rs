@@ -5,7 +5,7 @@
 
 use crate::audit::records::{AlarmRow, Source};
 use crate::store::audit::chain_records;
-use crate::store::{Store, StoreError, now, with_pool};
+use crate::store::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -47,7 +47,7 @@ type Quiet = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 impl Store {
     /// Makes `rule` the one ingest applies (each server writes its `[alarms]` at start).
     pub async fn set_denial_rule(&self, rule: DenialRule) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+        on!(self.pool(), |pool| {
             sqlx::query(
                 "INSERT INTO alarm_settings (id, repeated_denials, repeated_denials_window_s, \
                  updated_at) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET \
@@ -66,7 +66,7 @@ impl Store {
 
     /// The rule ingest applies: the one last written, or the default.
     pub async fn denial_rule(&self) -> Result<DenialRule, StoreError> {
-        let row: Option<(i64, i64)> = with_pool!(self, pool => {
+        let row: Option<(i64, i64)> = on!(self.pool(), |pool| {
             sqlx::query_as(
                 "SELECT repeated_denials, repeated_denials_window_s FROM alarm_settings WHERE id = 1",
             )
@@ -89,7 +89,7 @@ impl Store {
             .ok()
             .and_then(|after| now().checked_sub_signed(after))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let candidates: Vec<Uuid> = with_pool!(self, pool => {
+        let candidates: Vec<Uuid> = on!(self.pool(), |pool| {
             sqlx::query_scalar(
                 "SELECT g.id FROM agents g WHERE g.status = 'active' \
                  AND COALESCE(g.last_seen_at, g.enrolled_at) < $1 \
@@ -103,19 +103,17 @@ impl Store {
         });
         let mut alarmed = Vec::new();
         for agent_id in candidates {
-            with_pool!(self, pool, begin => {
-                let mut tx = pool.begin_with(begin).await?;
+            on!(self.write().await?, |mut tx| {
                 // Holds the agent's row (PostgreSQL) and checks again under it.
-                let quiet: Option<Quiet> =
-                    sqlx::query_as(
-                        "UPDATE agents SET last_seen_at = last_seen_at WHERE id = $1 \
+                let quiet: Option<Quiet> = sqlx::query_as(
+                    "UPDATE agents SET last_seen_at = last_seen_at WHERE id = $1 \
                          AND status = 'active' AND COALESCE(last_seen_at, enrolled_at) < $2 \
                          RETURNING name, last_seen_at, enrolled_at",
-                    )
-                    .bind(agent_id)
-                    .bind(cutoff)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                )
+                .bind(agent_id)
+                .bind(cutoff)
+                .fetch_optional(&mut *tx)
+                .await?;
                 let since = quiet
                     .as_ref()
                     .and_then(|(_, seen, enrolled)| seen.or(*enrolled));
@@ -129,7 +127,11 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                     if raised == 0 {
-                        let what = if seen.is_some() { "heard from" } else { "heard from since enrolling" };
+                        let what = if seen.is_some() {
+                            "heard from"
+                        } else {
+                            "heard from since enrolling"
+                        };
                         let row = AlarmRow {
                             id: Uuid::now_v7(),
                             agent_id,
