@@ -165,7 +165,7 @@ impl Store {
     pub async fn load_site_model(
         &self,
     ) -> Result<(Vec<Site>, Vec<Zone>, Vec<Door>, Vec<Schedule>), StoreError> {
-        let (sites, zones, doors, schedules) = on!(self.write().await?, |mut tx| {
+        let (sites, zones, doors, schedules) = on!(self.read().await?, |mut tx| {
             let sites = sqlx::query_as::<_, <SiteRecord as Record>::Row>(super::sites::SELECT_ALL)
                 .fetch_all(&mut *tx)
                 .await?;
