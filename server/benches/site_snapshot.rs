@@ -14,9 +14,9 @@
 
 use gatehouse_core::model::DoorMode;
 use gatehouse_core::policy::Settings;
-use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::import::import_people;
 use gatehouse_server::policy::PolicyService;
+use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::store::{Actor, NewDoor, NewSite, NewZone, SiteChange, Store, ZoneRules};
 use std::collections::BTreeSet;
 use std::error::Error;

@@ -3,8 +3,8 @@
 //! operator-log entry in one transaction; neither a code nor a token (nor their hashes)
 //! ever reaches the log.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{ModelError, Store, StoreError, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::{Db, ModelError, Store, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,21 +70,23 @@ macro_rules! select_agent {
     };
 }
 
-/// Reads one agent with its doors within `$executor`; `NotFound` when unknown.
-macro_rules! fetch_agent {
-    ($executor:expr, $id:expr) => {{
-        let mut agent = sqlx::query_as::<_, AgentRecord>(select_agent!("WHERE id = $1"))
-            .bind($id)
-            .fetch_one(&mut *$executor)
+impl Db<'_> {
+    /// One agent with its doors; `NotFound` when unknown.
+    async fn fetch_agent(self, id: Uuid) -> Result<AgentRecord, StoreError> {
+        Ok(on!(self, |c| {
+            let mut agent = sqlx::query_as::<_, AgentRecord>(select_agent!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *c)
+                .await?;
+            agent.door_ids = sqlx::query_scalar::<_, Uuid>(
+                "SELECT door_id FROM agent_doors WHERE agent_id = $1 ORDER BY door_id",
+            )
+            .bind(id)
+            .fetch_all(&mut *c)
             .await?;
-        agent.door_ids = sqlx::query_scalar::<_, Uuid>(
-            "SELECT door_id FROM agent_doors WHERE agent_id = $1 ORDER BY door_id",
-        )
-        .bind($id)
-        .fetch_all(&mut *$executor)
-        .await?;
-        agent
-    }};
+            agent
+        }))
+    }
 }
 
 /// The operator-log actor for what an agent does by itself (enrolling).
@@ -157,21 +159,23 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(actor, "agent.create", "agent", agent.id, None, Some(&agent))
-            );
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new(
+                    actor,
+                    "agent.create",
+                    "agent",
+                    agent.id,
+                    None,
+                    Some(&agent),
+                ))
+                .await?;
             tx.commit().await?;
         });
         Ok(agent)
     }
 
     pub async fn agent(&self, id: Uuid) -> Result<AgentRecord, StoreError> {
-        let agent = on!(self.pool(), |pool| {
-            let mut conn = pool.acquire().await?;
-            fetch_agent!(conn, id)
-        });
-        Ok(agent)
+        self.read().await?.db().fetch_agent(id).await
     }
 
     /// Agents in creation order after the cursor id, each with its doors.
@@ -248,7 +252,7 @@ impl Store {
     ) -> Result<AgentRecord, StoreError> {
         let at = super::now();
         let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_agent!(tx, id);
+            let before = Db::from(&mut *tx).fetch_agent(id).await?;
             if before.status == AgentStatus::Revoked {
                 return Err(StoreError::Rejected(
                     "the agent is revoked; register a new one",
@@ -278,10 +282,16 @@ impl Store {
                 updated_at: at,
                 ..before.clone()
             };
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(actor, action, "agent", id, Some(&before), Some(&after))
-            );
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new(
+                    actor,
+                    action,
+                    "agent",
+                    id,
+                    Some(&before),
+                    Some(&after),
+                ))
+                .await?;
             tx.commit().await?;
             after
         });
@@ -312,18 +322,17 @@ impl Store {
             match id {
                 None => None,
                 Some(id) => {
-                    let agent = fetch_agent!(tx, id);
-                    insert_log!(
-                        &mut *tx,
-                        NewLogEntry::new(
+                    let agent = Db::from(&mut *tx).fetch_agent(id).await?;
+                    Db::from(&mut *tx)
+                        .insert_log(&NewLogEntry::new(
                             &agent_actor(),
                             "agent.enroll",
                             "agent",
                             id,
                             None,
-                            Some(&agent)
-                        )
-                    );
+                            Some(&agent),
+                        ))
+                        .await?;
                     tx.commit().await?;
                     Some(agent)
                 }

@@ -146,7 +146,7 @@ impl Store {
                     .chain(alarms.iter().map(|r| (Source::Alarm, r.id, r.digest())))
                     .collect();
                 count = entries.len() as u64;
-                chain_records!(&mut *tx, &entries);
+                Db::from(&mut *tx).chain_records(&entries).await?;
             }
             tx.commit().await?;
         });

@@ -13,7 +13,7 @@
 //! either backend, defined beside the table they belong to (`impl Db<'_>` in each
 //! module): real signatures, and an error is returned, never hidden in a macro.
 
-use super::{DatabaseKind, Store, StoreError};
+use super::{Store, StoreError};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// A value of the SQLite or the PostgreSQL flavour.
@@ -52,14 +52,6 @@ impl Db<'_> {
         match self {
             Either::Sqlite(c) => Either::Sqlite(&mut **c),
             Either::Postgres(c) => Either::Postgres(&mut **c),
-        }
-    }
-
-    /// Which backend the connection is to.
-    pub(crate) fn kind(&self) -> DatabaseKind {
-        match self {
-            Either::Sqlite(_) => DatabaseKind::Sqlite,
-            Either::Postgres(_) => DatabaseKind::Postgres,
         }
     }
 }

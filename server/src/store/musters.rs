@@ -2,9 +2,9 @@
 //! site at that moment; officers then mark people accounted for, and close it. Each step
 //! is in the operator log, so the muster is part of the audit trail.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
+use super::operator_log::{Actor, NewLogEntry};
 use super::presence::select_occupants;
-use super::{Store, StoreError, now, on};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -43,30 +43,30 @@ pub struct MusterRecord {
     pub unaccounted: usize,
 }
 
-macro_rules! fetch_muster {
-    ($executor:expr, $id:expr) => {{
-        let id: Uuid = $id;
-        let mut muster = sqlx::query_as::<_, MusterRecord>(
-            "SELECT id, site_id, started_at, started_by, closed_at FROM musters WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one($executor)
-        .await?;
-        muster.people = sqlx::query_as::<_, MusterPerson>(
-            "SELECT holder_id, kind, name, zone_id, zone_name, door_id, door_name, since, \
-             accounted_at, accounted_by, note FROM muster_people WHERE muster_id = $1 \
-             ORDER BY zone_name, name, holder_id",
-        )
-        .bind(id)
-        .fetch_all($executor)
-        .await?;
-        muster.unaccounted = muster
-            .people
-            .iter()
-            .filter(|p| p.accounted_at.is_none())
-            .count();
-        muster
-    }};
+impl Db<'_> {
+    /// A muster and its list; `NotFound` when unknown.
+    async fn fetch_muster(self, id: Uuid) -> Result<MusterRecord, StoreError> {
+        let (mut muster, people) = on!(self, |c| {
+            let muster = sqlx::query_as::<_, MusterRecord>(
+                "SELECT id, site_id, started_at, started_by, closed_at FROM musters WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await?;
+            let people = sqlx::query_as::<_, MusterPerson>(
+                "SELECT holder_id, kind, name, zone_id, zone_name, door_id, door_name, since, \
+                 accounted_at, accounted_by, note FROM muster_people WHERE muster_id = $1 \
+                 ORDER BY zone_name, name, holder_id",
+            )
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await?;
+            (muster, people)
+        });
+        muster.unaccounted = people.iter().filter(|p| p.accounted_at.is_none()).count();
+        muster.people = people;
+        Ok(muster)
+    }
 }
 
 impl Store {
@@ -101,12 +101,18 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            let muster = fetch_muster!(&mut *tx, id);
+            let muster = Db::from(&mut *tx).fetch_muster(id).await?;
             let details = serde_json::json!({"site_id": site_id, "inside": muster.people.len()});
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(actor, "muster.start", "muster", id, None, Some(&details))
-            );
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new(
+                    actor,
+                    "muster.start",
+                    "muster",
+                    id,
+                    None,
+                    Some(&details),
+                ))
+                .await?;
             tx.commit().await?;
             muster
         });
@@ -115,8 +121,7 @@ impl Store {
 
     /// A muster and its list.
     pub async fn muster(&self, id: Uuid) -> Result<MusterRecord, StoreError> {
-        let muster = on!(self.pool(), |pool| fetch_muster!(pool, id));
-        Ok(muster)
+        self.read().await?.db().fetch_muster(id).await
     }
 
     /// Marks `holder_id` accounted for. Refused (409) once the muster is closed or when
@@ -129,7 +134,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<MusterRecord, StoreError> {
         let muster = on!(self.write().await?, |mut tx| {
-            let before = fetch_muster!(&mut *tx, muster_id);
+            let before = Db::from(&mut *tx).fetch_muster(muster_id).await?;
             if before.closed_at.is_some() {
                 return Err(StoreError::Rejected("the muster is closed"));
             }
@@ -152,18 +157,17 @@ impl Store {
             .await?;
             let details =
                 serde_json::json!({"holder_id": holder_id, "name": person.name, "note": note});
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new(
                     actor,
                     "muster.account",
                     "muster",
                     muster_id,
                     None,
-                    Some(&details)
-                )
-            );
-            let after = fetch_muster!(&mut *tx, muster_id);
+                    Some(&details),
+                ))
+                .await?;
+            let after = Db::from(&mut *tx).fetch_muster(muster_id).await?;
             tx.commit().await?;
             after
         });
@@ -182,15 +186,21 @@ impl Store {
             .await?
             .rows_affected();
             if closed == 0 {
-                fetch_muster!(&mut *tx, id);
+                Db::from(&mut *tx).fetch_muster(id).await?;
                 return Err(StoreError::Rejected("the muster is closed"));
             }
-            let muster = fetch_muster!(&mut *tx, id);
+            let muster = Db::from(&mut *tx).fetch_muster(id).await?;
             let details = serde_json::json!({"unaccounted": muster.unaccounted});
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(actor, "muster.close", "muster", id, None, Some(&details))
-            );
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new(
+                    actor,
+                    "muster.close",
+                    "muster",
+                    id,
+                    None,
+                    Some(&details),
+                ))
+                .await?;
             tx.commit().await?;
             muster
         });

@@ -1,8 +1,8 @@
 //! Operator accounts. Every change is written together with its operator-log entry, in
 //! one transaction: a change without its record cannot happen.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{Store, StoreError, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::role::Role;
 use serde::{Deserialize, Serialize};
@@ -124,7 +124,7 @@ impl Store {
             .bind(operator.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_log!(&mut *tx, entry);
+            Db::from(&mut *tx).insert_log(&entry).await?;
             tx.commit().await?;
         });
         Ok(operator)
@@ -257,17 +257,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new(
                     actor,
                     "operator.update",
                     "operator",
                     id,
                     Some(&before),
-                    Some(&after)
-                )
-            );
+                    Some(&after),
+                ))
+                .await?;
             tx.commit().await?;
             after
         });
@@ -321,10 +320,16 @@ impl Store {
             .bind(keep)
             .execute(&mut *tx)
             .await?;
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new::<()>(actor, "operator.set_password", "operator", id, None, None)
-            );
+            Db::from(&mut *tx)
+                .insert_log(&NewLogEntry::new::<()>(
+                    actor,
+                    "operator.set_password",
+                    "operator",
+                    id,
+                    None,
+                    None,
+                ))
+                .await?;
             tx.commit().await?;
         });
         Ok(())

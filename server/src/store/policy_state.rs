@@ -16,13 +16,6 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// The current policy version, as this connection sees it.
-    pub(crate) async fn policy_version(self) -> Result<i64, StoreError> {
-        let sql = "SELECT version FROM policy_state WHERE id = 1";
-        Ok(on!(self, |c| sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(c)
-            .await?))
-    }
 }
 
 /// Transitional form of [`Db::bump_policy_version`] for `$executor` (a connection).

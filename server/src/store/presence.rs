@@ -5,7 +5,7 @@
 //! a door's `from_zone`: the street, the car park) is the site's outside: nobody there is
 //! "inside the site".
 
-use super::{Store, StoreError, on};
+use super::{Db, Store, StoreError, on};
 use crate::audit::records::EventRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -48,48 +48,53 @@ impl Passage {
     }
 }
 
-/// Records `$passages` (`&[Passage]`) through `$tx`: each holder's presence moves to
-/// the zone the passage led into, unless a later passage is already recorded. Passages
-/// at a door that no longer exists are skipped. `$first_seq` is the audit chain seq of
-/// the upload's first chained entry: a passage's revision is its event's chain seq, so
-/// revisions grow in commit order and the presence feed never skips a change.
-macro_rules! record_passages {
-    ($tx:expr, $passages:expr, $first_seq:expr) => {{
-        let passages: &[$crate::store::presence::Passage] = $passages;
-        let first_seq: i64 = $first_seq;
-        for p in passages {
-            let zone: Option<uuid::Uuid> = sqlx::query_scalar(
-                "SELECT CASE WHEN $2 = 'exit' THEN from_zone_id ELSE to_zone_id END \
-                 FROM doors WHERE id = $1",
-            )
-            .bind(p.door_id)
-            .bind(&p.direction)
-            .fetch_optional($tx)
-            .await?;
-            let Some(zone) = zone else { continue };
-            sqlx::query(
-                "INSERT INTO presence (holder_id, person_id, visit_id, zone_id, door_id, \
-                 direction, since, event_id, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 $8, $9) ON CONFLICT (holder_id) DO UPDATE SET zone_id = excluded.zone_id, \
-                 door_id = excluded.door_id, direction = excluded.direction, \
-                 since = excluded.since, event_id = excluded.event_id, \
-                 revision = excluded.revision WHERE presence.since <= excluded.since",
-            )
-            .bind(p.holder_id)
-            .bind(p.person_id)
-            .bind(p.visit_id)
-            .bind(zone)
-            .bind(p.door_id)
-            .bind(&p.direction)
-            .bind(p.since)
-            .bind(p.event_id)
-            .bind(first_seq + p.chain_index)
-            .execute($tx)
-            .await?;
-        }
-    }};
+impl Db<'_> {
+    /// Records `passages`: each holder's presence moves to the zone the passage led
+    /// into, unless a later passage is already recorded. Passages at a door that no
+    /// longer exists are skipped. `first_seq` is the audit chain seq of the upload's
+    /// first chained entry: a passage's revision is its event's chain seq, so revisions
+    /// grow in commit order and the presence feed never skips a change.
+    pub(crate) async fn record_passages(
+        self,
+        passages: &[Passage],
+        first_seq: i64,
+    ) -> Result<(), StoreError> {
+        on!(self, |c| {
+            for p in passages {
+                let zone: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT CASE WHEN $2 = 'exit' THEN from_zone_id ELSE to_zone_id END \
+                     FROM doors WHERE id = $1",
+                )
+                .bind(p.door_id)
+                .bind(&p.direction)
+                .fetch_optional(&mut *c)
+                .await?;
+                let Some(zone) = zone else { continue };
+                sqlx::query(
+                    "INSERT INTO presence (holder_id, person_id, visit_id, zone_id, door_id, \
+                     direction, since, event_id, revision) VALUES ($1, $2, $3, $4, $5, $6, \
+                     $7, $8, $9) ON CONFLICT (holder_id) DO UPDATE SET \
+                     zone_id = excluded.zone_id, door_id = excluded.door_id, \
+                     direction = excluded.direction, since = excluded.since, \
+                     event_id = excluded.event_id, revision = excluded.revision \
+                     WHERE presence.since <= excluded.since",
+                )
+                .bind(p.holder_id)
+                .bind(p.person_id)
+                .bind(p.visit_id)
+                .bind(zone)
+                .bind(p.door_id)
+                .bind(&p.direction)
+                .bind(p.since)
+                .bind(p.event_id)
+                .bind(first_seq + p.chain_index)
+                .execute(&mut *c)
+                .await?;
+            }
+        });
+        Ok(())
+    }
 }
-pub(crate) use record_passages;
 
 /// Someone inside, where they are and how they got there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -3,8 +3,8 @@
 //! their before/after (keeping the salted hash the audit chain commits to, so the chain
 //! still verifies). Door events name visits by id only and are kept whole.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{Store, StoreError, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::{Db, Store, StoreError, now, on};
 use crate::audit::records::OperatorRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -98,7 +98,7 @@ impl Store {
                     None,
                     Some(&details),
                 );
-                insert_log!(&mut *tx, entry);
+                Db::from(&mut *tx).insert_log(&entry).await?;
             }
             tx.commit().await?;
         });

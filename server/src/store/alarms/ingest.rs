@@ -1,5 +1,5 @@
 //! Alarms found in an upload, inside the ingesting transaction (`Store::ingest_events`
-//! makes one call, [`raise_ingest_alarms`], before it chains what it wrote):
+//! makes one call, [`Db::raise_ingest_alarms`], before it chains what it wrote):
 //!
 //! * each newly stored door incident that is an alarm (forced or held open, lock fault,
 //!   stale policy, full journal, clock offset), and each presentation that raised one
@@ -14,38 +14,14 @@
 //! Uploads with neither cost no query.
 
 use super::DenialRule;
-use crate::audit::records::{AlarmRow, Source};
-use crate::store::{StoreError, UploadRecord, now};
+use crate::audit::records::Source;
+use crate::store::audit::ChainItem;
+use crate::store::{Db, StoreError, UploadRecord, now, on};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::decide::{Alarm, Outcome};
 use gatehouse_core::event::EventKind;
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
 use uuid::Uuid;
-
-/// An entry for the audit chain: which record, its digest.
-type ChainEntry = (Source, Uuid, [u8; 32]);
-
-/// A connection of either backend, inside the ingesting transaction.
-pub(crate) trait IngestAlarms: Send {
-    fn ingest_alarms<'a>(
-        &'a mut self,
-        chained: &'a mut Vec<ChainEntry>,
-        agent_id: Uuid,
-        records: &'a [UploadRecord],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
-}
-
-/// Finds the alarms of an upload whose stored records are the events in `chained`, and
-/// appends the alarms it raises to `chained`.
-pub(crate) async fn raise_ingest_alarms<C: IngestAlarms>(
-    conn: &mut C,
-    chained: &mut Vec<ChainEntry>,
-    agent_id: Uuid,
-    records: &[UploadRecord],
-) -> Result<(), StoreError> {
-    conn.ingest_alarms(chained, agent_id, records).await
-}
 
 /// The alarm kinds a door event is, in the names `event_alarms` stores.
 fn door_alarm_kinds(kind: &EventKind) -> Vec<&'static str> {
@@ -122,135 +98,116 @@ fn window_reached(
     best
 }
 
-macro_rules! impl_ingest_alarms {
-    ($conn:ty) => {
-        impl IngestAlarms for $conn {
-            fn ingest_alarms<'a>(
-                &'a mut self,
-                chained: &'a mut Vec<ChainEntry>,
-                agent_id: Uuid,
-                records: &'a [UploadRecord],
-            ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
-                async move {
-                    let stored: HashSet<Uuid> = chained
-                        .iter()
-                        .filter(|(source, _, _)| *source == Source::Event)
-                        .map(|(_, id, _)| *id)
-                        .collect();
-                    if stored.is_empty() {
-                        return Ok(());
-                    }
-                    let mut pointed = HashSet::new();
-                    for record in records {
-                        let kinds = door_alarm_kinds(&record.event.kind);
-                        let Ok(seq) = i64::try_from(record.seq) else { continue };
-                        if kinds.is_empty() {
-                            continue;
-                        }
-                        let event_id = sqlx::query_scalar::<_, Uuid>(
-                            "SELECT id FROM access_events WHERE agent_id = $1 AND seq = $2",
-                        )
-                        .bind(agent_id)
-                        .bind(seq)
-                        .fetch_optional(&mut *self)
-                        .await?;
-                        // Only events this upload stored: a duplicate was seen before.
-                        let Some(event_id) = event_id.filter(|id| stored.contains(id)) else {
-                            continue;
-                        };
-                        if !pointed.insert(event_id) {
-                            continue;
-                        }
-                        for kind in kinds {
-                            sqlx::query(
-                                "INSERT INTO event_alarms (id, event_id, kind) VALUES ($1, $2, $3)",
-                            )
-                            .bind(Uuid::now_v7())
-                            .bind(event_id)
-                            .bind(kind)
-                            .execute(&mut *self)
-                            .await?;
-                        }
-                    }
-
-                    let cards = denied_cards(records);
-                    if cards.is_empty() {
-                        return Ok(());
-                    }
-                    let rule: Option<(i64, i64)> = sqlx::query_as(
-                        "SELECT repeated_denials, repeated_denials_window_s FROM alarm_settings \
-                         WHERE id = 1",
+impl Db<'_> {
+    /// Finds the alarms of an upload whose stored records are the events in `chained`,
+    /// and appends the alarms it raises to `chained`.
+    pub(crate) async fn raise_ingest_alarms(
+        self,
+        chained: &mut Vec<ChainItem>,
+        agent_id: Uuid,
+        records: &[UploadRecord],
+    ) -> Result<(), StoreError> {
+        on!(self, |c| {
+            let stored: HashSet<Uuid> = chained
+                .iter()
+                .filter(|(source, _, _)| *source == Source::Event)
+                .map(|(_, id, _)| *id)
+                .collect();
+            if stored.is_empty() {
+                return Ok(());
+            }
+            let mut pointed = HashSet::new();
+            for record in records {
+                let kinds = door_alarm_kinds(&record.event.kind);
+                let Ok(seq) = i64::try_from(record.seq) else {
+                    continue;
+                };
+                if kinds.is_empty() {
+                    continue;
+                }
+                let event_id = Db::from(&mut *c).event_id(agent_id, seq).await?;
+                // Only events this upload stored: a duplicate was seen before.
+                let Some(event_id) = event_id.filter(|id| stored.contains(id)) else {
+                    continue;
+                };
+                if !pointed.insert(event_id) {
+                    continue;
+                }
+                for kind in kinds {
+                    sqlx::query(
+                        "INSERT INTO event_alarms (id, event_id, kind) VALUES ($1, $2, $3)",
                     )
-                    .fetch_optional(&mut *self)
+                    .bind(Uuid::now_v7())
+                    .bind(event_id)
+                    .bind(kind)
+                    .execute(&mut *c)
                     .await?;
-                    let rule = rule.map_or_else(DenialRule::default, super::raise::rule_from);
-                    // Uploads counting denials take turns from here (the chain head's row
-                    // lock on PostgreSQL; SQLite's write lock is held already), so each sees
-                    // the others' denials and alarms.
-                    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-                        .execute(&mut *self)
-                        .await?;
-                    for (card, (first, last)) in cards {
-                        let denials = sqlx::query_as::<_, (Uuid, DateTime<Utc>, Option<Uuid>)>(
-                            "SELECT id, occurred_at, door_id FROM access_events \
-                             WHERE outcome = 'denied' AND card = $1 AND occurred_at >= $2 \
-                             AND occurred_at <= $3 ORDER BY occurred_at, id",
-                        )
-                        .bind(card)
-                        .bind(rule.window_before(first))
-                        .bind(last.checked_add_signed(rule.window()).unwrap_or(DateTime::<Utc>::MAX_UTC))
-                        .fetch_all(&mut *self)
-                        .await?;
-                        let Some((count, door, at)) = window_reached(&denials, &stored, rule) else {
-                            continue;
-                        };
-                        let prefix = format!("card {card} ");
-                        let recent = sqlx::query_scalar::<_, i64>(
-                            "SELECT COUNT(*) FROM agent_alarms WHERE kind = 'repeated_denials' \
-                             AND at >= $1 AND substr(detail, 1, $2) = $3",
-                        )
-                        .bind(rule.window_before(now()))
-                        .bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
-                        .bind(&prefix)
-                        .fetch_one(&mut *self)
-                        .await?;
-                        if recent > 0 {
-                            continue;
-                        }
-                        let door = door.map_or_else(|| "an unknown door".to_owned(), |d| format!("door {d}"));
-                        let row = AlarmRow {
-                            id: Uuid::now_v7(),
-                            agent_id,
-                            at: now(),
-                            kind: "repeated_denials".to_owned(),
-                            detail: format!(
-                                "{prefix}was denied {count} times within {} s, the last at {door} at {}",
-                                rule.window_s,
-                                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                            ),
-                        };
-                        sqlx::query(
-                            "INSERT INTO agent_alarms (id, agent_id, at, kind, detail) \
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(row.id)
-                        .bind(row.agent_id)
-                        .bind(row.at)
-                        .bind(&row.kind)
-                        .bind(&row.detail)
-                        .execute(&mut *self)
-                        .await?;
-                        chained.push((Source::Alarm, row.id, row.digest()));
-                    }
-                    Ok(())
                 }
             }
-        }
-    };
-}
 
-impl_ingest_alarms!(sqlx::SqliteConnection);
-impl_ingest_alarms!(sqlx::PgConnection);
+            let cards = denied_cards(records);
+            if cards.is_empty() {
+                return Ok(());
+            }
+            let rule: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT repeated_denials, repeated_denials_window_s FROM alarm_settings \
+                 WHERE id = 1",
+            )
+            .fetch_optional(&mut *c)
+            .await?;
+            let rule = rule.map_or_else(DenialRule::default, super::raise::rule_from);
+            // Uploads counting denials take turns from here (the chain head's row
+            // lock on PostgreSQL; SQLite's write lock is held already), so each sees
+            // the others' denials and alarms.
+            sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+                .execute(&mut *c)
+                .await?;
+            for (card, (first, last)) in cards {
+                let denials = sqlx::query_as::<_, (Uuid, DateTime<Utc>, Option<Uuid>)>(
+                    "SELECT id, occurred_at, door_id FROM access_events \
+                     WHERE outcome = 'denied' AND card = $1 AND occurred_at >= $2 \
+                     AND occurred_at <= $3 ORDER BY occurred_at, id",
+                )
+                .bind(card)
+                .bind(rule.window_before(first))
+                .bind(
+                    last.checked_add_signed(rule.window())
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                )
+                .fetch_all(&mut *c)
+                .await?;
+                let Some((count, door, at)) = window_reached(&denials, &stored, rule) else {
+                    continue;
+                };
+                let prefix = format!("card {card} ");
+                let recent = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM agent_alarms WHERE kind = 'repeated_denials' \
+                     AND at >= $1 AND substr(detail, 1, $2) = $3",
+                )
+                .bind(rule.window_before(now()))
+                .bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
+                .bind(&prefix)
+                .fetch_one(&mut *c)
+                .await?;
+                if recent > 0 {
+                    continue;
+                }
+                let door =
+                    door.map_or_else(|| "an unknown door".to_owned(), |d| format!("door {d}"));
+                let detail = format!(
+                    "{prefix}was denied {count} times within {} s, the last at {door} at {}",
+                    rule.window_s,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                );
+                let entry = Db::from(&mut *c)
+                    .insert_agent_alarm(agent_id, "repeated_denials", detail)
+                    .await?;
+                chained.push(entry);
+            }
+        });
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

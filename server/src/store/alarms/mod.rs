@@ -14,8 +14,10 @@ mod raise;
 pub use feed::{AckNotice, FEED_WINDOW, FeedItem};
 pub use raise::DenialRule;
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::{Store, StoreError, on};
+use super::audit::ChainItem;
+use super::operator_log::{Actor, NewLogEntry};
+use super::{Db, Store, StoreError, now, on};
+use crate::audit::records::{AlarmRow, Source};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -347,6 +349,40 @@ macro_rules! bind_list {
     }};
 }
 
+impl Db<'_> {
+    /// Appends an alarm the server raises (`kind`, a sentence) to `agent_alarms`, and
+    /// returns its entry for the audit chain, which the caller extends with the rest of
+    /// its transaction.
+    pub(crate) async fn insert_agent_alarm(
+        self,
+        agent_id: Uuid,
+        kind: &str,
+        detail: String,
+    ) -> Result<ChainItem, StoreError> {
+        let row = AlarmRow {
+            id: Uuid::now_v7(),
+            agent_id,
+            at: now(),
+            kind: kind.to_owned(),
+            detail,
+        };
+        on!(self, |c| {
+            sqlx::query(
+                "INSERT INTO agent_alarms (id, agent_id, at, kind, detail) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(row.id)
+            .bind(row.agent_id)
+            .bind(row.at)
+            .bind(&row.kind)
+            .bind(&row.detail)
+            .execute(c)
+            .await?;
+        });
+        Ok((Source::Alarm, row.id, row.digest()))
+    }
+}
+
 impl Store {
     /// Alarms in id (≈ raising) order after the cursor id. Each source is read in id
     /// order from the cursor along its primary key, up to `limit`, and the two merged.
@@ -449,7 +485,7 @@ impl Store {
                 note: note.to_owned(),
             };
             let log_id = entry.id;
-            insert_log!(&mut *tx, entry);
+            Db::from(&mut *tx).insert_log(&entry).await?;
             let inserted = sqlx::query(
                 "INSERT INTO alarm_acks (id, alarm_id, at, operator_id, operator, note, log_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -3,9 +3,7 @@
 //! `repeated_denials` follows at ingest (kept in the database, so every replica's ingest
 //! applies the same one).
 
-use crate::audit::records::{AlarmRow, Source};
-use crate::store::audit::chain_records;
-use crate::store::{Store, StoreError, now, on};
+use crate::store::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -132,28 +130,16 @@ impl Store {
                         } else {
                             "heard from since enrolling"
                         };
-                        let row = AlarmRow {
-                            id: Uuid::now_v7(),
-                            agent_id,
-                            at: now(),
-                            kind: "agent_offline".to_owned(),
-                            detail: format!(
-                                "agent {name:?} not {what} for over {after_s} s (last at {})",
-                                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                            ),
-                        };
-                        sqlx::query(
-                            "INSERT INTO agent_alarms (id, agent_id, at, kind, detail) \
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(row.id)
-                        .bind(row.agent_id)
-                        .bind(row.at)
-                        .bind(&row.kind)
-                        .bind(&row.detail)
-                        .execute(&mut *tx)
-                        .await?;
-                        chain_records!(&mut *tx, &[(Source::Alarm, row.id, row.digest())]);
+                        let detail = format!(
+                            "agent {name:?} not {what} for over {after_s} s (last at {})",
+                            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        );
+                        let mut db = Db::from(&mut *tx);
+                        let entry = db
+                            .re()
+                            .insert_agent_alarm(agent_id, "agent_offline", detail)
+                            .await?;
+                        db.chain_records(&[entry]).await?;
                         alarmed.push(agent_id);
                     }
                 }

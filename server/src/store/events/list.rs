@@ -1,0 +1,363 @@
+//! Listing events and an agent's ingest alarms. Every combination of filters reads its
+//! page from an index: see "The events list" below.
+
+use super::{AlarmRecord, EventFilter, EventRecord};
+use crate::store::{Store, StoreError, on};
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+/// The start of every events-list query, up to its `WHERE`.
+macro_rules! select_events {
+    () => {
+        "SELECT id, agent_id, seq, occurred_at, received_at, door_id, kind, reader, direction, \
+         card, outcome, reason, person_id, visit_id, credential_id, zone_id, policy_version, \
+         released_by, release_of FROM access_events WHERE "
+    };
+}
+
+/// Every filter as a test of the row (parameters as [`bind_page!`] binds them), none of
+/// them usable as an index range: `$n IS NULL OR` and `COALESCE` keep both databases
+/// from choosing an index other than the one the query names.
+macro_rules! event_tests {
+    () => {
+        " AND ($1 IS NULL OR door_id = $1) AND ($2 IS NULL OR person_id = $2) \
+         AND ($3 IS NULL OR credential_id = $3) AND ($4 IS NULL OR zone_id = $4) \
+         AND ($5 IS NULL OR outcome = $5) AND ($6 IS NULL OR reason = $6) \
+         AND ($7 IS NULL OR kind = $7) \
+         AND ($8 IS NULL OR COALESCE(occurred_at, occurred_at) >= $8) \
+         AND ($9 IS NULL OR COALESCE(occurred_at, occurred_at) < $9)"
+    };
+}
+
+/// A walk in id order through `($10, $12)` along the `(column, id)` index of `$drive`
+/// (`"door_id = $1 AND "`), or along the primary key (`""`).
+macro_rules! walk {
+    ($drive:literal) => {
+        concat!(
+            select_events!(),
+            $drive,
+            "id > $10 AND id < $12",
+            event_tests!(),
+            " ORDER BY id LIMIT $11"
+        )
+    };
+}
+
+/// The early (`$class` `"received_at < occurred_at AND "`: received before they
+/// occurred, by the clocks) or late (`"arrived_late AND "`: received more than an hour
+/// after) events of the period with ids in `($10, $12]`, read from that class's partial
+/// index on `$drive` (`"door_id = $1 AND "`) or on the period alone (`""`).
+macro_rules! outliers {
+    ($class:literal, $drive:literal) => {
+        concat!(
+            select_events!(),
+            $class,
+            $drive,
+            "occurred_at >= $8 AND occurred_at < $9 \
+             AND COALESCE(id, id) > $10 AND COALESCE(id, id) <= $12",
+            event_tests!(),
+            " ORDER BY COALESCE(id, id) LIMIT $11"
+        )
+    };
+}
+
+/// `sqlx::query_as($sql)` with the page's parameters `$1` to `$12`.
+macro_rules! bind_page {
+    ($sql:expr, $page:expr) => {{
+        let page: &EventPage<'_> = $page;
+        sqlx::query_as::<_, EventRecord>($sql)
+            .bind(page.filter.door_id)
+            .bind(page.filter.person_id)
+            .bind(page.filter.credential_id)
+            .bind(page.filter.zone_id)
+            .bind(page.filter.outcome.as_deref())
+            .bind(page.filter.reason.as_deref())
+            .bind(page.filter.kind.as_deref())
+            .bind(page.from)
+            .bind(page.to)
+            .bind(page.after)
+            .bind(page.limit)
+            .bind(page.before)
+    }};
+}
+
+impl Store {
+    /// Events in id (≈ arrival) order after the cursor id, at most `limit`. Every
+    /// combination of filters reads its page from an index: see "The events list" below.
+    pub async fn list_events(
+        &self,
+        filter: &EventFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let Some(page) = EventPage::new(filter, after, limit) else {
+            return Ok(Vec::new());
+        };
+        let (floor, ceiling) = id_window(filter);
+        let drive = Drive::of(filter);
+        let mut rows = Vec::new();
+        // Below the window: early events only.
+        if let Some(floor) = floor.filter(|floor| page.after < *floor) {
+            let early = EventPage {
+                before: floor,
+                ..page
+            };
+            rows = on!(self.pool(), |pool| {
+                bind_page!(drive.early(), &early).fetch_all(pool).await?
+            });
+        }
+        // The window, walked.
+        let start = floor.map_or(page.after, |floor| floor.max(page.after));
+        if rows.len() < page.wanted() && start < ceiling {
+            let walk = EventPage {
+                after: start,
+                before: ceiling,
+                limit: page.limit - rows.len() as i64,
+                ..page
+            };
+            let walked = on!(self.pool(), |pool| {
+                bind_page!(drive.walk(), &walk).fetch_all(pool).await?
+            });
+            rows.extend(walked);
+        }
+        // Above the window: late events only.
+        if rows.len() < page.wanted() && ceiling < Uuid::max() {
+            let late = EventPage {
+                // Just below the ceiling: the window ends before it.
+                after: Uuid::from_u128(ceiling.as_u128() - 1).max(page.after),
+                before: Uuid::max(),
+                limit: page.limit - rows.len() as i64,
+                ..page
+            };
+            let late = on!(self.pool(), |pool| {
+                bind_page!(drive.late(), &late).fetch_all(pool).await?
+            });
+            rows.extend(late);
+        }
+        Ok(rows)
+    }
+
+    /// An agent's ingest alarms, oldest first, after the cursor id.
+    pub async fn list_agent_alarms(
+        &self,
+        agent_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AlarmRecord>, StoreError> {
+        let rows = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, AlarmRecord>(
+                "SELECT id, agent_id, at, kind, detail FROM agent_alarms \
+                 WHERE agent_id = $1 AND ($2 IS NULL OR id > $2) \
+                 AND kind IN ('journal_gap', 'chain_broken', 'clock_offset', 'seq_conflict') \
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(agent_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+}
+
+// The events list.
+//
+// A page is the first `limit` matching events in id order after the cursor. Ids are
+// UUIDv7 taken when an event is stored, so id order is arrival order: new events land at
+// the end, and a client paging through never misses one. Every combination of filters
+// must find its page from an index at 10 million events (migration 0008):
+//
+// - One equality filter drives the page: its `(column, id)` index is read in id order
+//   from the cursor, the other filters tested on each row, until the page is full
+//   (credential, person, door, zone, reason, kind, by that preference: the most
+//   selective first). With none of them, the primary key is read the same way.
+// - The period is on `occurred_at`, which is not id order, so it cannot be a range of
+//   those indexes; but an event is normally stored seconds after it occurred. An event
+//   that occurred in `[from, to)` and was received no earlier than it occurred, and at
+//   most an hour later, has an id inside a window ([`id_window`]): from the smallest
+//   UUIDv7 of `from` to the largest of `to` plus an hour (plus margins). The walk stays
+//   inside that window: it neither reads the years before `from` nor, once the
+//   period's events are listed, the years after `to`.
+// - The events outside the window are the early ones (received before they occurred,
+//   by the clocks: an agent whose clock runs ahead) below it and the late ones
+//   (`arrived_late`, a generated column: received more than an hour after, an agent
+//   that was offline) above it. Each kind has partial indexes of its own, one per drive
+//   `(column, occurred_at)` and one on `(occurred_at)`: the period's early (late) events
+//   of the drive are read from it and sorted by id, before (after) the walk. They are
+//   few, and the late ones are read only when the walk leaves the page short.
+//
+// Which index a query uses is spelled out in its SQL rather than left to each
+// database's planner: the filters that must not drive are written as row tests
+// (`$n IS NULL OR`, `COALESCE`), which neither SQLite nor PostgreSQL takes as an index
+// range, so both backends run the same plan.
+//
+// This relies on how ingest takes ids: after `received_at`, on the same clock, within
+// [`ID_AFTER_RECEIVED_S`] of it (a transaction is far shorter).
+
+/// How long after `received_at` an event's id may be taken (ingest takes `received_at`
+/// when an upload arrives and the ids as it stores the events, in the same transaction).
+const ID_AFTER_RECEIVED_S: i64 = 600;
+
+/// Margin for a clock stepped back between reading `received_at` and taking an id.
+const ID_BEFORE_RECEIVED_S: i64 = 60;
+
+/// Received more than this long after it occurred, an event `arrived_late` (the
+/// generated column of migration 0008 says the same).
+const LATE_AFTER_S: i64 = 3600;
+
+/// The ids of the events of `filter`'s period that are neither early nor late lie
+/// strictly inside `(floor, ceiling)`: `floor` just below the smallest UUIDv7 of `from`
+/// less a margin (`None` without `from`), `ceiling` the smallest UUIDv7 of `to` plus an
+/// hour and a margin (the largest id without `to`).
+fn id_window(filter: &EventFilter) -> (Option<Uuid>, Uuid) {
+    let floor = filter.from.map(|from| {
+        let at = from - chrono::Duration::seconds(ID_BEFORE_RECEIVED_S);
+        Uuid::from_u128(smallest_v7(at).saturating_sub(1))
+    });
+    let ceiling = filter.to.map_or(Uuid::max(), |to| {
+        let at = to + chrono::Duration::seconds(LATE_AFTER_S + ID_AFTER_RECEIVED_S + 1);
+        Uuid::from_u128(smallest_v7(at))
+    });
+    (floor, ceiling)
+}
+
+/// The smallest UUIDv7 of the millisecond of `at`: 48 bits of milliseconds, version 7,
+/// variant `0b10`, every other bit zero.
+fn smallest_v7(at: DateTime<Utc>) -> u128 {
+    let millis = u128::try_from(at.timestamp_millis()).unwrap_or(0);
+    (millis.min((1 << 48) - 1) << 80) | (0x7 << 76) | (0b10 << 62)
+}
+
+/// A page request with its period normalised: both ends set (the open one at the end of
+/// the calendar) or neither; rounded up to the microsecond the databases store.
+#[derive(Clone, Copy)]
+struct EventPage<'a> {
+    filter: &'a EventFilter,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    /// Exclusive; the nil id before the first page.
+    after: Uuid,
+    /// The exclusive (walk) or inclusive (early, late) upper bound of the ids to read.
+    before: Uuid,
+    limit: i64,
+}
+
+impl<'a> EventPage<'a> {
+    /// `None` when the period is empty.
+    fn new(filter: &'a EventFilter, after: Option<Uuid>, limit: u32) -> Option<EventPage<'a>> {
+        let (from, to) = match (filter.from, filter.to) {
+            (None, None) => (None, None),
+            (from, to) => {
+                // Years 0000 and 9999: SQLite compares the stored text, which sorts
+                // right only within four-digit years.
+                let first = DateTime::from_timestamp(-62_167_219_200, 0);
+                let last = DateTime::from_timestamp(253_402_300_799, 999_999_000);
+                let from = ceil_micros(from.or(first)?);
+                let to = ceil_micros(to.or(last)?);
+                if from >= to {
+                    return None;
+                }
+                (Some(from), Some(to))
+            }
+        };
+        Some(EventPage {
+            filter,
+            from,
+            to,
+            after: after.unwrap_or(Uuid::nil()),
+            before: Uuid::max(),
+            limit: i64::from(limit),
+        })
+    }
+
+    fn wanted(&self) -> usize {
+        usize::try_from(self.limit).unwrap_or(usize::MAX)
+    }
+}
+
+/// `at` rounded up to the microsecond: stored times have microseconds, so
+/// `t >= at` ⇔ `t >= ceil(at)` and `t < at` ⇔ `t < ceil(at)` on both backends.
+fn ceil_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    let down = at.trunc_subsecs(6);
+    if down < at {
+        down.checked_add_signed(chrono::Duration::microseconds(1))
+            .unwrap_or(down)
+    } else {
+        down
+    }
+}
+
+/// The filter whose index the walk reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drive {
+    Credential,
+    Person,
+    Door,
+    Zone,
+    Reason,
+    Kind,
+    /// The primary key: no equality filter.
+    Arrival,
+}
+
+impl Drive {
+    fn of(filter: &EventFilter) -> Drive {
+        if filter.credential_id.is_some() {
+            Drive::Credential
+        } else if filter.person_id.is_some() {
+            Drive::Person
+        } else if filter.door_id.is_some() {
+            Drive::Door
+        } else if filter.zone_id.is_some() {
+            Drive::Zone
+        } else if filter.reason.is_some() {
+            Drive::Reason
+        } else if filter.kind.is_some() {
+            Drive::Kind
+        } else {
+            Drive::Arrival
+        }
+    }
+
+    /// The walk along this drive's index.
+    fn walk(self) -> &'static str {
+        match self {
+            Drive::Credential => walk!("credential_id = $3 AND "),
+            Drive::Person => walk!("person_id = $2 AND "),
+            Drive::Door => walk!("door_id = $1 AND "),
+            Drive::Zone => walk!("zone_id = $4 AND "),
+            Drive::Reason => walk!("reason = $6 AND "),
+            Drive::Kind => walk!("kind = $7 AND "),
+            Drive::Arrival => walk!(""),
+        }
+    }
+
+    /// The early events of the period from this drive's partial index.
+    fn early(self) -> &'static str {
+        match self {
+            Drive::Credential => {
+                outliers!("received_at < occurred_at AND ", "credential_id = $3 AND ")
+            }
+            Drive::Person => outliers!("received_at < occurred_at AND ", "person_id = $2 AND "),
+            Drive::Door => outliers!("received_at < occurred_at AND ", "door_id = $1 AND "),
+            Drive::Zone => outliers!("received_at < occurred_at AND ", "zone_id = $4 AND "),
+            Drive::Reason => outliers!("received_at < occurred_at AND ", "reason = $6 AND "),
+            Drive::Kind => outliers!("received_at < occurred_at AND ", "kind = $7 AND "),
+            Drive::Arrival => outliers!("received_at < occurred_at AND ", ""),
+        }
+    }
+
+    /// The late events of the period from this drive's partial index.
+    fn late(self) -> &'static str {
+        match self {
+            Drive::Credential => outliers!("arrived_late AND ", "credential_id = $3 AND "),
+            Drive::Person => outliers!("arrived_late AND ", "person_id = $2 AND "),
+            Drive::Door => outliers!("arrived_late AND ", "door_id = $1 AND "),
+            Drive::Zone => outliers!("arrived_late AND ", "zone_id = $4 AND "),
+            Drive::Reason => outliers!("arrived_late AND ", "reason = $6 AND "),
+            Drive::Kind => outliers!("arrived_late AND ", "kind = $7 AND "),
+            Drive::Arrival => outliers!("arrived_late AND ", ""),
+        }
+    }
+}

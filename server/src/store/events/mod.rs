@@ -1,0 +1,92 @@
+//! What door agents upload: their hash-chained events, stored each (agent, seq) exactly
+//! once and append-only, and the alarms raised while ingesting them (a gap in the
+//! numbers, a broken chain, a number reused with other content, a drifting clock).
+//!
+//! Alarms are minimal here (kind and a sentence); `store::alarms` is the alarm model.
+//! Storing is in [`ingest`], reading in [`list`].
+
+mod ingest;
+mod list;
+
+use chrono::{DateTime, Utc};
+use gatehouse_core::event::DoorEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Offsets beyond this (either way) raise a `clock_offset` alarm (IEC 60839-11-1: ±10 s).
+pub const MAX_CLOCK_OFFSET_MS: i64 = 10_000;
+
+/// One journal record as uploaded, its payload already decoded.
+pub struct UploadRecord {
+    pub seq: u64,
+    pub payload: Vec<u8>,
+    pub hash: [u8; 32],
+    pub event: DoorEvent,
+}
+
+/// What an upload achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct IngestOutcome {
+    /// The last sequence number processed (stored now or before); `null` when the first
+    /// record already failed. Nothing after a failed record is acknowledged.
+    pub acked_through: Option<u64>,
+    pub stored: u32,
+    pub duplicates: u32,
+}
+
+/// An event as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EventRecord {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    /// The agent's sequence number.
+    pub seq: i64,
+    /// By the agent's clock.
+    pub occurred_at: DateTime<Utc>,
+    /// By the server's clock.
+    pub received_at: DateTime<Utc>,
+    pub door_id: Option<Uuid>,
+    /// e.g. `presentation`, `forced_open`, `held_open`.
+    pub kind: String,
+    pub reader: Option<String>,
+    pub direction: Option<String>,
+    pub card: Option<String>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub person_id: Option<Uuid>,
+    pub visit_id: Option<Uuid>,
+    pub credential_id: Option<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub policy_version: Option<i64>,
+    /// On a `released_entry` (a waiting holder let in by another's presentation): the
+    /// person or visit whose presentation released it (the escort, the second person).
+    pub released_by: Option<Uuid>,
+    /// On a `released_entry`: the id of the releasing presentation's event.
+    pub release_of: Option<Uuid>,
+}
+
+/// Which events to list; `None` matches all. `from` is inclusive, `to` exclusive (both on
+/// `occurred_at`, the agent's clock).
+#[derive(Debug, Default, Clone)]
+pub struct EventFilter {
+    pub door_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
+    pub credential_id: Option<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// An ingest alarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AlarmRecord {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `journal_gap`, `chain_broken`, `clock_offset` or `seq_conflict`.
+    pub kind: String,
+    pub detail: String,
+}
