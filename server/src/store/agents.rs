@@ -101,6 +101,7 @@ fn agent_actor() -> Actor {
 impl Store {
     /// Registers an agent for `door_ids`: each door must exist (422 on `door_ids`) and be
     /// served by no other agent ([`StoreError::Rejected`], a 409).
+    #[tracing::instrument(skip_all)]
     pub async fn create_agent(
         &self,
         new: NewAgent,
@@ -141,8 +142,9 @@ impl Store {
                 }
             }
             sqlx::query(
-                "INSERT INTO agents (id, name, status, enrollment_code_hash, enrollment_expires_at, \
-                 created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $6)",
+                "INSERT INTO agents (id, name, status, enrollment_code_hash, \
+                 enrollment_expires_at, created_at, updated_at) \
+                 VALUES ($1, $2, 'pending', $3, $4, $5, $6)",
             )
             .bind(agent.id)
             .bind(&agent.name)
@@ -174,11 +176,13 @@ impl Store {
         Ok(agent)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn agent(&self, id: Uuid) -> Result<AgentRecord, StoreError> {
         self.read().await?.db().fetch_agent(id).await
     }
 
     /// Agents in creation order after the cursor id, each with its doors.
+    #[tracing::instrument(skip_all)]
     pub async fn list_agents(
         &self,
         after: Option<Uuid>,
@@ -215,6 +219,7 @@ impl Store {
 
     /// Revokes an agent for good: its token stops working at once and any pending
     /// enrolment code with it.
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_agent(&self, id: Uuid, actor: &Actor) -> Result<AgentRecord, StoreError> {
         let change = SecretChange {
             revoke: true,
@@ -226,6 +231,7 @@ impl Store {
 
     /// Replaces the agent's enrolment code (re-enrolment; enrolling replaces the token).
     /// Refused for a revoked agent: register a new one instead.
+    #[tracing::instrument(skip_all)]
     pub async fn issue_enrollment_code(
         &self,
         id: Uuid,
@@ -301,6 +307,7 @@ impl Store {
     /// Consumes a live enrolment code and makes `token_hash` the agent's token, in one
     /// statement: of two enrolments with one code exactly one wins. `None` when the code
     /// is unknown, used or expired, or the agent is revoked.
+    #[tracing::instrument(skip_all)]
     pub async fn enroll_agent(
         &self,
         code_hash: &[u8],
@@ -342,6 +349,7 @@ impl Store {
     }
 
     /// The active agent holding the token with this hash, marked as seen at `at`.
+    #[tracing::instrument(skip_all)]
     pub async fn touch_agent(
         &self,
         token_hash: &[u8],
@@ -361,6 +369,7 @@ impl Store {
     }
 
     /// The sites of the doors an agent serves: what its policy snapshot covers.
+    #[tracing::instrument(skip_all)]
     pub async fn agent_site_ids(&self, agent_id: Uuid) -> Result<BTreeSet<Uuid>, StoreError> {
         let ids = on!(self.pool(), |pool| {
             sqlx::query_scalar::<_, Uuid>(

@@ -110,6 +110,7 @@ impl Store {
     /// Chains the records written before the audit chain existed (a database migrated
     /// from before it), once, while the chain is empty: operator log, then events, then
     /// alarms, each in stored order. Afterwards an unchained record is tampering.
+    #[tracing::instrument(skip_all)]
     pub async fn chain_records_older_than_the_chain(&self) -> Result<u64, StoreError> {
         let mut count = 0;
         on!(self.write().await?, |mut tx| {
@@ -154,6 +155,7 @@ impl Store {
     }
 
     /// The first entry recorded at or after `from` and the last recorded before `to`.
+    #[tracing::instrument(skip_all)]
     pub async fn chain_bounds(
         &self,
         from: DateTime<Utc>,
@@ -173,6 +175,7 @@ impl Store {
     }
 
     /// The position and hash of the chain's last entry (0 and zeros when empty).
+    #[tracing::instrument(skip_all)]
     pub async fn audit_head(&self) -> Result<(i64, [u8; 32]), StoreError> {
         let (seq, hash): (i64, Vec<u8>) = on!(self.pool(), |pool| {
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
@@ -183,6 +186,7 @@ impl Store {
     }
 
     /// The checkpoint of the highest position, if any.
+    #[tracing::instrument(skip_all)]
     pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Checkpoint>(
@@ -196,6 +200,7 @@ impl Store {
     }
 
     /// Stores a checkpoint; one for the same position already stored stands.
+    #[tracing::instrument(skip_all)]
     pub async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         on!(self.pool(), |pool| {
             sqlx::query(

@@ -23,12 +23,17 @@ impl From<Unreadable> for StoreError {
     }
 }
 
-/// A record with the chain position that names it: its row, or why that does not decode.
-#[derive(Debug)]
+/// A record with the chain position that names it. The verifier reads `row` as a
+/// `Result`: the record, or why it does not decode.
+#[derive(Debug, sqlx::FromRow)]
 pub struct Chained<T> {
     pub chain_seq: i64,
-    pub row: Result<T, String>,
+    #[sqlx(flatten)]
+    pub row: T,
 }
+
+/// A record as the verifier reads it: the row, or why it does not decode.
+type Decoded<T> = Chained<Result<T, String>>;
 
 /// Decodes each of `rows` on its own, reading the position from `seq_column`.
 fn decode_each<R, T>(rows: &[R], seq_column: &str) -> Vec<Result<T, Unreadable>>
@@ -50,7 +55,7 @@ where
 
 /// Decodes records joined to their chain entries; a row whose chain position does not
 /// decode is left out (the entry itself is then unreadable in [`Store::chain_page_read`]).
-fn decode_chained<R, T>(rows: &[R]) -> Vec<Chained<T>>
+fn decode_chained<R, T>(rows: &[R]) -> Vec<Decoded<T>>
 where
     R: Row,
     T: for<'r> FromRow<'r, R>,
@@ -90,6 +95,7 @@ const ALARMS: &str = "SELECT c.seq AS chain_seq, a.id, a.agent_id, a.at, a.kind,
 
 impl Store {
     /// Chain entries after position `after_seq`, in order, each decoded on its own.
+    #[tracing::instrument(skip_all)]
     pub async fn chain_page_read(
         &self,
         after_seq: i64,
@@ -100,6 +106,7 @@ impl Store {
 
     /// Chain entries after position `after_seq`, in order; one that does not decode is
     /// an error (the verifier reads them with [`Store::chain_page_read`]).
+    #[tracing::instrument(skip_all)]
     pub async fn chain_page(
         &self,
         after_seq: i64,
@@ -110,6 +117,7 @@ impl Store {
     }
 
     /// Checkpoints at positions after `after_seq`, lowest first, each decoded on its own.
+    #[tracing::instrument(skip_all)]
     pub async fn checkpoints_after_read(
         &self,
         after_seq: i64,
@@ -120,6 +128,7 @@ impl Store {
 
     /// Checkpoints at positions after `after_seq`, lowest first; one that does not
     /// decode is an error.
+    #[tracing::instrument(skip_all)]
     pub async fn checkpoints_after(
         &self,
         after_seq: i64,
@@ -135,29 +144,32 @@ impl Store {
     /// statistics unless analysed) from walking the (source, record_id) index through
     /// every record of that source instead of the seq range: 0.9 s a page at 1M events,
     /// against milliseconds. PostgreSQL plans the seq range either way.
+    #[tracing::instrument(skip_all)]
     pub async fn chained_events(
         &self,
         from: i64,
         to: i64,
-    ) -> Result<Vec<Chained<EventRow>>, StoreError> {
+    ) -> Result<Vec<Decoded<EventRow>>, StoreError> {
         self.chained(EVENTS, from, to).await
     }
 
     /// The operator log entries named by chain entries `from..=to`.
+    #[tracing::instrument(skip_all)]
     pub async fn chained_operator_log(
         &self,
         from: i64,
         to: i64,
-    ) -> Result<Vec<Chained<OperatorRow>>, StoreError> {
+    ) -> Result<Vec<Decoded<OperatorRow>>, StoreError> {
         self.chained(OPERATOR_LOG, from, to).await
     }
 
     /// The ingest alarms named by chain entries `from..=to`.
+    #[tracing::instrument(skip_all)]
     pub async fn chained_alarms(
         &self,
         from: i64,
         to: i64,
-    ) -> Result<Vec<Chained<AlarmRow>>, StoreError> {
+    ) -> Result<Vec<Decoded<AlarmRow>>, StoreError> {
         self.chained(ALARMS, from, to).await
     }
 
@@ -189,7 +201,7 @@ impl Store {
         sql: &'static str,
         from: i64,
         to: i64,
-    ) -> Result<Vec<Chained<T>>, StoreError>
+    ) -> Result<Vec<Decoded<T>>, StoreError>
     where
         T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
@@ -203,6 +215,7 @@ impl Store {
 
     /// A record of `source`'s table that no chain entry names, if there is one: its id,
     /// or why that does not decode.
+    #[tracing::instrument(skip_all)]
     pub async fn unchained_record(
         &self,
         source: Source,
@@ -230,6 +243,7 @@ impl Store {
 
     /// The chain head as the verifier reads it: position and hash, or why they do not
     /// decode.
+    #[tracing::instrument(skip_all)]
     pub async fn audit_head_read(&self) -> Result<Result<(i64, [u8; 32]), String>, StoreError> {
         let head = on!(self.pool(), |pool| {
             let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")

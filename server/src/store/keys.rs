@@ -5,6 +5,7 @@ use super::{Store, StoreError, now, on};
 impl Store {
     /// Returns the secret stored under `name`, storing `candidate` first if there is
     /// none. When replicas race on first start, all of them end up with the winner's.
+    #[tracing::instrument(skip_all)]
     pub async fn secret_or_insert(
         &self,
         name: &str,

@@ -170,6 +170,7 @@ pub struct Store {
 impl Store {
     /// Opens the database named by the settings (creating a SQLite file and its folder
     /// when missing) and applies the embedded migrations.
+    #[tracing::instrument(skip_all)]
     pub async fn open(settings: &DatabaseSettings) -> anyhow::Result<Store> {
         let store = Store::connect(settings).await?;
         store.migrate().await?;
@@ -184,6 +185,7 @@ impl Store {
     }
 
     /// Opens the database without migrating.
+    #[tracing::instrument(skip_all)]
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Store> {
         let backend = match DatabaseKind::of(&settings.url) {
             Some(DatabaseKind::Sqlite) => {
@@ -229,6 +231,7 @@ impl Store {
     }
 
     /// Applies migrations not yet applied. Safe to run from several replicas at once.
+    #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &*self.backend {
             Backend::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
@@ -260,6 +263,7 @@ impl Store {
     }
 
     /// Succeeds when the database answers a trivial query.
+    #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), StoreError> {
         on!(self.pool(), |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
@@ -268,6 +272,7 @@ impl Store {
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
+    #[tracing::instrument(skip_all)]
     pub async fn close(&self) {
         match &*self.backend {
             Backend::Sqlite(pool) => pool.close().await,

@@ -71,6 +71,7 @@ impl Db<'_> {
 
 impl Store {
     /// Starts a muster of site `site_id` with everyone inside it now.
+    #[tracing::instrument(skip_all)]
     pub async fn start_muster(
         &self,
         site_id: Uuid,
@@ -95,7 +96,8 @@ impl Store {
                 "INSERT INTO muster_people (muster_id, holder_id, kind, name, zone_id, zone_name, \
                  door_id, door_name, direction, since) ",
                 "$2, ",
-                "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward WHERE inward.to_zone_id = p.zone_id)"
+                "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward \
+                 WHERE inward.to_zone_id = p.zone_id)"
             ))
             .bind(site_id)
             .bind(id)
@@ -120,12 +122,14 @@ impl Store {
     }
 
     /// A muster and its list.
+    #[tracing::instrument(skip_all)]
     pub async fn muster(&self, id: Uuid) -> Result<MusterRecord, StoreError> {
         self.read().await?.db().fetch_muster(id).await
     }
 
     /// Marks `holder_id` accounted for. Refused (409) once the muster is closed or when
     /// they are already marked; `NotFound` when they are not on the list.
+    #[tracing::instrument(skip_all)]
     pub async fn account_for(
         &self,
         muster_id: Uuid,
@@ -175,6 +179,7 @@ impl Store {
     }
 
     /// Closes a muster (once).
+    #[tracing::instrument(skip_all)]
     pub async fn close_muster(&self, id: Uuid, actor: &Actor) -> Result<MusterRecord, StoreError> {
         let muster = on!(self.write().await?, |mut tx| {
             let closed = sqlx::query(

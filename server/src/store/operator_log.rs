@@ -144,6 +144,7 @@ pub(crate) use insert_log;
 impl Store {
     /// Records an operator action that changes nothing but must be accountable (e.g. an
     /// access check: who asked about which card).
+    #[tracing::instrument(skip_all)]
     pub async fn log_operator_action(
         &self,
         actor: &Actor,
@@ -159,6 +160,7 @@ impl Store {
     }
 
     /// Log entries after `after_seq`, oldest first.
+    #[tracing::instrument(skip_all)]
     pub async fn list_operator_log(
         &self,
         after_seq: Option<i64>,

@@ -85,6 +85,7 @@ pub struct OperatorChange {
 }
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn create_operator(
         &self,
         new: NewOperator,
@@ -130,6 +131,7 @@ impl Store {
         Ok(operator)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn operator(&self, id: Uuid) -> Result<Operator, StoreError> {
         let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1"))
@@ -140,6 +142,7 @@ impl Store {
         Ok(row)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn operator_by_username(&self, username: &str) -> Result<Operator, StoreError> {
         let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Operator>(select_operator!("WHERE username = $1"))
@@ -151,6 +154,7 @@ impl Store {
     }
 
     /// The account and its password hash, for checking a login.
+    #[tracing::instrument(skip_all)]
     pub async fn operator_with_hash(
         &self,
         username: &str,
@@ -174,6 +178,7 @@ impl Store {
     }
 
     /// Accounts ordered by id (creation order), after the cursor id.
+    #[tracing::instrument(skip_all)]
     pub async fn list_operators(
         &self,
         after: Option<Uuid>,
@@ -191,6 +196,7 @@ impl Store {
         Ok(rows)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn count_operators(&self) -> Result<i64, StoreError> {
         let n = on!(self.pool(), |pool| {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM operators")
@@ -202,6 +208,7 @@ impl Store {
 
     /// Changes an account. A change of role or status ends the operator's sessions at
     /// once; the last active admin cannot be disabled or demoted.
+    #[tracing::instrument(skip_all)]
     pub async fn update_operator(
         &self,
         id: Uuid,
@@ -250,7 +257,8 @@ impl Store {
             .await?;
             if before.role != after.role || before.status != after.status {
                 sqlx::query(
-                    "UPDATE sessions SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL",
+                    "UPDATE sessions SET revoked_at = $2 \
+                     WHERE operator_id = $1 AND revoked_at IS NULL",
                 )
                 .bind(id)
                 .bind(after.updated_at)
@@ -275,6 +283,7 @@ impl Store {
 
     /// Replaces an operator's password hash and ends their sessions. The log records
     /// that it changed, never the hash.
+    #[tracing::instrument(skip_all)]
     pub async fn set_operator_password(
         &self,
         id: Uuid,
@@ -288,6 +297,7 @@ impl Store {
     /// Replaces an operator's password hash and ends their sessions except `keep` (the
     /// session of an operator changing their own password), all in one transaction with
     /// the log entry. The log records that it changed, never the hash.
+    #[tracing::instrument(skip_all)]
     pub async fn replace_operator_password(
         &self,
         id: Uuid,

@@ -15,7 +15,6 @@ impl Db<'_> {
         });
         Ok(())
     }
-
 }
 
 /// Transitional form of [`Db::bump_policy_version`] for `$executor` (a connection).
@@ -30,6 +29,7 @@ pub(crate) use bump_policy_version;
 
 impl Store {
     /// The current policy version.
+    #[tracing::instrument(skip_all)]
     pub async fn policy_version(&self) -> Result<i64, StoreError> {
         let sql = "SELECT version FROM policy_state WHERE id = 1";
         Ok(on!(self.pool(), |pool| sqlx::query_scalar::<_, i64>(sql)

@@ -141,6 +141,7 @@ pub(crate) use select_occupants;
 
 impl Store {
     /// Everyone whose last passage led into `zone_id` or a zone below it.
+    #[tracing::instrument(skip_all)]
     pub async fn zone_occupants(&self, zone_id: Uuid) -> Result<Vec<Occupant>, StoreError> {
         let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Occupant>(select_occupants!(
@@ -157,12 +158,14 @@ impl Store {
     }
 
     /// Everyone inside site `site_id`: in one of its zones that some door leads into.
+    #[tracing::instrument(skip_all)]
     pub async fn site_occupants(&self, site_id: Uuid) -> Result<Vec<Occupant>, StoreError> {
         let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Occupant>(select_occupants!(
                 "",
                 "",
-                "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward WHERE inward.to_zone_id = p.zone_id)"
+                "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward \
+                 WHERE inward.to_zone_id = p.zone_id)"
             ))
             .bind(site_id)
             .fetch_all(pool)
@@ -186,6 +189,7 @@ pub struct PresenceChange {
 impl Store {
     /// The presence changes after `after` (every presence when `None`), in revision
     /// order, at most `limit`; zones outside `sites` are given as `None`.
+    #[tracing::instrument(skip_all)]
     pub async fn presence_changes(
         &self,
         sites: &std::collections::BTreeSet<Uuid>,

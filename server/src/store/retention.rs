@@ -25,6 +25,7 @@ pub struct PurgeSummary {
 impl Store {
     /// Purges the personal data of every visit whose window ended before `cutoff`, and
     /// records the purge (with its counts) in the operator log when it removed anything.
+    #[tracing::instrument(skip_all)]
     pub async fn purge_visitor_data(
         &self,
         cutoff: DateTime<Utc>,

@@ -28,6 +28,7 @@ pub struct Principal {
 
 impl Store {
     /// Stores a new session and forgets sessions that have expired.
+    #[tracing::instrument(skip_all)]
     pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         on!(self.write().await?, |mut tx| {
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
@@ -50,6 +51,7 @@ impl Store {
     }
 
     /// The active operator of a session that is neither revoked nor expired at `at`.
+    #[tracing::instrument(skip_all)]
     pub async fn session_principal(
         &self,
         session_id: Uuid,
@@ -57,8 +59,8 @@ impl Store {
     ) -> Result<Option<Principal>, StoreError> {
         let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Principal>(
-                "SELECT s.id AS session_id, o.id AS operator_id, o.username, o.display_name, o.role \
-                 FROM sessions s JOIN operators o ON o.id = s.operator_id \
+                "SELECT s.id AS session_id, o.id AS operator_id, o.username, o.display_name, \
+                 o.role FROM sessions s JOIN operators o ON o.id = s.operator_id \
                  WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
                  AND o.status = 'active'",
             )
@@ -70,6 +72,7 @@ impl Store {
         Ok(row)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_session(&self, session_id: Uuid) -> Result<(), StoreError> {
         on!(self.pool(), |pool| {
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")

@@ -29,6 +29,7 @@ pub enum Reservation {
 pub struct AttemptIds(Vec<i64>);
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn login_failures(
         &self,
         key: &str,
@@ -47,6 +48,7 @@ impl Store {
     }
 
     /// Records one failure for each key and forgets failures older than `forget_before`.
+    #[tracing::instrument(skip_all)]
     pub async fn record_login_failure(
         &self,
         keys: &[String],
@@ -80,6 +82,7 @@ impl Store {
     /// transaction-scoped advisory lock per key (taken in key order, so two attempts
     /// never wait on each other), which also holds across replicas on one database.
     /// Failures older than `since` are forgotten afterwards.
+    #[tracing::instrument(skip_all)]
     pub async fn reserve_login_attempt(
         &self,
         keys: &[String],
@@ -145,6 +148,7 @@ impl Store {
 
     /// Gives back the attempts a successful login took, so a success never counts as a
     /// failure.
+    #[tracing::instrument(skip_all)]
     pub async fn release_login_attempt(&self, attempt: &AttemptIds) -> Result<(), StoreError> {
         on!(self.pool(), |pool| {
             for id in &attempt.0 {
@@ -157,6 +161,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         on!(self.pool(), |pool| {
             sqlx::query("DELETE FROM login_failures WHERE key = $1")

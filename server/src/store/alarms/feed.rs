@@ -6,7 +6,7 @@
 //! never misses anything, on any replica.
 
 use super::{Alarm, AlarmDbRow, door_alarm_columns, server_alarm_columns};
-use crate::store::{Store, StoreError, on};
+use crate::store::{Chained, Store, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -40,19 +40,10 @@ pub struct AckNotice {
     pub note: String,
 }
 
-/// A row with the chain position that names it. The queries test `source` through
-/// `COALESCE` so that SQLite reads the chain by position (its primary key) instead of
-/// walking every entry of the source from its `(source, record_id)` index.
-#[derive(sqlx::FromRow)]
-struct Positioned<T> {
-    chain_seq: i64,
-    #[sqlx(flatten)]
-    row: T,
-}
-
 impl Store {
     /// Alarms and acknowledgements chained after position `after_seq`, in chain order,
     /// and the position to read after next time (never beyond the committed head).
+    #[tracing::instrument(skip_all)]
     pub async fn alarm_feed(&self, after_seq: i64) -> Result<(Vec<FeedItem>, i64), StoreError> {
         let (head, _) = self.audit_head().await?;
         let upto = head.min(after_seq.saturating_add(FEED_WINDOW));
@@ -60,8 +51,11 @@ impl Store {
             // Nothing new, or a position this chain never reached: go on from the head.
             return Ok((Vec::new(), head));
         }
+        // `COALESCE(c.source, c.source)`: SQLite then reads the chain by position (its
+        // primary key) instead of walking every entry of the source from its
+        // `(source, record_id)` index.
         let (alarms, acks) = on!(self.pool(), |pool| {
-            let alarms = sqlx::query_as::<_, Positioned<AlarmDbRow>>(concat!(
+            let alarms = sqlx::query_as::<_, Chained<AlarmDbRow>>(concat!(
                 "SELECT c.seq AS chain_seq, ",
                 server_alarm_columns!(),
                 " FROM audit_chain c JOIN agent_alarms a ON a.id = c.record_id \
@@ -78,7 +72,7 @@ impl Store {
             .bind(upto)
             .fetch_all(pool)
             .await?;
-            let acks = sqlx::query_as::<_, Positioned<AckNotice>>(
+            let acks = sqlx::query_as::<_, Chained<AckNotice>>(
                 "SELECT c.seq AS chain_seq, k.alarm_id, k.at, k.operator_id, k.operator, k.note \
                  FROM audit_chain c JOIN alarm_acks k ON k.log_id = c.record_id \
                  WHERE COALESCE(c.source, c.source) = 'operator' AND c.seq > $1 AND c.seq <= $2",

@@ -386,6 +386,7 @@ impl Db<'_> {
 impl Store {
     /// Alarms in id (≈ raising) order after the cursor id. Each source is read in id
     /// order from the cursor along its primary key, up to `limit`, and the two merged.
+    #[tracing::instrument(skip_all)]
     pub async fn list_alarms(
         &self,
         filter: &AlarmFilter,
@@ -438,6 +439,7 @@ impl Store {
     }
 
     /// One alarm; `NotFound` when no alarm has this id.
+    #[tracing::instrument(skip_all)]
     pub async fn alarm(&self, id: Uuid) -> Result<Alarm, StoreError> {
         let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, AlarmDbRow>(alarm_select!("WHERE al.id = $1"))
@@ -451,6 +453,7 @@ impl Store {
     /// Acknowledges an alarm with the operator's note, and records that in the operator
     /// log in the same transaction. An alarm is acknowledged once: again is
     /// [`StoreError::Rejected`] (a 409); an unknown id is `NotFound`.
+    #[tracing::instrument(skip_all)]
     pub async fn acknowledge_alarm(
         &self,
         id: Uuid,

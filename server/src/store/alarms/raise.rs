@@ -44,6 +44,7 @@ type Quiet = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 impl Store {
     /// Makes `rule` the one ingest applies (each server writes its `[alarms]` at start).
+    #[tracing::instrument(skip_all)]
     pub async fn set_denial_rule(&self, rule: DenialRule) -> Result<(), StoreError> {
         on!(self.pool(), |pool| {
             sqlx::query(
@@ -63,10 +64,12 @@ impl Store {
     }
 
     /// The rule ingest applies: the one last written, or the default.
+    #[tracing::instrument(skip_all)]
     pub async fn denial_rule(&self) -> Result<DenialRule, StoreError> {
         let row: Option<(i64, i64)> = on!(self.pool(), |pool| {
             sqlx::query_as(
-                "SELECT repeated_denials, repeated_denials_window_s FROM alarm_settings WHERE id = 1",
+                "SELECT repeated_denials, repeated_denials_window_s FROM alarm_settings \
+                 WHERE id = 1",
             )
             .fetch_optional(pool)
             .await?
@@ -78,6 +81,7 @@ impl Store {
     /// request) for longer than `after`, once per outage: not again until it has been
     /// heard from since. Each agent's check and alarm run in one transaction holding the
     /// agent's row, so replicas running this together raise it once. The agents alarmed.
+    #[tracing::instrument(skip_all)]
     pub async fn raise_agent_offline(
         &self,
         after: std::time::Duration,

@@ -19,6 +19,7 @@ impl Store {
     /// hash must chain from the predecessor's, or `chain_broken` is raised and nothing
     /// from it on is stored. The clock offset is kept on the agent; crossing
     /// [`MAX_CLOCK_OFFSET_MS`] raises `clock_offset` (once, not at every sync).
+    #[tracing::instrument(skip_all)]
     pub async fn ingest_events(
         &self,
         agent_id: Uuid,
@@ -93,7 +94,8 @@ impl Store {
                     match before {
                         None => {
                             let stored_below = sqlx::query_scalar::<_, Option<i64>>(
-                                "SELECT MAX(seq) FROM access_events WHERE agent_id = $1 AND seq < $2",
+                                "SELECT MAX(seq) FROM access_events \
+                                 WHERE agent_id = $1 AND seq < $2",
                             )
                             .bind(agent_id)
                             .bind(seq)

@@ -84,6 +84,7 @@ macro_rules! bind_page {
 impl Store {
     /// Events in id (≈ arrival) order after the cursor id, at most `limit`. Every
     /// combination of filters reads its page from an index: see "The events list" below.
+    #[tracing::instrument(skip_all)]
     pub async fn list_events(
         &self,
         filter: &EventFilter,
@@ -138,6 +139,7 @@ impl Store {
     }
 
     /// An agent's ingest alarms, oldest first, after the cursor id.
+    #[tracing::instrument(skip_all)]
     pub async fn list_agent_alarms(
         &self,
         agent_id: Uuid,
