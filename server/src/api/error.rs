@@ -2,14 +2,13 @@
 //! `{"error":{"code","message","fields"?,"request_id"}}`. Internal errors are logged in
 //! full and reach the client as a fixed message; database text never leaves the server.
 
+use crate::domain::conflict::conflict_message;
 use crate::store::{StoreError, is_busy};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
-/// Per-field problems of a rejected request: field path → what is wrong.
-pub type FieldErrors = BTreeMap<String, String>;
+pub use crate::domain::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -45,7 +44,7 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 naming one field.
     pub fn field(name: &str, problem: impl Into<String>) -> ApiError {
-        ApiError::Validation(BTreeMap::from([(name.to_owned(), problem.into())]))
+        ApiError::Validation(crate::domain::field_error(name, problem))
     }
 
     fn status(&self) -> StatusCode {
@@ -89,7 +88,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict { constraint } => {
-                ApiError::Conflict(conflict_message(&constraint))
+                ApiError::Conflict(conflict_message(&constraint).to_owned())
             }
             StoreError::Rejected(why) => ApiError::Conflict(why.to_owned()),
             StoreError::InUse => ApiError::Conflict("still in use by other records".to_owned()),
@@ -99,6 +98,13 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Database(e) => ApiError::Internal(e.into()),
         }
+    }
+}
+
+/// A domain constructor's refusal: a 422 naming every field.
+impl From<FieldErrors> for ApiError {
+    fn from(problems: FieldErrors) -> Self {
+        ApiError::Validation(problems)
     }
 }
 
@@ -122,14 +128,6 @@ impl From<anyhow::Error> for ApiError {
 
 /// Seconds a client is told to wait before retrying when the database was busy.
 const BUSY_RETRY_AFTER_S: u32 = 1;
-
-/// Names a broken uniqueness rule in words a client can act on.
-fn conflict_message(constraint: &str) -> String {
-    match constraint {
-        "operators_username_key" | "operators.username" => "username is already taken".to_owned(),
-        _ => "conflicts with an existing record".to_owned(),
-    }
-}
 
 /// The error payload; the `error_envelope` middleware adds the request id and writes it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -1,11 +1,11 @@
-//! Checking one data row, column by column. The checks are the API's own
-//! (`check_text`, `check_window`, `check_cleared_until`), so a row is refused exactly
-//! when the same values sent to the API would be.
+//! Checking one data row, column by column. The checks are the domain's
+//! (`crate::domain`: `check_text`, `check_window`, `check_cleared_until`), as the API's
+//! are, so a row is refused exactly when the same values sent to the API would be.
 
 use super::parse::{ImportCard, ImportPerson, ImportVetting};
-use crate::api::error::FieldErrors;
-use crate::api::routes::people::{EXTERNAL_ID_MAX, NAME_MAX, REFERENCE_MAX, check_cleared_until};
-use crate::api::routes::people_model::{check_text, check_window, stored};
+use crate::domain::FieldErrors;
+use crate::domain::checks::{NAME_MAX, check_text, check_window, stored};
+use crate::domain::person::{EXTERNAL_ID_MAX, REFERENCE_MAX, check_cleared_until};
 use chrono::{DateTime, NaiveDate, Utc};
 use csv::ByteRecord;
 use gatehouse_core::model::{CardKind, PersonKind, VettingStatus, normalize_card};
