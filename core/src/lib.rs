@@ -23,3 +23,5 @@ pub mod text;
 
 #[cfg(test)]
 pub(crate) mod fixture;
+#[cfg(test)]
+mod wire_names;

@@ -500,7 +500,7 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
                         "{:<36}  {:<24}  {:<12}  {:<8}  {}",
                         o.id,
                         o.username,
-                        o.role.as_str(),
+                        o.role.as_ref(),
                         status,
                         o.display_name
                     );

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 pub use crate::domain::FieldErrors;
 
-#[derive(Debug, thiserror::Error)]
+/// The variant's strum name is the error's `code` (`validation_failed`, `not_found`, ...).
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum ApiError {
     #[error("authentication required")]
     Unauthenticated,
@@ -25,6 +27,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("the request is not valid")]
+    #[strum(serialize = "validation_failed")]
     Validation(FieldErrors),
     #[error("{0}")]
     BadRequest(String),
@@ -65,21 +68,7 @@ impl ApiError {
     }
 
     fn code(&self) -> &'static str {
-        match self {
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::InvalidToken => "invalid_token",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable => "unavailable",
-            ApiError::Busy => "busy",
-            ApiError::Internal(_) => "internal",
-        }
+        self.into()
     }
 }
 
@@ -192,5 +181,38 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(body);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_ones() {
+        let cases = [
+            (ApiError::Unauthenticated, "unauthenticated"),
+            (ApiError::InvalidToken, "invalid_token"),
+            (ApiError::InvalidCredentials, "invalid_credentials"),
+            (ApiError::Forbidden, "forbidden"),
+            (ApiError::NotFound("x"), "not_found"),
+            (ApiError::Conflict("x".into()), "conflict"),
+            (
+                ApiError::Validation(FieldErrors::new()),
+                "validation_failed",
+            ),
+            (ApiError::BadRequest("x".into()), "bad_request"),
+            (ApiError::PayloadTooLarge, "payload_too_large"),
+            (
+                ApiError::TooManyRequests { retry_after_s: 1 },
+                "too_many_requests",
+            ),
+            (ApiError::Unavailable, "unavailable"),
+            (ApiError::Busy, "busy"),
+            (ApiError::Internal(anyhow::anyhow!("x")), "internal"),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code, "{error:?}");
+        }
     }
 }

@@ -9,8 +9,8 @@ use crate::domain::person::{EXTERNAL_ID_MAX, REFERENCE_MAX, check_cleared_until}
 use chrono::{DateTime, NaiveDate, Utc};
 use csv::ByteRecord;
 use gatehouse_core::model::{CardKind, PersonKind, VettingStatus, normalize_card};
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::str::FromStr;
 
 /// One data row being checked; problems collect per column, as the API's do.
 pub(super) struct Row<'a> {
@@ -62,10 +62,10 @@ impl<'a> Row<'a> {
         value
     }
 
-    /// One of an enumeration's serde names, ignoring case.
-    fn choice<T: DeserializeOwned>(&mut self, column: &'static str, names: &str) -> Option<T> {
+    /// One of an enumeration's names (strum's, equal to serde's), ignoring case.
+    fn choice<T: FromStr>(&mut self, column: &'static str, names: &str) -> Option<T> {
         let text = self.text(column)?.to_lowercase();
-        let value = serde_json::from_value(serde_json::Value::String(text)).ok();
+        let value = text.parse().ok();
         if value.is_none() {
             self.problem(column, format!("must be one of {names}"));
         }
