@@ -43,3 +43,6 @@ pub fn accept<T>(problems: FieldErrors, value: impl FnOnce() -> T) -> Result<T, 
 pub fn field_error(field: &str, problem: impl Into<String>) -> FieldErrors {
     FieldErrors::from([(field.to_owned(), problem.into())])
 }
+
+#[cfg(test)]
+mod tests;

@@ -48,10 +48,10 @@ pub fn display_name(name: Option<&str>) -> Result<Option<String>, FieldErrors> {
     accept(problems, || name.map(|n| n.trim().to_owned()))
 }
 
-/// A new password, checked.
-pub fn check_password(password: &str) -> Result<(), FieldErrors> {
+/// A new password (given in `field`), checked.
+pub fn check_password(field: &str, password: &str) -> Result<(), FieldErrors> {
     match password_problem(password) {
-        Some(problem) => Err(super::field_error("password", problem)),
+        Some(problem) => Err(super::field_error(field, problem)),
         None => Ok(()),
     }
 }

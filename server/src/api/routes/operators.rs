@@ -152,7 +152,7 @@ async fn set_password(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
-    operator::check_password(request.password.expose_secret())?;
+    operator::check_password("password", request.password.expose_secret())?;
     let hash = password::hash(request.password).await?;
     state
         .store
