@@ -46,6 +46,8 @@ pub struct DoorEvent {
 /// encodes a kind by its position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     /// A card was presented and decided.
     Presentation(PresentationRecord),
@@ -176,28 +178,10 @@ impl ReleasedEntryRecord {
 }
 
 impl EventKind {
-    /// The kind's wire name (`presentation`, `forced_open`, ...), as serde names it.
+    /// The kind's wire name (`presentation`, `forced_open`, ...), as serde names it (strum's
+    /// name; `kinds_keep_their_positions_and_names` holds the two together).
     pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::Presentation(_) => "presentation",
-            EventKind::DoorOpened => "door_opened",
-            EventKind::DoorClosed => "door_closed",
-            EventKind::ForcedOpen => "forced_open",
-            EventKind::HeldOpen => "held_open",
-            EventKind::HeldOpenCleared => "held_open_cleared",
-            EventKind::NotOpenedAfterGrant => "not_opened_after_grant",
-            EventKind::ExitRequested => "exit_requested",
-            EventKind::PolicyStale => "policy_stale",
-            EventKind::JournalFull => "journal_full",
-            EventKind::ReaderError { .. } => "reader_error",
-            EventKind::AgentStarted => "agent_started",
-            EventKind::LockFault { .. } => "lock_fault",
-            EventKind::ClockOffset { .. } => "clock_offset",
-            EventKind::PresenceUnconfirmed => "presence_unconfirmed",
-            EventKind::Tamper => "tamper",
-            EventKind::TamperCleared => "tamper_cleared",
-            EventKind::ReleasedEntry(_) => "released_entry",
-        }
+        self.into()
     }
 }
 

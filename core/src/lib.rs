@@ -5,6 +5,15 @@
 //! - [`policy`]: the compiled, indexed policy and its signed snapshot.
 //! - [`decide`]: the access decision engine.
 
+// The door runs this code: no panic, however malformed the policy, card or journal.
+// (Cargo cannot add lints to a crate that inherits the workspace's, hence attributes.)
+#![deny(clippy::panic, clippy::unreachable, clippy::indexing_slicing)]
+// A panic in a test is a failed test, which is what we want.
+#![cfg_attr(
+    test,
+    allow(clippy::panic, clippy::unreachable, clippy::indexing_slicing)
+)]
+
 pub mod decide;
 pub mod event;
 pub mod model;
@@ -14,3 +23,5 @@ pub mod text;
 
 #[cfg(test)]
 pub(crate) mod fixture;
+#[cfg(test)]
+mod wire_names;

@@ -2,12 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// The role of an operator account. Each API function allows a fixed set of roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "lowercase", parse_err_ty = UnknownRole, parse_err_fn = unknown_role)]
 pub enum Role {
     /// Runs the server, enrols doors, manages operator accounts.
     Admin,
@@ -31,21 +33,10 @@ impl Role {
         Role::Auditor,
     ];
 
-    /// The role's name as it appears on the wire and in the database.
+    /// The role's name as it appears on the wire and in the database (strum's, equal to
+    /// serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Security => "security",
-            Role::Receptionist => "receptionist",
-            Role::Host => "host",
-            Role::Auditor => "auditor",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -65,17 +56,11 @@ impl fmt::Display for UnknownRole {
 
 impl std::error::Error for UnknownRole {}
 
-impl FromStr for Role {
-    type Err = UnknownRole;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownRole(s.to_owned()))
-    }
+fn unknown_role(name: &str) -> UnknownRole {
+    UnknownRole(name.to_owned())
 }
 
+/// For the store's `#[sqlx(try_from = "String")]` columns; strum gives `TryFrom<&str>`.
 impl TryFrom<String> for Role {
     type Error = UnknownRole;
 

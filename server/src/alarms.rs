@@ -1,6 +1,6 @@
 //! Live alarms: the `[alarms]` settings, the background task that raises `agent_offline`,
 //! and what the live stream needs from the server that runs it. The alarm model and its
-//! storage are in `store::alarms`; the API in `api::routes::alarms`.
+//! storage are in `store::alarms`; the API in `api/routes/alarms.rs`.
 
 use crate::store::{DenialRule, Store};
 use serde::{Deserialize, Serialize};

@@ -464,7 +464,7 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
             display_name,
             password_stdin,
         } => {
-            if let Some(problem) = crate::api::routes::operators::username_problem(&username) {
+            if let Some(problem) = crate::domain::operator::username_problem(&username) {
                 anyhow::bail!("username {problem}");
             }
             let password = new_password(password_stdin)?;
@@ -500,7 +500,7 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
                         "{:<36}  {:<24}  {:<12}  {:<8}  {}",
                         o.id,
                         o.username,
-                        o.role.as_str(),
+                        o.role.as_ref(),
                         status,
                         o.display_name
                     );

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod import;
 pub mod metrics;
 pub mod policy;

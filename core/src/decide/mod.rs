@@ -71,6 +71,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum Direction {
     /// Into the door's `to_zone`.
     #[default]
@@ -80,12 +83,9 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// The wire name (`entry`, `exit`).
+    /// The wire name, `entry` or `exit` (strum's, equal to serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Entry => "entry",
-            Direction::Exit => "exit",
-        }
+        self.into()
     }
 }
 
@@ -109,6 +109,9 @@ pub struct Presentation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// Unlock.
     Granted,
@@ -119,13 +122,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The wire name (`granted`, `denied`, `pending`).
+    /// The wire name: `granted`, `denied` or `pending` (strum's, equal to serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Granted => "granted",
-            Outcome::Denied => "denied",
-            Outcome::Pending => "pending",
-        }
+        self.into()
     }
 }
 
@@ -136,6 +135,9 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum Reason {
     /// The door is not in the policy.
     UnknownDoor,
@@ -176,27 +178,9 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// The reason code as on the wire.
+    /// The reason code as on the wire (strum's, equal to serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::UnknownDoor => "unknown_door",
-            Reason::UnknownCredential => "unknown_credential",
-            Reason::CredentialInactive => "credential_inactive",
-            Reason::HolderInactive => "holder_inactive",
-            Reason::VettingInvalid => "vetting_invalid",
-            Reason::InsufficientClearance => "insufficient_clearance",
-            Reason::NoGrant => "no_grant",
-            Reason::OutsideSchedule => "outside_schedule",
-            Reason::DoorLocked => "door_locked",
-            Reason::AntiPassback => "anti_passback",
-            Reason::PinRequired => "pin_required",
-            Reason::PinIncorrect => "pin_incorrect",
-            Reason::EscortRequired => "escort_required",
-            Reason::SecondPersonRequired => "second_person_required",
-            Reason::Granted => "granted",
-            Reason::PolicyStale => "policy_stale",
-            Reason::ZoneFull => "zone_full",
-        }
+        self.into()
     }
 }
 
@@ -206,6 +190,9 @@ impl Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum Check {
     /// The door is known.
     Door,
@@ -258,6 +245,9 @@ pub struct TraceStep {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = DecisionAlarm))]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum Alarm {
     /// The duress PIN was entered: granted, silently.
     Duress,

@@ -108,6 +108,9 @@ impl<'de> Deserialize<'de> for Presences {
 /// What a pending presentation waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum PendingKind {
     /// A visitor waiting for an escort.
     Escort,

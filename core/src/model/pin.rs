@@ -189,13 +189,18 @@ impl PinVerifier {
         if matches(presented.as_bytes()) {
             return Ok(PinCheck::Correct);
         }
-        let mut undone = [0u8; 12];
+        let mut buffer = [0u8; 12];
         let bytes = presented.as_bytes();
-        undone[..bytes.len()].copy_from_slice(bytes);
-        let last = bytes.len() - 1;
+        // valid_pin: 4 to 12 digits, so this always fits.
+        let Some(undone) = buffer.get_mut(..bytes.len()) else {
+            return Ok(PinCheck::Incorrect);
+        };
+        undone.copy_from_slice(bytes);
         // The duress PIN is PIN+1 on the last digit, so undo it: minus one, 0 wraps to 9.
-        undone[last] = b'0' + (undone[last] - b'0' + 9) % 10;
-        if matches(&undone[..bytes.len()]) {
+        if let Some(last) = undone.last_mut() {
+            *last = b'0' + (*last - b'0' + 9) % 10;
+        }
+        if matches(undone) {
             Ok(PinCheck::Duress)
         } else {
             Ok(PinCheck::Incorrect)

@@ -123,7 +123,10 @@ impl Policy {
         let schedules = index(&source.schedules, "schedule", |s| s.id)?;
         index(&source.grants, "grant", |g| g.id)?;
 
-        let site_of = |zone: Uuid| zones.get(&zone).map(|&i| source.zones[i].site_id);
+        let site_of = |zone: Uuid| {
+            let zone = zones.get(&zone).and_then(|&i| source.zones.get(i));
+            zone.map(|z| z.site_id)
+        };
         let zone_in_site = |kind: &'static str, id, field: &'static str, zone, site| {
             exists(&zones, kind, id, field, zone)?;
             if site_of(zone) == Some(site) {
@@ -158,7 +161,8 @@ impl Policy {
             exists(&zones, "grant", g.id, "zone_id", g.zone_id)?;
             if let Some(sid) = g.schedule_id {
                 exists(&schedules, "grant", g.id, "schedule_id", sid)?;
-                let schedule_site = schedules.get(&sid).map(|&i| source.schedules[i].site_id);
+                let schedule = schedules.get(&sid).and_then(|&i| source.schedules.get(i));
+                let schedule_site = schedule.map(|s| s.site_id);
                 if site_of(g.zone_id) != schedule_site {
                     return Err(cross_site("grant", g.id, "schedule_id", sid));
                 }
@@ -188,7 +192,8 @@ impl Policy {
             if let Some(&first) = by_card.get(&c.card) {
                 return Err(PolicyError::DuplicateCard {
                     card: c.card.clone(),
-                    first: source.credentials[first].id,
+                    // `first` indexes `source.credentials`: it was inserted below.
+                    first: source.credentials.get(first).map_or(c.id, |f| f.id),
                     second: c.id,
                 });
             }
@@ -197,12 +202,11 @@ impl Policy {
         let ancestry = ancestry(&source.zones, &zones)?;
         let covered_by = ancestry
             .iter()
-            .enumerate()
-            .map(|(i, path)| {
-                let level = source.zones[i].level;
+            .zip(&source.zones)
+            .map(|(path, zone)| {
                 path.iter()
-                    .map(|&a| &source.zones[a])
-                    .filter(|a| a.level >= level)
+                    .filter_map(|&a| source.zones.get(a))
+                    .filter(|a| a.level >= zone.level)
                     .map(|a| a.id)
                     .collect()
             })
@@ -243,44 +247,44 @@ impl Policy {
 
     /// The credential carrying a (normalised) card identifier.
     pub fn credential_by_card(&self, card: &str) -> Option<&Credential> {
-        self.by_card.get(card).map(|&i| &self.source.credentials[i])
+        let i = self.by_card.get(card)?;
+        self.source.credentials.get(*i)
     }
 
     /// A credential by id.
     pub fn credential(&self, id: Uuid) -> Option<&Credential> {
-        self.credentials
-            .get(&id)
-            .map(|&i| &self.source.credentials[i])
+        let i = self.credentials.get(&id)?;
+        self.source.credentials.get(*i)
     }
 
     /// A site by id.
     pub fn site(&self, id: Uuid) -> Option<&Site> {
-        self.sites.get(&id).map(|&i| &self.source.sites[i])
+        self.source.sites.get(*self.sites.get(&id)?)
     }
 
     /// A zone by id.
     pub fn zone(&self, id: Uuid) -> Option<&Zone> {
-        self.zones.get(&id).map(|&i| &self.source.zones[i])
+        self.source.zones.get(*self.zones.get(&id)?)
     }
 
     /// A door by id.
     pub fn door(&self, id: Uuid) -> Option<&Door> {
-        self.doors.get(&id).map(|&i| &self.source.doors[i])
+        self.source.doors.get(*self.doors.get(&id)?)
     }
 
     /// A person by id.
     pub fn person(&self, id: Uuid) -> Option<&Person> {
-        self.people.get(&id).map(|&i| &self.source.people[i])
+        self.source.people.get(*self.people.get(&id)?)
     }
 
     /// A visit by id.
     pub fn visit(&self, id: Uuid) -> Option<&Visit> {
-        self.visits.get(&id).map(|&i| &self.source.visits[i])
+        self.source.visits.get(*self.visits.get(&id)?)
     }
 
     /// A schedule by id.
     pub fn schedule(&self, id: Uuid) -> Option<&Schedule> {
-        self.schedules.get(&id).map(|&i| &self.source.schedules[i])
+        self.source.schedules.get(*self.schedules.get(&id)?)
     }
 
     /// Every grant of a person, direct or through one of their groups.
@@ -291,23 +295,22 @@ impl Policy {
             .iter()
             .filter_map(|g| self.grants_by_group.get(g))
             .flatten();
-        direct.chain(groups).map(|&i| &self.source.grants[i])
+        direct
+            .chain(groups)
+            .filter_map(|&i| self.source.grants.get(i))
     }
 
     /// Whether a grant on zone `granted` covers zone `target`.
     pub fn covers(&self, granted: Uuid, target: Uuid) -> bool {
         self.zones
             .get(&target)
-            .is_some_and(|&i| self.covered_by[i].contains(&granted))
+            .and_then(|&i| self.covered_by.get(i))
+            .is_some_and(|covering| covering.contains(&granted))
     }
 
     /// Whether zone `inner` is zone `outer` or lies inside it.
     pub fn within(&self, inner: Uuid, outer: Uuid) -> bool {
-        self.zones.get(&inner).is_some_and(|&i| {
-            self.ancestry[i]
-                .iter()
-                .any(|&a| self.source.zones[a].id == outer)
-        })
+        self.enclosing(inner).any(|zone| zone.id == outer)
     }
 
     /// The zone and the zones enclosing it, nearest first; nothing for an unknown zone.
@@ -315,7 +318,9 @@ impl Policy {
         self.zones
             .get(&zone)
             .into_iter()
-            .flat_map(move |&i| self.ancestry[i].iter().map(|&a| &self.source.zones[a]))
+            .filter_map(|&i| self.ancestry.get(i))
+            .flatten()
+            .filter_map(|&a| self.source.zones.get(a))
     }
 
     /// The key PIN verifiers are checked with, if one was given.
@@ -367,7 +372,8 @@ fn ancestry(zones: &[Zone], index: &HashMap<Uuid, usize>) -> Result<Vec<Vec<usiz
                     return Err(PolicyError::ZoneCycle(zone.id));
                 }
                 path.push(p);
-                at = &zones[p];
+                let Some(parent) = zones.get(p) else { break };
+                at = parent;
             }
             Ok(path)
         })

@@ -2,16 +2,17 @@
 //! `{"error":{"code","message","fields"?,"request_id"}}`. Internal errors are logged in
 //! full and reach the client as a fixed message; database text never leaves the server.
 
+use crate::domain::conflict::conflict_message;
 use crate::store::{StoreError, is_busy};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
-/// Per-field problems of a rejected request: field path → what is wrong.
-pub type FieldErrors = BTreeMap<String, String>;
+pub use crate::domain::FieldErrors;
 
-#[derive(Debug, thiserror::Error)]
+/// The variant's strum name is the error's `code` (`validation_failed`, `not_found`, ...).
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum ApiError {
     #[error("authentication required")]
     Unauthenticated,
@@ -26,6 +27,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("the request is not valid")]
+    #[strum(serialize = "validation_failed")]
     Validation(FieldErrors),
     #[error("{0}")]
     BadRequest(String),
@@ -45,7 +47,7 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 naming one field.
     pub fn field(name: &str, problem: impl Into<String>) -> ApiError {
-        ApiError::Validation(BTreeMap::from([(name.to_owned(), problem.into())]))
+        ApiError::Validation(crate::domain::field_error(name, problem))
     }
 
     fn status(&self) -> StatusCode {
@@ -66,21 +68,7 @@ impl ApiError {
     }
 
     fn code(&self) -> &'static str {
-        match self {
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::InvalidToken => "invalid_token",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable => "unavailable",
-            ApiError::Busy => "busy",
-            ApiError::Internal(_) => "internal",
-        }
+        self.into()
     }
 }
 
@@ -89,7 +77,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict { constraint } => {
-                ApiError::Conflict(conflict_message(&constraint))
+                ApiError::Conflict(conflict_message(&constraint).to_owned())
             }
             StoreError::Rejected(why) => ApiError::Conflict(why.to_owned()),
             StoreError::InUse => ApiError::Conflict("still in use by other records".to_owned()),
@@ -99,6 +87,13 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Database(e) => ApiError::Internal(e.into()),
         }
+    }
+}
+
+/// A domain constructor's refusal: a 422 naming every field.
+impl From<FieldErrors> for ApiError {
+    fn from(problems: FieldErrors) -> Self {
+        ApiError::Validation(problems)
     }
 }
 
@@ -122,14 +117,6 @@ impl From<anyhow::Error> for ApiError {
 
 /// Seconds a client is told to wait before retrying when the database was busy.
 const BUSY_RETRY_AFTER_S: u32 = 1;
-
-/// Names a broken uniqueness rule in words a client can act on.
-fn conflict_message(constraint: &str) -> String {
-    match constraint {
-        "operators_username_key" | "operators.username" => "username is already taken".to_owned(),
-        _ => "conflicts with an existing record".to_owned(),
-    }
-}
 
 /// The error payload; the `error_envelope` middleware adds the request id and writes it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -194,5 +181,38 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(body);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_ones() {
+        let cases = [
+            (ApiError::Unauthenticated, "unauthenticated"),
+            (ApiError::InvalidToken, "invalid_token"),
+            (ApiError::InvalidCredentials, "invalid_credentials"),
+            (ApiError::Forbidden, "forbidden"),
+            (ApiError::NotFound("x"), "not_found"),
+            (ApiError::Conflict("x".into()), "conflict"),
+            (
+                ApiError::Validation(FieldErrors::new()),
+                "validation_failed",
+            ),
+            (ApiError::BadRequest("x".into()), "bad_request"),
+            (ApiError::PayloadTooLarge, "payload_too_large"),
+            (
+                ApiError::TooManyRequests { retry_after_s: 1 },
+                "too_many_requests",
+            ),
+            (ApiError::Unavailable, "unavailable"),
+            (ApiError::Busy, "busy"),
+            (ApiError::Internal(anyhow::anyhow!("x")), "internal"),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code, "{error:?}");
+        }
     }
 }

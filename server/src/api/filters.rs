@@ -4,7 +4,6 @@
 
 use super::error::ApiError;
 use gatehouse_core::decide::{Outcome, Reason};
-use serde::de::DeserializeOwned;
 
 /// The longest value any of the filters accepts.
 pub const MAX_VALUE_LEN: usize = 64;
@@ -16,7 +15,8 @@ fn bounded<'a>(field: &str, value: Option<&'a str>) -> Result<Option<&'a str>, A
     }
 }
 
-/// `value` parsed, or a 422 naming `field` and saying what was `expected`.
+/// `value` parsed, or a 422 naming `field` and saying what was `expected`. Enums parse
+/// by their strum names, which are their serde names.
 pub fn parse<T: std::str::FromStr>(
     field: &str,
     value: Option<&str>,
@@ -31,28 +31,14 @@ pub fn parse<T: std::str::FromStr>(
         .map_err(|_| ApiError::field(field, format!("must be {expected}")))
 }
 
-/// `value` as one of the names of `T` (a snake_case enum), or a 422 naming `field`.
-pub fn parse_name<T: DeserializeOwned>(
-    field: &str,
-    value: Option<&str>,
-    expected: &str,
-) -> Result<Option<T>, ApiError> {
-    let Some(value) = bounded(field, value)? else {
-        return Ok(None);
-    };
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map(Some)
-        .map_err(|_| ApiError::field(field, format!("must be {expected}")))
-}
-
 /// A presentation outcome.
 pub fn outcome(value: Option<&str>) -> Result<Option<Outcome>, ApiError> {
-    parse_name("outcome", value, "granted, denied or pending")
+    parse("outcome", value, "granted, denied or pending")
 }
 
 /// A decision reason (`granted` or the rule that refused).
 pub fn reason(value: Option<&str>) -> Result<Option<Reason>, ApiError> {
-    parse_name("reason", value, "a reason code, e.g. no_grant")
+    parse("reason", value, "a reason code, e.g. no_grant")
 }
 
 /// What `kind` accepts.

@@ -37,7 +37,7 @@ pub fn chain_hash(
     Canon::new("gatehouse.audit.chain.v1")
         .bytes("previous", Some(previous))
         .int("seq", Some(seq))
-        .text("source", Some(source.as_str()))
+        .text("source", Some(source.as_ref()))
         .uuid("record_id", Some(record_id))
         .bytes("digest", Some(digest))
         .time("recorded_at", Some(recorded_at))

@@ -9,8 +9,22 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-/// Which table a chained record lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which table a chained record lives in; its name (`event`, `operator`, `alarm`) is
+/// stored in `audit_chain.source` and written in exports.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "lowercase")]
 pub enum Source {
     /// `access_events`: what door agents recorded.
     Event,
@@ -23,16 +37,14 @@ pub enum Source {
 impl Source {
     pub const ALL: [Source; 3] = [Source::Event, Source::Operator, Source::Alarm];
 
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Source::Event => "event",
-            Source::Operator => "operator",
-            Source::Alarm => "alarm",
-        }
+    /// The stored name (strum's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
+    /// The source a stored name names.
     pub fn parse(text: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|s| s.as_str() == text)
+        text.parse().ok()
     }
 }
 
@@ -209,6 +221,23 @@ mod tests {
             detail_salt: Some(vec![7; 16]),
             detail_hash: None,
         }
+    }
+
+    #[test]
+    fn source_names_are_the_stored_ones() {
+        use strum::IntoEnumIterator;
+        let names: Vec<_> = Source::iter().map(|s| (s, s.as_str())).collect();
+        let stored = [
+            (Source::Event, "event"),
+            (Source::Operator, "operator"),
+            (Source::Alarm, "alarm"),
+        ];
+        assert_eq!(names, stored);
+        for source in Source::iter() {
+            assert_eq!(Source::parse(source.as_ref()), Some(source));
+            assert_eq!(source.to_string(), source.as_ref());
+        }
+        assert_eq!(Source::ALL.to_vec(), Source::iter().collect::<Vec<_>>());
     }
 
     #[test]

@@ -119,11 +119,11 @@ fn check_entry(
         }
         // Nothing the server writes fails to decode: the row was changed behind its back.
         Some(Err(error)) => {
-            let detail = format!("the {} record cannot be read: {error}", source.as_str());
+            let detail = format!("the {source} record cannot be read: {error}");
             return Err(BadRecord::at(entry, "record_altered", detail));
         }
         None => {
-            let detail = format!("the {} record is not in the database", source.as_str());
+            let detail = format!("the {source} record is not in the database");
             return Err(BadRecord::at(entry, "record_missing", detail));
         }
     }
@@ -277,15 +277,12 @@ async fn walk(
             continue;
         };
         let detail = match &id {
-            Ok(_) => format!("this {} record was never chained", source.as_str()),
-            Err(e) => format!(
-                "a {} record whose id cannot be read was never chained: {e}",
-                source.as_str()
-            ),
+            Ok(_) => format!("this {source} record was never chained"),
+            Err(e) => format!("a {source} record whose id cannot be read was never chained: {e}"),
         };
         return Ok(Some(BadRecord {
             seq: None,
-            source: Some(source.as_str().to_owned()),
+            source: Some(source.to_string()),
             record_id: id.ok(),
             problem: "unchained_record".to_owned(),
             detail,

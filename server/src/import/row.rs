@@ -1,16 +1,16 @@
-//! Checking one data row, column by column. The checks are the API's own
-//! (`check_text`, `check_window`, `check_cleared_until`), so a row is refused exactly
-//! when the same values sent to the API would be.
+//! Checking one data row, column by column. The checks are the domain's
+//! (`crate::domain`: `check_text`, `check_window`, `check_cleared_until`), as the API's
+//! are, so a row is refused exactly when the same values sent to the API would be.
 
 use super::parse::{ImportCard, ImportPerson, ImportVetting};
-use crate::api::error::FieldErrors;
-use crate::api::routes::people::{EXTERNAL_ID_MAX, NAME_MAX, REFERENCE_MAX, check_cleared_until};
-use crate::api::routes::people_model::{check_text, check_window, stored};
+use crate::domain::FieldErrors;
+use crate::domain::checks::{NAME_MAX, check_text, check_window, stored};
+use crate::domain::person::{EXTERNAL_ID_MAX, REFERENCE_MAX, check_cleared_until};
 use chrono::{DateTime, NaiveDate, Utc};
 use csv::ByteRecord;
 use gatehouse_core::model::{CardKind, PersonKind, VettingStatus, normalize_card};
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::str::FromStr;
 
 /// One data row being checked; problems collect per column, as the API's do.
 pub(super) struct Row<'a> {
@@ -62,10 +62,10 @@ impl<'a> Row<'a> {
         value
     }
 
-    /// One of an enumeration's serde names, ignoring case.
-    fn choice<T: DeserializeOwned>(&mut self, column: &'static str, names: &str) -> Option<T> {
+    /// One of an enumeration's names (strum's, equal to serde's), ignoring case.
+    fn choice<T: FromStr>(&mut self, column: &'static str, names: &str) -> Option<T> {
         let text = self.text(column)?.to_lowercase();
-        let value = serde_json::from_value(serde_json::Value::String(text)).ok();
+        let value = text.parse().ok();
         if value.is_none() {
             self.problem(column, format!("must be one of {names}"));
         }

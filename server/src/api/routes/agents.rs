@@ -2,8 +2,8 @@
 //! enrolment code), listing, revoking, issuing a new code, and the alarms raised while
 //! ingesting its uploads. Admins write; security officers read.
 
-use super::site_model::{check_name, not_found, reject};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::not_found;
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::auth::agent::{CODE_VALIDITY, hash_secret, new_enrollment_code};
@@ -18,9 +18,6 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-/// Most doors one agent may serve.
-const MAX_DOORS: usize = 64;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -84,22 +81,14 @@ async fn create_agent(
     auth: Authorized<ManageAgents>,
     ApiJson(request): ApiJson<CreateAgent>,
 ) -> Result<(StatusCode, Json<AgentWithCode>), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_name(&mut problems, Some(&request.name));
-    if request.door_ids.is_empty() || request.door_ids.len() > MAX_DOORS {
-        problems.insert(
-            "door_ids".into(),
-            format!("must name 1 to {MAX_DOORS} doors"),
-        );
-    }
-    reject(problems)?;
     let (enrollment_code, code_hash, code_expires_at) = code();
     let new = NewAgent {
-        name: request.name.trim().to_owned(),
+        name: request.name,
         door_ids: request.door_ids,
         code_hash,
         code_expires_at,
-    };
+    }
+    .checked()?;
     let agent = state.store.create_agent(new, &auth.actor()).await?;
     let body = AgentWithCode {
         agent,

@@ -10,19 +10,16 @@ use crate::api::pagination::{Page, PageParams};
 use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{AcknowledgeAlarms, ReadAlarms};
+use crate::domain::note;
 use crate::state::AppState;
 use crate::store::{Alarm, AlarmFilter, AlarmKind, StoreError};
 use axum::Json;
 use axum::extract::State;
 use chrono::DateTime;
-use gatehouse_core::text::Lines;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-/// Longest acknowledgement note, in characters.
-const MAX_NOTE_CHARS: usize = 2000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -107,11 +104,7 @@ async fn acknowledge_alarm(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<Acknowledge>,
 ) -> Result<Json<Alarm>, ApiError> {
-    let note = request.note.trim();
-    let problem = gatehouse_core::text::text_problem(note, MAX_NOTE_CHARS, Lines::Multi);
-    if let Some(problem) = problem {
-        return Err(ApiError::field("note", problem));
-    }
+    let note = note::alarm_note(&request.note)?;
     let acknowledged = state
         .store
         .acknowledge_alarm(id, note, &auth.actor())

@@ -89,8 +89,8 @@ async fn export_trail(
             person_id: query.person_id,
             credential_id: query.credential_id,
             zone_id: query.zone_id,
-            outcome: outcome.map(|o| o.as_str().to_owned()),
-            reason: reason.map(|r| r.as_str().to_owned()),
+            outcome: outcome.map(|o| o.to_string()),
+            reason: reason.map(|r| r.to_string()),
             kind,
         },
     };

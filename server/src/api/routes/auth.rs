@@ -5,6 +5,7 @@ use crate::api::extract::ApiJson;
 use crate::auth::extract::Authorized;
 use crate::auth::password;
 use crate::auth::permissions::AnyOperator;
+use crate::domain::operator;
 use crate::state::AppState;
 use crate::store::{Operator, OperatorStatus, Session, now};
 use axum::Json;
@@ -156,9 +157,7 @@ async fn change_own_password(
     ApiJson(request): ApiJson<ChangeOwnPassword>,
 ) -> Result<StatusCode, ApiError> {
     let new_password = request.new_password;
-    if let Some(problem) = password::password_problem(new_password.expose_secret()) {
-        return Err(ApiError::field("new_password", problem));
-    }
+    operator::check_password("new_password", new_password.expose_secret())?;
     let username = auth.principal.username.clone();
     let keys = [format!("user:{username}"), format!("ip:{}", client.ip())];
     let attempt = state.throttle.reserve(&state.store, &keys, now()).await?;

@@ -3,22 +3,22 @@
 //! and never returned (`has_pin` says whether one is set). A revoked credential is final
 //! (409 on any change); its card may then be issued again.
 
-use super::people_model::{check_one_of, check_window, conflict, stored};
-use super::site_model::{not_found, nullable, reject};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::{not_found, nullable};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
+use crate::domain::credential::{CredentialChangeInput, CredentialInput};
 use crate::state::AppState;
 use crate::store::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::DateTime;
-use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, normalize_card};
-use secrecy::{ExposeSecret, SecretString};
+use gatehouse_core::model::{CardKind, CredentialState};
+use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -87,19 +87,6 @@ pub struct ListCredentials {
     cursor: Option<String>,
 }
 
-/// Hashes a PIN of 4 to 8 digits, or records why it cannot be one.
-fn pin_hash(problems: &mut FieldErrors, pin: &SecretString) -> Option<PinHash> {
-    let pin = pin.expose_secret();
-    let digits = (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
-    match digits.then(|| PinHash::generate(pin).ok()).flatten() {
-        Some(hash) => Some(hash),
-        None => {
-            problems.insert("pin".into(), "must be 4 to 8 digits".into());
-            None
-        }
-    }
-}
-
 /// List credentials in issue order, of one person or visit or of all.
 #[utoipa::path(get, path = "/credentials", tag = "credentials", security(("bearer" = [])),
     params(ListCredentials),
@@ -138,48 +125,16 @@ async fn create_credential(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateCredential>,
 ) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
-    let mut problems = FieldErrors::new();
-    let holder = match (request.person_id, request.visit_id) {
-        (Some(person), None) => Some(Holder::Person(person)),
-        (None, Some(visit)) => Some(Holder::Visit(visit)),
-        _ => None,
-    };
-    check_one_of(
-        &mut problems,
-        ["person_id", "visit_id"],
-        [request.person_id, request.visit_id],
-    );
-    let card = normalize_card(&request.card)
-        .inspect_err(|e| {
-            problems.insert("card".into(), e.to_string());
-        })
-        .ok();
-    check_window(
-        &mut problems,
-        "valid_until",
-        request.valid_from.map(DateTime::from),
-        request.valid_until.map(DateTime::from),
-    );
-    let pin = request.pin.as_ref().map(|p| pin_hash(&mut problems, p));
-    reject(problems)?;
-    let (Some(holder), Some(card)) = (holder, card) else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "validation let an error through"
-        )));
-    };
-    let new = NewCredential {
-        card,
-        kind: request.kind.unwrap_or_default(),
-        holder,
-        valid_from: stored(request.valid_from.map(DateTime::from)),
-        valid_until: stored(request.valid_until.map(DateTime::from)),
-        pin: pin.flatten(),
-    };
-    let credential = state
-        .store
-        .create_credential(new, &auth.actor())
-        .await
-        .map_err(conflict)?;
+    let new = NewCredential::parse(CredentialInput {
+        person_id: request.person_id,
+        visit_id: request.visit_id,
+        card: request.card,
+        kind: request.kind,
+        valid_from: request.valid_from.map(DateTime::from),
+        valid_until: request.valid_until.map(DateTime::from),
+        pin: request.pin,
+    })?;
+    let credential = state.store.create_credential(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(credential)))
 }
 
@@ -215,23 +170,12 @@ async fn update_credential(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateCredential>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    let mut problems = FieldErrors::new();
-    check_window(
-        &mut problems,
-        "valid_until",
-        request.valid_from.flatten().map(DateTime::from),
-        request.valid_until.flatten().map(DateTime::from),
-    );
-    let pin = request
-        .pin
-        .map(|p| p.and_then(|p| pin_hash(&mut problems, &p)));
-    reject(problems)?;
-    let change = CredentialChange {
+    let change = CredentialChange::parse(CredentialChangeInput {
         state: request.state,
-        valid_from: request.valid_from.map(|v| stored(v.map(DateTime::from))),
-        valid_until: request.valid_until.map(|v| stored(v.map(DateTime::from))),
-        pin,
-    };
+        valid_from: request.valid_from.map(|v| v.map(DateTime::from)),
+        valid_until: request.valid_until.map(|v| v.map(DateTime::from)),
+        pin: request.pin,
+    })?;
     let credential = state
         .store
         .update_credential(id, change, &auth.actor())

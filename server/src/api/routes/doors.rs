@@ -1,13 +1,12 @@
 //! Doors between zones. Security officers and admins write; auditors read.
 
-use super::site_model::{
-    check_name, check_range, delete_record, get_record, not_found, reject, trimmed,
-};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::{delete_record, get_record, not_found};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
+use crate::domain::site_model::{DEFAULT_HELD_OPEN_MS, DEFAULT_UNLOCK_MS};
 use crate::state::AppState;
 use crate::store::{DoorChange, DoorRecord, NewDoor};
 use axum::Json;
@@ -18,12 +17,6 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-/// Unlock time: at least a second; 5 s by default (IEC 60839 asks for 3 s or more).
-const UNLOCK_MS: std::ops::RangeInclusive<u32> = 1_000..=60_000;
-const DEFAULT_UNLOCK_MS: u32 = 5_000;
-const HELD_OPEN_MS: std::ops::RangeInclusive<u32> = 1_000..=3_600_000;
-const DEFAULT_HELD_OPEN_MS: u32 = 30_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,18 +74,6 @@ pub struct DoorQuery {
     cursor: Option<String>,
 }
 
-fn check_door(
-    name: Option<&str>,
-    unlock_ms: Option<u32>,
-    held_open_ms: Option<u32>,
-) -> Result<(), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_name(&mut problems, name);
-    check_range(&mut problems, "unlock_ms", unlock_ms, UNLOCK_MS);
-    check_range(&mut problems, "held_open_ms", held_open_ms, HELD_OPEN_MS);
-    reject(problems)
-}
-
 /// List doors in creation order.
 #[utoipa::path(get, path = "/doors", tag = "doors", security(("bearer" = [])),
     params(DoorQuery),
@@ -125,15 +106,15 @@ async fn create_door(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateDoor>,
 ) -> Result<(StatusCode, Json<DoorRecord>), ApiError> {
-    check_door(Some(&request.name), request.unlock_ms, request.held_open_ms)?;
     let new = NewDoor {
-        name: request.name.trim().to_owned(),
+        name: request.name,
         from_zone_id: request.from_zone_id,
         to_zone_id: request.to_zone_id,
         mode: request.mode.unwrap_or_default(),
         unlock_ms: request.unlock_ms.unwrap_or(DEFAULT_UNLOCK_MS),
         held_open_ms: request.held_open_ms.unwrap_or(DEFAULT_HELD_OPEN_MS),
-    };
+    }
+    .checked()?;
     let door = state.store.create_door(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(door)))
 }
@@ -163,19 +144,15 @@ async fn update_door(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateDoor>,
 ) -> Result<Json<DoorRecord>, ApiError> {
-    check_door(
-        request.name.as_deref(),
-        request.unlock_ms,
-        request.held_open_ms,
-    )?;
     let change = DoorChange {
-        name: trimmed(request.name),
+        name: request.name,
         from_zone_id: request.from_zone_id,
         to_zone_id: request.to_zone_id,
         mode: request.mode,
         unlock_ms: request.unlock_ms,
         held_open_ms: request.held_open_ms,
-    };
+    }
+    .checked()?;
     let door = state
         .store
         .update_door(id, change, &auth.actor())

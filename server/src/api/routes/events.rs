@@ -82,8 +82,8 @@ impl EventQuery {
             zone_id: parse("zone_id", self.zone_id.as_deref(), UUID)?,
             from,
             to,
-            outcome: outcome.map(|o| o.as_str().to_owned()),
-            reason: reason.map(|r| r.as_str().to_owned()),
+            outcome: outcome.map(|o| o.to_string()),
+            reason: reason.map(|r| r.to_string()),
             kind,
         })
     }

@@ -2,21 +2,20 @@
 //! lower level), optionally on a schedule and within a validity period. Grants are not
 //! edited: delete one (access ends with the next policy) and create another.
 
-use super::people_model::{check_one_of, check_window, stored};
-use super::site_model::{not_found, reject};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::not_found;
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
+use crate::domain::grant::GrantInput;
 use crate::state::AppState;
 use crate::store::{GrantFilter, GrantRecord, NewGrant};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::DateTime;
-use gatehouse_core::model::Subject;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -95,36 +94,14 @@ async fn create_grant(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateGrant>,
 ) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_one_of(
-        &mut problems,
-        ["person_id", "group_id"],
-        [request.person_id, request.group_id],
-    );
-    check_window(
-        &mut problems,
-        "valid_until",
-        request.valid_from.map(DateTime::from),
-        request.valid_until.map(DateTime::from),
-    );
-    reject(problems)?;
-    let subject = match (request.person_id, request.group_id) {
-        (Some(person), None) => Subject::Person(person),
-        (None, Some(group)) => Subject::Group(group),
-        _ => {
-            return Err(ApiError::field(
-                "person_id",
-                "give exactly one of person_id and group_id",
-            ));
-        }
-    };
-    let new = NewGrant {
-        subject,
+    let new = NewGrant::parse(GrantInput {
+        person_id: request.person_id,
+        group_id: request.group_id,
         zone_id: request.zone_id,
         schedule_id: request.schedule_id,
-        valid_from: stored(request.valid_from.map(DateTime::from)),
-        valid_until: stored(request.valid_until.map(DateTime::from)),
-    };
+        valid_from: request.valid_from.map(DateTime::from),
+        valid_until: request.valid_until.map(DateTime::from),
+    })?;
     let grant = state.store.create_grant(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(grant)))
 }

@@ -1,20 +1,19 @@
 //! Groups of people, the subjects of group grants. Members are set as a whole; a group
 //! that grants still name cannot be deleted (409).
 
-use super::people_model::{check_text, conflict};
-use super::site_model::{not_found, reject};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::not_found;
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadSecurityModel, WriteSecurityModel};
+use crate::domain::group;
 use crate::state::AppState;
 use crate::store::GroupRecord;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use std::collections::BTreeSet;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -25,9 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_group, delete_group))
         .routes(routes!(set_members))
 }
-
-/// Most members a group may have.
-const MAX_MEMBERS: usize = 10_000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,14 +68,8 @@ async fn create_group(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateGroup>,
 ) -> Result<(StatusCode, Json<GroupRecord>), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_text(&mut problems, "name", Some(&request.name), 128);
-    reject(problems)?;
-    let group = state
-        .store
-        .create_group(request.name.trim().to_owned(), &auth.actor())
-        .await
-        .map_err(conflict)?;
+    let name = group::group_name(&request.name)?;
+    let group = state.store.create_group(name, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
@@ -110,10 +100,7 @@ async fn set_members(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<SetMembers>,
 ) -> Result<Json<GroupRecord>, ApiError> {
-    if request.person_ids.len() > MAX_MEMBERS {
-        return Err(ApiError::field("person_ids", "at most 10000 members"));
-    }
-    let members: BTreeSet<Uuid> = request.person_ids.into_iter().collect();
+    let members = group::members(request.person_ids)?;
     let group = state
         .store
         .set_group_members(id, members, &auth.actor())

@@ -20,7 +20,6 @@ pub mod credentials;
 pub mod grants;
 pub mod groups;
 pub mod people;
-pub mod people_model;
 pub mod visits;
 // door agents: operator side, agent side, and the events they upload
 pub mod agent_api;

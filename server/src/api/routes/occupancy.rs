@@ -6,6 +6,7 @@ use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadOccupancy, RunMuster};
+use crate::domain::note;
 use crate::state::AppState;
 use crate::store::{MusterPerson, MusterRecord, Occupant};
 use axum::Json;
@@ -192,11 +193,7 @@ async fn account_for(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AccountedFor>,
 ) -> Result<Json<MusterRecord>, ApiError> {
-    let note = body.note.as_deref();
-    let lines = gatehouse_core::text::Lines::Multi;
-    if let Some(problem) = note.and_then(|n| gatehouse_core::text::text_problem(n, 500, lines)) {
-        return Err(ApiError::field("note", problem));
-    }
+    note::check_muster_note(body.note.as_deref())?;
     let muster = state
         .store
         .account_for(id, body.holder_id, body.note, &auth.actor())

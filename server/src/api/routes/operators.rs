@@ -1,11 +1,12 @@
 //! Operator administration (admins only).
 
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::auth::extract::Authorized;
 use crate::auth::password;
 use crate::auth::permissions::ManageOperators;
+use crate::domain::operator;
 use crate::state::AppState;
 use crate::store::{NewOperator, Operator, OperatorChange, OperatorStatus, StoreError};
 use axum::Json;
@@ -57,24 +58,6 @@ pub struct SetPassword {
     password: SecretString,
 }
 
-/// Why a username cannot be used, if it cannot.
-pub fn username_problem(username: &str) -> Option<&'static str> {
-    let valid_chars = username
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if username.is_empty() || username.len() > 64 {
-        Some("must be 1 to 64 characters")
-    } else if !valid_chars {
-        Some("may contain only lower-case letters, digits, '.', '_' and '-'")
-    } else {
-        None
-    }
-}
-
-fn display_name_problem(name: &str) -> Option<String> {
-    gatehouse_core::text::text_problem(name, 128, gatehouse_core::text::Lines::Single)
-}
-
 /// List operator accounts.
 #[utoipa::path(get, path = "/operators", tag = "operators", security(("bearer" = [])),
     params(PageParams),
@@ -104,28 +87,13 @@ async fn create_operator(
     auth: Authorized<ManageOperators>,
     ApiJson(request): ApiJson<CreateOperator>,
 ) -> Result<(StatusCode, Json<Operator>), ApiError> {
-    let mut problems = FieldErrors::new();
-    if let Some(p) = username_problem(&request.username) {
-        problems.insert("username".into(), p.into());
-    }
-    if let Some(p) = password::password_problem(request.password.expose_secret()) {
-        problems.insert("password".into(), p);
-    }
-    if let Some(p) = request
-        .display_name
-        .as_deref()
-        .and_then(display_name_problem)
-    {
-        problems.insert("display_name".into(), p);
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
-    }
+    let display_name = operator::check_new(
+        &request.username,
+        request.password.expose_secret(),
+        request.display_name.as_deref(),
+    )?;
     let new = NewOperator {
-        display_name: request
-            .display_name
-            .map(|n| n.trim().to_owned())
-            .unwrap_or_else(|| request.username.clone()),
+        display_name,
         username: request.username,
         role: request.role,
         password_hash: password::hash(request.password).await?,
@@ -160,15 +128,8 @@ async fn update_operator(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateOperator>,
 ) -> Result<Json<Operator>, ApiError> {
-    if let Some(p) = request
-        .display_name
-        .as_deref()
-        .and_then(display_name_problem)
-    {
-        return Err(ApiError::field("display_name", p));
-    }
     let change = OperatorChange {
-        display_name: request.display_name.map(|n| n.trim().to_owned()),
+        display_name: operator::display_name(request.display_name.as_deref())?,
         role: request.role,
         status: request.status,
     };
@@ -191,9 +152,7 @@ async fn set_password(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(p) = password::password_problem(request.password.expose_secret()) {
-        return Err(ApiError::field("password", p));
-    }
+    operator::check_password("password", request.password.expose_secret())?;
     let hash = password::hash(request.password).await?;
     state
         .store

@@ -3,20 +3,20 @@
 //! sees who they are; their vetting, groups and clearance only roles that read the
 //! security model (left out while serialising, see `auth::visibility`).
 
-use super::people_model::{check_note, check_text, stored, trimmed_text};
-use super::site_model::{not_found, nullable, reject};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::{not_found, nullable};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadPeople, ReadSecurityModel, WriteSecurityModel};
+use crate::domain::person;
 use crate::state::AppState;
 use crate::store::{NewPerson, NewVetting, PersonChange, PersonRecord, VettingRecord, now};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use gatehouse_core::model::{PersonKind, PersonStatus, VettingStatus};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,13 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_person, update_person))
         .routes(routes!(vetting_history, record_vetting))
 }
-
-/// Longest name or employer, in characters.
-pub(crate) const NAME_MAX: usize = 128;
-/// Longest external id (HR's employee number), in characters.
-pub(crate) const EXTERNAL_ID_MAX: usize = 128;
-/// Longest vetting reference, in characters.
-pub(crate) const REFERENCE_MAX: usize = 128;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,15 +102,12 @@ async fn list_people(
     _auth: Authorized<ReadPeople>,
     ApiQuery(query): ApiQuery<ListPeople>,
 ) -> Result<Json<Page<PersonRecord>>, ApiError> {
-    let mut problems = FieldErrors::new();
-    check_text(&mut problems, "q", query.q.as_deref(), NAME_MAX);
-    reject(problems)?;
+    let q = person::name_query(query.q.as_deref())?;
     let page = PageParams {
         limit: query.limit,
         cursor: query.cursor,
     };
     let limit = page.limit()?;
-    let q = trimmed_text(query.q.as_deref());
     let rows = state
         .store
         .list_people(page.cursor()?, q.as_deref(), limit + 1)
@@ -135,21 +125,13 @@ async fn create_person(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreatePerson>,
 ) -> Result<(StatusCode, Json<PersonRecord>), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_text(&mut problems, "name", Some(&request.name), NAME_MAX);
-    check_text(
-        &mut problems,
-        "employer",
-        request.employer.as_deref(),
-        NAME_MAX,
-    );
-    reject(problems)?;
     let new = NewPerson {
-        name: request.name.trim().to_owned(),
+        name: request.name,
         kind: request.kind,
-        employer: trimmed_text(request.employer.as_deref()),
+        employer: request.employer,
         clearance: request.clearance,
-    };
+    }
+    .checked()?;
     let person = state.store.create_person(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(person)))
 }
@@ -182,44 +164,20 @@ async fn update_person(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdatePerson>,
 ) -> Result<Json<PersonRecord>, ApiError> {
-    let mut problems = FieldErrors::new();
-    check_text(&mut problems, "name", request.name.as_deref(), NAME_MAX);
-    let employer = request.employer.as_ref().and_then(Option::as_deref);
-    check_text(&mut problems, "employer", employer, NAME_MAX);
-    let external_id = request.external_id.as_ref().and_then(Option::as_deref);
-    check_text(&mut problems, "external_id", external_id, EXTERNAL_ID_MAX);
-    reject(problems)?;
     let change = PersonChange {
-        external_id: request.external_id.map(|e| trimmed_text(e.as_deref())),
-        name: trimmed_text(request.name.as_deref()),
-        employer: request.employer.map(|e| trimmed_text(e.as_deref())),
+        external_id: request.external_id,
+        name: request.name,
+        employer: request.employer,
         clearance: request.clearance,
         status: request.status,
-    };
+    }
+    .checked()?;
     let person = state
         .store
         .update_person(id, change, &auth.actor())
         .await
         .map_err(not_found("person"))?;
     Ok(Json(person))
-}
-
-/// Records a problem on `field` when a vetting's end is given for a status other than
-/// `cleared`, or is not after `now`.
-pub(crate) fn check_cleared_until(
-    problems: &mut FieldErrors,
-    field: &str,
-    status: VettingStatus,
-    cleared_until: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) {
-    if let Some(until) = cleared_until {
-        if status != VettingStatus::Cleared {
-            problems.insert(field.into(), "only with status cleared".into());
-        } else if until <= now {
-            problems.insert(field.into(), "must be in the future".into());
-        }
-    }
 }
 
 /// A person's vetting records, newest first.
@@ -253,23 +211,13 @@ async fn record_vetting(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<RecordVetting>,
 ) -> Result<Json<PersonRecord>, ApiError> {
-    let mut problems = FieldErrors::new();
-    check_text(
-        &mut problems,
-        "reference",
-        request.reference.as_deref(),
-        REFERENCE_MAX,
-    );
-    check_note(&mut problems, "note", request.note.as_deref(), 2000);
-    let until = request.cleared_until.map(DateTime::from);
-    check_cleared_until(&mut problems, "cleared_until", request.status, until, now());
-    reject(problems)?;
     let new = NewVetting {
         status: request.status,
-        cleared_until: stored(until),
-        reference: trimmed_text(request.reference.as_deref()),
-        note: trimmed_text(request.note.as_deref()),
-    };
+        cleared_until: request.cleared_until.map(DateTime::from),
+        reference: request.reference,
+        note: request.note,
+    }
+    .checked(now())?;
     let person = state
         .store
         .record_vetting(id, new, &auth.actor())

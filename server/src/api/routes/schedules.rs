@@ -1,9 +1,7 @@
 //! Weekly schedules with holidays. Security officers and admins write; auditors read.
 
-use super::site_model::{
-    ListQuery, check_name, delete_record, get_record, list_records, not_found, reject, trimmed,
-};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::{ListQuery, delete_record, get_record, list_records, not_found};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::Page;
 use crate::auth::extract::Authorized;
@@ -18,9 +16,6 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-const MAX_WINDOWS: usize = 64;
-const MAX_HOLIDAYS: usize = 1000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,35 +52,6 @@ pub struct UpdateSchedule {
     holidays: Option<Vec<NaiveDate>>,
 }
 
-fn check_schedule(
-    name: Option<&str>,
-    windows: Option<&[WindowSpec]>,
-    holidays: Option<&[NaiveDate]>,
-) -> Result<(), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_name(&mut problems, name);
-    if let Some(windows) = windows {
-        if windows.is_empty() || windows.len() > MAX_WINDOWS {
-            problems.insert(
-                "windows".into(),
-                format!("must hold 1 to {MAX_WINDOWS} windows"),
-            );
-        }
-        for (i, window) in windows.iter().enumerate() {
-            if window.days.is_empty() {
-                problems.insert(
-                    format!("windows[{i}].days"),
-                    "must name at least one day".into(),
-                );
-            }
-        }
-    }
-    if holidays.is_some_and(|h| h.len() > MAX_HOLIDAYS) {
-        problems.insert("holidays".into(), format!("at most {MAX_HOLIDAYS} dates"));
-    }
-    reject(problems)
-}
-
 /// List schedules in creation order, of one site or of all.
 #[utoipa::path(get, path = "/schedules", tag = "schedules", security(("bearer" = [])),
     params(ListQuery),
@@ -109,17 +75,13 @@ async fn create_schedule(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateSchedule>,
 ) -> Result<(StatusCode, Json<ScheduleRecord>), ApiError> {
-    check_schedule(
-        Some(&request.name),
-        Some(&request.windows),
-        Some(&request.holidays),
-    )?;
     let new = NewSchedule {
         site_id: request.site_id,
-        name: request.name.trim().to_owned(),
+        name: request.name,
         windows: request.windows,
         holidays: request.holidays,
-    };
+    }
+    .checked()?;
     let schedule = state.store.create_schedule(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(schedule)))
 }
@@ -149,16 +111,12 @@ async fn update_schedule(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateSchedule>,
 ) -> Result<Json<ScheduleRecord>, ApiError> {
-    check_schedule(
-        request.name.as_deref(),
-        request.windows.as_deref(),
-        request.holidays.as_deref(),
-    )?;
     let change = ScheduleChange {
-        name: trimmed(request.name),
+        name: request.name,
         windows: request.windows,
         holidays: request.holidays,
-    };
+    }
+    .checked()?;
     let schedule = state
         .store
         .update_schedule(id, change, &auth.actor())

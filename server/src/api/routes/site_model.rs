@@ -1,13 +1,13 @@
-//! What the site model's routes (sites, zones, doors, schedules) share: mapping store
-//! failures to answers, name checks, list filters and nullable PATCH fields.
+//! What the model's routes (sites, zones, doors, schedules; people, credentials, groups,
+//! grants, visits) share: mapping store failures to answers, generic record reads, list
+//! filters and nullable PATCH fields. The rules themselves are in `crate::domain`.
 
-use crate::api::error::{ApiError, FieldErrors};
+use crate::api::error::ApiError;
 use crate::api::pagination::{Page, PageParams};
 use crate::state::AppState;
 use crate::store::{Actor, ModelError, Record, StoreError};
 use axum::Json;
 use axum::http::StatusCode;
-use gatehouse_core::text::Lines;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
@@ -63,41 +63,6 @@ pub(crate) async fn delete_record<R: Record>(
     let deleted = state.store.delete_model_record::<R>(id, actor).await;
     deleted.map_err(not_found(what))?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Why a name cannot be used, if it cannot: the one check for text people read.
-pub fn check_name(problems: &mut FieldErrors, name: Option<&str>) {
-    let problem = name.and_then(|n| gatehouse_core::text::text_problem(n, 128, Lines::Single));
-    if let Some(problem) = problem {
-        problems.insert("name".into(), problem);
-    }
-}
-
-/// Records a problem with `field` when `value` is given and outside `range`.
-pub fn check_range(
-    problems: &mut FieldErrors,
-    field: &str,
-    value: Option<u32>,
-    range: std::ops::RangeInclusive<u32>,
-) {
-    if value.is_some_and(|v| !range.contains(&v)) {
-        let (low, high) = range.into_inner();
-        problems.insert(field.into(), format!("must be between {low} and {high}"));
-    }
-}
-
-/// A 422 with every problem found, or nothing.
-pub fn reject(problems: FieldErrors) -> Result<(), ApiError> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(problems))
-    }
-}
-
-/// A trimmed copy of a name.
-pub fn trimmed(name: Option<String>) -> Option<String> {
-    name.map(|n| n.trim().to_owned())
 }
 
 /// A list's query: an optional site filter and the page.

@@ -1,9 +1,7 @@
 //! Sites and their threat level. Security officers and admins write; auditors read.
 
-use super::site_model::{
-    check_name, delete_record, get_record, list_records, not_found, reject, trimmed,
-};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::{delete_record, get_record, list_records, not_found};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::auth::extract::Authorized;
@@ -45,25 +43,6 @@ pub struct UpdateSite {
     timezone: Option<String>,
 }
 
-/// Checks name and time zone; returns the time zone in its canonical spelling.
-fn check_site(name: Option<&str>, timezone: Option<&str>) -> Result<Option<String>, ApiError> {
-    let mut problems = FieldErrors::new();
-    check_name(&mut problems, name);
-    let timezone = match timezone.map(str::parse::<chrono_tz::Tz>) {
-        Some(Ok(tz)) => Some(tz.name().to_owned()),
-        Some(Err(_)) => {
-            problems.insert(
-                "timezone".into(),
-                "must be an IANA time zone name, e.g. Europe/Berlin".into(),
-            );
-            None
-        }
-        None => None,
-    };
-    reject(problems)?;
-    Ok(timezone)
-}
-
 /// List sites, in creation order.
 #[utoipa::path(get, path = "/sites", tag = "sites", security(("bearer" = [])),
     params(PageParams),
@@ -87,11 +66,11 @@ async fn create_site(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateSite>,
 ) -> Result<(StatusCode, Json<SiteRecord>), ApiError> {
-    let timezone = check_site(Some(&request.name), Some(&request.timezone))?;
     let new = NewSite {
-        name: request.name.trim().to_owned(),
-        timezone: timezone.unwrap_or(request.timezone),
-    };
+        name: request.name,
+        timezone: request.timezone,
+    }
+    .checked()?;
     let site = state.store.create_site(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(site)))
 }
@@ -121,11 +100,11 @@ async fn update_site(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateSite>,
 ) -> Result<Json<SiteRecord>, ApiError> {
-    let timezone = check_site(request.name.as_deref(), request.timezone.as_deref())?;
     let change = SiteChange {
-        name: trimmed(request.name),
-        timezone,
-    };
+        name: request.name,
+        timezone: request.timezone,
+    }
+    .checked()?;
     let site = state
         .store
         .update_site(id, change, &auth.actor())
@@ -163,9 +142,7 @@ async fn set_threat_level(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(threat): ApiJson<Threat>,
 ) -> Result<Json<SiteRecord>, ApiError> {
-    if threat.exempt_person_ids.len() > 1000 {
-        return Err(ApiError::field("exempt_person_ids", "at most 1000 people"));
-    }
+    let threat = threat.checked()?;
     let site = state
         .store
         .set_threat_level(id, threat, &auth.actor())

@@ -2,20 +2,19 @@
 //! work only while it is checked in, not out, and inside its window; check-out also
 //! revokes them, so the card can be issued again.
 
-use super::people_model::{check_text, check_window, trimmed_text};
-use super::site_model::{not_found, reject};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::not_found;
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadVisits, WriteVisits};
+use crate::domain::visit::VisitInput;
 use crate::state::AppState;
 use crate::store::{NewVisit, VisitRecord};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::SubsecRound;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -72,30 +71,15 @@ async fn create_visit(
     auth: Authorized<WriteVisits>,
     ApiJson(request): ApiJson<CreateVisit>,
 ) -> Result<(StatusCode, Json<VisitRecord>), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_text(
-        &mut problems,
-        "visitor_name",
-        Some(&request.visitor_name),
-        128,
-    );
-    let organisation = request.visitor_organisation.as_deref();
-    check_text(&mut problems, "visitor_organisation", organisation, 128);
-    let (start, end) = (Some(*request.window_start), Some(*request.window_end));
-    check_window(&mut problems, "window_end", start, end);
-    if request.allowed_zone_ids.len() > 1000 {
-        problems.insert("allowed_zone_ids".into(), "at most 1000 zones".into());
-    }
-    reject(problems)?;
-    let new = NewVisit {
-        visitor_name: request.visitor_name.trim().to_owned(),
-        visitor_organisation: trimmed_text(organisation),
+    let new = NewVisit::parse(VisitInput {
+        visitor_name: request.visitor_name,
+        visitor_organisation: request.visitor_organisation,
         host_person_id: request.host_person_id,
-        window_start: request.window_start.trunc_subsecs(6),
-        window_end: request.window_end.trunc_subsecs(6),
-        allowed_zone_ids: request.allowed_zone_ids.into_iter().collect(),
-        escort_required: request.escort_required.unwrap_or(false),
-    };
+        window_start: *request.window_start,
+        window_end: *request.window_end,
+        allowed_zone_ids: request.allowed_zone_ids,
+        escort_required: request.escort_required,
+    })?;
     let visit = state.store.create_visit(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(visit)))
 }

@@ -1,10 +1,7 @@
 //! The zone tree. Security officers and admins write; auditors read.
 
-use super::site_model::{
-    ListQuery, check_name, check_range, delete_record, get_record, list_records, not_found,
-    nullable, reject, trimmed,
-};
-use crate::api::error::{ApiError, ErrorResponse, FieldErrors};
+use super::site_model::{ListQuery, delete_record, get_record, list_records, not_found, nullable};
+use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::Page;
 use crate::auth::extract::Authorized;
@@ -19,9 +16,6 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-const TIMEOUT_S: std::ops::RangeInclusive<u32> = 1..=2_592_000;
-const OCCUPANCY: std::ops::RangeInclusive<u32> = ZoneRules::MAX_OCCUPANCY;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,23 +79,6 @@ pub struct UpdateZone {
     max_occupancy: Option<Option<u32>>,
 }
 
-fn check_zone(
-    name: Option<&str>,
-    timeout_s: Option<u32>,
-    occupancy: Option<u32>,
-) -> Result<(), ApiError> {
-    let mut problems = FieldErrors::new();
-    check_name(&mut problems, name);
-    check_range(
-        &mut problems,
-        "anti_passback_timeout_s",
-        timeout_s,
-        TIMEOUT_S,
-    );
-    check_range(&mut problems, "max_occupancy", occupancy, OCCUPANCY);
-    reject(problems)
-}
-
 /// List zones in creation order, of one site or of all.
 #[utoipa::path(get, path = "/zones", tag = "zones", security(("bearer" = [])),
     params(ListQuery),
@@ -125,15 +102,10 @@ async fn create_zone(
     auth: Authorized<WriteSecurityModel>,
     ApiJson(request): ApiJson<CreateZone>,
 ) -> Result<(StatusCode, Json<ZoneRecord>), ApiError> {
-    check_zone(
-        Some(&request.name),
-        request.anti_passback_timeout_s,
-        request.max_occupancy,
-    )?;
     let new = NewZone {
         site_id: request.site_id,
         parent_id: request.parent_id,
-        name: request.name.trim().to_owned(),
+        name: request.name,
         level: request.level,
         rules: ZoneRules {
             vetting_required: request.vetting_required,
@@ -144,7 +116,8 @@ async fn create_zone(
             anti_passback_timeout_s: request.anti_passback_timeout_s,
             max_occupancy: request.max_occupancy,
         },
-    };
+    }
+    .checked()?;
     let zone = state.store.create_zone(new, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(zone)))
 }
@@ -175,14 +148,9 @@ async fn update_zone(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<UpdateZone>,
 ) -> Result<Json<ZoneRecord>, ApiError> {
-    check_zone(
-        request.name.as_deref(),
-        request.anti_passback_timeout_s.flatten(),
-        request.max_occupancy.flatten(),
-    )?;
     let change = ZoneChange {
         parent_id: request.parent_id,
-        name: trimmed(request.name),
+        name: request.name,
         level: request.level,
         vetting_required: request.vetting_required,
         escort_required: request.escort_required,
@@ -191,7 +159,8 @@ async fn update_zone(
         anti_passback: request.anti_passback,
         anti_passback_timeout_s: request.anti_passback_timeout_s,
         max_occupancy: request.max_occupancy,
-    };
+    }
+    .checked()?;
     let zone = state
         .store
         .update_zone(id, change, &auth.actor())

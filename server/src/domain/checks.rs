@@ -1,12 +1,15 @@
-//! What the people model's routes (people, credentials, groups, grants, visits) share:
-//! text and window checks, the holder/subject "exactly one of" rule, and naming the
-//! uniqueness rules they can break. The site model's helpers (`not_found`, `reject`,
-//! `nullable`) serve here too.
+//! Field checks every aggregate shares: text people read, time windows, "exactly one of"
+//! and numeric ranges. Each records its problem under the field's name and leaves the
+//! decision to the caller, so one request's problems are all reported together.
 
-use crate::api::error::{ApiError, FieldErrors};
-use crate::store::ModelError;
+use super::FieldErrors;
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::text::{Lines, text_problem};
+use std::ops::RangeInclusive;
+
+/// Longest name (of a person, group, visitor, site, zone, door, schedule, agent,
+/// operator), in characters.
+pub const NAME_MAX: usize = 128;
 
 /// Records a problem with `field` when `value` is given and is not one line people can
 /// read: 1 to `max` characters after trimming, no control or bidirectional-override
@@ -22,6 +25,11 @@ pub fn check_note(problems: &mut FieldErrors, field: &str, value: Option<&str>, 
     if let Some(problem) = value.and_then(|v| text_problem(v, max, Lines::Multi)) {
         problems.insert(field.into(), problem);
     }
+}
+
+/// [`check_text`] on the field `name`, at most [`NAME_MAX`] characters.
+pub fn check_name(problems: &mut FieldErrors, name: Option<&str>) {
+    check_text(problems, "name", name, NAME_MAX);
 }
 
 /// Records a problem on `until_field` when both ends are given and `until` is not after
@@ -50,6 +58,19 @@ pub fn check_one_of<T>(problems: &mut FieldErrors, fields: [&str; 2], values: [O
     }
 }
 
+/// Records a problem with `field` when `value` is given and outside `range`.
+pub fn check_range(
+    problems: &mut FieldErrors,
+    field: &str,
+    value: Option<u32>,
+    range: RangeInclusive<u32>,
+) {
+    if value.is_some_and(|v| !range.contains(&v)) {
+        let (low, high) = range.into_inner();
+        problems.insert(field.into(), format!("must be between {low} and {high}"));
+    }
+}
+
 /// An instant at the precision the store keeps, so what is returned is what is stored.
 pub fn stored(at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     at.map(|t| t.trunc_subsecs(6))
@@ -60,19 +81,7 @@ pub fn trimmed_text(value: Option<&str>) -> Option<String> {
     value.map(|v| v.trim().to_owned())
 }
 
-/// Names the uniqueness rules of the people model in words a client can act on.
-pub fn conflict(error: impl Into<ModelError>) -> ApiError {
-    match error.into() {
-        ModelError::Store(crate::store::StoreError::Conflict { constraint }) => {
-            let message = if constraint.contains("card") {
-                "the card is already issued to a credential that is not revoked"
-            } else if constraint.contains("person_groups") {
-                "a group with this name exists"
-            } else {
-                "conflicts with an existing record"
-            };
-            ApiError::Conflict(message.to_owned())
-        }
-        other => other.into(),
-    }
+/// A trimmed copy of an optional owned name.
+pub fn trimmed(name: Option<String>) -> Option<String> {
+    name.map(|n| n.trim().to_owned())
 }
