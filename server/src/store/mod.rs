@@ -74,7 +74,6 @@ pub use audit::{ChainEntry, Checkpoint};
 pub use audit_read::{Chained, Unreadable};
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
-pub(crate) use policy_state::bump_policy_version;
 pub use sessions::{Principal, Session};
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -21,6 +21,7 @@ impl Store {
     /// Credentials come one per card: the card's credential that is not revoked if there
     /// is one, otherwise its most recently issued (revoked) one, so a revoked card is
     /// still known and denied as `credential_inactive`.
+    #[tracing::instrument(skip_all)]
     pub async fn load_people_model(&self, pin_key: &PinKey) -> Result<PeopleModel, StoreError> {
         let (people, members, visits, visit_zones, credentials, grants) =
             on!(self.read().await?, |mut tx| {
