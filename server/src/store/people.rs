@@ -5,7 +5,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::people_common::{MAX_BINDS, by_owner, parse, text};
 use super::site_model::narrow;
-use super::vetting::VettingRecord;
+use super::vetting::{NewVetting, VettingRecord};
 use super::{Db, Store, StoreError, now, on};
 use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
 use crate::auth::visibility::hidden;
@@ -367,5 +367,34 @@ impl Store {
         tx.db().log_change(&entry).await?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
+    /// person with it as their current vetting.
+    #[tracing::instrument(skip_all, fields(%person_id))]
+    pub async fn record_vetting(
+        &self,
+        person_id: Uuid,
+        new: NewVetting,
+        actor: &Actor,
+    ) -> Result<PersonRecord, StoreError> {
+        let record = VettingRecord::checked(person_id, new, actor);
+        let mut tx = self.write().await?;
+        let before = tx.db().person(person_id).await?;
+        tx.db().insert_vetting(&[&record]).await?;
+        let entry = NewLogEntry::new(
+            actor,
+            "person.vetting",
+            "person",
+            person_id,
+            before.vetting.as_ref(),
+            Some(&record),
+        );
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
+        Ok(PersonRecord {
+            vetting: Some(record),
+            ..before
+        })
     }
 }

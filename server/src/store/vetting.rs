@@ -1,8 +1,8 @@
 //! Vetting (background-check) records: append-only history per person, the newest being
-//! the person's current vetting. Recording one is a change of the security model.
+//! the person's current vetting. Recording one is a change of the security model, made
+//! through the person ([`Store::record_vetting`]).
 
-use super::operator_log::{Actor, NewLogEntry};
-use super::people::PersonRecord;
+use super::operator_log::Actor;
 use super::people_common::{MAX_BINDS, Table, parse, text};
 use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
@@ -115,35 +115,6 @@ impl VettingRecord {
 }
 
 impl Store {
-    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
-    /// person with it as their current vetting.
-    #[tracing::instrument(skip_all, fields(%person_id))]
-    pub async fn record_vetting(
-        &self,
-        person_id: Uuid,
-        new: NewVetting,
-        actor: &Actor,
-    ) -> Result<PersonRecord, StoreError> {
-        let record = VettingRecord::checked(person_id, new, actor);
-        let mut tx = self.write().await?;
-        let before = tx.db().person(person_id).await?;
-        tx.db().insert_vetting(&[&record]).await?;
-        let entry = NewLogEntry::new(
-            actor,
-            "person.vetting",
-            "person",
-            person_id,
-            before.vetting.as_ref(),
-            Some(&record),
-        );
-        tx.db().log_change(&entry).await?;
-        tx.commit().await?;
-        Ok(PersonRecord {
-            vetting: Some(record),
-            ..before
-        })
-    }
-
     /// Every vetting record of a person, newest first.
     #[tracing::instrument(skip_all, fields(%person_id))]
     pub async fn vetting_history(&self, person_id: Uuid) -> Result<Vec<VettingRecord>, StoreError> {
