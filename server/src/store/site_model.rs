@@ -1,7 +1,7 @@
 //! What the model stores share: the error that names a bad input field, decoding stored
 //! values, and for the site model (sites, zones, doors, schedules) reading and deleting
 //! any of their records through the [`Record`] trait. The loader for the policy compiler
-//! is [`super::site_model_load`].
+//! is in `site_model_load.rs`.
 //!
 //! Every change is one transaction holding the change, its operator-log entry and a bump
 //! of the policy version ([`Db::log_change`]); a refused change rolls back all three.
