@@ -123,7 +123,7 @@ impl Db<'_> {
 
 impl Store {
     /// One record of the site model by id.
-    #[tracing::instrument(skip_all, fields(%id))]
+    #[tracing::instrument(skip_all, fields(kind = R::KIND, %id))]
     pub(crate) async fn model_record<R: Record>(&self, id: Uuid) -> Result<R, StoreError> {
         on!(self.pool(), |pool| {
             Db::from(&mut *pool.acquire().await?).model_record(id).await
@@ -131,7 +131,7 @@ impl Store {
     }
 
     /// Records in creation order after the cursor id, of one site or of all.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(kind = R::KIND))]
     pub(crate) async fn list_model_records<R: Record>(
         &self,
         site_id: Option<Uuid>,
@@ -151,7 +151,7 @@ impl Store {
 
     /// Deletes a record. Refused with [`StoreError::InUse`] while other records
     /// reference it (the foreign keys decide), and then nothing is written.
-    #[tracing::instrument(skip_all, fields(%id))]
+    #[tracing::instrument(skip_all, fields(kind = R::KIND, %id))]
     pub(crate) async fn delete_model_record<R: Record>(
         &self,
         id: Uuid,
