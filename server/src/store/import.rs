@@ -18,8 +18,8 @@
 
 use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry};
-use super::people::{PersonRecord, PersonRow, select_person};
-use super::people_common::{MAX_BINDS, by_owner, text};
+use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
+use super::people_common::{MAX_BINDS, text};
 use super::vetting::{NewVetting, VettingRecord};
 use super::{CredentialRecord, Store, StoreError, now, on};
 use crate::audit::records::{OperatorRow, Source};
@@ -300,13 +300,7 @@ impl Store {
             tx.commit().await?;
             (rows, members)
         });
-        let mut groups = by_owner(members);
-        rows.into_iter()
-            .map(|row| {
-                let ids = groups.remove(&row.id).unwrap_or_default();
-                Ok(row.into_record(ids)?)
-            })
-            .collect()
+        Ok(attach_groups(rows, members)?)
     }
 
     /// The live (not revoked) credentials of `cards`.

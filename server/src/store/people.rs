@@ -234,6 +234,20 @@ macro_rules! people_page {
     };
 }
 
+/// The people of `rows` with the groups in `members` (person → group pairs).
+pub(crate) fn attach_groups(
+    rows: Vec<PersonRow>,
+    members: Vec<(Uuid, Uuid)>,
+) -> Result<Vec<PersonRecord>, sqlx::Error> {
+    let mut groups = by_owner(members);
+    rows.into_iter()
+        .map(|row| {
+            let ids = groups.remove(&row.id).unwrap_or_default();
+            row.into_record(ids)
+        })
+        .collect()
+}
+
 /// A `LIKE` pattern matching names that contain `q`, case-insensitively.
 fn contains_pattern(q: &str) -> String {
     let mut pattern = String::from("%");
@@ -322,15 +336,7 @@ impl Store {
             tx.commit().await?;
             (rows, memberships)
         });
-        let mut groups = by_owner(memberships);
-        let people = rows
-            .into_iter()
-            .map(|row| {
-                let ids = groups.remove(&row.id).unwrap_or_default();
-                row.into_record(ids)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(people)
+        Ok(attach_groups(rows, memberships)?)
     }
 
     /// Changes a person's HR key, name, employer, clearance or status (a taken

@@ -3,8 +3,7 @@
 
 use super::credentials::{CredentialRow, select_credential};
 use super::grants::{GrantRecord, select_grant};
-use super::people::{PersonRow, select_person};
-use super::people_common::by_owner;
+use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
 use super::visits::{VisitRecord, attach_zones, select_visit};
 use super::{Store, StoreError, on};
 use gatehouse_core::model::{Credential, CredentialState, Grant, Person, PinKey, Visit};
@@ -51,14 +50,10 @@ impl Store {
                 tx.commit().await?;
                 (people, members, visits, visit_zones, credentials, grants)
             });
-        let mut groups = by_owner(members);
-        let people = people
-            .into_iter()
-            .map(|row| {
-                let ids = groups.remove(&row.id).unwrap_or_default();
-                row.into_record(ids).map(|p| p.engine())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let people = attach_groups(people, members)?
+            .iter()
+            .map(PersonRecord::engine)
+            .collect();
         let visits = attach_zones(visits, visit_zones)
             .iter()
             .map(VisitRecord::engine)
