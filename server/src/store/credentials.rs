@@ -5,9 +5,10 @@
 //! be issued again (visitor cards go back into the drawer). A revoked credential is
 //! final: it cannot be changed, so it cannot collide with the card's new credential.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people_common::{Table, decode_error, parse, require_row, text, window_ok};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::people_common::{MAX_BINDS, Table, parse, text, window_ok};
+use super::site_model::decode_error;
+use super::{Db, ModelError, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier};
 use serde::Serialize;
@@ -152,37 +153,57 @@ macro_rules! select_credential {
 }
 pub(crate) use select_credential;
 
-/// Inserts `$credential` (a `&CredentialRecord`) with `$pin` (an `Option<&PinHash>`)
-/// through `$executor`.
-macro_rules! insert_credential {
-    ($executor:expr, $credential:expr, $pin:expr) => {{
-        let c: &$crate::store::CredentialRecord = $credential;
-        let pin: Option<&gatehouse_core::model::PinHash> = $pin;
-        sqlx::query(
-            "INSERT INTO credentials (id, card, kind, state, valid_from, valid_until, \
-             person_id, visit_id, pin_salt, pin_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(c.id)
-        .bind(&c.card)
-        .bind($crate::store::people_common::text(&c.kind))
-        .bind($crate::store::people_common::text(&c.state))
-        .bind(c.valid_from)
-        .bind(c.valid_until)
-        .bind(c.person_id)
-        .bind(c.visit_id)
-        .bind(pin.map(|p| p.salt.to_vec()))
-        .bind(pin.map(|p| p.hash.to_vec()))
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute($executor)
-        .await?
-    }};
+/// A credential to insert, with the hash of its PIN if it has one.
+pub(crate) type WithPin<'a> = (&'a CredentialRecord, Option<&'a PinHash>);
+
+impl Db<'_> {
+    /// Inserts `credentials`, many per statement.
+    pub(crate) async fn insert_credentials(
+        mut self,
+        credentials: &[WithPin<'_>],
+    ) -> Result<(), StoreError> {
+        for credentials in credentials.chunks(MAX_BINDS / 12) {
+            on!(self.re(), |c| {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO credentials (id, card, kind, state, valid_from, valid_until, \
+                     person_id, visit_id, pin_salt, pin_hash, created_at, updated_at) ",
+                );
+                query.push_values(credentials, |mut row, (credential, pin)| {
+                    row.push_bind(credential.id)
+                        .push_bind(&credential.card)
+                        .push_bind(text(&credential.kind))
+                        .push_bind(text(&credential.state))
+                        .push_bind(credential.valid_from)
+                        .push_bind(credential.valid_until)
+                        .push_bind(credential.person_id)
+                        .push_bind(credential.visit_id)
+                        .push_bind(pin.map(|p| p.salt.to_vec()))
+                        .push_bind(pin.map(|p| p.hash.to_vec()))
+                        .push_bind(credential.created_at)
+                        .push_bind(credential.updated_at);
+                });
+                query.build().execute(c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// One credential's row ([`StoreError::NotFound`] when none).
+    async fn credential_row(self, id: Uuid) -> Result<CredentialRow, StoreError> {
+        let row = on!(self, |c| {
+            sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(c)
+                .await?
+        });
+        Ok(row)
+    }
 }
 
 impl Store {
     /// Issues a credential. The holder must exist (422); a visit that is over cannot
     /// receive one (409).
+    #[tracing::instrument(skip_all)]
     pub async fn create_credential(
         &self,
         new: NewCredential,
@@ -219,10 +240,14 @@ impl Store {
         );
         on!(self.write().await?, |mut tx| {
             if let Some(person_id) = person_id {
-                require_row!(&mut *tx, Table::People, person_id, "person_id");
+                Db::from(&mut *tx)
+                    .require_row(Table::People, person_id, "person_id")
+                    .await?;
             }
             if let Some(visit_id) = visit_id {
-                require_row!(&mut *tx, Table::Visits, visit_id, "visit_id");
+                Db::from(&mut *tx)
+                    .require_row(Table::Visits, visit_id, "visit_id")
+                    .await?;
                 let over = sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
                     "SELECT checked_out_at FROM visits WHERE id = $1",
                 )
@@ -233,25 +258,27 @@ impl Store {
                     return Err(StoreError::Rejected("the visit is checked out").into());
                 }
             }
-            insert_credential!(&mut *tx, &credential, new.pin.as_ref());
-            insert_log!(&mut *tx, entry);
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx)
+                .insert_credentials(&[(&credential, new.pin.as_ref())])
+                .await?;
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
         });
         Ok(credential)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn credential(&self, id: Uuid) -> Result<CredentialRecord, StoreError> {
         let row = on!(self.pool(), |pool| {
-            sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
-                .bind(id)
-                .fetch_one(pool)
+            Db::from(&mut *pool.acquire().await?)
+                .credential_row(id)
                 .await?
         });
         Ok(row.record()?)
     }
 
     /// Credentials ordered by id (issue order) after the cursor, optionally of one holder.
+    #[tracing::instrument(skip_all)]
     pub async fn list_credentials(
         &self,
         filter: CredentialFilter,
@@ -277,6 +304,7 @@ impl Store {
     }
 
     /// Changes state, validity or PIN. A revoked credential cannot change (409).
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_credential(
         &self,
         id: Uuid,
@@ -284,10 +312,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<CredentialRecord, ModelError> {
         let after = on!(self.write().await?, |mut tx| {
-            let row = sqlx::query_as::<_, CredentialRow>(select_credential!("WHERE id = $1"))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let row = Db::from(&mut *tx).credential_row(id).await?;
             let before = row.record()?;
             let pin = change.pin.clone().map_or_else(|| row.pin(), Ok)?;
             let after = CredentialRecord {
@@ -326,32 +351,28 @@ impl Store {
             .bind(after.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
-                    actor,
-                    "credential.update",
-                    "credential",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
+            let entry = NewLogEntry::new(
+                actor,
+                "credential.update",
+                "credential",
+                id,
+                Some(&before),
+                Some(&after),
             );
+            Db::from(&mut *tx).insert_log(&entry).await?;
             if change.pin.is_some() {
                 // The log records that the PIN was set or removed, never the PIN or hash.
-                insert_log!(
-                    &mut *tx,
-                    NewLogEntry::new::<()>(
-                        actor,
-                        "credential.set_pin",
-                        "credential",
-                        id,
-                        None,
-                        None
-                    )
+                let entry = NewLogEntry::new::<()>(
+                    actor,
+                    "credential.set_pin",
+                    "credential",
+                    id,
+                    None,
+                    None,
                 );
+                Db::from(&mut *tx).insert_log(&entry).await?;
             }
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).bump_policy_version().await?;
             tx.commit().await?;
             after
         });

@@ -2,8 +2,8 @@
 //! `to_zone_id`, exit readers lead out of it back into `from_zone_id`.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::site_model::{ModelError, Record, commit_change, corrupt, fetch_record, narrow};
-use super::{Store, StoreError, now, on};
+use super::site_model::{ModelError, Record, decode_error, narrow};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Door, DoorMode};
 use serde::Serialize;
@@ -80,7 +80,7 @@ impl TryFrom<DoorRow> for DoorRecord {
             "normal" => DoorMode::Normal,
             "locked" => DoorMode::Locked,
             "unlocked" => DoorMode::Unlocked,
-            _ => return Err(corrupt("door mode")),
+            _ => return Err(decode_error("door mode").into()),
         };
         Ok(DoorRecord {
             id: row.id,
@@ -122,12 +122,11 @@ macro_rules! select_door {
     };
 }
 
-pub(super) const SELECT_ALL: &str = select_door!("ORDER BY id");
-
 impl Record for DoorRecord {
     type Row = DoorRow;
     const KIND: &'static str = "door";
     const BY_ID: &'static str = select_door!("WHERE id = $1");
+    const ALL: &'static str = select_door!("ORDER BY id");
     const DELETE: &'static str = "DELETE FROM doors WHERE id = $1";
     const DELETE_ACTION: &'static str = "door.delete";
     const BY_SITE: &'static str = select_door!(
@@ -139,23 +138,6 @@ impl Record for DoorRecord {
     }
 }
 
-/// Binds every column of a door, in the order `INSERT` and `UPDATE` below expect.
-macro_rules! bind_door {
-    ($sql:expr, $door:expr) => {
-        sqlx::query($sql)
-            .bind($door.id)
-            .bind($door.site_id)
-            .bind(&$door.name)
-            .bind($door.from_zone_id)
-            .bind($door.to_zone_id)
-            .bind(mode_str($door.mode))
-            .bind(i64::from($door.unlock_ms))
-            .bind(i64::from($door.held_open_ms))
-            .bind($door.created_at)
-            .bind($door.updated_at)
-    };
-}
-
 const INSERT: &str = "INSERT INTO doors (id, site_id, name, from_zone_id, to_zone_id, mode, \
     unlock_ms, held_open_ms, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -163,24 +145,45 @@ const UPDATE: &str = "UPDATE doors SET site_id = $2, name = $3, from_zone_id = $
     to_zone_id = $5, mode = $6, unlock_ms = $7, held_open_ms = $8, created_at = $9, \
     updated_at = $10 WHERE id = $1";
 
-/// Sets `$door.site_id` from its zones, inside the writing transaction; returns the
-/// refusal from the function when a zone is unknown, the zones are on different sites,
-/// or they are the same zone.
-macro_rules! place_door {
-    ($tx:ident, $door:ident) => {
+impl Db<'_> {
+    /// Writes every column of `door` with `sql` ([`INSERT`] or [`UPDATE`], which take
+    /// them in the same order).
+    async fn put_door(self, sql: &'static str, door: &DoorRecord) -> Result<(), StoreError> {
+        on!(self, |c| {
+            sqlx::query(sql)
+                .bind(door.id)
+                .bind(door.site_id)
+                .bind(&door.name)
+                .bind(door.from_zone_id)
+                .bind(door.to_zone_id)
+                .bind(mode_str(door.mode))
+                .bind(i64::from(door.unlock_ms))
+                .bind(i64::from(door.held_open_ms))
+                .bind(door.created_at)
+                .bind(door.updated_at)
+                .execute(c)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The site of the door's zones, read inside the writing transaction. Refused when a
+    /// zone is unknown, the zones are on different sites, or they are the same zone.
+    async fn door_site(mut self, door: &DoorRecord) -> Result<Uuid, ModelError> {
         let mut sites = Vec::with_capacity(2);
         for (field, zone_id) in [
-            ("from_zone_id", $door.from_zone_id),
-            ("to_zone_id", $door.to_zone_id),
+            ("from_zone_id", door.from_zone_id),
+            ("to_zone_id", door.to_zone_id),
         ] {
-            let site = sqlx::query_scalar::<_, Uuid>("SELECT site_id FROM zones WHERE id = $1")
-                .bind(zone_id)
-                .fetch_optional(&mut *$tx)
-                .await?
-                .ok_or(ModelError::invalid(field, "no such zone"))?;
-            sites.push(site);
+            let site = on!(self.re(), |c| {
+                sqlx::query_scalar::<_, Uuid>("SELECT site_id FROM zones WHERE id = $1")
+                    .bind(zone_id)
+                    .fetch_optional(c)
+                    .await?
+            });
+            sites.push(site.ok_or(ModelError::invalid(field, "no such zone"))?);
         }
-        if $door.from_zone_id == $door.to_zone_id {
+        if door.from_zone_id == door.to_zone_id {
             return Err(ModelError::invalid(
                 "to_zone_id",
                 "must differ from from_zone_id",
@@ -192,12 +195,13 @@ macro_rules! place_door {
                 "is on another site than from_zone_id",
             ));
         }
-        $door.site_id = sites[0];
-    };
+        Ok(sites[0])
+    }
 }
 
 impl Store {
     /// Creates a door between two different zones of one site.
+    #[tracing::instrument(skip_all)]
     pub async fn create_door(&self, new: NewDoor, actor: &Actor) -> Result<DoorRecord, ModelError> {
         let at = now();
         let mut door = DoorRecord {
@@ -212,24 +216,23 @@ impl Store {
             created_at: at,
             updated_at: at,
         };
-        let door = on!(self.write().await?, |mut tx| {
-            place_door!(tx, door);
-            bind_door!(INSERT, door).execute(&mut *tx).await?;
-            commit_change!(
-                tx,
-                NewLogEntry::new(actor, "door.create", "door", door.id, None, Some(&door))
-            );
-            door
-        });
+        let mut tx = self.write().await?;
+        door.site_id = tx.db().door_site(&door).await?;
+        tx.db().put_door(INSERT, &door).await?;
+        let entry = NewLogEntry::new(actor, "door.create", "door", door.id, None, Some(&door));
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(door)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn door(&self, id: Uuid) -> Result<DoorRecord, StoreError> {
         self.model_record(id).await
     }
 
     /// Doors in creation order after the cursor id; of one site, and leading into or out
     /// of one zone, when given.
+    #[tracing::instrument(skip_all)]
     pub async fn list_doors(
         &self,
         site_id: Option<Uuid>,
@@ -254,42 +257,41 @@ impl Store {
     }
 
     /// Changes a door; new zones obey the rules of [`Store::create_door`].
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_door(
         &self,
         id: Uuid,
         change: DoorChange,
         actor: &Actor,
     ) -> Result<DoorRecord, ModelError> {
-        let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_record!(DoorRecord, &mut *tx, id);
-            let mut after = DoorRecord {
-                name: change.name.clone().unwrap_or_else(|| before.name.clone()),
-                from_zone_id: change.from_zone_id.unwrap_or(before.from_zone_id),
-                to_zone_id: change.to_zone_id.unwrap_or(before.to_zone_id),
-                mode: change.mode.unwrap_or(before.mode),
-                unlock_ms: change.unlock_ms.unwrap_or(before.unlock_ms),
-                held_open_ms: change.held_open_ms.unwrap_or(before.held_open_ms),
-                updated_at: now(),
-                ..before.clone()
-            };
-            place_door!(tx, after);
-            bind_door!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(
-                tx,
-                NewLogEntry::new(
-                    actor,
-                    "door.update",
-                    "door",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
-            );
-            after
-        });
+        let mut tx = self.write().await?;
+        let before: DoorRecord = tx.db().model_record(id).await?;
+        let mut after = DoorRecord {
+            name: change.name.unwrap_or_else(|| before.name.clone()),
+            from_zone_id: change.from_zone_id.unwrap_or(before.from_zone_id),
+            to_zone_id: change.to_zone_id.unwrap_or(before.to_zone_id),
+            mode: change.mode.unwrap_or(before.mode),
+            unlock_ms: change.unlock_ms.unwrap_or(before.unlock_ms),
+            held_open_ms: change.held_open_ms.unwrap_or(before.held_open_ms),
+            updated_at: now(),
+            ..before.clone()
+        };
+        after.site_id = tx.db().door_site(&after).await?;
+        tx.db().put_door(UPDATE, &after).await?;
+        let entry = NewLogEntry::new(
+            actor,
+            "door.update",
+            "door",
+            id,
+            Some(&before),
+            Some(&after),
+        );
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(after)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn delete_door(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
         self.delete_model_record::<DoorRecord>(id, actor).await
     }

@@ -3,9 +3,9 @@
 //! takes the access away; both are logged.
 
 use super::credentials::WINDOW;
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people_common::{Table, require_row, window_ok};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::people_common::{Table, window_ok};
+use super::{Db, ModelError, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::Subject;
 use serde::Serialize;
@@ -77,8 +77,22 @@ macro_rules! select_grant {
 }
 pub(crate) use select_grant;
 
+impl Db<'_> {
+    /// One grant ([`StoreError::NotFound`] when none).
+    async fn grant(self, id: Uuid) -> Result<GrantRecord, StoreError> {
+        let grant = on!(self, |c| {
+            sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(c)
+                .await?
+        });
+        Ok(grant)
+    }
+}
+
 impl Store {
     /// Creates a grant; every id it names must exist (422 naming the field).
+    #[tracing::instrument(skip_all)]
     pub async fn create_grant(
         &self,
         new: NewGrant,
@@ -102,14 +116,21 @@ impl Store {
             created_at: now(),
         };
         let entry = NewLogEntry::new(actor, "grant.create", "grant", grant.id, None, Some(&grant));
+        let (table, subject_id, field) = match new.subject {
+            Subject::Person(id) => (Table::People, id, "person_id"),
+            Subject::Group(id) => (Table::Groups, id, "group_id"),
+        };
         on!(self.write().await?, |mut tx| {
-            match new.subject {
-                Subject::Person(id) => require_row!(&mut *tx, Table::People, id, "person_id"),
-                Subject::Group(id) => require_row!(&mut *tx, Table::Groups, id, "group_id"),
-            }
-            require_row!(&mut *tx, Table::Zones, grant.zone_id, "zone_id");
+            Db::from(&mut *tx)
+                .require_row(table, subject_id, field)
+                .await?;
+            Db::from(&mut *tx)
+                .require_row(Table::Zones, grant.zone_id, "zone_id")
+                .await?;
             if let Some(schedule_id) = grant.schedule_id {
-                require_row!(&mut *tx, Table::Schedules, schedule_id, "schedule_id");
+                Db::from(&mut *tx)
+                    .require_row(Table::Schedules, schedule_id, "schedule_id")
+                    .await?;
             }
             sqlx::query(
                 "INSERT INTO grants (id, person_id, group_id, zone_id, schedule_id, valid_from, \
@@ -125,24 +146,21 @@ impl Store {
             .bind(grant.created_at)
             .execute(&mut *tx)
             .await?;
-            insert_log!(&mut *tx, entry);
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
         });
         Ok(grant)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn grant(&self, id: Uuid) -> Result<GrantRecord, StoreError> {
-        let grant = on!(self.pool(), |pool| {
-            sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
-                .bind(id)
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(grant)
+        on!(self.pool(), |pool| {
+            Db::from(&mut *pool.acquire().await?).grant(id).await
+        })
     }
 
     /// Grants ordered by id (creation order) after the cursor, filtered.
+    #[tracing::instrument(skip_all)]
     pub async fn list_grants(
         &self,
         filter: GrantFilter,
@@ -166,21 +184,16 @@ impl Store {
     }
 
     /// Deletes a grant; the access it gave ends with the next policy.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn delete_grant(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
         on!(self.write().await?, |mut tx| {
-            let before = sqlx::query_as::<_, GrantRecord>(select_grant!("WHERE id = $1"))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let before = Db::from(&mut *tx).grant(id).await?;
             sqlx::query("DELETE FROM grants WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(actor, "grant.delete", "grant", id, Some(&before), None)
-            );
-            bump_policy_version!(&mut *tx);
+            let entry = NewLogEntry::new(actor, "grant.delete", "grant", id, Some(&before), None);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
         });
         Ok(())

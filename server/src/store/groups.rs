@@ -1,9 +1,9 @@
 //! Groups of people, the subjects of group grants. A group that grants still name
 //! cannot be deleted.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people_common::{Table, by_owner, require_row};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::people_common::{Table, by_owner};
+use super::{Db, ModelError, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -32,25 +32,31 @@ macro_rules! select_group {
     };
 }
 
-/// Reads one group with its members through `$executor`.
-macro_rules! fetch_group {
-    ($executor:expr, $id:expr) => {{
-        let id: Uuid = $id;
-        let mut group = sqlx::query_as::<_, GroupRecord>(select_group!("WHERE id = $1"))
+impl Db<'_> {
+    /// One group with its members ([`StoreError::NotFound`] when none).
+    async fn group(self, id: Uuid) -> Result<GroupRecord, StoreError> {
+        let group = on!(self, |c| {
+            let group = sqlx::query_as::<_, GroupRecord>(select_group!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *c)
+                .await?;
+            let person_ids = sqlx::query_scalar::<_, Uuid>(
+                "SELECT person_id FROM group_members WHERE group_id = $1 ORDER BY person_id",
+            )
             .bind(id)
-            .fetch_one($executor)
+            .fetch_all(c)
             .await?;
-        group.person_ids = sqlx::query_scalar::<_, Uuid>(
-            "SELECT person_id FROM group_members WHERE group_id = $1 ORDER BY person_id",
-        )
-        .bind(id)
-        .fetch_all($executor)
-        .await?;
-        group
-    }};
+            GroupRecord {
+                person_ids,
+                ..group
+            }
+        });
+        Ok(group)
+    }
 }
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn create_group(
         &self,
         name: String,
@@ -67,7 +73,8 @@ impl Store {
         let entry = NewLogEntry::new(actor, "group.create", "group", group.id, None, Some(&group));
         on!(self.write().await?, |mut tx| {
             sqlx::query(
-                "INSERT INTO person_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO person_groups (id, name, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(group.id)
             .bind(&group.name)
@@ -75,41 +82,45 @@ impl Store {
             .bind(group.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_log!(&mut *tx, entry);
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
         });
         Ok(group)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn group(&self, id: Uuid) -> Result<GroupRecord, StoreError> {
-        let group = on!(self.pool(), |pool| fetch_group!(pool, id));
+        let mut tx = self.read().await?;
+        let group = tx.db().group(id).await?;
+        tx.commit().await?;
         Ok(group)
     }
 
     /// Groups ordered by id (creation order), after the cursor id.
+    #[tracing::instrument(skip_all)]
     pub async fn list_groups(
         &self,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<GroupRecord>, StoreError> {
-        let (mut groups, members) = on!(self.pool(), |pool| {
+        let (mut groups, members) = on!(self.read().await?, |mut tx| {
             let groups = sqlx::query_as::<_, GroupRecord>(select_group!(
                 "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
             ))
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
             let members = sqlx::query_as::<_, (Uuid, Uuid)>(
                 "SELECT group_id, person_id FROM group_members WHERE group_id IN \
-                 (SELECT id FROM person_groups WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2) \
-                 ORDER BY person_id",
+                 (SELECT id FROM person_groups WHERE ($1 IS NULL OR id > $1) \
+                 ORDER BY id LIMIT $2) ORDER BY person_id",
             )
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
+            tx.commit().await?;
             (groups, members)
         });
         let mut by_group = by_owner(members);
@@ -120,6 +131,7 @@ impl Store {
     }
 
     /// Replaces the members of a group. Every id must name a person (422 otherwise).
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn set_group_members(
         &self,
         id: Uuid,
@@ -127,13 +139,15 @@ impl Store {
         actor: &Actor,
     ) -> Result<GroupRecord, ModelError> {
         let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_group!(&mut *tx, id);
+            let before = Db::from(&mut *tx).group(id).await?;
             sqlx::query("DELETE FROM group_members WHERE group_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            for person_id in &person_ids {
-                require_row!(&mut *tx, Table::People, person_id, "person_ids");
+            for &person_id in &person_ids {
+                Db::from(&mut *tx)
+                    .require_row(Table::People, person_id, "person_ids")
+                    .await?;
                 sqlx::query("INSERT INTO group_members (group_id, person_id) VALUES ($1, $2)")
                     .bind(id)
                     .bind(person_id)
@@ -150,18 +164,15 @@ impl Store {
                 .bind(after.updated_at)
                 .execute(&mut *tx)
                 .await?;
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
-                    actor,
-                    "group.set_members",
-                    "group",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
+            let entry = NewLogEntry::new(
+                actor,
+                "group.set_members",
+                "group",
+                id,
+                Some(&before),
+                Some(&after),
             );
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
             after
         });
@@ -169,9 +180,10 @@ impl Store {
     }
 
     /// Deletes a group and its memberships; refused while a grant names the group.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn delete_group(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
         on!(self.write().await?, |mut tx| {
-            let before = fetch_group!(&mut *tx, id);
+            let before = Db::from(&mut *tx).group(id).await?;
             let grants =
                 sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM grants WHERE group_id = $1")
                     .bind(id)
@@ -190,11 +202,8 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(actor, "group.delete", "group", id, Some(&before), None)
-            );
-            bump_policy_version!(&mut *tx);
+            let entry = NewLogEntry::new(actor, "group.delete", "group", id, Some(&before), None);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
         });
         Ok(())

@@ -16,13 +16,12 @@
 //! extended once at the end (on PostgreSQL that holds the chain's head row, which every
 //! audited writer needs, only for that step). Changed, the plan is made again.
 
-use super::audit::chain_records;
 use super::credentials::{CredentialRow, select_credential};
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people::{PersonRecord, PersonRow, select_person, update_person_row};
-use super::people_common::{by_owner, text};
+use super::operator_log::{Actor, NewLogEntry};
+use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
+use super::people_common::{MAX_BINDS, text};
 use super::vetting::{NewVetting, VettingRecord};
-use super::{CredentialRecord, Store, StoreError, bump_policy_version, now, on};
+use super::{CredentialRecord, Store, StoreError, now, on};
 use crate::audit::records::{OperatorRow, Source};
 use crate::import::{ImportCard, ImportPerson, ImportSummary, LineError, Parsed, Progress};
 use crate::store::DatabaseKind;
@@ -32,8 +31,6 @@ use uuid::Uuid;
 
 /// Keys looked up per statement while planning, and rows written per statement.
 const BATCH: usize = 500;
-/// Bind parameters per statement at most: under SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_BINDS: usize = 30_000;
 /// Plans made before giving up when other writers keep changing people or cards.
 const PLAN_ATTEMPTS: u32 = 5;
 
@@ -166,6 +163,7 @@ type Planned = Result<Plan, Vec<LineError>>;
 impl Store {
     /// Applies a checked file as `actor` in one transaction: the summary, or the lines
     /// whose cards other holders have (then nothing is changed).
+    #[tracing::instrument(skip_all)]
     pub async fn apply_import(
         &self,
         parsed: &Parsed,
@@ -206,6 +204,7 @@ impl Store {
     }
 
     /// The plan for `parsed`, from reads without a lock.
+    #[tracing::instrument(skip_all)]
     async fn plan_import(&self, parsed: &Parsed, actor: &Actor) -> Result<Planned, StoreError> {
         let version = self.policy_version().await?;
         let mut existing: HashMap<String, PersonRecord> = HashMap::new();
@@ -282,14 +281,14 @@ impl Store {
         &self,
         ids: impl Iterator<Item = &'a str>,
     ) -> Result<Vec<PersonRecord>, StoreError> {
-        let (rows, members) = on!(self.pool(), |pool| {
+        let (rows, members) = on!(self.read().await?, |mut tx| {
             let mut query = sqlx::QueryBuilder::new(select_person!("WHERE p.external_id IN ("));
             let mut list = query.separated(", ");
             for id in ids {
                 list.push_bind(id);
             }
             query.push(")");
-            let rows: Vec<PersonRow> = query.build_query_as().fetch_all(pool).await?;
+            let rows: Vec<PersonRow> = query.build_query_as().fetch_all(&mut *tx).await?;
             let mut query = sqlx::QueryBuilder::new(
                 "SELECT person_id, group_id FROM group_members WHERE person_id IN (NULL",
             );
@@ -297,16 +296,11 @@ impl Store {
                 query.push(", ").push_bind(row.id);
             }
             query.push(") ORDER BY group_id");
-            let members: Vec<(Uuid, Uuid)> = query.build_query_as().fetch_all(pool).await?;
+            let members: Vec<(Uuid, Uuid)> = query.build_query_as().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
             (rows, members)
         });
-        let mut groups = by_owner(members);
-        rows.into_iter()
-            .map(|row| {
-                let ids = groups.remove(&row.id).unwrap_or_default();
-                Ok(row.into_record(ids)?)
-            })
-            .collect()
+        Ok(attach_groups(rows, members)?)
     }
 
     /// The live (not revoked) credentials of `cards`.
@@ -337,6 +331,7 @@ impl Store {
 
     /// Writes `plan` in one transaction, when the policy version is still the plan's:
     /// the summary, or `None` (nothing written) when people or cards changed since.
+    #[tracing::instrument(skip_all)]
     async fn write_import(
         &self,
         plan: Plan,
@@ -348,172 +343,118 @@ impl Store {
             people,
             mut summary,
         } = plan;
-        let read_version = match self.kind() {
+        let mut tx = self.write().await?;
+        let read_version = match tx.db().kind() {
             DatabaseKind::Postgres => "SELECT version FROM policy_state WHERE id = 1 FOR UPDATE",
             DatabaseKind::Sqlite => "SELECT version FROM policy_state WHERE id = 1",
         };
-        let outcome = on!(self.write().await?, |mut tx| {
-            // Measured from the moment the write lock is held (IMMEDIATE on SQLite).
-            let locked = std::time::Instant::now();
-            // SQLite's IMMEDIATE transaction already excludes other writers; on
-            // PostgreSQL the row lock makes a change committed since the plan (or one
-            // committing now) visible here, so the plan is redone rather than written
-            // over it.
-            let now_version = sqlx::query_scalar::<_, i64>(read_version)
-                .fetch_one(&mut *tx)
-                .await?;
-            if now_version != version {
-                tx.rollback().await?;
-                None
-            } else {
-                let mut chained = Vec::new();
-                for chunk in people.chunks(BATCH) {
-                    let log = log_rows(chunk, actor);
-                    let mut query = sqlx::QueryBuilder::new(
-                        "INSERT INTO people (id, external_id, name, kind, employer, clearance, \
-                         status, created_at, updated_at) ",
-                    );
-                    let new = chunk
-                        .iter()
-                        .filter(|p| p.before.is_none())
-                        .map(|p| &p.after);
-                    if new.clone().next().is_some() {
-                        query.push_values(new, |mut row, p| {
-                            row.push_bind(p.id)
-                                .push_bind(&p.external_id)
-                                .push_bind(&p.name)
-                                .push_bind(text(&p.kind))
-                                .push_bind(&p.employer)
-                                .push_bind(i32::from(p.clearance))
-                                .push_bind(text(&p.status))
-                                .push_bind(p.created_at)
-                                .push_bind(p.updated_at);
-                        });
-                        query.build().execute(&mut *tx).await?;
-                    }
-                    for p in chunk {
-                        if p.before.as_ref().is_some_and(|before| *before != p.after) {
-                            update_person_row!(&mut *tx, &p.after);
-                        }
-                    }
-                    let vetting: Vec<_> = chunk.iter().filter_map(|p| p.vetting.as_ref()).collect();
-                    if !vetting.is_empty() {
-                        let mut query = sqlx::QueryBuilder::new(
-                            "INSERT INTO vetting_records (id, person_id, status, cleared_until, \
-                             reference, note, checked_by, checked_by_id, checked_at) ",
-                        );
-                        query.push_values(vetting, |mut row, r| {
-                            row.push_bind(r.id)
-                                .push_bind(r.person_id)
-                                .push_bind(text(&r.status))
-                                .push_bind(r.cleared_until)
-                                .push_bind(&r.reference)
-                                .push_bind(&r.note)
-                                .push_bind(&r.checked_by)
-                                .push_bind(r.checked_by_id)
-                                .push_bind(r.checked_at);
-                        });
-                        query.build().execute(&mut *tx).await?;
-                    }
-                    let issued: Vec<_> = chunk
-                        .iter()
-                        .flat_map(|p| &p.cards)
-                        .filter_map(|step| match step {
-                            CardStep::Issue(credential) => Some(credential),
-                            _ => None,
-                        })
-                        .collect();
-                    // Cards and log rows per person are not bounded, so their statements
-                    // are cut by rows to stay under the databases' bind-parameter limits.
-                    for issued in issued.chunks(MAX_BINDS / 10) {
-                        let mut query = sqlx::QueryBuilder::new(
-                            "INSERT INTO credentials (id, card, kind, state, valid_from, \
-                             valid_until, person_id, visit_id, created_at, updated_at) ",
-                        );
-                        query.push_values(issued, |mut row, c| {
-                            row.push_bind(c.id)
-                                .push_bind(&c.card)
-                                .push_bind(text(&c.kind))
-                                .push_bind(text(&c.state))
-                                .push_bind(c.valid_from)
-                                .push_bind(c.valid_until)
-                                .push_bind(c.person_id)
-                                .push_bind(c.visit_id)
-                                .push_bind(c.created_at)
-                                .push_bind(c.updated_at);
-                        });
-                        query.build().execute(&mut *tx).await?;
-                    }
-                    for step in chunk.iter().flat_map(|p| &p.cards) {
-                        if let CardStep::Update(_, after) = step {
-                            sqlx::query(
-                                "UPDATE credentials SET valid_from = $2, valid_until = $3, \
-                                 updated_at = $4 WHERE id = $1",
-                            )
-                            .bind(after.id)
-                            .bind(after.valid_from)
-                            .bind(after.valid_until)
-                            .bind(after.updated_at)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                    chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
-                    for log in log.chunks(MAX_BINDS / 11) {
-                        let mut query = sqlx::QueryBuilder::new(
-                            "INSERT INTO operator_log (id, at, actor_id, actor, action, \
-                             target_type, target_id, before, after, request_id, detail_salt) ",
-                        );
-                        query.push_values(log, |mut row, e| {
-                            row.push_bind(e.id)
-                                .push_bind(e.at)
-                                .push_bind(e.actor_id)
-                                .push_bind(&e.actor)
-                                .push_bind(&e.action)
-                                .push_bind(&e.target_type)
-                                .push_bind(&e.target_id)
-                                .push_bind(&e.before)
-                                .push_bind(&e.after)
-                                .push_bind(&e.request_id)
-                                .push_bind(&e.detail_salt);
-                        });
-                        query.build().execute(&mut *tx).await?;
-                    }
-                    progress.advance(chunk.len() as u64);
-                }
-                if summary.changed() {
-                    bump_policy_version!(&mut *tx);
-                }
-                summary.policy_version =
-                    sqlx::query_scalar::<_, i64>("SELECT version FROM policy_state WHERE id = 1")
-                        .fetch_one(&mut *tx)
-                        .await?;
-                // The chain last, so that PostgreSQL holds its head row only for this.
-                chain_records!(&mut *tx, &chained);
-                if summary.changed() {
-                    insert_log!(
-                        &mut *tx,
-                        NewLogEntry::new(
-                            actor,
-                            "person.import",
-                            "import",
-                            Uuid::now_v7(),
-                            None,
-                            Some(&summary)
-                        )
-                    );
-                }
-                tx.commit().await?;
-                let held_ms = locked.elapsed().as_millis() as u64;
-                tracing::info!(
-                    held_ms,
-                    people = people.len(),
-                    "import written in one transaction"
-                );
-                Some(summary)
-            }
+        // Measured from the moment the write lock is held (IMMEDIATE on SQLite).
+        let locked = std::time::Instant::now();
+        // SQLite's IMMEDIATE transaction already excludes other writers; on PostgreSQL
+        // the row lock makes a change committed since the plan (or one committing now)
+        // visible here, so the plan is redone rather than written over it.
+        let now_version = on!(tx.db(), |c| {
+            sqlx::query_scalar::<_, i64>(read_version)
+                .fetch_one(c)
+                .await?
         });
-        Ok(outcome)
+        if now_version != version {
+            on!(tx, |tx| tx.rollback().await?);
+            return Ok(None);
+        }
+        let mut chained = Vec::new();
+        for chunk in people.chunks(BATCH) {
+            let log = log_rows(chunk, actor);
+            let new: Vec<_> = chunk
+                .iter()
+                .filter(|p| p.before.is_none())
+                .map(|p| &p.after)
+                .collect();
+            tx.db().insert_people(&new).await?;
+            for p in chunk {
+                if p.before.as_ref().is_some_and(|before| *before != p.after) {
+                    tx.db().update_person_row(&p.after).await?;
+                }
+            }
+            let vetting: Vec<_> = chunk.iter().filter_map(|p| p.vetting.as_ref()).collect();
+            tx.db().insert_vetting(&vetting).await?;
+            let issued: Vec<_> = chunk
+                .iter()
+                .flat_map(|p| &p.cards)
+                .filter_map(|step| match step {
+                    CardStep::Issue(credential) => Some((credential, None)),
+                    _ => None,
+                })
+                .collect();
+            tx.db().insert_credentials(&issued).await?;
+            for step in chunk.iter().flat_map(|p| &p.cards) {
+                if let CardStep::Update(_, after) = step {
+                    on!(tx.db(), |c| {
+                        sqlx::query(
+                            "UPDATE credentials SET valid_from = $2, valid_until = $3, \
+                             updated_at = $4 WHERE id = $1",
+                        )
+                        .bind(after.id)
+                        .bind(after.valid_from)
+                        .bind(after.valid_until)
+                        .bind(after.updated_at)
+                        .execute(c)
+                        .await?;
+                    });
+                }
+            }
+            chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
+            // Log rows per person are not bounded, so their statements are cut by rows
+            // to stay under the databases' bind-parameter limits.
+            for log in log.chunks(MAX_BINDS / 11) {
+                on!(tx.db(), |c| {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO operator_log (id, at, actor_id, actor, action, \
+                         target_type, target_id, before, after, request_id, detail_salt) ",
+                    );
+                    query.push_values(log, |mut row, e| {
+                        row.push_bind(e.id)
+                            .push_bind(e.at)
+                            .push_bind(e.actor_id)
+                            .push_bind(&e.actor)
+                            .push_bind(&e.action)
+                            .push_bind(&e.target_type)
+                            .push_bind(&e.target_id)
+                            .push_bind(&e.before)
+                            .push_bind(&e.after)
+                            .push_bind(&e.request_id)
+                            .push_bind(&e.detail_salt);
+                    });
+                    query.build().execute(c).await?;
+                });
+            }
+            progress.advance(chunk.len() as u64);
+        }
+        if summary.changed() {
+            tx.db().bump_policy_version().await?;
+        }
+        summary.policy_version = tx.db().policy_version().await?;
+        // The chain last, so that PostgreSQL holds its head row only for this.
+        tx.db().chain_records(&chained).await?;
+        if summary.changed() {
+            let entry = NewLogEntry::new(
+                actor,
+                "person.import",
+                "import",
+                Uuid::now_v7(),
+                None,
+                Some(&summary),
+            );
+            tx.db().insert_log(&entry).await?;
+        }
+        tx.commit().await?;
+        let held_ms = locked.elapsed().as_millis() as u64;
+        tracing::info!(
+            held_ms,
+            people = people.len(),
+            "import written in one transaction"
+        );
+        Ok(Some(summary))
     }
 }
 

@@ -139,6 +139,7 @@ pub enum JobEnd<'a> {
 
 impl Store {
     /// Records a new job for a file of `bytes` bytes, queued.
+    #[tracing::instrument(skip_all)]
     pub async fn create_import_job(
         &self,
         bytes: u64,
@@ -163,6 +164,7 @@ impl Store {
     }
 
     /// One job (`NotFound` when unknown).
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn import_job(&self, id: Uuid) -> Result<ImportJobRecord, StoreError> {
         let row = on!(self.pool(), |pool| {
             sqlx::query_as::<_, JobRow>(
@@ -178,6 +180,7 @@ impl Store {
     }
 
     /// Moves a running job to `state` with its latest counts.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_import_job(
         &self,
         id: Uuid,
@@ -205,6 +208,7 @@ impl Store {
 
     /// Records how a job ended, with its final counts; a job already ended (e.g. failed
     /// by another replica that found it silent) keeps the end it has.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn finish_import_job(
         &self,
         id: Uuid,
@@ -250,6 +254,7 @@ impl Store {
     /// `Some(t)` marks those whose row was last written before `t`: on PostgreSQL, where
     /// the replica running a job writes its row every few seconds
     /// ([`crate::import::job::SILENT_AFTER`]), so only a dead replica's job falls silent.
+    #[tracing::instrument(skip_all)]
     pub async fn fail_interrupted_import_jobs(
         &self,
         silent_since: Option<DateTime<Utc>>,

@@ -21,12 +21,14 @@ pub use throttle::{AttemptIds, FailureCount, Reservation};
 mod doors;
 mod schedules;
 mod site_model;
+mod site_model_load;
 mod sites;
 mod zones;
 pub use doors::{DoorChange, DoorRecord, NewDoor};
 pub use schedules::{ClockTime, Day, NewSchedule, ScheduleChange, ScheduleRecord, WindowSpec};
 pub use site_model::ModelError;
 pub(crate) use site_model::Record;
+pub use site_model_load::SiteModel;
 pub use sites::{NewSite, SiteChange, SiteRecord, Threat};
 pub use zones::{NewZone, ZoneChange, ZoneRecord, ZoneRules};
 // people model stores (people, vetting, groups, credentials, grants, visits)
@@ -72,7 +74,6 @@ pub use audit::{ChainEntry, Checkpoint};
 pub use audit_read::{Chained, Unreadable};
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
-pub(crate) use policy_state::bump_policy_version;
 pub use sessions::{Principal, Session};
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -2,10 +2,11 @@
 //! vetting and group memberships. People are never deleted: one who leaves gets status
 //! `left`, so records that name them keep meaning something.
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people_common::{by_owner, decode_error, parse};
-use super::vetting::VettingRecord;
-use super::{Store, StoreError, bump_policy_version, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::people_common::{MAX_BINDS, by_owner, parse, text};
+use super::site_model::narrow;
+use super::vetting::{NewVetting, VettingRecord};
+use super::{Db, Store, StoreError, now, on};
 use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
 use crate::auth::visibility::hidden;
 use chrono::{DateTime, Utc};
@@ -129,7 +130,7 @@ impl PersonRow {
             name: self.name,
             kind: parse(&self.kind)?,
             employer: self.employer,
-            clearance: u8::try_from(self.clearance).map_err(|_| decode_error("clearance"))?,
+            clearance: narrow(self.clearance, "clearance")?,
             status: parse(&self.status)?,
             vetting,
             group_ids,
@@ -143,83 +144,87 @@ impl PersonRow {
 macro_rules! select_person {
     ($($rest:expr)?) => {
         concat!(
-            "SELECT p.id, p.external_id, p.name, p.kind, p.employer, p.clearance, p.status, p.created_at, ",
-            "p.updated_at, v.id AS v_id, v.status AS v_status, v.cleared_until AS v_cleared_until, ",
-            "v.reference AS v_reference, v.note AS v_note, v.checked_by AS v_checked_by, ",
-            "v.checked_by_id AS v_checked_by_id, v.checked_at AS v_checked_at ",
-            "FROM people p LEFT JOIN vetting_records v ON v.id = (SELECT l.id FROM vetting_records l ",
-            "WHERE l.person_id = p.id ORDER BY l.checked_at DESC, l.id DESC LIMIT 1) ",
+            "SELECT p.id, p.external_id, p.name, p.kind, p.employer, p.clearance, p.status, ",
+            "p.created_at, p.updated_at, v.id AS v_id, v.status AS v_status, ",
+            "v.cleared_until AS v_cleared_until, v.reference AS v_reference, v.note AS v_note, ",
+            "v.checked_by AS v_checked_by, v.checked_by_id AS v_checked_by_id, ",
+            "v.checked_at AS v_checked_at FROM people p LEFT JOIN vetting_records v ON v.id = ",
+            "(SELECT l.id FROM vetting_records l WHERE l.person_id = p.id ",
+            "ORDER BY l.checked_at DESC, l.id DESC LIMIT 1) ",
             $($rest)?
         )
     };
 }
 pub(crate) use select_person;
 
-/// Reads one person (404 as `RowNotFound`) through `$executor`, with vetting and groups.
-macro_rules! fetch_person {
-    ($executor:expr, $id:expr) => {{
-        let id: uuid::Uuid = $id;
-        let row = sqlx::query_as::<_, $crate::store::people::PersonRow>(
-            $crate::store::people::select_person!("WHERE p.id = $1"),
-        )
-        .bind(id)
-        .fetch_one($executor)
-        .await?;
-        let groups = sqlx::query_scalar::<_, uuid::Uuid>(
-            "SELECT group_id FROM group_members WHERE person_id = $1 ORDER BY group_id",
-        )
-        .bind(id)
-        .fetch_all($executor)
-        .await?;
-        row.into_record(groups)?
-    }};
-}
-pub(crate) use fetch_person;
+impl Db<'_> {
+    /// One person with their vetting and groups ([`StoreError::NotFound`] when none).
+    pub(crate) async fn person(self, id: Uuid) -> Result<PersonRecord, StoreError> {
+        let (row, groups) = on!(self, |c| {
+            let row = sqlx::query_as::<_, PersonRow>(select_person!("WHERE p.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *c)
+                .await?;
+            let groups = sqlx::query_scalar::<_, Uuid>(
+                "SELECT group_id FROM group_members WHERE person_id = $1 ORDER BY group_id",
+            )
+            .bind(id)
+            .fetch_all(c)
+            .await?;
+            (row, groups)
+        });
+        Ok(row.into_record(groups)?)
+    }
 
-/// `$query` with `$person`'s columns bound as `$1` to `$7`: id, external_id, name, kind,
-/// employer, clearance, status.
-macro_rules! bind_person {
-    ($query:expr, $person:expr) => {{
-        let p: &$crate::store::PersonRecord = $person;
-        $query
+    /// Inserts `people` (their own columns: not vetting or groups), many per statement.
+    pub(crate) async fn insert_people(
+        mut self,
+        people: &[&PersonRecord],
+    ) -> Result<(), StoreError> {
+        for people in people.chunks(MAX_BINDS / 9) {
+            on!(self.re(), |c| {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO people (id, external_id, name, kind, employer, clearance, \
+                     status, created_at, updated_at) ",
+                );
+                query.push_values(people, |mut row, p| {
+                    row.push_bind(p.id)
+                        .push_bind(&p.external_id)
+                        .push_bind(&p.name)
+                        .push_bind(text(&p.kind))
+                        .push_bind(&p.employer)
+                        .push_bind(i32::from(p.clearance))
+                        .push_bind(text(&p.status))
+                        .push_bind(p.created_at)
+                        .push_bind(p.updated_at);
+                });
+                query.build().execute(c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the columns of `person` over its row (not vetting or groups).
+    pub(crate) async fn update_person_row(self, p: &PersonRecord) -> Result<(), StoreError> {
+        on!(self, |c| {
+            sqlx::query(
+                "UPDATE people SET external_id = $2, name = $3, kind = $4, employer = $5, \
+                 clearance = $6, status = $7, updated_at = $8 WHERE id = $1",
+            )
             .bind(p.id)
             .bind(&p.external_id)
             .bind(&p.name)
-            .bind($crate::store::people_common::text(&p.kind))
+            .bind(text(&p.kind))
             .bind(&p.employer)
             .bind(i32::from(p.clearance))
-            .bind($crate::store::people_common::text(&p.status))
-    }};
-}
-
-/// Inserts `$person` (a `&PersonRecord`, without vetting or groups) through `$executor`.
-macro_rules! insert_person {
-    ($executor:expr, $person:expr) => {{
-        let p: &$crate::store::PersonRecord = $person;
-        let sql = "INSERT INTO people (id, external_id, name, kind, employer, clearance, status, \
-                   created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        $crate::store::people::bind_person!(sqlx::query(sql), p)
-            .bind(p.created_at)
+            .bind(text(&p.status))
             .bind(p.updated_at)
-            .execute($executor)
-            .await?
-    }};
+            .execute(c)
+            .await?;
+        });
+        Ok(())
+    }
 }
-pub(crate) use bind_person;
-
-/// Writes the columns of `$person` (a `&PersonRecord`) over its row through `$executor`.
-macro_rules! update_person_row {
-    ($executor:expr, $person:expr) => {{
-        let p: &$crate::store::PersonRecord = $person;
-        let sql = "UPDATE people SET external_id = $2, name = $3, kind = $4, employer = $5, \
-                   clearance = $6, status = $7, updated_at = $8 WHERE id = $1";
-        $crate::store::people::bind_person!(sqlx::query(sql), p)
-            .bind(p.updated_at)
-            .execute($executor)
-            .await?
-    }};
-}
-pub(crate) use update_person_row;
 
 /// The page filter of [`Store::list_people`]: `$1` cursor, `$2` name pattern, `$3` limit.
 macro_rules! people_page {
@@ -227,6 +232,20 @@ macro_rules! people_page {
         "WHERE ($1 IS NULL OR p.id > $1) AND ($2 IS NULL OR LOWER(p.name) LIKE $2 ESCAPE '\\') \
          ORDER BY p.id LIMIT $3"
     };
+}
+
+/// The people of `rows` with the groups in `members` (person → group pairs).
+pub(crate) fn attach_groups(
+    rows: Vec<PersonRow>,
+    members: Vec<(Uuid, Uuid)>,
+) -> Result<Vec<PersonRecord>, sqlx::Error> {
+    let mut groups = by_owner(members);
+    rows.into_iter()
+        .map(|row| {
+            let ids = groups.remove(&row.id).unwrap_or_default();
+            row.into_record(ids)
+        })
+        .collect()
 }
 
 /// A `LIKE` pattern matching names that contain `q`, case-insensitively.
@@ -243,6 +262,7 @@ fn contains_pattern(q: &str) -> String {
 }
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn create_person(
         &self,
         new: NewPerson,
@@ -270,22 +290,24 @@ impl Store {
             None,
             Some(&person),
         );
-        on!(self.write().await?, |mut tx| {
-            insert_person!(&mut *tx, &person);
-            insert_log!(&mut *tx, entry);
-            bump_policy_version!(&mut *tx);
-            tx.commit().await?;
-        });
+        let mut tx = self.write().await?;
+        tx.db().insert_people(&[&person]).await?;
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(person)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn person(&self, id: Uuid) -> Result<PersonRecord, StoreError> {
-        let person = on!(self.pool(), |pool| fetch_person!(pool, id));
+        let mut tx = self.read().await?;
+        let person = tx.db().person(id).await?;
+        tx.commit().await?;
         Ok(person)
     }
 
     /// People ordered by id (creation order) after the cursor; `name_contains` filters
     /// by name, ignoring case (on SQLite, case of ASCII letters only).
+    #[tracing::instrument(skip_all)]
     pub async fn list_people(
         &self,
         after: Option<Uuid>,
@@ -293,12 +315,12 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<PersonRecord>, StoreError> {
         let pattern = name_contains.map(contains_pattern);
-        let (rows, memberships) = on!(self.pool(), |pool| {
+        let (rows, memberships) = on!(self.read().await?, |mut tx| {
             let rows = sqlx::query_as::<_, PersonRow>(select_person!(people_page!()))
                 .bind(after)
                 .bind(&pattern)
                 .bind(i64::from(limit))
-                .fetch_all(pool)
+                .fetch_all(&mut *tx)
                 .await?;
             let memberships = sqlx::query_as::<_, (Uuid, Uuid)>(concat!(
                 "SELECT person_id, group_id FROM group_members WHERE person_id IN ",
@@ -309,62 +331,76 @@ impl Store {
             .bind(after)
             .bind(&pattern)
             .bind(i64::from(limit))
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
+            tx.commit().await?;
             (rows, memberships)
         });
-        let mut groups = by_owner(memberships);
-        let people = rows
-            .into_iter()
-            .map(|row| {
-                let ids = groups.remove(&row.id).unwrap_or_default();
-                row.into_record(ids)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(people)
+        Ok(attach_groups(rows, memberships)?)
     }
 
     /// Changes a person's HR key, name, employer, clearance or status (a taken
     /// `external_id` is a conflict).
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_person(
         &self,
         id: Uuid,
         change: PersonChange,
         actor: &Actor,
     ) -> Result<PersonRecord, StoreError> {
-        let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_person!(&mut *tx, id);
-            let after = PersonRecord {
-                external_id: change
-                    .external_id
-                    .clone()
-                    .unwrap_or_else(|| before.external_id.clone()),
-                name: change.name.clone().unwrap_or_else(|| before.name.clone()),
-                employer: change
-                    .employer
-                    .clone()
-                    .unwrap_or_else(|| before.employer.clone()),
-                clearance: change.clearance.unwrap_or(before.clearance),
-                status: change.status.unwrap_or(before.status),
-                updated_at: now(),
-                ..before.clone()
-            };
-            update_person_row!(&mut *tx, &after);
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
-                    actor,
-                    "person.update",
-                    "person",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
-            );
-            bump_policy_version!(&mut *tx);
-            tx.commit().await?;
-            after
-        });
+        let mut tx = self.write().await?;
+        let before = tx.db().person(id).await?;
+        let after = PersonRecord {
+            external_id: change
+                .external_id
+                .unwrap_or_else(|| before.external_id.clone()),
+            name: change.name.unwrap_or_else(|| before.name.clone()),
+            employer: change.employer.unwrap_or_else(|| before.employer.clone()),
+            clearance: change.clearance.unwrap_or(before.clearance),
+            status: change.status.unwrap_or(before.status),
+            updated_at: now(),
+            ..before.clone()
+        };
+        tx.db().update_person_row(&after).await?;
+        let entry = NewLogEntry::new(
+            actor,
+            "person.update",
+            "person",
+            id,
+            Some(&before),
+            Some(&after),
+        );
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(after)
+    }
+
+    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
+    /// person with it as their current vetting.
+    #[tracing::instrument(skip_all, fields(%person_id))]
+    pub async fn record_vetting(
+        &self,
+        person_id: Uuid,
+        new: NewVetting,
+        actor: &Actor,
+    ) -> Result<PersonRecord, StoreError> {
+        let record = VettingRecord::checked(person_id, new, actor);
+        let mut tx = self.write().await?;
+        let before = tx.db().person(person_id).await?;
+        tx.db().insert_vetting(&[&record]).await?;
+        let entry = NewLogEntry::new(
+            actor,
+            "person.vetting",
+            "person",
+            person_id,
+            before.vetting.as_ref(),
+            Some(&record),
+        );
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
+        Ok(PersonRecord {
+            vetting: Some(record),
+            ..before
+        })
     }
 }

@@ -2,12 +2,17 @@
 //! grants, visits): enum columns stored as their serde names, and reference checks
 //! inside the writing transaction (an unknown id is a 422 naming the field).
 
+use super::{Db, ModelError, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
+
+/// Bind parameters per statement at most: under SQLite's 32,766 and PostgreSQL's 65,535.
+/// Multi-row statements (the bulk import's) are cut by rows to stay under it.
+pub(crate) const MAX_BINDS: usize = 30_000;
 
 /// The serde name of a unit enum value (`PersonKind::Staff` → `staff`), as stored.
 pub(crate) fn text<T: Serialize>(value: &T) -> String {
@@ -22,11 +27,6 @@ pub(crate) fn text<T: Serialize>(value: &T) -> String {
 pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, sqlx::Error> {
     serde_json::from_value(Value::String(text.to_owned()))
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-/// A decode error for a stored value out of range.
-pub(crate) fn decode_error(what: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored {what} is out of range").into())
 }
 
 /// `from` strictly before `until`, when both are given.
@@ -57,7 +57,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub(crate) fn exists_sql(self) -> &'static str {
+    fn exists_sql(self) -> &'static str {
         match self {
             Table::People => "SELECT COUNT(*) FROM people WHERE id = $1",
             Table::Groups => "SELECT COUNT(*) FROM person_groups WHERE id = $1",
@@ -68,7 +68,7 @@ impl Table {
     }
 
     /// What a 422 says about an id naming no row here.
-    pub(crate) fn unknown(self) -> &'static str {
+    fn unknown(self) -> &'static str {
         match self {
             Table::People => "no such person",
             Table::Groups => "no such group",
@@ -79,21 +79,30 @@ impl Table {
     }
 }
 
-/// Returns `ModelError::Invalid` on `$field` unless `$id` names a row of `$table`,
-/// checked through `$executor` (the transaction about to refer to it).
-macro_rules! require_row {
-    ($executor:expr, $table:expr, $id:expr, $field:literal) => {{
-        let table: $crate::store::Table = $table;
-        let n = sqlx::query_scalar::<_, i64>(table.exists_sql())
-            .bind($id)
-            .fetch_one($executor)
-            .await?;
-        if n == 0 {
-            return Err($crate::store::ModelError::Invalid {
-                field: $field,
-                problem: table.unknown(),
-            });
+impl Db<'_> {
+    /// Whether `id` names a row of `table`.
+    pub(crate) async fn exists(self, table: Table, id: Uuid) -> Result<bool, StoreError> {
+        let n = on!(self, |c| {
+            sqlx::query_scalar::<_, i64>(table.exists_sql())
+                .bind(id)
+                .fetch_one(c)
+                .await?
+        });
+        Ok(n > 0)
+    }
+
+    /// Refuses a change whose `field` names no row of `table` (a 422), checked in the
+    /// transaction about to refer to it.
+    pub(crate) async fn require_row(
+        self,
+        table: Table,
+        id: Uuid,
+        field: &'static str,
+    ) -> Result<(), ModelError> {
+        if self.exists(table, id).await? {
+            Ok(())
+        } else {
+            Err(ModelError::invalid(field, table.unknown()))
         }
-    }};
+    }
 }
-pub(crate) use require_row;

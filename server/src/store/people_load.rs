@@ -3,8 +3,7 @@
 
 use super::credentials::{CredentialRow, select_credential};
 use super::grants::{GrantRecord, select_grant};
-use super::people::{PersonRow, select_person};
-use super::people_common::by_owner;
+use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
 use super::visits::{VisitRecord, attach_zones, select_visit};
 use super::{Store, StoreError, on};
 use gatehouse_core::model::{Credential, CredentialState, Grant, Person, PinKey, Visit};
@@ -21,6 +20,7 @@ impl Store {
     /// Credentials come one per card: the card's credential that is not revoked if there
     /// is one, otherwise its most recently issued (revoked) one, so a revoked card is
     /// still known and denied as `credential_inactive`.
+    #[tracing::instrument(skip_all)]
     pub async fn load_people_model(&self, pin_key: &PinKey) -> Result<PeopleModel, StoreError> {
         let (people, members, visits, visit_zones, credentials, grants) =
             on!(self.read().await?, |mut tx| {
@@ -50,14 +50,10 @@ impl Store {
                 tx.commit().await?;
                 (people, members, visits, visit_zones, credentials, grants)
             });
-        let mut groups = by_owner(members);
-        let people = people
-            .into_iter()
-            .map(|row| {
-                let ids = groups.remove(&row.id).unwrap_or_default();
-                row.into_record(ids).map(|p| p.engine())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let people = attach_groups(people, members)?
+            .iter()
+            .map(PersonRecord::engine)
+            .collect();
         let visits = attach_zones(visits, visit_zones)
             .iter()
             .map(VisitRecord::engine)

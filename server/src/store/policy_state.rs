@@ -17,16 +17,6 @@ impl Db<'_> {
     }
 }
 
-/// Transitional form of [`Db::bump_policy_version`] for `$executor` (a connection).
-macro_rules! bump_policy_version {
-    ($executor:expr) => {
-        $crate::store::Db::from($executor)
-            .bump_policy_version()
-            .await?
-    };
-}
-pub(crate) use bump_policy_version;
-
 impl Store {
     /// The current policy version.
     #[tracing::instrument(skip_all)]

@@ -4,8 +4,8 @@
 //! day). Windows and holidays are stored as JSON in the API's own shape.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::site_model::{ModelError, Record, commit_change, fetch_record, site_exists};
-use super::{Store, StoreError, now, on};
+use super::site_model::{ModelError, Record};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use gatehouse_core::model::{Schedule, Window};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -174,12 +174,11 @@ macro_rules! select_schedule {
     };
 }
 
-pub(super) const SELECT_ALL: &str = select_schedule!("ORDER BY id");
-
 impl Record for ScheduleRecord {
     type Row = ScheduleRow;
     const KIND: &'static str = "schedule";
     const BY_ID: &'static str = select_schedule!("WHERE id = $1");
+    const ALL: &'static str = select_schedule!("ORDER BY id");
     const DELETE: &'static str = "DELETE FROM schedules WHERE id = $1";
     const DELETE_ACTION: &'static str = "schedule.delete";
     const BY_SITE: &'static str = select_schedule!(
@@ -191,25 +190,35 @@ impl Record for ScheduleRecord {
     }
 }
 
-/// Binds every column of a schedule, in the order `INSERT` and `UPDATE` below expect.
-macro_rules! bind_schedule {
-    ($sql:expr, $schedule:expr) => {
-        sqlx::query($sql)
-            .bind($schedule.id)
-            .bind($schedule.site_id)
-            .bind(&$schedule.name)
-            .bind(Json(&$schedule.windows))
-            .bind(Json(&$schedule.holidays))
-            .bind($schedule.created_at)
-            .bind($schedule.updated_at)
-    };
-}
-
 const INSERT: &str = "INSERT INTO schedules \
     (id, site_id, name, windows, holidays, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPDATE: &str = "UPDATE schedules SET site_id = $2, name = $3, windows = $4, \
     holidays = $5, created_at = $6, updated_at = $7 WHERE id = $1";
+
+impl Db<'_> {
+    /// Writes every column of `schedule` with `sql` ([`INSERT`] or [`UPDATE`], which take
+    /// them in the same order).
+    async fn put_schedule(
+        self,
+        sql: &'static str,
+        schedule: &ScheduleRecord,
+    ) -> Result<(), StoreError> {
+        on!(self, |c| {
+            sqlx::query(sql)
+                .bind(schedule.id)
+                .bind(schedule.site_id)
+                .bind(&schedule.name)
+                .bind(Json(&schedule.windows))
+                .bind(Json(&schedule.holidays))
+                .bind(schedule.created_at)
+                .bind(schedule.updated_at)
+                .execute(c)
+                .await?;
+        });
+        Ok(())
+    }
+}
 
 /// Holidays ascending, each once.
 fn tidy(mut holidays: Vec<NaiveDate>) -> Vec<NaiveDate> {
@@ -220,6 +229,7 @@ fn tidy(mut holidays: Vec<NaiveDate>) -> Vec<NaiveDate> {
 
 impl Store {
     /// Creates a schedule on an existing site.
+    #[tracing::instrument(skip_all)]
     pub async fn create_schedule(
         &self,
         new: NewSchedule,
@@ -243,19 +253,21 @@ impl Store {
             None,
             Some(&schedule),
         );
-        on!(self.write().await?, |mut tx| {
-            site_exists!(tx, schedule.site_id);
-            bind_schedule!(INSERT, schedule).execute(&mut *tx).await?;
-            commit_change!(tx, entry);
-        });
+        let mut tx = self.write().await?;
+        tx.db().site_exists(schedule.site_id).await?;
+        tx.db().put_schedule(INSERT, &schedule).await?;
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(schedule)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn schedule(&self, id: Uuid) -> Result<ScheduleRecord, StoreError> {
         self.model_record(id).await
     }
 
     /// Schedules in creation order after the cursor id, of one site or of all.
+    #[tracing::instrument(skip_all)]
     pub async fn list_schedules(
         &self,
         site_id: Option<Uuid>,
@@ -266,45 +278,40 @@ impl Store {
     }
 
     /// Renames a schedule or replaces its windows or holidays.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_schedule(
         &self,
         id: Uuid,
         change: ScheduleChange,
         actor: &Actor,
     ) -> Result<ScheduleRecord, StoreError> {
-        let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_record!(ScheduleRecord, &mut *tx, id);
-            let after = ScheduleRecord {
-                name: change.name.clone().unwrap_or_else(|| before.name.clone()),
-                windows: change
-                    .windows
-                    .clone()
-                    .unwrap_or_else(|| before.windows.clone()),
-                holidays: change
-                    .holidays
-                    .clone()
-                    .map_or_else(|| before.holidays.clone(), tidy),
-                updated_at: now(),
-                ..before.clone()
-            };
-            bind_schedule!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(
-                tx,
-                NewLogEntry::new(
-                    actor,
-                    "schedule.update",
-                    "schedule",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
-            );
-            after
-        });
+        let mut tx = self.write().await?;
+        let before: ScheduleRecord = tx.db().model_record(id).await?;
+        let after = ScheduleRecord {
+            name: change.name.unwrap_or_else(|| before.name.clone()),
+            windows: change.windows.unwrap_or_else(|| before.windows.clone()),
+            holidays: change
+                .holidays
+                .map_or_else(|| before.holidays.clone(), tidy),
+            updated_at: now(),
+            ..before.clone()
+        };
+        tx.db().put_schedule(UPDATE, &after).await?;
+        let entry = NewLogEntry::new(
+            actor,
+            "schedule.update",
+            "schedule",
+            id,
+            Some(&before),
+            Some(&after),
+        );
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(after)
     }
 
     /// Deletes a schedule; refused with [`StoreError::InUse`] while grants use it.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn delete_schedule(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
         self.delete_model_record::<ScheduleRecord>(id, actor).await
     }

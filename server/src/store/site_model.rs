@@ -1,13 +1,14 @@
-//! What the site model stores (sites, zones, doors, schedules) share: the error that
-//! names a bad input field, reading and deleting any of their records, and loading the
-//! whole model in the decision engine's types for the policy compiler.
+//! What the model stores share: the error that names a bad input field, decoding stored
+//! values, and for the site model (sites, zones, doors, schedules) reading and deleting
+//! any of their records through the [`Record`] trait. The loader for the policy compiler
+//! is in `site_model_load.rs`.
 //!
 //! Every change is one transaction holding the change, its operator-log entry and a bump
-//! of the policy version; a refused change rolls back all three.
+//! of the policy version ([`Db::log_change`]); a refused change rolls back all three.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::{DoorRecord, ScheduleRecord, SiteRecord, Store, StoreError, ZoneRecord, on};
-use gatehouse_core::model::{Door, Schedule, Site, Zone};
+use super::{Db, Store, StoreError, on};
+use crate::audit::records::OperatorRow;
 use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::postgres::PgRow;
@@ -41,15 +42,13 @@ impl ModelError {
 }
 
 /// A stored value the server cannot have written (a manual edit of the database).
-pub(super) fn corrupt(what: &str) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(
-        format!("stored {what} is out of range").into(),
-    ))
+pub(super) fn decode_error(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is out of range").into())
 }
 
 /// A stored integer as the narrower type the model uses.
-pub(super) fn narrow<T: TryFrom<i64>>(value: impl Into<i64>, what: &str) -> Result<T, StoreError> {
-    T::try_from(value.into()).map_err(|_| corrupt(what))
+pub(super) fn narrow<T: TryFrom<i64>>(value: impl Into<i64>, what: &str) -> Result<T, sqlx::Error> {
+    T::try_from(value.into()).map_err(|_| decode_error(what))
 }
 
 /// A record of the site model: how to read it and how to name it in the operator log.
@@ -64,6 +63,8 @@ pub(crate) trait Record: Serialize + Sized + Send {
     const KIND: &'static str;
     /// `SELECT <columns> FROM <table> WHERE id = $1`.
     const BY_ID: &'static str;
+    /// `SELECT <columns> FROM <table> ORDER BY id`: every record, for the loader.
+    const ALL: &'static str;
     /// `DELETE FROM <table> WHERE id = $1`.
     const DELETE: &'static str;
     /// The action written to the log for a delete.
@@ -76,57 +77,61 @@ pub(crate) trait Record: Serialize + Sized + Send {
     fn id(&self) -> Uuid;
 }
 
-/// Reads one record by id within `$executor` (a pool or a transaction).
-macro_rules! fetch_record {
-    ($ty:ty, $executor:expr, $id:expr) => {{
-        let row = sqlx::query_as::<_, <$ty as $crate::store::site_model::Record>::Row>(
-            <$ty as $crate::store::site_model::Record>::BY_ID,
-        )
-        .bind($id)
-        .fetch_one($executor)
-        .await?;
-        let record: $ty = row.try_into()?;
-        record
-    }};
-}
-pub(super) use fetch_record;
+impl Db<'_> {
+    /// One record of the site model by id ([`StoreError::NotFound`] when none).
+    pub(crate) async fn model_record<R: Record>(self, id: Uuid) -> Result<R, StoreError> {
+        let row = on!(self, |c| {
+            sqlx::query_as::<_, R::Row>(R::BY_ID)
+                .bind(id)
+                .fetch_one(c)
+                .await?
+        });
+        row.try_into()
+    }
 
-/// Returns a 422 on `site_id` from the function unless the site exists (checked in the
-/// writing transaction `$tx`).
-macro_rules! site_exists {
-    ($tx:ident, $site_id:expr) => {
-        let found = sqlx::query("SELECT id FROM sites WHERE id = $1")
-            .bind($site_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        if found.is_none() {
-            return Err($crate::store::site_model::ModelError::invalid(
-                "site_id",
-                "no such site",
-            ));
+    /// Every record of one kind, in creation order.
+    pub(crate) async fn all_model_records<R: Record>(self) -> Result<Vec<R>, StoreError> {
+        let rows = on!(self, |c| {
+            sqlx::query_as::<_, R::Row>(R::ALL).fetch_all(c).await?
+        });
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Refuses a change naming a site that does not exist (a 422 on `site_id`).
+    pub(crate) async fn site_exists(self, site_id: Uuid) -> Result<(), ModelError> {
+        let found = on!(self, |c| {
+            sqlx::query("SELECT id FROM sites WHERE id = $1")
+                .bind(site_id)
+                .fetch_optional(c)
+                .await?
+                .is_some()
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(ModelError::invalid("site_id", "no such site"))
         }
-    };
-}
-pub(super) use site_exists;
+    }
 
-/// Writes the log entry and bumps the policy version in `$tx`, then commits.
-macro_rules! commit_change {
-    ($tx:ident, $entry:expr) => {{
-        $crate::store::operator_log::insert_log!(&mut *$tx, $entry);
-        $crate::store::bump_policy_version!(&mut *$tx);
-        $tx.commit().await?;
-    }};
+    /// Writes the operator-log entry of a change to the security model and bumps the
+    /// policy version, in the transaction making the change (which then commits).
+    pub(crate) async fn log_change(mut self, entry: &OperatorRow) -> Result<(), StoreError> {
+        self.re().insert_log(entry).await?;
+        self.bump_policy_version().await
+    }
 }
-pub(super) use commit_change;
 
 impl Store {
     /// One record of the site model by id.
+    #[tracing::instrument(skip_all, fields(kind = R::KIND, %id))]
     pub(crate) async fn model_record<R: Record>(&self, id: Uuid) -> Result<R, StoreError> {
-        let record = on!(self.pool(), |pool| fetch_record!(R, pool, id));
-        Ok(record)
+        on!(self.pool(), |pool| {
+            Db::from(&mut *pool.acquire().await?).model_record(id).await
+        })
     }
 
     /// Records in creation order after the cursor id, of one site or of all.
+    #[tracing::instrument(skip_all, fields(kind = R::KIND))]
     pub(crate) async fn list_model_records<R: Record>(
         &self,
         site_id: Option<Uuid>,
@@ -146,56 +151,19 @@ impl Store {
 
     /// Deletes a record. Refused with [`StoreError::InUse`] while other records
     /// reference it (the foreign keys decide), and then nothing is written.
+    #[tracing::instrument(skip_all, fields(kind = R::KIND, %id))]
     pub(crate) async fn delete_model_record<R: Record>(
         &self,
         id: Uuid,
         actor: &Actor,
     ) -> Result<(), StoreError> {
         on!(self.write().await?, |mut tx| {
-            let before = fetch_record!(R, &mut *tx, id);
+            let before: R = Db::from(&mut *tx).model_record(id).await?;
             sqlx::query(R::DELETE).bind(id).execute(&mut *tx).await?;
             let entry = NewLogEntry::new(actor, R::DELETE_ACTION, R::KIND, id, Some(&before), None);
-            commit_change!(tx, entry);
+            Db::from(&mut *tx).log_change(&entry).await?;
+            tx.commit().await?;
         });
         Ok(())
     }
-
-    /// The whole site model in the decision engine's types, read in one transaction so
-    /// the four lists are consistent with each other (the policy compiler's input).
-    pub async fn load_site_model(
-        &self,
-    ) -> Result<(Vec<Site>, Vec<Zone>, Vec<Door>, Vec<Schedule>), StoreError> {
-        let (sites, zones, doors, schedules) = on!(self.read().await?, |mut tx| {
-            let sites = sqlx::query_as::<_, <SiteRecord as Record>::Row>(super::sites::SELECT_ALL)
-                .fetch_all(&mut *tx)
-                .await?;
-            let zones = sqlx::query_as::<_, <ZoneRecord as Record>::Row>(super::zones::SELECT_ALL)
-                .fetch_all(&mut *tx)
-                .await?;
-            let doors = sqlx::query_as::<_, <DoorRecord as Record>::Row>(super::doors::SELECT_ALL)
-                .fetch_all(&mut *tx)
-                .await?;
-            let schedules =
-                sqlx::query_as::<_, <ScheduleRecord as Record>::Row>(super::schedules::SELECT_ALL)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            (sites, zones, doors, schedules)
-        });
-        Ok((
-            convert(sites, SiteRecord::to_model)?,
-            convert(zones, |z: ZoneRecord| Ok(z.to_model()))?,
-            convert(doors, |d: DoorRecord| Ok(d.to_model()))?,
-            convert(schedules, |s: ScheduleRecord| Ok(s.to_model()))?,
-        ))
-    }
-}
-
-fn convert<R: Record, M>(
-    rows: Vec<R::Row>,
-    to_model: impl Fn(R) -> Result<M, StoreError>,
-) -> Result<Vec<M>, StoreError> {
-    rows.into_iter()
-        .map(|row| row.try_into().and_then(&to_model))
-        .collect()
 }

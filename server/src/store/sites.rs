@@ -2,8 +2,8 @@
 //! threat level.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::site_model::{Record, commit_change, corrupt, fetch_record, narrow};
-use super::{Store, StoreError, now, on};
+use super::site_model::{Record, decode_error, narrow};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Site, ThreatLevel};
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,10 @@ impl SiteRecord {
     pub fn to_model(self) -> Result<Site, StoreError> {
         Ok(Site {
             id: self.id,
-            timezone: self.timezone.parse().map_err(|_| corrupt("time zone"))?,
+            timezone: self
+                .timezone
+                .parse()
+                .map_err(|_| decode_error("time zone"))?,
             name: self.name,
             threat: ThreatLevel {
                 level: self.threat.level,
@@ -114,12 +117,11 @@ macro_rules! select_site {
     };
 }
 
-pub(super) const SELECT_ALL: &str = select_site!("ORDER BY id");
-
 impl Record for SiteRecord {
     type Row = SiteRow;
     const KIND: &'static str = "site";
     const BY_ID: &'static str = select_site!("WHERE id = $1");
+    const ALL: &'static str = select_site!("ORDER BY id");
     const DELETE: &'static str = "DELETE FROM sites WHERE id = $1";
     const DELETE_ACTION: &'static str = "site.delete";
     const BY_SITE: &'static str = select_site!(
@@ -131,22 +133,6 @@ impl Record for SiteRecord {
     }
 }
 
-/// Binds every column of a site, in the order `INSERT` and `UPDATE` below expect.
-macro_rules! bind_site {
-    ($sql:expr, $site:expr) => {
-        sqlx::query($sql)
-            .bind($site.id)
-            .bind(&$site.name)
-            .bind(&$site.timezone)
-            .bind(i32::from($site.threat.level))
-            .bind(i32::from($site.threat.clearance_raise))
-            .bind($site.threat.lockdown)
-            .bind(Json(&$site.threat.exempt_person_ids))
-            .bind($site.created_at)
-            .bind($site.updated_at)
-    };
-}
-
 const INSERT: &str = "INSERT INTO sites (id, name, timezone, threat_level, \
     threat_clearance_raise, threat_lockdown, threat_exempt, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -154,8 +140,31 @@ const UPDATE: &str = "UPDATE sites SET name = $2, timezone = $3, threat_level = 
     threat_clearance_raise = $5, threat_lockdown = $6, threat_exempt = $7, \
     created_at = $8, updated_at = $9 WHERE id = $1";
 
+impl Db<'_> {
+    /// Writes every column of `site` with `sql` ([`INSERT`] or [`UPDATE`], which take
+    /// them in the same order).
+    async fn put_site(self, sql: &'static str, site: &SiteRecord) -> Result<(), StoreError> {
+        on!(self, |c| {
+            sqlx::query(sql)
+                .bind(site.id)
+                .bind(&site.name)
+                .bind(&site.timezone)
+                .bind(i32::from(site.threat.level))
+                .bind(i32::from(site.threat.clearance_raise))
+                .bind(site.threat.lockdown)
+                .bind(Json(&site.threat.exempt_person_ids))
+                .bind(site.created_at)
+                .bind(site.updated_at)
+                .execute(c)
+                .await?;
+        });
+        Ok(())
+    }
+}
+
 impl Store {
     /// Creates a site at threat level 0 (no raise, no lockdown).
+    #[tracing::instrument(skip_all)]
     pub async fn create_site(&self, new: NewSite, actor: &Actor) -> Result<SiteRecord, StoreError> {
         let at = now();
         let site = SiteRecord {
@@ -167,18 +176,20 @@ impl Store {
             updated_at: at,
         };
         let entry = NewLogEntry::new(actor, "site.create", "site", site.id, None, Some(&site));
-        on!(self.write().await?, |mut tx| {
-            bind_site!(INSERT, site).execute(&mut *tx).await?;
-            commit_change!(tx, entry);
-        });
+        let mut tx = self.write().await?;
+        tx.db().put_site(INSERT, &site).await?;
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(site)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn site(&self, id: Uuid) -> Result<SiteRecord, StoreError> {
         self.model_record(id).await
     }
 
     /// Sites in creation order, after the cursor id.
+    #[tracing::instrument(skip_all)]
     pub async fn list_sites(
         &self,
         after: Option<Uuid>,
@@ -188,6 +199,7 @@ impl Store {
     }
 
     /// Renames a site or changes its time zone.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_site(
         &self,
         id: Uuid,
@@ -203,6 +215,7 @@ impl Store {
     }
 
     /// Replaces a site's threat level; takes effect with the next policy version.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn set_threat_level(
         &self,
         id: Uuid,
@@ -220,6 +233,7 @@ impl Store {
 
     /// Deletes a site; refused with [`StoreError::InUse`] while zones, doors or
     /// schedules belong to it.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn delete_site(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
         self.delete_model_record::<SiteRecord>(id, actor).await
     }
@@ -231,19 +245,16 @@ impl Store {
         actor: &Actor,
         change: impl FnOnce(&SiteRecord) -> SiteRecord,
     ) -> Result<SiteRecord, StoreError> {
-        let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_record!(SiteRecord, &mut *tx, id);
-            let after = SiteRecord {
-                updated_at: now(),
-                ..change(&before)
-            };
-            bind_site!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(
-                tx,
-                NewLogEntry::new(actor, action, "site", id, Some(&before), Some(&after))
-            );
-            after
-        });
+        let mut tx = self.write().await?;
+        let before: SiteRecord = tx.db().model_record(id).await?;
+        let after = SiteRecord {
+            updated_at: now(),
+            ..change(&before)
+        };
+        tx.db().put_site(UPDATE, &after).await?;
+        let entry = NewLogEntry::new(actor, action, "site", id, Some(&before), Some(&after));
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(after)
     }
 }

@@ -1,10 +1,10 @@
 //! Vetting (background-check) records: append-only history per person, the newest being
-//! the person's current vetting. Recording one is a change of the security model.
+//! the person's current vetting. Recording one is a change of the security model, made
+//! through the person ([`Store::record_vetting`]).
 
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people::{PersonRecord, fetch_person};
-use super::people_common::parse;
-use super::{Store, StoreError, bump_policy_version, now, on};
+use super::operator_log::Actor;
+use super::people_common::{MAX_BINDS, Table, parse, text};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::VettingStatus;
 use serde::Serialize;
@@ -67,27 +67,34 @@ impl TryFrom<VettingRow> for VettingRecord {
     }
 }
 
-/// Appends `$record` (a `&VettingRecord`) to the history through `$executor`.
-macro_rules! insert_vetting {
-    ($executor:expr, $record:expr) => {{
-        let r: &$crate::store::VettingRecord = $record;
-        sqlx::query(
-            "INSERT INTO vetting_records (id, person_id, status, cleared_until, reference, \
-             note, checked_by, checked_by_id, checked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(r.id)
-        .bind(r.person_id)
-        .bind($crate::store::people_common::text(&r.status))
-        .bind(r.cleared_until)
-        .bind(&r.reference)
-        .bind(&r.note)
-        .bind(&r.checked_by)
-        .bind(r.checked_by_id)
-        .bind(r.checked_at)
-        .execute($executor)
-        .await?
-    }};
+impl Db<'_> {
+    /// Appends `records` to the vetting history, many per statement.
+    pub(crate) async fn insert_vetting(
+        mut self,
+        records: &[&VettingRecord],
+    ) -> Result<(), StoreError> {
+        for records in records.chunks(MAX_BINDS / 9) {
+            on!(self.re(), |c| {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO vetting_records (id, person_id, status, cleared_until, \
+                     reference, note, checked_by, checked_by_id, checked_at) ",
+                );
+                query.push_values(records, |mut row, r| {
+                    row.push_bind(r.id)
+                        .push_bind(r.person_id)
+                        .push_bind(text(&r.status))
+                        .push_bind(r.cleared_until)
+                        .push_bind(&r.reference)
+                        .push_bind(&r.note)
+                        .push_bind(&r.checked_by)
+                        .push_bind(r.checked_by_id)
+                        .push_bind(r.checked_at);
+                });
+                query.build().execute(c).await?;
+            });
+        }
+        Ok(())
+    }
 }
 
 impl VettingRecord {
@@ -108,57 +115,25 @@ impl VettingRecord {
 }
 
 impl Store {
-    /// Appends a vetting record for a person (checked by `actor`, now) and returns the
-    /// person with it as their current vetting.
-    pub async fn record_vetting(
-        &self,
-        person_id: Uuid,
-        new: NewVetting,
-        actor: &Actor,
-    ) -> Result<PersonRecord, StoreError> {
-        let record = VettingRecord::checked(person_id, new, actor);
-        let person = on!(self.write().await?, |mut tx| {
-            let before = fetch_person!(&mut *tx, person_id);
-            insert_vetting!(&mut *tx, &record);
-            let entry = NewLogEntry::new(
-                actor,
-                "person.vetting",
-                "person",
-                person_id,
-                before.vetting.as_ref(),
-                Some(&record),
-            );
-            insert_log!(&mut *tx, entry);
-            bump_policy_version!(&mut *tx);
-            tx.commit().await?;
-            PersonRecord {
-                vetting: Some(record),
-                ..before
-            }
-        });
-        Ok(person)
-    }
-
     /// Every vetting record of a person, newest first.
+    #[tracing::instrument(skip_all, fields(%person_id))]
     pub async fn vetting_history(&self, person_id: Uuid) -> Result<Vec<VettingRecord>, StoreError> {
         const SQL: &str = concat!(
             "SELECT id, person_id, status, cleared_until, reference, note, checked_by, ",
             "checked_by_id, checked_at FROM vetting_records WHERE person_id = $1 ",
             "ORDER BY checked_at DESC, id DESC"
         );
-        let rows = on!(self.pool(), |pool| {
-            let known = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE id = $1")
-                .bind(person_id)
-                .fetch_one(pool)
-                .await?;
-            if known == 0 {
-                return Err(StoreError::NotFound);
-            }
+        let mut tx = self.read().await?;
+        if !tx.db().exists(Table::People, person_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        let rows = on!(tx.db(), |c| {
             sqlx::query_as::<_, VettingRow>(SQL)
                 .bind(person_id)
-                .fetch_all(pool)
+                .fetch_all(c)
                 .await?
         });
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(VettingRecord::try_from)

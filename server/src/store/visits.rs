@@ -4,9 +4,9 @@
 //! revokes the visit's credentials, so the card can go back into the drawer.
 
 use super::credentials::{CredentialRow, select_credential};
-use super::operator_log::{Actor, NewLogEntry, insert_log};
-use super::people_common::{Table, by_owner, require_row, text};
-use super::{ModelError, Store, StoreError, bump_policy_version, now, on};
+use super::operator_log::{Actor, NewLogEntry};
+use super::people_common::{Table, by_owner, text};
+use super::{Db, ModelError, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::CredentialState;
 use serde::Serialize;
@@ -88,22 +88,24 @@ macro_rules! select_visit {
 }
 pub(crate) use select_visit;
 
-/// Reads one visit with its zones through `$executor`.
-macro_rules! fetch_visit {
-    ($executor:expr, $id:expr) => {{
-        let id: Uuid = $id;
-        let visit = sqlx::query_as::<_, VisitRecord>(select_visit!("WHERE id = $1"))
+impl Db<'_> {
+    /// One visit with its zones ([`StoreError::NotFound`] when none).
+    async fn visit(self, id: Uuid) -> Result<VisitRecord, StoreError> {
+        let (visit, zones) = on!(self, |c| {
+            let visit = sqlx::query_as::<_, VisitRecord>(select_visit!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *c)
+                .await?;
+            let zones = sqlx::query_scalar::<_, Uuid>(
+                "SELECT zone_id FROM visit_zones WHERE visit_id = $1 ORDER BY zone_id",
+            )
             .bind(id)
-            .fetch_one($executor)
+            .fetch_all(c)
             .await?;
-        let zones = sqlx::query_scalar::<_, Uuid>(
-            "SELECT zone_id FROM visit_zones WHERE visit_id = $1 ORDER BY zone_id",
-        )
-        .bind(id)
-        .fetch_all($executor)
-        .await?;
-        visit.with_zones(zones)
-    }};
+            (visit, zones)
+        });
+        Ok(visit.with_zones(zones))
+    }
 }
 
 /// Attaches the zones in `zones` (visit → zone pairs) to each visit.
@@ -120,6 +122,7 @@ pub(crate) fn attach_zones(visits: Vec<VisitRecord>, zones: Vec<(Uuid, Uuid)>) -
 
 impl Store {
     /// Registers a visit; the host and every zone must exist (422 naming the field).
+    #[tracing::instrument(skip_all)]
     pub async fn create_visit(
         &self,
         new: NewVisit,
@@ -150,14 +153,13 @@ impl Store {
         };
         let entry = NewLogEntry::new(actor, "visit.create", "visit", visit.id, None, Some(&visit));
         on!(self.write().await?, |mut tx| {
-            require_row!(
-                &mut *tx,
-                Table::People,
-                visit.host_person_id,
-                "host_person_id"
-            );
-            for zone_id in &visit.allowed_zone_ids {
-                require_row!(&mut *tx, Table::Zones, zone_id, "allowed_zone_ids");
+            Db::from(&mut *tx)
+                .require_row(Table::People, visit.host_person_id, "host_person_id")
+                .await?;
+            for &zone_id in &visit.allowed_zone_ids {
+                Db::from(&mut *tx)
+                    .require_row(Table::Zones, zone_id, "allowed_zone_ids")
+                    .await?;
             }
             sqlx::query(
                 "INSERT INTO visits (id, visitor_name, visitor_organisation, host_person_id, \
@@ -182,31 +184,34 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            insert_log!(&mut *tx, entry);
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
         });
         Ok(visit)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn visit(&self, id: Uuid) -> Result<VisitRecord, StoreError> {
-        let visit = on!(self.pool(), |pool| fetch_visit!(pool, id));
+        let mut tx = self.read().await?;
+        let visit = tx.db().visit(id).await?;
+        tx.commit().await?;
         Ok(visit)
     }
 
     /// Visits ordered by id (registration order), after the cursor id.
+    #[tracing::instrument(skip_all)]
     pub async fn list_visits(
         &self,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<VisitRecord>, StoreError> {
-        let (visits, zones) = on!(self.pool(), |pool| {
+        let (visits, zones) = on!(self.read().await?, |mut tx| {
             let visits = sqlx::query_as::<_, VisitRecord>(select_visit!(
                 "WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
             ))
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
             let zones = sqlx::query_as::<_, (Uuid, Uuid)>(
                 "SELECT visit_id, zone_id FROM visit_zones WHERE visit_id IN \
@@ -215,8 +220,9 @@ impl Store {
             )
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
+            tx.commit().await?;
             (visits, zones)
         });
         Ok(attach_zones(visits, zones))
@@ -224,9 +230,10 @@ impl Store {
 
     /// Checks a visitor in. Refused (409) when already in, checked out, or the window
     /// has ended; an early arrival may check in, the card works from `window_start`.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn check_in_visit(&self, id: Uuid, actor: &Actor) -> Result<VisitRecord, StoreError> {
         let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_visit!(&mut *tx, id);
+            let before = Db::from(&mut *tx).visit(id).await?;
             let at = now();
             if before.checked_out {
                 return Err(StoreError::Rejected("the visit is checked out"));
@@ -248,18 +255,15 @@ impl Store {
                 updated_at: at,
                 ..before.clone()
             };
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
-                    actor,
-                    "visit.check_in",
-                    "visit",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
+            let entry = NewLogEntry::new(
+                actor,
+                "visit.check_in",
+                "visit",
+                id,
+                Some(&before),
+                Some(&after),
             );
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;
             after
         });
@@ -268,13 +272,14 @@ impl Store {
 
     /// Checks a visitor out and revokes the visit's credentials that are not revoked yet
     /// (each revocation logged). Refused (409) unless checked in and not yet out.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn check_out_visit(
         &self,
         id: Uuid,
         actor: &Actor,
     ) -> Result<VisitRecord, StoreError> {
         let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_visit!(&mut *tx, id);
+            let before = Db::from(&mut *tx).visit(id).await?;
             let at = now();
             if !before.checked_in {
                 return Err(StoreError::Rejected("the visit is not checked in"));
@@ -293,17 +298,15 @@ impl Store {
                 updated_at: at,
                 ..before.clone()
             };
-            insert_log!(
-                &mut *tx,
-                NewLogEntry::new(
-                    actor,
-                    "visit.check_out",
-                    "visit",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
+            let entry = NewLogEntry::new(
+                actor,
+                "visit.check_out",
+                "visit",
+                id,
+                Some(&before),
+                Some(&after),
             );
+            Db::from(&mut *tx).insert_log(&entry).await?;
             let live = sqlx::query_as::<_, CredentialRow>(select_credential!(
                 "WHERE visit_id = $1 AND state <> 'revoked' ORDER BY id"
             ))
@@ -323,19 +326,17 @@ impl Store {
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
-                insert_log!(
-                    &mut *tx,
-                    NewLogEntry::new(
-                        actor,
-                        "credential.update",
-                        "credential",
-                        revoked.id,
-                        Some(&before),
-                        Some(&revoked)
-                    )
+                let entry = NewLogEntry::new(
+                    actor,
+                    "credential.update",
+                    "credential",
+                    revoked.id,
+                    Some(&before),
+                    Some(&revoked),
                 );
+                Db::from(&mut *tx).insert_log(&entry).await?;
             }
-            bump_policy_version!(&mut *tx);
+            Db::from(&mut *tx).bump_policy_version().await?;
             tx.commit().await?;
             after
         });

@@ -3,10 +3,8 @@
 //! (the database enforces it too) and the tree never has a cycle.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::site_model::{
-    ModelError, Record, commit_change, corrupt, fetch_record, narrow, site_exists,
-};
-use super::{Store, StoreError, now, on};
+use super::site_model::{ModelError, Record, decode_error, narrow};
+use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{AntiPassback, Zone};
 use serde::Serialize;
@@ -128,7 +126,7 @@ impl TryFrom<ZoneRow> for ZoneRecord {
             "off" => AntiPassback::Off,
             "soft" => AntiPassback::Soft,
             "hard" => AntiPassback::Hard,
-            _ => return Err(corrupt("anti-passback mode")),
+            _ => return Err(decode_error("anti-passback mode").into()),
         };
         let optional = |v: Option<i64>, what| v.map(|v| narrow(v, what)).transpose();
         Ok(ZoneRecord {
@@ -183,12 +181,11 @@ macro_rules! select_zone {
     };
 }
 
-pub(super) const SELECT_ALL: &str = select_zone!("ORDER BY id");
-
 impl Record for ZoneRecord {
     type Row = ZoneRow;
     const KIND: &'static str = "zone";
     const BY_ID: &'static str = select_zone!("WHERE id = $1");
+    const ALL: &'static str = select_zone!("ORDER BY id");
     const DELETE: &'static str = "DELETE FROM zones WHERE id = $1";
     const DELETE_ACTION: &'static str = "zone.delete";
     const BY_SITE: &'static str = select_zone!(
@@ -200,27 +197,6 @@ impl Record for ZoneRecord {
     }
 }
 
-/// Binds every column of a zone, in the order `INSERT` and `UPDATE` below expect.
-macro_rules! bind_zone {
-    ($sql:expr, $zone:expr) => {
-        sqlx::query($sql)
-            .bind($zone.id)
-            .bind($zone.site_id)
-            .bind($zone.parent_id)
-            .bind(&$zone.name)
-            .bind(i32::from($zone.level))
-            .bind($zone.rules.vetting_required)
-            .bind($zone.rules.escort_required)
-            .bind($zone.rules.two_person)
-            .bind($zone.rules.pin_required)
-            .bind(anti_passback_str($zone.rules.anti_passback))
-            .bind($zone.rules.anti_passback_timeout_s.map(i64::from))
-            .bind($zone.rules.max_occupancy.map(i64::from))
-            .bind($zone.created_at)
-            .bind($zone.updated_at)
-    };
-}
-
 const INSERT: &str = "INSERT INTO zones (id, site_id, parent_id, name, level, \
     vetting_required, escort_required, two_person, pin_required, anti_passback, \
     anti_passback_timeout_s, max_occupancy, created_at, updated_at) \
@@ -230,14 +206,40 @@ const UPDATE: &str = "UPDATE zones SET site_id = $2, parent_id = $3, name = $4, 
     anti_passback = $10, anti_passback_timeout_s = $11, max_occupancy = $12, \
     created_at = $13, updated_at = $14 WHERE id = $1";
 
-/// Checks, inside the writing transaction, that a zone's parent exists on its site and is
-/// not the zone itself or one of its descendants; returns the refusal from the function.
-macro_rules! check_parent {
-    ($tx:ident, $zone:expr) => {
-        let mut next = $zone.parent_id;
+impl Db<'_> {
+    /// Writes every column of `zone` with `sql` ([`INSERT`] or [`UPDATE`], which take
+    /// them in the same order).
+    async fn put_zone(self, sql: &'static str, zone: &ZoneRecord) -> Result<(), StoreError> {
+        let rules = &zone.rules;
+        on!(self, |c| {
+            sqlx::query(sql)
+                .bind(zone.id)
+                .bind(zone.site_id)
+                .bind(zone.parent_id)
+                .bind(&zone.name)
+                .bind(i32::from(zone.level))
+                .bind(rules.vetting_required)
+                .bind(rules.escort_required)
+                .bind(rules.two_person)
+                .bind(rules.pin_required)
+                .bind(anti_passback_str(rules.anti_passback))
+                .bind(rules.anti_passback_timeout_s.map(i64::from))
+                .bind(rules.max_occupancy.map(i64::from))
+                .bind(zone.created_at)
+                .bind(zone.updated_at)
+                .execute(c)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Refuses, inside the writing transaction, a parent that is not a zone of the
+    /// zone's site, or that is the zone itself or one of its descendants.
+    async fn check_parent(mut self, zone: &ZoneRecord) -> Result<(), ModelError> {
+        let mut next = zone.parent_id;
         let mut depth = 0;
         while let Some(current) = next {
-            if current == $zone.id {
+            if current == zone.id {
                 return Err(ModelError::invalid(
                     "parent_id",
                     "would put the zone inside itself",
@@ -250,14 +252,16 @@ macro_rules! check_parent {
                     "the zone tree is too deep",
                 ));
             }
-            let row = sqlx::query_as::<_, (Uuid, Option<Uuid>)>(
-                "SELECT site_id, parent_id FROM zones WHERE id = $1",
-            )
-            .bind(current)
-            .fetch_optional(&mut *$tx)
-            .await?;
+            let row = on!(self.re(), |c| {
+                sqlx::query_as::<_, (Uuid, Option<Uuid>)>(
+                    "SELECT site_id, parent_id FROM zones WHERE id = $1",
+                )
+                .bind(current)
+                .fetch_optional(c)
+                .await?
+            });
             next = match row {
-                Some((site_id, parent)) if site_id == $zone.site_id => parent,
+                Some((site_id, parent)) if site_id == zone.site_id => parent,
                 _ => {
                     return Err(ModelError::invalid(
                         "parent_id",
@@ -266,12 +270,14 @@ macro_rules! check_parent {
                 }
             };
         }
-    };
+        Ok(())
+    }
 }
 
 impl Store {
     /// Creates a zone. An unknown site, a parent that is not a zone of that site, or a
     /// `max_occupancy` out of range is refused as [`ModelError::Invalid`].
+    #[tracing::instrument(skip_all)]
     pub async fn create_zone(&self, new: NewZone, actor: &Actor) -> Result<ZoneRecord, ModelError> {
         check_occupancy(new.rules.max_occupancy)?;
         let at = now();
@@ -286,20 +292,22 @@ impl Store {
             updated_at: at,
         };
         let entry = NewLogEntry::new(actor, "zone.create", "zone", zone.id, None, Some(&zone));
-        on!(self.write().await?, |mut tx| {
-            site_exists!(tx, zone.site_id);
-            check_parent!(tx, zone);
-            bind_zone!(INSERT, zone).execute(&mut *tx).await?;
-            commit_change!(tx, entry);
-        });
+        let mut tx = self.write().await?;
+        tx.db().site_exists(zone.site_id).await?;
+        tx.db().check_parent(&zone).await?;
+        tx.db().put_zone(INSERT, &zone).await?;
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(zone)
     }
 
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn zone(&self, id: Uuid) -> Result<ZoneRecord, StoreError> {
         self.model_record(id).await
     }
 
     /// Zones in creation order after the cursor id, of one site or of all.
+    #[tracing::instrument(skip_all)]
     pub async fn list_zones(
         &self,
         site_id: Option<Uuid>,
@@ -311,6 +319,7 @@ impl Store {
 
     /// Changes a zone. A new parent must be a zone of the same site and not the zone
     /// itself or one of its descendants.
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_zone(
         &self,
         id: Uuid,
@@ -318,31 +327,29 @@ impl Store {
         actor: &Actor,
     ) -> Result<ZoneRecord, ModelError> {
         check_occupancy(change.max_occupancy.flatten())?;
-        let after = on!(self.write().await?, |mut tx| {
-            let before = fetch_record!(ZoneRecord, &mut *tx, id);
-            let after = apply(&before, change);
-            if after.parent_id != before.parent_id {
-                check_parent!(tx, after);
-            }
-            bind_zone!(UPDATE, after).execute(&mut *tx).await?;
-            commit_change!(
-                tx,
-                NewLogEntry::new(
-                    actor,
-                    "zone.update",
-                    "zone",
-                    id,
-                    Some(&before),
-                    Some(&after)
-                )
-            );
-            after
-        });
+        let mut tx = self.write().await?;
+        let before: ZoneRecord = tx.db().model_record(id).await?;
+        let after = apply(&before, change);
+        if after.parent_id != before.parent_id {
+            tx.db().check_parent(&after).await?;
+        }
+        tx.db().put_zone(UPDATE, &after).await?;
+        let entry = NewLogEntry::new(
+            actor,
+            "zone.update",
+            "zone",
+            id,
+            Some(&before),
+            Some(&after),
+        );
+        tx.db().log_change(&entry).await?;
+        tx.commit().await?;
         Ok(after)
     }
 
     /// Deletes a zone; refused with [`StoreError::InUse`] while it has child zones,
     /// doors, or anything else referring to it (grants, visits).
+    #[tracing::instrument(skip_all, fields(%id))]
     pub async fn delete_zone(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
         self.delete_model_record::<ZoneRecord>(id, actor).await
     }
