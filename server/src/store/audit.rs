@@ -96,16 +96,6 @@ impl Db<'_> {
     }
 }
 
-/// Transitional form of [`Db::chain_records`] for `$executor` (a connection).
-macro_rules! chain_records {
-    ($executor:expr, $entries:expr) => {
-        $crate::store::Db::from($executor)
-            .chain_records($entries)
-            .await?
-    };
-}
-pub(crate) use chain_records;
-
 impl Store {
     /// Chains the records written before the audit chain existed (a database migrated
     /// from before it), once, while the chain is empty: operator log, then events, then

@@ -13,7 +13,7 @@
 //! either backend, defined beside the table they belong to (`impl Db<'_>` in each
 //! module): real signatures, and an error is returned, never hidden in a macro.
 
-use super::{Store, StoreError};
+use super::{DatabaseKind, Store, StoreError};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// A value of the SQLite or the PostgreSQL flavour.
@@ -84,6 +84,14 @@ impl Tx {
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         on!(self, |tx| tx.commit().await?);
         Ok(())
+    }
+
+    /// Which backend the transaction runs on.
+    pub(crate) fn kind(&self) -> DatabaseKind {
+        match self {
+            Either::Sqlite(_) => DatabaseKind::Sqlite,
+            Either::Postgres(_) => DatabaseKind::Postgres,
+        }
     }
 }
 

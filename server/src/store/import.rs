@@ -344,7 +344,7 @@ impl Store {
             mut summary,
         } = plan;
         let mut tx = self.write().await?;
-        let read_version = match tx.db().kind() {
+        let read_version = match tx.kind() {
             DatabaseKind::Postgres => "SELECT version FROM policy_state WHERE id = 1 FOR UPDATE",
             DatabaseKind::Sqlite => "SELECT version FROM policy_state WHERE id = 1",
         };

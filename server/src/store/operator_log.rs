@@ -131,16 +131,6 @@ impl Db<'_> {
     }
 }
 
-/// Transitional form of [`Db::insert_log`] for `$executor` (a connection).
-macro_rules! insert_log {
-    ($executor:expr, $entry:expr) => {
-        $crate::store::Db::from($executor)
-            .insert_log(&$entry)
-            .await?
-    };
-}
-pub(crate) use insert_log;
-
 impl Store {
     /// Records an operator action that changes nothing but must be accountable (e.g. an
     /// access check: who asked about which card).

@@ -15,6 +15,14 @@ impl Db<'_> {
         });
         Ok(())
     }
+
+    /// The current policy version, as this transaction sees it.
+    pub(crate) async fn policy_version(self) -> Result<i64, StoreError> {
+        let sql = "SELECT version FROM policy_state WHERE id = 1";
+        Ok(on!(self, |c| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(c)
+            .await?))
+    }
 }
 
 impl Store {
