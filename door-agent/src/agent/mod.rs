@@ -1,6 +1,6 @@
 //! The agent's runtime: `run` wires the reader, decision engine, journal, doors, policy
 //! sync, presence feed, uploader and status endpoint together, and stops them. What
-//! each part does is in its own module: enrolment in [`enroll`] (beside the
+//! each part does is in its own module: enrolment in [`enroll`](mod@enroll) (beside the
 //! [`credential`] it writes), the doors and their hardware in [`doors`], the server
 //! loops in [`policy_sync`], [`presence_sync`] and [`uploader`] (their retry waits in
 //! [`backoff`]).
