@@ -97,4 +97,25 @@ mod tests {
             longest.len()
         );
     }
+
+    #[tokio::test]
+    async fn a_wait_ends_at_once_when_the_agent_stops() {
+        let mut backoff = Backoff::new();
+        for _ in 0..10 {
+            backoff.next_wait();
+        }
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            stopper.cancel();
+        });
+        let started = std::time::Instant::now();
+        assert!(!backoff.wait(&stop).await, "stopped, not slept out");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

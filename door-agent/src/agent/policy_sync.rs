@@ -307,6 +307,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sync_loop_stops_when_asked_while_the_server_is_unreachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(PolicyState::load(
+            dir.path(),
+            generate_key().verifying_key(),
+        ));
+        // Nothing answers on port 9: the loop fails and backs off between attempts (and
+        // were something there, it would wait on it): either way it must stop when asked.
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(sync_loop(
+            state,
+            reqwest::Client::new(),
+            "http://127.0.0.1:9".to_owned(),
+            SecretString::from("token".to_owned()),
+            dir.path().join("pin-key"),
+            stop.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
     async fn the_pin_key_reaches_the_policy_in_use_and_every_later_one() {
         let dir = tempfile::tempdir().unwrap();
         let signing = generate_key();
