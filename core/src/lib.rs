@@ -4,6 +4,7 @@
 //! - [`model`]: the policy records (sites, zones, doors, people, credentials, ...).
 //! - [`policy`]: the compiled, indexed policy and its signed snapshot.
 //! - [`decide`]: the access decision engine.
+//! - [`protocol`]: the door agent ↔ server wire contract.
 
 // The door runs this code: no panic, however malformed the policy, card or journal.
 // (Cargo cannot add lints to a crate that inherits the workspace's, hence attributes.)
@@ -18,6 +19,7 @@ pub mod decide;
 pub mod event;
 pub mod model;
 pub mod policy;
+pub mod protocol;
 pub mod role;
 pub mod text;
 

@@ -1,5 +1,8 @@
 //! The `door-agent` command: `enroll` once, then `run` (usually under systemd).
 
+// As in the library: the door must not panic.
+#![warn(clippy::panic, clippy::unreachable, clippy::indexing_slicing)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -259,7 +259,7 @@ fn journal(door: Uuid, n: usize, batch: usize) -> Result<Vec<Batch>> {
         records.push(json!({
             "seq": seq,
             "payload": STANDARD.encode(&payload),
-            "hash": hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "hash": hex::encode(hash),
         }));
         if records.len() == batch || i + 1 == n {
             let count = u64::try_from(records.len())?;

@@ -572,8 +572,8 @@ async fn the_api_filters_by_credential_zone_and_reason_and_names_bad_values() {
     let records: Vec<Value> = chained(&events)
         .iter()
         .map(|r| {
-            let hex: String = r.hash.iter().map(|b| format!("{b:02x}")).collect();
-            json!({"seq": r.seq, "payload": STANDARD.encode(&r.payload), "hash": hex})
+            let hash = hex::encode(r.hash);
+            json!({"seq": r.seq, "payload": STANDARD.encode(&r.payload), "hash": hash})
         })
         .collect();
     let body = json!({"agent_time": Utc::now().to_rfc3339(), "records": records});

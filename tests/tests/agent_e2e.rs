@@ -488,9 +488,10 @@ async fn i_an_agent_gets_only_its_own_doors_and_cannot_upload_for_another() {
         1_000_000,
         &payload,
     );
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex::encode(hash);
     use base64::Engine;
-    let record = json!({"seq": 1_000_000, "payload": base64::engine::general_purpose::STANDARD.encode(&payload), "hash": hex});
+    let payload = base64::engine::general_purpose::STANDARD.encode(&payload);
+    let record = json!({"seq": 1_000_000, "payload": payload, "hash": hash});
     let response = client
         .post(url("events"))
         .bearer_auth(token)

@@ -17,18 +17,16 @@ struct Args {
     hold: Option<Duration>,
 }
 
+/// The card's UID from hex digits, `:` and `-` between them ignored.
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<char> = s.chars().filter(|c| !matches!(c, ':' | '-')).collect();
-    if digits.is_empty() || !digits.len().is_multiple_of(2) {
-        return Err(format!("--uid: {s:?} is not an even number of hex digits"));
+    let digits: String = s.chars().filter(|c| !matches!(c, ':' | '-')).collect();
+    match hex::decode(&digits) {
+        Ok(uid) if !uid.is_empty() => Ok(uid),
+        Ok(_) | Err(hex::FromHexError::OddLength) => {
+            Err(format!("--uid: {s:?} is not an even number of hex digits"))
+        }
+        Err(_) => Err(format!("--uid: {s:?} is not hex")),
     }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let hex: String = pair.iter().collect();
-            u8::from_str_radix(&hex, 16).map_err(|_| format!("--uid: {s:?} is not hex"))
-        })
-        .collect()
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {

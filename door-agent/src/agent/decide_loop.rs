@@ -15,13 +15,14 @@ use gatehouse_core::decide::{
     Decision, Direction, EngineState, Outcome, Presentation, Reason, Release, decide,
 };
 use gatehouse_core::event::{DoorEvent, EventKind, PresentationRecord, ReleasedEntryRecord};
+use gatehouse_core::protocol::FedPresence;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::doors::send;
 use super::journal_cell::JournalCell;
-use super::presence_sync::PresenceChange;
 use super::status::StatusState;
 use crate::door::{Input, InputSink};
 use crate::reader::{CardEvent, ReaderEvent, ReaderMap};
@@ -240,8 +241,12 @@ impl DecideContext {
         if granted && !release {
             tracing::error!(door = %reader.door_id, "ENTRY REFUSED: the grant could not be journalled");
         }
-        summary["released"] = json!(release);
-        summary["releases_holder"] = json!(released.map(|r| r.holder.id()));
+        note(&mut summary, "released", json!(release));
+        note(
+            &mut summary,
+            "releases_holder",
+            json!(released.map(|r| r.holder.id())),
+        );
         if release {
             match (self.doors.get(&reader.door_id), unlock_ms) {
                 (Some(sink), Some(ms)) => send(
@@ -258,8 +263,12 @@ impl DecideContext {
         // From the card's detection to the event journalled and the relay commanded
         // (the UID exchange included), and the exchange alone: the agent's own latency.
         let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        summary["detected_to_done_us"] = json!(micros(card.at.elapsed()));
-        summary["exchange_us"] = json!(micros(card.exchange));
+        note(
+            &mut summary,
+            "detected_to_done_us",
+            json!(micros(card.at.elapsed())),
+        );
+        note(&mut summary, "exchange_us", json!(micros(card.exchange)));
         *self
             .status
             .last_decision
@@ -268,17 +277,27 @@ impl DecideContext {
     }
 }
 
-/// Runs until the reader channel closes.
+/// Sets `key` of a decision summary (always an object: `json!({...})`).
+fn note(summary: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(fields) = summary.as_object_mut() {
+        fields.insert(key.to_owned(), value);
+    }
+}
+
+/// Runs until the reader channel closes or `stop` is cancelled; stops only between
+/// events, so a decision in hand is journalled and sent to its door first.
 pub async fn decide_loop(
     ctx: Arc<DecideContext>,
     mut events: mpsc::Receiver<ReaderEvent>,
-    mut presence: mpsc::Receiver<Vec<PresenceChange>>,
+    mut presence: mpsc::Receiver<Vec<FedPresence>>,
+    stop: CancellationToken,
 ) {
     let mut engine = EngineState::default();
     loop {
         let event = tokio::select! {
             // What the server knows of who is where goes in before the next card.
             biased;
+            () = stop.cancelled() => return,
             Some(changes) = presence.recv() => {
                 for c in changes {
                     engine.learn_presence(c.holder_id, c.zone_id, c.since);
@@ -772,7 +791,12 @@ mod tests {
         let ctx = Arc::new(ctx);
         let (cards, card_rx) = mpsc::channel(8);
         let (presence, presence_rx) = mpsc::channel(8);
-        let task = tokio::spawn(decide_loop(Arc::clone(&ctx), card_rx, presence_rx));
+        let task = tokio::spawn(decide_loop(
+            Arc::clone(&ctx),
+            card_rx,
+            presence_rx,
+            CancellationToken::new(),
+        ));
         let send_card = |reader: &'static str| {
             let cards = cards.clone();
             async move { cards.send(ReaderEvent::Card(card(reader))).await.unwrap() }
@@ -786,7 +810,7 @@ mod tests {
             (Some(LOBBY), an_hour_ago, Reason::AntiPassback),
         ];
         for (i, (zone_id, since, expected)) in steps.into_iter().enumerate() {
-            let change = PresenceChange {
+            let change = FedPresence {
                 holder_id: ADA,
                 zone_id,
                 since,

@@ -23,9 +23,12 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
 use gatehouse_core::model::PinKey;
 use gatehouse_core::policy::{Policy, SignedSnapshot, verify_and_load};
+use gatehouse_core::protocol::{PinKeyAnswer, PolicyQuery};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use super::credential::{decode_pin_key, save_pin_key, write_atomic};
 
 /// A verified policy in use.
@@ -166,88 +169,103 @@ impl PolicyState {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct PinKeyAnswer {
-    pin_key: String,
-}
-
-/// Fetches the PIN key from the agent channel and keeps it in `path` (mode 0600).
+/// Fetches the PIN key from the agent channel and keeps it in `path` (mode 0600);
+/// `None` when `stop` was cancelled while waiting for the server.
 async fn fetch_pin_key(
     client: &reqwest::Client,
     base_url: &str,
     token: &SecretString,
     path: &Path,
-) -> Result<PinKey, String> {
+    stop: &CancellationToken,
+) -> Result<Option<PinKey>, String> {
     let url = format!("{}/api/v1/agent/pin-key", base_url.trim_end_matches('/'));
-    let answer = client
-        .get(&url)
-        .bearer_auth(token.expose_secret())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .map_err(|e| without_url(&e))?
-        .error_for_status()
-        .map_err(|e| without_url(&e))?;
-    let answer: PinKeyAnswer = answer.json().await.map_err(|e| without_url(&e))?;
+    let request = async {
+        client
+            .get(&url)
+            .bearer_auth(token.expose_secret())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<PinKeyAnswer>()
+            .await
+    };
+    let Some(answer) = stop.run_until_cancelled(request).await else {
+        return Ok(None);
+    };
+    let answer = answer.map_err(|e| without_url(&e))?;
     let key = decode_pin_key(&answer.pin_key).map_err(|e| format!("{e:#}"))?;
     let (path, saved) = (path.to_owned(), key.clone());
     tokio::task::spawn_blocking(move || save_pin_key(&path, &saved))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot keep the PIN key: {e:#}"))?;
-    Ok(key)
+    Ok(Some(key))
 }
 
-/// Long-polls the server for newer policy until the task is dropped; first fetches the
+/// Long-polls the server for newer policy until `stop` is cancelled; first fetches the
 /// PIN key into `pin_key_file` if the agent has none (retried before every poll until
-/// it succeeds, without holding the policy up).
+/// it succeeds, without holding the policy up). Stops while it waits for the server or
+/// between attempts, never while a snapshot or the PIN key is being written.
 pub async fn sync_loop(
     state: Arc<PolicyState>,
     client: reqwest::Client,
     base_url: String,
     token: SecretString,
     pin_key_file: PathBuf,
+    stop: CancellationToken,
 ) {
     let url = format!("{}/api/v1/agent/policy", base_url.trim_end_matches('/'));
     let mut backoff = Backoff::new();
-    loop {
+    while !stop.is_cancelled() {
         if !state.has_pin_key() {
-            match fetch_pin_key(&client, &base_url, &token, &pin_key_file).await {
-                Ok(key) => {
+            match fetch_pin_key(&client, &base_url, &token, &pin_key_file, &stop).await {
+                Ok(Some(key)) => {
                     state.set_pin_key(key);
                     tracing::info!("PIN key received");
                 }
+                Ok(None) => return,
                 Err(e) => tracing::warn!(error = %e, "no PIN key yet; PINs cannot be checked"),
             }
         }
-        let mut query = vec![("wait_s", "25".to_owned())];
-        if let Some(v) = state.version() {
-            query.push(("after_version", v.to_string()));
-        }
-        let answer = client
+        let query = PolicyQuery {
+            after_version: state.version(),
+            wait_s: Some(25),
+        };
+        let request = client
             .get(&url)
             .query(&query)
             .bearer_auth(token.expose_secret())
             .timeout(Duration::from_secs(40))
-            .send()
-            .await;
+            .send();
+        let Some(answer) = stop.run_until_cancelled(request).await else {
+            return;
+        };
         let ok = match answer {
-            Ok(r) if r.status() == reqwest::StatusCode::OK => match r.bytes().await {
-                Ok(bytes) => match state.accept(bytes.to_vec()).await {
-                    Ok(version) => {
-                        tracing::info!(version, "new policy in use");
-                        true
-                    }
+            Ok(r) if r.status() == reqwest::StatusCode::OK => {
+                let Some(bytes) = stop.run_until_cancelled(r.bytes()).await else {
+                    return;
+                };
+                match bytes {
+                    Ok(bytes) => match state.accept(bytes.to_vec()).await {
+                        Ok(version) => {
+                            tracing::info!(version, "new policy in use");
+                            true
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                error = %e,
+                                "REFUSED a policy snapshot from the server"
+                            );
+                            false
+                        }
+                    },
                     Err(e) => {
-                        tracing::error!(error = %e, "REFUSED a policy snapshot from the server");
+                        tracing::warn!(error = %e, "policy download interrupted");
                         false
                     }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "policy download interrupted");
-                    false
                 }
-            },
+            }
             Ok(r) if r.status() == reqwest::StatusCode::NO_CONTENT => {
                 state.confirm_now();
                 true
@@ -263,8 +281,8 @@ pub async fn sync_loop(
         };
         if ok {
             backoff.reset();
-        } else {
-            tokio::time::sleep(backoff.next_wait()).await;
+        } else if !backoff.wait(&stop).await {
+            return;
         }
     }
 }
@@ -278,34 +296,6 @@ pub fn without_url(e: &reqwest::Error) -> String {
     text
 }
 
-/// Exponential backoff, 250 ms doubling to 10 s.
-pub struct Backoff(Duration);
-
-impl Backoff {
-    /// Starts at the shortest wait.
-    pub fn new() -> Self {
-        Backoff(Duration::from_millis(250))
-    }
-
-    /// The wait to use now; the next one is twice as long (capped).
-    pub fn next_wait(&mut self) -> Duration {
-        let now = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(10));
-        now
-    }
-
-    /// Back to the shortest wait.
-    pub fn reset(&mut self) {
-        self.0 = Duration::from_millis(250);
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +304,32 @@ mod tests {
     fn has_key(state: &PolicyState) -> bool {
         let current = state.current.borrow();
         current.as_ref().unwrap().policy.pin_key().is_some()
+    }
+
+    #[tokio::test]
+    async fn the_sync_loop_stops_when_asked_while_the_server_is_unreachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(PolicyState::load(
+            dir.path(),
+            generate_key().verifying_key(),
+        ));
+        // Nothing answers on port 9: the loop fails and backs off between attempts (and
+        // were something there, it would wait on it): either way it must stop when asked.
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(sync_loop(
+            state,
+            reqwest::Client::new(),
+            "http://127.0.0.1:9".to_owned(),
+            SecretString::from("token".to_owned()),
+            dir.path().join("pin-key"),
+            stop.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]

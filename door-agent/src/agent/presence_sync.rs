@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use gatehouse_core::protocol::{FedPresence, PresencePage, PresenceQuery};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use tokio::sync::mpsc;
-use uuid::Uuid;
+use tokio_util::sync::CancellationToken;
 
-use super::policy_sync::{Backoff, without_url};
+use super::backoff::Backoff;
+use super::policy_sync::without_url;
 
 /// When the feed was last confirmed, against the configured maximum age.
 pub struct PresenceFeed {
@@ -86,50 +87,44 @@ impl PresenceFeed {
     }
 }
 
-/// One change of the feed: where a holder last passed to (`None`: a zone of another site).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PresenceChange {
-    pub holder_id: Uuid,
-    pub zone_id: Option<Uuid>,
-    pub since: DateTime<Utc>,
-}
-
-#[derive(Deserialize)]
-struct Page {
-    revision: i64,
-    more: bool,
-    presences: Vec<PresenceChange>,
-}
-
-/// Follows the feed until the task is dropped, sending each page's changes to the
-/// decide loop; the feed counts as confirmed once the loop has them.
+/// Follows the feed until `stop` is cancelled (or the decide loop is gone), sending each
+/// page's changes to the decide loop; the feed counts as confirmed once the loop has
+/// them. Stops while it waits for the server or between attempts.
 pub async fn presence_loop(
     feed: Arc<PresenceFeed>,
     client: reqwest::Client,
     base_url: String,
     token: SecretString,
-    changes: mpsc::Sender<Vec<PresenceChange>>,
+    changes: mpsc::Sender<Vec<FedPresence>>,
+    stop: CancellationToken,
 ) {
     let url = format!("{}/api/v1/agent/presence", base_url.trim_end_matches('/'));
     let mut after: Option<i64> = None;
     let mut wait_s = 0;
     let mut backoff = Backoff::new();
-    loop {
-        let mut query = vec![("wait_s", wait_s.to_string())];
-        if let Some(after) = after {
-            query.push(("after", after.to_string()));
-        }
-        let answer = client
+    while !stop.is_cancelled() {
+        let query = PresenceQuery {
+            after,
+            wait_s: Some(wait_s),
+        };
+        let request = client
             .get(&url)
             .query(&query)
             .bearer_auth(token.expose_secret())
             .timeout(Duration::from_secs(40))
-            .send()
-            .await;
+            .send();
+        let Some(answer) = stop.run_until_cancelled(request).await else {
+            return;
+        };
         let page = match answer {
-            Ok(r) if r.status() == reqwest::StatusCode::OK => r.json::<Page>().await.map_err(|e| {
-                tracing::warn!(error = %without_url(&e), "presence feed answer unreadable");
-            }),
+            Ok(r) if r.status() == reqwest::StatusCode::OK => {
+                let Some(page) = stop.run_until_cancelled(r.json::<PresencePage>()).await else {
+                    return;
+                };
+                page.map_err(|e| {
+                    tracing::warn!(error = %without_url(&e), "presence feed answer unreadable");
+                })
+            }
             Ok(r) => {
                 tracing::warn!(status = %r.status(), "presence feed refused by the server");
                 Err(())
@@ -140,7 +135,9 @@ pub async fn presence_loop(
             }
         };
         let Ok(page) = page else {
-            tokio::time::sleep(backoff.next_wait()).await;
+            if !backoff.wait(&stop).await {
+                return;
+            }
             continue;
         };
         backoff.reset();

@@ -2,7 +2,7 @@
 //! record is acknowledged in the journal only after the server said it holds it
 //! (`acked_through`); the server stores each (agent, seq) once, so a resend after a lost
 //! answer is harmless. While the server is unreachable or refuses, the uploader backs
-//! off exponentially and nothing is dropped.
+//! off exponentially, with jitter (see [`super::backoff`]), and nothing is dropped.
 //!
 //! Each answer carries the clock offset the server measured; when it crosses ±10 s a
 //! `clock_offset` event is journalled (once per crossing: again only after the offset
@@ -15,21 +15,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse_core::event::{DoorEvent, EventKind};
+use gatehouse_core::protocol::{Timestamp, Upload, UploadAnswer, UploadedRecord};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use super::journal_cell::JournalCell;
-use super::policy_sync::{Backoff, without_url};
-
-/// The server's answer to an upload.
-#[derive(Debug, Deserialize)]
-struct UploadAnswer {
-    acked_through: Option<u64>,
-    stored: u32,
-    duplicates: u32,
-    clock_offset_ms: i64,
-}
+use super::policy_sync::without_url;
 
 /// Beyond this clock offset the agent's clock is wrong (IEC 60839-11-1: ±10 s).
 const MAX_CLOCK_OFFSET_MS: u64 = 10_000;
@@ -54,67 +46,98 @@ impl ClockWatch {
     }
 }
 
-/// Uploads until the task is dropped; woken by every journal append.
+/// Uploads until `stop` is cancelled; woken by every journal append. Stops while it
+/// waits (for the server, an append or the next attempt), never between a journal write
+/// and the next check (an acknowledgement or a `clock_offset` event is written whole).
 pub async fn upload_loop(
     journal: Arc<JournalCell>,
     client: reqwest::Client,
     base_url: String,
     token: SecretString,
     batch: usize,
+    stop: CancellationToken,
 ) {
     let url = format!("{}/api/v1/agent/events", base_url.trim_end_matches('/'));
     let mut backoff = Backoff::new();
     let mut clock = ClockWatch::default();
-    loop {
+    while !stop.is_cancelled() {
         let cell = Arc::clone(&journal);
         let pending = tokio::task::spawn_blocking(move || cell.pending(batch)).await;
         let records = match pending {
             Ok(Ok(records)) => records,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "cannot read the journal for upload");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
                 continue;
             }
             Err(e) => {
                 tracing::error!(error = %e, "journal reader task failed");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
                 continue;
             }
         };
         let Some(last_sent) = records.last().map(|r| r.seq) else {
             // Nothing to send: wait for an append (or look again in a while).
-            let _ = tokio::time::timeout(Duration::from_secs(5), journal.appended.notified()).await;
+            let appended =
+                tokio::time::timeout(Duration::from_secs(5), journal.appended.notified());
+            if stop.run_until_cancelled(appended).await.is_none() {
+                return;
+            }
             continue;
         };
-        let body = json!({
-            "agent_time": Utc::now().to_rfc3339(),
-            "records": records.iter().map(|r| json!({
-                "seq": r.seq,
-                "payload": STANDARD.encode(&r.payload),
-                "hash": r.hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            })).collect::<Vec<_>>(),
-        });
-        let answer = client
+        // A clock outside 1970..=9999 is sent as it is: the server refuses it by name.
+        let body = Upload {
+            agent_time: Timestamp(Utc::now()),
+            records: records
+                .iter()
+                .map(|r| UploadedRecord {
+                    seq: r.seq,
+                    payload: STANDARD.encode(&r.payload),
+                    hash: r.hash,
+                })
+                .collect(),
+        };
+        // Stopping mid-request is harmless: the server stores each record once, and
+        // nothing is acknowledged in the journal before its answer.
+        let request = client
             .post(&url)
             .bearer_auth(token.expose_secret())
             .json(&body)
             .timeout(Duration::from_secs(30))
-            .send()
-            .await;
+            .send();
+        let Some(answer) = stop.run_until_cancelled(request).await else {
+            return;
+        };
         let answer = match answer {
-            Ok(r) if r.status().is_success() => r.json::<UploadAnswer>().await,
+            Ok(r) if r.status().is_success() => {
+                let Some(answer) = stop.run_until_cancelled(r.json::<UploadAnswer>()).await else {
+                    return;
+                };
+                answer
+            }
             Ok(r) => {
                 let status = r.status();
-                let text = r.text().await.unwrap_or_default();
+                let Some(text) = stop.run_until_cancelled(r.text()).await else {
+                    return;
+                };
+                let text = text.unwrap_or_default();
                 tracing::error!(%status, body = %text.chars().take(300).collect::<String>(),
                     "the server refused an upload; retrying later");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
                 continue;
             }
             Err(e) => {
                 tracing::warn!(error = %without_url(&e), backlog = journal.backlog(),
                     "server unreachable for upload; events stay in the journal");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
                 continue;
             }
         };
@@ -122,7 +145,9 @@ pub async fn upload_loop(
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %without_url(&e), "unreadable upload answer");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
                 continue;
             }
         };
@@ -143,11 +168,13 @@ pub async fn upload_loop(
                 Err(e) => tracing::error!(error = %e, "journal task failed"),
             }
         }
-        let Some(acked) = answer.acked_through.map(|a| a.min(last_sent)) else {
+        let Some(acked) = answer.outcome.acked_through.map(|a| a.min(last_sent)) else {
             tracing::error!(
                 "the server acknowledged nothing (gap or broken chain reported there); retrying later"
             );
-            tokio::time::sleep(backoff.next_wait()).await;
+            if !backoff.wait(&stop).await {
+                return;
+            }
             continue;
         };
         let cell = Arc::clone(&journal);
@@ -155,19 +182,23 @@ pub async fn upload_loop(
             Ok(Ok(())) => {
                 tracing::debug!(
                     acked,
-                    stored = answer.stored,
-                    duplicates = answer.duplicates,
+                    stored = answer.outcome.stored,
+                    duplicates = answer.outcome.duplicates,
                     "uploaded"
                 );
                 backoff.reset();
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "cannot record the acknowledgement");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "journal ack task failed");
-                tokio::time::sleep(backoff.next_wait()).await;
+                if !backoff.wait(&stop).await {
+                    return;
+                }
             }
         }
     }
@@ -180,7 +211,7 @@ mod tests {
     use axum::extract::State;
     use axum::routing::post;
     use axum::{Json, Router};
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -263,12 +294,14 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let stop = CancellationToken::new();
         let uploader = tokio::spawn(upload_loop(
             Arc::clone(&journal),
             reqwest::Client::new(),
             base,
             SecretString::from("token".to_owned()),
             1,
+            stop.clone(),
         ));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while fake.lock().unwrap().received.len() < 6 && tokio::time::Instant::now() < deadline {
@@ -276,7 +309,12 @@ mod tests {
         }
         // Anything more would have been journalled by now.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        uploader.abort();
+        // Asked to stop, the uploader ends at its next wait.
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(10), uploader)
+            .await
+            .unwrap()
+            .unwrap();
         server.abort();
         let received = std::mem::take(&mut fake.lock().unwrap().received);
         let mut expected = vec![EventKind::DoorOpened; 4];

@@ -56,7 +56,7 @@ impl HardwareConfig {
             pins.extend(c.exit_button_pin);
             pins.extend(c.tamper_pin);
             for (i, pin) in pins.iter().enumerate() {
-                if pins[..i].contains(pin) {
+                if pins.iter().take(i).any(|p| p == pin) {
                     return Err(ConfigError::PinReused(*pin));
                 }
             }

@@ -95,7 +95,8 @@ fn read_segment(
             buf.extend_from_slice(&header);
             buf.resize(total, 0);
             reader
-                .read_exact(&mut buf[RECORD_HEADER_LEN..])
+                // `buf` holds `total` bytes, more than the header.
+                .read_exact(buf.get_mut(RECORD_HEADER_LEN..).unwrap_or_default())
                 .map_err(JournalError::io("reading", path))?;
             let r = match record::parse_record(&buf) {
                 Parsed::Valid(r) if r.seq == seq => r,

@@ -72,7 +72,7 @@ pub(crate) fn encode_segment_header(first_seq: u64, prev_hash: &Hash) -> [u8; SE
 
 /// Decodes a segment header into (first_seq, prev_hash).
 pub(crate) fn decode_segment_header(buf: &[u8]) -> Result<(u64, Hash), &'static str> {
-    let Some(h) = buf.get(..SEGMENT_HEADER_LEN) else {
+    let Some(h) = buf.first_chunk::<SEGMENT_HEADER_LEN>() else {
         return Err("file shorter than a segment header");
     };
     if h[..8] != SEGMENT_MAGIC {
@@ -137,8 +137,8 @@ pub(crate) fn declared_len(header: &[u8]) -> Result<usize, &'static str> {
 
 /// Decodes the record at the start of `buf`, verifying its checksum.
 pub(crate) fn parse_record(buf: &[u8]) -> Parsed<'_> {
-    let magic_len = buf.len().min(RECORD_MAGIC.len());
-    if buf[..magic_len] != RECORD_MAGIC[..magic_len] {
+    // As much of the magic as there are bytes.
+    if buf.iter().zip(RECORD_MAGIC.iter()).any(|(a, b)| a != b) {
         return Parsed::Bad("bad record magic");
     }
     if buf.len() < RECORD_HEADER_LEN {
@@ -154,7 +154,9 @@ pub(crate) fn parse_record(buf: &[u8]) -> Parsed<'_> {
     };
     let seq = u64_at(rec, 8);
     let prev_hash = hash_at(rec, 16);
-    let payload = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len];
+    let Some(payload) = rec.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + len) else {
+        return Parsed::Incomplete;
+    };
     let hash = hash_at(rec, RECORD_HEADER_LEN + len);
     if chain_hash(&prev_hash, seq, payload) != hash {
         return Parsed::Bad("checksum mismatch");
@@ -176,7 +178,7 @@ pub(crate) fn find_valid_record(buf: &[u8], from: usize) -> Option<usize> {
         .enumerate()
         .filter(|(_, w)| *w == RECORD_MAGIC)
         .map(|(i, _)| from + i)
-        .find(|&at| matches!(parse_record(&buf[at..]), Parsed::Valid(_)))
+        .find(|&at| matches!(buf.get(at..).map(parse_record), Some(Parsed::Valid(_))))
 }
 
 pub(crate) fn encode_ack(acked: u64) -> [u8; ACK_LEN] {
@@ -189,9 +191,9 @@ pub(crate) fn encode_ack(acked: u64) -> [u8; ACK_LEN] {
 }
 
 pub(crate) fn decode_ack(buf: &[u8]) -> Result<u64, &'static str> {
-    if buf.len() != ACK_LEN {
+    let Ok(buf) = <&[u8; ACK_LEN]>::try_from(buf) else {
         return Err("wrong length");
-    }
+    };
     if buf[..8] != ACK_MAGIC {
         return Err("bad magic");
     }

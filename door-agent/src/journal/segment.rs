@@ -143,8 +143,8 @@ fn scan_segment(path: &Path, name_seq: u64, is_last: bool) -> Result<SegmentScan
     scan.prev_hash = prev_hash;
     scan.last_hash = prev_hash;
     let mut at = SEGMENT_HEADER_LEN;
-    while at < buf.len() {
-        let reason = match record::parse_record(&buf[at..]) {
+    while let Some(rest) = buf.get(at..).filter(|rest| !rest.is_empty()) {
+        let reason = match record::parse_record(rest) {
             Parsed::Valid(r) => {
                 let offset = at as u64;
                 if r.seq != scan.end_seq {

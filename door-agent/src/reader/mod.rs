@@ -196,7 +196,7 @@ impl ReaderMap {
     /// Builds the map; fails on a reader name configured twice.
     pub fn new(readers: Vec<ReaderConfig>) -> Result<Self, String> {
         for (i, r) in readers.iter().enumerate() {
-            if readers[..i].iter().any(|o| o.name == r.name) {
+            if readers.iter().take(i).any(|o| o.name == r.name) {
                 return Err(format!("reader {:?} is configured twice", r.name));
             }
         }
@@ -212,12 +212,6 @@ impl ReaderMap {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.readers.iter().map(|r| r.name.as_str())
     }
-}
-
-/// Hex of `bytes`, upper case, no separators (the normalised card form).
-#[cfg(any(feature = "pcsc", test))]
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 #[cfg(test)]
@@ -244,6 +238,7 @@ mod tests {
         assert!(map.get("Virtual PCD 00 02").is_none());
         assert_eq!(map.names().count(), 2);
         assert!(ReaderMap::new(vec![r("a", Direction::Entry), r("a", Direction::Exit)]).is_err());
-        assert_eq!(hex(&[0x04, 0xab]), "04AB");
+        // The normalised card form the readers produce: upper case, no separators.
+        assert_eq!(hex::encode_upper([0x04, 0xab]), "04AB");
     }
 }

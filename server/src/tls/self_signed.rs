@@ -100,7 +100,7 @@ fn month_day(value: u32) -> u8 {
 pub fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der)
         .iter()
-        .map(|b| format!("{b:02X}"))
+        .map(|b| hex::encode_upper([*b]))
         .collect::<Vec<_>>()
         .join(":")
 }

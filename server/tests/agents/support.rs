@@ -133,8 +133,7 @@ impl Journal {
 }
 
 pub fn record(seq: u64, payload: &[u8], hash: &[u8; 32]) -> Value {
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    json!({"seq": seq, "payload": STANDARD.encode(payload), "hash": hex})
+    json!({"seq": seq, "payload": STANDARD.encode(payload), "hash": hex::encode(hash)})
 }
 
 /// Uploads records with the agent's clock at `agent_time`.

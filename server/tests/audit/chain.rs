@@ -171,12 +171,11 @@ async fn a_chain_rewritten_without_the_key_fails_at_the_checkpoint(db: &TestDb) 
             entry.recorded_at,
         );
         if entry.seq >= target.seq {
-            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
             let blob = |b: &[u8]| {
                 if postgres(db) {
-                    format!("'\\x{}'::bytea", hex(b))
+                    format!("'\\x{}'::bytea", hex::encode(b))
                 } else {
-                    format!("X'{}'", hex(b))
+                    format!("X'{}'", hex::encode(b))
                 }
             };
             db.raw_execute(&format!(

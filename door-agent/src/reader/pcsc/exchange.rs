@@ -7,7 +7,7 @@
 //! reader. The worker has its own PC/SC context: a context is not shared between a
 //! thread blocked in `SCardGetStatusChange` and another one.
 
-use super::super::{ReadErrorKind, hex};
+use super::super::ReadErrorKind;
 use pcsc::{Card, Context, Disposition, Error, Protocols, Scope, ShareMode};
 use std::ffi::CString;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -70,9 +70,9 @@ impl Exchanger {
         }
         let (answer, took) = outcome?;
         match answer.as_slice() {
-            [uid @ .., 0x90, 0x00] if !uid.is_empty() => Ok((hex(uid), took)),
+            [uid @ .., 0x90, 0x00] if !uid.is_empty() => Ok((hex::encode_upper(uid), took)),
             _ => Err(ReadErrorKind::BadAnswer {
-                answer: hex(&answer),
+                answer: hex::encode_upper(&answer),
             }),
         }
     }
@@ -211,7 +211,7 @@ pub fn measure_round_trip(reader: &str, samples: usize) -> Result<Vec<RoundTrip>
         let transmit = start.elapsed();
         let _ = card.disconnect(Disposition::LeaveCard);
         if !answer.ends_with(&[0x90, 0x00]) || answer.len() < 3 {
-            return Err(format!("unexpected answer {}", hex(&answer)));
+            return Err(format!("unexpected answer {}", hex::encode_upper(&answer)));
         }
         out.push(RoundTrip { connect, transmit });
     }

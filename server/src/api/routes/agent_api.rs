@@ -2,28 +2,30 @@
 //! the policy for their doors' sites and the presence feed (who is where) by long-poll,
 //! the PIN key (which checks the PIN verifiers in their snapshots; no operator endpoint
 //! gives it), and event upload. Operator tokens are not accepted here, nor agent tokens
-//! anywhere else.
+//! anywhere else. Their bodies, queries and answers are the wire contract in
+//! `gatehouse_core::protocol`, which the agent shares.
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiQuery};
-use crate::api::time::Timestamp;
 use crate::auth::agent::{AuthenticatedAgent, hash_secret, new_agent_token, normalize_code};
 use crate::state::AppState;
-use crate::store::{IngestOutcome, PresenceChange, UploadRecord, now};
+use crate::store::{PresenceChange, UploadRecord, now};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use gatehouse_core::event::DoorEvent;
-use serde::{Deserialize, Serialize};
+use gatehouse_core::protocol::{
+    EnrollRequest, Enrolled, FedPresence, IngestOutcome, PinKeyAnswer, PolicyQuery, PresencePage,
+    PresenceQuery, Upload, UploadAnswer, UploadedRecord,
+};
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 /// Most records in one upload.
 const MAX_RECORDS: usize = 1_000;
@@ -47,25 +49,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload_events))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnrollRequest {
-    /// The enrolment code an admin was given (case, spaces and dashes do not matter).
-    #[schema(max_length = 64)]
-    code: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Enrolled {
-    agent_id: Uuid,
-    /// `gha_...`: send as `Authorization: Bearer <token>`. Shown once.
-    token: String,
-    door_ids: Vec<Uuid>,
-    /// The secret PIN key, base64 (32 bytes): keep it beside the token, never with the
-    /// policy snapshot. Also at `GET /agent/pin-key`.
-    pin_key: String,
-}
-
 /// Exchange a one-time enrolment code for the agent's token. An unknown, used or
 /// expired code gets one and the same 401.
 #[utoipa::path(post, path = "/agent/enroll", tag = "agent", request_body = EnrollRequest,
@@ -85,14 +68,8 @@ async fn enroll(
         agent_id: enrolled.id,
         token,
         door_ids: enrolled.door_ids,
-        pin_key: STANDARD.encode(state.policy.pin_key().as_bytes()),
+        pin_key: Some(STANDARD.encode(state.policy.pin_key().as_bytes())),
     }))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PinKeyAnswer {
-    /// The secret PIN key, base64 (32 bytes).
-    pin_key: String,
 }
 
 /// The key that checks the PIN verifiers in the agent's policy snapshots (HMAC-SHA256
@@ -103,17 +80,6 @@ async fn pin_key(State(state): State<AppState>, _agent: AuthenticatedAgent) -> J
     Json(PinKeyAnswer {
         pin_key: STANDARD.encode(state.policy.pin_key().as_bytes()),
     })
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyQuery {
-    /// The version the agent has; absent: answer at once.
-    after_version: Option<u64>,
-    /// Seconds to wait for a newer version, 0 to 25 (default 25).
-    #[param(minimum = 0, maximum = 25)]
-    wait_s: Option<u64>,
 }
 
 /// The signed policy snapshot for the sites of the agent's doors, once its version is
@@ -171,39 +137,6 @@ async fn policy(
 /// Most presence changes in one answer.
 const PRESENCE_PAGE: u32 = 5_000;
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PresenceQuery {
-    /// The `revision` of the agent's last answer; absent: from the start (everyone).
-    #[param(minimum = 0)]
-    after: Option<i64>,
-    /// Seconds to wait for a change, 0 to 25 (default 25).
-    #[param(minimum = 0, maximum = 25)]
-    wait_s: Option<u64>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PresencePage {
-    /// Where the next request starts (`after`).
-    revision: i64,
-    /// More changes are waiting: ask again at once.
-    more: bool,
-    /// In revision order.
-    presences: Vec<FedPresence>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct FedPresence {
-    /// The person's id, or the visit's.
-    holder_id: Uuid,
-    /// The zone the holder last passed into; `null` when it is not in one of this
-    /// agent's sites (they left for somewhere else).
-    zone_id: Option<Uuid>,
-    /// When they passed (by the clock of the agent that let them).
-    since: DateTime<Utc>,
-}
-
 /// Who is where, as the server knows it from every agent's events: the changes after
 /// `after`, as soon as there are any within `wait_s` seconds (an empty page when the
 /// wait ends first). The agent merges them into its anti-passback and occupancy state;
@@ -256,37 +189,6 @@ async fn presence(
     }))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Upload {
-    /// The agent's clock when it sent this (RFC 3339).
-    agent_time: Timestamp,
-    /// Up to 1,000 journal records, in any order.
-    #[schema(max_items = 1000)]
-    records: Vec<UploadedRecord>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UploadedRecord {
-    /// The agent's sequence number, from 1, without gaps.
-    #[schema(minimum = 1)]
-    seq: u64,
-    /// `postcard(DoorEvent)`, base64 (at most 64 KiB decoded).
-    payload: String,
-    /// `chain_hash(previous hash, seq, payload)`, 64 hex digits.
-    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
-    hash: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UploadAnswer {
-    #[serde(flatten)]
-    outcome: IngestOutcome,
-    /// Server clock minus `agent_time`; beyond ±10 s the agent is alarmed.
-    clock_offset_ms: i64,
-}
-
 /// Upload journal records. Stored each (agent, seq) once, checked for continuity of the
 /// hash chain; gaps, broken links and reused numbers raise alarms (see the agent's
 /// alarms). A batch holding a record that does not decode is refused whole (422, nothing
@@ -326,6 +228,11 @@ async fn upload_events(
         .store
         .ingest_events(agent.agent_id, &records, clock_offset_ms)
         .await?;
+    let outcome = IngestOutcome {
+        acked_through: outcome.acked_through,
+        stored: outcome.stored,
+        duplicates: outcome.duplicates,
+    };
     Ok(Json(UploadAnswer {
         outcome,
         clock_offset_ms,
@@ -351,28 +258,12 @@ fn decode(i: usize, record: UploadedRecord) -> Result<UploadRecord, ApiError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(ApiError::field(&field("payload"), "larger than 64 KiB"));
     }
-    let hash = parse_hash(&record.hash)
-        .ok_or_else(|| ApiError::field(&field("hash"), "must be 64 hex digits"))?;
     let event = DoorEvent::decode(&payload)
         .map_err(|_| ApiError::field(&field("payload"), "does not decode as a door event"))?;
     Ok(UploadRecord {
         seq: record.seq,
         payload,
-        hash,
+        hash: record.hash,
         event,
     })
-}
-
-/// 64 hex digits as 32 bytes.
-fn parse_hash(text: &str) -> Option<[u8; 32]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    let mut hash = [0u8; 32];
-    for (out, pair) in hash.iter_mut().zip(bytes.chunks_exact(2)) {
-        let digits = std::str::from_utf8(pair).ok()?;
-        *out = u8::from_str_radix(digits, 16).ok()?;
-    }
-    Some(hash)
 }

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::policy::key_id;
-use serde::Serialize;
+use gatehouse_core::protocol::PublicKey;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,25 +21,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(snapshot))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PublicKey {
-    /// Always `Ed25519`.
-    algorithm: &'static str,
-    /// The 32-byte public key, base64.
-    public_key: String,
-    /// The 8-byte key id carried in every snapshot, hex.
-    key_id: String,
-}
-
 /// The public key that verifies policy snapshots (no authentication: it is public).
 #[utoipa::path(get, path = "/policy/public-key", tag = "policy",
     responses((status = 200, body = PublicKey)))]
 async fn public_key(State(state): State<AppState>) -> Json<PublicKey> {
     let key = state.policy.public_key();
     Json(PublicKey {
-        algorithm: "Ed25519",
+        algorithm: "Ed25519".to_owned(),
         public_key: STANDARD.encode(key.as_bytes()),
-        key_id: key_id(&key).iter().map(|b| format!("{b:02x}")).collect(),
+        key_id: key_id(&key),
     })
 }
 

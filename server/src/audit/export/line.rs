@@ -8,7 +8,6 @@
 //! opposed to no value) as a lone `'`; readers strip one leading `'`, so the exact values
 //! come back and the digests verify.
 
-use crate::audit::canon::hex;
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
 use crate::store::ChainEntry;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -100,8 +99,8 @@ impl Line {
         line.set("source", Some(entry.source.clone()));
         line.set("record_id", Some(entry.record_id.to_string()));
         line.set("recorded_at", Some(time(entry.recorded_at)));
-        line.set("digest", Some(hex(&entry.digest)));
-        line.set("hash", Some(hex(&entry.hash)));
+        line.set("digest", Some(hex::encode(&entry.digest)));
+        line.set("hash", Some(hex::encode(&entry.hash)));
         line
     }
 
@@ -131,9 +130,9 @@ impl Line {
         l.set("direction", row.direction.clone());
         l.set("agent_id", Some(row.agent_id.to_string()));
         l.set("agent_seq", Some(row.seq.to_string()));
-        l.set("agent_hash", Some(hex(&row.hash)));
+        l.set("agent_hash", Some(hex::encode(&row.hash)));
         let payload = crate::audit::canon::sha256(&row.payload);
-        l.set("payload_sha256", Some(hex(&payload)));
+        l.set("payload_sha256", Some(hex::encode(payload)));
         l.set("card", row.card.clone());
         l.set("person_id", uuid(row.person_id));
         l.set("credential_id", uuid(row.credential_id));
@@ -156,8 +155,8 @@ impl Line {
         l.set("request_id", row.request_id.clone());
         l.set("before", json(&row.before));
         l.set("after", json(&row.after));
-        l.set("detail_salt", row.detail_salt.as_deref().map(hex));
-        l.set("detail_hash", row.detail_hash.as_deref().map(hex));
+        l.set("detail_salt", row.detail_salt.as_deref().map(hex::encode));
+        l.set("detail_hash", row.detail_hash.as_deref().map(hex::encode));
         l
     }
 

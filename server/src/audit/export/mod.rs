@@ -12,7 +12,6 @@ pub mod line;
 pub mod offline;
 
 use super::GENESIS;
-use super::canon::hex;
 use super::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
 use crate::store::{ChainEntry, Checkpoint, Store, StoreError};
 use base64::Engine;
@@ -117,7 +116,7 @@ impl Plan {
                 "filter": self.request.filter,
                 "first_seq": first,
                 "last_seq": last,
-                "previous_hash": hex(&self.previous_hash),
+                "previous_hash": hex::encode(self.previous_hash),
                 "public_key": self.public_key,
                 "exported_at": time(Utc::now()),
             }),
@@ -225,9 +224,9 @@ fn checkpoint_line(c: &Checkpoint) -> Line {
         "checkpoint",
         &json!({
             "seq": c.seq,
-            "hash": hex(&c.hash),
+            "hash": hex::encode(&c.hash),
             "signed_at": time(c.signed_at),
-            "signature": hex(&c.signature),
+            "signature": hex::encode(&c.signature),
         }),
     )
 }

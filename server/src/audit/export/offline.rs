@@ -80,13 +80,7 @@ fn required<T: std::str::FromStr>(line: &Line, name: &str) -> Result<T, String> 
 }
 
 fn bytes(text: &str, name: &str) -> Result<Vec<u8>, String> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return Err(format!("{name} is not hex"));
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| format!("{name} is not hex")))
-        .collect()
+    hex::decode(text).map_err(|_| format!("{name} is not hex"))
 }
 
 fn hash_field(text: &str, name: &str) -> Result<[u8; 32], String> {

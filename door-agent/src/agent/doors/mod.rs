@@ -1,11 +1,16 @@
-//! One thread per door running its [`DoorDriver`]; the lock is wrapped so that every
-//! relay move is visible in `/status`; door events, and a lock that failed to move
-//! (`lock_fault`), are journalled from the door thread.
-//! Also the simulated door inputs: `contact <door-id> open|closed` and `exit <door-id>`
-//! lines on standard input, split off before the simulated card reader sees the rest.
+//! The doors: one thread per door running its [`DoorDriver`]; the lock is wrapped so
+//! that every relay move is visible in `/status`; door events, and a lock that failed to
+//! move (`lock_fault`), are journalled from the door thread. A door thread stops (its
+//! lock engaged) once the agent's door shutdown token is cancelled.
+//!
+//! - [`hardware`]: opening each door's lock, contact and exit button at start.
+//! - [`stdin`]: the simulated door inputs on standard input.
+//! - [`policy_inputs`]: what a new policy changes at each door (mode, timing).
+
+pub mod hardware;
+pub mod stdin;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -14,12 +19,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gatehouse_core::event::{DoorEvent as JournalEvent, EventKind};
+use gatehouse_core::model::Door;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::journal_cell::JournalCell;
 use crate::door::{
-    ContactLevel, DoorDriver, DoorMachine, HardwareError, Input, InputSink, Lock, Output,
-    RelayState, SimDoorSensor, SimExitButton, TimedInput,
+    ContactLevel, DoorDriver, DoorMachine, DoorTiming, HardwareConfig, HardwareError, Input,
+    InputSink, Lock, Output, RelayState, SimDoorSensor, SimExitButton, TimedInput,
 };
 
 /// What `/status` shows of one relay.
@@ -76,7 +83,8 @@ pub struct DoorHandle {
 }
 
 impl DoorHandle {
-    /// Waits for the door thread to engage the lock and end (after `shutdown` is set).
+    /// Waits for the door thread to engage the lock and end (after `shutdown` is
+    /// cancelled).
     pub fn join(&mut self) {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -85,7 +93,8 @@ impl DoorHandle {
 }
 
 /// Starts door `door_id`'s thread: `machine` drives `lock` (already engaged); door
-/// events are journalled; the thread engages the lock and ends once `shutdown` is set.
+/// events are journalled; the thread engages the lock and ends once `shutdown` is
+/// cancelled (checked between steps, so never in the middle of a journal write).
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_door(
     door_id: Uuid,
@@ -96,7 +105,7 @@ pub fn spawn_door(
     sim: Option<(SimDoorSensor, SimExitButton)>,
     journal: Arc<JournalCell>,
     clock: (Instant, DateTime<Utc>),
-    shutdown: Arc<AtomicBool>,
+    shutdown: CancellationToken,
 ) -> std::io::Result<DoorHandle> {
     let (sink, receiver) = inputs;
     let (epoch, epoch_utc) = clock;
@@ -106,7 +115,7 @@ pub fn spawn_door(
         .name(format!("door-{door_id}"))
         .spawn(move || {
             loop {
-                if shutdown.load(Ordering::SeqCst) {
+                if shutdown.is_cancelled() {
                     // Leave the door as the idle level has it.
                     let _ = driver.step(Duration::ZERO);
                     break;
@@ -168,99 +177,26 @@ pub fn spawn_door(
     })
 }
 
-/// A simulated door command on standard input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SimCommand {
-    /// `contact <door-id> open|closed`
-    Contact(Uuid, ContactLevel),
-    /// `exit <door-id>`: the request-to-exit button.
-    Exit(Uuid),
-    /// `tamper <door-id> open|closed`: the tamper line.
-    Tamper(Uuid, bool),
-}
-
-/// Parses a door command; `None` when the line is not one (it is then a card line).
-pub fn parse_sim_command(line: &str) -> Option<Result<SimCommand, String>> {
-    let mut words = line.split_whitespace();
-    let verb = words.next()?;
-    if !["contact", "exit", "tamper"].contains(&verb) {
-        return None;
+/// What a new policy changes at each driven door: its mode (sent every time, the door
+/// ignores a mode it already has) and its timing when that differs from what the door
+/// last got (`sent`, one entry per driven door, updated here). A door the policy does
+/// not name keeps what it has.
+pub fn policy_inputs<'a>(
+    door: impl Fn(Uuid) -> Option<&'a Door>,
+    hardware: &HardwareConfig,
+    sent: &mut BTreeMap<Uuid, DoorTiming>,
+) -> Vec<(Uuid, Input)> {
+    let mut inputs = Vec::new();
+    for (id, last) in sent.iter_mut() {
+        let Some(door) = door(*id) else { continue };
+        inputs.push((*id, Input::SetMode(door.mode)));
+        let timing = DoorTiming::from_door(door, hardware);
+        if timing != *last {
+            *last = timing;
+            inputs.push((*id, Input::SetTiming(timing)));
+        }
     }
-    let rest: Vec<&str> = words.collect();
-    let door = |w: Option<&&str>| -> Result<Uuid, String> {
-        w.ok_or_else(|| format!("{verb}: missing door id"))?
-            .parse::<Uuid>()
-            .map_err(|e| format!("{verb}: bad door id ({e})"))
-    };
-    Some(match (verb, rest.len()) {
-        ("contact", 2) => door(rest.first()).and_then(|d| match rest[1] {
-            "open" => Ok(SimCommand::Contact(d, ContactLevel::Open)),
-            "closed" => Ok(SimCommand::Contact(d, ContactLevel::Closed)),
-            other => Err(format!("contact: {other:?} is not open or closed")),
-        }),
-        ("exit", 1) => door(rest.first()).map(SimCommand::Exit),
-        ("tamper", 2) => door(rest.first()).and_then(|d| match rest[1] {
-            "open" => Ok(SimCommand::Tamper(d, true)),
-            "closed" => Ok(SimCommand::Tamper(d, false)),
-            other => Err(format!("tamper: {other:?} is not open or closed")),
-        }),
-        ("contact", _) => Err("expected `contact <door-id> open|closed`".into()),
-        ("tamper", _) => Err("expected `tamper <door-id> open|closed`".into()),
-        _ => Err("expected `exit <door-id>`".into()),
-    })
-}
-
-/// Reads standard input on its own thread: door commands go to the simulated doors,
-/// every other line to `card_lines` (the simulated card reader's input).
-pub fn split_stdin(
-    doors: BTreeMap<Uuid, (SimDoorSensor, SimExitButton)>,
-    mut card_lines: std::io::PipeWriter,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("stdin-split".into())
-        .spawn(move || {
-            let stdin = std::io::stdin();
-            let mut input = BufReader::new(stdin.lock());
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match input.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                let text = String::from_utf8_lossy(&line);
-                match parse_sim_command(&text) {
-                    None => {
-                        if card_lines.write_all(&line).is_err() {
-                            return;
-                        }
-                    }
-                    Some(Err(e)) => tracing::warn!("standard input: {e}"),
-                    Some(Ok(command)) => {
-                        let id = match &command {
-                            SimCommand::Contact(id, _)
-                            | SimCommand::Exit(id)
-                            | SimCommand::Tamper(id, _) => *id,
-                        };
-                        match (doors.get(&id), command) {
-                            (None, _) => {
-                                tracing::warn!(door = %id, "standard input: no such simulated door")
-                            }
-                            (Some((sensor, _)), SimCommand::Contact(_, level)) => {
-                                sensor.set(level);
-                            }
-                            (Some((sensor, _)), SimCommand::Tamper(_, open)) => {
-                                sensor.tamper(open);
-                            }
-                            (Some((_, button)), SimCommand::Exit(_)) => {
-                                button.press();
-                                button.release();
-                            }
-                        }
-                    }
-                }
-            }
-        })
+    inputs
 }
 
 /// Sends `input` to a door now.
@@ -271,7 +207,7 @@ pub fn send(sink: &InputSink, input: Input) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::door::{DoorMode, DoorTiming};
+    use crate::door::{DoorMode, SimulatedConfig};
 
     /// A relay that never moves.
     struct StuckLock;
@@ -306,7 +242,7 @@ mod tests {
         let door_id = Uuid::from_u128(9);
         let view = Arc::new(RelayView::default());
         let (tx, rx) = mpsc::channel();
-        let shutdown = Arc::new(AtomicBool::new(false));
+        let shutdown = CancellationToken::new();
         let mut door = spawn_door(
             door_id,
             DoorMachine::new(DoorTiming::default(), DoorMode::Normal),
@@ -316,7 +252,7 @@ mod tests {
             None,
             Arc::clone(&journal),
             (Instant::now(), Utc::now()),
-            Arc::clone(&shutdown),
+            shutdown.clone(),
         )
         .unwrap();
         send(
@@ -331,7 +267,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
             seen = kinds(&journal);
         }
-        shutdown.store(true, Ordering::SeqCst);
+        shutdown.cancel();
         door.join();
         let faults: Vec<&EventKind> = seen
             .iter()
@@ -353,33 +289,74 @@ mod tests {
         );
     }
 
+    fn door(id: u128, mode: DoorMode, unlock_ms: u32, held_open_ms: u32) -> Door {
+        Door {
+            id: Uuid::from_u128(id),
+            site_id: Uuid::from_u128(100),
+            from_zone_id: Uuid::from_u128(101),
+            to_zone_id: Uuid::from_u128(102),
+            mode,
+            unlock_ms,
+            held_open_ms,
+        }
+    }
+
+    fn timing(unlock_ms: u64, held_open_ms: u64) -> DoorTiming {
+        DoorTiming {
+            unlock: Duration::from_millis(unlock_ms),
+            held_open: Duration::from_millis(held_open_ms),
+            ..DoorTiming::default()
+        }
+    }
+
     #[test]
-    fn door_commands_parse_and_card_lines_pass() {
-        let id = Uuid::from_u128(5);
-        assert_eq!(
-            parse_sim_command(&format!("contact {id} open\n")),
-            Some(Ok(SimCommand::Contact(id, ContactLevel::Open)))
-        );
-        assert_eq!(
-            parse_sim_command(&format!("exit {id}")),
-            Some(Ok(SimCommand::Exit(id)))
-        );
-        assert_eq!(
-            parse_sim_command(&format!("tamper {id} open")),
-            Some(Ok(SimCommand::Tamper(id, true)))
-        );
-        assert_eq!(
-            parse_sim_command(&format!("tamper {id} closed")),
-            Some(Ok(SimCommand::Tamper(id, false)))
-        );
-        assert!(matches!(
-            parse_sim_command(&format!("tamper {id} ajar")),
-            Some(Err(_))
-        ));
-        assert!(matches!(parse_sim_command("tamper"), Some(Err(_))));
-        assert!(matches!(parse_sim_command("contact x open"), Some(Err(_))));
-        assert!(matches!(parse_sim_command("contact"), Some(Err(_))));
-        assert_eq!(parse_sim_command("front 04A1"), None);
-        assert_eq!(parse_sim_command(""), None);
+    fn policy_changes_send_modes_and_only_changed_timings() {
+        use DoorMode::{Locked, Normal};
+        let hardware = HardwareConfig::Simulated(SimulatedConfig::default());
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        // Both doors started with default timing (no policy on disk).
+        let mut sent = BTreeMap::from([(a, DoorTiming::default()), (b, DoorTiming::default())]);
+        type Row = (&'static str, Vec<Door>, Vec<(Uuid, Input)>);
+        let rows: Vec<Row> = vec![
+            (
+                "first policy: door a gets its mode and timing; b is not in it",
+                vec![door(1, Normal, 3000, 30_000), door(3, Normal, 1, 1)],
+                vec![
+                    (a, Input::SetMode(Normal)),
+                    (a, Input::SetTiming(timing(3000, 30_000))),
+                ],
+            ),
+            (
+                "same door again: mode only",
+                vec![door(1, Normal, 3000, 30_000)],
+                vec![(a, Input::SetMode(Normal))],
+            ),
+            (
+                "held-open time changed",
+                vec![door(1, Normal, 3000, 10_000)],
+                vec![
+                    (a, Input::SetMode(Normal)),
+                    (a, Input::SetTiming(timing(3000, 10_000))),
+                ],
+            ),
+            (
+                "unlock time changed, b appears with default timing, a locked",
+                vec![door(1, Locked, 8000, 10_000), door(2, Normal, 5000, 30_000)],
+                vec![
+                    (a, Input::SetMode(Locked)),
+                    (a, Input::SetTiming(timing(8000, 10_000))),
+                    (b, Input::SetMode(Normal)),
+                ],
+            ),
+        ];
+        for (name, policy, expected) in rows {
+            let got = policy_inputs(
+                |id| policy.iter().find(|d| d.id == id),
+                &hardware,
+                &mut sent,
+            );
+            assert_eq!(got, expected, "{name}");
+        }
+        assert_eq!(sent[&a], timing(8000, 10_000));
     }
 }

@@ -1,0 +1,25 @@
+//! The door agent ↔ server wire contract: every body and query the agent sends to the
+//! server's `/api/v1/agent/*` endpoints (and `GET /api/v1/policy/public-key`, which it
+//! reads at enrolment), and every JSON answer it reads back. The server serves these
+//! very types and the agent sends and reads them, so a renamed or retyped field fails to
+//! compile on both sides instead of failing at a door.
+//!
+//! Hashes and key ids are lower-case hex on the wire (read in either case), through the
+//! `hex` crate; keys and payloads are base64 strings, decoded where they are used (the
+//! server refuses an oversized payload before decoding it). With the `openapi` feature
+//! (the server's) each type also describes itself for the API document.
+//!
+//! - [`enrol`]: `POST /agent/enroll`, `GET /agent/pin-key`, `GET /policy/public-key`.
+//! - [`presence`]: `GET /agent/presence` and the policy long-poll's query.
+//! - [`events`]: `POST /agent/events`.
+//! - [`time`]: [`Timestamp`], the API's one time type.
+
+pub mod enrol;
+pub mod events;
+pub mod presence;
+pub mod time;
+
+pub use enrol::{EnrollRequest, Enrolled, PinKeyAnswer, PublicKey};
+pub use events::{IngestOutcome, Upload, UploadAnswer, UploadedRecord};
+pub use presence::{FedPresence, PolicyQuery, PresencePage, PresenceQuery};
+pub use time::Timestamp;
