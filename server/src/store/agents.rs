@@ -13,22 +13,21 @@ use uuid::Uuid;
 /// Where an agent stands: registered, enrolled (holds a token) or revoked for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "lowercase")]
 pub enum AgentStatus {
     Pending,
     Active,
     Revoked,
 }
 
+/// For the `#[sqlx(try_from = "String")]` column.
 impl TryFrom<String> for AgentStatus {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        match s.as_str() {
-            "pending" => Ok(AgentStatus::Pending),
-            "active" => Ok(AgentStatus::Active),
-            "revoked" => Ok(AgentStatus::Revoked),
-            _ => Err(format!("unknown agent status {s:?}")),
-        }
+        s.parse().map_err(|_| format!("unknown agent status {s:?}"))
     }
 }
 

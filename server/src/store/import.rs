@@ -19,7 +19,7 @@
 use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry};
 use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
-use super::people_common::{MAX_BINDS, text};
+use super::people_common::MAX_BINDS;
 use super::vetting::{NewVetting, VettingRecord};
 use super::{CredentialRecord, Store, StoreError, now, on};
 use crate::audit::records::{OperatorRow, Source};
@@ -123,9 +123,8 @@ fn card_step(card: &ImportCard, person_id: Uuid, live: Option<CredentialRecord>)
     }
     if let Some(kind) = card.kind.filter(|k| *k != before.kind) {
         let message = format!(
-            "the card is issued as {}, not {}; a card's kind cannot change",
-            text(&before.kind),
-            text(&kind)
+            "the card is issued as {}, not {kind}; a card's kind cannot change",
+            before.kind
         );
         return CardStep::Refuse(LineError::new(card.line, "card_kind", message));
     }
