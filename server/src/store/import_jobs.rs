@@ -243,18 +243,17 @@ impl Store {
         &self,
         silent_since: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
-        const FAIL_ALL: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
-             finished_at = $1, failure = 'the server running it stopped before the import \
-             ended; nothing was imported' WHERE finished_at IS NULL";
-        const FAIL_SILENT: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
-             finished_at = $1, failure = 'the server running it stopped before the import \
-             ended; nothing was imported' WHERE finished_at IS NULL AND updated_at < $2";
         let marked = on!(self.pool(), |pool| {
-            let query = match silent_since {
-                None => sqlx::query(FAIL_ALL).bind(now()),
-                Some(since) => sqlx::query(FAIL_SILENT).bind(now()).bind(since),
-            };
-            query.execute(pool).await?.rows_affected()
+            sqlx::query(
+                "UPDATE import_jobs SET state = 'failed', updated_at = $1, finished_at = $1, \
+                 failure = 'the server running it stopped before the import ended; nothing \
+                 was imported' WHERE finished_at IS NULL AND ($2 IS NULL OR updated_at < $2)",
+            )
+            .bind(now())
+            .bind(silent_since)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         Ok(marked)
     }
