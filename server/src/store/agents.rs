@@ -274,7 +274,7 @@ impl Store {
                  token_hash = CASE WHEN $6 THEN NULL ELSE token_hash END WHERE id = $1",
             )
             .bind(id)
-            .bind(status_str(status))
+            .bind(status.as_ref())
             .bind(change.code_hash)
             .bind(change.expires_at)
             .bind(at)
@@ -389,12 +389,4 @@ struct SecretChange {
     revoke: bool,
     code_hash: Option<Vec<u8>>,
     expires_at: Option<DateTime<Utc>>,
-}
-
-fn status_str(status: AgentStatus) -> &'static str {
-    match status {
-        AgentStatus::Pending => "pending",
-        AgentStatus::Active => "active",
-        AgentStatus::Revoked => "revoked",
-    }
 }
