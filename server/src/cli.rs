@@ -492,16 +492,12 @@ async fn operator_command(store: &Store, command: OperatorCommand) -> anyhow::Re
             loop {
                 let page = store.list_operators(after, 500).await?;
                 for o in &page {
-                    let status = match o.status {
-                        OperatorStatus::Active => "active",
-                        OperatorStatus::Disabled => "disabled",
-                    };
                     println!(
                         "{:<36}  {:<24}  {:<12}  {:<8}  {}",
                         o.id,
                         o.username,
                         o.role.as_ref(),
-                        status,
+                        o.status.as_ref(),
                         o.display_name
                     );
                 }

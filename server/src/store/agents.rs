@@ -13,22 +13,21 @@ use uuid::Uuid;
 /// Where an agent stands: registered, enrolled (holds a token) or revoked for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "lowercase")]
 pub enum AgentStatus {
     Pending,
     Active,
     Revoked,
 }
 
+/// For the `#[sqlx(try_from = "String")]` column.
 impl TryFrom<String> for AgentStatus {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        match s.as_str() {
-            "pending" => Ok(AgentStatus::Pending),
-            "active" => Ok(AgentStatus::Active),
-            "revoked" => Ok(AgentStatus::Revoked),
-            _ => Err(format!("unknown agent status {s:?}")),
-        }
+        s.parse().map_err(|_| format!("unknown agent status {s:?}"))
     }
 }
 
@@ -275,7 +274,7 @@ impl Store {
                  token_hash = CASE WHEN $6 THEN NULL ELSE token_hash END WHERE id = $1",
             )
             .bind(id)
-            .bind(status_str(status))
+            .bind(status.as_ref())
             .bind(change.code_hash)
             .bind(change.expires_at)
             .bind(at)
@@ -390,12 +389,4 @@ struct SecretChange {
     revoke: bool,
     code_hash: Option<Vec<u8>>,
     expires_at: Option<DateTime<Utc>>,
-}
-
-fn status_str(status: AgentStatus) -> &'static str {
-    match status {
-        AgentStatus::Pending => "pending",
-        AgentStatus::Active => "active",
-        AgentStatus::Revoked => "revoked",
-    }
 }

@@ -70,7 +70,7 @@ impl Db<'_> {
                         digest,
                         recorded_at,
                     );
-                    rows.push((seq, source.as_str(), *record_id, *digest, hash));
+                    rows.push((seq, source.as_ref(), *record_id, *digest, hash));
                     previous = hash;
                 }
                 let mut query = sqlx::QueryBuilder::new(

@@ -6,8 +6,8 @@
 //! final: it cannot be changed, so it cannot collide with the card's new credential.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::people_common::{MAX_BINDS, Table, parse, text, window_ok};
-use super::site_model::decode_error;
+use super::people_common::{MAX_BINDS, Table, window_ok};
+use super::site_model::{decode_error, parse};
 use super::{Db, ModelError, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier};
@@ -84,8 +84,8 @@ impl CredentialRow {
         Ok(CredentialRecord {
             id: self.id,
             card: self.card.clone(),
-            kind: parse(&self.kind)?,
-            state: parse(&self.state)?,
+            kind: parse(&self.kind, "card kind")?,
+            state: parse(&self.state, "credential state")?,
             valid_from: self.valid_from,
             valid_until: self.valid_until,
             person_id: self.person_id,
@@ -171,8 +171,8 @@ impl Db<'_> {
                 query.push_values(credentials, |mut row, (credential, pin)| {
                     row.push_bind(credential.id)
                         .push_bind(&credential.card)
-                        .push_bind(text(&credential.kind))
-                        .push_bind(text(&credential.state))
+                        .push_bind(credential.kind.as_ref())
+                        .push_bind(credential.state.as_ref())
                         .push_bind(credential.valid_from)
                         .push_bind(credential.valid_until)
                         .push_bind(credential.person_id)
@@ -343,7 +343,7 @@ impl Store {
                  pin_salt = $5, pin_hash = $6, updated_at = $7 WHERE id = $1",
             )
             .bind(id)
-            .bind(text(&after.state))
+            .bind(after.state.as_ref())
             .bind(after.valid_from)
             .bind(after.valid_until)
             .bind(pin.as_ref().map(|p| p.salt.to_vec()))

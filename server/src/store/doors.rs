@@ -2,7 +2,7 @@
 //! `to_zone_id`, exit readers lead out of it back into `from_zone_id`.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::site_model::{ModelError, Record, decode_error, narrow};
+use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Door, DoorMode};
@@ -64,24 +64,11 @@ pub(crate) struct DoorRow {
     updated_at: DateTime<Utc>,
 }
 
-fn mode_str(mode: DoorMode) -> &'static str {
-    match mode {
-        DoorMode::Normal => "normal",
-        DoorMode::Locked => "locked",
-        DoorMode::Unlocked => "unlocked",
-    }
-}
-
 impl TryFrom<DoorRow> for DoorRecord {
     type Error = StoreError;
 
     fn try_from(row: DoorRow) -> Result<Self, StoreError> {
-        let mode = match row.mode.as_str() {
-            "normal" => DoorMode::Normal,
-            "locked" => DoorMode::Locked,
-            "unlocked" => DoorMode::Unlocked,
-            _ => return Err(decode_error("door mode").into()),
-        };
+        let mode = parse(&row.mode, "door mode")?;
         Ok(DoorRecord {
             id: row.id,
             site_id: row.site_id,
@@ -156,7 +143,7 @@ impl Db<'_> {
                 .bind(&door.name)
                 .bind(door.from_zone_id)
                 .bind(door.to_zone_id)
-                .bind(mode_str(door.mode))
+                .bind(door.mode.as_ref())
                 .bind(i64::from(door.unlock_ms))
                 .bind(i64::from(door.held_open_ms))
                 .bind(door.created_at)

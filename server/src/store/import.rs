@@ -19,7 +19,6 @@
 use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry};
 use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
-use super::people_common::{MAX_BINDS, text};
 use super::vetting::{NewVetting, VettingRecord};
 use super::{CredentialRecord, Store, StoreError, now, on};
 use crate::audit::records::{OperatorRow, Source};
@@ -123,9 +122,8 @@ fn card_step(card: &ImportCard, person_id: Uuid, live: Option<CredentialRecord>)
     }
     if let Some(kind) = card.kind.filter(|k| *k != before.kind) {
         let message = format!(
-            "the card is issued as {}, not {}; a card's kind cannot change",
-            text(&before.kind),
-            text(&kind)
+            "the card is issued as {}, not {kind}; a card's kind cannot change",
+            before.kind
         );
         return CardStep::Refuse(LineError::new(card.line, "card_kind", message));
     }
@@ -404,30 +402,7 @@ impl Store {
                 }
             }
             chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
-            // Log rows per person are not bounded, so their statements are cut by rows
-            // to stay under the databases' bind-parameter limits.
-            for log in log.chunks(MAX_BINDS / 11) {
-                on!(tx.db(), |c| {
-                    let mut query = sqlx::QueryBuilder::new(
-                        "INSERT INTO operator_log (id, at, actor_id, actor, action, \
-                         target_type, target_id, before, after, request_id, detail_salt) ",
-                    );
-                    query.push_values(log, |mut row, e| {
-                        row.push_bind(e.id)
-                            .push_bind(e.at)
-                            .push_bind(e.actor_id)
-                            .push_bind(&e.actor)
-                            .push_bind(&e.action)
-                            .push_bind(&e.target_type)
-                            .push_bind(&e.target_id)
-                            .push_bind(&e.before)
-                            .push_bind(&e.after)
-                            .push_bind(&e.request_id)
-                            .push_bind(&e.detail_salt);
-                    });
-                    query.build().execute(c).await?;
-                });
-            }
+            tx.db().insert_logs(&log).await?;
             progress.advance(chunk.len() as u64);
         }
         if summary.changed() {

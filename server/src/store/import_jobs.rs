@@ -3,6 +3,7 @@
 //! Each write is one short statement outside the import's own transaction, so
 //! following a job never waits behind the import it follows for long.
 
+use super::site_model::parse;
 use super::{Actor, Store, StoreError, now, on};
 use crate::import::{ImportSummary, LineError};
 use chrono::{DateTime, Utc};
@@ -16,6 +17,9 @@ pub const MAX_JOB_ERRORS: usize = 1000;
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum JobState {
     /// Accepted, not started.
     Queued,
@@ -27,26 +31,6 @@ pub enum JobState {
     Succeeded,
     /// Nothing was imported: `errors` name the lines, or `failure` says why.
     Failed,
-}
-
-impl JobState {
-    fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Checking => "checking",
-            JobState::Applying => "applying",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Result<JobState, StoreError> {
-        serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| {
-            StoreError::Database(sqlx::Error::Decode(
-                format!("import job state {text:?}: {e}").into(),
-            ))
-        })
-    }
 }
 
 /// Counts of a running job.
@@ -108,7 +92,7 @@ impl JobRow {
     fn record(self) -> Result<ImportJobRecord, StoreError> {
         Ok(ImportJobRecord {
             id: self.id,
-            state: JobState::parse(&self.state)?,
+            state: parse(&self.state, "import job state")?,
             created_by: self.created_by,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -194,7 +178,7 @@ impl Store {
                  WHERE id = $1 AND finished_at IS NULL",
             )
             .bind(id)
-            .bind(state.as_str())
+            .bind(state.as_ref())
             .bind(stored(counts.bytes_checked))
             .bind(stored(counts.rows_checked))
             .bind(counts.people.map(stored))
@@ -232,7 +216,7 @@ impl Store {
                  WHERE id = $1 AND finished_at IS NULL",
             )
             .bind(id)
-            .bind(state.as_str())
+            .bind(state.as_ref())
             .bind(stored(counts.bytes_checked))
             .bind(stored(counts.rows_checked))
             .bind(counts.people.map(stored))
@@ -259,18 +243,17 @@ impl Store {
         &self,
         silent_since: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
-        const FAIL_ALL: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
-             finished_at = $1, failure = 'the server running it stopped before the import \
-             ended; nothing was imported' WHERE finished_at IS NULL";
-        const FAIL_SILENT: &str = "UPDATE import_jobs SET state = 'failed', updated_at = $1, \
-             finished_at = $1, failure = 'the server running it stopped before the import \
-             ended; nothing was imported' WHERE finished_at IS NULL AND updated_at < $2";
         let marked = on!(self.pool(), |pool| {
-            let query = match silent_since {
-                None => sqlx::query(FAIL_ALL).bind(now()),
-                Some(since) => sqlx::query(FAIL_SILENT).bind(now()).bind(since),
-            };
-            query.execute(pool).await?.rows_affected()
+            sqlx::query(
+                "UPDATE import_jobs SET state = 'failed', updated_at = $1, finished_at = $1, \
+                 failure = 'the server running it stopped before the import ended; nothing \
+                 was imported' WHERE finished_at IS NULL AND ($2 IS NULL OR updated_at < $2)",
+            )
+            .bind(now())
+            .bind(silent_since)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         Ok(marked)
     }

@@ -286,3 +286,6 @@ impl Store {
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
+
+#[cfg(test)]
+mod wire_names;

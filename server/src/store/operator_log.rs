@@ -1,6 +1,7 @@
 //! The operator log: every change an operator (or the CLI) makes, with before and after,
 //! append-only (the database rejects UPDATE and DELETE on it).
 
+use super::people_common::MAX_BINDS;
 use super::{Db, Store, StoreError, now, on};
 use crate::audit::records::{OperatorRow, Source};
 use crate::auth::visibility::unrestricted;
@@ -10,6 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
+
+/// Columns bound per operator-log row.
+const LOG_COLUMNS: usize = 11;
 
 /// Who makes a change: an operator through the API, or the command line.
 #[derive(Debug, Clone)]
@@ -104,29 +108,39 @@ impl Db<'_> {
     /// Appends `entry` (from [`NewLogEntry::new`]) to the operator log and the audit
     /// chain, in the transaction making the change it records.
     pub(crate) async fn insert_log(mut self, entry: &OperatorRow) -> Result<(), StoreError> {
-        let e = entry;
-        on!(self.re(), |c| {
-            sqlx::query(
-                "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, \
-                 target_id, before, after, request_id, detail_salt) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(e.id)
-            .bind(e.at)
-            .bind(e.actor_id)
-            .bind(&e.actor)
-            .bind(&e.action)
-            .bind(&e.target_type)
-            .bind(&e.target_id)
-            .bind(&e.before)
-            .bind(&e.after)
-            .bind(&e.request_id)
-            .bind(&e.detail_salt)
-            .execute(c)
+        self.re().insert_logs(std::slice::from_ref(entry)).await?;
+        self.chain_records(&[(Source::Operator, entry.id, entry.digest())])
             .await?;
+        Ok(())
+    }
+
+    /// Appends `entries` to the operator log, in as few statements as the bind limit
+    /// allows; the caller chains them (the bulk import does so last, all at once).
+    pub(crate) async fn insert_logs(self, entries: &[OperatorRow]) -> Result<(), StoreError> {
+        on!(self, |c| {
+            // Row counts are not bounded, so statements are cut by rows to stay under the
+            // databases' bind-parameter limits.
+            for rows in entries.chunks(MAX_BINDS / LOG_COLUMNS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, \
+                     target_id, before, after, request_id, detail_salt) ",
+                );
+                query.push_values(rows, |mut row, e| {
+                    row.push_bind(e.id)
+                        .push_bind(e.at)
+                        .push_bind(e.actor_id)
+                        .push_bind(&e.actor)
+                        .push_bind(&e.action)
+                        .push_bind(&e.target_type)
+                        .push_bind(&e.target_id)
+                        .push_bind(&e.before)
+                        .push_bind(&e.after)
+                        .push_bind(&e.request_id)
+                        .push_bind(&e.detail_salt);
+                });
+                query.build().execute(&mut *c).await?;
+            }
         });
-        self.chain_records(&[(Source::Operator, e.id, e.digest())])
-            .await?;
         Ok(())
     }
 }

@@ -11,29 +11,21 @@ use uuid::Uuid;
 /// Whether an operator may log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "lowercase")]
 pub enum OperatorStatus {
     Active,
     Disabled,
 }
 
-impl OperatorStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            OperatorStatus::Active => "active",
-            OperatorStatus::Disabled => "disabled",
-        }
-    }
-}
-
+/// For the `#[sqlx(try_from = "String")]` column.
 impl TryFrom<String> for OperatorStatus {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        match s.as_str() {
-            "active" => Ok(OperatorStatus::Active),
-            "disabled" => Ok(OperatorStatus::Disabled),
-            _ => Err(format!("unknown operator status {s:?}")),
-        }
+        s.parse()
+            .map_err(|_| format!("unknown operator status {s:?}"))
     }
 }
 
@@ -118,8 +110,8 @@ impl Store {
             .bind(operator.id)
             .bind(&operator.username)
             .bind(&operator.display_name)
-            .bind(operator.role.as_str())
-            .bind(operator.status.as_str())
+            .bind(operator.role.as_ref())
+            .bind(operator.status.as_ref())
             .bind(&new.password_hash)
             .bind(operator.created_at)
             .bind(operator.updated_at)
@@ -250,8 +242,8 @@ impl Store {
             )
             .bind(id)
             .bind(&after.display_name)
-            .bind(after.role.as_str())
-            .bind(after.status.as_str())
+            .bind(after.role.as_ref())
+            .bind(after.status.as_ref())
             .bind(after.updated_at)
             .execute(&mut *tx)
             .await?;

@@ -3,8 +3,8 @@
 //! `left`, so records that name them keep meaning something.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::people_common::{MAX_BINDS, by_owner, parse, text};
-use super::site_model::narrow;
+use super::people_common::{MAX_BINDS, by_owner};
+use super::site_model::{narrow, parse};
 use super::vetting::{NewVetting, VettingRecord};
 use super::{Db, Store, StoreError, now, on};
 use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
@@ -114,7 +114,7 @@ impl PersonRow {
             (Some(id), Some(status), Some(checked_by), Some(checked_at)) => Some(VettingRecord {
                 id,
                 person_id: self.id,
-                status: parse(&status)?,
+                status: parse(&status, "vetting status")?,
                 cleared_until: self.v_cleared_until,
                 reference: self.v_reference,
                 note: self.v_note,
@@ -128,10 +128,10 @@ impl PersonRow {
             id: self.id,
             external_id: self.external_id,
             name: self.name,
-            kind: parse(&self.kind)?,
+            kind: parse(&self.kind, "person kind")?,
             employer: self.employer,
             clearance: narrow(self.clearance, "clearance")?,
-            status: parse(&self.status)?,
+            status: parse(&self.status, "person status")?,
             vetting,
             group_ids,
             created_at: self.created_at,
@@ -191,10 +191,10 @@ impl Db<'_> {
                     row.push_bind(p.id)
                         .push_bind(&p.external_id)
                         .push_bind(&p.name)
-                        .push_bind(text(&p.kind))
+                        .push_bind(p.kind.as_ref())
                         .push_bind(&p.employer)
                         .push_bind(i32::from(p.clearance))
-                        .push_bind(text(&p.status))
+                        .push_bind(p.status.as_ref())
                         .push_bind(p.created_at)
                         .push_bind(p.updated_at);
                 });
@@ -214,10 +214,10 @@ impl Db<'_> {
             .bind(p.id)
             .bind(&p.external_id)
             .bind(&p.name)
-            .bind(text(&p.kind))
+            .bind(p.kind.as_ref())
             .bind(&p.employer)
             .bind(i32::from(p.clearance))
-            .bind(text(&p.status))
+            .bind(p.status.as_ref())
             .bind(p.updated_at)
             .execute(c)
             .await?;

@@ -1,33 +1,15 @@
 //! Helpers shared by the people-model stores (people, vetting, groups, credentials,
-//! grants, visits): enum columns stored as their serde names, and reference checks
-//! inside the writing transaction (an unknown id is a 422 naming the field).
+//! grants, visits): the bind limit of multi-row statements, and reference checks inside
+//! the writing transaction (an unknown id is a 422 naming the field).
 
 use super::{Db, ModelError, StoreError, on};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Bind parameters per statement at most: under SQLite's 32,766 and PostgreSQL's 65,535.
 /// Multi-row statements (the bulk import's) are cut by rows to stay under it.
 pub(crate) const MAX_BINDS: usize = 30_000;
-
-/// The serde name of a unit enum value (`PersonKind::Staff` → `staff`), as stored.
-pub(crate) fn text<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(s)) => s,
-        // Not a unit enum: the column's CHECK constraint refuses the empty string.
-        _ => String::new(),
-    }
-}
-
-/// Parses a stored enum column back into its type.
-pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, sqlx::Error> {
-    serde_json::from_value(Value::String(text.to_owned()))
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
 
 /// `from` strictly before `until`, when both are given.
 pub fn window_ok(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> bool {

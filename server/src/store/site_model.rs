@@ -13,6 +13,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
+use std::str::FromStr;
 use uuid::Uuid;
 
 /// Why a change to the site model failed.
@@ -49,6 +50,11 @@ pub(super) fn decode_error(what: &str) -> sqlx::Error {
 /// A stored integer as the narrower type the model uses.
 pub(super) fn narrow<T: TryFrom<i64>>(value: impl Into<i64>, what: &str) -> Result<T, sqlx::Error> {
     T::try_from(value.into()).map_err(|_| decode_error(what))
+}
+
+/// A stored enum column (its strum name, equal to the serde name) as its type.
+pub(super) fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, sqlx::Error> {
+    text.parse().map_err(|_| decode_error(what))
 }
 
 /// A record of the site model: how to read it and how to name it in the operator log.

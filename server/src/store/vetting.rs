@@ -3,7 +3,8 @@
 //! through the person ([`Store::record_vetting`]).
 
 use super::operator_log::Actor;
-use super::people_common::{MAX_BINDS, Table, parse, text};
+use super::people_common::{MAX_BINDS, Table};
+use super::site_model::parse;
 use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::VettingStatus;
@@ -56,7 +57,7 @@ impl TryFrom<VettingRow> for VettingRecord {
         Ok(VettingRecord {
             id: row.id,
             person_id: row.person_id,
-            status: parse(&row.status)?,
+            status: parse(&row.status, "vetting status")?,
             cleared_until: row.cleared_until,
             reference: row.reference,
             note: row.note,
@@ -82,7 +83,7 @@ impl Db<'_> {
                 query.push_values(records, |mut row, r| {
                     row.push_bind(r.id)
                         .push_bind(r.person_id)
-                        .push_bind(text(&r.status))
+                        .push_bind(r.status.as_ref())
                         .push_bind(r.cleared_until)
                         .push_bind(&r.reference)
                         .push_bind(&r.note)

@@ -5,7 +5,7 @@
 
 use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry};
-use super::people_common::{Table, by_owner, text};
+use super::people_common::{Table, by_owner};
 use super::{Db, ModelError, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::CredentialState;
@@ -322,7 +322,7 @@ impl Store {
                 };
                 sqlx::query("UPDATE credentials SET state = $2, updated_at = $3 WHERE id = $1")
                     .bind(revoked.id)
-                    .bind(text(&revoked.state))
+                    .bind(revoked.state.as_ref())
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;

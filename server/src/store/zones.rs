@@ -3,7 +3,7 @@
 //! (the database enforces it too) and the tree never has a cycle.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::site_model::{ModelError, Record, decode_error, narrow};
+use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{AntiPassback, Zone};
@@ -110,24 +110,11 @@ pub(crate) struct ZoneRow {
     updated_at: DateTime<Utc>,
 }
 
-fn anti_passback_str(mode: AntiPassback) -> &'static str {
-    match mode {
-        AntiPassback::Off => "off",
-        AntiPassback::Soft => "soft",
-        AntiPassback::Hard => "hard",
-    }
-}
-
 impl TryFrom<ZoneRow> for ZoneRecord {
     type Error = StoreError;
 
     fn try_from(row: ZoneRow) -> Result<Self, StoreError> {
-        let anti_passback = match row.anti_passback.as_str() {
-            "off" => AntiPassback::Off,
-            "soft" => AntiPassback::Soft,
-            "hard" => AntiPassback::Hard,
-            _ => return Err(decode_error("anti-passback mode").into()),
-        };
+        let anti_passback = parse(&row.anti_passback, "anti-passback mode")?;
         let optional = |v: Option<i64>, what| v.map(|v| narrow(v, what)).transpose();
         Ok(ZoneRecord {
             id: row.id,
@@ -222,7 +209,7 @@ impl Db<'_> {
                 .bind(rules.escort_required)
                 .bind(rules.two_person)
                 .bind(rules.pin_required)
-                .bind(anti_passback_str(rules.anti_passback))
+                .bind(rules.anti_passback.as_ref())
                 .bind(rules.anti_passback_timeout_s.map(i64::from))
                 .bind(rules.max_occupancy.map(i64::from))
                 .bind(zone.created_at)

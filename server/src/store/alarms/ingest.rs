@@ -13,7 +13,7 @@
 //!
 //! Uploads with neither cost no query.
 
-use super::DenialRule;
+use super::{AlarmKind, DenialRule};
 use crate::audit::records::Source;
 use crate::store::audit::ChainItem;
 use crate::store::{Db, StoreError, UploadRecord, now, on};
@@ -23,23 +23,23 @@ use gatehouse_core::event::EventKind;
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
-/// The alarm kinds a door event is, in the names `event_alarms` stores.
-fn door_alarm_kinds(kind: &EventKind) -> Vec<&'static str> {
+/// The alarm kinds a door event is (`event_alarms` stores their names).
+fn door_alarm_kinds(kind: &EventKind) -> Vec<AlarmKind> {
     match kind {
-        EventKind::ForcedOpen => vec!["forced_open"],
-        EventKind::HeldOpen => vec!["held_open"],
-        EventKind::LockFault { .. } => vec!["lock_fault"],
-        EventKind::Tamper => vec!["tamper"],
-        EventKind::PolicyStale => vec!["policy_stale"],
-        EventKind::JournalFull => vec!["journal_full"],
-        EventKind::ClockOffset { .. } => vec!["clock_offset"],
+        EventKind::ForcedOpen => vec![AlarmKind::ForcedOpen],
+        EventKind::HeldOpen => vec![AlarmKind::HeldOpen],
+        EventKind::LockFault { .. } => vec![AlarmKind::LockFault],
+        EventKind::Tamper => vec![AlarmKind::Tamper],
+        EventKind::PolicyStale => vec![AlarmKind::PolicyStale],
+        EventKind::JournalFull => vec![AlarmKind::JournalFull],
+        EventKind::ClockOffset { .. } => vec![AlarmKind::ClockOffset],
         EventKind::Presentation(p) => {
-            let mut kinds: Vec<&'static str> = Vec::new();
+            let mut kinds: Vec<AlarmKind> = Vec::new();
             for alarm in &p.alarms {
                 let kind = match alarm {
-                    Alarm::Duress => "duress",
-                    Alarm::PinLockout => "pin_lockout",
-                    Alarm::AntiPassbackViolation => "anti_passback_violation",
+                    Alarm::Duress => AlarmKind::Duress,
+                    Alarm::PinLockout => AlarmKind::PinLockout,
+                    Alarm::AntiPassbackViolation => AlarmKind::AntiPassbackViolation,
                 };
                 if !kinds.contains(&kind) {
                     kinds.push(kind);
@@ -139,7 +139,7 @@ impl Db<'_> {
                     )
                     .bind(Uuid::now_v7())
                     .bind(event_id)
-                    .bind(kind)
+                    .bind(kind.as_ref())
                     .execute(&mut *c)
                     .await?;
                 }
@@ -200,7 +200,7 @@ impl Db<'_> {
                     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                 );
                 let entry = Db::from(&mut *c)
-                    .insert_agent_alarm(agent_id, "repeated_denials", detail)
+                    .insert_agent_alarm(agent_id, AlarmKind::RepeatedDenials, detail)
                     .await?;
                 chained.push(entry);
             }

@@ -25,6 +25,9 @@ use uuid::Uuid;
 /// What an alarm is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum AlarmKind {
     /// A door opened with no grant and no exit request.
     ForcedOpen,
@@ -61,6 +64,7 @@ pub enum AlarmKind {
 }
 
 impl AlarmKind {
+    /// Every kind, in declaration order.
     pub const ALL: [AlarmKind; 15] = [
         AlarmKind::ForcedOpen,
         AlarmKind::HeldOpen,
@@ -79,29 +83,11 @@ impl AlarmKind {
         AlarmKind::RepeatedDenials,
     ];
 
-    /// The name stored and served.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AlarmKind::ForcedOpen => "forced_open",
-            AlarmKind::HeldOpen => "held_open",
-            AlarmKind::Duress => "duress",
-            AlarmKind::PinLockout => "pin_lockout",
-            AlarmKind::AntiPassbackViolation => "anti_passback_violation",
-            AlarmKind::LockFault => "lock_fault",
-            AlarmKind::Tamper => "tamper",
-            AlarmKind::PolicyStale => "policy_stale",
-            AlarmKind::JournalFull => "journal_full",
-            AlarmKind::ClockOffset => "clock_offset",
-            AlarmKind::JournalGap => "journal_gap",
-            AlarmKind::ChainBroken => "chain_broken",
-            AlarmKind::SeqConflict => "seq_conflict",
-            AlarmKind::AgentOffline => "agent_offline",
-            AlarmKind::RepeatedDenials => "repeated_denials",
-        }
+    /// The name stored and served (strum's, equal to serde's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
-}
 
-impl AlarmKind {
     /// Whether the server raises alarms of this kind (`agent_alarms`).
     pub fn raised_by_server(self) -> bool {
         matches!(
@@ -125,16 +111,16 @@ impl TryFrom<String> for AlarmKind {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        AlarmKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown alarm kind {s:?}"))
+        s.parse().map_err(|_| format!("unknown alarm kind {s:?}"))
     }
 }
 
 /// Who raised an alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
 pub enum AlarmOrigin {
     /// A door agent recorded it: `event_id` is its event.
     Door,
@@ -146,11 +132,7 @@ impl TryFrom<String> for AlarmOrigin {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        match s.as_str() {
-            "door" => Ok(AlarmOrigin::Door),
-            "server" => Ok(AlarmOrigin::Server),
-            _ => Err(format!("unknown alarm origin {s:?}")),
-        }
+        s.parse().map_err(|_| format!("unknown alarm origin {s:?}"))
     }
 }
 
@@ -337,7 +319,7 @@ macro_rules! bind_list {
     ($query:expr, $filter:expr, $after:expr, $limit:expr) => {{
         let filter: &AlarmFilter = $filter;
         $query
-            .bind(filter.kind.map(AlarmKind::as_str))
+            .bind(filter.kind.map(<&str>::from))
             .bind(filter.agent_id)
             .bind(filter.door_id)
             .bind(filter.site_id)
@@ -356,14 +338,14 @@ impl Db<'_> {
     pub(crate) async fn insert_agent_alarm(
         self,
         agent_id: Uuid,
-        kind: &str,
+        kind: AlarmKind,
         detail: String,
     ) -> Result<ChainItem, StoreError> {
         let row = AlarmRow {
             id: Uuid::now_v7(),
             agent_id,
             at: now(),
-            kind: kind.to_owned(),
+            kind: kind.as_ref().to_owned(),
             detail,
         };
         on!(self, |c| {

@@ -3,7 +3,7 @@
 //! `repeated_denials` follows at ingest (kept in the database, so every replica's ingest
 //! applies the same one).
 
-use crate::store::{Db, Store, StoreError, now, on};
+use crate::store::{AlarmKind, Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -141,7 +141,7 @@ impl Store {
                         let mut db = Db::from(&mut *tx);
                         let entry = db
                             .re()
-                            .insert_agent_alarm(agent_id, "agent_offline", detail)
+                            .insert_agent_alarm(agent_id, AlarmKind::AgentOffline, detail)
                             .await?;
                         db.chain_records(&[entry]).await?;
                         alarmed.push(agent_id);

@@ -4,7 +4,7 @@
 use super::{IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord};
 use crate::audit::records::{EventRow, Source};
 use crate::store::presence::Passage;
-use crate::store::{Db, Store, StoreError, now, on};
+use crate::store::{AlarmKind, Db, Store, StoreError, now, on};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::decide::{Direction, Outcome, Reason};
 use gatehouse_core::event::{EventKind, GENESIS_HASH, chain_hash};
@@ -60,7 +60,7 @@ impl Store {
                 let detail = format!("the agent's clock is {} ms {way}", clock_offset_ms.abs());
                 chained.push(
                     Db::from(&mut *tx)
-                        .insert_agent_alarm(agent_id, "clock_offset", detail)
+                        .insert_agent_alarm(agent_id, AlarmKind::ClockOffset, detail)
                         .await?,
                 );
             }
@@ -76,7 +76,7 @@ impl Store {
                         let detail = format!("seq {seq} is stored already with another hash");
                         chained.push(
                             Db::from(&mut *tx)
-                                .insert_agent_alarm(agent_id, "seq_conflict", detail)
+                                .insert_agent_alarm(agent_id, AlarmKind::SeqConflict, detail)
                                 .await?,
                         );
                         break;
@@ -108,7 +108,7 @@ impl Store {
                             let detail = missing(first, seq - 1);
                             chained.push(
                                 Db::from(&mut *tx)
-                                    .insert_agent_alarm(agent_id, "journal_gap", detail)
+                                    .insert_agent_alarm(agent_id, AlarmKind::JournalGap, detail)
                                     .await?,
                             );
                         }
@@ -118,7 +118,7 @@ impl Store {
                             let detail = format!("seq {seq} does not chain from seq {}", seq - 1);
                             chained.push(
                                 Db::from(&mut *tx)
-                                    .insert_agent_alarm(agent_id, "chain_broken", detail)
+                                    .insert_agent_alarm(agent_id, AlarmKind::ChainBroken, detail)
                                     .await?,
                             );
                             break;
@@ -273,7 +273,7 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
         occurred_at: record.event.occurred_at.trunc_subsecs(6),
         received_at,
         door_id: record.event.door_id,
-        kind: record.event.kind.name().to_owned(),
+        kind: <&str>::from(&record.event.kind).to_owned(),
         reader: None,
         direction: None,
         card: None,
@@ -290,10 +290,10 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
     match &record.event.kind {
         EventKind::Presentation(p) => {
             row.reader = Some(p.reader.clone());
-            row.direction = Some(p.direction.as_str().to_owned());
+            row.direction = Some(p.direction.as_ref().to_owned());
             row.card = Some(p.card.clone());
-            row.outcome = Some(p.outcome.as_str().to_owned());
-            row.reason = Some(p.reason.as_str().to_owned());
+            row.outcome = Some(p.outcome.as_ref().to_owned());
+            row.reason = Some(p.reason.as_ref().to_owned());
             row.person_id = p.person_id;
             row.visit_id = p.visit_id;
             row.credential_id = p.credential_id;
@@ -305,10 +305,10 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
         // (their passage) naming who released it; `release_of` is resolved by ingest.
         EventKind::ReleasedEntry(r) => {
             row.reader = Some(r.reader.clone());
-            row.direction = Some(Direction::Entry.as_str().to_owned());
+            row.direction = Some(Direction::Entry.as_ref().to_owned());
             row.card = r.card.clone();
-            row.outcome = Some(Outcome::Granted.as_str().to_owned());
-            row.reason = Some(Reason::Granted.as_str().to_owned());
+            row.outcome = Some(Outcome::Granted.as_ref().to_owned());
+            row.reason = Some(Reason::Granted.as_ref().to_owned());
             row.person_id = r.person_id;
             row.visit_id = r.visit_id;
             row.credential_id = Some(r.credential_id);
