@@ -19,8 +19,8 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse_core::event::DoorEvent;
 use gatehouse_core::protocol::{
-    EnrollRequest, Enrolled, FedPresence, IngestOutcome, PinKeyAnswer, PolicyQuery, PresencePage,
-    PresenceQuery, Upload, UploadAnswer, UploadedRecord,
+    EnrollRequest, Enrolled, FedPresence, PinKeyAnswer, PolicyQuery, PresencePage, PresenceQuery,
+    Upload, UploadAnswer, UploadedRecord,
 };
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
@@ -228,11 +228,6 @@ async fn upload_events(
         .store
         .ingest_events(agent.agent_id, &records, clock_offset_ms)
         .await?;
-    let outcome = IngestOutcome {
-        acked_through: outcome.acked_through,
-        stored: outcome.stored,
-        duplicates: outcome.duplicates,
-    };
     Ok(Json(UploadAnswer {
         outcome,
         clock_offset_ms,

@@ -10,6 +10,7 @@ mod list;
 
 use chrono::{DateTime, Utc};
 use gatehouse_core::event::DoorEvent;
+pub use gatehouse_core::protocol::IngestOutcome;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -22,16 +23,6 @@ pub struct UploadRecord {
     pub payload: Vec<u8>,
     pub hash: [u8; 32],
     pub event: DoorEvent,
-}
-
-/// What an upload achieved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct IngestOutcome {
-    /// The last sequence number processed (stored now or before); `null` when the first
-    /// record already failed. Nothing after a failed record is acknowledged.
-    pub acked_through: Option<u64>,
-    pub stored: u32,
-    pub duplicates: u32,
 }
 
 /// An event as served.
