@@ -202,7 +202,7 @@ impl Settings {
         if self.server.body_limit_bytes < 1024 {
             return fail("server.body_limit_bytes", "must be at least 1024");
         }
-        if let Some((key, why)) = self.database.problem() {
+        if let Some((key, why)) = self.database.url_problem() {
             return fail(key, why);
         }
         if !(1..=3650).contains(&self.retention.visitor_personal_data_days) {
@@ -222,6 +222,9 @@ impl Settings {
                 "audit.checkpoint_interval_s",
                 "must be between 1 and 86400 seconds",
             );
+        }
+        if self.database.max_connections == 0 {
+            return fail("database.max_connections", "must be at least 1");
         }
         if self.auth.token_ttl_s == 0 || self.auth.token_ttl_s > MAX_TOKEN_TTL_S {
             return fail("auth.token_ttl_s", "must be between 1 and 900 seconds");

@@ -20,6 +20,6 @@ pub mod presence;
 pub mod time;
 
 pub use enrol::{EnrollRequest, Enrolled, PinKeyAnswer, PublicKey};
-pub use events::{IngestOutcome, Upload, UploadAnswer, UploadedRecord};
+pub use events::{HASH_EXPECTED, HexHash, IngestOutcome, Upload, UploadAnswer, UploadedRecord};
 pub use presence::{FedPresence, PolicyQuery, PresencePage, PresenceQuery};
 pub use time::Timestamp;

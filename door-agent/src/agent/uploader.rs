@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse_core::event::{DoorEvent, EventKind};
-use gatehouse_core::protocol::{Timestamp, Upload, UploadAnswer, UploadedRecord};
+use gatehouse_core::protocol::{HexHash, Timestamp, Upload, UploadAnswer, UploadedRecord};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
@@ -97,7 +97,7 @@ pub async fn upload_loop(
                 .map(|r| UploadedRecord {
                     seq: r.seq,
                     payload: STANDARD.encode(&r.payload),
-                    hash: r.hash,
+                    hash: HexHash::new(&r.hash),
                 })
                 .collect(),
         };

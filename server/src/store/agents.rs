@@ -177,7 +177,11 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn agent(&self, id: Uuid) -> Result<AgentRecord, StoreError> {
-        self.read().await?.db().fetch_agent(id).await
+        // One pooled connection, no snapshot: cheaper on PostgreSQL (every upload
+        // reads its agent), and the lists change only with their parent row's writer.
+        on!(self.pool(), |pool| {
+            Db::from(&mut *pool.acquire().await?).fetch_agent(id).await
+        })
     }
 
     /// Agents in creation order after the cursor id, each with its doors.

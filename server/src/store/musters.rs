@@ -124,7 +124,10 @@ impl Store {
     /// A muster and its list.
     #[tracing::instrument(skip_all)]
     pub async fn muster(&self, id: Uuid) -> Result<MusterRecord, StoreError> {
-        self.read().await?.db().fetch_muster(id).await
+        // One pooled connection, no snapshot: cheaper on PostgreSQL.
+        on!(self.pool(), |pool| {
+            Db::from(&mut *pool.acquire().await?).fetch_muster(id).await
+        })
     }
 
     /// Marks `holder_id` accounted for. Refused (409) once the muster is closed or when

@@ -13,18 +13,12 @@ pub struct DatabaseSettings {
 }
 
 impl DatabaseSettings {
-    /// The first value that makes no sense, as (key, why).
-    pub fn problem(&self) -> Option<(&'static str, &'static str)> {
-        if DatabaseKind::of(&self.url).is_none() {
-            return Some((
-                "database.url",
-                "must start with sqlite:// or postgres:// (or postgresql://)",
-            ));
-        }
-        if self.max_connections == 0 {
-            return Some(("database.max_connections", "must be at least 1"));
-        }
-        None
+    /// What is wrong with `url`, as (key, why).
+    pub fn url_problem(&self) -> Option<(&'static str, &'static str)> {
+        DatabaseKind::of(&self.url).is_none().then_some((
+            "database.url",
+            "must start with sqlite:// or postgres:// (or postgresql://)",
+        ))
     }
 }
 

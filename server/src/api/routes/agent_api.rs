@@ -19,8 +19,8 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse_core::event::DoorEvent;
 use gatehouse_core::protocol::{
-    EnrollRequest, Enrolled, FedPresence, PinKeyAnswer, PolicyQuery, PresencePage, PresenceQuery,
-    Upload, UploadAnswer, UploadedRecord,
+    EnrollRequest, Enrolled, FedPresence, HASH_EXPECTED, PinKeyAnswer, PolicyQuery, PresencePage,
+    PresenceQuery, Upload, UploadAnswer, UploadedRecord,
 };
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
@@ -253,12 +253,14 @@ fn decode(i: usize, record: UploadedRecord) -> Result<UploadRecord, ApiError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(ApiError::field(&field("payload"), "larger than 64 KiB"));
     }
+    let hash =
+        (record.hash.bytes()).ok_or_else(|| ApiError::field(&field("hash"), HASH_EXPECTED))?;
     let event = DoorEvent::decode(&payload)
         .map_err(|_| ApiError::field(&field("payload"), "does not decode as a door event"))?;
     Ok(UploadRecord {
         seq: record.seq,
         payload,
-        hash: record.hash,
+        hash,
         event,
     })
 }
