@@ -38,10 +38,13 @@ macro_rules! conformance {
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "operator-password-1";
 
-/// A database for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
+/// A database for one test: a SQLite file in a temp dir, or a new PostgreSQL database
+/// (dropped with the `TestDb`, unless its test failed).
 pub struct TestDb {
     pub url: String,
     _dir: Option<TempDir>,
+    /// For PostgreSQL: the server's URL and the database's name, to drop it.
+    postgres: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -51,6 +54,7 @@ impl TestDb {
         TestDb {
             url,
             _dir: Some(dir),
+            postgres: None,
         }
     }
 
@@ -76,6 +80,7 @@ impl TestDb {
         Some(TestDb {
             url: with_database(&admin_url, &name),
             _dir: None,
+            postgres: Some((admin_url, name)),
         })
     }
 
@@ -126,6 +131,40 @@ impl TestDb {
 
     pub async fn store(&self) -> Store {
         Store::open(&self.settings().database).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops the PostgreSQL database: a run of the suite makes about 150 of them, a
+    /// gigabyte of disk that would otherwise stay. A failed test's database stays, to
+    /// be looked into. Best effort: an error here fails no test.
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            eprintln!("kept PostgreSQL database {name} of the failed test");
+            return;
+        }
+        // Drop runs inside the test's runtime, which cannot wait on a future here: a
+        // thread of its own with a runtime of its own does.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let pool = sqlx::PgPool::connect(&admin_url).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+                pool.close().await;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop test database: {error}");
+        }
     }
 }
 
