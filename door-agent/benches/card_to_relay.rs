@@ -13,9 +13,9 @@
 //! `cargo build --release -p gatehouse-server && cargo bench -p door-agent --features pcsc --bench card_to_relay`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/pcsc_site.rs"]
+#[path = "../tests/it/support/pcsc_site.rs"]
 mod pcsc_site;
-#[path = "../tests/support/pcscd.rs"]
+#[path = "../tests/it/support/pcscd.rs"]
 mod pcscd;
 
 use door_agent::reader::pcsc::measure_round_trip;

@@ -28,7 +28,7 @@
 //! events; the PostgreSQL one (`gatehouse_bench_export_<n>`) is dropped unless
 //! `GATEHOUSE_BENCH_KEEP=1`.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use gatehouse_core::decide::{Direction, Outcome, Reason};
 use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, PresentationRecord, chain_hash};
@@ -41,24 +41,18 @@ use gatehouse_server::store::{
     Actor, NewAgent, NewDoor, NewSite, NewZone, Store, UploadRecord, ZoneRules, now,
 };
 use sqlx::{AssertSqlSafe, PgPool};
-use std::error::Error;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use uuid::Uuid;
 
-type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+mod support;
+use support::access_events::{Row, bind_rows, insert_sql};
+use support::{Result, create_database, drop_database, env_number};
 
 const BATCH: usize = 1_000;
 const ROWS_PER_INSERT: usize = 500;
-
-fn env_number(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(text) => Ok(text.trim().replace('_', "").parse()?),
-        Err(_) => Ok(default),
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -226,21 +220,8 @@ impl Backend {
             }),
             Backend::Postgres(admin_url) => {
                 let name = format!("gatehouse_bench_{name}");
-                let admin = PgPool::connect(admin_url).await?;
-                let exists: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
-                )
-                .bind(&name)
-                .fetch_one(&admin)
-                .await?;
-                if !exists {
-                    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                        .execute(&admin)
-                        .await?;
-                }
-                admin.close().await;
                 Ok(Db {
-                    url: with_database(admin_url, &name),
+                    url: create_database(admin_url, &name, None).await?,
                     postgres: Some((admin_url.clone(), name)),
                 })
             }
@@ -255,15 +236,7 @@ impl Db {
             return Ok(());
         }
         match &self.postgres {
-            Some((admin_url, name)) => {
-                let admin = PgPool::connect(admin_url).await?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&admin)
-                .await?;
-                admin.close().await;
-            }
+            Some((admin_url, name)) => drop_database(admin_url, name).await?,
             None => {
                 let path = self.url.trim_start_matches("sqlite://");
                 for suffix in ["", "-wal", "-shm"] {
@@ -280,20 +253,6 @@ impl Db {
             max_connections: 4,
         }
     }
-}
-
-/// Replaces the database name in a PostgreSQL URL.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
 }
 
 /// A site with `n` doors and an agent for each: (door, agent) pairs.
@@ -409,117 +368,6 @@ impl Journal {
     }
 }
 
-/// The `access_events` row ingest would store for `record`, with a new id and the
-/// arrival time now.
-struct Row {
-    id: Uuid,
-    agent_id: Uuid,
-    seq: i64,
-    hash: Vec<u8>,
-    payload: Vec<u8>,
-    occurred_at: DateTime<Utc>,
-    received_at: DateTime<Utc>,
-    door_id: Option<Uuid>,
-    kind: &'static str,
-    reader: Option<String>,
-    direction: Option<&'static str>,
-    card: Option<String>,
-    outcome: Option<&'static str>,
-    reason: Option<&'static str>,
-    person_id: Option<Uuid>,
-    visit_id: Option<Uuid>,
-    credential_id: Option<Uuid>,
-    zone_id: Option<Uuid>,
-    policy_version: Option<i64>,
-}
-
-impl Row {
-    fn of(agent_id: Uuid, record: UploadRecord, received_at: DateTime<Utc>) -> Result<Row> {
-        let event = record.event;
-        let mut row = Row {
-            id: Uuid::now_v7(),
-            agent_id,
-            seq: i64::try_from(record.seq)?,
-            hash: record.hash.to_vec(),
-            payload: record.payload,
-            occurred_at: event.occurred_at.trunc_subsecs(6),
-            received_at,
-            door_id: event.door_id,
-            kind: event.kind.name(),
-            reader: None,
-            direction: None,
-            card: None,
-            outcome: None,
-            reason: None,
-            person_id: None,
-            visit_id: None,
-            credential_id: None,
-            zone_id: None,
-            policy_version: None,
-        };
-        if let EventKind::Presentation(p) = event.kind {
-            row.reader = Some(p.reader);
-            row.direction = Some(p.direction.as_str());
-            row.card = Some(p.card);
-            row.outcome = Some(p.outcome.as_str());
-            row.reason = Some(p.reason.as_str());
-            row.person_id = p.person_id;
-            row.visit_id = p.visit_id;
-            row.credential_id = p.credential_id;
-            row.zone_id = p.zone_id;
-            row.policy_version = i64::try_from(p.policy_version).ok();
-        }
-        Ok(row)
-    }
-}
-
-/// The insert of `rows` rows.
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, received_at, \
-         door_id, kind, reader, direction, card, outcome, reason, person_id, visit_id, \
-         credential_id, zone_id, policy_version) VALUES ",
-    );
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let columns: Vec<String> = (1..=19).map(|c| format!("${}", r * 19 + c)).collect();
-            format!("({})", columns.join(", "))
-        })
-        .collect();
-    sql.push_str(&values.join(", "));
-    sql
-}
-
-/// Binds the columns of `rows` to `$query` in [`insert_sql`]'s order.
-macro_rules! bind_rows {
-    ($query:expr, $rows:expr) => {{
-        let mut query = $query;
-        for row in $rows {
-            query = query
-                .bind(row.id)
-                .bind(row.agent_id)
-                .bind(row.seq)
-                .bind(row.hash)
-                .bind(row.payload)
-                .bind(row.occurred_at)
-                .bind(row.received_at)
-                .bind(row.door_id)
-                .bind(row.kind)
-                .bind(row.reader)
-                .bind(row.direction)
-                .bind(row.card)
-                .bind(row.outcome)
-                .bind(row.reason)
-                .bind(row.person_id)
-                .bind(row.visit_id)
-                .bind(row.credential_id)
-                .bind(row.zone_id)
-                .bind(row.policy_version);
-        }
-        query
-    }};
-}
-
 /// Writes `rows` in one transaction, `per_insert` rows per statement.
 macro_rules! insert_rows {
     ($pool:expr, $rows:expr, $per_insert:expr) => {{
@@ -528,7 +376,7 @@ macro_rules! insert_rows {
         while rows.peek().is_some() {
             let chunk: Vec<Row> = rows.by_ref().take($per_insert).collect();
             let sql = insert_sql(chunk.len());
-            bind_rows!(sqlx::query(AssertSqlSafe(sql)), chunk)
+            bind_rows(sqlx::query(AssertSqlSafe(sql)), chunk)
                 .execute(&mut *tx)
                 .await?;
         }

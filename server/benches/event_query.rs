@@ -39,25 +39,20 @@ use gatehouse_server::store::{
     Actor, EventFilter, NewAgent, NewDoor, NewSite, NewZone, Store, ZoneRules, now,
 };
 use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
-use std::error::Error;
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Instant;
 use uuid::Uuid;
 
-type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+mod support;
+use support::access_events::{Row, bind_rows, insert_sql};
+use support::{Result, create_database, drop_database, env_number};
 
 const DOORS: usize = 200;
 const ZONES: usize = 20;
 const PEOPLE: u64 = 20_000;
 const ROWS_PER_TRANSACTION: usize = 100_000;
 const PAGE: u32 = 50;
-
-fn env_number(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(text) => Ok(text.trim().replace('_', "").parse()?),
-        Err(_) => Ok(default),
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -93,22 +88,9 @@ async fn main() -> Result<()> {
         }
         Ok(admin_url) => {
             let name = format!("gatehouse_bench_events_{pg_events}");
+            let tablespace = std::env::var("GATEHOUSE_BENCH_PG_TABLESPACE").ok();
+            let url = create_database(&admin_url, &name, tablespace.as_deref()).await?;
             let admin = PgPool::connect(&admin_url).await?;
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                    .bind(&name)
-                    .fetch_one(&admin)
-                    .await?;
-            if !exists {
-                let tablespace = match std::env::var("GATEHOUSE_BENCH_PG_TABLESPACE") {
-                    Ok(tablespace) => format!(" TABLESPACE {tablespace}"),
-                    Err(_) => String::new(),
-                };
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}{tablespace}")))
-                    .execute(&admin)
-                    .await?;
-            }
-            let url = with_database(&admin_url, &name);
             let (store, load) = prepare(Target::Postgres(url.clone()), pg_events).await?;
             let size: i64 = sqlx::query_scalar("SELECT pg_database_size($1)")
                 .bind(&name)
@@ -117,12 +99,10 @@ async fn main() -> Result<()> {
             let table = measure(&store, runs).await?;
             store.close().await;
             tables.push(("PostgreSQL", pg_events, load, u64::try_from(size)?, table));
-            if !keep {
-                sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-                    .execute(&admin)
-                    .await?;
-            }
             admin.close().await;
+            if !keep {
+                drop_database(&admin_url, &name).await?;
+            }
         }
     }
 
@@ -162,20 +142,6 @@ fn ms(seconds: f64) -> String {
     } else {
         format!("{:.1} ms", seconds * 1e3)
     }
-}
-
-/// Replaces the database name in a PostgreSQL URL.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
 }
 
 enum Target {
@@ -324,59 +290,6 @@ async fn stored_count(target: &Target) -> Result<i64> {
     })
 }
 
-/// The multi-row insert of `rows` rows.
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, received_at, \
-         door_id, kind, reader, direction, card, outcome, reason, person_id, visit_id, \
-         credential_id, zone_id, policy_version) VALUES ",
-    );
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..19 {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", r * 19 + c + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-/// Binds the columns of `rows` to `$query` in [`insert_sql`]'s order.
-macro_rules! bind_rows {
-    ($query:expr, $rows:expr) => {{
-        let mut query = $query;
-        for row in $rows {
-            query = query
-                .bind(row.id)
-                .bind(row.agent_id)
-                .bind(row.seq)
-                .bind(row.hash)
-                .bind(row.payload)
-                .bind(row.occurred_at)
-                .bind(row.received_at)
-                .bind(row.door_id)
-                .bind(row.kind)
-                .bind(row.reader)
-                .bind(row.direction)
-                .bind(row.card)
-                .bind(row.outcome)
-                .bind(row.reason)
-                .bind(row.person_id)
-                .bind(None::<Uuid>)
-                .bind(row.credential_id)
-                .bind(row.zone_id)
-                .bind(row.policy_version);
-        }
-        query
-    }};
-}
-
 async fn load_sqlite(pool: &SqlitePool, generator: &mut Generator) -> Result<()> {
     let rows_per_insert = env_number("GATEHOUSE_BENCH_INSERT_ROWS", 20)?;
     let full = insert_sql(rows_per_insert);
@@ -392,7 +305,7 @@ async fn load_sqlite(pool: &SqlitePool, generator: &mut Generator) -> Result<()>
                 insert_sql(rows.len())
             };
             in_tx += rows.len();
-            bind_rows!(sqlx::query(AssertSqlSafe(sql)), rows)
+            bind_rows(sqlx::query(AssertSqlSafe(sql)), rows)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -417,7 +330,7 @@ async fn load_postgres(pool: &PgPool, generator: &mut Generator) -> Result<()> {
                 insert_sql(rows.len())
             };
             in_tx += rows.len();
-            bind_rows!(sqlx::query(AssertSqlSafe(sql)), rows)
+            bind_rows(sqlx::query(AssertSqlSafe(sql)), rows)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -443,28 +356,6 @@ struct BenchDoor {
     id: Uuid,
     zone: Uuid,
     agent: Uuid,
-}
-
-/// One generated `access_events` row.
-struct Row {
-    id: Uuid,
-    agent_id: Uuid,
-    seq: i64,
-    hash: Vec<u8>,
-    payload: Vec<u8>,
-    occurred_at: DateTime<Utc>,
-    received_at: DateTime<Utc>,
-    door_id: Uuid,
-    kind: &'static str,
-    reader: Option<&'static str>,
-    direction: Option<&'static str>,
-    card: Option<String>,
-    outcome: Option<&'static str>,
-    reason: Option<&'static str>,
-    person_id: Option<Uuid>,
-    credential_id: Option<Uuid>,
-    zone_id: Option<Uuid>,
-    policy_version: Option<i64>,
 }
 
 /// SplitMix64: deterministic and fast.
@@ -553,7 +444,7 @@ impl Generator {
             payload: r(6).to_be_bytes().repeat(8),
             occurred_at,
             received_at,
-            door_id: door.id,
+            door_id: Some(door.id),
             kind: "presentation",
             reader: None,
             direction: None,
@@ -561,6 +452,7 @@ impl Generator {
             outcome: None,
             reason: None,
             person_id: None,
+            visit_id: None,
             credential_id: None,
             zone_id: None,
             policy_version: None,
@@ -579,7 +471,11 @@ impl Generator {
                     _ => ("pending", "escort_required"),
                 };
                 let known = reason != "unknown_credential";
-                row.reader = Some(if i.is_multiple_of(2) { "in" } else { "out" });
+                row.reader = Some(Cow::Borrowed(if i.is_multiple_of(2) {
+                    "in"
+                } else {
+                    "out"
+                }));
                 row.direction = Some(if i.is_multiple_of(2) { "entry" } else { "exit" });
                 row.card = Some(format!("04{:012X}", mix(p) & 0xFFFF_FFFF_FFFF));
                 row.outcome = Some(outcome);

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{ADMIN_PASSWORD, Result, Server, env_number, fresh_postgres, text};
+use support::{ADMIN_PASSWORD, Result, Server, env_number, fresh_postgres, percentile, text};
 
 const HEADER: &str = "external_id,name,kind,clearance,card";
 
@@ -113,12 +113,6 @@ struct Measured {
     during: (f64, f64, f64),
     logins_during: usize,
     busy: usize,
-}
-
-/// The value at `p` (0 to 1) of sorted `values`.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or(0.0)
 }
 
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {

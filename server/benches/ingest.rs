@@ -36,17 +36,9 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 mod support;
-use support::{ADMIN_PASSWORD, Result, Server, env_number, fresh_postgres, text};
-
-fn env_list(name: &str, default: &[usize]) -> Result<Vec<usize>> {
-    match std::env::var(name) {
-        Ok(text) => Ok(text
-            .split(',')
-            .map(|n| n.trim().parse())
-            .collect::<Result<_, _>>()?),
-        Err(_) => Ok(default.to_vec()),
-    }
-}
+use support::{
+    ADMIN_PASSWORD, Result, Server, env_list, env_number, fresh_postgres, percentile, text,
+};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -142,12 +134,6 @@ impl Backend {
             Backend::Postgres(_) => "PostgreSQL",
         }
     }
-}
-
-/// The value at `p` (0 to 1) of sorted `values`.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or(0.0)
 }
 
 /// One run on a fresh database and server: (seconds, each batch's round trip in ms).

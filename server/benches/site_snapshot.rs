@@ -19,12 +19,12 @@ use gatehouse_server::policy::PolicyService;
 use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::store::{Actor, NewDoor, NewSite, NewZone, SiteChange, Store, ZoneRules};
 use std::collections::BTreeSet;
-use std::error::Error;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+mod support;
+use support::{Result, env_list, env_number};
 
 const IMPORT_CHUNK: usize = 500_000;
 /// Cached fetches timed.
@@ -42,15 +42,8 @@ struct Row {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let sizes: Vec<usize> = std::env::var("GATEHOUSE_BENCH_SIZES")
-        .unwrap_or_else(|_| "250000".into())
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
-    let agents: usize = std::env::var("GATEHOUSE_BENCH_AGENTS")
-        .unwrap_or_else(|_| "50".into())
-        .trim()
-        .parse()?;
+    let sizes = env_list("GATEHOUSE_BENCH_SIZES", &[250_000])?;
+    let agents = env_number("GATEHOUSE_BENCH_AGENTS", 50)?;
     let mut rows = Vec::new();
     for n in sizes {
         rows.push(run(n, agents).await?);

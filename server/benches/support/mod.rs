@@ -1,7 +1,10 @@
-//! What the benches that run the real `gatehouse` binary share: starting it on a fresh
-//! database (a SQLite file, or a new PostgreSQL database dropped afterwards), sizes
-//! from the environment, and reading JSON answers.
+//! What the server's benches share: sizes from the environment, a fresh database (a
+//! SQLite file, or a new PostgreSQL database dropped afterwards), `gatehouse serve` of
+//! this build, reading JSON answers, percentiles, and `access_events` rows written in
+//! bulk (`access_events`). Each bench uses a part of it.
 #![allow(dead_code)]
+
+pub mod access_events;
 
 use serde_json::Value;
 use std::error::Error;
@@ -16,12 +19,31 @@ pub type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>
 
 pub const ADMIN_PASSWORD: &str = "bench-admin-password-1";
 
-/// The whole number in environment variable `name`, or `default` when it is not set.
+/// The whole number in environment variable `name` (`_` may separate digits, as in
+/// `1_000_000`), or `default` when it is not set.
 pub fn env_number(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
-        Ok(text) => Ok(text.trim().parse()?),
+        Ok(text) => Ok(text.trim().replace('_', "").parse()?),
         Err(_) => Ok(default),
     }
+}
+
+/// The comma-separated whole numbers in environment variable `name`, or `default` when
+/// it is not set.
+pub fn env_list(name: &str, default: &[usize]) -> Result<Vec<usize>> {
+    match std::env::var(name) {
+        Ok(text) => Ok(text
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()?),
+        Err(_) => Ok(default.to_vec()),
+    }
+}
+
+/// The value at `p` (0 to 1) of sorted `values`.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(0.0)
 }
 
 /// `value` as a string, or an error naming what it was.
@@ -111,6 +133,56 @@ impl Drop for Server {
     }
 }
 
+/// Replaces the database name in a PostgreSQL URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// Database `name` on the PostgreSQL server of `admin_url`, made (in `tablespace`, when
+/// given) unless it exists: its URL.
+pub async fn create_database(
+    admin_url: &str,
+    name: &str,
+    tablespace: Option<&str>,
+) -> Result<String> {
+    let admin = sqlx::PgPool::connect(admin_url).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&admin)
+            .await?;
+    if !exists {
+        let tablespace = tablespace.map_or_else(String::new, |t| format!(" TABLESPACE {t}"));
+        let sql = format!("CREATE DATABASE {name}{tablespace}");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await?;
+    }
+    admin.close().await;
+    Ok(with_database(admin_url, name))
+}
+
+/// Drops database `name` on the PostgreSQL server of `admin_url`, if it exists, ending
+/// the connections still open to it.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
+    let admin = sqlx::PgPool::connect(admin_url).await?;
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    Ok(())
+}
+
 /// Drops the bench's PostgreSQL database afterwards.
 pub struct PostgresDropper {
     admin_url: String,
@@ -119,32 +191,16 @@ pub struct PostgresDropper {
 
 impl PostgresDropper {
     pub async fn drop_database(self) -> Result<()> {
-        let pool = sqlx::PgPool::connect(&self.admin_url).await?;
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
-        pool.close().await;
-        Ok(())
+        drop_database(&self.admin_url, &self.name).await
     }
 }
 
 /// A new database on the PostgreSQL server of `admin_url`: its URL and what drops it.
 pub async fn fresh_postgres(admin_url: &str) -> Result<(String, PostgresDropper)> {
     let name = format!("gatehouse_bench_{}", Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(admin_url).await?;
-    let sql = format!("CREATE DATABASE {name}");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
-    pool.close().await;
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
+    let url = create_database(admin_url, &name, None).await?;
     Ok((
-        format!("{host}/{name}{query}"),
+        url,
         PostgresDropper {
             admin_url: admin_url.to_owned(),
             name,

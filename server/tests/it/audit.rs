@@ -1,0 +1,13 @@
+//! The audit trail on SQLite and PostgreSQL through the store: a trail that verifies,
+//! the ways to tamper with the database behind the server's back, and exports verified
+//! offline (`chain`, `export`); the HTTP API (`api`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::support::site_model as site_support;
+
+mod api;
+mod chain;
+mod export;
+mod retention;
+mod trail;
+mod undecodable;

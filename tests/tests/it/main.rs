@@ -1,0 +1,12 @@
+//! The end-to-end tests, in one test binary: the real `gatehouse` and `door-agent`
+//! binaries started as processes (see the `gatehouse_e2e` library). Each module is a
+//! former binary of its own, kept whole: the server process (`server_process`), its
+//! CLI (`audit_cli`, `import_cli`), the agent against the server (`agent_e2e`) and both
+//! over TLS (`tls_e2e`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod agent_e2e;
+mod audit_cli;
+mod import_cli;
+mod server_process;
+mod tls_e2e;
