@@ -13,7 +13,7 @@ pub mod canon;
 pub mod checkpoint;
 pub mod export;
 pub mod records;
-pub mod stored_time;
+pub use crate::store::stored_time;
 pub mod verify;
 
 use chrono::{DateTime, Utc};

@@ -3,7 +3,7 @@
 //! insert (to bind and to digest) and read back when verifying.
 
 use super::canon::{Canon, sha256};
-use super::stored_time::StoredTime;
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;

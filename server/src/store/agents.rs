@@ -5,6 +5,7 @@
 
 use super::operator_log::{Actor, NewLogEntry};
 use super::{Db, ModelError, Store, StoreError, on};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,12 +43,17 @@ pub struct AgentRecord {
     #[sqlx(skip)]
     pub door_ids: Vec<Uuid>,
     /// Until when the current enrolment code may be used; absent when none is pending.
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub enrollment_expires_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub enrolled_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub last_seen_at: Option<DateTime<Utc>>,
     /// Server clock minus agent clock at the last upload, in milliseconds.
     pub clock_offset_ms: Option<i64>,
+    #[sqlx(try_from = "StoredTime")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     pub updated_at: DateTime<Utc>,
 }
 

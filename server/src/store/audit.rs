@@ -3,7 +3,7 @@
 
 use super::{Db, Store, StoreError, now, on};
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
-use crate::audit::stored_time::StoredTime;
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

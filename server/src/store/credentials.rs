@@ -9,6 +9,7 @@ use super::operator_log::{Actor, NewLogEntry};
 use super::people_common::{MAX_BINDS, Table, window_ok};
 use super::site_model::{decode_error, parse};
 use super::{Db, ModelError, Store, StoreError, now, on};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier};
 use serde::Serialize;
@@ -69,13 +70,17 @@ pub(crate) struct CredentialRow {
     card: String,
     kind: String,
     state: String,
+    #[sqlx(try_from = "OptionalStoredTime")]
     valid_from: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     valid_until: Option<DateTime<Utc>>,
     person_id: Option<Uuid>,
     visit_id: Option<Uuid>,
     pin_salt: Option<Vec<u8>>,
     pin_hash: Option<Vec<u8>>,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
 }
 
@@ -248,13 +253,13 @@ impl Store {
                 Db::from(&mut *tx)
                     .require_row(Table::Visits, visit_id, "visit_id")
                     .await?;
-                let over = sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+                let over = sqlx::query_scalar::<_, OptionalStoredTime>(
                     "SELECT checked_out_at FROM visits WHERE id = $1",
                 )
                 .bind(visit_id)
                 .fetch_one(&mut *tx)
                 .await?;
-                if over.is_some() {
+                if over.0.is_some() {
                     return Err(StoreError::Rejected("the visit is checked out").into());
                 }
             }

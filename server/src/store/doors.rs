@@ -4,6 +4,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Door, DoorMode};
 use serde::Serialize;
@@ -60,7 +61,9 @@ pub(crate) struct DoorRow {
     mode: String,
     unlock_ms: i64,
     held_open_ms: i64,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
 }
 

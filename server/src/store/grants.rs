@@ -6,6 +6,7 @@ use super::credentials::WINDOW;
 use super::operator_log::{Actor, NewLogEntry};
 use super::people_common::{Table, window_ok};
 use super::{Db, ModelError, Store, StoreError, now, on};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::Subject;
 use serde::Serialize;
@@ -22,9 +23,12 @@ pub struct GrantRecord {
     /// When the grant applies; `null` = at all times.
     pub schedule_id: Option<Uuid>,
     /// Start of validity (inclusive).
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub valid_from: Option<DateTime<Utc>>,
     /// End of validity (exclusive).
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub valid_until: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "StoredTime")]
     pub created_at: DateTime<Utc>,
 }
 

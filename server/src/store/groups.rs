@@ -4,6 +4,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::people_common::{Table, by_owner};
 use super::{Db, ModelError, Store, StoreError, now, on};
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -18,7 +19,9 @@ pub struct GroupRecord {
     /// Members, ordered by id.
     #[sqlx(skip)]
     pub person_ids: Vec<Uuid>,
+    #[sqlx(try_from = "StoredTime")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -6,6 +6,7 @@
 use super::site_model::parse;
 use super::{Actor, Store, StoreError, now, on};
 use crate::import::{ImportSummary, LineError};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
@@ -65,8 +66,11 @@ struct JobRow {
     id: Uuid,
     state: String,
     created_by: String,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     finished_at: Option<DateTime<Utc>>,
     bytes: i64,
     bytes_checked: i64,

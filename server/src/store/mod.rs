@@ -15,6 +15,7 @@ mod operator_log;
 mod operators;
 mod policy_state;
 mod sessions;
+pub mod stored_time;
 mod throttle;
 pub use throttle::{AttemptIds, FailureCount, Reservation};
 // site model stores (sites, zones, doors, schedules)

@@ -5,6 +5,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::presence::select_occupants;
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -21,7 +22,9 @@ pub struct MusterPerson {
     pub zone_name: String,
     pub door_id: Uuid,
     pub door_name: Option<String>,
+    #[sqlx(try_from = "StoredTime")]
     pub since: DateTime<Utc>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub accounted_at: Option<DateTime<Utc>>,
     /// The officer who marked them.
     pub accounted_by: Option<String>,
@@ -33,8 +36,10 @@ pub struct MusterPerson {
 pub struct MusterRecord {
     pub id: Uuid,
     pub site_id: Uuid,
+    #[sqlx(try_from = "StoredTime")]
     pub started_at: DateTime<Utc>,
     pub started_by: String,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub closed_at: Option<DateTime<Utc>>,
     #[sqlx(skip)]
     pub people: Vec<MusterPerson>,

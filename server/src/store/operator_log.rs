@@ -5,6 +5,7 @@ use super::people_common::MAX_BINDS;
 use super::{Db, Store, StoreError, now, on};
 use crate::audit::records::{OperatorRow, Source};
 use crate::auth::visibility::unrestricted;
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
@@ -50,6 +51,7 @@ pub struct LogRecord {
     /// change can leave a gap in the numbers).
     pub seq: i64,
     pub id: Uuid,
+    #[sqlx(try_from = "StoredTime")]
     pub at: DateTime<Utc>,
     /// The operator who made the change; absent for `cli` and `system`.
     pub actor_id: Option<Uuid>,

@@ -3,6 +3,7 @@
 
 use super::operator_log::{Actor, NewLogEntry};
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use gatehouse_core::role::Role;
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,9 @@ pub struct Operator {
     pub role: Role,
     #[sqlx(try_from = "String")]
     pub status: OperatorStatus,
+    #[sqlx(try_from = "StoredTime")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -9,6 +9,7 @@ use super::vetting::{NewVetting, VettingRecord};
 use super::{Db, Store, StoreError, now, on};
 use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
 use crate::auth::visibility::hidden;
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{PersonKind, PersonStatus};
 use serde::Serialize;
@@ -91,15 +92,19 @@ pub(crate) struct PersonRow {
     employer: Option<String>,
     clearance: i32,
     status: String,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
     v_id: Option<Uuid>,
     v_status: Option<String>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     v_cleared_until: Option<DateTime<Utc>>,
     v_reference: Option<String>,
     v_note: Option<String>,
     v_checked_by: Option<String>,
     v_checked_by_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     v_checked_at: Option<DateTime<Utc>>,
 }
 

@@ -5,6 +5,7 @@
 //! a door's `from_zone`: the street, the car park) is the site's outside: nobody there is
 //! "inside the site".
 
+use super::stored_time::StoredTime;
 use super::{Db, Store, StoreError, on};
 use crate::audit::records::EventRow;
 use chrono::{DateTime, Utc};
@@ -112,6 +113,7 @@ pub struct Occupant {
     /// `entry` or `exit`.
     pub direction: String,
     /// When they passed (by the door agent's clock).
+    #[sqlx(try_from = "StoredTime")]
     pub since: DateTime<Utc>,
 }
 
@@ -196,7 +198,7 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<PresenceChange>, StoreError> {
-        let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, i64)> = on!(self.pool(), |pool| {
+        let rows: Vec<(Uuid, Uuid, Uuid, StoredTime, i64)> = on!(self.pool(), |pool| {
             sqlx::query_as(
                 "SELECT p.holder_id, p.zone_id, z.site_id, p.since, p.revision \
                  FROM presence p JOIN zones z ON z.id = p.zone_id \
@@ -213,7 +215,7 @@ impl Store {
                 |(holder_id, zone_id, site_id, since, revision)| PresenceChange {
                     holder_id,
                     zone_id: sites.contains(&site_id).then_some(zone_id),
-                    since,
+                    since: since.into(),
                     revision,
                 },
             )

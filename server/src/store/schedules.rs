@@ -6,6 +6,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{ModelError, Record};
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use gatehouse_core::model::{Schedule, Window};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -125,7 +126,9 @@ pub(crate) struct ScheduleRow {
     name: String,
     windows: Json<Vec<WindowSpec>>,
     holidays: Json<Vec<NaiveDate>>,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
 }
 

@@ -4,6 +4,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{Record, decode_error, narrow};
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{Site, ThreatLevel};
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,9 @@ pub(crate) struct SiteRow {
     threat_clearance_raise: i32,
     threat_lockdown: bool,
     threat_exempt: Json<Vec<Uuid>>,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
 }
 

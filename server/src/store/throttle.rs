@@ -5,6 +5,7 @@
 //! short (a crash between reservation and answer) stays counted as a failure: the
 //! throttle errs on the side of refusing.
 
+use super::stored_time::OptionalStoredTime;
 use super::{Store, StoreError, on};
 use chrono::{DateTime, Utc};
 
@@ -36,7 +37,7 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<FailureCount, StoreError> {
         let (count, last) = on!(self.pool(), |pool| {
-            sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+            sqlx::query_as::<_, (i64, OptionalStoredTime)>(
                 "SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = $1 AND at > $2",
             )
             .bind(key)
@@ -44,7 +45,10 @@ impl Store {
             .fetch_one(pool)
             .await?
         });
-        Ok(FailureCount { count, last })
+        Ok(FailureCount {
+            count,
+            last: last.into(),
+        })
     }
 
     /// Records one failure for each key and forgets failures older than `forget_before`.
@@ -105,14 +109,17 @@ impl Store {
             }
             let mut refused = None;
             for key in &sorted {
-                let (count, last) = sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(
+                let (count, last) = sqlx::query_as::<_, (i64, OptionalStoredTime)>(
                     "SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = $1 AND at > $2",
                 )
                 .bind(key.as_str())
                 .bind(since)
                 .fetch_one(&mut *tx)
                 .await?;
-                let until = wait_until(FailureCount { count, last });
+                let until = wait_until(FailureCount {
+                    count,
+                    last: last.into(),
+                });
                 refused = refused.max(until);
             }
             let reservation = match refused {

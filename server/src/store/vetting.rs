@@ -6,6 +6,7 @@ use super::operator_log::Actor;
 use super::people_common::{MAX_BINDS, Table};
 use super::site_model::parse;
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::VettingStatus;
 use serde::Serialize;
@@ -42,11 +43,13 @@ struct VettingRow {
     id: Uuid,
     person_id: Uuid,
     status: String,
+    #[sqlx(try_from = "OptionalStoredTime")]
     cleared_until: Option<DateTime<Utc>>,
     reference: Option<String>,
     note: Option<String>,
     checked_by: String,
     checked_by_id: Option<Uuid>,
+    #[sqlx(try_from = "StoredTime")]
     checked_at: DateTime<Utc>,
 }
 

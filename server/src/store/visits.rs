@@ -7,6 +7,7 @@ use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry};
 use super::people_common::{Table, by_owner};
 use super::{Db, ModelError, Store, StoreError, now, on};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::CredentialState;
 use serde::Serialize;
@@ -23,8 +24,10 @@ pub struct VisitRecord {
     /// The person the visitor comes to see.
     pub host_person_id: Uuid,
     /// Start of the expected window (inclusive).
+    #[sqlx(try_from = "StoredTime")]
     pub window_start: DateTime<Utc>,
     /// End of the expected window (exclusive).
+    #[sqlx(try_from = "StoredTime")]
     pub window_end: DateTime<Utc>,
     /// Zones the visit may enter (exactly these; no inheritance), ordered by id.
     #[sqlx(skip)]
@@ -32,11 +35,15 @@ pub struct VisitRecord {
     pub escort_required: bool,
     #[sqlx(skip)]
     pub checked_in: bool,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub checked_in_at: Option<DateTime<Utc>>,
     #[sqlx(skip)]
     pub checked_out: bool,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub checked_out_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "StoredTime")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -5,6 +5,7 @@
 use super::operator_log::{Actor, NewLogEntry};
 use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{AntiPassback, Zone};
 use serde::Serialize;
@@ -106,7 +107,9 @@ pub(crate) struct ZoneRow {
     anti_passback: String,
     anti_passback_timeout_s: Option<i64>,
     max_occupancy: Option<i64>,
+    #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     updated_at: DateTime<Utc>,
 }
 

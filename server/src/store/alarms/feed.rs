@@ -6,6 +6,7 @@
 //! never misses anything, on any replica.
 
 use super::{Alarm, AlarmDbRow, door_alarm_columns, server_alarm_columns};
+use crate::store::stored_time::StoredTime;
 use crate::store::{Chained, Store, StoreError, on};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,6 +35,7 @@ impl FeedItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AckNotice {
     pub alarm_id: Uuid,
+    #[sqlx(try_from = "StoredTime")]
     pub at: DateTime<Utc>,
     pub operator_id: Uuid,
     pub operator: String,

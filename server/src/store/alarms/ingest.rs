@@ -16,6 +16,7 @@
 use super::{AlarmKind, DenialRule};
 use crate::audit::records::Source;
 use crate::store::audit::ChainItem;
+use crate::store::stored_time::StoredTime;
 use crate::store::{Db, StoreError, UploadRecord, now, on};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse_core::decide::{Alarm, Outcome};
@@ -163,7 +164,7 @@ impl Db<'_> {
                 .execute(&mut *c)
                 .await?;
             for (card, (first, last)) in cards {
-                let denials = sqlx::query_as::<_, (Uuid, DateTime<Utc>, Option<Uuid>)>(
+                let denials = sqlx::query_as::<_, (Uuid, StoredTime, Option<Uuid>)>(
                     "SELECT id, occurred_at, door_id FROM access_events \
                      WHERE outcome = 'denied' AND card = $1 AND occurred_at >= $2 \
                      AND occurred_at <= $3 ORDER BY occurred_at, id",
@@ -176,6 +177,10 @@ impl Db<'_> {
                 )
                 .fetch_all(&mut *c)
                 .await?;
+                let denials: Vec<_> = denials
+                    .into_iter()
+                    .map(|(id, at, door)| (id, DateTime::from(at), door))
+                    .collect();
                 let Some((count, door, at)) = window_reached(&denials, &stored, rule) else {
                     continue;
                 };

@@ -18,6 +18,7 @@ use super::audit::ChainItem;
 use super::operator_log::{Actor, NewLogEntry};
 use super::{Db, Store, StoreError, now, on};
 use crate::audit::records::{AlarmRow, Source};
+use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -193,7 +194,9 @@ struct AlarmDbRow {
     kind: AlarmKind,
     #[sqlx(try_from = "String")]
     origin: AlarmOrigin,
+    #[sqlx(try_from = "StoredTime")]
     raised_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
     occurred_at: DateTime<Utc>,
     agent_id: Uuid,
     door_id: Option<Uuid>,
@@ -201,6 +204,7 @@ struct AlarmDbRow {
     card: Option<String>,
     person_id: Option<Uuid>,
     detail: Option<String>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     ack_at: Option<DateTime<Utc>>,
     ack_operator_id: Option<Uuid>,
     ack_operator: Option<String>,

@@ -3,6 +3,7 @@
 //! `repeated_denials` follows at ingest (kept in the database, so every replica's ingest
 //! applies the same one).
 
+use crate::store::stored_time::OptionalStoredTime;
 use crate::store::{AlarmKind, Db, Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -40,7 +41,7 @@ impl DenialRule {
 }
 
 /// An agent's name, when it was last heard from and when it enrolled.
-type Quiet = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+type Quiet = (String, OptionalStoredTime, OptionalStoredTime);
 
 impl Store {
     /// Makes `rule` the one ingest applies (each server writes its `[alarms]` at start).
@@ -118,7 +119,7 @@ impl Store {
                 .await?;
                 let since = quiet
                     .as_ref()
-                    .and_then(|(_, seen, enrolled)| seen.or(*enrolled));
+                    .and_then(|(_, seen, enrolled)| seen.0.or(enrolled.0));
                 if let (Some((name, seen, _)), Some(since)) = (quiet.as_ref(), since) {
                     let raised = sqlx::query_scalar::<_, i64>(
                         "SELECT COUNT(*) FROM agent_alarms WHERE agent_id = $1 \
@@ -129,7 +130,7 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                     if raised == 0 {
-                        let what = if seen.is_some() {
+                        let what = if seen.0.is_some() {
                             "heard from"
                         } else {
                             "heard from since enrolling"

@@ -8,6 +8,7 @@
 mod ingest;
 mod list;
 
+use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use gatehouse_core::event::DoorEvent;
 pub use gatehouse_core::protocol::IngestOutcome;
@@ -33,8 +34,10 @@ pub struct EventRecord {
     /// The agent's sequence number.
     pub seq: i64,
     /// By the agent's clock.
+    #[sqlx(try_from = "StoredTime")]
     pub occurred_at: DateTime<Utc>,
     /// By the server's clock.
+    #[sqlx(try_from = "StoredTime")]
     pub received_at: DateTime<Utc>,
     pub door_id: Option<Uuid>,
     /// e.g. `presentation`, `forced_open`, `held_open`.
@@ -76,6 +79,7 @@ pub struct EventFilter {
 pub struct AlarmRecord {
     pub id: Uuid,
     pub agent_id: Uuid,
+    #[sqlx(try_from = "StoredTime")]
     pub at: DateTime<Utc>,
     /// `journal_gap`, `chain_broken`, `clock_offset` or `seq_conflict`.
     pub kind: String,
