@@ -32,4 +32,5 @@ mod site_model;
 mod site_model_api;
 mod site_model_load;
 mod store_conformance;
+mod stored_times;
 mod tls;

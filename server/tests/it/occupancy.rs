@@ -5,4 +5,4 @@
 
 mod api;
 mod store;
-mod support;
+pub(crate) mod support;
