@@ -9,6 +9,7 @@ use crate::common::{TestApp, TestDb, created, expect};
 use crate::occupancy::support::Site;
 use gatehouse_core::decide::{Direction, Outcome};
 use gatehouse_core::event::{DoorEvent, EventKind};
+use gatehouse_server::store::now;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -291,6 +292,13 @@ async fn an_infinite_time_in_any_table_is_an_error_not_a_dropped_connection() {
     case(&app, &db, &admin, "muster_people", "since", &[&muster]).await;
     case(&app, &db, &admin, "import_jobs", "created_at", &[&job]).await;
     case(&app, &db, &admin, "import_jobs", "finished_at", &[&job]).await;
+    // The sweep of interrupted jobs compares times in SQL and reads none back.
+    db.raw_execute("UPDATE import_jobs SET updated_at = '-infinity', finished_at = NULL")
+        .await
+        .unwrap();
+    let swept = store.fail_interrupted_import_jobs(Some(now())).await;
+    assert_eq!(swept.unwrap(), 1);
+    case(&app, &db, &admin, "import_jobs", "updated_at", &[&job]).await;
     // The session checked on every request: its end far off (a past one logs out).
     let (sessions, later) = (("sessions", "expires_at"), &["infinity", "290000-06-01"]);
     let restore = "now() + interval '1 hour'";
