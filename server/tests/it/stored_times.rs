@@ -136,7 +136,8 @@ async fn an_infinite_time_in_any_table_is_an_error_not_a_dropped_connection() {
             .await,
     )
     .await;
-    let vetting = json!({"status": "cleared", "cleared_until": chrono::Utc::now() + chrono::Duration::days(10)});
+    let until = chrono::Utc::now() + chrono::Duration::days(10);
+    let vetting = json!({"status": "cleared", "cleared_until": until});
     put(
         &app,
         &format!("/api/v1/people/{ada}/vetting"),

@@ -175,7 +175,8 @@ fn the_guard_catches_a_direct_decode() {
     let mut problems = Vec::new();
     let good = "#[derive(sqlx::FromRow)]\nstruct R {\n    \
                 #[sqlx(try_from = \"OptionalStoredTime\")]\n    \
-                at: Option<DateTime<Utc>>,\n}\nlet c = sqlx::query_as::<_, (i64, StoredTime)>(S);\n";
+                at: Option<DateTime<Utc>>,\n}\n\
+                let c = query_as::<_, (i64, StoredTime)>(S);\n";
     row_fields("good.rs", good, &mut problems);
     query_results("good.rs", good, &mut problems);
     assert!(problems.is_empty(), "{problems:?}");
