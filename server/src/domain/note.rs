@@ -17,9 +17,11 @@ pub fn alarm_note(note: &str) -> Result<&str, FieldErrors> {
     accept(problems, || note)
 }
 
-/// Checks the note on someone accounted for at a muster (stored as given).
-pub fn check_muster_note(note: Option<&str>) -> Result<(), FieldErrors> {
+/// The note on someone accounted for at a muster, trimmed and checked: the length is
+/// measured on the trimmed text, so that is what is stored.
+pub fn muster_note(note: Option<&str>) -> Result<Option<String>, FieldErrors> {
+    let note = note.map(str::trim);
     let mut problems = FieldErrors::new();
     check_note(&mut problems, "note", note, MUSTER_NOTE_MAX);
-    accept(problems, || ())
+    accept(problems, || note.map(str::to_owned))
 }

@@ -193,10 +193,10 @@ async fn account_for(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AccountedFor>,
 ) -> Result<Json<MusterRecord>, ApiError> {
-    note::check_muster_note(body.note.as_deref())?;
+    let note = note::muster_note(body.note.as_deref())?;
     let muster = state
         .store
-        .account_for(id, body.holder_id, body.note, &auth.actor())
+        .account_for(id, body.holder_id, note, &auth.actor())
         .await?;
     Ok(Json(muster))
 }

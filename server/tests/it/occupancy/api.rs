@@ -117,6 +117,22 @@ async fn officers_see_who_is_inside_and_run_a_muster() {
         page.contains("1 of 2 not accounted for") && page.contains("at the gate"),
         "{page}"
     );
+    // The length is measured on the trimmed note, and the trimmed note is what is kept
+    // (it was stored as sent: 2,500 characters past a 500-character limit).
+    let padded = format!("  {}{}", "y".repeat(500), " ".repeat(2000));
+    let padded = json!({"holder_id": s.bo, "note": padded});
+    let marked = expect(
+        app.post(&format!("/api/v1/musters/{id}/accounted"), &admin, padded)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let bo = marked["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["holder_id"] == json!(s.bo));
+    assert_eq!(bo.unwrap()["note"], json!("y".repeat(500)));
     let closed = expect(
         app.post(&format!("/api/v1/musters/{id}/close"), &admin, json!({}))
             .await,
