@@ -5,12 +5,11 @@
 //! authentication extractor notes the operator's role in it. A restricted field (declared
 //! in `auth::permissions`) carries `#[serde(skip_serializing_if = "hidden::<F, _>")]`,
 //! which asks the viewer. Inside a request an anonymous caller (or a door agent) sees no
-//! restricted field. Outside any request (operator log, CLI, tests) everything is shown:
-//! those are not answers to an operator. The operator log serialises its records with
-//! [`unrestricted`], so what it keeps never depends on who made the change.
-//!
-//! Answers are serialised inside the handler's future, so within the scope; a streamed
-//! body (the alarm stream) is polled after it and must not carry restricted fields.
+//! restricted field. Outside any request restricted fields are left out too (a spawned
+//! task or a streamed body polled after its handler has no viewer): failing closed, so a
+//! serialisation nobody thought about cannot leak them. What must keep every field says
+//! so with [`unrestricted`]: the operator log serialises its records that way, so what
+//! it keeps never depends on who made the change.
 
 use super::permissions::FieldPermission;
 use axum::extract::Request;
@@ -56,8 +55,8 @@ pub fn hidden<F: FieldPermission, T: ?Sized>(_: &T) -> bool {
             Viewer::Request(cell) => cell.get().is_none_or(|role| !F::FIELD.roles.contains(role)),
             Viewer::Everything => false,
         })
-        // Not in a request: an internal record, not an answer.
-        .unwrap_or(false)
+        // No viewer: fail closed (see the module's doc).
+        .unwrap_or(true)
 }
 
 /// Runs `f` (a serialisation) with every field shown, whoever the request is for.
@@ -94,8 +93,11 @@ mod tests {
     }
 
     #[test]
-    fn internal_serialisation_shows_everything() {
-        assert!(!hidden::<PersonVetting, _>(&()));
+    fn no_viewer_hides_and_unrestricted_shows_everything() {
+        // A serialisation outside any request (a spawned task, a streamed body) fails
+        // closed; it was shown before, a leak waiting for its first such answer.
+        assert!(hidden::<PersonVetting, _>(&()));
+        assert!(unrestricted(|| !hidden::<PersonVetting, _>(&())));
         let cell = Arc::new(OnceLock::new());
         cell.set(Role::Host).unwrap();
         let shown = VIEWER.sync_scope(Viewer::Request(cell), || {
