@@ -25,5 +25,5 @@ pub mod text;
 
 #[cfg(test)]
 pub(crate) mod fixture;
-#[cfg(test)]
-mod wire_names;
+#[cfg(any(test, feature = "test-util"))]
+pub mod wire_names;

@@ -1,7 +1,9 @@
 //! Enum ↔ text has one convention: strum derives (`AsRefStr`, `IntoStaticStr`,
 //! `EnumString`, `Display`) whose names must equal the serde names, since the same text
 //! is on the wire (serde), in the database and in filters (strum). One table-driven test
-//! per family of enums holds the two together for every variant.
+//! per family of enums holds the two together for every variant; other crates call
+//! [`names_match_serde`] for theirs (feature `test-util`).
+#![allow(clippy::unwrap_used, clippy::panic)] // a test assertion, for tests only
 
 use serde::Serialize;
 use std::fmt::{Debug, Display};
@@ -9,7 +11,7 @@ use std::str::FromStr;
 use strum::IntoEnumIterator;
 
 /// Every variant of `T`: strum's name is serde's, parses back, and displays the same.
-fn names_match_serde<T>()
+pub fn names_match_serde<T>()
 where
     T: IntoEnumIterator + Serialize + AsRef<str> + FromStr + Display + Debug + PartialEq,
 {
@@ -24,6 +26,7 @@ where
     }
 }
 
+#[cfg(test)]
 #[test]
 fn model_enums() {
     use crate::model::*;
@@ -36,6 +39,7 @@ fn model_enums() {
     names_match_serde::<CredentialState>();
 }
 
+#[cfg(test)]
 #[test]
 fn decision_enums() {
     use crate::decide::*;
@@ -47,6 +51,7 @@ fn decision_enums() {
     names_match_serde::<PendingKind>();
 }
 
+#[cfg(test)]
 #[test]
 fn roles() {
     use crate::role::Role;

@@ -3,26 +3,9 @@
 //! One table-driven test holds the two together for every variant.
 
 use super::{AgentStatus, AlarmKind, AlarmOrigin, JobState, OperatorStatus};
-use serde::Serialize;
-use std::fmt::{Debug, Display};
-use std::str::FromStr;
+use gatehouse_core::wire_names::names_match_serde;
+use std::fmt::Debug;
 use strum::IntoEnumIterator;
-
-/// Every variant of `T`: strum's name is serde's, parses back, and displays the same.
-fn names_match_serde<T>()
-where
-    T: IntoEnumIterator + Serialize + AsRef<str> + FromStr + Display + Debug + PartialEq,
-{
-    for value in T::iter() {
-        let serde_name = serde_json::to_value(&value).unwrap();
-        assert_eq!(serde_name, value.as_ref(), "{value:?}");
-        assert_eq!(value.to_string(), value.as_ref(), "{value:?}");
-        assert!(
-            T::from_str(value.as_ref()).is_ok_and(|v| v == value),
-            "{value:?}"
-        );
-    }
-}
 
 /// Every variant of `T` reads back through the `TryFrom<String>` of its
 /// `#[sqlx(try_from = "String")]` column, and an unknown name is refused.
