@@ -6,7 +6,7 @@
 use crate::agents::support;
 use crate::common;
 
-mod api;
+pub(crate) mod api;
 
 use common::TestDb;
 use gatehouse_core::model::{CardKind, Holder, PersonKind};

@@ -5,7 +5,8 @@
 //! raiser's scan returns an error. SQLite stores times as text its decoder parses, so
 //! this is PostgreSQL's alone.
 
-use crate::common::{TestApp, TestDb, created, expect};
+use crate::common::{TestApp, TestDb, created};
+use crate::import::api::{follow, start};
 use crate::occupancy::support::Site;
 use gatehouse_core::decide::{Direction, Outcome};
 use gatehouse_core::event::{DoorEvent, EventKind};
@@ -89,23 +90,10 @@ async fn put(app: &TestApp, path: &str, token: &str, body: Value) {
 
 /// Starts an import of one person and waits for it to end; its job's path.
 async fn import_job(app: &TestApp, token: &str) -> String {
-    let response = app
-        .request(Method::POST, "/api/v1/import/people", Some(token))
-        .header("content-type", "text/csv; charset=utf-8")
-        .body("external_id,name,kind,clearance\nE1,Zoe,staff,1\n")
-        .send()
-        .await
-        .unwrap();
-    let job = expect(response, StatusCode::ACCEPTED).await;
-    let path = job["links"]["self"].as_str().unwrap().to_owned();
-    for _ in 0..500 {
-        let job = app.get_json(&path, token).await;
-        if matches!(job["state"].as_str(), Some("succeeded" | "failed")) {
-            return path;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the import job did not end");
+    let body = "external_id,name,kind,clearance\nE1,Zoe,staff,1\n".to_owned();
+    let job = start(app, token, body).await;
+    follow(app, token, &job).await;
+    job["links"]["self"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ async fn post_csv(app: &TestApp, token: &str, content_type: &str, body: String) 
 }
 
 /// Starts a job: the `202` answer, whose `Location` is the job's own link.
-async fn start(app: &TestApp, token: &str, body: String) -> Value {
+pub(crate) async fn start(app: &TestApp, token: &str, body: String) -> Value {
     let response = post_csv(app, token, "text/csv; charset=utf-8", body).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let location = response.headers()[header::LOCATION]
@@ -38,7 +38,7 @@ async fn start(app: &TestApp, token: &str, body: String) -> Value {
 }
 
 /// Follows a job on `app` until it has ended.
-async fn follow(app: &TestApp, token: &str, job: &Value) -> Value {
+pub(crate) async fn follow(app: &TestApp, token: &str, job: &Value) -> Value {
     let path = job["links"]["self"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
