@@ -12,6 +12,7 @@ use crate::store::{ChainEntry, Checkpoint, Store, StoreError, Unreadable};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use std::collections::HashMap;
+use strum::IntoEnumIterator;
 use uuid::Uuid;
 
 const PAGE: u32 = 5_000;
@@ -272,7 +273,7 @@ async fn walk(
             ),
         }));
     }
-    for source in Source::ALL {
+    for source in Source::iter() {
         let Some(id) = store.unchained_record(source).await? else {
             continue;
         };

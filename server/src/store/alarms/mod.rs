@@ -26,8 +26,9 @@ use uuid::Uuid;
 /// What an alarm is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[cfg_attr(test, derive(strum::EnumIter))]
+#[derive(
+    strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter,
+)]
 #[strum(serialize_all = "snake_case")]
 pub enum AlarmKind {
     /// A door opened with no grant and no exit request.
@@ -65,25 +66,6 @@ pub enum AlarmKind {
 }
 
 impl AlarmKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [AlarmKind; 15] = [
-        AlarmKind::ForcedOpen,
-        AlarmKind::HeldOpen,
-        AlarmKind::Duress,
-        AlarmKind::PinLockout,
-        AlarmKind::AntiPassbackViolation,
-        AlarmKind::LockFault,
-        AlarmKind::Tamper,
-        AlarmKind::PolicyStale,
-        AlarmKind::JournalFull,
-        AlarmKind::ClockOffset,
-        AlarmKind::JournalGap,
-        AlarmKind::ChainBroken,
-        AlarmKind::SeqConflict,
-        AlarmKind::AgentOffline,
-        AlarmKind::RepeatedDenials,
-    ];
-
     /// The name stored and served (strum's, equal to serde's).
     pub fn as_str(self) -> &'static str {
         self.into()

@@ -13,6 +13,7 @@ use gatehouse_server::store::AlarmKind;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use strum::IntoEnumIterator;
 use uuid::Uuid;
 
 /// Alarms listed for `query`.
@@ -125,10 +126,7 @@ async fn every_kind_of_alarm_is_listed() {
 
     let all = listed(&app, &admin, "").await;
     let seen: BTreeSet<String> = kinds(&all).into_iter().collect();
-    let every: BTreeSet<String> = AlarmKind::ALL
-        .iter()
-        .map(|k| k.as_str().to_owned())
-        .collect();
+    let every: BTreeSet<String> = AlarmKind::iter().map(|k| k.as_str().to_owned()).collect();
     assert_eq!(seen, every);
     for alarm in &all {
         let origin = alarm["origin"].as_str().unwrap();
