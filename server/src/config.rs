@@ -41,6 +41,9 @@ pub struct Settings {
     /// When the server raises alarms by itself (agent offline, repeated denials).
     #[serde(default)]
     pub alarms: crate::alarms::AlarmSettings,
+    /// How long a web console login lasts.
+    #[serde(default)]
+    pub console: crate::console::ConsoleSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +160,7 @@ impl Default for Settings {
             audit: crate::audit::checkpoint::CheckpointSettings::default(),
             retention: crate::retention::RetentionSettings::default(),
             alarms: crate::alarms::AlarmSettings::default(),
+            console: crate::console::ConsoleSettings::default(),
         }
     }
 }
@@ -212,6 +216,9 @@ impl Settings {
             );
         }
         if let Some((key, why)) = self.alarms.problem() {
+            return fail(key, why);
+        }
+        if let Some((key, why)) = self.console.problem() {
             return fail(key, why);
         }
         if self.audit.checkpoint_records == 0 {

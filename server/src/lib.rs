@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod import;
 pub mod metrics;
@@ -91,6 +92,12 @@ pub async fn launch(
         ),
         audit_key: audit_key.clone(),
         import_jobs: Arc::default(),
+        console: console::ConsoleConfig {
+            settings: settings.console,
+            cookie: console::session::CookiePolicy {
+                secure: tls.is_some(),
+            },
+        },
         store: store.clone(),
     };
     alarms::apply(&store, settings.alarms).await?;

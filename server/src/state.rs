@@ -19,4 +19,6 @@ pub struct AppState {
     pub audit_key: Arc<AuditKey>,
     /// The import jobs running on this replica, with their live counts.
     pub import_jobs: Arc<crate::import::job::Jobs>,
+    /// The web console's session lengths and cookie attributes.
+    pub console: crate::console::ConsoleConfig,
 }

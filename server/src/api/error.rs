@@ -50,7 +50,7 @@ impl ApiError {
         ApiError::Validation(crate::domain::field_error(name, problem))
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated | ApiError::InvalidToken | ApiError::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED

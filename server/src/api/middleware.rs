@@ -126,7 +126,7 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error()) || is_html(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -145,6 +145,15 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// A console page (its error pages included) keeps its body.
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn generic_error(status: StatusCode) -> ErrorBody {

@@ -170,25 +170,37 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     let (router, _) = routes().split_for_parts();
     let doc = openapi();
     let metrics = state.metrics.clone();
-    router
+    let api = router
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(doc.clone()) }),
         )
-        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        // Unknown paths: the console's 404 page for a browser, the error envelope for
+        // the API (see `middleware::error_envelope`).
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(middleware::error_envelope));
+    api.merge(crate::console::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
-        // Inside the error envelope: answers are serialised within the viewer's scope.
+        // Answers are serialised within the viewer's scope.
         .layer(axum::middleware::from_fn(crate::auth::visibility::scope))
-        .layer(axum::middleware::from_fn(middleware::error_envelope))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             middleware::observe,
         ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_id))
+}
+
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::console::is_console_path(uri.path()) {
+        crate::console::page::Failure::not_found("page").into_response()
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod extract;
+pub mod login;
 pub mod password;
 pub mod permissions;
 pub mod throttle;

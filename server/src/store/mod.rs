@@ -75,7 +75,7 @@ pub use audit::{ChainEntry, Checkpoint};
 pub use audit_read::{Chained, Unreadable};
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
-pub use sessions::{Principal, Session};
+pub use sessions::{ConsoleSession, Principal, Session};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use settings::sqlite_file;

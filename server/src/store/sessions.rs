@@ -1,6 +1,7 @@
 //! Login sessions. A token is only as good as its session row: logout, disabling the
 //! operator or changing their role revokes it, on every replica at once.
 
+use super::stored_time::StoredTime;
 use super::{Store, StoreError, now, on};
 use chrono::{DateTime, Utc};
 use gatehouse_core::role::Role;
@@ -13,6 +14,15 @@ pub struct Session {
     pub operator_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A console session: a session row found by its cookie's hash, ended by idleness too.
+#[derive(Debug, Clone)]
+pub struct ConsoleSession {
+    pub session: Session,
+    /// The SHA-256 of the cookie (the cookie itself is never stored).
+    pub cookie_hash: [u8; 32],
+    pub idle_expires_at: DateTime<Utc>,
 }
 
 /// The operator behind a live session.
@@ -83,4 +93,83 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Stores a new console session (see [`ConsoleSession`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn create_console_session(&self, console: &ConsoleSession) -> Result<(), StoreError> {
+        let session = &console.session;
+        on!(self.write().await?, |mut tx| {
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind(session.created_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sessions \
+                 (id, operator_id, created_at, expires_at, cookie_hash, idle_expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(session.id)
+            .bind(session.operator_id)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .bind(&console.cookie_hash[..])
+            .bind(console.idle_expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The active operator of the console session whose cookie hashes to `cookie_hash`,
+    /// when it is neither revoked, past its lifetime nor idle at `at`; with the time it
+    /// goes idle.
+    #[tracing::instrument(skip_all)]
+    pub async fn console_principal(
+        &self,
+        cookie_hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Principal, DateTime<Utc>)>, StoreError> {
+        let row = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, ConsolePrincipalRow>(
+                "SELECT s.id AS session_id, o.id AS operator_id, o.username, o.display_name, \
+                 o.role, s.idle_expires_at FROM sessions s \
+                 JOIN operators o ON o.id = s.operator_id \
+                 WHERE s.cookie_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+                 AND s.idle_expires_at > $2 AND o.status = 'active'",
+            )
+            .bind(&cookie_hash[..])
+            .bind(at)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|r| (r.principal, r.idle_expires_at.into())))
+    }
+
+    /// Moves a live console session's idle end to `idle_expires_at` (never earlier).
+    #[tracing::instrument(skip_all)]
+    pub async fn touch_console_session(
+        &self,
+        session_id: Uuid,
+        idle_expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on!(self.pool(), |pool| {
+            sqlx::query(
+                "UPDATE sessions SET idle_expires_at = $2 \
+                 WHERE id = $1 AND revoked_at IS NULL AND idle_expires_at < $2",
+            )
+            .bind(session_id)
+            .bind(idle_expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ConsolePrincipalRow {
+    #[sqlx(flatten)]
+    principal: Principal,
+    idle_expires_at: StoredTime,
 }

@@ -3,15 +3,14 @@
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::ApiJson;
 use crate::auth::extract::Authorized;
-use crate::auth::password;
+use crate::auth::login::{change_own_password as change_own_password_checked, check_credentials};
 use crate::auth::permissions::AnyOperator;
-use crate::domain::operator;
 use crate::state::AppState;
-use crate::store::{Operator, OperatorStatus, Session, now};
+use crate::store::{Operator, Session, now};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa_axum::router::OpenApiRouter;
@@ -59,28 +58,9 @@ async fn login(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let username = request.username.trim().to_lowercase();
-    let keys = [format!("user:{username}"), format!("ip:{}", client.ip())];
+    let operator =
+        check_credentials(&state, &request.username, request.password, client.ip()).await?;
     let at = now();
-    let attempt = state.throttle.reserve(&state.store, &keys, at).await?;
-
-    let account = state.store.operator_with_hash(&username).await?;
-    let (operator, hash) = match account {
-        Some((operator, hash)) => (Some(operator), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = password::verify(request.password, hash).await?;
-    let operator = operator.filter(|o| password_ok && o.status == OperatorStatus::Active);
-    let Some(operator) = operator else {
-        // The reserved attempt stays recorded as the failure.
-        tracing::info!(username = %username, client = %client.ip(), "login failed");
-        return Err(ApiError::InvalidCredentials);
-    };
-    state
-        .throttle
-        .succeeded(&state.store, &attempt, &keys[0])
-        .await?;
-
     let ttl = chrono::Duration::seconds(i64::try_from(state.tokens.ttl_s()).unwrap_or(900));
     let session = Session {
         id: Uuid::new_v4(),
@@ -93,7 +73,6 @@ async fn login(
         .tokens
         .claims(operator.id, session.id, operator.role, at);
     let access_token = state.tokens.sign(&claims)?;
-    tracing::info!(username = %operator.username, "login");
     Ok(Json(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -156,45 +135,14 @@ async fn change_own_password(
     auth: Authorized<AnyOperator>,
     ApiJson(request): ApiJson<ChangeOwnPassword>,
 ) -> Result<StatusCode, ApiError> {
-    let new_password = request.new_password;
-    operator::check_password("new_password", new_password.expose_secret())?;
-    let username = auth.principal.username.clone();
-    let keys = [format!("user:{username}"), format!("ip:{}", client.ip())];
-    let attempt = state.throttle.reserve(&state.store, &keys, now()).await?;
-    let hash = state
-        .store
-        .operator_with_hash(&username)
-        .await?
-        .map(|(_, hash)| hash);
-    let same = new_password.expose_secret() == request.current_password.expose_secret();
-    if !password::verify(request.current_password, hash).await? {
-        // The reserved attempt stays recorded as the failure.
-        tracing::info!(username = %username, client = %client.ip(), "password change refused");
-        return Err(ApiError::field(
-            "current_password",
-            "is not your current password",
-        ));
-    }
-    state
-        .throttle
-        .succeeded(&state.store, &attempt, &keys[0])
-        .await?;
-    if same {
-        return Err(ApiError::field(
-            "new_password",
-            "must differ from the current password",
-        ));
-    }
-    let new_hash = password::hash(new_password).await?;
-    state
-        .store
-        .replace_operator_password(
-            auth.principal.operator_id,
-            &new_hash,
-            &auth.actor(),
-            Some(auth.principal.session_id),
-        )
-        .await?;
-    tracing::info!(username = %username, "own password changed");
+    change_own_password_checked(
+        &state,
+        &auth.principal,
+        &auth.actor(),
+        request.current_password,
+        request.new_password,
+        client.ip(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,7 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::{Permission, ReadAlarms};
 use crate::auth::tokens::TokenKeys;
 use crate::state::AppState;
-use crate::store::{FEED_WINDOW, FeedItem, Store, now};
+use crate::store::{FEED_WINDOW, FeedItem, Principal, Store, now};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, HeaderName};
@@ -64,6 +64,39 @@ pub(super) async fn alarm_stream(
     headers: HeaderMap,
     shutdown: Option<Extension<StreamShutdown>>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The extractor has checked the token; the stream checks it again as it runs.
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .map(|(_, token)| token.trim().to_owned())
+        .ok_or(ApiError::InvalidToken)?;
+    let holder = Holder::Bearer {
+        tokens: state.tokens.clone(),
+        token,
+    };
+    stream(&state, holder, &auth.principal, &headers, shutdown).await
+}
+
+/// What the stream re-checks as it runs: the API's bearer token, or the console's cookie.
+pub(crate) enum Holder {
+    Bearer {
+        tokens: Arc<TokenKeys>,
+        token: String,
+    },
+    Console {
+        cookie_hash: [u8; 32],
+    },
+}
+
+/// The alarm stream for an authenticated operator (API or console).
+pub(crate) async fn stream(
+    state: &AppState,
+    holder: Holder,
+    principal: &Principal,
+    headers: &HeaderMap,
+    shutdown: Option<Extension<StreamShutdown>>,
+) -> Result<impl IntoResponse + use<>, ApiError> {
     let after = match headers.get(LAST_EVENT_ID) {
         Some(value) => value
             .to_str()
@@ -75,19 +108,11 @@ pub(super) async fn alarm_stream(
             })?,
         None => state.store.audit_head().await?.0,
     };
-    // The extractor has checked the token; the stream checks it again as it runs.
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .map(|(_, token)| token.trim().to_owned())
-        .ok_or(ApiError::InvalidToken)?;
     let feed = Feed {
         store: state.store.clone(),
-        tokens: state.tokens.clone(),
-        token,
-        session_id: auth.principal.session_id,
-        operator_id: auth.principal.operator_id,
+        holder,
+        session_id: principal.session_id,
+        operator_id: principal.operator_id,
         after,
         sent_position: after,
         next_position_at: Instant::now() + POSITION_EVERY,
@@ -113,8 +138,7 @@ pub(super) async fn alarm_stream(
 /// The state of one stream.
 struct Feed {
     store: Store,
-    tokens: Arc<TokenKeys>,
-    token: String,
+    holder: Holder,
     session_id: Uuid,
     operator_id: Uuid,
     /// The chain position read up to.
@@ -205,19 +229,30 @@ impl Feed {
         Some(Event::default().id(self.after.to_string()))
     }
 
-    /// Whether the token is still within its lifetime and its session live, for an
-    /// operator whose role may still read alarms.
+    /// Whether the token is still within its lifetime (or the console session within
+    /// its idle and absolute ends) and its session live, for an operator whose role may
+    /// still read alarms.
     async fn session_live(&self) -> bool {
-        let in_time = self
-            .tokens
-            .verify(&self.token)
-            .is_some_and(|claims| claims.exp > now().timestamp());
-        if !in_time {
-            return false;
-        }
-        match self.store.session_principal(self.session_id, now()).await {
+        let principal = match &self.holder {
+            Holder::Bearer { tokens, token } => {
+                let in_time = tokens
+                    .verify(token)
+                    .is_some_and(|claims| claims.exp > now().timestamp());
+                if !in_time {
+                    return false;
+                }
+                self.store.session_principal(self.session_id, now()).await
+            }
+            Holder::Console { cookie_hash } => self
+                .store
+                .console_principal(cookie_hash, now())
+                .await
+                .map(|found| found.map(|(principal, _)| principal)),
+        };
+        match principal {
             Ok(Some(principal)) => {
-                principal.operator_id == self.operator_id
+                principal.session_id == self.session_id
+                    && principal.operator_id == self.operator_id
                     && ReadAlarms::ROLES.contains(&principal.role)
             }
             Ok(None) => false,
