@@ -9,6 +9,8 @@
 //!   ([`agent_config`]), after [`enroll_agent`].
 //! - `api`: [`Api`] is a thin HTTP client for the routes the tests call.
 //! - `fixture`: [`OneDoorSite`], the smallest site a door agent can serve.
+//! - `browser`: [`Browser`], a headless Chromium over WebDriver with axe-core checks;
+//!   `console`: [`Console`], a server with a browser on it, for the console's tests.
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
@@ -16,11 +18,15 @@
 
 mod agent;
 mod api;
+pub mod browser;
+mod console;
 mod fixture;
 mod server;
 
 pub use agent::{AgentProcess, agent_config, door_agent_binary, enroll_agent, enroll_agent_binary};
 pub use api::{Api, expect_json};
+pub use browser::Browser;
+pub use console::Console;
 pub use fixture::OneDoorSite;
 pub use server::{
     COMMAND_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT, ServerProcess, database_url, gatehouse,

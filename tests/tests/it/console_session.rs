@@ -1,0 +1,152 @@
+//! Console sessions in a real browser: logging in and out through the forms, the idle
+//! and absolute ends of a session, and the CSP check every browser test ends with.
+
+use gatehouse_e2e::Console;
+use gatehouse_e2e::browser::PAGE_TIMEOUT;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn login_lands_on_the_role_home_and_logout_ends_the_session() {
+    let Some(mut console) = Console::start("login_and_logout", &[]).await else {
+        return;
+    };
+    console.login_as("officer", "security").await;
+    let browser = &mut console.browser;
+    assert_eq!(browser.path().await, "/desk");
+    assert!(browser.page_text().await.contains("officer"));
+    browser.goto("/alarms").await;
+    browser.goto("/threat").await;
+    browser.goto("/account").await;
+
+    browser.press("Log out").await;
+    assert_eq!(browser.path().await, "/login");
+    // Back to the page before: the browser asks the server again, which sends it to the
+    // login form.
+    browser.client().back().await.unwrap();
+    browser.client().refresh().await.unwrap();
+    assert!(
+        browser.path().await.starts_with("/login"),
+        "{}",
+        browser.path().await
+    );
+    browser.goto("/desk").await;
+    assert!(
+        browser.path().await.starts_with("/login"),
+        "{}",
+        browser.path().await
+    );
+    console.finish().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_stays_on_the_login_form() {
+    let Some(mut console) = Console::start("wrong_password", &[]).await else {
+        return;
+    };
+    let browser = &mut console.browser;
+    browser.goto("/login").await;
+    browser.fill("#username", "admin").await;
+    browser.fill("#password", "not-the-password").await;
+    browser.press("Log in").await;
+    assert_eq!(browser.path().await, "/login");
+    assert!(
+        browser
+            .text("[role=alert]")
+            .await
+            .contains("Wrong username or password")
+    );
+    console.finish().await;
+}
+
+#[tokio::test]
+async fn an_idle_session_ends() {
+    let env = [("GATEHOUSE__CONSOLE__IDLE_TIMEOUT_S", "2")];
+    let Some(mut console) = Console::start("idle_expiry", &env).await else {
+        return;
+    };
+    console.login_as("officer", "security").await;
+    let browser = &mut console.browser;
+    browser.goto("/alarms").await;
+    assert_eq!(browser.path().await, "/alarms");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    browser.goto("/threat").await;
+    assert!(
+        browser.path().await.starts_with("/login"),
+        "{}",
+        browser.path().await
+    );
+    console.finish().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_lifetime_however_busy() {
+    let env = [
+        ("GATEHOUSE__CONSOLE__IDLE_TIMEOUT_S", "2"),
+        ("GATEHOUSE__CONSOLE__SESSION_LIFETIME_S", "4"),
+    ];
+    let Some(mut console) = Console::start("absolute_expiry", &env).await else {
+        return;
+    };
+    console.login_as("officer", "security").await;
+    let logged_in = Instant::now();
+    let browser = &mut console.browser;
+    // A page a second, never idle for 2 s: the session lasts until its lifetime ends.
+    let mut pages = 0;
+    while !browser.path().await.starts_with("/login") {
+        assert!(
+            logged_in.elapsed() < Duration::from_secs(4) + PAGE_TIMEOUT,
+            "the session outlived its lifetime"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        browser
+            .goto(if pages % 2 == 0 { "/alarms" } else { "/desk" })
+            .await;
+        pages += 1;
+    }
+    let lasted = logged_in.elapsed();
+    assert!(
+        lasted >= Duration::from_secs(3),
+        "ended after {lasted:?}, before its lifetime"
+    );
+    assert!(pages >= 3, "only {pages} pages before the end");
+    console.finish().await;
+}
+
+/// The checks every browser test relies on do see what they look for: a script the
+/// page adds inline is refused and reported to the server's log, and axe-core reports an
+/// image without a text alternative.
+#[tokio::test]
+async fn the_csp_and_accessibility_checks_catch_a_broken_page() {
+    let Some(mut console) = Console::start("csp_and_axe_checks", &[]).await else {
+        return;
+    };
+    console.login_as("officer", "security").await;
+    let browser = &mut console.browser;
+    if browser.checks_accessibility() {
+        assert_eq!(
+            browser.checked_pages.len(),
+            2,
+            "{:?}",
+            browser.checked_pages
+        );
+    }
+    browser
+        .execute(
+            "var s = document.createElement('script');
+             s.textContent = 'document.title = \"inline ran\"';
+             document.body.appendChild(s);
+             var img = document.createElement('img');
+             img.src = '/assets/none.png';
+             document.querySelector('main').appendChild(img);
+             return null;",
+        )
+        .await;
+    if let Some(violations) = browser.axe_violations().await {
+        assert!(
+            violations.iter().any(|v| v.rule == "image-alt"),
+            "{violations:?}"
+        );
+    }
+    assert_ne!(browser.title().await, "inline ran");
+    console.wait_log("csp violation", PAGE_TIMEOUT).await;
+}
