@@ -350,6 +350,27 @@ impl Browser {
             .unwrap_or_else(|e| panic!("run a script in the page: {e}"))
     }
 
+    /// POSTs `fields` as a form to `path` from the page shown (a same-origin `fetch`
+    /// with the browser's cookies, as the page's own forms would); returns the status.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> u16 {
+        let fields: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), Value::from(*value)))
+            .collect();
+        let status = self
+            .client
+            .execute(
+                "return fetch(arguments[0], {method: 'POST', credentials: 'same-origin',
+                   redirect: 'manual', body: new URLSearchParams(arguments[1])})
+                   .then(r => r.status);",
+                vec![Value::from(path), Value::Object(fields)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} from the page: {e}"));
+        let status = status.as_u64().expect("a status");
+        u16::try_from(status).expect("a status")
+    }
+
     /// Fails listing every serious or critical axe-core violation of the page shown.
     /// Skipped (see the module's documentation) without axe.
     pub async fn assert_accessible(&mut self) {

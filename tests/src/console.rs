@@ -3,16 +3,22 @@
 //! [`Console::finish`] ends every browser test: no page broke the Content-Security-
 //! Policy (the server logs each report as "csp violation").
 
+use crate::agent::{AgentProcess, agent_config, enroll_agent};
 use crate::api::Api;
 use crate::browser::Browser;
+use crate::fixture::OneDoorSite;
 use crate::server::ServerProcess;
-use crate::wait_until;
-use serde_json::json;
+use crate::{free_port, wait_until};
+use serde_json::{Value, json};
 use std::time::Duration;
 use tempfile::TempDir;
 
 /// The bootstrap admin's password.
 pub const ADMIN_PASSWORD: &str = "admin-password-for-the-console";
+/// The reader of [`Console::door_agent`]'s door.
+pub const READER: &str = "front";
+/// How long an agent may take to load a policy, or an event to reach the server.
+pub const AGENT_WAIT: Duration = Duration::from_secs(30);
 /// The line the server logs for each CSP violation report.
 pub const CSP_VIOLATION: &str = "csp violation";
 
@@ -67,6 +73,51 @@ impl Console {
     pub async fn login_as(&mut self, username: &str, role: &str) {
         let password = self.operator(username, role).await;
         self.browser.login(username, &password).await;
+    }
+
+    /// A [`OneDoorSite`] (unlock 1 s, held-open 1 s) whose person holds `card`, and a
+    /// real `door-agent` with simulated hardware serving its door, started and holding
+    /// a policy.
+    pub async fn door_agent(&self, card: &str) -> (OneDoorSite, AgentProcess) {
+        let settings = json!({"unlock_ms": 1000, "held_open_ms": 1000});
+        let site = OneDoorSite::create(&self.api, &self.admin, card, settings).await;
+        let status_port = free_port();
+        let config = self.dir.path().join("door-agent.toml");
+        let toml = agent_config(
+            &self.server.base_url,
+            &self.dir.path().join("agent-state"),
+            status_port,
+            86_400,
+            "simulated",
+            (READER, &site.door),
+        );
+        std::fs::write(&config, toml).expect("write the agent's configuration");
+        let enrolled = enroll_agent(&self.server.base_url, &site.enrollment_code, &config).await;
+        assert!(
+            enrolled.status.success(),
+            "enroll: {}",
+            String::from_utf8_lossy(&enrolled.stderr)
+        );
+        let status_url = format!("http://127.0.0.1:{status_port}");
+        let mut agent = AgentProcess::start(self.dir.path(), &config, &status_url);
+        agent
+            .wait_status(AGENT_WAIT, "a policy", |s| s["policy_version"].is_u64())
+            .await;
+        (site, agent)
+    }
+
+    /// Waits until the server holds an event matching `pred`.
+    pub async fn wait_event(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        wait_until(AGENT_WAIT, what, async || {
+            let events = self.api.list_all("/events", &self.admin, 500).await;
+            events.into_iter().find(|e| pred(e))
+        })
+        .await
+    }
+
+    /// `GET path` of the API as the admin, expecting 200.
+    pub async fn get(&self, path: &str) -> Value {
+        crate::expect_json(self.api.get(path, &self.admin).await, 200).await
     }
 
     /// The server's log lines that contain `needle`.

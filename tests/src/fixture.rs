@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 /// A site with one door from a lobby (level 0) into an office (level 1), a person whose
 /// card may enter the office, and an agent registered for the door.
 pub struct OneDoorSite {
+    pub site: String,
     pub door: String,
+    pub person: String,
     pub credential: String,
     pub enrollment_code: String,
 }
@@ -57,7 +59,9 @@ impl OneDoorSite {
             .await;
         let text = |v: &Value| v.as_str().unwrap().to_owned();
         OneDoorSite {
+            site: text(&site["id"]),
             door: text(&door["id"]),
+            person: text(&person["id"]),
             credential: text(&credential["id"]),
             enrollment_code: text(&agent["enrollment_code"]),
         }

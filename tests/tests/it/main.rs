@@ -7,6 +7,8 @@
 
 mod agent_e2e;
 mod audit_cli;
+mod console_csrf;
+mod console_roles;
 mod console_session;
 mod import_cli;
 mod server_process;
