@@ -306,6 +306,11 @@ impl Browser {
             .find(Locator::XPath(&button_xpath(label)))
             .await
             .unwrap_or_else(|e| panic!("no button {label:?} in {scope}: {e}"));
+        self.click_to_new_page(button, label).await;
+    }
+
+    /// Clicks `button`, waits for the page it leads to and checks that page.
+    async fn click_to_new_page(&mut self, button: fantoccini::elements::Element, label: &str) {
         self.mark_page().await;
         button
             .click()
@@ -315,6 +320,46 @@ impl Browser {
             .await;
         let url = self.client.current_url().await.expect("the current URL");
         self.loaded(url.as_str()).await;
+    }
+
+    /// Clicks the button labelled `label` in the innermost row, list item, section or
+    /// article that shows `text` (e.g. one alarm's row), then as [`Browser::press`].
+    pub async fn press_in(&mut self, text: &str, label: &str) {
+        let button = self
+            .part(text)
+            .await
+            .find(Locator::XPath(&button_xpath(label)))
+            .await
+            .unwrap_or_else(|e| panic!("no button {label:?} near {text:?}: {e}"));
+        self.click_to_new_page(button, label).await;
+    }
+
+    /// Types `value` into the field matching `css` in the innermost row, list item,
+    /// section or article that shows `text`.
+    pub async fn fill_in(&self, text: &str, css: &str, value: &str) {
+        let field = self
+            .part(text)
+            .await
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no field {css} near {text:?}: {e}"));
+        field.clear().await.expect("clear a field");
+        field.send_keys(value).await.expect("type into a field");
+    }
+
+    /// The innermost row, list item, section or article whose text contains `text`.
+    async fn part(&self, text: &str) -> fantoccini::elements::Element {
+        // Not forms: a filter form's <option>s would match every kind and name.
+        let parts = "self::tr or self::li or self::section or self::article";
+        let quoted = xpath_literal(text);
+        let xpath = format!(
+            "//*[{parts}][contains(normalize-space(.), {quoted})]\
+             [not(.//*[{parts}][contains(normalize-space(.), {quoted})])]"
+        );
+        match self.client.find(Locator::XPath(&xpath)).await {
+            Ok(element) => element,
+            Err(e) => panic!("nothing shows {text:?} on {}: {e}", self.path().await),
+        }
     }
 
     /// Logs in through the login form and waits for the page it leads to.
@@ -478,12 +523,21 @@ impl Browser {
 
 /// An XPath for a button (or submit input) whose visible label is `label`.
 fn button_xpath(label: &str) -> String {
-    let quoted = if label.contains('\'') {
-        format!("\"{label}\"")
-    } else {
-        format!("'{label}'")
-    };
+    let quoted = xpath_literal(label);
     format!(".//button[normalize-space()={quoted}] | .//input[@type='submit' and @value={quoted}]")
+}
+
+/// `text` as an XPath string literal (XPath 1 has no escapes: `concat` joins the parts
+/// around single quotes).
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        return format!("'{text}'");
+    }
+    if !text.contains('"') {
+        return format!("\"{text}\"");
+    }
+    let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+    format!("concat({})", parts.join(", \"'\", "))
 }
 
 /// Headless Chromium, small and quiet: its profile in `profile`, no GPU, no sandbox (CI

@@ -19,7 +19,7 @@
 mod agent;
 mod api;
 pub mod browser;
-mod console;
+pub mod console;
 mod fixture;
 mod server;
 
