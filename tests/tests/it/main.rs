@@ -9,6 +9,7 @@ mod agent_e2e;
 mod audit_cli;
 mod console_alarms;
 mod console_csrf;
+mod console_escaping;
 mod console_lockdown;
 mod console_roles;
 mod console_session;
