@@ -57,12 +57,15 @@ fn in_path(names: &[&str]) -> Option<PathBuf> {
 
 /// The tools, or why not: a skip message (or a panic when they are required).
 fn tools(test: &str) -> Option<Tools> {
-    let chromium = std::env::var_os("GATEHOUSE_CHROMIUM")
-        .map(PathBuf::from)
+    // GATEHOUSE_CHROMIUM / GATEHOUSE_CHROMEDRIVER name other builds; else $PATH's.
+    let chosen = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|path| path.is_file())
+    };
+    let chromium = chosen("GATEHOUSE_CHROMIUM")
         .or_else(|| in_path(&["chromium", "chromium-browser", "google-chrome"]));
-    let chromedriver = std::env::var_os("GATEHOUSE_CHROMEDRIVER")
-        .map(PathBuf::from)
-        .or_else(|| in_path(&["chromedriver"]));
+    let chromedriver = chosen("GATEHOUSE_CHROMEDRIVER").or_else(|| in_path(&["chromedriver"]));
     match (chromium, chromedriver) {
         (Some(chromium), Some(chromedriver)) => Some(Tools {
             chromium,
