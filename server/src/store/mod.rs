@@ -56,6 +56,7 @@ pub use visits::{NewVisit, VisitRecord};
 mod agents;
 mod events;
 mod musters;
+mod musters_recent;
 pub(crate) mod presence;
 pub use agents::{AgentRecord, AgentStatus, NewAgent};
 pub use events::{

@@ -18,6 +18,7 @@ mod alarms;
 mod api_conventions;
 mod api_inputs;
 mod audit;
+mod console;
 mod differential;
 mod events_query;
 mod import;
