@@ -76,6 +76,7 @@ fn event(world: &World, i: usize, base: DateTime<Utc>) -> DoorEvent {
                 zone_id: Some(world.zones[usize::from(i % 3 == 2)]),
                 alarms: vec![],
                 policy_version: 1,
+                trace: None,
             })
         }
     };
@@ -547,6 +548,7 @@ fn presentation(
             zone_id: zone,
             alarms: vec![],
             policy_version: 1,
+            trace: None,
         }),
     }
 }
