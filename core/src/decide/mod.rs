@@ -224,6 +224,10 @@ pub enum Check {
     Exit,
     /// Rule 9b: maximum occupancy.
     Occupancy,
+    /// Not a rule of the engine (which never records it): the door agent's policy is
+    /// present and no older than `agent.max_policy_age_s` (a failed step goes with
+    /// reason `policy_stale`).
+    Policy,
 }
 
 /// One rule checked, with its result and a short explanation for people.
