@@ -109,8 +109,9 @@ pub struct Presentation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[cfg_attr(test, derive(strum::EnumIter))]
+#[derive(
+    strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter,
+)]
 #[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// Unlock.
@@ -135,8 +136,9 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[cfg_attr(test, derive(strum::EnumIter))]
+#[derive(
+    strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter,
+)]
 #[strum(serialize_all = "snake_case")]
 pub enum Reason {
     /// The door is not in the policy.

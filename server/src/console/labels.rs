@@ -51,6 +51,7 @@ pub fn check(check: Check) -> &'static str {
         Check::Escort => "11. Escort",
         Check::TwoPerson => "12. Two-person rule",
         Check::Exit => "Exit (never blocked)",
+        Check::Policy => "Door's policy current",
     }
 }
 

@@ -3,6 +3,6 @@
 //! console actions reach the operator log like the API's.
 
 mod client;
+mod forms;
 mod matrix;
 mod sessions;
-mod forms;

@@ -79,7 +79,8 @@ pub async fn page(
     let door_id = match question.door.as_str() {
         "" => None,
         text => Some(
-            Uuid::parse_str(text).map_err(|_| ApiError::field("door", "is not one of the choices"))?,
+            Uuid::parse_str(text)
+                .map_err(|_| ApiError::field("door", "is not one of the choices"))?,
         ),
     };
     let direction = match question.direction.as_str() {
@@ -102,7 +103,12 @@ pub async fn page(
             )
             .await?;
             let holder = match decision.person_id {
-                Some(id) => state.store.person(id).await.map(|p| p.name).unwrap_or_default(),
+                Some(id) => state
+                    .store
+                    .person(id)
+                    .await
+                    .map(|p| p.name)
+                    .unwrap_or_default(),
                 None if decision.visit_id.is_some() => "a visitor".to_owned(),
                 None => "nobody (unknown card)".to_owned(),
             };
@@ -128,7 +134,11 @@ pub async fn page(
         .collect();
     doors.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(render(AccessPage {
-        chrome: Chrome::new(&user.principal, "/access", "Would this card open that door?"),
+        chrome: Chrome::new(
+            &user.principal,
+            "/access",
+            "Would this card open that door?",
+        ),
         doors,
         card: question.card,
         at: question.at,

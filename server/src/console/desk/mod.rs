@@ -4,6 +4,7 @@ pub mod access;
 pub mod account;
 pub mod alarms;
 pub mod doors;
+pub mod events;
 pub mod muster;
 pub mod occupancy;
 pub mod threat;
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/alarms/{id}/ack", post(alarms::acknowledge))
         .route("/alarms/stream", get(alarms::live))
         .route("/desk", get(doors::page))
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::detail))
         .route("/muster", get(muster::list).post(muster::start))
         .route("/muster/{id}", get(muster::page))
         .route("/muster/{id}/print", get(muster::print))

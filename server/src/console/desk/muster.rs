@@ -128,7 +128,11 @@ async fn muster_page(
     let line = |p: &MusterPerson| PersonLine {
         holder_id: p.holder_id,
         name: p.name.clone(),
-        kind: if p.kind == "visitor" { "Visitor" } else { "Staff" },
+        kind: if p.kind == "visitor" {
+            "Visitor"
+        } else {
+            "Staff"
+        },
         last_seen: format!(
             "{} via {}, {}",
             p.zone_name,
@@ -137,7 +141,11 @@ async fn muster_page(
         ),
         accounted: p.accounted_at.map(|at| {
             let by = p.accounted_by.as_deref().unwrap_or("?");
-            let note = p.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default();
+            let note = p
+                .note
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
             format!("{} by {by}{note}", names.time(at, site))
         }),
     };

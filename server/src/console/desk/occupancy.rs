@@ -73,9 +73,16 @@ pub async fn page(
             line.count += 1;
             line.people.push(Inside {
                 name: o.name.clone(),
-                kind: if o.kind == "visitor" { "Visitor" } else { "Staff" },
+                kind: if o.kind == "visitor" {
+                    "Visitor"
+                } else {
+                    "Staff"
+                },
                 since: names.time(o.since, Some(site_id)),
-                door: o.door_name.clone().unwrap_or_else(|| "(removed door)".to_owned()),
+                door: o
+                    .door_name
+                    .clone()
+                    .unwrap_or_else(|| "(removed door)".to_owned()),
             });
         }
         let zones: Vec<ZoneLine> = zones

@@ -39,7 +39,11 @@ pub async fn page(
     let at = now();
     let visits = state
         .store
-        .visits_overlapping(at - chrono::Duration::hours(12), at + chrono::Duration::hours(24), SHOWN)
+        .visits_overlapping(
+            at - chrono::Duration::hours(12),
+            at + chrono::Duration::hours(24),
+            SHOWN,
+        )
         .await?;
     let mut hosts: HashMap<Uuid, String> = HashMap::new();
     let mut lines = Vec::with_capacity(visits.len());

@@ -51,9 +51,17 @@ impl<'a> Console<'a> {
     pub async fn login(app: &'a TestApp, username: &str, password: &str) -> Console<'a> {
         let mut console = Console::new(app);
         let answer = console
-            .submit("/login", &[("username", username), ("password", password), ("next", "")])
+            .submit(
+                "/login",
+                &[("username", username), ("password", password), ("next", "")],
+            )
             .await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "login of {username}: {}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "login of {username}: {}",
+            answer.body
+        );
         let cookie = answer
             .headers
             .get(SET_COOKIE)
@@ -80,7 +88,13 @@ impl<'a> Console<'a> {
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        answer(self.request(reqwest::Method::GET, path).send().await.unwrap()).await
+        answer(
+            self.request(reqwest::Method::GET, path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// A form as a console page posts it.

@@ -43,8 +43,15 @@ async fn cross_site_posts_are_refused(db: &TestDb) {
     for headers in refused {
         let answer = console.submit_from(&path, &fields, headers).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{headers:?}");
-        assert!(answer.body.contains("did not come from a page of this console"));
-        assert!(!lockdown(&app, &admin, &site).await, "{headers:?} changed the site");
+        assert!(
+            answer
+                .body
+                .contains("did not come from a page of this console")
+        );
+        assert!(
+            !lockdown(&app, &admin, &site).await,
+            "{headers:?} changed the site"
+        );
     }
     // Browsers without Sec-Fetch-Site: the Origin must be this server.
     let answer = console
@@ -76,7 +83,9 @@ async fn lockdown_confirmed_logged_and_lifted(db: &TestDb) {
     let console = Console::login(&app, "admin", ADMIN_PASSWORD).await;
     // The confirmation page changes nothing.
     let confirm = console
-        .get(&format!("/threat/{site}?level=4&clearance_raise=2&lockdown=on"))
+        .get(&format!(
+            "/threat/{site}?level=4&clearance_raise=2&lockdown=on"
+        ))
         .await;
     assert_eq!(confirm.status, StatusCode::OK);
     assert!(confirm.body.contains("Every door of HQ will refuse entry"));
@@ -101,7 +110,10 @@ async fn lockdown_confirmed_logged_and_lifted(db: &TestDb) {
     let page = console.get("/threat").await;
     assert!(page.body.contains("Lift lockdown"));
     console
-        .submit(&format!("/threat/{site}"), &[("level", "4"), ("clearance_raise", "2")])
+        .submit(
+            &format!("/threat/{site}"),
+            &[("level", "4"), ("clearance_raise", "2")],
+        )
         .await;
     let record = app.get_json(&format!("/api/v1/sites/{site}"), &admin).await;
     assert_eq!(record["threat"]["lockdown"], false);
@@ -114,14 +126,21 @@ async fn lockdown_confirmed_logged_and_lifted(db: &TestDb) {
         .iter()
         .filter(|e| e["action"] == "site.threat_level")
         .collect();
-    assert_eq!(changes.len(), 2, "both console changes are in the operator log");
+    assert_eq!(
+        changes.len(),
+        2,
+        "both console changes are in the operator log"
+    );
     assert_eq!(changes[0]["actor"], "admin");
     assert!(changes[0]["request_id"].is_string());
     assert_eq!(changes[0]["after"]["threat"]["lockdown"], true);
     app.stop().await;
 }
 
-conformance!(cross_site_posts_are_refused, lockdown_confirmed_logged_and_lifted);
+conformance!(
+    cross_site_posts_are_refused,
+    lockdown_confirmed_logged_and_lifted
+);
 
 /// Whether an attribute such as ` onclick=` is in the HTML.
 fn has_inline_handler(html: &str) -> bool {
@@ -139,15 +158,32 @@ async fn names_are_escaped_and_pages_carry_the_policy() {
     let evil = "<script>document.title='pwned'</script><b>x</b>";
     site(&app, &admin, evil).await;
     let console = Console::login(&app, "admin", ADMIN_PASSWORD).await;
-    for path in ["/threat", "/occupancy", "/muster", "/login", "/alarms", "/desk", "/access"] {
+    for path in [
+        "/threat",
+        "/occupancy",
+        "/muster",
+        "/login",
+        "/alarms",
+        "/desk",
+        "/access",
+    ] {
         let answer = console.get(path).await;
         let csp = answer.headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert!(csp.contains("style-src 'self'"), "{path}: {csp}");
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
-        assert!(!answer.body.contains("<script>document"), "{path} shows a raw name");
-        assert!(!answer.body.contains("style=\""), "{path} has an inline style");
-        assert!(!has_inline_handler(&answer.body), "{path} has an inline handler");
+        assert!(
+            !answer.body.contains("<script>document"),
+            "{path} shows a raw name"
+        );
+        assert!(
+            !answer.body.contains("style=\""),
+            "{path} has an inline style"
+        );
+        assert!(
+            !has_inline_handler(&answer.body),
+            "{path} has an inline handler"
+        );
     }
     let threat = console.get("/threat").await;
     assert!(threat.body.contains("&#60;script&#62;") || threat.body.contains("&lt;script&gt;"));

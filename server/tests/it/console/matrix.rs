@@ -43,8 +43,17 @@ async fn every_page_and_action_for_every_role() {
     let anonymous = Console::new(&app);
     for page in PAGES {
         let answer = anonymous.get(page.path).await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{} anonymous", page.path);
-        assert!(answer.location().starts_with("/login?next="), "{}", page.path);
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{} anonymous",
+            page.path
+        );
+        assert!(
+            answer.location().starts_with("/login?next="),
+            "{}",
+            page.path
+        );
     }
     for (path, _) in actions(&site) {
         let answer = anonymous.submit(&path, &[]).await;
@@ -76,7 +85,11 @@ async fn every_page_and_action_for_every_role() {
         }
         let home = console.get("/").await;
         let landed = console.get(home.location()).await;
-        assert_eq!(landed.status, StatusCode::OK, "{role:?} lands on a page it may open");
+        assert_eq!(
+            landed.status,
+            StatusCode::OK,
+            "{role:?} lands on a page it may open"
+        );
         for link in PAGES.iter().filter(|p| !p.roles.contains(&role)) {
             assert!(
                 !landed.body.contains(&format!("href=\"{}\"", link.path)),

@@ -21,7 +21,10 @@ async fn login_cookie_and_homes(db: &TestDb) {
     }
     let mut console = Console::new(&app);
     let answer = console
-        .submit("/login", &[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .submit(
+            "/login",
+            &[("username", "admin"), ("password", ADMIN_PASSWORD)],
+        )
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.location(), "/desk");
@@ -55,14 +58,22 @@ async fn login_cookie_and_homes(db: &TestDb) {
     let answer = Console::new(&app)
         .submit(
             "/login",
-            &[("username", "guard"), ("password", PASSWORD), ("next", "/alarms?state=all")],
+            &[
+                ("username", "guard"),
+                ("password", PASSWORD),
+                ("next", "/alarms?state=all"),
+            ],
         )
         .await;
     assert_eq!(answer.location(), "/alarms?state=all");
     let answer = Console::new(&app)
         .submit(
             "/login",
-            &[("username", "guard"), ("password", PASSWORD), ("next", "//evil.example/")],
+            &[
+                ("username", "guard"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
         )
         .await;
     assert_eq!(answer.location(), "/desk");
@@ -73,18 +84,27 @@ async fn wrong_password_and_shared_throttle(db: &TestDb) {
     let app = TestApp::start_on(db).await;
     let console = Console::new(&app);
     let wrong = console
-        .submit("/login", &[("username", "admin"), ("password", "not-the-password")])
+        .submit(
+            "/login",
+            &[("username", "admin"), ("password", "not-the-password")],
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.body.contains("Wrong username or password."));
     assert!(wrong.headers.get(SET_COOKIE).is_none());
-    assert!(wrong.body.contains("value=\"admin\""), "the username is kept");
+    assert!(
+        wrong.body.contains("value=\"admin\""),
+        "the username is kept"
+    );
     // Failures through the API and the console fill one budget (5 before backing off).
     for _ in 0..4 {
         app.try_login("admin", "not-the-password").await;
     }
     let throttled = console
-        .submit("/login", &[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .submit(
+            "/login",
+            &[("username", "admin"), ("password", ADMIN_PASSWORD)],
+        )
         .await;
     assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(throttled.body.contains("Too many failed attempts"));
@@ -97,7 +117,12 @@ async fn logout_ends_the_session(db: &TestDb) {
     let out = console.submit("/logout", &[]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(out.location(), "/login");
-    assert!(out.headers[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        out.headers[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     // The old cookie no longer works, even if the browser kept it.
     let again = console.get("/alarms").await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
@@ -144,12 +169,22 @@ async fn revoked_with_api_sessions(db: &TestDb) {
     let console = Console::login(&app, "guard", PASSWORD).await;
     let changed = app.patch(&path, &admin, json!({"role": "auditor"})).await;
     assert_eq!(changed.status(), StatusCode::OK);
-    assert_eq!(console.get("/alarms").await.status, StatusCode::SEE_OTHER, "role change");
+    assert_eq!(
+        console.get("/alarms").await.status,
+        StatusCode::SEE_OTHER,
+        "role change"
+    );
 
     let console = Console::login(&app, "guard", PASSWORD).await;
-    let disabled = app.patch(&path, &admin, json!({"status": "disabled"})).await;
+    let disabled = app
+        .patch(&path, &admin, json!({"status": "disabled"}))
+        .await;
     assert_eq!(disabled.status(), StatusCode::OK);
-    assert_eq!(console.get("/alarms").await.status, StatusCode::SEE_OTHER, "disabled");
+    assert_eq!(
+        console.get("/alarms").await.status,
+        StatusCode::SEE_OTHER,
+        "disabled"
+    );
     app.stop().await;
 }
 
@@ -162,7 +197,10 @@ async fn own_password_change_keeps_this_session_only(db: &TestDb) {
     let wrong = here
         .submit(
             "/account/password",
-            &[("current_password", "wrong-password-1"), ("new_password", "a-new-password-1")],
+            &[
+                ("current_password", "wrong-password-1"),
+                ("new_password", "a-new-password-1"),
+            ],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -170,14 +208,23 @@ async fn own_password_change_keeps_this_session_only(db: &TestDb) {
     let done = here
         .submit(
             "/account/password",
-            &[("current_password", PASSWORD), ("new_password", "a-new-password-1")],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a-new-password-1"),
+            ],
         )
         .await;
     assert_eq!(done.status, StatusCode::OK);
     assert!(done.body.contains("Your password was changed"));
     assert_eq!(here.get("/account").await.status, StatusCode::OK);
-    assert_eq!(elsewhere.get("/account").await.status, StatusCode::SEE_OTHER);
-    app.try_login("guard", "a-new-password-1").await.error_for_status().unwrap();
+    assert_eq!(
+        elsewhere.get("/account").await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.try_login("guard", "a-new-password-1")
+        .await
+        .error_for_status()
+        .unwrap();
     app.stop().await;
 }
 
