@@ -6,8 +6,14 @@
 //! `hash = chain_hash(previous hash, seq, payload)`; it uploads `(seq, payload, hash)`.
 //! The server recomputes the hash from the payload and the previous record's hash: an
 //! altered payload, a missing record or a reordering breaks the chain.
+//!
+//! A presentation carries the decision's trace ([`PresentationRecord::trace`]), so the
+//! server can show later why a card was refused by the rules the door held at the time.
+//! The field came later; a record journalled before it (by an older agent, or in an
+//! upgraded agent's journal) is exactly a traced record's encoding less its final byte
+//! (`None`): [`DoorEvent::decode`] reads it as a record without a trace.
 
-use crate::decide::{Alarm, Direction, Outcome, Reason, Release};
+use crate::decide::{Alarm, Direction, Outcome, Reason, Release, TraceStep};
 use crate::model::Holder;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,6 +122,12 @@ pub struct PresentationRecord {
     pub alarms: Vec<Alarm>,
     /// The policy version the decision was made on.
     pub policy_version: u64,
+    /// Every rule the door checked, in order, up to the one that decided (the engine's
+    /// trace, plus a failed `policy` step when the agent refused for a stale or missing
+    /// policy). `None` on a record journalled before agents recorded it. Must stay the
+    /// last field: see the module doc.
+    #[serde(default)]
+    pub trace: Option<Vec<TraceStep>>,
 }
 
 /// The entry of a holder released by another holder's presentation (see
@@ -191,9 +203,28 @@ impl DoorEvent {
         postcard::to_allocvec(self)
     }
 
-    /// Decodes a journal payload.
+    /// Decodes a journal payload, a presentation journalled before it carried a trace
+    /// included (read with `trace: None`).
     pub fn decode(payload: &[u8]) -> Result<DoorEvent, postcard::Error> {
-        postcard::from_bytes(payload)
+        let error = match postcard::from_bytes(payload) {
+            Ok(event) => return Ok(event),
+            Err(error) => error,
+        };
+        // An untraced presentation is a traced one's encoding without its final byte,
+        // the `None` of `trace` (the last field of the last field). Only a payload that
+        // is exactly that is read so: anything else keeps its error.
+        let mut traced = Vec::with_capacity(payload.len() + 1);
+        traced.extend_from_slice(payload);
+        traced.push(0);
+        match postcard::from_bytes::<DoorEvent>(&traced) {
+            Ok(event)
+                if matches!(&event.kind, EventKind::Presentation(p) if p.trace.is_none())
+                    && event.encode().is_ok_and(|e| e == traced) =>
+            {
+                Ok(event)
+            }
+            _ => Err(error),
+        }
     }
 }
 
@@ -218,6 +249,7 @@ mod tests {
                 zone_id: None,
                 alarms: vec![],
                 policy_version: 3,
+                trace: None,
             }),
         };
         let payload = event.encode().unwrap();
@@ -259,6 +291,7 @@ mod tests {
             zone_id: None,
             alarms: vec![],
             policy_version: 1,
+            trace: None,
         };
         let kinds = [
             (EventKind::Presentation(presentation), "presentation"),
@@ -336,6 +369,112 @@ mod tests {
         assert!(DoorEvent::decode(&clock[..clock.len() - 1]).is_err());
     }
 
+    /// A presentation as journalled before records carried a trace (the old types, field
+    /// for field) still decodes, with no trace; a traced one round-trips; a payload cut
+    /// anywhere else stays an error.
+    #[test]
+    fn an_untraced_presentation_of_an_older_agent_still_decodes() {
+        use crate::decide::Check;
+        #[derive(Serialize)]
+        struct OldRecord {
+            reader: String,
+            card: String,
+            direction: Direction,
+            outcome: Outcome,
+            reason: Reason,
+            person_id: Option<Uuid>,
+            visit_id: Option<Uuid>,
+            credential_id: Option<Uuid>,
+            zone_id: Option<Uuid>,
+            alarms: Vec<Alarm>,
+            policy_version: u64,
+        }
+        #[derive(Serialize)]
+        enum OldKind {
+            Presentation(OldRecord),
+        }
+        #[derive(Serialize)]
+        struct OldEvent {
+            occurred_at: DateTime<Utc>,
+            door_id: Option<Uuid>,
+            kind: OldKind,
+        }
+        let at = Utc::now();
+        let old = OldEvent {
+            occurred_at: at,
+            door_id: Some(Uuid::from_u128(7)),
+            kind: OldKind::Presentation(OldRecord {
+                reader: "front".into(),
+                card: "04A1".into(),
+                direction: Direction::Entry,
+                outcome: Outcome::Denied,
+                reason: Reason::NoGrant,
+                person_id: Some(Uuid::from_u128(8)),
+                visit_id: None,
+                credential_id: Some(Uuid::from_u128(9)),
+                zone_id: Some(Uuid::from_u128(10)),
+                alarms: vec![Alarm::Duress],
+                policy_version: 300,
+            }),
+        };
+        let old_payload = postcard::to_allocvec(&old).unwrap();
+        let mut record = PresentationRecord {
+            reader: "front".into(),
+            card: "04A1".into(),
+            direction: Direction::Entry,
+            outcome: Outcome::Denied,
+            reason: Reason::NoGrant,
+            person_id: Some(Uuid::from_u128(8)),
+            visit_id: None,
+            credential_id: Some(Uuid::from_u128(9)),
+            zone_id: Some(Uuid::from_u128(10)),
+            alarms: vec![Alarm::Duress],
+            policy_version: 300,
+            trace: None,
+        };
+        let event = |record: &PresentationRecord| DoorEvent {
+            occurred_at: at,
+            door_id: Some(Uuid::from_u128(7)),
+            kind: EventKind::Presentation(record.clone()),
+        };
+        assert_eq!(DoorEvent::decode(&old_payload).unwrap(), event(&record));
+
+        record.trace = Some(vec![
+            crate::decide::TraceStep {
+                check: Check::Credential,
+                passed: true,
+                detail: "known card".into(),
+            },
+            crate::decide::TraceStep {
+                check: Check::Grant,
+                passed: false,
+                detail: "no grant covers the zone".into(),
+            },
+        ]);
+        let traced = event(&record).encode().unwrap();
+        assert_eq!(DoorEvent::decode(&traced).unwrap(), event(&record));
+        // Cut anywhere but before its trace, a traced record is an error; cut there, it is
+        // the untraced record (the chain hash, not the encoding, finds a cut payload).
+        for len in 0..traced.len() {
+            let decoded = DoorEvent::decode(&traced[..len]);
+            if len == old_payload.len() {
+                assert_eq!(traced[..len], old_payload[..]);
+            } else {
+                assert!(decoded.is_err(), "cut at {len}");
+            }
+        }
+        // An older server's decoder (the old types) reads a traced record too: postcard
+        // leaves the trailing trace unread.
+        #[derive(Deserialize)]
+        struct OldRead {
+            #[allow(dead_code)]
+            occurred_at: DateTime<Utc>,
+            door_id: Option<Uuid>,
+        }
+        let read: OldRead = postcard::from_bytes(&traced).unwrap();
+        assert_eq!(read.door_id, Some(Uuid::from_u128(7)));
+    }
+
     /// Which presentations release a waiting holder's entry, and what it records.
     #[test]
     fn a_released_entry_names_the_releasing_holder_and_event() {
@@ -354,6 +493,7 @@ mod tests {
             zone_id: Some(ZONE),
             alarms: vec![],
             policy_version: 7,
+            trace: None,
         };
         let waiting = |holder| Release {
             holder,

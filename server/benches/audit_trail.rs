@@ -354,6 +354,7 @@ impl Journal {
                 zone_id: Some(self.door),
                 alarms: vec![],
                 policy_version: 3,
+                trace: None,
             }),
         };
         let payload = event.encode()?;

@@ -291,6 +291,7 @@ fn presentation(door: Uuid, i: usize, at: DateTime<Utc>) -> DoorEvent {
             zone_id: Some(Uuid::from_u128(2 << 96 | 1)),
             alarms: vec![],
             policy_version: 42,
+            trace: None,
         }),
     }
 }

@@ -109,8 +109,9 @@ pub struct Presentation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[cfg_attr(test, derive(strum::EnumIter))]
+#[derive(
+    strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter,
+)]
 #[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// Unlock.
@@ -135,8 +136,9 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[cfg_attr(test, derive(strum::EnumIter))]
+#[derive(
+    strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter,
+)]
 #[strum(serialize_all = "snake_case")]
 pub enum Reason {
     /// The door is not in the policy.
@@ -224,6 +226,10 @@ pub enum Check {
     Exit,
     /// Rule 9b: maximum occupancy.
     Occupancy,
+    /// Not a rule of the engine (which never records it): the door agent's policy is
+    /// present and no older than `agent.max_policy_age_s` (a failed step goes with
+    /// reason `policy_stale`).
+    Policy,
 }
 
 /// One rule checked, with its result and a short explanation for people.

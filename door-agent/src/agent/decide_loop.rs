@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gatehouse_core::decide::{
-    Decision, Direction, EngineState, Outcome, Presentation, Reason, Release, decide,
+    Check, Decision, Direction, EngineState, Outcome, Presentation, Reason, Release, TraceStep,
+    decide,
 };
 use gatehouse_core::event::{DoorEvent, EventKind, PresentationRecord, ReleasedEntryRecord};
 use gatehouse_core::protocol::FedPresence;
@@ -43,6 +44,30 @@ pub fn verdict(decision: Option<&Decision>, refuse_entry: bool) -> (Outcome, Rea
             (Outcome::Denied, Reason::PolicyStale)
         }
         Some(d) => (d.outcome, d.reason),
+    }
+}
+
+/// The trace journalled with a presentation: the engine's, and when [`verdict`] refused
+/// what the engine did not (stale policy) or there was no policy at all, a failed
+/// `policy` step saying so, so that the trace ends with the step that decided.
+pub fn recorded_trace(decision: Option<&Decision>, refuse_entry: bool) -> Vec<TraceStep> {
+    let refused = |detail: &'static str| TraceStep {
+        check: Check::Policy,
+        passed: false,
+        detail: detail.into(),
+    };
+    match decision {
+        None => vec![refused(
+            "the agent has no policy: every presentation is refused",
+        )],
+        Some(d) if refuse_entry && d.outcome != Outcome::Denied => {
+            let mut trace = d.trace.clone();
+            trace.push(refused(
+                "the agent's policy is older than agent.max_policy_age_s: entries are refused",
+            ));
+            trace
+        }
+        Some(d) => d.trace.clone(),
     }
 }
 
@@ -202,6 +227,7 @@ impl DecideContext {
             zone_id: None,
             alarms: vec![],
             policy_version: version,
+            trace: Some(recorded_trace(decision.as_ref(), deny_entry)),
         };
         if let Some(d) = &decision {
             record.person_id = d.person_id;
@@ -363,7 +389,11 @@ mod tests {
             visit_id: None,
             credential_id: None,
             zone_id: None,
-            trace: vec![],
+            trace: vec![TraceStep {
+                check: Check::Credential,
+                passed: reason != Reason::UnknownCredential,
+                detail: "the engine's step".into(),
+            }],
             alarms: vec![],
             releases: None,
         }
@@ -403,6 +433,19 @@ mod tests {
         ];
         for (name, d, refuse_entry, expected) in rows {
             assert_eq!(verdict(d, refuse_entry), expected, "{name}");
+            // The journalled trace ends with the step that decided: a failed `policy` step
+            // exactly when the verdict is the agent's own `policy_stale`.
+            let trace = recorded_trace(d, refuse_entry);
+            let own =
+                d.is_none_or(|d| d.reason != Reason::PolicyStale) && expected.1 == PolicyStale;
+            let last = trace.last().map(|s| (s.check, s.passed));
+            assert_eq!(last == Some((Check::Policy, false)), own, "{name}");
+            let engine = d.map(|d| d.trace.clone()).unwrap_or_default();
+            assert_eq!(
+                trace[..engine.len()],
+                engine[..],
+                "{name}: the engine's steps first"
+            );
         }
     }
 
@@ -592,6 +635,17 @@ mod tests {
                 "{name}: the holder is still named"
             );
             assert_eq!(record.policy_version, 3, "{name}");
+            // The trace the door computed is journalled, ending with the step that decided.
+            let trace = record.trace.as_ref().expect("a journalled trace");
+            let last = trace.last().map(|s| (s.check, s.passed));
+            let expected_last = if reason == Reason::PolicyStale {
+                (Check::Policy, false)
+            } else if reader == "back" {
+                (Check::Exit, true)
+            } else {
+                (Check::TwoPerson, true)
+            };
+            assert_eq!(last, Some(expected_last), "{name}: {trace:?}");
             let stale = age > Age::hours(1);
             assert_eq!(
                 events
@@ -620,6 +674,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A denial journals the engine's trace up to the rule that refused; a presentation an
+    /// older agent journalled (no trace) is still read from the journal after an upgrade.
+    #[tokio::test]
+    async fn a_denial_journals_its_trace_and_an_older_record_reads_without_one() {
+        let agent = agent(Utc::now());
+        let mut engine = EngineState::default();
+        let unknown = CardEvent {
+            card: "04FFFF".into(),
+            ..card("front")
+        };
+        agent.ctx.on_card(unknown, &mut engine).await;
+        let Some(EventKind::Presentation(record)) = journalled(&agent.ctx).pop() else {
+            panic!("no presentation journalled");
+        };
+        assert_eq!(record.reason, Reason::UnknownCredential);
+        let steps: Vec<(Check, bool)> = (record.trace.iter().flatten())
+            .map(|s| (s.check, s.passed))
+            .collect();
+        assert_eq!(steps, [(Check::Credential, false)]);
+
+        // The same record as an older agent journalled it: without the trace's final byte.
+        let untraced = PresentationRecord {
+            trace: None,
+            ..record
+        };
+        let event = DoorEvent {
+            occurred_at: Utc::now(),
+            door_id: Some(DOOR),
+            kind: EventKind::Presentation(untraced),
+        };
+        let mut old_payload = event.encode().unwrap();
+        assert_eq!(old_payload.pop(), Some(0));
+        let dir = agent._dir.path().join("old-journal");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let options = crate::journal::JournalOptions::default();
+            let (mut old, _) = crate::journal::Journal::open(&dir, options).unwrap();
+            old.append(&old_payload).unwrap();
+        }
+        let upgraded = JournalCell::open(dir).unwrap();
+        let records = upgraded.pending(10).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].payload, old_payload, "uploaded as journalled");
+        assert_eq!(DoorEvent::decode(&records[0].payload).unwrap(), event);
     }
 
     #[tokio::test]

@@ -77,6 +77,9 @@ pub struct EventRow {
     pub released_by: Option<Uuid>,
     /// On a `released_entry`: the id of that releasing presentation's event.
     pub release_of: Option<Uuid>,
+    /// On a presentation from an agent that records it: the decision trace (JSON, as
+    /// stored; see migration 0019).
+    pub trace: Option<String>,
 }
 
 impl EventRow {
@@ -115,6 +118,10 @@ impl EventRow {
             canon
                 .uuid("released_by", self.released_by)
                 .uuid("release_of", self.release_of);
+        }
+        // Added later still (migration 0019), the same way.
+        if self.trace.is_some() {
+            canon.text("trace", self.trace.as_deref());
         }
         canon.finish()
     }

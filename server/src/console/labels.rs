@@ -1,7 +1,59 @@
 //! Words for the codes the API uses, as people read them.
 
 use crate::store::AlarmKind;
+use gatehouse_core::decide::{Check, Outcome, Reason};
 use gatehouse_core::model::DoorMode;
+
+pub fn outcome(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Granted => "Granted",
+        Outcome::Denied => "Denied",
+        Outcome::Pending => "Waiting (escort or second person)",
+    }
+}
+
+pub fn reason(reason: Reason) -> &'static str {
+    match reason {
+        Reason::UnknownDoor => "Unknown door",
+        Reason::UnknownCredential => "Unknown card",
+        Reason::CredentialInactive => "Card not active or not valid now",
+        Reason::HolderInactive => "Holder not active",
+        Reason::VettingInvalid => "Vetting missing or expired",
+        Reason::InsufficientClearance => "Clearance too low",
+        Reason::NoGrant => "No access grant for the zone",
+        Reason::OutsideSchedule => "Outside the grant's schedule",
+        Reason::DoorLocked => "Door locked or site in lockdown",
+        Reason::AntiPassback => "Anti-passback",
+        Reason::PinRequired => "PIN required",
+        Reason::PinIncorrect => "Wrong PIN",
+        Reason::EscortRequired => "Escort required",
+        Reason::SecondPersonRequired => "Second person required",
+        Reason::Granted => "All rules passed",
+        Reason::PolicyStale => "Door's policy out of date",
+        Reason::ZoneFull => "Zone full",
+    }
+}
+
+pub fn check(check: Check) -> &'static str {
+    match check {
+        Check::Door => "Door known",
+        Check::Credential => "1. Card known",
+        Check::CredentialActive => "2. Card active and valid",
+        Check::HolderActive => "3. Holder active",
+        Check::Vetting => "4. Vetting",
+        Check::Clearance => "5. Clearance",
+        Check::Grant => "6. Access grant",
+        Check::Schedule => "7. Schedule",
+        Check::DoorMode => "8. Door mode and lockdown",
+        Check::AntiPassback => "9. Anti-passback",
+        Check::Occupancy => "9b. Occupancy",
+        Check::Pin => "10. PIN",
+        Check::Escort => "11. Escort",
+        Check::TwoPerson => "12. Two-person rule",
+        Check::Exit => "Exit (never blocked)",
+        Check::Policy => "Door's policy current",
+    }
+}
 
 pub fn door_mode(mode: DoorMode) -> &'static str {
     match mode {

@@ -120,7 +120,7 @@ impl Store {
                 let events = sqlx::query_as::<_, EventRow>(
                     "SELECT id, agent_id, seq, hash, payload, occurred_at, received_at, door_id, \
                      kind, reader, direction, card, outcome, reason, person_id, visit_id, \
-                     credential_id, zone_id, policy_version, released_by, release_of \
+                     credential_id, zone_id, policy_version, released_by, release_of, trace \
                      FROM access_events ORDER BY id",
                 )
                 .fetch_all(&mut *tx)

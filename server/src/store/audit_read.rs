@@ -80,7 +80,7 @@ const CHECKPOINTS: &str = "SELECT seq, hash, signed_at, signature FROM audit_che
 const EVENTS: &str = "SELECT c.seq AS chain_seq, e.id, e.agent_id, e.seq, e.hash, e.payload, \
     e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
     e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
-    e.policy_version, e.released_by, e.release_of \
+    e.policy_version, e.released_by, e.release_of, e.trace \
     FROM audit_chain c JOIN access_events e ON e.id = c.record_id \
     WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'event'";
 

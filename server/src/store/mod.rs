@@ -56,10 +56,12 @@ pub use visits::{NewVisit, VisitRecord};
 mod agents;
 mod events;
 mod musters;
+mod musters_recent;
 pub(crate) mod presence;
 pub use agents::{AgentRecord, AgentStatus, NewAgent};
 pub use events::{
-    AlarmRecord, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS, UploadRecord,
+    AlarmRecord, EventDetail, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS,
+    UploadRecord,
 };
 pub use musters::{MusterPerson, MusterRecord};
 pub use presence::{Occupant, PresenceChange};

@@ -235,6 +235,39 @@ impl Store {
         Ok(attach_zones(visits, zones))
     }
 
+    /// Visits whose window overlaps `from..to`, by window start, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn visits_overlapping(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<VisitRecord>, StoreError> {
+        let (visits, zones) = on!(self.read().await?, |mut tx| {
+            let visits = sqlx::query_as::<_, VisitRecord>(select_visit!(
+                "WHERE window_start < $2 AND window_end > $1 ORDER BY window_start, id LIMIT $3"
+            ))
+            .bind(from)
+            .bind(to)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+            let zones = sqlx::query_as::<_, (Uuid, Uuid)>(
+                "SELECT visit_id, zone_id FROM visit_zones WHERE visit_id IN \
+                 (SELECT id FROM visits WHERE window_start < $2 AND window_end > $1 \
+                 ORDER BY window_start, id LIMIT $3) ORDER BY zone_id",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            (visits, zones)
+        });
+        Ok(attach_zones(visits, zones))
+    }
+
     /// Checks a visitor in. Refused (409) when already in, checked out, or the window
     /// has ended; an early arrival may check in, the card works from `window_start`.
     #[tracing::instrument(skip_all, fields(%id))]

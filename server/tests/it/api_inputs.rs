@@ -156,6 +156,7 @@ mod uploads {
                 zone_id,
                 alarms: vec![],
                 policy_version: 1,
+                trace: None,
             }),
         }
     }

@@ -9,5 +9,5 @@ mod api;
 mod chain;
 mod export;
 mod retention;
-mod trail;
+pub(crate) mod trail;
 mod undecodable;

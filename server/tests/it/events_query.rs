@@ -76,6 +76,7 @@ fn event(world: &World, i: usize, base: DateTime<Utc>) -> DoorEvent {
                 zone_id: Some(world.zones[usize::from(i % 3 == 2)]),
                 alarms: vec![],
                 policy_version: 1,
+                trace: None,
             })
         }
     };
@@ -153,6 +154,7 @@ fn matches(f: &EventFilter, e: &EventRecord) -> bool {
         && f.kind.as_ref().is_none_or(|k| *k == e.kind)
         && f.from.is_none_or(|from| e.occurred_at >= from)
         && f.to.is_none_or(|to| e.occurred_at < to)
+        && same_text(&f.card, &e.card)
 }
 
 /// The ids of every page of `filter`, `limit` at a time.
@@ -253,10 +255,13 @@ async fn every_filter_and_combination_pages_like_the_filter_in_memory(db: &TestD
         ("outcome and period", EventFilter { outcome: text("denied"), from: at(-5000), to: at(80), ..f() }),
         ("door, zone and outcome", EventFilter { door_id: Some(d0), zone_id: Some(z0), outcome: text("granted"), ..f() }),
         ("no such kind", EventFilter { kind: text("lock_fault"), ..f() }),
+        ("card", EventFilter { card: text("0A01"), ..f() }),
+        ("card and period", EventFilter { card: text("0A02"), from: at(10), to: at(90), ..f() }),
+        ("card and credential", EventFilter { card: text("0A03"), credential_id: Some(c2), ..f() }),
         ("everything at once", EventFilter {
             door_id: Some(d0), person_id: Some(p0), credential_id: Some(c0), zone_id: Some(z0),
             outcome: text("granted"), reason: text("granted"), kind: text("presentation"),
-            from: at(0), to: at(100),
+            from: at(0), to: at(100), card: text("0A00"), person_name: None,
         }),
     ];
     let mut empty = Vec::new();
@@ -547,6 +552,7 @@ fn presentation(
             zone_id: zone,
             alarms: vec![],
             policy_version: 1,
+            trace: None,
         }),
     }
 }

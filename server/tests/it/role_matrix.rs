@@ -135,7 +135,7 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         | ("get", "/api/v1/agent/presence")
         | ("get", "/api/v1/agent/pin-key")
         | ("post", "/api/v1/agent/events") => Agent,
-        ("get", "/api/v1/events") => Roles(READ_EVENTS),
+        ("get", "/api/v1/events" | "/api/v1/events/{id}") => Roles(READ_EVENTS),
         // live alarms: list and stream (reading), acknowledging
         ("get", "/api/v1/alarms" | "/api/v1/alarms/stream") => Roles(READ_ALARMS),
         ("post", "/api/v1/alarms/{id}/ack") => Roles(ACK_ALARMS),

@@ -200,6 +200,63 @@ async fn c_revocation_applies_without_restart() {
     assert_eq!(changes(&agent.status().await.unwrap()), 0);
 }
 
+/// "Why was this denied?": the door's own trace travels with the event, and the event's
+/// detail shows it with names, as the door decided then, whatever the rules are now.
+#[tokio::test]
+async fn cc_a_denial_carries_the_door_trace_to_the_event_detail() {
+    let site = site(86_400).await;
+    let mut agent = site.start_agent();
+    let before = policy_loaded(&mut agent).await["policy_version"]
+        .as_u64()
+        .unwrap();
+    let credential = format!("/credentials/{}", site.credential);
+    let set_state = async |state: &str| {
+        let body = json!({ "state": state });
+        let response = site.api.patch(&credential, &site.admin, &body).await;
+        assert!(
+            response.status().is_success(),
+            "{state}: {}",
+            response.status()
+        );
+    };
+    set_state("suspended").await;
+    agent
+        .wait_status(WAIT, "the new policy version", |s| {
+            s["policy_version"].as_u64() > Some(before)
+        })
+        .await;
+    agent.send_line(&format!("{READER} {ALLOWED}"));
+    let event = site
+        .wait_event("the suspended card's presentation", presentation(ALLOWED))
+        .await;
+    assert_eq!(event["reason"], "credential_inactive", "{event}");
+    // Today's rules would admit the card again: the detail still shows the door's.
+    set_state("active").await;
+    let id = event["id"].as_str().unwrap();
+    let detail = expect_json(
+        site.api.get(&format!("/events/{id}"), &site.admin).await,
+        200,
+    )
+    .await;
+    let steps: Vec<(&str, bool)> = detail["trace"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no trace: {detail}"))
+        .iter()
+        .map(|s| (s["check"].as_str().unwrap(), s["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [("credential", true), ("credential_active", false)],
+        "{detail}"
+    );
+    assert_eq!(detail["person_name"], "Alice", "{detail}");
+    assert_eq!(detail["door_name"], "Front", "{detail}");
+    assert_eq!(detail["zone_name"], "Office", "{detail}");
+    assert_eq!(detail["site_name"], "HQ", "{detail}");
+    assert_eq!(detail["agent_name"], "front door", "{detail}");
+    assert_eq!(changes(&agent.status().await.unwrap()), 0);
+}
+
 #[tokio::test]
 async fn d_server_down_decisions_go_on_and_every_event_arrives_once_in_order() {
     let mut site = site(86_400).await;

@@ -249,6 +249,7 @@ fn rank(check: Check) -> u8 {
         Check::Escort => 12,
         Check::TwoPerson => 13,
         Check::Exit => 14,
+        Check::Policy => 15,
     }
 }
 
@@ -339,6 +340,7 @@ const WIRE_CHECKS: &[&str] = &[
     "two_person",
     "exit",
     "occupancy",
+    "policy",
 ];
 
 #[test]

@@ -12,6 +12,7 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::QueryAccess;
 use crate::policy::CompiledPolicy;
 use crate::state::AppState;
+use crate::store::Actor;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -73,17 +74,46 @@ async fn check(
     auth: Authorized<QueryAccess>,
     ApiJson(request): ApiJson<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let card = normalize_card(&request.card).map_err(|e| ApiError::field("card", e.to_string()))?;
-    let compiled = current(&state).await?;
-    if compiled.policy.door(request.door_id).is_none() {
+    let at = request.at.map_or_else(Utc::now, DateTime::from);
+    let (decision, policy_version) = check_access(
+        &state,
+        &auth.actor(),
+        request.door_id,
+        &request.card,
+        at,
+        request.direction,
+        request.pin,
+    )
+    .await?;
+    Ok(Json(CheckResponse {
+        decision,
+        policy_version,
+    }))
+}
+
+/// The decision the door's engine makes for this card at this door and time on the
+/// current policy (no door state), with the policy version; written to the operator log
+/// (the PIN never is). Shared by the API and the console.
+pub(crate) async fn check_access(
+    state: &AppState,
+    actor: &Actor,
+    door_id: Uuid,
+    card: &str,
+    at: DateTime<Utc>,
+    direction: Direction,
+    pin: Option<String>,
+) -> Result<(Decision, i64), ApiError> {
+    let card = normalize_card(card).map_err(|e| ApiError::field("card", e.to_string()))?;
+    let compiled = current(state).await?;
+    if compiled.policy.door(door_id).is_none() {
         return Err(ApiError::NotFound("door"));
     }
     let presentation = Presentation {
         card,
-        pin: request.pin,
-        door_id: request.door_id,
-        direction: request.direction,
-        at: request.at.map_or_else(Utc::now, DateTime::from),
+        pin,
+        door_id,
+        direction,
+        at,
     };
     let decision = decide(&compiled.policy, &presentation, &mut EngineState::default());
     let details = serde_json::json!({
@@ -97,18 +127,9 @@ async fn check(
     });
     state
         .store
-        .log_operator_action(
-            &auth.actor(),
-            "access.check",
-            "door",
-            request.door_id,
-            &details,
-        )
+        .log_operator_action(actor, "access.check", "door", door_id, &details)
         .await?;
-    Ok(Json(CheckResponse {
-        decision,
-        policy_version: compiled.version,
-    }))
+    Ok((decision, compiled.version))
 }
 
 async fn current(state: &AppState) -> Result<std::sync::Arc<CompiledPolicy>, ApiError> {

@@ -1,25 +1,31 @@
-//! The events door agents uploaded, searchable by period, door, person, credential,
-//! zone, outcome, reason and kind. Admins, security officers and auditors read them.
+//! The events door agents uploaded, searchable by period, door, person (by id or name),
+//! credential, card, zone, outcome, reason and kind, and one event in full with names and
+//! the decision trace the door computed ("why was this denied?"). Admins, security
+//! officers and auditors read them.
 
 use crate::api::error::{ApiError, ErrorResponse};
-use crate::api::extract::ApiQuery;
+use crate::api::extract::{ApiPath, ApiQuery};
 use crate::api::filters::{self, Kinds, parse};
 use crate::api::pagination::{Page, PageParams};
 use crate::api::time::Timestamp;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::ReadEvents;
 use crate::state::AppState;
-use crate::store::{EventFilter, EventRecord};
+use crate::store::{EventDetail, EventFilter, EventRecord, StoreError};
 use axum::Json;
 use axum::extract::State;
 use chrono::DateTime;
 use gatehouse_core::decide::{Outcome, Reason};
+use gatehouse_core::model::normalize_card;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_events))
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(event_detail))
 }
 
 /// Filters (all optional, combined with AND) and the page. Each value is read here, so
@@ -40,6 +46,16 @@ pub struct EventQuery {
     person_id: Option<String>,
     #[param(value_type = Option<uuid::Uuid>, max_length = 64)]
     credential_id: Option<String>,
+    /// Presentations of this card number (hex; `:`, `-` and spaces are ignored).
+    #[param(
+        pattern = "^[:\\- ]*(?:[0-9A-Fa-f][:\\- ]*[0-9A-Fa-f][:\\- ]*){1,32}$",
+        max_length = 128
+    )]
+    card: Option<String>,
+    /// Events of a person or visitor whose name contains this (case-insensitive; on
+    /// SQLite for ASCII letters only), 1 to 64 characters.
+    #[param(min_length = 1, max_length = 64)]
+    person_name: Option<String>,
     /// The zone the door leads into (presentations).
     #[param(value_type = Option<uuid::Uuid>, max_length = 64)]
     zone_id: Option<String>,
@@ -75,6 +91,14 @@ impl EventQuery {
         let outcome = filters::outcome(self.outcome.as_deref())?;
         let reason = filters::reason(self.reason.as_deref())?;
         let kind = filters::kind(self.kind.as_deref(), Kinds::Events)?;
+        let card = (self.card.as_deref().map(normalize_card).transpose())
+            .map_err(|e| ApiError::field("card", e.to_string()))?;
+        let person_name = match self.person_name.as_deref() {
+            Some(name) if name.is_empty() || name.chars().count() > 64 => {
+                return Err(ApiError::field("person_name", "1 to 64 characters"));
+            }
+            name => name.map(str::to_owned),
+        };
         Ok(EventFilter {
             door_id: parse("door_id", self.door_id.as_deref(), UUID)?,
             person_id: parse("person_id", self.person_id.as_deref(), UUID)?,
@@ -85,6 +109,8 @@ impl EventQuery {
             outcome: outcome.map(|o| o.to_string()),
             reason: reason.map(|r| r.to_string()),
             kind,
+            card,
+            person_name,
         })
     }
 }
@@ -114,4 +140,27 @@ async fn list_events(
         .list_events(&filter, page.cursor()?, limit + 1)
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |e| e.id)))
+}
+
+/// One event in full: its names (person or visitor, organisation, host, door, zone,
+/// site, agent) and, for a presentation, the decision trace the door computed at the
+/// time, with the rules it held then (absent when the agent did not record one).
+#[utoipa::path(get, path = "/events/{id}", tag = "events", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = EventDetail), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn event_detail(
+    State(state): State<AppState>,
+    _auth: Authorized<ReadEvents>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<EventDetail>, ApiError> {
+    let detail = state
+        .store
+        .event_detail(id)
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => ApiError::NotFound("event"),
+            other => other.into(),
+        })?;
+    Ok(Json(detail))
 }

@@ -16,7 +16,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Every column, in CSV order. `data` holds the header's and checkpoints' fields (JSON).
-pub const COLUMNS: [&str; 38] = [
+pub const COLUMNS: [&str; 39] = [
     "type",
     "seq",
     "source",
@@ -44,6 +44,7 @@ pub const COLUMNS: [&str; 38] = [
     "policy_version",
     "released_by",
     "release_of",
+    "trace",
     "actor",
     "actor_id",
     "target_type",
@@ -140,6 +141,7 @@ impl Line {
         l.set("policy_version", row.policy_version.map(|v| v.to_string()));
         l.set("released_by", uuid(row.released_by));
         l.set("release_of", uuid(row.release_of));
+        l.set("trace", row.trace.clone());
         l
     }
 
@@ -242,7 +244,7 @@ impl Line {
 
 /// Where each column of a CSV export goes among [`COLUMNS`], read from the file's
 /// header row. Columns are found by name, so an export written before a column was
-/// added (e.g. `released_by`, `release_of`) still reads: that column is empty on every
+/// added (e.g. `released_by`, `release_of`, `trace`) still reads: that column is empty on every
 /// line, as an absent NDJSON key is, and the digests (which commit to such fields only
 /// when set) verify as they did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -129,6 +129,7 @@ fn digest_of(line: &Line, source: Source, record_id: Uuid) -> Result<[u8; 32], S
             policy_version: parse(line, "policy_version")?,
             released_by: parse(line, "released_by")?,
             release_of: parse(line, "release_of")?,
+            trace: text(line, "trace"),
         }
         .digest_with(&hash_field(
             field(line, "payload_sha256")?,

@@ -5,8 +5,9 @@
 
 use crate::alarms::StreamShutdown;
 use crate::api::error::ApiError;
-use crate::api::routes::alarms::stream::{self, Holder};
+use crate::api::routes::alarms::stream;
 use crate::auth::permissions::{AcknowledgeAlarms, Permission, ReadAlarms};
+use crate::auth::stream_holder::StreamHolder;
 use crate::console::labels;
 use crate::console::names::Names;
 use crate::console::page::{Chrome, Failure, render};
@@ -229,7 +230,7 @@ pub async fn live(
     shutdown: Option<Extension<StreamShutdown>>,
 ) -> Result<Response, Failure> {
     let cookie_hash = cookie_hash(&headers).ok_or_else(Failure::forbidden)?;
-    let holder = Holder::Console { cookie_hash };
+    let holder = StreamHolder::Console { cookie_hash };
     Ok(
         stream::stream(&state, holder, &user.principal, &headers, shutdown)
             .await?

@@ -1,9 +1,14 @@
 //! The console's pages, one module a page (or a page and its actions).
 
+pub mod access;
 pub mod account;
 pub mod alarms;
 pub mod doors;
+pub mod events;
+pub mod muster;
+pub mod occupancy;
 pub mod threat;
+pub mod visits;
 
 use crate::state::AppState;
 use axum::Router;
@@ -11,12 +16,22 @@ use axum::routing::{get, post};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/access", get(access::page))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))
         .route("/alarms", get(alarms::page))
         .route("/alarms/{id}/ack", post(alarms::acknowledge))
         .route("/alarms/stream", get(alarms::live))
         .route("/desk", get(doors::page))
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::detail))
+        .route("/muster", get(muster::list).post(muster::start))
+        .route("/muster/{id}", get(muster::page))
+        .route("/muster/{id}/print", get(muster::print))
+        .route("/muster/{id}/accounted", post(muster::accounted))
+        .route("/muster/{id}/close", post(muster::close))
+        .route("/occupancy", get(occupancy::page))
         .route("/threat", get(threat::page))
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
+        .route("/visits", get(visits::page))
 }

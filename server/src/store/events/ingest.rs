@@ -139,8 +139,8 @@ impl Store {
                         "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, \
                          received_at, door_id, kind, reader, direction, card, outcome, reason, \
                          person_id, visit_id, credential_id, zone_id, policy_version, \
-                         released_by, release_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                         released_by, release_of, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
                     )
                     .bind(row.id)
                     .bind(row.agent_id)
@@ -163,6 +163,7 @@ impl Store {
                     .bind(row.policy_version)
                     .bind(row.released_by)
                     .bind(row.release_of)
+                    .bind(&row.trace)
                     .execute(&mut *tx)
                     .await?;
                     passages.extend(Passage::of(&row, chained.len()));
@@ -286,6 +287,7 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
         policy_version: None,
         released_by: None,
         release_of: None,
+        trace: None,
     };
     match &record.event.kind {
         EventKind::Presentation(p) => {
@@ -300,6 +302,9 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
             row.zone_id = p.zone_id;
             // A version beyond i64 cannot come from this server: left out, kept in the payload.
             row.policy_version = i64::try_from(p.policy_version).ok();
+            // Kept as the agent sent it, the rules the door held at the time; an agent
+            // that sent none (older) leaves it out.
+            row.trace = p.trace.as_ref().and_then(|t| serde_json::to_string(t).ok());
         }
         // A waiting holder's entry, released by another's presentation: a granted entry
         // (their passage) naming who released it; `release_of` is resolved by ingest.

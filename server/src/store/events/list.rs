@@ -25,7 +25,12 @@ macro_rules! event_tests {
          AND ($5 IS NULL OR outcome = $5) AND ($6 IS NULL OR reason = $6) \
          AND ($7 IS NULL OR kind = $7) \
          AND ($8 IS NULL OR COALESCE(occurred_at, occurred_at) >= $8) \
-         AND ($9 IS NULL OR COALESCE(occurred_at, occurred_at) < $9)"
+         AND ($9 IS NULL OR COALESCE(occurred_at, occurred_at) < $9) \
+         AND ($13 IS NULL OR card = $13) \
+         AND ($14 IS NULL OR person_id IN (SELECT id FROM people \
+             WHERE LOWER(name) LIKE $14 ESCAPE '\\') \
+           OR visit_id IN (SELECT id FROM visits \
+             WHERE LOWER(visitor_name) LIKE $14 ESCAPE '\\'))"
     };
 }
 
@@ -61,7 +66,7 @@ macro_rules! outliers {
     };
 }
 
-/// `sqlx::query_as($sql)` with the page's parameters `$1` to `$12`.
+/// `sqlx::query_as($sql)` with the page's parameters `$1` to `$14`.
 macro_rules! bind_page {
     ($sql:expr, $page:expr) => {{
         let page: &EventPage<'_> = $page;
@@ -78,6 +83,8 @@ macro_rules! bind_page {
             .bind(page.after)
             .bind(page.limit)
             .bind(page.before)
+            .bind(page.filter.card.as_deref())
+            .bind(page.filter.person_name.as_deref().map(name_pattern))
     }};
 }
 
@@ -276,6 +283,22 @@ impl<'a> EventPage<'a> {
     fn wanted(&self) -> usize {
         usize::try_from(self.limit).unwrap_or(usize::MAX)
     }
+}
+
+/// The `LIKE` pattern of a name search: the name anywhere, case-insensitive (`LOWER`:
+/// ASCII letters on SQLite, every letter on PostgreSQL), `%`, `_` and `\` matched as
+/// themselves.
+fn name_pattern(name: &str) -> String {
+    let mut pattern = String::with_capacity(name.len() + 2);
+    pattern.push('%');
+    for c in name.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// `at` rounded up to the microsecond: stored times have microseconds, so

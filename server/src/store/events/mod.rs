@@ -3,13 +3,15 @@
 //! numbers, a broken chain, a number reused with other content, a drifting clock).
 //!
 //! Alarms are minimal here (kind and a sentence); `store::alarms` is the alarm model.
-//! Storing is in [`ingest`], reading in [`list`].
+//! Storing is in [`ingest`], reading in [`list`] and, one event in full, [`detail`].
 
+mod detail;
 mod ingest;
 mod list;
 
 use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
+pub use detail::EventDetail;
 use gatehouse_core::event::DoorEvent;
 pub use gatehouse_core::protocol::IngestOutcome;
 use serde::Serialize;
@@ -72,6 +74,10 @@ pub struct EventFilter {
     pub outcome: Option<String>,
     pub reason: Option<String>,
     pub kind: Option<String>,
+    /// Presentations of this card (normalised).
+    pub card: Option<String>,
+    /// Events of a person or visitor whose name contains this (case-insensitive).
+    pub person_name: Option<String>,
 }
 
 /// An ingest alarm.

@@ -103,6 +103,7 @@ pub fn presentation_at(
             zone_id: None,
             alarms: vec![],
             policy_version: 7,
+            trace: None,
         }),
     }
 }

@@ -193,6 +193,7 @@ pub fn presented(
             zone_id: None,
             alarms,
             policy_version: 1,
+            trace: None,
         }),
     }
 }

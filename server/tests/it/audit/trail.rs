@@ -35,6 +35,7 @@ fn presentation(door: Uuid, card: &str) -> DoorEvent {
             zone_id: None,
             alarms: vec![],
             policy_version: 1,
+            trace: None,
         }),
     }
 }

@@ -155,6 +155,7 @@ impl Site {
                 zone_id: None,
                 alarms: vec![],
                 policy_version: 1,
+                trace: None,
             }),
         };
         self.upload(event).await

@@ -18,9 +18,9 @@ use crate::alarms::StreamShutdown;
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{Permission, ReadAlarms};
-use crate::auth::tokens::TokenKeys;
+use crate::auth::stream_holder::StreamHolder;
 use crate::state::AppState;
-use crate::store::{FEED_WINDOW, FeedItem, Principal, Store, now};
+use crate::store::{FEED_WINDOW, FeedItem, Principal, Store};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, HeaderName};
@@ -29,11 +29,9 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
-use uuid::Uuid;
 
 const POLL_EVERY: Duration = Duration::from_millis(500);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -71,28 +69,17 @@ pub(super) async fn alarm_stream(
         .and_then(|h| h.split_once(' '))
         .map(|(_, token)| token.trim().to_owned())
         .ok_or(ApiError::InvalidToken)?;
-    let holder = Holder::Bearer {
+    let holder = StreamHolder::Bearer {
         tokens: state.tokens.clone(),
         token,
     };
     stream(&state, holder, &auth.principal, &headers, shutdown).await
 }
 
-/// What the stream re-checks as it runs: the API's bearer token, or the console's cookie.
-pub(crate) enum Holder {
-    Bearer {
-        tokens: Arc<TokenKeys>,
-        token: String,
-    },
-    Console {
-        cookie_hash: [u8; 32],
-    },
-}
-
 /// The alarm stream for an authenticated operator (API or console).
 pub(crate) async fn stream(
     state: &AppState,
-    holder: Holder,
+    holder: StreamHolder,
     principal: &Principal,
     headers: &HeaderMap,
     shutdown: Option<Extension<StreamShutdown>>,
@@ -111,8 +98,7 @@ pub(crate) async fn stream(
     let feed = Feed {
         store: state.store.clone(),
         holder,
-        session_id: principal.session_id,
-        operator_id: principal.operator_id,
+        principal: principal.clone(),
         after,
         sent_position: after,
         next_position_at: Instant::now() + POSITION_EVERY,
@@ -138,9 +124,9 @@ pub(crate) async fn stream(
 /// The state of one stream.
 struct Feed {
     store: Store,
-    holder: Holder,
-    session_id: Uuid,
-    operator_id: Uuid,
+    holder: StreamHolder,
+    /// Whose stream it is (re-checked as it runs).
+    principal: Principal,
     /// The chain position read up to.
     after: i64,
     /// The last position sent as an event `id`, and when to send the next one.
@@ -229,38 +215,11 @@ impl Feed {
         Some(Event::default().id(self.after.to_string()))
     }
 
-    /// Whether the token is still within its lifetime (or the console session within
-    /// its idle and absolute ends) and its session live, for an operator whose role may
-    /// still read alarms.
+    /// Whether the session still holds, for an operator who may still read alarms.
     async fn session_live(&self) -> bool {
-        let principal = match &self.holder {
-            Holder::Bearer { tokens, token } => {
-                let in_time = tokens
-                    .verify(token)
-                    .is_some_and(|claims| claims.exp > now().timestamp());
-                if !in_time {
-                    return false;
-                }
-                self.store.session_principal(self.session_id, now()).await
-            }
-            Holder::Console { cookie_hash } => self
-                .store
-                .console_principal(cookie_hash, now())
-                .await
-                .map(|found| found.map(|(principal, _)| principal)),
-        };
-        match principal {
-            Ok(Some(principal)) => {
-                principal.session_id == self.session_id
-                    && principal.operator_id == self.operator_id
-                    && ReadAlarms::ROLES.contains(&principal.role)
-            }
-            Ok(None) => false,
-            Err(error) => {
-                tracing::warn!(%error, "alarm stream: could not check the session");
-                false
-            }
-        }
+        self.holder
+            .still_allowed(&self.store, &self.principal, ReadAlarms::ROLES)
+            .await
     }
 }
 

@@ -1,0 +1,353 @@
+//! Events and "why was this denied?": search by person or visitor name, card number,
+//! door, outcome and period (site-local); an event's page shows the rules the door
+//! checked at the time (the trace the agent recorded), not today's.
+
+use super::access::TraceLine;
+use crate::api::error::ApiError;
+use crate::api::filters;
+use crate::auth::permissions::{Permission, QueryAccess, ReadEvents};
+use crate::console::labels;
+use crate::console::names::Names;
+use crate::console::page::{Chrome, Failure, render};
+use crate::console::session::Console;
+use crate::state::AppState;
+use crate::store::{EventFilter, EventRecord, StoreError, now};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use gatehouse_core::decide::{Outcome, Reason};
+use gatehouse_core::model::normalize_card;
+use serde::Deserialize;
+use std::collections::HashMap;
+use strum::IntoEnumIterator;
+use uuid::Uuid;
+
+const SHOWN: u32 = 200;
+
+#[derive(Deserialize, Default)]
+pub struct Search {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    card: String,
+    #[serde(default)]
+    door: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    reason: String,
+    /// Site-local `YYYY-MM-DDTHH:MM`; empty: 24 hours ago.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    after: String,
+}
+
+struct EventLine {
+    id: Uuid,
+    at: String,
+    what: String,
+    who: String,
+    card: String,
+    door: String,
+    outcome: String,
+    denied: bool,
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+struct EventsPage {
+    chrome: Chrome,
+    search: Search,
+    doors: Vec<(String, String, bool)>,
+    outcomes: Vec<(&'static str, &'static str, bool)>,
+    reasons: Vec<(&'static str, &'static str, bool)>,
+    zone_label: String,
+    rows: Vec<EventLine>,
+    next: Option<String>,
+}
+
+fn site_local(
+    field: &str,
+    text: &str,
+    zone: chrono_tz::Tz,
+) -> Result<Option<DateTime<Utc>>, Failure> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .map_err(|_| ApiError::field(field, "is not a date and time (YYYY-MM-DDTHH:MM)"))?;
+    // At a clock change, the earlier of two readings; a time that does not exist is
+    // refused.
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|at| Some(at.with_timezone(&Utc)))
+        .ok_or_else(|| ApiError::field(field, "does not exist in the site's time zone").into())
+}
+
+fn option<'a>(text: &'a str) -> Option<&'a str> {
+    Some(text.trim()).filter(|t| !t.is_empty())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: Console<ReadEvents>,
+    Query(search): Query<Search>,
+) -> Result<Response, Failure> {
+    let names = Names::load(&state.store).await?;
+    let door_id = match option(&search.door) {
+        None => None,
+        Some(text) => Some(
+            Uuid::parse_str(text)
+                .map_err(|_| ApiError::field("door", "is not one of the choices"))?,
+        ),
+    };
+    // Times are read in the door's site's zone, or the only site's, else UTC.
+    let site = door_id.and_then(|d| names.door_site(d)).or_else(|| {
+        (names.sites.len() == 1)
+            .then(|| names.sites.keys().next().copied())
+            .flatten()
+    });
+    let zone = names.tz(site);
+    let from =
+        site_local("from", &search.from, zone)?.unwrap_or(now() - chrono::Duration::hours(24));
+    let to = site_local("to", &search.to, zone)?;
+    if to.is_some_and(|to| to <= from) {
+        return Err(ApiError::field("to", "must be after from").into());
+    }
+    let card = option(&search.card)
+        .map(normalize_card)
+        .transpose()
+        .map_err(|e| ApiError::field("card", e.to_string()))?;
+    let name = option(&search.name).map(str::to_owned);
+    if name.as_ref().is_some_and(|n| n.chars().count() > 64) {
+        return Err(ApiError::field("name", "at most 64 characters").into());
+    }
+    let outcome = filters::outcome(option(&search.outcome))?;
+    let reason = filters::reason(option(&search.reason))?;
+    let filter = EventFilter {
+        door_id,
+        from: Some(from),
+        to,
+        outcome: outcome.map(|o| o.to_string()),
+        reason: reason.map(|r| r.to_string()),
+        card,
+        person_name: name,
+        ..EventFilter::default()
+    };
+    let after = option(&search.after)
+        .map(Uuid::parse_str)
+        .transpose()
+        .map_err(|_| ApiError::field("after", "is not a position in this list"))?;
+    let mut events = state.store.list_events(&filter, after, SHOWN + 1).await?;
+    let more = events.len() > SHOWN as usize;
+    events.truncate(SHOWN as usize);
+    let mut people = HashMap::new();
+    let mut rows = Vec::with_capacity(events.len());
+    for event in &events {
+        rows.push(line(&state, &names, &mut people, event).await?);
+    }
+    let next = more.then(|| {
+        let last = events.last().map(|e| e.id.to_string()).unwrap_or_default();
+        serde_urlencoded::to_string([
+            ("name", search.name.as_str()),
+            ("card", search.card.as_str()),
+            ("door", search.door.as_str()),
+            ("outcome", search.outcome.as_str()),
+            ("reason", search.reason.as_str()),
+            ("from", search.from.as_str()),
+            ("to", search.to.as_str()),
+            ("after", last.as_str()),
+        ])
+        .unwrap_or_default()
+    });
+    let mut doors: Vec<_> = names
+        .doors
+        .values()
+        .map(|d| {
+            let label = format!("{} · {}", d.name, names.site(d.site_id));
+            (d.id.to_string(), label, door_id == Some(d.id))
+        })
+        .collect();
+    doors.sort_by(|a, b| a.1.cmp(&b.1));
+    let outcomes = Outcome::iter()
+        .map(|o| (o.as_str(), labels::outcome(o), outcome == Some(o)))
+        .collect();
+    let reasons = Reason::iter()
+        .map(|r| (r.as_str(), labels::reason(r), reason == Some(r)))
+        .collect();
+    Ok(render(EventsPage {
+        chrome: Chrome::new(&user.principal, "/events", "Events"),
+        search,
+        doors,
+        outcomes,
+        reasons,
+        zone_label: zone.name().to_owned(),
+        rows,
+        next,
+    }))
+}
+
+async fn line(
+    state: &AppState,
+    names: &Names,
+    people: &mut HashMap<Uuid, String>,
+    event: &EventRecord,
+) -> Result<EventLine, Failure> {
+    let site = event.door_id.and_then(|d| names.door_site(d));
+    let who = match event.person_id {
+        Some(id) => match people.get(&id) {
+            Some(name) => name.clone(),
+            None => {
+                let name = match state.store.person(id).await {
+                    Ok(person) => person.name,
+                    Err(StoreError::NotFound) => "(removed person)".to_owned(),
+                    Err(other) => return Err(other.into()),
+                };
+                people.insert(id, name.clone());
+                name
+            }
+        },
+        None if event.visit_id.is_some() => "Visitor".to_owned(),
+        None => String::new(),
+    };
+    let outcome = match (event.outcome.as_deref(), event.reason.as_deref()) {
+        (Some(outcome), Some(reason)) => {
+            let outcome = outcome
+                .parse::<Outcome>()
+                .map(labels::outcome)
+                .unwrap_or(outcome);
+            let reason = reason
+                .parse::<Reason>()
+                .map(labels::reason)
+                .unwrap_or(reason);
+            format!("{outcome}: {reason}")
+        }
+        (Some(outcome), None) => outcome.to_owned(),
+        _ => String::new(),
+    };
+    Ok(EventLine {
+        id: event.id,
+        at: names.time(event.occurred_at, site),
+        what: event.kind.replace('_', " "),
+        who,
+        card: event.card.clone().unwrap_or_default(),
+        door: event
+            .door_id
+            .map(|d| names.door(d).to_owned())
+            .unwrap_or_default(),
+        denied: event.outcome.as_deref() == Some("denied"),
+        outcome,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    chrome: Chrome,
+    at: String,
+    received: String,
+    what: String,
+    who: String,
+    organisation: String,
+    host: String,
+    card: String,
+    place: String,
+    direction: String,
+    outcome: String,
+    policy_version: String,
+    agent: String,
+    trace: Vec<TraceLine>,
+    has_trace: bool,
+    check_link: Option<String>,
+}
+
+/// `GET /events/{id}`.
+pub async fn detail(
+    State(state): State<AppState>,
+    user: Console<ReadEvents>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, Failure> {
+    let detail = state
+        .store
+        .event_detail(id)
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => Failure::not_found("event"),
+            other => other.into(),
+        })?;
+    let names = Names::load(&state.store).await?;
+    let event = &detail.event;
+    let zone = names.tz(detail.site_id);
+    let who = detail
+        .person_name
+        .clone()
+        .or_else(|| {
+            detail
+                .visitor_name
+                .as_ref()
+                .map(|v| format!("{v} (visitor)"))
+        })
+        .unwrap_or_else(|| "nobody known".to_owned());
+    let outcome = match (event.outcome.as_deref(), event.reason.as_deref()) {
+        (Some(outcome), Some(reason)) => format!(
+            "{}: {}",
+            outcome
+                .parse::<Outcome>()
+                .map(labels::outcome)
+                .unwrap_or(outcome),
+            reason
+                .parse::<Reason>()
+                .map(labels::reason)
+                .unwrap_or(reason)
+        ),
+        _ => "—".to_owned(),
+    };
+    let trace: Vec<TraceLine> = detail
+        .trace
+        .iter()
+        .flatten()
+        .map(|step| TraceLine {
+            rule: labels::check(step.check),
+            passed: step.passed,
+            detail: step.detail.to_string(),
+        })
+        .collect();
+    let check_link = match (event.door_id, &event.card) {
+        (Some(door), Some(card)) if QueryAccess::ROLES.contains(&user.principal.role) => Some(
+            serde_urlencoded::to_string([("door", door.to_string()), ("card", card.clone())])
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    };
+    Ok(render(EventPage {
+        chrome: Chrome::new(&user.principal, "/events", "Event"),
+        at: crate::console::time::local(event.occurred_at, zone),
+        received: crate::console::time::local(event.received_at, zone),
+        what: event.kind.replace('_', " "),
+        who,
+        organisation: detail.organisation.clone().unwrap_or_default(),
+        host: detail.host_name.clone().unwrap_or_default(),
+        card: event.card.clone().unwrap_or_default(),
+        place: format!(
+            "{} into {} at {}",
+            detail.door_name.as_deref().unwrap_or("(no door)"),
+            detail.zone_name.as_deref().unwrap_or("(no zone)"),
+            detail.site_name.as_deref().unwrap_or("(no site)")
+        ),
+        direction: event.direction.clone().unwrap_or_default(),
+        outcome,
+        policy_version: event
+            .policy_version
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        agent: detail.agent_name.clone(),
+        has_trace: detail.trace.is_some(),
+        trace,
+        check_link,
+    }))
+}

@@ -1,0 +1,8 @@
+//! The web console over HTTP (no browser; the browser tests are in the e2e crate):
+//! sessions, the page × role matrix, cross-site refusal, headers, escaping, and that
+//! console actions reach the operator log like the API's.
+
+mod client;
+mod forms;
+mod matrix;
+mod sessions;
