@@ -72,6 +72,17 @@ impl Api {
         .await
     }
 
+    /// `PUT path` with a JSON body and `token` as bearer.
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.send(
+            self.client
+                .put(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     /// `PATCH path` with a JSON body and `token` as bearer.
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
         self.send(

@@ -1,7 +1,8 @@
 //! Every name a user can enter is shown as text: a site, door and person named like a
-//! script show literally on each page that names them, and nothing of it runs or
-//! becomes markup.
+//! script show literally on each page that names them (door board, alarms, lockdown,
+//! events, occupancy, muster), and nothing of it runs or becomes markup.
 
+use gatehouse_e2e::console::READER;
 use gatehouse_e2e::{Browser, Console, expect_json};
 use serde_json::json;
 
@@ -57,6 +58,13 @@ async fn names_are_shown_escaped() {
         .wait_event("the forced door", |e| e["kind"] == "forced_open")
         .await;
     agent.send_line(&format!("contact {} closed", site.door));
+    // The person goes in: named on the events, occupancy and muster pages.
+    agent.send_line(&format!("{READER} {CARD}"));
+    console
+        .wait_event("the entry", |e| {
+            e["kind"] == "presentation" && e["outcome"] == "granted"
+        })
+        .await;
 
     console.login_as("officer", "security").await;
     let browser = &mut console.browser;
@@ -69,5 +77,13 @@ async fn names_are_shown_escaped() {
     shown_literally(browser, "site").await;
     browser.press_in(NASTY, "Change…").await;
     shown_literally(browser, "site to confirm").await;
+    browser.goto("/events").await;
+    shown_literally(browser, "person and door of an event").await;
+    browser.goto("/occupancy").await;
+    shown_literally(browser, "site and person inside").await;
+    browser.goto("/muster").await;
+    shown_literally(browser, "site to muster").await;
+    browser.press("Start muster").await;
+    shown_literally(browser, "person to account for").await;
     console.finish().await;
 }
