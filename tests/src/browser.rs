@@ -365,6 +365,32 @@ impl Browser {
         }
     }
 
+    /// Follows the link whose text is `text` (the first one), then checks the page it
+    /// leads to.
+    pub async fn follow(&mut self, text: &str) {
+        let link = match self.client.find(Locator::LinkText(text)).await {
+            Ok(link) => link,
+            Err(e) => panic!("no link {text:?} on {}: {e}", self.path().await),
+        };
+        self.click_to_new_page(link, text).await;
+    }
+
+    /// The `href` of every link in the element matching `css`, in page order.
+    pub async fn links(&self, css: &str) -> Vec<String> {
+        let found = self
+            .execute(&format!(
+                "return Array.from(document.querySelectorAll({css:?} + ' a[href]'))
+                   .map(a => a.getAttribute('href'));"
+            ))
+            .await;
+        found
+            .as_array()
+            .expect("a list of links")
+            .iter()
+            .filter_map(|href| href.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Logs in through the login form and waits for the page it leads to.
     pub async fn login(&mut self, username: &str, password: &str) {
         self.goto("/login").await;

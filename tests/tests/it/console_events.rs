@@ -1,7 +1,7 @@
 //! "Why was this denied?" in a real browser: a badge refused at a real door agent during
 //! a lockdown is found by the person's name; its page shows the rules the door checked
-//! at the time (the lockdown), even after the lockdown is lifted; the live access check
-//! says the card would open the door now.
+//! at the time (the lockdown), even after the lockdown is lifted; its link to the live
+//! access check says the card would open the door now.
 
 use gatehouse_e2e::console::{AGENT_WAIT, READER};
 use gatehouse_e2e::{AgentProcess, Console, expect_json};

@@ -13,6 +13,7 @@ mod console_escaping;
 mod console_events;
 mod console_lockdown;
 mod console_muster;
+mod console_pages;
 mod console_roles;
 mod console_session;
 mod import_cli;

@@ -1,0 +1,49 @@
+//! Every page of the console's menu, for every role, in a real browser at the desk
+//! screen's size: it opens (no error page), passes axe-core (no serious or critical
+//! violation, checked as each page loads) and breaks no CSP rule. The site has a door
+//! with a real agent, an alarm and events, so that lists are not empty.
+
+use gatehouse_e2e::Console;
+use gatehouse_e2e::console::READER;
+
+const CARD: &str = "04A1B2C3D4E5F6";
+const ROLES: [&str; 5] = ["admin", "security", "receptionist", "auditor", "host"];
+
+#[tokio::test]
+async fn every_page_of_every_role_opens_and_is_accessible() {
+    let Some(mut console) = Console::start("every_page", &[]).await else {
+        return;
+    };
+    let (site, mut agent) = console.door_agent(CARD).await;
+    agent.send_line(&format!("{READER} {CARD}"));
+    agent.send_line(&format!("{READER} 04DEDEDEDEDEDE"));
+    agent.send_line(&format!("contact {} open", site.door));
+    console
+        .wait_event("the forced door", |e| e["kind"] == "forced_open")
+        .await;
+    agent.send_line(&format!("contact {} closed", site.door));
+
+    for role in ROLES {
+        let username = format!("{role}-1");
+        console.login_as(&username, role).await;
+        let browser = &mut console.browser;
+        let pages = browser.links("nav").await;
+        assert!(pages.contains(&"/account".to_owned()), "{role}: {pages:?}");
+        for page in &pages {
+            browser.goto(page).await;
+            let text = browser.page_text().await;
+            assert!(!text.contains("Error 4"), "{role} {page}: {text}");
+            assert!(!text.contains("Error 5"), "{role} {page}: {text}");
+        }
+        browser.press("Log out").await;
+    }
+    // The login page and an error page too.
+    let browser = &mut console.browser;
+    if browser.checks_accessibility() {
+        // Each role's pages, its login and its logout.
+        assert!(browser.checked_pages.len() >= 30, "{:?}", browser.checked_pages);
+    }
+    browser.goto("/no-such-page").await;
+    assert!(browser.page_text().await.contains("Error 404"));
+    console.finish().await;
+}
