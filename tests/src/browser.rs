@@ -185,6 +185,11 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The Tab key, for [`Browser::keys`].
+    pub const TAB: &str = "\u{E004}";
+    /// The Enter key, for [`Browser::keys`].
+    pub const ENTER: &str = "\u{E007}";
+
     /// A browser for the console at `base_url` (e.g. `ServerProcess::base_url`), or
     /// `None` when the tools are missing (see the module's documentation). `test` names
     /// the test in the skip message.
@@ -389,6 +394,56 @@ impl Browser {
             .iter()
             .filter_map(|href| href.as_str().map(str::to_owned))
             .collect()
+    }
+
+    /// How many CSS pixels the page shown is wider than the window (0 when it fits: no
+    /// sideways scrolling).
+    pub async fn overflow_x(&self) -> i64 {
+        let overflow = self
+            .execute(
+                "var d = document.documentElement;
+                 return Math.max(d.scrollWidth, document.body.scrollWidth) - d.clientWidth;",
+            )
+            .await;
+        overflow.as_i64().expect("a width")
+    }
+
+    /// Resizes the window (e.g. to a tablet's 768×1024).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+    }
+
+    /// Types `keys` into whatever has the focus (WebDriver key codes such as
+    /// [`Browser::TAB`] and [`Browser::ENTER`] included); when `navigates`, waits for
+    /// the page this leads to and checks it.
+    pub async fn keys(&mut self, keys: &str, navigates: bool) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("the focused element");
+        if navigates {
+            self.mark_page().await;
+        }
+        focused.send_keys(keys).await.expect("type keys");
+        if navigates {
+            self.wait_new_page("the page after the keys").await;
+            let url = self.client.current_url().await.expect("the current URL");
+            self.loaded(url.as_str()).await;
+        }
+    }
+
+    /// The focused element's outer HTML.
+    pub async fn focused(&self) -> String {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("the focused element");
+        focused.html(false).await.expect("its HTML")
     }
 
     /// Logs in through the login form and waits for the page it leads to.

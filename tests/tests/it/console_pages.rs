@@ -1,6 +1,7 @@
-//! Every page of the console's menu, for every role, in a real browser at the desk
-//! screen's size: it opens (no error page), passes axe-core (no serious or critical
-//! violation, checked as each page loads) and breaks no CSP rule. The site has a door
+//! Every page of the console's menu, for every role, in a real browser: it opens (no
+//! error page), passes axe-core (no serious or critical violation, checked as each page
+//! loads), breaks no CSP rule, and fits the desk screen (1366×768) and a tablet
+//! (768×1024) without sideways scrolling. The site has a door
 //! with a real agent, an alarm and events, so that lists are not empty.
 
 use gatehouse_e2e::Console;
@@ -34,6 +35,13 @@ async fn every_page_of_every_role_opens_and_is_accessible() {
             let text = browser.page_text().await;
             assert!(!text.contains("Error 4"), "{role} {page}: {text}");
             assert!(!text.contains("Error 5"), "{role} {page}: {text}");
+            // Readable without sideways scrolling on the desk screen and on a tablet.
+            assert_eq!(browser.overflow_x().await, 0, "{role} {page} at 1366x768");
+            browser.resize(768, 1024).await;
+            let width = browser.execute("return window.innerWidth;").await;
+            assert_eq!(width, 768, "the window did not resize");
+            assert_eq!(browser.overflow_x().await, 0, "{role} {page} at 768x1024");
+            browser.resize(1366, 768).await;
         }
         browser.press("Log out").await;
     }
@@ -41,7 +49,11 @@ async fn every_page_of_every_role_opens_and_is_accessible() {
     let browser = &mut console.browser;
     if browser.checks_accessibility() {
         // Each role's pages, its login and its logout.
-        assert!(browser.checked_pages.len() >= 30, "{:?}", browser.checked_pages);
+        assert!(
+            browser.checked_pages.len() >= 30,
+            "{:?}",
+            browser.checked_pages
+        );
     }
     browser.goto("/no-such-page").await;
     assert!(browser.page_text().await.contains("Error 404"));

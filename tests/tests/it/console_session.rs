@@ -1,8 +1,8 @@
 //! Console sessions in a real browser: logging in and out through the forms, the idle
 //! and absolute ends of a session, and the CSP check every browser test ends with.
 
-use gatehouse_e2e::Console;
 use gatehouse_e2e::browser::PAGE_TIMEOUT;
+use gatehouse_e2e::{Browser, Console};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -35,6 +35,28 @@ async fn login_lands_on_the_role_home_and_logout_ends_the_session() {
         "{}",
         browser.path().await
     );
+    console.finish().await;
+}
+
+/// With the keyboard alone: the login form has the focus, Tab moves to the password,
+/// Enter logs in; on the page, the first Tab stop skips to the content.
+#[tokio::test]
+async fn login_works_with_the_keyboard_alone() {
+    let Some(mut console) = Console::start("keyboard_login", &[]).await else {
+        return;
+    };
+    let password = console.operator("officer", "security").await;
+    let browser = &mut console.browser;
+    browser.goto("/login").await;
+    assert!(browser.focused().await.contains("id=\"username\""));
+    let keys = format!("officer{}{password}{}", Browser::TAB, Browser::ENTER);
+    browser.keys(&keys, true).await;
+    assert_eq!(browser.path().await, "/desk");
+    browser.keys(Browser::TAB, false).await;
+    let first = browser.focused().await;
+    assert!(first.contains("Skip to content"), "{first}");
+    browser.keys(Browser::ENTER, false).await;
+    assert!(browser.path().await.starts_with("/desk"));
     console.finish().await;
 }
 
