@@ -36,10 +36,20 @@ impl Console {
     /// A server with `extra_env` (e.g. `GATEHOUSE__CONSOLE__IDLE_TIMEOUT_S`) and a
     /// browser on it, or `None` when the browser tests are skipped (see `browser`).
     pub async fn start(test: &str, extra_env: &[(&str, &str)]) -> Option<Console> {
+        Console::start_on_database(test, None, extra_env).await
+    }
+
+    /// [`Console::start`] on the database at `database` (e.g. PostgreSQL, shared with
+    /// [`Console::replica`]s), or on a SQLite file of its own when `None`.
+    pub async fn start_on_database(
+        test: &str,
+        database: Option<&str>,
+        extra_env: &[(&str, &str)],
+    ) -> Option<Console> {
         let dir = TempDir::new().expect("a folder for the server");
-        let mut env = vec![("GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD", ADMIN_PASSWORD)];
-        env.extend_from_slice(extra_env);
-        let server = ServerProcess::start(dir.path(), &env);
+        let env = server_env(extra_env);
+        let database = database.map_or_else(|| crate::database_url(dir.path()), str::to_owned);
+        let server = ServerProcess::start_on_database(dir.path(), &database, &env, free_port());
         // The browser starts while the server does.
         let browser = Browser::start(test, &server.base_url).await?;
         let mut server = server;
@@ -53,6 +63,17 @@ impl Console {
             browser,
             dir,
         })
+    }
+
+    /// Another `gatehouse serve` on the same (PostgreSQL) `database`, with the same
+    /// `extra_env`, in a folder of its own under this console's, and ready.
+    pub async fn replica(&self, database: &str, extra_env: &[(&str, &str)]) -> ServerProcess {
+        let dir = self.dir.path().join(format!("replica-{}", free_port()));
+        std::fs::create_dir(&dir).expect("a folder for the replica");
+        let env = server_env(extra_env);
+        let mut replica = ServerProcess::start_on_database(&dir, database, &env, free_port());
+        replica.wait_ready().await;
+        replica
     }
 
     /// Creates an operator `username` with `role` (`security`, `receptionist`, ...)
@@ -79,12 +100,22 @@ impl Console {
     /// real `door-agent` with simulated hardware serving its door, started and holding
     /// a policy.
     pub async fn door_agent(&self, card: &str) -> (OneDoorSite, AgentProcess) {
+        self.door_agent_of(&self.server, card).await
+    }
+
+    /// [`Console::door_agent`] with the agent enrolled at and talking to `server` (e.g.
+    /// a [`Console::replica`]).
+    pub async fn door_agent_of(
+        &self,
+        server: &ServerProcess,
+        card: &str,
+    ) -> (OneDoorSite, AgentProcess) {
         let settings = json!({"unlock_ms": 1000, "held_open_ms": 1000});
         let site = OneDoorSite::create(&self.api, &self.admin, card, settings).await;
         let status_port = free_port();
         let config = self.dir.path().join("door-agent.toml");
         let toml = agent_config(
-            &self.server.base_url,
+            &server.base_url,
             &self.dir.path().join("agent-state"),
             status_port,
             86_400,
@@ -92,7 +123,7 @@ impl Console {
             (READER, &site.door),
         );
         std::fs::write(&config, toml).expect("write the agent's configuration");
-        let enrolled = enroll_agent(&self.server.base_url, &site.enrollment_code, &config).await;
+        let enrolled = enroll_agent(&server.base_url, &site.enrollment_code, &config).await;
         assert!(
             enrolled.status.success(),
             "enroll: {}",
@@ -156,4 +187,11 @@ impl Console {
         self.browser.close().await;
         self.assert_no_csp_violation();
     }
+}
+
+/// The bootstrap admin's password, then `extra_env`.
+fn server_env<'a>(extra_env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![("GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD", ADMIN_PASSWORD)];
+    env.extend_from_slice(extra_env);
+    env
 }

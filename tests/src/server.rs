@@ -113,13 +113,24 @@ impl ServerProcess {
     /// [`ServerProcess::start`] on API port `api_port` (to restart a server where its
     /// clients expect it).
     pub fn start_on(dir: &Path, extra_env: &[(&str, &str)], api_port: u16) -> ServerProcess {
+        ServerProcess::start_on_database(dir, &database_url(dir), extra_env, api_port)
+    }
+
+    /// [`ServerProcess::start_on`] with the database at `database` (e.g. a PostgreSQL
+    /// database that several servers share) instead of the one in `dir`.
+    pub fn start_on_database(
+        dir: &Path,
+        database: &str,
+        extra_env: &[(&str, &str)],
+        api_port: u16,
+    ) -> ServerProcess {
         let metrics_port = free_port();
         let log_path = new_log_path(dir);
         let log = File::create(&log_path).expect("create the server log");
         let mut command = gatehouse_command(dir);
         command
             .arg("--database-url")
-            .arg(database_url(dir))
+            .arg(database)
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{api_port}"))

@@ -14,6 +14,7 @@ mod console_events;
 mod console_lockdown;
 mod console_muster;
 mod console_pages;
+mod console_replicas;
 mod console_roles;
 mod console_session;
 mod import_cli;
