@@ -153,9 +153,13 @@ impl Drop for Driver {
     fn drop(&mut self) {
         // The whole group: chromedriver and the Chromium processes it started.
         // `--` matters: procps reads `kill -KILL -<n>` as options, down to kill(-1).
+        let group = self.child.id();
+        if group <= 1 {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-s", "KILL", "--"])
-            .arg(format!("-{}", self.child.id()))
+            .arg(format!("-{group}"))
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
@@ -562,8 +566,10 @@ impl Browser {
         )
     }
 
-    /// Ends the WebDriver session (the driver and its Chromium end when dropped).
+    /// Ends the WebDriver session (the driver and its Chromium end when dropped), after
+    /// a moment for reports the page is still sending (CSP).
     pub async fn close(&self) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
         let _ = self.client.clone().close().await;
     }
 
