@@ -19,4 +19,6 @@ pub struct AppState {
     pub audit_key: Arc<AuditKey>,
     /// The import jobs running on this replica, with their live counts.
     pub import_jobs: Arc<crate::import::job::Jobs>,
+    /// Each alarm kind's priority and instructions (`[alarms]`), for every alarm served.
+    pub alarm_desk: Arc<crate::alarm_desk::AlarmDesk>,
 }

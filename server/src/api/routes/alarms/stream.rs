@@ -14,6 +14,7 @@
 //! anything) passes it on at most every 5 s and when the stream ends, so a reconnecting
 //! console does not read the same stretch of the chain again.
 
+use crate::alarm_desk::AlarmDesk;
 use crate::alarms::StreamShutdown;
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::auth::extract::Authorized;
@@ -84,6 +85,7 @@ pub(super) async fn alarm_stream(
         .ok_or(ApiError::InvalidToken)?;
     let feed = Feed {
         store: state.store.clone(),
+        desk: state.alarm_desk.clone(),
         tokens: state.tokens.clone(),
         token,
         session_id: auth.principal.session_id,
@@ -113,6 +115,8 @@ pub(super) async fn alarm_stream(
 /// The state of one stream.
 struct Feed {
     store: Store,
+    /// Each alarm's priority and instructions.
+    desk: Arc<AlarmDesk>,
     tokens: Arc<TokenKeys>,
     token: String,
     session_id: Uuid,
@@ -155,8 +159,13 @@ impl Feed {
             }
             let before = self.after;
             match self.store.alarm_feed(self.after).await {
-                Ok((items, next)) => {
+                Ok((mut items, next)) => {
                     self.after = next;
+                    for item in &mut items {
+                        if let FeedItem::Alarm { alarm, .. } = item {
+                            self.desk.annotate(alarm);
+                        }
+                    }
                     if let Some(last) = items.last() {
                         self.sent_position = last.seq();
                     }
