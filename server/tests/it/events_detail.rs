@@ -222,7 +222,9 @@ async fn events_are_searched_by_card_and_by_name(db: &TestDb) {
         ("name and door", EventFilter {
             person_name: text("a"), door_id: Some(s.front), ..f()
         }, vec![2]),
-        ("name and card", EventFilter { person_name: text("ada"), card: text("0C"), ..f() }, vec![]),
+        ("name and card", EventFilter {
+            person_name: text("ada"), card: text("0C"), ..f()
+        }, vec![]),
     ];
     for (case, filter, expected) in rows {
         let got = ids(s.store.list_events(&filter, None, 100).await.unwrap());

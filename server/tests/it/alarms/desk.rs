@@ -93,7 +93,7 @@ async fn door_alarms_name_their_door_site_agent_and_person(db: &TestDb) {
     let fed: Vec<_> = items
         .iter()
         .filter_map(|item| match item {
-            FeedItem::Alarm { alarm, .. } => Some(alarm.clone()),
+            FeedItem::Alarm { alarm, .. } => Some((**alarm).clone()),
             FeedItem::Ack { .. } => None,
         })
         .collect();
