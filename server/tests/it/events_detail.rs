@@ -303,6 +303,21 @@ async fn the_event_detail_over_http() {
     let long = "a".repeat(65);
     let long = format!("/api/v1/events?person_name={long}");
     invalid(app.get(&long, &admin).await, "person_name").await;
+    for bad in ["%00", "a%0Ab", "%20%20"] {
+        let path = format!("/api/v1/events?person_name={bad}");
+        invalid(app.get(&path, &admin).await, "person_name").await;
+    }
+    let page = expect(
+        app.get("/api/v1/events?person_name=%20vera%20", &admin)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "trimmed: {page}"
+    );
 }
 
 /// An agent older than traces uploads presentations as it always did (the record's
