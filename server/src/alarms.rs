@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// When the server raises alarms by itself (`[alarms]` in the configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// When the server raises alarms by itself, and what the desk is told of each kind
+/// (`[alarms]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlarmSettings {
     /// `agent_offline` for an active agent not heard from (an upload or a policy request;
@@ -18,6 +19,10 @@ pub struct AlarmSettings {
     pub repeated_denials: u32,
     /// ...within this many seconds, at any doors.
     pub repeated_denials_window_s: u64,
+    /// Each kind's priority, 1 (most urgent) to 5 (`[alarms.priority]`).
+    pub priority: crate::alarm_desk::Priorities,
+    /// Each kind's instructions for the officer (`[alarms.instructions]`).
+    pub instructions: crate::alarm_desk::Instructions,
 }
 
 impl Default for AlarmSettings {
@@ -27,6 +32,8 @@ impl Default for AlarmSettings {
             agent_offline_after_s: 120,
             repeated_denials: rule.count,
             repeated_denials_window_s: rule.window_s,
+            priority: Default::default(),
+            instructions: Default::default(),
         }
     }
 }

@@ -221,6 +221,11 @@ impl Settings {
         if let Some((key, why)) = self.console.problem() {
             return fail(key, why);
         }
+        let desk = &self.alarms;
+        if let Some((key, why)) = (desk.priority.problem()).or_else(|| desk.instructions.problem())
+        {
+            return fail(&key, why);
+        }
         if self.audit.checkpoint_records == 0 {
             return fail("audit.checkpoint_records", "must be at least 1");
         }

@@ -2,6 +2,7 @@
 //!
 //! [`launch`] runs the server on listeners the caller binds, so tests start it on port 0.
 
+pub mod alarm_desk;
 pub mod alarms;
 pub mod api;
 pub mod audit;
@@ -98,11 +99,15 @@ pub async fn launch(
                 secure: tls.is_some(),
             },
         },
+        alarm_desk: Arc::new(alarm_desk::AlarmDesk {
+            priority: settings.alarms.priority.clone(),
+            instructions: settings.alarms.instructions.clone(),
+        }),
         store: store.clone(),
     };
-    alarms::apply(&store, settings.alarms).await?;
+    alarms::apply(&store, settings.alarms.clone()).await?;
     let retention = tokio::spawn(retention::run(store.clone(), settings.retention));
-    let offline_agents = tokio::spawn(alarms::run(store.clone(), settings.alarms));
+    let offline_agents = tokio::spawn(alarms::run(store.clone(), settings.alarms.clone()));
     let checkpoints = tokio::spawn(audit::checkpoint::run(
         store.clone(),
         audit_key.clone(),

@@ -21,4 +21,6 @@ pub struct AppState {
     pub import_jobs: Arc<crate::import::job::Jobs>,
     /// The web console's session lengths and cookie attributes.
     pub console: crate::console::ConsoleConfig,
+    /// Each alarm kind's priority and instructions (`[alarms]`), for every alarm served.
+    pub alarm_desk: Arc<crate::alarm_desk::AlarmDesk>,
 }

@@ -26,6 +26,26 @@ use super::policy_sync::without_url;
 /// Beyond this clock offset the agent's clock is wrong (IEC 60839-11-1: ±10 s).
 const MAX_CLOCK_OFFSET_MS: u64 = 10_000;
 
+/// The most journal payload bytes one upload carries (base64 makes it ~683 KiB, well
+/// under the server's default 1 MiB body limit with 1,000 records' JSON around it).
+/// Presentations carry their decision trace, so 1,000 of them may not fit otherwise.
+const MAX_UPLOAD_PAYLOAD_BYTES: usize = 512 * 1024;
+
+/// The longest prefix of `records` within [`MAX_UPLOAD_PAYLOAD_BYTES`], and at least the
+/// first record (one record is at most 64 KiB).
+fn within_budget(mut records: Vec<crate::journal::Record>) -> Vec<crate::journal::Record> {
+    let mut total = 0usize;
+    let fits = records
+        .iter()
+        .take_while(|r| {
+            total = total.saturating_add(r.payload.len());
+            total <= MAX_UPLOAD_PAYLOAD_BYTES
+        })
+        .count();
+    records.truncate(fits.max(1));
+    records
+}
+
 /// Whether the clock offset is out of bounds, to raise `clock_offset` once per crossing.
 #[derive(Debug, Default)]
 struct ClockWatch {
@@ -80,6 +100,7 @@ pub async fn upload_loop(
                 continue;
             }
         };
+        let records = within_budget(records);
         let Some(last_sent) = records.last().map(|r| r.seq) else {
             // Nothing to send: wait for an append (or look again in a while).
             let appended =
@@ -214,6 +235,40 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    #[test]
+    fn a_batch_stays_within_the_payload_budget() {
+        let record = |seq: u64, len: usize| crate::journal::Record {
+            seq,
+            prev_hash: [0; 32],
+            payload: vec![0; len],
+            hash: [0; 32],
+        };
+        let seqs = |records: Vec<crate::journal::Record>| -> Vec<u64> {
+            within_budget(records).iter().map(|r| r.seq).collect()
+        };
+        let kib = 1024;
+        // (case, payload sizes, the records sent)
+        let rows: [(&str, Vec<usize>, Vec<u64>); 5] = [
+            ("nothing", vec![], vec![]),
+            ("small ones all go", vec![500; 1000], (1..=1000).collect()),
+            (
+                "exactly the budget",
+                vec![256 * kib, 256 * kib, 1],
+                vec![1, 2],
+            ),
+            ("a big one alone", vec![600 * kib, 1], vec![1]),
+            (
+                "stops before the one past it",
+                vec![300 * kib, 300 * kib],
+                vec![1],
+            ),
+        ];
+        for (case, sizes, expected) in rows {
+            let records = (1u64..).zip(sizes).map(|(s, l)| record(s, l)).collect();
+            assert_eq!(seqs(records), expected, "{case}");
+        }
+    }
 
     #[test]
     fn clock_offset_is_raised_once_per_crossing() {

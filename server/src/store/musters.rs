@@ -29,6 +29,11 @@ pub struct MusterPerson {
     /// The officer who marked them.
     pub accounted_by: Option<String>,
     pub note: Option<String>,
+    /// A person's employer, a visitor's organisation (as they are now).
+    pub organisation: Option<String>,
+    /// For a visitor: their host (as now).
+    pub host_person_id: Option<Uuid>,
+    pub host_name: Option<String>,
 }
 
 /// A muster and its list.
@@ -59,9 +64,14 @@ impl Db<'_> {
             .fetch_one(&mut *c)
             .await?;
             let people = sqlx::query_as::<_, MusterPerson>(
-                "SELECT holder_id, kind, name, zone_id, zone_name, door_id, door_name, since, \
-                 accounted_at, accounted_by, note FROM muster_people WHERE muster_id = $1 \
-                 ORDER BY zone_name, name, holder_id",
+                "SELECT m.holder_id, m.kind, m.name, m.zone_id, m.zone_name, m.door_id, \
+                 m.door_name, m.since, m.accounted_at, m.accounted_by, m.note, \
+                 COALESCE(pe.employer, v.visitor_organisation) AS organisation, \
+                 v.host_person_id, h.name AS host_name FROM muster_people m \
+                 LEFT JOIN people pe ON m.kind = 'person' AND pe.id = m.holder_id \
+                 LEFT JOIN visits v ON m.kind = 'visitor' AND v.id = m.holder_id \
+                 LEFT JOIN people h ON h.id = v.host_person_id WHERE m.muster_id = $1 \
+                 ORDER BY m.zone_name, m.name, m.holder_id",
             )
             .bind(id)
             .fetch_all(&mut *c)
@@ -101,6 +111,7 @@ impl Store {
                 "INSERT INTO muster_people (muster_id, holder_id, kind, name, zone_id, zone_name, \
                  door_id, door_name, direction, since) ",
                 "$2, ",
+                "",
                 "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward \
                  WHERE inward.to_zone_id = p.zone_id)"
             ))

@@ -115,24 +115,32 @@ pub struct Occupant {
     /// When they passed (by the door agent's clock).
     #[sqlx(try_from = "StoredTime")]
     pub since: DateTime<Utc>,
+    /// A person's employer, a visitor's organisation.
+    pub organisation: Option<String>,
+    /// For a visitor: their host.
+    pub host_person_id: Option<Uuid>,
+    pub host_name: Option<String>,
 }
 
 /// `$prefix SELECT $columns` + the columns of [`Occupant`] over `presence p` joined with
-/// zones `z`, doors, people and visits, `WHERE $where`; visitors checked out at reception
-/// after their last passage are gone.
+/// zones `z`, doors, people `pe`, visits `v` and hosts `h` (`$more`: the columns after
+/// `since`, `organisation` and the host's, or none), `WHERE $where`; visitors checked out
+/// at reception after their last passage are gone.
 macro_rules! select_occupants {
-    ($prefix:literal, $columns:literal, $where:literal) => {
+    ($prefix:literal, $columns:literal, $more:expr, $where:literal) => {
         concat!(
             $prefix,
             "SELECT ",
             $columns,
             "p.holder_id, CASE WHEN p.person_id IS NULL THEN 'visitor' ELSE 'person' END \
              AS kind, COALESCE(pe.name, v.visitor_name, '') AS name, p.zone_id, \
-             z.name AS zone_name, p.door_id, d.name AS door_name, p.direction, p.since \
-             FROM presence p JOIN zones z ON z.id = p.zone_id \
+             z.name AS zone_name, p.door_id, d.name AS door_name, p.direction, p.since",
+            $more,
+            " FROM presence p JOIN zones z ON z.id = p.zone_id \
              LEFT JOIN doors d ON d.id = p.door_id \
              LEFT JOIN people pe ON pe.id = p.person_id \
              LEFT JOIN visits v ON v.id = p.visit_id \
+             LEFT JOIN people h ON h.id = v.host_person_id \
              WHERE (v.checked_out_at IS NULL OR v.checked_out_at < p.since) AND ",
             $where,
             " ORDER BY z.name, name, p.holder_id"
@@ -140,6 +148,14 @@ macro_rules! select_occupants {
     };
 }
 pub(crate) use select_occupants;
+
+/// The columns of [`Occupant`] after `since` (see [`select_occupants!`]).
+macro_rules! occupant_more {
+    () => {
+        ", COALESCE(pe.employer, v.visitor_organisation) AS organisation, \
+         v.host_person_id, h.name AS host_name"
+    };
+}
 
 impl Store {
     /// Everyone whose last passage led into `zone_id` or a zone below it.
@@ -150,6 +166,7 @@ impl Store {
                 "WITH RECURSIVE tree (id) AS (SELECT id FROM zones WHERE id = $1 \
                  UNION ALL SELECT c.id FROM zones c JOIN tree t ON c.parent_id = t.id) ",
                 "",
+                occupant_more!(),
                 "p.zone_id IN (SELECT id FROM tree)"
             ))
             .bind(zone_id)
@@ -166,6 +183,7 @@ impl Store {
             sqlx::query_as::<_, Occupant>(select_occupants!(
                 "",
                 "",
+                occupant_more!(),
                 "z.site_id = $1 AND EXISTS (SELECT 1 FROM doors inward \
                  WHERE inward.to_zone_id = p.zone_id)"
             ))

@@ -8,6 +8,7 @@ use crate::support::openapi;
 use crate::support::site_model as site_support;
 
 mod api;
+mod desk;
 mod raised;
 mod store;
 mod stream;

@@ -222,7 +222,9 @@ async fn events_are_searched_by_card_and_by_name(db: &TestDb) {
         ("name and door", EventFilter {
             person_name: text("a"), door_id: Some(s.front), ..f()
         }, vec![2]),
-        ("name and card", EventFilter { person_name: text("ada"), card: text("0C"), ..f() }, vec![]),
+        ("name and card", EventFilter {
+            person_name: text("ada"), card: text("0C"), ..f()
+        }, vec![]),
     ];
     for (case, filter, expected) in rows {
         let got = ids(s.store.list_events(&filter, None, 100).await.unwrap());
@@ -301,4 +303,74 @@ async fn the_event_detail_over_http() {
     let long = "a".repeat(65);
     let long = format!("/api/v1/events?person_name={long}");
     invalid(app.get(&long, &admin).await, "person_name").await;
+    for bad in ["%00", "a%0Ab", "%20%20"] {
+        let path = format!("/api/v1/events?person_name={bad}");
+        invalid(app.get(&path, &admin).await, "person_name").await;
+    }
+    let page = expect(
+        app.get("/api/v1/events?person_name=%20vera%20", &admin)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "trimmed: {page}"
+    );
+}
+
+/// An agent older than traces uploads presentations as it always did (the record's
+/// encoding without the trace's final byte): stored, listed and shown without a trace;
+/// a newer agent's traced record next to it keeps its trace.
+#[tokio::test]
+async fn an_older_agent_still_uploads_and_its_events_have_no_trace() {
+    use crate::agents::support::{agent, door, presentation, record, upload};
+    use gatehouse_core::event::{GENESIS_HASH, chain_hash};
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let (_, front) = door(&app, &admin, "HQ").await;
+    let (_, token) = agent(&app, &admin, &[front]).await;
+    let old = presentation(front, "04AA", Outcome::Denied, None);
+    let mut old_payload = old.encode().unwrap();
+    assert_eq!(
+        old_payload.pop(),
+        Some(0),
+        "the trace's None, which old agents lack"
+    );
+    let mut new = presentation(front, "04BB", Outcome::Denied, None);
+    if let EventKind::Presentation(p) = &mut new.kind {
+        p.trace = Some(trace());
+    }
+    let new_payload = new.encode().unwrap();
+    let first = chain_hash(&GENESIS_HASH, 1, &old_payload);
+    let second = chain_hash(&first, 2, &new_payload);
+    let answer = upload(
+        &app,
+        &token,
+        &[
+            record(1, &old_payload, &first),
+            record(2, &new_payload, &second),
+        ],
+    )
+    .await;
+    assert_eq!(answer["stored"], 2, "{answer}");
+    let page = app.get_json("/api/v1/events", &admin).await;
+    let items = page["items"].as_array().unwrap();
+    let detail = |i: usize| {
+        let id = items[i]["id"].as_str().unwrap().to_owned();
+        let app = &app;
+        let admin = &admin;
+        async move { app.get_json(&format!("/api/v1/events/{id}"), admin).await }
+    };
+    let old = detail(0).await;
+    assert_eq!(
+        (&old["card"], old.get("trace")),
+        (&Value::from("04AA"), None),
+        "{old}"
+    );
+    let new = detail(1).await;
+    assert_eq!(new["trace"].as_array().map(Vec::len), Some(3), "{new}");
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
+    assert_eq!(report["ok"], true, "{report}");
 }

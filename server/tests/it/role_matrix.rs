@@ -61,7 +61,9 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get", "/api/v1/audit/verify") => Roles(ADMIN_AUDITOR),
         ("get", "/api/v1/audit/public-key") => Roles(ADMIN_AUDITOR),
         ("get", "/api/v1/audit/export") => Roles(ADMIN_AUDITOR),
-        ("get", "/api/v1/zones/{id}/occupancy") => Roles(READ_MODEL),
+        ("get", "/api/v1/zones/{id}/occupancy" | "/api/v1/sites/{id}/occupancy") => {
+            Roles(READ_MODEL)
+        }
         ("get", "/api/v1/sites/{id}/muster") => Roles(READ_MODEL),
         ("post", "/api/v1/sites/{id}/musters") => Roles(WRITE_MODEL),
         ("get", "/api/v1/musters/{id}") => Roles(READ_MODEL),

@@ -1,6 +1,8 @@
 //! Alarms for the security desk: the list (with filters), acknowledging one with a note,
-//! and the live stream (`stream`). Admins, security officers and auditors read; admins
-//! and security officers acknowledge.
+//! and the live stream (`stream`). Each alarm carries its kind's priority and
+//! instructions (`[alarms]`, see `alarm_desk`) and the names of its agent, door, site and
+//! person. Admins, security officers and auditors read; admins and security officers
+//! acknowledge.
 
 pub(crate) mod stream;
 
@@ -76,10 +78,12 @@ async fn list_alarms(
         from: query.from.map(DateTime::from),
         to: query.to.map(DateTime::from),
     };
-    let rows = state
+    let mut rows = state
         .store
         .list_alarms(&filter, page.cursor()?, limit + 1)
         .await?;
+    rows.iter_mut()
+        .for_each(|alarm| state.alarm_desk.annotate(alarm));
     Ok(Json(Page::from_rows(rows, limit, |a| a.id)))
 }
 
@@ -105,7 +109,7 @@ async fn acknowledge_alarm(
     ApiJson(request): ApiJson<Acknowledge>,
 ) -> Result<Json<Alarm>, ApiError> {
     let note = note::alarm_note(&request.note)?;
-    let acknowledged = state
+    let mut acknowledged = state
         .store
         .acknowledge_alarm(id, note, &auth.actor())
         .await
@@ -113,5 +117,6 @@ async fn acknowledge_alarm(
             StoreError::NotFound => ApiError::NotFound("alarm"),
             other => other.into(),
         })?;
+    state.alarm_desk.annotate(&mut acknowledged);
     Ok(Json(acknowledged))
 }

@@ -17,6 +17,7 @@ use axum::extract::State;
 use chrono::DateTime;
 use gatehouse_core::decide::{Outcome, Reason};
 use gatehouse_core::model::normalize_card;
+use gatehouse_core::text::{Lines, text_problem};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -53,7 +54,7 @@ pub struct EventQuery {
     )]
     card: Option<String>,
     /// Events of a person or visitor whose name contains this (case-insensitive; on
-    /// SQLite for ASCII letters only), 1 to 64 characters.
+    /// SQLite for ASCII letters only): 1 to 64 characters of one line, trimmed.
     #[param(min_length = 1, max_length = 64)]
     person_name: Option<String>,
     /// The zone the door leads into (presentations).
@@ -93,11 +94,14 @@ impl EventQuery {
         let kind = filters::kind(self.kind.as_deref(), Kinds::Events)?;
         let card = (self.card.as_deref().map(normalize_card).transpose())
             .map_err(|e| ApiError::field("card", e.to_string()))?;
+        // Read as names are written (one line, no control characters: PostgreSQL
+        // refuses a NUL), and searched for trimmed, as names are stored.
         let person_name = match self.person_name.as_deref() {
-            Some(name) if name.is_empty() || name.chars().count() > 64 => {
-                return Err(ApiError::field("person_name", "1 to 64 characters"));
-            }
-            name => name.map(str::to_owned),
+            Some(name) => match text_problem(name, 64, Lines::Single) {
+                Some(problem) => return Err(ApiError::field("person_name", problem)),
+                None => Some(name.trim().to_owned()),
+            },
+            None => None,
         };
         Ok(EventFilter {
             door_id: parse("door_id", self.door_id.as_deref(), UUID)?,

@@ -1,6 +1,13 @@
-//! Who is inside: a zone's occupancy, the live muster list of a site, and musters
+//! Who is inside: a zone's occupancy and a site's (each zone counted against its
+//! `max_occupancy`, see `counts`), the live muster list of a site, and musters
 //! (evacuation roll calls) that officers start, mark people on and close. Lists come as
-//! JSON, CSV or a printable HTML page (`?format=`).
+//! JSON, CSV or a printable HTML page (`?format=`, see `render`); each person with their
+//! organisation and, for a visitor, their host. Times are RFC 3339 UTC in JSON.
+
+mod counts;
+mod render;
+
+pub use counts::ZoneCount;
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
@@ -8,14 +15,16 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ReadOccupancy, RunMuster};
 use crate::domain::note;
 use crate::state::AppState;
-use crate::store::{MusterPerson, MusterRecord, Occupant};
+use crate::store::{MusterRecord, Occupant, Store, StoreError, ZoneRecord};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use counts::zone_counts;
+use render::{Row, minute, render};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -23,6 +32,7 @@ use uuid::Uuid;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(zone_occupancy))
+        .routes(routes!(site_occupancy))
         .routes(routes!(site_muster))
         .routes(routes!(start_muster))
         .routes(routes!(get_muster))
@@ -49,22 +59,45 @@ pub struct FormatQuery {
     format: Option<ListFormat>,
 }
 
-/// How many are inside one zone.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ZoneCount {
-    pub zone_id: Uuid,
-    pub zone_name: String,
-    pub count: usize,
-}
-
 /// Everyone inside a zone (it and the zones below it).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Occupancy {
     pub zone_id: Uuid,
+    pub zone_name: String,
+    /// Everyone inside: what `max_occupancy` limits.
     pub count: usize,
-    /// Per zone, for the zones below that are occupied.
+    /// How many may be inside at once; absent: no limit.
+    pub max_occupancy: Option<u32>,
+    /// Per zone, for this zone and the zones below that are occupied.
     pub zones: Vec<ZoneCount>,
     pub occupants: Vec<Occupant>,
+}
+
+/// Everyone inside a site, and every zone of it counted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteOccupancy {
+    pub site_id: Uuid,
+    pub site_name: String,
+    /// Everyone inside the site (in a zone some door leads into).
+    pub count: usize,
+    /// Every zone of the site, occupied or not, in creation order.
+    pub zones: Vec<ZoneCount>,
+    pub occupants: Vec<Occupant>,
+}
+
+/// Every zone of `site_id`, in creation order.
+async fn site_zones(store: &Store, site_id: Uuid) -> Result<Vec<ZoneRecord>, StoreError> {
+    const PAGE: u32 = 500;
+    let mut zones: Vec<ZoneRecord> = Vec::new();
+    loop {
+        let after = zones.last().map(|z| z.id);
+        let page = store.list_zones(Some(site_id), after, PAGE).await?;
+        let more = page.len() == PAGE as usize;
+        zones.extend(page);
+        if !more {
+            return Ok(zones);
+        }
+    }
 }
 
 /// Who is inside a zone and the zones below it now, from their last granted passage.
@@ -77,23 +110,42 @@ async fn zone_occupancy(
     _auth: Authorized<ReadOccupancy>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Occupancy>, ApiError> {
-    state.store.zone(id).await?;
+    let zone = state.store.zone(id).await?;
     let occupants = state.store.zone_occupants(id).await?;
-    let mut zones: BTreeMap<Uuid, ZoneCount> = BTreeMap::new();
-    for o in &occupants {
-        zones
-            .entry(o.zone_id)
-            .or_insert_with(|| ZoneCount {
-                zone_id: o.zone_id,
-                zone_name: o.zone_name.clone(),
-                count: 0,
-            })
-            .count += 1;
-    }
+    let occupied: HashSet<Uuid> = occupants.iter().map(|o| o.zone_id).collect();
+    let zones = zone_counts(&site_zones(&state.store, zone.site_id).await?, &occupants)
+        .into_iter()
+        .filter(|z| occupied.contains(&z.zone_id))
+        .collect();
     Ok(Json(Occupancy {
         zone_id: id,
+        zone_name: zone.name,
         count: occupants.len(),
-        zones: zones.into_values().collect(),
+        max_occupancy: zone.rules.max_occupancy,
+        zones,
+        occupants,
+    }))
+}
+
+/// Who is inside a site now, and every zone of it with how many are inside against its
+/// `max_occupancy`.
+#[utoipa::path(get, path = "/sites/{id}/occupancy", tag = "occupancy", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = SiteOccupancy), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn site_occupancy(
+    State(state): State<AppState>,
+    _auth: Authorized<ReadOccupancy>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<SiteOccupancy>, ApiError> {
+    let site = state.store.site(id).await?;
+    let occupants = state.store.site_occupants(id).await?;
+    let zones = zone_counts(&site_zones(&state.store, id).await?, &occupants);
+    Ok(Json(SiteOccupancy {
+        site_id: id,
+        site_name: site.name,
+        count: occupants.len(),
+        zones,
         occupants,
     }))
 }
@@ -213,156 +265,4 @@ async fn close_muster(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<MusterRecord>, ApiError> {
     Ok(Json(state.store.close_muster(id, &auth.actor()).await?))
-}
-
-/// One line of a printed or CSV list.
-struct Row {
-    name: String,
-    kind: String,
-    zone: String,
-    door: String,
-    since: String,
-    accounted: String,
-}
-
-impl Row {
-    fn cells(&self) -> [&str; 6] {
-        [
-            &self.name,
-            &self.kind,
-            &self.zone,
-            &self.door,
-            &self.since,
-            &self.accounted,
-        ]
-        .map(String::as_str)
-    }
-}
-
-impl From<&Occupant> for Row {
-    fn from(o: &Occupant) -> Row {
-        Row {
-            name: o.name.clone(),
-            kind: o.kind.clone(),
-            zone: o.zone_name.clone(),
-            door: o.door_name.clone().unwrap_or_default(),
-            since: minute(o.since),
-            accounted: String::new(),
-        }
-    }
-}
-
-impl From<&MusterPerson> for Row {
-    fn from(p: &MusterPerson) -> Row {
-        let accounted = match (&p.accounted_at, &p.accounted_by) {
-            (Some(at), by) => format!(
-                "{} by {}{}",
-                minute(*at),
-                by.as_deref().unwrap_or_default(),
-                p.note
-                    .as_ref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default()
-            ),
-            (None, _) => String::new(),
-        };
-        Row {
-            name: p.name.clone(),
-            kind: p.kind.clone(),
-            zone: p.zone_name.clone(),
-            door: p.door_name.clone().unwrap_or_default(),
-            since: minute(p.since),
-            accounted,
-        }
-    }
-}
-
-fn minute(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-const HEADINGS: [&str; 6] = [
-    "name",
-    "kind",
-    "zone",
-    "last door",
-    "since",
-    "accounted for",
-];
-
-/// The list as JSON (`json`), CSV (formula-safe) or a printable HTML page.
-fn render(format: ListFormat, title: &str, rows: &[Row], json: &impl Serialize) -> Response {
-    match format {
-        ListFormat::Json => Json(json).into_response(),
-        ListFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            let _ = writer.write_record(HEADINGS);
-            for row in rows {
-                let _ = writer.write_record(row.cells().map(spreadsheet_safe));
-            }
-            let body = writer.into_inner().unwrap_or_default();
-            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
-        }
-        ListFormat::Html => {
-            let mut html = format!(
-                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{t}</title>\
-                 <style>body{{font-family:sans-serif}}table{{border-collapse:collapse;width:100%}}\
-                 td,th{{border:1px solid #444;padding:4px 8px;text-align:left}}\
-                 td.box{{width:2em}}@media print{{button{{display:none}}}}</style>\
-                 <h1>{t}</h1><p>{n} people</p><table><tr><th></th>",
-                t = escape(title),
-                n = rows.len()
-            );
-            for h in HEADINGS {
-                html.push_str(&format!("<th>{}</th>", escape(h)));
-            }
-            html.push_str("</tr>");
-            for row in rows {
-                let mark = if row.accounted.is_empty() {
-                    "☐"
-                } else {
-                    "☑"
-                };
-                html.push_str(&format!("<tr><td class=\"box\">{mark}</td>"));
-                for cell in row.cells() {
-                    html.push_str(&format!("<td>{}</td>", escape(cell)));
-                }
-                html.push_str("</tr>");
-            }
-            html.push_str("</table></html>\n");
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-        }
-    }
-}
-
-/// A cell a spreadsheet will not run as a formula.
-fn spreadsheet_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_and_csv_cells_are_defused() {
-        assert_eq!(
-            escape("<b>\"A&B\"</b>"),
-            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;"
-        );
-        assert_eq!(spreadsheet_safe("=cmd()"), "'=cmd()");
-        assert_eq!(spreadsheet_safe("Ada"), "Ada");
-    }
 }

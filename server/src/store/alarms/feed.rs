@@ -19,8 +19,15 @@ pub const FEED_WINDOW: i64 = 5_000;
 /// One thing for the stream, at its chain position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
-    Alarm { seq: i64, alarm: Alarm },
-    Ack { seq: i64, ack: AckNotice },
+    /// Boxed: an alarm with its names is several times an acknowledgement's size.
+    Alarm {
+        seq: i64,
+        alarm: Box<Alarm>,
+    },
+    Ack {
+        seq: i64,
+        ack: AckNotice,
+    },
 }
 
 impl FeedItem {
@@ -89,7 +96,7 @@ impl Store {
             .into_iter()
             .map(|p| FeedItem::Alarm {
                 seq: p.chain_seq,
-                alarm: p.row.into(),
+                alarm: Box::new(p.row.into()),
             })
             .chain(acks.into_iter().map(|p| FeedItem::Ack {
                 seq: p.chain_seq,

@@ -24,7 +24,19 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What an alarm is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    PartialOrd,
+    Ord,
+)]
 #[serde(rename_all = "snake_case")]
 #[derive(
     strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter,
@@ -124,6 +136,12 @@ impl TryFrom<String> for AlarmOrigin {
 pub struct Alarm {
     pub id: Uuid,
     pub kind: AlarmKind,
+    /// 1 (most urgent) to 5, by kind (`[alarms.priority]`; the store alone gives the
+    /// built-in default, the API the configured one: `alarm_desk`).
+    #[schema(minimum = 1, maximum = 5)]
+    pub priority: u8,
+    /// What the officer should do, by kind (`[alarms.instructions]`, as `priority`).
+    pub instructions: String,
     pub origin: AlarmOrigin,
     /// When the server learned of it.
     pub raised_at: DateTime<Utc>,
@@ -131,14 +149,20 @@ pub struct Alarm {
     pub occurred_at: DateTime<Utc>,
     /// The door agent it concerns.
     pub agent_id: Uuid,
+    pub agent_name: String,
     /// The door, when a door event names one. Server alarms concern an agent and so all
     /// its doors.
     pub door_id: Option<Uuid>,
+    pub door_name: Option<String>,
+    /// The door's site.
+    pub site_id: Option<Uuid>,
+    pub site_name: Option<String>,
     /// The access event a door alarm is.
     pub event_id: Option<Uuid>,
     /// The card presented (duress, PIN lock-out, anti-passback).
     pub card: Option<String>,
     pub person_id: Option<Uuid>,
+    pub person_name: Option<String>,
     /// What the server found, in words (server alarms).
     pub detail: Option<String>,
     /// Absent until a security officer acknowledges it.
@@ -181,10 +205,15 @@ struct AlarmDbRow {
     #[sqlx(try_from = "StoredTime")]
     occurred_at: DateTime<Utc>,
     agent_id: Uuid,
+    agent_name: String,
     door_id: Option<Uuid>,
+    door_name: Option<String>,
+    site_id: Option<Uuid>,
+    site_name: Option<String>,
     event_id: Option<Uuid>,
     card: Option<String>,
     person_id: Option<Uuid>,
+    person_name: Option<String>,
     detail: Option<String>,
     #[sqlx(try_from = "OptionalStoredTime")]
     ack_at: Option<DateTime<Utc>>,
@@ -209,17 +238,25 @@ impl From<AlarmDbRow> for Alarm {
             }),
             _ => None,
         };
+        let desk = crate::alarm_desk::AlarmDesk::default();
         Alarm {
             id: row.id,
             kind: row.kind,
+            priority: desk.priority(row.kind),
+            instructions: desk.instructions(row.kind).to_owned(),
             origin: row.origin,
             raised_at: row.raised_at,
             occurred_at: row.occurred_at,
             agent_id: row.agent_id,
+            agent_name: row.agent_name,
             door_id: row.door_id,
+            door_name: row.door_name,
+            site_id: row.site_id,
+            site_name: row.site_name,
             event_id: row.event_id,
             card: row.card,
             person_id: row.person_id,
+            person_name: row.person_name,
             detail: row.detail,
             acknowledgement,
         }
@@ -227,11 +264,14 @@ impl From<AlarmDbRow> for Alarm {
 }
 
 /// The columns of the alarm model and their acknowledgement, from a server alarm `a`
-/// or a door alarm `x` of event `e`, each joined to its acknowledgement `k`.
+/// or a door alarm `x` of event `e`, each joined to its acknowledgement `k`. Names are
+/// read by subqueries, so every statement using these keeps its own `FROM`.
 macro_rules! server_alarm_columns {
     () => {
         "a.id, a.kind, 'server' AS origin, a.at AS raised_at, a.at AS occurred_at, \
-         a.agent_id, NULL AS door_id, NULL AS event_id, NULL AS card, NULL AS person_id, \
+         a.agent_id, (SELECT g.name FROM agents g WHERE g.id = a.agent_id) AS agent_name, \
+         NULL AS door_id, NULL AS door_name, NULL AS site_id, NULL AS site_name, \
+         NULL AS event_id, NULL AS card, NULL AS person_id, NULL AS person_name, \
          a.detail, k.at AS ack_at, k.operator_id AS ack_operator_id, \
          k.operator AS ack_operator, k.note AS ack_note"
     };
@@ -239,9 +279,15 @@ macro_rules! server_alarm_columns {
 macro_rules! door_alarm_columns {
     () => {
         "x.id, x.kind, 'door' AS origin, e.received_at AS raised_at, e.occurred_at, \
-         e.agent_id, e.door_id, e.id AS event_id, e.card, e.person_id, NULL AS detail, \
-         k.at AS ack_at, k.operator_id AS ack_operator_id, k.operator AS ack_operator, \
-         k.note AS ack_note"
+         e.agent_id, (SELECT g.name FROM agents g WHERE g.id = e.agent_id) AS agent_name, \
+         e.door_id, (SELECT d.name FROM doors d WHERE d.id = e.door_id) AS door_name, \
+         (SELECT d.site_id FROM doors d WHERE d.id = e.door_id) AS site_id, \
+         (SELECT s.name FROM doors d JOIN sites s ON s.id = d.site_id \
+          WHERE d.id = e.door_id) AS site_name, \
+         e.id AS event_id, e.card, e.person_id, \
+         (SELECT p.name FROM people p WHERE p.id = e.person_id) AS person_name, \
+         NULL AS detail, k.at AS ack_at, k.operator_id AS ack_operator_id, \
+         k.operator AS ack_operator, k.note AS ack_note"
     };
 }
 pub(super) use {door_alarm_columns, server_alarm_columns};

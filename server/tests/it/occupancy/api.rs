@@ -46,11 +46,11 @@ async fn officers_see_who_is_inside_and_run_a_muster() {
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     assert!(
-        csv.starts_with("name,kind,zone,last door,since,accounted for\n"),
+        csv.starts_with("name,kind,organisation,host,zone,last door,since,accounted for\n"),
         "{csv}"
     );
     assert!(
-        csv.contains("'=Bo<script>,person,Lab,Lab door,"),
+        csv.contains("'=Bo<script>,person,,,Lab,Lab door,"),
         "formula defused: {csv}"
     );
     let html = app.get(&list("html"), &admin).await;

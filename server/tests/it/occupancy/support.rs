@@ -81,7 +81,7 @@ impl Site {
             .create_visit(
                 NewVisit {
                     visitor_name: "Vera".into(),
-                    visitor_organisation: None,
+                    visitor_organisation: Some("Acme Ltd".into()),
                     host_person_id: ada,
                     window_start: now() - Duration::hours(1),
                     window_end: now() + Duration::hours(8),

@@ -14,6 +14,7 @@
 //! anything) passes it on at most every 5 s and when the stream ends, so a reconnecting
 //! console does not read the same stretch of the chain again.
 
+use crate::alarm_desk::AlarmDesk;
 use crate::alarms::StreamShutdown;
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::auth::extract::Authorized;
@@ -29,6 +30,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
@@ -97,6 +99,7 @@ pub(crate) async fn stream(
     };
     let feed = Feed {
         store: state.store.clone(),
+        desk: state.alarm_desk.clone(),
         holder,
         principal: principal.clone(),
         after,
@@ -124,6 +127,8 @@ pub(crate) async fn stream(
 /// The state of one stream.
 struct Feed {
     store: Store,
+    /// Each alarm's priority and instructions.
+    desk: Arc<AlarmDesk>,
     holder: StreamHolder,
     /// Whose stream it is (re-checked as it runs).
     principal: Principal,
@@ -165,8 +170,13 @@ impl Feed {
             }
             let before = self.after;
             match self.store.alarm_feed(self.after).await {
-                Ok((items, next)) => {
+                Ok((mut items, next)) => {
                     self.after = next;
+                    for item in &mut items {
+                        if let FeedItem::Alarm { alarm, .. } = item {
+                            self.desk.annotate(alarm);
+                        }
+                    }
                     if let Some(last) = items.last() {
                         self.sent_position = last.seq();
                     }
