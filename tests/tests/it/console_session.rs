@@ -20,15 +20,12 @@ async fn login_lands_on_the_role_home_and_logout_ends_the_session() {
 
     browser.press("Log out").await;
     assert_eq!(browser.path().await, "/login");
-    // Back to the page before: the browser asks the server again, which sends it to the
-    // login form.
+    // Back to the page before: the browser asks the server again (nothing shown from a
+    // cache), which sends it to the login form.
     browser.client().back().await.unwrap();
-    browser.client().refresh().await.unwrap();
-    assert!(
-        browser.path().await.starts_with("/login"),
-        "{}",
-        browser.path().await
-    );
+    let path = browser.path().await;
+    assert!(path.starts_with("/login"), "back after logout shows {path}");
+    assert!(!browser.page_text().await.contains("officer"));
     browser.goto("/desk").await;
     assert!(
         browser.path().await.starts_with("/login"),
