@@ -11,4 +11,4 @@ mod api;
 mod raised;
 mod store;
 mod stream;
-mod support;
+pub mod support;

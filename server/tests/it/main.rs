@@ -19,6 +19,7 @@ mod api_conventions;
 mod api_inputs;
 mod audit;
 mod differential;
+mod door_live;
 mod events_query;
 mod import;
 mod jwt_attacks;

@@ -2,7 +2,7 @@
 //! and the live stream (`stream`). Admins, security officers and auditors read; admins
 //! and security officers acknowledge.
 
-mod stream;
+pub(crate) mod stream;
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};

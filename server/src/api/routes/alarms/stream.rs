@@ -76,12 +76,7 @@ pub(super) async fn alarm_stream(
         None => state.store.audit_head().await?.0,
     };
     // The extractor has checked the token; the stream checks it again as it runs.
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .map(|(_, token)| token.trim().to_owned())
-        .ok_or(ApiError::InvalidToken)?;
+    let token = bearer_token(&headers)?;
     let feed = Feed {
         store: state.store.clone(),
         tokens: state.tokens.clone(),
@@ -208,21 +203,52 @@ impl Feed {
     /// Whether the token is still within its lifetime and its session live, for an
     /// operator whose role may still read alarms.
     async fn session_live(&self) -> bool {
+        let session = StreamSession {
+            tokens: &self.tokens,
+            token: &self.token,
+            session_id: self.session_id,
+            operator_id: self.operator_id,
+        };
+        session.live::<ReadAlarms>(&self.store).await
+    }
+}
+
+/// The bearer token of a request (the extractor has already checked it).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .map(|(_, token)| token.trim().to_owned())
+        .ok_or(ApiError::InvalidToken)
+}
+
+/// The session a live stream was opened in, checked again while the stream runs.
+pub(crate) struct StreamSession<'a> {
+    pub tokens: &'a TokenKeys,
+    pub token: &'a str,
+    pub session_id: Uuid,
+    pub operator_id: Uuid,
+}
+
+impl StreamSession<'_> {
+    /// Whether the token is still within its lifetime and its session live, for an
+    /// operator whose role still has permission `P`.
+    pub async fn live<P: Permission>(&self, store: &Store) -> bool {
         let in_time = self
             .tokens
-            .verify(&self.token)
+            .verify(self.token)
             .is_some_and(|claims| claims.exp > now().timestamp());
         if !in_time {
             return false;
         }
-        match self.store.session_principal(self.session_id, now()).await {
+        match store.session_principal(self.session_id, now()).await {
             Ok(Some(principal)) => {
-                principal.operator_id == self.operator_id
-                    && ReadAlarms::ROLES.contains(&principal.role)
+                principal.operator_id == self.operator_id && P::ROLES.contains(&principal.role)
             }
             Ok(None) => false,
             Err(error) => {
-                tracing::warn!(%error, "alarm stream: could not check the session");
+                tracing::warn!(%error, "live stream: could not check the session");
                 false
             }
         }
