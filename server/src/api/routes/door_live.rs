@@ -111,25 +111,23 @@ async fn door_status(
 
 /// Live door states (Server-Sent Events).
 ///
-/// `event: door` carries one door as `GET /doors/status` lists it, sent for every door
+/// `event: door` carries one door as `GET /doors/status` lists it (every site: a
+/// console filters), sent for every door
 /// on connecting and then whenever its state or its agent's online flag changes
 /// (within 250 ms of the change being stored, on any replica); `event: door_removed`
 /// (data: `{"door_id"}`) a door deleted meanwhile. The stream ends after 25 s
 /// (reconnect), when the session ends, and at shutdown.
 #[utoipa::path(get, path = "/doors/status/stream", tag = "doors", security(("bearer" = [])),
-    params(StatusQuery),
     responses(
         (status = 200, description = "`door` and `door_removed` events",
             content_type = "text/event-stream", body = String),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 422, body = ErrorResponse)))]
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)))]
 async fn door_status_stream(
     State(state): State<AppState>,
     auth: Authorized<ReadDoorStatus>,
     headers: HeaderMap,
     liveness: Option<Extension<AgentLiveness>>,
     shutdown: Option<Extension<StreamShutdown>>,
-    ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = bearer_token(&headers)?;
     let board = Board {
@@ -138,7 +136,6 @@ async fn door_status_stream(
         token,
         session_id: auth.principal.session_id,
         operator_id: auth.principal.operator_id,
-        site_id: query.site_id,
         offline_after: AgentLiveness::of(liveness),
         sent: BTreeMap::new(),
         pending: VecDeque::from([Event::default().comment("doors").retry(RETRY)]),
@@ -167,7 +164,6 @@ struct Board {
     token: String,
     session_id: Uuid,
     operator_id: Uuid,
-    site_id: Option<Uuid>,
     offline_after: Duration,
     /// Each door as last sent.
     sent: BTreeMap<Uuid, DoorStatus>,
@@ -229,11 +225,7 @@ impl Board {
                 return None;
             }
             self.next_read = at + POLL_EVERY;
-            match self
-                .store
-                .door_statuses(self.site_id, self.offline_after)
-                .await
-            {
+            match self.store.door_statuses(None, self.offline_after).await {
                 Ok(doors) => self.changes(doors),
                 Err(error) => {
                     // The client reconnects and gets every door again.
