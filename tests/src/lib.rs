@@ -9,6 +9,7 @@
 //!   ([`agent_config`]), after [`enroll_agent`].
 //! - `api`: [`Api`] is a thin HTTP client for the routes the tests call.
 //! - `fixture`: [`OneDoorSite`], the smallest site a door agent can serve.
+//! - `live`: [`LiveDoorSite`] and [`DoorStream`], live door state and remote commands.
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
@@ -17,11 +18,13 @@
 mod agent;
 mod api;
 mod fixture;
+mod live;
 mod server;
 
 pub use agent::{AgentProcess, agent_config, door_agent_binary, enroll_agent, enroll_agent_binary};
 pub use api::{Api, expect_json};
 pub use fixture::OneDoorSite;
+pub use live::{DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S};
 pub use server::{
     COMMAND_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT, ServerProcess, database_url, gatehouse,
     gatehouse_binary, gatehouse_command, run_to_exit,

@@ -7,6 +7,7 @@
 
 mod agent_e2e;
 mod audit_cli;
+mod door_live_e2e;
 mod import_cli;
 mod server_process;
 mod tls_e2e;
