@@ -103,6 +103,56 @@ pub enum EventKind {
     /// presentation; it is the waiting holder's passage (their `pending` event only
     /// says they waited).
     ReleasedEntry(ReleasedEntryRecord),
+    /// An operator's remote command (a momentary release, a mode change), executed at
+    /// the door; names the operator who gave it.
+    RemoteCommand(RemoteCommandRecord),
+}
+
+/// A remote command as executed at the door (see [`EventKind::RemoteCommand`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCommandRecord {
+    /// The command's id on the server.
+    pub command_id: Uuid,
+    /// The operator who gave it, and their username then.
+    pub operator_id: Uuid,
+    pub operator: String,
+    /// What was done.
+    pub action: RemoteAction,
+}
+
+/// What a remote command did at the door: the journal's copy of
+/// [`crate::protocol::CommandAction`] (externally tagged, as the journal's postcard
+/// encoding needs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAction {
+    Release {
+        seconds: u32,
+    },
+    SetMode {
+        mode: crate::model::DoorMode,
+        until: Option<DateTime<Utc>>,
+    },
+}
+
+impl From<crate::protocol::CommandAction> for RemoteAction {
+    fn from(action: crate::protocol::CommandAction) -> Self {
+        use crate::protocol::CommandAction as A;
+        match action {
+            A::Release { seconds } => RemoteAction::Release { seconds },
+            A::SetMode { mode, until } => RemoteAction::SetMode { mode, until },
+        }
+    }
+}
+
+impl From<RemoteAction> for crate::protocol::CommandAction {
+    fn from(action: RemoteAction) -> Self {
+        use crate::protocol::CommandAction as A;
+        match action {
+            RemoteAction::Release { seconds } => A::Release { seconds },
+            RemoteAction::SetMode { mode, until } => A::SetMode { mode, until },
+        }
+    }
 }
 
 /// A card presentation and the engine's decision.
@@ -340,6 +390,18 @@ mod tests {
                     policy_version: 1,
                 }),
                 "released_entry",
+            ),
+            (
+                EventKind::RemoteCommand(RemoteCommandRecord {
+                    command_id: Uuid::from_u128(1),
+                    operator_id: Uuid::from_u128(2),
+                    operator: "alice".into(),
+                    action: RemoteAction::SetMode {
+                        mode: crate::model::DoorMode::Locked,
+                        until: Some(Utc::now()),
+                    },
+                }),
+                "remote_command",
             ),
         ];
         for (position, (kind, name)) in kinds.into_iter().enumerate() {

@@ -78,6 +78,9 @@ pub struct AgentSection {
     pub presence_max_age_s: u64,
     /// Records per upload (1 to 1000).
     pub upload_batch: usize,
+    /// Seconds between door-state reports when nothing changes (1 to 60): the heartbeat
+    /// that keeps the agent online at the server. A change is reported at once.
+    pub heartbeat_s: u64,
 }
 
 impl Default for AgentSection {
@@ -88,6 +91,7 @@ impl Default for AgentSection {
             max_policy_age_s: 86_400,
             presence_max_age_s: 60,
             upload_batch: 1_000,
+            heartbeat_s: 5,
         }
     }
 }
@@ -175,6 +179,11 @@ impl AgentConfig {
         if !(1..=1000).contains(&self.agent.upload_batch) {
             return Err(ConfigError(
                 "agent.upload_batch: must be between 1 and 1000".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.agent.heartbeat_s) {
+            return Err(ConfigError(
+                "agent.heartbeat_s: must be between 1 and 60".into(),
             ));
         }
         ReaderMap::new(self.readers.clone()).map_err(|e| ConfigError(format!("readers: {e}")))?;

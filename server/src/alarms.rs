@@ -12,8 +12,9 @@ use tokio::sync::watch;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlarmSettings {
-    /// `agent_offline` for an active agent not heard from (an upload or a policy request;
-    /// agents ask at least every 25 s) for this many seconds.
+    /// An active agent not heard from (its door-state heartbeat every 5 s, a long-poll,
+    /// an upload) for this many seconds is shown offline on `/doors/status` and raises
+    /// `agent_offline`.
     pub agent_offline_after_s: u64,
     /// `repeated_denials` when one card is denied this many times...
     pub repeated_denials: u32,
@@ -29,7 +30,7 @@ impl Default for AlarmSettings {
     fn default() -> Self {
         let rule = DenialRule::default();
         AlarmSettings {
-            agent_offline_after_s: 120,
+            agent_offline_after_s: 30,
             repeated_denials: rule.count,
             repeated_denials_window_s: rule.window_s,
             priority: Default::default(),
@@ -41,10 +42,11 @@ impl Default for AlarmSettings {
 impl AlarmSettings {
     /// The first bad value: (its key, what is wrong).
     pub fn problem(&self) -> Option<(&'static str, &'static str)> {
-        if !(60..=604_800).contains(&self.agent_offline_after_s) {
+        if !(5..=604_800).contains(&self.agent_offline_after_s) {
             return Some((
                 "alarms.agent_offline_after_s",
-                "must be between 60 and 604800 seconds (agents are heard from every 25 s)",
+                "must be between 5 and 604800 seconds (agents send a heartbeat every 5 s \
+                 by default: keep it at least twice theirs)",
             ));
         }
         if !(2..=1000).contains(&self.repeated_denials) {
@@ -66,13 +68,14 @@ impl AlarmSettings {
         }
     }
 
-    fn offline_after(&self) -> Duration {
+    pub fn offline_after(&self) -> Duration {
         Duration::from_secs(self.agent_offline_after_s)
     }
 
-    /// How often the offline check runs: a quarter of the threshold, from 250 ms to 15 s.
+    /// How often the offline check runs: a tenth of the threshold, from 250 ms to 5 s, so
+    /// the alarm follows the board's "offline" closely.
     fn check_every(&self) -> Duration {
-        (self.offline_after() / 4).clamp(Duration::from_millis(250), Duration::from_secs(15))
+        (self.offline_after() / 10).clamp(Duration::from_millis(250), Duration::from_secs(5))
     }
 }
 
@@ -104,6 +107,21 @@ pub async fn run(store: Store, settings: AlarmSettings) {
 #[derive(Debug, Clone)]
 pub struct StreamShutdown(pub watch::Receiver<bool>);
 
+/// Given to the door status and command handlers by the server that runs them (a
+/// request extension): how long an agent may be quiet and still count as online.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentLiveness(pub Duration);
+
+impl AgentLiveness {
+    /// The configured value, or the default where no server set one.
+    pub fn of(extension: Option<axum::Extension<AgentLiveness>>) -> Duration {
+        extension.map_or_else(
+            || AlarmSettings::default().offline_after(),
+            |axum::Extension(AgentLiveness(after))| after,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +130,7 @@ mod tests {
     fn defaults_are_valid_and_bounds_are_named() {
         assert_eq!(AlarmSettings::default().problem(), None);
         let quiet = AlarmSettings {
-            agent_offline_after_s: 30,
+            agent_offline_after_s: 4,
             ..AlarmSettings::default()
         };
         assert_eq!(
@@ -137,7 +155,12 @@ mod tests {
     #[test]
     fn the_check_runs_often_enough() {
         let settings = AlarmSettings::default();
-        assert_eq!(settings.check_every(), Duration::from_secs(15));
+        assert_eq!(settings.check_every(), Duration::from_secs(3));
+        let slow = AlarmSettings {
+            agent_offline_after_s: 600,
+            ..settings
+        };
+        assert_eq!(slow.check_every(), Duration::from_secs(5));
         let fast = AlarmSettings {
             agent_offline_after_s: 1,
             ..settings

@@ -145,6 +145,9 @@ pub async fn launch(
     );
     // Live alarm streams end when this server stops.
     let app = app.layer(axum::Extension(alarms::StreamShutdown(stop_rx.clone())));
+    let app = app.layer(axum::Extension(alarms::AgentLiveness(
+        settings.alarms.offline_after(),
+    )));
     // Browsers that reached us over HTTPS keep to it.
     let app = match tls {
         Some(_) => app.layer(axum::middleware::from_fn(

@@ -97,8 +97,8 @@ impl Console {
     }
 
     /// A [`OneDoorSite`] (unlock 1 s, held-open 1 s) whose person holds `card`, and a
-    /// real `door-agent` with simulated hardware serving its door, started and holding
-    /// a policy.
+    /// real `door-agent` with simulated hardware serving its door (door state reported
+    /// every second), started and holding a policy.
     pub async fn door_agent(&self, card: &str) -> (OneDoorSite, AgentProcess) {
         self.door_agent_of(&self.server, card).await
     }
@@ -121,6 +121,11 @@ impl Console {
             86_400,
             "simulated",
             (READER, &site.door),
+        )
+        // Door state reported every second: the door board sees an agent go quiet soon.
+        .replace(
+            "max_policy_age_s = 86400\n",
+            "max_policy_age_s = 86400\nheartbeat_s = 1\n",
         );
         std::fs::write(&config, toml).expect("write the agent's configuration");
         let enrolled = enroll_agent(&server.base_url, &site.enrollment_code, &config).await;

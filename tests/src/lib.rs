@@ -11,6 +11,7 @@
 //! - `fixture`: [`OneDoorSite`], the smallest site a door agent can serve.
 //! - `browser`: [`Browser`], a headless Chromium over WebDriver with axe-core checks;
 //!   `console`: [`Console`], a server with a browser on it, for the console's tests.
+//! - `live`: [`LiveDoorSite`] and [`DoorStream`], live door state and remote commands.
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
@@ -21,6 +22,7 @@ mod api;
 pub mod browser;
 pub mod console;
 mod fixture;
+mod live;
 mod server;
 
 pub use agent::{AgentProcess, agent_config, door_agent_binary, enroll_agent, enroll_agent_binary};
@@ -28,6 +30,7 @@ pub use api::{Api, expect_json};
 pub use browser::Browser;
 pub use console::Console;
 pub use fixture::OneDoorSite;
+pub use live::{DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S};
 pub use server::{
     COMMAND_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT, ServerProcess, database_url, gatehouse,
     gatehouse_binary, gatehouse_command, run_to_exit,

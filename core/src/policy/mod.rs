@@ -272,6 +272,21 @@ impl Policy {
         self.source.doors.get(*self.doors.get(&id)?)
     }
 
+    /// This policy with door `id` in `mode` (an operator's override at the door agent,
+    /// which the decision engine and the door then follow). A door not in the policy
+    /// leaves it as it is.
+    pub fn with_door_mode(mut self, id: Uuid, mode: crate::model::DoorMode) -> Policy {
+        if let Some(door) = self
+            .doors
+            .get(&id)
+            .copied()
+            .and_then(|i| self.source.doors.get_mut(i))
+        {
+            door.mode = mode;
+        }
+        self
+    }
+
     /// A person by id.
     pub fn person(&self, id: Uuid) -> Option<&Person> {
         self.source.people.get(*self.people.get(&id)?)

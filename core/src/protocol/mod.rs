@@ -12,13 +12,19 @@
 //! - [`enrol`]: `POST /agent/enroll`, `GET /agent/pin-key`, `GET /policy/public-key`.
 //! - [`presence`]: `GET /agent/presence` and the policy long-poll's query.
 //! - [`events`]: `POST /agent/events`.
+//! - [`door_state`]: `POST /agent/door-state`, each door's live state and the heartbeat.
+//! - [`commands`]: `POST /agent/commands`, operators' remote door commands.
 //! - [`time`]: [`Timestamp`], the API's one time type.
 
+pub mod commands;
+pub mod door_state;
 pub mod enrol;
 pub mod events;
 pub mod presence;
 pub mod time;
 
+pub use commands::{CommandAction, CommandPage, CommandPoll, DoorCommand, RELEASE_SECONDS};
+pub use door_state::{ContactState, DoorAlarm, DoorState, DoorStateReport, LastEvent, LockState};
 pub use enrol::{EnrollRequest, Enrolled, PinKeyAnswer, PublicKey};
 pub use events::{HASH_EXPECTED, HexHash, IngestOutcome, Upload, UploadAnswer, UploadedRecord};
 pub use presence::{FedPresence, PolicyQuery, PresencePage, PresenceQuery};

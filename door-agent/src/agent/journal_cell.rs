@@ -4,12 +4,15 @@
 //! the partial record) and the append retried once. Past capacity, `journal_full` is
 //! journalled once and appends go on.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use chrono::Utc;
 use gatehouse_core::event::{DoorEvent, EventKind};
+use gatehouse_core::protocol::{CommandAction, LastEvent};
+use uuid::Uuid;
 
 use crate::journal::{Journal, JournalError, JournalOptions, Record};
 
@@ -21,6 +24,10 @@ pub struct JournalCell {
     backlog: AtomicU64,
     /// Notified after every append (wakes the uploader).
     pub appended: tokio::sync::Notify,
+    /// Each door's last event journalled since the start, for the door-state reports.
+    last_events: Mutex<BTreeMap<Uuid, LastEvent>>,
+    /// Notified after a door's event is journalled (wakes the door-state reporter).
+    door_watch: OnceLock<Arc<tokio::sync::Notify>>,
 }
 
 impl JournalCell {
@@ -46,7 +53,53 @@ impl JournalCell {
             full_raised: AtomicBool::new(false),
             backlog: AtomicU64::new(backlog),
             appended: tokio::sync::Notify::new(),
+            last_events: Mutex::new(BTreeMap::new()),
+            door_watch: OnceLock::new(),
         })
+    }
+
+    /// Has `changed` notified after every door event journalled from now on.
+    pub fn watch_doors(&self, changed: Arc<tokio::sync::Notify>) {
+        let _ = self.door_watch.set(changed);
+    }
+
+    /// The last event journalled at `door` since the start.
+    pub fn last_event(&self, door: Uuid) -> Option<LastEvent> {
+        self.last_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&door)
+            .cloned()
+    }
+
+    fn note_door_event(&self, event: &DoorEvent) {
+        let Some(door) = event.door_id else { return };
+        let detail = match &event.kind {
+            EventKind::Presentation(p) if p.reason.as_str() == p.outcome.as_str() => {
+                Some(p.outcome.as_str().to_owned())
+            }
+            EventKind::Presentation(p) => {
+                Some(format!("{}: {}", p.outcome.as_str(), p.reason.as_str()))
+            }
+            EventKind::RemoteCommand(c) => Some(format!(
+                "{} by {}",
+                CommandAction::from(c.action.clone()).describe(),
+                c.operator
+            )),
+            _ => None,
+        };
+        let last = LastEvent {
+            kind: event.kind.name().to_owned(),
+            at: event.occurred_at,
+            detail,
+        };
+        self.last_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(door, last);
+        if let Some(changed) = self.door_watch.get() {
+            changed.notify_one();
+        }
     }
 
     /// Drops the open journal, as a failed append does (tests of what follows it).
@@ -89,6 +142,7 @@ impl JournalCell {
         };
         self.backlog.store(outcome.backlog, Ordering::Relaxed);
         self.appended.notify_one();
+        self.note_door_event(event);
         if outcome.over_capacity {
             if !self.full_raised.swap(true, Ordering::SeqCst) {
                 tracing::error!(

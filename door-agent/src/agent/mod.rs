@@ -3,7 +3,8 @@
 //! each part does is in its own module: enrolment in [`enroll`](mod@enroll) (beside the
 //! [`credential`] it writes), the doors and their hardware in [`doors`], the server
 //! loops in [`policy_sync`], [`presence_sync`] and [`uploader`] (their retry waits in
-//! [`backoff`]).
+//! [`backoff`]), the live door state in [`door_report`] and remote commands in
+//! [`commands`].
 //!
 //! Start-up order in [`run`]: every door's lock is set to its idle (engaged) level first,
 //! before anything that can fail slowly, and its contact and exit button start
@@ -17,8 +18,10 @@
 //! middle of a journal write). Then the door threads engage their locks and end.
 
 pub mod backoff;
+pub mod commands;
 pub mod credential;
 pub mod decide_loop;
+pub mod door_report;
 pub mod doors;
 pub mod enroll;
 pub mod journal_cell;
@@ -162,6 +165,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let current = policy.current.borrow().clone();
     // Kept until the doors have stopped: real inputs report while they live.
     let mut inputs_kept = Vec::new();
+    // One notification for every change at every door (and every door event journalled).
+    let door_changes = Arc::new(tokio::sync::Notify::new());
+    journal.watch_doors(Arc::clone(&door_changes));
     for (id, hw) in hardware {
         let door = current.as_ref().and_then(|p| p.policy.door(id).cloned());
         let (timing, mode) = match &door {
@@ -170,7 +176,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         };
         timings.insert(id, timing);
         inputs_kept.extend(hw.keep);
-        let view = Arc::new(RelayView::default());
+        let view = Arc::new(RelayView::watched(Arc::clone(&door_changes)));
         let handle = doors::spawn_door(
             id,
             DoorMachine::new(timing, mode),
@@ -255,6 +261,40 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         timings,
         stop.clone(),
     ));
+    let reporter = Arc::new(door_report::DoorReporter {
+        doors: doors
+            .iter()
+            .filter(|(id, _)| credential.door_ids.contains(id))
+            .map(|(id, d)| (*id, Arc::clone(&d.relay)))
+            .collect(),
+        journal: Arc::clone(&journal),
+        policy: Arc::clone(&policy),
+        changed: door_changes,
+    });
+    tasks.spawn(door_report::report_loop(
+        reporter,
+        client.clone(),
+        base.clone(),
+        token.clone(),
+        Duration::from_secs(config.agent.heartbeat_s),
+        stop.clone(),
+    ));
+    let commands = Arc::new(commands::CommandContext {
+        doors: doors
+            .iter()
+            .filter(|(id, _)| credential.door_ids.contains(id))
+            .map(|(id, d)| (*id, d.inputs.clone()))
+            .collect(),
+        journal: Arc::clone(&journal),
+        policy: Arc::clone(&policy),
+    });
+    tasks.spawn(commands::command_loop(
+        commands,
+        client.clone(),
+        base.clone(),
+        token.clone(),
+        stop.clone(),
+    ));
     tasks.spawn(uploader::upload_loop(
         Arc::clone(&journal),
         client,
@@ -312,6 +352,9 @@ async fn follow_policy(
         }
         ctx.check_stale().await;
         ctx.check_presence().await;
+        // An operator's mode override whose time is up: the policy's mode again (the
+        // republished policy wakes this loop, which sends it to the door).
+        ctx.status.policy.expire_overrides(Utc::now());
     }
 }
 

@@ -9,11 +9,19 @@
 //! snapshot's signed `issued_at` — the file's own time could be forged, the signed one
 //! cannot — so an agent rebooted offline does not extend its policy's life.
 //!
+//! Operators' mode overrides (remote `set_mode` commands) are applied on top of the
+//! verified policy: `current` is the snapshot with each overridden door's mode replaced,
+//! so the decision engine (a door locked this way refuses all but exempt people) and the
+//! door (through `follow_policy`) both follow it, and a new snapshot keeps them. An
+//! override ends at its `until`, at the next mode command, or when the agent restarts
+//! (fail-secure: the policy's mode again).
+//!
 //! PINs are checked with the server's PIN key, which is never in the snapshot: it comes
 //! with enrolment or, for an agent enrolled before there was one, from
 //! `GET /agent/pin-key`, and is kept beside the credential file. Until the agent has it,
 //! a PIN cannot be checked and an entry that needs one is refused.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,12 +29,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
-use gatehouse_core::model::PinKey;
+use gatehouse_core::model::{DoorMode, PinKey};
 use gatehouse_core::policy::{Policy, SignedSnapshot, verify_and_load};
 use gatehouse_core::protocol::{PinKeyAnswer, PolicyQuery};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use super::backoff::Backoff;
 use super::credential::{decode_pin_key, save_pin_key, write_atomic};
@@ -50,7 +59,14 @@ pub struct PolicyState {
     key: VerifyingKey,
     /// Given to every policy loaded, so it can check PINs.
     pin_key: Mutex<Option<PinKey>>,
+    /// The verified policy, before overrides.
+    base: Mutex<Option<Arc<LoadedPolicy>>>,
+    /// Operators' mode overrides: door → (mode, until).
+    overrides: Mutex<BTreeMap<Uuid, ModeOverride>>,
 }
+
+/// An operator's mode at a door, and when it ends (`None`: at the next mode command).
+pub type ModeOverride = (DoorMode, Option<DateTime<Utc>>);
 
 impl PolicyState {
     /// Loads `state_dir/policy.snapshot` if present and valid; an altered or foreign
@@ -63,6 +79,8 @@ impl PolicyState {
             snapshot_path,
             key,
             pin_key: Mutex::new(None),
+            base: Mutex::new(None),
+            overrides: Mutex::new(BTreeMap::new()),
         };
         match std::fs::read(&state.snapshot_path) {
             Ok(bytes) => match state.verify(&bytes, 0) {
@@ -74,7 +92,7 @@ impl PolicyState {
                     state
                         .confirmed_ms
                         .store(loaded.issued_at.timestamp_millis(), Ordering::SeqCst);
-                    state.current.send_replace(Some(Arc::new(loaded)));
+                    state.publish(Arc::new(loaded));
                 }
                 Err(e) => tracing::error!(
                     path = %state.snapshot_path.display(),
@@ -119,15 +137,104 @@ impl PolicyState {
     /// Sets the PIN key for every policy from now on, and for the one in use.
     pub fn set_pin_key(&self, key: PinKey) {
         *self.pin_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(key.clone());
-        self.current.send_modify(|current| {
-            if let Some(loaded) = current.as_mut() {
-                *loaded = Arc::new(LoadedPolicy {
-                    policy: loaded.policy.clone().with_pin_key(key),
-                    version: loaded.version,
-                    issued_at: loaded.issued_at,
+        let base = self
+            .base
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(loaded) = base {
+            self.publish(Arc::new(LoadedPolicy {
+                policy: loaded.policy.clone().with_pin_key(key),
+                version: loaded.version,
+                issued_at: loaded.issued_at,
+            }));
+        }
+    }
+
+    /// Makes `base` the verified policy and publishes it with the overrides applied.
+    fn publish(&self, base: Arc<LoadedPolicy>) {
+        *self.base.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&base));
+        self.republish();
+    }
+
+    fn republish(&self) {
+        let Some(base) = self
+            .base
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return;
+        };
+        let overrides = self
+            .overrides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let effective = if overrides.is_empty() {
+            base
+        } else {
+            let policy = overrides
+                .iter()
+                .fold(base.policy.clone(), |p, (door, (mode, _))| {
+                    p.with_door_mode(*door, *mode)
                 });
+            Arc::new(LoadedPolicy {
+                policy,
+                version: base.version,
+                issued_at: base.issued_at,
+            })
+        };
+        self.current.send_replace(Some(effective));
+    }
+
+    /// An operator's mode for `door` until `until` (or the next mode command). A mode
+    /// the policy already gives the door, with no end, clears the override instead.
+    pub fn set_override(&self, door: Uuid, mode: DoorMode, until: Option<DateTime<Utc>>) {
+        let policy_mode = self
+            .base
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|b| b.policy.door(door).map(|d| d.mode));
+        {
+            let mut overrides = self
+                .overrides
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if until.is_none() && policy_mode == Some(mode) {
+                overrides.remove(&door);
+            } else {
+                overrides.insert(door, (mode, until));
             }
-        });
+        }
+        self.republish();
+    }
+
+    /// The override in force at `door`: its mode and end.
+    pub fn override_of(&self, door: Uuid) -> Option<ModeOverride> {
+        self.overrides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&door)
+            .copied()
+    }
+
+    /// Ends the overrides whose time is up; returns whether any did.
+    pub fn expire_overrides(&self, now: DateTime<Utc>) -> bool {
+        let expired = {
+            let mut overrides = self
+                .overrides
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let before = overrides.len();
+            overrides.retain(|_, (_, until)| until.is_none_or(|u| u > now));
+            overrides.len() != before
+        };
+        if expired {
+            self.republish();
+        }
+        expired
     }
 
     /// The version in use.
@@ -163,7 +270,7 @@ impl PolicyState {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot persist the snapshot: {e:#}"))?;
         let version = loaded.version;
-        self.current.send_replace(Some(Arc::new(loaded)));
+        self.publish(Arc::new(loaded));
         self.confirm_now();
         Ok(version)
     }

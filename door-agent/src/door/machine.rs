@@ -159,6 +159,23 @@ impl DoorMachine {
         self.mode
     }
 
+    /// The alarm conditions standing now: a forced opening not yet closed, a held-open
+    /// alarm not yet cleared, an open tamper switch (in that order).
+    pub fn alarms(&self) -> Vec<gatehouse_core::protocol::DoorAlarm> {
+        use gatehouse_core::protocol::DoorAlarm;
+        let mut alarms = Vec::new();
+        if self.opening.is_some_and(|o| o.forced) {
+            alarms.push(DoorAlarm::ForcedOpen);
+        }
+        if self.opening.is_some_and(|o| o.held_raised) {
+            alarms.push(DoorAlarm::HeldOpen);
+        }
+        if self.tampered {
+            alarms.push(DoorAlarm::Tamper);
+        }
+        alarms
+    }
+
     /// The timing in use (debounce clamped).
     pub fn timing(&self) -> DoorTiming {
         self.timing

@@ -89,6 +89,15 @@ permission!(
     /// Acknowledging an alarm (with a note).
     AcknowledgeAlarms: [Admin, Security]
 );
+permission!(
+    /// Reading every door's live state (lock, contact, mode, alarms, agent online) and
+    /// its stream, and the remote commands given.
+    ReadDoorStatus: [Admin, Security, Auditor]
+);
+permission!(
+    /// Remote door commands: a momentary release, a mode change.
+    ControlDoors: [Admin, Security]
+);
 
 /// A field of an answer that only some roles may read: every answer that carries it
 /// leaves it out for the other roles (see `auth::visibility`). `schema` and `field` are

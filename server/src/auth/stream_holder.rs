@@ -4,7 +4,10 @@
 //! still be active with a role the stream's permission allows.
 
 use super::tokens::TokenKeys;
+use crate::api::error::ApiError;
 use crate::store::{Principal, Store, now};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use gatehouse_core::role::Role;
 use std::sync::Arc;
 
@@ -19,6 +22,21 @@ pub enum StreamHolder {
 }
 
 impl StreamHolder {
+    /// The holder of an API request's stream: its bearer token (the extractor has
+    /// checked it once; the stream checks it again as it runs).
+    pub fn bearer(tokens: &Arc<TokenKeys>, headers: &HeaderMap) -> Result<StreamHolder, ApiError> {
+        let token = headers
+            .get(AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split_once(' '))
+            .map(|(_, token)| token.trim().to_owned())
+            .ok_or(ApiError::InvalidToken)?;
+        Ok(StreamHolder::Bearer {
+            tokens: tokens.clone(),
+            token,
+        })
+    }
+
     /// Whether `principal`'s session still holds, for a role among `roles`. A database
     /// that does not answer ends the stream (the client reconnects and resumes).
     pub async fn still_allowed(

@@ -54,11 +54,13 @@ pub use vetting::{NewVetting, VettingRecord};
 pub use visits::{NewVisit, VisitRecord};
 // door agents and what they upload
 mod agents;
+mod door_live;
 mod events;
 mod musters;
 mod musters_recent;
 pub(crate) mod presence;
 pub use agents::{AgentRecord, AgentStatus, NewAgent};
+pub use door_live::{CommandRecord, CommandRefused, CommandStatus, DoorStatus, NewCommand};
 pub use events::{
     AlarmRecord, EventDetail, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS,
     UploadRecord,

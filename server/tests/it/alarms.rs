@@ -12,4 +12,4 @@ mod desk;
 mod raised;
 mod store;
 mod stream;
-mod support;
+pub mod support;

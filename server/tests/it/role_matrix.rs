@@ -45,6 +45,8 @@ const READ_AGENTS: &[Role] = &[Role::Admin, Role::Security];
 const READ_EVENTS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const READ_ALARMS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const ACK_ALARMS: &[Role] = &[Role::Admin, Role::Security];
+const READ_DOOR_STATUS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
+const CONTROL_DOORS: &[Role] = &[Role::Admin, Role::Security];
 
 /// The rule for each endpoint. Keep in step with `auth/permissions.rs`.
 fn rule(method: &str, path: &str) -> Option<Access> {
@@ -136,11 +138,18 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get", "/api/v1/agent/policy")
         | ("get", "/api/v1/agent/presence")
         | ("get", "/api/v1/agent/pin-key")
-        | ("post", "/api/v1/agent/events") => Agent,
+        | ("post", "/api/v1/agent/events")
+        | ("post", "/api/v1/agent/door-state" | "/api/v1/agent/commands") => Agent,
         ("get", "/api/v1/events" | "/api/v1/events/{id}") => Roles(READ_EVENTS),
         // live alarms: list and stream (reading), acknowledging
         ("get", "/api/v1/alarms" | "/api/v1/alarms/stream") => Roles(READ_ALARMS),
         ("post", "/api/v1/alarms/{id}/ack") => Roles(ACK_ALARMS),
+        // live doors: reading their state, stream and commands; giving commands
+        (
+            "get",
+            "/api/v1/doors/status" | "/api/v1/doors/status/stream" | "/api/v1/doors/commands/{id}",
+        ) => Roles(READ_DOOR_STATUS),
+        ("post", "/api/v1/doors/{id}/release" | "/api/v1/doors/{id}/mode") => Roles(CONTROL_DOORS),
         _ => return None,
     })
 }

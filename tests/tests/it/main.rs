@@ -17,6 +17,7 @@ mod console_pages;
 mod console_replicas;
 mod console_roles;
 mod console_session;
+mod door_live_e2e;
 mod import_cli;
 mod server_process;
 mod tls_e2e;

@@ -11,25 +11,26 @@ pub mod hardware;
 pub mod stdin;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gatehouse_core::event::{DoorEvent as JournalEvent, EventKind};
 use gatehouse_core::model::Door;
+use gatehouse_core::protocol::DoorAlarm;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::journal_cell::JournalCell;
 use crate::door::{
-    ContactLevel, DoorDriver, DoorMachine, DoorTiming, HardwareConfig, HardwareError, Input,
-    InputSink, Lock, Output, RelayState, SimDoorSensor, SimExitButton, TimedInput,
+    ContactLevel, DoorDriver, DoorMachine, DoorMode, DoorTiming, HardwareConfig, HardwareError,
+    Input, InputSink, Lock, Output, RelayState, SimDoorSensor, SimExitButton, TimedInput,
 };
 
-/// What `/status` shows of one relay.
+/// What `/status` and the door-state reports show of one door.
 #[derive(Debug, Default)]
 pub struct RelayView {
     /// Released now.
@@ -38,6 +39,44 @@ pub struct RelayView {
     pub changes: AtomicU64,
     /// The debounced door contact is open.
     pub contact_open: AtomicBool,
+    /// The mode in force and the alarm conditions standing, as the door machine has them.
+    pub live: Mutex<(DoorMode, Vec<DoorAlarm>)>,
+    /// Notified on every change of the above (wakes the door-state reporter).
+    pub changed: Arc<Notify>,
+}
+
+impl RelayView {
+    /// A view whose changes notify `changed` (one for all the agent's doors).
+    pub fn watched(changed: Arc<Notify>) -> Self {
+        RelayView {
+            changed,
+            ..RelayView::default()
+        }
+    }
+
+    /// Takes the door machine's contact, mode and alarms after a step; notifies a change.
+    pub fn observe(&self, machine: &DoorMachine) {
+        let open = machine.contact() == ContactLevel::Open;
+        let mut changed = self.contact_open.swap(open, Ordering::SeqCst) != open;
+        let now = (machine.mode(), machine.alarms());
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if *live != now {
+            *live = now;
+            changed = true;
+        }
+        drop(live);
+        if changed {
+            self.changed.notify_one();
+        }
+    }
+
+    /// The mode and alarms now.
+    pub fn live(&self) -> (DoorMode, Vec<DoorAlarm>) {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// A lock that reports its moves to a [`RelayView`].
@@ -62,6 +101,7 @@ impl Lock for ObservedLock {
                 .unlocked
                 .store(state == RelayState::Released, Ordering::SeqCst);
             self.view.changes.fetch_add(1, Ordering::SeqCst);
+            self.view.changed.notify_one();
         }
         Ok(())
     }
@@ -127,10 +167,7 @@ pub fn spawn_door(
                         break;
                     }
                 };
-                view.contact_open.store(
-                    driver.machine().contact() == ContactLevel::Open,
-                    Ordering::SeqCst,
-                );
+                view.observe(driver.machine());
                 for output in step.outputs {
                     match output.output {
                         Output::Relay(command) => {
@@ -207,7 +244,7 @@ pub fn send(sink: &InputSink, input: Input) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::door::{DoorMode, SimulatedConfig};
+    use crate::door::SimulatedConfig;
 
     /// A relay that never moves.
     struct StuckLock;

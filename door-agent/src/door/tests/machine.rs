@@ -430,3 +430,25 @@ fn set_timing_clamps_the_debounce_and_moves_nothing() {
         "the input and the method agree"
     );
 }
+
+#[test]
+fn standing_alarms_follow_forced_held_and_tamper() {
+    use gatehouse_core::protocol::DoorAlarm::{ForcedOpen, HeldOpen, Tamper};
+    let at = MonoTime::from_millis;
+    let mut m = DoorMachine::new(timing(), DoorMode::Normal);
+    m.handle(OPEN, at(0));
+    m.handle(TICK, at(1000));
+    assert_eq!(m.alarms(), vec![ForcedOpen], "opened without a grant");
+    m.handle(Input::Tamper(true), at(1100));
+    assert_eq!(m.alarms(), vec![ForcedOpen, Tamper]);
+    m.handle(CLOSE, at(1200));
+    m.handle(Input::Tamper(false), at(2000));
+    assert!(m.alarms().is_empty(), "closed and tamper closed");
+    m.handle(grant(3000), at(3000));
+    m.handle(OPEN, at(3100));
+    m.handle(TICK, at(3100 + 60_000));
+    assert_eq!(m.alarms(), vec![HeldOpen], "held open past its time");
+    m.handle(CLOSE, at(70_000));
+    m.handle(TICK, at(71_000));
+    assert!(m.alarms().is_empty());
+}

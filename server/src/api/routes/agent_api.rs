@@ -47,6 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(presence))
         .routes(routes!(pin_key))
         .routes(routes!(upload_events))
+        // live door state and remote commands
+        .merge(super::agent_doors::router())
 }
 
 /// Exchange a one-time enrolment code for the agent's token. An unknown, used or

@@ -22,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_doors, create_door))
         .routes(routes!(get_door, update_door, delete_door))
+        // live state and remote commands
+        .merge(super::door_live::router())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

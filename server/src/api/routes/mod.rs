@@ -10,6 +10,7 @@ pub mod operator_log;
 pub mod operators;
 pub mod policy;
 // site model routes (sites, zones, doors, schedules)
+pub mod door_live;
 pub mod doors;
 pub mod schedules;
 pub mod site_model;
@@ -23,6 +24,7 @@ pub mod people;
 pub mod visits;
 // door agents: operator side, agent side, and the events they upload
 pub mod agent_api;
+pub mod agent_doors;
 pub mod agents;
 pub mod events;
 // live alarms: list, acknowledge, stream

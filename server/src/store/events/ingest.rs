@@ -322,6 +322,12 @@ fn event_row(agent_id: Uuid, record: &UploadRecord, received_at: DateTime<Utc>) 
             row.released_by = Some(r.released_by);
         }
         EventKind::ReaderError { reader, .. } => row.reader = Some(reader.clone()),
+        // An operator's remote command: what was done and by whom, in `reason` (the
+        // payload holds the command and operator ids).
+        EventKind::RemoteCommand(c) => {
+            let action = gatehouse_core::protocol::CommandAction::from(c.action.clone());
+            row.reason = Some(format!("{} by {}", action.describe(), c.operator));
+        }
         _ => {}
     }
     row

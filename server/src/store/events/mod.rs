@@ -48,6 +48,8 @@ pub struct EventRecord {
     pub direction: Option<String>,
     pub card: Option<String>,
     pub outcome: Option<String>,
+    /// A presentation's reason; on a `remote_command`, what was done and by which
+    /// operator (`release 5 s by alice`).
     pub reason: Option<String>,
     pub person_id: Option<Uuid>,
     pub visit_id: Option<Uuid>,

@@ -24,7 +24,7 @@ use crate::state::AppState;
 use crate::store::{FEED_WINDOW, FeedItem, Principal, Store};
 use axum::Extension;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, HeaderName};
+use axum::http::header::HeaderName;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -64,17 +64,7 @@ pub(super) async fn alarm_stream(
     headers: HeaderMap,
     shutdown: Option<Extension<StreamShutdown>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // The extractor has checked the token; the stream checks it again as it runs.
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .map(|(_, token)| token.trim().to_owned())
-        .ok_or(ApiError::InvalidToken)?;
-    let holder = StreamHolder::Bearer {
-        tokens: state.tokens.clone(),
-        token,
-    };
+    let holder = StreamHolder::bearer(&state.tokens, &headers)?;
     stream(&state, holder, &auth.principal, &headers, shutdown).await
 }
 
