@@ -475,6 +475,25 @@ impl Browser {
         .await
     }
 
+    /// Waits until a Server-Sent Events stream at `path` answers for this page's session:
+    /// the page's own stream (opened as the page loaded, before this one) is then open
+    /// too, so what happens next reaches the page.
+    pub async fn wait_stream_open(&self, path: &str) {
+        let opened = self
+            .client
+            .execute(
+                "return new Promise(done => {
+                   const s = new EventSource(arguments[0]);
+                   s.onopen = () => { s.close(); done(true); };
+                   s.onerror = () => { s.close(); done(false); };
+                 });",
+                vec![Value::from(path)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+        assert_eq!(opened, Value::Bool(true), "{path} did not open");
+    }
+
     /// Runs `script` in the page (a function body; `return` gives the result).
     pub async fn execute(&self, script: &str) -> Value {
         self.client

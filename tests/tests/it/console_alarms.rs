@@ -28,10 +28,13 @@ async fn an_alarm_arrives_live_and_is_acknowledged_with_a_note() {
     );
     // The page's script has opened the stream; a marker shows the page is not reloaded.
     let connected = browser
-        .execute("window.__sameDocument = true; return document.getElementById('live').dataset.connected;")
+        .execute(
+            "window.__sameDocument = true;
+             return document.getElementById('live').dataset.connected;",
+        )
         .await;
     assert_eq!(connected, "true");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.wait_stream_open("/alarms/stream").await;
 
     agent.send_line(&format!("contact {} open", site.door));
     // The agent uploads the event (its own pace), then the page must show it at once.

@@ -60,7 +60,7 @@ async fn the_console_on_two_replicas_is_one_console() {
             .await
             .contains("No alarms match")
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.wait_stream_open("/alarms/stream").await;
 
     agent.send_line(&format!("contact {} open", site.door));
     console
