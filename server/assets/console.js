@@ -12,9 +12,16 @@
   var target = live.getAttribute("data-refresh");
   var announce = document.getElementById("announce");
   var pending = false;
+  var timer = null;
 
+  // Coalesces a burst of events (a stream sends every door when it connects) into one
+  // re-read, at most 150 ms after the first.
   function refresh() {
-    if (pending) { return; }
+    if (timer === null) { timer = window.setTimeout(function () { timer = null; reread(); }, 150); }
+  }
+
+  function reread() {
+    if (pending) { refresh(); return; }
     pending = true;
     fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) {
@@ -67,7 +74,7 @@
     tone();
     refresh();
   });
-  ["ack", "door", "change"].forEach(function (name) {
+  ["ack", "door", "door_removed"].forEach(function (name) {
     source.addEventListener(name, refresh);
   });
   live.setAttribute("data-connected", "true");

@@ -3,6 +3,7 @@
 //! console actions reach the operator log like the API's.
 
 mod client;
+mod doors;
 mod forms;
 mod matrix;
 mod sessions;

@@ -66,7 +66,7 @@ pub struct Occupancy {
     pub zone_name: String,
     /// Everyone inside: what `max_occupancy` limits.
     pub count: usize,
-    /// How many may be inside at once; absent: no limit.
+    /// How many may be inside at once; `null`: no limit.
     pub max_occupancy: Option<u32>,
     /// Per zone, for this zone and the zones below that are occupied.
     pub zones: Vec<ZoneCount>,

@@ -1,4 +1,4 @@
-//! Alarms: the open ones first, filtered by site, door, kind and state; acknowledging
+//! Alarms: the open ones, most urgent first (each with its kind's instructions), filtered by site, door, kind and state; acknowledging
 //! with a note (the API's check and operator-log entry); new alarms arrive live (the page
 //! listens to `/alarms/stream` and re-reads its list, announcing the alarm to screen
 //! readers and with a tone).
@@ -14,14 +14,13 @@ use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::{Console, cookie_hash};
 use crate::domain::note;
 use crate::state::AppState;
-use crate::store::{AlarmFilter, AlarmKind, StoreError};
+use crate::store::{Alarm, AlarmFilter, AlarmKind, StoreError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
-use std::collections::HashMap;
 use strum::IntoEnumIterator;
 use uuid::Uuid;
 
@@ -44,6 +43,8 @@ pub struct Filter {
 
 struct Row {
     id: Uuid,
+    priority: u8,
+    instructions: String,
     kind: &'static str,
     at: String,
     place: String,
@@ -63,6 +64,38 @@ struct AlarmsPage {
     kinds: Vec<(&'static str, &'static str, bool)>,
     state: String,
     next: Option<String>,
+}
+
+fn row(alarm: &Alarm, names: &Names) -> Row {
+    let site = alarm.site_id;
+    let place = match (&alarm.door_name, &alarm.site_name) {
+        (Some(door), Some(site)) => format!("{door} · {site}"),
+        (Some(door), None) => door.clone(),
+        (None, _) => format!("Door agent {}", alarm.agent_name),
+    };
+    let who = match (&alarm.person_name, &alarm.card) {
+        (Some(name), _) => name.clone(),
+        (None, Some(card)) => format!("card {card}"),
+        (None, None) => String::new(),
+    };
+    Row {
+        id: alarm.id,
+        priority: alarm.priority,
+        instructions: alarm.instructions.clone(),
+        kind: labels::alarm_kind(alarm.kind),
+        at: names.time(alarm.occurred_at, site),
+        place,
+        who,
+        detail: alarm.detail.clone().unwrap_or_default(),
+        acknowledged: alarm.acknowledgement.as_ref().map(|ack| {
+            format!(
+                "{} by {}: {}",
+                names.time(ack.at, site),
+                ack.operator,
+                ack.note
+            )
+        }),
+    }
 }
 
 fn parse_id(field: &str, text: &str) -> Result<Option<Uuid>, Failure> {
@@ -106,54 +139,14 @@ pub async fn page(
     let mut alarms = state.store.list_alarms(&filter, after, SHOWN + 1).await?;
     let more = alarms.len() > SHOWN as usize;
     alarms.truncate(SHOWN as usize);
-    let mut people: HashMap<Uuid, String> = HashMap::new();
-    let mut rows = Vec::with_capacity(alarms.len());
-    for alarm in &alarms {
-        let site = alarm.door_id.and_then(|d| names.door_site(d));
-        let place = match alarm.door_id {
-            Some(door) => format!(
-                "{} · {}",
-                names.door(door),
-                site.map_or("(removed site)", |s| names.site(s))
-            ),
-            None => "Door agent".to_owned(),
-        };
-        let who = match alarm.person_id {
-            Some(id) => match people.get(&id) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = match state.store.person(id).await {
-                        Ok(person) => person.name,
-                        Err(StoreError::NotFound) => "(removed person)".to_owned(),
-                        Err(other) => return Err(other.into()),
-                    };
-                    people.insert(id, name.clone());
-                    name
-                }
-            },
-            None => alarm
-                .card
-                .clone()
-                .map(|c| format!("card {c}"))
-                .unwrap_or_default(),
-        };
-        rows.push(Row {
-            id: alarm.id,
-            kind: labels::alarm_kind(alarm.kind),
-            at: names.time(alarm.occurred_at, site),
-            place,
-            who,
-            detail: alarm.detail.clone().unwrap_or_default(),
-            acknowledged: alarm.acknowledgement.as_ref().map(|ack| {
-                format!(
-                    "{} by {}: {}",
-                    names.time(ack.at, site),
-                    ack.operator,
-                    ack.note
-                )
-            }),
-        });
+    for alarm in &mut alarms {
+        state.alarm_desk.annotate(alarm);
     }
+    // Open alarms: the most urgent first, then the oldest.
+    if acknowledged == Some(false) {
+        alarms.sort_by_key(|a| (a.priority, a.occurred_at));
+    }
+    let rows = alarms.iter().map(|alarm| row(alarm, &names)).collect();
     let next = more.then(|| {
         let last = alarms.last().map(|a| a.id.to_string()).unwrap_or_default();
         serde_urlencoded::to_string([

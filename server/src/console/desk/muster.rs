@@ -90,6 +90,8 @@ struct PersonLine {
     holder_id: Uuid,
     name: String,
     kind: &'static str,
+    /// Their organisation, and for a visitor their host.
+    with: String,
     last_seen: String,
     accounted: Option<String>,
 }
@@ -107,6 +109,16 @@ struct MusterPage {
     people: Vec<PersonLine>,
     may_run: bool,
     print: bool,
+}
+
+/// "Acme Ltd, host Ada Lovelace".
+pub fn organisation_and_host(organisation: Option<&str>, host: Option<&str>) -> String {
+    match (organisation, host) {
+        (Some(org), Some(host)) => format!("{org}, host {host}"),
+        (Some(org), None) => org.to_owned(),
+        (None, Some(host)) => format!("host {host}"),
+        (None, None) => String::new(),
+    }
 }
 
 fn not_found(what: &'static str) -> impl Fn(StoreError) -> Failure {
@@ -133,6 +145,7 @@ async fn muster_page(
         } else {
             "Staff"
         },
+        with: organisation_and_host(p.organisation.as_deref(), p.host_name.as_deref()),
         last_seen: format!(
             "{} via {}, {}",
             p.zone_name,

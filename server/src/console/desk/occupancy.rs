@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 struct Inside {
     name: String,
     kind: &'static str,
+    with: String,
     since: String,
     door: String,
 }
@@ -78,6 +79,10 @@ pub async fn page(
                 } else {
                     "Staff"
                 },
+                with: super::muster::organisation_and_host(
+                    o.organisation.as_deref(),
+                    o.host_name.as_deref(),
+                ),
                 since: names.time(o.since, Some(site_id)),
                 door: o
                     .door_name

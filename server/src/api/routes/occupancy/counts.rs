@@ -19,7 +19,7 @@ pub struct ZoneCount {
     pub count: usize,
     /// Inside this zone or a zone within it: what `max_occupancy` limits.
     pub inside: usize,
-    /// How many may be inside at once; absent: no limit.
+    /// How many may be inside at once; `null`: no limit.
     pub max_occupancy: Option<u32>,
 }
 
