@@ -467,10 +467,30 @@ impl Browser {
     /// Waits until the element matching `css` shows `needle` (without reloading: for
     /// what arrives live); returns its text.
     pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
-        wait_until(timeout, &format!("{needle:?} in {css}"), async || {
+        let what = format!("{needle:?} in {css}");
+        self.wait_for(css, &what, timeout, |text| text.contains(needle))
+            .await
+    }
+
+    /// Waits until the element matching `css` no longer shows `needle`; returns its text.
+    pub async fn wait_for_text_gone(&self, css: &str, needle: &str, timeout: Duration) -> String {
+        let what = format!("{needle:?} gone from {css}");
+        self.wait_for(css, &what, timeout, |text| !text.contains(needle))
+            .await
+    }
+
+    /// Waits until the text of the element matching `css` satisfies `done`.
+    pub async fn wait_for(
+        &self,
+        css: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        wait_until(timeout, what, async || {
             let element = self.client.find(Locator::Css(css)).await.ok()?;
             let text = element.text().await.ok()?;
-            text.contains(needle).then_some(text)
+            done(&text).then_some(text)
         })
         .await
     }

@@ -9,6 +9,7 @@ mod agent_e2e;
 mod audit_cli;
 mod console_alarms;
 mod console_csrf;
+mod console_doors;
 mod console_escaping;
 mod console_events;
 mod console_lockdown;
