@@ -57,6 +57,42 @@ async fn login_works_with_the_keyboard_alone() {
     console.finish().await;
 }
 
+/// Changing one's own password on the account page ends one's other sessions (here an
+/// API token) and the new password is the one that logs in.
+#[tokio::test]
+async fn changing_my_password_ends_my_other_sessions() {
+    let Some(mut console) = Console::start("change_password", &[]).await else {
+        return;
+    };
+    let old = console.operator("host", "host").await;
+    let other = console.api.token("host", &old).await;
+    let browser = &mut console.browser;
+    browser.login("host", &old).await;
+    assert_eq!(browser.path().await, "/account");
+    browser.fill("#current_password", &old).await;
+    browser.fill("#new_password", "a-brand-new-password").await;
+    browser.press("Change password").await;
+    let text = browser.text("main").await;
+    assert!(text.contains("Your password was changed"), "{text}");
+    let me = console.api.get("/auth/me", &other).await;
+    assert_eq!(me.status().as_u16(), 401, "the other session survived");
+
+    let browser = &mut console.browser;
+    browser.press("Log out").await;
+    browser.goto("/login").await;
+    browser.fill("#username", "host").await;
+    browser.fill("#password", &old).await;
+    browser.press("Log in").await;
+    assert_eq!(
+        browser.path().await,
+        "/login",
+        "the old password still works"
+    );
+    browser.login("host", "a-brand-new-password").await;
+    assert_eq!(browser.path().await, "/account");
+    console.finish().await;
+}
+
 #[tokio::test]
 async fn a_wrong_password_stays_on_the_login_form() {
     let Some(mut console) = Console::start("wrong_password", &[]).await else {
