@@ -284,6 +284,20 @@ mod tests {
     }
 
     #[test]
+    fn the_heartbeat_is_bounded_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        for (value, ok) in [(0, false), (1, true), (60, true), (61, false)] {
+            std::fs::write(&path, format!("[agent]\nheartbeat_s = {value}\n")).unwrap();
+            let loaded = AgentConfig::load(&path);
+            assert_eq!(loaded.is_ok(), ok, "{value}: {loaded:?}");
+            if let Err(e) = loaded {
+                assert!(e.to_string().contains("agent.heartbeat_s"), "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.toml");

@@ -35,6 +35,15 @@ fn row(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// A pause of up to `max` ms that differs from one call to the next (no randomness
+/// needed: the clock's nanoseconds).
+fn jitter_ms(max: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    nanos % max
+}
+
 async fn relay_changes(client: &reqwest::Client, status_url: &str) -> u64 {
     let status: Value = client
         .get(format!("{status_url}/status"))
@@ -79,8 +88,9 @@ async fn main() {
             stream = site.stream(&site.admin).await;
             opened_at = Instant::now();
         }
-        // Let the door settle (debounce, the previous report) before the next change.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Let the door settle (debounce, the previous report) before the next change,
+        // and vary the pause so the changes do not fall in step with the stream's reads.
+        tokio::time::sleep(Duration::from_millis(300 + jitter_ms(250))).await;
         open = !open;
         let level = if open { "open" } else { "closed" };
         agent.send_line(&format!("contact {} {level}", site.door));
@@ -120,8 +130,9 @@ async fn main() {
         let (answer, moved) = tokio::join!(answer, watch);
         assert_eq!(answer.unwrap().status(), reqwest::StatusCode::ACCEPTED);
         release.push(moved);
-        // The release ends after 1 s (nobody opens): wait for the relock.
-        tokio::time::sleep(Duration::from_millis(1300)).await;
+        // The release ends after 1 s (nobody opens): wait for the relock, varied as
+        // above against the agent's command poll.
+        tokio::time::sleep(Duration::from_millis(1300 + jitter_ms(100))).await;
     }
 
     // Baselines.

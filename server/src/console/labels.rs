@@ -57,7 +57,7 @@ pub fn check(check: Check) -> &'static str {
 
 pub fn door_mode(mode: DoorMode) -> &'static str {
     match mode {
-        DoorMode::Normal => "Normal (cards decide)",
+        DoorMode::Normal => "Normal",
         DoorMode::Locked => "Locked",
         DoorMode::Unlocked => "Unlocked",
     }

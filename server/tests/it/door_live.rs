@@ -371,6 +371,19 @@ async fn commands_reach_only_the_serving_agent_and_are_logged(db: &TestDb) {
         ]
     );
 
+    // A command its agent did not fetch in time is never handed out, and says so.
+    let stale = expect(
+        app.post(&release, &grace, json!({"seconds": 3})).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    db.raw_execute("UPDATE door_commands SET expires_at = issued_at WHERE done_at IS NULL")
+        .await
+        .unwrap();
+    assert!(poll(&app, &front_token, &[], 0).await.is_empty());
+    let stale = format!("/api/v1/doors/commands/{}", stale["id"].as_str().unwrap());
+    assert_eq!(app.get_json(&stale, &grace).await["status"], "expired");
+
     // The agent journals the command at the door: in /events, naming the operator.
     let mut journal = Journal::new();
     let event = DoorEvent {
