@@ -303,6 +303,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Clicks the element matching `css` where no new page follows (e.g. a `<summary>`
+    /// that unfolds controls).
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
     /// Clicks the button labelled `label` (the first one on the page), waits for the page
     /// it leads to, then checks that page with axe.
     pub async fn press(&mut self, label: &str) {
@@ -319,6 +329,45 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("no button {label:?} in {scope}: {e}"));
         self.click_to_new_page(button, label).await;
+    }
+
+    /// Fills `fields` (by name) of the form holding the button labelled `label` inside
+    /// the element matching `scope`, unfolding any `<details>` around it, and clicks the
+    /// button, all in one turn of the page's event loop (so a live refresh of the page
+    /// cannot fold the controls or drop the values in between); then as
+    /// [`Browser::press`].
+    pub async fn submit_in(&mut self, scope: &str, fields: &[(&str, &str)], label: &str) {
+        let fields: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), Value::from(*value)))
+            .collect();
+        self.mark_page().await;
+        let found = self
+            .client
+            .execute(
+                "const [scope, fields, label] = arguments;
+                 const root = document.querySelector(scope);
+                 const button = root && Array.from(root.querySelectorAll('button'))
+                   .find(b => b.textContent.trim() === label);
+                 if (!button) { return false; }
+                 let d = button.closest('details');
+                 for (; d; d = d.parentElement.closest('details')) {
+                   d.open = true;
+                 }
+                 for (const [name, value] of Object.entries(fields)) {
+                   button.form.elements[name].value = value;
+                 }
+                 button.click();
+                 return true;",
+                vec![Value::from(scope), Value::Object(fields), Value::from(label)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("submit {label:?} in {scope}: {e}"));
+        assert_eq!(found, Value::Bool(true), "no button {label:?} in {scope}");
+        self.wait_new_page(&format!("the page after {label:?}"))
+            .await;
+        let url = self.client.current_url().await.expect("the current URL");
+        self.loaded(url.as_str()).await;
     }
 
     /// Clicks `button`, waits for the page it leads to and checks that page.

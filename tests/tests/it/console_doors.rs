@@ -66,8 +66,10 @@ async fn the_door_board_is_live_and_commands_doors() {
     let before = agent.status().await.unwrap()["relay_changes"]
         .as_u64()
         .unwrap();
-    browser.fill_in("Front", "input[name=seconds]", "2").await;
-    browser.press_in("Front", "Open Front").await;
+    // The controls fold under the tile; the board re-renders on every door report
+    // (which folds them again: see the report), so they are unfolded, filled and sent at
+    // once.
+    browser.submit_in(&tile, &[("seconds", "2")], "Open").await;
     let notice = browser.text("main").await;
     assert!(notice.contains("Release of Front for 2 s"), "{notice}");
     agent
@@ -103,7 +105,7 @@ async fn the_door_board_is_live_and_commands_doors() {
         after <= Duration::from_secs(OFFLINE_AFTER_S + 2),
         "offline shown after {after:?}"
     );
-    browser.press_in("Front", "Open Front").await;
+    browser.submit_in(&tile, &[], "Open").await;
     let refused = browser.page_text().await;
     assert!(refused.contains("offline"), "{refused}");
     assert!(refused.contains("Error 409"), "{refused}");
