@@ -359,7 +359,11 @@ impl Browser {
                  }
                  button.click();
                  return true;",
-                vec![Value::from(scope), Value::Object(fields), Value::from(label)],
+                vec![
+                    Value::from(scope),
+                    Value::Object(fields),
+                    Value::from(label),
+                ],
             )
             .await
             .unwrap_or_else(|e| panic!("submit {label:?} in {scope}: {e}"));

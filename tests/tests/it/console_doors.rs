@@ -1,11 +1,12 @@
 //! The live door board in a real browser, with a real door agent (simulated hardware):
 //! a forced door and its closing show on the open board without a reload within the
 //! bound; a remote release from the board moves the simulated relay and is journalled
-//! at the door and in the operator log; a killed agent shows offline, and a command for
-//! it is refused with a page that says so.
+//! at the door and in the operator log; a door locked from the board refuses the card;
+//! a killed agent shows offline, and a command for it is refused with a page that says
+//! so.
 
 use gatehouse_e2e::Console;
-use gatehouse_e2e::console::AGENT_WAIT;
+use gatehouse_e2e::console::{AGENT_WAIT, READER};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,27 @@ async fn the_door_board_is_live_and_commands_doors() {
         "{log:?}"
     );
 
+    // Locked from the board: the mode shows, and the card that opens the door is refused
+    // until the door is back to normal.
+    let browser = &mut console.browser;
+    browser
+        .submit_in(&tile, &[("mode", "locked")], "Set mode")
+        .await;
+    let notice = browser.text("main").await;
+    assert!(notice.contains("Front set to Locked"), "{notice}");
+    browser.wait_for_text(&tile, "Locked", AGENT_WAIT).await;
+    let presented = |e: &Value| e["kind"] == "presentation" && e["card"] == CARD;
+    agent.send_line(&format!("{READER} {CARD}"));
+    let refused = console
+        .wait_event("the badge at the locked door", presented)
+        .await;
+    assert_eq!(refused["outcome"], "denied", "{refused}");
+    let browser = &mut console.browser;
+    browser
+        .submit_in(&tile, &[("mode", "normal")], "Set mode")
+        .await;
+    assert!(browser.text("main").await.contains("Front set to Normal"));
+
     // Killed: offline on the board within the bound, and a release is refused.
     let browser = &mut console.browser;
     browser.goto("/desk").await;
@@ -114,6 +136,6 @@ async fn the_door_board_is_live_and_commands_doors() {
         .iter()
         .filter(|e| e["kind"] == "remote_command")
         .count();
-    assert_eq!(commands, 1, "{events:?}");
+    assert_eq!(commands, 3, "release, locked, normal: {events:?}");
     console.finish().await;
 }
