@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(settings.check_every(), Duration::from_secs(3));
         let slow = AlarmSettings {
             agent_offline_after_s: 600,
-            ..settings
+            ..settings.clone()
         };
         assert_eq!(slow.check_every(), Duration::from_secs(5));
         let fast = AlarmSettings {

@@ -89,7 +89,7 @@ fn site_local(
         .ok_or_else(|| ApiError::field(field, "does not exist in the site's time zone").into())
 }
 
-fn option<'a>(text: &'a str) -> Option<&'a str> {
+fn option(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|t| !t.is_empty())
 }
 
