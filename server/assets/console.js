@@ -34,19 +34,39 @@
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(target);
         var old = document.getElementById(target);
         if (!fresh || !old) { return; }
-        // Keep what the user is typing (e.g. an acknowledgement note) when nothing changed.
-        var active = document.activeElement;
-        if (active && old.contains(active) && active.id && fresh.querySelector("#" + CSS.escape(active.id))) {
-          var value = active.value;
-          old.replaceWith(fresh);
-          var again = document.getElementById(active.id);
-          if (again) { again.value = value; again.focus(); }
-        } else {
-          old.replaceWith(fresh);
-        }
+        swap(old, fresh);
         document.dispatchEvent(new CustomEvent("gatehouse:refreshed"));
       })
       .catch(function () { pending = false; });
+  }
+
+  // Replaces the element with its fresh copy, keeping what the user is in the middle of:
+  // opened <details>, values typed into fields, and the focus (all found by id).
+  function swap(old, fresh) {
+    var open = [];
+    old.querySelectorAll("details[open][id]").forEach(function (d) { open.push(d.id); });
+    var typed = {};
+    old.querySelectorAll("input[id], select[id], textarea[id]").forEach(function (f) {
+      var edited = f.tagName === "SELECT"
+        ? Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; })
+        : f.value !== f.defaultValue;
+      if (edited) { typed[f.id] = f.value; }
+    });
+    var active = document.activeElement;
+    var focused = active && old.contains(active) ? active.id : null;
+    old.replaceWith(fresh);
+    open.forEach(function (id) {
+      var d = document.getElementById(id);
+      if (d) { d.open = true; }
+    });
+    Object.keys(typed).forEach(function (id) {
+      var f = document.getElementById(id);
+      if (f) { f.value = typed[id]; }
+    });
+    if (focused) {
+      var again = document.getElementById(focused);
+      if (again) { again.focus(); }
+    }
   }
 
   function tone() {
@@ -77,5 +97,6 @@
   ["ack", "door", "door_removed"].forEach(function (name) {
     source.addEventListener(name, refresh);
   });
-  live.setAttribute("data-connected", "true");
+  source.addEventListener("open", function () { live.setAttribute("data-connected", "true"); });
+  source.addEventListener("error", function () { live.removeAttribute("data-connected"); });
 })();

@@ -10,6 +10,25 @@ use uuid::Uuid;
 
 const PAGE: u32 = 1000;
 
+/// People's names read once per page however often a list names them.
+#[derive(Default)]
+pub struct PeopleNames(HashMap<Uuid, String>);
+
+impl PeopleNames {
+    pub async fn name(&mut self, store: &Store, id: Uuid) -> Result<String, StoreError> {
+        if let Some(name) = self.0.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = match store.person(id).await {
+            Ok(person) => person.name,
+            Err(StoreError::NotFound) => "(removed person)".to_owned(),
+            Err(other) => return Err(other),
+        };
+        self.0.insert(id, name.clone());
+        Ok(name)
+    }
+}
+
 pub struct SiteName {
     pub name: String,
     pub zone: Tz,
@@ -94,6 +113,20 @@ impl Names {
     /// A time in the site's zone, with its abbreviation.
     pub fn time(&self, at: DateTime<Utc>, site_id: Option<Uuid>) -> String {
         time::local(at, self.tz(site_id))
+    }
+
+    /// Doors as `(id, "door · site", chosen)`, by that label, for choosers.
+    pub fn door_choices(&self, chosen: Option<Uuid>) -> Vec<(String, String, bool)> {
+        let mut doors: Vec<_> = self
+            .doors
+            .values()
+            .map(|d| {
+                let label = format!("{} · {}", d.name, self.site(d.site_id));
+                (d.id.to_string(), label, chosen == Some(d.id))
+            })
+            .collect();
+        doors.sort_by(|a, b| a.1.cmp(&b.1));
+        doors
     }
 
     /// Sites by name, for choosers.

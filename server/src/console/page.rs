@@ -169,6 +169,14 @@ impl Failure {
         ApiError::NotFound(what).into()
     }
 
+    /// For `map_err`: a store's `NotFound` as "`what` not found", other errors as they are.
+    pub fn unless_found(what: &'static str) -> impl Fn(StoreError) -> Failure {
+        move |error| match error {
+            StoreError::NotFound => Failure::not_found(what),
+            other => other.into(),
+        }
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Failure {
         tracing::error!(error = %error, "console internal error");
         Failure {

@@ -1,6 +1,8 @@
 //! Times as people read them: in the site's time zone, with its abbreviation.
 
-use chrono::{DateTime, Utc};
+use super::page::Failure;
+use crate::api::error::ApiError;
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// `2026-12-06 14:03:07 CET`.
@@ -15,9 +17,48 @@ pub fn local_or_dash(at: Option<DateTime<Utc>>, zone: Tz) -> String {
     at.map_or_else(|| "—".to_owned(), |at| local(at, zone))
 }
 
+/// A site-local `YYYY-MM-DDTHH:MM[:SS]` (an HTML `datetime-local` field) as UTC; `None`
+/// when empty. At the autumn clock change the earlier of the two readings; a time the
+/// spring change skips is refused, naming `field`.
+pub fn parse_local(field: &str, text: &str, zone: Tz) -> Result<Option<DateTime<Utc>>, Failure> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| ApiError::field(field, "is not a date and time (YYYY-MM-DDTHH:MM)"))?;
+    let at = zone.from_local_datetime(&naive).earliest().ok_or_else(|| {
+        ApiError::field(
+            field,
+            "does not exist in the site's time zone (clock change)",
+        )
+    })?;
+    Ok(Some(at.with_timezone(&Utc)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_local_input() -> anyhow::Result<()> {
+        let berlin = chrono_tz::Europe::Berlin;
+        let parse =
+            |text: &str| parse_local("at", text, berlin).map_err(|_| anyhow::anyhow!("refused"));
+        let at = parse("2026-12-06T14:30")?.map(|at| at.to_rfc3339());
+        assert_eq!(at.as_deref(), Some("2026-12-06T13:30:00+00:00"));
+        let seconds = parse("2026-12-06T14:30:15")?.map(|at| at.to_rfc3339());
+        assert_eq!(seconds.as_deref(), Some("2026-12-06T13:30:15+00:00"));
+        assert_eq!(parse("  ")?, None);
+        // 02:30 on the spring-forward night does not exist in Berlin.
+        assert!(parse("2026-03-29T02:30").is_err());
+        // 02:30 on the fall-back night happens twice: the first (still summer time).
+        let twice = parse("2026-10-25T02:30")?.map(|at| at.to_rfc3339());
+        assert_eq!(twice.as_deref(), Some("2026-10-25T00:30:00+00:00"));
+        assert!(parse("yesterday").is_err());
+        Ok(())
+    }
 
     #[test]
     fn site_local_with_abbreviation() -> anyhow::Result<()> {

@@ -249,10 +249,23 @@ impl Board {
 
     /// Queues the doors that differ from what was sent, and the doors gone.
     fn changes(&mut self, doors: Vec<DoorStatus>) {
+        // A heartbeat moves only `agent_last_seen_at`: not a change worth an event (every
+        // open board would re-read itself every few seconds per agent).
+        fn same_state(sent: &DoorStatus, now: &DoorStatus) -> bool {
+            let heard = DoorStatus {
+                agent_last_seen_at: now.agent_last_seen_at,
+                ..sent.clone()
+            };
+            heard == *now
+        }
         let mut seen = BTreeMap::new();
         for door in doors {
             seen.insert(door.door_id, ());
-            if self.sent.get(&door.door_id) == Some(&door) {
+            if self
+                .sent
+                .get(&door.door_id)
+                .is_some_and(|sent| same_state(sent, &door))
+            {
                 continue;
             }
             match Event::default().event("door").json_data(&door) {

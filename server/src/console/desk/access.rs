@@ -8,11 +8,12 @@ use crate::console::labels;
 use crate::console::names::Names;
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
+use crate::console::time;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::Utc;
 use gatehouse_core::decide::{Decision, Direction};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -91,7 +92,8 @@ pub async fn page(
     let answer = match door_id {
         Some(door_id) if !question.card.trim().is_empty() => {
             let site = names.door_site(door_id);
-            let at = site_local(&question.at, names.tz(site))?;
+            let at =
+                time::parse_local("at", &question.at, names.tz(site))?.unwrap_or_else(Utc::now);
             let (decision, policy_version) = check_access(
                 &state,
                 &user.actor(),
@@ -124,15 +126,7 @@ pub async fn page(
         }
         _ => None,
     };
-    let mut doors: Vec<_> = names
-        .doors
-        .values()
-        .map(|d| {
-            let label = format!("{} · {}", d.name, names.site(d.site_id));
-            (d.id.to_string(), label, door_id == Some(d.id))
-        })
-        .collect();
-    doors.sort_by(|a, b| a.1.cmp(&b.1));
+    let doors = names.door_choices(door_id);
     Ok(render(AccessPage {
         chrome: Chrome::new(
             &user.principal,
@@ -145,39 +139,4 @@ pub async fn page(
         exit: direction == Direction::Exit,
         answer,
     }))
-}
-
-/// A site-local `YYYY-MM-DDTHH:MM[:SS]` as UTC; empty is now. A time that does not exist
-/// or is ambiguous at a clock change is refused, naming the field.
-fn site_local(text: &str, zone: chrono_tz::Tz) -> Result<DateTime<Utc>, Failure> {
-    if text.trim().is_empty() {
-        return Ok(Utc::now());
-    }
-    let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S"))
-        .map_err(|_| ApiError::field("at", "is not a date and time (YYYY-MM-DDTHH:MM)"))?;
-    zone.from_local_datetime(&naive)
-        .single()
-        .map(|at| at.with_timezone(&Utc))
-        .ok_or_else(|| {
-            ApiError::field("at", "does not exist or is ambiguous at a clock change").into()
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::site_local;
-
-    #[test]
-    fn site_local_times() -> anyhow::Result<()> {
-        let berlin = chrono_tz::Europe::Berlin;
-        let at = site_local("2026-12-06T14:30", berlin).map_err(|_| anyhow::anyhow!("refused"))?;
-        assert_eq!(at.to_rfc3339(), "2026-12-06T13:30:00+00:00");
-        // 02:30 on the spring-forward night does not exist in Berlin.
-        assert!(site_local("2026-03-29T02:30", berlin).is_err());
-        // 02:30 on the fall-back night happens twice.
-        assert!(site_local("2026-10-25T02:30", berlin).is_err());
-        assert!(site_local("yesterday", berlin).is_err());
-        Ok(())
-    }
 }

@@ -14,7 +14,7 @@ use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::{Console, cookie_hash};
 use crate::domain::note;
 use crate::state::AppState;
-use crate::store::{Alarm, AlarmFilter, AlarmKind, StoreError};
+use crate::store::{Alarm, AlarmFilter, AlarmKind};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -163,15 +163,7 @@ pub async fn page(
         .into_iter()
         .map(|(id, name)| (id.to_string(), name.to_owned(), filter.site_id == Some(id)))
         .collect();
-    let mut doors: Vec<_> = names
-        .doors
-        .values()
-        .map(|d| {
-            let label = format!("{} · {}", d.name, names.site(d.site_id));
-            (d.id.to_string(), label, filter.door_id == Some(d.id))
-        })
-        .collect();
-    doors.sort_by(|a, b| a.1.cmp(&b.1));
+    let doors = names.door_choices(filter.door_id);
     let kinds = AlarmKind::iter()
         .map(|k| (k.as_str(), labels::alarm_kind(k), kind == Some(k)))
         .collect();
@@ -208,10 +200,7 @@ pub async fn acknowledge(
         .store
         .acknowledge_alarm(id, note, &user.actor())
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => ApiError::NotFound("alarm"),
-            other => other.into(),
-        })?;
+        .map_err(Failure::unless_found("alarm"))?;
     Ok(Redirect::to("/alarms").into_response())
 }
 

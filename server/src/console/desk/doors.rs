@@ -22,7 +22,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use chrono::{NaiveDateTime, TimeZone, Utc};
 use gatehouse_core::model::DoorMode;
 use gatehouse_core::protocol::{
     CommandAction, ContactState, DoorAlarm, LockState, RELEASE_SECONDS,
@@ -234,24 +233,10 @@ pub async fn set_mode(
         .map_err(|_| ApiError::field("mode", "is normal, locked or unlocked"))?;
     let names = Names::load(&state.store).await?;
     let zone = names.tz(names.door_site(id));
-    let until = match form.until.trim() {
-        "" => None,
-        text => {
-            let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-                .map_err(|_| ApiError::field("until", "is not a date and time"))?;
-            let at = zone
-                .from_local_datetime(&naive)
-                .earliest()
-                .map(|at| at.with_timezone(&Utc))
-                .ok_or_else(|| {
-                    ApiError::field("until", "does not exist in the site's time zone")
-                })?;
-            if at <= now() {
-                return Err(ApiError::field("until", "must be in the future").into());
-            }
-            Some(at)
-        }
-    };
+    let until = time::parse_local("until", &form.until, zone)?;
+    if until.is_some_and(|until| until <= now()) {
+        return Err(ApiError::field("until", "must be in the future").into());
+    }
     let action = CommandAction::SetMode { mode, until };
     let command = send_command(&state, &user.actor(), liveness, id, action).await?;
     Ok(Redirect::to(&format!("/desk?command={}", command.id)).into_response())

@@ -7,19 +7,18 @@ use crate::api::error::ApiError;
 use crate::api::filters;
 use crate::auth::permissions::{Permission, QueryAccess, ReadEvents};
 use crate::console::labels;
-use crate::console::names::Names;
+use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
+use crate::console::time;
 use crate::state::AppState;
-use crate::store::{EventFilter, EventRecord, StoreError, now};
+use crate::store::{EventFilter, EventRecord, now};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use gatehouse_core::decide::{Outcome, Reason};
 use gatehouse_core::model::normalize_card;
 use serde::Deserialize;
-use std::collections::HashMap;
 use strum::IntoEnumIterator;
 use uuid::Uuid;
 
@@ -70,25 +69,6 @@ struct EventsPage {
     next: Option<String>,
 }
 
-fn site_local(
-    field: &str,
-    text: &str,
-    zone: chrono_tz::Tz,
-) -> Result<Option<DateTime<Utc>>, Failure> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-        .map_err(|_| ApiError::field(field, "is not a date and time (YYYY-MM-DDTHH:MM)"))?;
-    // At a clock change, the earlier of two readings; a time that does not exist is
-    // refused.
-    zone.from_local_datetime(&naive)
-        .earliest()
-        .map(|at| Some(at.with_timezone(&Utc)))
-        .ok_or_else(|| ApiError::field(field, "does not exist in the site's time zone").into())
-}
-
 fn option(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|t| !t.is_empty())
 }
@@ -113,9 +93,9 @@ pub async fn list(
             .flatten()
     });
     let zone = names.tz(site);
-    let from =
-        site_local("from", &search.from, zone)?.unwrap_or(now() - chrono::Duration::hours(24));
-    let to = site_local("to", &search.to, zone)?;
+    let from = time::parse_local("from", &search.from, zone)?
+        .unwrap_or(now() - chrono::Duration::hours(24));
+    let to = time::parse_local("to", &search.to, zone)?;
     if to.is_some_and(|to| to <= from) {
         return Err(ApiError::field("to", "must be after from").into());
     }
@@ -146,7 +126,7 @@ pub async fn list(
     let mut events = state.store.list_events(&filter, after, SHOWN + 1).await?;
     let more = events.len() > SHOWN as usize;
     events.truncate(SHOWN as usize);
-    let mut people = HashMap::new();
+    let mut people = PeopleNames::default();
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
         rows.push(line(&state, &names, &mut people, event).await?);
@@ -165,15 +145,7 @@ pub async fn list(
         ])
         .unwrap_or_default()
     });
-    let mut doors: Vec<_> = names
-        .doors
-        .values()
-        .map(|d| {
-            let label = format!("{} · {}", d.name, names.site(d.site_id));
-            (d.id.to_string(), label, door_id == Some(d.id))
-        })
-        .collect();
-    doors.sort_by(|a, b| a.1.cmp(&b.1));
+    let doors = names.door_choices(door_id);
     let outcomes = Outcome::iter()
         .map(|o| (o.as_str(), labels::outcome(o), outcome == Some(o)))
         .collect();
@@ -195,23 +167,12 @@ pub async fn list(
 async fn line(
     state: &AppState,
     names: &Names,
-    people: &mut HashMap<Uuid, String>,
+    people: &mut PeopleNames,
     event: &EventRecord,
 ) -> Result<EventLine, Failure> {
     let site = event.door_id.and_then(|d| names.door_site(d));
     let who = match event.person_id {
-        Some(id) => match people.get(&id) {
-            Some(name) => name.clone(),
-            None => {
-                let name = match state.store.person(id).await {
-                    Ok(person) => person.name,
-                    Err(StoreError::NotFound) => "(removed person)".to_owned(),
-                    Err(other) => return Err(other.into()),
-                };
-                people.insert(id, name.clone());
-                name
-            }
-        },
+        Some(id) => people.name(&state.store, id).await?,
         None if event.visit_id.is_some() => "Visitor".to_owned(),
         None => String::new(),
     };
@@ -276,10 +237,7 @@ pub async fn detail(
         .store
         .event_detail(id)
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => Failure::not_found("event"),
-            other => other.into(),
-        })?;
+        .map_err(Failure::unless_found("event"))?;
     let names = Names::load(&state.store).await?;
     let event = &detail.event;
     let zone = names.tz(detail.site_id);
@@ -326,8 +284,8 @@ pub async fn detail(
     };
     Ok(render(EventPage {
         chrome: Chrome::new(&user.principal, "/events", "Event"),
-        at: crate::console::time::local(event.occurred_at, zone),
-        received: crate::console::time::local(event.received_at, zone),
+        at: time::local(event.occurred_at, zone),
+        received: time::local(event.received_at, zone),
         what: event.kind.replace('_', " "),
         who,
         organisation: detail.organisation.clone().unwrap_or_default(),

@@ -9,7 +9,7 @@ use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::domain::note;
 use crate::state::AppState;
-use crate::store::{MusterPerson, MusterRecord, StoreError, now};
+use crate::store::{MusterPerson, MusterRecord, now};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -82,7 +82,7 @@ pub async fn start(
         .store
         .start_muster(form.site, &user.actor())
         .await
-        .map_err(not_found("site"))?;
+        .map_err(Failure::unless_found("site"))?;
     Ok(Redirect::to(&format!("/muster/{}", muster.id)).into_response())
 }
 
@@ -121,20 +121,17 @@ pub fn organisation_and_host(organisation: Option<&str>, host: Option<&str>) -> 
     }
 }
 
-fn not_found(what: &'static str) -> impl Fn(StoreError) -> Failure {
-    move |error| match error {
-        StoreError::NotFound => Failure::not_found(what),
-        other => other.into(),
-    }
-}
-
 async fn muster_page(
     state: &AppState,
     principal: &crate::store::Principal,
     id: Uuid,
     print: bool,
 ) -> Result<Response, Failure> {
-    let muster: MusterRecord = state.store.muster(id).await.map_err(not_found("muster"))?;
+    let muster: MusterRecord = state
+        .store
+        .muster(id)
+        .await
+        .map_err(Failure::unless_found("muster"))?;
     let names = Names::load(&state.store).await?;
     let site = Some(muster.site_id);
     let line = |p: &MusterPerson| PersonLine {
@@ -215,7 +212,7 @@ pub async fn accounted(
         .store
         .account_for(id, form.holder_id, note, &user.actor())
         .await
-        .map_err(not_found("person on this muster"))?;
+        .map_err(Failure::unless_found("person on this muster"))?;
     Ok(Redirect::to(&format!("/muster/{id}#p-{}", form.holder_id)).into_response())
 }
 
@@ -229,6 +226,6 @@ pub async fn close(
         .store
         .close_muster(id, &user.actor())
         .await
-        .map_err(not_found("muster"))?;
+        .map_err(Failure::unless_found("muster"))?;
     Ok(Redirect::to(&format!("/muster/{id}")).into_response())
 }

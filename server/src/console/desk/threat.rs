@@ -7,7 +7,7 @@ use crate::auth::permissions::WriteSecurityModel;
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::state::AppState;
-use crate::store::{SiteRecord, StoreError, Threat};
+use crate::store::{SiteRecord, Threat};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -79,10 +79,11 @@ struct ConfirmPage {
 }
 
 async fn site(state: &AppState, id: Uuid) -> Result<SiteRecord, Failure> {
-    state.store.site(id).await.map_err(|error| match error {
-        StoreError::NotFound => Failure::not_found("site"),
-        other => other.into(),
-    })
+    state
+        .store
+        .site(id)
+        .await
+        .map_err(Failure::unless_found("site"))
 }
 
 /// `GET /threat/{site}?level=…`: what would change, and a button to apply it.
@@ -114,9 +115,6 @@ pub async fn apply(
         .store
         .set_threat_level(id, threat, &user.actor())
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => Failure::not_found("site"),
-            other => other.into(),
-        })?;
+        .map_err(Failure::unless_found("site"))?;
     Ok(Redirect::to("/threat").into_response())
 }

@@ -1,16 +1,14 @@
 //! Visits around today (the receptionist's home): who is expected, who is in, who left.
 
 use crate::auth::permissions::ReadVisits;
-use crate::console::names::Names;
+use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::state::AppState;
-use crate::store::{StoreError, now};
+use crate::store::now;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use std::collections::HashMap;
-use uuid::Uuid;
 
 /// Visits shown: windows overlapping the last 12 hours and the next 24.
 const SHOWN: u32 = 500;
@@ -45,21 +43,10 @@ pub async fn page(
             SHOWN,
         )
         .await?;
-    let mut hosts: HashMap<Uuid, String> = HashMap::new();
+    let mut hosts = PeopleNames::default();
     let mut lines = Vec::with_capacity(visits.len());
     for visit in visits {
-        let host = match hosts.get(&visit.host_person_id) {
-            Some(name) => name.clone(),
-            None => {
-                let name = match state.store.person(visit.host_person_id).await {
-                    Ok(person) => person.name,
-                    Err(StoreError::NotFound) => "(removed person)".to_owned(),
-                    Err(other) => return Err(other.into()),
-                };
-                hosts.insert(visit.host_person_id, name.clone());
-                name
-            }
-        };
+        let host = hosts.name(&state.store, visit.host_person_id).await?;
         // The site of the first zone the visitor may enter gives the time zone.
         let site = visit
             .allowed_zone_ids
