@@ -5,6 +5,9 @@
 //!   change seen on an open `GET /doors/status/stream`;
 //! - remote release request (`POST /doors/{id}/release` sent) → the simulated relay
 //!   moved (the agent's `/status` `relay_changes`, polled every 2 ms);
+//! - in a real Chromium (when chromium and chromedriver are installed): the same state
+//!   change → shown on the console's open door board (the tile's text, read every
+//!   5 ms), and the board's "Open" clicked → the relay moved;
 //! - baselines from the same run: a bare `POST /agent/door-state` round trip with the
 //!   agent's token (the first hop of a state change), and a bare `GET /doors/status`.
 //!
@@ -14,7 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gatehouse_e2e::LiveDoorSite;
+use gatehouse_e2e::{Browser, LIVE_ADMIN_PASSWORD, LiveDoorSite};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -54,6 +57,24 @@ async fn relay_changes(client: &reqwest::Client, status_url: &str) -> u64 {
         .await
         .unwrap();
     status["relay_changes"].as_u64().unwrap()
+}
+
+/// Whether the element matching `css` shows `text` within `timeout`, read every 5 ms.
+async fn shows(browser: &Browser, css: &str, text: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let script = "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';";
+    while Instant::now() < deadline {
+        let shown = browser
+            .client()
+            .execute(script, vec![Value::from(css)])
+            .await
+            .unwrap();
+        if shown.as_str().is_some_and(|t| t.trim() == text) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
 }
 
 #[tokio::main]
@@ -135,6 +156,55 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(1300 + jitter_ms(100))).await;
     }
 
+    // The same in the browser, on the console's door board.
+    let mut board_change = Vec::new();
+    let mut board_release = Vec::new();
+    if let Some(mut browser) = Browser::start("door_live bench", &base).await {
+        browser.login("admin", LIVE_ADMIN_PASSWORD).await;
+        browser.goto("/desk").await;
+        browser.wait_stream_open("/desk/stream").await;
+        let tile = format!("[data-door=\"{}\"]", site.door);
+        let contact = format!("{tile} [data-field=contact]");
+        while board_change.len() < samples {
+            tokio::time::sleep(Duration::from_millis(300 + jitter_ms(250))).await;
+            open = !open;
+            let (level, shown) = if open {
+                ("open", "Open")
+            } else {
+                ("closed", "Closed")
+            };
+            agent.send_line(&format!("contact {} {level}", site.door));
+            let sent = Instant::now();
+            if shows(&browser, &contact, shown, Duration::from_secs(5)).await {
+                board_change.push(sent.elapsed());
+            } else {
+                // The page's stream was between two connections: start again.
+                browser.goto("/desk").await;
+                browser.wait_stream_open("/desk/stream").await;
+            }
+        }
+        agent.send_line(&format!("contact {} closed", site.door));
+        while board_release.len() < samples {
+            let before = relay_changes(&client, &site.status_url).await;
+            let sent = Instant::now();
+            let click = browser.submit_in(&tile, &[("seconds", "1")], "Open");
+            let watch = async {
+                loop {
+                    if relay_changes(&client, &site.status_url).await > before {
+                        return sent.elapsed();
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            };
+            let ((), moved) = tokio::join!(click, watch);
+            board_release.push(moved);
+            tokio::time::sleep(Duration::from_millis(1300 + jitter_ms(100))).await;
+        }
+        browser.close().await;
+    } else {
+        println!("(no chromium/chromedriver: the door board rows are left out)");
+    }
+
     // Baselines.
     let report = json!({"doors": [{
         "door_id": site.door, "lock": "locked", "contact": "closed", "mode": "normal",
@@ -171,6 +241,16 @@ async fn main() {
         change,
     );
     row("remote release request → simulated relay moved", release);
+    if !board_change.is_empty() {
+        row(
+            "door state change at the agent → shown on an open door board (Chromium)",
+            board_change,
+        );
+        row(
+            "\"Open\" clicked on the door board → simulated relay moved (Chromium)",
+            board_release,
+        );
+    }
     row("baseline: bare POST /agent/door-state round trip", upload);
     row("baseline: bare GET /doors/status round trip", board);
     drop(agent);
