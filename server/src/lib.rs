@@ -84,8 +84,8 @@ pub async fn launch(
     let sweeping = store.clone();
     tokio::spawn(async move {
         let silent = chrono::Duration::from_std(store::ABANDONED_AFTER).unwrap_or_default();
-        let since = (sweeping.kind() == store::DatabaseKind::Postgres)
-            .then(|| store::now() - silent);
+        let since =
+            (sweeping.kind() == store::DatabaseKind::Postgres).then(|| store::now() - silent);
         if let Err(error) = sweeping.sweep_abandoned_imports(since).await {
             tracing::error!(%error, "cannot sweep the rows of interrupted imports");
         }

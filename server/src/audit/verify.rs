@@ -3,7 +3,10 @@
 //! signed checkpoint against the chain and the server's public key, then looks for rows
 //! no entry names. Stops at the first problem and names it. A row that does not decode
 //! (a value altered behind the database's back) is such a problem, named at its chain
-//! position, never an error.
+//! position, never an error. An import batch's entry is checked member by member
+//! ([`check_batch`]): a member whose record is altered, missing or unreadable is named
+//! at the batch's position with the member's id, and a list that was changed (a member
+//! added, removed or reordered) makes the batch's own digest differ (`record_altered`).
 
 use super::checkpoint::signature_valid;
 use super::records::Source;
@@ -110,7 +113,10 @@ async fn check_batch(
                 Ok(member) => member,
                 Err(e) => {
                     let pos = e.seq.unwrap_or(after + 1);
-                    let detail = format!("member {pos} of import batch {batch} cannot be read: {}", e.error);
+                    let detail = format!(
+                        "member {pos} of import batch {batch} cannot be read: {}",
+                        e.error
+                    );
                     return Ok(Err(member_problem(seq, None, "record_altered", detail)));
                 }
             };

@@ -324,7 +324,11 @@ where
 impl Store {
     /// The chain entries `from..=to` that are import batches: position and batch id.
     #[tracing::instrument(skip_all)]
-    pub async fn chained_batches(&self, from: i64, to: i64) -> Result<Vec<(i64, Uuid)>, StoreError> {
+    pub async fn chained_batches(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Uuid)>, StoreError> {
         let heads = on!(self.pool(), |pool| {
             sqlx::query_as::<_, (i64, Uuid)>(BATCH_HEADS)
                 .bind(from)

@@ -1,4 +1,4 @@
-//! Applying a checked HR file ([`crate::import`]) in one transaction: people matched by
+//! Applying a checked HR file ([`crate::import`]), all or nothing: people matched by
 //! `external_id`, created or updated; a vetting record appended only when it differs
 //! from the current one; cards issued or their validity updated. What does not differ is
 //! not written, so a second run of the same file changes nothing: no record, no log
@@ -21,10 +21,10 @@
 //! external ids, the attempt is swept and the plan made again.
 
 use super::credentials::{CredentialRow, select_credential};
+use super::import_batch::{Chunk, NotPublished, Publish};
 use super::operator_log::{Actor, NewLogEntry};
 use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
 use super::vetting::{NewVetting, VettingRecord};
-use super::import_batch::{Chunk, NotPublished, Publish};
 use super::{CredentialRecord, Store, StoreError, now, on};
 use crate::audit::records::OperatorRow;
 use crate::import::{ImportCard, ImportPerson, ImportSummary, LineError, Parsed, Progress};
@@ -220,7 +220,9 @@ impl Store {
         }
         Err(match retry {
             Some(StoreError::Busy(error)) => StoreError::Busy(error),
-            _ => StoreError::Rejected("people and cards kept changing during the import; try again"),
+            _ => {
+                StoreError::Rejected("people and cards kept changing during the import; try again")
+            }
         })
     }
 

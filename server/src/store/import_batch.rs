@@ -16,6 +16,7 @@
 //! batch, the import's summary entry (`person.import`, whose id is the batch's), whose
 //! digest commits to that list ([`crate::audit::batch_digest`]).
 
+use super::conn::Tx;
 use super::credentials::WithPin;
 use super::people::PersonRecord;
 use super::vetting::VettingRecord;
@@ -39,7 +40,11 @@ const SWEEP: [&str; 5] = [
      (SELECT id FROM credentials WHERE import_batch = $1 LIMIT $2)",
     "DELETE FROM vetting_records WHERE id IN \
      (SELECT id FROM vetting_records WHERE import_batch = $1 LIMIT $2)",
-    "DELETE FROM people WHERE id IN (SELECT id FROM people WHERE import_batch = $1 LIMIT $2)",
+    // Only people whose cards and vetting are gone: a step deletes some of each table,
+    // not necessarily the same people's.
+    "DELETE FROM people WHERE id IN (SELECT id FROM people p WHERE import_batch = $1 \
+     AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.person_id = p.id) \
+     AND NOT EXISTS (SELECT 1 FROM vetting_records v WHERE v.person_id = p.id) LIMIT $2)",
 ];
 
 /// What one chunk of a batch writes.
@@ -98,43 +103,16 @@ impl Store {
     ) -> Result<std::time::Duration, StoreError> {
         let mut tx = self.write().await?;
         let locked = std::time::Instant::now();
-        // The batch's row first: on PostgreSQL its lock orders this chunk against a sweep.
-        let alive = on!(tx.db(), |c| {
-            sqlx::query("UPDATE import_pending SET updated_at = $2 WHERE batch = $1")
-                .bind(batch)
-                .bind(now())
-                .execute(c)
-                .await?
-                .rows_affected()
-        });
-        if alive == 0 {
-            return Err(StoreError::Rejected(
-                "the import was taken for abandoned and removed; nothing was imported",
-            ));
+        match write_chunk(&mut tx, batch, chunk).await {
+            Ok(()) => tx.commit().await?,
+            Err(error) => {
+                // At once: on PostgreSQL a dropped transaction keeps its locks (the
+                // batch's row among them, which the sweep then waits for) until its
+                // connection is used again.
+                on!(tx, |tx| tx.rollback().await?);
+                return Err(error);
+            }
         }
-        tx.db().insert_people(&chunk.people, Some(batch)).await?;
-        tx.db().insert_vetting(&chunk.vetting, Some(batch)).await?;
-        tx.db()
-            .insert_credentials(&chunk.credentials, Some(batch))
-            .await?;
-        tx.db().insert_logs(&chunk.log, Some(batch)).await?;
-        let members: Vec<_> = chunk.log.iter().zip(&chunk.digests).collect();
-        for (offset, rows) in members.chunks(1_000).enumerate() {
-            let first = chunk.first_pos + (offset * 1_000) as i64;
-            on!(tx.db(), |c| {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO audit_import_members (batch, pos, record_id, digest) ",
-                );
-                query.push_values(rows.iter().zip(first..), |mut row, ((entry, digest), pos)| {
-                    row.push_bind(batch)
-                        .push_bind(pos)
-                        .push_bind(entry.id)
-                        .push_bind(digest.to_vec());
-                });
-                query.build().execute(c).await?;
-            });
-        }
-        tx.commit().await?;
         Ok(locked.elapsed())
     }
 
@@ -158,48 +136,20 @@ impl Store {
                 .await?
         });
         if publish.expect_version.is_some_and(|v| v != version) {
+            on!(tx, |tx| tx.rollback().await?);
             return Ok(Err(NotPublished::Changed));
         }
-        let published = on!(tx.db(), |c| {
-            sqlx::query("DELETE FROM import_pending WHERE batch = $1")
-                .bind(batch)
-                .execute(c)
-                .await?
-                .rows_affected()
-        });
-        if published == 0 {
-            return Ok(Err(NotPublished::Swept));
-        }
-        for person in &publish.people {
-            tx.db().update_person_row(person).await?;
-        }
-        for after in &publish.credentials {
-            on!(tx.db(), |c| {
-                sqlx::query(
-                    "UPDATE credentials SET valid_from = $2, valid_until = $3, \
-                     updated_at = $4 WHERE id = $1",
-                )
-                .bind(after.id)
-                .bind(after.valid_from)
-                .bind(after.valid_until)
-                .bind(after.updated_at)
-                .execute(c)
-                .await?;
-            });
-        }
-        if publish.bump_policy {
-            tx.db().bump_policy_version().await?;
-        }
-        let version = tx.db().policy_version().await?;
-        let entry = &publish.entry;
-        tx.db()
-            .insert_logs(std::slice::from_ref(entry), None)
-            .await?;
-        let (members, count) = publish.members;
-        let digest = crate::audit::batch_digest(&entry.digest(), &members, count);
-        tx.db()
-            .chain_records(&[(Source::Operator, entry.id, digest)])
-            .await?;
+        let version = match publish_rows(&mut tx, batch, &publish).await {
+            Ok(Some(version)) => version,
+            outcome => {
+                // At once, for the reason told in `write_import_chunk`.
+                on!(tx, |tx| tx.rollback().await?);
+                return match outcome {
+                    Err(error) => Err(error),
+                    _ => Ok(Err(NotPublished::Swept)),
+                };
+            }
+        };
         tx.commit().await?;
         tracing::info!(
             held_ms = locked.elapsed().as_millis() as u64,
@@ -233,13 +183,20 @@ impl Store {
     async fn sweep_step(&self, batch: Uuid, finish: bool) -> Result<(u64, bool), StoreError> {
         let mut tx = self.write().await?;
         let lock = match tx.kind() {
-            DatabaseKind::Postgres => "SELECT batch FROM import_pending WHERE batch = $1 FOR UPDATE",
+            DatabaseKind::Postgres => {
+                "SELECT batch FROM import_pending WHERE batch = $1 FOR UPDATE"
+            }
             DatabaseKind::Sqlite => "SELECT batch FROM import_pending WHERE batch = $1",
         };
         let pending = on!(tx.db(), |c| {
-            sqlx::query(lock).bind(batch).fetch_optional(c).await?.is_some()
+            sqlx::query(lock)
+                .bind(batch)
+                .fetch_optional(c)
+                .await?
+                .is_some()
         });
         if !pending {
+            on!(tx, |tx| tx.rollback().await?);
             return Ok((0, true));
         }
         let limit = if finish { i64::MAX } else { SWEEP_ROWS };
@@ -288,4 +245,98 @@ impl Store {
         }
         Ok(batches.len() as u64)
     }
+}
+
+/// The statements of [`Store::write_import_chunk`], in its transaction.
+async fn write_chunk(tx: &mut Tx, batch: Uuid, chunk: &Chunk<'_>) -> Result<(), StoreError> {
+    // The batch's row first: on PostgreSQL its lock orders this chunk against a sweep.
+    let alive = on!(tx.db(), |c| {
+        sqlx::query("UPDATE import_pending SET updated_at = $2 WHERE batch = $1")
+            .bind(batch)
+            .bind(now())
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    if alive == 0 {
+        return Err(StoreError::Rejected(
+            "the import was taken for abandoned and removed; nothing was imported",
+        ));
+    }
+    tx.db().insert_people(&chunk.people, Some(batch)).await?;
+    tx.db().insert_vetting(&chunk.vetting, Some(batch)).await?;
+    tx.db()
+        .insert_credentials(&chunk.credentials, Some(batch))
+        .await?;
+    tx.db().insert_logs(&chunk.log, Some(batch)).await?;
+    let members: Vec<_> = chunk.log.iter().zip(&chunk.digests).collect();
+    for (offset, rows) in members.chunks(1_000).enumerate() {
+        let first = chunk.first_pos + (offset * 1_000) as i64;
+        on!(tx.db(), |c| {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_import_members (batch, pos, record_id, digest) ",
+            );
+            query.push_values(
+                rows.iter().zip(first..),
+                |mut row, ((entry, digest), pos)| {
+                    row.push_bind(batch)
+                        .push_bind(pos)
+                        .push_bind(entry.id)
+                        .push_bind(digest.to_vec());
+                },
+            );
+            query.build().execute(c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// The statements of [`Store::publish_import`] after the version check: the policy
+/// version after them, or `None` when the batch is no longer pending.
+async fn publish_rows(
+    tx: &mut Tx,
+    batch: Uuid,
+    publish: &Publish<'_>,
+) -> Result<Option<i64>, StoreError> {
+    let published = on!(tx.db(), |c| {
+        sqlx::query("DELETE FROM import_pending WHERE batch = $1")
+            .bind(batch)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    if published == 0 {
+        return Ok(None);
+    }
+    for person in &publish.people {
+        tx.db().update_person_row(person).await?;
+    }
+    for after in &publish.credentials {
+        on!(tx.db(), |c| {
+            sqlx::query(
+                "UPDATE credentials SET valid_from = $2, valid_until = $3, \
+                 updated_at = $4 WHERE id = $1",
+            )
+            .bind(after.id)
+            .bind(after.valid_from)
+            .bind(after.valid_until)
+            .bind(after.updated_at)
+            .execute(c)
+            .await?;
+        });
+    }
+    if publish.bump_policy {
+        tx.db().bump_policy_version().await?;
+    }
+    let version = tx.db().policy_version().await?;
+    let entry = &publish.entry;
+    tx.db()
+        .insert_logs(std::slice::from_ref(entry), None)
+        .await?;
+    let (members, count) = publish.members;
+    let digest = crate::audit::batch_digest(&entry.digest(), &members, count);
+    tx.db()
+        .chain_records(&[(Source::Operator, entry.id, digest)])
+        .await?;
+    Ok(Some(version))
 }

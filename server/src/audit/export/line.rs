@@ -160,7 +160,7 @@ impl Line {
         l
     }
 
-/// Member `member` of the import batch chained at `entry`, in full (`row`) or by its
+    /// Member `member` of the import batch chained at `entry`, in full (`row`) or by its
     /// digest only.
     pub fn member(entry: &ChainEntry, member: &BatchMember, row: Option<&OperatorRow>) -> Line {
         let mut line = match row {
