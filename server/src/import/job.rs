@@ -66,6 +66,8 @@ impl Progress for JobProgress {
         if stage == "applying" {
             self.people
                 .store(total.saturating_add(1), Ordering::Relaxed);
+            // From zero again when the import plans again.
+            self.people_applied.store(0, Ordering::Relaxed);
             self.stage.store(2, Ordering::Relaxed);
         } else {
             self.stage.store(1, Ordering::Relaxed);
