@@ -70,6 +70,12 @@ async fn main() -> Result<()> {
         }
         let row = result?;
         eprintln!("{name}: {row:?}");
+        let (login, upload) = row.slowest_at;
+        eprintln!(
+            "{name}: the slowest login was sent {login:.1} s after the POST, the slowest \
+             upload {upload:.1} s (checked at {:.1} s, done at {:.1} s)",
+            row.checked_after, row.seconds
+        );
         table.push((name, row));
     }
     println!(
@@ -134,6 +140,9 @@ struct Measured {
     uploads: (f64, f64, f64),
     uploads_during: usize,
     uploads_busy: usize,
+    /// When the slowest login and upload were sent, in seconds from the POST (printed
+    /// with the row, to tell a stall's cause: checking, writing or the publish).
+    slowest_at: (f64, f64),
 }
 
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {
@@ -180,11 +189,11 @@ async fn measure(
     let logins = tokio::spawn({
         let (client, base, stop) = (client.clone(), base.clone(), Arc::clone(&stop));
         async move {
-            let mut answers: Vec<(u16, f64)> = Vec::new();
+            let mut answers: Vec<(u16, f64, Instant)> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let (status, _) = login(&client, &base).await?;
-                answers.push((status, started.elapsed().as_secs_f64() * 1000.0));
+                answers.push((status, started.elapsed().as_secs_f64() * 1000.0, started));
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Result::<_>::Ok(answers)
@@ -194,14 +203,15 @@ async fn measure(
     let uploads = tokio::spawn({
         let stop = Arc::clone(&stop);
         async move {
-            let mut answers: Vec<(u16, f64)> = Vec::new();
+            let mut answers: Vec<(u16, f64, Instant)> = Vec::new();
             let mut next = batches.iter();
             let mut batch = next.next();
             while let Some(b) = batch
                 && !stop.load(Ordering::Relaxed)
             {
+                let sent = Instant::now();
                 let (status, ms) = upload(&api, &agent, b).await?;
-                answers.push((status, ms));
+                answers.push((status, ms, sent));
                 if status == 200 {
                     batch = next.next();
                 }
@@ -251,17 +261,25 @@ async fn measure(
     stop.store(true, Ordering::Relaxed);
     let answers = logins.await??;
     let uploaded = uploads.await??;
-    if let Some((status, _)) = uploaded.iter().find(|(s, _)| *s != 200 && *s != 503) {
+    if let Some((status, _, _)) = uploaded.iter().find(|(s, _, _)| *s != 200 && *s != 503) {
         return Err(format!("an upload during the import answered {status}").into());
     }
-    let upload_ms = sorted(uploaded.iter().map(|(_, ms)| *ms).collect());
+    let upload_ms = sorted(uploaded.iter().map(|(_, ms, _)| *ms).collect());
+    let slowest = |answers: &[(u16, f64, Instant)]| {
+        answers
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(0.0, |(_, _, sent)| {
+                sent.saturating_duration_since(started).as_secs_f64()
+            })
+    };
     if job["state"] != "succeeded" || job["summary"]["people_created"] != json!(rows) {
         return Err(format!("the import did not succeed: {job}").into());
     }
-    if let Some((status, _)) = answers.iter().find(|(s, _)| *s != 200 && *s != 503) {
+    if let Some((status, _, _)) = answers.iter().find(|(s, _, _)| *s != 200 && *s != 503) {
         return Err(format!("a login during the import answered {status}").into());
     }
-    let during = sorted(answers.iter().map(|(_, ms)| *ms).collect());
+    let during = sorted(answers.iter().map(|(_, ms, _)| *ms).collect());
     server.stop()?;
     Ok(Measured {
         seconds,
@@ -273,14 +291,15 @@ async fn measure(
             percentile(&during, 1.0),
         ),
         logins_during: answers.len(),
-        busy: answers.iter().filter(|(s, _)| *s == 503).count(),
+        busy: answers.iter().filter(|(s, _, _)| *s == 503).count(),
         uploads: (
             percentile(&upload_ms, 0.5),
             percentile(&upload_ms, 0.99),
             percentile(&upload_ms, 1.0),
         ),
         uploads_during: uploaded.len(),
-        uploads_busy: uploaded.iter().filter(|(s, _)| *s == 503).count(),
+        uploads_busy: uploaded.iter().filter(|(s, _, _)| *s == 503).count(),
+        slowest_at: (slowest(&answers), slowest(&uploaded)),
     })
 }
 

@@ -130,10 +130,19 @@ impl Db<'_> {
             // Row counts are not bounded, so statements are cut by rows to stay under the
             // databases' bind-parameter limits.
             for rows in entries.chunks(MAX_BINDS / LOG_COLUMNS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, \
-                     target_id, before, after, request_id, detail_salt, import_batch) ",
-                );
+                // The batch column only for an import's entries: every other writer's
+                // statement is the one it was before the column existed.
+                let mut query = sqlx::QueryBuilder::new(match batch {
+                    Some(_) => {
+                        "INSERT INTO operator_log (id, at, actor_id, actor, action, \
+                         target_type, target_id, before, after, request_id, detail_salt, \
+                         import_batch) "
+                    }
+                    None => {
+                        "INSERT INTO operator_log (id, at, actor_id, actor, action, \
+                         target_type, target_id, before, after, request_id, detail_salt) "
+                    }
+                });
                 query.push_values(rows, |mut row, e| {
                     row.push_bind(e.id)
                         .push_bind(e.at)
@@ -145,8 +154,10 @@ impl Db<'_> {
                         .push_bind(&e.before)
                         .push_bind(&e.after)
                         .push_bind(&e.request_id)
-                        .push_bind(&e.detail_salt)
-                        .push_bind(batch);
+                        .push_bind(&e.detail_salt);
+                    if let Some(batch) = batch {
+                        row.push_bind(batch);
+                    }
                 });
                 query.build().execute(&mut *c).await?;
             }
