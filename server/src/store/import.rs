@@ -253,7 +253,12 @@ impl Store {
         };
         let mut changed_lines = HashSet::new();
         let mut errors = Vec::new();
-        for person in &parsed.people {
+        for (n, person) in parsed.people.iter().enumerate() {
+            // Seconds of CPU at a million people: give the runtime's thread back now and
+            // then, or the requests waiting on it (logins, uploads) wait that long.
+            if n % BATCH == 0 {
+                tokio::task::yield_now().await;
+            }
             let before = existing.remove(&person.external_id);
             let after = imported(person, before.as_ref());
             match &before {
