@@ -12,7 +12,9 @@
 //! with one card each (`external_id,name,kind,clearance,card`, about 40 bytes a row),
 //! built before the clock starts. The baseline is `GATEHOUSE_BENCH_LOGINS` (default 40)
 //! logins one after the other on the idle server; during the import an operator logs in
-//! four times a second until the job has ended. Every login must be answered 200 or 503
+//! four times a second until the job has ended, and an enrolled door agent uploads a
+//! batch of 10 presentation events four times a second (as `door-agent` does; a batch
+//! answered 503 is sent again). Every login and upload must be answered 200 or 503
 //! (busy, with `Retry-After`); the table counts the 503s, and the run fails on any other
 //! answer or if the job does not succeed.
 
@@ -23,7 +25,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
+use support::agents::{Api, enrol, journal, upload};
 use support::{ADMIN_PASSWORD, Result, Server, env_number, fresh_postgres, percentile, text};
+
+/// Events in each upload during the import, and uploads built in advance (more than an
+/// import of the default size takes at four a second).
+const UPLOAD_EVENTS: usize = 10;
+const UPLOADS: usize = 4_000;
 
 const HEADER: &str = "external_id,name,kind,clearance,card";
 
@@ -62,16 +70,26 @@ async fn main() -> Result<()> {
         }
         let row = result?;
         eprintln!("{name}: {row:?}");
+        let (login, upload) = row.slowest_at;
+        eprintln!(
+            "{name}: the slowest login was sent {login:.1} s after the POST, the slowest \
+             upload {upload:.1} s (checked at {:.1} s, done at {:.1} s)",
+            row.checked_after, row.seconds
+        );
         table.push((name, row));
     }
     println!(
         "| backend | rows | import (s) | rows/s | checked (s) | login idle p50 / p99 (ms) \
-         | login during import p50 / p99 / max (ms) | logins during | of them 503 |"
+         | login during import p50 / p99 / max (ms) | logins during | of them 503 \
+         | upload during import p50 / p99 / max (ms) | uploads during | of them 503 |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for (name, r) in table {
         println!(
-            "| {name} | {rows} | {:.1} | {:.0} | {:.1} | {:.0} / {:.0} | {:.0} / {:.0} / {:.0} | {} | {} |",
+            "| {name} | {rows} | {:.1} | {:.0} | {:.1} | {:.0} / {:.0} | {:.0} / {:.0} / {:.0} | {} | {} \
+             | {:.0} / {:.0} / {:.0} | {} | {} |",
             r.seconds,
             rows as f64 / r.seconds,
             r.checked_after,
@@ -81,7 +99,12 @@ async fn main() -> Result<()> {
             r.during.1,
             r.during.2,
             r.logins_during,
-            r.busy
+            r.busy,
+            r.uploads.0,
+            r.uploads.1,
+            r.uploads.2,
+            r.uploads_during,
+            r.uploads_busy,
         );
     }
     Ok(())
@@ -113,6 +136,13 @@ struct Measured {
     during: (f64, f64, f64),
     logins_during: usize,
     busy: usize,
+    /// Upload round trip (p50, p99, max) during the import, ms.
+    uploads: (f64, f64, f64),
+    uploads_during: usize,
+    uploads_busy: usize,
+    /// When the slowest login and upload were sent, in seconds from the POST (printed
+    /// with the row, to tell a stall's cause: checking, writing or the publish).
+    slowest_at: (f64, f64),
 }
 
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {
@@ -134,6 +164,15 @@ async fn measure(
         .build()?;
     let base = format!("{}/api/v1", server.base_url);
     let admin = text(&login(&client, &base).await?.1["access_token"])?;
+    let api = Api {
+        client: client.clone(),
+        base: base.clone(),
+    };
+    let agent = enrol(&api, &admin, 1)
+        .await?
+        .pop()
+        .ok_or("no agent enrolled")?;
+    let batches = journal(agent.door, UPLOAD_EVENTS * UPLOADS, UPLOAD_EVENTS)?;
 
     let mut idle = Vec::new();
     for _ in 0..idle_logins {
@@ -150,11 +189,32 @@ async fn measure(
     let logins = tokio::spawn({
         let (client, base, stop) = (client.clone(), base.clone(), Arc::clone(&stop));
         async move {
-            let mut answers: Vec<(u16, f64)> = Vec::new();
+            let mut answers: Vec<(u16, f64, Instant)> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let (status, _) = login(&client, &base).await?;
-                answers.push((status, started.elapsed().as_secs_f64() * 1000.0));
+                answers.push((status, started.elapsed().as_secs_f64() * 1000.0, started));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Result::<_>::Ok(answers)
+        }
+    });
+
+    let uploads = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            let mut answers: Vec<(u16, f64, Instant)> = Vec::new();
+            let mut next = batches.iter();
+            let mut batch = next.next();
+            while let Some(b) = batch
+                && !stop.load(Ordering::Relaxed)
+            {
+                let sent = Instant::now();
+                let (status, ms) = upload(&api, &agent, b).await?;
+                answers.push((status, ms, sent));
+                if status == 200 {
+                    batch = next.next();
+                }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Result::<_>::Ok(answers)
@@ -200,13 +260,26 @@ async fn measure(
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let answers = logins.await??;
+    let uploaded = uploads.await??;
+    if let Some((status, _, _)) = uploaded.iter().find(|(s, _, _)| *s != 200 && *s != 503) {
+        return Err(format!("an upload during the import answered {status}").into());
+    }
+    let upload_ms = sorted(uploaded.iter().map(|(_, ms, _)| *ms).collect());
+    let slowest = |answers: &[(u16, f64, Instant)]| {
+        answers
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(0.0, |(_, _, sent)| {
+                sent.saturating_duration_since(started).as_secs_f64()
+            })
+    };
     if job["state"] != "succeeded" || job["summary"]["people_created"] != json!(rows) {
         return Err(format!("the import did not succeed: {job}").into());
     }
-    if let Some((status, _)) = answers.iter().find(|(s, _)| *s != 200 && *s != 503) {
+    if let Some((status, _, _)) = answers.iter().find(|(s, _, _)| *s != 200 && *s != 503) {
         return Err(format!("a login during the import answered {status}").into());
     }
-    let during = sorted(answers.iter().map(|(_, ms)| *ms).collect());
+    let during = sorted(answers.iter().map(|(_, ms, _)| *ms).collect());
     server.stop()?;
     Ok(Measured {
         seconds,
@@ -218,7 +291,15 @@ async fn measure(
             percentile(&during, 1.0),
         ),
         logins_during: answers.len(),
-        busy: answers.iter().filter(|(s, _)| *s == 503).count(),
+        busy: answers.iter().filter(|(s, _, _)| *s == 503).count(),
+        uploads: (
+            percentile(&upload_ms, 0.5),
+            percentile(&upload_ms, 0.99),
+            percentile(&upload_ms, 1.0),
+        ),
+        uploads_during: uploaded.len(),
+        uploads_busy: uploaded.iter().filter(|(s, _, _)| *s == 503).count(),
+        slowest_at: (slowest(&answers), slowest(&uploaded)),
     })
 }
 

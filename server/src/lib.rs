@@ -81,6 +81,17 @@ pub async fn launch(
             );
         }
     }
+    // The invisible rows of imports interrupted by a stop (every one on SQLite, whose
+    // one server this is; those silent for a while on PostgreSQL), in the background.
+    let sweeping = store.clone();
+    tokio::spawn(async move {
+        let silent = chrono::Duration::from_std(store::ABANDONED_AFTER).unwrap_or_default();
+        let since =
+            (sweeping.kind() == store::DatabaseKind::Postgres).then(|| store::now() - silent);
+        if let Err(error) = sweeping.sweep_abandoned_imports(since).await {
+            tracing::error!(%error, "cannot sweep the rows of interrupted imports");
+        }
+    });
     bootstrap::ensure_admin(&store, &settings.bootstrap).await?;
     auth::password::warm_up().await?;
     let audit_key = Arc::new(audit::checkpoint::AuditKey::load(&store).await?);

@@ -1,10 +1,11 @@
 //! What the server's benches share: sizes from the environment, a fresh database (a
 //! SQLite file, or a new PostgreSQL database dropped afterwards), `gatehouse serve` of
-//! this build, reading JSON answers, percentiles, and `access_events` rows written in
-//! bulk (`access_events`). Each bench uses a part of it.
+//! this build, reading JSON answers, percentiles, `access_events` rows written in bulk
+//! (`access_events`), and enrolled door agents uploading (`agents`). Each bench uses a part of it.
 #![allow(dead_code)]
 
 pub mod access_events;
+pub mod agents;
 
 use serde_json::Value;
 use std::error::Error;

@@ -8,6 +8,11 @@
 //! makes a change made around that (a trigger dropped, a file edited) visible, and the
 //! signed checkpoints ([`checkpoint`]) make rewriting the chain to hide it require the
 //! server's private key. [`verify`] recomputes everything and names the first bad record.
+//!
+//! A large HR import's operator-log entries are chained as one batch: they are listed
+//! with their digests in `audit_import_members`, and the chain entry of the import's
+//! summary entry commits to that list ([`batch_digest`]). The verifier checks every
+//! member as it checks a chained record, and names an altered or missing one.
 
 pub mod canon;
 pub mod checkpoint;
@@ -41,6 +46,30 @@ pub fn chain_hash(
         .uuid("record_id", Some(record_id))
         .bytes("digest", Some(digest))
         .time("recorded_at", Some(recorded_at))
+        .finish()
+}
+
+/// The running hash of an import's operator-log entries (chained as one batch) after
+/// member `pos` (1, 2, …), starting from [`GENESIS`]: each member's id and digest in
+/// order, so changing, removing, adding or reordering one changes the result.
+pub fn member_hash(previous: &[u8; 32], pos: i64, record_id: Uuid, digest: &[u8; 32]) -> [u8; 32] {
+    Canon::new("gatehouse.audit.import-member.v1")
+        .bytes("previous", Some(previous))
+        .int("pos", Some(pos))
+        .uuid("record_id", Some(record_id))
+        .bytes("digest", Some(digest))
+        .finish()
+}
+
+/// The digest the chain holds for an import's summary entry: the entry's own digest and
+/// its `count` members' running hash ([`member_hash`]). The import's entries are so
+/// chained as one batch, written before the chain's head is taken, instead of one chain
+/// entry each while it is held.
+pub fn batch_digest(record: &[u8; 32], members: &[u8; 32], count: i64) -> [u8; 32] {
+    Canon::new("gatehouse.audit.import-batch.v1")
+        .bytes("record", Some(record))
+        .bytes("members", Some(members))
+        .int("count", Some(count))
         .finish()
 }
 

@@ -3,11 +3,14 @@
 //! signed checkpoint against the chain and the server's public key, then looks for rows
 //! no entry names. Stops at the first problem and names it. A row that does not decode
 //! (a value altered behind the database's back) is such a problem, named at its chain
-//! position, never an error.
+//! position, never an error. An import batch's entry is checked member by member
+//! ([`check_batch`]): a member whose record is altered, missing or unreadable is named
+//! at the batch's position with the member's id, and a list that was changed (a member
+//! added, removed or reordered) makes the batch's own digest differ (`record_altered`).
 
 use super::checkpoint::signature_valid;
 use super::records::Source;
-use super::{GENESIS, chain_hash, hash32};
+use super::{GENESIS, batch_digest, chain_hash, hash32, member_hash};
 use crate::store::{ChainEntry, Checkpoint, Store, StoreError, Unreadable};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -77,6 +80,82 @@ async fn digests(store: &Store, from: i64, to: i64) -> Result<HashMap<i64, Found
         found.insert(a.chain_seq, a.row.map(|r| (r.id, r.digest())));
     }
     Ok(found)
+}
+
+/// A problem with member `record_id` of the import batch chained at `seq`.
+fn member_problem(seq: i64, record_id: Option<Uuid>, problem: &str, detail: String) -> BadRecord {
+    BadRecord {
+        seq: Some(seq),
+        source: Some(Source::Operator.to_string()),
+        record_id,
+        problem: problem.to_owned(),
+        detail,
+    }
+}
+
+/// Checks every member of import batch `batch`, chained at `seq`, against its
+/// operator-log record, in order: their running hash and count, or the first member
+/// that is altered or missing.
+async fn check_batch(
+    store: &Store,
+    seq: i64,
+    batch: Uuid,
+) -> Result<Result<([u8; 32], i64), BadRecord>, StoreError> {
+    let mut running = GENESIS;
+    let mut after = 0;
+    loop {
+        let page = store.batch_members(batch, after, PAGE).await?;
+        if page.is_empty() {
+            return Ok(Ok((running, after)));
+        }
+        for member in page {
+            let member = match member {
+                Ok(member) => member,
+                Err(e) => {
+                    let pos = e.seq.unwrap_or(after + 1);
+                    let detail = format!(
+                        "member {pos} of import batch {batch} cannot be read: {}",
+                        e.error
+                    );
+                    return Ok(Err(member_problem(seq, None, "record_altered", detail)));
+                }
+            };
+            let (pos, id) = (member.pos, Some(member.record_id));
+            if pos != after + 1 {
+                let detail = format!(
+                    "member {} of import batch {batch} is missing from its list (the next is {pos})",
+                    after + 1
+                );
+                return Ok(Err(member_problem(seq, None, "record_missing", detail)));
+            }
+            match &member.row {
+                Some(Ok(row)) if row.digest() == member.digest => {}
+                Some(Ok(_)) => {
+                    let detail = format!(
+                        "member {pos} of import batch {batch}: the record's content differs \
+                         from what was chained"
+                    );
+                    return Ok(Err(member_problem(seq, id, "record_altered", detail)));
+                }
+                Some(Err(error)) => {
+                    let detail = format!(
+                        "member {pos} of import batch {batch}: the operator record cannot be \
+                         read: {error}"
+                    );
+                    return Ok(Err(member_problem(seq, id, "record_altered", detail)));
+                }
+                None => {
+                    let detail = format!(
+                        "member {pos} of import batch {batch}: the operator record is not in \
+                         the database"
+                    );
+                    return Ok(Err(member_problem(seq, id, "record_missing", detail)));
+                }
+            }
+            running = member_hash(&running, pos, member.record_id, &member.digest);
+            after = pos;
+        }
+    }
 }
 
 /// A problem with a row that does not decode, at `seq` when that much reads.
@@ -212,7 +291,21 @@ async fn walk(
             .filter_map(|e| e.as_ref().ok().map(|e| e.seq))
             .max()
             .unwrap_or(from);
-        let records = digests(store, from, to).await?;
+        let mut records = digests(store, from, to).await?;
+        // An import batch's entry commits to its summary record and its members.
+        let mut bad_members = HashMap::new();
+        for (seq, batch) in store.chained_batches(from, to).await? {
+            match check_batch(store, seq, batch).await? {
+                Ok((members, count)) => {
+                    if let Some(Ok((_, digest))) = records.get_mut(&seq) {
+                        *digest = batch_digest(digest, &members, count);
+                    }
+                }
+                Err(bad) => {
+                    bad_members.insert(seq, bad);
+                }
+            }
+        }
         // At most one checkpoint per entry, so a page of them covers a page of entries.
         let mut checkpoints = store
             .checkpoints_after_read(last_seq, PAGE)
@@ -229,6 +322,9 @@ async fn walk(
                     return Ok(Some(unreadable(seq, "chain_altered", detail)));
                 }
             };
+            if let Some(bad) = bad_members.remove(&entry.seq) {
+                return Ok(Some(bad));
+            }
             previous = match check_entry(entry, last_seq + 1, &previous, records.get(&entry.seq)) {
                 Ok(hash) => hash,
                 Err(bad) => return Ok(Some(bad)),

@@ -3,10 +3,9 @@
 //! for a large file and none times out.
 //!
 //! The job's row ([`crate::store::ImportJobRecord`]) is the record every replica reads.
-//! While the job runs, its counts are written there twice a second, except while the
-//! file is applied on SQLite: the import's transaction then holds the only write lock,
-//! and a progress write would only wait behind it. This replica answers from the live
-//! counts in [`Jobs`] instead, so a caller following the job sees it advance.
+//! While the job runs, its counts are written there twice a second (the import writes in
+//! short transactions, so these writes wait little); this replica answers from the live
+//! counts in [`Jobs`], fresher still.
 
 use super::{ImportError, Progress, import_people};
 use crate::store::DatabaseKind;
@@ -67,6 +66,8 @@ impl Progress for JobProgress {
         if stage == "applying" {
             self.people
                 .store(total.saturating_add(1), Ordering::Relaxed);
+            // From zero again when the import plans again.
+            self.people_applied.store(0, Ordering::Relaxed);
             self.stage.store(2, Ordering::Relaxed);
         } else {
             self.stage.store(1, Ordering::Relaxed);
@@ -204,10 +205,8 @@ async fn write_progress(store: Store, id: Uuid, progress: Arc<JobProgress>) {
     loop {
         tokio::time::sleep(WRITE_EVERY).await;
         let now = (progress.state(), progress.counts());
-        let applying_on_sqlite =
-            now.0 == JobState::Applying && store.kind() == DatabaseKind::Sqlite;
         let due = written != Some(now) || last_write.elapsed() >= HEARTBEAT;
-        if !due || applying_on_sqlite {
+        if !due {
             continue;
         }
         match store.update_import_job(id, now.0, now.1).await {

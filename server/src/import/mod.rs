@@ -1,10 +1,10 @@
 //! Bulk onboarding from HR: a CSV file of people, their vetting and their cards, checked
-//! in full and then applied in one transaction, so that a file is imported whole or not
-//! at all, and importing it again changes nothing. The API (`POST /api/v1/import/people`,
+//! in full and then applied all or nothing (written invisibly in short transactions,
+//! then published at once), and importing it again changes nothing. The API (`POST /api/v1/import/people`,
 //! which runs it as a [`job`] and answers `202` at once) and the CLI
-//! (`gatehouse import people FILE`) both call [`import_people`]. How the transaction is
-//! kept short (planned from plain reads, written with multi-row statements) is told in
-//! `store/import.rs`.
+//! (`gatehouse import people FILE`) both call [`import_people`]. How no lock is held
+//! for long (planned from plain reads, written invisibly in short transactions, then
+//! published in one) is told in `store/import.rs` and `store/import_batch.rs`.
 //!
 //! # The file
 //!
@@ -145,8 +145,8 @@ impl Progress for () {
     fn advance(&self, _: u64) {}
 }
 
-/// Checks every row of `csv` and, when all are valid, applies them in one transaction
-/// as `actor`. Parsing runs on a blocking thread.
+/// Checks every row of `csv` and, when all are valid, applies them all or nothing as
+/// `actor`. Parsing runs on a blocking thread.
 pub async fn import_people(
     store: &Store,
     csv: impl AsRef<[u8]> + Send + 'static,

@@ -226,8 +226,15 @@ impl Store {
                  WHERE c.source = 'event' AND c.record_id = t.id) ORDER BY id LIMIT 1"
             }
             Source::Operator => {
+                // Members of a chained import batch are chained through it; rows of an
+                // import still being written are not part of the trail yet.
                 "SELECT id FROM operator_log t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
-                 WHERE c.source = 'operator' AND c.record_id = t.id) ORDER BY seq LIMIT 1"
+                 WHERE c.source = 'operator' AND c.record_id = t.id) \
+                 AND NOT EXISTS (SELECT 1 FROM audit_import_members m JOIN audit_chain c \
+                 ON c.source = 'operator' AND c.record_id = m.batch WHERE m.record_id = t.id) \
+                 AND (t.import_batch IS NULL \
+                 OR t.import_batch NOT IN (SELECT batch FROM import_pending)) \
+                 ORDER BY seq LIMIT 1"
             }
             Source::Alarm => {
                 "SELECT id FROM agent_alarms t WHERE NOT EXISTS (SELECT 1 FROM audit_chain c \
@@ -258,5 +265,98 @@ impl Store {
             }
         });
         Ok(head)
+    }
+}
+
+/// One member of an import batch as the verifier reads it: its position, the id and
+/// digest the list holds, and its operator-log row (`None` when there is none; an
+/// error when it does not decode).
+#[derive(Debug)]
+pub struct BatchMember {
+    pub pos: i64,
+    pub record_id: Uuid,
+    pub digest: [u8; 32],
+    pub row: Option<Result<OperatorRow, String>>,
+}
+
+const BATCH_HEADS: &str = "SELECT c.seq, c.record_id FROM audit_chain c \
+    WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'operator' \
+    AND EXISTS (SELECT 1 FROM audit_import_members m WHERE m.batch = c.record_id) \
+    ORDER BY c.seq";
+
+const BATCH_MEMBERS: &str = "SELECT m.pos, m.record_id, m.digest, o.id AS present, o.id, \
+    o.at, o.actor_id, o.actor, o.action, o.target_type, o.target_id, o.before, o.after, \
+    o.request_id, o.detail_salt, o.detail_hash \
+    FROM audit_import_members m LEFT JOIN operator_log o ON o.id = m.record_id \
+    WHERE m.batch = $1 AND m.pos > $2 ORDER BY m.pos LIMIT $3";
+
+/// Decodes member rows; a row whose list columns do not decode is an error for the
+/// verifier to name (`Err` with the position when it reads).
+fn decode_members<R>(rows: &[R]) -> Vec<Result<BatchMember, Unreadable>>
+where
+    R: Row,
+    OperatorRow: for<'r> FromRow<'r, R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    Uuid: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    Vec<u8>: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    rows.iter()
+        .map(|row| {
+            let pos = row.try_get::<i64, _>("pos");
+            let unreadable = |e: sqlx::Error| Unreadable {
+                seq: pos.as_ref().ok().copied(),
+                error: e.to_string(),
+            };
+            let present = row
+                .try_get::<Option<Uuid>, _>("present")
+                .map_err(unreadable)?;
+            Ok(BatchMember {
+                pos: row.try_get("pos").map_err(unreadable)?,
+                record_id: row.try_get("record_id").map_err(unreadable)?,
+                digest: hash32(&row.try_get::<Vec<u8>, _>("digest").map_err(unreadable)?),
+                row: present.map(|_| OperatorRow::from_row(row).map_err(|e| e.to_string())),
+            })
+        })
+        .collect()
+}
+
+impl Store {
+    /// The chain entries `from..=to` that are import batches: position and batch id.
+    #[tracing::instrument(skip_all)]
+    pub async fn chained_batches(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Uuid)>, StoreError> {
+        let heads = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, (i64, Uuid)>(BATCH_HEADS)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(heads)
+    }
+
+    /// Up to `limit` members of import batch `batch` after position `after_pos`, in
+    /// order, each decoded on its own (`Unreadable::seq` is then the member's position).
+    #[tracing::instrument(skip_all)]
+    pub async fn batch_members(
+        &self,
+        batch: Uuid,
+        after_pos: i64,
+        limit: u32,
+    ) -> Result<Vec<Result<BatchMember, Unreadable>>, StoreError> {
+        let rows = on!(self.pool(), |pool| {
+            let rows = sqlx::query(BATCH_MEMBERS)
+                .bind(batch)
+                .bind(after_pos)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            decode_members(&rows)
+        });
+        Ok(rows)
     }
 }

@@ -151,7 +151,7 @@ macro_rules! select_credential {
     ($rest:literal) => {
         concat!(
             "SELECT id, card, kind, state, valid_from, valid_until, person_id, visit_id, ",
-            "pin_salt, pin_hash, created_at, updated_at FROM credentials ",
+            "pin_salt, pin_hash, created_at, updated_at FROM visible_credentials ",
             $rest
         )
     };
@@ -166,12 +166,14 @@ impl Db<'_> {
     pub(crate) async fn insert_credentials(
         mut self,
         credentials: &[WithPin<'_>],
+        batch: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        for credentials in credentials.chunks(MAX_BINDS / 12) {
+        for credentials in credentials.chunks(MAX_BINDS / 13) {
             on!(self.re(), |c| {
                 let mut query = sqlx::QueryBuilder::new(
                     "INSERT INTO credentials (id, card, kind, state, valid_from, valid_until, \
-                     person_id, visit_id, pin_salt, pin_hash, created_at, updated_at) ",
+                     person_id, visit_id, pin_salt, pin_hash, created_at, updated_at, \
+                     import_batch) ",
                 );
                 query.push_values(credentials, |mut row, (credential, pin)| {
                     row.push_bind(credential.id)
@@ -185,7 +187,8 @@ impl Db<'_> {
                         .push_bind(pin.map(|p| p.salt.to_vec()))
                         .push_bind(pin.map(|p| p.hash.to_vec()))
                         .push_bind(credential.created_at)
-                        .push_bind(credential.updated_at);
+                        .push_bind(credential.updated_at)
+                        .push_bind(batch);
                 });
                 query.build().execute(c).await?;
             });
@@ -264,7 +267,7 @@ impl Store {
                 }
             }
             Db::from(&mut *tx)
-                .insert_credentials(&[(&credential, new.pin.as_ref())])
+                .insert_credentials(&[(&credential, new.pin.as_ref())], None)
                 .await?;
             Db::from(&mut *tx).log_change(&entry).await?;
             tx.commit().await?;

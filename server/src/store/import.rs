@@ -1,4 +1,4 @@
-//! Applying a checked HR file ([`crate::import`]) in one transaction: people matched by
+//! Applying a checked HR file ([`crate::import`]), all or nothing: people matched by
 //! `external_id`, created or updated; a vetting record appended only when it differs
 //! from the current one; cards issued or their validity updated. What does not differ is
 //! not written, so a second run of the same file changes nothing: no record, no log
@@ -8,28 +8,39 @@
 //! # Holding the write lock briefly
 //!
 //! SQLite has one write lock for the whole database, and every login, upload and
-//! checkpoint needs it. So the work is split: first a **plan** is made from plain reads
-//! (no lock): who exists, which cards are live, what each row changes, and every line
-//! error. Then one write transaction re-reads the policy version (which every change to
-//! people, vetting and credentials bumps): unchanged, the plan still holds and is
-//! written with multi-row statements, no reads in between, and the audit chain is
-//! extended once at the end (on PostgreSQL that holds the chain's head row, which every
-//! audited writer needs, only for that step). Changed, the plan is made again.
+//! checkpoint needs it; on PostgreSQL every audited writer needs the audit chain's head
+//! row. So the work is split: first a **plan** is made from plain reads (no lock): who
+//! exists, which cards are live, what each row changes, and every line error. Then the
+//! plan is written as an import batch (`store/import_batch.rs`): the new rows in
+//! transactions of [`CHUNK`] people that commit on their own but stay invisible to every
+//! reader, then one short transaction publishes them all, with the changes to existing
+//! people and cards, the policy version and one audit-chain entry for the whole batch.
+//! A failed attempt is swept, never published. When the plan changes existing people or
+//! cards and the policy version (which every change to people, vetting and credentials
+//! bumps) moved meanwhile, or another writer took one of the plan's new cards or
+//! external ids, the attempt is swept and the plan made again.
 
 use super::credentials::{CredentialRow, select_credential};
+use super::import_batch::{Chunk, NotPublished, Publish};
 use super::operator_log::{Actor, NewLogEntry};
 use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
 use super::vetting::{NewVetting, VettingRecord};
 use super::{CredentialRecord, Store, StoreError, now, on};
-use crate::audit::records::{OperatorRow, Source};
+use crate::audit::records::OperatorRow;
 use crate::import::{ImportCard, ImportPerson, ImportSummary, LineError, Parsed, Progress};
 use crate::store::DatabaseKind;
 use gatehouse_core::model::{CredentialState, PersonStatus};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// Keys looked up per statement while planning, and rows written per statement.
+/// Keys looked up per statement while planning.
 const BATCH: usize = 500;
+/// People written per chunk transaction: a few thousand rows, some tens of milliseconds.
+const CHUNK: usize = 1_000;
+/// The least pause between two chunks on SQLite (see [`Store::write_import`]).
+const MIN_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// A batch not written for this long lost its writer: the next import sweeps it.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// Plans made before giving up when other writers keep changing people or cards.
 const PLAN_ATTEMPTS: u32 = 5;
 
@@ -159,7 +170,7 @@ struct Plan {
 type Planned = Result<Plan, Vec<LineError>>;
 
 impl Store {
-    /// Applies a checked file as `actor` in one transaction: the summary, or the lines
+    /// Applies a checked file as `actor`, all or nothing: the summary, or the lines
     /// whose cards other holders have (then nothing is changed).
     #[tracing::instrument(skip_all)]
     pub async fn apply_import(
@@ -168,7 +179,10 @@ impl Store {
         actor: &Actor,
         progress: &dyn Progress,
     ) -> Result<Result<ImportSummary, Vec<LineError>>, StoreError> {
-        let mut busy = None;
+        // Batches of imports whose server died hold their keys (cards, external ids).
+        let silent = chrono::Duration::from_std(ABANDONED_AFTER).unwrap_or_default();
+        self.sweep_abandoned_imports(Some(now() - silent)).await?;
+        let mut retry = None;
         for _ in 0..PLAN_ATTEMPTS {
             let started = std::time::Instant::now();
             let plan = self.plan_import(parsed, actor).await?;
@@ -181,24 +195,35 @@ impl Store {
                 Err(errors) => return Ok(Err(errors)),
             };
             progress.start("applying", plan.people.len() as u64);
-            match self.write_import(plan, actor, progress).await {
+            let batch = Uuid::now_v7();
+            let written = self.write_import(batch, plan, actor, progress).await;
+            if !matches!(written, Ok(Some(_))) {
+                // Nothing of it was published; its rows go before anything else happens.
+                if let Err(error) = self.sweep_import(batch).await {
+                    tracing::error!(%batch, %error, "cannot sweep a failed import yet");
+                }
+            }
+            match written {
                 Ok(Some(summary)) => return Ok(Ok(summary)),
-                Ok(None) => {}
-                // A deadlock with a writer that committed meanwhile (PostgreSQL): plan
-                // again against what it wrote.
-                Err(StoreError::Busy(error)) => {
+                Ok(None) => {
+                    tracing::info!("people or cards changed during the import; planning again");
+                    retry = None;
+                }
+                // A writer took a card or external id the plan gave out, or a deadlock
+                // with one (PostgreSQL): plan again against what it wrote.
+                Err(error @ (StoreError::Busy(_) | StoreError::Conflict { .. })) => {
                     tracing::info!(%error, "the import met another writer; planning again");
-                    busy = Some(StoreError::Busy(error));
-                    continue;
+                    retry = Some(error);
                 }
                 Err(error) => return Err(error),
             }
-            tracing::info!("people or cards changed while the import was planned; planning again");
-            busy = None;
         }
-        Err(busy.unwrap_or(StoreError::Rejected(
-            "people and cards kept changing during the import; try again",
-        )))
+        Err(match retry {
+            Some(StoreError::Busy(error)) => StoreError::Busy(error),
+            _ => {
+                StoreError::Rejected("people and cards kept changing during the import; try again")
+            }
+        })
     }
 
     /// The plan for `parsed`, from reads without a lock.
@@ -228,7 +253,12 @@ impl Store {
         };
         let mut changed_lines = HashSet::new();
         let mut errors = Vec::new();
-        for person in &parsed.people {
+        for (n, person) in parsed.people.iter().enumerate() {
+            // Seconds of CPU at a million people: give the runtime's thread back now and
+            // then, or the requests waiting on it (logins, uploads) wait that long.
+            if n % BATCH == 0 {
+                tokio::task::yield_now().await;
+            }
             let before = existing.remove(&person.external_id);
             let after = imported(person, before.as_ref());
             match &before {
@@ -327,11 +357,15 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Writes `plan` in one transaction, when the policy version is still the plan's:
-    /// the summary, or `None` (nothing written) when people or cards changed since.
-    #[tracing::instrument(skip_all)]
+    /// Writes `plan` as batch `batch`: its rows in short transactions that commit on
+    /// their own but stay invisible, then one short transaction that publishes them
+    /// (see `store/import_batch.rs`). The summary, or `None` when existing people or
+    /// cards the plan changes changed since it was made (then nothing is published and
+    /// the caller sweeps the batch).
+    #[tracing::instrument(skip_all, fields(%batch))]
     async fn write_import(
         &self,
+        batch: Uuid,
         plan: Plan,
         actor: &Actor,
         progress: &dyn Progress,
@@ -341,93 +375,98 @@ impl Store {
             people,
             mut summary,
         } = plan;
-        let mut tx = self.write().await?;
-        let read_version = match tx.kind() {
-            DatabaseKind::Postgres => "SELECT version FROM policy_state WHERE id = 1 FOR UPDATE",
-            DatabaseKind::Sqlite => "SELECT version FROM policy_state WHERE id = 1",
-        };
-        // Measured from the moment the write lock is held (IMMEDIATE on SQLite).
-        let locked = std::time::Instant::now();
-        // SQLite's IMMEDIATE transaction already excludes other writers; on PostgreSQL
-        // the row lock makes a change committed since the plan (or one committing now)
-        // visible here, so the plan is redone rather than written over it.
-        let now_version = on!(tx.db(), |c| {
-            sqlx::query_scalar::<_, i64>(read_version)
-                .fetch_one(c)
-                .await?
-        });
-        if now_version != version {
-            on!(tx, |tx| tx.rollback().await?);
-            return Ok(None);
+        if !summary.changed() {
+            summary.policy_version = self.policy_version().await?;
+            return Ok(Some(summary));
         }
-        let mut chained = Vec::new();
-        for chunk in people.chunks(BATCH) {
+        let started = std::time::Instant::now();
+        self.begin_import(batch).await?;
+        let (mut members, mut pos) = (crate::audit::GENESIS, 0_i64);
+        let mut held = std::time::Duration::ZERO;
+        for chunk in people.chunks(CHUNK) {
             let log = log_rows(chunk, actor);
-            let new: Vec<_> = chunk
-                .iter()
-                .filter(|p| p.before.is_none())
-                .map(|p| &p.after)
-                .collect();
-            tx.db().insert_people(&new).await?;
-            for p in chunk {
-                if p.before.as_ref().is_some_and(|before| *before != p.after) {
-                    tx.db().update_person_row(&p.after).await?;
-                }
+            let digests: Vec<[u8; 32]> = log.iter().map(OperatorRow::digest).collect();
+            for (entry, digest) in log.iter().zip(&digests) {
+                pos += 1;
+                members = crate::audit::member_hash(&members, pos, entry.id, digest);
             }
-            let vetting: Vec<_> = chunk.iter().filter_map(|p| p.vetting.as_ref()).collect();
-            tx.db().insert_vetting(&vetting).await?;
-            let issued: Vec<_> = chunk
+            let first_pos = pos - log.len() as i64 + 1;
+            let chunk_rows = Chunk {
+                people: chunk
+                    .iter()
+                    .filter(|p| p.before.is_none())
+                    .map(|p| &p.after)
+                    .collect(),
+                vetting: chunk.iter().filter_map(|p| p.vetting.as_ref()).collect(),
+                credentials: chunk
+                    .iter()
+                    .flat_map(|p| &p.cards)
+                    .filter_map(|step| match step {
+                        CardStep::Issue(credential) => Some((credential, None)),
+                        _ => None,
+                    })
+                    .collect(),
+                log,
+                digests,
+                first_pos,
+            };
+            let took = self.write_import_chunk(batch, &chunk_rows).await?;
+            held += took;
+            progress.advance(chunk.len() as u64);
+            if self.kind() == DatabaseKind::Sqlite {
+                // Leave the one write lock free at least as long as it was held, so that
+                // logins and uploads waiting in SQLite's busy handler find it free.
+                tokio::time::sleep(took.max(MIN_PAUSE)).await;
+            }
+        }
+        // The plan's changes to rows that already exist, written when it is published.
+        let changes_existing = people.iter().any(|p| {
+            p.before.is_some() && (p.before.as_ref() != Some(&p.after) || p.vetting.is_some())
+                || p.cards.iter().any(|c| matches!(c, CardStep::Update(..)))
+        });
+        let mut entry = NewLogEntry::new(
+            actor,
+            "person.import",
+            "import",
+            batch,
+            None,
+            Some(&summary),
+        );
+        // The summary entry is the batch's chain entry: its id names the batch.
+        entry.id = batch;
+        let publish = Publish {
+            expect_version: changes_existing.then_some(version),
+            people: people
+                .iter()
+                .filter(|p| p.before.as_ref().is_some_and(|before| *before != p.after))
+                .map(|p| &p.after)
+                .collect(),
+            credentials: people
                 .iter()
                 .flat_map(|p| &p.cards)
                 .filter_map(|step| match step {
-                    CardStep::Issue(credential) => Some((credential, None)),
+                    CardStep::Update(_, after) => Some(after),
                     _ => None,
                 })
-                .collect();
-            tx.db().insert_credentials(&issued).await?;
-            for step in chunk.iter().flat_map(|p| &p.cards) {
-                if let CardStep::Update(_, after) = step {
-                    on!(tx.db(), |c| {
-                        sqlx::query(
-                            "UPDATE credentials SET valid_from = $2, valid_until = $3, \
-                             updated_at = $4 WHERE id = $1",
-                        )
-                        .bind(after.id)
-                        .bind(after.valid_from)
-                        .bind(after.valid_until)
-                        .bind(after.updated_at)
-                        .execute(c)
-                        .await?;
-                    });
-                }
+                .collect(),
+            bump_policy: true,
+            entry,
+            members: (members, pos),
+        };
+        match self.publish_import(batch, publish).await? {
+            Ok(version) => summary.policy_version = version,
+            Err(NotPublished::Changed) => return Ok(None),
+            Err(NotPublished::Swept) => {
+                return Err(StoreError::Rejected(
+                    "the import was taken for abandoned and removed; nothing was imported",
+                ));
             }
-            chained.extend(log.iter().map(|e| (Source::Operator, e.id, e.digest())));
-            tx.db().insert_logs(&log).await?;
-            progress.advance(chunk.len() as u64);
         }
-        if summary.changed() {
-            tx.db().bump_policy_version().await?;
-        }
-        summary.policy_version = tx.db().policy_version().await?;
-        // The chain last, so that PostgreSQL holds its head row only for this.
-        tx.db().chain_records(&chained).await?;
-        if summary.changed() {
-            let entry = NewLogEntry::new(
-                actor,
-                "person.import",
-                "import",
-                Uuid::now_v7(),
-                None,
-                Some(&summary),
-            );
-            tx.db().insert_log(&entry).await?;
-        }
-        tx.commit().await?;
-        let held_ms = locked.elapsed().as_millis() as u64;
         tracing::info!(
-            held_ms,
+            took_ms = started.elapsed().as_millis() as u64,
+            held_ms = held.as_millis() as u64,
             people = people.len(),
-            "import written in one transaction"
+            "import written in chunks and published"
         );
         Ok(Some(summary))
     }

@@ -26,7 +26,7 @@ pub enum JobState {
     Queued,
     /// Reading and checking the file (`bytes_checked`, `rows_checked` advance).
     Checking,
-    /// Writing the checked file in one transaction (`people_applied` advances).
+    /// Writing the checked file (`people_applied` advances).
     Applying,
     /// Imported; `summary` says what changed.
     Succeeded,

@@ -37,6 +37,8 @@ mod credentials;
 mod grants;
 mod groups;
 mod import;
+pub use import::ABANDONED_AFTER;
+mod import_batch;
 mod import_jobs;
 pub use import_jobs::{ImportJobRecord, JobCounts, JobEnd, JobState, MAX_JOB_ERRORS};
 mod people;
@@ -76,7 +78,7 @@ pub use alarms::{
 };
 
 pub use audit::{ChainEntry, Checkpoint};
-pub use audit_read::{Chained, Unreadable};
+pub use audit_read::{BatchMember, Chained, Unreadable};
 pub use operator_log::{Actor, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
 pub use sessions::{ConsoleSession, Principal, Session};

@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Columns bound per operator-log row.
-const LOG_COLUMNS: usize = 11;
+const LOG_COLUMNS: usize = 12;
 
 /// Who makes a change: an operator through the API, or the command line.
 #[derive(Debug, Clone)]
@@ -110,7 +110,9 @@ impl Db<'_> {
     /// Appends `entry` (from [`NewLogEntry::new`]) to the operator log and the audit
     /// chain, in the transaction making the change it records.
     pub(crate) async fn insert_log(mut self, entry: &OperatorRow) -> Result<(), StoreError> {
-        self.re().insert_logs(std::slice::from_ref(entry)).await?;
+        self.re()
+            .insert_logs(std::slice::from_ref(entry), None)
+            .await?;
         self.chain_records(&[(Source::Operator, entry.id, entry.digest())])
             .await?;
         Ok(())
@@ -118,15 +120,29 @@ impl Db<'_> {
 
     /// Appends `entries` to the operator log, in as few statements as the bind limit
     /// allows; the caller chains them (the bulk import does so last, all at once).
-    pub(crate) async fn insert_logs(self, entries: &[OperatorRow]) -> Result<(), StoreError> {
+    /// Entries of an import's `batch` stay invisible until it is published.
+    pub(crate) async fn insert_logs(
+        self,
+        entries: &[OperatorRow],
+        batch: Option<Uuid>,
+    ) -> Result<(), StoreError> {
         on!(self, |c| {
             // Row counts are not bounded, so statements are cut by rows to stay under the
             // databases' bind-parameter limits.
             for rows in entries.chunks(MAX_BINDS / LOG_COLUMNS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO operator_log (id, at, actor_id, actor, action, target_type, \
-                     target_id, before, after, request_id, detail_salt) ",
-                );
+                // The batch column only for an import's entries: every other writer's
+                // statement is the one it was before the column existed.
+                let mut query = sqlx::QueryBuilder::new(match batch {
+                    Some(_) => {
+                        "INSERT INTO operator_log (id, at, actor_id, actor, action, \
+                         target_type, target_id, before, after, request_id, detail_salt, \
+                         import_batch) "
+                    }
+                    None => {
+                        "INSERT INTO operator_log (id, at, actor_id, actor, action, \
+                         target_type, target_id, before, after, request_id, detail_salt) "
+                    }
+                });
                 query.push_values(rows, |mut row, e| {
                     row.push_bind(e.id)
                         .push_bind(e.at)
@@ -139,6 +155,9 @@ impl Db<'_> {
                         .push_bind(&e.after)
                         .push_bind(&e.request_id)
                         .push_bind(&e.detail_salt);
+                    if let Some(batch) = batch {
+                        row.push_bind(batch);
+                    }
                 });
                 query.build().execute(&mut *c).await?;
             }
@@ -175,7 +194,7 @@ impl Store {
         let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, LogRecord>(
                 "SELECT seq, id, at, actor_id, actor, action, target_type, target_id, \
-                 before, after, request_id FROM operator_log \
+                 before, after, request_id FROM visible_operator_log \
                  WHERE seq > $1 ORDER BY seq LIMIT $2",
             )
             .bind(after_seq.unwrap_or(0))

@@ -153,8 +153,9 @@ macro_rules! select_person {
             "p.created_at, p.updated_at, v.id AS v_id, v.status AS v_status, ",
             "v.cleared_until AS v_cleared_until, v.reference AS v_reference, v.note AS v_note, ",
             "v.checked_by AS v_checked_by, v.checked_by_id AS v_checked_by_id, ",
-            "v.checked_at AS v_checked_at FROM people p LEFT JOIN vetting_records v ON v.id = ",
-            "(SELECT l.id FROM vetting_records l WHERE l.person_id = p.id ",
+            "v.checked_at AS v_checked_at FROM visible_people p ",
+            "LEFT JOIN visible_vetting_records v ON v.id = ",
+            "(SELECT l.id FROM visible_vetting_records l WHERE l.person_id = p.id ",
             "ORDER BY l.checked_at DESC, l.id DESC LIMIT 1) ",
             $($rest)?
         )
@@ -181,16 +182,18 @@ impl Db<'_> {
         Ok(row.into_record(groups)?)
     }
 
-    /// Inserts `people` (their own columns: not vetting or groups), many per statement.
+    /// Inserts `people` (their own columns: not vetting or groups), many per statement;
+    /// rows of an import's `batch` stay invisible until it is published.
     pub(crate) async fn insert_people(
         mut self,
         people: &[&PersonRecord],
+        batch: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        for people in people.chunks(MAX_BINDS / 9) {
+        for people in people.chunks(MAX_BINDS / 10) {
             on!(self.re(), |c| {
                 let mut query = sqlx::QueryBuilder::new(
                     "INSERT INTO people (id, external_id, name, kind, employer, clearance, \
-                     status, created_at, updated_at) ",
+                     status, created_at, updated_at, import_batch) ",
                 );
                 query.push_values(people, |mut row, p| {
                     row.push_bind(p.id)
@@ -201,7 +204,8 @@ impl Db<'_> {
                         .push_bind(i32::from(p.clearance))
                         .push_bind(p.status.as_ref())
                         .push_bind(p.created_at)
-                        .push_bind(p.updated_at);
+                        .push_bind(p.updated_at)
+                        .push_bind(batch);
                 });
                 query.build().execute(c).await?;
             });
@@ -296,7 +300,7 @@ impl Store {
             Some(&person),
         );
         let mut tx = self.write().await?;
-        tx.db().insert_people(&[&person]).await?;
+        tx.db().insert_people(&[&person], None).await?;
         tx.db().log_change(&entry).await?;
         tx.commit().await?;
         Ok(person)
@@ -329,7 +333,7 @@ impl Store {
                 .await?;
             let memberships = sqlx::query_as::<_, (Uuid, Uuid)>(concat!(
                 "SELECT person_id, group_id FROM group_members WHERE person_id IN ",
-                "(SELECT p.id FROM people p ",
+                "(SELECT p.id FROM visible_people p ",
                 people_page!(),
                 ") ORDER BY group_id"
             ))
@@ -392,7 +396,7 @@ impl Store {
         let record = VettingRecord::checked(person_id, new, actor);
         let mut tx = self.write().await?;
         let before = tx.db().person(person_id).await?;
-        tx.db().insert_vetting(&[&record]).await?;
+        tx.db().insert_vetting(&[&record], None).await?;
         let entry = NewLogEntry::new(
             actor,
             "person.vetting",

@@ -41,7 +41,7 @@ pub enum Table {
 impl Table {
     fn exists_sql(self) -> &'static str {
         match self {
-            Table::People => "SELECT COUNT(*) FROM people WHERE id = $1",
+            Table::People => "SELECT COUNT(*) FROM visible_people WHERE id = $1",
             Table::Groups => "SELECT COUNT(*) FROM person_groups WHERE id = $1",
             Table::Visits => "SELECT COUNT(*) FROM visits WHERE id = $1",
             Table::Zones => "SELECT COUNT(*) FROM zones WHERE id = $1",

@@ -76,12 +76,13 @@ impl Db<'_> {
     pub(crate) async fn insert_vetting(
         mut self,
         records: &[&VettingRecord],
+        batch: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        for records in records.chunks(MAX_BINDS / 9) {
+        for records in records.chunks(MAX_BINDS / 10) {
             on!(self.re(), |c| {
                 let mut query = sqlx::QueryBuilder::new(
                     "INSERT INTO vetting_records (id, person_id, status, cleared_until, \
-                     reference, note, checked_by, checked_by_id, checked_at) ",
+                     reference, note, checked_by, checked_by_id, checked_at, import_batch) ",
                 );
                 query.push_values(records, |mut row, r| {
                     row.push_bind(r.id)
@@ -92,7 +93,8 @@ impl Db<'_> {
                         .push_bind(&r.note)
                         .push_bind(&r.checked_by)
                         .push_bind(r.checked_by_id)
-                        .push_bind(r.checked_at);
+                        .push_bind(r.checked_at)
+                        .push_bind(batch);
                 });
                 query.build().execute(c).await?;
             });
@@ -124,7 +126,7 @@ impl Store {
     pub async fn vetting_history(&self, person_id: Uuid) -> Result<Vec<VettingRecord>, StoreError> {
         const SQL: &str = concat!(
             "SELECT id, person_id, status, cleared_until, reference, note, checked_by, ",
-            "checked_by_id, checked_at FROM vetting_records WHERE person_id = $1 ",
+            "checked_by_id, checked_at FROM visible_vetting_records WHERE person_id = $1 ",
             "ORDER BY checked_at DESC, id DESC"
         );
         let mut tx = self.read().await?;

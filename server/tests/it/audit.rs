@@ -8,6 +8,7 @@ use crate::support::site_model as site_support;
 mod api;
 mod chain;
 mod export;
+mod import_batch;
 mod retention;
 pub(crate) mod trail;
 mod undecodable;

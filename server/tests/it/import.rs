@@ -7,6 +7,7 @@ use crate::agents::support;
 use crate::common;
 
 pub(crate) mod api;
+mod batch;
 
 use common::TestDb;
 use gatehouse_core::model::{CardKind, Holder, PersonKind};

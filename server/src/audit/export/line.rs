@@ -9,7 +9,7 @@
 //! come back and the digests verify.
 
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
-use crate::store::ChainEntry;
+use crate::store::{BatchMember, ChainEntry};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -160,6 +160,27 @@ impl Line {
         l.set("detail_salt", row.detail_salt.as_deref().map(hex::encode));
         l.set("detail_hash", row.detail_hash.as_deref().map(hex::encode));
         l
+    }
+
+    /// Member `member` of the import batch chained at `entry`, in full (`row`) or by its
+    /// digest only.
+    pub fn member(entry: &ChainEntry, member: &BatchMember, row: Option<&OperatorRow>) -> Line {
+        let mut line = match row {
+            Some(row) => {
+                let mut line = Line::operator(entry, row);
+                line.set("type", Some("member".to_owned()));
+                line
+            }
+            None => {
+                let mut line = Line::entry("member_redacted", entry);
+                line.set("source", Some(Source::Operator.to_string()));
+                line
+            }
+        };
+        line.set("record_id", Some(member.record_id.to_string()));
+        line.set("digest", Some(hex::encode(member.digest)));
+        line.set("hash", None);
+        line
     }
 
     pub fn alarm(entry: &ChainEntry, row: &AlarmRow) -> Line {

@@ -7,6 +7,10 @@
 //! every other entry of the stretch is shown by its digest only (`redacted`). The header
 //! names the period, the filter, the stretch and the hash of the entry before it.
 //! [`offline::verify_export`] checks such a file with nothing but the public key.
+//!
+//! An import batch's entry (see [`crate::audit`]) is preceded by its members, in order,
+//! each shown or redacted by the same rule, a page at a time; the entry's line states
+//! its summary record's own digest (`data.record_digest`) so the batch can be checked.
 
 pub mod line;
 pub mod offline;
@@ -164,19 +168,30 @@ pub async fn plan(
 }
 
 /// The lines of the chain entries after `after`, up to `last`, at most a page: each
-/// record in full or redacted, each checkpoint after its entry.
+/// record in full or redacted, each checkpoint after its entry. The page stops before an
+/// import batch's entry, returned with the batch's id, so that its members go first;
+/// unless it is the page's first entry and `members_sent` says they went.
 pub async fn page(
     store: &Store,
     plan: &Plan,
     after: i64,
     last: i64,
-) -> Result<Vec<Line>, StoreError> {
+    members_sent: bool,
+) -> Result<(Vec<Line>, Option<Uuid>), StoreError> {
     let limit = u32::try_from((last - after).clamp(0, i64::from(PAGE))).unwrap_or(PAGE);
-    let entries = store.chain_page(after, limit).await?;
+    let mut entries = store.chain_page(after, limit).await?;
     let (Some(first), Some(end)) = (entries.first(), entries.last()) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let (from, to) = (first.seq, end.seq);
+    let batches: HashMap<i64, Uuid> = store.chained_batches(from, to).await?.into_iter().collect();
+    let next_batch = entries
+        .iter()
+        .find(|e| batches.contains_key(&e.seq) && !(members_sent && e.seq == from))
+        .map(|e| (e.seq, batches[&e.seq]));
+    if let Some((seq, _)) = next_batch {
+        entries.retain(|e| e.seq < seq);
+    }
     let by_seq: HashMap<i64, &ChainEntry> = entries.iter().map(|e| (e.seq, e)).collect();
     // A record whose row does not decode (altered behind the database's back) cannot be
     // shown: it goes out by its digest only, and verifying the export names it.
@@ -186,9 +201,11 @@ pub async fn page(
             full.insert(e.chain_seq, Line::event(entry, row));
         }
     }
+    let mut own_digests = HashMap::new();
     for o in store.chained_operator_log(from, to).await? {
         if let (Some(entry), Ok(row)) = (by_seq.get(&o.chain_seq), &o.row) {
             full.insert(o.chain_seq, Line::operator(entry, row));
+            own_digests.insert(o.chain_seq, row.digest());
         }
     }
     for a in store.chained_alarms(from, to).await? {
@@ -209,14 +226,47 @@ pub async fn page(
         let shown = full
             .remove(&entry.seq)
             .filter(|line| in_period && request.filter.matches(line));
-        lines.push(shown.unwrap_or_else(|| Line::redacted(entry)));
+        let mut line = shown.unwrap_or_else(|| Line::redacted(entry));
+        if batches.contains_key(&entry.seq) {
+            // A record that does not decode has no digest to state: the batch then fails
+            // to verify, as the record would.
+            let own = own_digests.get(&entry.seq).copied().unwrap_or_default();
+            let data = json!({ "record_digest": hex::encode(own) });
+            line.set("data", Some(data.to_string()));
+        }
+        lines.push(line);
         while checkpoints.front().is_some_and(|c| c.seq == entry.seq) {
             if let Some(c) = checkpoints.pop_front() {
                 lines.push(checkpoint_line(&c));
             }
         }
     }
-    Ok(lines)
+    Ok((lines, next_batch.map(|(_, batch)| batch)))
+}
+
+/// The lines of up to a page of the members after position `after_pos` of import batch
+/// `batch`, chained at `entry`: each in full or redacted, as the records are.
+pub async fn member_page(
+    store: &Store,
+    plan: &Plan,
+    entry: &ChainEntry,
+    batch: Uuid,
+    after_pos: i64,
+) -> Result<(Vec<Line>, i64), StoreError> {
+    let request = &plan.request;
+    let in_period = (request.from..request.to).contains(&entry.recorded_at);
+    let mut lines = Vec::new();
+    let mut last_pos = after_pos;
+    for member in store.batch_members(batch, after_pos, PAGE).await? {
+        // A member that does not read is left out: the batch then fails to verify.
+        let Ok(member) = member else { continue };
+        last_pos = member.pos;
+        let row = member.row.as_ref().and_then(|r| r.as_ref().ok());
+        let full = row.map(|row| Line::member(entry, &member, Some(row)));
+        let shown = full.filter(|line| in_period && request.filter.matches(line));
+        lines.push(shown.unwrap_or_else(|| Line::member(entry, &member, None)));
+    }
+    Ok((lines, last_pos))
 }
 
 fn checkpoint_line(c: &Checkpoint) -> Line {
@@ -259,36 +309,63 @@ pub fn stream(
 ) -> impl futures_util::Stream<Item = Result<(Vec<u8>, u64), StoreError>> + Send {
     enum Next {
         Header,
-        After(i64),
+        /// Entries after this position; the bool: the members of the next one went.
+        After(i64, bool),
+        /// Members of the import batch chained at the position, after the member.
+        Members(i64, Uuid, i64),
         Done,
     }
     futures_util::stream::unfold(Next::Header, move |next| {
         let (store, plan) = (store.clone(), plan.clone());
         async move {
+            let format = plan.request.format;
+            let last = plan.stretch.map_or(0, |(_, last)| last);
             match next {
                 Next::Header => {
-                    let chunk = encode(plan.request.format, &[plan.header()], true);
+                    let chunk = encode(format, &[plan.header()], true);
                     let after = plan
                         .stretch
-                        .map_or(Next::Done, |(first, _)| Next::After(first - 1));
+                        .map_or(Next::Done, |(first, _)| Next::After(first - 1, false));
                     Some((Ok((chunk, 0)), after))
                 }
-                Next::After(after) => {
-                    let last = plan.stretch.map_or(0, |(_, last)| last);
-                    match page(&store, &plan, after, last).await {
+                Next::After(after, members_sent) => {
+                    match page(&store, &plan, after, last, members_sent).await {
                         Err(e) => Some((Err(e), Next::Done)),
-                        Ok(lines) => {
+                        Ok((lines, batch)) => {
                             let seqs: Vec<i64> = lines
                                 .iter()
+                                .filter(|l| matches!(l.kind(), "record" | "redacted"))
                                 .filter_map(|l| l.get("seq").and_then(|s| s.parse().ok()))
                                 .collect();
-                            let next = match seqs.last() {
-                                Some(&seq) if seq < last => Next::After(seq),
-                                _ => Next::Done,
+                            let end = seqs.last().copied().unwrap_or(after);
+                            let next = match batch {
+                                Some(batch) => Next::Members(end + 1, batch, 0),
+                                None if end < last && end > after => Next::After(end, false),
+                                None => Next::Done,
                             };
-                            let chunk = encode(plan.request.format, &lines, false);
+                            let chunk = encode(format, &lines, false);
                             Some((Ok((chunk, seqs.len() as u64)), next))
                         }
+                    }
+                }
+                Next::Members(seq, batch, after_pos) => {
+                    let lines = match store.chain_page(seq - 1, 1).await {
+                        Err(e) => return Some((Err(e), Next::Done)),
+                        Ok(entries) => match entries.first() {
+                            Some(entry) => {
+                                member_page(&store, &plan, entry, batch, after_pos).await
+                            }
+                            None => Ok((Vec::new(), after_pos)),
+                        },
+                    };
+                    match lines {
+                        Err(e) => Some((Err(e), Next::Done)),
+                        Ok((lines, last_pos)) if last_pos > after_pos => {
+                            let chunk = encode(format, &lines, false);
+                            Some((Ok((chunk, 0)), Next::Members(seq, batch, last_pos)))
+                        }
+                        // Every member went: now the batch's own entry, and on.
+                        Ok(_) => Some((Ok((Vec::new(), 0)), Next::After(seq - 1, true))),
                     }
                 }
                 Next::Done => None,

@@ -6,12 +6,18 @@
 //! reordered. In an unfiltered export a record of the period cannot be hidden either
 //! (a redacted entry recorded inside the period is an error); in a filtered one the
 //! redacted entries prove only that something else was recorded there.
+//!
+//! An import batch's entry comes after its members (`member` or `member_redacted`
+//! lines, in order, at the entry's position): each shown member must hash to its digest,
+//! and the entry's digest must be that of its summary record (`record_digest` in its
+//! `data`) and the members' running hash, so a member cannot be altered, removed, added
+//! or reordered either.
 
 use super::line::{CsvLayout, Line, source_of};
 use super::{ExportFilter, FORMAT_NAME};
 use crate::audit::checkpoint::signature_valid;
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
-use crate::audit::{GENESIS, chain_hash};
+use crate::audit::{GENESIS, batch_digest, chain_hash, member_hash};
 use crate::store::Checkpoint;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
@@ -167,7 +173,15 @@ struct Walk<'k> {
     header: Option<Header>,
     next_seq: i64,
     previous: [u8; 32],
+    /// The members read so far of the import batch at `next_seq`: running hash, count.
+    members: Option<([u8; 32], i64)>,
     report: ExportReport,
+}
+
+/// The `data` of an import batch's entry line.
+#[derive(Deserialize)]
+struct BatchData {
+    record_digest: String,
 }
 
 impl Walk<'_> {
@@ -213,20 +227,25 @@ impl Walk<'_> {
         let digest =
             hash_field(field(line, "digest").map_err(malformed)?, "digest").map_err(malformed)?;
         let in_period = (header.from..header.to).contains(&recorded_at);
+        let filter_matches = header.filter.matches(line);
+        let filter_empty = header.filter.is_empty();
+        let own = self
+            .record_digest(line, &digest)
+            .map_err(|e| ("record_altered", e))?;
         if line.kind() == "record" {
             let actual = digest_of(line, source, record_id)
                 .map_err(|e| ("record_altered", format!("the record cannot be read: {e}")))?;
-            if actual != digest {
+            if actual != own {
                 let detail = "the record's fields do not match its digest".to_owned();
                 return Err(("record_altered", detail));
             }
-            if !in_period || !header.filter.matches(line) {
+            if !in_period || !filter_matches {
                 let detail = "a record outside the export's period or filter".to_owned();
                 return Err(("record_out_of_scope", detail));
             }
             self.report.records += 1;
         } else {
-            if in_period && header.filter.is_empty() {
+            if in_period && filter_empty {
                 let detail = "a record of the period is withheld".to_owned();
                 return Err(("record_withheld", detail));
             }
@@ -242,6 +261,65 @@ impl Walk<'_> {
         self.previous = hash;
         self.next_seq = seq + 1;
         Ok(())
+    }
+
+    /// A member of the import batch whose entry comes next.
+    fn member(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
+        let Some(header) = &self.header else {
+            return Err(("bad_header", "the file does not start with a header".into()));
+        };
+        let seq: i64 = required(line, "seq").map_err(|e| ("malformed", e))?;
+        if seq != self.next_seq || header.last_seq.is_none_or(|last| seq > last) {
+            let detail = format!("a member of entry {} expected, found {seq}", self.next_seq);
+            return Err(("removed_added_or_reordered", detail));
+        }
+        let malformed = |e: String| ("record_altered", format!("the member cannot be read: {e}"));
+        let record_id: Uuid = required(line, "record_id").map_err(malformed)?;
+        let recorded_at: DateTime<Utc> = required(line, "recorded_at").map_err(malformed)?;
+        let digest =
+            hash_field(field(line, "digest").map_err(malformed)?, "digest").map_err(malformed)?;
+        let in_period = (header.from..header.to).contains(&recorded_at);
+        if line.kind() == "member" {
+            let actual = digest_of(line, Source::Operator, record_id).map_err(malformed)?;
+            if actual != digest {
+                let detail = "the member's fields do not match its digest".to_owned();
+                return Err(("record_altered", detail));
+            }
+            if !in_period || !header.filter.matches(line) {
+                let detail = "a member outside the export's period or filter".to_owned();
+                return Err(("record_out_of_scope", detail));
+            }
+            self.report.records += 1;
+        } else {
+            if in_period && header.filter.is_empty() {
+                let detail = "a member of the period is withheld".to_owned();
+                return Err(("record_withheld", detail));
+            }
+            self.report.redacted += 1;
+        }
+        let (running, count) = self.members.unwrap_or((GENESIS, 0));
+        let pos = count + 1;
+        self.members = Some((member_hash(&running, pos, record_id, &digest), pos));
+        Ok(())
+    }
+
+    /// The digest an entry line's record must have: the entry's own, or for an import
+    /// batch's entry (it states `record_digest`) that and its members' (read before it).
+    fn record_digest(&mut self, line: &Line, digest: &[u8; 32]) -> Result<[u8; 32], String> {
+        let members = self.members.take();
+        let Some(data) = line.get("data") else {
+            return match members {
+                None => Ok(*digest),
+                Some(_) => Err("members without an import batch's entry".to_owned()),
+            };
+        };
+        let data: BatchData = serde_json::from_str(data).map_err(|e| e.to_string())?;
+        let record = hash_field(&data.record_digest, "record_digest")?;
+        let (running, count) = members.unwrap_or((GENESIS, 0));
+        if batch_digest(&record, &running, count) != *digest {
+            return Err("the import batch's members differ from what was chained".to_owned());
+        }
+        Ok(record)
     }
 
     fn checkpoint(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
@@ -273,6 +351,10 @@ impl Walk<'_> {
         let Some(header) = &self.header else {
             return Err(("bad_header", "the file has no header".into()));
         };
+        if self.members.is_some() {
+            let detail = format!("members of entry {} without the entry", self.next_seq);
+            return Err(("removed_added_or_reordered", detail));
+        }
         if let Some(last) = header.last_seq {
             if self.next_seq != last + 1 {
                 let detail = format!("entries {} to {last} are missing", self.next_seq);
@@ -296,6 +378,7 @@ pub fn verify_export(mut input: impl BufRead, key: &VerifyingKey) -> std::io::Re
         header: None,
         next_seq: 1,
         previous: GENESIS,
+        members: None,
         report: ExportReport {
             ok: false,
             records: 0,
@@ -358,6 +441,7 @@ pub fn verify_export(mut input: impl BufRead, key: &VerifyingKey) -> std::io::Re
             (true, "header") => walk.header(&line),
             (true, _) => Err(("bad_header", "the file does not start with a header".into())),
             (false, "record" | "redacted") => walk.entry(&line),
+            (false, "member" | "member_redacted") => walk.member(&line),
             (false, "checkpoint") => walk.checkpoint(&line).map(|()| {
                 last_checkpoint = Some(walk.next_seq - 1);
             }),
