@@ -30,7 +30,9 @@ pub use api::{Api, expect_json};
 pub use browser::Browser;
 pub use console::Console;
 pub use fixture::OneDoorSite;
-pub use live::{ADMIN_PASSWORD as LIVE_ADMIN_PASSWORD, DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S};
+pub use live::{
+    ADMIN_PASSWORD as LIVE_ADMIN_PASSWORD, DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S,
+};
 pub use server::{
     COMMAND_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT, ServerProcess, database_url, gatehouse,
     gatehouse_binary, gatehouse_command, run_to_exit,
