@@ -12,6 +12,18 @@ pub fn outcome(outcome: Outcome) -> &'static str {
     }
 }
 
+/// A stored outcome and reason in words (`Denied: No access grant for the zone`); a code
+/// this server does not know is shown as it is.
+pub fn decision(outcome: Option<&str>, reason: Option<&str>) -> String {
+    let outcome = outcome.map(|o| o.parse::<Outcome>().map(self::outcome).unwrap_or(o));
+    let reason = reason.map(|r| r.parse::<Reason>().map(self::reason).unwrap_or(r));
+    match (outcome, reason) {
+        (Some(outcome), Some(reason)) => format!("{outcome}: {reason}"),
+        (Some(outcome), None) => outcome.to_owned(),
+        _ => String::new(),
+    }
+}
+
 pub fn reason(reason: Reason) -> &'static str {
     match reason {
         Reason::UnknownDoor => "Unknown door",

@@ -14,7 +14,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::Utc;
-use gatehouse_core::decide::{Decision, Direction};
+use gatehouse_core::decide::{Direction, TraceStep};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -25,9 +25,8 @@ pub struct TraceLine {
     pub detail: String,
 }
 
-pub fn trace_lines(decision: &Decision) -> Vec<TraceLine> {
-    decision
-        .trace
+pub fn trace_lines(trace: &[TraceStep]) -> Vec<TraceLine> {
+    trace
         .iter()
         .map(|step| TraceLine {
             rule: labels::check(step.check),
@@ -120,7 +119,7 @@ pub async fn page(
                 reason: labels::reason(decision.reason),
                 holder,
                 at: names.time(at, site),
-                trace: trace_lines(&decision),
+                trace: trace_lines(&decision.trace),
                 policy_version,
             })
         }

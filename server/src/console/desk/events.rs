@@ -2,7 +2,7 @@
 //! door, outcome and period (site-local); an event's page shows the rules the door
 //! checked at the time (the trace the agent recorded), not today's.
 
-use super::access::TraceLine;
+use super::access::{TraceLine, trace_lines};
 use crate::api::error::ApiError;
 use crate::api::filters;
 use crate::auth::permissions::{Permission, QueryAccess, ReadEvents};
@@ -176,21 +176,7 @@ async fn line(
         None if event.visit_id.is_some() => "Visitor".to_owned(),
         None => String::new(),
     };
-    let outcome = match (event.outcome.as_deref(), event.reason.as_deref()) {
-        (Some(outcome), Some(reason)) => {
-            let outcome = outcome
-                .parse::<Outcome>()
-                .map(labels::outcome)
-                .unwrap_or(outcome);
-            let reason = reason
-                .parse::<Reason>()
-                .map(labels::reason)
-                .unwrap_or(reason);
-            format!("{outcome}: {reason}")
-        }
-        (Some(outcome), None) => outcome.to_owned(),
-        _ => String::new(),
-    };
+    let outcome = labels::decision(event.outcome.as_deref(), event.reason.as_deref());
     Ok(EventLine {
         id: event.id,
         at: names.time(event.occurred_at, site),
@@ -251,30 +237,8 @@ pub async fn detail(
                 .map(|v| format!("{v} (visitor)"))
         })
         .unwrap_or_else(|| "nobody known".to_owned());
-    let outcome = match (event.outcome.as_deref(), event.reason.as_deref()) {
-        (Some(outcome), Some(reason)) => format!(
-            "{}: {}",
-            outcome
-                .parse::<Outcome>()
-                .map(labels::outcome)
-                .unwrap_or(outcome),
-            reason
-                .parse::<Reason>()
-                .map(labels::reason)
-                .unwrap_or(reason)
-        ),
-        _ => "—".to_owned(),
-    };
-    let trace: Vec<TraceLine> = detail
-        .trace
-        .iter()
-        .flatten()
-        .map(|step| TraceLine {
-            rule: labels::check(step.check),
-            passed: step.passed,
-            detail: step.detail.to_string(),
-        })
-        .collect();
+    let outcome = labels::decision(event.outcome.as_deref(), event.reason.as_deref());
+    let trace = trace_lines(detail.trace.as_deref().unwrap_or_default());
     let check_link = match (event.door_id, &event.card) {
         (Some(door), Some(card)) if QueryAccess::ROLES.contains(&user.principal.role) => Some(
             serde_urlencoded::to_string([("door", door.to_string()), ("card", card.clone())])

@@ -85,3 +85,45 @@ async fn board_and_commands(db: &TestDb) {
 }
 
 conformance!(board_and_commands);
+
+/// Two replicas on one PostgreSQL database: a door state uploaded to one shows on the
+/// door board of a console logged in on the other, page and stream.
+#[tokio::test]
+async fn a_console_on_one_replica_sees_a_door_reported_to_the_other() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (a, b) = tokio::join!(TestApp::start_on(&db), TestApp::start_on(&db));
+    let admin = a.admin_token().await;
+    let (_, front) = door(&a, &admin, "HQ").await;
+    let (_, token) = agent(&a, &admin, &[front]).await;
+    let console = Console::login(&a, "admin", ADMIN_PASSWORD).await;
+    let cookie = console.cookie.clone().unwrap();
+    let stream = a
+        .client
+        .get(a.url("/desk/stream"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    report(&b, &token, front, &["forced_open"], "open").await;
+    let mut stream = stream;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains("forced_open") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no door event: {seen}"
+        );
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("the stream answers")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(console.get("/desk").await.body.contains("FORCED OPEN"));
+    a.stop().await;
+    b.stop().await;
+}
