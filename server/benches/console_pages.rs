@@ -12,13 +12,13 @@
 //! measured). Then the release `gatehouse serve` runs on that SQLite file and one
 //! console session and one API token ask each page in turn.
 
-use gatehouse_core::model::DoorMode;
 use gatehouse_server::store::DatabaseSettings;
-use gatehouse_server::store::{Actor, NewAgent, NewDoor, NewSite, NewZone, Store, ZoneRules};
+use gatehouse_server::store::{Actor, NewAgent, Store};
 use std::time::Instant;
 use uuid::Uuid;
 
 mod support;
+use support::site::site_with_doors;
 use support::{ADMIN_PASSWORD, Result, Server, env_number, percentile, text};
 
 const ALARM_BATCH: usize = 500;
@@ -120,38 +120,7 @@ async fn seed(url: &str, doors: usize, alarms: usize) -> Result<()> {
     })
     .await?;
     let actor = Actor::cli();
-    let site = store
-        .create_site(
-            NewSite {
-                name: "HQ".into(),
-                timezone: "Europe/Berlin".into(),
-            },
-            &actor,
-        )
-        .await?;
-    let mut zones = Vec::new();
-    for level in [0, 1] {
-        let zone = NewZone {
-            site_id: site.id,
-            parent_id: zones.first().copied(),
-            name: format!("level {level}"),
-            level,
-            rules: ZoneRules::default(),
-        };
-        zones.push(store.create_zone(zone, &actor).await?.id);
-    }
-    let mut door_ids = Vec::with_capacity(doors);
-    for n in 0..doors {
-        let door = NewDoor {
-            name: format!("Door {n:03}"),
-            from_zone_id: zones[0],
-            to_zone_id: zones[1],
-            mode: DoorMode::Normal,
-            unlock_ms: 3000,
-            held_open_ms: 30000,
-        };
-        door_ids.push(store.create_door(door, &actor).await?.id);
-    }
+    let (_, door_ids) = site_with_doors(&store, doors).await?;
     let agent = store
         .create_agent(
             NewAgent {

@@ -12,18 +12,18 @@
 //! cards come in through the HR import (chunks of 500,000 rows, the import's own
 //! transaction each), into one site with a door.
 
-use gatehouse_core::model::DoorMode;
 use gatehouse_core::policy::Settings;
 use gatehouse_server::import::import_people;
 use gatehouse_server::policy::PolicyService;
 use gatehouse_server::store::DatabaseSettings;
-use gatehouse_server::store::{Actor, NewDoor, NewSite, NewZone, SiteChange, Store, ZoneRules};
+use gatehouse_server::store::{Actor, SiteChange, Store};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 mod support;
+use support::site::site_with_doors;
 use support::{Result, env_list, env_number};
 
 const IMPORT_CHUNK: usize = 500_000;
@@ -70,35 +70,7 @@ async fn run(n: usize, agents: usize) -> Result<Row> {
     })
     .await?;
     let actor = Actor::cli();
-    let site = store
-        .create_site(
-            NewSite {
-                name: "HQ".into(),
-                timezone: "Europe/Berlin".into(),
-            },
-            &actor,
-        )
-        .await?;
-    let mut zones = Vec::new();
-    for level in [0, 1] {
-        let zone = NewZone {
-            site_id: site.id,
-            parent_id: zones.first().copied(),
-            name: format!("level {level}"),
-            level,
-            rules: ZoneRules::default(),
-        };
-        zones.push(store.create_zone(zone, &actor).await?.id);
-    }
-    let door = NewDoor {
-        name: "Front".into(),
-        from_zone_id: zones[0],
-        to_zone_id: zones[1],
-        mode: DoorMode::Normal,
-        unlock_ms: 3000,
-        held_open_ms: 30000,
-    };
-    store.create_door(door, &actor).await?;
+    let (site_id, _) = site_with_doors(&store, 1).await?;
 
     let started = Instant::now();
     for first in (0..n).step_by(IMPORT_CHUNK) {
@@ -120,7 +92,7 @@ async fn run(n: usize, agents: usize) -> Result<Row> {
     );
 
     let service = Arc::new(PolicyService::load(store.clone(), Settings::default()).await?);
-    let sites = BTreeSet::from([site.id]);
+    let sites = BTreeSet::from([site_id]);
     let t = Instant::now();
     service.current().await?;
     let compile_s = t.elapsed().as_secs_f64();
@@ -142,7 +114,7 @@ async fn run(n: usize, agents: usize) -> Result<Row> {
         name: Some("Headquarters".into()),
         ..SiteChange::default()
     };
-    store.update_site(site.id, change, &actor).await?;
+    store.update_site(site_id, change, &actor).await?;
     service.current().await?;
     let t = Instant::now();
     let tasks: Vec<_> = (0..agents)

@@ -7,6 +7,7 @@ pub mod filters;
 pub mod middleware;
 pub mod pagination;
 pub mod routes;
+pub mod sse;
 pub mod time;
 
 use crate::state::AppState;

@@ -40,19 +40,38 @@ impl Store {
     /// Stores a new session and forgets sessions that have expired.
     #[tracing::instrument(skip_all)]
     pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.insert_session(session, None).await
+    }
+
+    /// Stores a new console session (see [`ConsoleSession`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn create_console_session(&self, console: &ConsoleSession) -> Result<(), StoreError> {
+        let cookie = (&console.cookie_hash[..], console.idle_expires_at);
+        self.insert_session(&console.session, Some(cookie)).await
+    }
+
+    /// A session row, with a console session's cookie hash and idle end.
+    async fn insert_session(
+        &self,
+        session: &Session,
+        console: Option<(&[u8], DateTime<Utc>)>,
+    ) -> Result<(), StoreError> {
         on!(self.write().await?, |mut tx| {
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
                 .bind(session.created_at)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO sessions (id, operator_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO sessions \
+                 (id, operator_id, created_at, expires_at, cookie_hash, idle_expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(session.id)
             .bind(session.operator_id)
             .bind(session.created_at)
             .bind(session.expires_at)
+            .bind(console.map(|(hash, _)| hash))
+            .bind(console.map(|(_, idle)| idle))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -90,33 +109,6 @@ impl Store {
                 .bind(now())
                 .execute(pool)
                 .await?;
-        });
-        Ok(())
-    }
-
-    /// Stores a new console session (see [`ConsoleSession`]).
-    #[tracing::instrument(skip_all)]
-    pub async fn create_console_session(&self, console: &ConsoleSession) -> Result<(), StoreError> {
-        let session = &console.session;
-        on!(self.write().await?, |mut tx| {
-            sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-                .bind(session.created_at)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO sessions \
-                 (id, operator_id, created_at, expires_at, cookie_hash, idle_expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(session.id)
-            .bind(session.operator_id)
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .bind(&console.cookie_hash[..])
-            .bind(console.idle_expires_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
         });
         Ok(())
     }

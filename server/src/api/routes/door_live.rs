@@ -18,6 +18,7 @@
 use crate::alarms::{AgentLiveness, StreamShutdown};
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::sse::{self, LIFETIME, RETRY, SESSION_CHECK_EVERY};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::Permission;
 use crate::auth::permissions::{ControlDoors, ReadDoorStatus};
@@ -28,9 +29,9 @@ use crate::store::{
     CommandRecord, CommandRefused, CommandStatus, DoorStatus, NewCommand, Store, now,
 };
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::{Extension, Json};
 use gatehouse_core::model::DoorMode;
 use gatehouse_core::protocol::{CommandAction, RELEASE_SECONDS, Timestamp};
@@ -51,10 +52,6 @@ const ANSWER_WAIT: Duration = Duration::from_secs(2);
 const ANSWER_POLL: Duration = Duration::from_millis(50);
 
 const POLL_EVERY: Duration = Duration::from_millis(250);
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
-const LIFETIME: Duration = Duration::from_secs(25);
-const SESSION_CHECK_EVERY: Duration = Duration::from_secs(5);
-const RETRY: Duration = Duration::from_secs(1);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -164,12 +161,7 @@ pub(crate) fn board_stream(
         let event = board.next().await?;
         Some((Ok::<Event, Infallible>(event), board))
     });
-    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
-    let no_buffering = [(
-        HeaderName::from_static("x-accel-buffering"),
-        HeaderValue::from_static("no"),
-    )];
-    (no_buffering, sse)
+    sse::answer(events)
 }
 
 /// The state of one door stream.

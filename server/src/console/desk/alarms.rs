@@ -148,7 +148,14 @@ pub async fn page(
     }
     let rows = alarms.iter().map(|alarm| row(alarm, &names)).collect();
     let next = more.then(|| {
-        let last = alarms.last().map(|a| a.id.to_string()).unwrap_or_default();
+        // The page was read in id order: the next one starts after its highest id (the
+        // rows may have been sorted by priority since).
+        let last = alarms
+            .iter()
+            .map(|a| a.id)
+            .max()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
         serde_urlencoded::to_string([
             ("site", query.site.as_str()),
             ("door", query.door.as_str()),

@@ -17,6 +17,7 @@
 use crate::alarm_desk::AlarmDesk;
 use crate::alarms::StreamShutdown;
 use crate::api::error::{ApiError, ErrorResponse};
+use crate::api::sse::{self, LIFETIME, RETRY, SESSION_CHECK_EVERY};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{Permission, ReadAlarms};
 use crate::auth::stream_holder::StreamHolder;
@@ -24,10 +25,10 @@ use crate::state::AppState;
 use crate::store::{FEED_WINDOW, FeedItem, Principal, Store};
 use axum::Extension;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::header::HeaderName;
-use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -36,10 +37,6 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
 
 const POLL_EVERY: Duration = Duration::from_millis(500);
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
-const LIFETIME: Duration = Duration::from_secs(25);
-const SESSION_CHECK_EVERY: Duration = Duration::from_secs(5);
-const RETRY: Duration = Duration::from_secs(1);
 const POSITION_EVERY: Duration = Duration::from_secs(5);
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
@@ -105,13 +102,7 @@ pub(crate) async fn stream(
         let event = feed.next().await?;
         Some((Ok::<Event, Infallible>(event), feed))
     });
-    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
-    // Reverse proxies (nginx) would otherwise buffer the stream.
-    let no_buffering = [(
-        HeaderName::from_static("x-accel-buffering"),
-        HeaderValue::from_static("no"),
-    )];
-    Ok((no_buffering, sse))
+    Ok(sse::answer(events))
 }
 
 /// The state of one stream.
