@@ -3,8 +3,8 @@
 
 use crate::api::error::ApiError;
 use crate::auth::permissions::{
-    AnyOperator, Permission, QueryAccess, ReadAlarms, ReadEvents, ReadOccupancy, ReadVisits,
-    WriteSecurityModel,
+    AnyOperator, Permission, QueryAccess, ReadAlarms, ReadEvents, ReadOccupancy, ReadOperatorLog,
+    ReadVisits, WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -56,6 +56,11 @@ pub const PAGES: &[PageLink] = &[
         path: "/access",
         label: "Access check",
         roles: QueryAccess::ROLES,
+    },
+    PageLink {
+        path: "/operator-log",
+        label: "Operator log",
+        roles: ReadOperatorLog::ROLES,
     },
     PageLink {
         path: "/visits",

@@ -79,7 +79,7 @@ pub use alarms::{
 
 pub use audit::{ChainEntry, Checkpoint};
 pub use audit_read::{BatchMember, Chained, Unreadable};
-pub use operator_log::{Actor, LogRecord};
+pub use operator_log::{Actor, LogFilter, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
 pub use sessions::{ConsoleSession, Principal, Session};
 

@@ -68,6 +68,18 @@ pub struct LogRecord {
     pub request_id: Option<String>,
 }
 
+/// Which log entries to list; `None` matches all. `action` ending in `.` is a prefix
+/// (`site.` for every site action). `from` is inclusive, `to` exclusive.
+#[derive(Debug, Default, Clone)]
+pub struct LogFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
 /// A log entry about to be written, in the same transaction as the change it records:
 /// the row as stored (see [`OperatorRow`] for why it carries a salt).
 pub(crate) struct NewLogEntry;
@@ -191,14 +203,38 @@ impl Store {
         after_seq: Option<i64>,
         limit: u32,
     ) -> Result<Vec<LogRecord>, StoreError> {
+        self.search_operator_log(&LogFilter::default(), after_seq, limit)
+            .await
+    }
+
+    /// Log entries after `after_seq` that pass `filter`, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn search_operator_log(
+        &self,
+        filter: &LogFilter,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LogRecord>, StoreError> {
         let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, LogRecord>(
                 "SELECT seq, id, at, actor_id, actor, action, target_type, target_id, \
                  before, after, request_id FROM visible_operator_log \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                 WHERE seq > $1 AND ($3 IS NULL OR actor = $3) \
+                 AND ($4 IS NULL OR action = $4 OR substr(action, 1, length($5)) = $5) \
+                 AND ($6 IS NULL OR target_type = $6) AND ($7 IS NULL OR target_id = $7) \
+                 AND ($8 IS NULL OR at >= $8) AND ($9 IS NULL OR at < $9) \
+                 ORDER BY seq LIMIT $2",
             )
             .bind(after_seq.unwrap_or(0))
             .bind(i64::from(limit))
+            .bind(filter.actor.as_deref())
+            .bind(filter.action.as_deref())
+            // `site.` matches every site action; a whole name matches itself only.
+            .bind(filter.action.as_deref().filter(|a| a.ends_with('.')))
+            .bind(filter.target_type.as_deref())
+            .bind(filter.target_id.as_deref())
+            .bind(filter.from)
+            .bind(filter.to)
             .fetch_all(pool)
             .await?
         });

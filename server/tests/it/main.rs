@@ -27,6 +27,7 @@ mod import;
 mod jwt_attacks;
 mod login_throttle;
 mod occupancy;
+mod operator_log_filters;
 mod own_password;
 mod people_model;
 mod replicas;

@@ -7,6 +7,7 @@ pub mod doors;
 pub mod events;
 pub mod muster;
 pub mod occupancy;
+pub mod operator_log;
 pub mod threat;
 pub mod visits;
 
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/muster/{id}/accounted", post(muster::accounted))
         .route("/muster/{id}/close", post(muster::close))
         .route("/occupancy", get(occupancy::page))
+        .route("/operator-log", get(operator_log::page))
         .route("/threat", get(threat::page))
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
         .route("/visits", get(visits::page))
