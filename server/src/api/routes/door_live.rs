@@ -323,9 +323,6 @@ async fn release_door(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<ReleaseRequest>,
 ) -> Result<(StatusCode, Json<CommandRecord>), ApiError> {
-    if !RELEASE_SECONDS.contains(&request.seconds) {
-        return Err(ApiError::field("seconds", "must be between 1 and 300"));
-    }
     let action = CommandAction::Release {
         seconds: request.seconds,
     };
@@ -354,20 +351,30 @@ async fn set_door_mode(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<ModeRequest>,
 ) -> Result<(StatusCode, Json<CommandRecord>), ApiError> {
-    let until = request.until.map(|t| t.0);
-    if until.is_some_and(|until| until <= now()) {
-        return Err(ApiError::field("until", "must be in the future"));
-    }
     let action = CommandAction::SetMode {
         mode: request.mode,
-        until,
+        until: request.until.map(|t| t.0),
     };
     let record = send_command(&state, &auth.actor(), liveness, id, action).await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
-/// Stores a command and waits a little for the agent to fetch it (the API's and the
-/// console's).
+/// A 422 naming the field when `action` cannot be sent: a release of 1 to 300 seconds,
+/// a mode's end in the future.
+fn check(action: &CommandAction) -> Result<(), ApiError> {
+    match action {
+        CommandAction::Release { seconds } if !RELEASE_SECONDS.contains(seconds) => {
+            Err(ApiError::field("seconds", "must be between 1 and 300"))
+        }
+        CommandAction::SetMode {
+            until: Some(until), ..
+        } if *until <= now() => Err(ApiError::field("until", "must be in the future")),
+        _ => Ok(()),
+    }
+}
+
+/// Checks and stores a command and waits a little for the agent to fetch it (the API's
+/// and the console's).
 pub(crate) async fn send_command(
     state: &AppState,
     actor: &Actor,
@@ -375,6 +382,7 @@ pub(crate) async fn send_command(
     door_id: Uuid,
     action: CommandAction,
 ) -> Result<CommandRecord, ApiError> {
+    check(&action)?;
     let new = NewCommand {
         door_id,
         action,

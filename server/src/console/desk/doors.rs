@@ -16,16 +16,14 @@ use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::{Console, cookie_hash};
 use crate::console::time;
 use crate::state::AppState;
-use crate::store::{CommandRecord, CommandStatus, DoorStatus, StoreError, now};
+use crate::store::{CommandRecord, CommandStatus, DoorStatus, StoreError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use gatehouse_core::model::DoorMode;
-use gatehouse_core::protocol::{
-    CommandAction, ContactState, DoorAlarm, LockState, RELEASE_SECONDS,
-};
+use gatehouse_core::protocol::{CommandAction, ContactState, DoorAlarm, LockState};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -203,9 +201,7 @@ pub async fn release(
         .seconds
         .trim()
         .parse::<u32>()
-        .ok()
-        .filter(|s| RELEASE_SECONDS.contains(s))
-        .ok_or_else(|| ApiError::field("seconds", "must be a number from 1 to 300"))?;
+        .map_err(|_| ApiError::field("seconds", "must be a number from 1 to 300"))?;
     let action = CommandAction::Release { seconds };
     let command = send_command(&state, &user.actor(), liveness, id, action).await?;
     Ok(Redirect::to(&format!("/desk?command={}", command.id)).into_response())
@@ -234,9 +230,6 @@ pub async fn set_mode(
     let names = Names::load(&state.store).await?;
     let zone = names.tz(names.door_site(id));
     let until = time::parse_local("until", &form.until, zone)?;
-    if until.is_some_and(|until| until <= now()) {
-        return Err(ApiError::field("until", "must be in the future").into());
-    }
     let action = CommandAction::SetMode { mode, until };
     let command = send_command(&state, &user.actor(), liveness, id, action).await?;
     Ok(Redirect::to(&format!("/desk?command={}", command.id)).into_response())
