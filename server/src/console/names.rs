@@ -110,6 +110,16 @@ impl Names {
             .map_or(chrono_tz::UTC, |s| s.zone)
     }
 
+    /// The site whose time zone shows what belongs to no one site (a search over all
+    /// doors, the operator log): the only site; none (so UTC) when there are several.
+    pub fn only_site(&self) -> Option<Uuid> {
+        let mut sites = self.sites.keys();
+        match (sites.next(), sites.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    }
+
     /// A time in the site's zone, with its abbreviation.
     pub fn time(&self, at: DateTime<Utc>, site_id: Option<Uuid>) -> String {
         time::local(at, self.tz(site_id))

@@ -87,11 +87,9 @@ pub async fn list(
         ),
     };
     // Times are read in the door's site's zone, or the only site's, else UTC.
-    let site = door_id.and_then(|d| names.door_site(d)).or_else(|| {
-        (names.sites.len() == 1)
-            .then(|| names.sites.keys().next().copied())
-            .flatten()
-    });
+    let site = door_id
+        .and_then(|d| names.door_site(d))
+        .or_else(|| names.only_site());
     let zone = names.tz(site);
     let from = time::parse_local("from", &search.from, zone)?
         .unwrap_or(now() - chrono::Duration::hours(24));
