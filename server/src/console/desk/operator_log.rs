@@ -13,7 +13,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 const SHOWN: u32 = 200;
 
@@ -71,10 +71,7 @@ pub async fn page(
 ) -> Result<Response, Failure> {
     let names = Names::load(&state.store).await?;
     // The log is not one site's: times are read and shown in the only site's zone, or UTC.
-    let site = (names.sites.len() == 1)
-        .then(|| names.sites.keys().next().copied())
-        .flatten();
-    let zone = names.tz(site);
+    let zone = names.tz(names.only_site());
     let filter = LogFilter {
         actor: option(&search.actor),
         action: option(&search.action),
@@ -153,52 +150,49 @@ fn object(record: &LogRecord, names: &Names) -> String {
     }
 }
 
-/// The fields whose value differs between `before` and `after` (objects), in name order;
-/// for anything else, the whole values.
+/// Fields every record has that say nothing to a reader (an id, when it was written).
+const BOOKKEEPING: &[&str] = &["id", "created_at", "updated_at"];
+
+/// The fields whose value differs between `before` and `after` (objects; an absent side
+/// is an empty one), in name order, bookkeeping left out; for anything else, the whole
+/// values.
 pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Change> {
     let show = |v: Option<&Value>| match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    match (before, after) {
-        (Some(Value::Object(b)), Some(Value::Object(a))) => {
-            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            keys.into_iter()
-                .filter(|k| b.get(*k) != a.get(*k))
-                .map(|k| Change {
-                    field: k.replace('_', " "),
-                    before: show(b.get(k)),
-                    after: show(a.get(k)),
-                })
-                .collect()
-        }
-        (None, Some(Value::Object(a))) => a
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| Change {
-                field: k.replace('_', " "),
-                before: String::new(),
-                after: show(Some(v)),
-            })
-            .collect(),
-        (Some(Value::Object(b)), None) => b
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| Change {
-                field: k.replace('_', " "),
-                before: show(Some(v)),
-                after: String::new(),
-            })
-            .collect(),
-        (None, None) => Vec::new(),
-        (b, a) => vec![Change {
+    let empty = Map::new();
+    let (Some(b), Some(a)) = (as_object(before, &empty), as_object(after, &empty)) else {
+        return vec![Change {
             field: "value".to_owned(),
-            before: show(b),
-            after: show(a),
-        }],
+            before: show(before),
+            after: show(after),
+        }];
+    };
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let value = |map: &'_ Map<String, Value>, k: &str| map.get(k).cloned().filter(|v| !v.is_null());
+    keys.into_iter()
+        .filter(|k| !BOOKKEEPING.contains(&k.as_str()) && value(b, k) != value(a, k))
+        .map(|k| Change {
+            field: k.replace('_', " "),
+            before: show(b.get(k)),
+            after: show(a.get(k)),
+        })
+        .collect()
+}
+
+/// `value` as an object; an absent value as `empty`; `None` for anything else.
+fn as_object<'a>(
+    value: Option<&'a Value>,
+    empty: &'a Map<String, Value>,
+) -> Option<&'a Map<String, Value>> {
+    match value {
+        None => Some(empty),
+        Some(Value::Object(map)) => Some(map),
+        Some(_) => None,
     }
 }
 
