@@ -28,6 +28,10 @@ permission!(
     ManageOperators: [Admin]
 );
 permission!(
+    /// The server's own health: database, audit checkpoints, the last verification.
+    ReadServerHealth: [Admin, Auditor]
+);
+permission!(
     /// Reading the operator log.
     ReadOperatorLog: [Admin, Auditor]
 );

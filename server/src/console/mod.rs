@@ -8,6 +8,7 @@
 //! ([`csrf`]), a strict Content-Security-Policy (scripts and styles from this server
 //! only, nothing inline), and every value escaped by the templates.
 
+pub mod admin;
 pub mod assets;
 pub mod csrf;
 pub mod desk;
@@ -15,6 +16,7 @@ pub mod labels;
 pub mod login;
 pub mod names;
 pub mod page;
+pub mod records;
 pub mod session;
 pub mod settings;
 pub mod time;
@@ -52,6 +54,8 @@ pub fn router() -> Router<AppState> {
         .route("/assets/{name}", get(assets::asset))
         .route("/csp-report", post(login::csp_report))
         .merge(desk::router())
+        .merge(admin::router())
+        .merge(records::router())
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn(console_headers))
 }

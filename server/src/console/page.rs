@@ -3,8 +3,9 @@
 
 use crate::api::error::ApiError;
 use crate::auth::permissions::{
-    AnyOperator, Permission, QueryAccess, ReadAlarms, ReadEvents, ReadOccupancy, ReadOperatorLog,
-    ReadVisits, WriteSecurityModel,
+    AnyOperator, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms, ReadAudit,
+    ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth, ReadVisits,
+    WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -58,6 +59,16 @@ pub const PAGES: &[PageLink] = &[
         roles: QueryAccess::ROLES,
     },
     PageLink {
+        path: "/reports",
+        label: "Reports",
+        roles: ReadEvents::ROLES,
+    },
+    PageLink {
+        path: "/audit",
+        label: "Audit trail",
+        roles: ReadAudit::ROLES,
+    },
+    PageLink {
         path: "/operator-log",
         label: "Operator log",
         roles: ReadOperatorLog::ROLES,
@@ -68,9 +79,61 @@ pub const PAGES: &[PageLink] = &[
         roles: ReadVisits::ROLES,
     },
     PageLink {
+        path: ADMIN,
+        label: "Administration",
+        roles: ReadSecurityModel::ROLES,
+    },
+    PageLink {
         path: "/account",
         label: "My account",
         roles: AnyOperator::ROLES,
+    },
+];
+
+/// The administration pages' common start: they share a second menu.
+pub const ADMIN: &str = "/admin";
+
+/// The administration pages, in their menu's order; `/admin` lists those a role may open.
+pub const ADMIN_PAGES: &[PageLink] = &[
+    PageLink {
+        path: "/admin/sites",
+        label: "Sites, zones and doors",
+        roles: ReadSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/schedules",
+        label: "Schedules and holidays",
+        roles: ReadSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/people",
+        label: "People and cards",
+        roles: ReadSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/groups",
+        label: "Groups and grants",
+        roles: ReadSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/import",
+        label: "HR import",
+        roles: WriteSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/agents",
+        label: "Door agents",
+        roles: ReadAgents::ROLES,
+    },
+    PageLink {
+        path: "/admin/operators",
+        label: "Operator accounts",
+        roles: ManageOperators::ROLES,
+    },
+    PageLink {
+        path: "/admin/health",
+        label: "Server health",
+        roles: ReadServerHealth::ROLES,
     },
 ];
 
@@ -97,6 +160,8 @@ pub struct Chrome {
     pub user: String,
     pub role: &'static str,
     pub nav: Vec<NavLink>,
+    /// The administration menu, on administration pages only.
+    pub subnav: Vec<NavLink>,
 }
 
 impl Chrome {
@@ -105,17 +170,30 @@ impl Chrome {
             title: title.into(),
             user: principal.display_name.clone(),
             role: role_label(principal.role),
-            nav: PAGES
-                .iter()
-                .filter(|page| page.roles.contains(&principal.role))
-                .map(|page| NavLink {
-                    path: page.path,
-                    label: page.label,
-                    current: page.path == current,
-                })
-                .collect(),
+            nav: links(PAGES, principal.role, current),
+            subnav: if current.starts_with(ADMIN) {
+                links(ADMIN_PAGES, principal.role, current)
+            } else {
+                Vec::new()
+            },
         }
     }
+}
+
+/// The pages of `table` that `role` may open; the current one (or its section) marked.
+pub fn links(table: &[PageLink], role: Role, current: &str) -> Vec<NavLink> {
+    table
+        .iter()
+        .filter(|page| page.roles.contains(&role))
+        .map(|page| NavLink {
+            path: page.path,
+            label: page.label,
+            current: page.path == current
+                || current
+                    .strip_prefix(page.path)
+                    .is_some_and(|rest| rest.starts_with('/')),
+        })
+        .collect()
 }
 
 pub fn role_label(role: Role) -> &'static str {
