@@ -29,6 +29,7 @@
 //! | `card_kind` | no | `uid` or `secure`; empty = `uid` for a new card, unchanged for an issued one |
 //! | `card_valid_from` | no | start of the card's validity |
 //! | `card_valid_until` | no | end of the card's validity (exclusive), after `card_valid_from` |
+//! | `groups` | no | the groups the person is in, exactly: names separated by `\|` or `,` (matched exactly; an unknown name is the line's error); empty = unchanged; only separators = in no group |
 //!
 //! Enumerated values are matched ignoring case. Times are RFC 3339
 //! (`2027-03-31T17:00:00Z`) or a date (`2027-03-31`, midnight UTC). A person with
@@ -41,7 +42,9 @@
 //! person's columns that differ. A vetting record is appended only when status,
 //! `cleared_until` or reference differ from the person's current vetting. A card that no
 //! live (non-revoked) credential holds is issued to the person; a card the person already
-//! holds gets the row's validity; a card another holder has is an error. Cards the file
+//! holds gets the row's validity; a card another holder has is an error. A `groups`
+//! cell that differs from the person's groups sets them (part of the person's logged
+//! update, published with the rest). Cards the file
 //! does not mention are left alone (nothing is revoked). Every change is in the operator
 //! log, and the policy version is bumped once if anything changed.
 

@@ -10,7 +10,7 @@ use gatehouse_core::model::{CardKind, PersonKind, PersonStatus, VettingStatus};
 use std::collections::HashMap;
 
 /// Every column, in the documented order.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 14] = [
     "external_id",
     "name",
     "kind",
@@ -24,6 +24,7 @@ pub const COLUMNS: [&str; 13] = [
     "card_kind",
     "card_valid_from",
     "card_valid_until",
+    "groups",
 ];
 const REQUIRED: [&str; 4] = ["external_id", "name", "kind", "clearance"];
 /// Rows between two progress reports.
@@ -62,6 +63,9 @@ pub struct ImportPerson {
     pub status: Option<PersonStatus>,
     /// `None`: vetting unchanged.
     pub vetting: Option<ImportVetting>,
+    /// The names of the groups the person is to be in, exactly (sorted, no repeats);
+    /// `None`: memberships unchanged.
+    pub groups: Option<Vec<String>>,
     pub cards: Vec<ImportCard>,
 }
 
@@ -93,6 +97,7 @@ fn open(csv: &[u8]) -> Result<Opened<'_>, Vec<LineError>> {
         return Err(vec![error]);
     }
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter(csv))
         .has_headers(false)
         .flexible(true)
         .from_reader(csv);
@@ -181,6 +186,30 @@ pub fn parse(
     } else {
         Err(errors)
     }
+}
+
+/// The file's field separator, told by its header line: the one of `,`, `;` and tab
+/// that it has most of outside quotes (a comma when it has none, or on a tie, which a
+/// header of known column names cannot have: they contain none of the three).
+/// Spreadsheets in much of Europe export `;`, since `,` is their decimal mark.
+pub(crate) fn delimiter(csv: &[u8]) -> u8 {
+    let line = csv.split(|b| *b == b'\n').next().unwrap_or_default();
+    let mut counts = [(b',', 0_usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for byte in line {
+        if *byte == b'"' {
+            quoted = !quoted;
+        } else if !quoted && let Some(count) = counts.iter_mut().find(|(d, _)| d == byte) {
+            count.1 += 1;
+        }
+    }
+    let mut best = counts[0];
+    for count in &counts[1..] {
+        if count.1 > best.1 {
+            best = *count;
+        }
+    }
+    best.0
 }
 
 /// The error for a file that is not UTF-8 (checked whole first, so that a file in
@@ -374,6 +403,7 @@ fn disagreements(a: &ImportPerson, b: &ImportPerson) -> Vec<&'static str> {
         ("vetting_status", vetting(a) != vetting(b)),
         ("vetting_cleared_until", until(a) != until(b)),
         ("vetting_reference", reference(a) != reference(b)),
+        ("groups", a.groups != b.groups),
     ]
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))

@@ -120,6 +120,7 @@ impl<'a> Row<'a> {
         };
         let status = self.choice("status", "active, suspended, left");
         let vetting = self.vetting(now);
+        let groups = self.groups();
         Some(ImportPerson {
             line,
             external_id: external_id?,
@@ -129,8 +130,32 @@ impl<'a> Row<'a> {
             clearance: clearance?,
             status,
             vetting: vetting?,
+            groups: groups?,
             cards: Vec::new(),
         })
+    }
+
+    /// The `groups` column: group names separated by `|` (or `,` in a file separated by
+    /// `;` or tabs); `Some(None)` when empty, `None` when a name is too long. Whether
+    /// each group exists is the store's check (it names the unknown ones).
+    fn groups(&mut self) -> Option<Option<Vec<String>>> {
+        let Some(text) = self.text("groups") else {
+            return Some(None);
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for name in text
+            .split(['|', ','])
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            if name.chars().count() > NAME_MAX {
+                let message = format!("a group name is longer than {NAME_MAX} characters");
+                self.problem("groups", message);
+                return None;
+            }
+            names.insert(name.to_owned());
+        }
+        Some(Some(names.into_iter().collect()))
     }
 
     /// The vetting columns: `Some(None)` when none is given, `None` when malformed.

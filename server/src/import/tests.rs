@@ -329,3 +329,99 @@ fn an_unterminated_quote_is_named() {
         "no quote, no word of one"
     );
 }
+
+/// A typical European HR export: `;`-separated, a UTF-8 byte-order mark, CRLF line ends,
+/// a decimal comma in a quoted field and names with accents.
+#[test]
+fn a_semicolon_file_with_bom_and_crlf_is_read() {
+    let text = "\u{feff}external_id;name;kind;employer;clearance;groups\r\n\
+                E1;Zoë Müller;staff;\"Acme, Köln\";2;Night shift|Lab\r\n\
+                E2;Jan de Vries;contractor;;1;\r\n";
+    let parsed = parse(text.as_bytes(), now(), &()).unwrap();
+    assert_eq!(parsed.rows, 2);
+    let [zoe, jan] = parsed.people.as_slice() else {
+        panic!("two people: {parsed:?}")
+    };
+    assert_eq!((zoe.line, zoe.name.as_str()), (2, "Zoë Müller"));
+    assert_eq!(zoe.employer.as_deref(), Some("Acme, Köln"));
+    assert_eq!(
+        zoe.groups,
+        Some(vec!["Lab".to_owned(), "Night shift".to_owned()])
+    );
+    assert_eq!(
+        (jan.line, jan.kind, jan.groups.clone()),
+        (3, PersonKind::Contractor, None)
+    );
+
+    // Line numbers stay right after CRLF, and errors name the column.
+    let bad = "external_id;name;kind;clearance\r\nE1;Ada;staff;1\r\nE2;Bob;robot;1\r\n";
+    assert_eq!(
+        errors(bad),
+        vec![(3, "kind".to_owned())],
+        "the third line's kind"
+    );
+}
+
+#[test]
+fn a_tab_separated_file_is_read() {
+    let text =
+        "external_id\tname\tkind\tclearance\tgroups\nE1\tAda, Countess\tstaff\t3\tLab,Office\n";
+    let parsed = parse(text.as_bytes(), now(), &()).unwrap();
+    let [ada] = parsed.people.as_slice() else {
+        panic!("one person: {parsed:?}")
+    };
+    assert_eq!(ada.name, "Ada, Countess");
+    assert_eq!(
+        ada.groups,
+        Some(vec!["Lab".to_owned(), "Office".to_owned()])
+    );
+}
+
+#[test]
+fn the_delimiter_is_the_header_line_s_commonest() {
+    use super::parse::delimiter;
+    assert_eq!(delimiter(b"external_id,name,kind\n1;2;3"), b',');
+    assert_eq!(delimiter(b"external_id;name;kind\r\nE1,x;y;z"), b';');
+    assert_eq!(delimiter(b"external_id\tname\tkind"), b'\t');
+    assert_eq!(
+        delimiter(b"\"a;b\",name,kind"),
+        b',',
+        "inside quotes does not count"
+    );
+    assert_eq!(delimiter(b"external_id"), b',', "one column: a comma");
+    assert_eq!(delimiter(b""), b',');
+}
+
+#[test]
+fn the_groups_column_lists_names_once_each() {
+    let text = "external_id,name,kind,clearance,groups\n\
+                E1,Ada,staff,1,\"Lab | Lab|  Office \"\n\
+                E1,Ada,staff,1,Lab\n\
+                E2,Bob,staff,1,|\n";
+    let found = parse(text.as_bytes(), now(), &()).unwrap_err();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].line, found[0].field.as_str()), (3, "groups"));
+    assert!(
+        found[0].message.contains("differs from line 2"),
+        "{found:?}"
+    );
+
+    let text = "external_id,name,kind,clearance,groups\n\
+                E1,Ada,staff,1,\"Lab | Lab|  Office \"\n\
+                E2,Bob,staff,1,|\n";
+    let parsed = parse(text.as_bytes(), now(), &()).unwrap();
+    assert_eq!(
+        parsed.people[0].groups,
+        Some(vec!["Lab".to_owned(), "Office".to_owned()])
+    );
+    assert_eq!(
+        parsed.people[1].groups,
+        Some(vec![]),
+        "only separators: in no group"
+    );
+    let long = format!(
+        "external_id,name,kind,clearance,groups\nE1,Ada,staff,1,{}\n",
+        "g".repeat(129)
+    );
+    assert_eq!(errors(&long), vec![(2, "groups".to_owned())]);
+}

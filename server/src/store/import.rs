@@ -44,8 +44,13 @@ pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(
 /// Plans made before giving up when other writers keep changing people or cards.
 const PLAN_ATTEMPTS: u32 = 5;
 
-/// A person as the file describes them, over what is stored (`None`: a new person).
-fn imported(person: &ImportPerson, before: Option<&PersonRecord>) -> PersonRecord {
+/// A person as the file describes them, over what is stored (`None`: a new person);
+/// `groups` are the ids of the file's `groups` column, when it names any.
+fn imported(
+    person: &ImportPerson,
+    before: Option<&PersonRecord>,
+    groups: Option<Vec<Uuid>>,
+) -> PersonRecord {
     let at = now();
     let base = before.cloned().unwrap_or_else(|| PersonRecord {
         id: Uuid::now_v7(),
@@ -66,8 +71,42 @@ fn imported(person: &ImportPerson, before: Option<&PersonRecord>) -> PersonRecor
         employer: person.employer.clone(),
         clearance: person.clearance,
         status: person.status.unwrap_or(base.status),
+        group_ids: groups.unwrap_or_else(|| base.group_ids.clone()),
         ..base
     }
+}
+
+/// The ids of the groups `person`'s row names (sorted, as stored records list them), or
+/// an error naming each group that does not exist.
+fn group_ids(
+    person: &ImportPerson,
+    groups: &HashMap<String, Uuid>,
+) -> Result<Option<Vec<Uuid>>, LineError> {
+    let Some(names) = &person.groups else {
+        return Ok(None);
+    };
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|n| !groups.contains_key(n.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let message = format!(
+            "no group is named {}; create it first (names are matched exactly)",
+            unknown
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Err(LineError::new(person.line, "groups", message));
+    }
+    let mut ids: Vec<Uuid> = names
+        .iter()
+        .filter_map(|n| groups.get(n).copied())
+        .collect();
+    ids.sort();
+    Ok(Some(ids))
 }
 
 /// The vetting record to append, when the file's differs from the current one.
@@ -230,6 +269,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     async fn plan_import(&self, parsed: &Parsed, actor: &Actor) -> Result<Planned, StoreError> {
         let version = self.policy_version().await?;
+        let groups = self.group_names().await?;
         let mut existing: HashMap<String, PersonRecord> = HashMap::new();
         let mut live: HashMap<String, CredentialRecord> = HashMap::new();
         for chunk in parsed.people.chunks(BATCH) {
@@ -260,7 +300,14 @@ impl Store {
                 tokio::task::yield_now().await;
             }
             let before = existing.remove(&person.external_id);
-            let after = imported(person, before.as_ref());
+            let ids = match group_ids(person, &groups) {
+                Ok(ids) => ids,
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            };
+            let after = imported(person, before.as_ref(), ids);
             match &before {
                 None => plan.summary.people_created += 1,
                 Some(before) if *before != after => plan.summary.people_updated += 1,
@@ -302,6 +349,16 @@ impl Store {
         }
         plan.summary.unchanged_rows = parsed.rows.saturating_sub(changed_lines.len() as u64);
         Ok(Ok(plan))
+    }
+
+    /// Every group's id by name (the `groups` column names them).
+    async fn group_names(&self) -> Result<HashMap<String, Uuid>, StoreError> {
+        let rows: Vec<(String, Uuid)> = on!(self.pool(), |pool| {
+            sqlx::query_as("SELECT name, id FROM person_groups")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().collect())
     }
 
     /// The people (with vetting and groups) whose `external_id` is one of `ids`.
@@ -448,6 +505,14 @@ impl Store {
                     CardStep::Update(_, after) => Some(after),
                     _ => None,
                 })
+                .collect(),
+            memberships: people
+                .iter()
+                .filter(|p| {
+                    let before = p.before.as_ref().map_or(&[][..], |b| &b.group_ids[..]);
+                    before != p.after.group_ids.as_slice()
+                })
+                .map(|p| (p.after.id, p.after.group_ids.as_slice()))
                 .collect(),
             bump_policy: true,
             entry,

@@ -66,6 +66,8 @@ pub(crate) struct Publish<'a> {
     pub expect_version: Option<i64>,
     pub people: Vec<&'a PersonRecord>,
     pub credentials: Vec<&'a CredentialRecord>,
+    /// People whose groups the file sets, with all their groups (the `groups` column).
+    pub memberships: Vec<(Uuid, &'a [Uuid])>,
     pub bump_policy: bool,
     /// The import's summary entry (its id is the batch's), chained with the members.
     pub entry: OperatorRow,
@@ -323,6 +325,21 @@ async fn publish_rows(
             .bind(after.updated_at)
             .execute(c)
             .await?;
+        });
+    }
+    for (person_id, groups) in &publish.memberships {
+        on!(tx.db(), |c| {
+            sqlx::query("DELETE FROM group_members WHERE person_id = $1")
+                .bind(person_id)
+                .execute(&mut *c)
+                .await?;
+            for group_id in *groups {
+                sqlx::query("INSERT INTO group_members (group_id, person_id) VALUES ($1, $2)")
+                    .bind(group_id)
+                    .bind(person_id)
+                    .execute(&mut *c)
+                    .await?;
+            }
         });
     }
     if publish.bump_policy {

@@ -167,6 +167,24 @@ impl Store {
         row.record()
     }
 
+    /// The newest `limit` jobs, newest first, without their line errors (the console's
+    /// history of imports; one job's page shows its errors).
+    #[tracing::instrument(skip_all)]
+    pub async fn recent_import_jobs(&self, limit: u32) -> Result<Vec<ImportJobRecord>, StoreError> {
+        let rows = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, JobRow>(
+                "SELECT id, state, created_by, created_at, updated_at, finished_at, bytes, \
+                 bytes_checked, rows_checked, people, people_applied, error_count, \
+                 NULL AS errors, summary, failure FROM import_jobs \
+                 ORDER BY created_at DESC, id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(JobRow::record).collect()
+    }
+
     /// Moves a running job to `state` with its latest counts.
     #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_import_job(

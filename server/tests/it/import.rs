@@ -8,6 +8,7 @@ use crate::common;
 
 pub(crate) mod api;
 mod batch;
+mod groups;
 
 use common::TestDb;
 use gatehouse_core::model::{CardKind, Holder, PersonKind};
