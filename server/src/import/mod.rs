@@ -9,8 +9,9 @@
 //! # The file
 //!
 //! UTF-8 (a byte-order mark is ignored; a UTF-16 or Latin-1 file is refused with one
-//! error saying it is not UTF-8), comma-separated, fields quoted as RFC 4180 says
-//! (`"Smith, Jane"`, `""` for a quote inside quotes), LF or CRLF line ends. The first row
+//! error saying it is not UTF-8), separated by commas, semicolons or tabs (whichever the
+//! header line has most of outside quotes: much of Europe saves `;`), fields quoted as
+//! RFC 4180 says (`"Smith, Jane"`, `""` for a quote inside quotes), LF or CRLF line ends. The first row
 //! names the columns, in any order, in lower case; unknown or repeated columns are
 //! errors. Values are trimmed; an empty value is "not given".
 //!
