@@ -44,6 +44,7 @@ pub use import_jobs::{ImportJobRecord, JobCounts, JobEnd, JobState, MAX_JOB_ERRO
 mod people;
 mod people_common;
 mod people_load;
+mod people_search;
 mod vetting;
 mod visits;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};

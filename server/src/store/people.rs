@@ -258,7 +258,7 @@ pub(crate) fn attach_groups(
 }
 
 /// A `LIKE` pattern matching names that contain `q`, case-insensitively.
-fn contains_pattern(q: &str) -> String {
+pub(crate) fn contains_pattern(q: &str) -> String {
     let mut pattern = String::from("%");
     for c in q.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

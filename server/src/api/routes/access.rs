@@ -132,7 +132,7 @@ pub(crate) async fn check_access(
     Ok((decision, compiled.version))
 }
 
-async fn current(state: &AppState) -> Result<std::sync::Arc<CompiledPolicy>, ApiError> {
+pub(crate) async fn current(state: &AppState) -> Result<std::sync::Arc<CompiledPolicy>, ApiError> {
     state
         .policy
         .current()
@@ -170,7 +170,7 @@ pub struct AccessAnswer {
 }
 
 /// Whether a decision means "can enter", perhaps on a condition met at the door.
-fn can_enter(decision: &Decision) -> bool {
+pub(crate) fn can_enter(decision: &Decision) -> bool {
     decision.granted()
         || matches!(
             decision.reason,
@@ -231,7 +231,10 @@ async fn zone_access(
     }))
 }
 
-fn entry_decision(
+/// The engine's decision for an entry with `card` at `door_id` at `at`, without door
+/// state (shared with the console's "what can this person open" and "who can open this
+/// zone").
+pub(crate) fn entry_decision(
     policy: &gatehouse_core::policy::Policy,
     card: &str,
     door_id: Uuid,

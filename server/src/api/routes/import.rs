@@ -14,7 +14,7 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::WriteSecurityModel;
 use crate::import::{ImportSummary, LineError, MAX_BYTES, check_start, job};
 use crate::state::AppState;
-use crate::store::{ImportJobRecord, JobState};
+use crate::store::{Actor, ImportJobRecord, JobState};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -142,32 +142,46 @@ async fn import_people_csv(
         ));
     }
     let csv = read_body(&headers, body).await?;
-    // A file that is not UTF-8 or whose header is wrong (not an HR file at all) is told
-    // at once; the rows are checked by the job.
-    let start = tokio::task::spawn_blocking(move || check_start(&csv).map(|()| csv))
-        .await
-        .map_err(anyhow::Error::from)?;
-    let csv = start.map_err(|lines| ApiError::Validation(line_fields(&lines)))?;
-    let actor = auth.actor();
-    let record = state
-        .store
-        .create_import_job(csv.len() as u64, &actor)
-        .await?;
-    let id = record.id;
-    job::spawn(
-        state.store.clone(),
-        state.import_jobs.clone(),
-        id,
-        csv,
-        actor,
-    );
-    let location = HeaderValue::from_str(&job_path(id)).map_err(anyhow::Error::from)?;
+    let record = match start_import(&state, csv, auth.actor()).await? {
+        Ok(record) => record,
+        Err(lines) => return Err(ApiError::Validation(line_fields(&lines))),
+    };
+    let location = HeaderValue::from_str(&job_path(record.id)).map_err(anyhow::Error::from)?;
     let job = ImportJob::from(state.import_jobs.live(record));
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
         Json(job),
     ))
+}
+
+/// Starts an import job for `csv` as `actor` (the API's and the console's upload): the
+/// job, live; or, for a file that is not UTF-8 or whose header is wrong (not an HR file
+/// at all), its problems at once, before any job. The rows are checked by the job.
+pub(crate) async fn start_import(
+    state: &AppState,
+    csv: Vec<u8>,
+    actor: Actor,
+) -> Result<Result<ImportJobRecord, Vec<LineError>>, ApiError> {
+    let start = tokio::task::spawn_blocking(move || check_start(&csv).map(|()| csv))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let csv = match start {
+        Ok(csv) => csv,
+        Err(lines) => return Ok(Err(lines)),
+    };
+    let record = state
+        .store
+        .create_import_job(csv.len() as u64, &actor)
+        .await?;
+    job::spawn(
+        state.store.clone(),
+        state.import_jobs.clone(),
+        record.id,
+        csv,
+        actor,
+    );
+    Ok(Ok(state.import_jobs.live(record)))
 }
 
 /// Line errors as `error.fields`: `"line N: column"` → message (messages of one key
