@@ -247,8 +247,14 @@ async fn remove_member(
     Path((id, person)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, Failure> {
     let group = state.store.group(id).await.map_err(not_found("group"))?;
-    let members = group::members(group.person_ids.into_iter().filter(|p| *p != person).collect())
-        .map_err(ApiError::from)?;
+    let members = group::members(
+        group
+            .person_ids
+            .into_iter()
+            .filter(|p| *p != person)
+            .collect(),
+    )
+    .map_err(ApiError::from)?;
     state
         .store
         .set_group_members(id, members, &user.actor())

@@ -206,7 +206,10 @@ fn progress(job: &ImportJobRecord) -> (u64, String) {
             let people = job.counts.people.unwrap_or(0);
             (
                 500 + part(job.counts.people_applied, people),
-                format!("importing: {} of {people} people written", job.counts.people_applied),
+                format!(
+                    "importing: {} of {people} people written",
+                    job.counts.people_applied
+                ),
             )
         }
         JobState::Succeeded => (1000, "done".to_owned()),

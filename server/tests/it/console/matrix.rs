@@ -22,6 +22,51 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
+        // Administration: people, cards, groups, grants, import.
+        ("/admin/people".to_owned(), WriteSecurityModel::ROLES),
+        (format!("/admin/people/{nil}"), WriteSecurityModel::ROLES),
+        (
+            format!("/admin/people/{nil}/status"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/people/{nil}/vetting"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/people/{nil}/cards"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/people/{nil}/cards/{nil}"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/people/{nil}/groups"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/people/{nil}/groups/{nil}/leave"),
+            WriteSecurityModel::ROLES,
+        ),
+        ("/admin/groups".to_owned(), WriteSecurityModel::ROLES),
+        (
+            format!("/admin/groups/{nil}/delete"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/groups/{nil}/members/{nil}/remove"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/groups/{nil}/grants"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/groups/{nil}/grants/{nil}/delete"),
+            WriteSecurityModel::ROLES,
+        ),
+        ("/admin/import".to_owned(), WriteSecurityModel::ROLES),
     ]
 }
 

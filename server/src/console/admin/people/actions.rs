@@ -201,9 +201,10 @@ pub async fn card_state(
     if credential.person_id != Some(id) {
         return Err(Failure::not_found("credential"));
     }
-    let new: CredentialState = form.state.parse().map_err(|_| {
-        ApiError::field("state", "is one of active, suspended, lost and revoked")
-    })?;
+    let new: CredentialState = form
+        .state
+        .parse()
+        .map_err(|_| ApiError::field("state", "is one of active, suspended, lost and revoked"))?;
     let change = CredentialChange::parse(CredentialChangeInput {
         state: Some(new),
         valid_from: None,
