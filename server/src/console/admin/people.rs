@@ -81,7 +81,7 @@ async fn list(
     user: Console<ReadSecurityModel>,
     Query(search): Query<Search>,
 ) -> Result<Response, Failure> {
-    let q = name_query(Some(&search.q)).map_err(ApiError::from)?;
+    let q = name_query(given(&search.q).as_deref()).map_err(ApiError::from)?;
     let card = q.as_deref().and_then(|q| normalize_card(q).ok());
     let after = match search.after.as_str() {
         "" => None,

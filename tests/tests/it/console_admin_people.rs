@@ -1,0 +1,173 @@
+//! An administrator's journey through people, groups and the HR import in a real
+//! browser, ending at a real door: a group is granted the door's zone; a European HR
+//! export (`;`, byte-order mark, CRLF) with a mistake is refused with the line's error;
+//! the fixed file imports the person into the group; a card issued on the person's page
+//! then opens the door of a real `door-agent` (simulated hardware), granted by the
+//! engine at the door.
+
+use fantoccini::Locator;
+use gatehouse_e2e::Console;
+use gatehouse_e2e::console::{AGENT_WAIT, READER};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The card of the fixture's own person (Alice), who is not part of this journey.
+const FIXTURE_CARD: &str = "04A1B2C3D4E5F6";
+/// The card the administrator issues to the imported person.
+const CARD: &str = "0C0FFEE1";
+
+/// Chooses `path` in the page's file field and presses "Import".
+async fn upload(console: &mut Console, path: &std::path::Path) {
+    let browser = &mut console.browser;
+    browser
+        .client()
+        .find(Locator::Css("#file"))
+        .await
+        .expect("the file field")
+        .send_keys(path.to_str().unwrap())
+        .await
+        .expect("choose the file");
+    browser.press("Import").await;
+}
+
+/// Waits until the import's page (which reloads itself while the job runs) shows one of
+/// its ends; the page's text.
+async fn import_ended(console: &Console) -> String {
+    let browser = &console.browser;
+    let deadline = std::time::Instant::now() + AGENT_WAIT;
+    loop {
+        let text = browser.text("main").await;
+        if text.contains("Imported") || text.contains("Failed") {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import did not end: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
+    let Some(mut console) = Console::start("admin_people", &[]).await else {
+        return;
+    };
+    let (site, mut agent) = console.door_agent(FIXTURE_CARD).await;
+    let zones = console
+        .api
+        .list_all(
+            &format!("/zones?site_id={}", site.site),
+            &console.admin,
+            100,
+        )
+        .await;
+    let office = zones
+        .iter()
+        .find(|z| z["name"] == "Office")
+        .and_then(|z| z["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let password = console.operator("ada-admin", "admin").await;
+    console.browser.login("ada-admin", &password).await;
+
+    // A group, granted the door's zone.
+    let browser = &mut console.browser;
+    browser.goto("/admin/groups").await;
+    browser
+        .submit_in(
+            "form[action='/admin/groups']",
+            &[("name", "Night shift")],
+            "Make",
+        )
+        .await;
+    assert!(browser.text("h1").await.contains("Night shift"));
+    browser
+        .submit_in("main", &[("zone", office.as_str())], "Grant")
+        .await;
+    assert!(browser.text("main").await.contains("Office · HQ"));
+
+    // The HR file, as a spreadsheet in Europe saves it; line 3's kind is wrong.
+    let dir = tempfile::TempDir::new().unwrap();
+    let file = dir.path().join("hr-export.csv");
+    let header = "\u{feff}external_id;name;kind;employer;clearance;groups\r\n";
+    let wrong = format!(
+        "{header}E-100;Zoë Müller;staff;\"Acme; Köln\";1;Night shift\r\n\
+         E-101;Jan de Vries;contracter;;1;\r\n"
+    );
+    std::fs::write(&file, &wrong).unwrap();
+    console.browser.goto("/admin/import").await;
+    upload(&mut console, &file).await;
+    let failed = import_ended(&console).await;
+    assert!(failed.contains("Failed: nothing imported"), "{failed}");
+    let errors = console.browser.text("table.import-errors").await;
+    assert!(
+        errors
+            .lines()
+            .any(|l| l.starts_with('3') && l.contains("kind") && l.contains("one of staff")),
+        "{errors}"
+    );
+    console.browser.assert_accessible().await;
+
+    // Fixed and imported again: the person exists, in the group.
+    std::fs::write(&file, wrong.replace("contracter", "contractor")).unwrap();
+    console.browser.follow("Import another file").await;
+    upload(&mut console, &file).await;
+    let done = import_ended(&console).await;
+    assert!(done.contains("2 people created"), "{done}");
+    console.browser.assert_accessible().await;
+    console.browser.goto("/admin/import").await;
+    let history = console.browser.text("main").await;
+    assert!(
+        history.contains("Imported") && history.contains("Failed"),
+        "{history}"
+    );
+
+    let browser = &mut console.browser;
+    browser.goto("/admin/people").await;
+    browser
+        .submit_in("form[role='search']", &[("q", "acme")], "Find")
+        .await;
+    browser.follow("Zoë Müller").await;
+    let groups = browser.text("section[aria-labelledby='groups']").await;
+    assert!(groups.contains("Night shift"), "{groups}");
+
+    // A card issued on the person's page; the door's engine lets it in.
+    let before = agent.status().await.unwrap()["policy_version"]
+        .as_u64()
+        .unwrap();
+    browser
+        .submit_in(
+            "section[aria-labelledby='cards']",
+            &[("card", CARD)],
+            "Issue",
+        )
+        .await;
+    let cards = browser.text("section[aria-labelledby='cards']").await;
+    assert!(cards.contains(CARD), "{cards}");
+    let opens = browser.text("section[aria-labelledby='opens']").await;
+    assert!(
+        opens.contains("Front · HQ") && opens.contains("Opens"),
+        "{opens}"
+    );
+    browser.assert_accessible().await;
+    agent
+        .wait_status(AGENT_WAIT, "the policy with the new card", |s| {
+            s["policy_version"].as_u64() > Some(before)
+        })
+        .await;
+    agent.send_line(&format!("{READER} {CARD}"));
+    let event = console
+        .wait_event("the new card at the door", |e: &Value| {
+            e["kind"] == "presentation" && e["card"] == CARD
+        })
+        .await;
+    assert_eq!(event["outcome"], "granted", "{event}");
+    assert_eq!(event["door_id"], site.door.as_str(), "{event}");
+    let people = console
+        .api
+        .list_all("/people?q=Zo", &console.admin, 10)
+        .await;
+    assert_eq!(event["person_id"], people[0]["id"], "{event}");
+    console.finish().await;
+}
