@@ -151,6 +151,12 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
         "{opens}"
     );
     browser.assert_accessible().await;
+    // Who can open the zone: the new card, through the group's grant.
+    browser
+        .goto(&format!("/admin/groups/who?zone={office}"))
+        .await;
+    let who = browser.text("section[aria-labelledby='allowed']").await;
+    assert!(who.contains("Zoë Müller") && who.contains(CARD), "{who}");
     agent
         .wait_status(AGENT_WAIT, "the policy with the new card", |s| {
             s["policy_version"].as_u64() > Some(before)
