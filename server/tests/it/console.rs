@@ -2,6 +2,8 @@
 //! sessions, the page × role matrix, cross-site refusal, headers, escaping, and that
 //! console actions reach the operator log like the API's.
 
+mod admin_accounts;
+mod admin_model;
 pub mod client;
 mod doors;
 mod forms;
