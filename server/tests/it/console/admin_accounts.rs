@@ -375,3 +375,56 @@ conformance!(
     operator_accounts,
     server_health
 );
+
+/// The administration pages of this module × every role: the roles its menu entry names
+/// (the API's read permission) open it, the others get a 403 page; the menu offers it
+/// exactly to them.
+#[tokio::test]
+async fn admin_pages_for_every_role() {
+    use gatehouse_core::role::Role;
+    use gatehouse_server::console::page::ADMIN_PAGES;
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let mine = [
+        "/admin/sites",
+        "/admin/schedules",
+        "/admin/agents",
+        "/admin/operators",
+        "/admin/health",
+    ];
+    for role in Role::ALL {
+        let console = if role == Role::Admin {
+            Console::login(&app, "admin", ADMIN_PASSWORD).await
+        } else {
+            let name = format!("op-{}", role.as_str());
+            app.create_operator(&admin, &name, role.as_str()).await;
+            Console::login(&app, &name, PASSWORD).await
+        };
+        for page in ADMIN_PAGES.iter().filter(|p| mine.contains(&p.path)) {
+            let answer = console.get(page.path).await;
+            let expected = if page.roles.contains(&role) {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(answer.status, expected, "{role:?} GET {}", page.path);
+            if expected == StatusCode::OK {
+                let subnav = answer
+                    .body
+                    .split("aria-label=\"Administration\"")
+                    .nth(1)
+                    .unwrap();
+                for other in ADMIN_PAGES {
+                    let offered = subnav.contains(&format!("href=\"{}\"", other.path));
+                    assert_eq!(
+                        offered,
+                        other.roles.contains(&role),
+                        "{role:?} {}",
+                        other.path
+                    );
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
