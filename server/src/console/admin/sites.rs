@@ -145,6 +145,8 @@ struct DoorRow {
     mode: &'static str,
     agent: String,
     online: Option<bool>,
+    /// Lock and contact as the agent last reported them.
+    state: String,
 }
 
 #[derive(Template)]
@@ -192,6 +194,7 @@ async fn page(
             let status = statuses.iter().find(|s| s.door_id == door.id);
             let agent = status.and_then(|s| s.agent.clone());
             DoorRow {
+                state: status.map_or_else(String::new, door_state),
                 id: door.id,
                 name: door.name.clone(),
                 from: names.zone(door.from_zone_id).to_owned(),
@@ -219,6 +222,27 @@ async fn page(
         doors,
         zone_choices,
     }))
+}
+
+/// A door's lock and contact in words, as last reported.
+fn door_state(status: &crate::store::DoorStatus) -> String {
+    use gatehouse_core::protocol::{ContactState, LockState};
+    match (status.lock, status.contact) {
+        (None, None) => "not reported yet".to_owned(),
+        (lock, contact) => {
+            let lock = match lock {
+                Some(LockState::Locked) => "locked",
+                Some(LockState::Released) => "released",
+                None => "lock not reported",
+            };
+            let contact = match contact {
+                Some(ContactState::Open) => "open",
+                Some(ContactState::Closed) => "closed",
+                None => "contact not reported",
+            };
+            format!("{lock}, {contact}")
+        }
+    }
 }
 
 #[derive(Deserialize)]
