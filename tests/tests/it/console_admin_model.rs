@@ -50,6 +50,46 @@ async fn an_admin_builds_a_site_and_enrols_a_door_agent() {
     let doors = browser.text("section[aria-labelledby='doors'] table").await;
     assert!(doors.contains(AGENT), "{doors}");
 
+    // The zone's and the door's own pages, a schedule, the accounts and the health page
+    // (each checked with axe as it loads).
+    browser.follow(admin::INNER_ZONE).await;
+    assert!(browser.page_text().await.contains("Building › Lab"));
+    browser
+        .goto(&format!("/admin/sites/{}/doors/{}", model.site, model.door))
+        .await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains(&format!("Door agent: {AGENT} (online)"))
+    );
+    browser.goto("/admin/schedules").await;
+    browser
+        .submit_in(
+            "form[action='/admin/schedules']",
+            &[
+                ("name", "Office hours"),
+                ("windows", "mon-fri 08:00-18:00\nsat 22:00-02:00"),
+                ("holidays", "2026-12-25"),
+            ],
+            "Create schedule",
+        )
+        .await;
+    let schedule = browser.page_text().await;
+    assert!(schedule.contains("Mon–Fri 08:00–18:00"), "{schedule}");
+    assert!(
+        schedule.contains("Sat 22:00–02:00 (into the next day)"),
+        "{schedule}"
+    );
+    browser.goto("/admin/operators").await;
+    browser.goto("/admin/health").await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("1 of 1 enrolled door agents online")
+    );
+
     enrolled.agent.stop().await;
     console.finish().await;
 }
