@@ -11,12 +11,15 @@
 //! - `fixture`: [`OneDoorSite`], the smallest site a door agent can serve.
 //! - `browser`: [`Browser`], a headless Chromium over WebDriver with axe-core checks;
 //!   `console`: [`Console`], a server with a browser on it, for the console's tests.
+//! - `admin`: an administrator's set-up through the console's forms (site, zones, door,
+//!   a door agent enrolled with the command the page shows).
 //! - `live`: [`LiveDoorSite`] and [`DoorStream`], live door state and remote commands.
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
 mod agent;
 mod api;
 pub mod browser;

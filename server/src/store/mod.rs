@@ -4,7 +4,9 @@
 
 pub(crate) mod conn;
 pub(crate) use conn::{Db, on};
+mod health;
 pub mod settings;
+pub use health::DatabaseFacts;
 pub use settings::{DatabaseKind, DatabaseSettings};
 pub(crate) mod audit;
 mod audit_read;

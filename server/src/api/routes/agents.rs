@@ -47,8 +47,8 @@ pub struct AgentWithCode {
     enrollment_code: String,
 }
 
-/// A fresh code and its hash and expiry.
-fn code() -> (String, Vec<u8>, chrono::DateTime<chrono::Utc>) {
+/// A fresh code and its hash and expiry (also for the console's agents page).
+pub(crate) fn code() -> (String, Vec<u8>, chrono::DateTime<chrono::Utc>) {
     let code = new_enrollment_code();
     let hash = hash_secret(&code);
     (code, hash, now() + CODE_VALIDITY)

@@ -6,7 +6,8 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, Permission, RunMuster, WriteSecurityModel,
+    AcknowledgeAlarms, AnyOperator, ManageAgents, ManageOperators, Permission, RunMuster,
+    WriteSecurityModel,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -67,6 +68,60 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             WriteSecurityModel::ROLES,
         ),
         ("/admin/import".to_owned(), WriteSecurityModel::ROLES),
+        // administration: the site model, schedules, door agents, operator accounts
+        // (unknown ids or empty forms: an allowed role gets 404 or 422, nothing changes)
+        ("/admin/sites".to_owned(), WriteSecurityModel::ROLES),
+        (format!("/admin/sites/{site}"), WriteSecurityModel::ROLES),
+        (
+            format!("/admin/sites/{nil}/delete"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/zones"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/zones/{nil}"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/zones/{nil}/delete"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/doors"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/doors/{nil}"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/doors/{nil}/delete"),
+            WriteSecurityModel::ROLES,
+        ),
+        ("/admin/schedules".to_owned(), WriteSecurityModel::ROLES),
+        (format!("/admin/schedules/{nil}"), WriteSecurityModel::ROLES),
+        (
+            format!("/admin/schedules/{nil}/delete"),
+            WriteSecurityModel::ROLES,
+        ),
+        ("/admin/agents".to_owned(), ManageAgents::ROLES),
+        (format!("/admin/agents/{nil}/code"), ManageAgents::ROLES),
+        (format!("/admin/agents/{nil}/revoke"), ManageAgents::ROLES),
+        ("/admin/operators".to_owned(), ManageOperators::ROLES),
+        (
+            format!("/admin/operators/{nil}/role"),
+            ManageOperators::ROLES,
+        ),
+        (
+            format!("/admin/operators/{nil}/status"),
+            ManageOperators::ROLES,
+        ),
+        (
+            format!("/admin/operators/{nil}/password"),
+            ManageOperators::ROLES,
+        ),
     ]
 }
 
