@@ -2,12 +2,9 @@
 //! sessions, the page × role matrix, cross-site refusal, headers, escaping, and that
 //! console actions reach the operator log like the API's.
 
-<<<<<<< HEAD
 mod admin_people;
-=======
 mod admin_accounts;
 mod admin_model;
->>>>>>> i12-model
 pub mod client;
 mod doors;
 mod forms;
