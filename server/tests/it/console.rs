@@ -2,9 +2,9 @@
 //! sessions, the page × role matrix, cross-site refusal, headers, escaping, and that
 //! console actions reach the operator log like the API's.
 
-mod admin_people;
 mod admin_accounts;
 mod admin_model;
+mod admin_people;
 pub mod client;
 mod doors;
 mod forms;

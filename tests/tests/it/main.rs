@@ -7,8 +7,8 @@
 
 mod agent_e2e;
 mod audit_cli;
-mod console_admin_people;
 mod console_admin_model;
+mod console_admin_people;
 mod console_alarms;
 mod console_csrf;
 mod console_doors;

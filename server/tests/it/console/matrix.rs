@@ -6,8 +6,8 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, ManageAgents, ManageOperators, Permission, RunMuster,
-    WriteSecurityModel,
+    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, Permission,
+    RunMuster, WriteSecurityModel,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -23,6 +23,8 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
+        (format!("/desk/doors/{nil}/release"), ControlDoors::ROLES),
+        (format!("/desk/doors/{nil}/mode"), ControlDoors::ROLES),
         // Administration: people, cards, groups, grants, import.
         ("/admin/people".to_owned(), WriteSecurityModel::ROLES),
         (format!("/admin/people/{nil}"), WriteSecurityModel::ROLES),
@@ -210,4 +212,74 @@ async fn every_page_and_action_for_every_role() {
     let after = app.get_json(&format!("/api/v1/sites/{site}"), &admin).await;
     assert_eq!(after["threat"]["lockdown"], false);
     app.stop().await;
+}
+
+/// Every form of every template that posts (but logging in and out) is one of
+/// [`actions`], so each role is tried on it above: a new form cannot be left out.
+#[test]
+fn every_posting_form_is_in_the_matrix() {
+    let nil = uuid::Uuid::nil().to_string();
+    let known: Vec<String> = actions(&nil).iter().map(|(path, _)| shape(path)).collect();
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut forms = 0;
+    for file in html_files(&templates) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for action in posting_forms(&text) {
+            forms += 1;
+            if action == "/login" || action == "/logout" {
+                continue;
+            }
+            assert!(
+                known.contains(&shape(&action)),
+                "{}: the form posting to {action} is not in the matrix's actions()",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        forms > 10,
+        "found only {forms} posting forms: is the scan broken?"
+    );
+}
+
+/// A path with each id (a UUID, or a template expression) as `{}`.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|part| {
+            if part.contains("{{") || uuid::Uuid::parse_str(part).is_ok() {
+                "{}"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The `action` of each `<form ... method="post" ...>` in a template.
+fn posting_forms(text: &str) -> Vec<String> {
+    text.split("<form")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            if !tag.to_ascii_lowercase().contains("method=\"post\"") {
+                return None;
+            }
+            let action = tag.split("action=\"").nth(1)?;
+            Some(action[..action.find('"')?].to_owned())
+        })
+        .collect()
+}
+
+fn html_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(html_files(&path));
+        } else if path.extension().is_some_and(|e| e == "html") {
+            files.push(path);
+        }
+    }
+    files
 }
