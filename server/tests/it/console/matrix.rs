@@ -6,7 +6,7 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, Permission, RunMuster, WriteSecurityModel,
+    AcknowledgeAlarms, AnyOperator, Permission, ReadAudit, RunMuster, WriteSecurityModel,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -22,6 +22,7 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
+        ("/audit/verify".to_owned(), ReadAudit::ROLES),
     ]
 }
 
