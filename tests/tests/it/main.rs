@@ -8,6 +8,7 @@
 mod agent_e2e;
 mod audit_cli;
 mod console_alarms;
+mod console_audit;
 mod console_csrf;
 mod console_doors;
 mod console_escaping;
