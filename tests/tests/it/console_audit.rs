@@ -2,7 +2,8 @@
 //! zone and this month, download the export (as the page's form asks for it, with the
 //! browser's session) and the public key; the `gatehouse audit verify-export` command
 //! the page shows accepts the file on a machine with no database, and the file holds
-//! the forced door at the zone's door and Alice's entry, by name. The whole-trail
+//! the forced door at the zone's door and Alice's entry, by name. A name search narrows
+//! the person choice, and the form takes its values from the address. The whole-trail
 //! verification runs from the page and shows its result; the auditor's POST to an
 //! admin form is refused.
 
@@ -62,6 +63,21 @@ async fn an_auditor_exports_a_zones_month_and_verifies_it_offline() {
         command.starts_with("gatehouse audit verify-export --public-key gatehouse-audit.pub"),
         "{command}"
     );
+
+    // A name search narrows the person choice; the events page's filters prefill the form.
+    browser.fill("#x-person-name", "Ali").await;
+    browser.press("Find").await;
+    let people = browser.text("#x-person").await;
+    assert!(people.contains("Alice"), "{people}");
+    browser.goto("/audit?kind=forced_open&outcome=denied").await;
+    let prefilled = browser
+        .execute(
+            "const value = id => document.getElementById(id).value;
+             return [value('x-kind'), value('x-outcome')];",
+        )
+        .await;
+    assert_eq!(prefilled, serde_json::json!(["forced_open", "denied"]));
+    browser.goto("/audit").await;
 
     // This month, as the form's site-local fields take it.
     let today = Utc::now().date_naive();

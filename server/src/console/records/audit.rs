@@ -42,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/audit/export", get(download))
 }
 
+/// People offered in the person choice (a name search narrows them).
+const PEOPLE_SHOWN: u32 = 500;
+
 /// The file name the page offers the public key as, and its command uses.
 const KEY_FILE: &str = "gatehouse-audit.pub";
 
@@ -139,6 +142,9 @@ pub struct ExportForm {
     door: String,
     #[serde(default)]
     person: String,
+    /// Narrows the person choices to names containing it (the form's "Find" button).
+    #[serde(default)]
+    person_name: String,
     #[serde(default)]
     outcome: String,
     #[serde(default)]
@@ -273,9 +279,10 @@ async fn page(
         .collect();
     zones.sort_by(|a, b| a.1.cmp(&b.1));
     let doors = names.door_choices(uuid("door", &form.door).ok().flatten());
+    let name = Some(form.person_name.trim()).filter(|n| !n.is_empty());
     let mut people: Choices = state
         .store
-        .list_people(None, None, 1000)
+        .list_people(None, name, PEOPLE_SHOWN)
         .await?
         .into_iter()
         .map(|p| (p.id.to_string(), p.name.clone(), chosen(&form.person, p.id)))
