@@ -112,8 +112,15 @@ struct ExportArgs {
     person_id: Option<uuid::Uuid>,
     #[arg(long)]
     credential_id: Option<uuid::Uuid>,
+    /// Records of this zone, and door incidents and alarms at the doors leading into it.
     #[arg(long)]
     zone_id: Option<uuid::Uuid>,
+    /// Records at this site's doors.
+    #[arg(long)]
+    site_id: Option<uuid::Uuid>,
+    /// Leave out the display columns (names, site-local time) and their name snapshot.
+    #[arg(long)]
+    no_display: bool,
     #[arg(long)]
     outcome: Option<String>,
     #[arg(long)]
@@ -340,9 +347,14 @@ async fn export_to_file(
             outcome: args.outcome,
             reason: args.reason,
             kind: args.kind,
+            site_id: args.site_id,
+            ..ExportFilter::default()
         },
     };
-    let plan = export::plan(store, key, request).await?;
+    let mut plan = export::plan(store, key, request).await?;
+    if args.no_display {
+        plan = plan.without_display();
+    }
     let details = export::log_details(&plan);
     store
         .log_operator_action(&Actor::cli(), "audit.export", "audit", "export", &details)

@@ -33,6 +33,7 @@ impl Default for CheckpointSettings {
 }
 
 /// The server's audit signing key.
+#[derive(Clone)]
 pub struct AuditKey(SigningKey);
 
 impl std::fmt::Debug for AuditKey {
@@ -55,8 +56,19 @@ impl AuditKey {
         Ok(AuditKey(SigningKey::from_bytes(&seed)))
     }
 
+    /// A key from its signing key (unit tests).
+    #[cfg(test)]
+    pub(crate) fn from_signing_key(key: SigningKey) -> AuditKey {
+        AuditKey(key)
+    }
+
     pub fn public_key(&self) -> VerifyingKey {
         self.0.verifying_key()
+    }
+
+    /// Signs an export's name snapshot (see [`crate::audit::export::display`]).
+    pub fn sign_names(&self, names: &crate::audit::export::display::Names) -> Vec<u8> {
+        self.0.sign(&names.message()).to_bytes().to_vec()
     }
 
     /// A checkpoint of the chain at entry `seq` whose hash is `hash`, signed now.
@@ -92,6 +104,15 @@ pub fn signature_valid(key: &VerifyingKey, checkpoint: &Checkpoint) -> bool {
         &signature,
     )
     .is_ok()
+}
+
+/// Whether `signature` is `key`'s over the name snapshot `names`.
+pub fn names_signature_valid(
+    key: &VerifyingKey,
+    names: &crate::audit::export::display::Names,
+    signature: &[u8],
+) -> bool {
+    Signature::from_slice(signature).is_ok_and(|s| key.verify(&names.message(), &s).is_ok())
 }
 
 /// Signs a checkpoint when the policy says one is due; returns it when one was written.

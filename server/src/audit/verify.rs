@@ -15,6 +15,7 @@ use crate::store::{ChainEntry, Checkpoint, Store, StoreError, Unreadable};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use strum::IntoEnumIterator;
 use uuid::Uuid;
 
@@ -259,13 +260,23 @@ fn checkpoint_seq(checkpoint: &Result<Checkpoint, Unreadable>) -> Option<i64> {
 /// not decode is a finding like any other, never an error: only the database being
 /// unreachable is.
 pub async fn verify(store: &Store, key: &VerifyingKey) -> Result<VerifyReport, StoreError> {
+    verify_counting(store, key, &AtomicI64::new(0)).await
+}
+
+/// [`verify`], keeping in `checked` how many entries it has checked so far (a page at a
+/// time), so that a page can show its progress while it runs.
+pub async fn verify_counting(
+    store: &Store,
+    key: &VerifyingKey,
+    checked: &AtomicI64,
+) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport {
         ok: false,
         records: 0,
         checkpoints: 0,
         first_bad: None,
     };
-    match walk(store, key, &mut report).await? {
+    match walk(store, key, &mut report, checked).await? {
         Some(bad) => report.first_bad = Some(bad),
         None => report.ok = true,
     }
@@ -277,6 +288,7 @@ async fn walk(
     store: &Store,
     key: &VerifyingKey,
     report: &mut VerifyReport,
+    checked: &AtomicI64,
 ) -> Result<Option<BadRecord>, StoreError> {
     let mut previous = GENESIS;
     let mut last_seq = 0;
@@ -339,6 +351,7 @@ async fn walk(
             }
             report.records += 1;
         }
+        checked.store(report.records, Ordering::Relaxed);
     }
     // A checkpoint beyond the end, or a head ahead of it: entries were removed at the end.
     let (head_seq, head_hash) = match store.audit_head_read().await? {

@@ -7,6 +7,7 @@ use crate::support::site_model as site_support;
 
 mod api;
 mod chain;
+mod display;
 mod export;
 mod import_batch;
 mod retention;

@@ -10,6 +10,7 @@ mod audit_cli;
 mod console_admin_model;
 mod console_admin_people;
 mod console_alarms;
+mod console_audit;
 mod console_csrf;
 mod console_doors;
 mod console_escaping;

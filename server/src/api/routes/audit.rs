@@ -10,6 +10,7 @@ use crate::audit::verify::{VerifyReport, verify};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::ReadAudit;
 use crate::state::AppState;
+use crate::store::Actor;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -47,7 +48,13 @@ pub struct ExportQuery {
     door_id: Option<Uuid>,
     person_id: Option<Uuid>,
     credential_id: Option<Uuid>,
+    /// Records of this zone, and door incidents and alarms at the doors leading into it.
     zone_id: Option<Uuid>,
+    /// Records at this site's doors.
+    site_id: Option<Uuid>,
+    /// Display columns (names, site-local time) and their signed name snapshot; `false`
+    /// leaves them out (default `true`).
+    display: Option<bool>,
     /// `granted`, `denied` or `pending`.
     #[param(value_type = Option<Outcome>)]
     outcome: Option<String>,
@@ -92,13 +99,29 @@ async fn export_trail(
             outcome: outcome.map(|o| o.to_string()),
             reason: reason.map(|r| r.to_string()),
             kind,
+            site_id: query.site_id,
+            ..ExportFilter::default()
         },
     };
-    let plan = export::plan(&state.store, &state.audit_key, request).await?;
+    export_response(&state, &auth.actor(), request, query.display != Some(false)).await
+}
+
+/// Plans an export, records it in the operator log as done by `actor`, and answers with
+/// the file, streamed: the API's endpoint and the console's download both call this.
+pub async fn export_response(
+    state: &AppState,
+    actor: &Actor,
+    request: ExportRequest,
+    display: bool,
+) -> Result<Response, ApiError> {
+    let mut plan = export::plan(&state.store, &state.audit_key, request).await?;
+    if !display {
+        plan = plan.without_display();
+    }
     state
         .store
         .log_operator_action(
-            &auth.actor(),
+            actor,
             "audit.export",
             "audit",
             "export",

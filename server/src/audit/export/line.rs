@@ -15,8 +15,19 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-/// Every column, in CSV order. `data` holds the header's and checkpoints' fields (JSON).
-pub const COLUMNS: [&str; 39] = [
+/// Every column, in CSV order: the readable ones first (the display columns, see
+/// [`super::display`], among the record's kind, outcome and reason), then the chain
+/// fields. `data` holds the header's, checkpoints' and name snapshots' fields (JSON).
+pub const COLUMNS: [&str; 45] = [
+    "local_time",
+    "kind",
+    "person_name",
+    "organisation",
+    "door_name",
+    "zone_name",
+    "site_name",
+    "outcome",
+    "reason",
     "type",
     "seq",
     "source",
@@ -26,9 +37,6 @@ pub const COLUMNS: [&str; 39] = [
     "hash",
     "occurred_at",
     "received_at",
-    "kind",
-    "outcome",
-    "reason",
     "door_id",
     "zone_id",
     "reader",

@@ -12,7 +12,9 @@
 //! each shown or redacted by the same rule, a page at a time; the entry's line states
 //! its summary record's own digest (`data.record_digest`) so the batch can be checked.
 
+pub mod display;
 pub mod line;
+pub mod names;
 pub mod offline;
 
 use super::GENESIS;
@@ -42,7 +44,13 @@ pub enum Format {
 
 /// Which records to show in full; `None` matches everything. A record matches when each
 /// set field equals the record's own (operator actions and alarms have no door, person,
-/// credential, zone, outcome or reason, so those filters leave them redacted).
+/// credential, outcome or reason, so those filters leave them redacted).
+///
+/// `zone_id` and `site_id` match by place: a record of that zone, or any record at the
+/// doors (`at_doors`: those leading into the zone, or every door of the site) — door
+/// incidents such as a forced door carry the door only — or an alarm of an agent serving
+/// one of them (`at_agents`). Both sets are resolved once when the export starts
+/// ([`plan`]) and written in the header, so the verifier checks against the same sets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportFilter {
@@ -54,16 +62,24 @@ pub struct ExportFilter {
     pub reason: Option<String>,
     /// The event kind, operator action or alarm kind.
     pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<Uuid>,
+    /// Resolved from `zone_id`/`site_id` by [`plan`]: the doors of the place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_doors: Vec<Uuid>,
+    /// Resolved from `zone_id`/`site_id` by [`plan`]: the agents serving those doors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_agents: Vec<Uuid>,
 }
 
 impl ExportFilter {
-    fn fields(&self) -> [(&'static str, Option<String>); 7] {
+    /// The fields matched by equality (the place is matched by [`Self::at_place`]).
+    fn fields(&self) -> [(&'static str, Option<String>); 6] {
         let uuid = |u: Option<Uuid>| u.map(|u| u.to_string());
         [
             ("door_id", uuid(self.door_id)),
             ("person_id", uuid(self.person_id)),
             ("credential_id", uuid(self.credential_id)),
-            ("zone_id", uuid(self.zone_id)),
             ("outcome", self.outcome.clone()),
             ("reason", self.reason.clone()),
             ("kind", self.kind.clone()),
@@ -72,6 +88,8 @@ impl ExportFilter {
 
     pub fn is_empty(&self) -> bool {
         self.fields().iter().all(|(_, v)| v.is_none())
+            && self.zone_id.is_none()
+            && self.site_id.is_none()
     }
 
     /// Whether the full record `line` matches.
@@ -79,10 +97,32 @@ impl ExportFilter {
         self.fields()
             .iter()
             .all(|(name, want)| want.is_none() || line.get(name) == want.as_deref())
+            && self.at_place(line)
+    }
+
+    /// Whether `line` is of the filter's zone or site (or there is none).
+    fn at_place(&self, line: &Line) -> bool {
+        if self.zone_id.is_none() && self.site_id.is_none() {
+            return true;
+        }
+        let id = |name: &str| line.get(name).and_then(|v| v.parse::<Uuid>().ok());
+        let zone = id("zone_id");
+        if let Some(zone) = zone
+            && self.zone_id == Some(zone)
+        {
+            return true;
+        }
+        let at_door = id("door_id").is_some_and(|d| self.at_doors.contains(&d));
+        let alarm = line.get("source") == Some("alarm");
+        let at_agent = alarm && id("agent_id").is_some_and(|a| self.at_agents.contains(&a));
+        // A record of another zone through one of the doors (an exit, say) is not of
+        // this zone; a door incident (no zone) at one is.
+        let other_zone = self.zone_id.is_some() && zone.is_some();
+        (at_door && !other_zone) || at_agent
     }
 }
 
-/// What to export.
+/// What to export (with display columns, unless [`Plan::without_display`]).
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
     pub from: DateTime<Utc>,
@@ -99,9 +139,21 @@ pub struct Plan {
     pub stretch: Option<(i64, i64)>,
     pub previous_hash: [u8; 32],
     pub public_key: String,
+    /// Whether full records carry display columns and the file a name snapshot.
+    pub display: bool,
+    /// Ties the name snapshot's signatures to this export.
+    pub export_id: Uuid,
+    key: AuditKey,
 }
 
 impl Plan {
+    /// The same export without display columns or name snapshot (for machines, and the
+    /// benchmark's baseline): it verifies exactly as one with them.
+    pub fn without_display(mut self) -> Plan {
+        self.display = false;
+        self
+    }
+
     /// Entries the export will hold.
     pub fn entries(&self) -> u64 {
         self.stretch.map_or(0, |(first, last)| {
@@ -123,6 +175,12 @@ impl Plan {
                 "previous_hash": hex::encode(self.previous_hash),
                 "public_key": self.public_key,
                 "exported_at": time(Utc::now()),
+                "display": self.display.then(|| json!({
+                    "columns": display::DISPLAY_COLUMNS,
+                    "note": display::DISPLAY_NOTE,
+                    "names": "as of the export",
+                    "export_id": self.export_id,
+                })),
             }),
         )
     }
@@ -133,9 +191,10 @@ impl Plan {
 pub async fn plan(
     store: &Store,
     key: &AuditKey,
-    request: ExportRequest,
+    mut request: ExportRequest,
 ) -> Result<Plan, StoreError> {
     let public_key = base64::engine::general_purpose::STANDARD.encode(key.public_key().as_bytes());
+    resolve_place(store, &mut request.filter).await?;
     let bounds = store.chain_bounds(request.from, request.to).await?;
     let Some((first, last_in_period)) = bounds.filter(|(first, last)| first <= last) else {
         return Ok(Plan {
@@ -143,6 +202,9 @@ pub async fn plan(
             stretch: None,
             previous_hash: GENESIS,
             public_key,
+            display: true,
+            export_id: Uuid::new_v4(),
+            key: key.clone(),
         });
     };
     let mut covering = store.checkpoints_after(last_in_period - 1, 1).await?;
@@ -164,7 +226,46 @@ pub async fn plan(
         stretch: Some((first, last)),
         previous_hash,
         public_key,
+        display: true,
+        export_id: Uuid::new_v4(),
+        key: key.clone(),
     })
+}
+
+/// Sets the filter's door and agent sets from its zone and site (once per export).
+async fn resolve_place(store: &Store, filter: &mut ExportFilter) -> Result<(), StoreError> {
+    filter.at_doors.clear();
+    filter.at_agents.clear();
+    if filter.zone_id.is_none() && filter.site_id.is_none() {
+        return Ok(());
+    }
+    let model = crate::console::names::Names::load(store).await?;
+    let mut doors: Vec<Uuid> = model
+        .doors
+        .values()
+        .filter(|d| filter.zone_id.is_none_or(|z| d.to_zone_id == z))
+        .filter(|d| filter.site_id.is_none_or(|s| d.site_id == s))
+        .map(|d| d.id)
+        .collect();
+    doors.sort_unstable();
+    let mut agents = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_agents(after, PAGE).await?;
+        after = page.last().map(|a| a.id);
+        let full = page.len() == PAGE as usize;
+        agents.extend(
+            page.into_iter()
+                .filter(|a| a.door_ids.iter().any(|d| doors.binary_search(d).is_ok()))
+                .map(|a| a.id),
+        );
+        if !full {
+            break;
+        }
+    }
+    filter.at_doors = doors;
+    filter.at_agents = agents;
+    Ok(())
 }
 
 /// The lines of the chain entries after `after`, up to `last`, at most a page: each
@@ -315,22 +416,36 @@ pub fn stream(
         Members(i64, Uuid, i64),
         Done,
     }
-    futures_util::stream::unfold(Next::Header, move |next| {
+    futures_util::stream::unfold((Next::Header, None), move |(next, resolver)| {
         let (store, plan) = (store.clone(), plan.clone());
         async move {
+            let mut resolver: Option<names::Resolver> = resolver;
             let format = plan.request.format;
             let last = plan.stretch.map_or(0, |(_, last)| last);
             match next {
                 Next::Header => {
+                    if plan.display {
+                        let export_id = plan.export_id;
+                        match names::Resolver::new(&store, plan.key.clone(), export_id).await {
+                            Ok(r) => resolver = Some(r),
+                            Err(e) => return Some((Err(e), (Next::Done, None))),
+                        }
+                    }
                     let chunk = encode(format, &[plan.header()], true);
                     let after = plan
                         .stretch
                         .map_or(Next::Done, |(first, _)| Next::After(first - 1, false));
-                    Some((Ok((chunk, 0)), after))
+                    Some((Ok((chunk, 0)), (after, resolver)))
                 }
                 Next::After(after, members_sent) => {
-                    match page(&store, &plan, after, last, members_sent).await {
-                        Err(e) => Some((Err(e), Next::Done)),
+                    let result = match page(&store, &plan, after, last, members_sent).await {
+                        Ok((mut lines, batch)) => with_names(&store, &mut resolver, &mut lines)
+                            .await
+                            .map(|()| (lines, batch)),
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Err(e) => Some((Err(e), (Next::Done, None))),
                         Ok((lines, batch)) => {
                             let seqs: Vec<i64> = lines
                                 .iter()
@@ -344,13 +459,13 @@ pub fn stream(
                                 None => Next::Done,
                             };
                             let chunk = encode(format, &lines, false);
-                            Some((Ok((chunk, seqs.len() as u64)), next))
+                            Some((Ok((chunk, seqs.len() as u64)), (next, resolver)))
                         }
                     }
                 }
                 Next::Members(seq, batch, after_pos) => {
                     let lines = match store.chain_page(seq - 1, 1).await {
-                        Err(e) => return Some((Err(e), Next::Done)),
+                        Err(e) => Err(e),
                         Ok(entries) => match entries.first() {
                             Some(entry) => {
                                 member_page(&store, &plan, entry, batch, after_pos).await
@@ -358,20 +473,48 @@ pub fn stream(
                             None => Ok((Vec::new(), after_pos)),
                         },
                     };
+                    let lines = match lines {
+                        Ok((mut lines, last_pos)) => with_names(&store, &mut resolver, &mut lines)
+                            .await
+                            .map(|()| (lines, last_pos)),
+                        Err(e) => Err(e),
+                    };
                     match lines {
-                        Err(e) => Some((Err(e), Next::Done)),
+                        Err(e) => Some((Err(e), (Next::Done, None))),
                         Ok((lines, last_pos)) if last_pos > after_pos => {
                             let chunk = encode(format, &lines, false);
-                            Some((Ok((chunk, 0)), Next::Members(seq, batch, last_pos)))
+                            let next = Next::Members(seq, batch, last_pos);
+                            Some((Ok((chunk, 0)), (next, resolver)))
                         }
                         // Every member went: now the batch's own entry, and on.
-                        Ok(_) => Some((Ok((Vec::new(), 0)), Next::After(seq - 1, true))),
+                        Ok(_) => {
+                            let next = Next::After(seq - 1, true);
+                            Some((Ok((Vec::new(), 0)), (next, resolver)))
+                        }
                     }
                 }
                 Next::Done => None,
             }
         }
     })
+}
+
+/// Puts the display columns in `lines`' full records and the names they need first.
+async fn with_names(
+    store: &Store,
+    resolver: &mut Option<names::Resolver>,
+    lines: &mut Vec<Line>,
+) -> Result<(), StoreError> {
+    let Some(resolver) = resolver else {
+        return Ok(());
+    };
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if let Some(names) = resolver.prepare(store, lines).await? {
+        lines.insert(0, names);
+    }
+    Ok(())
 }
 
 /// The operator-log details of an export (exports are themselves logged).

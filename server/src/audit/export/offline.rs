@@ -12,10 +12,17 @@
 //! and the entry's digest must be that of its summary record (`record_digest` in its
 //! `data`) and the members' running hash, so a member cannot be altered, removed, added
 //! or reordered either.
+//!
+//! Display columns (names, site-local time) are outside the digests: when the header
+//! declares them, every full record's display columns must equal what the signed name
+//! snapshot (`names` lines, [`super::display`]) gives for its digested ids and time, and
+//! every snapshot part must carry a valid signature for this export; a file whose
+//! header declares none must carry none. So a name cannot be edited unnoticed either.
 
+use super::display::{self, Names, SignedNames};
 use super::line::{CsvLayout, Line, source_of};
 use super::{ExportFilter, FORMAT_NAME};
-use crate::audit::checkpoint::signature_valid;
+use crate::audit::checkpoint::{names_signature_valid, signature_valid};
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
 use crate::audit::{GENESIS, batch_digest, chain_hash, member_hash};
 use crate::store::Checkpoint;
@@ -37,6 +44,10 @@ pub struct ExportReport {
     pub redacted: u64,
     /// Signed checkpoints verified.
     pub checkpoints: u64,
+    /// When the names of the display columns were read (the signed snapshot's time);
+    /// absent for an export without display columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_as_of: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad: Option<ExportProblem>,
 }
@@ -61,6 +72,15 @@ struct Header {
     first_seq: Option<i64>,
     last_seq: Option<i64>,
     previous_hash: String,
+    /// Absent in exports without display columns (and those written before them).
+    #[serde(default)]
+    display: Option<HeaderDisplay>,
+}
+
+#[derive(Deserialize)]
+struct HeaderDisplay {
+    columns: Vec<String>,
+    export_id: Uuid,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +195,8 @@ struct Walk<'k> {
     previous: [u8; 32],
     /// The members read so far of the import batch at `next_seq`: running hash, count.
     members: Option<([u8; 32], i64)>,
+    /// The name snapshot read so far (`None` before the first `names` line).
+    names: Option<Names>,
     report: ExportReport,
 }
 
@@ -185,12 +207,81 @@ struct BatchData {
 }
 
 impl Walk<'_> {
+    /// A part of the name snapshot: signed for this export, consistent with the parts
+    /// before it.
+    fn names(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
+        let Some(header) = &self.header else {
+            return Err(("bad_header", "the file does not start with a header".into()));
+        };
+        let Some(declared) = &header.display else {
+            let detail = "a name snapshot in an export without display columns".to_owned();
+            return Err(("names_unexpected", detail));
+        };
+        let data: SignedNames = serde_json::from_str(line.get("data").unwrap_or_default())
+            .map_err(|e| {
+                (
+                    "names_altered",
+                    format!("the name snapshot does not read: {e}"),
+                )
+            })?;
+        let signature = bytes(&data.signature, "signature").map_err(|e| ("names_altered", e))?;
+        if !names_signature_valid(self.key, &data.names, &signature) {
+            let detail = "the name snapshot's signature does not verify with this public key";
+            return Err(("names_signature", detail.to_owned()));
+        }
+        if data.names.export_id != declared.export_id {
+            let detail = "the name snapshot was signed for another export".to_owned();
+            return Err(("names_signature", detail));
+        }
+        match &mut self.names {
+            None => {
+                self.report.names_as_of = data.names.as_of;
+                self.names = Some(data.names);
+            }
+            Some(names) => {
+                if (&names.as_of, &names.timezone) != (&data.names.as_of, &data.names.timezone) {
+                    let detail = "the name snapshot's parts differ in time or zone".to_owned();
+                    return Err(("names_conflict", detail));
+                }
+                names.merge(data.names).map_err(|e| ("names_conflict", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A full record's display columns: as the snapshot gives them, or none at all when
+    /// the header declares none.
+    fn display(&self, line: &Line) -> Result<(), (&'static str, String)> {
+        let declared = self.header.as_ref().and_then(|h| h.display.as_ref());
+        match (declared, &self.names) {
+            (None, _) if display::has_display(line) => {
+                let detail = "display columns in an export that declares none".to_owned();
+                Err(("display_altered", detail))
+            }
+            (None, _) => Ok(()),
+            (Some(_), None) => {
+                let detail = "a record before the name snapshot".to_owned();
+                Err(("names_missing", detail))
+            }
+            (Some(_), Some(names)) => match display::difference(line, names) {
+                Some(detail) => Err(("display_altered", detail)),
+                None => Ok(()),
+            },
+        }
+    }
+
     fn header(&mut self, line: &Line) -> Result<(), (&'static str, String)> {
         let data = line.get("data").unwrap_or_default();
         let header: Header = serde_json::from_str(data)
             .map_err(|e| ("bad_header", format!("the header does not parse: {e}")))?;
         if header.format != FORMAT_NAME {
             return Err(("bad_header", format!("unknown format {:?}", header.format)));
+        }
+        if let Some(declared) = &header.display
+            && declared.columns != display::DISPLAY_COLUMNS
+        {
+            let detail = format!("unknown display columns {:?}", declared.columns);
+            return Err(("bad_header", detail));
         }
         self.previous =
             hash_field(&header.previous_hash, "previous_hash").map_err(|e| ("bad_header", e))?;
@@ -243,8 +334,13 @@ impl Walk<'_> {
                 let detail = "a record outside the export's period or filter".to_owned();
                 return Err(("record_out_of_scope", detail));
             }
+            self.display(line)?;
             self.report.records += 1;
         } else {
+            if display::has_display(line) {
+                let detail = "display columns on a redacted entry".to_owned();
+                return Err(("display_altered", detail));
+            }
             if in_period && filter_empty {
                 let detail = "a record of the period is withheld".to_owned();
                 return Err(("record_withheld", detail));
@@ -289,8 +385,13 @@ impl Walk<'_> {
                 let detail = "a member outside the export's period or filter".to_owned();
                 return Err(("record_out_of_scope", detail));
             }
+            self.display(line)?;
             self.report.records += 1;
         } else {
+            if display::has_display(line) {
+                let detail = "display columns on a redacted member".to_owned();
+                return Err(("display_altered", detail));
+            }
             if in_period && header.filter.is_empty() {
                 let detail = "a member of the period is withheld".to_owned();
                 return Err(("record_withheld", detail));
@@ -379,11 +480,13 @@ pub fn verify_export(mut input: impl BufRead, key: &VerifyingKey) -> std::io::Re
         next_seq: 1,
         previous: GENESIS,
         members: None,
+        names: None,
         report: ExportReport {
             ok: false,
             records: 0,
             redacted: 0,
             checkpoints: 0,
+            names_as_of: None,
             first_bad: None,
         },
     };
@@ -442,6 +545,7 @@ pub fn verify_export(mut input: impl BufRead, key: &VerifyingKey) -> std::io::Re
             (true, _) => Err(("bad_header", "the file does not start with a header".into())),
             (false, "record" | "redacted") => walk.entry(&line),
             (false, "member" | "member_redacted") => walk.member(&line),
+            (false, "names") => walk.names(&line),
             (false, "checkpoint") => walk.checkpoint(&line).map(|()| {
                 last_checkpoint = Some(walk.next_seq - 1);
             }),

@@ -67,6 +67,15 @@ async fn an_auditor_exports_a_file_that_verifies_offline_and_the_export_is_logge
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     assert!(verify_export(csv.as_bytes(), &key).unwrap().ok, "{csv}");
+    // Display columns by default (the operator's name snapshot), none with display=false.
+    assert!(body.contains("\"type\":\"names\""), "{body}");
+    let plain = app
+        .get(&format!("{}&display=false", query("ndjson")), &auditor)
+        .await;
+    let plain = plain.text().await.unwrap();
+    assert!(verify_export(plain.as_bytes(), &key).unwrap().ok, "{plain}");
+    assert!(!plain.contains("\"type\":\"names\""), "{plain}");
+    assert!(!plain.contains("\"local_time\""), "{plain}");
 
     let log = expect(
         app.get("/api/v1/operator-log?limit=500", &auditor).await,
@@ -79,7 +88,7 @@ async fn an_auditor_exports_a_file_that_verifies_offline_and_the_export_is_logge
         .iter()
         .filter(|e| e["action"] == "audit.export" && e["actor"] == "auditor")
         .count();
-    assert_eq!(exports, 2, "{log}");
+    assert_eq!(exports, 3, "{log}");
 
     // Bad requests change nothing and say why.
     let backwards = format!(

@@ -7,7 +7,7 @@ use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
     AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, Permission,
-    RunMuster, WriteSecurityModel,
+    ReadAudit, RunMuster, WriteSecurityModel,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -124,6 +124,7 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             format!("/admin/operators/{nil}/password"),
             ManageOperators::ROLES,
         ),
+        ("/audit/verify".to_owned(), ReadAudit::ROLES),
     ]
 }
 
