@@ -114,6 +114,7 @@ pub async fn launch(
             priority: settings.alarms.priority.clone(),
             instructions: settings.alarms.instructions.clone(),
         }),
+        verifications: Arc::default(),
         store: store.clone(),
     };
     alarms::apply(&store, settings.alarms.clone()).await?;

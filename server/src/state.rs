@@ -23,4 +23,6 @@ pub struct AppState {
     pub console: crate::console::ConsoleConfig,
     /// Each alarm kind's priority and instructions (`[alarms]`), for every alarm served.
     pub alarm_desk: Arc<crate::alarm_desk::AlarmDesk>,
+    /// The whole-trail verification last started from the console on this server.
+    pub verifications: Arc<crate::console::records::audit::Verifications>,
 }

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use gatehouse_core::decide::{Outcome, Reason};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use strum::IntoEnumIterator;
 use uuid::Uuid;
 
@@ -49,7 +49,7 @@ const PEOPLE_SHOWN: u32 = 500;
 const KEY_FILE: &str = "gatehouse-audit.pub";
 
 /// A whole-trail verification started from the console.
-struct Run {
+pub struct Run {
     started_by: String,
     started_at: DateTime<Utc>,
     /// The chain's length when it started.
@@ -63,13 +63,19 @@ struct Run {
 const WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
 const WAIT_STEPS: u32 = 30;
 
-/// The last verification started on this server (one at a time).
-static RUN: LazyLock<Mutex<Option<Run>>> = LazyLock::new(|| Mutex::new(None));
+/// The last verification started on this server (one at a time), kept in the state.
+#[derive(Default)]
+pub struct Verifications(Mutex<Option<Run>>);
 
-fn with_run<T>(f: impl FnOnce(&mut Option<Run>) -> T) -> T {
-    // A panic while holding the lock cannot leave a run half-written: recover the value.
-    let mut guard = RUN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    f(&mut guard)
+impl Verifications {
+    fn with_run<T>(&self, f: impl FnOnce(&mut Option<Run>) -> T) -> T {
+        // A panic while holding the lock cannot leave a run half-written: recover it.
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
 }
 
 /// `POST /audit/verify`: starts the verification unless one is running.
@@ -79,7 +85,7 @@ async fn start(
 ) -> Result<Response, Failure> {
     let (total, _) = state.store.audit_head().await?;
     let checked = Arc::new(AtomicI64::new(0));
-    let started = with_run(|run| {
+    let started = state.verifications.with_run(|run| {
         if run.as_ref().is_some_and(|r| r.result.is_none()) {
             return false;
         }
@@ -95,17 +101,21 @@ async fn start(
     if started {
         let store = state.store.clone();
         let key = state.audit_key.public_key();
+        let verifications = state.verifications.clone();
         tokio::spawn(async move {
             let result = verify_counting(&store, &key, &checked).await;
             let result = result.map_err(|e| e.to_string());
-            with_run(|run| {
+            verifications.with_run(|run| {
                 if let Some(run) = run.as_mut() {
                     run.result = Some((Utc::now(), result));
                 }
             });
         });
         for _ in 0..WAIT_STEPS {
-            if with_run(|run| run.as_ref().is_some_and(|r| r.result.is_some())) {
+            let done = state
+                .verifications
+                .with_run(|run| run.as_ref().is_some_and(|r| r.result.is_some()));
+            if done {
                 break;
             }
             tokio::time::sleep(WAIT_STEP).await;
@@ -257,7 +267,9 @@ async fn page(
 ) -> Result<Response, Failure> {
     let names = Names::load(&state.store).await?;
     let zone = form_zone(&names, &form)?;
-    let run = with_run(|run| run.as_ref().map(|r| shown(r, zone)));
+    let run = state
+        .verifications
+        .with_run(|run| run.as_ref().map(|r| shown(r, zone)));
     let last_checkpoint = match state.store.last_checkpoint().await? {
         Some(c) => format!("entry {}, signed {}", c.seq, time::local(c.signed_at, zone)),
         None => "none yet".to_owned(),
