@@ -11,7 +11,7 @@
 use super::checkpoint::signature_valid;
 use super::records::Source;
 use super::{GENESIS, batch_digest, chain_hash, hash32, member_hash};
-use crate::store::{ChainEntry, Checkpoint, Store, StoreError, Unreadable};
+use crate::store::{ChainEntry, Checkpoint, Store, StoreError, Unreadable, Verification};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -279,6 +279,18 @@ pub async fn verify_counting(
     match walk(store, key, &mut report, checked).await? {
         Some(bad) => report.first_bad = Some(bad),
         None => report.ok = true,
+    }
+    let done = Verification {
+        finished_at: crate::store::now(),
+        ok: report.ok,
+        records: report.records,
+        checkpoints: report.checkpoints,
+        problem: report.first_bad.as_ref().map(|bad| bad.detail.clone()),
+    };
+    // The report stands even when it cannot be recorded (the health page then shows an
+    // older one).
+    if let Err(error) = store.record_verification(&done).await {
+        tracing::warn!(%error, "cannot record the verification");
     }
     Ok(report)
 }

@@ -29,6 +29,18 @@ pub struct Checkpoint {
     pub signature: Vec<u8>,
 }
 
+/// A whole-trail verification as recorded when it finished.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Verification {
+    #[sqlx(try_from = "StoredTime")]
+    pub finished_at: DateTime<Utc>,
+    pub ok: bool,
+    pub records: i64,
+    pub checkpoints: i64,
+    /// The first problem found, in words.
+    pub problem: Option<String>,
+}
+
 /// An entry for the chain: which record, its digest.
 pub(crate) type ChainItem = (Source, Uuid, [u8; 32]);
 
@@ -205,5 +217,37 @@ impl Store {
             .await?;
         });
         Ok(())
+    }
+
+    /// Records a finished whole-trail verification.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_verification(&self, done: &Verification) -> Result<(), StoreError> {
+        on!(self.pool(), |pool| {
+            sqlx::query(
+                "INSERT INTO audit_verifications \
+                 (finished_at, ok, records, checkpoints, problem) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(done.finished_at)
+            .bind(done.ok)
+            .bind(done.records)
+            .bind(done.checkpoints)
+            .bind(&done.problem)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The verification that finished last, if any ever did.
+    pub async fn last_verification(&self) -> Result<Option<Verification>, StoreError> {
+        let row = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, Verification>(
+                "SELECT finished_at, ok, records, checkpoints, problem \
+                 FROM audit_verifications ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row)
     }
 }

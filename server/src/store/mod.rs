@@ -80,7 +80,7 @@ pub use alarms::{
     FEED_WINDOW, FeedItem,
 };
 
-pub use audit::{ChainEntry, Checkpoint};
+pub use audit::{ChainEntry, Checkpoint, Verification};
 pub use audit_read::{BatchMember, Chained, Unreadable};
 pub use operator_log::{Actor, LogFilter, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};

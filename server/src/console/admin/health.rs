@@ -36,6 +36,10 @@ struct HealthPage {
     size: String,
     checkpoint: String,
     chain: String,
+    /// The last whole-trail verification in words; `None`: never run.
+    verified: Option<String>,
+    /// Whether that verification found the trail intact.
+    verified_ok: bool,
     agents: String,
 }
 
@@ -107,6 +111,24 @@ async fn page(
             UNREADABLE.to_owned()
         }
     };
+    let (verified, verified_ok) = match store.last_verification().await {
+        Ok(Some(v)) => {
+            let when = time::local(v.finished_at, zone);
+            let found = match &v.problem {
+                None => format!(
+                    "intact: {} records, {} checkpoints",
+                    v.records, v.checkpoints
+                ),
+                Some(problem) => format!("NOT intact: {problem}"),
+            };
+            (Some(format!("{when}, {found}")), v.ok)
+        }
+        Ok(None) => (None, false),
+        Err(error) => {
+            tracing::warn!(%error, "health page: last verification");
+            (Some(UNREADABLE.to_owned()), false)
+        }
+    };
     let offline_after = AgentLiveness::of(liveness);
     let agents = match all_agents(&state).await {
         Ok(agents) => {
@@ -133,6 +155,8 @@ async fn page(
         size,
         checkpoint,
         chain,
+        verified,
+        verified_ok,
         agents,
     })
 }

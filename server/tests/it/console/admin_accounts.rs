@@ -358,8 +358,18 @@ async fn server_health(db: &TestDb) {
         page.body
     );
     assert!(page.body.contains("records chained"));
-    assert!(page.body.contains("Never run here"));
+    assert!(page.body.contains("Never run."));
     assert!(page.body.contains("href=\"/audit\""));
+    // A verification (here the API's) is recorded, with what it found.
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
+    assert_eq!(report["ok"], true);
+    let page = auditor.get("/admin/health").await;
+    assert!(
+        page.body
+            .contains(&format!("intact: {} records", report["records"])),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("0 of 0 enrolled door agents online"));
     app.create_operator(&admin, "sam", "security").await;
     let officer = Console::login(&app, "sam", PASSWORD).await;
