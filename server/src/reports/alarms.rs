@@ -12,15 +12,18 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The site's alarms of the period as `al (kind, raised_at, ack_at)`; `$1` site, `$2`
-/// start, `$3` end.
+/// start, `$3` end. Door alarms are read from `event_alarms`, each event found by its
+/// key: a join lets SQLite (no statistics) walk every event of the period instead, a
+/// thousand times more rows (alarms are a fraction of a percent of the events).
 macro_rules! site_alarms {
     ($rest:literal) => {
         concat!(
-            "FROM (SELECT x.kind AS kind, e.received_at AS raised_at, k.at AS ack_at \
-             FROM event_alarms x JOIN access_events e ON e.id = x.event_id \
-             LEFT JOIN alarm_acks k ON k.alarm_id = x.id \
-             WHERE e.door_id IN (SELECT id FROM doors WHERE site_id = $1) \
-             AND e.occurred_at >= $2 AND e.occurred_at < $3 \
+            "FROM (SELECT x.kind AS kind, \
+             (SELECT e.received_at FROM access_events e WHERE e.id = x.event_id) AS raised_at, \
+             k.at AS ack_at FROM event_alarms x LEFT JOIN alarm_acks k ON k.alarm_id = x.id \
+             WHERE EXISTS (SELECT 1 FROM access_events e WHERE e.id = x.event_id \
+             AND e.door_id IN (SELECT id FROM doors WHERE site_id = $1) \
+             AND e.occurred_at >= $2 AND e.occurred_at < $3) \
              UNION ALL SELECT a.kind AS kind, a.at AS raised_at, k.at AS ack_at \
              FROM agent_alarms a LEFT JOIN alarm_acks k ON k.alarm_id = a.id \
              WHERE a.agent_id IN (SELECT ad.agent_id FROM agent_doors ad \

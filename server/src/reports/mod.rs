@@ -12,10 +12,10 @@
 //! quarters are put in their site-local day and hour here, so a day across a clock
 //! change has its 23 or 25 hours.
 
-mod alarms;
-mod people;
+pub mod alarms;
+pub mod people;
 pub mod svg;
-mod traffic;
+pub mod traffic;
 
 pub use alarms::AlarmLine;
 pub use people::{Dormant, Expiring, Unvetted};
