@@ -150,10 +150,13 @@ pub fn sections(report: &Report, zone: Tz) -> Vec<Section> {
         .iter()
         .filter(|d| d.forced_open + d.held_open > 0)
         .collect();
+    // The chart shows each hour's entries over the whole period (whole numbers, the
+    // average's shape); the table gives the average per day and the busiest day.
+    let day_count = report.days.len() as f64;
     let hours: Vec<u64> = report
         .hours
         .iter()
-        .map(|h| h.average.round() as u64)
+        .map(|h| (h.average * day_count).round() as u64)
         .collect();
     let hour_labels: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
     let in_band = |b: &str| {
@@ -292,7 +295,7 @@ pub fn sections(report: &Report, zone: Tz) -> Vec<Section> {
                    the average per day of the period and the busiest day's count."
                 .to_owned(),
             charts: vec![svg::columns(
-                "Average entries per hour of the day",
+                "Entries per hour of the day, over the period",
                 &hour_labels,
                 &[&hours],
                 &[],
