@@ -15,6 +15,7 @@ pub mod domain;
 pub mod import;
 pub mod metrics;
 pub mod policy;
+pub mod reports;
 pub mod retention;
 pub mod state;
 pub mod store;

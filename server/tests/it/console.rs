@@ -9,4 +9,5 @@ pub mod client;
 mod doors;
 mod forms;
 mod matrix;
+mod reports;
 mod sessions;

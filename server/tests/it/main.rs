@@ -31,6 +31,7 @@ mod operator_log_filters;
 mod own_password;
 mod people_model;
 mod replicas;
+mod reports;
 mod role_matrix;
 mod site_model;
 mod site_model_api;

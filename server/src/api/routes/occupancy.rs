@@ -5,7 +5,7 @@
 //! organisation and, for a visitor, their host. Times are RFC 3339 UTC in JSON.
 
 mod counts;
-mod render;
+pub(crate) mod render;
 
 pub use counts::ZoneCount;
 

@@ -145,7 +145,7 @@ pub(super) fn render(
 }
 
 /// A cell a spreadsheet will not run as a formula.
-fn spreadsheet_safe(cell: &str) -> String {
+pub(crate) fn spreadsheet_safe(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {
