@@ -438,6 +438,11 @@ impl Browser {
     }
 
     /// The `href` of every link in the element matching `css`, in page order.
+    /// The window as a PNG (the README's screenshots).
+    pub async fn screenshot(&self) -> Vec<u8> {
+        self.client().screenshot().await.expect("a screenshot")
+    }
+
     pub async fn links(&self, css: &str) -> Vec<String> {
         let found = self
             .execute(&format!(

@@ -23,5 +23,6 @@ mod console_roles;
 mod console_session;
 mod door_live_e2e;
 mod import_cli;
+mod readme_screenshots;
 mod server_process;
 mod tls_e2e;

@@ -49,9 +49,18 @@ pub async fn edit(
         employer: Some(given(&form.employer)),
         clearance: Some(clearance(&form.clearance)?),
         status: None,
-    }
-    .checked()
-    .map_err(ApiError::from)?;
+    };
+    change_person(&state, &user, id, change).await
+}
+
+/// The API's checks and store call of `PATCH /people/{id}`, then back to the person.
+async fn change_person(
+    state: &AppState,
+    user: &Console<WriteSecurityModel>,
+    id: Uuid,
+    change: PersonChange,
+) -> Result<Response, Failure> {
+    let change = change.checked().map_err(ApiError::from)?;
     state
         .store
         .update_person(id, change, &user.actor())
@@ -82,15 +91,8 @@ pub async fn status(
         employer: None,
         clearance: None,
         status: Some(status),
-    }
-    .checked()
-    .map_err(ApiError::from)?;
-    state
-        .store
-        .update_person(id, change, &user.actor())
-        .await
-        .map_err(not_found("person"))?;
-    Ok(back(id))
+    };
+    change_person(&state, &user, id, change).await
 }
 
 #[derive(Deserialize)]

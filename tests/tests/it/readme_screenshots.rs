@@ -1,0 +1,55 @@
+//! The README's screenshots of the auditor's and administrator's pages, made from a real
+//! server, door agent and Chromium when `GATEHOUSE_SCREENSHOTS` names a folder:
+//! `GATEHOUSE_SCREENSHOTS=$PWD/docs cargo test -p gatehouse-e2e --test it readme_screenshots`
+//! (skipped otherwise). Each page must open without an error page.
+
+use gatehouse_e2e::Console;
+use gatehouse_e2e::console::READER;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const CARD: &str = "04A1B2C3D4E5F6";
+
+#[tokio::test]
+async fn readme_screenshots() {
+    let Some(folder) = std::env::var_os("GATEHOUSE_SCREENSHOTS").map(PathBuf::from) else {
+        eprintln!("skipped: set GATEHOUSE_SCREENSHOTS to a folder to make the screenshots");
+        return;
+    };
+    let Some(mut console) = Console::start("readme_screenshots", &[]).await else {
+        return;
+    };
+    let (site, mut agent) = console.door_agent(CARD).await;
+    for card in [CARD, "04DEDEDEDEDEDE", CARD, "04BEEFBEEFBEEF", CARD] {
+        agent.send_line(&format!("{READER} {card}"));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    agent.send_line(&format!("contact {} open", site.door));
+    console
+        .wait_event("the forced door", |e| e["kind"] == "forced_open")
+        .await;
+    agent.send_line(&format!("contact {} closed", site.door));
+
+    console
+        .browser
+        .login("admin", gatehouse_e2e::console::ADMIN_PASSWORD)
+        .await;
+    let pages = [
+        (format!("/admin/sites/{}", site.site), "admin-site.png"),
+        (format!("/admin/people/{}", site.person), "admin-person.png"),
+        (format!("/reports?site={}", site.site), "reports.png"),
+        ("/events".to_owned(), "events.png"),
+        ("/audit".to_owned(), "audit.png"),
+    ];
+    for (path, file) in pages {
+        let browser = &mut console.browser;
+        browser.goto(&path).await;
+        let text = browser.page_text().await;
+        assert!(
+            !text.contains("Error 4") && !text.contains("Error 5"),
+            "{path}: {text}"
+        );
+        std::fs::write(folder.join(file), browser.screenshot().await).expect("a screenshot");
+    }
+    console.finish().await;
+}
