@@ -4,6 +4,7 @@
 
 pub mod client;
 mod doors;
+mod events;
 mod forms;
 mod matrix;
 mod sessions;
