@@ -188,10 +188,7 @@ impl Store {
                 limit: page.limit - rows.len() as i64,
                 ..page
             };
-            rows.extend(
-                self.read_part(&drives, Drive::late, &late, plans.as_deref_mut())
-                    .await?,
-            );
+            rows.extend(self.read_part(&drives, Drive::late, &late, plans).await?);
         }
         Ok(rows)
     }
