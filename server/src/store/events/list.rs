@@ -71,6 +71,32 @@ macro_rules! walk {
     };
 }
 
+/// [`walk!`] along the `(column, id)` index of `$column = $param`, the id range written
+/// as row values of that index (PostgreSQL only): the primary key cannot serve them, so
+/// the planner walks the drive's index rather than the primary key (which it chose,
+/// in parallel, for a zone: 13 ms instead of under 1).
+macro_rules! walk_rows {
+    ($column:literal, $param:literal) => {
+        concat!(
+            select_events!(),
+            $column,
+            " = ",
+            $param,
+            " AND (",
+            $column,
+            ", id) > (",
+            $param,
+            ", $10) AND (",
+            $column,
+            ", id) < (",
+            $param,
+            ", $12)",
+            event_tests!(),
+            " ORDER BY id LIMIT $11"
+        )
+    };
+}
+
 /// The early (`$class` `"arrived_early AND "`: received before they
 /// occurred, by the clocks) or late (`"arrived_late AND "`: received more than an hour
 /// after) events of the period with ids in `($10, $12]`, read from that class's partial
@@ -180,8 +206,12 @@ impl Store {
                 limit: page.limit - rows.len() as i64,
                 ..page
             };
+            let sql = match self.pool() {
+                Either::Sqlite(_) => Drive::walk,
+                Either::Postgres(_) => Drive::walk_rows,
+            };
             rows.extend(
-                self.read_part(&drives, Drive::walk, &walk, plans.as_deref_mut())
+                self.read_part(&drives, sql, &walk, plans.as_deref_mut())
                     .await?,
             );
         }
@@ -546,6 +576,21 @@ impl Drive {
             Drive::Kind => walk!("kind = $7 AND "),
             Drive::Incident => walk!(concat!("kind IN ", incident_kinds!(), " AND ")),
             Drive::Arrival => walk!(""),
+        }
+    }
+
+    /// [`Drive::walk`] for PostgreSQL: with the id range as row values of the drive's
+    /// index ([`walk_rows!`]).
+    fn walk_rows(self) -> &'static str {
+        match self {
+            Drive::Credential => walk_rows!("credential_id", "$3"),
+            Drive::Card => walk_rows!("card", "$13"),
+            Drive::Person => walk_rows!("person_id", "$2"),
+            Drive::Door => walk_rows!("door_id", "$1"),
+            Drive::Zone => walk_rows!("zone_id", "$4"),
+            Drive::Reason => walk_rows!("reason", "$6"),
+            Drive::Kind => walk_rows!("kind", "$7"),
+            Drive::Incident | Drive::Arrival => self.walk(),
         }
     }
 
