@@ -359,8 +359,12 @@ impl Store {
 //
 // - One equality filter drives the page: its `(column, id)` index is read in id order
 //   from the cursor, the other filters tested on each row, until the page is full
-//   (credential, person, door, zone, reason, kind, by that preference: the most
+//   (credential, card, person, door, zone, reason, kind, by that preference: the most
 //   selective first). With none of them, the primary key is read the same way.
+// - Some pages are read along several drives, each up to the page's size, and merged
+//   in id order: a zone's own events and the door incidents at the doors leading into
+//   it (`access_events_incident`); a name matching at most [`NAMED_DRIVES`] people,
+//   each person's events along `(person_id, id)`.
 // - The period is on `occurred_at`, which is not id order, so it cannot be a range of
 //   those indexes; but an event is normally stored seconds after it occurred. An event
 //   that occurred in `[from, to)` and was received no earlier than it occurred, and at
@@ -379,7 +383,8 @@ impl Store {
 // Which index a query uses is spelled out in its SQL rather than left to each
 // database's planner: the filters that must not drive are written as row tests
 // (`$n IS NULL OR`, `COALESCE`), which neither SQLite nor PostgreSQL takes as an index
-// range, so both backends run the same plan.
+// range. On PostgreSQL a drive's walk writes its id range as row values of the drive's
+// index ([`walk_rows!`]), as its planner otherwise preferred the primary key's range.
 //
 // This relies on how ingest takes ids: after `received_at`, on the same clock, within
 // [`ID_AFTER_RECEIVED_S`] of it (a transaction is far shorter).
