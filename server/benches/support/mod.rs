@@ -6,6 +6,7 @@
 
 pub mod access_events;
 pub mod agents;
+pub mod event_search_data;
 pub mod site;
 
 use serde_json::Value;

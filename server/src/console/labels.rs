@@ -95,10 +95,64 @@ pub fn alarm_kind(kind: AlarmKind) -> &'static str {
     }
 }
 
+/// The event kinds a search offers, as `(code, words)`, in the order people look for
+/// them: passages first, then door incidents, then the rest.
+pub const EVENT_KINDS: [(&str, &str); 19] = [
+    ("presentation", "Card presented"),
+    (
+        "released_entry",
+        "Entry released by an escort or second person",
+    ),
+    ("exit_requested", "Exit button pressed"),
+    ("forced_open", "Door forced open"),
+    ("held_open", "Door held open"),
+    ("held_open_cleared", "Held-open door closed"),
+    ("not_opened_after_grant", "Not opened after a grant"),
+    ("lock_fault", "Lock fault"),
+    ("tamper", "Tamper"),
+    ("tamper_cleared", "Tamper cleared"),
+    ("reader_error", "Reader error"),
+    ("door_opened", "Door opened"),
+    ("door_closed", "Door closed"),
+    ("remote_command", "Remote command"),
+    ("policy_stale", "Door policy out of date"),
+    ("journal_full", "Door journal full"),
+    ("clock_offset", "Door clock wrong"),
+    ("presence_unconfirmed", "Presence feed lost"),
+    ("agent_started", "Door agent started"),
+];
+
+/// An event kind in words; a kind this server does not know, as it is with spaces.
+pub fn event_kind(kind: &str) -> String {
+    EVENT_KINDS
+        .iter()
+        .find(|(code, _)| *code == kind)
+        .map_or_else(|| kind.replace('_', " "), |(_, words)| (*words).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use strum::IntoEnumIterator;
+
+    #[test]
+    fn every_event_kind_has_its_own_words() {
+        use gatehouse_core::event::EventKind;
+        let words: std::collections::HashSet<_> = EVENT_KINDS.iter().map(|k| k.1).collect();
+        assert_eq!(words.len(), EVENT_KINDS.len());
+        let codes: std::collections::HashSet<_> = EVENT_KINDS.iter().map(|k| k.0).collect();
+        assert_eq!(codes.len(), EVENT_KINDS.len());
+        for kind in [
+            EventKind::Tamper,
+            EventKind::AgentStarted,
+            EventKind::ExitRequested,
+        ] {
+            assert!(codes.contains(kind.name()), "{}", kind.name());
+        }
+        for incident in crate::store::INCIDENT_KINDS {
+            assert!(codes.contains(incident), "{incident}");
+        }
+    }
 
     #[test]
     fn every_alarm_kind_has_its_own_words() {

@@ -67,8 +67,8 @@ pub(crate) mod presence;
 pub use agents::{AgentRecord, AgentStatus, NewAgent};
 pub use door_live::{CommandRecord, CommandRefused, CommandStatus, DoorStatus, NewCommand};
 pub use events::{
-    AlarmRecord, EventDetail, EventFilter, EventRecord, IngestOutcome, MAX_CLOCK_OFFSET_MS,
-    UploadRecord,
+    AlarmRecord, EventDetail, EventFilter, EventRecord, INCIDENT_KINDS, IngestOutcome,
+    MAX_CLOCK_OFFSET_MS, UploadRecord,
 };
 pub use musters::{MusterPerson, MusterRecord};
 pub use presence::{Occupant, PresenceChange};

@@ -7,6 +7,7 @@ mod admin_model;
 mod admin_people;
 pub mod client;
 mod doors;
+mod events;
 mod forms;
 mod matrix;
 mod reports;

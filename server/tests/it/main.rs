@@ -23,6 +23,7 @@ mod differential;
 mod door_live;
 mod events_detail;
 mod events_query;
+mod events_search;
 mod import;
 mod jwt_attacks;
 mod login_throttle;

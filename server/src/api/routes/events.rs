@@ -1,7 +1,7 @@
 //! The events door agents uploaded, searchable by period, door, person (by id or name),
-//! credential, card, zone, outcome, reason and kind, and one event in full with names and
-//! the decision trace the door computed ("why was this denied?"). Admins, security
-//! officers and auditors read them.
+//! credential, card, zone (with the incidents at its doors), site, outcome, reason and
+//! kind, and one event in full with names and the decision trace the door computed
+//! ("why was this denied?"). Admins, security officers and auditors read them.
 
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiPath, ApiQuery};
@@ -57,9 +57,14 @@ pub struct EventQuery {
     /// SQLite for ASCII letters only): 1 to 64 characters of one line, trimmed.
     #[param(min_length = 1, max_length = 64)]
     person_name: Option<String>,
-    /// The zone the door leads into (presentations).
+    /// Events in this zone: presentations into it, and the door incidents
+    /// (`forced_open`, `held_open`, `lock_fault`, `tamper`, ...) at the doors leading
+    /// into it.
     #[param(value_type = Option<uuid::Uuid>, max_length = 64)]
     zone_id: Option<String>,
+    /// Events at this site's doors.
+    #[param(value_type = Option<uuid::Uuid>, max_length = 64)]
+    site_id: Option<String>,
     /// Presentations with this outcome.
     #[param(value_type = Option<Outcome>)]
     outcome: Option<String>,
@@ -108,6 +113,7 @@ impl EventQuery {
             person_id: parse("person_id", self.person_id.as_deref(), UUID)?,
             credential_id: parse("credential_id", self.credential_id.as_deref(), UUID)?,
             zone_id: parse("zone_id", self.zone_id.as_deref(), UUID)?,
+            site_id: parse("site_id", self.site_id.as_deref(), UUID)?,
             from,
             to,
             outcome: outcome.map(|o| o.to_string()),

@@ -2,6 +2,7 @@
 //! page from an index: see "The events list" below.
 
 use super::{AlarmRecord, EventFilter, EventRecord};
+use crate::store::conn::Either;
 use crate::store::{Store, StoreError, on};
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
@@ -15,29 +16,51 @@ macro_rules! select_events {
     };
 }
 
+/// [`super::INCIDENT_KINDS`] as an SQL list, spelled exactly as the predicate of the
+/// partial index `access_events_incident` (migration 0021), so both databases use it.
+macro_rules! incident_kinds {
+    () => {
+        "('forced_open', 'held_open', 'held_open_cleared', 'not_opened_after_grant', \
+         'policy_stale', 'journal_full', 'reader_error', 'agent_started', 'lock_fault', \
+         'clock_offset', 'tamper', 'tamper_cleared', 'presence_unconfirmed')"
+    };
+}
+
 /// Every filter as a test of the row (parameters as [`bind_page!`] binds them), none of
-/// them usable as an index range: `$n IS NULL OR` and `COALESCE` keep both databases
-/// from choosing an index other than the one the query names.
+/// them usable as an index range: `$n IS NULL OR` keeps a generic plan from it and
+/// `COALESCE` a plan made for the values (where PostgreSQL folds `$n IS NULL` away and
+/// would otherwise read, say, the zone's and the incidents' indexes and sort, rather
+/// than walk the drive's), so both databases walk the index the query names.
 macro_rules! event_tests {
     () => {
-        " AND ($1 IS NULL OR door_id = $1) AND ($2 IS NULL OR person_id = $2) \
-         AND ($3 IS NULL OR credential_id = $3) AND ($4 IS NULL OR zone_id = $4) \
-         AND ($5 IS NULL OR outcome = $5) AND ($6 IS NULL OR reason = $6) \
-         AND ($7 IS NULL OR kind = $7) \
-         AND ($8 IS NULL OR COALESCE(occurred_at, occurred_at) >= $8) \
-         AND ($9 IS NULL OR COALESCE(occurred_at, occurred_at) < $9) \
-         AND ($13 IS NULL OR card = $13) \
-         AND ($14 IS NULL OR person_id IN (SELECT id FROM people \
-             WHERE LOWER(name) LIKE $14 ESCAPE '\\') \
-           OR visit_id IN (SELECT id FROM visits \
-             WHERE LOWER(visitor_name) LIKE $14 ESCAPE '\\'))"
+        concat!(
+            " AND ($1 IS NULL OR COALESCE(door_id, door_id) = $1) \
+             AND ($2 IS NULL OR COALESCE(person_id, person_id) = $2) \
+             AND ($3 IS NULL OR COALESCE(credential_id, credential_id) = $3) \
+             AND ($4 IS NULL OR COALESCE(zone_id, zone_id) = $4 \
+               OR (COALESCE(kind, kind) IN ",
+            incident_kinds!(),
+            " AND COALESCE(door_id, door_id) IN (SELECT id FROM doors WHERE to_zone_id = $4))) \
+             AND ($15 IS NULL OR COALESCE(door_id, door_id) IN \
+               (SELECT id FROM doors WHERE site_id = $15)) \
+             AND ($5 IS NULL OR COALESCE(outcome, outcome) = $5) \
+             AND ($6 IS NULL OR COALESCE(reason, reason) = $6) \
+             AND ($7 IS NULL OR COALESCE(kind, kind) = $7) \
+             AND ($8 IS NULL OR COALESCE(occurred_at, occurred_at) >= $8) \
+             AND ($9 IS NULL OR COALESCE(occurred_at, occurred_at) < $9) \
+             AND ($13 IS NULL OR COALESCE(card, card) = $13) \
+             AND ($14 IS NULL OR COALESCE(person_id, person_id) IN (SELECT id FROM people \
+                 WHERE LOWER(name) LIKE $14 ESCAPE '\\') \
+               OR COALESCE(visit_id, visit_id) IN (SELECT id FROM visits \
+                 WHERE LOWER(visitor_name) LIKE $14 ESCAPE '\\'))"
+        )
     };
 }
 
 /// A walk in id order through `($10, $12)` along the `(column, id)` index of `$drive`
 /// (`"door_id = $1 AND "`), or along the primary key (`""`).
 macro_rules! walk {
-    ($drive:literal) => {
+    ($drive:expr) => {
         concat!(
             select_events!(),
             $drive,
@@ -48,7 +71,33 @@ macro_rules! walk {
     };
 }
 
-/// The early (`$class` `"received_at < occurred_at AND "`: received before they
+/// [`walk!`] along the `(column, id)` index of `$column = $param`, the id range written
+/// as row values of that index (PostgreSQL only): the primary key cannot serve them, so
+/// the planner walks the drive's index rather than the primary key (which it chose,
+/// in parallel, for a zone: 13 ms instead of under 1).
+macro_rules! walk_rows {
+    ($column:literal, $param:literal) => {
+        concat!(
+            select_events!(),
+            $column,
+            " = ",
+            $param,
+            " AND (",
+            $column,
+            ", id) > (",
+            $param,
+            ", $10) AND (",
+            $column,
+            ", id) < (",
+            $param,
+            ", $12)",
+            event_tests!(),
+            " ORDER BY id LIMIT $11"
+        )
+    };
+}
+
+/// The early (`$class` `"arrived_early AND "`: received before they
 /// occurred, by the clocks) or late (`"arrived_late AND "`: received more than an hour
 /// after) events of the period with ids in `($10, $12]`, read from that class's partial
 /// index on `$drive` (`"door_id = $1 AND "`) or on the period alone (`""`).
@@ -66,11 +115,18 @@ macro_rules! outliers {
     };
 }
 
-/// `sqlx::query_as($sql)` with the page's parameters `$1` to `$14`.
+/// `sqlx::query_as($sql)` with the page's parameters `$1` to `$15`.
 macro_rules! bind_page {
-    ($sql:expr, $page:expr) => {{
+    ($sql:expr, $page:expr) => {
+        bind_params!(sqlx::query_as::<_, EventRecord>($sql), $page)
+    };
+}
+
+/// `$query` with the page's parameters `$1` to `$15`.
+macro_rules! bind_params {
+    ($query:expr, $page:expr) => {{
         let page: &EventPage<'_> = $page;
-        sqlx::query_as::<_, EventRecord>($sql)
+        $query
             .bind(page.filter.door_id)
             .bind(page.filter.person_id)
             .bind(page.filter.credential_id)
@@ -85,6 +141,7 @@ macro_rules! bind_page {
             .bind(page.before)
             .bind(page.filter.card.as_deref())
             .bind(page.filter.person_name.as_deref().map(name_pattern))
+            .bind(page.filter.site_id)
     }};
 }
 
@@ -98,11 +155,37 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<EventRecord>, StoreError> {
+        self.list_events_explained(filter, after, limit, None).await
+    }
+
+    /// [`Store::list_events`], and with `plans` each statement's plan as it ran
+    /// (`EXPLAIN (ANALYZE, BUFFERS)` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite):
+    /// for the `event_search` bench.
+    #[doc(hidden)]
+    pub async fn list_events_explained(
+        &self,
+        filter: &EventFilter,
+        after: Option<Uuid>,
+        limit: u32,
+        mut plans: Option<&mut Vec<String>>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let Some(page) = EventPage::new(filter, after, limit) else {
             return Ok(Vec::new());
         };
         let (floor, ceiling) = id_window(filter);
-        let drive = Drive::of(filter);
+        let drives: Vec<(Drive, Option<Uuid>)> = match self.named_people(filter).await? {
+            Named::Any => Drive::of(filter)
+                .into_iter()
+                .map(|drive| (drive, None))
+                .collect(),
+            Named::Few(people) => people
+                .into_iter()
+                .map(|id| (Drive::Person, Some(id)))
+                .collect(),
+        };
+        if drives.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut rows = Vec::new();
         // Below the window: early events only.
         if let Some(floor) = floor.filter(|floor| page.after < *floor) {
@@ -110,9 +193,9 @@ impl Store {
                 before: floor,
                 ..page
             };
-            rows = on!(self.pool(), |pool| {
-                bind_page!(drive.early(), &early).fetch_all(pool).await?
-            });
+            rows = self
+                .read_part(&drives, Drive::early, &early, plans.as_deref_mut())
+                .await?;
         }
         // The window, walked.
         let start = floor.map_or(page.after, |floor| floor.max(page.after));
@@ -123,10 +206,14 @@ impl Store {
                 limit: page.limit - rows.len() as i64,
                 ..page
             };
-            let walked = on!(self.pool(), |pool| {
-                bind_page!(drive.walk(), &walk).fetch_all(pool).await?
-            });
-            rows.extend(walked);
+            let sql = match self.pool() {
+                Either::Sqlite(_) => Drive::walk,
+                Either::Postgres(_) => Drive::walk_rows,
+            };
+            rows.extend(
+                self.read_part(&drives, sql, &walk, plans.as_deref_mut())
+                    .await?,
+            );
         }
         // Above the window: late events only.
         if rows.len() < page.wanted() && ceiling < Uuid::max() {
@@ -137,12 +224,105 @@ impl Store {
                 limit: page.limit - rows.len() as i64,
                 ..page
             };
-            let late = on!(self.pool(), |pool| {
-                bind_page!(drive.late(), &late).fetch_all(pool).await?
-            });
-            rows.extend(late);
+            rows.extend(self.read_part(&drives, Drive::late, &late, plans).await?);
         }
         Ok(rows)
+    }
+
+    /// The people a name search can drive by: `Few` when the name is searched alone
+    /// (no credential, card or person), matches no visitor and at most
+    /// [`NAMED_DRIVES`] people (none: an empty page).
+    async fn named_people(&self, filter: &EventFilter) -> Result<Named, StoreError> {
+        let Some(name) = filter.person_name.as_deref() else {
+            return Ok(Named::Any);
+        };
+        if filter.credential_id.is_some() || filter.card.is_some() || filter.person_id.is_some() {
+            return Ok(Named::Any);
+        }
+        let pattern = name_pattern(name);
+        let (people, visitors) = on!(self.pool(), |pool| {
+            let people: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM people WHERE LOWER(name) LIKE $1 ESCAPE '\\' LIMIT $2",
+            )
+            .bind(&pattern)
+            .bind(NAMED_DRIVES as i64 + 1)
+            .fetch_all(pool)
+            .await?;
+            let visitors: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM visits WHERE LOWER(visitor_name) LIKE $1 ESCAPE '\\' LIMIT 1",
+            )
+            .bind(&pattern)
+            .fetch_all(pool)
+            .await?;
+            (people, visitors)
+        });
+        Ok(if people.len() > NAMED_DRIVES || !visitors.is_empty() {
+            Named::Any
+        } else {
+            Named::Few(people)
+        })
+    }
+
+    /// One part of a page (early, walked or late) read along each of `drives` (for a
+    /// person's drive, that person): the first `page.limit` of their rows in id order.
+    async fn read_part(
+        &self,
+        drives: &[(Drive, Option<Uuid>)],
+        sql: fn(Drive) -> &'static str,
+        page: &EventPage<'_>,
+        mut plans: Option<&mut Vec<String>>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let mut rows = Vec::new();
+        for (drive, person) in drives {
+            let named;
+            let page = match person {
+                Some(id) => {
+                    // The name matched this person: not tested again on each row.
+                    named = EventFilter {
+                        person_id: Some(*id),
+                        person_name: None,
+                        ..page.filter.clone()
+                    };
+                    &EventPage {
+                        filter: &named,
+                        ..*page
+                    }
+                }
+                None => page,
+            };
+            if let Some(plans) = plans.as_deref_mut() {
+                plans.push(format!("-- {drive:?}"));
+                plans.extend(self.explain(sql(*drive), page).await?);
+            }
+            let read = on!(self.pool(), |pool| {
+                bind_page!(sql(*drive), page).fetch_all(pool).await?
+            });
+            rows.extend(read);
+        }
+        if drives.len() > 1 {
+            rows.sort_by_key(|e| e.id);
+            rows.dedup_by_key(|e| e.id);
+            rows.truncate(page.wanted());
+        }
+        Ok(rows)
+    }
+
+    /// The plan of one statement of a page, run with the page's parameters.
+    async fn explain(&self, sql: &str, page: &EventPage<'_>) -> Result<Vec<String>, StoreError> {
+        use sqlx::AssertSqlSafe;
+        Ok(match self.pool() {
+            Either::Sqlite(pool) => {
+                let sql = AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
+                let query = sqlx::query_as::<_, (i64, i64, i64, String)>(sql);
+                let rows = bind_params!(query, page).fetch_all(pool).await?;
+                rows.into_iter().map(|(_, _, _, step)| step).collect()
+            }
+            Either::Postgres(pool) => {
+                let sql = AssertSqlSafe(format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"));
+                let query = sqlx::query_scalar::<_, String>(sql);
+                bind_params!(query, page).fetch_all(pool).await?
+            }
+        })
     }
 
     /// An agent's ingest alarms, oldest first, after the cursor id.
@@ -179,8 +359,12 @@ impl Store {
 //
 // - One equality filter drives the page: its `(column, id)` index is read in id order
 //   from the cursor, the other filters tested on each row, until the page is full
-//   (credential, person, door, zone, reason, kind, by that preference: the most
+//   (credential, card, person, door, zone, reason, kind, by that preference: the most
 //   selective first). With none of them, the primary key is read the same way.
+// - Some pages are read along several drives, each up to the page's size, and merged
+//   in id order: a zone's own events and the door incidents at the doors leading into
+//   it (`access_events_incident`); a name matching at most [`NAMED_DRIVES`] people,
+//   each person's events along `(person_id, id)`.
 // - The period is on `occurred_at`, which is not id order, so it cannot be a range of
 //   those indexes; but an event is normally stored seconds after it occurred. An event
 //   that occurred in `[from, to)` and was received no earlier than it occurred, and at
@@ -199,10 +383,23 @@ impl Store {
 // Which index a query uses is spelled out in its SQL rather than left to each
 // database's planner: the filters that must not drive are written as row tests
 // (`$n IS NULL OR`, `COALESCE`), which neither SQLite nor PostgreSQL takes as an index
-// range, so both backends run the same plan.
+// range. On PostgreSQL a drive's walk writes its id range as row values of the drive's
+// index ([`walk_rows!`]), as its planner otherwise preferred the primary key's range.
 //
 // This relies on how ingest takes ids: after `received_at`, on the same clock, within
 // [`ID_AFTER_RECEIVED_S`] of it (a transaction is far shorter).
+
+/// A name search matching at most this many people reads each one's events along
+/// their `(person_id, id)` index; more (or a visitor) are tested on each row.
+const NAMED_DRIVES: usize = 16;
+
+/// Who a name search names.
+enum Named {
+    /// No name, or a name to test on each row.
+    Any,
+    /// These people, each read along their own index.
+    Few(Vec<Uuid>),
+}
 
 /// How long after `received_at` an event's id may be taken (ingest takes `received_at`
 /// when an upload arrives and the ids as it stores the events, in the same transaction).
@@ -317,19 +514,46 @@ fn ceil_micros(at: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Drive {
     Credential,
+    Card,
     Person,
     Door,
     Zone,
     Reason,
     Kind,
+    /// The door incidents (partial index `access_events_incident`, in id order), the
+    /// other half of a zone's events: those at the doors leading into it.
+    Incident,
     /// The primary key: no equality filter.
     Arrival,
 }
 
 impl Drive {
-    fn of(filter: &EventFilter) -> Drive {
+    /// The drives whose rows make up the page: one, or for a zone its presentations
+    /// and, when the other filters can match one, the incidents at its doors.
+    fn of(filter: &EventFilter) -> Vec<Drive> {
+        let drive = Drive::first(filter);
+        let incidents_match = filter.person_name.is_none()
+            && filter.card.is_none()
+            && filter.outcome.is_none()
+            && filter.reason.is_none()
+            && (filter.kind.as_deref()).is_none_or(|k| super::INCIDENT_KINDS.contains(&k));
+        let passage = |k: &str| k == "presentation" || k == "released_entry";
+        if drive == Drive::Zone && filter.kind.as_deref().is_some_and(|k| !passage(k)) {
+            // Only incidents (or nothing) of this kind in the zone: the kind's index
+            // holds far fewer rows than the zone's.
+            vec![Drive::Kind]
+        } else if drive == Drive::Zone && incidents_match {
+            vec![Drive::Zone, Drive::Incident]
+        } else {
+            vec![drive]
+        }
+    }
+
+    fn first(filter: &EventFilter) -> Drive {
         if filter.credential_id.is_some() {
             Drive::Credential
+        } else if filter.card.is_some() {
+            Drive::Card
         } else if filter.person_id.is_some() {
             Drive::Person
         } else if filter.door_id.is_some() {
@@ -349,27 +573,45 @@ impl Drive {
     fn walk(self) -> &'static str {
         match self {
             Drive::Credential => walk!("credential_id = $3 AND "),
+            Drive::Card => walk!("card = $13 AND "),
             Drive::Person => walk!("person_id = $2 AND "),
             Drive::Door => walk!("door_id = $1 AND "),
             Drive::Zone => walk!("zone_id = $4 AND "),
             Drive::Reason => walk!("reason = $6 AND "),
             Drive::Kind => walk!("kind = $7 AND "),
+            Drive::Incident => walk!(concat!("kind IN ", incident_kinds!(), " AND ")),
             Drive::Arrival => walk!(""),
+        }
+    }
+
+    /// [`Drive::walk`] for PostgreSQL: with the id range as row values of the drive's
+    /// index ([`walk_rows!`]).
+    fn walk_rows(self) -> &'static str {
+        match self {
+            Drive::Credential => walk_rows!("credential_id", "$3"),
+            Drive::Card => walk_rows!("card", "$13"),
+            Drive::Person => walk_rows!("person_id", "$2"),
+            Drive::Door => walk_rows!("door_id", "$1"),
+            Drive::Zone => walk_rows!("zone_id", "$4"),
+            Drive::Reason => walk_rows!("reason", "$6"),
+            Drive::Kind => walk_rows!("kind", "$7"),
+            Drive::Incident | Drive::Arrival => self.walk(),
         }
     }
 
     /// The early events of the period from this drive's partial index.
     fn early(self) -> &'static str {
         match self {
-            Drive::Credential => {
-                outliers!("received_at < occurred_at AND ", "credential_id = $3 AND ")
-            }
-            Drive::Person => outliers!("received_at < occurred_at AND ", "person_id = $2 AND "),
-            Drive::Door => outliers!("received_at < occurred_at AND ", "door_id = $1 AND "),
-            Drive::Zone => outliers!("received_at < occurred_at AND ", "zone_id = $4 AND "),
-            Drive::Reason => outliers!("received_at < occurred_at AND ", "reason = $6 AND "),
-            Drive::Kind => outliers!("received_at < occurred_at AND ", "kind = $7 AND "),
-            Drive::Arrival => outliers!("received_at < occurred_at AND ", ""),
+            Drive::Credential => outliers!("arrived_early AND ", "credential_id = $3 AND "),
+            Drive::Card => outliers!("arrived_early AND ", "card = $13 AND "),
+            Drive::Person => outliers!("arrived_early AND ", "person_id = $2 AND "),
+            Drive::Door => outliers!("arrived_early AND ", "door_id = $1 AND "),
+            Drive::Zone => outliers!("arrived_early AND ", "zone_id = $4 AND "),
+            Drive::Reason => outliers!("arrived_early AND ", "reason = $6 AND "),
+            Drive::Kind => outliers!("arrived_early AND ", "kind = $7 AND "),
+            // Few: the period's early events, each tested.
+            Drive::Incident => outliers!("arrived_early AND ", ""),
+            Drive::Arrival => outliers!("arrived_early AND ", ""),
         }
     }
 
@@ -377,12 +619,27 @@ impl Drive {
     fn late(self) -> &'static str {
         match self {
             Drive::Credential => outliers!("arrived_late AND ", "credential_id = $3 AND "),
+            Drive::Card => outliers!("arrived_late AND ", "card = $13 AND "),
             Drive::Person => outliers!("arrived_late AND ", "person_id = $2 AND "),
             Drive::Door => outliers!("arrived_late AND ", "door_id = $1 AND "),
             Drive::Zone => outliers!("arrived_late AND ", "zone_id = $4 AND "),
             Drive::Reason => outliers!("arrived_late AND ", "reason = $6 AND "),
             Drive::Kind => outliers!("arrived_late AND ", "kind = $7 AND "),
+            Drive::Incident => outliers!("arrived_late AND ", ""),
             Drive::Arrival => outliers!("arrived_late AND ", ""),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sql_list_of_incidents_is_the_constant() {
+        let listed: Vec<String> = super::super::INCIDENT_KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect();
+        let sql: String = incident_kinds!().split_whitespace().collect();
+        assert_eq!(sql, format!("({})", listed.join(",")));
     }
 }

@@ -70,7 +70,11 @@ pub struct EventFilter {
     pub door_id: Option<Uuid>,
     pub person_id: Option<Uuid>,
     pub credential_id: Option<Uuid>,
+    /// Events recorded in the zone (presentations into it) and the door incidents
+    /// ([`INCIDENT_KINDS`]) at the doors leading into it.
     pub zone_id: Option<Uuid>,
+    /// Events at the site's doors.
+    pub site_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
@@ -81,6 +85,26 @@ pub struct EventFilter {
     /// Events of a person or visitor whose name contains this (case-insensitive).
     pub person_name: Option<String>,
 }
+
+/// The door incidents: what a door records about itself, not a passage or a routine
+/// opening (`door_opened`, `door_closed`, `exit_requested` are routine). A zone's
+/// events include these at the doors leading into it; migration 0021 indexes them
+/// (`access_events_incident`, whose predicate lists the same kinds).
+pub const INCIDENT_KINDS: [&str; 13] = [
+    "forced_open",
+    "held_open",
+    "held_open_cleared",
+    "not_opened_after_grant",
+    "policy_stale",
+    "journal_full",
+    "reader_error",
+    "agent_started",
+    "lock_fault",
+    "clock_offset",
+    "tamper",
+    "tamper_cleared",
+    "presence_unconfirmed",
+];
 
 /// An ingest alarm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
