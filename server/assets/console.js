@@ -3,8 +3,32 @@
 //   <div id="live" data-stream="/alarms/stream" data-refresh="alarm-list"></div>
 // opens that Server-Sent Events stream and, on each event, re-reads this page and swaps
 // in the fresh copy of the element named by data-refresh. New alarms are announced to
-// screen readers (#announce, aria-live) and with a short tone.
+// screen readers (#announce, aria-live) and with a short tone. A section marked
+// data-poll="1000" (a job in progress) is re-read every that many milliseconds until
+// the server sends it without the mark (the job ended); without the script, the page
+// offers a link to see the progress.
 "use strict";
+
+(function () {
+  function poll() {
+    var section = document.querySelector("[data-poll][id]");
+    if (!section) { return; }
+    var every = parseInt(section.getAttribute("data-poll"), 10) || 1000;
+    window.setTimeout(function () {
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
+          if (!fresh) { return; }
+          section.replaceWith(fresh);
+          poll();
+        })
+        .catch(function () { poll(); });
+    }, every);
+  }
+  poll();
+})();
 
 (function () {
   var live = document.getElementById("live");

@@ -215,28 +215,47 @@ impl Store {
         after_seq: Option<i64>,
         limit: u32,
     ) -> Result<Vec<LogRecord>, StoreError> {
+        // Only the filters given are in the statement, so each can be read from its
+        // index (an `$n IS NULL OR ...` condition cannot be, on either database).
         let rows = on!(self.pool(), |pool| {
-            sqlx::query_as::<_, LogRecord>(
+            let mut query = sqlx::QueryBuilder::new(
                 "SELECT seq, id, at, actor_id, actor, action, target_type, target_id, \
-                 before, after, request_id FROM visible_operator_log \
-                 WHERE seq > $1 AND ($3 IS NULL OR actor = $3) \
-                 AND ($4 IS NULL OR action = $4 OR substr(action, 1, length($5)) = $5) \
-                 AND ($6 IS NULL OR target_type = $6) AND ($7 IS NULL OR target_id = $7) \
-                 AND ($8 IS NULL OR at >= $8) AND ($9 IS NULL OR at < $9) \
-                 ORDER BY seq LIMIT $2",
-            )
-            .bind(after_seq.unwrap_or(0))
-            .bind(i64::from(limit))
-            .bind(filter.actor.as_deref())
-            .bind(filter.action.as_deref())
-            // `site.` matches every site action; a whole name matches itself only.
-            .bind(filter.action.as_deref().filter(|a| a.ends_with('.')))
-            .bind(filter.target_type.as_deref())
-            .bind(filter.target_id.as_deref())
-            .bind(filter.from)
-            .bind(filter.to)
-            .fetch_all(pool)
-            .await?
+                 before, after, request_id FROM visible_operator_log WHERE seq > ",
+            );
+            query.push_bind(after_seq.unwrap_or(0));
+            if let Some(actor) = &filter.actor {
+                query.push(" AND actor = ").push_bind(actor);
+            }
+            match filter.action.as_deref().map(|a| (a, a.strip_suffix('.'))) {
+                // `site.` matches every site action (compared as text: a range would
+                // depend on the database's collation); a whole name matches itself only.
+                Some((prefix, Some(_))) => {
+                    query
+                        .push(" AND substr(action, 1, length(")
+                        .push_bind(prefix);
+                    query.push(")) = ").push_bind(prefix);
+                }
+                Some((action, None)) => {
+                    query.push(" AND action = ").push_bind(action);
+                }
+                None => {}
+            }
+            if let Some(target_type) = &filter.target_type {
+                query.push(" AND target_type = ").push_bind(target_type);
+            }
+            if let Some(target_id) = &filter.target_id {
+                query.push(" AND target_id = ").push_bind(target_id);
+            }
+            if let Some(from) = filter.from {
+                query.push(" AND at >= ").push_bind(from);
+            }
+            if let Some(to) = filter.to {
+                query.push(" AND at < ").push_bind(to);
+            }
+            query
+                .push(" ORDER BY seq LIMIT ")
+                .push_bind(i64::from(limit));
+            query.build_query_as::<LogRecord>().fetch_all(pool).await?
         });
         Ok(rows)
     }

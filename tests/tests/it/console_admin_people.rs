@@ -30,7 +30,7 @@ async fn upload(console: &mut Console, path: &std::path::Path) {
     browser.press("Import").await;
 }
 
-/// Waits until the import's page (which reloads itself while the job runs) shows one of
+/// Waits until the import's page (which re-reads its progress while the job runs) shows one of
 /// its ends; the page's text.
 async fn import_ended(console: &Console) -> String {
     let browser = &console.browser;

@@ -17,13 +17,11 @@ use crate::store::{ImportJobRecord, JobState, StoreError};
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use uuid::Uuid;
 
-/// `Refresh`, which `http` does not name.
-const REFRESH: HeaderName = HeaderName::from_static("refresh");
 /// Recent imports listed.
 const RECENT: u32 = 20;
 /// Room for the form's other parts and boundaries around the file.
@@ -230,7 +228,7 @@ async fn job_page(
     let (done, stage) = progress(&job);
     let running =
         job.finished_at.is_none() && !matches!(job.state, JobState::Succeeded | JobState::Failed);
-    let page = render(JobPage {
+    Ok(render(JobPage {
         chrome: Chrome::new(&user.principal, "/admin/import", "HR import"),
         state: state_words(job.state),
         running,
@@ -243,12 +241,5 @@ async fn job_page(
         ),
         outcome: outcome(&job),
         job,
-    });
-    // While the job runs the page reloads itself (the header is `<meta http-equiv=
-    // "refresh">` as HTTP: no script, and the shared page head stays as it is).
-    Ok(if running {
-        ([(REFRESH, HeaderValue::from_static("1"))], page).into_response()
-    } else {
-        page
-    })
+    }))
 }

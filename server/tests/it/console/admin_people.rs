@@ -418,12 +418,12 @@ pub async fn upload(
     (status, location, response.text().await.unwrap())
 }
 
-/// The job's page once the job has ended (it stops asking to be reloaded).
+/// The job's page once the job has ended (its section is no longer re-read).
 async fn ended(console: &Console<'_>, job: &str) -> String {
     for _ in 0..200 {
         let page = console.get(job).await;
         assert_eq!(page.status, StatusCode::OK);
-        if !page.headers.contains_key("refresh") {
+        if !page.body.contains("data-poll") {
             return page.body;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
