@@ -1,6 +1,7 @@
-//! An auditor's journey in a real browser: on the Audit trail page, choose the office
-//! zone and this month, download the export (as the page's form asks for it, with the
-//! browser's session) and the public key; the `gatehouse audit verify-export` command
+//! An auditor's journey in a real browser: the events page filtered to the office zone
+//! and this month hands its filters to the Audit trail page ("Export these records…"),
+//! which downloads the export (as the page's form asks for it, with the browser's
+//! session) and the public key; the `gatehouse audit verify-export` command
 //! the page shows accepts the file on a machine with no database, and the file holds
 //! the forced door at the zone's door and Alice's entry, by name. A name search narrows
 //! the person choice, and the form takes its values from the address. The whole-trail
@@ -77,13 +78,47 @@ async fn an_auditor_exports_a_zones_month_and_verifies_it_offline() {
         )
         .await;
     assert_eq!(prefilled, serde_json::json!(["forced_open", "denied"]));
-    browser.goto("/audit").await;
 
-    // This month, as the form's site-local fields take it.
+    // The journey proper starts on the events page: the Office zone's month (site-local
+    // fields) shows Alice's entry and the forced door at the zone's door, and "Export
+    // these records…" hands the filters to the Audit trail page.
     let today = Utc::now().date_naive();
     let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
     let next = first.checked_add_months(Months::new(1)).unwrap();
     let month = |d: NaiveDate| format!("{d}T00:00");
+    browser.goto("/events").await;
+    let chosen = browser
+        .execute(
+            "const zone = document.getElementById('f-zone');
+             const office = Array.from(zone.options).find(o => o.text.includes('Office'));
+             if (!office) { return false; }
+             zone.value = office.value;
+             return true;",
+        )
+        .await;
+    assert_eq!(chosen, Value::Bool(true), "no Office in the zone filter");
+    let (from, to) = (month(first), month(next));
+    browser
+        .submit_in("form.filters", &[("from", &from), ("to", &to)], "Search")
+        .await;
+    let listed = browser.text("main").await;
+    assert!(listed.contains("Alice"), "{listed}");
+    assert!(listed.contains("Door forced open"), "{listed}");
+    browser.follow("Export these records…").await;
+    let prefilled = browser
+        .execute(
+            "const field = id => document.getElementById(id);
+             const zone = field('x-zone');
+             return [zone.options[zone.selectedIndex].text, field('x-from').value,
+                     field('x-to').value];",
+        )
+        .await;
+    assert!(
+        prefilled[0].as_str().unwrap().contains("Office"),
+        "{prefilled}"
+    );
+    assert_eq!(prefilled[1], from.as_str(), "{prefilled}");
+    assert_eq!(prefilled[2], to.as_str(), "{prefilled}");
     let fields = serde_json::json!({
         "site": "HQ", "zone": "Office", "from": month(first), "to": month(next),
         "format": "csv",
