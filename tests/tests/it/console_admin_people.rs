@@ -1,18 +1,18 @@
-//! An administrator's journey through people, groups and the HR import in a real
-//! browser, ending at a real door: a group is granted the door's zone; a European HR
-//! export (`;`, byte-order mark, CRLF) with a mistake is refused with the line's error;
-//! the fixed file imports the person into the group; a card issued on the person's page
-//! then opens the door of a real `door-agent` (simulated hardware), granted by the
-//! engine at the door.
+//! An administrator's whole journey in a real browser, without curl, ending at a real
+//! door: a site with a zone inside another and a door between them made with the
+//! console's forms, a door agent registered and the real `door-agent` enrolled with the
+//! command the page shows (see `gatehouse_e2e::admin`); a group granted the inner zone;
+//! a European HR export (`;`, byte-order mark, CRLF) with a mistake refused with the
+//! line's error; the fixed file importing the person into the group; a card issued on
+//! the person's page then opening the door, granted by the engine at the door.
 
 use fantoccini::Locator;
 use gatehouse_e2e::Console;
-use gatehouse_e2e::console::{AGENT_WAIT, READER};
+use gatehouse_e2e::admin::{self, DOOR, INNER_ZONE, SITE};
+use gatehouse_e2e::console::{ADMIN_PASSWORD, AGENT_WAIT, READER};
 use serde_json::Value;
 use std::time::Duration;
 
-/// The card of the fixture's own person (Alice), who is not part of this journey.
-const FIXTURE_CARD: &str = "04A1B2C3D4E5F6";
 /// The card the administrator issues to the imported person.
 const CARD: &str = "0C0FFEE1";
 
@@ -53,25 +53,26 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
     let Some(mut console) = Console::start("admin_people", &[]).await else {
         return;
     };
-    let (site, mut agent) = console.door_agent(FIXTURE_CARD).await;
+    console.browser.login("admin", ADMIN_PASSWORD).await;
+    let model = admin::create_site_with_door(&mut console.browser).await;
+    let command = admin::register_agent(&mut console.browser).await;
+    let mut enrolled = admin::enroll_as_shown(&console, &command, &model.door, "simulated").await;
     let zones = console
         .api
         .list_all(
-            &format!("/zones?site_id={}", site.site),
+            &format!("/zones?site_id={}", model.site),
             &console.admin,
             100,
         )
         .await;
-    let office = zones
+    let lab = zones
         .iter()
-        .find(|z| z["name"] == "Office")
+        .find(|z| z["name"] == INNER_ZONE)
         .and_then(|z| z["id"].as_str())
         .unwrap()
         .to_owned();
-    let password = console.operator("ada-admin", "admin").await;
-    console.browser.login("ada-admin", &password).await;
 
-    // A group, granted the door's zone.
+    // A group, granted the door's zone (the inner one, level 2).
     let browser = &mut console.browser;
     browser.goto("/admin/groups").await;
     browser
@@ -83,16 +84,20 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
         .await;
     assert!(browser.text("h1").await.contains("Night shift"));
     browser
-        .submit_in("main", &[("zone", office.as_str())], "Grant")
+        .submit_in("main", &[("zone", lab.as_str())], "Grant")
         .await;
-    assert!(browser.text("main").await.contains("Office · HQ"));
+    let granted = browser.text("main").await;
+    assert!(
+        granted.contains(&format!("{INNER_ZONE} · {SITE}")),
+        "{granted}"
+    );
 
     // The HR file, as a spreadsheet in Europe saves it; line 3's kind is wrong.
     let dir = tempfile::TempDir::new().unwrap();
     let file = dir.path().join("hr-export.csv");
     let header = "\u{feff}external_id;name;kind;employer;clearance;groups\r\n";
     let wrong = format!(
-        "{header}E-100;Zoë Müller;staff;\"Acme; Köln\";1;Night shift\r\n\
+        "{header}E-100;Zoë Müller;staff;\"Acme; Köln\";2;Night shift\r\n\
          E-101;Jan de Vries;contracter;;1;\r\n"
     );
     std::fs::write(&file, &wrong).unwrap();
@@ -133,6 +138,7 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
     assert!(groups.contains("Night shift"), "{groups}");
 
     // A card issued on the person's page; the door's engine lets it in.
+    let agent = &mut enrolled.agent;
     let before = agent.status().await.unwrap()["policy_version"]
         .as_u64()
         .unwrap();
@@ -147,14 +153,12 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
     assert!(cards.contains(CARD), "{cards}");
     let opens = browser.text("section[aria-labelledby='opens']").await;
     assert!(
-        opens.contains("Front · HQ") && opens.contains("Opens"),
+        opens.contains(&format!("{DOOR} · {SITE}")) && opens.contains("Opens"),
         "{opens}"
     );
     browser.assert_accessible().await;
     // Who can open the zone: the new card, through the group's grant.
-    browser
-        .goto(&format!("/admin/groups/who?zone={office}"))
-        .await;
+    browser.goto(&format!("/admin/groups/who?zone={lab}")).await;
     let who = browser.text("section[aria-labelledby='allowed']").await;
     assert!(who.contains("Zoë Müller") && who.contains(CARD), "{who}");
     agent
@@ -169,11 +173,12 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
         })
         .await;
     assert_eq!(event["outcome"], "granted", "{event}");
-    assert_eq!(event["door_id"], site.door.as_str(), "{event}");
+    assert_eq!(event["door_id"], model.door.as_str(), "{event}");
     let people = console
         .api
         .list_all("/people?q=Zo", &console.admin, 10)
         .await;
     assert_eq!(event["person_id"], people[0]["id"], "{event}");
+    enrolled.agent.stop().await;
     console.finish().await;
 }
