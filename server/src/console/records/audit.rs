@@ -182,6 +182,8 @@ struct AuditPage {
     people: Choices,
     outcomes: Choices,
     reasons: Choices,
+    /// The event kinds with their words, offered for the kind field.
+    event_kinds: &'static [(&'static str, &'static str)],
     zone_label: String,
 }
 
@@ -332,6 +334,7 @@ async fn page(
         people,
         outcomes,
         reasons,
+        event_kinds: &labels::EVENT_KINDS,
         zone_label: zone.name().to_owned(),
     }))
 }
