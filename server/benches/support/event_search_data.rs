@@ -370,52 +370,8 @@ pub async fn load_sqlite(url: &str, events: usize, doors: Vec<Door>) -> Result<(
         .connect_with(options)
         .await?;
     let indexes = sqlite_indexes(&pool).await?;
-    for (name, _) in &indexes {
-        sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
-            .execute(&pool)
-            .await?;
-    }
-    let mut tx = pool.begin().await?;
-    let per = 100;
-    for first in (0..PEOPLE).step_by(per) {
-        let last = (first + per as u64).min(PEOPLE);
-        let mut query = sqlx::query(AssertSqlSafe(people_sql((last - first) as usize)));
-        for p in first..last {
-            let at = now();
-            query = query.bind(person(p)).bind(name(p)).bind(at).bind(at);
-        }
-        query.execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    let mut generator = Generator::new(events, doors)?;
-    let per = 20;
-    let full = insert_sql(per);
-    let mut shown = Instant::now();
-    while generator.remaining() > 0 {
-        let mut tx = pool.begin().await?;
-        let mut in_tx = 0;
-        while in_tx < ROWS_PER_TRANSACTION && generator.remaining() > 0 {
-            let rows = generator.next_rows(per);
-            let sql = if rows.len() == per {
-                full.clone()
-            } else {
-                insert_sql(rows.len())
-            };
-            in_tx += rows.len();
-            bind_rows(sqlx::query(AssertSqlSafe(sql)), rows)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        progress(&generator, &mut shown);
-    }
-    for (name, sql) in &indexes {
-        let started = Instant::now();
-        sqlx::query(AssertSqlSafe(sql.clone()))
-            .execute(&pool)
-            .await?;
-        eprintln!("index {name}: {:.0} s", started.elapsed().as_secs_f64());
-    }
+    // sqlx binds large statements slowly on SQLite: small ones.
+    fill(&pool, &indexes, events, doors, 100, 20).await?;
     pool.close().await;
     Ok(())
 }
@@ -437,15 +393,47 @@ pub async fn load_postgres(url: &str, events: usize, doors: Vec<Door>) -> Result
         .connect(url)
         .await?;
     let indexes = postgres_indexes(&pool).await?;
-    for (name, _) in &indexes {
+    fill(&pool, &indexes, events, doors, 1000, 1000).await?;
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Drops `indexes` (name, definition), writes the people and the events by multi-row
+/// inserts of `people_per` and `events_per` rows, then makes the indexes again.
+async fn fill<DB>(
+    pool: &sqlx::Pool<DB>,
+    indexes: &[(String, String)],
+    events: usize,
+    doors: Vec<Door>,
+    people_per: u64,
+    events_per: usize,
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    Uuid: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<Uuid>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Vec<u8>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    &'static str: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<&'static str>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<Cow<'static, str>>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+{
+    for (name, _) in indexes {
         sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
-            .execute(&pool)
+            .execute(pool)
             .await?;
     }
     let mut tx = pool.begin().await?;
-    let per = 1000;
-    for first in (0..PEOPLE).step_by(per) {
-        let last = (first + per as u64).min(PEOPLE);
+    for first in (0..PEOPLE).step_by(people_per as usize) {
+        let last = (first + people_per).min(PEOPLE);
         let mut query = sqlx::query(AssertSqlSafe(people_sql((last - first) as usize)));
         for p in first..last {
             let at = now();
@@ -455,15 +443,14 @@ pub async fn load_postgres(url: &str, events: usize, doors: Vec<Door>) -> Result
     }
     tx.commit().await?;
     let mut generator = Generator::new(events, doors)?;
-    let per = 1000;
-    let full = insert_sql(per);
+    let full = insert_sql(events_per);
     let mut shown = Instant::now();
     while generator.remaining() > 0 {
         let mut tx = pool.begin().await?;
         let mut in_tx = 0;
         while in_tx < ROWS_PER_TRANSACTION && generator.remaining() > 0 {
-            let rows = generator.next_rows(per);
-            let sql = if rows.len() == per {
+            let rows = generator.next_rows(events_per);
+            let sql = if rows.len() == events_per {
                 full.clone()
             } else {
                 insert_sql(rows.len())
@@ -476,14 +463,12 @@ pub async fn load_postgres(url: &str, events: usize, doors: Vec<Door>) -> Result
         tx.commit().await?;
         progress(&generator, &mut shown);
     }
-    for (name, sql) in &indexes {
+    for (name, sql) in indexes {
         let started = Instant::now();
         sqlx::query(AssertSqlSafe(sql.clone()))
-            .execute(&pool)
+            .execute(pool)
             .await?;
         eprintln!("index {name}: {:.0} s", started.elapsed().as_secs_f64());
     }
-    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
-    pool.close().await;
     Ok(())
 }
