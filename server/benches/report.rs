@@ -35,6 +35,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 mod support;
+use support::access_events::{POSTGRES_INDEXES, SQLITE_INDEXES};
 use support::{Result, env_number, fresh_postgres};
 
 const DOORS: usize = 50;
@@ -438,15 +439,6 @@ const EVENTS_POSTGRES: &str = "\
 /// Events per statement of [`EVENTS_SQLITE`] or [`EVENTS_POSTGRES`] (each its own
 /// transaction, and a progress line).
 const ROWS_PER_STATEMENT: usize = 500_000;
-
-/// The secondary indexes of `access_events` (name, definition) as the migrations made them:
-/// the loader drops them and makes them again after the rows (the same queries as
-/// `support::event_search_data`, whose helpers are private to it).
-const SQLITE_INDEXES: &str = "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
-                              AND tbl_name = 'access_events' AND sql IS NOT NULL";
-const POSTGRES_INDEXES: &str = "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
-                                WHERE i.tablename = 'access_events' AND NOT EXISTS \
-                                (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)";
 
 /// Writes `events` rows ([`EVENTS_SQLITE`], [`EVENTS_POSTGRES`]) at `doors` (door, agent),
 /// presented with `cards` (id, number), and an `event_alarms` row for each door incident,

@@ -141,3 +141,11 @@ where
     }
     query
 }
+
+/// The secondary indexes of `access_events` (name, definition) as the migrations made
+/// them, for bulk loaders that drop them and make them again after the rows.
+pub const SQLITE_INDEXES: &str = "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+                                  AND tbl_name = 'access_events' AND sql IS NOT NULL";
+pub const POSTGRES_INDEXES: &str = "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
+     WHERE i.tablename = 'access_events' AND NOT EXISTS \
+     (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)";

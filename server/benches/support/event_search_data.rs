@@ -16,7 +16,7 @@
 //! the schema ends exactly as the migrations made it.
 
 use super::Result;
-use super::access_events::{Row, bind_rows, insert_sql};
+use super::access_events::{POSTGRES_INDEXES, Row, SQLITE_INDEXES, bind_rows, insert_sql};
 use chrono::{DateTime, Duration, Utc};
 use gatehouse_core::model::DoorMode;
 use gatehouse_server::store::{Actor, NewAgent, NewDoor, NewSite, NewZone, Store, ZoneRules, now};
@@ -330,22 +330,11 @@ fn people_sql(rows: usize) -> String {
 /// The secondary indexes of `access_events` (name, definition) as the migrations made
 /// them.
 async fn sqlite_indexes(pool: &SqlitePool) -> Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
-         AND tbl_name = 'access_events' AND sql IS NOT NULL",
-    )
-    .fetch_all(pool)
-    .await?)
+    Ok(sqlx::query_as(SQLITE_INDEXES).fetch_all(pool).await?)
 }
 
 async fn postgres_indexes(pool: &PgPool) -> Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
-         WHERE i.tablename = 'access_events' AND NOT EXISTS \
-         (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
-    )
-    .fetch_all(pool)
-    .await?)
+    Ok(sqlx::query_as(POSTGRES_INDEXES).fetch_all(pool).await?)
 }
 
 fn progress(generator: &Generator, shown: &mut Instant) {
