@@ -46,8 +46,13 @@ async fn an_auditor_exports_a_zones_month_and_verifies_it_offline() {
     console
         .wait_event("Alice's entry", |e| e["kind"] == "presentation")
         .await;
-    // Once the lock has closed again (unlock 1 s), an opening is forced.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Once the lock has closed again (the grant's unlock ended unused), an opening is
+    // forced.
+    console
+        .wait_event("the unlock's end", |e| {
+            e["kind"] == "not_opened_after_grant"
+        })
+        .await;
     agent.send_line(&format!("contact {} open", site.door));
     console
         .wait_event("the forced door", |e| e["kind"] == "forced_open")

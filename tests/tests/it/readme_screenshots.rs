@@ -6,7 +6,6 @@
 use gatehouse_e2e::Console;
 use gatehouse_e2e::console::READER;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const CARD: &str = "04A1B2C3D4E5F6";
 
@@ -20,10 +19,31 @@ async fn readme_screenshots() {
         return;
     };
     let (site, mut agent) = console.door_agent(CARD).await;
-    for card in [CARD, "04DEDEDEDEDEDE", CARD, "04BEEFBEEFBEEF", CARD] {
+    // Each presentation on the server before the next (each card's new event).
+    let cards = [CARD, "04DEDEDEDEDEDE", CARD, "04BEEFBEEFBEEF", CARD];
+    let mut seen = std::collections::HashSet::new();
+    let mut seen_last = None;
+    for card in cards {
         agent.send_line(&format!("{READER} {card}"));
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let event = console
+            .wait_event("the presentation", |e| {
+                e["kind"] == "presentation"
+                    && e["card"] == card
+                    && !seen.contains(e["id"].as_str().unwrap_or_default())
+            })
+            .await;
+        let id = event["id"].as_str().unwrap().to_owned();
+        seen.insert(id.clone());
+        seen_last = Some(id);
     }
+    // The last (granted) card's unlock over, the door locked again: the opening is
+    // forced. Event ids are in arrival order.
+    let last = seen_last.expect("a presentation");
+    console
+        .wait_event("the last unlock's end", |e| {
+            e["kind"] == "not_opened_after_grant" && e["id"].as_str() > Some(last.as_str())
+        })
+        .await;
     agent.send_line(&format!("contact {} open", site.door));
     console
         .wait_event("the forced door", |e| e["kind"] == "forced_open")

@@ -144,6 +144,21 @@ async fn create(
     Ok(Redirect::to(PATH).into_response())
 }
 
+/// The API's store call for a role or status change (sessions end), then the list.
+async fn update(
+    state: &AppState,
+    user: &Console<ManageOperators>,
+    id: Uuid,
+    change: OperatorChange,
+) -> Result<Response, Failure> {
+    state
+        .store
+        .update_operator(id, change, &user.actor())
+        .await
+        .map_err(operator_not_found)?;
+    Ok(Redirect::to(PATH).into_response())
+}
+
 #[derive(Deserialize)]
 struct RoleForm {
     role: String,
@@ -161,12 +176,7 @@ async fn change_role(
         role: Some(role(&form.role)?),
         status: None,
     };
-    state
-        .store
-        .update_operator(id, change, &user.actor())
-        .await
-        .map_err(operator_not_found)?;
-    Ok(Redirect::to(PATH).into_response())
+    update(&state, &user, id, change).await
 }
 
 #[derive(Deserialize)]
@@ -190,12 +200,7 @@ async fn change_status(
         role: None,
         status: Some(status),
     };
-    state
-        .store
-        .update_operator(id, change, &user.actor())
-        .await
-        .map_err(operator_not_found)?;
-    Ok(Redirect::to(PATH).into_response())
+    update(&state, &user, id, change).await
 }
 
 #[derive(Deserialize)]

@@ -60,8 +60,7 @@ pub struct Run {
 }
 
 /// How long starting a verification waits for its result before showing the progress.
-const WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
-const WAIT_STEPS: u32 = 30;
+const RESULT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The last verification started on this server (one at a time), kept in the state.
 #[derive(Default)]
@@ -102,7 +101,7 @@ async fn start(
         let store = state.store.clone();
         let key = state.audit_key.public_key();
         let verifications = state.verifications.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let result = verify_counting(&store, &key, &checked).await;
             let result = result.map_err(|e| e.to_string());
             verifications.with_run(|run| {
@@ -111,15 +110,9 @@ async fn start(
                 }
             });
         });
-        for _ in 0..WAIT_STEPS {
-            let done = state
-                .verifications
-                .with_run(|run| run.as_ref().is_some_and(|r| r.result.is_some()));
-            if done {
-                break;
-            }
-            tokio::time::sleep(WAIT_STEP).await;
-        }
+        // A short trail's result shows at once; a long one goes on in the background
+        // (the task is not cancelled when the wait ends).
+        let _ = tokio::time::timeout(RESULT_WAIT, task).await;
     }
     Ok(Redirect::to("/audit#verify-title").into_response())
 }
