@@ -49,12 +49,35 @@ permission!(
     ReadPeople: [Admin, Security, Auditor, Receptionist]
 );
 permission!(
-    /// Reading visits.
-    ReadVisits: [Admin, Security, Auditor, Receptionist]
+    /// Reading visits. A host reads only the visits it hosts (checked per object).
+    ReadVisits: [Admin, Security, Auditor, Receptionist, Host]
 );
 permission!(
-    /// Registering visits and checking visitors in and out.
+    /// Inviting visitors, editing and cancelling visits. A host only its own, to zones
+    /// the visit rules open and the host may enter (checked per object).
+    InviteVisitors: [Admin, Security, Receptionist, Host]
+);
+permission!(
+    /// The front desk: checking visitors in and out, handing out pool cards, badges.
     WriteVisits: [Admin, Security, Receptionist]
+);
+permission!(
+    /// Which zones are open to visitors, and a site's visit settings: reading them
+    /// (receptionists and hosts choose among them).
+    ReadVisitRules: [Admin, Security, Auditor, Receptionist, Host]
+);
+permission!(
+    /// Setting the visit rules; approving visits outside them; deciding watchlist
+    /// matches; keeping the watchlist and the document templates.
+    ManageVisitRules: [Admin, Security]
+);
+permission!(
+    /// Reading the watchlist and screening results.
+    ReadWatchlist: [Admin, Security, Auditor]
+);
+permission!(
+    /// Reading notifications sent (email, webhook) and their delivery results.
+    ReadNotifications: [Admin, Security, Auditor, Receptionist]
 );
 permission!(
     /// Asking the decision engine: "why can't this card open that door?", "who can

@@ -1,0 +1,1 @@
+//! Printable visitor badges (issue 13 item 6).

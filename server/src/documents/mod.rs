@@ -1,0 +1,1 @@
+//! Visitor documents: NDA and safety-briefing templates, signatures, signed copies (issue 13 item 5).

@@ -1,0 +1,1 @@
+//! Watchlist screening of visitors (issue 13 item 4).
