@@ -8,8 +8,9 @@
 //! - Every validity period is `[from, until)`: credential, grant, visit window and
 //!   vetting `cleared_until`. "Expires at 09:00:00" refuses at 09:00:00.000 exactly.
 //! - Visitors are never vetted (a vetting zone refuses them); a visit's permission for a
-//!   zone stands in for clearance, elsewhere a visitor's clearance is 0; a visit covers
-//!   exactly its allowed zones (no inheritance) and has no schedule beyond its window.
+//!   zone stands in for clearance and grant; a visit covers exactly its allowed zones
+//!   (no inheritance) and has no schedule beyond its window. A visitor at a zone outside
+//!   the visit is refused `zone_not_in_visit` by the first of rules 4–6 that applies.
 //! - Grant coverage: a grant on zone A covers A and every descendant T with
 //!   `T.level <= A.level` (see [`crate::policy::Policy::build`]).
 //! - Threat level: the clearance raise applies to everyone; exempt people pass a
@@ -55,10 +56,12 @@
 //!   unknown door is `unknown_door`.
 
 mod engine;
+mod may_enter;
 mod rules;
 mod state;
 
 pub use engine::decide;
+pub use may_enter::person_may_enter;
 pub use state::{EngineState, PendingKind, PendingRequest, Presence, Presences};
 
 use crate::model::Holder;
@@ -177,6 +180,9 @@ pub enum Reason {
     PolicyStale,
     /// Rule 9b: the entry would take a zone over its maximum occupancy.
     ZoneFull,
+    /// Rules 4–6 for a visitor: the zone is not one of the visit's zones (a visitor's
+    /// refusal says so, not "clearance" or "grant", which visitors never have).
+    ZoneNotInVisit,
 }
 
 impl Reason {

@@ -78,6 +78,11 @@ pub(super) fn holder_active(h: HolderRef<'_>, at: DateTime<Utc>) -> RuleResult {
     }
 }
 
+/// Rules 4–6 for a visitor at a zone the visit does not list.
+fn not_in_visit() -> RuleResult {
+    fail(Reason::ZoneNotInVisit, "zone not part of the visit")
+}
+
 /// Rule 4. Visitors are never vetted, so a vetting zone refuses them outright.
 pub(super) fn vetting(h: HolderRef<'_>, zone: &Zone, at: DateTime<Utc>) -> RuleResult {
     if !zone.vetting_required {
@@ -85,6 +90,7 @@ pub(super) fn vetting(h: HolderRef<'_>, zone: &Zone, at: DateTime<Utc>) -> RuleR
     }
     let invalid = |d: String| fail(Reason::VettingInvalid, d);
     match h {
+        HolderRef::Visit(v) if !v.allowed_zone_ids.contains(&zone.id) => not_in_visit(),
         HolderRef::Visit(_) => fail(Reason::VettingInvalid, "visitors are not vetted"),
         HolderRef::Person(p) => match &p.vetting {
             None => fail(Reason::VettingInvalid, "no vetting on record"),
@@ -108,7 +114,7 @@ pub(super) fn clearance(h: HolderRef<'_>, zone: &Zone, site: &Site) -> RuleResul
         HolderRef::Visit(v) if v.allowed_zone_ids.contains(&zone.id) => {
             return pass("zone allowed by the visit");
         }
-        HolderRef::Visit(_) => 0,
+        HolderRef::Visit(_) => return not_in_visit(),
     };
     if have >= required {
         pass("clearance sufficient")
@@ -141,7 +147,8 @@ pub(super) fn grant(
 ) -> RuleResult {
     let covered = match h {
         HolderRef::Person(p) => covering(policy, p, zone, at).next().is_some(),
-        HolderRef::Visit(v) => v.allowed_zone_ids.contains(&zone.id),
+        HolderRef::Visit(v) if v.allowed_zone_ids.contains(&zone.id) => true,
+        HolderRef::Visit(_) => return not_in_visit(),
     };
     if covered {
         pass("a grant covers the zone")

@@ -43,6 +43,7 @@ pub fn reason(reason: Reason) -> &'static str {
         Reason::Granted => "All rules passed",
         Reason::PolicyStale => "Door's policy out of date",
         Reason::ZoneFull => "Zone full",
+        Reason::ZoneNotInVisit => "Zone not part of the visit",
     }
 }
 

@@ -134,6 +134,7 @@ const ROWS: &[Row] = &[
     row("no vetting", |s| { vetting_required(s); person_mut(s, ALICE).vetting = None; }, VettingInvalid),
     row("no vetting, zone needs none", |s| person_mut(s, ALICE).vetting = None, Granted),
     row("visitor in vetting zone", vetting_required, VettingInvalid).card(VISIT_CARD),
+    row("visitor, vetting zone not in the visit", |s| zone_mut(s, SECURE).vetting_required = true, ZoneNotInVisit).card(VISIT_CARD).door(DOOR_SECURE),
     // Rule 5: clearance 3 vs level 2, raised.
     row("threat raise 1: 3 >= 2+1", |s| raise(s, 1), Granted),
     row("threat raise 2: 3 < 2+2", |s| raise(s, 2), InsufficientClearance),
@@ -141,8 +142,8 @@ const ROWS: &[Row] = &[
     row("clearance below level", |s| person_mut(s, ALICE).clearance = 1, InsufficientClearance),
     row("raise applies to exempt people", |s| { raise(s, 2); s.sites[0].threat.exempt.insert(ALICE); }, InsufficientClearance),
     row("visit permission stands in for clearance", |s| raise(s, 2), Granted).card(VISIT_CARD),
-    row("visitor, zone not allowed, level 3", none, InsufficientClearance).card(VISIT_CARD).door(DOOR_SECURE),
-    row("visitor, zone not allowed, level 0", |s| zone_mut(s, CTRL_CHILD).level = 0, NoGrant).card(VISIT_CARD).door(DOOR_CHILD),
+    row("visitor, zone not allowed, level 3", none, ZoneNotInVisit).card(VISIT_CARD).door(DOOR_SECURE),
+    row("visitor, zone not allowed, level 0", |s| zone_mut(s, CTRL_CHILD).level = 0, ZoneNotInVisit).card(VISIT_CARD).door(DOOR_CHILD),
     // Rule 6: coverage and validity.
     row("child of same level is covered", none, Granted).door(DOOR_CHILD),
     row("child of higher level is not", none, NoGrant).door(DOOR_SECURE),
@@ -301,6 +302,7 @@ const WIRE_REASONS: &[&str] = &[
     "granted",
     "policy_stale",
     "zone_full",
+    "zone_not_in_visit",
 ];
 
 #[test]
