@@ -25,6 +25,7 @@ pub mod screening;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod visits;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;

@@ -48,6 +48,7 @@ mod people_common;
 mod people_load;
 mod people_search;
 mod vetting;
+mod visit_rules;
 mod visits;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
@@ -56,7 +57,11 @@ pub use people::{NewPerson, PersonChange, PersonRecord};
 pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
-pub use visits::{NewVisit, VisitRecord};
+pub use visit_rules::{SiteVisitSettings, VisitorZone};
+pub use visits::{
+    NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, display_check_in_code,
+    normalise_check_in_code,
+};
 // door agents and what they upload
 mod agents;
 mod door_live;

@@ -2,6 +2,8 @@
 //! one transaction: a change without its record cannot happen.
 
 use super::operator_log::{Actor, NewLogEntry};
+use super::people_common::Table;
+use super::site_model::ModelError;
 use super::{Db, Store, StoreError, now, on};
 use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
@@ -40,6 +42,9 @@ pub struct Operator {
     pub role: Role,
     #[sqlx(try_from = "String")]
     pub status: OperatorStatus,
+    /// The person this account is (a host invites that person's visitors); absent when
+    /// not linked.
+    pub person_id: Option<Uuid>,
     #[sqlx(try_from = "StoredTime")]
     pub created_at: DateTime<Utc>,
     #[sqlx(try_from = "StoredTime")]
@@ -56,7 +61,7 @@ impl Operator {
 macro_rules! select_operator {
     ($($rest:literal)?) => {
         concat!(
-            "SELECT id, username, display_name, role, status, created_at, updated_at",
+            "SELECT id, username, display_name, role, status, person_id, created_at, updated_at",
             " FROM operators ",
             $($rest)?
         )
@@ -93,6 +98,7 @@ impl Store {
             display_name: new.display_name,
             role: new.role,
             status: OperatorStatus::Active,
+            person_id: None,
             created_at: at,
             updated_at: at,
         };
@@ -270,6 +276,51 @@ impl Store {
                     Some(&after),
                 ))
                 .await?;
+            tx.commit().await?;
+            after
+        });
+        Ok(after)
+    }
+
+    /// Links the account to the person it is (`None` unlinks). The person must exist
+    /// (422 on `person_id`); a person has at most one account (409).
+    #[tracing::instrument(skip_all)]
+    pub async fn link_operator_person(
+        &self,
+        id: Uuid,
+        person_id: Option<Uuid>,
+        actor: &Actor,
+    ) -> Result<Operator, ModelError> {
+        let after = on!(self.write().await?, |mut tx| {
+            let before = sqlx::query_as::<_, Operator>(select_operator!("WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(person_id) = person_id {
+                Db::from(&mut *tx)
+                    .require_row(Table::People, person_id, "person_id")
+                    .await?;
+            }
+            let after = Operator {
+                person_id,
+                updated_at: now(),
+                ..before.clone()
+            };
+            sqlx::query("UPDATE operators SET person_id = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(person_id)
+                .bind(after.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            let entry = NewLogEntry::new(
+                actor,
+                "operator.link_person",
+                "operator",
+                id,
+                Some(&before),
+                Some(&after),
+            );
+            Db::from(&mut *tx).insert_log(&entry).await?;
             tx.commit().await?;
             after
         });

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_operators, create_operator))
         .routes(routes!(get_operator, update_operator))
         .routes(routes!(set_password))
+        .routes(routes!(link_person))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -48,6 +49,13 @@ pub struct UpdateOperator {
     status: Option<OperatorStatus>,
     #[schema(pattern = "\\S", min_length = 1, max_length = 128)]
     display_name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkPerson {
+    /// The person the account is; `null` unlinks.
+    person_id: Option<Uuid>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -139,6 +147,29 @@ async fn update_operator(
         .await
         .map_err(not_found)?;
     Ok(Json(operator))
+}
+
+/// Link the account to the person it is, or unlink it (`null`). A host invites, sees
+/// and is told about the visitors of that person. The person must exist (422); a
+/// person has at most one account (409).
+#[utoipa::path(put, path = "/operators/{id}/person", tag = "operators", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = LinkPerson,
+    responses((status = 200, body = Operator), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn link_person(
+    State(state): State<AppState>,
+    auth: Authorized<ManageOperators>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<LinkPerson>,
+) -> Result<Json<Operator>, ApiError> {
+    let linked = state
+        .store
+        .link_operator_person(id, request.person_id, &auth.actor())
+        .await;
+    Ok(Json(
+        linked.map_err(super::site_model::not_found("operator"))?,
+    ))
 }
 
 /// Set an operator's password; ends their sessions.

@@ -46,6 +46,7 @@ async fn two_visits(store: &Store) -> (Uuid, Uuid) {
                     window_end: now() + chrono::Duration::hours(hours),
                     allowed_zone_ids: [lobby.id].into(),
                     escort_required: false,
+                    ..Default::default()
                 },
                 &Actor::cli(),
             )

@@ -87,6 +87,7 @@ impl Site {
                     window_end: now() + Duration::hours(8),
                     allowed_zone_ids: [lobby].into(),
                     escort_required: false,
+                    ..Default::default()
                 },
                 &Actor::cli(),
             )

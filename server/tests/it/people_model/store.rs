@@ -224,6 +224,7 @@ pub(crate) fn visit(host: Uuid, zone_id: Uuid) -> NewVisit {
         window_end: now() + Duration::hours(8),
         allowed_zone_ids: [zone_id].into(),
         escort_required: true,
+        ..Default::default()
     }
 }
 
