@@ -116,6 +116,11 @@ pub const ADMIN_PAGES: &[PageLink] = &[
         roles: ReadSecurityModel::ROLES,
     },
     PageLink {
+        path: "/admin/visit-rules",
+        label: "Visit rules",
+        roles: ReadSecurityModel::ROLES,
+    },
+    PageLink {
         path: "/admin/import",
         label: "HR import",
         roles: WriteSecurityModel::ROLES,

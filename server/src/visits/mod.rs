@@ -89,6 +89,12 @@ async fn apply_rules(
     new: &mut NewVisit,
     site_id: Option<Uuid>,
 ) -> Result<(), ApiError> {
+    match state.store.person(new.host_person_id).await {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::field("host_person_id", "no such person"));
+        }
+        other => other?,
+    };
     let judged = judged(state, new, site_id).await?;
     new.site_id = judged.site_id;
     new.escort_required = judged.escort_required;

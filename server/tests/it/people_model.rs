@@ -2,7 +2,7 @@
 //! and PostgreSQL (`store`), and the HTTP contract (`api`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod api;
+pub(crate) mod api;
 mod api_visits;
 mod store;
 mod store_holders;

@@ -37,8 +37,11 @@ const READ_VISITS: &[Role] = &[
     Role::Security,
     Role::Auditor,
     Role::Receptionist,
+    Role::Host,
 ];
+const INVITE: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist, Role::Host];
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
+const READ_VISIT_RULES: &[Role] = &Role::ALL;
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
 const READ_AGENTS: &[Role] = &[Role::Admin, Role::Security];
@@ -58,6 +61,7 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("put", "/api/v1/auth/me/password") => Roles(ALL),
         ("get" | "post", "/api/v1/operators") => Roles(ADMIN),
         ("get" | "patch", "/api/v1/operators/{id}") => Roles(ADMIN),
+        ("put", "/api/v1/operators/{id}/person") => Roles(ADMIN),
         ("put", "/api/v1/operators/{id}/password") => Roles(ADMIN),
         ("get", "/api/v1/operator-log") => Roles(ADMIN_AUDITOR),
         ("get", "/api/v1/audit/verify") => Roles(ADMIN_AUDITOR),
@@ -122,10 +126,17 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         | ("put", "/api/v1/people/{id}/vetting" | "/api/v1/groups/{id}/members")
         | ("delete", "/api/v1/groups/{id}" | "/api/v1/grants/{id}") => Roles(WRITE_MODEL),
         ("get", "/api/v1/visits" | "/api/v1/visits/{id}") => Roles(READ_VISITS),
-        (
-            "post",
-            "/api/v1/visits" | "/api/v1/visits/{id}/check-in" | "/api/v1/visits/{id}/check-out",
-        ) => Roles(WRITE_VISITS),
+        ("post", "/api/v1/visits" | "/api/v1/invitations" | "/api/v1/visits/{id}/cancel")
+        | ("patch", "/api/v1/visits/{id}") => Roles(INVITE),
+        ("post", "/api/v1/visits/{id}/check-in" | "/api/v1/visits/{id}/check-out")
+        | ("get", "/api/v1/visits/by-code/{code}") => Roles(WRITE_VISITS),
+        ("post", "/api/v1/visits/{id}/approve")
+        | ("put", "/api/v1/zones/{id}/visitor-rule" | "/api/v1/sites/{id}/visit-settings") => {
+            Roles(WRITE_MODEL)
+        }
+        ("get", "/api/v1/visitor-zones" | "/api/v1/sites/{id}/visit-settings") => {
+            Roles(READ_VISIT_RULES)
+        }
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
             Roles(READ_AGENTS)

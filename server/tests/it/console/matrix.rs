@@ -6,8 +6,8 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, Permission,
-    ReadAudit, RunMuster, WriteSecurityModel,
+    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, ManageVisitRules,
+    Permission, ReadAudit, RunMuster, WriteSecurityModel,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -23,6 +23,15 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
+        // Visit rules.
+        (
+            format!("/admin/visit-rules/sites/{site}"),
+            ManageVisitRules::ROLES,
+        ),
+        (
+            format!("/admin/visit-rules/zones/{nil}"),
+            ManageVisitRules::ROLES,
+        ),
         (format!("/desk/doors/{nil}/release"), ControlDoors::ROLES),
         (format!("/desk/doors/{nil}/mode"), ControlDoors::ROLES),
         // Administration: people, cards, groups, grants, import.

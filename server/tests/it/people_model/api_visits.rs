@@ -116,8 +116,27 @@ async fn groups_grants_and_visits_follow_the_contract() {
     )
     .await;
 
-    let visit = json!({"visitor_name": "Vera", "host_person_id": ada, "window_start": "2000-01-01T00:00:00Z",
-        "window_end": "2999-01-01T00:00:00Z", "allowed_zone_ids": [zone], "escort_required": true});
+    // The host may enter the zone, and security opened it to visitors for a working day.
+    let own = json!({"person_id": ada, "zone_id": zone});
+    expect(
+        app.post("/api/v1/grants", &admin, own).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let rule = json!({"longest_visit_minutes": 720});
+    let rule_path = format!("/api/v1/zones/{zone}/visitor-rule");
+    expect(
+        send(&app, Method::PUT, &rule_path, &admin, Some(rule)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let now = chrono::Utc::now();
+    let (start, end) = (
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(8),
+    );
+    let visit = json!({"visitor_name": "Vera", "host_person_id": ada, "window_start": start,
+        "window_end": end, "allowed_zone_ids": [zone], "escort_required": true});
     let visit = expect(
         app.post("/api/v1/visits", &admin, visit).await,
         StatusCode::CREATED,
@@ -175,7 +194,7 @@ async fn groups_grants_and_visits_follow_the_contract() {
     )
     .await;
     let no_host = json!({"visitor_name": "V", "host_person_id": uuid::Uuid::new_v4(), "window_start": "2030-01-01T00:00:00Z",
-        "window_end": "2031-01-01T00:00:00Z", "allowed_zone_ids": [zone]});
+        "window_end": "2030-01-01T08:00:00Z", "allowed_zone_ids": [zone]});
     invalid(
         app.post("/api/v1/visits", &admin, no_host).await,
         "host_person_id",
