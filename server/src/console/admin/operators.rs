@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/operators/{id}/role", post(change_role))
         .route("/admin/operators/{id}/status", post(change_status))
         .route("/admin/operators/{id}/password", post(set_password))
+        .route("/admin/operators/{id}/person", post(link_person))
 }
 
 struct OperatorRow {
@@ -43,6 +44,8 @@ struct OperatorRow {
     active: bool,
     created: String,
     is_me: bool,
+    /// The linked person's name (hosts invite that person's visitors).
+    person: Option<String>,
 }
 
 #[derive(Template)]
@@ -86,9 +89,19 @@ async fn list(
         }
     }
     operators.sort_by(|a, b| a.username.cmp(&b.username));
+    let mut people = crate::console::names::PeopleNames::default();
+    let mut linked = Vec::with_capacity(operators.len());
+    for o in &operators {
+        linked.push(match o.person_id {
+            Some(id) => Some(people.name(&state.store, id).await?),
+            None => None,
+        });
+    }
     let rows = operators
         .into_iter()
-        .map(|o| OperatorRow {
+        .zip(linked)
+        .map(|(o, person)| OperatorRow {
+            person,
             is_me: o.id == user.principal.operator_id,
             role_label: role_label(o.role),
             active: o.status == OperatorStatus::Active,
@@ -222,5 +235,52 @@ async fn set_password(
         .set_operator_password(id, &hash, &user.actor())
         .await
         .map_err(operator_not_found)?;
+    Ok(Redirect::to(PATH).into_response())
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    /// The person's name as in People (exact, ignoring case); empty unlinks.
+    #[serde(default)]
+    person: String,
+}
+
+/// `POST /admin/operators/{id}/person`: links the account to the one person of that
+/// name (ignoring case), or unlinks it when empty; an unknown or ambiguous name is
+/// refused naming the field.
+async fn link_person(
+    State(state): State<AppState>,
+    user: Console<ManageOperators>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, Failure> {
+    let name = form.person.trim();
+    let person_id = if name.is_empty() {
+        None
+    } else {
+        let found = state
+            .store
+            .search_people(None, Some(name), None, 50)
+            .await?;
+        let exact: Vec<_> = found
+            .iter()
+            .filter(|p| p.name.to_lowercase() == name.to_lowercase())
+            .collect();
+        match exact.as_slice() {
+            [one] => Some(one.id),
+            [] => return Err(ApiError::field("person", "no person has this name").into()),
+            _ => {
+                let problem = "several people have this name; rename one on the People page";
+                return Err(ApiError::field("person", problem).into());
+            }
+        }
+    };
+    let linked = state
+        .store
+        .link_operator_person(id, person_id, &user.actor())
+        .await;
+    linked.map_err(crate::api::routes::site_model::not_found::<
+        crate::store::ModelError,
+    >("operator"))?;
     Ok(Redirect::to(PATH).into_response())
 }

@@ -23,6 +23,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
+        (
+            format!("/admin/operators/{nil}/person"),
+            ManageOperators::ROLES,
+        ),
         // Visit rules.
         (
             format!("/admin/visit-rules/sites/{site}"),
