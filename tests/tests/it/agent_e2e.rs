@@ -730,6 +730,12 @@ async fn k_an_escorted_visitor_is_recorded_as_entering_and_placed_inside() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Security opens the office to visitors.
+    let rule = json!({"longest_visit_minutes": 600});
+    let opened = api
+        .put(&format!("/zones/{office}/visitor-rule"), admin, &rule)
+        .await;
+    assert!(opened.status().is_success(), "{}", opened.status());
     let now = chrono::Utc::now();
     let visit = api
         .created(
