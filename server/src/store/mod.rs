@@ -59,8 +59,8 @@ pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visit_rules::{SiteVisitSettings, VisitorZone};
 pub use visits::{
-    NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, display_check_in_code,
-    normalise_check_in_code,
+    NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, VisitorRecord,
+    display_check_in_code, normalise_check_in_code,
 };
 // door agents and what they upload
 mod agents;

@@ -68,6 +68,21 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
+                // The visitor's details go with the last of their visits to be purged.
+                sqlx::query(
+                    "UPDATE visitors SET name = $2, organisation = NULL, email = NULL, \
+                     phone = NULL, date_of_birth = NULL, id_document_type = NULL, \
+                     id_document_last_digits = NULL, photo = NULL, photo_type = NULL, \
+                     purged_at = $3, updated_at = $3 \
+                     WHERE id = (SELECT visitor_id FROM visits WHERE id = $1) \
+                     AND purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM visits o \
+                     WHERE o.visitor_id = visitors.id AND o.purged_at IS NULL)",
+                )
+                .bind(visit)
+                .bind(PURGED_NAME)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
                 let entries = sqlx::query_as::<_, OperatorRow>(
                     "SELECT id, at, actor_id, actor, action, target_type, target_id, before, \
                      after, request_id, detail_salt, detail_hash FROM operator_log \

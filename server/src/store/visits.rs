@@ -139,6 +139,23 @@ impl VisitRecord {
     }
 }
 
+/// A visitor as stored: the same person across visits (documents, screening history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Visitor)]
+pub struct VisitorRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub organisation: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub id_document_type: Option<String>,
+    pub id_document_last_digits: Option<String>,
+    /// When retention replaced the details (absent while kept).
+    #[sqlx(try_from = "OptionalStoredTime")]
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
 /// A visitor's details as registered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NewVisitor {
@@ -500,6 +517,21 @@ impl Store {
         let visit = tx.db().visit(id).await?;
         tx.commit().await?;
         Ok(visit)
+    }
+
+    /// One visitor ([`StoreError::NotFound`] when none).
+    #[tracing::instrument(skip_all, fields(%id))]
+    pub async fn visitor(&self, id: Uuid) -> Result<VisitorRecord, StoreError> {
+        on!(self.pool(), |pool| {
+            sqlx::query_as::<_, VisitorRecord>(
+                "SELECT id, name, organisation, email, phone, date_of_birth, id_document_type, \
+                 id_document_last_digits, purged_at FROM visitors WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::from)
+        })
     }
 
     /// The visit a check-in code (as typed or scanned) belongs to.

@@ -9,7 +9,7 @@ use gatehouse_server::audit::checkpoint::AuditKey;
 use gatehouse_server::audit::export::offline::verify_export;
 use gatehouse_server::audit::export::{self, ExportFilter, ExportRequest, Format};
 use gatehouse_server::audit::verify::verify;
-use gatehouse_server::store::{Actor, NewPerson, NewVisit, PURGED_NAME, Store, now};
+use gatehouse_server::store::{Actor, NewPerson, NewVisit, NewVisitor, PURGED_NAME, Store, now};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -46,6 +46,12 @@ async fn two_visits(store: &Store) -> (Uuid, Uuid) {
                     window_end: now() + chrono::Duration::hours(hours),
                     allowed_zone_ids: [lobby.id].into(),
                     escort_required: false,
+                    visitor: NewVisitor {
+                        email: Some("visitor@example.org".into()),
+                        phone: Some("+49 30 123456".into()),
+                        id_document_last_digits: Some("4711".into()),
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 &Actor::cli(),
@@ -88,6 +94,18 @@ async fn ended_visits_lose_personal_data_and_the_trail_still_verifies(db: &TestD
     let purged = store.visit(ended).await.unwrap();
     assert_eq!(purged.visitor_name, PURGED_NAME);
     assert_eq!(purged.visitor_organisation, None);
+    let visitor = store.visitor(purged.visitor_id.unwrap()).await.unwrap();
+    assert_eq!(
+        (visitor.name.as_str(), &visitor.email, &visitor.phone),
+        (PURGED_NAME, &None, &None)
+    );
+    assert_eq!(visitor.id_document_last_digits, None);
+    assert!(visitor.purged_at.is_some());
+    let kept = store
+        .visitor(store.visit(current).await.unwrap().visitor_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(kept.email.as_deref(), Some("visitor@example.org"));
     let details = logged_details(&store, ended).await;
     assert_eq!(details.len(), 2);
     assert!(
