@@ -12,6 +12,7 @@ pub mod admin;
 pub mod assets;
 pub mod csrf;
 pub mod desk;
+pub mod kiosk;
 pub mod labels;
 pub mod login;
 pub mod names;
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .merge(desk::router())
         .merge(admin::router())
         .merge(records::router())
+        .merge(kiosk::router())
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn(console_headers))
 }

@@ -3,9 +3,9 @@
 
 use crate::api::error::ApiError;
 use crate::auth::permissions::{
-    AnyOperator, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms, ReadAudit,
-    ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth, ReadVisits,
-    WriteSecurityModel,
+    AnyOperator, ManageAgents, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms,
+    ReadAudit, ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth,
+    ReadVisits, WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -129,6 +129,11 @@ pub const ADMIN_PAGES: &[PageLink] = &[
         path: "/admin/agents",
         label: "Door agents",
         roles: ReadAgents::ROLES,
+    },
+    PageLink {
+        path: "/admin/kiosks",
+        label: "Kiosks",
+        roles: ManageAgents::ROLES,
     },
     PageLink {
         path: "/admin/operators",

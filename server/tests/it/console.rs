@@ -9,6 +9,7 @@ pub mod client;
 mod doors;
 mod events;
 mod forms;
+mod kiosk;
 mod matrix;
 mod reports;
 mod sessions;

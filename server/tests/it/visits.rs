@@ -4,4 +4,4 @@
 mod hosts;
 mod invitations;
 mod rules;
-mod support;
+pub(crate) mod support;

@@ -7,6 +7,7 @@ pub mod agents;
 pub mod groups;
 pub mod health;
 pub mod import;
+pub mod kiosks;
 pub mod operators;
 pub mod people;
 pub mod schedules;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(import::router())
         .merge(agents::router())
+        .merge(kiosks::router())
         .merge(operators::router())
         .merge(health::router())
         .merge(visit_rules::router())

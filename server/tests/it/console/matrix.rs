@@ -27,6 +27,8 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             format!("/admin/operators/{nil}/person"),
             ManageOperators::ROLES,
         ),
+        ("/admin/kiosks".to_owned(), ManageAgents::ROLES),
+        (format!("/admin/kiosks/{nil}/revoke"), ManageAgents::ROLES),
         // Visit rules.
         (
             format!("/admin/visit-rules/sites/{site}"),
