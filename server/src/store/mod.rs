@@ -57,6 +57,7 @@ pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visits::{NewVisit, VisitRecord};
+pub mod notifications;
 // door agents and what they upload
 mod agents;
 mod door_live;

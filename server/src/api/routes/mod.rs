@@ -20,6 +20,7 @@ pub mod zones;
 pub mod credentials;
 pub mod grants;
 pub mod groups;
+pub mod notifications;
 pub mod people;
 pub mod visits;
 // door agents: operator side, agent side, and the events they upload
