@@ -38,6 +38,12 @@ const READ_VISITS: &[Role] = &[
     Role::Auditor,
     Role::Receptionist,
 ];
+const READ_NOTIFICATIONS: &[Role] = &[
+    Role::Admin,
+    Role::Security,
+    Role::Auditor,
+    Role::Receptionist,
+];
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
@@ -126,6 +132,8 @@ fn rule(method: &str, path: &str) -> Option<Access> {
             "post",
             "/api/v1/visits" | "/api/v1/visits/{id}/check-in" | "/api/v1/visits/{id}/check-out",
         ) => Roles(WRITE_VISITS),
+        ("get", "/api/v1/notifications") => Roles(READ_NOTIFICATIONS),
+        ("post", "/api/v1/notifications/{id}/retry") => Roles(WRITE_VISITS),
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
             Roles(READ_AGENTS)
