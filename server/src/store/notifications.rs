@@ -112,6 +112,8 @@ pub struct NotificationRecord {
     pub visit_id: Option<Uuid>,
     /// The visit's visitor, when the notification is about a visit.
     pub visitor_name: Option<String>,
+    /// The visit's site (its time zone shows the times), when known.
+    pub site_id: Option<Uuid>,
     #[sqlx(try_from = "String")]
     pub state: NotificationState,
     /// Attempts made so far.
@@ -134,8 +136,8 @@ macro_rules! select_notification {
     ($rest:literal) => {
         concat!(
             "SELECT n.id, n.kind, n.channel, n.recipient, n.subject, n.visit_id, ",
-            "v.visitor_name, n.state, n.attempts, n.next_attempt_at, n.last_error, ",
-            "n.delivered_at, n.created_at, n.updated_at ",
+            "v.visitor_name, v.site_id, n.state, n.attempts, n.next_attempt_at, ",
+            "n.last_error, n.delivered_at, n.created_at, n.updated_at ",
             "FROM notifications n LEFT JOIN visits v ON v.id = n.visit_id ",
             $rest
         )

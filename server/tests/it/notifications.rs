@@ -2,6 +2,7 @@
 //! running server to a real SMTP server (aiosmtpd) and a real HTTP receiver that checks
 //! the webhook signature with its own code.
 
+mod console;
 mod delivery;
 mod outbox;
 mod support;

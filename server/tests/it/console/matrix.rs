@@ -23,6 +23,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
+        (
+            format!("/notifications/{nil}/retry"),
+            gatehouse_server::auth::permissions::WriteVisits::ROLES,
+        ),
         (format!("/desk/doors/{nil}/release"), ControlDoors::ROLES),
         (format!("/desk/doors/{nil}/mode"), ControlDoors::ROLES),
         // Administration: people, cards, groups, grants, import.
