@@ -235,6 +235,37 @@ mod tests {
         assert_eq!(s.problem().map(|p| p.0), Some("notify.smtp.from"));
     }
 
+    /// The shipped `config/server.toml` states the defaults; a file's SMTP section and
+    /// secrets are read (and still hidden from `Debug`).
+    #[test]
+    fn the_shipped_config_states_the_defaults_and_secrets_are_read() {
+        use secrecy::ExposeSecret;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let shipped = crate::config::Settings::load(Some(&dir.join("../config/server.toml")));
+        let shipped = shipped.unwrap().notify;
+        assert_eq!(
+            serde_json::to_value(&shipped).unwrap(),
+            serde_json::to_value(NotifySettings::default()).unwrap()
+        );
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("server.toml");
+        std::fs::write(
+            &path,
+            "[notify.smtp]\nhost = \"mail\"\nfrom = \"gh@example.org\"\nusername = \"u\"\n\
+             password = \"pw-789\"\n[notify.webhook]\nurls = [\"https://h.example/x\"]\n\
+             secret = \"key-012\"\n",
+        )
+        .unwrap();
+        let notify = crate::config::Settings::load(Some(&path)).unwrap().notify;
+        let smtp = notify.smtp.as_ref().unwrap();
+        assert_eq!((smtp.port(), smtp.tls), (587, SmtpTls::Starttls));
+        assert_eq!(smtp.password.as_ref().unwrap().expose_secret(), "pw-789");
+        let secret = notify.webhook.secret.as_ref().unwrap();
+        assert_eq!(secret.expose_secret(), "key-012");
+        let debug = format!("{notify:?}");
+        assert!(!debug.contains("pw-789") && !debug.contains("key-012"));
+    }
+
     #[test]
     fn debug_hides_the_secrets() {
         let s = NotifySettings {
