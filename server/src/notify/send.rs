@@ -40,7 +40,7 @@ impl SendError {
     }
 }
 
-/// What sends: the SMTP transport (built once, it pools connections) and the HTTP client.
+/// What sends: the SMTP transport and the HTTP client, built once at start-up.
 pub struct Senders {
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, lettre::Address)>,
     http: reqwest::Client,

@@ -78,7 +78,8 @@ pub async fn deliver_due(
                     "notification failed; will retry");
             }
             Delivery::Failed { error } => {
-                tracing::warn!(id = %one.id, attempts = one.attempts, %error, "notification failed");
+                tracing::warn!(id = %one.id, attempts = one.attempts, %error,
+                    "notification failed");
             }
         }
         store
