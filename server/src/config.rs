@@ -44,6 +44,9 @@ pub struct Settings {
     /// How long a web console login lasts.
     #[serde(default)]
     pub console: crate::console::ConsoleSettings,
+    /// Invitation and arrival notices: SMTP, webhooks, retries.
+    #[serde(default)]
+    pub notify: crate::notify::NotifySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +164,7 @@ impl Default for Settings {
             retention: crate::retention::RetentionSettings::default(),
             alarms: crate::alarms::AlarmSettings::default(),
             console: crate::console::ConsoleSettings::default(),
+            notify: crate::notify::NotifySettings::default(),
         }
     }
 }
@@ -219,6 +223,9 @@ impl Settings {
             return fail(key, why);
         }
         if let Some((key, why)) = self.console.problem() {
+            return fail(key, why);
+        }
+        if let Some((key, why)) = self.notify.problem() {
             return fail(key, why);
         }
         let desk = &self.alarms;

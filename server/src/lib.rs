@@ -102,6 +102,8 @@ pub async fn launch(
     bootstrap::ensure_admin(&store, &settings.bootstrap).await?;
     auth::password::warm_up().await?;
     let audit_key = Arc::new(audit::checkpoint::AuditKey::load(&store).await?);
+    let senders = notify::send::Senders::new(&settings.notify)?;
+    let notifier = Arc::new(notify::Notifier::new(settings.notify.clone()));
     let state = AppState {
         tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
         throttle: Arc::new(LoginThrottle::new(&settings.auth)),
@@ -122,11 +124,13 @@ pub async fn launch(
             instructions: settings.alarms.instructions.clone(),
         }),
         verifications: Arc::default(),
+        notifier: notifier.clone(),
         store: store.clone(),
     };
     alarms::apply(&store, settings.alarms.clone()).await?;
     let retention = tokio::spawn(retention::run(store.clone(), settings.retention));
     let offline_agents = tokio::spawn(alarms::run(store.clone(), settings.alarms.clone()));
+    let notifications = tokio::spawn(notify::worker::run(store.clone(), notifier, senders));
     let checkpoints = tokio::spawn(audit::checkpoint::run(
         store.clone(),
         audit_key.clone(),
@@ -212,6 +216,7 @@ pub async fn launch(
     checkpoints.abort();
     offline_agents.abort();
     retention.abort();
+    notifications.abort();
     if let Err(error) = audit::checkpoint::checkpoint_if_due(
         &store,
         &audit_key,

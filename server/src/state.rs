@@ -25,4 +25,6 @@ pub struct AppState {
     pub alarm_desk: Arc<crate::alarm_desk::AlarmDesk>,
     /// The whole-trail verification last started from the console on this server.
     pub verifications: Arc<crate::console::records::audit::Verifications>,
+    /// Builds notifications and wakes their delivery worker after an enqueue.
+    pub notifier: Arc<crate::notify::Notifier>,
 }

@@ -76,6 +76,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::grants::router())
         .merge(routes::visits::router())
         .merge(routes::visit_rules::router())
+        .merge(routes::notifications::router())
         // bulk onboarding from HR
         .merge(routes::import::router())
         // door agents: operator side, agent side, and the events they upload

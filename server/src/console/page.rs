@@ -79,6 +79,11 @@ pub const PAGES: &[PageLink] = &[
         roles: ReadVisits::ROLES,
     },
     PageLink {
+        path: "/notifications",
+        label: "Notifications",
+        roles: crate::auth::permissions::ReadNotifications::ROLES,
+    },
+    PageLink {
         path: ADMIN,
         label: "Administration",
         roles: ReadSecurityModel::ROLES,

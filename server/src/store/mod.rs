@@ -64,6 +64,7 @@ pub use visits::{
     NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, VisitorRecord,
     display_check_in_code, normalise_check_in_code,
 };
+pub mod notifications;
 // door agents and what they upload
 mod agents;
 mod door_live;

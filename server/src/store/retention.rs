@@ -104,6 +104,9 @@ impl Store {
                 summary.visits += 1;
                 summary.log_entries += entries.len() as u64;
             }
+            Db::from(&mut *tx)
+                .purge_notifications(&visits, cutoff, at)
+                .await?;
             if summary.visits > 0 {
                 let details = serde_json::json!({"cutoff": cutoff, "summary": summary});
                 let entry = NewLogEntry::new(

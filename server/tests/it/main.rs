@@ -27,6 +27,7 @@ mod events_search;
 mod import;
 mod jwt_attacks;
 mod login_throttle;
+mod notifications;
 mod occupancy;
 mod operator_log_filters;
 mod own_password;

@@ -40,6 +40,12 @@ const READ_VISITS: &[Role] = &[
     Role::Host,
 ];
 const INVITE: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist, Role::Host];
+const READ_NOTIFICATIONS: &[Role] = &[
+    Role::Admin,
+    Role::Security,
+    Role::Auditor,
+    Role::Receptionist,
+];
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
 const READ_VISIT_RULES: &[Role] = &Role::ALL;
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
@@ -137,6 +143,8 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get", "/api/v1/visitor-zones" | "/api/v1/sites/{id}/visit-settings") => {
             Roles(READ_VISIT_RULES)
         }
+        ("get", "/api/v1/notifications") => Roles(READ_NOTIFICATIONS),
+        ("post", "/api/v1/notifications/{id}/retry") => Roles(WRITE_VISITS),
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
             Roles(READ_AGENTS)

@@ -17,6 +17,7 @@ mod console_escaping;
 mod console_events;
 mod console_lockdown;
 mod console_muster;
+mod console_notifications;
 mod console_pages;
 mod console_replicas;
 mod console_roles;

@@ -20,6 +20,7 @@ pub mod zones;
 pub mod credentials;
 pub mod grants;
 pub mod groups;
+pub mod notifications;
 pub mod people;
 pub mod visit_rules;
 pub mod visits;

@@ -6,6 +6,7 @@ pub mod alarms;
 pub mod doors;
 pub mod events;
 pub mod muster;
+pub mod notifications;
 pub mod occupancy;
 pub mod operator_log;
 pub mod threat;
@@ -34,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/muster/{id}/print", get(muster::print))
         .route("/muster/{id}/accounted", post(muster::accounted))
         .route("/muster/{id}/close", post(muster::close))
+        .route("/notifications", get(notifications::page))
+        .route("/notifications/{id}/retry", post(notifications::retry))
         .route("/occupancy", get(occupancy::page))
         .route("/operator-log", get(operator_log::page))
         .route("/threat", get(threat::page))

@@ -38,6 +38,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             format!("/admin/visit-rules/zones/{nil}"),
             ManageVisitRules::ROLES,
         ),
+        (
+            format!("/notifications/{nil}/retry"),
+            gatehouse_server::auth::permissions::WriteVisits::ROLES,
+        ),
         (format!("/desk/doors/{nil}/release"), ControlDoors::ROLES),
         (format!("/desk/doors/{nil}/mode"), ControlDoors::ROLES),
         // Administration: people, cards, groups, grants, import.

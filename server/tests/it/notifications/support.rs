@@ -1,0 +1,205 @@
+//! What the notification tests share: a real visit, the settings of a server that sends
+//! quickly, an SMTP server (aiosmtpd, from `.ci/run`'s venv), and waiting on the API.
+
+use crate::common::{TestApp, TestDb};
+use crate::support::site_model::{site, zone};
+use chrono::TimeZone;
+use gatehouse_core::model::PersonKind;
+use gatehouse_server::config::Settings;
+use gatehouse_server::notify::{Arrival, Invitation};
+use gatehouse_server::store::{Actor, NewPerson, NewVisit, Store, now};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use uuid::Uuid;
+
+/// A visit by "Vera Visitor" ending in `hours`.
+pub async fn visit(store: &Store, hours: i64) -> Uuid {
+    let site = site(store, "HQ").await;
+    let lobby = zone(store, site.id, None, 0).await;
+    let host = store
+        .create_person(
+            NewPerson {
+                name: "Hana Host".into(),
+                kind: PersonKind::Staff,
+                employer: None,
+                clearance: 1,
+            },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    store
+        .create_visit(
+            NewVisit {
+                visitor_name: "Vera Visitor".into(),
+                visitor_organisation: Some("Supplier Ltd".into()),
+                host_person_id: host.id,
+                window_start: now() - chrono::Duration::hours(1),
+                window_end: now() + chrono::Duration::hours(hours),
+                allowed_zone_ids: [lobby.id].into(),
+                escort_required: false,
+                ..Default::default()
+            },
+            &Actor::cli(),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+pub const CHECK_IN_CODE: &str = "GH-7Q2K-9XMP";
+
+pub fn invitation(visit_id: Uuid) -> Invitation {
+    Invitation {
+        visit_id,
+        visitor_name: "Vera Visitor".to_owned(),
+        visitor_email: "vera@visitor.example".to_owned(),
+        host_name: "Hana Host".to_owned(),
+        site_name: "HQ".to_owned(),
+        tz: chrono_tz::Europe::Berlin,
+        window_start: chrono::Utc.with_ymd_and_hms(2026, 12, 7, 9, 30, 0).unwrap(),
+        window_end: chrono::Utc.with_ymd_and_hms(2026, 12, 7, 11, 0, 0).unwrap(),
+        purpose: Some("Audit, part 2".to_owned()),
+        check_in_code: CHECK_IN_CODE.to_owned(),
+        escort_required: true,
+    }
+}
+
+pub fn arrival(visit_id: Uuid) -> Arrival {
+    Arrival {
+        visit_id,
+        visitor_name: "Vera Visitor".to_owned(),
+        visitor_organisation: Some("Supplier Ltd".to_owned()),
+        host_name: "Hana Host".to_owned(),
+        host_email: Some("hana@gatehouse.example".to_owned()),
+        site_name: "HQ".to_owned(),
+        tz: chrono_tz::Europe::Berlin,
+        arrived_at: now(),
+    }
+}
+
+/// A server on `db` that polls and retries within milliseconds.
+pub fn quick_settings(db: &TestDb) -> Settings {
+    let mut settings = db.settings();
+    settings.notify.poll_ms = 20;
+    settings.notify.backoff_ms = 20;
+    settings.notify.max_backoff_ms = 100;
+    settings
+}
+
+/// A port nothing listens on (bound, then freed).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn required() -> bool {
+    std::env::var("GATEHOUSE_TEST_REQUIRE_SMTP").as_deref() == Ok("1")
+}
+
+/// Skips (with a message) unless required, when it fails.
+pub fn skip_unless_required(what: &str) {
+    assert!(!required(), "GATEHOUSE_TEST_REQUIRE_SMTP=1 but {what}");
+    eprintln!("skipped: {what} (run .ci/run, or set GATEHOUSE_TEST_PYTHON)");
+}
+
+/// aiosmtpd on a loopback port, each message it receives parsed into a JSON file.
+pub struct SmtpSink {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    _child: tokio::process::Child,
+}
+
+impl SmtpSink {
+    /// Starts it, or `None` (skipped) when Python with aiosmtpd is not there.
+    pub async fn start() -> Option<SmtpSink> {
+        let python = match std::env::var("GATEHOUSE_TEST_PYTHON") {
+            Ok(path) => PathBuf::from(path),
+            Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyvenv/bin/python"),
+        };
+        let has_aiosmtpd = std::process::Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_aiosmtpd {
+            skip_unless_required(&format!("{} cannot import aiosmtpd", python.display()));
+            return None;
+        }
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/notifications/smtp_sink.py");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut child = tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        assert!(
+            matches!(ready, Ok(Ok(Some(ref line))) if line == "ready"),
+            "aiosmtpd did not start: {ready:?}"
+        );
+        Some(SmtpSink {
+            port,
+            dir,
+            _child: child,
+        })
+    }
+
+    /// The messages received so far, in order.
+    pub fn messages(&self) -> Vec<Value> {
+        let mut found: Vec<(u32, Value)> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let n = name.strip_suffix(".json")?.parse().ok()?;
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                Some((n, serde_json::from_str(&text).unwrap()))
+            })
+            .collect();
+        found.sort_by_key(|(n, _)| *n);
+        found.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+/// Polls `GET /notifications?visit_id=` until notification `id` is in `state`, and
+/// returns it as served.
+pub async fn wait_for_state(
+    app: &TestApp,
+    token: &str,
+    visit: Uuid,
+    id: Uuid,
+    state: &str,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = app
+            .get_json(&format!("/api/v1/notifications?visit_id={visit}"), token)
+            .await;
+        let found = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id.to_string())
+            .cloned();
+        if let Some(n) = found.as_ref().filter(|n| n["state"] == state) {
+            return n.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "notification {id} not {state} in 30 s: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
