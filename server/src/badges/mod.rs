@@ -5,6 +5,7 @@
 
 use crate::documents::layout::{Document, Font, Page, fit_size, mm, truncate};
 use crate::qr::{QrError, QrMatrix};
+use crate::store::documents::VisitSheet;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
@@ -72,6 +73,32 @@ impl BadgeSize {
 pub enum BadgeError {
     #[error(transparent)]
     Qr(#[from] QrError),
+}
+
+impl BadgeContent {
+    /// What a visit's badge shows, in the site's local time. Refused (with a sentence for
+    /// a 409) when the visit has no check-in code or no site yet.
+    pub fn of_visit(sheet: &VisitSheet) -> Result<BadgeContent, &'static str> {
+        let code = sheet
+            .check_in_code
+            .clone()
+            .ok_or("the visit has no check-in code yet: a badge needs one for its QR code")?;
+        let site_name = sheet
+            .site_name
+            .clone()
+            .ok_or("the visit has no site yet: a badge shows the site and its local date")?;
+        let zone = sheet.zone();
+        Ok(BadgeContent {
+            visitor_name: sheet.visitor_name.clone(),
+            organisation: sheet.visitor_organisation.clone(),
+            host_name: sheet.host_name.clone(),
+            site_name,
+            visit_date: sheet.window_start.with_timezone(&zone).date_naive(),
+            valid_until: sheet.window_end.with_timezone(&zone).naive_local(),
+            escort_required: sheet.escort_required,
+            check_in_code: code,
+        })
+    }
 }
 
 /// The visit's date as printed large: `TUE 8 DEC`.
