@@ -29,6 +29,8 @@ CREATE TABLE document_versions (
 );
 CREATE TRIGGER document_versions_append_only BEFORE UPDATE OR DELETE ON document_versions
     FOR EACH ROW EXECUTE FUNCTION reject_change();
+CREATE TRIGGER document_versions_no_truncate BEFORE TRUNCATE ON document_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION reject_change();
 
 -- A visitor's signature of one version, with its signed copy (PDF). Retention empties
 -- the personal parts (typed name, strokes, PDF) and keeps the PDF's hash, which the
