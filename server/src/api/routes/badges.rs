@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct BadgeQuery {
     /// `cr80` (ID card, the default), `a6` or `label62` (62 mm label).
+    #[param(inline)]
     size: Option<BadgeSize>,
 }
 
