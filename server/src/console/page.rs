@@ -4,8 +4,8 @@
 use crate::api::error::ApiError;
 use crate::auth::permissions::{
     AnyOperator, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms, ReadAudit,
-    ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth, ReadVisits,
-    WriteSecurityModel,
+    ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth,
+    ReadVisitRules, ReadVisits, WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -119,6 +119,11 @@ pub const ADMIN_PAGES: &[PageLink] = &[
         path: "/admin/import",
         label: "HR import",
         roles: WriteSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/documents",
+        label: "Visitor documents",
+        roles: ReadVisitRules::ROLES,
     },
     PageLink {
         path: "/admin/agents",

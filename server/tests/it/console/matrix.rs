@@ -6,8 +6,8 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, Permission,
-    ReadAudit, RunMuster, WriteSecurityModel,
+    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, ManageVisitRules,
+    Permission, ReadAudit, RunMuster, WriteSecurityModel, WriteVisits,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -125,6 +125,17 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             ManageOperators::ROLES,
         ),
         ("/audit/verify".to_owned(), ReadAudit::ROLES),
+        // visitor documents: templates (security), signing at the desk (reception)
+        ("/admin/documents".to_owned(), ManageVisitRules::ROLES),
+        (format!("/admin/documents/{nil}"), ManageVisitRules::ROLES),
+        (
+            format!("/admin/documents/{nil}/active"),
+            ManageVisitRules::ROLES,
+        ),
+        (
+            format!("/visits/{nil}/documents/{nil}/sign"),
+            WriteVisits::ROLES,
+        ),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! zbar's `zbarimg`).
 
 mod api;
+mod console;
 mod store;
 
 use crate::common::TestDb;
