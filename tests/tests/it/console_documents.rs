@@ -12,7 +12,11 @@ async fn a_visitor_signs_with_a_drawn_signature_at_the_desk() {
     let api = &console.api;
     let admin = &console.admin;
     let site = api
-        .created(admin, "/sites", json!({"name": "HQ", "timezone": "Europe/Berlin"}))
+        .created(
+            admin,
+            "/sites",
+            json!({"name": "HQ", "timezone": "Europe/Berlin"}),
+        )
         .await;
     let host = api
         .created(
@@ -47,7 +51,12 @@ async fn a_visitor_signs_with_a_drawn_signature_at_the_desk() {
     console.login_as("desk", "receptionist").await;
     let browser = &mut console.browser;
     browser.goto(&format!("/visits/{visit}/documents")).await;
-    assert!(browser.page_text().await.contains("What you see here stays here."));
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("What you see here stays here.")
+    );
     // Draw a stroke on the pad as a pen would.
     let drawn = browser
         .execute(

@@ -232,11 +232,11 @@ pub async fn sign_document(
         .document_template(template_id)
         .await
         .map_err(not_found("document template"))?;
-    Ok(state
+    state
         .store
         .sign_document(visit_id, template_id, signature, actor)
         .await
-        .map_err(not_found("visit"))?)
+        .map_err(not_found("visit"))
 }
 
 /// The signed copy (PDF, inline). 404 when unknown or removed by retention.
