@@ -101,7 +101,7 @@ pub fn render(copy: &SignedCopy<'_>) -> Vec<u8> {
     );
     if let Some(strokes) = copy.strokes {
         w.y -= 4.0;
-        w.line(Font::Regular, 9.0, "Signature:", 6.0);
+        w.line(Font::Regular, 9.0, "Signature:", 14.0);
         let box_width = mm(100.0);
         let box_height = box_width * STROKE_HEIGHT / STROKE_WIDTH;
         let (margin, top) = (w.margin, w.y);
