@@ -69,7 +69,10 @@ const LEADING: f32 = 13.0;
 /// The signed copy as an A4 PDF (as many pages as the text needs).
 pub fn render(copy: &SignedCopy<'_>) -> Vec<u8> {
     let mut w = Writer::new(Document::new(210.0, 297.0, copy.title), mm(MARGIN_MM));
-    w.line(Font::Bold, 16.0, copy.title, 22.0);
+    for line in wrap(copy.title, Font::Bold, 16.0, w.width) {
+        w.line(Font::Bold, 16.0, &line, 20.0);
+    }
+    w.y -= 2.0;
     let subtitle = format!(
         "{} - version {} - {}",
         copy.kind, copy.version, copy.site_name

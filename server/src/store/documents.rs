@@ -265,6 +265,9 @@ fn body(value: &str) -> Result<String, ModelError> {
     if value.is_empty() {
         return Err(ModelError::invalid("body", "must not be empty"));
     }
+    if value.contains('\0') {
+        return Err(ModelError::invalid("body", "holds a NUL character"));
+    }
     if value.chars().count() > MAX_BODY_CHARS {
         return Err(ModelError::invalid(
             "body",

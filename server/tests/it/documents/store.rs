@@ -230,6 +230,14 @@ async fn signing_refuses_bad_input_and_what_is_not_due(db: &TestDb) {
         field(store.create_document_template(far, &cli).await),
         "resign_after_days"
     );
+    let nul = NewTemplate {
+        body: "a\0b".into(),
+        ..template(None, None, "x")
+    };
+    assert_eq!(
+        field(store.create_document_template(nul, &cli).await),
+        "body"
+    );
     let nowhere = template(Some(Uuid::now_v7()), None, "x");
     assert_eq!(
         field(store.create_document_template(nowhere, &cli).await),
