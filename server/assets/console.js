@@ -124,3 +124,78 @@
   source.addEventListener("open", function () { live.setAttribute("data-connected", "true"); });
   source.addEventListener("error", function () { live.removeAttribute("data-connected"); });
 })();
+
+/* ---- documents: a drawn signature (issue 13) ----
+   Each [data-signature-pad] on the desk's documents page becomes a canvas; the strokes
+   drawn go, as JSON points in a 1000 × 400 box, into the hidden input the attribute
+   names. Without JavaScript the pad stays hidden and the typed name signs. */
+(function () {
+  var pads = document.querySelectorAll("[data-signature-pad]");
+  Array.prototype.forEach.call(pads, function (pad) {
+    var field = document.getElementById(pad.getAttribute("data-signature-pad"));
+    if (!field) { return; }
+    var label = document.createElement("p");
+    label.textContent = "Or draw the signature here:";
+    var canvas = document.createElement("canvas");
+    canvas.width = 1000;
+    canvas.height = 400;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "Signature drawing area");
+    var clear = document.createElement("button");
+    clear.type = "button";
+    clear.className = "secondary";
+    clear.textContent = "Clear drawing";
+    pad.appendChild(label);
+    pad.appendChild(canvas);
+    pad.appendChild(clear);
+    pad.hidden = false;
+    var ctx = canvas.getContext("2d");
+    ctx.lineWidth = 4;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    var strokes = [];
+    var current = null;
+    var points = 0;
+    function point(e) {
+      var box = canvas.getBoundingClientRect();
+      var x = (e.clientX - box.left) * 1000 / box.width;
+      var y = (e.clientY - box.top) * 400 / box.height;
+      return [Math.round(Math.min(1000, Math.max(0, x))), Math.round(Math.min(400, Math.max(0, y)))];
+    }
+    function save() { field.value = strokes.length ? JSON.stringify(strokes) : ""; }
+    canvas.addEventListener("pointerdown", function (e) {
+      if (strokes.length >= 100 || points >= 5000) { return; }
+      canvas.setPointerCapture(e.pointerId);
+      var p = point(e);
+      current = [p];
+      strokes.push(current);
+      points += 1;
+      ctx.beginPath();
+      ctx.moveTo(p[0], p[1]);
+      ctx.lineTo(p[0], p[1]);
+      ctx.stroke();
+      e.preventDefault();
+    });
+    canvas.addEventListener("pointermove", function (e) {
+      if (!current || points >= 5000) { return; }
+      var p = point(e);
+      var last = current[current.length - 1];
+      if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 3) { return; }
+      current.push(p);
+      points += 1;
+      ctx.beginPath();
+      ctx.moveTo(last[0], last[1]);
+      ctx.lineTo(p[0], p[1]);
+      ctx.stroke();
+    });
+    function end() { if (current) { current = null; save(); } }
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    clear.addEventListener("click", function () {
+      strokes = [];
+      points = 0;
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      save();
+    });
+  });
+})();

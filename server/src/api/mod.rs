@@ -77,6 +77,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::visits::router())
         .merge(routes::visit_rules::router())
         .merge(routes::notifications::router())
+        .merge(routes::badges::router())
+        .merge(routes::documents::router())
         // bulk onboarding from HR
         .merge(routes::import::router())
         // door agents: operator side, agent side, and the events they upload

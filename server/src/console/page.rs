@@ -5,7 +5,7 @@ use crate::api::error::ApiError;
 use crate::auth::permissions::{
     AnyOperator, ManageAgents, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms,
     ReadAudit, ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth,
-    ReadVisits, WriteSecurityModel,
+    ReadVisitRules, ReadVisits, WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -129,6 +129,11 @@ pub const ADMIN_PAGES: &[PageLink] = &[
         path: "/admin/import",
         label: "HR import",
         roles: WriteSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/documents",
+        label: "Visitor documents",
+        roles: ReadVisitRules::ROLES,
     },
     PageLink {
         path: "/admin/agents",

@@ -43,6 +43,7 @@ pub use import::ABANDONED_AFTER;
 mod import_batch;
 mod import_jobs;
 pub use import_jobs::{ImportJobRecord, JobCounts, JobEnd, JobState, MAX_JOB_ERRORS};
+pub mod documents;
 mod kiosks;
 mod people;
 mod people_common;

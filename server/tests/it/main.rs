@@ -20,6 +20,7 @@ mod api_inputs;
 mod audit;
 mod console;
 mod differential;
+mod documents;
 mod door_live;
 mod events_detail;
 mod events_query;

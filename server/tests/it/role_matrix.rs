@@ -46,8 +46,14 @@ const READ_NOTIFICATIONS: &[Role] = &[
     Role::Auditor,
     Role::Receptionist,
 ];
+const READ_VISIT_RULES: &[Role] = &[
+    Role::Admin,
+    Role::Security,
+    Role::Auditor,
+    Role::Receptionist,
+    Role::Host,
+];
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
-const READ_VISIT_RULES: &[Role] = &Role::ALL;
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
 const READ_AGENTS: &[Role] = &[Role::Admin, Role::Security];
@@ -145,6 +151,19 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         }
         ("get", "/api/v1/notifications") => Roles(READ_NOTIFICATIONS),
         ("post", "/api/v1/notifications/{id}/retry") => Roles(WRITE_VISITS),
+        // visitor documents and badges
+        ("get", "/api/v1/visits/{id}/badge.pdf") => Roles(WRITE_VISITS),
+        ("post", "/api/v1/visits/{id}/documents/{template_id}/signature") => Roles(WRITE_VISITS),
+        // ReadVisits as declared (hosts included; their own visits are the lead's check).
+        ("get", "/api/v1/visits/{id}/documents" | "/api/v1/document-signatures/{id}/pdf") => {
+            Roles(READ_VISIT_RULES)
+        }
+        ("get", "/api/v1/document-templates" | "/api/v1/document-templates/{id}") => {
+            Roles(READ_VISIT_RULES)
+        }
+        ("post", "/api/v1/document-templates") | ("patch", "/api/v1/document-templates/{id}") => {
+            Roles(WRITE_MODEL)
+        }
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
             Roles(READ_AGENTS)

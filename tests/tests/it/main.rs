@@ -12,6 +12,7 @@ mod console_admin_people;
 mod console_alarms;
 mod console_audit;
 mod console_csrf;
+mod console_documents;
 mod console_doors;
 mod console_escaping;
 mod console_events;

@@ -17,7 +17,9 @@ pub mod site_model;
 pub mod sites;
 pub mod zones;
 // people model routes (people, credentials, groups, grants, visits)
+pub mod badges;
 pub mod credentials;
+pub mod documents;
 pub mod grants;
 pub mod groups;
 pub mod notifications;

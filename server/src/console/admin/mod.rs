@@ -4,6 +4,7 @@
 //! the API's write permission, so an auditor sees the model and can change nothing.
 
 pub mod agents;
+pub mod documents;
 pub mod groups;
 pub mod health;
 pub mod import;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(operators::router())
         .merge(health::router())
         .merge(visit_rules::router())
+        .merge(documents::router())
 }
 
 #[derive(Template)]

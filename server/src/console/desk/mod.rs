@@ -3,6 +3,7 @@
 pub mod access;
 pub mod account;
 pub mod alarms;
+pub mod documents;
 pub mod doors;
 pub mod events;
 pub mod muster;
@@ -42,4 +43,5 @@ pub fn router() -> Router<AppState> {
         .route("/threat", get(threat::page))
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
         .route("/visits", get(visits::page))
+        .merge(documents::router())
 }

@@ -7,7 +7,7 @@ use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
     AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, ManageVisitRules,
-    Permission, ReadAudit, RunMuster, WriteSecurityModel,
+    Permission, ReadAudit, RunMuster, WriteSecurityModel, WriteVisits,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -144,6 +144,17 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             ManageOperators::ROLES,
         ),
         ("/audit/verify".to_owned(), ReadAudit::ROLES),
+        // visitor documents: templates (security), signing at the desk (reception)
+        ("/admin/documents".to_owned(), ManageVisitRules::ROLES),
+        (format!("/admin/documents/{nil}"), ManageVisitRules::ROLES),
+        (
+            format!("/admin/documents/{nil}/active"),
+            ManageVisitRules::ROLES,
+        ),
+        (
+            format!("/visits/{nil}/documents/{nil}/sign"),
+            WriteVisits::ROLES,
+        ),
     ]
 }
 
