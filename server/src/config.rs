@@ -44,6 +44,9 @@ pub struct Settings {
     /// How long a web console login lasts.
     #[serde(default)]
     pub console: crate::console::ConsoleSettings,
+    /// How often visits past their window are ended automatically.
+    #[serde(default)]
+    pub visit_expiry: crate::visit_expiry::VisitExpirySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +164,7 @@ impl Default for Settings {
             retention: crate::retention::RetentionSettings::default(),
             alarms: crate::alarms::AlarmSettings::default(),
             console: crate::console::ConsoleSettings::default(),
+            visit_expiry: crate::visit_expiry::VisitExpirySettings::default(),
         }
     }
 }

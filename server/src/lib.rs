@@ -25,6 +25,7 @@ pub mod screening;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod visit_expiry;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
@@ -126,6 +127,7 @@ pub async fn launch(
     alarms::apply(&store, settings.alarms.clone()).await?;
     let retention = tokio::spawn(retention::run(store.clone(), settings.retention));
     let offline_agents = tokio::spawn(alarms::run(store.clone(), settings.alarms.clone()));
+    let visits_ended = tokio::spawn(visit_expiry::run(store.clone(), settings.visit_expiry));
     let checkpoints = tokio::spawn(audit::checkpoint::run(
         store.clone(),
         audit_key.clone(),
@@ -210,6 +212,7 @@ pub async fn launch(
     // Sign whatever was chained since the last checkpoint before going away.
     checkpoints.abort();
     offline_agents.abort();
+    visits_ended.abort();
     retention.abort();
     if let Err(error) = audit::checkpoint::checkpoint_if_due(
         &store,

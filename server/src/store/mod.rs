@@ -48,6 +48,8 @@ mod people_common;
 mod people_load;
 mod people_search;
 mod vetting;
+mod visit_expiry;
+mod visitor_cards;
 mod visits;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
@@ -56,6 +58,8 @@ pub use people::{NewPerson, PersonChange, PersonRecord};
 pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
+pub use visit_expiry::{DEFAULT_CHECKOUT_GRACE_MINUTES, ExpirySummary};
+pub use visitor_cards::{NewVisitorCard, VisitorCardChange, VisitorCardRecord, VisitorCardState};
 pub use visits::{NewVisit, VisitRecord};
 // door agents and what they upload
 mod agents;
