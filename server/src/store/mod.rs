@@ -74,7 +74,7 @@ pub use events::{
     AlarmRecord, EventDetail, EventFilter, EventRecord, INCIDENT_KINDS, IngestOutcome,
     MAX_CLOCK_OFFSET_MS, UploadRecord,
 };
-pub use musters::{MusterPerson, MusterRecord};
+pub use musters::{MusterPerson, MusterRecord, NEVER_BADGED};
 pub use presence::{Occupant, PresenceChange};
 
 // live alarms: one model over door events, server-raised alarms and acknowledgements

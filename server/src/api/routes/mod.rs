@@ -21,6 +21,7 @@ pub mod credentials;
 pub mod grants;
 pub mod groups;
 pub mod people;
+pub mod visitor_cards;
 pub mod visits;
 // door agents: operator side, agent side, and the events they upload
 pub mod agent_api;
