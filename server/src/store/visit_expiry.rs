@@ -220,7 +220,7 @@ impl Store {
                 }
                 let agent = sqlx::query_scalar::<_, Uuid>(
                     "SELECT ad.agent_id FROM agent_doors ad JOIN doors d ON d.id = ad.door_id \
-                     JOIN agents g ON g.id = ad.agent_id WHERE g.status = 'active' \
+                     JOIN agents g ON g.id = ad.agent_id WHERE g.status <> 'revoked' \
                      AND d.site_id = $1 ORDER BY CASE WHEN d.to_zone_id IN \
                      (SELECT zone_id FROM visit_zones WHERE visit_id = $2) THEN 0 ELSE 1 END, \
                      ad.agent_id LIMIT 1",
