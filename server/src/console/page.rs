@@ -79,6 +79,11 @@ pub const PAGES: &[PageLink] = &[
         roles: ReadVisits::ROLES,
     },
     PageLink {
+        path: "/visitor-cards",
+        label: "Visitor cards",
+        roles: ReadVisits::ROLES,
+    },
+    PageLink {
         path: ADMIN,
         label: "Administration",
         roles: ReadSecurityModel::ROLES,

@@ -37,6 +37,7 @@ const READ_VISITS: &[Role] = &[
     Role::Security,
     Role::Auditor,
     Role::Receptionist,
+    Role::Host,
 ];
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];

@@ -459,6 +459,24 @@ async fn musters_list_checked_in_visitors_who_never_badged(db: &TestDb) {
     assert_eq!(marked.unaccounted, 0);
 }
 
+/// Raises one `visitor_card_unreturned` alarm at the site of `door` (whose agent carries
+/// it): a visit into the door's zone keeps its pool card past the window and grace.
+pub(crate) async fn unreturned_card_alarm(db: &TestDb, site: Uuid, door: Uuid) {
+    let store = db.store().await;
+    let zone = store.door(door).await.unwrap().to_zone_id;
+    let ada = host(&store, "Ada").await;
+    let end = now() + Duration::hours(1);
+    let vera = visit(&store, "Vera", ada, zone, end).await;
+    check_in(db, &store, vera, "Vera").await;
+    let card = pool_card(&store, site, "0707", "V-07").await;
+    store.issue_pool_card(vera, card, &desk()).await.unwrap();
+    let ended = store
+        .end_overdue_visits(end + Duration::hours(2), &Actor::system())
+        .await
+        .unwrap();
+    assert_eq!(ended.alarms, [card]);
+}
+
 /// The API: a receptionist registers and hands out pool cards, only to a checked-in
 /// visit, and cannot issue any other card; a host cannot change the pool.
 #[tokio::test]

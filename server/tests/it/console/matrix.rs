@@ -7,7 +7,7 @@ use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
     AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, Permission,
-    ReadAudit, RunMuster, WriteSecurityModel,
+    ReadAudit, RunMuster, WriteSecurityModel, WriteVisits,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -125,6 +125,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             ManageOperators::ROLES,
         ),
         ("/audit/verify".to_owned(), ReadAudit::ROLES),
+        // the visitor card pool
+        ("/visitor-cards".to_owned(), WriteVisits::ROLES),
+        (format!("/visitor-cards/{nil}/state"), WriteVisits::ROLES),
+        ("/visitor-cards/hand-out".to_owned(), WriteVisits::ROLES),
     ]
 }
 
