@@ -46,8 +46,6 @@ struct Unreturned {
     card: String,
     label: String,
     visit_id: Uuid,
-    visitor_name: String,
-    host_name: Option<String>,
     site_name: String,
 }
 
@@ -191,11 +189,9 @@ impl Store {
     async fn raise_unreturned_cards(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
         let cards = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Unreturned>(
-                "SELECT c.id, c.site_id, c.card, c.label, c.visit_id, v.visitor_name, \
-                 h.name AS host_name, s.name AS site_name FROM visitor_cards c \
-                 JOIN visits v ON v.id = c.visit_id JOIN sites s ON s.id = c.site_id \
-                 LEFT JOIN people h ON h.id = v.host_person_id \
-                 WHERE c.state = 'unreturned' AND c.alarm_id IS NULL AND v.window_end <= $1 \
+                "SELECT c.id, c.site_id, c.card, c.label, c.visit_id, s.name AS site_name \
+                 FROM visitor_cards c JOIN visits v ON v.id = c.visit_id \
+                 JOIN sites s ON s.id = c.site_id WHERE c.state = 'unreturned' AND c.alarm_id IS NULL AND v.window_end <= $1 \
                  ORDER BY c.id",
             )
             .bind(now)
@@ -247,14 +243,13 @@ impl Store {
                 );
                 continue;
             };
+            // No visitor's name: the alarm is append-only and chained, and names are
+            // purged with the visit (retention); the visit's id leads to them meanwhile.
             let detail = format!(
-                "visitor card {} (card {}) not returned by {}{}, site {}, zones {}",
+                "visitor card {} (card {}) not returned after visit {}, site {}, zones {}",
                 card.label,
                 card.card,
-                card.visitor_name,
-                card.host_name
-                    .map(|h| format!(" (host {h})"))
-                    .unwrap_or_default(),
+                card.visit_id,
                 card.site_name,
                 zones.join(", ")
             );

@@ -76,7 +76,7 @@ pub enum AlarmKind {
     /// `alarms.repeated_denials_window_s`, at any doors.
     RepeatedDenials,
     /// A visitor card of the pool was not returned by its visit's end (raised on a door
-    /// agent of the visit's site; the detail names the card, visitor, host and zones).
+    /// agent of the visit's site; the detail names the card, the visit, the site and zones).
     VisitorCardUnreturned,
 }
 
