@@ -191,8 +191,8 @@ impl Store {
             sqlx::query_as::<_, Unreturned>(
                 "SELECT c.id, c.site_id, c.card, c.label, c.visit_id, s.name AS site_name \
                  FROM visitor_cards c JOIN visits v ON v.id = c.visit_id \
-                 JOIN sites s ON s.id = c.site_id WHERE c.state = 'unreturned' AND c.alarm_id IS NULL AND v.window_end <= $1 \
-                 ORDER BY c.id",
+                 JOIN sites s ON s.id = c.site_id WHERE c.state = 'unreturned' \
+                 AND c.alarm_id IS NULL AND v.window_end <= $1 ORDER BY c.id",
             )
             .bind(now)
             .fetch_all(pool)
