@@ -81,6 +81,12 @@ fn built_in(kind: AlarmKind) -> (u8, &'static str) {
             "Too many wrong PINs: the card is suspended at the door. Check who holds the \
              card before reinstating it.",
         ),
+        VisitorCardUnreturned => (
+            3,
+            "A visitor left without returning the pool card (it no longer opens doors). \
+             Call the visitor or their host to get it back, or mark it lost on the visitor \
+             cards page.",
+        ),
         RepeatedDenials => (
             3,
             "One card was refused again and again. Check the door's camera and who holds \

@@ -47,6 +47,9 @@ pub struct Settings {
     /// Invitation and arrival notices: SMTP, webhooks, retries.
     #[serde(default)]
     pub notify: crate::notify::NotifySettings,
+    /// How often visits past their window are ended automatically.
+    #[serde(default)]
+    pub visit_expiry: crate::visit_expiry::VisitExpirySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,6 +168,7 @@ impl Default for Settings {
             alarms: crate::alarms::AlarmSettings::default(),
             console: crate::console::ConsoleSettings::default(),
             notify: crate::notify::NotifySettings::default(),
+            visit_expiry: crate::visit_expiry::VisitExpirySettings::default(),
         }
     }
 }

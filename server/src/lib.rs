@@ -25,6 +25,7 @@ pub mod screening;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod visit_expiry;
 pub mod visits;
 
 use crate::auth::throttle::LoginThrottle;
@@ -131,6 +132,7 @@ pub async fn launch(
     let retention = tokio::spawn(retention::run(store.clone(), settings.retention));
     let offline_agents = tokio::spawn(alarms::run(store.clone(), settings.alarms.clone()));
     let notifications = tokio::spawn(notify::worker::run(store.clone(), notifier, senders));
+    let visits_ended = tokio::spawn(visit_expiry::run(store.clone(), settings.visit_expiry));
     let checkpoints = tokio::spawn(audit::checkpoint::run(
         store.clone(),
         audit_key.clone(),
@@ -215,6 +217,7 @@ pub async fn launch(
     // Sign whatever was chained since the last checkpoint before going away.
     checkpoints.abort();
     offline_agents.abort();
+    visits_ended.abort();
     retention.abort();
     notifications.abort();
     if let Err(error) = audit::checkpoint::checkpoint_if_due(

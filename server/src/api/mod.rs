@@ -79,6 +79,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::notifications::router())
         .merge(routes::badges::router())
         .merge(routes::documents::router())
+        .merge(routes::visitor_cards::router())
         // bulk onboarding from HR
         .merge(routes::import::router())
         // door agents: operator side, agent side, and the events they upload

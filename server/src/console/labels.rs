@@ -93,6 +93,7 @@ pub fn alarm_kind(kind: AlarmKind) -> &'static str {
         AlarmKind::SeqConflict => "Door record reused",
         AlarmKind::AgentOffline => "Door agent offline",
         AlarmKind::RepeatedDenials => "Repeated denials",
+        AlarmKind::VisitorCardUnreturned => "Visitor card not returned",
     }
 }
 

@@ -84,6 +84,11 @@ pub const PAGES: &[PageLink] = &[
         roles: crate::auth::permissions::ReadNotifications::ROLES,
     },
     PageLink {
+        path: "/visitor-cards",
+        label: "Visitor cards",
+        roles: ReadVisits::ROLES,
+    },
+    PageLink {
         path: ADMIN,
         label: "Administration",
         roles: ReadSecurityModel::ROLES,

@@ -50,7 +50,9 @@ mod people_common;
 mod people_load;
 mod people_search;
 mod vetting;
+mod visit_expiry;
 mod visit_rules;
+mod visitor_cards;
 mod visits;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
@@ -66,6 +68,8 @@ pub use visits::{
     display_check_in_code, normalise_check_in_code,
 };
 pub mod notifications;
+pub use visit_expiry::{DEFAULT_CHECKOUT_GRACE_MINUTES, ExpirySummary};
+pub use visitor_cards::{NewVisitorCard, VisitorCardChange, VisitorCardRecord, VisitorCardState};
 // door agents and what they upload
 mod agents;
 mod door_live;
@@ -79,7 +83,7 @@ pub use events::{
     AlarmRecord, EventDetail, EventFilter, EventRecord, INCIDENT_KINDS, IngestOutcome,
     MAX_CLOCK_OFFSET_MS, UploadRecord,
 };
-pub use musters::{MusterPerson, MusterRecord};
+pub use musters::{MusterPerson, MusterRecord, NEVER_BADGED};
 pub use presence::{Occupant, PresenceChange};
 
 // live alarms: one model over door events, server-raised alarms and acknowledgements

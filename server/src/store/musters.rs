@@ -17,10 +17,11 @@ pub struct MusterPerson {
     /// `person` or `visitor`.
     pub kind: String,
     pub name: String,
-    /// Where they were last seen, and through which door, when.
-    pub zone_id: Uuid,
+    /// Where they were last seen, and through which door, when. A checked-in visitor who
+    /// never badged has no zone or door (`zone_name` says so) and `since` is the check-in.
+    pub zone_id: Option<Uuid>,
     pub zone_name: String,
-    pub door_id: Uuid,
+    pub door_id: Option<Uuid>,
     pub door_name: Option<String>,
     #[sqlx(try_from = "StoredTime")]
     pub since: DateTime<Utc>,
@@ -34,7 +35,13 @@ pub struct MusterPerson {
     /// For a visitor: their host (as now).
     pub host_person_id: Option<Uuid>,
     pub host_name: Option<String>,
+    /// For a visitor: their phone (as now), to call them when they are not at the
+    /// assembly point.
+    pub phone: Option<String>,
 }
+
+/// `zone_name` of a checked-in visitor who never presented a card.
+pub const NEVER_BADGED: &str = "Location unknown (never badged)";
 
 /// A muster and its list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -67,9 +74,10 @@ impl Db<'_> {
                 "SELECT m.holder_id, m.kind, m.name, m.zone_id, m.zone_name, m.door_id, \
                  m.door_name, m.since, m.accounted_at, m.accounted_by, m.note, \
                  COALESCE(pe.employer, v.visitor_organisation) AS organisation, \
-                 v.host_person_id, h.name AS host_name FROM muster_people m \
+                 v.host_person_id, h.name AS host_name, vi.phone FROM muster_people m \
                  LEFT JOIN people pe ON m.kind = 'person' AND pe.id = m.holder_id \
                  LEFT JOIN visits v ON m.kind = 'visitor' AND v.id = m.holder_id \
+                 LEFT JOIN visitors vi ON vi.id = v.visitor_id \
                  LEFT JOIN people h ON h.id = v.host_person_id WHERE m.muster_id = $1 \
                  ORDER BY m.zone_name, m.name, m.holder_id",
             )
@@ -117,6 +125,24 @@ impl Store {
             ))
             .bind(site_id)
             .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            // Every checked-in visitor of the site is on the list, even one who never
+            // presented a card (no presence): the desk cannot know where they are.
+            sqlx::query(
+                "INSERT INTO muster_people (muster_id, holder_id, kind, name, zone_id, \
+                 zone_name, door_id, door_name, direction, since) \
+                 SELECT $2, v.id, 'visitor', v.visitor_name, NULL, $3, NULL, NULL, 'in', \
+                 COALESCE(v.checked_in_at, $4) FROM visits v \
+                 WHERE v.status = 'checked_in' AND (v.site_id = $1 OR (v.site_id IS NULL \
+                 AND EXISTS (SELECT 1 FROM visit_zones vz JOIN zones z ON z.id = vz.zone_id \
+                 WHERE vz.visit_id = v.id AND z.site_id = $1))) \
+                 AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.visit_id = v.id)",
+            )
+            .bind(site_id)
+            .bind(id)
+            .bind(NEVER_BADGED)
+            .bind(now())
             .execute(&mut *tx)
             .await?;
             let muster = Db::from(&mut *tx).fetch_muster(id).await?;

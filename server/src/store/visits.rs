@@ -6,13 +6,11 @@
 //! back into the drawer. Whether a visit keeps the visit rules is decided before it gets
 //! here (`crate::visits`): this is storage.
 
-use super::credentials::{CredentialRow, select_credential};
 use super::operator_log::{Actor, NewLogEntry};
 use super::people_common::{Table, by_owner};
 use super::{Db, ModelError, Store, StoreError, now, on};
 use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
-use gatehouse_core::model::CredentialState;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -750,8 +748,10 @@ impl Store {
                 NewLogEntry::new(actor, step.action, "visit", id, Some(&before), Some(&after));
             Db::from(&mut *tx).insert_log(&entry).await?;
             if !after.status.upcoming() && after.status != VisitStatus::CheckedIn {
+                // The desk takes the card back at check-out; a cancelled visit's card
+                // was never handed out. (An automatic end marks it unreturned.)
                 Db::from(&mut *tx)
-                    .revoke_visit_credentials(id, at, actor)
+                    .end_visit_cards(id, at, true, actor)
                     .await?;
             }
             Db::from(&mut *tx).bump_policy_version().await?;
@@ -759,48 +759,5 @@ impl Store {
             after
         });
         Ok(after)
-    }
-}
-
-impl Db<'_> {
-    /// Revokes the visit's credentials that are not revoked yet, each logged.
-    pub(crate) async fn revoke_visit_credentials(
-        self,
-        id: Uuid,
-        at: DateTime<Utc>,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
-        on!(self, |tx| {
-            let live = sqlx::query_as::<_, CredentialRow>(select_credential!(
-                "WHERE visit_id = $1 AND state <> 'revoked' ORDER BY id"
-            ))
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            for row in live {
-                let before = row.record()?;
-                let revoked = super::CredentialRecord {
-                    state: CredentialState::Revoked,
-                    updated_at: at,
-                    ..before.clone()
-                };
-                sqlx::query("UPDATE credentials SET state = $2, updated_at = $3 WHERE id = $1")
-                    .bind(revoked.id)
-                    .bind(revoked.state.as_ref())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                let entry = NewLogEntry::new(
-                    actor,
-                    "credential.update",
-                    "credential",
-                    revoked.id,
-                    Some(&before),
-                    Some(&revoked),
-                );
-                Db::from(&mut *tx).insert_log(&entry).await?;
-            }
-        });
-        Ok(())
     }
 }

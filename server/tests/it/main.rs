@@ -42,4 +42,5 @@ mod site_model_load;
 mod store_conformance;
 mod stored_times;
 mod tls;
+mod visitor_cards;
 mod visits;

@@ -164,6 +164,9 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("post", "/api/v1/document-templates") | ("patch", "/api/v1/document-templates/{id}") => {
             Roles(WRITE_MODEL)
         }
+        ("get", "/api/v1/visitor-cards" | "/api/v1/visitor-cards/{id}") => Roles(READ_VISITS),
+        ("post", "/api/v1/visitor-cards" | "/api/v1/visits/{id}/card")
+        | ("patch", "/api/v1/visitor-cards/{id}") => Roles(WRITE_VISITS),
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
             Roles(READ_AGENTS)

@@ -25,6 +25,7 @@ pub mod groups;
 pub mod notifications;
 pub mod people;
 pub mod visit_rules;
+pub mod visitor_cards;
 pub mod visits;
 // door agents: operator side, agent side, and the events they upload
 pub mod agent_api;

@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod occupancy;
 pub mod operator_log;
 pub mod threat;
+pub mod visitor_cards;
 pub mod visits;
 
 use crate::state::AppState;
@@ -44,4 +45,10 @@ pub fn router() -> Router<AppState> {
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
         .route("/visits", get(visits::page))
         .merge(documents::router())
+        .route(
+            "/visitor-cards",
+            get(visitor_cards::page).post(visitor_cards::register),
+        )
+        .route("/visitor-cards/{id}/state", post(visitor_cards::set_state))
+        .route("/visitor-cards/hand-out", post(visitor_cards::hand_out))
 }

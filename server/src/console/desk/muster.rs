@@ -90,7 +90,7 @@ struct PersonLine {
     holder_id: Uuid,
     name: String,
     kind: &'static str,
-    /// Their organisation, and for a visitor their host.
+    /// Their organisation, and for a visitor their host and phone.
     with: String,
     last_seen: String,
     accounted: Option<String>,
@@ -142,13 +142,24 @@ async fn muster_page(
         } else {
             "Staff"
         },
-        with: organisation_and_host(p.organisation.as_deref(), p.host_name.as_deref()),
-        last_seen: format!(
-            "{} via {}, {}",
-            p.zone_name,
-            p.door_name.as_deref().unwrap_or("(removed door)"),
-            names.time(p.since, site)
-        ),
+        with: {
+            let with = organisation_and_host(p.organisation.as_deref(), p.host_name.as_deref());
+            match (&p.phone, with.is_empty()) {
+                (Some(phone), true) => format!("phone {phone}"),
+                (Some(phone), false) => format!("{with}, phone {phone}"),
+                (None, _) => with,
+            }
+        },
+        last_seen: match p.zone_id {
+            Some(_) => format!(
+                "{} via {}, {}",
+                p.zone_name,
+                p.door_name.as_deref().unwrap_or("(removed door)"),
+                names.time(p.since, site)
+            ),
+            // A checked-in visitor who never badged: `since` is the check-in.
+            None => format!("{}, checked in {}", p.zone_name, names.time(p.since, site)),
+        },
         accounted: p.accounted_at.map(|at| {
             let by = p.accounted_by.as_deref().unwrap_or("?");
             let note = p

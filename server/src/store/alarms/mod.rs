@@ -75,6 +75,9 @@ pub enum AlarmKind {
     /// One card was denied `alarms.repeated_denials` times within
     /// `alarms.repeated_denials_window_s`, at any doors.
     RepeatedDenials,
+    /// A visitor card of the pool was not returned by its visit's end (raised on a door
+    /// agent of the visit's site; the detail names the card, the visit, the site and zones).
+    VisitorCardUnreturned,
 }
 
 impl AlarmKind {
@@ -93,6 +96,7 @@ impl AlarmKind {
                 | AlarmKind::SeqConflict
                 | AlarmKind::AgentOffline
                 | AlarmKind::RepeatedDenials
+                | AlarmKind::VisitorCardUnreturned
         )
     }
 

@@ -66,8 +66,10 @@ async fn every_kind_of_alarm_is_listed() {
     settings.alarms.repeated_denials = 2;
     let app = TestApp::start_with(settings).await;
     let admin = app.admin_token().await;
-    let (_, front) = door(&app, &admin, "HQ").await;
+    let (site, front) = door(&app, &admin, "HQ").await;
     let (agent_id, token) = agent(&app, &admin, &[front]).await;
+    // A visitor card not returned (raised by the automatic end of visits).
+    crate::visitor_cards::unreturned_card_alarm(&db, site, front).await;
     let mut journal = Journal::new();
     let t = Utc::now();
     let events: Vec<DoorEvent> = vec![

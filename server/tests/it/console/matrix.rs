@@ -155,6 +155,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             format!("/visits/{nil}/documents/{nil}/sign"),
             WriteVisits::ROLES,
         ),
+        // the visitor card pool
+        ("/visitor-cards".to_owned(), WriteVisits::ROLES),
+        (format!("/visitor-cards/{nil}/state"), WriteVisits::ROLES),
+        ("/visitor-cards/hand-out".to_owned(), WriteVisits::ROLES),
     ]
 }
 

@@ -70,7 +70,15 @@ impl From<&MusterPerson> for Row {
             name: p.name.clone(),
             kind: p.kind.clone(),
             organisation: p.organisation.clone().unwrap_or_default(),
-            host: p.host_name.clone().unwrap_or_default(),
+            // A visitor's phone beside the host: whom to call for someone missing.
+            host: match (&p.host_name, &p.phone) {
+                (host, Some(phone)) => format!(
+                    "{}{}visitor's phone {phone}",
+                    host.as_deref().unwrap_or_default(),
+                    if host.is_some() { ", " } else { "" }
+                ),
+                (host, None) => host.clone().unwrap_or_default(),
+            },
             zone: p.zone_name.clone(),
             door: p.door_name.clone().unwrap_or_default(),
             since: minute(p.since),
