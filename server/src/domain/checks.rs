@@ -85,3 +85,21 @@ pub fn trimmed_text(value: Option<&str>) -> Option<String> {
 pub fn trimmed(name: Option<String>) -> Option<String> {
     name.map(|n| n.trim().to_owned())
 }
+
+/// An email address as people type one: `local@domain.tld`, one line, at most 254
+/// characters (surrounding spaces are trimmed by the caller). Delivery tells the rest.
+pub fn check_email(problems: &mut FieldErrors, field: &str, value: Option<&str>) {
+    let Some(email) = value.map(str::trim) else {
+        return;
+    };
+    let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+    let valid = email.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        problems.insert(field.to_owned(), "not an email address".into());
+    }
+}

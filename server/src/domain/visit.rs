@@ -52,17 +52,7 @@ fn check_visitor(problems: &mut FieldErrors, prefix: &str, v: &VisitorInput, tod
         v.organisation.as_deref(),
         NAME_MAX,
     );
-    if let Some(email) = v.email.as_deref() {
-        let email = email.trim();
-        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
-        let valid = email.len() <= 254
-            && !local.is_empty()
-            && domain.contains('.')
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-        if !valid {
-            problems.insert(field("email"), "not an email address".into());
-        }
-    }
+    super::checks::check_email(problems, &field("email"), v.email.as_deref());
     if let Some(phone) = v.phone.as_deref() {
         let digits = phone.chars().filter(char::is_ascii_digit).count();
         let allowed = phone

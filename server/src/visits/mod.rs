@@ -2,6 +2,7 @@
 //! who may invite whom (a host only its own visitors), the visit rules security set
 //! ([`rules`]), group and recurring invitations, and the lifecycle steps.
 
+mod notices;
 pub mod rules;
 pub mod words;
 
@@ -211,6 +212,7 @@ pub async fn invite(
             created.push(record);
         }
     }
+    notices::invitations(state, &created).await;
     Ok(created)
 }
 
@@ -314,11 +316,13 @@ pub async fn check_in(
             return Err(ApiError::Conflict(why));
         }
     }
-    state
+    let visit = state
         .store
         .check_in_visit(id, &caller.actor)
         .await
-        .map_err(not_found)
+        .map_err(not_found)?;
+    notices::arrival(state, &visit).await;
+    Ok(visit)
 }
 
 /// Checks a visitor out; the visit's cards stop working.

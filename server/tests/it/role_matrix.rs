@@ -135,7 +135,12 @@ fn rule(method: &str, path: &str) -> Option<Access> {
             "/api/v1/people" | "/api/v1/credentials" | "/api/v1/groups" | "/api/v1/grants",
         )
         | ("patch", "/api/v1/people/{id}" | "/api/v1/credentials/{id}")
-        | ("put", "/api/v1/people/{id}/vetting" | "/api/v1/groups/{id}/members")
+        | (
+            "put",
+            "/api/v1/people/{id}/vetting"
+            | "/api/v1/groups/{id}/members"
+            | "/api/v1/people/{id}/email",
+        )
         | ("delete", "/api/v1/groups/{id}" | "/api/v1/grants/{id}") => Roles(WRITE_MODEL),
         ("get", "/api/v1/visits" | "/api/v1/visits/{id}") => Roles(READ_VISITS),
         ("post", "/api/v1/visits" | "/api/v1/invitations" | "/api/v1/visits/{id}/cancel")

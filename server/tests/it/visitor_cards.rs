@@ -100,7 +100,10 @@ async fn visit(store: &Store, visitor: &str, host: Uuid, zone: Uuid, end: DateTi
 
 async fn check_in(_db: &TestDb, store: &Store, id: Uuid, _visitor: &str) {
     let visit = store.check_in_visit(id, &desk()).await.unwrap();
-    assert_eq!(visit.status, gatehouse_server::store::VisitStatus::CheckedIn);
+    assert_eq!(
+        visit.status,
+        gatehouse_server::store::VisitStatus::CheckedIn
+    );
 }
 
 async fn pool_card(store: &Store, site: Uuid, card: &str, label: &str) -> Uuid {

@@ -3,5 +3,6 @@
 
 mod hosts;
 mod invitations;
+mod notices;
 mod rules;
 pub(crate) mod support;

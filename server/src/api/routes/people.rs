@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_people, create_person))
         .routes(routes!(get_person, update_person))
         .routes(routes!(vetting_history, record_vetting))
+        .routes(routes!(set_email))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -224,4 +225,38 @@ async fn record_vetting(
         .await
         .map_err(not_found("person"))?;
     Ok(Json(person))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonEmail {
+    /// Where the person is told their visitors arrived; `null` clears it.
+    #[schema(max_length = 254)]
+    email: Option<String>,
+}
+
+/// Set or clear the person's email address (a host's arrival notices go there).
+#[utoipa::path(put, path = "/people/{id}/email", tag = "people", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PersonEmail,
+    responses((status = 204), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn set_email(
+    State(state): State<AppState>,
+    auth: Authorized<WriteSecurityModel>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<PersonEmail>,
+) -> Result<StatusCode, ApiError> {
+    let mut problems = crate::domain::FieldErrors::new();
+    crate::domain::checks::check_email(&mut problems, "email", request.email.as_deref());
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let email = request.email.map(|e| e.trim().to_owned());
+    match state.store.set_person_email(id, email, &auth.actor()).await {
+        Err(crate::store::ModelError::Invalid {
+            field: "person_id", ..
+        }) => Err(ApiError::NotFound("person")),
+        other => other.map(|()| StatusCode::NO_CONTENT).map_err(Into::into),
+    }
 }
