@@ -49,6 +49,7 @@ mod people_load;
 mod people_search;
 mod vetting;
 mod visit_rules;
+mod visitor_contact;
 mod visits;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
@@ -58,6 +59,7 @@ pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visit_rules::{SiteVisitSettings, VisitorZone};
+pub use visitor_contact::VisitorContact;
 pub use visits::{
     NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, display_check_in_code,
     normalise_check_in_code,

@@ -38,5 +38,5 @@ pub fn router() -> Router<AppState> {
         .route("/operator-log", get(operator_log::page))
         .route("/threat", get(threat::page))
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
-        .route("/visits", get(visits::page))
+        .merge(visits::router())
 }
