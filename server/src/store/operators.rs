@@ -161,7 +161,7 @@ impl Store {
         username: &str,
     ) -> Result<Option<(Operator, String)>, StoreError> {
         const SQL: &str = concat!(
-            "SELECT id, username, display_name, role, status, created_at, updated_at, ",
+            "SELECT id, username, display_name, role, status, person_id, created_at, updated_at, ",
             "password_hash FROM operators WHERE username = $1"
         );
         let row = on!(self.pool(), |pool| {
