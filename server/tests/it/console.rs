@@ -12,3 +12,4 @@ mod forms;
 mod matrix;
 mod reports;
 mod sessions;
+mod visits;

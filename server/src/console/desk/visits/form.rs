@@ -145,7 +145,6 @@ struct FormPage {
     chrome: Chrome,
     /// `Some(visit)` when editing it.
     editing: Option<Uuid>,
-    action: String,
     e: Entered,
     /// The visit rules' refusal or another problem, in words.
     message: Option<String>,
@@ -310,12 +309,9 @@ async fn form_page(
         },
         _ => (None, people(state).await?),
     };
-    let (title, action) = match editing {
-        Some(v) => (
-            format!("Edit the visit of {}", v.visitor_name),
-            format!("/visits/{}/edit", v.id),
-        ),
-        None => ("Invite a visitor".to_owned(), "/visits/new".to_owned()),
+    let title = match editing {
+        Some(v) => format!("Edit the visit of {}", v.visitor_name),
+        None => "Invite a visitor".to_owned(),
     };
     let status = match refusal {
         Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -325,7 +321,6 @@ async fn form_page(
     let page = FormPage {
         chrome: Chrome::new(&user.principal, "/visits", title),
         editing: editing.map(|v| v.id),
-        action,
         zones: zone_choices(&open, &e),
         e,
         message,
