@@ -3,7 +3,6 @@
 //! visitors by a security officer through the API, and a host person granted it.
 
 use crate::console::Console;
-use chrono::{Duration, Timelike, Utc};
 use serde_json::json;
 
 pub const LOBBY: &str = "Lobby";
@@ -18,27 +17,16 @@ pub struct VisitPlace {
     pub offset_h: i64,
 }
 
-impl VisitPlace {
-    /// `HH:MM` at the site, `minutes` from now.
-    pub fn local(&self, minutes: i64) -> String {
-        let at = Utc::now() + Duration::hours(self.offset_h) + Duration::minutes(minutes);
-        at.format("%H:%M").to_string()
-    }
-
-    /// Today's date at the site, `YYYY-MM-DD`.
-    pub fn today(&self) -> String {
-        (Utc::now() + Duration::hours(self.offset_h))
-            .format("%Y-%m-%d")
-            .to_string()
-    }
-}
-
 /// Builds the place; the lobby is opened by a new security officer `security_user`.
 pub async fn visit_place(console: &Console, host_name: &str, security_user: &str) -> VisitPlace {
     let api = &console.api;
     let admin = &console.admin;
     // Etc/GMT-N is UTC+N: the N that makes it about 11:00 there.
-    let offset_h = (11 - i64::from(Utc::now().hour())).clamp(-12, 14);
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let utc_hour = i64::try_from(since_epoch.as_secs() % 86_400 / 3600).unwrap();
+    let offset_h = (11 - utc_hour).clamp(-12, 14);
     let tz = match offset_h {
         0 => "UTC".to_owned(),
         n if n > 0 => format!("Etc/GMT-{n}"),

@@ -6,9 +6,23 @@
 //! them under "Arrived today". With `GATEHOUSE_SCREENSHOTS` set, the README's pictures
 //! of `/visits` and `/visits/new` are taken on the way.
 
+use chrono::{Duration, Utc};
 use gatehouse_e2e::Console;
 use gatehouse_e2e::visits::{LOBBY, VisitPlace, host_account, visit_place};
 use std::path::PathBuf;
+
+/// `HH:MM` at the place's site, `minutes` from now.
+fn local(place: &VisitPlace, minutes: i64) -> String {
+    let at = Utc::now() + Duration::hours(place.offset_h) + Duration::minutes(minutes);
+    at.format("%H:%M").to_string()
+}
+
+/// Today's date at the place's site.
+fn today(place: &VisitPlace) -> String {
+    (Utc::now() + Duration::hours(place.offset_h))
+        .format("%Y-%m-%d")
+        .to_string()
+}
 
 /// Fills the invitation form and presses "Invite" (the browser is on `/visits/new`).
 async fn invite(console: &mut Console, place: &VisitPlace, name: &str, host: Option<&str>) {
@@ -16,7 +30,7 @@ async fn invite(console: &mut Console, place: &VisitPlace, name: &str, host: Opt
     browser
         .click(&format!("input[name='zone'][value='{}']", place.lobby))
         .await;
-    let (start, end, today) = (place.local(30), place.local(150), place.today());
+    let (start, end, today) = (local(place, 30), local(place, 150), today(place));
     let mut fields = vec![
         ("visitor_name", name),
         ("visitor_organisation", "Northwind"),

@@ -4,7 +4,7 @@
 //! broken, and the visitor log with its CSV.
 
 use super::client::{Answer, Console};
-use crate::common::{ADMIN_PASSWORD, PASSWORD, TestApp, created};
+use crate::common::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb, created};
 use chrono::{Duration, Timelike, Utc};
 use gatehouse_core::role::Role;
 use reqwest::{Method, StatusCode};
@@ -20,7 +20,6 @@ struct Place {
     lab: String,
     hana: String,
     otto: String,
-    _db: crate::common::TestDb,
 }
 
 async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> StatusCode {
@@ -32,8 +31,8 @@ async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> StatusCode 
         .status()
 }
 
-async fn place() -> Place {
-    let (app, db) = TestApp::start().await;
+async fn place(db: &TestDb) -> Place {
+    let app = TestApp::start_on(db).await;
     let admin = app.admin_token().await;
     // Etc/GMT-N is UTC+N: choose N so that it is about 11:00 there.
     let offset_h = (11 - i64::from(Utc::now().hour())).clamp(-12, 14);
@@ -80,7 +79,6 @@ async fn place() -> Place {
         lab,
         hana,
         otto,
-        _db: db,
     }
 }
 
@@ -147,9 +145,8 @@ async fn send(console: &Console<'_>, path: &str, fields: &[(&str, String)]) -> A
     console.submit(path, &fields).await
 }
 
-#[tokio::test]
-async fn every_role_sees_the_visit_pages_a_host_only_its_own() {
-    let p = place().await;
+async fn every_role_sees_the_visit_pages_a_host_only_its_own(db: &TestDb) {
+    let p = place(db).await;
     let desk = p.console(Role::Receptionist).await;
     let answer = send(&desk, "/visits/new", &p.invite("Vera Visitor", &p.otto)).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
@@ -215,9 +212,8 @@ async fn every_role_sees_the_visit_pages_a_host_only_its_own() {
     p.app.stop().await;
 }
 
-#[tokio::test]
-async fn check_in_from_the_list_by_code_and_a_group_at_once() {
-    let p = place().await;
+async fn check_in_from_the_list_by_code_and_a_group_at_once(db: &TestDb) {
+    let p = place(db).await;
     let desk = p.console(Role::Receptionist).await;
     let host = p.console(Role::Host).await;
     let answer = send(&desk, "/visits/new", &p.invite("Solo Visitor", &p.hana)).await;
@@ -305,9 +301,8 @@ fn created_ok(answer: Answer) {
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
 }
 
-#[tokio::test]
-async fn walk_in_and_refusals_naming_every_rule() {
-    let p = place().await;
+async fn walk_in_and_refusals_naming_every_rule(db: &TestDb) {
+    let p = place(db).await;
     let desk = p.console(Role::Receptionist).await;
     // A walk-in: no date or start (now), checked in at once.
     let mut walk = p.invite("Walter Walkin", &p.hana);
@@ -368,3 +363,9 @@ async fn walk_in_and_refusals_naming_every_rule() {
     assert!(!csv.body.contains(&p.hana));
     p.app.stop().await;
 }
+
+conformance!(
+    every_role_sees_the_visit_pages_a_host_only_its_own,
+    check_in_from_the_list_by_code_and_a_group_at_once,
+    walk_in_and_refusals_naming_every_rule,
+);
