@@ -173,6 +173,17 @@ async fn every_role_sees_the_visit_pages_a_host_only_its_own(db: &TestDb) {
     assert!(form.body.contains("Hana Host") && !form.body.contains("Otto Other"));
     assert!(!form.body.contains("Walk-in"));
 
+    // A host account not linked to a person is told so, and sees no one.
+    p.app.create_operator(&p.admin, "lonely", "host").await;
+    let lonely = Console::login(&p.app, "lonely", PASSWORD).await;
+    let page = lonely.get("/visits").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("account is not linked to a person; ask an administrator")
+    );
+    assert!(!page.body.contains("Mia Mine") && !page.body.contains("/visits/new"));
+
     let home = desk.get("/visits").await;
     assert!(home.body.contains("Vera Visitor") && home.body.contains("Mia Mine"));
     assert!(home.body.contains("Expected today") && home.body.contains("Type or scan the code"));
@@ -339,6 +350,40 @@ async fn walk_in_and_refusals_naming_every_rule(db: &TestDb) {
     let answer = send(&desk, "/visits/new", &[("date", p.today())]).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.body.contains("Host") && answer.body.contains("End"));
+
+    // An upcoming visit is edited (judged again) and cancelled by its host.
+    let host = p.console(Role::Host).await;
+    let answer = send(&host, "/visits/new", &p.invite("Eddie Edit", "")).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let eddie = answer.location().to_owned();
+    let form = host.get(&format!("{eddie}/edit")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("Edit the visit of Eddie Edit"));
+    let mut edit = vec![
+        ("zone", p.lobby.clone()),
+        ("date", p.today()),
+        ("start", p.local(60)),
+        ("end", p.local(60 + 600)),
+        ("purpose", "Longer".to_owned()),
+    ];
+    let refused = send(&host, &format!("{eddie}/edit"), &edit).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("Lobby allows visits of at most 8 hours")
+    );
+    edit[3].1 = p.local(120);
+    let saved = send(&host, &format!("{eddie}/edit"), &edit).await;
+    assert_eq!(saved.location(), eddie, "{}", saved.body);
+    assert!(host.get(&eddie).await.body.contains("Longer"));
+    let cancelled = send(&host, &format!("{eddie}/cancel"), &[]).await;
+    assert_eq!(cancelled.status, StatusCode::SEE_OTHER);
+    assert!(host.get(&eddie).await.body.contains("Cancelled"));
+    assert_eq!(
+        send(&host, &format!("{eddie}/check-in"), &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     // The log, and its CSV with names (no ids).
     let auditor = p.console(Role::Auditor).await;
