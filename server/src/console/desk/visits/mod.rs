@@ -5,6 +5,7 @@
 //! `crate::visits`, the API's own flow: the same rules, checks and operator-log entries.
 
 mod detail;
+mod entered;
 mod form;
 mod home;
 mod log;
