@@ -14,6 +14,7 @@
 //! - `admin`: an administrator's set-up through the console's forms (site, zones, door,
 //!   a door agent enrolled with the command the page shows).
 //! - `live`: [`LiveDoorSite`] and [`DoorStream`], live door state and remote commands.
+//! - `visits`: a site with a zone open to visitors and a host, for the visit screens.
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
@@ -27,6 +28,7 @@ pub mod console;
 mod fixture;
 mod live;
 mod server;
+pub mod visits;
 
 pub use agent::{AgentProcess, agent_config, door_agent_binary, enroll_agent, enroll_agent_binary};
 pub use api::{Api, expect_json};

@@ -168,7 +168,7 @@ pub fn home(role: Role) -> &'static str {
         Role::Admin | Role::Security => "/desk",
         Role::Receptionist => "/visits",
         Role::Auditor => "/events",
-        Role::Host => "/account",
+        Role::Host => "/visits",
     }
 }
 

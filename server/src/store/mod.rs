@@ -53,6 +53,7 @@ mod vetting;
 mod visit_expiry;
 mod visit_rules;
 mod visitor_cards;
+mod visitor_contact;
 mod visits;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
@@ -63,6 +64,7 @@ pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visit_rules::{SiteVisitSettings, VisitorZone};
+pub use visitor_contact::VisitorContact;
 pub use visits::{
     NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, VisitorRecord,
     display_check_in_code, normalise_check_in_code,

@@ -13,3 +13,4 @@ mod kiosk;
 mod matrix;
 mod reports;
 mod sessions;
+mod visits;

@@ -68,7 +68,9 @@ async fn changing_my_password_ends_my_other_sessions() {
     let other = console.api.token("host", &old).await;
     let browser = &mut console.browser;
     browser.login("host", &old).await;
-    assert_eq!(browser.path().await, "/account");
+    // A host lands on its visitors (issue 13); the account page is in the menu.
+    assert_eq!(browser.path().await, "/visits");
+    browser.goto("/account").await;
     browser.fill("#current_password", &old).await;
     browser.fill("#new_password", "a-brand-new-password").await;
     browser.press("Change password").await;
@@ -89,7 +91,7 @@ async fn changing_my_password_ends_my_other_sessions() {
         "the old password still works"
     );
     browser.login("host", "a-brand-new-password").await;
-    assert_eq!(browser.path().await, "/account");
+    assert_eq!(browser.path().await, "/visits");
     console.finish().await;
 }
 

@@ -23,6 +23,7 @@ mod console_pages;
 mod console_replicas;
 mod console_roles;
 mod console_session;
+mod console_visits;
 mod door_live_e2e;
 mod import_cli;
 mod readme_screenshots;

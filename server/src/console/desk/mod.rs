@@ -43,7 +43,6 @@ pub fn router() -> Router<AppState> {
         .route("/operator-log", get(operator_log::page))
         .route("/threat", get(threat::page))
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
-        .route("/visits", get(visits::page))
         .merge(documents::router())
         .route(
             "/visitor-cards",
@@ -51,4 +50,5 @@ pub fn router() -> Router<AppState> {
         )
         .route("/visitor-cards/{id}/state", post(visitor_cards::set_state))
         .route("/visitor-cards/hand-out", post(visitor_cards::hand_out))
+        .merge(visits::router())
 }

@@ -6,8 +6,8 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, ManageVisitRules,
-    Permission, ReadAudit, RunMuster, WriteSecurityModel, WriteVisits,
+    AcknowledgeAlarms, AnyOperator, ControlDoors, InviteVisitors, ManageAgents, ManageOperators,
+    ManageVisitRules, Permission, ReadAudit, RunMuster, WriteSecurityModel, WriteVisits,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -159,6 +159,17 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         ("/visitor-cards".to_owned(), WriteVisits::ROLES),
         (format!("/visitor-cards/{nil}/state"), WriteVisits::ROLES),
         ("/visitor-cards/hand-out".to_owned(), WriteVisits::ROLES),
+        // visits (issue 13): a host invites, edits and cancels its own, never checks in
+        ("/visits/new".to_owned(), InviteVisitors::ROLES),
+        (format!("/visits/{nil}/edit"), InviteVisitors::ROLES),
+        (format!("/visits/{nil}/cancel"), InviteVisitors::ROLES),
+        (format!("/visits/{nil}/check-in"), WriteVisits::ROLES),
+        (format!("/visits/{nil}/check-out"), WriteVisits::ROLES),
+        (format!("/visits/{nil}/approve"), ManageVisitRules::ROLES),
+        (
+            format!("/visits/invitations/{nil}/check-in"),
+            WriteVisits::ROLES,
+        ),
     ]
 }
 

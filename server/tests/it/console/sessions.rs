@@ -47,7 +47,7 @@ async fn login_cookie_and_homes(db: &TestDb) {
         ("guard", "/desk"),
         ("desk", "/visits"),
         ("reviewer", "/events"),
-        ("hostess", "/account"),
+        ("hostess", "/visits"),
     ] {
         let answer = Console::new(&app)
             .submit("/login", &[("username", name), ("password", PASSWORD)])

@@ -1,0 +1,215 @@
+//! `/visits/log`: the visitor log for auditors — who visited whom and when (arrived,
+//! left, in the site's time), with the visit's status, over a date range; and the same
+//! rows as CSV (`/visits/log.csv`). The screening, documents and cards columns are
+//! [`LogRow`]'s `Option` fields, filled by those parts of issue 13 (`—` until then).
+
+use super::caller;
+use super::home::date;
+use super::words::{self, day_start};
+use crate::api::routes::occupancy::render::spreadsheet_safe;
+use crate::auth::permissions::ReadVisits;
+use crate::console::names::{Names, PeopleNames};
+use crate::console::page::{Chrome, Failure, render};
+use crate::console::session::Console;
+use crate::state::AppState;
+use crate::store::{VisitFilter, VisitRecord, now};
+use crate::visits::Caller;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, NaiveDate};
+use gatehouse_core::role::Role;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Most visits one log shows (a page of the store at a time up to this).
+const MOST: usize = 10_000;
+const PAGE: u32 = 500;
+
+#[derive(Deserialize, Default)]
+pub struct Range {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// One visit of the log. `screening`, `documents` and `cards` are for the screening,
+/// documents and card-pool parts to fill; `None` shows as "—".
+pub struct LogRow {
+    pub id: Uuid,
+    pub visitor: String,
+    pub organisation: String,
+    pub host: String,
+    pub site: String,
+    pub window: String,
+    pub arrived: String,
+    pub left: String,
+    pub status: &'static str,
+    pub screening: Option<String>,
+    pub documents: Option<String>,
+    pub cards: Option<String>,
+}
+
+impl LogRow {
+    /// The row's cells in the table's (and the CSV's) column order.
+    fn cells(&self) -> [&str; 11] {
+        fn dash(o: &Option<String>) -> &str {
+            o.as_deref().unwrap_or("—")
+        }
+        [
+            &self.visitor,
+            &self.organisation,
+            &self.host,
+            &self.site,
+            &self.window,
+            &self.arrived,
+            &self.left,
+            self.status,
+            dash(&self.screening),
+            dash(&self.documents),
+            dash(&self.cards),
+        ]
+    }
+}
+
+const HEADERS: [&str; 11] = [
+    "Visitor",
+    "Organisation",
+    "Host",
+    "Site",
+    "Expected",
+    "Arrived",
+    "Left",
+    "Status",
+    "Screening",
+    "Documents",
+    "Cards",
+];
+
+#[derive(Template)]
+#[template(path = "visits_log.html")]
+struct LogPage {
+    chrome: Chrome,
+    from: String,
+    to: String,
+    headers: [&'static str; 11],
+    rows: Vec<LogRow>,
+    truncated: bool,
+}
+
+/// The range asked for (default: the last 30 days up to today), as dates and a filter.
+fn range(r: &Range, names: &Names) -> Result<(NaiveDate, NaiveDate, VisitFilter), Failure> {
+    let tz = names.tz(names.only_site());
+    let today = now().with_timezone(&tz).date_naive();
+    let to = date("to", &r.to)?.unwrap_or(today);
+    let from = date("from", &r.from)?.unwrap_or(to - Duration::days(30));
+    let filter = VisitFilter {
+        from: Some(day_start(from, tz)),
+        to: Some(day_start(to.succ_opt().unwrap_or(to), tz)),
+        ..VisitFilter::default()
+    };
+    Ok((from, to, filter))
+}
+
+/// The log's rows (a host's own visits only), by expected start.
+async fn rows(
+    state: &AppState,
+    caller: &Caller,
+    names: &Names,
+    mut filter: VisitFilter,
+) -> Result<(Vec<LogRow>, bool), Failure> {
+    if caller.role == Role::Host {
+        filter.host_person_id = Some(caller.person_id.unwrap_or(Uuid::nil()));
+    }
+    let mut visits: Vec<VisitRecord> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.search_visits(&filter, after, PAGE).await?;
+        after = page.last().map(|v| v.id);
+        let full = page.len() == PAGE as usize;
+        visits.extend(page);
+        if !full || visits.len() >= MOST {
+            break;
+        }
+    }
+    let truncated = visits.len() >= MOST;
+    visits.sort_by_key(|v| (v.window_start, v.id));
+    let mut hosts = PeopleNames::default();
+    let mut out = Vec::with_capacity(visits.len());
+    for v in &visits {
+        let tz = names.tz(v.site_id);
+        let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+            at.map_or_else(String::new, |at| {
+                at.with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+        };
+        out.push(LogRow {
+            id: v.id,
+            visitor: v.visitor_name.clone(),
+            organisation: v.visitor_organisation.clone().unwrap_or_default(),
+            host: hosts.name(&state.store, v.host_person_id).await?,
+            site: v
+                .site_id
+                .map_or_else(String::new, |s| names.site(s).to_owned()),
+            window: words::window(v, tz),
+            arrived: time(v.checked_in_at),
+            left: time(v.checked_out_at),
+            status: words::status(v.status),
+            screening: None,
+            documents: None,
+            cards: None,
+        });
+    }
+    Ok((out, truncated))
+}
+
+/// `GET /visits/log`.
+pub async fn page(
+    State(state): State<AppState>,
+    user: Console<ReadVisits>,
+    Query(r): Query<Range>,
+) -> Result<Response, Failure> {
+    let caller = caller(&state, &user).await?;
+    let names = Names::load(&state.store).await?;
+    let (from, to, filter) = range(&r, &names)?;
+    let (rows, truncated) = rows(&state, &caller, &names, filter).await?;
+    Ok(render(LogPage {
+        chrome: Chrome::new(&user.principal, "/visits", "Visitor log"),
+        from: from.to_string(),
+        to: to.to_string(),
+        headers: HEADERS,
+        rows,
+        truncated,
+    }))
+}
+
+/// `GET /visits/log.csv`: the same rows, names and site-local times, no ids.
+pub async fn csv(
+    State(state): State<AppState>,
+    user: Console<ReadVisits>,
+    Query(r): Query<Range>,
+) -> Result<Response, Failure> {
+    let caller = caller(&state, &user).await?;
+    let names = Names::load(&state.store).await?;
+    let (from, to, filter) = range(&r, &names)?;
+    let (rows, _) = rows(&state, &caller, &names, filter).await?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(HEADERS);
+    for row in &rows {
+        let _ = writer.write_record(row.cells().iter().map(|c| spreadsheet_safe(c)));
+    }
+    let body = writer.into_inner().unwrap_or_default();
+    let file = format!("attachment; filename=\"visitor-log-{from}-{to}.csv\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        body,
+    )
+        .into_response())
+}
