@@ -7,6 +7,7 @@ use super::words::{self, Line};
 use super::{caller, may};
 use crate::api::error::ApiError;
 use crate::auth::permissions::{InviteVisitors, ManageVisitRules, ReadVisits, WriteVisits};
+use crate::console::desk::visitor_cards::HandOutCard;
 use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
@@ -47,6 +48,20 @@ struct VisitPage {
     may_cancel: bool,
     may_approve: bool,
     may_edit: bool,
+    /// For the badge links.
+    visit_id: Uuid,
+    may_print: bool,
+    documents_due: Option<usize>,
+    hand_out: Option<crate::console::desk::visitor_cards::HandOutCard>,
+    notices: Vec<NoticeLine>,
+}
+
+/// A notification about the visit, in words.
+struct NoticeLine {
+    what: String,
+    to: String,
+    state: String,
+    error: String,
 }
 
 /// `GET /visits/{id}` (a host's other visits are "not found").
@@ -104,6 +119,30 @@ pub async fn page(
         series = Line::all(&others, &names, &mut hosts, store).await?;
     }
     let upcoming = visit.status.upcoming();
+    let live = upcoming || visit.status == VisitStatus::CheckedIn;
+    let documents_due = match desk && live {
+        true => Some(
+            store
+                .documents_due(visit.id, crate::store::now())
+                .await?
+                .len(),
+        ),
+        false => None,
+    };
+    let hand_out = match (
+        desk && visit.status == VisitStatus::CheckedIn,
+        visit.site_id,
+    ) {
+        (true, Some(site)) => {
+            let back = format!("/visits/{}", visit.id);
+            Some(HandOutCard::load(store, site, visit.id, &back).await?)
+        }
+        _ => None,
+    };
+    let notices = match desk {
+        true => notices(&state, &names, &visit).await?,
+        false => Vec::new(),
+    };
     let line = Line::of(&visit, &names, &mut hosts, store).await?;
     let title = format!("Visit of {}", visit.visitor_name);
     Ok(render(VisitPage {
@@ -127,8 +166,39 @@ pub async fn page(
         may_approve: may::<ManageVisitRules, _>(&user)
             && visit.status == VisitStatus::AwaitingApproval,
         may_edit: may::<InviteVisitors, _>(&user) && upcoming,
+        visit_id: visit.id,
+        may_print: desk && live && visit.check_in_code.is_some(),
+        documents_due,
+        hand_out,
+        notices,
         v: line,
     }))
+}
+
+/// The visit's notifications, oldest first, in words and site-local times.
+async fn notices(
+    state: &AppState,
+    names: &Names,
+    visit: &crate::store::VisitRecord,
+) -> Result<Vec<NoticeLine>, Failure> {
+    use crate::store::notifications::{NotificationKind, NotificationState};
+    let records = state.store.notifications_for_visit(visit.id).await?;
+    Ok(records
+        .into_iter()
+        .map(|n| NoticeLine {
+            what: match n.kind {
+                NotificationKind::Invitation => "Invitation".to_owned(),
+                NotificationKind::Arrival => "Arrival notice to the host".to_owned(),
+            },
+            to: n.recipient,
+            state: match n.state {
+                NotificationState::Pending => format!("waiting (attempt {})", n.attempts + 1),
+                NotificationState::Sent => "sent".to_owned(),
+                NotificationState::Failed => format!("failed after {} attempts", n.attempts),
+            } + &format!(", {}", names.time(n.created_at, visit.site_id)),
+            error: n.last_error.unwrap_or_default(),
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]
