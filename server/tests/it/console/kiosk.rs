@@ -6,6 +6,7 @@ use crate::common::{ADMIN_PASSWORD, TestApp, TestDb, expect};
 use crate::visits::support::{site, visit};
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
+use serde_json::json;
 
 conformance!(a_kiosk_checks_in_its_own_sites_visitors_and_registers_walk_ins);
 
@@ -91,6 +92,12 @@ async fn a_kiosk_checks_in_its_own_sites_visitors_and_registers_walk_ins(db: &Te
     let twice = tablet.submit("/kiosk/code", &[("code", code)]).await;
     assert!(twice.body.contains("already checked in"));
     // A visit at another site is not this kiosk's.
+    let grant = json!({"person_id": s.host, "zone_id": s.elsewhere});
+    expect(
+        app.post("/api/v1/grants", &s.admin, grant).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let elsewhere = expect(
         app.post(
             "/api/v1/visits",
