@@ -75,6 +75,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::groups::router())
         .merge(routes::grants::router())
         .merge(routes::visits::router())
+        .merge(routes::watchlist::router())
         // bulk onboarding from HR
         .merge(routes::import::router())
         // door agents: operator side, agent side, and the events they upload

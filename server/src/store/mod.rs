@@ -49,6 +49,7 @@ mod people_load;
 mod people_search;
 mod vetting;
 mod visits;
+pub mod watchlist;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
 pub use groups::GroupRecord;

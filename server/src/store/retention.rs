@@ -68,6 +68,7 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
+                Db::from(&mut *tx).purge_screenings(*visit).await?;
                 let entries = sqlx::query_as::<_, OperatorRow>(
                     "SELECT id, at, actor_id, actor, action, target_type, target_id, before, \
                      after, request_id, detail_salt, detail_hash FROM operator_log \

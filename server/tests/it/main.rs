@@ -40,3 +40,4 @@ mod site_model_load;
 mod store_conformance;
 mod stored_times;
 mod tls;
+mod watchlist;

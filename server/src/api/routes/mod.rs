@@ -22,6 +22,7 @@ pub mod grants;
 pub mod groups;
 pub mod people;
 pub mod visits;
+pub mod watchlist;
 // door agents: operator side, agent side, and the events they upload
 pub mod agent_api;
 pub mod agent_doors;
