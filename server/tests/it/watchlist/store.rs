@@ -224,15 +224,39 @@ async fn a_block_blocks_until_allowed_and_refused_stays_blocked(db: &TestDb) {
     let allowed_visit = visit(&store, "Katherine Smyth", 4).await;
     let refused_visit = visit(&store, "Catherine Smith", 4).await;
     let stage = ScreeningStage::Invitation;
-    let first = screen_visit(&store, allowed_visit, who("Katherine Smyth"), stage, &Actor::cli())
-        .await
-        .unwrap();
+    let first = screen_visit(
+        &store,
+        allowed_visit,
+        who("Katherine Smyth"),
+        stage,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.outcome, ScreeningOutcome::Block, "{first:?}");
-    let second = screen_visit(&store, refused_visit, who("Catherine Smith"), stage, &Actor::cli())
-        .await
-        .unwrap();
-    assert!(store.check_in_blocked(allowed_visit).await.unwrap().is_some());
-    assert!(store.check_in_blocked(refused_visit).await.unwrap().is_some());
+    let second = screen_visit(
+        &store,
+        refused_visit,
+        who("Catherine Smith"),
+        stage,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        store
+            .check_in_blocked(allowed_visit)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .check_in_blocked(refused_visit)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let officer = Actor {
         id: None,
@@ -251,14 +275,24 @@ async fn a_block_blocks_until_allowed_and_refused_stays_blocked(db: &TestDb) {
     assert_eq!(allowed.decided_by.as_deref(), Some("sofia"));
     assert_eq!(store.check_in_blocked(allowed_visit).await.unwrap(), None);
     store
-        .decide_screening(second.id, ScreeningDecision::Refused, "Same person", &officer)
+        .decide_screening(
+            second.id,
+            ScreeningDecision::Refused,
+            "Same person",
+            &officer,
+        )
         .await
         .unwrap();
     let why = store.check_in_blocked(refused_visit).await.unwrap();
     assert!(why.unwrap().contains("refused"));
     // Decided once only.
     let twice = store
-        .decide_screening(first.id, ScreeningDecision::Refused, "changed my mind", &officer)
+        .decide_screening(
+            first.id,
+            ScreeningDecision::Refused,
+            "changed my mind",
+            &officer,
+        )
         .await;
     assert!(matches!(
         twice,
@@ -293,37 +327,56 @@ async fn a_flag_warns_but_does_not_block(db: &TestDb) {
     assert_eq!(store.check_in_blocked(visit).await.unwrap(), None);
 }
 
+/// The field a 422 names.
+fn field<T: std::fmt::Debug>(result: Result<T, ModelError>) -> &'static str {
+    match result {
+        Err(ModelError::Invalid { field, .. }) => field,
+        other => panic!("expected a 422, got {other:?}"),
+    }
+}
+
 async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
     let store = db.store().await;
     let good = store
         .create_watchlist_entry(entry("Ivan Petrov", WatchAction::Flag), &Actor::cli())
         .await
         .unwrap();
-    let log = actions(&store).await.len();
-    let field = |r: Result<_, ModelError>| match r {
-        Err(ModelError::Invalid { field, .. }) => field,
-        other => panic!("expected a 422, got {other:?}"),
-    };
     let mut bad = entry(" ", WatchAction::Block);
     assert_eq!(
-        field(store.create_watchlist_entry(bad.clone(), &Actor::cli()).await),
+        field(
+            store
+                .create_watchlist_entry(bad.clone(), &Actor::cli())
+                .await
+        ),
         "name"
     );
     bad.name = "-- . --".into();
     assert_eq!(
-        field(store.create_watchlist_entry(bad.clone(), &Actor::cli()).await),
+        field(
+            store
+                .create_watchlist_entry(bad.clone(), &Actor::cli())
+                .await
+        ),
         "name"
     );
     bad.name = "Real Name".into();
     bad.reason = "\n".into();
     assert_eq!(
-        field(store.update_watchlist_entry(good.id, bad.clone(), &Actor::cli()).await),
+        field(
+            store
+                .update_watchlist_entry(good.id, bad.clone(), &Actor::cli())
+                .await
+        ),
         "reason"
     );
     bad.reason = "ok".into();
     bad.aliases = vec!["".into()];
     assert_eq!(
-        field(store.create_watchlist_entry(bad.clone(), &Actor::cli()).await),
+        field(
+            store
+                .create_watchlist_entry(bad.clone(), &Actor::cli())
+                .await
+        ),
         "aliases"
     );
     bad.aliases = vec![];
@@ -332,6 +385,7 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
         field(store.create_watchlist_entry(bad, &Actor::cli()).await),
         "date_of_birth"
     );
+    assert_eq!(actions(&store).await.len(), 1, "only the entry");
     let unknown = screen_visit(
         &store,
         Uuid::new_v4(),
@@ -342,7 +396,8 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
     .await;
     assert_eq!(field(unknown), "visit_id");
     let visit = visit(&store, "Vera", 4).await;
-    let log = log + 1;
+    // Everything logged so far: the entry, and the site, zone, host and visit.
+    let log = actions(&store).await.len();
     let blank = screen_visit(
         &store,
         visit,
