@@ -5,7 +5,7 @@ use crate::api::error::ApiError;
 use crate::auth::permissions::{
     AnyOperator, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms, ReadAudit,
     ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth, ReadVisits,
-    WriteSecurityModel,
+    ReadWatchlist, WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -79,6 +79,11 @@ pub const PAGES: &[PageLink] = &[
         roles: ReadVisits::ROLES,
     },
     PageLink {
+        path: "/screenings",
+        label: "Screening",
+        roles: ReadWatchlist::ROLES,
+    },
+    PageLink {
         path: ADMIN,
         label: "Administration",
         roles: ReadSecurityModel::ROLES,
@@ -119,6 +124,11 @@ pub const ADMIN_PAGES: &[PageLink] = &[
         path: "/admin/import",
         label: "HR import",
         roles: WriteSecurityModel::ROLES,
+    },
+    PageLink {
+        path: "/admin/watchlist",
+        label: "Watchlist",
+        roles: ReadWatchlist::ROLES,
     },
     PageLink {
         path: "/admin/agents",

@@ -197,7 +197,7 @@ async fn delete_entry(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningQuery {
-    /// `true`: matches awaiting a decision; `false`: the others.
+    /// `true`: matches awaiting a decision; `false`: decided matches.
     pending: Option<bool>,
     /// Only this visit's screenings.
     visit_id: Option<Uuid>,

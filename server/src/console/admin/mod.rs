@@ -11,6 +11,7 @@ pub mod operators;
 pub mod people;
 pub mod schedules;
 pub mod sites;
+pub mod watchlist;
 
 use crate::auth::permissions::ReadSecurityModel;
 use crate::console::page::{ADMIN, ADMIN_PAGES, Chrome, NavLink, links, render};
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(agents::router())
         .merge(operators::router())
         .merge(health::router())
+        .merge(watchlist::router())
 }
 
 #[derive(Template)]

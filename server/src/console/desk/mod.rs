@@ -8,6 +8,7 @@ pub mod events;
 pub mod muster;
 pub mod occupancy;
 pub mod operator_log;
+pub mod screenings;
 pub mod threat;
 pub mod visits;
 
@@ -39,4 +40,5 @@ pub fn router() -> Router<AppState> {
         .route("/threat", get(threat::page))
         .route("/threat/{site}", get(threat::confirm).post(threat::apply))
         .route("/visits", get(visits::page))
+        .merge(screenings::router())
 }

@@ -102,7 +102,7 @@ pub struct NewScreening {
 /// Which screenings to list.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScreeningFilter {
-    /// `Some(true)`: matches awaiting a decision; `Some(false)`: the others.
+    /// `Some(true)`: matches awaiting a decision; `Some(false)`: decided matches.
     pub pending: Option<bool>,
     pub visit_id: Option<Uuid>,
 }
@@ -356,7 +356,7 @@ impl Store {
         let sql = match filter.pending {
             None => listed!(""),
             Some(true) => listed!("AND outcome <> 'clear' AND decision IS NULL"),
-            Some(false) => listed!("AND (outcome = 'clear' OR decision IS NOT NULL)"),
+            Some(false) => listed!("AND decision IS NOT NULL"),
         };
         let rows = on!(self.pool(), |pool| {
             sqlx::query_as::<_, Row>(sql)

@@ -6,8 +6,8 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, Permission,
-    ReadAudit, RunMuster, WriteSecurityModel,
+    AcknowledgeAlarms, AnyOperator, ControlDoors, ManageAgents, ManageOperators, ManageVisitRules,
+    Permission, ReadAudit, RunMuster, WriteSecurityModel,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -125,6 +125,17 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             ManageOperators::ROLES,
         ),
         ("/audit/verify".to_owned(), ReadAudit::ROLES),
+        // watchlist screening
+        ("/admin/watchlist".to_owned(), ManageVisitRules::ROLES),
+        (format!("/admin/watchlist/{nil}"), ManageVisitRules::ROLES),
+        (
+            format!("/admin/watchlist/{nil}/delete"),
+            ManageVisitRules::ROLES,
+        ),
+        (
+            format!("/screenings/{nil}/decision"),
+            ManageVisitRules::ROLES,
+        ),
     ]
 }
 
