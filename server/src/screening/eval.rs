@@ -61,6 +61,10 @@ fn measure(
         } else {
             fn_ += 1;
             *missed.entry(v.kind.clone()).or_insert(0) += 1;
+            if threshold == DEFAULT_THRESHOLD {
+                let listed = fixture.listed.get(v.of).map_or("", |l| l.name.as_str());
+                println!("missed ({}): {:?} for {listed:?}", v.kind, v.name);
+            }
         }
         // A hit on another entry is a false alarm (the variant's own entry aside).
         fp += u32::from(hits.iter().any(|h| h.entry != v.of));
