@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Floors, set a little under the figures measured when the threshold was chosen.
-const RECALL_FLOOR: f64 = 0.97;
+const RECALL_FLOOR: f64 = 0.98;
 const PRECISION_FLOOR: f64 = 0.99;
 
 #[derive(Deserialize)]
@@ -98,7 +98,7 @@ fn precision_and_recall_on_the_generated_list() {
             })
             .collect(),
     );
-    for threshold in [0.85, 0.88, 0.90, DEFAULT_THRESHOLD, 0.95] {
+    for threshold in [0.85, 0.90, DEFAULT_THRESHOLD, 0.93, 0.95] {
         let (tp, fp, fn_, missed) = measure(&fixture, &index, threshold);
         let precision = f64::from(tp) / f64::from(tp + fp).max(1.0);
         let recall = f64::from(tp) / f64::from(tp + fn_).max(1.0);

@@ -4,11 +4,11 @@
 //! Two passes. The exact pass looks the candidate's normalised key (sorted words, see
 //! [`super::normalise`]) up in a hash map: case, accents, script and word order never
 //! hide a listed name, and a hit scores 1. The phonetic pass blocks by Double Metaphone
-//! codes: only listed names sharing a code with enough of the candidate's words are
-//! scored, word by word with Jaro-Winkler (raised to [`PHONETIC_FLOOR`] for words that
-//! sound alike), so screening does not scan the list. A listed and a candidate date of
-//! birth that differ rule the entry out; the same organisation adds
-//! [`ORGANISATION_BONUS`].
+//! codes: only listed names sharing a code with two of the candidate's words (or with
+//! one, when they also share a word spelled the same) are scored, word by word with
+//! Jaro-Winkler (raised to [`PHONETIC_FLOOR`] for words that sound alike), so screening
+//! does not scan the list. A listed and a candidate date of birth that differ rule the
+//! entry out; the same organisation adds [`ORGANISATION_BONUS`].
 
 use super::normalise::{codes, key, words};
 use chrono::NaiveDate;
@@ -170,7 +170,10 @@ impl Index {
             let Some(n) = self.names.get(name as usize) else {
                 continue;
             };
-            if count < 2.min(words.len()).min(n.words.len()) {
+            // One word alike is enough when another is the same word (`Rita Owen` spelled
+            // `Rita Oven`): the same first name alone blocks nothing, a code is needed too.
+            let required = 2.min(words.len()).min(n.words.len());
+            if count < required && !n.words.iter().any(|w| w.len() > 1 && words.contains(w)) {
                 continue;
             }
             consider(name, similarity(&words, &codes, &n.words, &n.codes));
