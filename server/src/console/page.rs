@@ -5,7 +5,7 @@ use crate::api::error::ApiError;
 use crate::auth::permissions::{
     AnyOperator, ManageAgents, ManageOperators, Permission, QueryAccess, ReadAgents, ReadAlarms,
     ReadAudit, ReadEvents, ReadOccupancy, ReadOperatorLog, ReadSecurityModel, ReadServerHealth,
-    ReadVisitRules, ReadVisits, WriteSecurityModel,
+    ReadVisitRules, ReadVisits, ReadWatchlist, WriteSecurityModel,
 };
 use crate::store::{Principal, StoreError};
 use askama::Template;
@@ -89,6 +89,11 @@ pub const PAGES: &[PageLink] = &[
         roles: ReadVisits::ROLES,
     },
     PageLink {
+        path: "/screenings",
+        label: "Screening",
+        roles: ReadWatchlist::ROLES,
+    },
+    PageLink {
         path: ADMIN,
         label: "Administration",
         roles: ReadSecurityModel::ROLES,
@@ -139,6 +144,11 @@ pub const ADMIN_PAGES: &[PageLink] = &[
         path: "/admin/documents",
         label: "Visitor documents",
         roles: ReadVisitRules::ROLES,
+    },
+    PageLink {
+        path: "/admin/watchlist",
+        label: "Watchlist",
+        roles: ReadWatchlist::ROLES,
     },
     PageLink {
         path: "/admin/agents",

@@ -55,6 +55,7 @@ mod visit_rules;
 mod visitor_cards;
 mod visitor_contact;
 mod visits;
+pub mod watchlist;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
 pub use grants::{GrantFilter, GrantRecord, NewGrant};
 pub use groups::GroupRecord;

@@ -86,6 +86,7 @@ impl Store {
                 Db::from(&mut *tx)
                     .purge_document_signatures(*visit, at)
                     .await?;
+                Db::from(&mut *tx).purge_screenings(*visit).await?;
                 let entries = sqlx::query_as::<_, OperatorRow>(
                     "SELECT id, at, actor_id, actor, action, target_type, target_id, before, \
                      after, request_id, detail_salt, detail_hash FROM operator_log \

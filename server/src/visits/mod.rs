@@ -4,6 +4,7 @@
 
 mod notices;
 pub mod rules;
+mod screen;
 pub mod words;
 
 use crate::api::error::ApiError;
@@ -208,6 +209,7 @@ pub async fn invite(
                 ..visit.clone()
             };
             let record = state.store.create_visit(new, &caller.actor).await?;
+            screen::at_invitation(state, &record, &caller.actor).await?;
             visitor_id = record.visitor_id;
             created.push(record);
         }
@@ -316,6 +318,7 @@ pub async fn check_in(
             return Err(ApiError::Conflict(why));
         }
     }
+    screen::before_check_in(state, &visit, &caller.actor).await?;
     let visit = state
         .store
         .check_in_visit(id, &caller.actor)

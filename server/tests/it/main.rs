@@ -44,3 +44,4 @@ mod stored_times;
 mod tls;
 mod visitor_cards;
 mod visits;
+mod watchlist;

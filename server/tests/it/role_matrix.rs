@@ -56,6 +56,8 @@ const READ_VISIT_RULES: &[Role] = &[
 const WRITE_VISITS: &[Role] = &[Role::Admin, Role::Security, Role::Receptionist];
 const READ_MODEL: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const WRITE_MODEL: &[Role] = &[Role::Admin, Role::Security];
+const READ_WATCHLIST: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
+const MANAGE_VISIT_RULES: &[Role] = &[Role::Admin, Role::Security];
 const READ_AGENTS: &[Role] = &[Role::Admin, Role::Security];
 const READ_EVENTS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 const READ_ALARMS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
@@ -172,6 +174,16 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("get", "/api/v1/visitor-cards" | "/api/v1/visitor-cards/{id}") => Roles(READ_VISITS),
         ("post", "/api/v1/visitor-cards" | "/api/v1/visits/{id}/card")
         | ("patch", "/api/v1/visitor-cards/{id}") => Roles(WRITE_VISITS),
+        // watchlist screening
+        (
+            "get",
+            "/api/v1/watchlist"
+            | "/api/v1/watchlist/{id}"
+            | "/api/v1/screenings"
+            | "/api/v1/screenings/{id}",
+        ) => Roles(READ_WATCHLIST),
+        ("post", "/api/v1/watchlist" | "/api/v1/screenings/{id}/decision")
+        | ("patch" | "delete", "/api/v1/watchlist/{id}") => Roles(MANAGE_VISIT_RULES),
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {
             Roles(READ_AGENTS)

@@ -5,4 +5,5 @@ mod hosts;
 mod invitations;
 mod notices;
 mod rules;
+mod screening;
 pub(crate) mod support;

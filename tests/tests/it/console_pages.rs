@@ -24,6 +24,15 @@ async fn every_page_of_every_role_opens_and_is_accessible() {
         .wait_event("the forced door", |e| e["kind"] == "forced_open")
         .await;
     agent.send_line(&format!("contact {} closed", site.door));
+    // A watchlist entry, so its page shows a full table.
+    let entry = serde_json::json!({"name": "Αριστομένης Ελευθερίου",
+        "aliases": ["Aris Eleftheriou"], "date_of_birth": "1971-02-03", "organisation": "Northwind Logistics International",
+        "reason": "Trespass order 2025-114: entered the loading bay without escort twice",
+        "action": "block"});
+    console
+        .api
+        .created(&console.admin, "/watchlist", entry)
+        .await;
 
     for role in ROLES {
         let username = format!("{role}-1");

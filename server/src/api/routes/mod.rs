@@ -27,6 +27,7 @@ pub mod people;
 pub mod visit_rules;
 pub mod visitor_cards;
 pub mod visits;
+pub mod watchlist;
 // door agents: operator side, agent side, and the events they upload
 pub mod agent_api;
 pub mod agent_doors;

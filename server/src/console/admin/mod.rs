@@ -14,6 +14,7 @@ pub mod people;
 pub mod schedules;
 pub mod sites;
 pub mod visit_rules;
+pub mod watchlist;
 
 use crate::auth::permissions::ReadSecurityModel;
 use crate::console::page::{ADMIN, ADMIN_PAGES, Chrome, NavLink, links, render};
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(visit_rules::router())
         .merge(documents::router())
+        .merge(watchlist::router())
 }
 
 #[derive(Template)]

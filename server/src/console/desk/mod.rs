@@ -10,6 +10,7 @@ pub mod muster;
 pub mod notifications;
 pub mod occupancy;
 pub mod operator_log;
+pub mod screenings;
 pub mod threat;
 pub mod visitor_cards;
 pub mod visits;
@@ -51,4 +52,5 @@ pub fn router() -> Router<AppState> {
         .route("/visitor-cards/{id}/state", post(visitor_cards::set_state))
         .route("/visitor-cards/hand-out", post(visitor_cards::hand_out))
         .merge(visits::router())
+        .merge(screenings::router())
 }

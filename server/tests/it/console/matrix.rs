@@ -170,6 +170,17 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             format!("/visits/invitations/{nil}/check-in"),
             WriteVisits::ROLES,
         ),
+        // watchlist screening
+        ("/admin/watchlist".to_owned(), ManageVisitRules::ROLES),
+        (format!("/admin/watchlist/{nil}"), ManageVisitRules::ROLES),
+        (
+            format!("/admin/watchlist/{nil}/delete"),
+            ManageVisitRules::ROLES,
+        ),
+        (
+            format!("/screenings/{nil}/decision"),
+            ManageVisitRules::ROLES,
+        ),
     ]
 }
 
