@@ -48,6 +48,8 @@ struct VisitPage {
     may_cancel: bool,
     may_approve: bool,
     may_edit: bool,
+    /// The last watchlist screening, in words (desk and security roles).
+    screening: Option<String>,
     /// For the badge links.
     visit_id: Uuid,
     may_print: bool,
@@ -143,6 +145,10 @@ pub async fn page(
         true => notices(&state, &names, &visit).await?,
         false => Vec::new(),
     };
+    let screening = match desk || may::<ManageVisitRules, _>(&user) {
+        true => super::log::screening(&state, visit.id).await?,
+        false => None,
+    };
     let line = Line::of(&visit, &names, &mut hosts, store).await?;
     let title = format!("Visit of {}", visit.visitor_name);
     Ok(render(VisitPage {
@@ -166,6 +172,7 @@ pub async fn page(
         may_approve: may::<ManageVisitRules, _>(&user)
             && visit.status == VisitStatus::AwaitingApproval,
         may_edit: may::<InviteVisitors, _>(&user) && upcoming,
+        screening,
         visit_id: visit.id,
         may_print: desk && live && visit.check_in_code.is_some(),
         documents_due,

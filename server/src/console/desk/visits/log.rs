@@ -159,12 +159,63 @@ async fn rows(
             arrived: time(v.checked_in_at),
             left: time(v.checked_out_at),
             status: words::status(v.status),
-            screening: None,
-            documents: None,
-            cards: None,
+            screening: screening(state, v.id).await?,
+            documents: documents(state, v.id).await?,
+            cards: cards(state, v.id).await?,
         });
     }
     Ok((out, truncated))
+}
+
+/// The visit's last screening in words: `clear`, or the outcome and the decision.
+pub(super) async fn screening(state: &AppState, visit: Uuid) -> Result<Option<String>, Failure> {
+    use crate::store::watchlist::{ScreeningDecision, ScreeningFilter, ScreeningOutcome};
+    let filter = ScreeningFilter {
+        pending: None,
+        visit_id: Some(visit),
+    };
+    let last = state.store.list_screenings(filter, None, 1).await?;
+    Ok(last.first().map(|s| {
+        let outcome = match s.outcome {
+            ScreeningOutcome::Clear => return "clear".to_owned(),
+            ScreeningOutcome::Flag => "flagged",
+            ScreeningOutcome::Block => "blocked",
+        };
+        let decision = match s.decision {
+            Some(ScreeningDecision::Allowed) => "allowed by security",
+            Some(ScreeningDecision::Refused) => "refused by security",
+            None => "awaiting a decision",
+        };
+        format!("{outcome} ({:.2}), {decision}", s.best_score)
+    }))
+}
+
+/// The documents signed for the visit: title and version.
+async fn documents(state: &AppState, visit: Uuid) -> Result<Option<String>, Failure> {
+    let signed = state
+        .store
+        .visit_documents(visit, crate::store::now())
+        .await?
+        .signed;
+    let titles: Vec<String> = signed
+        .iter()
+        .map(|d| format!("{} v{}", d.title, d.version))
+        .collect();
+    Ok((!titles.is_empty()).then(|| titles.join("; ")))
+}
+
+/// The cards issued to the visit, with their state now.
+async fn cards(state: &AppState, visit: Uuid) -> Result<Option<String>, Failure> {
+    let filter = crate::store::CredentialFilter {
+        person_id: None,
+        visit_id: Some(visit),
+    };
+    let issued = state.store.list_credentials(filter, None, 50).await?;
+    let cards: Vec<String> = issued
+        .iter()
+        .map(|c| format!("{} ({})", c.card, c.state.as_ref()))
+        .collect();
+    Ok((!cards.is_empty()).then(|| cards.join(", ")))
 }
 
 /// `GET /visits/log`.
