@@ -24,6 +24,8 @@ pub struct LiveDoorSite {
     pub api: Api,
     pub admin: String,
     pub door: String,
+    /// The person holding the site's card (granted the door's zone).
+    pub person: String,
     pub config: PathBuf,
     pub status_url: String,
     dir: PathBuf,
@@ -32,11 +34,17 @@ pub struct LiveDoorSite {
 impl LiveDoorSite {
     /// Creates it in `dir`; the door releases for 1 s on a grant.
     pub async fn create(dir: &Path) -> LiveDoorSite {
+        LiveDoorSite::create_with(dir, &[]).await
+    }
+
+    /// Creates it with more server settings in the environment (`GATEHOUSE__...`).
+    pub async fn create_with(dir: &Path, more_env: &[(&str, &str)]) -> LiveDoorSite {
         let offline = OFFLINE_AFTER_S.to_string();
-        let env = [
+        let mut env = vec![
             ("GATEHOUSE__BOOTSTRAP__ADMIN_PASSWORD", ADMIN_PASSWORD),
             ("GATEHOUSE__ALARMS__AGENT_OFFLINE_AFTER_S", offline.as_str()),
         ];
+        env.extend_from_slice(more_env);
         let server = ServerProcess::start_ready(dir, &env).await;
         let api = server.api();
         let admin = api.token("admin", ADMIN_PASSWORD).await;
@@ -74,6 +82,7 @@ impl LiveDoorSite {
             api,
             admin,
             door: one.door,
+            person: one.person,
             config,
             status_url: format!("http://127.0.0.1:{status_port}"),
             dir: dir.to_owned(),

@@ -103,3 +103,11 @@ pub fn check_email(problems: &mut FieldErrors, field: &str, value: Option<&str>)
         problems.insert(field.to_owned(), "not an email address".into());
     }
 }
+
+/// An optional email address as typed: trimmed, empty is none, else checked.
+pub fn optional_email(field: &str, value: Option<&str>) -> Result<Option<String>, FieldErrors> {
+    let email = value.map(str::trim).filter(|v| !v.is_empty());
+    let mut problems = FieldErrors::new();
+    check_email(&mut problems, field, email);
+    super::accept(problems, || email.map(str::to_owned))
+}

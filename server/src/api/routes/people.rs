@@ -247,12 +247,7 @@ async fn set_email(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<PersonEmail>,
 ) -> Result<StatusCode, ApiError> {
-    let mut problems = crate::domain::FieldErrors::new();
-    crate::domain::checks::check_email(&mut problems, "email", request.email.as_deref());
-    if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
-    }
-    let email = request.email.map(|e| e.trim().to_owned());
+    let email = crate::domain::checks::optional_email("email", request.email.as_deref())?;
     match state.store.set_person_email(id, email, &auth.actor()).await {
         Err(crate::store::ModelError::Invalid {
             field: "person_id", ..

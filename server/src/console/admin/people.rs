@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/people", get(list).post(create))
         .route("/admin/people/{id}", get(person::page).post(actions::edit))
         .route("/admin/people/{id}/status", post(actions::status))
+        .route("/admin/people/{id}/email", post(actions::email))
         .route("/admin/people/{id}/vetting", post(actions::vetting))
         .route("/admin/people/{id}/cards", post(actions::issue_card))
         .route("/admin/people/{id}/cards/{card}", post(actions::card_state))

@@ -52,6 +52,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             WriteSecurityModel::ROLES,
         ),
         (
+            format!("/admin/people/{nil}/email"),
+            WriteSecurityModel::ROLES,
+        ),
+        (
             format!("/admin/people/{nil}/vetting"),
             WriteSecurityModel::ROLES,
         ),

@@ -3,7 +3,8 @@
 //! delivery: here no SMTP server is configured, so each ends `failed`, visibly).
 
 use super::support::{put, site, visit};
-use crate::common::{TestApp, TestDb, expect};
+use crate::common::{ADMIN_PASSWORD, TestApp, TestDb, expect};
+use crate::console::client::Console;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -35,6 +36,17 @@ async fn invitations_and_arrivals_are_notified(db: &TestDb) {
     )
     .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // The same from the person's page in the console.
+    let console = Console::login(&app, "admin", ADMIN_PASSWORD).await;
+    let form = format!("/admin/people/{}/email", s.host);
+    let refused = console.submit(&form, &[("email", "not an address")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let saved = console
+        .submit(&form, &[("email", " hana.host@example.org ")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let page = console.get(&format!("/admin/people/{}", s.host)).await;
+    assert!(page.body.contains("hana.host@example.org"));
     let mut body = visit(&s.host, &[&s.lobby], 60);
     body["visitor_email"] = json!("vera@example.org");
     let v = expect(

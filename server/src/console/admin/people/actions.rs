@@ -96,6 +96,27 @@ pub async fn status(
 }
 
 #[derive(Deserialize)]
+pub struct Email {
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /admin/people/{id}/email`: where the person is told their visitors arrived
+/// (empty clears it); the API's check and log entry.
+pub async fn email(
+    State(state): State<AppState>,
+    user: Console<WriteSecurityModel>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<Email>,
+) -> Result<Response, Failure> {
+    let email = crate::domain::checks::optional_email("email", Some(&form.email))
+        .map_err(ApiError::Validation)?;
+    let set = state.store.set_person_email(id, email, &user.actor()).await;
+    set.map_err(crate::console::admin::sites::fields::failure)?;
+    Ok(Redirect::to(&format!("/admin/people/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
 pub struct Vetting {
     status: String,
     /// Local `YYYY-MM-DDTHH:MM`; empty for no end.

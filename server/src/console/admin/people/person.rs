@@ -68,6 +68,8 @@ struct PersonPage {
     now: String,
     zone_name: String,
     may_write: bool,
+    /// Where the person is told their visitors arrived.
+    email: Option<String>,
 }
 
 /// `GET /admin/people/{id}`.
@@ -143,6 +145,7 @@ pub async fn page(
         now: time::local(now, tz),
         zone_name: tz.name().to_owned(),
         may_write: may_write(&user),
+        email: state.store.person_email(id).await?,
         person,
     }))
 }
