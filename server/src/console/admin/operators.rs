@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/operators/{id}/role", post(change_role))
         .route("/admin/operators/{id}/status", post(change_status))
         .route("/admin/operators/{id}/password", post(set_password))
-        .route("/admin/operators/{id}/person", post(link_person))
+        .route("/admin/operators/person", post(link_person))
 }
 
 struct OperatorRow {
@@ -240,20 +240,24 @@ async fn set_password(
 
 #[derive(Deserialize)]
 struct LinkForm {
+    operator: String,
     /// The person's name as in People (exact, ignoring case); empty unlinks.
     #[serde(default)]
     person: String,
 }
 
-/// `POST /admin/operators/{id}/person`: links the account to the one person of that
-/// name (ignoring case), or unlinks it when empty; an unknown or ambiguous name is
-/// refused naming the field.
+/// `POST /admin/operators/person`: links the account to the one person of that name
+/// (ignoring case), or unlinks it when empty; an unknown or ambiguous name is refused
+/// naming the field.
 async fn link_person(
     State(state): State<AppState>,
     user: Console<ManageOperators>,
-    Path(id): Path<Uuid>,
     Form(form): Form<LinkForm>,
 ) -> Result<Response, Failure> {
+    let id = form
+        .operator
+        .parse::<Uuid>()
+        .map_err(|_| ApiError::field("operator", "is not one of the choices"))?;
     let name = form.person.trim();
     let person_id = if name.is_empty() {
         None

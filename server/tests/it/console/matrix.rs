@@ -23,10 +23,7 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/muster/{nil}/accounted"), RunMuster::ROLES),
         (format!("/muster/{nil}/close"), RunMuster::ROLES),
         ("/account/password".to_owned(), AnyOperator::ROLES),
-        (
-            format!("/admin/operators/{nil}/person"),
-            ManageOperators::ROLES,
-        ),
+        ("/admin/operators/person".to_owned(), ManageOperators::ROLES),
         ("/admin/kiosks".to_owned(), ManageAgents::ROLES),
         (format!("/admin/kiosks/{nil}/revoke"), ManageAgents::ROLES),
         // Visit rules.
