@@ -15,27 +15,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gatehouse_e2e::bench_table::row;
 use gatehouse_e2e::{LiveDoorSite, free_port};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let last = sorted.len().saturating_sub(1);
-    let rank = (p * last as f64).round() as usize;
-    sorted[rank.min(last)]
-}
-
-fn row(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "| {name} | {} | {:.1} ms | {:.1} ms |",
-        samples.len(),
-        ms(percentile(&samples, 0.5)),
-        ms(percentile(&samples, 0.99))
-    );
-}
 
 /// aiosmtpd writing each message into a Maildir.
 struct Smtp {

@@ -23,6 +23,7 @@
 pub mod admin;
 mod agent;
 mod api;
+pub mod bench_table;
 pub mod browser;
 pub mod console;
 mod fixture;
