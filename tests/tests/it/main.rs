@@ -16,6 +16,7 @@ mod console_documents;
 mod console_doors;
 mod console_escaping;
 mod console_events;
+mod console_kiosk;
 mod console_lockdown;
 mod console_muster;
 mod console_notifications;
