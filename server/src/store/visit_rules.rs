@@ -224,8 +224,9 @@ impl Store {
             match longest_visit_minutes {
                 Some(minutes) => {
                     sqlx::query(
-                        "INSERT INTO zone_visitor_rules (zone_id, longest_visit_minutes, updated_at) \
-                         VALUES ($1, $2, $3) ON CONFLICT (zone_id) DO UPDATE \
+                        "INSERT INTO zone_visitor_rules \
+                         (zone_id, longest_visit_minutes, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (zone_id) DO UPDATE \
                          SET longest_visit_minutes = $2, updated_at = $3",
                     )
                     .bind(zone_id)
