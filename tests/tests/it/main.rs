@@ -23,6 +23,7 @@ mod console_notifications;
 mod console_pages;
 mod console_replicas;
 mod console_roles;
+mod console_screening;
 mod console_session;
 mod console_visits;
 mod door_live_e2e;
