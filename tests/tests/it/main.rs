@@ -25,6 +25,7 @@ mod console_replicas;
 mod console_roles;
 mod console_screening;
 mod console_session;
+mod console_visit_door;
 mod console_visits;
 mod door_live_e2e;
 mod import_cli;
