@@ -27,7 +27,7 @@ CREATE TABLE visitors (
     organisation             TEXT,
     email                    TEXT,
     phone                    TEXT,
-    date_of_birth            DATE,
+    date_of_birth            TEXT,
     id_document_type         TEXT,
     id_document_last_digits  TEXT,
     photo                    BYTEA,

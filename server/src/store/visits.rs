@@ -138,7 +138,9 @@ impl VisitRecord {
 }
 
 /// A visitor as stored: the same person across visits (documents, screening history).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// The date of birth is kept as `YYYY-MM-DD` text on both databases (as the watchlist
+/// keeps it), so no database decodes a date type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[schema(as = Visitor)]
 pub struct VisitorRecord {
     pub id: Uuid,
@@ -150,8 +152,42 @@ pub struct VisitorRecord {
     pub id_document_type: Option<String>,
     pub id_document_last_digits: Option<String>,
     /// When retention replaced the details (absent while kept).
-    #[sqlx(try_from = "OptionalStoredTime")]
     pub purged_at: Option<DateTime<Utc>>,
+}
+
+/// A [`VisitorRecord`] as selected.
+#[derive(sqlx::FromRow)]
+struct VisitorRow {
+    id: Uuid,
+    name: String,
+    organisation: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    date_of_birth: Option<String>,
+    id_document_type: Option<String>,
+    id_document_last_digits: Option<String>,
+    #[sqlx(try_from = "OptionalStoredTime")]
+    purged_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<VisitorRow> for VisitorRecord {
+    type Error = StoreError;
+
+    fn try_from(r: VisitorRow) -> Result<Self, StoreError> {
+        let date_of_birth = super::watchlist::parse_date(r.date_of_birth.as_deref())
+            .map_err(|_| sqlx::Error::Decode("stored date of birth is not a date".into()))?;
+        Ok(VisitorRecord {
+            id: r.id,
+            name: r.name,
+            organisation: r.organisation,
+            email: r.email,
+            phone: r.phone,
+            date_of_birth,
+            id_document_type: r.id_document_type,
+            id_document_last_digits: r.id_document_last_digits,
+            purged_at: r.purged_at,
+        })
+    }
 }
 
 /// A visitor's details as registered.
@@ -374,7 +410,7 @@ impl Store {
                     .bind(&visit.visitor_organisation)
                     .bind(&v.email)
                     .bind(&v.phone)
-                    .bind(v.date_of_birth)
+                    .bind(super::watchlist::format_date(v.date_of_birth))
                     .bind(&v.id_document_type)
                     .bind(&v.id_document_last_digits)
                     .bind(at)
@@ -521,7 +557,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(%id))]
     pub async fn visitor(&self, id: Uuid) -> Result<VisitorRecord, StoreError> {
         on!(self.pool(), |pool| {
-            sqlx::query_as::<_, VisitorRecord>(
+            sqlx::query_as::<_, VisitorRow>(
                 "SELECT id, name, organisation, email, phone, date_of_birth, id_document_type, \
                  id_document_last_digits, purged_at FROM visitors WHERE id = $1",
             )
@@ -529,6 +565,7 @@ impl Store {
             .fetch_one(pool)
             .await
             .map_err(StoreError::from)
+            .and_then(VisitorRecord::try_from)
         })
     }
 
