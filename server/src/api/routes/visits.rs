@@ -20,6 +20,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate};
+use gatehouse_core::text::{Lines, text_problem};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -233,12 +234,14 @@ impl VisitQuery {
             visitor_id: parse("visitor_id", self.visitor_id.as_deref(), UUID)?,
             from: time("from", self.from.as_deref())?,
             to: time("to", self.to.as_deref())?,
-            text: self
-                .q
-                .as_deref()
-                .map(str::trim)
-                .filter(|q| !q.is_empty())
-                .map(str::to_owned),
+            // One line of 1 to 64 characters, searched for trimmed (as names are stored).
+            text: match self.q.as_deref() {
+                Some(q) => match text_problem(q, 64, Lines::Single) {
+                    Some(problem) => return Err(ApiError::field("q", problem)),
+                    None => Some(q.trim().to_owned()),
+                },
+                None => None,
+            },
         })
     }
 }

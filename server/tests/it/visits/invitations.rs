@@ -101,6 +101,8 @@ async fn a_group_and_a_weekly_series_are_one_invitation(db: &TestDb) {
     assert_eq!(by_host["items"].as_array().unwrap().len(), 16);
     let bad_status = app.get("/api/v1/visits?status=arrived", &desk).await;
     invalid(bad_status, "status").await;
+    invalid(app.get("/api/v1/visits?q=", &desk).await, "q").await;
+    invalid(app.get("/api/v1/visits?q=%0A", &desk).await, "q").await;
 }
 
 async fn edits_are_judged_and_codes_find_visits(db: &TestDb) {
