@@ -52,6 +52,7 @@ mod people_search;
 mod vetting;
 mod visit_expiry;
 mod visit_rules;
+mod visit_trails;
 mod visitor_cards;
 mod visitor_contact;
 mod visits;
@@ -65,6 +66,7 @@ pub use people_common::{Table, window_ok};
 pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visit_rules::{SiteVisitSettings, VisitorZone};
+pub use visit_trails::{TrailScreening, VisitTrail};
 pub use visitor_contact::VisitorContact;
 pub use visits::{
     NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, VisitorRecord,

@@ -609,10 +609,12 @@ impl Store {
             .text
             .as_deref()
             .map(|t| format!("%{}%", t.to_lowercase().replace(['%', '_'], "")));
-        let ids = on!(self.pool(), |pool| {
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT v.id FROM visits v JOIN people h ON h.id = v.host_person_id WHERE 1 = 1",
-            );
+        let (visits, zones) = on!(self.pool(), |pool| {
+            // The matching ids in a subquery, so the visit columns keep their plain names.
+            let mut q = sqlx::QueryBuilder::new(select_visit!(
+                "WHERE id IN (SELECT v.id FROM visits v \
+                 JOIN people h ON h.id = v.host_person_id WHERE 1 = 1"
+            ));
             if let Some(after) = after {
                 q.push(" AND v.id > ").push_bind(after);
             }
@@ -651,14 +653,24 @@ impl Store {
                     .push(")");
             }
             q.push(" ORDER BY v.id LIMIT ").push_bind(i64::from(limit));
-            q.build_query_scalar::<Uuid>().fetch_all(pool).await?
+            q.push(") ORDER BY id");
+            let visits = q.build_query_as::<VisitRecord>().fetch_all(pool).await?;
+            let mut zones = Vec::new();
+            // In chunks: both databases bound the number of parameters in one statement.
+            for chunk in visits.chunks(super::people_common::MAX_BINDS) {
+                let mut z = sqlx::QueryBuilder::new(
+                    "SELECT visit_id, zone_id FROM visit_zones WHERE visit_id IN (",
+                );
+                let mut list = z.separated(", ");
+                for visit in chunk {
+                    list.push_bind(visit.id);
+                }
+                z.push(") ORDER BY zone_id");
+                zones.extend(z.build_query_as::<(Uuid, Uuid)>().fetch_all(pool).await?);
+            }
+            (visits, zones)
         });
-        let mut tx = self.read().await?;
-        let mut visits = Vec::with_capacity(ids.len());
-        for id in ids {
-            visits.push(tx.db().visit(id).await?);
-        }
-        tx.commit().await?;
+        let visits = attach_zones(visits, zones);
         Ok(visits)
     }
 

@@ -12,6 +12,7 @@ use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::state::AppState;
+use crate::store::watchlist::ScreeningOutcome;
 use crate::store::{StoreError, VisitFilter, VisitRecord, VisitStatus, display_check_in_code};
 use crate::visits;
 use askama::Template;
@@ -50,6 +51,8 @@ struct VisitPage {
     may_edit: bool,
     /// The last watchlist screening, in words (desk and security roles).
     screening: Option<String>,
+    /// A match nobody has decided on yet.
+    screening_awaits: bool,
     /// For the badge links.
     visit_id: Uuid,
     may_print: bool,
@@ -146,9 +149,13 @@ pub async fn page(
         false => Vec::new(),
     };
     let screening = match desk || may::<ManageVisitRules, _>(&user) {
-        true => super::log::screening(&state, visit.id).await?,
+        true => store.visit_trails(&[visit.id]).await?.remove(&visit.id),
         false => None,
-    };
+    }
+    .and_then(|trail| trail.screening);
+    let screening_awaits = screening
+        .as_ref()
+        .is_some_and(|s| s.outcome != ScreeningOutcome::Clear && s.decision.is_none());
     let line = Line::of(&visit, &names, &mut hosts, store).await?;
     let title = format!("Visit of {}", visit.visitor_name);
     Ok(render(VisitPage {
@@ -172,7 +179,8 @@ pub async fn page(
         may_approve: may::<ManageVisitRules, _>(&user)
             && visit.status == VisitStatus::AwaitingApproval,
         may_edit: may::<InviteVisitors, _>(&user) && upcoming,
-        screening,
+        screening: screening.as_ref().map(super::log::screening_words),
+        screening_awaits,
         visit_id: visit.id,
         may_print: desk && live && visit.check_in_code.is_some(),
         documents_due,

@@ -1,7 +1,7 @@
 //! `/visits/log`: the visitor log for auditors — who visited whom and when (arrived,
 //! left, in the site's time), with the visit's status, over a date range; and the same
-//! rows as CSV (`/visits/log.csv`). The screening, documents and cards columns are
-//! [`LogRow`]'s `Option` fields, filled by those parts of issue 13 (`—` until then).
+//! rows as CSV (`/visits/log.csv`), with each visit's last screening, the documents
+//! signed during it and the cards issued to it (`—` where there are none).
 
 use super::caller;
 use super::home::date;
@@ -12,7 +12,7 @@ use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::state::AppState;
-use crate::store::{VisitFilter, VisitRecord, now};
+use crate::store::{TrailScreening, VisitFilter, VisitRecord, now};
 use crate::visits::Caller;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -35,8 +35,7 @@ pub struct Range {
     to: String,
 }
 
-/// One visit of the log. `screening`, `documents` and `cards` are for the screening,
-/// documents and card-pool parts to fill; `None` shows as "—".
+/// One visit of the log; `None` shows as "—".
 pub struct LogRow {
     pub id: Uuid,
     pub visitor: String,
@@ -136,9 +135,12 @@ async fn rows(
     }
     let truncated = visits.len() >= MOST;
     visits.sort_by_key(|v| (v.window_start, v.id));
+    let ids: Vec<Uuid> = visits.iter().map(|v| v.id).collect();
+    let mut trails = state.store.visit_trails(&ids).await?;
     let mut hosts = PeopleNames::default();
     let mut out = Vec::with_capacity(visits.len());
     for v in &visits {
+        let trail = trails.remove(&v.id).unwrap_or_default();
         let tz = names.tz(v.site_id);
         let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
             at.map_or_else(String::new, |at| {
@@ -159,63 +161,46 @@ async fn rows(
             arrived: time(v.checked_in_at),
             left: time(v.checked_out_at),
             status: words::status(v.status),
-            screening: screening(state, v.id).await?,
-            documents: documents(state, v.id).await?,
-            cards: cards(state, v.id).await?,
+            screening: trail.screening.as_ref().map(screening_words),
+            documents: joined(
+                trail
+                    .documents
+                    .iter()
+                    .map(|(title, v)| format!("{title} v{v}")),
+                "; ",
+            ),
+            cards: joined(
+                trail
+                    .cards
+                    .iter()
+                    .map(|(card, state)| format!("{card} ({state})")),
+                ", ",
+            ),
         });
     }
     Ok((out, truncated))
 }
 
 /// The visit's last screening in words: `clear`, or the outcome and the decision.
-pub(super) async fn screening(state: &AppState, visit: Uuid) -> Result<Option<String>, Failure> {
-    use crate::store::watchlist::{ScreeningDecision, ScreeningFilter, ScreeningOutcome};
-    let filter = ScreeningFilter {
-        pending: None,
-        visit_id: Some(visit),
+pub(super) fn screening_words(s: &TrailScreening) -> String {
+    use crate::store::watchlist::{ScreeningDecision, ScreeningOutcome};
+    let outcome = match s.outcome {
+        ScreeningOutcome::Clear => return "clear".to_owned(),
+        ScreeningOutcome::Flag => "flagged",
+        ScreeningOutcome::Block => "blocked",
     };
-    let last = state.store.list_screenings(filter, None, 1).await?;
-    Ok(last.first().map(|s| {
-        let outcome = match s.outcome {
-            ScreeningOutcome::Clear => return "clear".to_owned(),
-            ScreeningOutcome::Flag => "flagged",
-            ScreeningOutcome::Block => "blocked",
-        };
-        let decision = match s.decision {
-            Some(ScreeningDecision::Allowed) => "allowed by security",
-            Some(ScreeningDecision::Refused) => "refused by security",
-            None => "awaiting a decision",
-        };
-        format!("{outcome} ({:.2}), {decision}", s.best_score)
-    }))
+    let decision = match s.decision {
+        Some(ScreeningDecision::Allowed) => "allowed by security",
+        Some(ScreeningDecision::Refused) => "refused by security",
+        None => "awaiting a decision",
+    };
+    format!("{outcome} ({:.2}), {decision}", s.best_score)
 }
 
-/// The documents signed for the visit: title and version.
-async fn documents(state: &AppState, visit: Uuid) -> Result<Option<String>, Failure> {
-    let signed = state
-        .store
-        .visit_documents(visit, crate::store::now())
-        .await?
-        .signed;
-    let titles: Vec<String> = signed
-        .iter()
-        .map(|d| format!("{} v{}", d.title, d.version))
-        .collect();
-    Ok((!titles.is_empty()).then(|| titles.join("; ")))
-}
-
-/// The cards issued to the visit, with their state now.
-async fn cards(state: &AppState, visit: Uuid) -> Result<Option<String>, Failure> {
-    let filter = crate::store::CredentialFilter {
-        person_id: None,
-        visit_id: Some(visit),
-    };
-    let issued = state.store.list_credentials(filter, None, 50).await?;
-    let cards: Vec<String> = issued
-        .iter()
-        .map(|c| format!("{} ({})", c.card, c.state.as_ref()))
-        .collect();
-    Ok((!cards.is_empty()).then(|| cards.join(", ")))
+/// `items` joined by `separator`, `None` when there are none.
+fn joined(items: impl Iterator<Item = String>, separator: &str) -> Option<String> {
+    let items: Vec<String> = items.collect();
+    (!items.is_empty()).then(|| items.join(separator))
 }
 
 /// `GET /visits/log`.
