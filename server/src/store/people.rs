@@ -3,8 +3,8 @@
 //! `left`, so records that name them keep meaning something.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::people_common::{MAX_BINDS, by_owner};
-use super::site_model::{narrow, parse};
+use super::people_common::{MAX_BINDS, Table, by_owner};
+use super::site_model::{ModelError, narrow, parse};
 use super::vetting::{NewVetting, VettingRecord};
 use super::{Db, Store, StoreError, now, on};
 use crate::auth::permissions::{PersonClearance, PersonGroups, PersonVetting};
@@ -411,5 +411,59 @@ impl Store {
             vetting: Some(record),
             ..before
         })
+    }
+}
+
+impl Store {
+    /// Where a host is told their visitors arrived (`None`: no address on record).
+    #[tracing::instrument(skip_all, fields(%person_id))]
+    pub async fn person_email(&self, person_id: Uuid) -> Result<Option<String>, StoreError> {
+        on!(self.pool(), |pool| {
+            sqlx::query_scalar::<_, Option<String>>("SELECT email FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::from)
+        })
+    }
+
+    /// Sets (or clears) a person's email address. Logged as `person.email`.
+    #[tracing::instrument(skip_all, fields(%person_id))]
+    pub async fn set_person_email(
+        &self,
+        person_id: Uuid,
+        email: Option<String>,
+        actor: &Actor,
+    ) -> Result<(), ModelError> {
+        on!(self.write().await?, |mut tx| {
+            Db::from(&mut *tx)
+                .require_row(Table::People, person_id, "person_id")
+                .await?;
+            let before =
+                sqlx::query_scalar::<_, Option<String>>("SELECT email FROM people WHERE id = $1")
+                    .bind(person_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("UPDATE people SET email = $2 WHERE id = $1")
+                .bind(person_id)
+                .bind(&email)
+                .execute(&mut *tx)
+                .await?;
+            let (before, after) = (
+                serde_json::json!({"email": before}),
+                serde_json::json!({"email": email}),
+            );
+            let entry = NewLogEntry::new(
+                actor,
+                "person.email",
+                "person",
+                person_id,
+                Some(&before),
+                Some(&after),
+            );
+            Db::from(&mut *tx).insert_log(&entry).await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }
