@@ -50,7 +50,7 @@
 //! log, and the policy version is bumped once if anything changed.
 
 pub mod job;
-mod parse;
+pub(crate) mod parse;
 mod row;
 #[cfg(test)]
 mod tests;

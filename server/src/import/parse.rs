@@ -132,11 +132,7 @@ pub fn parse(
     let mut record = ByteRecord::new();
     let mut errors = Vec::new();
     let mut file = File::default();
-    let mut lines = Lines {
-        text: csv,
-        at: 0,
-        line: 1,
-    };
+    let mut lines = Lines::of(csv);
     let mut reported = 0;
     loop {
         match reader.read_byte_record(&mut record) {
@@ -214,7 +210,7 @@ pub(crate) fn delimiter(csv: &[u8]) -> u8 {
 
 /// The error for a file that is not UTF-8 (checked whole first, so that a file in
 /// another encoding gets one clear error, not one per cell or a column of NUL bytes).
-fn not_utf8(csv: &[u8]) -> Option<LineError> {
+pub(crate) fn not_utf8(csv: &[u8]) -> Option<LineError> {
     const SAVE_AS: &str = "save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet) and import again";
     if csv.starts_with(b"\xFF\xFE") || csv.starts_with(b"\xFE\xFF") {
         let message = format!(
@@ -271,7 +267,7 @@ fn open_quote(csv: &[u8], start: u64, end: u64, line: u64) -> Option<String> {
 
 /// Line numbers of records, counted by this module: the reader's own count is one short
 /// after a CRLF line end (it starts the next record at the `\n`).
-struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     text: &'a [u8],
     /// Bytes before `at` are counted ...
     at: usize,
@@ -280,8 +276,17 @@ struct Lines<'a> {
 }
 
 impl Lines<'_> {
+    /// Counting lines of `text`, from its start (line 1).
+    pub(crate) fn of(text: &[u8]) -> Lines<'_> {
+        Lines {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
     /// The line of the record that the reader says starts at `byte` (at or after `at`).
-    fn at(&mut self, byte: u64) -> u64 {
+    pub(crate) fn at(&mut self, byte: u64) -> u64 {
         let mut start = usize::try_from(byte)
             .unwrap_or(usize::MAX)
             .min(self.text.len());

@@ -8,6 +8,7 @@
 //! Jaro-Winkler comparisons, not a pass over the list.
 
 mod cache;
+pub mod import;
 pub mod matcher;
 pub mod normalise;
 

@@ -3,7 +3,9 @@
 //! change, each change an operator-log entry. Screenings against it are in
 //! [`screenings`].
 
+mod import;
 mod screenings;
+pub use import::WatchlistImport;
 pub use screenings::{
     NewScreening, ScreeningDecision, ScreeningFilter, ScreeningMatch, ScreeningOutcome,
     ScreeningRecord, ScreeningStage,
@@ -151,7 +153,7 @@ fn text(value: &str, field: &'static str, max: usize) -> Result<String, ModelErr
 impl WatchlistInput {
     /// The input checked and trimmed (422 naming the field); a name must hold a letter or
     /// digit, since a name of punctuation only could never match.
-    fn checked(self) -> Result<WatchlistInput, ModelError> {
+    pub(crate) fn checked(self) -> Result<WatchlistInput, ModelError> {
         let name = text(&self.name, "name", MAX_NAME)?;
         if crate::screening::normalise::words(&name).is_empty() {
             return Err(ModelError::invalid("name", "must hold a letter or a digit"));

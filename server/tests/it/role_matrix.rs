@@ -182,7 +182,10 @@ fn rule(method: &str, path: &str) -> Option<Access> {
             | "/api/v1/screenings"
             | "/api/v1/screenings/{id}",
         ) => Roles(READ_WATCHLIST),
-        ("post", "/api/v1/watchlist" | "/api/v1/screenings/{id}/decision")
+        (
+            "post",
+            "/api/v1/watchlist" | "/api/v1/watchlist/import" | "/api/v1/screenings/{id}/decision",
+        )
         | ("patch" | "delete", "/api/v1/watchlist/{id}") => Roles(MANAGE_VISIT_RULES),
         // door agents: operator side, agent side, and the events they upload
         ("get", "/api/v1/agents" | "/api/v1/agents/{id}" | "/api/v1/agents/{id}/alarms") => {

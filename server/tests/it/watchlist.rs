@@ -4,4 +4,5 @@
 
 mod api;
 mod console;
+mod import;
 mod store;

@@ -131,17 +131,7 @@ async fn import_people_csv(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let media_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    if !media_type.is_some_and(|t| CSV_TYPES.contains(&t.as_str())) {
-        return Err(ApiError::BadRequest(
-            "expected a CSV body with Content-Type: text/csv".to_owned(),
-        ));
-    }
-    let csv = read_body(&headers, body).await?;
+    let csv = read_csv(&headers, body, MAX_BYTES).await?;
     let record = match start_import(&state, csv, auth.actor()).await? {
         Ok(record) => record,
         Err(lines) => return Err(ApiError::Validation(line_fields(&lines))),
@@ -186,7 +176,7 @@ pub(crate) async fn start_import(
 
 /// Line errors as `error.fields`: `"line N: column"` → message (messages of one key
 /// joined with "; ").
-fn line_fields(lines: &[LineError]) -> FieldErrors {
+pub(crate) fn line_fields(lines: &[LineError]) -> FieldErrors {
     let mut fields = FieldErrors::new();
     for line in lines {
         fields
@@ -200,13 +190,28 @@ fn line_fields(lines: &[LineError]) -> FieldErrors {
     fields
 }
 
-/// The body, read as it arrives into one buffer of at most [`MAX_BYTES`].
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+/// A CSV body (refused unless its `Content-Type` says CSV or text), read as it arrives
+/// into one buffer of at most `max` bytes (413 beyond).
+pub(crate) async fn read_csv(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if !media_type.is_some_and(|t| CSV_TYPES.contains(&t.as_str())) {
+        return Err(ApiError::BadRequest(
+            "expected a CSV body with Content-Type: text/csv".to_owned(),
+        ));
+    }
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > MAX_BYTES) {
+    if announced.is_some_and(|n| n > max) {
         return Err(ApiError::PayloadTooLarge);
     }
     let mut csv = Vec::with_capacity(announced.unwrap_or(0));
@@ -214,7 +219,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
-        if csv.len() + chunk.len() > MAX_BYTES {
+        if csv.len() + chunk.len() > max {
             return Err(ApiError::PayloadTooLarge);
         }
         csv.extend_from_slice(&chunk);

@@ -9,14 +9,18 @@ use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::{ManageVisitRules, ReadWatchlist};
+use crate::import::{ImportError, LineError};
 use crate::state::AppState;
+use crate::store::Actor;
+use crate::store::watchlist::WatchlistImport;
 use crate::store::watchlist::{
     ScreeningDecision, ScreeningFilter, ScreeningRecord, WatchAction, WatchlistEntry,
     WatchlistInput,
 };
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +30,7 @@ use uuid::Uuid;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_watchlist, create_entry))
+        .routes(routes!(import_watchlist_csv))
         .routes(routes!(get_entry, update_entry, delete_entry))
         .routes(routes!(list_screenings))
         .routes(routes!(get_screening))
@@ -104,6 +109,54 @@ async fn list_watchlist(
         .list_watchlist(query.search.as_deref(), page.cursor()?, limit + 1)
         .await?;
     Ok(Json(Page::from_rows(rows, limit, |e| e.id)))
+}
+
+/// Largest watchlist file accepted, in bytes (100,000 rows of about 200 bytes fit).
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Add the entries of a CSV file (columns in the README: `name`, `aliases`,
+/// `date_of_birth`, `organisation`, `reason`, `action`). Every row is checked first: one
+/// bad row and nothing is added (422, `line N: column`). Rows already on the list are
+/// skipped, so importing the same file again adds nothing.
+#[utoipa::path(post, path = "/watchlist/import", tag = "watchlist", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv",
+        description = "Header row, then one row per entry"),
+    responses((status = 200, body = WatchlistImport), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn import_watchlist_csv(
+    State(state): State<AppState>,
+    auth: Authorized<ManageVisitRules>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<WatchlistImport>, ApiError> {
+    let csv = super::import::read_csv(&headers, body, MAX_IMPORT_BYTES).await?;
+    match import_watchlist(&state, csv, &auth.actor()).await? {
+        Ok(summary) => Ok(Json(summary)),
+        Err(lines) => Err(ApiError::Validation(super::import::line_fields(&lines))),
+    }
+}
+
+/// Reads `csv` (on a blocking thread) and adds its entries as `actor`: what was added,
+/// or the file's problems (nothing added). The API's and the console's upload.
+pub(crate) async fn import_watchlist(
+    state: &AppState,
+    csv: Vec<u8>,
+    actor: &Actor,
+) -> Result<Result<WatchlistImport, Vec<LineError>>, ApiError> {
+    let parsed = tokio::task::spawn_blocking(move || crate::screening::import::parse(&csv))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let rows = match parsed {
+        Ok(rows) => rows,
+        Err(lines) => return Ok(Err(lines)),
+    };
+    match state.store.import_watchlist(rows, actor).await {
+        Ok(summary) => Ok(Ok(summary)),
+        Err(ImportError::Invalid(lines)) => Ok(Err(lines)),
+        Err(ImportError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::Internal(e.into())),
+    }
 }
 
 /// Add an entry (the list's version is bumped).

@@ -25,7 +25,7 @@ use uuid::Uuid;
 /// Recent imports listed.
 const RECENT: u32 = 20;
 /// Room for the form's other parts and boundaries around the file.
-const FORM_OVERHEAD: usize = 64 * 1024;
+pub(crate) const FORM_OVERHEAD: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -123,8 +123,13 @@ async fn page(
     }))
 }
 
-/// The form's `file` part, read as it arrives into one buffer of at most [`MAX_BYTES`].
-async fn file(multipart: &mut Multipart) -> Result<Vec<u8>, ApiError> {
+/// The form's `file` part, read as it arrives into one buffer of at most `max` bytes;
+/// `what` names the file in the error for an empty one.
+pub(crate) async fn upload_file(
+    multipart: &mut Multipart,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u8>, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
@@ -138,13 +143,13 @@ async fn file(multipart: &mut Multipart) -> Result<Vec<u8>, ApiError> {
         }
         let mut csv = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if csv.len() + chunk.len() > MAX_BYTES {
+            if csv.len() + chunk.len() > max {
                 return Err(ApiError::PayloadTooLarge);
             }
             csv.extend_from_slice(&chunk);
         }
         if csv.is_empty() {
-            return Err(ApiError::field("file", "is empty; choose the HR file"));
+            return Err(ApiError::field("file", format!("is empty; choose {what}")));
         }
         return Ok(csv);
     }
@@ -158,7 +163,7 @@ async fn upload(
     user: Console<WriteSecurityModel>,
     mut multipart: Multipart,
 ) -> Result<Response, Failure> {
-    let csv = file(&mut multipart).await?;
+    let csv = upload_file(&mut multipart, MAX_BYTES, "the HR file").await?;
     match start_import(&state, csv, user.actor()).await? {
         Ok(job) => Ok(Redirect::to(&format!("/admin/import/{}", job.id)).into_response()),
         Err(errors) => {

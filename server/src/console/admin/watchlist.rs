@@ -6,17 +6,21 @@
 use crate::api::error::ApiError;
 use crate::api::pagination::{Page, PageParams};
 use crate::api::routes::site_model::not_found;
+use crate::api::routes::watchlist::{MAX_IMPORT_BYTES, import_watchlist};
 use crate::auth::permissions::{ManageVisitRules, Permission, ReadWatchlist};
+use crate::console::admin::import::{FORM_OVERHEAD, upload_file};
 use crate::console::admin::sites::fields::failure;
 use crate::console::names::Names;
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::console::time;
+use crate::import::LineError;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::watchlist::{WatchAction, WatchlistEntry, WatchlistInput};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -30,6 +34,10 @@ const SHOWN: u32 = 100;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(PATH, get(list).post(add))
+        .route(
+            "/admin/watchlist/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES + FORM_OVERHEAD)),
+        )
         .route("/admin/watchlist/{id}", get(entry).post(change))
         .route("/admin/watchlist/{id}/delete", post(remove))
 }
@@ -68,6 +76,10 @@ struct ListPage {
     next: Option<String>,
     version: i64,
     may_manage: bool,
+    /// What an import just did.
+    notice: Option<String>,
+    /// Why an import was refused, line by line.
+    errors: Vec<LineError>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +95,18 @@ async fn list(
     user: Console<ReadWatchlist>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, Failure> {
+    let page = list_page(&state, &user.principal, query, None, Vec::new()).await?;
+    Ok(render(page))
+}
+
+/// The list page, with what an import did (`notice`) or why it was refused (`errors`).
+async fn list_page(
+    state: &AppState,
+    principal: &crate::store::Principal,
+    query: ListQuery,
+    notice: Option<String>,
+    errors: Vec<LineError>,
+) -> Result<ListPage, Failure> {
     let page = PageParams {
         limit: Some(SHOWN),
         cursor: query.cursor,
@@ -104,14 +128,43 @@ async fn list(
         .map(|c| serde_urlencoded::to_string([("search", &search), ("cursor", &c)]))
         .transpose()
         .map_err(Failure::internal)?;
-    Ok(render(ListPage {
-        chrome: Chrome::new(&user.principal, PATH, "Watchlist"),
+    Ok(ListPage {
+        chrome: Chrome::new(principal, PATH, "Watchlist"),
         version: state.store.watchlist_version().await?.version,
         rows: page.items.into_iter().map(|e| row(e, zone)).collect(),
         search,
         next,
-        may_manage: ManageVisitRules::ROLES.contains(&user.principal.role),
-    }))
+        may_manage: ManageVisitRules::ROLES.contains(&principal.role),
+        notice,
+        errors,
+    })
+}
+
+/// `POST /admin/watchlist/import`: adds a CSV file's entries (the API's import); the
+/// list with what was added, or each line's problems (422, nothing added).
+async fn import(
+    State(state): State<AppState>,
+    user: Console<ManageVisitRules>,
+    mut multipart: Multipart,
+) -> Result<Response, Failure> {
+    let csv = upload_file(&mut multipart, MAX_IMPORT_BYTES, "the watchlist file").await?;
+    let outcome = import_watchlist(&state, csv, &user.actor()).await?;
+    let query = ListQuery {
+        search: String::new(),
+        cursor: None,
+    };
+    let (status, notice, errors) = match outcome {
+        Ok(done) => {
+            let notice = format!(
+                "Imported: {} added, {} already on the list. List version {}.",
+                done.added, done.already_listed, done.list_version
+            );
+            (StatusCode::OK, Some(notice), Vec::new())
+        }
+        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
+    };
+    let page = list_page(&state, &user.principal, query, notice, errors).await?;
+    Ok((status, render(page)).into_response())
 }
 
 /// The entry form's fields (aliases one per line; an empty date is none).

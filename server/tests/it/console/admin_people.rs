@@ -380,44 +380,6 @@ async fn groups_grants_and_the_engine_s_answers(db: &TestDb) {
     app.stop().await;
 }
 
-/// A file as a browser sends it from the upload form.
-pub async fn upload(
-    console: &Console<'_>,
-    name: &str,
-    file: &[u8],
-) -> (StatusCode, String, String) {
-    let boundary = "----gatehouse-test-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-         Content-Type: text/csv\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(console.app.url("/admin/import"))
-        .header("cookie", console.cookie.clone().unwrap())
-        .header("sec-fetch-site", "same-origin")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, location, response.text().await.unwrap())
-}
-
 /// The job's page once the job has ended (its section is no longer re-read).
 async fn ended(console: &Console<'_>, job: &str) -> String {
     for _ in 0..200 {
@@ -440,13 +402,19 @@ async fn the_import_by_upload(db: &TestDb) {
         .await;
 
     // Not an HR file: refused at once, before any job.
-    let (status, _, body) = upload(&console, "x.csv", b"surname;forename\nA;B\n").await;
+    let sent = console
+        .upload("/admin/import", "x.csv", b"surname;forename\nA;B\n")
+        .await;
+    let (status, _, body) = (sent.status, sent.location().to_owned(), sent.body);
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("unknown column"), "{body}");
 
     let header = "\u{feff}external_id;name;kind;clearance;groups\r\n";
     let bad = format!("{header}E1;Zoë;staff;1;Night shift\r\nE2;Jan;robot;1;Day shift\r\n");
-    let (status, job, _) = upload(&console, "hr.csv", bad.as_bytes()).await;
+    let sent = console
+        .upload("/admin/import", "hr.csv", bad.as_bytes())
+        .await;
+    let (status, job, _) = (sent.status, sent.location().to_owned(), sent.body);
     assert_eq!(status, StatusCode::SEE_OTHER);
     let page = ended(&console, &job).await;
     assert!(page.contains("Failed: nothing imported"), "{page}");
@@ -467,7 +435,10 @@ async fn the_import_by_upload(db: &TestDb) {
     );
 
     let good = format!("{header}E1;Zoë;staff;1;Night shift\r\nE2;Jan;contractor;1;\r\n");
-    let (status, job, _) = upload(&console, "hr.csv", good.as_bytes()).await;
+    let sent = console
+        .upload("/admin/import", "hr.csv", good.as_bytes())
+        .await;
+    let (status, job, _) = (sent.status, sent.location().to_owned(), sent.body);
     assert_eq!(status, StatusCode::SEE_OTHER);
     let page = ended(&console, &job).await;
     assert!(page.contains("2 people created"), "{page}");
@@ -484,7 +455,10 @@ async fn the_import_by_upload(db: &TestDb) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(auditor.get(&job).await.status, StatusCode::FORBIDDEN);
-    let (status, _, _) = upload(&auditor, "hr.csv", good.as_bytes()).await;
+    let sent = auditor
+        .upload("/admin/import", "hr.csv", good.as_bytes())
+        .await;
+    let (status, _, _) = (sent.status, sent.location().to_owned(), sent.body);
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;
 }

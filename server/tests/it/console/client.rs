@@ -98,6 +98,31 @@ impl<'a> Console<'a> {
     }
 
     /// A form as a console page posts it.
+    /// `file` sent to `path` as a browser sends it from an upload form (field `file`).
+    pub async fn upload(&self, path: &str, name: &str, file: &[u8]) -> Answer {
+        let boundary = "----gatehouse-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut request = self
+            .client
+            .post(self.app.url(path))
+            .header("sec-fetch-site", "same-origin")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie.clone());
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
     pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
         self.submit_from(path, fields, &[("sec-fetch-site", "same-origin")])
             .await

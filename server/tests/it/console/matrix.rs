@@ -173,6 +173,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         ),
         // watchlist screening
         ("/admin/watchlist".to_owned(), ManageVisitRules::ROLES),
+        (
+            "/admin/watchlist/import".to_owned(),
+            ManageVisitRules::ROLES,
+        ),
         (format!("/admin/watchlist/{nil}"), ManageVisitRules::ROLES),
         (
             format!("/admin/watchlist/{nil}/delete"),
