@@ -4,7 +4,7 @@
 //! what several visit journeys do in the browser (the invitation form, a section of
 //! `/visits`, the README's pictures).
 
-use crate::browser::Browser;
+use crate::browser::{Browser, WINDOW};
 use crate::console::Console;
 use chrono::{Duration, Timelike, Utc};
 use chrono_tz::Tz;
@@ -230,4 +230,26 @@ pub async fn readme_picture(browser: &Browser, file: &str) {
     };
     let picture = browser.screenshot().await;
     std::fs::write(folder.join(file), picture).expect("write a screenshot");
+}
+
+/// [`readme_picture`] of the whole page: the window made as tall as the page (at most
+/// 2,400 pixels) for the picture, then put back.
+pub async fn readme_page_picture(browser: &Browser, file: &str) {
+    if std::env::var_os(SCREENSHOTS_VAR).is_none() {
+        return;
+    }
+    let needed = browser
+        .execute(
+            "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)
+               + window.outerHeight - window.innerHeight;",
+        )
+        .await;
+    let height = needed
+        .as_u64()
+        .and_then(|h| u32::try_from(h).ok())
+        .unwrap_or(WINDOW.1)
+        .clamp(WINDOW.1, 2400);
+    browser.resize(WINDOW.0, height).await;
+    readme_picture(browser, file).await;
+    browser.resize(WINDOW.0, WINDOW.1).await;
 }

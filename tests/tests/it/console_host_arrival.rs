@@ -4,13 +4,15 @@
 //! arrives); the receptionist checks the visitor in from `/visits` and the visit's page
 //! lists the arrival notice as sent; the host's arrival email arrives, naming the visitor
 //! in its subject; the host sees the visitor under "Arrived today" on My visitors. With
-//! `GATEHOUSE_SCREENSHOTS` set, the README's picture of My visitors is taken.
+//! `GATEHOUSE_SCREENSHOTS` set, the README's pictures of the visit's page (an NDA to
+//! sign and a pool card to hand out, registered through the API for it) and of My
+//! visitors are taken.
 
 use gatehouse_e2e::Console;
 use gatehouse_e2e::browser::PAGE_TIMEOUT;
 use gatehouse_e2e::smtp::SmtpSink;
 use gatehouse_e2e::visits::{
-    Invitation, host_account, invite, readme_picture, section, visit_place,
+    Invitation, host_account, invite, readme_page_picture, readme_picture, section, visit_place,
 };
 use serde_json::json;
 
@@ -39,6 +41,17 @@ async fn a_host_invites_and_is_emailed_when_the_visitor_arrives() {
         )
         .await;
     assert_eq!(set.status().as_u16(), 204, "the host's email");
+    let nda = json!({"kind": "nda", "title": "Visitor NDA", "site_id": place.site,
+        "body": "What you see here stays here."});
+    console
+        .api
+        .created(&console.admin, "/document-templates", nda)
+        .await;
+    let pool = json!({"site_id": place.site, "card": "04F15170000007", "label": "V-07"});
+    console
+        .api
+        .created(&console.admin, "/visitor-cards", pool)
+        .await;
     let host_password = host_account(&console, "hana", &place.host).await;
     let desk_password = console.operator("rita", "receptionist").await;
 
@@ -80,6 +93,7 @@ async fn a_host_invites_and_is_emailed_when_the_visitor_arrives() {
     })
     .await;
     assert!(sent.contains(HOST_EMAIL), "{sent}");
+    readme_page_picture(browser, "visit.png").await;
     browser.goto("/").await;
     browser.press("Log out").await;
 

@@ -6,12 +6,11 @@
 //! prints the badge from the page's link (the PDF's QR code decoded back to the check-in
 //! code by zbar), hands out the pool card; the card opens the office door and is refused
 //! at the lab's (`zone_not_in_visit`); she checks the visitor out and the card is refused
-//! at the office door too and back in the pool. axe checks every page on the way; with
-//! `GATEHOUSE_SCREENSHOTS` set, the README's picture of the visit's page is taken.
+//! at the office door too and back in the pool. axe checks every page on the way.
 
 use gatehouse_e2e::Console;
 use gatehouse_e2e::console::{LAB_READER, READER};
-use gatehouse_e2e::visits::{Invitation, VisitPlace, invite, late_morning_zone, readme_picture};
+use gatehouse_e2e::visits::{Invitation, VisitPlace, invite, late_morning_zone};
 use serde_json::{Value, json};
 
 const STAFF_CARD: &str = "04C0FFEE000001";
@@ -120,7 +119,6 @@ async fn a_receptionist_runs_a_whole_visit_and_the_card_opens_only_the_visit_s_d
         .text("section[aria-labelledby='visit-documents']")
         .await;
     assert!(documents.contains("Nothing to sign"), "{documents}");
-    readme_picture(browser, "visit.png").await;
     let links = browser
         .links("section[aria-labelledby='visit-badge']")
         .await;
