@@ -4,7 +4,7 @@
 //! `GATEHOUSE_TEST_REQUIRE_PDF_TOOLS` (the server's tests' variable, set by `.ci/run`)
 //! or `GATEHOUSE_TEST_REQUIRE_CHROMIUM` (the browser tests') is set.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Set (to anything) to fail instead of skipping when the tools are missing.
@@ -19,8 +19,8 @@ pub struct ReadBack {
 }
 
 /// Whether pdftoppm, pdftotext and zbarimg are installed; panics when they are not but
-/// required, prints why the reading is skipped otherwise.
-fn tools(what: &str) -> bool {
+/// required, prints that reading back `what` is skipped otherwise.
+pub fn tools(what: &str) -> bool {
     let found = ["pdftoppm", "pdftotext", "zbarimg"]
         .iter()
         .all(|tool| Command::new(tool).arg("-v").output().is_ok());
@@ -45,25 +45,46 @@ fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// `pdf` (named `what` in messages) read back, or `None` when the tools are missing
-/// and not required.
-pub fn read_back(what: &str, pdf: &[u8]) -> Option<ReadBack> {
-    if !tools(what) {
-        return None;
-    }
+/// `pdf` in a file of a new temporary folder (kept while the folder is).
+fn in_file(pdf: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a folder for the PDF");
     let file = dir.path().join("document.pdf");
     std::fs::write(&file, pdf).expect("write the PDF");
-    let file = path_text(&file);
-    let text = run("pdftotext", &[file, "-"]);
+    (dir, file)
+}
+
+/// The text of `pdf` (pdftotext; the tools must be there: see [`tools`]).
+pub fn text(pdf: &[u8]) -> String {
+    let (_dir, file) = in_file(pdf);
+    run("pdftotext", &[path_text(&file), "-"])
+}
+
+/// The content of the QR code on the first page of `pdf` (pdftoppm at 300 dpi, then
+/// zbarimg; the tools must be there: see [`tools`]).
+pub fn qr(pdf: &[u8]) -> String {
+    let (dir, file) = in_file(pdf);
     let prefix = dir.path().join("page");
-    let png = ["-r", "300", "-png", "-singlefile", file, path_text(&prefix)];
+    let png = [
+        "-r",
+        "300",
+        "-png",
+        "-singlefile",
+        path_text(&file),
+        path_text(&prefix),
+    ];
     run("pdftoppm", &png);
     let image = dir.path().join("page.png");
-    let qr = run("zbarimg", &["-q", "--raw", path_text(&image)]);
-    Some(ReadBack {
-        text,
-        qr: qr.trim().to_owned(),
+    run("zbarimg", &["-q", "--raw", path_text(&image)])
+        .trim()
+        .to_owned()
+}
+
+/// `pdf` (named `what` in messages) read back, or `None` when the tools are missing
+/// and not required.
+pub fn read_back(what: &str, pdf: &[u8]) -> Option<ReadBack> {
+    tools(what).then(|| ReadBack {
+        text: text(pdf),
+        qr: qr(pdf),
     })
 }
 
