@@ -175,6 +175,13 @@ pub struct Violation {
     pub targets: Vec<String>,
 }
 
+/// What [`Browser::fetch`] got.
+pub struct Fetched {
+    pub status: u64,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
 /// A headless Chromium on one console, driven over WebDriver.
 pub struct Browser {
     client: Client,
@@ -599,6 +606,36 @@ impl Browser {
             .unwrap_or_else(|e| panic!("POST {path} from the page: {e}"));
         let status = status.as_u64().expect("a status");
         u16::try_from(status).expect("a status")
+    }
+
+    /// GETs `path` from the page shown (a same-origin `fetch` with the browser's cookies,
+    /// as a link the page shows would); returns the status, the content type and the
+    /// body (e.g. a PDF a link opens in a new tab).
+    pub async fn fetch(&self, path: &str) -> Fetched {
+        let found = self
+            .client
+            .execute(
+                "return fetch(arguments[0], {credentials: 'same-origin'})
+                   .then(r => r.arrayBuffer().then(b => ({status: r.status,
+                     type: r.headers.get('content-type') || '',
+                     body: Array.from(new Uint8Array(b))})));",
+                vec![Value::from(path)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} from the page: {e}"));
+        let body = found["body"].as_array().expect("the body's bytes");
+        Fetched {
+            status: found["status"].as_u64().expect("a status"),
+            content_type: found["type"].as_str().unwrap_or_default().to_owned(),
+            body: body
+                .iter()
+                .map(|b| {
+                    b.as_u64()
+                        .and_then(|b| u8::try_from(b).ok())
+                        .expect("a byte")
+                })
+                .collect(),
+        }
     }
 
     /// Fails listing every serious or critical axe-core violation of the page shown.

@@ -6,7 +6,7 @@
 use crate::agent::{AgentProcess, agent_config, enroll_agent};
 use crate::api::Api;
 use crate::browser::Browser;
-use crate::fixture::OneDoorSite;
+use crate::fixture::{OneDoorSite, SecondDoor};
 use crate::server::ServerProcess;
 use crate::{free_port, wait_until};
 use serde_json::{Value, json};
@@ -17,6 +17,8 @@ use tempfile::TempDir;
 pub const ADMIN_PASSWORD: &str = "admin-password-for-the-console";
 /// The reader of [`Console::door_agent`]'s door.
 pub const READER: &str = "front";
+/// The reader of [`Console::two_door_agent`]'s second door.
+pub const LAB_READER: &str = "lab";
 /// How long an agent may take to load a policy, or an event to reach the server.
 pub const AGENT_WAIT: Duration = Duration::from_secs(30);
 /// The line the server logs for each CSP violation report.
@@ -110,11 +112,33 @@ impl Console {
         server: &ServerProcess,
         card: &str,
     ) -> (OneDoorSite, AgentProcess) {
-        let settings = json!({"unlock_ms": 1000, "held_open_ms": 1000});
-        let site = OneDoorSite::create(&self.api, &self.admin, card, settings).await;
+        let site = OneDoorSite::create(&self.api, &self.admin, card, door_settings()).await;
+        let agent = self.serve(server, &site, &[]).await;
+        (site, agent)
+    }
+
+    /// [`Console::door_agent`] on a site with a [`SecondDoor`] too, whose reader is
+    /// [`LAB_READER`] on the same agent.
+    pub async fn two_door_agent(&self, card: &str) -> (OneDoorSite, SecondDoor, AgentProcess) {
+        let (site, lab) =
+            OneDoorSite::create_two_doors(&self.api, &self.admin, card, door_settings()).await;
+        let agent = self
+            .serve(&self.server, &site, &[(LAB_READER, &lab.door)])
+            .await;
+        (site, lab, agent)
+    }
+
+    /// Enrols a `door-agent` with simulated hardware at `server` for `site`'s door (and
+    /// each further `(reader, door)`), starts it and waits until it holds a policy.
+    async fn serve(
+        &self,
+        server: &ServerProcess,
+        site: &OneDoorSite,
+        more_readers: &[(&str, &str)],
+    ) -> AgentProcess {
         let status_port = free_port();
         let config = self.dir.path().join("door-agent.toml");
-        let toml = agent_config(
+        let mut toml = agent_config(
             &server.base_url,
             &self.dir.path().join("agent-state"),
             status_port,
@@ -127,6 +151,12 @@ impl Console {
             "max_policy_age_s = 86400\n",
             "max_policy_age_s = 86400\nheartbeat_s = 1\n",
         );
+        for (reader, door) in more_readers {
+            toml.push_str(&format!(
+                "\n[[readers]]\nname = \"{reader}\"\ndoor_id = \"{door}\"\n\
+                 direction = \"entry\"\n"
+            ));
+        }
         std::fs::write(&config, toml).expect("write the agent's configuration");
         let enrolled = enroll_agent(&server.base_url, &site.enrollment_code, &config).await;
         assert!(
@@ -139,7 +169,25 @@ impl Console {
         agent
             .wait_status(AGENT_WAIT, "a policy", |s| s["policy_version"].is_u64())
             .await;
-        (site, agent)
+        agent
+    }
+
+    /// The server's policy version now (an agent that reaches it knows every change
+    /// made so far).
+    pub async fn policy_version(&self) -> u64 {
+        let snapshot = self.api.get("/policy/snapshot", &self.admin).await;
+        let version = snapshot.headers()["x-policy-version"]
+            .to_str()
+            .expect("a policy version");
+        version.parse().expect("a policy version")
+    }
+
+    /// Waits until `agent` holds the server's policy version of now (the last change
+    /// made has reached the door); `what` names that change.
+    pub async fn wait_agent_current(&self, agent: &mut AgentProcess, what: &str) {
+        let version = self.policy_version().await;
+        let has = move |s: &Value| s["policy_version"].as_u64() >= Some(version);
+        agent.wait_status(AGENT_WAIT, what, has).await;
     }
 
     /// Waits until the server holds an event matching `pred`.
@@ -192,6 +240,11 @@ impl Console {
         self.browser.close().await;
         self.assert_no_csp_violation();
     }
+}
+
+/// The doors of [`Console::door_agent`]: unlocked 1 s, held open after 1 s.
+fn door_settings() -> Value {
+    json!({"unlock_ms": 1000, "held_open_ms": 1000})
 }
 
 /// The bootstrap admin's password, then `extra_env`.

@@ -15,6 +15,8 @@
 //!   a door agent enrolled with the command the page shows).
 //! - `live`: [`LiveDoorSite`] and [`DoorStream`], live door state and remote commands.
 //! - `visits`: a site with a zone open to visitors and a host, for the visit screens.
+//! - `smtp`: [`smtp::SmtpSink`], a real SMTP server (aiosmtpd) that keeps what it gets;
+//!   `pdf`: a PDF read back by poppler and zbar (a badge's QR code).
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
@@ -28,14 +30,16 @@ pub mod browser;
 pub mod console;
 mod fixture;
 mod live;
+pub mod pdf;
 mod server;
+pub mod smtp;
 pub mod visits;
 
 pub use agent::{AgentProcess, agent_config, door_agent_binary, enroll_agent, enroll_agent_binary};
 pub use api::{Api, expect_json};
 pub use browser::Browser;
 pub use console::Console;
-pub use fixture::OneDoorSite;
+pub use fixture::{OneDoorSite, SecondDoor};
 pub use live::{
     ADMIN_PASSWORD as LIVE_ADMIN_PASSWORD, DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S,
 };

@@ -8,63 +8,10 @@
 
 use chrono::{Duration, Utc};
 use gatehouse_e2e::Console;
-use gatehouse_e2e::visits::{LOBBY, VisitPlace, host_account, visit_place};
-use std::path::PathBuf;
-
-/// `HH:MM` at the place's site, `minutes` from now.
-fn local(place: &VisitPlace, minutes: i64) -> String {
-    let at = Utc::now() + Duration::hours(place.offset_h) + Duration::minutes(minutes);
-    at.format("%H:%M").to_string()
-}
-
-/// Today's date at the place's site.
-fn today(place: &VisitPlace) -> String {
-    (Utc::now() + Duration::hours(place.offset_h))
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
-/// Fills the invitation form and presses "Invite" (the browser is on `/visits/new`).
-async fn invite(console: &mut Console, place: &VisitPlace, name: &str, host: Option<&str>) {
-    let browser = &mut console.browser;
-    browser
-        .click(&format!("input[name='zone'][value='{}']", place.lobby))
-        .await;
-    let (start, end, today) = (local(place, 30), local(place, 150), today(place));
-    let mut fields = vec![
-        ("visitor_name", name),
-        ("visitor_organisation", "Northwind"),
-        ("visitor_email", "visitor@example.com"),
-        ("date", today.as_str()),
-        ("start", start.as_str()),
-        ("end", end.as_str()),
-        ("purpose", "Quarterly review"),
-    ];
-    if let Some(host) = host {
-        fields.push(("host_person_id", host));
-    }
-    browser
-        .submit_in("form.visit-form", &fields, "Invite")
-        .await;
-    let path = browser.path().await;
-    assert!(
-        path.starts_with("/visits/") && !path.ends_with("/new"),
-        "the invitation was refused: {}",
-        browser.page_text().await
-    );
-}
-
-/// The text of `/visits`'s section headed `heading`.
-async fn section(console: &Console, id: &str) -> String {
-    console
-        .browser
-        .text(&format!("section[aria-labelledby='{id}']"))
-        .await
-}
-
-fn screenshots() -> Option<PathBuf> {
-    std::env::var_os("GATEHOUSE_SCREENSHOTS").map(PathBuf::from)
-}
+use gatehouse_e2e::visits::{
+    Invitation, LOBBY, host_account, invite, readme_picture, section, visit_place,
+};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival() {
@@ -74,6 +21,12 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
     let place = visit_place(&console, "Hana Host", "sam-security").await;
     let host_password = host_account(&console, "hana", &place.host).await;
     let desk_password = console.operator("rita", "receptionist").await;
+    // Another visitor expected this afternoon (registered through the API).
+    let now = Utc::now();
+    let omar = json!({"visitor_name": "Omar Haddad", "visitor_organisation": "Contoso",
+        "host_person_id": place.host, "allowed_zone_ids": [place.lobby],
+        "window_start": now + Duration::hours(3), "window_end": now + Duration::hours(5)});
+    console.api.created(&console.admin, "/visits", omar).await;
 
     // The receptionist invites Vera through the form.
     console.browser.login("rita", &desk_password).await;
@@ -84,11 +37,14 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
         form.contains(LOBBY) && form.contains("visits up to 8 hours"),
         "{form}"
     );
-    if let Some(folder) = screenshots() {
-        let picture = console.browser.screenshot().await;
-        std::fs::write(folder.join("visit-new.png"), picture).expect("a screenshot");
-    }
-    invite(&mut console, &place, "Vera Visitor", Some(&place.host)).await;
+    let vera = Invitation::to_lobby(&place, "Vera Visitor", Some(&place.host));
+    // The form as the receptionist fills it in (the README's picture).
+    let browser = &console.browser;
+    browser.fill("#v-name", vera.visitor).await;
+    browser.fill("#v-org", "Northwind").await;
+    browser.fill("#v-email", vera.email).await;
+    readme_picture(browser, "visit-new.png").await;
+    invite(&mut console.browser, &place, &vera).await;
     let visit = console.browser.page_text().await;
     assert!(
         visit.contains("Hana Host") && visit.contains("Expected"),
@@ -98,22 +54,23 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
     // Expected today; one click checks her in, and she is on site.
     console.browser.goto("/visits").await;
     assert!(
-        section(&console, "expected-today")
+        section(&console.browser, "expected-today")
             .await
             .contains("Vera Visitor")
     );
-    if let Some(folder) = screenshots() {
-        let picture = console.browser.screenshot().await;
-        std::fs::write(folder.join("visits.png"), picture).expect("a screenshot");
-    }
     console
         .browser
         .press_in("Vera Visitor", "Check in Vera Visitor")
         .await;
     assert_eq!(console.browser.path().await, "/visits");
-    assert!(section(&console, "on-site").await.contains("Vera Visitor"));
+    readme_picture(&console.browser, "visits.png").await;
     assert!(
-        !section(&console, "expected-today")
+        section(&console.browser, "on-site")
+            .await
+            .contains("Vera Visitor")
+    );
+    assert!(
+        !section(&console.browser, "expected-today")
             .await
             .contains("Vera Visitor")
     );
@@ -126,7 +83,7 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
     assert!(console.browser.title().await.contains("My visitors"));
     // Vera came for Hana: already in Hana's arrivals.
     assert!(
-        section(&console, "arrived-today")
+        section(&console.browser, "arrived-today")
             .await
             .contains("Vera Visitor")
     );
@@ -138,10 +95,11 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
             .await
             .contains("Host: Hana Host")
     );
-    invite(&mut console, &place, "Hugo Guest", None).await;
+    let hugo = Invitation::to_lobby(&place, "Hugo Guest", None);
+    invite(&mut console.browser, &place, &hugo).await;
     console.browser.goto("/visits").await;
     assert!(
-        !section(&console, "arrived-today")
+        !section(&console.browser, "arrived-today")
             .await
             .contains("Hugo Guest")
     );
@@ -158,7 +116,7 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
     console.browser.press("Check out").await;
     assert!(console.browser.page_text().await.contains("Left"));
     console.browser.goto("/visits").await;
-    let on_site = section(&console, "on-site").await;
+    let on_site = section(&console.browser, "on-site").await;
     assert!(
         on_site.contains("Hugo Guest") && !on_site.contains("Vera Visitor"),
         "{on_site}"
@@ -167,7 +125,7 @@ async fn a_receptionist_checks_a_visitor_in_and_out_and_a_host_sees_the_arrival(
     console.browser.press("Log out").await;
 
     console.browser.login("hana", &host_password).await;
-    let arrived = section(&console, "arrived-today").await;
+    let arrived = section(&console.browser, "arrived-today").await;
     assert!(
         arrived.contains("Hugo Guest") && arrived.contains("Vera Visitor"),
         "{arrived}"

@@ -5,59 +5,9 @@
 use super::{id_sql, visit_at, visitor};
 use crate::common::{TestApp, expect, invalid};
 use crate::support::site_model::site;
+use gatehouse_e2e::pdf;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::path::Path;
-use std::process::Command;
-
-/// Whether poppler-utils and zbar-tools are installed; without them the badge's reading
-/// back is skipped, unless `GATEHOUSE_TEST_REQUIRE_PDF_TOOLS` is set (as in `.ci/run`).
-fn pdf_tools() -> bool {
-    let found = ["pdftoppm", "pdftotext", "zbarimg"]
-        .iter()
-        .all(|tool| Command::new(tool).arg("-v").output().is_ok());
-    if !found {
-        assert!(
-            std::env::var_os("GATEHOUSE_TEST_REQUIRE_PDF_TOOLS").is_none(),
-            "GATEHOUSE_TEST_REQUIRE_PDF_TOOLS is set but pdftoppm, pdftotext or zbarimg is \
-             missing (Debian: apt-get install poppler-utils zbar-tools)"
-        );
-        eprintln!(
-            "skipping the badge's reading back: pdftoppm, pdftotext or zbarimg missing \
-             (Debian: apt-get install poppler-utils zbar-tools)"
-        );
-    }
-    found
-}
-
-fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap();
-    assert!(output.status.success(), "{program} {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The PDF's text (pdftotext) and its QR code's content (pdftoppm at 300 dpi, zbarimg).
-fn read_back(dir: &Path, name: &str, pdf: &[u8]) -> (String, String) {
-    let file = dir.join(format!("{name}.pdf"));
-    std::fs::write(&file, pdf).unwrap();
-    let file = file.to_str().unwrap();
-    let text = run("pdftotext", &[file, "-"]);
-    let prefix = dir.join(name);
-    run(
-        "pdftoppm",
-        &[
-            "-r",
-            "300",
-            "-png",
-            "-singlefile",
-            file,
-            prefix.to_str().unwrap(),
-        ],
-    );
-    let image = dir.join(format!("{name}.png"));
-    let code = run("zbarimg", &["-q", "--raw", image.to_str().unwrap()]);
-    (text, code.trim().to_owned())
-}
 
 #[tokio::test]
 async fn badges_print_at_every_size_and_read_back() {
@@ -75,8 +25,7 @@ async fn badges_print_at_every_size_and_read_back() {
     ))
     .await
     .unwrap();
-    let tools = pdf_tools();
-    let dir = tempfile::tempdir().unwrap();
+    let tools = pdf::tools("the badges");
     for size in ["cr80", "a6", "label62"] {
         let response = app
             .get(
@@ -91,7 +40,7 @@ async fn badges_print_at_every_size_and_read_back() {
         let pdf = response.bytes().await.unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         if tools {
-            let (text, decoded) = read_back(dir.path(), size, &pdf);
+            let (text, decoded) = (pdf::text(&pdf), pdf::qr(&pdf));
             assert_eq!(decoded, code, "{size}: the QR code reads back");
             // Ł is outside WinAnsi: transliterated.
             assert!(text.contains("Zoë Lukasiewicz"), "{size}: {text}");
@@ -246,11 +195,8 @@ async fn documents_are_kept_signed_and_served_over_the_api() {
         gatehouse_server::store::documents::sha256_hex(&pdf),
         signed["pdf_sha256"].as_str().unwrap()
     );
-    if pdf_tools() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("signed.pdf");
-        std::fs::write(&file, &pdf).unwrap();
-        let text = run("pdftotext", &[file.to_str().unwrap(), "-"]);
+    if pdf::tools("the signed copy") {
+        let text = pdf::text(&pdf);
         assert!(text.contains("Keep it secret."), "{text}");
         assert!(text.contains("Hannah Host"), "{text}");
         assert!(

@@ -39,7 +39,7 @@ fn smtp(port: u16) -> SmtpSettings {
 }
 
 async fn an_invitation_reaches_a_real_smtp_server(db: &TestDb) {
-    let Some(sink) = SmtpSink::start().await else {
+    let Some(sink) = SmtpSink::start("notification delivery").await else {
         return;
     };
     let mut settings = quick_settings(db);

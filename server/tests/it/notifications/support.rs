@@ -1,5 +1,6 @@
 //! What the notification tests share: a real visit, the settings of a server that sends
-//! quickly, an SMTP server (aiosmtpd, from `.ci/run`'s venv), and waiting on the API.
+//! quickly, an SMTP server (aiosmtpd, from `.ci/run`'s venv; `gatehouse_e2e::smtp`), and
+//! waiting on the API.
 
 use crate::common::{TestApp, TestDb};
 use crate::support::site_model::{site, zone};
@@ -9,10 +10,7 @@ use gatehouse_server::config::Settings;
 use gatehouse_server::notify::{Arrival, Invitation};
 use gatehouse_server::store::{Actor, NewPerson, NewVisit, Store, now};
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
 /// A visit by "Vera Visitor" ending in `hours`.
@@ -106,72 +104,9 @@ pub fn skip_unless_required(what: &str) {
     eprintln!("skipped: {what} (run .ci/run, or set GATEHOUSE_TEST_PYTHON)");
 }
 
-/// aiosmtpd on a loopback port, each message it receives parsed into a JSON file.
-pub struct SmtpSink {
-    pub port: u16,
-    dir: tempfile::TempDir,
-    _child: tokio::process::Child,
-}
-
-impl SmtpSink {
-    /// Starts it, or `None` (skipped) when Python with aiosmtpd is not there.
-    pub async fn start() -> Option<SmtpSink> {
-        let python = match std::env::var("GATEHOUSE_TEST_PYTHON") {
-            Ok(path) => PathBuf::from(path),
-            Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyvenv/bin/python"),
-        };
-        let has_aiosmtpd = std::process::Command::new(&python)
-            .args(["-c", "import aiosmtpd"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !has_aiosmtpd {
-            skip_unless_required(&format!("{} cannot import aiosmtpd", python.display()));
-            return None;
-        }
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/notifications/smtp_sink.py");
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut child = tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
-        assert!(
-            matches!(ready, Ok(Ok(Some(ref line))) if line == "ready"),
-            "aiosmtpd did not start: {ready:?}"
-        );
-        Some(SmtpSink {
-            port,
-            dir,
-            _child: child,
-        })
-    }
-
-    /// The messages received so far, in order.
-    pub fn messages(&self) -> Vec<Value> {
-        let mut found: Vec<(u32, Value)> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let n = name.strip_suffix(".json")?.parse().ok()?;
-                let text = std::fs::read_to_string(e.path()).ok()?;
-                Some((n, serde_json::from_str(&text).unwrap()))
-            })
-            .collect();
-        found.sort_by_key(|(n, _)| *n);
-        found.into_iter().map(|(_, v)| v).collect()
-    }
-}
+/// aiosmtpd on a loopback port, each message it receives parsed into a JSON file (this
+/// folder's `smtp_sink.py`): shared with the end-to-end tests.
+pub use gatehouse_e2e::smtp::SmtpSink;
 
 /// Polls `GET /notifications?visit_id=` until notification `id` is in `state`, and
 /// returns it as served.

@@ -209,7 +209,10 @@ async fn notices(
             state: match n.state {
                 NotificationState::Pending => format!("waiting (attempt {})", n.attempts + 1),
                 NotificationState::Sent => "sent".to_owned(),
-                NotificationState::Failed => format!("failed after {} attempts", n.attempts),
+                NotificationState::Failed => match n.attempts {
+                    1 => "failed after 1 attempt".to_owned(),
+                    tries => format!("failed after {tries} attempts"),
+                },
             } + &format!(", {}", names.time(n.created_at, visit.site_id)),
             error: n.last_error.unwrap_or_default(),
         })
