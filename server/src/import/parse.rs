@@ -92,15 +92,7 @@ type Opened<'a> = (
 );
 
 fn open(csv: &[u8]) -> Result<Opened<'_>, Vec<LineError>> {
-    let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
-    if let Some(error) = not_utf8(csv) {
-        return Err(vec![error]);
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter(csv))
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(csv);
+    let (csv, mut reader) = reader(csv)?;
     let mut record = ByteRecord::new();
     let mut errors = Vec::new();
     let columns = match reader.read_byte_record(&mut record) {
@@ -184,11 +176,26 @@ pub fn parse(
     }
 }
 
+/// The file past a UTF-8 byte-order mark and a reader of its records (the header
+/// included), separated as [`delimiter`] tells; or the error for a file not in UTF-8.
+pub(crate) fn reader(csv: &[u8]) -> Result<(&[u8], csv::Reader<&[u8]>), Vec<LineError>> {
+    let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
+    if let Some(error) = not_utf8(csv) {
+        return Err(vec![error]);
+    }
+    let reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter(csv))
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv);
+    Ok((csv, reader))
+}
+
 /// The file's field separator, told by its header line: the one of `,`, `;` and tab
 /// that it has most of outside quotes (a comma when it has none, or on a tie, which a
 /// header of known column names cannot have: they contain none of the three).
 /// Spreadsheets in much of Europe export `;`, since `,` is their decimal mark.
-pub(crate) fn delimiter(csv: &[u8]) -> u8 {
+pub(super) fn delimiter(csv: &[u8]) -> u8 {
     let line = csv.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut counts = [(b',', 0_usize), (b';', 0), (b'\t', 0)];
     let mut quoted = false;
@@ -210,7 +217,7 @@ pub(crate) fn delimiter(csv: &[u8]) -> u8 {
 
 /// The error for a file that is not UTF-8 (checked whole first, so that a file in
 /// another encoding gets one clear error, not one per cell or a column of NUL bytes).
-pub(crate) fn not_utf8(csv: &[u8]) -> Option<LineError> {
+fn not_utf8(csv: &[u8]) -> Option<LineError> {
     const SAVE_AS: &str = "save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet) and import again";
     if csv.starts_with(b"\xFF\xFE") || csv.starts_with(b"\xFE\xFF") {
         let message = format!(

@@ -16,7 +16,7 @@
 //! tabs as the HR import's files are, with a header row naming the columns in any order.
 
 use crate::import::LineError;
-use crate::import::parse::{Lines, delimiter, not_utf8};
+use crate::import::parse::{Lines, reader};
 use crate::store::ModelError;
 use crate::store::watchlist::{WatchAction, WatchlistInput};
 use chrono::NaiveDate;
@@ -46,16 +46,7 @@ pub struct ImportRow {
 
 /// The file's entries, or its problems (at most [`MAX_ERRORS`], in line order).
 pub fn parse(csv: &[u8]) -> Result<Vec<ImportRow>, Vec<LineError>> {
-    let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
-    if let Some(error) = not_utf8(csv) {
-        return Err(vec![error]);
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter(csv))
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(csv);
+    let (csv, mut reader) = reader(csv)?;
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(header)) => header,
@@ -91,7 +82,7 @@ pub fn parse(csv: &[u8]) -> Result<Vec<ImportRow>, Vec<LineError>> {
                 continue;
             }
         };
-        if record.iter().all(str::is_empty) {
+        if record.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
         match row(&record, &columns, line) {
@@ -112,7 +103,7 @@ fn columns(header: &StringRecord) -> Result<[Option<usize>; 6], Vec<LineError>> 
     let mut at = [None; 6];
     let mut errors = Vec::new();
     for (i, name) in header.iter().enumerate() {
-        let name = name.to_lowercase();
+        let name = name.trim().to_lowercase();
         match COLUMNS.iter().position(|c| *c == name) {
             Some(c) if at[c].is_some() => {
                 errors.push(LineError::new(1, &name, "the column is named twice"));
@@ -144,7 +135,7 @@ fn row(
     at: &[Option<usize>; 6],
     line: u64,
 ) -> Result<WatchlistInput, LineError> {
-    let cell = |c: usize| at[c].and_then(|i| record.get(i)).unwrap_or_default();
+    let cell = |c: usize| at[c].and_then(|i| record.get(i)).unwrap_or_default().trim();
     let date_of_birth = match cell(2) {
         "" => None,
         text => Some(

@@ -259,53 +259,10 @@ impl Store {
         actor: &Actor,
     ) -> Result<WatchlistEntry, ModelError> {
         let input = input.checked()?;
-        let at = now();
-        let entry = WatchlistEntry {
-            id: Uuid::now_v7(),
-            name: input.name.clone(),
-            aliases: input.aliases.clone(),
-            date_of_birth: input.date_of_birth,
-            organisation: input.organisation.clone(),
-            reason: input.reason.clone(),
-            action: input.action,
-            created_at: at,
-            updated_at: at,
-        };
-        let mut tx = self.write().await?;
-        on!(tx.db(), |c| {
-            sqlx::query(
-                "INSERT INTO watchlist_entries (id, name, aliases, search_text, date_of_birth, \
-                 organisation, reason, action, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-            )
-            .bind(entry.id)
-            .bind(&entry.name)
-            .bind(Json(&entry.aliases))
-            .bind(search_text(&input))
-            .bind(format_date(entry.date_of_birth))
-            .bind(&entry.organisation)
-            .bind(&entry.reason)
-            .bind(entry.action.as_ref())
-            .bind(at)
-            .execute(c)
+        let (_, mut added) = self
+            .add_entries(std::slice::from_ref(&input), actor)
             .await?;
-        });
-        let list_version = tx.db().bump_watchlist_version().await?;
-        let logged = Logged {
-            entry: &entry,
-            list_version,
-        };
-        let log = NewLogEntry::new(
-            actor,
-            "watchlist.create",
-            "watchlist_entry",
-            entry.id,
-            None,
-            Some(&logged),
-        );
-        tx.db().insert_log(&log).await?;
-        tx.commit().await?;
-        Ok(entry)
+        added.pop().ok_or(ModelError::Store(StoreError::NotFound))
     }
 
     /// Replaces an entry's fields and bumps the list's version.

@@ -103,18 +103,19 @@ impl Store {
             list_version: version.version,
         };
         for chunk in new.chunks(CHUNK) {
-            summary.list_version = self.add_entries(chunk, actor).await?;
+            (summary.list_version, _) = self.add_entries(chunk, actor).await?;
             summary.added += chunk.len() as u64;
         }
         Ok(summary)
     }
 
-    /// Adds checked entries in one transaction; the list's version after it.
-    async fn add_entries(
+    /// Adds checked entries in one transaction, each with its `watchlist.create` log
+    /// entry, and bumps the list's version once: the version after it, and the entries.
+    pub(super) async fn add_entries(
         &self,
         inputs: &[WatchlistInput],
         actor: &Actor,
-    ) -> Result<i64, crate::store::StoreError> {
+    ) -> Result<(i64, Vec<WatchlistEntry>), crate::store::StoreError> {
         let at = now();
         let entries: Vec<WatchlistEntry> = inputs
             .iter()
@@ -176,6 +177,6 @@ impl Store {
             .collect();
         tx.db().chain_records(&chained).await?;
         tx.commit().await?;
-        Ok(list_version)
+        Ok((list_version, entries))
     }
 }
