@@ -138,5 +138,15 @@ async fn a_visitor_checks_in_at_the_kiosk_with_the_code_and_a_walk_in_registers(
     );
     let walk_ins = console.get("/visits?q=wanda").await;
     assert_eq!(walk_ins["items"][0]["status"], "invited");
+
+    // A visitor who does not agree to a document is sent to reception.
+    let browser = &mut console.browser;
+    browser.goto("/kiosk/declined").await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("You have not been checked in")
+    );
     console.finish().await;
 }
