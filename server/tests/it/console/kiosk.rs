@@ -304,13 +304,13 @@ async fn a_visitor_signs_the_documents_at_the_kiosk_then_is_checked_in_and_print
             .clone()
     };
     let template = shown(&first);
-    let sign = |template: String, consent: bool| {
+    let sign = |template: String, version: &'static str, consent: bool| {
         let tablet = &tablet;
         async move {
             let mut fields = vec![
                 ("code", code.to_lowercase()),
                 ("template", template),
-                ("version", "1".to_owned()),
+                ("version", version.to_owned()),
                 ("typed_name", "Vera Visitor".to_owned()),
                 ("strokes", String::new()),
             ];
@@ -321,7 +321,7 @@ async fn a_visitor_signs_the_documents_at_the_kiosk_then_is_checked_in_and_print
             tablet.submit("/kiosk/sign", &fields).await
         }
     };
-    let no_consent = sign(template.clone(), false).await;
+    let no_consent = sign(template.clone(), "1", false).await;
     assert_eq!(no_consent.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         no_consent.body.contains("tick the box"),
@@ -332,7 +332,7 @@ async fn a_visitor_signs_the_documents_at_the_kiosk_then_is_checked_in_and_print
         no_consent.body.contains("value=\"Vera Visitor\""),
         "the name is kept"
     );
-    let second = sign(template.clone(), true).await;
+    let second = sign(template.clone(), "1", true).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     let next = shown(&second);
     assert_ne!(next, template, "the next document follows");
@@ -342,7 +342,7 @@ async fn a_visitor_signs_the_documents_at_the_kiosk_then_is_checked_in_and_print
     let early = tablet.submit("/kiosk/check-in", &[("code", code)]).await;
     assert_eq!(shown(&early), next);
     assert_eq!(status(id).await, "invited");
-    let again = sign(template.clone(), true).await;
+    let again = sign(template.clone(), "1", true).await;
     assert_eq!(
         again.status,
         StatusCode::OK,
@@ -350,7 +350,16 @@ async fn a_visitor_signs_the_documents_at_the_kiosk_then_is_checked_in_and_print
         again.body
     );
     assert_eq!(shown(&again), next);
-    let done = sign(next.clone(), true).await;
+    // A new version published while the visitor reads: shown again, not signed.
+    let path = format!("/api/v1/document-templates/{next}");
+    let change = json!({"body": "A new text: please read it."});
+    let patched = app.patch(&path, &s.admin, change).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let stale = sign(next.clone(), "1", true).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert!(stale.body.contains("has changed") && stale.body.contains("(version 2)"));
+    assert_eq!(status(id).await, "invited");
+    let done = sign(next.clone(), "2", true).await;
     assert!(done.body.contains("You are checked in"), "{}", done.body);
     assert!(
         done.body.contains("Hana Host has been told"),
@@ -369,8 +378,9 @@ async fn a_visitor_signs_the_documents_at_the_kiosk_then_is_checked_in_and_print
     let desk = Console::login(&app, "desk", PASSWORD).await;
     for template in &templates {
         let path = format!("/visits/{desk_id}/documents/{template}/sign");
+        // No version: whatever is current (the kiosk signed version 2 of one of them).
         let fields = [
-            ("version", "1"),
+            ("version", ""),
             ("typed_name", "Vera Visitor"),
             ("strokes", ""),
             ("consent", "yes"),
