@@ -130,8 +130,10 @@ async fn page(
     }))
 }
 
+/// The signing form (also the kiosk's): a typed name, the consent box, and the strokes
+/// of a drawn signature when JavaScript drew one.
 #[derive(Deserialize)]
-struct SignForm {
+pub(crate) struct SignForm {
     #[serde(default)]
     version: String,
     #[serde(default)]
@@ -143,6 +145,42 @@ struct SignForm {
     strokes: String,
 }
 
+impl SignForm {
+    /// The typed name as typed, to show the form again.
+    pub(crate) fn typed_name(&self) -> &str {
+        &self.typed_name
+    }
+
+    /// What the visitor gave: a drawn signature when strokes came, else a typed name.
+    pub(crate) fn signature(self) -> Result<Signature, ApiError> {
+        let strokes = match self.strokes.trim() {
+            "" | "[]" => None,
+            text => Some(
+                serde_json::from_str::<Strokes>(text)
+                    .map_err(|_| ApiError::field("strokes", "is not a drawn signature"))?,
+            ),
+        };
+        let version = match self.version.trim() {
+            "" => None,
+            text => Some(
+                text.parse::<i32>()
+                    .map_err(|_| ApiError::field("version", "is not a number"))?,
+            ),
+        };
+        Ok(Signature {
+            method: if strokes.is_some() {
+                SignMethod::Drawn
+            } else {
+                SignMethod::Typed
+            },
+            typed_name: Some(self.typed_name),
+            consent: self.consent.is_some(),
+            strokes,
+            version,
+        })
+    }
+}
+
 /// `POST /visits/{id}/documents/{template}/sign`: the API's signing, then the page again.
 async fn sign(
     State(state): State<AppState>,
@@ -150,31 +188,7 @@ async fn sign(
     Path((id, template)): Path<(Uuid, Uuid)>,
     Form(form): Form<SignForm>,
 ) -> Result<Response, Failure> {
-    let strokes = match form.strokes.trim() {
-        "" | "[]" => None,
-        text => Some(
-            serde_json::from_str::<Strokes>(text)
-                .map_err(|_| ApiError::field("strokes", "is not a drawn signature"))?,
-        ),
-    };
-    let version = match form.version.trim() {
-        "" => None,
-        text => Some(
-            text.parse::<i32>()
-                .map_err(|_| ApiError::field("version", "is not a number"))?,
-        ),
-    };
-    let signature = Signature {
-        method: if strokes.is_some() {
-            SignMethod::Drawn
-        } else {
-            SignMethod::Typed
-        },
-        typed_name: Some(form.typed_name),
-        consent: form.consent.is_some(),
-        strokes,
-        version,
-    };
+    let signature = form.signature()?;
     sign_document(&state, id, template, signature, &user.actor()).await?;
     Ok(Redirect::to(&format!("/visits/{id}/documents")).into_response())
 }

@@ -1,9 +1,12 @@
 //! The self-service kiosk: a tablet at reception, enrolled once as a device (no operator
 //! logs in on it). A visitor types or scans the check-in code (a keyboard-wedge scanner
-//! types it followed by Enter), confirms who they are, and is checked in through the
-//! same visit flow as the desk's; a walk-in registers and waits for reception. A kiosk
-//! acts only at its own site. No visit id ever appears in a kiosk URL: each step carries
-//! the code, so a kiosk cannot browse visits.
+//! types it followed by Enter), confirms who they are, signs the documents due
+//! ([`arrival`]), and is checked in through the same visit flow as the desk's, then
+//! prints the badge; a walk-in registers and waits for reception. A kiosk acts only at
+//! its own site. No visit id ever appears in a kiosk URL or form: each step carries the
+//! code, so a kiosk cannot browse visits.
+
+mod arrival;
 
 use crate::api::error::ApiError;
 use crate::auth::agent::{CODE_VALIDITY, hash_secret, new_enrollment_code, normalize_code};
@@ -33,8 +36,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/kiosk", get(welcome))
         .route("/kiosk/enrol", post(enrol))
-        .route("/kiosk/code", post(code))
-        .route("/kiosk/check-in", post(check_in))
+        .route("/kiosk/code", post(arrival::code))
+        .route("/kiosk/check-in", post(arrival::check_in))
+        .route("/kiosk/sign", post(arrival::sign))
+        .route("/kiosk/declined", get(arrival::declined))
+        .route("/kiosk/badge", get(arrival::badge))
         .route("/kiosk/walk-in", get(walk_in_form).post(walk_in))
 }
 
@@ -187,42 +193,12 @@ async fn expected(
     })
 }
 
-#[derive(Template)]
-#[template(path = "kiosk/confirm.html")]
-struct ConfirmPage {
-    kiosk: String,
-    code: String,
-    visitor: String,
-    organisation: Option<String>,
-    host: String,
-}
-
 fn refused(kiosk: &Kiosk, error: String) -> Response {
     let page = render(WelcomePage {
         kiosk: kiosk.0.name.clone(),
         error: Some(error),
     });
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-}
-
-/// `POST /kiosk/code`: who the code says the visitor is, to confirm.
-async fn code(
-    State(state): State<AppState>,
-    kiosk: Kiosk,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Failure> {
-    let visit = match expected(&state, &kiosk, &form.code).await? {
-        Ok(visit) => visit,
-        Err(why) => return Ok(refused(&kiosk, why)),
-    };
-    let host = state.store.person(visit.host_person_id).await?.name;
-    Ok(render(ConfirmPage {
-        kiosk: kiosk.0.name.clone(),
-        code: crate::store::normalise_check_in_code(&form.code),
-        visitor: visit.visitor_name,
-        organisation: visit.visitor_organisation,
-        host,
-    }))
 }
 
 #[derive(Template)]
@@ -232,32 +208,8 @@ struct DonePage {
     visitor: String,
     host: String,
     walk_in: bool,
-}
-
-/// `POST /kiosk/check-in`: checks the visitor in (the desk's checks and log entry).
-async fn check_in(
-    State(state): State<AppState>,
-    kiosk: Kiosk,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Failure> {
-    let visit = match expected(&state, &kiosk, &form.code).await? {
-        Ok(visit) => visit,
-        Err(why) => return Ok(refused(&kiosk, why)),
-    };
-    let checked_in = match visits::check_in(&state, &kiosk.caller(), visit.id).await {
-        Ok(visit) => visit,
-        Err(ApiError::Conflict(why)) => {
-            return Ok(refused(&kiosk, format!("{why}. Please ask at reception.")));
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let host = state.store.person(checked_in.host_person_id).await?.name;
-    Ok(render(DonePage {
-        kiosk: kiosk.0.name.clone(),
-        visitor: checked_in.visitor_name,
-        host,
-        walk_in: false,
-    }))
+    /// The check-in code, for the badge link (none for a walk-in, not checked in yet).
+    badge_code: Option<String>,
 }
 
 #[derive(Template)]
@@ -362,6 +314,7 @@ async fn walk_in(
             visitor: form.name.trim().to_owned(),
             host: host.name.clone(),
             walk_in: true,
+            badge_code: None,
         })),
         Err(ApiError::Validation(fields)) => Ok(again(fields.into_values().collect())),
         Err(other) => Err(other.into()),
