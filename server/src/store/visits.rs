@@ -748,6 +748,12 @@ impl Store {
         let after = on!(self.write().await?, |mut tx| {
             let before = Db::from(&mut *tx).visit(id).await?;
             let at = now();
+            if before.status == VisitStatus::Expired {
+                // Terminal: nobody approved it before its window ended.
+                return Err(StoreError::Rejected(
+                    "the visit expired: nobody approved it before its window ended",
+                ));
+            }
             if !step.from.contains(&before.status) {
                 return Err(StoreError::Rejected(step.refused));
             }
