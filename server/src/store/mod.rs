@@ -54,6 +54,7 @@ mod visit_expiry;
 mod visit_rules;
 mod visitor_cards;
 mod visitor_contact;
+mod visitor_photo;
 mod visits;
 pub mod watchlist;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
@@ -66,6 +67,7 @@ pub use people_load::PeopleModel;
 pub use vetting::{NewVetting, VettingRecord};
 pub use visit_rules::{SiteVisitSettings, VisitorZone};
 pub use visitor_contact::VisitorContact;
+pub use visitor_photo::VisitorPhoto;
 pub use visits::{
     NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, VisitorRecord,
     display_check_in_code, normalise_check_in_code,

@@ -4,6 +4,7 @@
 mod hosts;
 mod invitations;
 mod notices;
+pub(crate) mod photo;
 mod rules;
 mod screening;
 pub(crate) mod support;
