@@ -511,7 +511,7 @@ async fn visits_nobody_approved_expire_and_stay_ended(db: &TestDb) {
     };
     assert!(matches!(
         store.update_visit(pending.id, change, &desk()).await,
-        Err(ModelError::Store(StoreError::Rejected(_)))
+        Err(ModelError::Store(StoreError::Rejected(why))) if why.contains("expired")
     ));
     let again = store
         .end_overdue_visits(end + Duration::hours(3), &Actor::system())

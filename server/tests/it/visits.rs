@@ -1,6 +1,7 @@
 //! Visitor management over the API: the visit rules (and the escalation they close),
 //! hosts, group and weekly invitations, the lifecycle.
 
+mod expiry;
 mod hosts;
 mod invitations;
 mod notices;
