@@ -1,6 +1,7 @@
 //! The background task that ends visits by themselves (`[visit_expiry]`): every
 //! `check_every_s` seconds one pass of [`Store::end_overdue_visits`] (checks out visits
-//! past their window and grace, marks no-shows, raises `visitor_card_unreturned`), as the
+//! past their window and grace, marks no-shows, expires visits nobody approved in time,
+//! raises `visitor_card_unreturned`), as the
 //! `system` actor. Safe to run on every replica: each visit ends once.
 
 use crate::store::{Actor, Store, now};
@@ -33,10 +34,14 @@ pub async fn run(store: Store, settings: VisitExpirySettings) {
     loop {
         match store.end_overdue_visits(now(), &Actor::system()).await {
             Ok(summary) => {
-                if !summary.checked_out.is_empty() || !summary.no_shows.is_empty() {
+                if !summary.checked_out.is_empty()
+                    || !summary.no_shows.is_empty()
+                    || !summary.expired.is_empty()
+                {
                     tracing::info!(
                         checked_out = summary.checked_out.len(),
                         no_shows = summary.no_shows.len(),
+                        expired = summary.expired.len(),
                         "visits ended automatically"
                     );
                 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// A body of a media type the endpoint does not take (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("too many failed attempts; try again later")]
     TooManyRequests { retry_after_s: u64 },
     #[error("the database does not answer")]
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -203,6 +207,10 @@ mod tests {
             ),
             (ApiError::BadRequest("x".into()), "bad_request"),
             (ApiError::PayloadTooLarge, "payload_too_large"),
+            (
+                ApiError::UnsupportedMediaType("x".into()),
+                "unsupported_media_type",
+            ),
             (
                 ApiError::TooManyRequests { retry_after_s: 1 },
                 "too_many_requests",

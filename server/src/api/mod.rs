@@ -80,6 +80,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::badges::router())
         .merge(routes::documents::router())
         .merge(routes::visitor_cards::router())
+        .merge(routes::visitor_photo::router())
         .merge(routes::watchlist::router())
         // bulk onboarding from HR
         .merge(routes::import::router())

@@ -1,9 +1,12 @@
 //! Printable visitor badges (issue 13 item 6): a PDF at card (CR80), A6 or 62 mm label
 //! size with the visitor's name, organisation, host, the visit's date large enough to
 //! spot an expired badge, the time it is valid until, an ESCORT REQUIRED band when the
-//! visit needs one, the site, and a QR code of the check-in code.
+//! visit needs one, the site, a QR code of the check-in code, and the visitor's photo
+//! when one was taken ([`photo`]).
 
-use crate::documents::layout::{Document, Font, Page, fit_size, mm, truncate};
+pub mod photo;
+
+use crate::documents::layout::{Document, Font, Image, Page, fit_size, mm, truncate};
 use crate::qr::{QrError, QrMatrix};
 use crate::store::documents::VisitSheet;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -22,6 +25,8 @@ pub struct BadgeContent {
     pub valid_until: NaiveDateTime,
     pub escort_required: bool,
     pub check_in_code: String,
+    /// The visitor's photo, ready for the PDF ([`photo::badge_image`]).
+    pub photo: Option<Image>,
 }
 
 /// The printed sizes.
@@ -97,6 +102,7 @@ impl BadgeContent {
             valid_until: sheet.window_end.with_timezone(&zone).naive_local(),
             escort_required: sheet.escort_required,
             check_in_code: code,
+            photo: None,
         })
     }
 }
@@ -153,12 +159,20 @@ fn card(page: &mut Page, c: &BadgeContent, qr: &QrMatrix) {
         escort_band(page, page.height, mm(8.0), 12.0);
         top = page.height - mm(8.0) - mm(2.0);
     }
-    let qr_side = mm(26.0);
+    // With a photo, the QR code shrinks a little and the photo stands above it.
+    let qr_side = mm(if c.photo.is_some() { 22.0 } else { 26.0 });
     let qr_x = page.width - margin - qr_side;
     page.qr(qr, qr_x, margin, qr_side);
     let text_width = qr_x - margin - mm(1.0);
-    // The name may use the full width above the QR code.
-    let full = page.width - 2.0 * margin;
+    // The name may use the full width above the QR code (beside the photo, if any).
+    let full = match &c.photo {
+        Some(image) => {
+            let bottom = margin + qr_side + mm(1.0);
+            photo_in(page, image.clone(), qr_x, bottom, qr_side, top - bottom);
+            text_width
+        }
+        None => page.width - 2.0 * margin,
+    };
     let name_size = fit_size(&c.visitor_name, Font::Bold, full, 16.0, 7.0);
     top -= name_size;
     let name = truncate(&c.visitor_name, Font::Bold, name_size, full);
@@ -264,10 +278,37 @@ fn portrait(page: &mut Page, c: &BadgeContent, qr: &QrMatrix, scale: f32) {
         line * 0.9,
         &truncate(&until, Font::Regular, line * 0.9, full),
     );
-    // The QR code fills what is left below, up to 40 mm (scanned at the desk or kiosk).
+    // The QR code fills what is left below, up to 40 mm (scanned at the desk or kiosk);
+    // a photo shares the row, on the QR code's left.
     let room = top - mm(3.0) - margin;
-    let qr_side = room.min(mm(40.0 * scale.max(0.8))).min(full).max(mm(15.0));
-    page.qr(qr, centre - qr_side / 2.0, margin, qr_side);
+    let gap = mm(3.0);
+    let across = match c.photo {
+        Some(_) => (full - gap) / 2.0,
+        None => full,
+    };
+    let qr_side = room
+        .min(mm(40.0 * scale.max(0.8)))
+        .min(across)
+        .max(mm(15.0));
+    match &c.photo {
+        Some(image) => {
+            let left = centre - (2.0 * qr_side + gap) / 2.0;
+            photo_in(page, image.clone(), left, margin, qr_side, qr_side);
+            page.qr(qr, left + qr_side + gap, margin, qr_side);
+        }
+        None => page.qr(qr, centre - qr_side / 2.0, margin, qr_side),
+    }
+}
+
+/// The photo as large as fits the box whose bottom-left corner is (`x`, `y`), keeping
+/// its proportions, centred across the box and standing on its bottom edge.
+fn photo_in(page: &mut Page, image: Image, x: f32, y: f32, width: f32, height: f32) {
+    if width <= 0.0 || height <= 0.0 || image.width == 0 || image.height == 0 {
+        return;
+    }
+    let scale = (width / image.width as f32).min(height / image.height as f32);
+    let (w, h) = (image.width as f32 * scale, image.height as f32 * scale);
+    page.image(image, x + (width - w) / 2.0, y, w, h);
 }
 
 #[cfg(test)]
@@ -292,10 +333,26 @@ mod tests {
             valid_until: date.and_hms_opt(17, 0, 0).unwrap(),
             escort_required: true,
             check_in_code: "GH-7K3P-Q9XM".into(),
+            photo: None,
         };
         for size in BadgeSize::ALL {
             let pdf = render(&content, size).unwrap();
             assert!(pdf.starts_with(b"%PDF-"));
+        }
+        let photo = Image {
+            width: 2,
+            height: 3,
+            components: 1,
+            data: vec![0xFF, 0xD8],
+            encoding: crate::documents::layout::ImageEncoding::Jpeg,
+        };
+        let with_photo = BadgeContent {
+            photo: Some(photo),
+            ..content
+        };
+        for size in BadgeSize::ALL {
+            let pdf = render(&with_photo, size).unwrap();
+            assert!(pdf.windows(4).any(|w| w == b"/Im1"));
         }
         assert_eq!("label62".parse::<BadgeSize>(), Ok(BadgeSize::Label62));
     }

@@ -1,6 +1,7 @@
 //! A small PDF layout helper shared by badges and signed copies: pages of a fixed size,
 //! text in the standard Helvetica fonts (no font file to ship), wrapping, filled boxes,
-//! vector paths and a QR code drawn as filled squares with its quiet zone.
+//! vector paths, a QR code drawn as filled squares with its quiet zone, and images (a
+//! JPEG as it is, or 8-bit samples already deflated with PNG row filters).
 //!
 //! The standard fonts use WinAnsiEncoding: Latin-1 letters print as they are; anything
 //! else is transliterated (`deunicode`: "Łukasz" → "Lukasz", "Дмитрий" → "Dmitrii"), so
@@ -187,11 +188,42 @@ pub fn wrap(text: &str, font: Font, size: f32, width: f32) -> Vec<String> {
     lines
 }
 
+/// An image in a form PDF reads without re-encoding.
+#[derive(Clone)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    /// 1 (gray) or 3 (RGB) colour components of 8 bits.
+    pub components: u8,
+    pub data: Vec<u8>,
+    pub encoding: ImageEncoding,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageEncoding {
+    /// A baseline, extended or progressive JPEG file (DCTDecode).
+    Jpeg,
+    /// A zlib stream of rows each led by its PNG filter byte (a PNG's IDAT data):
+    /// FlateDecode with the PNG predictor.
+    PngRows,
+}
+
 /// One page being drawn; coordinates in points from the bottom-left corner.
 pub struct Page {
     pub width: f32,
     pub height: f32,
     content: Content,
+    images: Vec<Image>,
 }
 
 impl Page {
@@ -256,6 +288,17 @@ impl Page {
         self.content.stroke();
     }
 
+    /// `image` stretched over the rectangle whose bottom-left corner is (`x`, `y`).
+    pub fn image(&mut self, image: Image, x: f32, y: f32, width: f32, height: f32) {
+        let name = format!("Im{}", self.images.len() + 1);
+        self.images.push(image);
+        self.content
+            .save_state()
+            .transform([width, 0.0, 0.0, height, x, y])
+            .x_object(Name(name.as_bytes()))
+            .restore_state();
+    }
+
     /// The QR symbol with its quiet zone as a white square of side `side` whose
     /// bottom-left corner is (`x`, `y`); each dark module a filled square.
     pub fn qr(&mut self, qr: &QrMatrix, x: f32, y: f32, side: f32) {
@@ -303,6 +346,7 @@ impl Document {
             width: self.width,
             height: self.height,
             content: Content::new(),
+            images: Vec::new(),
         });
         let last = self.pages.len() - 1;
         &mut self.pages[last]
@@ -343,8 +387,19 @@ impl Document {
         pdf.type1_font(bold)
             .base_font(Name(b"Helvetica-Bold"))
             .encoding_predefined(Name(b"WinAnsiEncoding"));
+        // Images after the pages' objects.
+        let mut next = first + 2 * self.pages.len() as i32;
         for (page, &id) in self.pages.into_iter().zip(&page_ids) {
             let contents = Ref::new(id.get() + 1);
+            let images: Vec<(String, Ref, Image)> = page
+                .images
+                .into_iter()
+                .enumerate()
+                .map(|(i, image)| {
+                    next += 1;
+                    (format!("Im{}", i + 1), Ref::new(next - 1), image)
+                })
+                .collect();
             let mut writer = pdf.page(id);
             writer
                 .media_box(Rect::new(0.0, 0.0, page.width, page.height))
@@ -355,12 +410,46 @@ impl Document {
                 .fonts()
                 .pair(Font::Regular.resource(), regular)
                 .pair(Font::Bold.resource(), bold);
+            if !images.is_empty() {
+                let mut objects = resources.x_objects();
+                for (name, id, _) in &images {
+                    objects.pair(Name(name.as_bytes()), *id);
+                }
+            }
             resources.finish();
             writer.finish();
             let data = page.content.finish();
             pdf.stream(contents, &data);
+            for (_, id, image) in &images {
+                write_image(&mut pdf, *id, image);
+            }
         }
         pdf.finish()
+    }
+}
+
+fn write_image(pdf: &mut Pdf, id: Ref, image: &Image) {
+    let mut xobject = pdf.image_xobject(id, &image.data);
+    xobject.width(image.width as i32);
+    xobject.height(image.height as i32);
+    xobject.color_space_name(match image.components {
+        1 => Name(b"DeviceGray"),
+        _ => Name(b"DeviceRGB"),
+    });
+    xobject.bits_per_component(8);
+    match image.encoding {
+        ImageEncoding::Jpeg => {
+            xobject.filter(pdf_writer::Filter::DctDecode);
+        }
+        ImageEncoding::PngRows => {
+            xobject.filter(pdf_writer::Filter::FlateDecode);
+            xobject
+                .decode_parms()
+                .predictor(pdf_writer::types::Predictor::PngOptimum)
+                .colors(i32::from(image.components))
+                .bits_per_component(8)
+                .columns(image.width as i32);
+        }
     }
 }
 

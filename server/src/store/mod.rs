@@ -55,6 +55,7 @@ mod visit_rules;
 mod visit_trails;
 mod visitor_cards;
 mod visitor_contact;
+mod visitor_photo;
 mod visits;
 pub mod watchlist;
 pub use credentials::{CredentialChange, CredentialFilter, CredentialRecord, NewCredential};
@@ -68,6 +69,7 @@ pub use vetting::{NewVetting, VettingRecord};
 pub use visit_rules::{SiteVisitSettings, VisitorZone};
 pub use visit_trails::{TrailScreening, VisitTrail};
 pub use visitor_contact::VisitorContact;
+pub use visitor_photo::VisitorPhoto;
 pub use visits::{
     NewVisit, NewVisitor, VisitFilter, VisitRecord, VisitStatus, VisitorRecord,
     display_check_in_code, normalise_check_in_code,

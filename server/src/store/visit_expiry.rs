@@ -1,9 +1,11 @@
 //! The automatic end of visits, one pass at a time (the background task in
 //! `crate::visit_expiry` runs it every few seconds): a visit still checked in at its
 //! window's end plus its site's grace is checked out and its cards deactivated (a pool
-//! card it holds becomes `unreturned`); a visit never checked in by its window's end is a
-//! no-show (a card issued ahead goes back to the pool: it was never handed out); a pool
-//! card still unreturned after its visit's window raises `visitor_card_unreturned`.
+//! card it holds becomes `unreturned`); an invited visit never checked in by its window's
+//! end is a no-show, and one still awaiting a security officer's approval then is
+//! `expired` (nobody decided in time: the visitor could not have come); either way a card
+//! issued ahead goes back to the pool (it was never handed out); a pool card still
+//! unreturned after its visit's window raises `visitor_card_unreturned`.
 //!
 //! Each visit ends in a transaction of its own that changes it only if it is still in the
 //! state the pass found, so replicas running passes together end it once.
@@ -26,8 +28,32 @@ pub struct ExpirySummary {
     pub checked_out: Vec<Uuid>,
     /// Visits marked no-show.
     pub no_shows: Vec<Uuid>,
+    /// Visits still awaiting approval at their window's end, marked expired.
+    pub expired: Vec<Uuid>,
     /// Pool cards for which `visitor_card_unreturned` was raised.
     pub alarms: Vec<Uuid>,
+}
+
+/// How a visit ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Still checked in after the window and grace.
+    CheckOut,
+    /// Invited, never checked in by the window's end.
+    NoShow,
+    /// Still awaiting approval at the window's end.
+    Expire,
+}
+
+impl End {
+    /// The status it ends from, the status it ends in, and the log's action.
+    fn step(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            End::CheckOut => ("checked_in", "checked_out", "visit.check_out"),
+            End::NoShow => ("invited", "no_show", "visit.no_show"),
+            End::Expire => ("awaiting_approval", "expired", "visit.expire"),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -80,8 +106,8 @@ impl Store {
             .bind(DEFAULT_CHECKOUT_GRACE_MINUTES)
             .fetch_all(pool)
             .await?;
-            let absent = sqlx::query_scalar::<_, Uuid>(
-                "SELECT id FROM visits WHERE status IN ('invited', 'awaiting_approval') \
+            let absent = sqlx::query_as::<_, (Uuid, String)>(
+                "SELECT id, status FROM visits WHERE status IN ('invited', 'awaiting_approval') \
                  AND window_end <= $1 ORDER BY window_end",
             )
             .bind(now)
@@ -95,33 +121,35 @@ impl Store {
                 .window_end
                 .checked_add_signed(grace)
                 .is_some_and(|due| due <= now)
-                && self.end_visit(visit.id, now, true, actor).await?
+                && self.end_visit(visit.id, now, End::CheckOut, actor).await?
             {
                 summary.checked_out.push(visit.id);
             }
         }
-        for id in absent {
-            if self.end_visit(id, now, false, actor).await? {
-                summary.no_shows.push(id);
+        for (id, status) in absent {
+            let (end, ended) = match status.as_str() {
+                "awaiting_approval" => (End::Expire, &mut summary.expired),
+                _ => (End::NoShow, &mut summary.no_shows),
+            };
+            if self.end_visit(id, now, end, actor).await? {
+                ended.push(id);
             }
         }
         summary.alarms = self.raise_unreturned_cards(now).await?;
         Ok(summary)
     }
 
-    /// Checks a visit out (`checked_in`) or marks it a no-show, if it is still checked in
-    /// or still expected; whether it changed.
+    /// Checks a visit out, marks it a no-show or expires it, if it is still in the status
+    /// that end starts from; whether it changed.
     async fn end_visit(
         &self,
         id: Uuid,
         at: DateTime<Utc>,
-        checked_in: bool,
+        end: End,
         actor: &Actor,
     ) -> Result<bool, StoreError> {
-        let (to, action) = match checked_in {
-            true => ("checked_out", "visit.check_out"),
-            false => ("no_show", "visit.no_show"),
-        };
+        let (from, to, action) = end.step();
+        let checked_in = end == End::CheckOut;
         let mut tx = self.write().await?;
         let before: Option<String> = on!(tx.db(), |c| {
             // `FOR UPDATE` is PostgreSQL's alone: the no-op update holds the row on both.
@@ -129,15 +157,11 @@ impl Store {
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
-            sqlx::query_scalar(
-                "SELECT status FROM visits WHERE id = $1 AND CASE WHEN $2 \
-                 THEN status = 'checked_in' \
-                 ELSE status IN ('invited', 'awaiting_approval') END",
-            )
-            .bind(id)
-            .bind(checked_in)
-            .fetch_optional(&mut *c)
-            .await?
+            sqlx::query_scalar("SELECT status FROM visits WHERE id = $1 AND status = $2")
+                .bind(id)
+                .bind(from)
+                .fetch_optional(&mut *c)
+                .await?
         });
         let Some(before) = before else {
             return Ok(false);
@@ -172,8 +196,8 @@ impl Store {
             }),
         );
         tx.db().insert_log(&entry).await?;
-        // A checked-in visitor who left kept the card; a no-show's card was never
-        // handed out, so it is back in the drawer.
+        // A checked-in visitor who left kept the card; a no-show's or an expired visit's
+        // card was never handed out, so it is back in the drawer.
         tx.db().end_visit_cards(id, at, !checked_in, actor).await?;
         // The engine reads the check-out time: doors must learn the visit is over even
         // when it held no card.

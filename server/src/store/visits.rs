@@ -316,6 +316,9 @@ pub struct VisitFilter {
     pub text: Option<String>,
 }
 
+/// Why nothing moves an expired visit any more (it is final).
+const EXPIRED: &str = "the visit expired: nobody approved it before its window ended";
+
 /// A visit's move from one status to another, as the log names it.
 struct Transition {
     action: &'static str,
@@ -477,6 +480,9 @@ impl Store {
         }
         let after = on!(self.write().await?, |mut tx| {
             let before = Db::from(&mut *tx).visit(id).await?;
+            if before.status == VisitStatus::Expired {
+                return Err(StoreError::Rejected(EXPIRED).into());
+            }
             if !before.status.upcoming() {
                 return Err(
                     StoreError::Rejected("only a visit not yet arrived can be changed").into(),
@@ -760,6 +766,9 @@ impl Store {
         let after = on!(self.write().await?, |mut tx| {
             let before = Db::from(&mut *tx).visit(id).await?;
             let at = now();
+            if before.status == VisitStatus::Expired {
+                return Err(StoreError::Rejected(EXPIRED));
+            }
             if !step.from.contains(&before.status) {
                 return Err(StoreError::Rejected(step.refused));
             }

@@ -13,4 +13,5 @@ mod kiosk;
 mod matrix;
 mod reports;
 mod sessions;
+mod visitor_photo;
 mod visits;

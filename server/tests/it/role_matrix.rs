@@ -160,6 +160,8 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("post", "/api/v1/notifications/{id}/retry") => Roles(WRITE_VISITS),
         // visitor documents and badges
         ("get", "/api/v1/visits/{id}/badge.pdf") => Roles(WRITE_VISITS),
+        ("get", "/api/v1/visits/{id}/visitor-photo") => Roles(READ_VISITS),
+        ("put" | "delete", "/api/v1/visits/{id}/visitor-photo") => Roles(INVITE),
         ("post", "/api/v1/visits/{id}/documents/{template_id}/signature") => Roles(WRITE_VISITS),
         // ReadVisits as declared (hosts included; their own visits are the lead's check).
         ("get", "/api/v1/visits/{id}/documents" | "/api/v1/document-signatures/{id}/pdf") => {

@@ -24,6 +24,7 @@ conformance!(
     pool_cards_go_only_to_checked_in_visits_and_open_only_their_zones,
     overdue_visits_are_checked_out_and_unreturned_cards_alarm,
     no_shows_are_marked_and_their_cards_go_back,
+    visits_nobody_approved_expire_and_stay_ended,
     musters_list_checked_in_visitors_who_never_badged,
 );
 
@@ -419,6 +420,108 @@ async fn no_shows_are_marked_and_their_cards_go_back(db: &TestDb) {
         .await
         .unwrap();
     assert!(twice.no_shows.is_empty(), "a no-show ends once");
+}
+
+/// A visit still awaiting approval when its window ends is `expired` (not a no-show:
+/// the visitor could not have been let in), its card back in the pool, and nothing moves
+/// it again.
+async fn visits_nobody_approved_expire_and_stay_ended(db: &TestDb) {
+    use gatehouse_server::store::VisitStatus;
+    let store = db.store().await;
+    let hq = place(&store, "HQ").await;
+    let ada = host(&store, "Ada").await;
+    let end = now() + Duration::hours(1);
+    let new = NewVisit {
+        visitor_name: "Pending".into(),
+        host_person_id: ada,
+        window_start: now() - Duration::hours(1),
+        window_end: end,
+        allowed_zone_ids: [hq.allowed].into(),
+        approval_reason: Some("zone outside the visit rules".into()),
+        ..Default::default()
+    };
+    let pending = store.create_visit(new, &Actor::cli()).await.unwrap();
+    assert_eq!(pending.status, VisitStatus::AwaitingApproval);
+    let invited = visit(&store, "Nemo", ada, hq.allowed, end).await;
+    let v04 = pool_card(&store, hq.site, "04", "V-04").await;
+    // A card issued ahead (as in the no-show case).
+    db.raw_execute("UPDATE visits SET status = 'checked_in' WHERE visitor_name = 'Pending'")
+        .await
+        .unwrap();
+    let (_, credential) = store
+        .issue_pool_card(pending.id, v04, &desk())
+        .await
+        .unwrap();
+    db.raw_execute("UPDATE visits SET status = 'awaiting_approval' WHERE visitor_name = 'Pending'")
+        .await
+        .unwrap();
+
+    let ended = store
+        .end_overdue_visits(end, &Actor::system())
+        .await
+        .unwrap();
+    assert_eq!(ended.expired, [pending.id]);
+    assert_eq!(
+        ended.no_shows,
+        [invited],
+        "an invited visit is still a no-show"
+    );
+    let after = store.visit(pending.id).await.unwrap();
+    assert_eq!(after.status, VisitStatus::Expired);
+    assert!(after.ended_at.is_some());
+    assert_eq!(
+        store.visitor_card(v04).await.unwrap().state,
+        VisitorCardState::Available
+    );
+    assert_eq!(
+        store.credential(credential.id).await.unwrap().state,
+        CredentialState::Revoked
+    );
+    let filter = LogFilter {
+        actor: Some("system".into()),
+        action: Some("visit.expire".into()),
+        ..Default::default()
+    };
+    let log = store.search_operator_log(&filter, None, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].after.as_ref().unwrap().0["status"], "expired");
+    assert_eq!(
+        log[0].before.as_ref().unwrap().0["status"],
+        "awaiting_approval"
+    );
+
+    // Terminal: no approval, check-in, cancel or change; a later pass leaves it.
+    for refused in [
+        store.approve_visit(pending.id, &desk()).await,
+        store.check_in_visit(pending.id, &desk()).await,
+        store.cancel_visit(pending.id, &desk()).await,
+    ] {
+        assert!(
+            matches!(refused, Err(StoreError::Rejected(why)) if why.contains("expired")),
+            "{refused:?}"
+        );
+    }
+    let change = NewVisit {
+        visitor_name: "Pending".into(),
+        host_person_id: ada,
+        window_start: now(),
+        window_end: now() + Duration::hours(2),
+        allowed_zone_ids: [hq.allowed].into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.update_visit(pending.id, change, &desk()).await,
+        Err(ModelError::Store(StoreError::Rejected(why))) if why.contains("expired")
+    ));
+    let again = store
+        .end_overdue_visits(end + Duration::hours(3), &Actor::system())
+        .await
+        .unwrap();
+    assert!(again.expired.is_empty(), "an expired visit ends once");
+    assert_eq!(
+        store.visit(pending.id).await.unwrap().status,
+        VisitStatus::Expired
+    );
 }
 
 async fn musters_list_checked_in_visitors_who_never_badged(db: &TestDb) {

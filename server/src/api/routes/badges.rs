@@ -65,8 +65,17 @@ pub async fn badge_response(
         .visit_sheet(id)
         .await
         .map_err(not_found("visit"))?;
-    let content =
+    let mut content =
         BadgeContent::of_visit(&sheet).map_err(|why| ApiError::Conflict(why.to_owned()))?;
+    if let Some(visitor) = sheet.visitor_id
+        && let Some(photo) = state.store.visitor_photo(visitor).await?
+    {
+        // Decoding a PNG takes a moment: off the runtime's threads.
+        let image = tokio::task::spawn_blocking(move || {
+            crate::badges::photo::badge_image(&photo.content_type, &photo.bytes)
+        });
+        content.photo = image.await.map_err(anyhow::Error::from)?;
+    }
     let pdf = render(&content, size).map_err(|e| ApiError::Conflict(e.to_string()))?;
     let details = serde_json::json!({ "size": size.as_ref() });
     state

@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod people;
 pub mod visit_rules;
 pub mod visitor_cards;
+pub mod visitor_photo;
 pub mod visits;
 pub mod watchlist;
 // door agents: operator side, agent side, and the events they upload

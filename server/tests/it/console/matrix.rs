@@ -167,6 +167,9 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (format!("/visits/{nil}/check-in"), WriteVisits::ROLES),
         (format!("/visits/{nil}/check-out"), WriteVisits::ROLES),
         (format!("/visits/{nil}/approve"), ManageVisitRules::ROLES),
+        // the visitor's photo: whoever may change the visit (a host its own)
+        (format!("/visits/{nil}/photo"), InviteVisitors::ROLES),
+        (format!("/visits/{nil}/photo/remove"), InviteVisitors::ROLES),
         (
             format!("/visits/invitations/{nil}/check-in"),
             WriteVisits::ROLES,

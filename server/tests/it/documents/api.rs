@@ -85,6 +85,93 @@ async fn badges_print_at_every_size_and_read_back() {
     .await;
 }
 
+/// The same badges with the visitor's photo on them — a JPEG from poppler's own encoder
+/// and a PNG — still read back: the QR code decodes to the check-in code, the text is
+/// all there, and the photo is on the page.
+#[tokio::test]
+async fn badges_with_a_photo_still_read_back() {
+    if !pdf_tools() {
+        return;
+    }
+    let (app, db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let store = db.store().await;
+    let north = site(&store, "North").await;
+    let vera = visitor(&db, "Vera").await;
+    let visit = visit_at(&db, &store, Some(north.id), "guest", vera, None).await;
+    let code = "GH-4H7M-X2PQ";
+    db.raw_execute(&format!(
+        "UPDATE visits SET check_in_code = '{code}' WHERE id = {}",
+        id_sql(&db, visit)
+    ))
+    .await
+    .unwrap();
+    let badge = |size: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let path = format!("/api/v1/visits/{visit}/badge.pdf?size={size}");
+            let response = app.get(&path, admin).await;
+            assert_eq!(response.status(), StatusCode::OK, "{size}");
+            response.bytes().await.unwrap().to_vec()
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A real JPEG: the top of the plain badge (its text, not its QR code, which would
+    // read back too) as a picture, encoded by poppler.
+    let plain = dir.path().join("plain.pdf");
+    std::fs::write(&plain, badge("a6").await).unwrap();
+    let prefix = dir.path().join("plain");
+    run(
+        "pdftoppm",
+        &[
+            "-r",
+            "60",
+            "-jpeg",
+            "-singlefile",
+            "-W",
+            "240",
+            "-H",
+            "120",
+            plain.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    );
+    let jpeg = std::fs::read(dir.path().join("plain.jpg")).unwrap();
+    let png = crate::visits::photo::png_photo(300, 400);
+    for (kind, photo) in [("image/jpeg", jpeg), ("image/png", png)] {
+        let stored = app
+            .request(
+                reqwest::Method::PUT,
+                &format!("/api/v1/visits/{visit}/visitor-photo"),
+                Some(&admin),
+            )
+            .header("content-type", kind)
+            .body(photo)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.status(), StatusCode::NO_CONTENT, "{kind}");
+        for size in ["cr80", "a6", "label62"] {
+            let pdf = badge(size).await;
+            assert!(
+                pdf.windows(4).any(|w| w == b"/Im1"),
+                "{kind} {size}: the photo is on the badge"
+            );
+            let name = format!("{}-{size}", kind.replace('/', "-"));
+            let (text, decoded) = read_back(dir.path(), &name, &pdf);
+            assert_eq!(decoded, code, "{kind} {size}: the QR code reads back");
+            // Words as read, whatever lines pdftotext breaks them into.
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(text.contains("Vera Visitor"), "{kind} {size}: {text}");
+            assert!(
+                text.contains("Visiting Hannah Host"),
+                "{kind} {size}: {text}"
+            );
+            assert!(text.contains("ESCORT REQUIRED"), "{kind} {size}: {text}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn documents_are_kept_signed_and_served_over_the_api() {
     let (app, db) = TestApp::start().await;

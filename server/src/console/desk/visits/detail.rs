@@ -59,6 +59,14 @@ struct VisitPage {
     documents_due: Option<usize>,
     hand_out: Option<crate::console::desk::visitor_cards::HandOutCard>,
     notices: Vec<NoticeLine>,
+    /// The visitor's photo box: `None` when there is nothing to show or do.
+    photo: Option<PhotoBox>,
+}
+
+/// Whether the visitor has a photo and whether the user may change it.
+struct PhotoBox {
+    present: bool,
+    may_change: bool,
 }
 
 /// A notification about the visit, in words.
@@ -156,6 +164,15 @@ pub async fn page(
     let screening_awaits = screening
         .as_ref()
         .is_some_and(|s| s.outcome != ScreeningOutcome::Clear && s.decision.is_none());
+    let photo = match visit.visitor_id {
+        Some(visitor) => store.visitor_has_photo(visitor).await?,
+        None => None,
+    }
+    .map(|present| PhotoBox {
+        present,
+        may_change: may::<InviteVisitors, _>(&user),
+    })
+    .filter(|p| p.present || p.may_change);
     let line = Line::of(&visit, &names, &mut hosts, store).await?;
     let title = format!("Visit of {}", visit.visitor_name);
     Ok(render(VisitPage {
@@ -186,6 +203,7 @@ pub async fn page(
         documents_due,
         hand_out,
         notices,
+        photo,
         v: line,
     }))
 }

@@ -1,7 +1,7 @@
 //! The reception and host screens for visits (issue 13): `/visits` (expected today, on
 //! site now, awaiting approval, search; for a host "My visitors" with today's arrivals),
 //! a visit's page ([`detail`]) with its actions, the invitation form ([`form`]) and the
-//! auditors' visitor log with its CSV ([`log`]). Every change goes through
+//! auditors' visitor log with its CSV ([`log`]), the visitor's photo ([`photo`]). Every change goes through
 //! `crate::visits`, the API's own flow: the same rules, checks and operator-log entries.
 
 mod detail;
@@ -9,6 +9,7 @@ mod entered;
 mod form;
 mod home;
 mod log;
+mod photo;
 mod words;
 
 use crate::auth::permissions::Permission;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/visits/{id}/check-out", post(detail::check_out))
         .route("/visits/{id}/cancel", post(detail::cancel))
         .route("/visits/{id}/approve", post(detail::approve))
+        .merge(photo::router())
 }
 
 /// The visit flow's caller for a console user (a host with its linked person).

@@ -15,7 +15,7 @@ pub fn status(status: VisitStatus) -> &'static str {
         VisitStatus::CheckedOut => "Left",
         VisitStatus::Cancelled => "Cancelled",
         VisitStatus::NoShow => "Did not come",
-        VisitStatus::Expired => "Expired",
+        VisitStatus::Expired => "Expired: never approved",
     }
 }
 
