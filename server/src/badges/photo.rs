@@ -18,6 +18,9 @@ pub const MAX_BYTES: usize = 2 * 1024 * 1024;
 pub const BADGE_PIXELS: u32 = 600;
 /// The largest image accepted, in pixels on either side.
 const MAX_SIDE: u32 = 10_000;
+/// The most pixels a PNG may have: decoding one takes 4 bytes a pixel (64 MB here), and a
+/// 2 MiB file can hold far more, compressed (a decompression bomb).
+const MAX_PNG_PIXELS: u64 = 16_000_000;
 
 /// The media types a photo may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +154,11 @@ fn png_header(bytes: &[u8]) -> Result<(u32, u32), String> {
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(format!(
             "the image is larger than {MAX_SIDE} pixels on a side"
+        ));
+    }
+    if u64::from(width) * u64::from(height) > MAX_PNG_PIXELS {
+        return Err(format!(
+            "the PNG has more than {MAX_PNG_PIXELS} pixels; send a smaller one or a JPEG"
         ));
     }
     Ok((width, height))
@@ -334,5 +342,20 @@ mod tests {
         assert_eq!((image.width, image.height, image.components), (434, 7, 3));
         assert_eq!(image.encoding, ImageEncoding::PngRows);
         assert!(badge_image("image/png", b"\x89PNG\r\n\x1a\nbroken").is_none());
+    }
+
+    #[test]
+    fn a_png_that_would_decode_to_too_many_pixels_is_refused() {
+        // 5,000 × 5,000 one-bit pixels: a few kilobytes that decode to 100 MB.
+        let mut bomb = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bomb, 5_000, 5_000);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::One);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&vec![0; 625 * 5_000]).unwrap();
+        writer.finish().unwrap();
+        assert!(bomb.len() < MAX_BYTES);
+        assert!(check(PhotoType::Png, &bomb).unwrap_err().contains("pixels"));
+        assert!(badge_image("image/png", &bomb).is_none());
     }
 }
