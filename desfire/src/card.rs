@@ -1,1 +1,550 @@
-//! Card side (todo).
+//! The card (PICC) side: an in-memory DESFire EV2 card that answers wrapped APDUs.
+//! `vcard` puts it behind vpcd; the tests here put it behind [`Pcd`](crate::pcd::Pcd).
+//!
+//! Modelled: the card level (AID `000000`) with its master key, applications with up to
+//! 14 AES keys and key versions, standard data files with a communication mode and
+//! access rights, `GetVersion`, `SelectApplication`, `AuthenticateEV2First`,
+//! `GetCardUID`, `ReadData`, `WriteData`, `ChangeKey`, `CreateApplication`,
+//! `CreateStdDataFile`, answers in 59-byte frames, and a random-ID mode. Simplified: only
+//! AES keys; the key-settings byte only decides whether creating needs the master key
+//! (bit `0x04`); keys are changed by key 0 of the application, or by themselves; every
+//! error ends the session (as EV2 does for most).
+
+use std::collections::VecDeque;
+
+use crate::apdu::{self, Status, cmd};
+use crate::crc::crc32;
+use crate::ev2::auth::{self, AwaitProof};
+use crate::ev2::session::{CommMode, Session};
+use crate::ev2::{self};
+use crate::key::AesKey;
+use crate::types::{AccessRights, FRAME_DATA, FREE, Version};
+
+/// Most applications a card holds (DESFire: 28).
+pub const MAX_APPLICATIONS: usize = 28;
+/// Most bytes of file data a card holds in total (an 8 KB card's order of magnitude).
+pub const CAPACITY: usize = 7 * 1024;
+/// Key-settings bit: creating and deleting needs no master-key authentication.
+pub const FREE_CREATE: u8 = 0x04;
+
+/// An AES key with its version.
+#[derive(Debug, Clone)]
+struct Slot {
+    key: AesKey,
+    version: u8,
+}
+
+#[derive(Debug, Clone)]
+struct File {
+    no: u8,
+    mode: CommMode,
+    access: AccessRights,
+    data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct App {
+    aid: [u8; 3],
+    settings: u8,
+    keys: Vec<Slot>,
+    files: Vec<File>,
+}
+
+#[derive(Debug)]
+enum Auth {
+    None,
+    Pending(AwaitProof),
+    Session(Session),
+}
+
+/// A DESFire EV2 card.
+#[derive(Debug)]
+pub struct Card {
+    uid: Vec<u8>,
+    random_id: bool,
+    apps: Vec<App>,
+    selected: usize,
+    auth: Auth,
+    frames: VecDeque<Vec<u8>>,
+}
+
+impl Card {
+    /// A blank card as delivered: card master key all zero (version 0), free creation.
+    /// `uid` must be 4, 7 or 10 bytes; anything else is refused with `None`.
+    pub fn new(uid: &[u8]) -> Option<Self> {
+        if !matches!(uid.len(), 4 | 7 | 10) {
+            return None;
+        }
+        let picc = App {
+            aid: [0; 3],
+            settings: 0x0F,
+            keys: vec![Slot {
+                key: AesKey::factory_default(),
+                version: 0,
+            }],
+            files: Vec::new(),
+        };
+        Some(Self {
+            uid: uid.to_vec(),
+            random_id: false,
+            apps: vec![picc],
+            selected: 0,
+            auth: Auth::None,
+            frames: VecDeque::new(),
+        })
+    }
+
+    /// Random-ID mode: the anticollision UID is random per activation, and only
+    /// `GetCardUID` after authentication reveals the real one.
+    pub fn with_random_id(mut self, on: bool) -> Self {
+        self.random_id = on;
+        self
+    }
+
+    /// The real UID.
+    pub fn uid(&self) -> &[u8] {
+        &self.uid
+    }
+
+    /// The UID the card shows before any command (what PC/SC's `FF CA` returns): the real
+    /// one, or `08` and three random bytes in random-ID mode.
+    pub fn anticollision_uid(&self, rng: &mut impl rand::RngCore) -> Vec<u8> {
+        if self.random_id {
+            let mut id = vec![0x08, 0, 0, 0];
+            rng.fill_bytes(&mut id[1..]);
+            id
+        } else {
+            self.uid.clone()
+        }
+    }
+
+    /// Card reset (field off, removal): no session, card level selected.
+    pub fn reset(&mut self) {
+        self.auth = Auth::None;
+        self.selected = 0;
+        self.frames.clear();
+    }
+
+    /// The current key version of key `key_no` in application `aid` (`[0; 3]`: card level).
+    pub fn key_version(&self, aid: [u8; 3], key_no: u8) -> Option<u8> {
+        let app = self.apps.iter().find(|a| a.aid == aid)?;
+        app.keys.get(usize::from(key_no)).map(|s| s.version)
+    }
+
+    /// Answers one command APDU. Never panics; anything it does not understand gets a
+    /// DESFire error status (or ISO `6E 00` for a non-DESFire class).
+    pub fn process(
+        &mut self,
+        apdu: &[u8],
+        rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    ) -> Vec<u8> {
+        let Some(c) = apdu::parse_command(apdu) else {
+            return vec![0x6E, 0x00];
+        };
+        if c.cmd == cmd::ADDITIONAL_FRAME {
+            if let Some(frame) = self.frames.pop_front() {
+                let status = if self.frames.is_empty() {
+                    Status::Ok
+                } else {
+                    Status::AdditionalFrame
+                };
+                return apdu::response(&frame, status);
+            }
+            if let Auth::Pending(_) = self.auth {
+                return self.finish_auth(&c.data, rng);
+            }
+        }
+        self.frames.clear();
+        if matches!(self.auth, Auth::Pending(_)) {
+            self.auth = Auth::None;
+        }
+        match self.dispatch(c.cmd, &c.data, rng) {
+            Ok(data) => self.send(data),
+            Err(status) => {
+                self.auth = Auth::None;
+                apdu::response(&[], status)
+            }
+        }
+    }
+
+    /// Sends the first frame of an answer now and keeps the others for `90 AF`.
+    fn send(&mut self, answer: Answer) -> Vec<u8> {
+        match answer {
+            Answer::Continue(bytes) => apdu::response(&bytes, Status::AdditionalFrame),
+            Answer::Frames(frames) => {
+                self.frames = frames.into();
+                let first = self.frames.pop_front().unwrap_or_default();
+                let status = if self.frames.is_empty() {
+                    Status::Ok
+                } else {
+                    Status::AdditionalFrame
+                };
+                apdu::response(&first, status)
+            }
+        }
+    }
+
+    fn finish_auth(&mut self, data: &[u8], rng: &mut impl rand::RngCore) -> Vec<u8> {
+        let Auth::Pending(st) = std::mem::replace(&mut self.auth, Auth::None) else {
+            return apdu::response(&[], Status::CommandAborted);
+        };
+        let mut ti = [0u8; 4];
+        rng.fill_bytes(&mut ti);
+        match st.on_proof(data, ti) {
+            Ok((answer, session)) => {
+                self.auth = Auth::Session(session);
+                apdu::response(&answer, Status::Ok)
+            }
+            Err(status) => apdu::response(&[], status),
+        }
+    }
+
+    fn session_key(&self) -> Option<u8> {
+        match &self.auth {
+            Auth::Session(s) => Some(s.key_no()),
+            _ => None,
+        }
+    }
+
+    /// Opens the command per `mode` inside a session (plain outside one).
+    fn open(&self, code: u8, body: &[u8], header_len: usize, mode: CommMode) -> Opened {
+        match &self.auth {
+            Auth::Session(s) => s.open_command(code, body, header_len, mode),
+            _ if body.len() < header_len => Err(Status::LengthError),
+            _ => Ok((body[..header_len].to_vec(), body[header_len..].to_vec())),
+        }
+    }
+
+    /// Seals a successful answer per `mode` inside a session (plain outside one).
+    fn seal(&mut self, data: &[u8], mode: CommMode) -> Result<Vec<u8>, Status> {
+        match &mut self.auth {
+            Auth::Session(s) => s.seal_response(data, mode),
+            _ => Ok(data.to_vec()),
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        code: u8,
+        body: &[u8],
+        rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    ) -> Result<Answer, Status> {
+        match code {
+            cmd::GET_VERSION => {
+                self.open(code, body, 0, CommMode::Mac)?;
+                let data = self.seal(&self.version().encode(), CommMode::Mac)?;
+                // 7 bytes, 7 bytes, then the rest (with the MAC inside a session).
+                let (hw, rest) = data.split_at(7.min(data.len()));
+                let (sw, rest) = rest.split_at(7.min(rest.len()));
+                Ok(Answer::Frames(vec![
+                    hw.to_vec(),
+                    sw.to_vec(),
+                    rest.to_vec(),
+                ]))
+            }
+            cmd::SELECT_APPLICATION => {
+                let aid: [u8; 3] = body.try_into().map_err(|_| Status::LengthError)?;
+                self.auth = Auth::None;
+                let idx = self.apps.iter().position(|a| a.aid == aid);
+                self.selected = idx.ok_or(Status::ApplicationNotFound)?;
+                Ok(Answer::bare())
+            }
+            cmd::AUTH_EV2_FIRST => self.start_auth(body, rng),
+            cmd::GET_CARD_UID => {
+                if self.session_key().is_none() {
+                    return Err(Status::AuthenticationError);
+                }
+                self.open(code, body, 0, CommMode::Full)?;
+                let uid = self.uid.clone();
+                Ok(Answer::framed(self.seal(&uid, CommMode::Full)?))
+            }
+            cmd::READ_DATA => self.read_data(body),
+            cmd::WRITE_DATA => self.write_data(body),
+            cmd::CHANGE_KEY => self.change_key(body),
+            cmd::CREATE_APPLICATION => self.create_application(body),
+            cmd::CREATE_STD_DATA_FILE => self.create_file(body),
+            _ => Err(Status::IllegalCommand),
+        }
+    }
+
+    fn version(&self) -> Version {
+        let mut uid = [0u8; 7];
+        if !self.random_id || self.session_key().is_some() {
+            for (d, s) in uid.iter_mut().zip(&self.uid) {
+                *d = *s;
+            }
+        }
+        Version {
+            // NXP, DESFire, 17 pF, EV2 (major 0x12), 8 KB (0x1A), ISO 14443-2 and -3.
+            hardware: [0x04, 0x01, 0x01, 0x12, 0x00, 0x1A, 0x05],
+            software: [0x04, 0x01, 0x01, 0x02, 0x00, 0x1A, 0x05],
+            uid,
+            production: [0, 0, 0, 0, 0, 0x01, 0x26],
+        }
+    }
+
+    fn start_auth(
+        &mut self,
+        body: &[u8],
+        rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    ) -> Result<Answer, Status> {
+        let (&key_no, caps) = body.split_first().ok_or(Status::LengthError)?;
+        let (&len_cap, pcd_cap) = caps.split_first().ok_or(Status::LengthError)?;
+        if usize::from(len_cap) != pcd_cap.len() || len_cap > 6 {
+            return Err(Status::LengthError);
+        }
+        self.auth = Auth::None;
+        if key_no & 0x30 != 0 {
+            return Err(Status::NoSuchKey);
+        }
+        let slot = self
+            .app()?
+            .keys
+            .get(usize::from(key_no & 0x0F))
+            .ok_or(Status::NoSuchKey)?;
+        let (challenge, st) = auth::challenge(&slot.key, key_no & 0x0F, ev2::nonce(rng))?;
+        self.auth = Auth::Pending(st);
+        Ok(Answer::Continue(challenge))
+    }
+
+    fn app(&self) -> Result<&App, Status> {
+        self.apps
+            .get(self.selected)
+            .ok_or(Status::ApplicationNotFound)
+    }
+
+    fn file_index(&self, no: u8) -> Result<usize, Status> {
+        self.app()?
+            .files
+            .iter()
+            .position(|f| f.no == no)
+            .ok_or(Status::FileNotFound)
+    }
+
+    /// The mode of a file operation whose access right(s) are `rights`: the file's mode
+    /// when the session's key is one of them, plain when one is free, else refused.
+    fn file_mode(&self, file: &File, rights: [u8; 2]) -> Result<CommMode, Status> {
+        let key = self.session_key();
+        if key.is_some_and(|k| rights.contains(&k)) {
+            Ok(file.mode)
+        } else if rights.contains(&FREE) {
+            Ok(CommMode::Plain)
+        } else if key.is_none() {
+            Err(Status::AuthenticationError)
+        } else {
+            Err(Status::PermissionDenied)
+        }
+    }
+
+    fn read_data(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        let h = body.get(..7).ok_or(Status::LengthError)?;
+        let idx = self.file_index(h[0])?;
+        let file = &self.app()?.files[idx];
+        let mode = self.file_mode(file, [file.access.read, file.access.read_write])?;
+        let (header, rest) = self.open(cmd::READ_DATA, body, 7, mode)?;
+        if !rest.is_empty() {
+            return Err(Status::LengthError);
+        }
+        let offset = u24(&header[1..4]);
+        let len = u24(&header[4..7]);
+        let size = file.data.len();
+        let end = if len == 0 {
+            size
+        } else {
+            offset.saturating_add(len)
+        };
+        if offset > size || end > size {
+            return Err(Status::BoundaryError);
+        }
+        let data = file.data[offset..end].to_vec();
+        Ok(Answer::framed(self.seal(&data, mode)?))
+    }
+
+    fn write_data(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        let h = body.get(..7).ok_or(Status::LengthError)?;
+        let idx = self.file_index(h[0])?;
+        let file = &self.app()?.files[idx];
+        let mode = self.file_mode(file, [file.access.write, file.access.read_write])?;
+        let (header, data) = self.open(cmd::WRITE_DATA, body, 7, mode)?;
+        let offset = u24(&header[1..4]);
+        let len = u24(&header[4..7]);
+        if data.len() != len {
+            return Err(Status::LengthError);
+        }
+        let size = file.data.len();
+        if offset > size || offset.saturating_add(len) > size {
+            return Err(Status::BoundaryError);
+        }
+        let app = self.selected;
+        self.apps[app].files[idx].data[offset..offset + len].copy_from_slice(&data);
+        Ok(Answer::framed(self.seal(&[], mode)?))
+    }
+
+    fn change_key(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        let Some(auth_key) = self.session_key() else {
+            return Err(Status::AuthenticationError);
+        };
+        let (header, mut data) = self.open(cmd::CHANGE_KEY, body, 1, CommMode::Full)?;
+        let target = header[0] & 0x0F;
+        let app_idx = self.selected;
+        let slots = self.apps[app_idx].keys.len();
+        if usize::from(target) >= slots {
+            return Err(Status::NoSuchKey);
+        }
+        if auth_key != 0 && auth_key != target {
+            return Err(Status::PermissionDenied);
+        }
+        let own = auth_key == target;
+        let expected_len = if own { 17 } else { 21 };
+        if data.len() != expected_len {
+            zeroize::Zeroize::zeroize(&mut data);
+            return Err(Status::LengthError);
+        }
+        let old = self.apps[app_idx].keys[usize::from(target)].key.clone();
+        let mut new = [0u8; 16];
+        for (i, b) in new.iter_mut().enumerate() {
+            *b = if own {
+                data[i]
+            } else {
+                data[i] ^ old.expose()[i]
+            };
+        }
+        let version = data[16];
+        let crc_ok = own || data[17..21] == crc32(&new);
+        zeroize::Zeroize::zeroize(&mut data);
+        if !crc_ok {
+            zeroize::Zeroize::zeroize(&mut new);
+            return Err(Status::IntegrityError);
+        }
+        self.apps[app_idx].keys[usize::from(target)] = Slot {
+            key: AesKey::new(new),
+            version,
+        };
+        zeroize::Zeroize::zeroize(&mut new);
+        if own {
+            // The session's key is gone: answer with a bare status and end the session.
+            self.auth = Auth::None;
+            return Ok(Answer::bare());
+        }
+        Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
+    }
+
+    /// Creating needs key 0 of the selected level, unless its settings allow it freely.
+    fn may_create(&self) -> Result<(), Status> {
+        let free = self.app()?.settings & FREE_CREATE != 0;
+        match self.session_key() {
+            Some(0) => Ok(()),
+            None if free => Ok(()),
+            None => Err(Status::AuthenticationError),
+            Some(_) => Err(Status::PermissionDenied),
+        }
+    }
+
+    fn create_application(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        if self.selected != 0 {
+            return Err(Status::PermissionDenied);
+        }
+        self.may_create()?;
+        // AID, key settings, key count; optional ISO file identifier and name ignored.
+        let (header, _iso) = self.open(cmd::CREATE_APPLICATION, body, 5, CommMode::Mac)?;
+        let [a0, a1, a2, settings, keys] = header[..] else {
+            return Err(Status::LengthError);
+        };
+        let aid = [a0, a1, a2];
+        let count = usize::from(keys & 0x0F);
+        if aid == [0; 3] || keys & 0x80 == 0 || count == 0 || count > 14 {
+            return Err(Status::ParameterError);
+        }
+        if self.apps.iter().any(|a| a.aid == aid) {
+            return Err(Status::DuplicateError);
+        }
+        if self.apps.len() > MAX_APPLICATIONS {
+            return Err(Status::OutOfMemory);
+        }
+        let keys = vec![
+            Slot {
+                key: AesKey::factory_default(),
+                version: 0
+            };
+            count
+        ];
+        self.apps.push(App {
+            aid,
+            settings,
+            keys,
+            files: Vec::new(),
+        });
+        Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
+    }
+
+    fn create_file(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        if self.selected == 0 {
+            return Err(Status::PermissionDenied);
+        }
+        self.may_create()?;
+        let (header, rest) = self.open(cmd::CREATE_STD_DATA_FILE, body, 7, CommMode::Mac)?;
+        if !rest.is_empty() {
+            return Err(Status::LengthError);
+        }
+        let no = header[0];
+        let mode = CommMode::from_code(header[1]).ok_or(Status::ParameterError)?;
+        let access = AccessRights::decode([header[2], header[3]]);
+        let size = u24(&header[4..7]);
+        let used: usize = self
+            .apps
+            .iter()
+            .flat_map(|a| &a.files)
+            .map(|f| f.data.len())
+            .sum();
+        if no > 31 || size == 0 {
+            return Err(Status::ParameterError);
+        }
+        if self.file_index(no).is_ok() {
+            return Err(Status::DuplicateError);
+        }
+        if used.saturating_add(size) > CAPACITY {
+            return Err(Status::OutOfMemory);
+        }
+        let app = self.selected;
+        self.apps[app].files.push(File {
+            no,
+            mode,
+            access,
+            data: vec![0; size],
+        });
+        Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
+    }
+}
+
+type Opened = Result<(Vec<u8>, Vec<u8>), Status>;
+
+/// A successful answer and how it goes out.
+enum Answer {
+    /// Frames: the last with `91 00`, the others with `91 AF`.
+    Frames(Vec<Vec<u8>>),
+    /// Authentication's first answer, status `91 AF`.
+    Continue(Vec<u8>),
+}
+
+impl Answer {
+    /// A bare `91 00`.
+    fn bare() -> Self {
+        Self::Frames(vec![Vec::new()])
+    }
+
+    /// Data in frames of 59 bytes.
+    fn framed(data: Vec<u8>) -> Self {
+        if data.is_empty() {
+            return Self::bare();
+        }
+        Self::Frames(data.chunks(FRAME_DATA).map(<[u8]>::to_vec).collect())
+    }
+}
+
+fn u24(b: &[u8]) -> usize {
+    let mut v = 0usize;
+    for (i, &byte) in b.iter().take(3).enumerate() {
+        v |= usize::from(byte) << (8 * i);
+    }
+    v
+}

@@ -22,6 +22,7 @@ pub mod diversify;
 pub mod ev2;
 pub mod key;
 pub mod pcd;
+pub mod types;
 
 pub use apdu::Status;
 pub use ev2::session::{CommMode, Session};
