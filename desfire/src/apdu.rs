@@ -27,6 +27,10 @@ pub mod cmd {
     pub const GET_CARD_UID: u8 = 0x51;
     /// `ReadData` (EV2 secure messaging variant).
     pub const READ_DATA: u8 = 0xAD;
+    /// `ReadData` (EV1 code, as python-desfire sends it).
+    pub const READ_DATA_EV1: u8 = 0xBD;
+    /// `GetFileSettings`.
+    pub const GET_FILE_SETTINGS: u8 = 0xF5;
     /// `WriteData` (EV2 secure messaging variant).
     pub const WRITE_DATA: u8 = 0x8D;
     /// `ChangeKey`.

@@ -1,19 +1,22 @@
-//! The card (PICC) side: an in-memory DESFire EV2 card that answers wrapped APDUs.
-//! `vcard` puts it behind vpcd; the tests here put it behind [`Pcd`](crate::pcd::Pcd).
+//! The card (PICC) side: an in-memory DESFire EV2 card that answers APDUs, ISO-wrapped
+//! or native. `vcard` puts it behind vpcd; the tests put it behind [`Pcd`](crate::pcd::Pcd)
+//! and python-desfire (`examples/stdio_card.rs`).
 //!
 //! Modelled: the card level (AID `000000`) with its master key, applications with up to
 //! 14 AES keys and key versions, standard data files with a communication mode and
-//! access rights, `GetVersion`, `SelectApplication`, `AuthenticateEV2First`,
-//! `GetCardUID`, `ReadData`, `WriteData`, `ChangeKey`, `CreateApplication`,
-//! `CreateStdDataFile`, answers in 59-byte frames, and a random-ID mode. Simplified: only
-//! AES keys; the key-settings byte only decides whether creating needs the master key
-//! (bit `0x04`); keys are changed by key 0 of the application, or by themselves; every
-//! error ends the session (as EV2 does for most).
+//! access rights, `GetVersion`, `SelectApplication`, `AuthenticateEV2First`, EV1
+//! `AuthenticateAES`, `GetCardUID`, `GetFileSettings`, `ReadData`, `WriteData`,
+//! `ChangeKey`, `CreateApplication`, `CreateStdDataFile`, answers in 59-byte frames, and a
+//! random-ID mode. Simplified: only AES keys; an EV1 session only reads; the key-settings
+//! byte only decides whether creating needs the master key (bit `0x04`); keys are changed
+//! by key 0 of the application, or by themselves; every error ends the session (as EV2
+//! does for most).
 
 use std::collections::VecDeque;
 
 use crate::apdu::{self, Status, cmd};
 use crate::crc::crc32;
+use crate::ev1::{self, Ev1Session};
 use crate::ev2::auth::{self, AwaitProof};
 use crate::ev2::session::{CommMode, Session};
 use crate::ev2::{self};
@@ -54,7 +57,9 @@ struct App {
 enum Auth {
     None,
     Pending(AwaitProof),
+    PendingEv1(ev1::AwaitProof),
     Session(Session),
+    Ev1(Ev1Session),
 }
 
 /// A DESFire EV2 card.
@@ -131,85 +136,119 @@ impl Card {
         app.keys.get(usize::from(key_no)).map(|s| s.version)
     }
 
-    /// Answers one command APDU. Never panics; anything it does not understand gets a
-    /// DESFire error status (or ISO `6E 00` for a non-DESFire class).
+    /// Answers one command: ISO 7816-wrapped (`90 cmd 00 00 …`, answer `… 91 status`) or
+    /// native (`cmd …`, answer `status …`, as python-desfire sends them). Never panics;
+    /// anything it does not understand gets a DESFire error status.
     pub fn process(
         &mut self,
         apdu: &[u8],
         rng: &mut (impl rand::RngCore + rand::CryptoRng),
     ) -> Vec<u8> {
-        let Some(c) = apdu::parse_command(apdu) else {
-            return vec![0x6E, 0x00];
+        let (wrapped, command) = match apdu::parse_command(apdu) {
+            Some(c) => (true, c),
+            None => match apdu.split_first() {
+                // No native command has code 0x90: such bytes are a broken wrapped APDU.
+                Some((&code, data)) if code != apdu::CLA => (
+                    false,
+                    apdu::Command {
+                        cmd: code,
+                        data: data.to_vec(),
+                    },
+                ),
+                _ => return vec![0x6E, 0x00],
+            },
         };
-        if c.cmd == cmd::ADDITIONAL_FRAME {
+        let (data, status) = self.answer(command.cmd, &command.data, rng);
+        if wrapped {
+            apdu::response(&data, status)
+        } else {
+            let mut out = Vec::with_capacity(data.len() + 1);
+            out.push(status.code());
+            out.extend_from_slice(&data);
+            out
+        }
+    }
+
+    fn answer(
+        &mut self,
+        code: u8,
+        body: &[u8],
+        rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    ) -> (Vec<u8>, Status) {
+        if code == cmd::ADDITIONAL_FRAME {
             if let Some(frame) = self.frames.pop_front() {
-                let status = if self.frames.is_empty() {
-                    Status::Ok
-                } else {
-                    Status::AdditionalFrame
-                };
-                return apdu::response(&frame, status);
+                return (frame, self.more());
             }
-            if let Auth::Pending(_) = self.auth {
-                return self.finish_auth(&c.data, rng);
+            if matches!(self.auth, Auth::Pending(_) | Auth::PendingEv1(_)) {
+                return self.finish_auth(body, rng);
             }
         }
         self.frames.clear();
-        if matches!(self.auth, Auth::Pending(_)) {
+        if matches!(self.auth, Auth::Pending(_) | Auth::PendingEv1(_)) {
             self.auth = Auth::None;
         }
-        match self.dispatch(c.cmd, &c.data, rng) {
-            Ok(data) => self.send(data),
-            Err(status) => {
-                self.auth = Auth::None;
-                apdu::response(&[], status)
-            }
-        }
-    }
-
-    /// Sends the first frame of an answer now and keeps the others for `90 AF`.
-    fn send(&mut self, answer: Answer) -> Vec<u8> {
-        match answer {
-            Answer::Continue(bytes) => apdu::response(&bytes, Status::AdditionalFrame),
-            Answer::Frames(frames) => {
+        match self.dispatch(code, body, rng) {
+            Ok(Answer::Continue(bytes)) => (bytes, Status::AdditionalFrame),
+            Ok(Answer::Frames(frames)) => {
                 self.frames = frames.into();
                 let first = self.frames.pop_front().unwrap_or_default();
-                let status = if self.frames.is_empty() {
-                    Status::Ok
-                } else {
-                    Status::AdditionalFrame
-                };
-                apdu::response(&first, status)
+                (first, self.more())
+            }
+            Err(status) => {
+                self.auth = Auth::None;
+                (Vec::new(), status)
             }
         }
     }
 
-    fn finish_auth(&mut self, data: &[u8], rng: &mut impl rand::RngCore) -> Vec<u8> {
-        let Auth::Pending(st) = std::mem::replace(&mut self.auth, Auth::None) else {
-            return apdu::response(&[], Status::CommandAborted);
-        };
-        let mut ti = [0u8; 4];
-        rng.fill_bytes(&mut ti);
-        match st.on_proof(data, ti) {
-            Ok((answer, session)) => {
-                self.auth = Auth::Session(session);
-                apdu::response(&answer, Status::Ok)
+    fn more(&self) -> Status {
+        if self.frames.is_empty() {
+            Status::Ok
+        } else {
+            Status::AdditionalFrame
+        }
+    }
+
+    fn finish_auth(&mut self, data: &[u8], rng: &mut impl rand::RngCore) -> (Vec<u8>, Status) {
+        let result = match std::mem::replace(&mut self.auth, Auth::None) {
+            Auth::Pending(st) => {
+                let mut ti = [0u8; 4];
+                rng.fill_bytes(&mut ti);
+                st.on_proof(data, ti)
+                    .map(|(answer, s)| (answer, Auth::Session(s)))
             }
-            Err(status) => apdu::response(&[], status),
+            Auth::PendingEv1(st) => st.on_proof(data).map(|(answer, s)| (answer, Auth::Ev1(s))),
+            _ => Err(Status::CommandAborted),
+        };
+        match result {
+            Ok((answer, auth)) => {
+                self.auth = auth;
+                (answer, Status::Ok)
+            }
+            Err(status) => (Vec::new(), status),
         }
     }
 
     fn session_key(&self) -> Option<u8> {
         match &self.auth {
             Auth::Session(s) => Some(s.key_no()),
+            Auth::Ev1(s) => Some(s.key_no()),
             _ => None,
         }
     }
 
     /// Opens the command per `mode` inside a session (plain outside one).
-    fn open(&self, code: u8, body: &[u8], header_len: usize, mode: CommMode) -> Opened {
-        match &self.auth {
+    /// In an EV1 session commands come in plain and move the running IV.
+    fn open(&mut self, code: u8, body: &[u8], header_len: usize, mode: CommMode) -> Opened {
+        match &mut self.auth {
             Auth::Session(s) => s.open_command(code, body, header_len, mode),
+            Auth::Ev1(s) => {
+                let mut native = vec![code];
+                native.extend_from_slice(body);
+                s.command(&native).map_err(|_| Status::IntegrityError)?;
+                let header = body.get(..header_len).ok_or(Status::LengthError)?;
+                Ok((header.to_vec(), body[header_len..].to_vec()))
+            }
             _ if body.len() < header_len => Err(Status::LengthError),
             _ => Ok((body[..header_len].to_vec(), body[header_len..].to_vec())),
         }
@@ -219,6 +258,11 @@ impl Card {
     fn seal(&mut self, data: &[u8], mode: CommMode) -> Result<Vec<u8>, Status> {
         match &mut self.auth {
             Auth::Session(s) => s.seal_response(data, mode),
+            Auth::Ev1(s) => match mode {
+                CommMode::Plain => Ok(data.to_vec()),
+                CommMode::Mac => s.seal_mac(data),
+                CommMode::Full => s.seal_enc(data),
+            },
             _ => Ok(data.to_vec()),
         }
     }
@@ -229,6 +273,21 @@ impl Card {
         body: &[u8],
         rng: &mut (impl rand::RngCore + rand::CryptoRng),
     ) -> Result<Answer, Status> {
+        // An EV1 session here only reads (what EV1 readers and python-desfire need);
+        // issuing uses EV2.
+        let ev1_reads = [
+            cmd::GET_VERSION,
+            cmd::SELECT_APPLICATION,
+            cmd::AUTH_EV2_FIRST,
+            cmd::AUTH_AES,
+            cmd::GET_CARD_UID,
+            cmd::READ_DATA,
+            cmd::READ_DATA_EV1,
+            cmd::GET_FILE_SETTINGS,
+        ];
+        if matches!(self.auth, Auth::Ev1(_)) && !ev1_reads.contains(&code) {
+            return Err(Status::PermissionDenied);
+        }
         match code {
             cmd::GET_VERSION => {
                 self.open(code, body, 0, CommMode::Mac)?;
@@ -250,6 +309,8 @@ impl Card {
                 Ok(Answer::bare())
             }
             cmd::AUTH_EV2_FIRST => self.start_auth(body, rng),
+            cmd::AUTH_AES => self.start_auth_ev1(body, rng),
+            cmd::GET_FILE_SETTINGS => self.file_settings(body),
             cmd::GET_CARD_UID => {
                 if self.session_key().is_none() {
                     return Err(Status::AuthenticationError);
@@ -258,7 +319,7 @@ impl Card {
                 let uid = self.uid.clone();
                 Ok(Answer::framed(self.seal(&uid, CommMode::Full)?))
             }
-            cmd::READ_DATA => self.read_data(body),
+            cmd::READ_DATA | cmd::READ_DATA_EV1 => self.read_data(code, body),
             cmd::WRITE_DATA => self.write_data(body),
             cmd::CHANGE_KEY => self.change_key(body),
             cmd::CREATE_APPLICATION => self.create_application(body),
@@ -307,6 +368,39 @@ impl Card {
         Ok(Answer::Continue(challenge))
     }
 
+    fn start_auth_ev1(
+        &mut self,
+        body: &[u8],
+        rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    ) -> Result<Answer, Status> {
+        let [key_no] = body[..] else {
+            return Err(Status::LengthError);
+        };
+        self.auth = Auth::None;
+        let slot = self
+            .app()?
+            .keys
+            .get(usize::from(key_no))
+            .ok_or(Status::NoSuchKey)?;
+        let (challenge, st) = ev1::challenge(&slot.key, key_no, ev2::nonce(rng))?;
+        self.auth = Auth::PendingEv1(st);
+        Ok(Answer::Continue(challenge))
+    }
+
+    /// `GetFileSettings` of a standard data file: type `00`, mode, access rights, size.
+    fn file_settings(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        let no = *body.first().ok_or(Status::LengthError)?;
+        let file = &self.app()?.files[self.file_index(no)?];
+        let mut data = vec![0x00, file.mode.code()];
+        data.extend_from_slice(&file.access.encode());
+        data.extend_from_slice(&file.data.len().to_le_bytes()[..3]);
+        let (_, rest) = self.open(cmd::GET_FILE_SETTINGS, body, 1, CommMode::Mac)?;
+        if !rest.is_empty() {
+            return Err(Status::LengthError);
+        }
+        Ok(Answer::framed(self.seal(&data, CommMode::Mac)?))
+    }
+
     fn app(&self) -> Result<&App, Status> {
         self.apps
             .get(self.selected)
@@ -336,12 +430,12 @@ impl Card {
         }
     }
 
-    fn read_data(&mut self, body: &[u8]) -> Result<Answer, Status> {
+    fn read_data(&mut self, code: u8, body: &[u8]) -> Result<Answer, Status> {
         let h = body.get(..7).ok_or(Status::LengthError)?;
         let idx = self.file_index(h[0])?;
-        let file = &self.app()?.files[idx];
-        let mode = self.file_mode(file, [file.access.read, file.access.read_write])?;
-        let (header, rest) = self.open(cmd::READ_DATA, body, 7, mode)?;
+        let file = self.app()?.files[idx].clone();
+        let mode = self.file_mode(&file, [file.access.read, file.access.read_write])?;
+        let (header, rest) = self.open(code, body, 7, mode)?;
         if !rest.is_empty() {
             return Err(Status::LengthError);
         }
@@ -363,8 +457,8 @@ impl Card {
     fn write_data(&mut self, body: &[u8]) -> Result<Answer, Status> {
         let h = body.get(..7).ok_or(Status::LengthError)?;
         let idx = self.file_index(h[0])?;
-        let file = &self.app()?.files[idx];
-        let mode = self.file_mode(file, [file.access.write, file.access.read_write])?;
+        let file = self.app()?.files[idx].clone();
+        let mode = self.file_mode(&file, [file.access.write, file.access.read_write])?;
         let (header, data) = self.open(cmd::WRITE_DATA, body, 7, mode)?;
         let offset = u24(&header[1..4]);
         let len = u24(&header[4..7]);

@@ -5,10 +5,12 @@
 //! - [`diversify`]: per-card AES-128 keys from a site key (NXP AN10922).
 //! - [`cmac`]: AES-CMAC, the truncated EV2 MAC, CBC, padding; [`crc`]: DESFire CRC32.
 //! - [`ev2::auth`]: `AuthenticateEV2First` as a state machine for both sides.
+//! - [`ev1`]: EV1 `AuthenticateAES` and EV1 secure messaging (reading), both sides.
 //! - [`ev2::session`]: EV2 secure messaging (CommMode MAC and Full), command counter.
 //! - [`apdu`]: ISO 7816 wrapping and typed status words.
 //! - [`pcd`]: the reader side's commands over a caller-supplied transceive function.
-//! - [`card`]: an in-memory DESFire EV2 card answering APDUs.
+//! - [`card`]: an in-memory DESFire EV2 card answering APDUs (ISO-wrapped or native).
+//! - [`types`]: access rights, `GetVersion`'s answer.
 //!
 //! Every byte from a card or a reader is untrusted: malformed input is an [`Error`] (or,
 //! on the card side, a DESFire error status), never a panic. Keys are [`AesKey`]s:
@@ -19,6 +21,7 @@ pub mod card;
 pub mod cmac;
 pub mod crc;
 pub mod diversify;
+pub mod ev1;
 pub mod ev2;
 pub mod key;
 pub mod pcd;
@@ -63,6 +66,9 @@ pub enum Error {
     /// The 16-bit command counter is used up; authenticate again.
     #[error("command counter exhausted")]
     CounterExhausted,
+    /// Something this crate does not do (named), e.g. writing in an EV1 session.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// The transport (PC/SC, …) failed; the text comes from the caller's transceive.
     #[error("transport: {0}")]
     Transport(String),

@@ -12,6 +12,7 @@
 use crate::Error;
 use crate::apdu::{self, Response, Status, cmd};
 use crate::crc::crc32;
+use crate::ev1::{self, Ev1Session};
 use crate::ev2::session::{CommMode, Session};
 use crate::ev2::{self, auth};
 use crate::key::AesKey;
@@ -21,10 +22,17 @@ use crate::types::{AccessRights, Version};
 /// hostile.
 const MAX_FRAMES: usize = 64;
 
+/// The session a reader holds: EV2 (`AuthenticateEV2First`) or EV1 (`AuthenticateAES`).
+#[derive(Debug)]
+enum Secure {
+    Ev2(Session),
+    Ev1(Ev1Session),
+}
+
 /// A DESFire card seen from the reader.
 pub struct Pcd<T> {
     io: T,
-    session: Option<Session>,
+    session: Option<Secure>,
 }
 
 impl<T> std::fmt::Debug for Pcd<T> {
@@ -44,9 +52,17 @@ where
         Self { io, session: None }
     }
 
-    /// The current EV2 session, if authenticated.
+    /// The current EV2 session, if authenticated with `AuthenticateEV2First`.
     pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref()
+        match &self.session {
+            Some(Secure::Ev2(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether a session (EV2 or EV1) is open.
+    pub fn is_authenticated(&self) -> bool {
+        self.session.is_some()
     }
 
     /// Gives the transceive function back.
@@ -78,45 +94,77 @@ where
         })
     }
 
-    /// Runs a command: protected per `mode` inside a session, plain outside one.
+    /// Runs a command: protected per `mode` inside a session, plain outside one. `len`
+    /// is the answer's plain length when known (EV1 finds it from the CRC otherwise).
     fn run(
         &mut self,
         code: u8,
         header: &[u8],
         data: &[u8],
         mode: CommMode,
+        len: Option<usize>,
     ) -> Result<Vec<u8>, Error> {
-        let Some(session) = self.session.as_ref() else {
-            let mut body = header.to_vec();
-            body.extend_from_slice(data);
-            let r = self.exchange(&apdu::wrap(code, &body)?)?;
-            return match r.status {
-                Status::Ok => Ok(r.data),
-                other => Err(Error::Card(other)),
-            };
+        let mut body = header.to_vec();
+        body.extend_from_slice(data);
+        let result = match self.session.as_mut() {
+            None => {
+                let r = self.exchange(&apdu::wrap(code, &body)?)?;
+                return match r.status {
+                    Status::Ok => Ok(r.data),
+                    other => Err(Error::Card(other)),
+                };
+            }
+            Some(Secure::Ev2(session)) => {
+                let apdu = session.command(code, header, data, mode)?;
+                self.exchange(&apdu)
+                    .and_then(|r| match self.session.as_mut() {
+                        Some(Secure::Ev2(s)) => s.response(r.status, &r.data, mode),
+                        _ => Err(Error::NotAuthenticated),
+                    })
+            }
+            Some(Secure::Ev1(session)) => {
+                // EV1 commands go in plain (only reads are supported here); the command
+                // moves the running IV on both sides.
+                let mut native = vec![code];
+                native.extend_from_slice(&body);
+                session.command(&native)?;
+                self.exchange(&apdu::wrap(code, &body)?).and_then(|r| {
+                    match (r.status, self.session.as_mut()) {
+                        (Status::Ok, Some(Secure::Ev1(s))) => match mode {
+                            CommMode::Plain => Ok(r.data),
+                            CommMode::Mac => s.open_mac(&r.data),
+                            CommMode::Full => s.open_enc(&r.data, len),
+                        },
+                        (Status::IntegrityError, _) => Err(Error::Integrity),
+                        (Status::Ok, _) => Err(Error::NotAuthenticated),
+                        (other, _) => Err(Error::Card(other)),
+                    }
+                })
+            }
         };
-        let apdu = session.command(code, header, data, mode)?;
-        let result = self
-            .exchange(&apdu)
-            .and_then(|r| match self.session.as_mut() {
-                Some(s) => s.response(r.status, &r.data, mode),
-                None => Err(Error::NotAuthenticated),
-            });
         if result.is_err() {
             self.session = None;
         }
         result
     }
 
+    /// Refuses commands that write inside an EV1 session (issuing uses EV2).
+    fn not_ev1(&self) -> Result<(), Error> {
+        match self.session {
+            Some(Secure::Ev1(_)) => Err(Error::Unsupported("writing in an EV1 session")),
+            _ => Ok(()),
+        }
+    }
+
     /// `GetVersion` (MACed inside a session).
     pub fn get_version(&mut self) -> Result<Version, Error> {
-        Version::parse(&self.run(cmd::GET_VERSION, &[], &[], CommMode::Mac)?)
+        Version::parse(&self.run(cmd::GET_VERSION, &[], &[], CommMode::Mac, None)?)
     }
 
     /// `SelectApplication` (`[0; 3]` is the card level). Ends any session.
     pub fn select_application(&mut self, aid: [u8; 3]) -> Result<(), Error> {
         self.session = None;
-        self.run(cmd::SELECT_APPLICATION, &aid, &[], CommMode::Plain)
+        self.run(cmd::SELECT_APPLICATION, &aid, &[], CommMode::Plain, None)
             .map(|_| ())
     }
 
@@ -133,8 +181,37 @@ where
         let answer = (self.io)(&apdu)?;
         let (apdu, st) = st.on_challenge(&answer, ev2::nonce(rng))?;
         let answer = (self.io)(&apdu)?;
-        self.session = Some(st.on_answer(&answer)?);
+        self.session = Some(Secure::Ev2(st.on_answer(&answer)?));
         Ok(())
+    }
+
+    /// EV1 `AuthenticateAES`, for EV1 cards (check [`Version::is_ev2_or_later`]). The
+    /// session then reads (`GetVersion`, `GetFileSettings`, `ReadData`, `GetCardUID`).
+    pub fn authenticate_aes(
+        &mut self,
+        key_no: u8,
+        key: &AesKey,
+        rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    ) -> Result<(), Error> {
+        self.session = None;
+        let (apdu, st) = ev1::start(key.clone(), key_no)?;
+        let answer = (self.io)(&apdu)?;
+        let (apdu, st) = st.on_challenge(&answer, ev2::nonce(rng))?;
+        let answer = (self.io)(&apdu)?;
+        self.session = Some(Secure::Ev1(st.on_answer(&answer)?));
+        Ok(())
+    }
+
+    /// `GetFileSettings` of a standard data file: (communication mode, access rights,
+    /// size).
+    pub fn get_file_settings(&mut self, file: u8) -> Result<(CommMode, AccessRights, u32), Error> {
+        let d = self.run(cmd::GET_FILE_SETTINGS, &[file], &[], CommMode::Mac, None)?;
+        let [0x00, mode, a0, a1, s0, s1, s2] = d[..] else {
+            return Err(Error::Malformed("not the settings of a standard data file"));
+        };
+        let mode = CommMode::from_code(mode).ok_or(Error::Malformed("communication mode"))?;
+        let size = u32::from_le_bytes([s0, s1, s2, 0]);
+        Ok((mode, AccessRights::decode([a0, a1]), size))
     }
 
     /// `GetCardUID`: the real UID (random-ID cards too), encrypted on the air.
@@ -142,7 +219,7 @@ where
         if self.session.is_none() {
             return Err(Error::NotAuthenticated);
         }
-        let uid = self.run(cmd::GET_CARD_UID, &[], &[], CommMode::Full)?;
+        let uid = self.run(cmd::GET_CARD_UID, &[], &[], CommMode::Full, None)?;
         if !matches!(uid.len(), 4 | 7 | 10) {
             return Err(Error::Malformed("GetCardUID answer is not a UID"));
         }
@@ -159,7 +236,8 @@ where
         mode: CommMode,
     ) -> Result<Vec<u8>, Error> {
         let header = file_header(file, offset, len)?;
-        let data = self.run(cmd::READ_DATA, &header, &[], mode)?;
+        let expected = (len != 0).then_some(len as usize);
+        let data = self.run(cmd::READ_DATA, &header, &[], mode, expected)?;
         if len != 0 && data.len() != len as usize {
             return Err(Error::Malformed("ReadData answer has the wrong length"));
         }
@@ -174,9 +252,11 @@ where
         data: &[u8],
         mode: CommMode,
     ) -> Result<(), Error> {
+        self.not_ev1()?;
         let len = u32::try_from(data.len()).map_err(|_| Error::TooLong)?;
         let header = file_header(file, offset, len)?;
-        self.run(cmd::WRITE_DATA, &header, data, mode).map(|_| ())
+        self.run(cmd::WRITE_DATA, &header, data, mode, None)
+            .map(|_| ())
     }
 
     /// `ChangeKey` of key `key_no` to `new` (version `version`). Changing the key the
@@ -189,7 +269,8 @@ where
         version: u8,
         old: &AesKey,
     ) -> Result<(), Error> {
-        let Some(session) = self.session.as_ref() else {
+        self.not_ev1()?;
+        let Some(session) = self.session() else {
             return Err(Error::NotAuthenticated);
         };
         let own = session.key_no() & 0x0F == key_no & 0x0F;
@@ -208,8 +289,8 @@ where
         if !own {
             let r = self.exchange(&apdu);
             let result = r.and_then(|r| match self.session.as_mut() {
-                Some(s) => s.response(r.status, &r.data, CommMode::Full),
-                None => Err(Error::NotAuthenticated),
+                Some(Secure::Ev2(s)) => s.response(r.status, &r.data, CommMode::Full),
+                _ => Err(Error::NotAuthenticated),
             });
             if result.is_err() {
                 self.session = None;
@@ -239,7 +320,8 @@ where
         let mut data = aid.to_vec();
         data.push(settings);
         data.push(0x80 | (key_count & 0x0F));
-        self.run(cmd::CREATE_APPLICATION, &data, &[], CommMode::Mac)
+        self.not_ev1()?;
+        self.run(cmd::CREATE_APPLICATION, &data, &[], CommMode::Mac, None)
             .map(|_| ())
     }
 
@@ -254,7 +336,8 @@ where
         let mut data = vec![file, mode.code()];
         data.extend_from_slice(&access.encode());
         data.extend_from_slice(&u24(size)?);
-        self.run(cmd::CREATE_STD_DATA_FILE, &data, &[], CommMode::Mac)
+        self.not_ev1()?;
+        self.run(cmd::CREATE_STD_DATA_FILE, &data, &[], CommMode::Mac, None)
             .map(|_| ())
     }
 }

@@ -489,6 +489,30 @@ mod tests {
         );
     }
 
+    /// AN12196 Table 15 (GetFileSettings in CommMode.MAC): SesAuthMACKey 8248134A…,
+    /// TI 7A21085E, CmdCtr 0: command MACt 6597A457C8CD442C, and the answer's MACt over
+    /// its file settings. Read from the AN12196-based Python EV2 module's self-test
+    /// (found with the code search), which notes NXP's table omits the status byte.
+    #[test]
+    fn an12196_get_file_settings_mac() {
+        let mut s = Session::resume(
+            AesKey::factory_default(),
+            key("8248134A386E86EB7FAF54A52E536CB6"),
+            [0x7A, 0x21, 0x08, 0x5E],
+            0,
+            0,
+        );
+        let apdu = s.command(0xF5, &[0x02], &[], CommMode::Mac).unwrap();
+        assert_eq!(apdu, hex("90F5000009026597A457C8CD442C00"));
+        let mut answer = hex("0040EEEE000100D1FE001F00004400004400002000006A0000");
+        answer.extend(hex("2A474282E7A47986"));
+        let settings = s.response(Status::Ok, &answer, CommMode::Mac).unwrap();
+        assert_eq!(
+            settings,
+            hex("0040EEEE000100D1FE001F00004400004400002000006A0000")
+        );
+    }
+
     #[test]
     fn card_side_opens_what_the_reader_seals_and_back() {
         for mode in [CommMode::Plain, CommMode::Mac, CommMode::Full] {

@@ -254,3 +254,48 @@ fn duplicates_and_missing_things_are_typed_errors() {
     );
     assert_eq!(pcd.get_card_uid(), Err(Error::NotAuthenticated));
 }
+
+/// An EV1 reader (AuthenticateAES, running-IV secure messaging) reads the same card.
+#[test]
+fn ev1_reader_reads_an_issued_card() {
+    let (card, log) = fresh();
+    let mut pcd = reader(card, log);
+    let (_, k_read) = issue(&mut pcd, &UID);
+    pcd.select_application(AID).unwrap();
+    pcd.authenticate_aes(1, &k_read, &mut OsRng).unwrap();
+    assert!(pcd.is_authenticated() && pcd.session().is_none());
+    let (mode, access, size) = pcd.get_file_settings(FILE).unwrap();
+    assert_eq!((mode, access.read, size), (CommMode::Full, 1, 32));
+    let len = CREDENTIAL.len() as u32;
+    assert_eq!(
+        pcd.read_data(FILE, 0, len, CommMode::Full).unwrap(),
+        CREDENTIAL
+    );
+    assert_eq!(pcd.get_card_uid().unwrap(), UID);
+    assert_eq!(pcd.get_version().unwrap().uid, UID);
+    let whole = pcd.read_data(FILE, 0, 0, CommMode::Full).unwrap();
+    assert_eq!(&whole[..CREDENTIAL.len()], CREDENTIAL);
+    assert_eq!(
+        pcd.write_data(FILE, 0, b"x", CommMode::Full),
+        Err(Error::Unsupported("writing in an EV1 session"))
+    );
+    pcd.select_application(AID).unwrap();
+    let wrong = AesKey::new([0x77; 16]);
+    assert_eq!(
+        pcd.authenticate_aes(1, &wrong, &mut OsRng),
+        Err(Error::NotAuthentic)
+    );
+}
+
+#[test]
+fn file_settings_in_an_ev2_session() {
+    let (card, log) = fresh();
+    let mut pcd = reader(card, log);
+    let (k_master, _) = issue(&mut pcd, &UID);
+    pcd.select_application(AID).unwrap();
+    let plain = pcd.get_file_settings(FILE).unwrap();
+    pcd.authenticate_ev2_first(0, &k_master, &mut OsRng)
+        .unwrap();
+    assert_eq!(pcd.get_file_settings(FILE).unwrap(), plain);
+    assert_eq!(pcd.session().unwrap().counter(), 1);
+}

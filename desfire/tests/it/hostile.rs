@@ -125,7 +125,7 @@ fn random_commands_never_panic_the_card() {
             apdu[1] = cmds[i as usize % cmds.len()];
         }
         let answer = card.process(&apdu, &mut rng);
-        assert!(answer.len() >= 2);
+        assert!(!answer.is_empty());
     }
 }
 
