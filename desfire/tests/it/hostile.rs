@@ -167,3 +167,44 @@ fn transport_errors_pass_through() {
     let err = pcd.authenticate_ev2_first(0, &AesKey::factory_default(), &mut OsRng);
     assert!(matches!(err, Err(Error::Transport(_))));
 }
+
+/// A relay in the middle flips one bit of the ReadData command or of its answer, at
+/// every position in turn: the card or the reader notices, never accepts altered data.
+#[test]
+fn a_flipped_bit_in_a_session_is_caught_on_either_side() {
+    let card = issued();
+    for to_card in [true, false] {
+        for pos in 0..64usize {
+            let card = card.clone();
+            card.borrow_mut().reset();
+            let mut n = 0;
+            let flipped = Rc::new(std::cell::Cell::new(false));
+            let flag = flipped.clone();
+            let mut pcd = Pcd::new(move |apdu: &[u8]| {
+                n += 1;
+                let mut apdu = apdu.to_vec();
+                // Exchange 4 is ReadData (after select and the two authentication frames).
+                if n == 4 && to_card && pos < apdu.len() - 1 && pos > 4 {
+                    apdu[pos] ^= 0x01;
+                    flag.set(true);
+                }
+                let mut answer = card.borrow_mut().process(&apdu, &mut OsRng);
+                if n == 4 && !to_card && pos < answer.len().saturating_sub(2) {
+                    answer[pos] ^= 0x01;
+                    flag.set(true);
+                }
+                Ok(answer)
+            });
+            match door_read(&mut pcd, &UID) {
+                Ok((data, _)) => {
+                    assert!(!flipped.get(), "an altered exchange was accepted");
+                    assert_eq!(data, CREDENTIAL);
+                }
+                Err(e) => assert!(
+                    e.is_not_authentic() || matches!(e, Error::Card(_) | Error::Malformed(_)),
+                    "{e:?}"
+                ),
+            }
+        }
+    }
+}

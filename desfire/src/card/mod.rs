@@ -12,21 +12,23 @@
 //! by key 0 of the application, or by themselves; every error ends the session (as EV2
 //! does for most).
 
+mod admin;
+mod files;
+
 use std::collections::VecDeque;
 
+pub use files::CAPACITY;
+
 use crate::apdu::{self, Status, cmd};
-use crate::crc::crc32;
 use crate::ev1::{self, Ev1Session};
 use crate::ev2::auth::{self, AwaitProof};
 use crate::ev2::session::{CommMode, Session};
 use crate::ev2::{self};
 use crate::key::AesKey;
-use crate::types::{AccessRights, FRAME_DATA, FREE, Version};
+use crate::types::{AccessRights, FRAME_DATA, Version};
 
 /// Most applications a card holds (DESFire: 28).
 pub const MAX_APPLICATIONS: usize = 28;
-/// Most bytes of file data a card holds in total (an 8 KB card's order of magnitude).
-pub const CAPACITY: usize = 7 * 1024;
 /// Key-settings bit: creating and deleting needs no master-key authentication.
 pub const FREE_CREATE: u8 = 0x04;
 
@@ -387,226 +389,10 @@ impl Card {
         Ok(Answer::Continue(challenge))
     }
 
-    /// `GetFileSettings` of a standard data file: type `00`, mode, access rights, size.
-    fn file_settings(&mut self, body: &[u8]) -> Result<Answer, Status> {
-        let no = *body.first().ok_or(Status::LengthError)?;
-        let file = &self.app()?.files[self.file_index(no)?];
-        let mut data = vec![0x00, file.mode.code()];
-        data.extend_from_slice(&file.access.encode());
-        data.extend_from_slice(&file.data.len().to_le_bytes()[..3]);
-        let (_, rest) = self.open(cmd::GET_FILE_SETTINGS, body, 1, CommMode::Mac)?;
-        if !rest.is_empty() {
-            return Err(Status::LengthError);
-        }
-        Ok(Answer::framed(self.seal(&data, CommMode::Mac)?))
-    }
-
     fn app(&self) -> Result<&App, Status> {
         self.apps
             .get(self.selected)
             .ok_or(Status::ApplicationNotFound)
-    }
-
-    fn file_index(&self, no: u8) -> Result<usize, Status> {
-        self.app()?
-            .files
-            .iter()
-            .position(|f| f.no == no)
-            .ok_or(Status::FileNotFound)
-    }
-
-    /// The mode of a file operation whose access right(s) are `rights`: the file's mode
-    /// when the session's key is one of them, plain when one is free, else refused.
-    fn file_mode(&self, file: &File, rights: [u8; 2]) -> Result<CommMode, Status> {
-        let key = self.session_key();
-        if key.is_some_and(|k| rights.contains(&k)) {
-            Ok(file.mode)
-        } else if rights.contains(&FREE) {
-            Ok(CommMode::Plain)
-        } else if key.is_none() {
-            Err(Status::AuthenticationError)
-        } else {
-            Err(Status::PermissionDenied)
-        }
-    }
-
-    fn read_data(&mut self, code: u8, body: &[u8]) -> Result<Answer, Status> {
-        let h = body.get(..7).ok_or(Status::LengthError)?;
-        let idx = self.file_index(h[0])?;
-        let file = self.app()?.files[idx].clone();
-        let mode = self.file_mode(&file, [file.access.read, file.access.read_write])?;
-        let (header, rest) = self.open(code, body, 7, mode)?;
-        if !rest.is_empty() {
-            return Err(Status::LengthError);
-        }
-        let offset = u24(&header[1..4]);
-        let len = u24(&header[4..7]);
-        let size = file.data.len();
-        let end = if len == 0 {
-            size
-        } else {
-            offset.saturating_add(len)
-        };
-        if offset > size || end > size {
-            return Err(Status::BoundaryError);
-        }
-        let data = file.data[offset..end].to_vec();
-        Ok(Answer::framed(self.seal(&data, mode)?))
-    }
-
-    fn write_data(&mut self, body: &[u8]) -> Result<Answer, Status> {
-        let h = body.get(..7).ok_or(Status::LengthError)?;
-        let idx = self.file_index(h[0])?;
-        let file = self.app()?.files[idx].clone();
-        let mode = self.file_mode(&file, [file.access.write, file.access.read_write])?;
-        let (header, data) = self.open(cmd::WRITE_DATA, body, 7, mode)?;
-        let offset = u24(&header[1..4]);
-        let len = u24(&header[4..7]);
-        if data.len() != len {
-            return Err(Status::LengthError);
-        }
-        let size = file.data.len();
-        if offset > size || offset.saturating_add(len) > size {
-            return Err(Status::BoundaryError);
-        }
-        let app = self.selected;
-        self.apps[app].files[idx].data[offset..offset + len].copy_from_slice(&data);
-        Ok(Answer::framed(self.seal(&[], mode)?))
-    }
-
-    fn change_key(&mut self, body: &[u8]) -> Result<Answer, Status> {
-        let Some(auth_key) = self.session_key() else {
-            return Err(Status::AuthenticationError);
-        };
-        let (header, mut data) = self.open(cmd::CHANGE_KEY, body, 1, CommMode::Full)?;
-        let target = header[0] & 0x0F;
-        let app_idx = self.selected;
-        let slots = self.apps[app_idx].keys.len();
-        if usize::from(target) >= slots {
-            return Err(Status::NoSuchKey);
-        }
-        if auth_key != 0 && auth_key != target {
-            return Err(Status::PermissionDenied);
-        }
-        let own = auth_key == target;
-        let expected_len = if own { 17 } else { 21 };
-        if data.len() != expected_len {
-            zeroize::Zeroize::zeroize(&mut data);
-            return Err(Status::LengthError);
-        }
-        let old = self.apps[app_idx].keys[usize::from(target)].key.clone();
-        let mut new = [0u8; 16];
-        for (i, b) in new.iter_mut().enumerate() {
-            *b = if own {
-                data[i]
-            } else {
-                data[i] ^ old.expose()[i]
-            };
-        }
-        let version = data[16];
-        let crc_ok = own || data[17..21] == crc32(&new);
-        zeroize::Zeroize::zeroize(&mut data);
-        if !crc_ok {
-            zeroize::Zeroize::zeroize(&mut new);
-            return Err(Status::IntegrityError);
-        }
-        self.apps[app_idx].keys[usize::from(target)] = Slot {
-            key: AesKey::new(new),
-            version,
-        };
-        zeroize::Zeroize::zeroize(&mut new);
-        if own {
-            // The session's key is gone: answer with a bare status and end the session.
-            self.auth = Auth::None;
-            return Ok(Answer::bare());
-        }
-        Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
-    }
-
-    /// Creating needs key 0 of the selected level, unless its settings allow it freely.
-    fn may_create(&self) -> Result<(), Status> {
-        let free = self.app()?.settings & FREE_CREATE != 0;
-        match self.session_key() {
-            Some(0) => Ok(()),
-            None if free => Ok(()),
-            None => Err(Status::AuthenticationError),
-            Some(_) => Err(Status::PermissionDenied),
-        }
-    }
-
-    fn create_application(&mut self, body: &[u8]) -> Result<Answer, Status> {
-        if self.selected != 0 {
-            return Err(Status::PermissionDenied);
-        }
-        self.may_create()?;
-        // AID, key settings, key count; optional ISO file identifier and name ignored.
-        let (header, _iso) = self.open(cmd::CREATE_APPLICATION, body, 5, CommMode::Mac)?;
-        let [a0, a1, a2, settings, keys] = header[..] else {
-            return Err(Status::LengthError);
-        };
-        let aid = [a0, a1, a2];
-        let count = usize::from(keys & 0x0F);
-        if aid == [0; 3] || keys & 0x80 == 0 || count == 0 || count > 14 {
-            return Err(Status::ParameterError);
-        }
-        if self.apps.iter().any(|a| a.aid == aid) {
-            return Err(Status::DuplicateError);
-        }
-        if self.apps.len() > MAX_APPLICATIONS {
-            return Err(Status::OutOfMemory);
-        }
-        let keys = vec![
-            Slot {
-                key: AesKey::factory_default(),
-                version: 0
-            };
-            count
-        ];
-        self.apps.push(App {
-            aid,
-            settings,
-            keys,
-            files: Vec::new(),
-        });
-        Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
-    }
-
-    fn create_file(&mut self, body: &[u8]) -> Result<Answer, Status> {
-        if self.selected == 0 {
-            return Err(Status::PermissionDenied);
-        }
-        self.may_create()?;
-        let (header, rest) = self.open(cmd::CREATE_STD_DATA_FILE, body, 7, CommMode::Mac)?;
-        if !rest.is_empty() {
-            return Err(Status::LengthError);
-        }
-        let no = header[0];
-        let mode = CommMode::from_code(header[1]).ok_or(Status::ParameterError)?;
-        let access = AccessRights::decode([header[2], header[3]]);
-        let size = u24(&header[4..7]);
-        let used: usize = self
-            .apps
-            .iter()
-            .flat_map(|a| &a.files)
-            .map(|f| f.data.len())
-            .sum();
-        if no > 31 || size == 0 {
-            return Err(Status::ParameterError);
-        }
-        if self.file_index(no).is_ok() {
-            return Err(Status::DuplicateError);
-        }
-        if used.saturating_add(size) > CAPACITY {
-            return Err(Status::OutOfMemory);
-        }
-        let app = self.selected;
-        self.apps[app].files.push(File {
-            no,
-            mode,
-            access,
-            data: vec![0; size],
-        });
-        Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
     }
 }
 
@@ -633,12 +419,4 @@ impl Answer {
         }
         Self::Frames(data.chunks(FRAME_DATA).map(<[u8]>::to_vec).collect())
     }
-}
-
-fn u24(b: &[u8]) -> usize {
-    let mut v = 0usize;
-    for (i, &byte) in b.iter().take(3).enumerate() {
-        v |= usize::from(byte) << (8 * i);
-    }
-    v
 }
