@@ -149,8 +149,10 @@ impl Card {
         let (wrapped, command) = match apdu::parse_command(apdu) {
             Some(c) => (true, c),
             None => match apdu.split_first() {
-                // No native command has code 0x90: such bytes are a broken wrapped APDU.
-                Some((&code, data)) if code != apdu::CLA => (
+                // No native command has code 0x90 (a broken wrapped APDU), 0x00 (ISO
+                // 7816-4 class) or 0xFF (the reader's pseudo-APDUs such as `FF CA`, which
+                // vcard answers itself): those get ISO "class not supported".
+                Some((&code, data)) if ![apdu::CLA, 0x00, 0xFF].contains(&code) => (
                     false,
                     apdu::Command {
                         cmd: code,

@@ -299,3 +299,25 @@ fn file_settings_in_an_ev2_session() {
     assert_eq!(pcd.get_file_settings(FILE).unwrap(), plain);
     assert_eq!(pcd.session().unwrap().counter(), 1);
 }
+
+#[test]
+fn native_frames_and_iso_classes() {
+    let mut card = Card::new(&UID).unwrap();
+    // GetVersion natively: status first, then 7 bytes; the rest with native 0xAF.
+    let first = card.process(&[0x60], &mut OsRng);
+    assert_eq!((first[0], first.len()), (0xAF, 8));
+    assert_eq!(card.process(&[0xAF], &mut OsRng)[0], 0xAF);
+    let last = card.process(&[0xAF], &mut OsRng);
+    assert_eq!((last[0], &last[1..8]), (0x00, &UID[..]));
+    // Unknown native command, ISO class, reader pseudo-APDU, empty.
+    assert_eq!(card.process(&[0x42], &mut OsRng), [0x1C]);
+    assert_eq!(
+        card.process(&[0x00, 0xA4, 0x04, 0x00], &mut OsRng),
+        [0x6E, 0x00]
+    );
+    assert_eq!(
+        card.process(&[0xFF, 0xCA, 0x00, 0x00, 0x00], &mut OsRng),
+        [0x6E, 0x00]
+    );
+    assert_eq!(card.process(&[], &mut OsRng), [0x6E, 0x00]);
+}
