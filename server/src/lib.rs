@@ -112,6 +112,7 @@ pub async fn launch(
         policy: Arc::new(
             policy::PolicyService::load(store.clone(), settings.policy.clone()).await?,
         ),
+        policy_versions: policy::versions::PolicyVersions::start(store.clone()).await?,
         audit_key: audit_key.clone(),
         import_jobs: Arc::default(),
         console: console::ConsoleConfig {

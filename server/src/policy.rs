@@ -13,6 +13,7 @@
 //! site asks for the same one when the version changes.
 
 mod cache;
+pub mod versions;
 
 use crate::store::{Store, StoreError};
 use axum::body::Bytes;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Arc<Metrics>,
     pub policy: Arc<PolicyService>,
+    /// The policy version as last seen, which the agents' long-polls wait on.
+    pub policy_versions: crate::policy::versions::PolicyVersions,
     /// Signs audit checkpoints.
     pub audit_key: Arc<AuditKey>,
     /// The import jobs running on this replica, with their live counts.

@@ -302,6 +302,15 @@ impl Store {
         Ok(())
     }
 
+    /// The PostgreSQL pool (`None` on SQLite), for what only PostgreSQL has
+    /// (`LISTEN`, see `crate::policy::versions`).
+    pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
+        match &*self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pool) => Some(pool),
+        }
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     #[tracing::instrument(skip_all)]
     pub async fn close(&self) {

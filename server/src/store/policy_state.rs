@@ -1,11 +1,14 @@
 //! The policy version, bumped with every change to the security model.
 
+use super::conn::Either;
 use super::{Db, Store, StoreError, now, on};
 
 impl Db<'_> {
-    /// Bumps the policy version, in the transaction making the change.
-    pub(crate) async fn bump_policy_version(self) -> Result<(), StoreError> {
-        on!(self, |c| {
+    /// Bumps the policy version, in the transaction making the change. On PostgreSQL it
+    /// also notifies every server's waiting agents, once the transaction commits (see
+    /// `crate::policy::versions`).
+    pub(crate) async fn bump_policy_version(mut self) -> Result<(), StoreError> {
+        on!(self.re(), |c| {
             sqlx::query(
                 "UPDATE policy_state SET version = version + 1, changed_at = $1 WHERE id = 1",
             )
@@ -13,6 +16,12 @@ impl Db<'_> {
             .execute(c)
             .await?;
         });
+        if let Either::Postgres(c) = self {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(crate::policy::versions::CHANNEL)
+                .execute(c)
+                .await?;
+        }
         Ok(())
     }
 

@@ -36,8 +36,8 @@ const MAX_PAYLOAD: usize = 64 * 1024;
 /// with 204, never with the timeout's 408.
 const MAX_WAIT_S: u64 = 25;
 const DEFAULT_WAIT_S: u64 = 25;
-/// How often a waiting long-poll re-reads the policy version or the presence (other
-/// replicas change them in the database, so there is nothing in this process to wait on).
+/// How often a waiting presence long-poll re-reads the presence (other replicas change
+/// it in the database, so there is nothing in this process to wait on).
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -103,19 +103,13 @@ async fn policy(
         return Err(ApiError::field("wait_s", "must be between 0 and 25"));
     }
     let deadline = Instant::now() + Duration::from_secs(wait_s);
-    loop {
+    if let Some(have) = query.after_version {
+        // A version past what this server can number is never exceeded: wait it out.
+        let have = i64::try_from(have).unwrap_or(i64::MAX);
         let version = state.store.policy_version().await?;
-        let newer = query
-            .after_version
-            .is_none_or(|have| i64::try_from(have).is_ok_and(|have| version > have));
-        if newer {
-            break;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if version <= have && !state.policy_versions.wait_above(have, deadline).await {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
-        sleep(left.min(POLL_EVERY)).await;
     }
     let sites = state.store.agent_site_ids(agent.agent_id).await?;
     let snapshot = state

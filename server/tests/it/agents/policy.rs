@@ -1,15 +1,19 @@
 //! Policy delivery to agents: the snapshot of their own sites only, verified with the
 //! public key; long-poll answers at once when behind, 204 when nothing changes, and the
-//! new version as soon as a credential is revoked during the wait.
+//! new version as soon as a credential is revoked during the wait, on both databases;
+//! the version watch the long-polls wait on is woken by a change another server made
+//! (PostgreSQL's notification, not its fallback read).
 
 use super::support::{agent, door, id};
-use crate::common::{TestApp, expect};
+use crate::common::{TestApp, TestDb, expect};
+use crate::support::site_model::site;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, Utc};
 use ed25519_dalek::VerifyingKey;
 use gatehouse_core::model::CredentialState;
 use gatehouse_core::policy::{Policy, SignedSnapshot};
+use gatehouse_server::policy::versions::PolicyVersions;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -118,9 +122,13 @@ async fn the_snapshot_verifies_and_holds_only_the_agents_sites() {
     );
 }
 
-#[tokio::test]
-async fn long_poll_answers_when_behind_waits_when_current_and_wakes_on_a_revocation() {
-    let (app, _db) = TestApp::start().await;
+conformance!(
+    long_poll_answers_when_behind_waits_when_current_and_wakes_on_a_revocation,
+    the_version_watch_wakes_on_another_servers_change,
+);
+
+async fn long_poll_answers_when_behind_waits_when_current_and_wakes_on_a_revocation(db: &TestDb) {
+    let app = TestApp::start_on(db).await;
     let admin = app.admin_token().await;
     let (_, front) = door(&app, &admin, "HQ").await;
     let (_, credential) = person_with_card(&app, &admin).await;
@@ -175,5 +183,30 @@ async fn long_poll_answers_when_behind_waits_when_current_and_wakes_on_a_revocat
     assert_eq!(
         policy.source().credentials[0].state,
         CredentialState::Revoked
+    );
+}
+
+async fn the_version_watch_wakes_on_another_servers_change(db: &TestDb) {
+    let (this_server, other_server) = (db.store().await, db.store().await);
+    // No fallback read within the test: on PostgreSQL only the notification can wake it.
+    let hour = std::time::Duration::from_secs(3600);
+    let versions = PolicyVersions::start_with(this_server.clone(), hour)
+        .await
+        .unwrap();
+    let before = this_server.policy_version().await.unwrap();
+    let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
+    assert!(
+        !versions.wait_above(before, soon).await,
+        "nothing changed yet"
+    );
+
+    site(&other_server, "Annex").await;
+    let after = other_server.policy_version().await.unwrap();
+    assert!(after > before, "a new site changes the policy");
+    let within = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    assert!(versions.wait_above(before, within).await);
+    assert!(
+        !versions.wait_above(after, soon).await,
+        "and waits again at the new version"
     );
 }
