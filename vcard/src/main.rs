@@ -253,3 +253,56 @@ fn main() -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn args(line: &str) -> Result<Args, String> {
+        parse(line.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn the_uid_only_card_is_the_default_and_desfire_modes_are_named() {
+        let a = args("--uid 04:A1:B2:C3:D4:E5:F6 --hold-ms 5").unwrap();
+        assert_eq!((a.uid.len(), a.desfire, a.port), (7, None, VPCD_PORT));
+        assert!(matches!(chip(&a), Ok(Chip::Uid(_))));
+        let a = args("--uid 04782E21801D80 --desfire issued --random-uid --aid 010203").unwrap();
+        assert_eq!(
+            (a.desfire, a.random_uid, a.aid),
+            (Some(Mode::Issued), true, [1, 2, 3])
+        );
+        assert!(matches!(chip(&a), Ok(Chip::Desfire(_))));
+        for mode in ["blank", "clone", "clone-empty"] {
+            let a = args(&format!("--uid 04782E21801D80 --desfire {mode}")).unwrap();
+            assert!(matches!(chip(&a), Ok(Chip::Desfire(_))), "{mode}");
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_errors_that_say_which() {
+        for (line, says) in [
+            ("", "--uid is required"),
+            ("--uid 0102 --desfire issued", "4, 7 or 10 bytes"),
+            ("--uid 04782E21801D80 --desfire nope", "--desfire"),
+            ("--uid 04782E21801D80 --random-uid", "--random-uid"),
+            (
+                "--uid 04782E21801D80 --desfire issued --site-read-key 0011",
+                "not 16 bytes",
+            ),
+            ("--uid 04782E21801D80 --aid 0102", "--aid"),
+            (
+                "--replay f --desfire blank --uid 04782E21801D80",
+                "--replay",
+            ),
+            ("--uid 0x", "--uid"),
+            ("--port", "needs a value"),
+        ] {
+            let err = args(line).err().unwrap();
+            assert!(err.contains(says), "{line:?}: {err}");
+        }
+        let a = args("--replay /nonexistent/recording").unwrap();
+        assert!(chip(&a).unwrap_err().contains("--replay"));
+    }
+}
