@@ -2,6 +2,7 @@
 //! playing vpcd's side).
 
 use super::*;
+use gatehouse_desfire::CommMode;
 use std::net::TcpListener;
 use std::time::Instant;
 
@@ -106,4 +107,167 @@ fn no_reader_and_bad_uid_are_errors() {
     };
     assert!(VirtualCard::insert(port, &UID, Behaviour::Normal).is_err());
     assert!(VirtualCard::insert(port, &[], Behaviour::Normal).is_err());
+}
+
+mod desfire_chip {
+    use super::*;
+    use crate::desfire::{self, CardKeys, Layout};
+    use gatehouse_desfire::diversify::card_key;
+    use gatehouse_desfire::pcd::Pcd;
+    use gatehouse_desfire::{AesKey, Error};
+    use rand::rngs::OsRng;
+
+    const CREDENTIAL: &[u8] = b"gh:credential:0123456789abcdef";
+
+    fn read_key() -> AesKey {
+        card_key(
+            &AesKey::new([0x22; 16]),
+            &UID,
+            Layout::default().aid,
+            b"gatehse",
+        )
+        .unwrap()
+    }
+
+    fn genuine(random_id: bool) -> SharedCard {
+        let keys = CardKeys {
+            master: AesKey::new([0x5A; 16]),
+            read: read_key(),
+            version: 1,
+        };
+        let card = desfire::issue(&UID, &Layout::default(), &keys, CREDENTIAL, random_id);
+        desfire::shared(card.unwrap())
+    }
+
+    fn reader_with(chip: Chip) -> (TcpStream, InsertedCard) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let card = VirtualCard::insert_chip(port, chip, Behaviour::Normal).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (stream, card)
+    }
+
+    /// The door's read over the fake reader.
+    fn door_read(reader: &mut TcpStream) -> Result<Vec<u8>, Error> {
+        let layout = Layout::default();
+        let mut pcd = Pcd::new(|apdu: &[u8]| Ok(exchange(reader, apdu)));
+        pcd.select_application(layout.aid)?;
+        pcd.authenticate_ev2_first(1, &read_key(), &mut OsRng)?;
+        pcd.read_data(layout.file, 0, CREDENTIAL.len() as u32, layout.mode)
+    }
+
+    #[test]
+    fn answers_get_data_itself_and_passes_the_rest_to_the_card() {
+        let (mut reader, card) = reader_with(Chip::Desfire(genuine(false)));
+        assert_eq!(exchange(&mut reader, &[0x04]), ATR_DESFIRE.to_vec());
+        assert_eq!(exchange(&mut reader, &GET_UID)[..7], UID);
+        // A 1-byte native command (vpcd frames it like a control code) and a wrapped one.
+        assert_eq!(exchange(&mut reader, &[0x60])[0], 0xAF);
+        let wrapped = exchange(&mut reader, &[0x90, 0x60, 0x00, 0x00, 0x00]);
+        assert_eq!(wrapped[wrapped.len() - 2..], [0x91, 0xAF]);
+        assert_eq!(door_read(&mut reader).unwrap(), CREDENTIAL);
+        // ISO class commands other than FF CA get the card's "class not supported".
+        assert_eq!(
+            exchange(&mut reader, &[0x00, 0xA4, 0x04, 0x00]),
+            [0x6E, 0x00]
+        );
+        assert_eq!(card.exchanges()[0].0, GET_UID);
+        assert_eq!(card.apdu_count(), card.exchanges().len());
+    }
+
+    #[test]
+    fn power_off_ends_the_session() {
+        let shared = genuine(false);
+        let (mut reader, _card) = reader_with(Chip::Desfire(shared));
+        let mut control = reader.try_clone().unwrap();
+        let layout = Layout::default();
+        let mut pcd = Pcd::new(|apdu: &[u8]| Ok(exchange(&mut reader, apdu)));
+        pcd.select_application(layout.aid).unwrap();
+        pcd.authenticate_ev2_first(1, &read_key(), &mut OsRng)
+            .unwrap();
+        assert_eq!(pcd.get_card_uid().unwrap(), UID);
+        frame::write_frame(&mut control, &[0x00]).unwrap();
+        // The card forgot the session (and the selected application).
+        assert!(pcd.get_card_uid().is_err());
+        assert!(pcd.read_data(1, 0, 4, CommMode::Plain).is_err());
+    }
+
+    #[test]
+    fn random_id_is_new_per_insertion_and_the_card_state_is_kept() {
+        let shared = genuine(true);
+        let mut shown = Vec::new();
+        for _ in 0..2 {
+            let (mut reader, card) = reader_with(Chip::Desfire(shared.clone()));
+            let uid = exchange(&mut reader, &GET_UID);
+            assert_eq!((uid.len(), uid[0], &uid[4..]), (6, 0x08, &[0x90, 0x00][..]));
+            assert_eq!(
+                exchange(&mut reader, &GET_UID),
+                uid,
+                "stable while inserted"
+            );
+            assert_eq!(door_read(&mut reader).unwrap(), CREDENTIAL);
+            shown.push(uid);
+            card.remove();
+        }
+        assert_ne!(shown[0], shown[1]);
+        assert_eq!(
+            shared.lock().unwrap().key_version(Layout::default().aid, 1),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn clones_show_the_uid_but_do_not_hold_the_keys() {
+        let clone = desfire::clone_of(&UID, Some(&Layout::default())).unwrap();
+        let (mut reader, _card) = reader_with(Chip::Desfire(desfire::shared(clone)));
+        assert_eq!(exchange(&mut reader, &GET_UID)[..7], UID);
+        assert_eq!(door_read(&mut reader), Err(Error::NotAuthentic));
+
+        let empty = desfire::clone_of(&UID, None).unwrap();
+        let (mut reader, _card) = reader_with(Chip::Desfire(desfire::shared(empty)));
+        assert_eq!(
+            door_read(&mut reader),
+            Err(Error::Card(gatehouse_desfire::Status::ApplicationNotFound))
+        );
+        assert!(desfire::clone_of(&[1, 2, 3], None).is_err());
+    }
+
+    #[test]
+    fn a_replay_plays_the_recorded_answers_and_fails_authentication() {
+        let (mut reader, card) = reader_with(Chip::Desfire(genuine(false)));
+        exchange(&mut reader, &GET_UID);
+        door_read(&mut reader).unwrap();
+        let recording = card.recording();
+        card.remove();
+        let text = recording.to_text();
+        assert_eq!(Recording::from_text(&text).unwrap(), recording);
+
+        let (mut reader, _attacker) = reader_with(Chip::Replay(recording.clone()));
+        assert_eq!(exchange(&mut reader, &[0x04]), ATR_DESFIRE.to_vec());
+        assert_eq!(exchange(&mut reader, &GET_UID), recording.exchanges[0].1);
+        assert!(door_read(&mut reader).unwrap_err().is_not_authentic());
+
+        // Played verbatim (same commands in the same order) it ends with "no diagnosis".
+        let (mut reader, _attacker) = reader_with(Chip::Replay(recording.clone()));
+        for (command, answer) in &recording.exchanges {
+            assert_eq!(&exchange(&mut reader, command), answer);
+        }
+        assert_eq!(exchange(&mut reader, &[0x90, 0xAF, 0, 0, 0]), [0x6F, 0x00]);
+    }
+
+    #[test]
+    fn recordings_parse_strictly_and_skip_unanswered_apdus() {
+        assert!(Recording::from_text("# c\n\nFFCA000000 0102039000\n").is_ok());
+        assert!(Recording::from_text("FFCA000000").is_err());
+        assert!(Recording::from_text("FFCA000000 zz").is_err());
+        assert!(Recording::from_text("F 9000").is_err());
+        assert!(Recording::from_text("FF 9000 00").is_err());
+        let (mut reader, card) = reader_with_card(Behaviour::Silent);
+        frame::write_frame(&mut reader, &GET_UID).unwrap();
+        assert_eq!(exchange(&mut reader, &[0x04]), ATR.to_vec());
+        assert!(card.exchanges().is_empty());
+    }
 }
