@@ -176,9 +176,12 @@ pub fn parse(
     }
 }
 
+/// A file past its UTF-8 byte-order mark, and a reader of its records.
+pub(crate) type CsvFile<'a> = (&'a [u8], csv::Reader<&'a [u8]>);
+
 /// The file past a UTF-8 byte-order mark and a reader of its records (the header
 /// included), separated as [`delimiter`] tells; or the error for a file not in UTF-8.
-pub(crate) fn reader(csv: &[u8]) -> Result<(&[u8], csv::Reader<&[u8]>), Vec<LineError>> {
+pub(crate) fn reader(csv: &[u8]) -> Result<CsvFile<'_>, Vec<LineError>> {
     let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
     if let Some(error) = not_utf8(csv) {
         return Err(vec![error]);
