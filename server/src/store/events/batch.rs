@@ -13,10 +13,10 @@ use uuid::Uuid;
 /// The columns [`Db::insert_events`] writes per row.
 const EVENT_COLUMNS: usize = 22;
 
-/// Rows per SQLite `INSERT`: SQLite runs a statement of a few dozen rows as fast per row
-/// as PostgreSQL's largest, and binding one of a thousand rows costs more than it saves
-/// (see BENCHMARKS.md, "Large sites").
-const SQLITE_ROWS_PER_INSERT: usize = 50;
+/// Rows per SQLite `INSERT`: measured with the audit_trail bench (BENCHMARKS.md, "Large
+/// sites"), 200 ingested fastest (1: 7k events/s, 10: 11k, 50: 13k, 200: 15-19k, 500:
+/// 16k, 1,000 in one: 12k). PostgreSQL's rate is the same at 500 as at 1,363 rows.
+const SQLITE_ROWS_PER_INSERT: usize = 200;
 
 /// Rows per multi-row statement of `columns` binds each on `db`'s backend: on PostgreSQL
 /// as many as the bind limit allows (each statement a round trip), on SQLite
