@@ -364,16 +364,21 @@ impl Store {
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<Uuid>, StoreError> {
-        let id = on!(self.pool(), |pool| {
+        // A write transaction, not a lone statement: on SQLite it queues at the write
+        // gate with the uploads instead of polling in the busy handler, where it lost
+        // the lock to them for seconds (every agent call makes it).
+        let mut tx = self.write().await?;
+        let id = on!(tx.db(), |c| {
             sqlx::query_scalar::<_, Uuid>(
                 "UPDATE agents SET last_seen_at = $2 \
                  WHERE token_hash = $1 AND status = 'active' RETURNING id",
             )
             .bind(token_hash)
             .bind(at)
-            .fetch_optional(pool)
+            .fetch_optional(c)
             .await?
         });
+        tx.commit().await?;
         Ok(id)
     }
 

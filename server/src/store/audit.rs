@@ -59,6 +59,8 @@ impl Db<'_> {
             return Ok(None);
         }
         let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+        // Several rows per statement: a bulk import chains millions, an upload thousands.
+        let per_insert = super::events::rows_per_insert(&self, 6);
         let first = on!(self, |c| {
             let (last, head): (i64, Vec<u8>) = sqlx::query_as(
                 "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
@@ -69,9 +71,8 @@ impl Db<'_> {
             let first = last - count + 1;
             let recorded_at = now();
             let mut previous = crate::audit::hash32(&head);
-            // Rows of up to 500 per statement: a bulk import chains millions.
             let mut seqs = first..;
-            for batch in entries.chunks(500) {
+            for batch in entries.chunks(per_insert) {
                 let mut rows = Vec::with_capacity(batch.len());
                 for ((source, record_id, digest), seq) in batch.iter().zip(&mut seqs) {
                     let hash = crate::audit::chain_hash(

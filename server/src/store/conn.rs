@@ -7,7 +7,8 @@
 //! * [`Store::pool`]: a single statement on the pool, no transaction;
 //! * [`Store::read`]: a read-only snapshot across several statements (no write lock);
 //! * [`Store::write`]: a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so it
-//!   waits for the write lock up front instead of failing when it first writes.
+//!   waits for the write lock up front instead of failing when it first writes, and it
+//!   first takes its turn at the store's write gate (see [`Store::write`]).
 //!
 //! Statements shared by several store modules are methods of [`Db`], a connection of
 //! either backend, defined beside the table they belong to (`impl Db<'_>` in each
@@ -15,6 +16,12 @@
 
 use super::{DatabaseKind, Store, StoreError};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// How long a SQLite writer waits for its turn at the write gate: SQLite's busy timeout.
+pub(crate) const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 /// A value of the SQLite or the PostgreSQL flavour.
 pub(crate) enum Either<S, P> {
@@ -69,8 +76,40 @@ impl<'a> From<&'a mut PgConnection> for Db<'a> {
 }
 
 /// An open transaction of either backend. Dropped without [`Tx::commit`], it rolls back.
-/// `on!(self.write().await?, |mut tx| …)` gives the body sqlx's own transaction.
-pub(crate) type Tx = Either<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>;
+/// `on!(self.write().await?, |mut tx| …)` gives the body sqlx's own transaction (on
+/// SQLite with its turn at the write gate, which it gives up when it ends).
+pub(crate) type Tx = Either<SqliteTx, Transaction<'static, Postgres>>;
+
+/// A SQLite transaction and, for a write, its turn at the store's write gate: held until
+/// it commits or rolls back, then the next writer in line begins.
+pub(crate) struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl SqliteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
 
 impl Tx {
     /// The transaction's connection, for statements.
@@ -106,9 +145,26 @@ impl Store {
 
     /// A write transaction. SQLite takes its write lock now (`IMMEDIATE`), so a
     /// read-then-write transaction waits for other writers instead of failing.
+    ///
+    /// SQLite has one writer. This store's writers queue for it at a gate, in arrival
+    /// order and before taking a connection, instead of in SQLite's busy handler, which
+    /// polls with sleeps of up to 100 ms: a newcomer could take the lock ahead of those
+    /// asleep, so an upload waited seconds behind a few others (BENCHMARKS.md, "Event
+    /// upload"). A writer of another process still meets the busy timeout.
     pub(crate) async fn write(&self) -> Result<Tx, StoreError> {
         Ok(match self.pool() {
-            Either::Sqlite(pool) => Either::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Either::Sqlite(pool) => {
+                let turn =
+                    tokio::time::timeout(WRITE_WAIT, self.write_gate.clone().acquire_owned())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .ok_or(StoreError::Busy(sqlx::Error::PoolTimedOut))?;
+                Either::Sqlite(SqliteTx {
+                    tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
             Either::Postgres(pool) => Either::Postgres(pool.begin().await?),
         })
     }
@@ -118,7 +174,10 @@ impl Store {
     /// default (read committed) would give each statement its own view.
     pub(crate) async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self.pool() {
-            Either::Sqlite(pool) => Either::Sqlite(pool.begin_with("BEGIN").await?),
+            Either::Sqlite(pool) => Either::Sqlite(SqliteTx {
+                tx: pool.begin_with("BEGIN").await?,
+                _turn: None,
+            }),
             Either::Postgres(pool) => Either::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .await?,

@@ -196,6 +196,8 @@ pub(crate) enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: std::sync::Arc<Backend>,
+    /// SQLite's writers' queue (see `Store::write`); unused on PostgreSQL.
+    write_gate: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -258,6 +260,7 @@ impl Store {
         };
         Ok(Store {
             backend: std::sync::Arc::new(backend),
+            write_gate: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 

@@ -5,11 +5,13 @@
 //! a door's `from_zone`: the street, the car park) is the site's outside: nobody there is
 //! "inside the site".
 
+use super::people_common::MAX_BINDS;
 use super::stored_time::StoredTime;
 use super::{Db, Store, StoreError, on};
 use crate::audit::records::EventRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A granted passage of a known holder.
@@ -55,45 +57,93 @@ impl Db<'_> {
     /// longer exists are skipped. `first_seq` is the audit chain seq of the upload's
     /// first chained entry: a passage's revision is its event's chain seq, so revisions
     /// grow in commit order and the presence feed never skips a change.
+    ///
+    /// Applied one by one, a holder's row would end at their last passage of the latest
+    /// time (each replaces one no later than itself): only that one is written, all the
+    /// holders in a few statements, the doors' zones read in one.
     pub(crate) async fn record_passages(
-        self,
+        mut self,
         passages: &[Passage],
         first_seq: i64,
     ) -> Result<(), StoreError> {
+        let mut doors: Vec<Uuid> = passages.iter().map(|p| p.door_id).collect();
+        doors.sort_unstable();
+        doors.dedup();
+        let zones = self.re().door_zones(&doors).await?;
+        // Each holder's winning passage, in the order holders first pass.
+        let mut winners: Vec<(&Passage, Uuid)> = Vec::new();
+        let mut slot: HashMap<Uuid, usize> = HashMap::new();
+        for p in passages {
+            let Some(&(from, to)) = zones.get(&p.door_id) else {
+                continue;
+            };
+            let zone = if p.direction == "exit" { from } else { to };
+            match slot.get(&p.holder_id) {
+                Some(&i) => {
+                    if let Some(w) = winners.get_mut(i)
+                        && w.0.since <= p.since
+                    {
+                        *w = (p, zone);
+                    }
+                }
+                None => {
+                    slot.insert(p.holder_id, winners.len());
+                    winners.push((p, zone));
+                }
+            }
+        }
+        let per_insert = crate::store::events::rows_per_insert(&self, 9);
         on!(self, |c| {
-            for p in passages {
-                let zone: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT CASE WHEN $2 = 'exit' THEN from_zone_id ELSE to_zone_id END \
-                     FROM doors WHERE id = $1",
-                )
-                .bind(p.door_id)
-                .bind(&p.direction)
-                .fetch_optional(&mut *c)
-                .await?;
-                let Some(zone) = zone else { continue };
-                sqlx::query(
+            for chunk in winners.chunks(per_insert) {
+                let mut query = sqlx::QueryBuilder::new(
                     "INSERT INTO presence (holder_id, person_id, visit_id, zone_id, door_id, \
-                     direction, since, event_id, revision) VALUES ($1, $2, $3, $4, $5, $6, \
-                     $7, $8, $9) ON CONFLICT (holder_id) DO UPDATE SET \
+                     direction, since, event_id, revision) ",
+                );
+                query.push_values(chunk, |mut row, (p, zone)| {
+                    row.push_bind(p.holder_id)
+                        .push_bind(p.person_id)
+                        .push_bind(p.visit_id)
+                        .push_bind(*zone)
+                        .push_bind(p.door_id)
+                        .push_bind(&p.direction)
+                        .push_bind(p.since)
+                        .push_bind(p.event_id)
+                        .push_bind(first_seq + p.chain_index);
+                });
+                query.push(
+                    " ON CONFLICT (holder_id) DO UPDATE SET \
                      zone_id = excluded.zone_id, door_id = excluded.door_id, \
                      direction = excluded.direction, since = excluded.since, \
                      event_id = excluded.event_id, revision = excluded.revision \
                      WHERE presence.since <= excluded.since",
-                )
-                .bind(p.holder_id)
-                .bind(p.person_id)
-                .bind(p.visit_id)
-                .bind(zone)
-                .bind(p.door_id)
-                .bind(&p.direction)
-                .bind(p.since)
-                .bind(p.event_id)
-                .bind(first_seq + p.chain_index)
-                .execute(&mut *c)
-                .await?;
+                );
+                query.build().execute(&mut *c).await?;
             }
         });
         Ok(())
+    }
+
+    /// The zones (from, to) of the doors among `doors` that exist.
+    async fn door_zones(self, doors: &[Uuid]) -> Result<HashMap<Uuid, (Uuid, Uuid)>, StoreError> {
+        let mut zones = HashMap::with_capacity(doors.len());
+        on!(self, |c| {
+            for chunk in doors.chunks(MAX_BINDS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT id, from_zone_id, to_zone_id FROM doors WHERE id IN (",
+                );
+                let mut list = query.separated(", ");
+                for door in chunk {
+                    list.push_bind(*door);
+                }
+                query.push(")");
+                let rows = query
+                    .build_query_as::<(Uuid, Uuid, Uuid)>()
+                    .fetch_all(&mut *c)
+                    .await?;
+                zones.extend(rows.into_iter().map(|(id, from, to)| (id, (from, to))));
+            }
+        });
+        Ok(zones)
     }
 }
 

@@ -16,6 +16,7 @@
 use super::{AlarmKind, DenialRule};
 use crate::audit::records::Source;
 use crate::store::audit::ChainItem;
+use crate::store::people_common::MAX_BINDS;
 use crate::store::stored_time::StoredTime;
 use crate::store::{Db, StoreError, UploadRecord, now, on};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -68,12 +69,15 @@ fn denied_cards(records: &[UploadRecord]) -> BTreeMap<&str, (DateTime<Utc>, Date
     cards
 }
 
+/// A stored denial: the event, when, at which door.
+type Denial = (Uuid, DateTime<Utc>, Option<Uuid>);
+
 /// The fullest window that holds a newly stored denial, when it reaches the rule's
 /// count: (count, the door and time of the denial that ends it). A late upload can fill
 /// a window that ends at a denial stored before, so every window end is tried.
 /// `denials` are sorted by time and cover every window holding a new one.
 fn window_reached(
-    denials: &[(Uuid, DateTime<Utc>, Option<Uuid>)],
+    denials: &[Denial],
     stored: &HashSet<Uuid>,
     rule: DenialRule,
 ) -> Option<(usize, Option<Uuid>, DateTime<Utc>)> {
@@ -163,25 +167,53 @@ impl Db<'_> {
             sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
                 .execute(&mut *c)
                 .await?;
-            for (card, (first, last)) in cards {
-                let denials = sqlx::query_as::<_, (Uuid, StoredTime, Option<Uuid>)>(
-                    "SELECT id, occurred_at, door_id FROM access_events \
-                     WHERE outcome = 'denied' AND card = $1 AND occurred_at >= $2 \
-                     AND occurred_at <= $3 ORDER BY occurred_at, id",
-                )
-                .bind(card)
-                .bind(rule.window_before(first))
-                .bind(
-                    last.checked_add_signed(rule.window())
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
-                )
-                .fetch_all(&mut *c)
-                .await?;
-                let denials: Vec<_> = denials
-                    .into_iter()
-                    .map(|(id, at, door)| (id, DateTime::from(at), door))
-                    .collect();
-                let Some((count, door, at)) = window_reached(&denials, &stored, rule) else {
+            // Every denied card's denials around its own span, read together (one
+            // statement per few thousand cards, not one per card), by card then time.
+            let spans: Vec<(&str, DateTime<Utc>, DateTime<Utc>)> = cards
+                .iter()
+                .map(|(card, (first, last))| {
+                    let end = last
+                        .checked_add_signed(rule.window())
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    (*card, rule.window_before(*first), end)
+                })
+                .collect();
+            let mut by_card: BTreeMap<String, Vec<Denial>> = BTreeMap::new();
+            for chunk in spans.chunks(MAX_BINDS / 3) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT card, id, occurred_at, door_id FROM access_events \
+                     WHERE outcome = 'denied' AND (",
+                );
+                for (i, (card, start, end)) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        query.push(" OR ");
+                    }
+                    query
+                        .push("(card = ")
+                        .push_bind(*card)
+                        .push(" AND occurred_at >= ")
+                        .push_bind(*start)
+                        .push(" AND occurred_at <= ")
+                        .push_bind(*end)
+                        .push(")");
+                }
+                query.push(") ORDER BY card, occurred_at, id");
+                let rows = query
+                    .build_query_as::<(String, Uuid, StoredTime, Option<Uuid>)>()
+                    .fetch_all(&mut *c)
+                    .await?;
+                for (card, id, at, door) in rows {
+                    by_card
+                        .entry(card)
+                        .or_default()
+                        .push((id, DateTime::from(at), door));
+                }
+            }
+            for card in cards.keys() {
+                let Some(denials) = by_card.get(*card) else {
+                    continue;
+                };
+                let Some((count, door, at)) = window_reached(denials, &stored, rule) else {
                     continue;
                 };
                 let prefix = format!("card {card} ");

@@ -19,6 +19,10 @@ impl Store {
     /// hash must chain from the predecessor's, or `chain_broken` is raised and nothing
     /// from it on is stored. The clock offset is kept on the agent; crossing
     /// [`MAX_CLOCK_OFFSET_MS`] raises `clock_offset` (once, not at every sync).
+    ///
+    /// Decided record by record, written by the batch: the stored hashes the checks need
+    /// are read in one query, the new events written by multi-row `INSERT`s (see
+    /// [`super::batch`]) and appended to the audit chain together.
     #[tracing::instrument(skip_all)]
     pub async fn ingest_events(
         &self,
@@ -64,6 +68,21 @@ impl Store {
                         .await?,
                 );
             }
+            // The stored hash of every number the loop asks about (each record's own and
+            // its predecessor's), read at once; the records stored here are added as they
+            // are, so each lookup sees what the table would hold at that point.
+            let mut wanted: Vec<i64> = records
+                .iter()
+                .filter_map(|r| i64::try_from(r.seq).ok())
+                .flat_map(|seq| [seq - 1, seq])
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut hashes = Db::from(&mut *tx).stored_hashes(agent_id, &wanted).await?;
+            // This upload's new rows, written together (before the rare query that reads
+            // the table, and at the end); their ids by seq for a release naming one.
+            let mut pending: Vec<EventRow> = Vec::new();
+            let mut ids: HashMap<i64, Uuid> = HashMap::new();
             let mut previous: Option<(u64, [u8; 32])> = None;
             // Each door's zone, read once per upload (an upload is one agent's doors).
             let mut door_zones = DoorZones::default();
@@ -71,8 +90,8 @@ impl Store {
                 let Ok(seq) = i64::try_from(record.seq) else {
                     break;
                 };
-                if let Some(hash) = Db::from(&mut *tx).stored_hash(agent_id, seq).await? {
-                    if hash != record.hash {
+                if let Some(hash) = hashes.get(&seq) {
+                    if *hash != record.hash {
                         let detail = format!("seq {seq} is stored already with another hash");
                         chained.push(
                             Db::from(&mut *tx)
@@ -86,13 +105,14 @@ impl Store {
                     let before = match previous {
                         Some((p, hash)) if p + 1 == record.seq => Some(hash),
                         _ if seq == 1 => Some(GENESIS_HASH),
-                        _ => Db::from(&mut *tx)
-                            .stored_hash(agent_id, seq - 1)
-                            .await?
-                            .and_then(|h| <[u8; 32]>::try_from(h).ok()),
+                        _ => hashes
+                            .get(&(seq - 1))
+                            .and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
                     };
                     match before {
                         None => {
+                            Db::from(&mut *tx).insert_events(&pending).await?;
+                            pending.clear();
                             let stored_below = sqlx::query_scalar::<_, Option<i64>>(
                                 "SELECT MAX(seq) FROM access_events \
                                  WHERE agent_id = $1 AND seq < $2",
@@ -130,49 +150,25 @@ impl Store {
                         // The releasing presentation precedes it in the journal: stored
                         // already, or earlier in this upload.
                         let by_seq = i64::try_from(r.release_of).unwrap_or(i64::MAX);
-                        row.release_of = Db::from(&mut *tx).event_id(agent_id, by_seq).await?;
+                        row.release_of = match ids.get(&by_seq) {
+                            Some(id) => Some(*id),
+                            None => Db::from(&mut *tx).event_id(agent_id, by_seq).await?,
+                        };
                     }
                     row.zone_id = door_zones
                         .zone_of(Db::from(&mut *tx), row.door_id, row.zone_id)
                         .await?;
-                    sqlx::query(
-                        "INSERT INTO access_events (id, agent_id, seq, hash, payload, occurred_at, \
-                         received_at, door_id, kind, reader, direction, card, outcome, reason, \
-                         person_id, visit_id, credential_id, zone_id, policy_version, \
-                         released_by, release_of, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-                    )
-                    .bind(row.id)
-                    .bind(row.agent_id)
-                    .bind(row.seq)
-                    .bind(&row.hash)
-                    .bind(&row.payload)
-                    .bind(row.occurred_at)
-                    .bind(row.received_at)
-                    .bind(row.door_id)
-                    .bind(&row.kind)
-                    .bind(&row.reader)
-                    .bind(&row.direction)
-                    .bind(&row.card)
-                    .bind(&row.outcome)
-                    .bind(&row.reason)
-                    .bind(row.person_id)
-                    .bind(row.visit_id)
-                    .bind(row.credential_id)
-                    .bind(row.zone_id)
-                    .bind(row.policy_version)
-                    .bind(row.released_by)
-                    .bind(row.release_of)
-                    .bind(&row.trace)
-                    .execute(&mut *tx)
-                    .await?;
                     passages.extend(Passage::of(&row, chained.len()));
                     chained.push((Source::Event, row.id, row.digest()));
+                    hashes.insert(seq, row.hash.clone());
+                    ids.insert(seq, row.id);
+                    pending.push(row);
                     outcome.stored += 1;
                 }
                 previous = Some((record.seq, record.hash));
                 outcome.acked_through = Some(record.seq);
             }
+            Db::from(&mut *tx).insert_events(&pending).await?;
             Db::from(&mut *tx)
                 .raise_ingest_alarms(&mut chained, agent_id, records)
                 .await?;
@@ -189,18 +185,6 @@ impl Store {
 }
 
 impl Db<'_> {
-    /// The stored hash of an agent's record `seq`, if stored.
-    async fn stored_hash(self, agent_id: Uuid, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let sql = "SELECT hash FROM access_events WHERE agent_id = $1 AND seq = $2";
-        Ok(on!(self, |c| {
-            sqlx::query_scalar::<_, Vec<u8>>(sql)
-                .bind(agent_id)
-                .bind(seq)
-                .fetch_optional(c)
-                .await?
-        }))
-    }
-
     /// The id of an agent's stored record `seq`, if stored.
     pub(crate) async fn event_id(
         self,

@@ -5,11 +5,13 @@
 //! Alarms are minimal here (kind and a sentence); `store::alarms` is the alarm model.
 //! Storing is in [`ingest`], reading in [`list`] and, one event in full, [`detail`].
 
+mod batch;
 mod detail;
 mod ingest;
 mod list;
 
 use crate::store::stored_time::StoredTime;
+pub(crate) use batch::rows_per_insert;
 use chrono::{DateTime, Utc};
 pub use detail::EventDetail;
 use gatehouse_core::event::DoorEvent;
