@@ -21,6 +21,7 @@ pub mod records;
 pub mod session;
 pub mod settings;
 pub mod time;
+pub mod upload;
 
 pub use settings::ConsoleSettings;
 

@@ -4,13 +4,13 @@
 //! second while the job runs) and, when the file is refused, each line's problems; the
 //! first page lists the recent imports.
 
-use crate::api::error::ApiError;
 use crate::api::routes::import::start_import;
 use crate::auth::permissions::WriteSecurityModel;
 use crate::console::names::Names;
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::console::time;
+use crate::console::upload::{FORM_OVERHEAD, form_csv};
 use crate::import::{ImportSummary, LineError, MAX_BYTES, job};
 use crate::state::AppState;
 use crate::store::{ImportJobRecord, JobState, StoreError};
@@ -24,8 +24,6 @@ use uuid::Uuid;
 
 /// Recent imports listed.
 const RECENT: u32 = 20;
-/// Room for the form's other parts and boundaries around the file.
-pub(crate) const FORM_OVERHEAD: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -123,39 +121,6 @@ async fn page(
     }))
 }
 
-/// The form's `file` part, read as it arrives into one buffer of at most `max` bytes;
-/// `what` names the file in the error for an empty one.
-pub(crate) async fn upload_file(
-    multipart: &mut Multipart,
-    max: usize,
-    what: &str,
-) -> Result<Vec<u8>, ApiError> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
-        }
-    };
-    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let mut csv = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if csv.len() + chunk.len() > max {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            csv.extend_from_slice(&chunk);
-        }
-        if csv.is_empty() {
-            return Err(ApiError::field("file", format!("is empty; choose {what}")));
-        }
-        return Ok(csv);
-    }
-    Err(ApiError::field("file", "is required"))
-}
-
 /// `POST /admin/import`: starts the import job (the API's), then shows it; a file that
 /// is not UTF-8 or has a wrong header is shown its problems at once (422).
 async fn upload(
@@ -163,7 +128,7 @@ async fn upload(
     user: Console<WriteSecurityModel>,
     mut multipart: Multipart,
 ) -> Result<Response, Failure> {
-    let csv = upload_file(&mut multipart, MAX_BYTES, "the HR file").await?;
+    let csv = form_csv(&mut multipart, MAX_BYTES, "the HR file").await?;
     match start_import(&state, csv, user.actor()).await? {
         Ok(job) => Ok(Redirect::to(&format!("/admin/import/{}", job.id)).into_response()),
         Err(errors) => {

@@ -8,12 +8,12 @@ use crate::api::pagination::{Page, PageParams};
 use crate::api::routes::site_model::not_found;
 use crate::api::routes::watchlist::{MAX_IMPORT_BYTES, import_watchlist};
 use crate::auth::permissions::{ManageVisitRules, Permission, ReadWatchlist};
-use crate::console::admin::import::{FORM_OVERHEAD, upload_file};
 use crate::console::admin::sites::fields::failure;
 use crate::console::names::Names;
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
 use crate::console::time;
+use crate::console::upload::{FORM_OVERHEAD, form_csv};
 use crate::import::LineError;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -147,7 +147,7 @@ async fn import(
     user: Console<ManageVisitRules>,
     mut multipart: Multipart,
 ) -> Result<Response, Failure> {
-    let csv = upload_file(&mut multipart, MAX_IMPORT_BYTES, "the watchlist file").await?;
+    let csv = form_csv(&mut multipart, MAX_IMPORT_BYTES, "the watchlist file").await?;
     let outcome = import_watchlist(&state, csv, &user.actor()).await?;
     let query = ListQuery {
         search: String::new(),

@@ -11,16 +11,13 @@ use crate::auth::permissions::{InviteVisitors, ReadVisits};
 use crate::badges::photo::{MAX_BYTES, PhotoType};
 use crate::console::page::Failure;
 use crate::console::session::Console;
+use crate::console::upload::{FORM_OVERHEAD, form_file};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use uuid::Uuid;
-
-/// Room for the form's boundaries and headers around the photo.
-const FORM_OVERHEAD: usize = 16 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -45,35 +42,16 @@ async fn show(
 
 /// The form's `photo` part: its declared type and bytes, at most [`MAX_BYTES`].
 async fn part(multipart: &mut Multipart) -> Result<(PhotoType, Vec<u8>), ApiError> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
-        }
-    };
-    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
-        if field.name() != Some("photo") {
-            continue;
-        }
-        // A browser names the file's type from its name; checked against the bytes.
-        let declared = field
-            .content_type()
-            .and_then(PhotoType::from_media_type)
-            .ok_or_else(|| ApiError::field("photo", "choose a JPEG or PNG image"))?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if bytes.len() + chunk.len() > MAX_BYTES {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        return Ok((declared, bytes));
-    }
-    Err(ApiError::field(
-        "photo",
-        "is required: choose or take a photo",
-    ))
+    let file = form_file(multipart, "photo", MAX_BYTES)
+        .await?
+        .ok_or_else(|| ApiError::field("photo", "is required: choose or take a photo"))?;
+    // A browser names the file's type from its name; checked against the bytes.
+    let declared = file
+        .content_type
+        .as_deref()
+        .and_then(PhotoType::from_media_type)
+        .ok_or_else(|| ApiError::field("photo", "choose a JPEG or PNG image"))?;
+    Ok((declared, file.bytes))
 }
 
 /// `POST /visits/{id}/photo`: stores the photo, back to the visit's page.
