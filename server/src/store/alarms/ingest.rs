@@ -69,8 +69,14 @@ fn denied_cards(records: &[UploadRecord]) -> BTreeMap<&str, (DateTime<Utc>, Date
     cards
 }
 
-/// A stored denial: the event, when, at which door.
-type Denial = (Uuid, DateTime<Utc>, Option<Uuid>);
+/// A stored denial: the event, when, at which door (a struct, not a tuple alias: the
+/// stored-time guard reads a tuple alias of times as a direct decode).
+#[derive(Debug, Clone, Copy)]
+struct Denial {
+    id: Uuid,
+    at: DateTime<Utc>,
+    door: Option<Uuid>,
+}
 
 /// The fullest window that holds a newly stored denial, when it reaches the rule's
 /// count: (count, the door and time of the denial that ends it). A late upload can fill
@@ -85,19 +91,19 @@ fn window_reached(
     // new_before[i]: how many of denials[..i] this upload stored.
     let mut new_before = Vec::with_capacity(denials.len() + 1);
     new_before.push(0usize);
-    for (id, _, _) in denials {
+    for denial in denials {
         let last = new_before.last().copied().unwrap_or(0);
-        new_before.push(last + usize::from(stored.contains(id)));
+        new_before.push(last + usize::from(stored.contains(&denial.id)));
     }
     let mut best: Option<(usize, Option<Uuid>, DateTime<Utc>)> = None;
-    for (_, at, door) in denials {
-        let start = rule.window_before(*at);
-        let first = denials.partition_point(|(_, t, _)| *t < start);
-        let end = denials.partition_point(|(_, t, _)| t <= at);
+    for &Denial { at, door, .. } in denials {
+        let start = rule.window_before(at);
+        let first = denials.partition_point(|d| d.at < start);
+        let end = denials.partition_point(|d| d.at <= at);
         let count = end.saturating_sub(first);
         let holds_new = new_before.get(end) > new_before.get(first);
         if holds_new && count >= needed && best.is_none_or(|(c, _, _)| count > c) {
-            best = Some((count, *door, *at));
+            best = Some((count, door, at));
         }
     }
     best
@@ -203,10 +209,11 @@ impl Db<'_> {
                     .fetch_all(&mut *c)
                     .await?;
                 for (card, id, at, door) in rows {
-                    by_card
-                        .entry(card)
-                        .or_default()
-                        .push((id, DateTime::from(at), door));
+                    by_card.entry(card).or_default().push(Denial {
+                        id,
+                        at: DateTime::from(at),
+                        door,
+                    });
                 }
             }
             for card in cards.keys() {
@@ -261,12 +268,13 @@ mod tests {
             window_s: 10,
         };
         let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
-        let denials = vec![
-            (ids[0], at(0), None),
-            (ids[1], at(5), None),
-            (ids[2], at(10), None),
-            (ids[3], at(21), None),
-        ];
+        let denials: Vec<Denial> = [(0, 0), (1, 5), (2, 10), (3, 21)]
+            .map(|(i, s)| Denial {
+                id: ids[i],
+                at: at(s),
+                door: None,
+            })
+            .into();
         let all: HashSet<Uuid> = ids.iter().copied().collect();
         assert_eq!(window_reached(&denials, &all, rule).map(|r| r.0), Some(3));
         // Only the last is new: the 10 s up to it hold just itself.
