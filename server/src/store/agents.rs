@@ -4,7 +4,7 @@
 //! ever reaches the log.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::{Db, ModelError, Store, StoreError, on};
+use super::{DatabaseKind, Db, ModelError, Store, StoreError, on};
 use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -364,19 +364,28 @@ impl Store {
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<Uuid>, StoreError> {
-        // A write transaction, not a lone statement: on SQLite it queues at the write
-        // gate with the uploads instead of polling in the busy handler, where it lost
-        // the lock to them for seconds (every agent call makes it).
+        const TOUCH: &str = "UPDATE agents SET last_seen_at = $2 \
+                             WHERE token_hash = $1 AND status = 'active' RETURNING id";
+        if self.kind() == DatabaseKind::Postgres {
+            // A lone statement: PostgreSQL locks the one row, there is no queue to join.
+            return Ok(on!(self.pool(), |pool| {
+                sqlx::query_scalar::<_, Uuid>(TOUCH)
+                    .bind(token_hash)
+                    .bind(at)
+                    .fetch_optional(pool)
+                    .await?
+            }));
+        }
+        // On SQLite a write transaction, not a lone statement: it queues at the write
+        // gate with the uploads instead of polling in the busy handler, where it lost the
+        // lock to them for seconds (every agent call makes it).
         let mut tx = self.write().await?;
         let id = on!(tx.db(), |c| {
-            sqlx::query_scalar::<_, Uuid>(
-                "UPDATE agents SET last_seen_at = $2 \
-                 WHERE token_hash = $1 AND status = 'active' RETURNING id",
-            )
-            .bind(token_hash)
-            .bind(at)
-            .fetch_optional(c)
-            .await?
+            sqlx::query_scalar::<_, Uuid>(TOUCH)
+                .bind(token_hash)
+                .bind(at)
+                .fetch_optional(c)
+                .await?
         });
         tx.commit().await?;
         Ok(id)
