@@ -83,6 +83,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// `Ok(())` when the card answered an authentication step with `wanted`; a refused
+    /// authentication is [`Error::NotAuthentic`], any other status the card's error.
+    pub fn expect_in_auth(self, wanted: Status) -> Result<(), Error> {
+        match self {
+            s if s == wanted => Ok(()),
+            Status::AuthenticationError => Err(Error::NotAuthentic),
+            other => Err(Error::Card(other)),
+        }
+    }
+
     /// The status from its code.
     pub fn from_code(code: u8) -> Self {
         match code {

@@ -205,11 +205,7 @@ impl AwaitChallenge {
         rnd_a: Nonce,
     ) -> Result<(Vec<u8>, AwaitAnswer), Error> {
         let r = apdu::parse_response(answer)?;
-        match r.status {
-            Status::AdditionalFrame => {}
-            Status::AuthenticationError => return Err(Error::NotAuthentic),
-            other => return Err(Error::Card(other)),
-        }
+        r.status.expect_in_auth(Status::AdditionalFrame)?;
         if r.data.len() != 16 {
             return Err(Error::Malformed(
                 "AuthenticateAES challenge is not 16 bytes",
@@ -265,11 +261,7 @@ impl AwaitAnswer {
     /// Checks the card's RndA' and opens the session.
     pub fn on_answer(self, answer: &[u8]) -> Result<Ev1Session, Error> {
         let r = apdu::parse_response(answer)?;
-        match r.status {
-            Status::Ok => {}
-            Status::AuthenticationError => return Err(Error::NotAuthentic),
-            other => return Err(Error::Card(other)),
-        }
+        r.status.expect_in_auth(Status::Ok)?;
         if r.data.len() != 16 {
             return Err(Error::Malformed("AuthenticateAES answer is not 16 bytes"));
         }

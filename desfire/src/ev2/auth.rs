@@ -85,11 +85,7 @@ impl AwaitChallenge {
         rnd_a: Nonce,
     ) -> Result<(Vec<u8>, AwaitAnswer), Error> {
         let r = apdu::parse_response(answer)?;
-        match r.status {
-            Status::AdditionalFrame => {}
-            Status::AuthenticationError => return Err(Error::NotAuthentic),
-            other => return Err(Error::Card(other)),
-        }
+        r.status.expect_in_auth(Status::AdditionalFrame)?;
         if r.data.len() != 16 {
             return Err(Error::Malformed("EV2First challenge is not 16 bytes"));
         }
@@ -140,11 +136,7 @@ impl AwaitAnswer {
     /// Checks the card's proof (its RndA') and opens the session.
     pub fn on_answer(self, answer: &[u8]) -> Result<Session, Error> {
         let r = apdu::parse_response(answer)?;
-        match r.status {
-            Status::Ok => {}
-            Status::AuthenticationError => return Err(Error::NotAuthentic),
-            other => return Err(Error::Card(other)),
-        }
+        r.status.expect_in_auth(Status::Ok)?;
         if r.data.len() != 32 {
             return Err(Error::Malformed("EV2First answer is not 32 bytes"));
         }
