@@ -76,7 +76,7 @@ fn door(id: Uuid, from: Uuid, to: Uuid) -> Door {
     }
 }
 
-fn person(id: Uuid, kind: PersonKind, groups: Vec<Uuid>) -> Person {
+pub fn person(id: Uuid, kind: PersonKind, groups: Vec<Uuid>) -> Person {
     Person {
         id,
         kind,

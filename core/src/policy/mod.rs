@@ -2,10 +2,14 @@
 //! lookup the decision needs in O(1) (card → credential, ids → records, person/group →
 //! grants, zone → the zones whose grants cover it).
 
+mod delta;
 mod error;
+mod signed_delta;
 mod snapshot;
 
+pub use delta::{Changes, PolicyDelta, Record};
 pub use error::PolicyError;
+pub use signed_delta::{DeltaBase, SignedDelta};
 
 pub use snapshot::{
     SignedSnapshot, SnapshotError, generate_key, key_id, sign, sign_at, verify_and_load,

@@ -60,6 +60,15 @@ pub enum SnapshotError {
         /// The oldest version acceptable.
         min_version: u64,
     },
+    /// A correctly signed delta made from another version or other sites than the
+    /// policy in hand: fetch a full snapshot instead.
+    #[error("delta applies to version {from_version}, not to the {have} in hand")]
+    WrongBase {
+        /// The version the delta applies to.
+        from_version: u64,
+        /// The version in hand.
+        have: u64,
+    },
     /// Correctly signed, but the payload does not decode (a signer of another version).
     #[error("snapshot payload does not decode: {0}")]
     Payload(String),

@@ -27,5 +27,8 @@ pub use commands::{CommandAction, CommandPage, CommandPoll, DoorCommand, RELEASE
 pub use door_state::{ContactState, DoorAlarm, DoorState, DoorStateReport, LastEvent, LockState};
 pub use enrol::{EnrollRequest, Enrolled, PinKeyAnswer, PublicKey};
 pub use events::{HASH_EXPECTED, HexHash, IngestOutcome, Upload, UploadAnswer, UploadedRecord};
-pub use presence::{FedPresence, PolicyQuery, PresencePage, PresenceQuery};
+pub use presence::{
+    FORMAT_DELTA, FORMAT_SNAPSHOT, FedPresence, POLICY_FORMAT_HEADER, PolicyQuery, PresencePage,
+    PresenceQuery,
+};
 pub use time::Timestamp;

@@ -19,7 +19,20 @@ pub struct PolicyQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 25))]
     pub wait_s: Option<u64>,
+    /// The agent can apply a signed delta from `after_version` (`true`); without it, or
+    /// when the server has no delta to give, the answer is a full snapshot. Which one
+    /// came is in the [`POLICY_FORMAT_HEADER`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<bool>,
 }
+
+/// The header of `GET /agent/policy`'s answer naming its body: [`FORMAT_SNAPSHOT`] (a
+/// `SignedSnapshot`) or [`FORMAT_DELTA`] (a `SignedDelta`).
+pub const POLICY_FORMAT_HEADER: &str = "x-policy-format";
+/// The body is a signed snapshot.
+pub const FORMAT_SNAPSHOT: &str = "snapshot";
+/// The body is a signed delta.
+pub const FORMAT_DELTA: &str = "delta";
 
 /// The query of `GET /agent/presence`.
 #[derive(Debug, Default, Serialize, Deserialize)]

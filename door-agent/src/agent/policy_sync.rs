@@ -338,6 +338,7 @@ pub async fn sync_loop(
         let query = PolicyQuery {
             after_version: state.version(),
             wait_s: Some(25),
+            delta: None,
         };
         let request = client
             .get(&url)
