@@ -8,20 +8,29 @@
 //! channel; operators get a snapshot whose verifiers are withheld
 //! ([`PolicyService::operator_snapshot`]). See `gatehouse_core::model::PinVerifier`.
 //!
-//! The per-site snapshots agents fetch are cached too ([`cache`]): filtering, encoding
-//! and signing a snapshot of millions of credentials takes seconds, and every agent of a
-//! site asks for the same one when the version changes.
+//! A new version is reached from the one compiled by the policy change log when it can
+//! ([`incremental`]): only the records changed are read and applied. Agents that hold a
+//! version get the changes since, cut to their sites and signed (a delta); others get a
+//! snapshot ([`sites`] cuts both by the same rules).
+//!
+//! What agents fetch is cached too ([`cache`]): filtering, encoding and signing a
+//! snapshot of millions of credentials takes seconds, and every agent of a site asks for
+//! the same one when the version changes.
 
 mod cache;
+mod incremental;
+mod sites;
 pub mod versions;
 
 use crate::store::{Store, StoreError};
 use axum::body::Bytes;
-use cache::SnapshotCache;
+use cache::{Key, SnapshotCache};
+use chrono::Utc;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use gatehouse_core::model::PinKey;
 use gatehouse_core::policy::{
-    Policy, PolicySource, Settings, SignedSnapshot, SnapshotError, sign, verify_and_load,
+    Policy, PolicyDelta, PolicySource, Settings, SignedDelta, SignedSnapshot, SnapshotError, sign,
+    verify_and_load,
 };
 use rand::RngCore;
 use std::collections::BTreeSet;
@@ -34,11 +43,31 @@ const SIGNING_KEY_NAME: &str = "policy-ed25519";
 const PIN_KEY_NAME: &str = "pin-hmac-sha256";
 /// Attempts to read a consistent model while writes are happening.
 const LOAD_ATTEMPTS: usize = 5;
+/// Most records a delta to an agent reads from the change log: beyond, a snapshot.
+const MAX_DELTA_RECORDS: usize = 100_000;
 
 /// One compiled version of the policy.
+#[derive(Clone)]
 pub struct CompiledPolicy {
     pub version: i64,
     pub policy: Policy,
+    /// How it was reached from the version compiled before, if by its changes.
+    step: Option<Step>,
+}
+
+impl CompiledPolicy {
+    /// The version it was brought forward from by the change log, if it was (`None`:
+    /// compiled in full).
+    pub fn stepped_from(&self) -> Option<i64> {
+        self.step.as_ref().map(|s| s.from)
+    }
+}
+
+/// The changes from one compiled version to the next.
+#[derive(Clone)]
+struct Step {
+    from: i64,
+    delta: Arc<PolicyDelta>,
 }
 
 /// Compiles, caches and signs the policy.
@@ -52,12 +81,15 @@ pub struct PolicyService {
     site_snapshots: SnapshotCache,
 }
 
-/// A signed snapshot of some sites in its wire form, encoded once and shared (the bytes
-/// are reference-counted: handing them to another agent copies nothing).
+/// A signed snapshot of some sites, or a signed delta to one, in its wire form, encoded
+/// once and shared (the bytes are reference-counted: handing them to another agent
+/// copies nothing).
 #[derive(Clone, PartialEq)]
 pub struct SiteSnapshot {
     /// The policy version it was signed as.
     pub version: u64,
+    /// For a delta, the version it applies to; `None` for a snapshot.
+    pub from_version: Option<u64>,
     bytes: Bytes,
 }
 
@@ -65,6 +97,7 @@ impl std::fmt::Debug for SiteSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SiteSnapshot")
             .field("version", &self.version)
+            .field("from_version", &self.from_version)
             .field("len", &self.bytes.len())
             .finish()
     }
@@ -172,7 +205,11 @@ impl PolicyService {
             if let Some(compiled) = fresh(&current, version) {
                 return Ok(compiled);
             }
-            let compiled = Arc::new(compile(&store, settings, pin_key).await?);
+            let compiled = match current.take() {
+                Some(old) => incremental::forward(&store, old, settings, pin_key).await,
+                None => compile(&store, settings, pin_key).await,
+            };
+            let compiled = Arc::new(compiled?);
             *current = Some(compiled.clone());
             Ok(compiled)
         })
@@ -202,25 +239,99 @@ impl PolicyService {
         site_ids: &BTreeSet<Uuid>,
     ) -> Result<SiteSnapshot, PolicyServiceError> {
         let compiled = self.current().await?;
+        let key = Key {
+            sites: site_ids.clone(),
+            from: None,
+        };
+        let signing_key = self.signing_key.clone();
+        let build = move |compiled: Arc<CompiledPolicy>, key: Key| async move {
+            build_site_snapshot(compiled, key.sites, signing_key)
+                .await
+                .map(Some)
+        };
+        let built = self.cached(compiled, key, build).await?;
+        // A snapshot is always built (or the build failed): never `None`.
+        built.ok_or(PolicyServiceError::Busy)
+    }
+
+    /// The changes from version `after` to the current one, cut down to some sites,
+    /// signed and encoded: what a door agent holding `after` fetches instead of a
+    /// snapshot. `None` when there is no such delta to give — the change log no longer
+    /// reaches back to `after`, or the changes are too many — and the agent should get
+    /// a snapshot. Cached like snapshots, per (version, sites, `after`).
+    pub async fn delta_for_sites(
+        &self,
+        after: u64,
+        site_ids: &BTreeSet<Uuid>,
+    ) -> Result<Option<SiteSnapshot>, PolicyServiceError> {
+        let compiled = self.current().await?;
+        if after >= compiled.policy.version() {
+            return Ok(None);
+        }
+        let key = Key {
+            sites: site_ids.clone(),
+            from: Some(after),
+        };
+        let (store, pin_key, signing_key) = (
+            self.store.clone(),
+            self.pin_key.clone(),
+            self.signing_key.clone(),
+        );
+        let settings = self.settings.clone();
+        let build = move |compiled: Arc<CompiledPolicy>, key: Key| async move {
+            let Some((version, delta)) =
+                global_delta(&store, &compiled, after, settings, &pin_key).await?
+            else {
+                return Ok(None);
+            };
+            tokio::task::spawn_blocking(move || {
+                let zone_sites = sites::zone_sites(compiled.policy.source(), &delta);
+                let cut = sites::site_delta(&delta, &key.sites, &zone_sites);
+                let site_ids = key.sites.iter().copied().collect();
+                let signed =
+                    SignedDelta::sign(&cut, after, version, site_ids, Utc::now(), &signing_key)?;
+                Ok(Some(SiteSnapshot {
+                    version,
+                    from_version: Some(after),
+                    bytes: Bytes::from(signed.to_bytes()?),
+                }))
+            })
+            .await?
+        };
+        self.cached(compiled, key, build).await
+    }
+
+    /// The answer for `key` at `compiled`'s version, from the cache or built by `build`
+    /// once for all concurrent requests, on a task of its own: a request that gives up
+    /// (its timeout, a closed connection) does not throw the work away.
+    async fn cached<F, Fut>(
+        &self,
+        compiled: Arc<CompiledPolicy>,
+        key: Key,
+        build: F,
+    ) -> Result<Option<SiteSnapshot>, PolicyServiceError>
+    where
+        F: FnOnce(Arc<CompiledPolicy>, Key) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Option<SiteSnapshot>, PolicyServiceError>> + Send,
+    {
         let version = compiled.version;
-        let key = self.signing_key.clone();
-        let Some(cell) = self.site_snapshots.cell(version, site_ids) else {
+        let Some(cell) = self.site_snapshots.cell(version, &key) else {
             // The cache moved on to a newer version while this request compiled: build
             // this one without caching it.
-            return build_site_snapshot(compiled, site_ids.clone(), key).await;
+            return build(compiled, key).await;
         };
-        if let Some(snapshot) = cell.get() {
-            return Ok(snapshot.clone());
+        if let Some(answer) = cell.get() {
+            return Ok(answer.clone());
         }
-        let sites = site_ids.clone();
+        let cell_key = key.clone();
         let filled = tokio::spawn(async move {
-            cell.get_or_try_init(|| build_site_snapshot(compiled, sites, key))
+            cell.get_or_try_init(|| build(compiled, cell_key))
                 .await
                 .cloned()
         });
-        let snapshot = filled.await??;
-        self.site_snapshots.trim(version, site_ids);
-        Ok(snapshot)
+        let answer = filled.await??;
+        self.site_snapshots.trim(version, &key);
+        Ok(answer)
     }
 
     /// How many site snapshots are cached, and their total size in bytes.
@@ -281,9 +392,38 @@ async fn compile(
         return Ok(CompiledPolicy {
             version: before,
             policy,
+            step: None,
         });
     }
     Err(PolicyServiceError::Busy)
+}
+
+/// The changes from version `after` to `compiled`'s or a later one, with the version
+/// they reach: the step that made `compiled` when it started at `after` (no read), else
+/// read from the change log.
+async fn global_delta(
+    store: &Store,
+    compiled: &CompiledPolicy,
+    after: u64,
+    settings: Settings,
+    pin_key: &PinKey,
+) -> Result<Option<(u64, PolicyDelta)>, PolicyServiceError> {
+    let after_i64 = i64::try_from(after).unwrap_or(i64::MAX);
+    if let Some(step) = compiled.step.as_ref().filter(|s| s.from == after_i64) {
+        return Ok(Some((compiled.policy.version(), (*step.delta).clone())));
+    }
+    let Some(changes) = store
+        .model_changes_since(after_i64, pin_key, MAX_DELTA_RECORDS)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut delta = changes.delta;
+    delta.settings = settings;
+    Ok(Some((
+        u64::try_from(changes.version).unwrap_or_default(),
+        delta,
+    )))
 }
 
 /// Filters, builds, signs and encodes, on a blocking thread.
@@ -293,66 +433,16 @@ async fn build_site_snapshot(
     key: SigningKey,
 ) -> Result<SiteSnapshot, PolicyServiceError> {
     tokio::task::spawn_blocking(move || {
-        let policy = Policy::build(site_source(compiled.policy.source(), &site_ids))?;
+        let policy = Policy::build(sites::site_source(compiled.policy.source(), &site_ids))?;
         let version = compiled.policy.version();
         let bytes = sign(policy.source(), version, &key)?.to_bytes()?;
         Ok(SiteSnapshot {
             version,
+            from_version: None,
             bytes: Bytes::from(bytes),
         })
     })
     .await?
-}
-
-/// The policy cut down to some sites. Kept: those sites with their zones, doors and
-/// schedules; grants on their zones; every visit with its allowed zones narrowed to them;
-/// every person and credential (an unknown card must still be decided as unknown, not
-/// missing), and threat exemptions as they are. The caller builds the result as a policy
-/// before signing it, so a snapshot never holds a dangling reference.
-fn site_source(full: &PolicySource, site_ids: &BTreeSet<Uuid>) -> PolicySource {
-    let zones: Vec<_> = full
-        .zones
-        .iter()
-        .filter(|z| site_ids.contains(&z.site_id))
-        .cloned()
-        .collect();
-    let zone_ids: BTreeSet<Uuid> = zones.iter().map(|z| z.id).collect();
-    let visits = full.visits.iter().map(|v| {
-        let mut visit = v.clone();
-        visit.allowed_zone_ids.retain(|z| zone_ids.contains(z));
-        visit
-    });
-    PolicySource {
-        settings: full.settings.clone(),
-        sites: full
-            .sites
-            .iter()
-            .filter(|s| site_ids.contains(&s.id))
-            .cloned()
-            .collect(),
-        doors: full
-            .doors
-            .iter()
-            .filter(|d| site_ids.contains(&d.site_id))
-            .cloned()
-            .collect(),
-        schedules: full
-            .schedules
-            .iter()
-            .filter(|s| site_ids.contains(&s.site_id))
-            .cloned()
-            .collect(),
-        grants: full
-            .grants
-            .iter()
-            .filter(|g| zone_ids.contains(&g.zone_id))
-            .cloned()
-            .collect(),
-        visits: visits.collect(),
-        zones,
-        people: full.people.clone(),
-        credentials: full.credentials.clone(),
-    }
 }
 
 #[cfg(test)]

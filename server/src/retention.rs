@@ -1,5 +1,6 @@
 //! The retention job: once an hour (and at start), purge the personal data of visits that
-//! ended more than `retention.visitor_personal_data_days` ago (see `Store::purge_visitor_data`).
+//! ended more than `retention.visitor_personal_data_days` ago (see `Store::purge_visitor_data`),
+//! and the policy change log of all but the last [`POLICY_CHANGES_KEPT`] versions.
 
 use crate::store::{Actor, PurgeSummary, Store, StoreError};
 use chrono::Utc;
@@ -21,6 +22,10 @@ impl Default for RetentionSettings {
         }
     }
 }
+
+/// Versions of the policy change log kept: an agent (or a server) further behind
+/// fetches a whole snapshot (compiles in full) instead of the changes.
+pub const POLICY_CHANGES_KEPT: i64 = 1_000;
 
 /// Purges what is due now.
 pub async fn purge_due(
@@ -45,6 +50,9 @@ pub async fn run(store: Store, settings: RetentionSettings) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not purge visitors' personal data"),
+        }
+        if let Err(error) = store.prune_policy_changes(POLICY_CHANGES_KEPT).await {
+            tracing::warn!(%error, "could not prune the policy change log");
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }

@@ -113,7 +113,7 @@ impl SignedDelta {
         key.verify(&self.signed_message()?, &signature)
             .map_err(|_| SnapshotError::BadSignature)?;
         // Only now are the versions and sites authentic enough to compare.
-        if self.from_version != base.version || self.site_ids != base.site_ids {
+        if self.from_version != base.version || !same_sites(&self.site_ids, base.site_ids) {
             return Err(SnapshotError::WrongBase {
                 from_version: self.from_version,
                 have: base.version,
@@ -140,4 +140,13 @@ impl SignedDelta {
         postcard::to_extend(&header, DOMAIN.to_vec())
             .map_err(|e| SnapshotError::Encode(e.to_string()))
     }
+}
+
+/// The same sites in any order (a snapshot lists them in the order of its records).
+fn same_sites(a: &[Uuid], b: &[Uuid]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
 }

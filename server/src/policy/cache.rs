@@ -1,4 +1,5 @@
-//! The per-site snapshot cache: one cell per set of sites, for one policy version at a
+//! The cache of what agents fetch: one cell per set of sites and starting version (a
+//! snapshot, or a delta from the version an agent holds), for one policy version at a
 //! time. A request for a newer version empties it; a request still holding an older
 //! compiled policy (it raced a version bump) is not cached at all. Built snapshots are
 //! evicted least recently used first once there are more than `max_entries` of them or
@@ -26,8 +27,17 @@ const MAX_ENTRIES: usize = 64;
 /// Oldest snapshot served: far below any sensible `max_policy_age_s` of an agent.
 const MAX_AGE: Duration = Duration::from_secs(600);
 
-/// Where one snapshot is built once and then read.
-pub(super) type Cell = Arc<OnceCell<SiteSnapshot>>;
+/// Where one answer is built once and then read: `None` for a delta the server cannot
+/// give (the agent gets a snapshot instead).
+pub(super) type Cell = Arc<OnceCell<Option<SiteSnapshot>>>;
+
+/// What an agent asks for: the sites of its doors, and the version it holds when it
+/// can take a delta from it (`None`: a whole snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Key {
+    pub(super) sites: BTreeSet<Uuid>,
+    pub(super) from: Option<u64>,
+}
 
 pub(super) struct SnapshotCache {
     inner: Mutex<Inner>,
@@ -39,7 +49,7 @@ pub(super) struct SnapshotCache {
 struct Inner {
     /// The policy version every entry belongs to.
     version: i64,
-    entries: HashMap<BTreeSet<Uuid>, Entry>,
+    entries: HashMap<Key, Entry>,
     /// Counts lookups, for least-recently-used eviction.
     clock: u64,
 }
@@ -75,9 +85,9 @@ impl SnapshotCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cell of `sites` at `version`, created empty if there is none or its snapshot
-    /// is older than `max_age`; `None` when the cache already holds a newer version.
-    pub(super) fn cell(&self, version: i64, sites: &BTreeSet<Uuid>) -> Option<Cell> {
+    /// The cell of `key` at `version`, created empty if there is none or its answer is
+    /// older than `max_age`; `None` when the cache already holds a newer version.
+    pub(super) fn cell(&self, version: i64, key: &Key) -> Option<Cell> {
         let mut inner = self.lock();
         if version < inner.version {
             return None;
@@ -93,7 +103,7 @@ impl SnapshotCache {
             last_used: clock,
             created: Instant::now(),
         };
-        let entry = inner.entries.entry(sites.clone()).or_insert_with(fresh);
+        let entry = inner.entries.entry(key.clone()).or_insert_with(fresh);
         if entry.cell.initialized() && entry.created.elapsed() > self.max_age {
             *entry = fresh();
         }
@@ -101,9 +111,9 @@ impl SnapshotCache {
         Some(entry.cell.clone())
     }
 
-    /// Evicts built snapshots of `version`, least recently used first and never `keep`,
+    /// Evicts built answers of `version`, least recently used first and never `keep`,
     /// until the rest are within the limits.
-    pub(super) fn trim(&self, version: i64, keep: &BTreeSet<Uuid>) {
+    pub(super) fn trim(&self, version: i64, keep: &Key) {
         let mut inner = self.lock();
         if inner.version != version {
             return;
@@ -116,11 +126,11 @@ impl SnapshotCache {
             let victim = inner
                 .entries
                 .iter()
-                .filter(|(sites, e)| *sites != keep && e.cell.initialized())
+                .filter(|(key, e)| *key != keep && e.cell.initialized())
                 .min_by_key(|(_, e)| e.last_used)
-                .map(|(sites, _)| sites.clone());
+                .map(|(key, _)| key.clone());
             match victim {
-                Some(sites) => inner.entries.remove(&sites),
+                Some(key) => inner.entries.remove(&key),
                 None => return,
             };
         }
@@ -136,6 +146,6 @@ fn usage(inner: &Inner) -> (usize, usize) {
     inner
         .entries
         .values()
-        .filter_map(|e| e.cell.get())
+        .filter_map(|e| e.cell.get().and_then(Option::as_ref))
         .fold((0, 0), |(count, bytes), s| (count + 1, bytes + s.len()))
 }

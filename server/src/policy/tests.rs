@@ -2,7 +2,7 @@
 //! once; a version bump gives a new snapshot and drops the old ones; the limits evict
 //! the least recently used.
 
-use super::cache::SnapshotCache;
+use super::cache::{Key, SnapshotCache};
 use super::*;
 use crate::store::DatabaseSettings;
 use crate::store::{Actor, NewSite, SiteChange};
@@ -107,12 +107,16 @@ const HOUR: Duration = Duration::from_secs(3600);
 fn snapshot(version: u64, len: usize) -> SiteSnapshot {
     SiteSnapshot {
         version,
+        from_version: None,
         bytes: Bytes::from(vec![0; len]),
     }
 }
 
-fn sites(n: u128) -> BTreeSet<Uuid> {
-    BTreeSet::from([Uuid::from_u128(n)])
+fn sites(n: u128) -> Key {
+    Key {
+        sites: BTreeSet::from([Uuid::from_u128(n)]),
+        from: None,
+    }
 }
 
 #[test]
@@ -122,7 +126,7 @@ fn the_limits_evict_the_least_recently_used_and_never_the_newest() {
         cache
             .cell(7, &sites(n))
             .unwrap()
-            .set(snapshot(7, 100))
+            .set(Some(snapshot(7, 100)))
             .unwrap();
         cache.trim(7, &sites(n));
     }
@@ -132,7 +136,7 @@ fn the_limits_evict_the_least_recently_used_and_never_the_newest() {
     cache
         .cell(7, &sites(3))
         .unwrap()
-        .set(snapshot(7, 100))
+        .set(Some(snapshot(7, 100)))
         .unwrap();
     cache.trim(7, &sites(3));
     assert_eq!(cache.usage(), (2, 200));
@@ -143,7 +147,7 @@ fn the_limits_evict_the_least_recently_used_and_never_the_newest() {
     cache
         .cell(7, &sites(4))
         .unwrap()
-        .set(snapshot(7, 1000))
+        .set(Some(snapshot(7, 1000)))
         .unwrap();
     cache.trim(7, &sites(4));
     assert_eq!(cache.usage(), (1, 1000));
@@ -161,7 +165,7 @@ fn the_count_limit_holds_too() {
         cache
             .cell(1, &sites(n))
             .unwrap()
-            .set(snapshot(1, 10))
+            .set(Some(snapshot(1, 10)))
             .unwrap();
         cache.trim(1, &sites(n));
     }
@@ -178,7 +182,7 @@ fn a_snapshot_older_than_the_maximum_age_is_made_again() {
         Arc::ptr_eq(&cell, &cache.cell(1, &sites(1)).unwrap()),
         "an empty cell is waited on, not replaced"
     );
-    cell.set(snapshot(1, 10)).unwrap();
+    cell.set(Some(snapshot(1, 10))).unwrap();
     std::thread::sleep(Duration::from_millis(2));
     assert!(!cache.cell(1, &sites(1)).unwrap().initialized());
 }

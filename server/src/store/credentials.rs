@@ -148,7 +148,7 @@ pub(crate) const WINDOW: &str = "must be after valid_from";
 
 /// `SELECT <CredentialRow columns> FROM credentials <rest>`.
 macro_rules! select_credential {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, card, kind, state, valid_from, valid_until, person_id, visit_id, ",
             "pin_salt, pin_hash, created_at, updated_at FROM visible_credentials ",

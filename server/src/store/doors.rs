@@ -2,6 +2,7 @@
 //! `to_zone_id`, exit readers lead out of it back into `from_zone_id`.
 
 use super::operator_log::{Actor, NewLogEntry};
+use super::policy_changes::changed_since;
 use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
 use crate::store::stored_time::StoredTime;
@@ -103,7 +104,7 @@ impl DoorRecord {
 }
 
 macro_rules! select_door {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, site_id, name, from_zone_id, to_zone_id, mode, unlock_ms, held_open_ms, ",
             "created_at, updated_at FROM doors ",
@@ -117,6 +118,7 @@ impl Record for DoorRecord {
     const KIND: &'static str = "door";
     const BY_ID: &'static str = select_door!("WHERE id = $1");
     const ALL: &'static str = select_door!("ORDER BY id");
+    const CHANGED: &'static str = select_door!(changed_since!("door"));
     const DELETE: &'static str = "DELETE FROM doors WHERE id = $1";
     const DELETE_ACTION: &'static str = "door.delete";
     const BY_SITE: &'static str = select_door!(

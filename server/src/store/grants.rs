@@ -71,7 +71,7 @@ pub struct GrantFilter {
 
 /// `SELECT <GrantRecord columns> FROM grants <rest>`.
 macro_rules! select_grant {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, person_id, group_id, zone_id, schedule_id, valid_from, valid_until, ",
             "created_at FROM grants ",

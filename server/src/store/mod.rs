@@ -15,6 +15,8 @@ mod retention;
 pub use retention::{PURGED_NAME, PurgeSummary};
 mod operator_log;
 mod operators;
+mod policy_changes;
+pub use policy_changes::ModelChanges;
 mod policy_state;
 mod sessions;
 pub mod stored_time;

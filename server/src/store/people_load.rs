@@ -71,7 +71,7 @@ impl Store {
 
 /// Keeps one credential per card (see [`Store::load_people_model`]); `credentials` come
 /// in issue order, and so does the result.
-fn one_per_card(credentials: Vec<Credential>) -> Vec<Credential> {
+pub(super) fn one_per_card(credentials: Vec<Credential>) -> Vec<Credential> {
     let mut chosen: HashMap<String, usize> = HashMap::new();
     for (i, credential) in credentials.iter().enumerate() {
         let replace = match chosen.get(&credential.card) {

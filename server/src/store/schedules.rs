@@ -4,6 +4,7 @@
 //! day). Windows and holidays are stored as JSON in the API's own shape.
 
 use super::operator_log::{Actor, NewLogEntry};
+use super::policy_changes::changed_since;
 use super::site_model::{ModelError, Record};
 use super::{Db, Store, StoreError, now, on};
 use crate::store::stored_time::StoredTime;
@@ -169,7 +170,7 @@ impl ScheduleRecord {
 }
 
 macro_rules! select_schedule {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, site_id, name, windows, holidays, created_at, updated_at FROM schedules ",
             $rest
@@ -182,6 +183,7 @@ impl Record for ScheduleRecord {
     const KIND: &'static str = "schedule";
     const BY_ID: &'static str = select_schedule!("WHERE id = $1");
     const ALL: &'static str = select_schedule!("ORDER BY id");
+    const CHANGED: &'static str = select_schedule!(changed_since!("schedule"));
     const DELETE: &'static str = "DELETE FROM schedules WHERE id = $1";
     const DELETE_ACTION: &'static str = "schedule.delete";
     const BY_SITE: &'static str = select_schedule!(

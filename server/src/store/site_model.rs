@@ -71,6 +71,8 @@ pub(crate) trait Record: Serialize + Sized + Send {
     const BY_ID: &'static str;
     /// `SELECT <columns> FROM <table> ORDER BY id`: every record, for the loader.
     const ALL: &'static str;
+    /// `SELECT <columns> FROM <table> WHERE id IN (<ids the change log names after $1>)`.
+    const CHANGED: &'static str;
     /// `DELETE FROM <table> WHERE id = $1`.
     const DELETE: &'static str;
     /// The action written to the log for a delete.
@@ -93,6 +95,21 @@ impl Db<'_> {
                 .await?
         });
         row.try_into()
+    }
+
+    /// The records of one kind the policy change log names after version `after` (see
+    /// `store::policy_changes`), as they are now; one deleted since is not among them.
+    pub(crate) async fn changed_model_records<R: Record>(
+        self,
+        after: i64,
+    ) -> Result<Vec<R>, StoreError> {
+        let rows = on!(self, |c| {
+            sqlx::query_as::<_, R::Row>(R::CHANGED)
+                .bind(after)
+                .fetch_all(c)
+                .await?
+        });
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Every record of one kind, in creation order.

@@ -2,6 +2,7 @@
 //! threat level.
 
 use super::operator_log::{Actor, NewLogEntry};
+use super::policy_changes::changed_since;
 use super::site_model::{Record, decode_error, narrow};
 use super::{Db, Store, StoreError, now, on};
 use crate::store::stored_time::StoredTime;
@@ -111,7 +112,7 @@ impl SiteRecord {
 }
 
 macro_rules! select_site {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, name, timezone, threat_level, threat_clearance_raise, threat_lockdown, ",
             "threat_exempt, created_at, updated_at FROM sites ",
@@ -125,6 +126,7 @@ impl Record for SiteRecord {
     const KIND: &'static str = "site";
     const BY_ID: &'static str = select_site!("WHERE id = $1");
     const ALL: &'static str = select_site!("ORDER BY id");
+    const CHANGED: &'static str = select_site!(changed_since!("site"));
     const DELETE: &'static str = "DELETE FROM sites WHERE id = $1";
     const DELETE_ACTION: &'static str = "site.delete";
     const BY_SITE: &'static str = select_site!(

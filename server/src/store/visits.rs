@@ -225,7 +225,7 @@ pub struct NewVisit {
 
 /// `SELECT <VisitRecord columns> FROM visits <rest>`.
 macro_rules! select_visit {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, visitor_id, visitor_name, visitor_organisation, host_person_id, site_id, ",
             "purpose, visit_type, status, check_in_code, invitation_id, series_id, window_start, ",

@@ -3,6 +3,7 @@
 //! (the database enforces it too) and the tree never has a cycle.
 
 use super::operator_log::{Actor, NewLogEntry};
+use super::policy_changes::changed_since;
 use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
 use crate::store::stored_time::StoredTime;
@@ -161,7 +162,7 @@ impl ZoneRecord {
 }
 
 macro_rules! select_zone {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT id, site_id, parent_id, name, level, vetting_required, escort_required, ",
             "two_person, pin_required, anti_passback, anti_passback_timeout_s, max_occupancy, ",
@@ -176,6 +177,7 @@ impl Record for ZoneRecord {
     const KIND: &'static str = "zone";
     const BY_ID: &'static str = select_zone!("WHERE id = $1");
     const ALL: &'static str = select_zone!("ORDER BY id");
+    const CHANGED: &'static str = select_zone!(changed_since!("zone"));
     const DELETE: &'static str = "DELETE FROM zones WHERE id = $1";
     const DELETE_ACTION: &'static str = "zone.delete";
     const BY_SITE: &'static str = select_zone!(

@@ -19,8 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse_core::event::DoorEvent;
 use gatehouse_core::protocol::{
-    EnrollRequest, Enrolled, FedPresence, HASH_EXPECTED, PinKeyAnswer, PolicyQuery, PresencePage,
-    PresenceQuery, Upload, UploadAnswer, UploadedRecord,
+    EnrollRequest, Enrolled, FORMAT_DELTA, FORMAT_SNAPSHOT, FedPresence, HASH_EXPECTED,
+    POLICY_FORMAT_HEADER, PinKeyAnswer, PolicyQuery, PresencePage, PresenceQuery, Upload,
+    UploadAnswer, UploadedRecord,
 };
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
@@ -84,12 +85,15 @@ async fn pin_key(State(state): State<AppState>, _agent: AuthenticatedAgent) -> J
     })
 }
 
-/// The signed policy snapshot for the sites of the agent's doors, once its version is
-/// above `after_version`: at once when it is, else as soon as it changes within
-/// `wait_s` seconds (200), or 204 when the wait ends first.
+/// The signed policy for the sites of the agent's doors, once its version is above
+/// `after_version`: at once when it is, else as soon as it changes within `wait_s`
+/// seconds (200), or 204 when the wait ends first. With `delta=true`, the signed
+/// changes from `after_version` when the server has them (a `SignedDelta`), else a
+/// whole `SignedSnapshot`; `x-policy-format` says which.
 #[utoipa::path(get, path = "/agent/policy", tag = "agent", security(("bearer" = [])),
     params(PolicyQuery),
-    responses((status = 200, description = "signed snapshot; version in `x-policy-version`",
+    responses((status = 200, description = "signed snapshot or delta; version in \
+            `x-policy-version`, `snapshot` or `delta` in `x-policy-format`",
             content_type = "application/octet-stream", body = Vec<u8>),
         (status = 204, description = "no newer version within the wait"),
         (status = 401, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
@@ -112,19 +116,34 @@ async fn policy(
         }
     }
     let sites = state.store.agent_site_ids(agent.agent_id).await?;
-    let snapshot = state
-        .policy
-        .snapshot_for_sites(&sites)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let bytes = snapshot
+    let delta = match (query.delta, query.after_version) {
+        (Some(true), Some(after)) => state.policy.delta_for_sites(after, &sites).await,
+        _ => Ok(None),
+    };
+    let answer = match delta.map_err(|e| ApiError::Internal(e.into()))? {
+        Some(delta) => delta,
+        None => state
+            .policy
+            .snapshot_for_sites(&sites)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?,
+    };
+    let format = match answer.from_version {
+        Some(_) => FORMAT_DELTA,
+        None => FORMAT_SNAPSHOT,
+    };
+    let bytes = answer
         .to_bytes()
         .map_err(|e| ApiError::Internal(e.into()))?;
     let headers = [
         (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
         (
             header::HeaderName::from_static("x-policy-version"),
-            snapshot.version.to_string(),
+            answer.version.to_string(),
+        ),
+        (
+            header::HeaderName::from_static(POLICY_FORMAT_HEADER),
+            format.to_owned(),
         ),
     ];
     Ok((headers, bytes).into_response())

@@ -1,0 +1,85 @@
+-- The policy change log: which records of the security model each policy version
+-- changed, so a server brings its compiled policy from version n to m by reading only
+-- those records, and an agent at n receives just them (a signed delta).
+--
+-- Triggers on every table the policy is compiled from add a row per changed record with
+-- no version; bump_policy_version stamps the transaction's rows with the version it
+-- makes. A reader takes, in one snapshot, the rows of versions after its own and any
+-- not stamped yet (a write after the bump in the same transaction, or a change that did
+-- not bump), then the records they name as they are now. A credential row also names
+-- its card (old and new): the policy holds one credential per card, chosen among all of
+-- the card's credentials, so a change to one may change which is chosen.
+--
+-- `changes_from`: changes of every version after it are in the log (older rows are
+-- pruned; an agent or server further behind than that gets a full snapshot or compile).
+CREATE TABLE policy_changes (
+    version  BIGINT,
+    kind     TEXT NOT NULL,
+    id       UUID NOT NULL,
+    card     TEXT
+);
+CREATE INDEX policy_changes_version ON policy_changes (version);
+ALTER TABLE policy_state ADD COLUMN changes_from BIGINT NOT NULL DEFAULT 1;
+UPDATE policy_state SET changes_from = version;
+
+-- One trigger function for every table: the kind, the key column and (credentials) the
+-- card column come as arguments; an update that moves the key or card logs both.
+CREATE FUNCTION policy_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    new_row jsonb;
+    old_row jsonb;
+    card_column text := NULLIF(TG_ARGV[2], '');
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        new_row := to_jsonb(NEW);
+        INSERT INTO policy_changes (kind, id, card) VALUES (TG_ARGV[0],
+            (new_row ->> TG_ARGV[1])::uuid, new_row ->> card_column);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        old_row := to_jsonb(OLD);
+        IF new_row IS NULL OR (old_row ->> TG_ARGV[1]) IS DISTINCT FROM (new_row ->> TG_ARGV[1])
+            OR (old_row ->> card_column) IS DISTINCT FROM (new_row ->> card_column) THEN
+            INSERT INTO policy_changes (kind, id, card) VALUES (TG_ARGV[0],
+                (old_row ->> TG_ARGV[1])::uuid, old_row ->> card_column);
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER sites_policy_change AFTER INSERT OR UPDATE OR DELETE ON sites
+    FOR EACH ROW EXECUTE FUNCTION policy_change('site', 'id', '');
+CREATE TRIGGER zones_policy_change AFTER INSERT OR UPDATE OR DELETE ON zones
+    FOR EACH ROW EXECUTE FUNCTION policy_change('zone', 'id', '');
+CREATE TRIGGER doors_policy_change AFTER INSERT OR UPDATE OR DELETE ON doors
+    FOR EACH ROW EXECUTE FUNCTION policy_change('door', 'id', '');
+CREATE TRIGGER schedules_policy_change AFTER INSERT OR UPDATE OR DELETE ON schedules
+    FOR EACH ROW EXECUTE FUNCTION policy_change('schedule', 'id', '');
+CREATE TRIGGER people_policy_change AFTER INSERT OR UPDATE OR DELETE ON people
+    FOR EACH ROW EXECUTE FUNCTION policy_change('person', 'id', '');
+CREATE TRIGGER vetting_records_policy_change AFTER INSERT OR UPDATE OR DELETE ON vetting_records
+    FOR EACH ROW EXECUTE FUNCTION policy_change('person', 'person_id', '');
+CREATE TRIGGER group_members_policy_change AFTER INSERT OR UPDATE OR DELETE ON group_members
+    FOR EACH ROW EXECUTE FUNCTION policy_change('person', 'person_id', '');
+CREATE TRIGGER visits_policy_change AFTER INSERT OR UPDATE OR DELETE ON visits
+    FOR EACH ROW EXECUTE FUNCTION policy_change('visit', 'id', '');
+CREATE TRIGGER visit_zones_policy_change AFTER INSERT OR UPDATE OR DELETE ON visit_zones
+    FOR EACH ROW EXECUTE FUNCTION policy_change('visit', 'visit_id', '');
+CREATE TRIGGER credentials_policy_change AFTER INSERT OR UPDATE OR DELETE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION policy_change('credential', 'id', 'card');
+CREATE TRIGGER grants_policy_change AFTER INSERT OR UPDATE OR DELETE ON grants
+    FOR EACH ROW EXECUTE FUNCTION policy_change('grant', 'id', '');
+
+-- Publishing an import makes its rows visible without touching them: log them then.
+CREATE FUNCTION import_published() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO policy_changes (kind, id)
+        SELECT 'person', id FROM people WHERE import_batch = OLD.batch;
+    INSERT INTO policy_changes (kind, id)
+        SELECT 'person', person_id FROM vetting_records WHERE import_batch = OLD.batch;
+    INSERT INTO policy_changes (kind, id, card)
+        SELECT 'credential', id, card FROM credentials WHERE import_batch = OLD.batch;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER import_pending_policy_delete AFTER DELETE ON import_pending
+    FOR EACH ROW EXECUTE FUNCTION import_published();
