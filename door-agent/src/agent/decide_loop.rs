@@ -1088,4 +1088,88 @@ mod tests {
         let sent: Vec<Input> = agent.door.try_iter().map(|t| t.input).collect();
         assert_eq!(sent.len(), 1, "one opening for both: {sent:?}");
     }
+
+    /// The office needs a PIN; Ada's is 1234 and the agent has the PIN key.
+    fn pin_office(source: &mut PolicySource) {
+        use gatehouse_core::model::{PinHash, PinKey, PinVerifier};
+        source.zones[1].pin_required = true;
+        let hash = PinHash::with_salt("1234", [7; 16]).unwrap();
+        source.credentials[0].pin = Some(PinVerifier::keyed(&hash, &PinKey::from_bytes([3; 32])));
+    }
+
+    /// A card needing a PIN at a reader with a keypad is held, unrecorded, while other
+    /// cards are decided; its PIN's keys decide it; one still waiting when the loop ends
+    /// is refused `pin_required`. Keys typed with no card waiting go nowhere.
+    #[tokio::test]
+    async fn a_card_needing_a_pin_waits_for_its_keypad_while_the_loop_goes_on() {
+        use crate::reader::keypad::Key;
+        let Agent { ctx, door, _dir } = agent_with(Utc::now(), pin_office);
+        ctx.status
+            .policy
+            .set_pin_key(gatehouse_core::model::PinKey::from_bytes([3; 32]));
+        let keypads = Some(["front".to_owned()].into());
+        let pin_entry = PinEntryConfig {
+            timeout: Duration::from_secs(600),
+            keypads,
+        };
+        let ctx = Arc::new(DecideContext { pin_entry, ..ctx });
+        let (events, rx) = mpsc::channel(16);
+        let (_presence, presence_rx) = mpsc::channel(1);
+        let task = tokio::spawn(decide_loop(
+            Arc::clone(&ctx),
+            rx,
+            presence_rx,
+            CancellationToken::new(),
+        ));
+        let key = |key| ReaderEvent::Key {
+            reader: "front".into(),
+            key,
+        };
+        let wait_for = async |n: usize| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while presentations(&ctx).len() < n {
+                assert!(Instant::now() < deadline, "{n} decisions expected");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            presentations(&ctx)
+        };
+        for event in [
+            key(Key::Digit(9)),
+            key(Key::Enter),
+            ReaderEvent::Card(card("front")),
+            ReaderEvent::Card(card("back")),
+        ] {
+            events.send(event).await.unwrap();
+        }
+        // The exit is decided while the entry waits for its PIN.
+        let decided = wait_for(1).await;
+        assert_eq!(decided[0].1, Reason::Granted);
+        for k in [9, 1, 2, 3, 4] {
+            events.send(key(Key::Digit(k))).await.unwrap();
+        }
+        events.send(key(Key::Clear)).await.unwrap();
+        for k in [1, 2, 3, 4] {
+            events.send(key(Key::Digit(k))).await.unwrap();
+        }
+        events.send(key(Key::Enter)).await.unwrap();
+        let decided = wait_for(2).await;
+        assert_eq!(
+            (decided[1].0, decided[1].1),
+            (Outcome::Granted, Reason::Granted)
+        );
+        let opened = door.try_iter().count();
+        assert_eq!(opened, 2, "the exit and the entry");
+        // Left waiting when the reader closes: refused for want of its PIN.
+        events.send(ReaderEvent::Card(card("front"))).await.unwrap();
+        drop(events);
+        task.await.unwrap();
+        let decided = presentations(&ctx);
+        assert_eq!(decided.len(), 3, "{decided:?}");
+        assert_eq!(
+            (decided[2].0, decided[2].1),
+            (Outcome::Denied, Reason::PinRequired)
+        );
+        let summary = ctx.status.last_decision.lock().unwrap().clone().unwrap();
+        assert!(!summary.to_string().contains("1234"), "{summary}");
+    }
 }
