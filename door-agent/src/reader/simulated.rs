@@ -7,7 +7,7 @@
 //! [`ReadErrorKind::BadInput`] event (never quoting a PIN) and reading goes on. Used for
 //! demos (stdin) and tests.
 
-use super::keypad::{Key, Pin};
+use super::keypad::{Key, MAX_PIN_DIGITS, Pin};
 use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
 use gatehouse_core::model::normalize_card;
 use std::io::{self, BufRead, Read};
@@ -66,7 +66,10 @@ fn split_pin(line: &str) -> Result<(&str, Option<Pin>), String> {
     match head.rsplit_once(char::is_whitespace) {
         Some((rest, "pin")) => {
             // The message must not quote what was typed: it may be a PIN with a slip.
-            let pin = Pin::new(digits.to_owned()).ok_or("pin: expected 1 to 12 digits")?;
+            let pin = Some(digits)
+                .filter(|d| d.len() <= MAX_PIN_DIGITS)
+                .and_then(|d| Pin::new(d.to_owned()))
+                .ok_or("pin: expected 1 to 12 digits")?;
             Ok((rest.trim_end(), Some(pin)))
         }
         _ => Ok((line, None)),
@@ -246,6 +249,52 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_pin_line_is_the_card_then_its_keys_and_no_error_quotes_a_pin() {
+        let events = events_of(
+            b"Virtual PCD 00 00 04A1 pin 0815\nfront 04A2 pin 08x5\nfront 04A3 pin\n\
+              front 04A4 pin 0815081508150\nfront 04A5 pin 08\n",
+        );
+        let shown: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                ReaderEvent::Card(c) => format!("{} {}", c.reader, c.card),
+                ReaderEvent::Key {
+                    reader,
+                    key: Key::Digit(d),
+                } => format!("{reader} key {d}"),
+                ReaderEvent::Key { reader, key } => format!("{reader} {key:?}"),
+                ReaderEvent::ReadFailed {
+                    kind: ReadErrorKind::BadInput { line, message },
+                    ..
+                } => {
+                    assert!(!message.contains("08"), "{message}");
+                    format!("line {line} refused")
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let pcd = "Virtual PCD 00 00";
+        assert_eq!(
+            shown,
+            [
+                format!("{pcd} 04A1"),
+                format!("{pcd} key 0"),
+                format!("{pcd} key 8"),
+                format!("{pcd} key 1"),
+                format!("{pcd} key 5"),
+                format!("{pcd} Enter"),
+                "line 2 refused".into(),
+                "line 3 refused".into(),
+                "line 4 refused".into(),
+                "front 04A5".into(),
+                "front key 0".into(),
+                "front key 8".into(),
+                "front Enter".into(),
+            ]
+        );
     }
 
     #[test]

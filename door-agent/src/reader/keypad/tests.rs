@@ -327,3 +327,78 @@ fn keypad_config_names_configured_readers_once() {
         Duration::from_secs(10)
     );
 }
+
+/// The device thread on a FIFO standing in for `/dev/input/eventN` (these machines have
+/// no `/dev/uinput` to make a real one): a missing device is reported once, then read
+/// when it appears, in reads that split records; a device that goes away is reported.
+#[cfg(all(target_endian = "little", target_os = "linux"))]
+#[tokio::test]
+async fn the_device_thread_waits_for_a_missing_keypad_then_reads_it() {
+    use crate::reader::{ReadErrorKind, ReaderEvent};
+    use device::KeypadReader;
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usb-Keypad-event-kbd");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let keypad = KeypadReader {
+        retry: Duration::from_millis(20),
+        layout: evdev::Layout::Time64,
+        ..KeypadReader::new("front".into(), path.clone())
+    };
+    let handle = keypad.spawn(tx).unwrap();
+    let mut next = async || {
+        let event = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+        event.expect("an event in time").expect("the thread runs")
+    };
+    let failed = |event: ReaderEvent| match event {
+        ReaderEvent::ReadFailed {
+            reader,
+            kind: ReadErrorKind::Keypad { message },
+            ..
+        } => (reader, message),
+        other => panic!("expected a keypad failure, got {other:?}"),
+    };
+    let (reader, message) = failed(next().await);
+    assert_eq!(reader, "front");
+    assert!(message.contains("usb-Keypad-event-kbd"), "{message}");
+
+    let made = std::process::Command::new("mkfifo").arg(&path).status();
+    assert!(made.unwrap().success(), "mkfifo");
+    let bytes = recorded(Layout::Time64);
+    let fifo = path.clone();
+    let writer = std::thread::spawn(move || {
+        // Opening blocks until the thread opens its end.
+        let mut device = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        let (a, b) = bytes.split_at(100);
+        device.write_all(a).unwrap();
+        device.flush().unwrap();
+        device.write_all(b).unwrap();
+    });
+    let mut keys = Vec::new();
+    while keys.len() < 7 {
+        match next().await {
+            ReaderEvent::Key { reader, key } => {
+                assert_eq!(reader, "front");
+                keys.push(key);
+            }
+            other => panic!("a key expected (the outage is reported once): {other:?}"),
+        }
+    }
+    assert_eq!(typed(&keys), "9*1234#");
+    writer.join().unwrap();
+    let (_, message) = failed(next().await);
+    assert!(message.contains("closed"), "{message}");
+
+    // Nobody listens any more: the thread ends, once out of its open of the FIFO (a
+    // writer lets it out; `O_NONBLOCK`, 0o4000 on Linux, fails while no reader waits).
+    drop(rx);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handle.is_running() {
+        assert!(Instant::now() < deadline, "the keypad thread did not end");
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut writer = std::fs::OpenOptions::new();
+        drop(writer.write(true).custom_flags(0o4000).open(&path));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    handle.stop();
+}
