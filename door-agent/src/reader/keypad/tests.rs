@@ -402,3 +402,34 @@ async fn the_device_thread_waits_for_a_missing_keypad_then_reads_it() {
     }
     handle.stop();
 }
+
+/// The shipped configuration with its example reader and keypad uncommented loads.
+#[test]
+fn the_documented_keypad_example_loads() {
+    let shipped = include_str!("../../../../config/door-agent.toml");
+    let headers = ["[[readers]]", "[[keypad.devices]]"];
+    let keys = [
+        "name = ",
+        "door_id = ",
+        "direction = ",
+        "reader = ",
+        "path = ",
+    ];
+    let example = |line: &str| headers.contains(&line) || keys.iter().any(|k| line.starts_with(k));
+    let text: String = shipped
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(uncommented) if example(uncommented) => uncommented,
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(text.contains("\n[[keypad.devices]]\n"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("door-agent.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = crate::config::AgentConfig::load(&path).unwrap();
+    assert_eq!(config.keypad.pin_timeout_s, 10);
+    assert_eq!(config.keypad.devices.len(), 1);
+    assert_eq!(config.keypad.devices[0].reader, config.readers[0].name);
+}
