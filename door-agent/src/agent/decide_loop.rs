@@ -1157,14 +1157,14 @@ mod tests {
             (decided[1].0, decided[1].1),
             (Outcome::Granted, Reason::Granted)
         );
-        let opened = door.try_iter().count();
-        assert_eq!(opened, 2, "the exit and the entry");
         // Left waiting when the reader closes: refused for want of its PIN.
         events.send(ReaderEvent::Card(card("front"))).await.unwrap();
         drop(events);
         task.await.unwrap();
         let decided = presentations(&ctx);
         assert_eq!(decided.len(), 3, "{decided:?}");
+        let opened = door.try_iter().count();
+        assert_eq!(opened, 2, "the exit and the entry");
         assert_eq!(
             (decided[2].0, decided[2].1),
             (Outcome::Denied, Reason::PinRequired)
