@@ -36,6 +36,9 @@ pub struct AgentConfig {
     /// `[hardware]`: lock, door contact and exit button.
     #[serde(default)]
     pub hardware: HardwareConfig,
+    /// `[keypad]`: PIN keypads and the PIN timeout.
+    #[serde(default)]
+    pub keypad: crate::reader::keypad::KeypadConfig,
 }
 
 /// `[server]`.
@@ -197,6 +200,10 @@ impl AgentConfig {
                 )));
             }
         }
+        (self
+            .keypad
+            .validate(self.readers.iter().map(|r| r.name.as_str())))
+        .map_err(ConfigError)?;
         self.hardware
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;

@@ -4,11 +4,17 @@
 //! at all denies everything. Both refusals carry reason `policy_stale` (see [`verdict`]).
 //! Changes from the server's presence feed are merged into the engine state between
 //! cards; while that feed is unconfirmed, hard anti-passback is applied as soft.
+//!
+//! Card + PIN: a card the engine refuses only for want of a PIN (`pin_required`), at a
+//! reader with a keypad, is not recorded yet: it waits in [`PinEntries`] for its PIN
+//! (the loop goes on deciding other cards meanwhile) and is decided again with it, or
+//! without it once `keypad.pin_timeout_s` is up (then refused `pin_required`). The PIN
+//! goes to the engine only: it is in no log, event or status.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gatehouse_core::decide::{
@@ -26,6 +32,8 @@ use super::doors::send;
 use super::journal_cell::JournalCell;
 use super::status::StatusState;
 use crate::door::{Input, InputSink};
+use crate::reader::keypad::Pin;
+use crate::reader::keypad::entry::{PinEntries, PinEntryConfig};
 use crate::reader::{CardEvent, ReaderEvent, ReaderMap};
 
 /// The outcome and reason recorded for a presentation. `decision` is the engine's
@@ -85,6 +93,8 @@ pub struct DecideContext {
     pub stale_raised: Arc<AtomicBool>,
     /// Whether `presence_unconfirmed` has been journalled for the current period.
     pub presence_raised: AtomicBool,
+    /// Which readers take a PIN, and how long a card waits for it.
+    pub pin_entry: PinEntryConfig,
 }
 
 impl DecideContext {
@@ -174,7 +184,23 @@ impl DecideContext {
         unconfirmed
     }
 
+    /// Decides `card` at once, without a PIN.
+    #[cfg(test)]
     async fn on_card(&self, card: CardEvent, engine: &mut EngineState) {
+        self.present(card, None, None, engine).await;
+    }
+
+    /// Decides `card` with `pin`, journals the decision and tells the door. With
+    /// `entries` (a card just read, no PIN yet), a card the engine refuses only for want
+    /// of a PIN at a reader with a keypad is held there instead, unrecorded; the card it
+    /// displaces at that reader, if any, is returned, to be decided without its PIN.
+    async fn present(
+        &self,
+        card: CardEvent,
+        pin: Option<Pin>,
+        entries: Option<&mut PinEntries>,
+        engine: &mut EngineState,
+    ) -> Option<CardEvent> {
         let Some(reader) = self.readers.get(&card.reader).cloned() else {
             tracing::warn!(reader = %card.reader, "card at a reader not in the configuration");
             self.journal(DoorEvent {
@@ -186,7 +212,7 @@ impl DecideContext {
                 },
             })
             .await;
-            return;
+            return None;
         };
         let stale = self.check_stale().await;
         engine.presence_unconfirmed = self.check_presence().await;
@@ -194,7 +220,7 @@ impl DecideContext {
         let at = Utc::now();
         let presentation = Presentation {
             card: card.card.clone(),
-            pin: None,
+            pin: pin.as_ref().map(|p| p.expose().to_owned()),
             door_id: reader.door_id,
             direction: reader.direction,
             at,
@@ -214,6 +240,18 @@ impl DecideContext {
             }
             None => (None, 0, None),
         };
+        if let Some(entries) = entries
+            && decision
+                .as_ref()
+                .is_some_and(|d| d.reason == Reason::PinRequired)
+            && !deny_entry
+            && entries.has_keypad(&card.reader)
+        {
+            // Rule 10 refuses a missing PIN before it counts anything, and the rules
+            // before it only read the state: holding the card changed nothing.
+            tracing::info!(reader = %card.reader, door = %reader.door_id, "waiting for the PIN");
+            return entries.wait(card, Instant::now());
+        }
         let (outcome, reason) = verdict(decision.as_ref(), deny_entry);
         let mut record = PresentationRecord {
             reader: card.reader.clone(),
@@ -300,6 +338,15 @@ impl DecideContext {
             .last_decision
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(summary);
+        None
+    }
+
+    /// A card just read: decided, or held for its PIN (a card it displaces is decided
+    /// without one).
+    async fn on_read(&self, card: CardEvent, entries: &mut PinEntries, engine: &mut EngineState) {
+        if let Some(displaced) = self.present(card, None, Some(entries), engine).await {
+            self.present(displaced, None, None, engine).await;
+        }
     }
 }
 
@@ -319,22 +366,38 @@ pub async fn decide_loop(
     stop: CancellationToken,
 ) {
     let mut engine = EngineState::default();
+    let mut entries = PinEntries::new(ctx.pin_entry.clone());
     loop {
+        let deadline = entries.next_deadline();
+        let pin_due = tokio::time::sleep_until(
+            deadline.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std),
+        );
         let event = tokio::select! {
             // What the server knows of who is where goes in before the next card.
             biased;
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => break,
             Some(changes) = presence.recv() => {
                 for c in changes {
                     engine.learn_presence(c.holder_id, c.zone_id, c.since);
                 }
                 continue;
             }
+            () = pin_due, if deadline.is_some() => {
+                for card in entries.expired(Instant::now()) {
+                    ctx.present(card, None, None, &mut engine).await;
+                }
+                continue;
+            }
             event = events.recv() => event,
         };
-        let Some(event) = event else { return };
+        let Some(event) = event else { break };
         match event {
-            ReaderEvent::Card(card) => ctx.on_card(card, &mut engine).await,
+            ReaderEvent::Card(card) => ctx.on_read(card, &mut entries, &mut engine).await,
+            ReaderEvent::Key { reader, key } => {
+                if let Some((card, pin)) = entries.key(&reader, key, Instant::now()) {
+                    ctx.present(card, Some(pin), None, &mut engine).await;
+                }
+            }
             ReaderEvent::ReadFailed { reader, kind, .. } => {
                 tracing::warn!(reader = %reader, error = %kind, "read failed");
                 ctx.journal(DoorEvent {
@@ -351,6 +414,10 @@ pub async fn decide_loop(
             ReaderEvent::Detached { reader } => ctx.status.reader_attached(&reader, false),
             ReaderEvent::Removed { .. } => {}
         }
+    }
+    // A card still waiting for its PIN is refused for want of it, and recorded.
+    for card in entries.drain() {
+        ctx.present(card, None, None, &mut engine).await;
     }
 }
 
@@ -510,6 +577,14 @@ mod tests {
         }
     }
 
+    /// No reader takes a PIN: a card needing one is refused at once.
+    fn no_keypads() -> PinEntryConfig {
+        PinEntryConfig {
+            timeout: Duration::from_secs(10),
+            keypads: Some(Default::default()),
+        }
+    }
+
     struct Agent {
         ctx: DecideContext,
         door: std::sync::mpsc::Receiver<TimedInput>,
@@ -567,6 +642,7 @@ mod tests {
             status,
             stale_raised: Arc::new(AtomicBool::new(false)),
             presence_raised: AtomicBool::new(false),
+            pin_entry: no_keypads(),
         };
         Agent {
             ctx,
@@ -810,6 +886,7 @@ mod tests {
             journal: Arc::clone(&agent.ctx.journal),
             stale_raised: Arc::new(AtomicBool::new(false)),
             presence_raised: AtomicBool::new(false),
+            pin_entry: no_keypads(),
         }
     }
 
@@ -1010,5 +1087,89 @@ mod tests {
         assert_eq!(engine.presence[&ADA].zone_id, OFFICE);
         let sent: Vec<Input> = agent.door.try_iter().map(|t| t.input).collect();
         assert_eq!(sent.len(), 1, "one opening for both: {sent:?}");
+    }
+
+    /// The office needs a PIN; Ada's is 1234 and the agent has the PIN key.
+    fn pin_office(source: &mut PolicySource) {
+        use gatehouse_core::model::{PinHash, PinKey, PinVerifier};
+        source.zones[1].pin_required = true;
+        let hash = PinHash::with_salt("1234", [7; 16]).unwrap();
+        source.credentials[0].pin = Some(PinVerifier::keyed(&hash, &PinKey::from_bytes([3; 32])));
+    }
+
+    /// A card needing a PIN at a reader with a keypad is held, unrecorded, while other
+    /// cards are decided; its PIN's keys decide it; one still waiting when the loop ends
+    /// is refused `pin_required`. Keys typed with no card waiting go nowhere.
+    #[tokio::test]
+    async fn a_card_needing_a_pin_waits_for_its_keypad_while_the_loop_goes_on() {
+        use crate::reader::keypad::Key;
+        let Agent { ctx, door, _dir } = agent_with(Utc::now(), pin_office);
+        ctx.status
+            .policy
+            .set_pin_key(gatehouse_core::model::PinKey::from_bytes([3; 32]));
+        let keypads = Some(["front".to_owned()].into());
+        let pin_entry = PinEntryConfig {
+            timeout: Duration::from_secs(600),
+            keypads,
+        };
+        let ctx = Arc::new(DecideContext { pin_entry, ..ctx });
+        let (events, rx) = mpsc::channel(16);
+        let (_presence, presence_rx) = mpsc::channel(1);
+        let task = tokio::spawn(decide_loop(
+            Arc::clone(&ctx),
+            rx,
+            presence_rx,
+            CancellationToken::new(),
+        ));
+        let key = |key| ReaderEvent::Key {
+            reader: "front".into(),
+            key,
+        };
+        let wait_for = async |n: usize| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while presentations(&ctx).len() < n {
+                assert!(Instant::now() < deadline, "{n} decisions expected");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            presentations(&ctx)
+        };
+        for event in [
+            key(Key::Digit(9)),
+            key(Key::Enter),
+            ReaderEvent::Card(card("front")),
+            ReaderEvent::Card(card("back")),
+        ] {
+            events.send(event).await.unwrap();
+        }
+        // The exit is decided while the entry waits for its PIN.
+        let decided = wait_for(1).await;
+        assert_eq!(decided[0].1, Reason::Granted);
+        for k in [9, 1, 2, 3, 4] {
+            events.send(key(Key::Digit(k))).await.unwrap();
+        }
+        events.send(key(Key::Clear)).await.unwrap();
+        for k in [1, 2, 3, 4] {
+            events.send(key(Key::Digit(k))).await.unwrap();
+        }
+        events.send(key(Key::Enter)).await.unwrap();
+        let decided = wait_for(2).await;
+        assert_eq!(
+            (decided[1].0, decided[1].1),
+            (Outcome::Granted, Reason::Granted)
+        );
+        // Left waiting when the reader closes: refused for want of its PIN.
+        events.send(ReaderEvent::Card(card("front"))).await.unwrap();
+        drop(events);
+        task.await.unwrap();
+        let decided = presentations(&ctx);
+        assert_eq!(decided.len(), 3, "{decided:?}");
+        let opened = door.try_iter().count();
+        assert_eq!(opened, 2, "the exit and the entry");
+        assert_eq!(
+            (decided[2].0, decided[2].1),
+            (Outcome::Denied, Reason::PinRequired)
+        );
+        let summary = ctx.status.last_decision.lock().unwrap().clone().unwrap();
+        assert!(!summary.to_string().contains("1234"), "{summary}");
     }
 }

@@ -48,6 +48,8 @@ use uuid::Uuid;
 
 use crate::config::{AgentConfig, ReaderKind};
 use crate::door::{DoorMachine, DoorMode, DoorTiming, HardwareConfig};
+use crate::reader::keypad::device::KeypadReader;
+use crate::reader::keypad::entry::PinEntryConfig;
 use crate::reader::{CardReader, ReaderMap};
 use credential::{Credential, load_pin_key, pin_key_path};
 use decide_loop::DecideContext;
@@ -232,10 +234,11 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             doors::stdin::split_stdin(sims, pipe_tx)?;
             let reader =
                 crate::reader::simulated::SimulatedReader::new(std::io::BufReader::new(pipe_rx));
-            Box::new(reader).spawn(reader_tx)?
+            Box::new(reader).spawn(reader_tx.clone())?
         }
-        ReaderKind::Pcsc => spawn_pcsc(&config, reader_tx)?,
+        ReaderKind::Pcsc => spawn_pcsc(&config, reader_tx.clone())?,
     };
+    let _keypads = spawn_keypads(&config, &reader_tx)?;
 
     let ctx = Arc::new(DecideContext {
         readers: ReaderMap::new(config.readers.clone()).map_err(|e| anyhow!("readers: {e}"))?,
@@ -247,6 +250,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         status: Arc::clone(&status),
         stale_raised: Arc::new(AtomicBool::new(false)),
         presence_raised: AtomicBool::new(false),
+        pin_entry: pin_entry(&config),
     });
     tasks.spawn(decide_loop::decide_loop(
         Arc::clone(&ctx),
@@ -356,6 +360,33 @@ async fn follow_policy(
         // republished policy wakes this loop, which sends it to the door).
         ctx.status.policy.expire_overrides(Utc::now());
     }
+}
+
+/// Which readers take a PIN: those with a keypad device, and every reader when cards
+/// come from standard input (where `<reader> <card> pin <digits>` types it).
+fn pin_entry(config: &AgentConfig) -> PinEntryConfig {
+    let keypads = (config.reader.kind != ReaderKind::Simulated).then(|| {
+        (config.keypad.devices.iter())
+            .map(|d| d.reader.clone())
+            .collect()
+    });
+    PinEntryConfig {
+        timeout: config.keypad.pin_timeout(),
+        keypads,
+    }
+}
+
+/// Starts a thread per `[[keypad.devices]]` entry; a missing device is retried there.
+fn spawn_keypads(
+    config: &AgentConfig,
+    events: &mpsc::Sender<crate::reader::ReaderEvent>,
+) -> anyhow::Result<Vec<crate::reader::ReaderHandle>> {
+    let mut handles = Vec::new();
+    for device in &config.keypad.devices {
+        let keypad = KeypadReader::new(device.reader.clone(), device.path.clone());
+        handles.push(keypad.spawn(events.clone())?);
+    }
+    Ok(handles)
 }
 
 #[cfg(feature = "pcsc")]

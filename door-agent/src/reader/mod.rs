@@ -5,9 +5,13 @@
 //! Several physical readers may share one `CardReader`; each event names its reader, and
 //! the agent maps that name to a door and direction with [`ReaderMap`].
 //!
-//! - [`simulated`]: lines `<reader-name> <hex-card>` from any `BufRead` (stdin in the agent).
+//! - [`simulated`]: lines `<reader-name> <hex-card>` from any `BufRead` (stdin in the agent),
+//!   and `<reader-name> <hex-card> pin <digits>` for card + PIN.
 //! - `pcsc` (cargo feature `pcsc`): real readers through pcsc-lite.
+//! - [`keypad`]: PIN keypads beside the readers (USB keypads through evdev); their key
+//!   presses come in as [`ReaderEvent::Key`] of their reader.
 
+pub mod keypad;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod simulated;
@@ -63,6 +67,11 @@ pub enum ReadErrorKind {
         /// What is wrong with it.
         message: String,
     },
+    /// A PIN keypad's device is missing or failed (it is opened again until it is back).
+    Keypad {
+        /// What happened.
+        message: String,
+    },
 }
 
 impl fmt::Display for ReadErrorKind {
@@ -73,6 +82,7 @@ impl fmt::Display for ReadErrorKind {
             Self::Mute => f.write_str("card is mute (no ATR)"),
             Self::Pcsc { message } => write!(f, "PC/SC: {message}"),
             Self::BadInput { line, message } => write!(f, "input line {line}: {message}"),
+            Self::Keypad { message } => f.write_str(message),
         }
     }
 }
@@ -107,6 +117,13 @@ pub enum ReaderEvent {
     Detached {
         /// The reader's name.
         reader: String,
+    },
+    /// A key pressed on the PIN keypad of a reader (`Debug` shows no digit).
+    Key {
+        /// The reader the keypad belongs to.
+        reader: String,
+        /// The key.
+        key: keypad::Key,
     },
 }
 

@@ -1,9 +1,13 @@
 //! The simulated reader: one card presentation per input line, `<reader-name> <hex-card>`
-//! (the name may contain spaces: the card is the last word). Blank lines and lines
-//! starting with `#` are skipped; anything else that does not parse is reported as a
-//! [`ReadErrorKind::BadInput`] event and reading goes on. Used for demos (stdin) and
-//! tests.
+//! (the name may contain spaces: the card is the last word), or `<reader-name> <hex-card>
+//! pin <digits>` for a card and its PIN at once: the card, then the digits and Enter as
+//! keys of that reader's keypad (see [`super::keypad`]), as a real keypad sends them.
+//! `pin` as the last word but one always means a PIN. Blank lines and lines starting
+//! with `#` are skipped; anything else that does not parse is reported as a
+//! [`ReadErrorKind::BadInput`] event (never quoting a PIN) and reading goes on. Used for
+//! demos (stdin) and tests.
 
+use super::keypad::{Key, MAX_PIN_DIGITS, Pin};
 use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
 use gatehouse_core::model::normalize_card;
 use std::io::{self, BufRead, Read};
@@ -34,17 +38,65 @@ impl SimulatedReader<io::BufReader<io::Stdin>> {
     }
 }
 
+/// One presentation: reader name, normalised card, and the PIN typed with it.
+pub type Presented = (String, String, Option<Pin>);
+
 /// Parses one input line: `Ok(None)` for a blank or comment line.
-pub fn parse_line(line: &str) -> Result<Option<(String, String)>, String> {
+pub fn parse_line(line: &str) -> Result<Option<Presented>, String> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
     }
+    let (line, pin) = split_pin(line)?;
     let Some((reader, card)) = line.rsplit_once(char::is_whitespace) else {
-        return Err("expected `<reader-name> <hex-card>`".into());
+        return Err(
+            "expected `<reader-name> <hex-card>` or `<reader-name> <hex-card> pin <digits>`".into(),
+        );
     };
     let card = normalize_card(card).map_err(|e| format!("card {card:?}: {e}"))?;
-    Ok(Some((reader.trim_end().to_owned(), card)))
+    Ok(Some((reader.trim_end().to_owned(), card, pin)))
+}
+
+/// Splits ` pin <digits>` off the end of `line`, if it is there.
+fn split_pin(line: &str) -> Result<(&str, Option<Pin>), String> {
+    let Some((head, digits)) = line.rsplit_once(char::is_whitespace) else {
+        return Ok((line, None));
+    };
+    let head = head.trim_end();
+    match head.rsplit_once(char::is_whitespace) {
+        Some((rest, "pin")) => {
+            // The message must not quote what was typed: it may be a PIN with a slip.
+            let pin = Some(digits)
+                .filter(|d| d.len() <= MAX_PIN_DIGITS)
+                .and_then(|d| Pin::new(d.to_owned()))
+                .ok_or("pin: expected 1 to 12 digits")?;
+            Ok((rest.trim_end(), Some(pin)))
+        }
+        _ => Ok((line, None)),
+    }
+}
+
+/// The events of one presentation: the card, then its PIN's keys and Enter.
+fn presentation_events((reader, card, pin): Presented, at: Instant) -> Vec<ReaderEvent> {
+    let keys = pin
+        .as_ref()
+        .map(|p| p.expose().bytes().map(|b| Key::Digit(b - b'0')))
+        .into_iter()
+        .flatten()
+        .chain(pin.as_ref().map(|_| Key::Enter));
+    let keys: Vec<ReaderEvent> = keys
+        .map(|key| ReaderEvent::Key {
+            reader: reader.clone(),
+            key,
+        })
+        .collect();
+    let card = ReaderEvent::Card(CardEvent {
+        reader,
+        card,
+        at,
+        exchange: Duration::ZERO,
+    });
+    std::iter::once(card).chain(keys).collect()
 }
 
 /// Reads one line of at most [`MAX_LINE`] bytes into `buf` (without the newline).
@@ -98,24 +150,21 @@ impl<R: BufRead + Send + 'static> SimulatedReader<R> {
                     return;
                 }
             };
-            let event = match parsed {
+            let sent = match parsed {
                 Ok(None) => continue,
-                Ok(Some((reader, card))) => ReaderEvent::Card(CardEvent {
-                    reader,
-                    card,
-                    at,
-                    exchange: Duration::ZERO,
-                }),
-                Err(message) => failed(
+                Ok(Some(presented)) => presentation_events(presented, at),
+                Err(message) => vec![failed(
                     ReadErrorKind::BadInput {
                         line: line_no,
                         message,
                     },
                     at,
-                ),
+                )],
             };
-            if stop.load(Ordering::SeqCst) || events.blocking_send(event).is_err() {
-                return;
+            for event in sent {
+                if stop.load(Ordering::SeqCst) || events.blocking_send(event).is_err() {
+                    return;
+                }
             }
         }
     }
@@ -160,12 +209,15 @@ mod tests {
 
     #[test]
     fn parses_names_with_spaces_and_normalises_cards() {
+        let parsed = parse_line("  Virtual PCD 00 00   04:a1:b2 \r")
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            parse_line("  Virtual PCD 00 00   04:a1:b2 \r").unwrap(),
-            Some(("Virtual PCD 00 00".into(), "04A1B2".into()))
+            (parsed.0.as_str(), parsed.1.as_str(), parsed.2.is_none()),
+            ("Virtual PCD 00 00", "04A1B2", true)
         );
-        assert_eq!(parse_line("# comment").unwrap(), None);
-        assert_eq!(parse_line("   ").unwrap(), None);
+        assert!(parse_line("# comment").unwrap().is_none());
+        assert!(parse_line("   ").unwrap().is_none());
         assert!(parse_line("lonely").is_err());
         assert!(parse_line("front 0G").is_err());
         assert!(parse_line("front ABC").is_err());
@@ -197,6 +249,52 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_pin_line_is_the_card_then_its_keys_and_no_error_quotes_a_pin() {
+        let events = events_of(
+            b"Virtual PCD 00 00 04A1 pin 0815\nfront 04A2 pin 08x5\nfront 04A3 pin\n\
+              front 04A4 pin 0815081508150\nfront 04A5 pin 08\n",
+        );
+        let shown: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                ReaderEvent::Card(c) => format!("{} {}", c.reader, c.card),
+                ReaderEvent::Key {
+                    reader,
+                    key: Key::Digit(d),
+                } => format!("{reader} key {d}"),
+                ReaderEvent::Key { reader, key } => format!("{reader} {key:?}"),
+                ReaderEvent::ReadFailed {
+                    kind: ReadErrorKind::BadInput { line, message },
+                    ..
+                } => {
+                    assert!(!message.contains("08"), "{message}");
+                    format!("line {line} refused")
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let pcd = "Virtual PCD 00 00";
+        assert_eq!(
+            shown,
+            [
+                format!("{pcd} 04A1"),
+                format!("{pcd} key 0"),
+                format!("{pcd} key 8"),
+                format!("{pcd} key 1"),
+                format!("{pcd} key 5"),
+                format!("{pcd} Enter"),
+                "line 2 refused".into(),
+                "line 3 refused".into(),
+                "line 4 refused".into(),
+                "front 04A5".into(),
+                "front key 0".into(),
+                "front key 8".into(),
+                "front Enter".into(),
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent_e2e;
+mod agent_pin_e2e;
 mod audit_cli;
 mod console_admin_model;
 mod console_admin_people;

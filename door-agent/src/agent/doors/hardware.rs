@@ -120,6 +120,7 @@ mod tests {
             reader: Default::default(),
             readers: vec![],
             hardware,
+            keypad: Default::default(),
         }
     }
 

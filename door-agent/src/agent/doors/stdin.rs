@@ -1,6 +1,7 @@
 //! The simulated door inputs: `contact <door-id> open|closed`, `exit <door-id>` and
 //! `tamper <door-id> open|closed` lines on standard input, split off before the
-//! simulated card reader sees the rest.
+//! simulated card reader sees the rest (card lines, and card + PIN lines, which are
+//! passed on whole and never logged here).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
