@@ -92,8 +92,8 @@ impl Direction {
     }
 }
 
-/// One card presentation at a reader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One card presentation at a reader. Its `Debug` never shows the PIN.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Presentation {
     /// Card identifier (normalised; a non-normalised one is normalised on a miss).
@@ -106,6 +106,18 @@ pub struct Presentation {
     pub direction: Direction,
     /// When (UTC).
     pub at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Presentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presentation")
+            .field("card", &self.card)
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
+            .field("door_id", &self.door_id)
+            .field("direction", &self.direction)
+            .field("at", &self.at)
+            .finish()
+    }
 }
 
 /// What the door does.

@@ -362,3 +362,13 @@ fn checks_keep_their_positions_and_names() {
         .collect();
     assert_eq!(names, WIRE_CHECKS);
 }
+
+#[test]
+fn a_presentations_debug_shows_no_pin() {
+    let shown = format!("{:?}", presentation(ALICE_CARD, DOOR, NOON, Some("917364")));
+    assert!(!shown.contains("917364"), "{shown}");
+    assert!(
+        shown.contains("<redacted>") && shown.contains(ALICE_CARD),
+        "{shown}"
+    );
+}
