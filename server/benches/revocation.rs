@@ -1,0 +1,297 @@
+//! Revocation → door: the time from a credential revoked through the API to an agent
+//! holding a policy in which it is revoked, with signed deltas and, in the same run, with
+//! whole snapshots (the agent before deltas) as the baseline.
+//!
+//! `cargo bench -p gatehouse-server --bench revocation` (sizes from
+//! `GATEHOUSE_BENCH_SIZES`, default `1000,250000`; revocations per mode from
+//! `GATEHOUSE_BENCH_RUNS`, default 10).
+//!
+//! The real `gatehouse serve` of this build on a SQLite file; N people with a card each
+//! come in through the HR import before it starts (one site, one door). The agent is
+//! simulated in the bench by what the door agent does with an answer: it long-polls
+//! `GET /agent/policy` (`after_version`, `wait_s=25`, and `delta=true` in delta mode),
+//! verifies the signed delta against the policy in hand and applies it in place, or
+//! verifies and loads a whole snapshot. Each revocation is timed from just before the
+//! `PATCH` to the moment the agent's policy shows the credential revoked.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::VerifyingKey;
+use gatehouse_core::model::CredentialState;
+use gatehouse_core::policy::{DeltaBase, Policy, SignedDelta, SignedSnapshot};
+use gatehouse_core::protocol::{FORMAT_DELTA, POLICY_FORMAT_HEADER};
+use gatehouse_server::import::import_people;
+use gatehouse_server::store::{Actor, DatabaseSettings, Store};
+use serde_json::{Value, json};
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Notify};
+use uuid::Uuid;
+
+mod support;
+use support::agents::Api;
+use support::site::site_with_doors;
+use support::{Result, Server, env_list, env_number, percentile, text};
+
+const IMPORT_CHUNK: usize = 500_000;
+
+/// What the simulated agent holds.
+struct Held {
+    policy: Policy,
+    version: u64,
+    sites: Vec<Uuid>,
+}
+
+/// The agent's last answer: its size and how long verifying and applying it took.
+#[derive(Default, Clone, Copy)]
+struct Applied {
+    bytes: usize,
+    apply_ms: f64,
+}
+
+struct Agent {
+    held: Mutex<Held>,
+    last: Mutex<Applied>,
+    changed: Notify,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let sizes = env_list("GATEHOUSE_BENCH_SIZES", &[1_000, 250_000])?;
+    let runs = env_number("GATEHOUSE_BENCH_RUNS", 10)?;
+    let mut table = String::new();
+    for n in sizes {
+        for delta in [true, false] {
+            table.push_str(&run(n, runs, delta).await?);
+        }
+    }
+    println!();
+    println!(
+        "| credentials | agent takes | revocation → agent p50 | p99 | max | answer size | agent verify + apply |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    print!("{table}");
+    Ok(())
+}
+
+async fn run(n: usize, runs: usize, delta: bool) -> Result<String> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+    let door = populate(&url, n).await?;
+    let server = Server::start(dir.path(), &url)?;
+    server.wait_ready().await?;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("{}/api/v1", server.base_url),
+    };
+    let admin = api.login().await?;
+    let token = enrol(&api, &admin, door).await?;
+    let key = policy_key(&api).await?;
+    let credentials = api
+        .get(&format!("/credentials?limit={runs}"), &admin)
+        .await?;
+    let ids: Vec<String> = (credentials["items"].as_array().into_iter().flatten())
+        .map(|c| text(&c["id"]))
+        .collect::<Result<_>>()?;
+
+    let agent = Arc::new(Agent {
+        held: Mutex::new(snapshot(&api, &token, &key, "wait_s=0").await?.0),
+        last: Mutex::default(),
+        changed: Notify::new(),
+    });
+    let polling = tokio::spawn(poll(api.clone(), token, key, agent.clone(), delta));
+
+    let mut times = Vec::new();
+    let mut sizes = Vec::new();
+    let mut applies = Vec::new();
+    for id in ids.iter().take(runs) {
+        let credential: Uuid = id.parse()?;
+        let started = Instant::now();
+        let path = format!("{}/credentials/{id}", api.base);
+        (api.client.patch(path).bearer_auth(&admin))
+            .json(&json!({"state": "revoked"}))
+            .send()
+            .await?
+            .error_for_status()?;
+        loop {
+            let notified = agent.changed.notified();
+            let held = agent.held.lock().await;
+            let revoked = held
+                .policy
+                .credential(credential)
+                .is_some_and(|c| c.state == CredentialState::Revoked);
+            drop(held);
+            if revoked {
+                break;
+            }
+            tokio::time::timeout(Duration::from_secs(120), notified)
+                .await
+                .map_err(|_| "the agent did not see the revocation within 120 s")?;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        let last = *agent.last.lock().await;
+        sizes.push(last.bytes as f64);
+        applies.push(last.apply_ms);
+    }
+    polling.abort();
+    server.stop()?;
+    for list in [&mut times, &mut sizes, &mut applies] {
+        list.sort_by(f64::total_cmp);
+    }
+    let mut row = String::new();
+    writeln!(
+        row,
+        "| {n} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {:.1} ms |",
+        if delta { "deltas" } else { "snapshots" },
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times.last().copied().unwrap_or(0.0),
+        size(percentile(&sizes, 0.5)),
+        percentile(&applies, 0.5),
+    )?;
+    eprint!("{row}");
+    Ok(row)
+}
+
+fn size(bytes: f64) -> String {
+    if bytes >= 1048576.0 {
+        format!("{:.1} MiB", bytes / 1048576.0)
+    } else {
+        format!("{:.1} KiB", bytes / 1024.0)
+    }
+}
+
+/// A site with one door and `n` people with a card each; the door's id.
+async fn populate(url: &str, n: usize) -> Result<Uuid> {
+    let store = Store::open(&DatabaseSettings {
+        url: url.to_owned(),
+        max_connections: 5,
+    })
+    .await?;
+    let (_, doors) = site_with_doors(&store, 1).await?;
+    let started = Instant::now();
+    for first in (0..n).step_by(IMPORT_CHUNK) {
+        let mut csv = String::from("external_id,name,kind,clearance,card\n");
+        for p in first..(first + IMPORT_CHUNK).min(n) {
+            writeln!(
+                csv,
+                "E{p},Person {p},staff,1,{:014X}",
+                0x04_0000_0000_0000usize + p
+            )?;
+        }
+        import_people(&store, csv.into_bytes(), &Actor::cli(), Arc::new(()))
+            .await
+            .map_err(|e| format!("import: {e:?}"))?;
+    }
+    eprintln!(
+        "{n} people imported in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    doors.first().copied().ok_or_else(|| "no door".into())
+}
+
+async fn enrol(api: &Api, admin: &str, door: Uuid) -> Result<String> {
+    let body = json!({"name": "bench agent", "door_ids": [door]});
+    let agent = api.post("/agents", admin, body).await?;
+    let answer: Value = (api.client.post(format!("{}/agent/enroll", api.base)))
+        .json(&json!({"code": agent["enrollment_code"]}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    text(&answer["token"])
+}
+
+async fn policy_key(api: &Api) -> Result<VerifyingKey> {
+    let answer: Value = (api.client.get(format!("{}/policy/public-key", api.base)))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let bytes: [u8; 32] = STANDARD
+        .decode(text(&answer["public_key"])?)?
+        .try_into()
+        .map_err(|_| "a public key of the wrong length")?;
+    Ok(VerifyingKey::from_bytes(&bytes)?)
+}
+
+/// A whole snapshot, verified and loaded: what the agent holds, and its answer's size.
+async fn snapshot(
+    api: &Api,
+    token: &str,
+    key: &VerifyingKey,
+    query: &str,
+) -> Result<(Held, usize)> {
+    let bytes = (api.client.get(format!("{}/agent/policy?{query}", api.base)))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let envelope = SignedSnapshot::from_bytes(&bytes)?;
+    let held = Held {
+        policy: envelope.verify(key, 0)?,
+        version: envelope.version,
+        sites: envelope.site_ids,
+    };
+    Ok((held, bytes.len()))
+}
+
+/// The agent's long-poll: each answer verified and applied (a delta) or loaded (a
+/// snapshot), then the bench is told.
+async fn poll(
+    api: Api,
+    token: String,
+    key: VerifyingKey,
+    agent: Arc<Agent>,
+    delta: bool,
+) -> Result<()> {
+    loop {
+        let version = agent.held.lock().await.version;
+        let query = format!("after_version={version}&wait_s=25&delta={delta}");
+        let answer = (api.client.get(format!("{}/agent/policy?{query}", api.base)))
+            .bearer_auth(&token)
+            .timeout(Duration::from_secs(40))
+            .send()
+            .await?
+            .error_for_status()?;
+        if answer.status() == reqwest::StatusCode::NO_CONTENT {
+            continue;
+        }
+        let is_delta = answer
+            .headers()
+            .get(POLICY_FORMAT_HEADER)
+            .is_some_and(|f| f.as_bytes() == FORMAT_DELTA.as_bytes());
+        let bytes = answer.bytes().await?;
+        let started = Instant::now();
+        let mut held = agent.held.lock().await;
+        if is_delta {
+            let signed = SignedDelta::from_bytes(&bytes)?;
+            let base = DeltaBase {
+                version: held.version,
+                site_ids: &held.sites,
+            };
+            let changes = signed.verify(&key, base)?;
+            held.policy.apply(&changes)?;
+            held.version = signed.version;
+        } else {
+            let envelope = SignedSnapshot::from_bytes(&bytes)?;
+            *held = Held {
+                policy: envelope.verify(&key, held.version)?,
+                version: envelope.version,
+                sites: envelope.site_ids,
+            };
+        }
+        let apply_ms = started.elapsed().as_secs_f64() * 1e3;
+        drop(held);
+        *agent.last.lock().await = Applied {
+            bytes: bytes.len(),
+            apply_ms,
+        };
+        agent.changed.notify_waiters();
+    }
+}
