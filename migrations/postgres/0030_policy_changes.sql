@@ -22,52 +22,76 @@ CREATE INDEX policy_changes_version ON policy_changes (version);
 ALTER TABLE policy_state ADD COLUMN changes_from BIGINT NOT NULL DEFAULT 1;
 UPDATE policy_state SET changes_from = version;
 
--- One trigger function for every table: the kind, the key column and (credentials) the
--- card column come as arguments; an update that moves the key or card logs both.
-CREATE FUNCTION policy_change() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    new_row jsonb;
-    old_row jsonb;
-    card_column text := NULLIF(TG_ARGV[2], '');
+-- One trigger function per key column (the kind comes as the argument); credentials
+-- also log their card. An update that moves the key or card logs both. Plain field
+-- access, no row-to-JSON conversion: a large import fires these for every row.
+CREATE FUNCTION policy_change_by_id() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'DELETE' THEN
-        new_row := to_jsonb(NEW);
-        INSERT INTO policy_changes (kind, id, card) VALUES (TG_ARGV[0],
-            (new_row ->> TG_ARGV[1])::uuid, new_row ->> card_column);
+        INSERT INTO policy_changes (kind, id) VALUES (TG_ARGV[0], NEW.id);
     END IF;
-    IF TG_OP <> 'INSERT' THEN
-        old_row := to_jsonb(OLD);
-        IF new_row IS NULL OR (old_row ->> TG_ARGV[1]) IS DISTINCT FROM (new_row ->> TG_ARGV[1])
-            OR (old_row ->> card_column) IS DISTINCT FROM (new_row ->> card_column) THEN
-            INSERT INTO policy_changes (kind, id, card) VALUES (TG_ARGV[0],
-                (old_row ->> TG_ARGV[1])::uuid, old_row ->> card_column);
-        END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id) THEN
+        INSERT INTO policy_changes (kind, id) VALUES (TG_ARGV[0], OLD.id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION policy_change_by_person_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO policy_changes (kind, id) VALUES (TG_ARGV[0], NEW.person_id);
+    END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.person_id IS DISTINCT FROM NEW.person_id) THEN
+        INSERT INTO policy_changes (kind, id) VALUES (TG_ARGV[0], OLD.person_id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION policy_change_by_visit_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO policy_changes (kind, id) VALUES (TG_ARGV[0], NEW.visit_id);
+    END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.visit_id IS DISTINCT FROM NEW.visit_id) THEN
+        INSERT INTO policy_changes (kind, id) VALUES (TG_ARGV[0], OLD.visit_id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION policy_change_credential() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO policy_changes (kind, id, card) VALUES ('credential', NEW.id, NEW.card);
+    END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.id IS DISTINCT FROM NEW.id
+            OR OLD.card IS DISTINCT FROM NEW.card)) THEN
+        INSERT INTO policy_changes (kind, id, card) VALUES ('credential', OLD.id, OLD.card);
     END IF;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER sites_policy_change AFTER INSERT OR UPDATE OR DELETE ON sites
-    FOR EACH ROW EXECUTE FUNCTION policy_change('site', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('site');
 CREATE TRIGGER zones_policy_change AFTER INSERT OR UPDATE OR DELETE ON zones
-    FOR EACH ROW EXECUTE FUNCTION policy_change('zone', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('zone');
 CREATE TRIGGER doors_policy_change AFTER INSERT OR UPDATE OR DELETE ON doors
-    FOR EACH ROW EXECUTE FUNCTION policy_change('door', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('door');
 CREATE TRIGGER schedules_policy_change AFTER INSERT OR UPDATE OR DELETE ON schedules
-    FOR EACH ROW EXECUTE FUNCTION policy_change('schedule', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('schedule');
 CREATE TRIGGER people_policy_change AFTER INSERT OR UPDATE OR DELETE ON people
-    FOR EACH ROW EXECUTE FUNCTION policy_change('person', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('person');
 CREATE TRIGGER vetting_records_policy_change AFTER INSERT OR UPDATE OR DELETE ON vetting_records
-    FOR EACH ROW EXECUTE FUNCTION policy_change('person', 'person_id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_person_id('person');
 CREATE TRIGGER group_members_policy_change AFTER INSERT OR UPDATE OR DELETE ON group_members
-    FOR EACH ROW EXECUTE FUNCTION policy_change('person', 'person_id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_person_id('person');
 CREATE TRIGGER visits_policy_change AFTER INSERT OR UPDATE OR DELETE ON visits
-    FOR EACH ROW EXECUTE FUNCTION policy_change('visit', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('visit');
 CREATE TRIGGER visit_zones_policy_change AFTER INSERT OR UPDATE OR DELETE ON visit_zones
-    FOR EACH ROW EXECUTE FUNCTION policy_change('visit', 'visit_id', '');
-CREATE TRIGGER credentials_policy_change AFTER INSERT OR UPDATE OR DELETE ON credentials
-    FOR EACH ROW EXECUTE FUNCTION policy_change('credential', 'id', 'card');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_visit_id('visit');
 CREATE TRIGGER grants_policy_change AFTER INSERT OR UPDATE OR DELETE ON grants
-    FOR EACH ROW EXECUTE FUNCTION policy_change('grant', 'id', '');
+    FOR EACH ROW EXECUTE FUNCTION policy_change_by_id('grant');
+CREATE TRIGGER credentials_policy_change AFTER INSERT OR UPDATE OR DELETE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION policy_change_credential();
 
 -- Publishing an import makes its rows visible without touching them: log them then.
 CREATE FUNCTION import_published() RETURNS trigger LANGUAGE plpgsql AS $$
