@@ -14,7 +14,8 @@ pub use error::PolicyError;
 pub use signed_delta::{DeltaBase, SignedDelta};
 
 pub use snapshot::{
-    SignedSnapshot, SnapshotError, generate_key, key_id, sign, sign_at, verify_and_load,
+    LoadedSnapshot, SignedSnapshot, SnapshotError, generate_key, key_id, load_snapshot, sign,
+    sign_at, verify_and_load,
 };
 
 use crate::model::{
@@ -275,6 +276,18 @@ impl Policy {
         self
     }
 
+    /// Sets door `id`'s mode in place (see [`Policy::with_door_mode`]); returns the mode
+    /// it had, `None` for a door not in the policy.
+    pub fn set_door_mode(
+        &mut self,
+        id: Uuid,
+        mode: crate::model::DoorMode,
+    ) -> Option<crate::model::DoorMode> {
+        let at = find_id(&self.doors, &self.source.doors, &self.hasher, id)?;
+        let door = self.source.doors.get_mut(at)?;
+        Some(std::mem::replace(&mut door.mode, mode))
+    }
+
     /// A person by id.
     pub fn person(&self, id: Uuid) -> Option<&Person> {
         let records = &self.source.people;
@@ -337,6 +350,16 @@ impl Policy {
     pub fn with_pin_key(mut self, key: PinKey) -> Self {
         self.pin_key = Some(key);
         self
+    }
+
+    /// Gives the PIN key in place (see [`Policy::with_pin_key`]).
+    pub fn set_pin_key(&mut self, key: PinKey) {
+        self.pin_key = Some(key);
+    }
+
+    /// Names the version in place (see [`Policy::with_version`]).
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
     }
 
     /// Names the policy version (the server's counter; a snapshot's own version).
