@@ -159,11 +159,9 @@ impl<R: Read> Window<R> {
             // A record larger than the window: double it.
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        let read = self
-            .reader
-            .read(&mut self.buf[self.end..])
-            .map_err(malformed)?;
-        self.hash.update(&self.buf[self.end..self.end + read]);
+        let free = self.buf.get_mut(self.end..).unwrap_or_default();
+        let read = self.reader.read(free).map_err(malformed)?;
+        self.hash.update(free.get(..read).unwrap_or_default());
         self.end += read;
         self.eof = read == 0;
         Ok(read > 0)
@@ -171,7 +169,8 @@ impl<R: Read> Window<R> {
 
     fn next<T: DeserializeOwned>(&mut self) -> Result<T, SnapshotError> {
         loop {
-            let error = match postcard::take_from_bytes::<T>(&self.buf[self.start..self.end]) {
+            let window = self.buf.get(self.start..self.end).unwrap_or_default();
+            let error = match postcard::take_from_bytes::<T>(window) {
                 Ok((value, rest)) => {
                     self.start = self.end - rest.len();
                     return Ok(value);
