@@ -98,7 +98,7 @@ pub fn load_snapshot<R: Read + Seek>(
 
     file.seek(SeekFrom::Start(head_len as u64))
         .map_err(malformed)?;
-    let mut payload = Window::new(file.take(head.payload_len));
+    let mut payload = Window::new(file.take(head.payload_len), head.payload_len);
     let source = payload.source();
     let digest = payload.finish()?;
     let message = signed_message_for(
@@ -134,11 +134,14 @@ struct Window<R> {
     hash: Sha256,
     /// Whether the reader is at the payload's end.
     eof: bool,
+    /// Payload bytes not read yet.
+    left: u64,
 }
 
 impl<R: Read> Window<R> {
-    fn new(reader: R) -> Self {
+    fn new(reader: R, len: u64) -> Self {
         Window {
+            left: len,
             reader,
             buf: vec![0; WINDOW],
             start: 0,
@@ -163,6 +166,7 @@ impl<R: Read> Window<R> {
         let read = self.reader.read(free).map_err(malformed)?;
         self.hash.update(free.get(..read).unwrap_or_default());
         self.end += read;
+        self.left = self.left.saturating_sub(read as u64);
         self.eof = read == 0;
         Ok(read > 0)
     }
