@@ -31,6 +31,11 @@ pub(super) fn check_len(len: usize, kind: &'static str) -> Result<(), PolicyErro
 }
 
 impl Index {
+    /// An empty index with room for `n` positions (filled without rehashing).
+    pub(super) fn with_capacity(n: usize) -> Self {
+        Index(HashTable::with_capacity(n))
+    }
+
     /// The position whose record `is` the one sought.
     pub(super) fn find(&self, hash: u64, is: impl Fn(usize) -> bool) -> Option<usize> {
         self.0

@@ -172,7 +172,7 @@ impl Policy {
                 };
                 list.push(u32::try_from(i).unwrap_or(u32::MAX));
             }
-            let mut by_card = Index::default();
+            let mut by_card = Index::with_capacity(source.credentials.len());
             let card_hash = |i: usize| {
                 let card = source.credentials.get(i).map(|c| c.card.as_str());
                 h.hash_one(card.unwrap_or_default())
