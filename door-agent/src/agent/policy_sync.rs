@@ -1,20 +1,31 @@
-//! The policy: the last good snapshot loaded from disk at start, then kept current by
-//! long-polling the server. Every snapshot is verified with the key pinned at enrolment
-//! and must not be older than the one in use; a good one is written to disk atomically
-//! before it is swapped in.
+//! The policy: the last good snapshot and the deltas kept after it, loaded from disk at
+//! start (see [`store`] for the files and why a crash leaves a good version), then kept
+//! current by long-polling the server. Every snapshot is verified with the key pinned at
+//! enrolment and must not be older than the one in use; it is streamed to disk and
+//! loaded from there record by record (its bytes are never all in memory). An agent
+//! holding a policy asks for a delta (`delta=true`); the answer's `x-policy-format`
+//! says which came. A delta is verified against the version in hand and the sites of
+//! the snapshot it came from, kept on disk, then applied in place; any refusal makes
+//! the next request ask for a full snapshot, as does a chain grown long.
 //!
 //! Policy age (for `max_policy_age_s`) is measured from the last moment the server
-//! *confirmed* the policy in hand is current: a verified new snapshot or a long-poll that
-//! ended with "nothing newer" (204). At start-up, before any answer, that moment is the
-//! snapshot's signed `issued_at` — the file's own time could be forged, the signed one
-//! cannot — so an agent rebooted offline does not extend its policy's life.
+//! *confirmed* the policy in hand is current: a verified new snapshot or delta, or a
+//! long-poll that ended with "nothing newer" (204). At start-up, before any answer, that
+//! moment is the signed `issued_at` of the snapshot or of the last delta re-applied —
+//! the file's own time could be forged, the signed one cannot — so an agent rebooted
+//! offline does not extend its policy's life.
 //!
-//! Operators' mode overrides (remote `set_mode` commands) are applied on top of the
-//! verified policy: `current` is the snapshot with each overridden door's mode replaced,
-//! so the decision engine (a door locked this way refuses all but exempt people) and the
-//! door (through `follow_policy`) both follow it, and a new snapshot keeps them. An
-//! override ends at its `until`, at the next mode command, or when the agent restarts
+//! Operators' mode overrides (remote `set_mode` commands) are laid on the policy in
+//! use, in place: each overridden door's mode is replaced and the policy's own mode
+//! remembered, so the decision engine (a door locked this way refuses all but exempt
+//! people) and the door (through `follow_policy`) both follow it. They are lifted
+//! before a delta applies and laid again after, and laid on a new snapshot. There is
+//! one policy in memory, never a verified one beside an overridden copy. An override
+//! ends at its `until`, at the next mode command, or when the agent restarts
 //! (fail-secure: the policy's mode again).
+//!
+//! Changes happen in place while no decision holds the policy (decisions hold it for
+//! microseconds); one that waits longer than [`IN_PLACE_WAIT`] changes a copy instead.
 //!
 //! PINs are checked with the server's PIN key, which is never in the snapshot: it comes
 //! with enrolment or, for an agent enrolled before there was one, from
@@ -640,5 +651,86 @@ mod tests {
         assert_eq!((current.version, current.policy.pin_key()), (2, Some(&key)));
         let on_disk = std::fs::read(dir.path().join("policy.snapshot")).unwrap();
         assert!(!on_disk.windows(32).any(|w| w == key.as_bytes()));
+    }
+
+    fn one_door(mode: DoorMode) -> PolicySource {
+        use gatehouse_core::model::{AntiPassback, Door, Site, ThreatLevel, Zone};
+        let (site, zone, door) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        PolicySource {
+            sites: vec![Site {
+                id: site,
+                name: "S".into(),
+                timezone: "UTC".parse().unwrap(),
+                threat: ThreatLevel::default(),
+            }],
+            zones: vec![Zone {
+                id: zone,
+                site_id: site,
+                parent_id: None,
+                level: 0,
+                vetting_required: false,
+                escort_required: false,
+                two_person: false,
+                pin_required: false,
+                anti_passback: AntiPassback::Off,
+                anti_passback_timeout_s: None,
+                max_occupancy: None,
+            }],
+            doors: vec![Door {
+                id: door,
+                site_id: site,
+                from_zone_id: zone,
+                to_zone_id: zone,
+                mode,
+                unlock_ms: 3000,
+                held_open_ms: 30000,
+            }],
+            ..PolicySource::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_override_outlives_a_delta_and_ends_at_the_mode_the_delta_gave() {
+        use gatehouse_core::policy::{PolicyDelta, SignedDelta};
+        let dir = tempfile::tempdir().unwrap();
+        let signing = generate_key();
+        let door = Uuid::from_u128(3);
+        let v1 = one_door(DoorMode::Normal);
+        let bytes = sign(&v1, 1, &signing).unwrap().to_bytes().unwrap();
+        std::fs::write(dir.path().join("policy.snapshot"), bytes).unwrap();
+        let state = PolicyState::load(dir.path(), signing.verifying_key());
+        let mode = |state: &PolicyState| {
+            let current = state.current.borrow();
+            let p = current.as_ref().unwrap();
+            (
+                p.version,
+                p.policy.door(door).unwrap().mode,
+                p.policy.door(door).unwrap().unlock_ms,
+            )
+        };
+        state.set_override(door, DoorMode::Locked, None);
+        assert_eq!(mode(&state), (1, DoorMode::Locked, 3000));
+
+        let mut v2 = one_door(DoorMode::Unlocked);
+        v2.doors[0].unlock_ms = 5000;
+        let delta = PolicyDelta::between(&v1, &v2);
+        let sites = vec![Uuid::from_u128(1)];
+        let signed = SignedDelta::sign(&delta, 1, 2, sites, Utc::now(), &signing).unwrap();
+        assert_eq!(state.accept_delta(&signed.to_bytes().unwrap()), Ok(2));
+        assert_eq!(
+            mode(&state),
+            (2, DoorMode::Locked, 5000),
+            "the override holds"
+        );
+        // Ending it gives the mode of the delta, not the snapshot's.
+        state.set_override(door, DoorMode::Unlocked, None);
+        assert_eq!(mode(&state), (2, DoorMode::Unlocked, 5000));
+        assert_eq!(state.override_of(door), None);
+        // On disk: the snapshot and the verified policy of the delta, without overrides.
+        let reloaded = PolicyState::load(dir.path(), signing.verifying_key());
+        assert_eq!(mode(&reloaded), (2, DoorMode::Unlocked, 5000));
+        // The same delta again is for another base now: refused.
+        assert!(state.accept_delta(&signed.to_bytes().unwrap()).is_err());
+        assert!(!state.wants_delta(), "a refusal asks for a snapshot next");
     }
 }
