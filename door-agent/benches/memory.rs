@@ -1,7 +1,9 @@
 //! The door agent's resident memory with a policy of N credentials.
 //!
 //! `cargo bench -p door-agent --bench memory` (sizes from `GATEHOUSE_BENCH_SIZES`,
-//! default `1000,250000,2000000`).
+//! default `1000,250000,2000000`; `GATEHOUSE_BENCH_AGENT` names another agent binary to
+//! measure, e.g. an older build, which the stub serves full snapshots if it does not
+//! ask for deltas).
 //!
 //! For each size the bench signs a synthetic policy (one site, 64 zones and doors, N
 //! people with one card each, group and direct grants: the shape of core's `decide`
@@ -237,7 +239,10 @@ impl Agent {
     fn start(dir: &Path) -> Result<Agent> {
         let log = dir.join("agent.log");
         let file = File::create(&log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_door-agent"))
+        // Another build of the agent (an older one, for a before/after run) if named.
+        let binary = std::env::var("GATEHOUSE_BENCH_AGENT")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_door-agent").to_owned());
+        let child = Command::new(binary)
             .arg("run")
             .arg("--config")
             .arg(dir.join("door-agent.toml"))
