@@ -171,8 +171,8 @@ impl Policy {
             };
 
             // What refers to sites and zones, checked whole when any of them changes.
-            let structure =
-                sites.is_some() || zones.is_some() || doors.is_some() || { schedules.is_some() };
+            let small = [sites.is_some(), zones.is_some(), doors.is_some()];
+            let structure = small.contains(&true) || schedules.is_some();
             if structure {
                 view.check_structure(
                     zones.as_ref().map_or(&s.zones, |z| &z.records),
