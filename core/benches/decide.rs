@@ -1,5 +1,6 @@
 //! Decision latency (p50/p99) and snapshot build time, size, load time and resident
-//! memory, at several credential counts.
+//! memory, at several credential counts; then a one-card revocation as a signed delta:
+//! its size, and the time to verify it and apply it in place (`Policy::apply`).
 //!
 //! A plain bench binary rather than criterion: criterion reports means and medians, and
 //! the figure that matters at a door is the tail (p99) of single decisions.
@@ -11,7 +12,9 @@ use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use ed25519_dalek::SigningKey;
 use gatehouse_core::decide::{Direction, EngineState, Presentation, decide};
 use gatehouse_core::model::*;
-use gatehouse_core::policy::{Policy, PolicySource, sign_at, verify_and_load};
+use gatehouse_core::policy::{
+    Changes, DeltaBase, Policy, PolicyDelta, PolicySource, SignedDelta, sign_at, verify_and_load,
+};
 use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
@@ -145,7 +148,18 @@ fn percentile(sorted: &[u128], p: f64) -> f64 {
     sorted.get(i).copied().unwrap_or(0) as f64 / 1000.0
 }
 
-fn run(n: u128) -> Result<(), Box<dyn Error>> {
+/// A revocation delta's size and the times to verify and apply it.
+struct DeltaRow {
+    n: u128,
+    bytes: usize,
+    verify_us: f64,
+    apply_p50_us: f64,
+    apply_max_us: f64,
+}
+
+const REVOCATIONS: usize = 200;
+
+fn run(n: u128) -> Result<DeltaRow, Box<dyn Error>> {
     let src = source(n)?;
     let t = Instant::now();
     let built = Policy::build(src.clone())?;
@@ -161,7 +175,7 @@ fn run(n: u128) -> Result<(), Box<dyn Error>> {
 
     let rss_before = rss_mib();
     let t = Instant::now();
-    let policy = verify_and_load(&bytes, &key.verifying_key(), 1)?;
+    let mut policy = verify_and_load(&bytes, &key.verifying_key(), 1)?;
     let load_s = t.elapsed().as_secs_f64();
     let rss_loaded = rss_mib() - rss_before;
 
@@ -210,7 +224,51 @@ fn run(n: u128) -> Result<(), Box<dyn Error>> {
         percentile(&samples, 0.99),
         granted as f64 * 100.0 / DECISIONS as f64,
     );
-    Ok(())
+    drop(bytes);
+
+    // Revocations, one card each, as the agent receives them: verify, then apply.
+    let site_ids: Vec<Uuid> = policy.source().sites.iter().map(|s| s.id).collect();
+    let (mut verify, mut apply, mut size) = (Vec::new(), Vec::new(), 0);
+    for r in 0..REVOCATIONS {
+        let person = (n / REVOCATIONS as u128) * r as u128 % n;
+        let mut revoked = policy
+            .credential_by_card(&card(person))
+            .ok_or("no such card")?
+            .clone();
+        revoked.state = CredentialState::Revoked;
+        let delta = PolicyDelta {
+            settings: policy.settings().clone(),
+            credentials: Changes {
+                upserted: vec![revoked],
+                removed: vec![],
+            },
+            ..PolicyDelta::default()
+        };
+        let from = policy.version();
+        let signed = SignedDelta::sign(&delta, from, from + 1, site_ids.clone(), at, &key)?;
+        let wire = signed.to_bytes()?;
+        size = wire.len();
+        let t = Instant::now();
+        let base = DeltaBase {
+            version: from,
+            site_ids: &site_ids,
+        };
+        let changes = SignedDelta::from_bytes(&wire)?.verify(&key.verifying_key(), base)?;
+        verify.push(t.elapsed().as_nanos());
+        let t = Instant::now();
+        policy.apply(black_box(&changes))?;
+        apply.push(t.elapsed().as_nanos());
+        policy.set_version(from + 1);
+    }
+    verify.sort_unstable();
+    apply.sort_unstable();
+    Ok(DeltaRow {
+        n,
+        bytes: size,
+        verify_us: percentile(&verify, 0.5),
+        apply_p50_us: percentile(&apply, 0.5),
+        apply_max_us: percentile(&apply, 1.0),
+    })
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -220,8 +278,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         "| credentials | build s | sign s | size MiB | load s | RSS MiB | p50 µs | p99 µs | granted |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
+    let mut deltas = Vec::new();
     for n in sizes.split(',').filter(|s| !s.is_empty()) {
-        run(n.trim().parse()?)?;
+        deltas.push(run(n.trim().parse()?)?);
+    }
+    println!();
+    println!(
+        "| credentials | revocation delta (signed) | verify µs (p50) | apply µs (p50) | apply µs (max) |"
+    );
+    println!("|---|---|---|---|---|");
+    for d in deltas {
+        println!(
+            "| {:>9} | {} bytes | {:.1} | {:.1} | {:.1} |",
+            d.n, d.bytes, d.verify_us, d.apply_p50_us, d.apply_max_us
+        );
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The door agent's resident memory with a policy of N credentials.
 //!
 //! `cargo bench -p door-agent --bench memory` (sizes from `GATEHOUSE_BENCH_SIZES`,
-//! default `1000,250000,2000000`).
+//! default `1000,250000,2000000`; `GATEHOUSE_BENCH_AGENT` names another agent binary to
+//! measure, e.g. an older build, which the stub serves full snapshots if it does not
+//! ask for deltas).
 //!
 //! For each size the bench signs a synthetic policy (one site, 64 zones and doors, N
 //! people with one card each, group and direct grants: the shape of core's `decide`
@@ -13,6 +15,13 @@
 //! as it would offline. Once `/status` shows the policy's version, and again a second
 //! later, it reads `VmRSS` (resident now) and `VmHWM` (the peak) of the process from
 //! `/proc/<pid>/status`.
+//!
+//! Then 100 updates: the server URL is a stub in this process (axum) that long-polls
+//! like the server and answers an agent asking `delta=true` with a signed delta of one
+//! card's revocation, one version at a time (a full snapshot, signed on demand, if the
+//! agent asks for one instead; the table says how many it asked for). After each the
+//! bench waits for `/status` to show the new version; after the hundredth it reads
+//! `VmRSS` and `VmHWM` again.
 
 use std::error::Error;
 use std::fs::File;
@@ -21,12 +30,20 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveTime, Utc, Weekday};
 use door_agent::agent::credential::{Credential as AgentCredential, write_atomic};
 use ed25519_dalek::SigningKey;
 use gatehouse_core::model::*;
-use gatehouse_core::policy::{PolicySource, sign_at};
+use gatehouse_core::policy::{Changes, PolicyDelta, PolicySource, SignedDelta, sign_at};
+use gatehouse_core::protocol::{FORMAT_DELTA, FORMAT_SNAPSHOT, POLICY_FORMAT_HEADER, PolicyQuery};
 use secrecy::SecretString;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
@@ -36,6 +53,8 @@ const GROUPS: u128 = 100;
 const VERSION: u64 = 7;
 /// How long the agent may take from start to the policy in use.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
+/// Policy updates after start.
+const UPDATES: u64 = 100;
 
 fn id(kind: u128, n: u128) -> Uuid {
     Uuid::from_u128(kind << 96 | n)
@@ -178,11 +197,16 @@ fn memory_mib(pid: u32) -> Result<(f64, f64)> {
 
 /// The agent's state directory and configuration as enrolment and a first sync leave
 /// them; the configuration file's path.
-fn lay_out(dir: &Path, snapshot: &[u8], key: &SigningKey, status_port: u16) -> Result<()> {
+fn lay_out(
+    dir: &Path,
+    snapshot: &[u8],
+    key: &SigningKey,
+    status_port: u16,
+    server_url: &str,
+) -> Result<()> {
     let state = dir.join("state");
     write_atomic(&state.join("policy.snapshot"), snapshot, 0o600).map_err(|e| format!("{e:#}"))?;
-    // Nothing listens there: the agent runs as if the server were unreachable.
-    let server_url = format!("http://127.0.0.1:{}", free_port()?);
+    let server_url = server_url.to_owned();
     AgentCredential {
         agent_id: Uuid::new_v4(),
         token: SecretString::from("gha_bench".to_owned()),
@@ -215,7 +239,10 @@ impl Agent {
     fn start(dir: &Path) -> Result<Agent> {
         let log = dir.join("agent.log");
         let file = File::create(&log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_door-agent"))
+        // Another build of the agent (an older one, for a before/after run) if named.
+        let binary = std::env::var("GATEHOUSE_BENCH_AGENT")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_door-agent").to_owned());
+        let child = Command::new(binary)
             .arg("run")
             .arg("--config")
             .arg(dir.join("door-agent.toml"))
@@ -288,16 +315,129 @@ struct Row {
     snapshot_mib: f64,
     load_s: f64,
     rss_mib: f64,
-    rss_later_mib: f64,
     peak_mib: f64,
+    delta_bytes: usize,
+    update_ms: f64,
+    snapshots_asked: u64,
+    rss_updated_mib: f64,
+    peak_updated_mib: f64,
+}
+
+/// The stub server: the source at `VERSION`, the revocations after it (one signed delta
+/// per version), and the version it announces.
+struct Stub {
+    key: SigningKey,
+    source: PolicySource,
+    /// Version `VERSION + i + 1` revokes credential `revoked[i]`.
+    revoked: Vec<usize>,
+    deltas: Vec<Vec<u8>>,
+    latest: watch::Sender<u64>,
+    snapshots_asked: AtomicU64,
+}
+
+impl Stub {
+    fn new(key: SigningKey, source: PolicySource) -> Result<Stub> {
+        let n = source.credentials.len();
+        let revoked: Vec<usize> = (0..UPDATES as usize)
+            .map(|i| (i * n / UPDATES as usize + i) % n)
+            .collect();
+        let site_ids: Vec<Uuid> = source.sites.iter().map(|s| s.id).collect();
+        let deltas = (revoked.iter().zip(VERSION..))
+            .map(|(&i, from)| {
+                let mut card = source.credentials.get(i).ok_or("no credential")?.clone();
+                card.state = CredentialState::Revoked;
+                let delta = PolicyDelta {
+                    settings: source.settings.clone(),
+                    credentials: Changes {
+                        upserted: vec![card],
+                        removed: vec![],
+                    },
+                    ..PolicyDelta::default()
+                };
+                let signed =
+                    SignedDelta::sign(&delta, from, from + 1, site_ids.clone(), Utc::now(), &key)?;
+                Ok(signed.to_bytes()?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Stub {
+            key,
+            source,
+            revoked,
+            deltas,
+            latest: watch::Sender::new(VERSION),
+            snapshots_asked: AtomicU64::new(0),
+        })
+    }
+
+    /// The snapshot of `version`, signed now (only if the agent asks for one).
+    fn snapshot(&self, version: u64) -> Result<Vec<u8>> {
+        let mut source = self.source.clone();
+        let applied = usize::try_from(version - VERSION)?;
+        for &i in self.revoked.iter().take(applied) {
+            if let Some(c) = source.credentials.get_mut(i) {
+                c.state = CredentialState::Revoked;
+            }
+        }
+        Ok(sign_at(&source, version, Utc::now(), &self.key)?.to_bytes()?)
+    }
+}
+
+async fn policy(State(stub): State<Arc<Stub>>, Query(q): Query<PolicyQuery>) -> Response {
+    let mut latest = stub.latest.subscribe();
+    if let Some(have) = q.after_version {
+        let newer = latest.wait_for(|&l| l > have);
+        if tokio::time::timeout(Duration::from_secs(25), newer)
+            .await
+            .is_err()
+        {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+    }
+    let last = *latest.borrow();
+    let delta = q
+        .after_version
+        .filter(|_| q.delta == Some(true))
+        .and_then(|have| {
+            let i = usize::try_from(have.checked_sub(VERSION)?).ok()?;
+            stub.deltas.get(i).cloned()
+        });
+    let (format, body) = match delta {
+        Some(body) => (FORMAT_DELTA, body),
+        None => {
+            stub.snapshots_asked.fetch_add(1, Ordering::SeqCst);
+            match stub.snapshot(last) {
+                Ok(body) => (FORMAT_SNAPSHOT, body),
+                Err(e) => {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+                }
+            }
+        }
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(POLICY_FORMAT_HEADER, HeaderValue::from_static(format));
+    (headers, body).into_response()
+}
+
+/// Serves `stub` on a free port; its base URL.
+async fn serve(stub: Arc<Stub>) -> Result<String> {
+    let app = axum::Router::new()
+        .route("/api/v1/agent/policy", axum::routing::get(policy))
+        .with_state(stub);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
 }
 
 async fn run(n: u128) -> Result<Row> {
     let dir = tempfile::tempdir()?;
     let key = SigningKey::from_bytes(&[7; 32]);
-    let snapshot = sign_at(&source(n)?, VERSION, Utc::now(), &key)?.to_bytes()?;
+    let source = source(n)?;
+    let snapshot = sign_at(&source, VERSION, Utc::now(), &key)?.to_bytes()?;
+    let stub = Arc::new(Stub::new(key.clone(), source)?);
+    let url = serve(Arc::clone(&stub)).await?;
     let status_port = free_port()?;
-    lay_out(dir.path(), &snapshot, &key, status_port)?;
+    lay_out(dir.path(), &snapshot, &key, status_port, &url)?;
     let snapshot_mib = snapshot.len() as f64 / 1048576.0;
     drop(snapshot);
 
@@ -306,21 +446,36 @@ async fn run(n: u128) -> Result<Row> {
     agent.wait_policy(status_port, VERSION).await?;
     let load_s = started.elapsed().as_secs_f64();
     let pid = agent.child.id();
-    let (rss_mib, _) = memory_mib(pid)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (rss_later_mib, peak_mib) = memory_mib(pid)?;
+    let (rss_mib, peak_mib) = memory_mib(pid)?;
+
+    let mut update_ms = Vec::new();
+    for version in VERSION + 1..=VERSION + UPDATES {
+        let t = Instant::now();
+        stub.latest.send_replace(version);
+        agent.wait_policy(status_port, version).await?;
+        update_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    update_ms.sort_by(f64::total_cmp);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_updated_mib, peak_updated_mib) = memory_mib(pid)?;
     agent.stop()?;
     let row = Row {
         credentials: n,
         snapshot_mib,
         load_s,
         rss_mib,
-        rss_later_mib,
         peak_mib,
+        delta_bytes: stub.deltas.first().map_or(0, Vec::len),
+        update_ms: update_ms.get(update_ms.len() / 2).copied().unwrap_or(0.0),
+        snapshots_asked: stub.snapshots_asked.load(Ordering::SeqCst),
+        rss_updated_mib,
+        peak_updated_mib,
     };
     eprintln!(
-        "{n} credentials: snapshot {snapshot_mib:.1} MiB, policy in use {load_s:.2} s after start, \
-         RSS {rss_mib:.0} MiB then {rss_later_mib:.0} MiB, peak {peak_mib:.0} MiB"
+        "{n} credentials: snapshot {snapshot_mib:.1} MiB, policy in use {load_s:.2} s after \
+         start, RSS {rss_mib:.0} MiB (peak {peak_mib:.0}); after {UPDATES} updates RSS \
+         {rss_updated_mib:.0} MiB (peak {peak_updated_mib:.0})"
     );
     Ok(row)
 }
@@ -338,13 +493,25 @@ async fn main() -> Result<()> {
     }
     println!();
     println!(
-        "| credentials | snapshot size | start → policy in use | RSS after load | RSS 1 s later | peak RSS (VmHWM) |"
+        "| credentials | snapshot size | start → policy in use | RSS after start | peak after \
+         start | delta (one revocation) | update → in use (median) | RSS after {UPDATES} \
+         updates | peak after {UPDATES} updates | snapshots asked |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.1} MiB | {:.2} s | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
-            r.credentials, r.snapshot_mib, r.load_s, r.rss_mib, r.rss_later_mib, r.peak_mib
+            "| {} | {:.1} MiB | {:.2} s | {:.0} MiB | {:.0} MiB | {} bytes | {:.1} ms | {:.0} MiB \
+             | {:.0} MiB | {} |",
+            r.credentials,
+            r.snapshot_mib,
+            r.load_s,
+            r.rss_mib,
+            r.peak_mib,
+            r.delta_bytes,
+            r.update_ms,
+            r.rss_updated_mib,
+            r.peak_updated_mib,
+            r.snapshots_asked
         );
     }
     Ok(())

@@ -5,12 +5,13 @@
 //! longer among the sites a delta covers). Applying it to the source of the old version
 //! gives the source of the new one, up to the order of records ([`PolicySource::sorted`]
 //! compares them whatever the order). [`PolicySource::apply`] is the plain definition;
-//! [`Policy::apply`] keeps a built policy's indexes current in place.
+//! [`Policy::apply`](super::Policy::apply) keeps a built policy's indexes current in
+//! place.
 //!
 //! Removing an id that is not there, or upserting a record equal to the one there, is
 //! not an error: a delta of the changes n → m still applies where some were already seen.
 
-use super::{Policy, PolicyError, PolicySource, Settings};
+use super::{PolicySource, Settings};
 use crate::model::{Credential, Door, Grant, Person, Schedule, Site, Visit, Zone};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -141,7 +142,7 @@ fn changes<T: Record>(old: &[T], new: &[T]) -> Changes<T> {
 
 impl PolicySource {
     /// Applies `delta` record by record: the plain definition of a delta, in time linear
-    /// in the size of the source ([`Policy::apply`] is the fast one).
+    /// in the size of the source ([`super::Policy::apply`] is the fast one).
     pub fn apply(&mut self, delta: &PolicyDelta) {
         self.settings = delta.settings.clone();
         apply_changes(&mut self.sites, &delta.sites);
@@ -173,7 +174,7 @@ fn sort_by_id<T: Record>(records: &mut [T]) {
     records.sort_unstable_by_key(Record::id);
 }
 
-fn apply_changes<T: Record>(records: &mut Vec<T>, changes: &Changes<T>) {
+pub(super) fn apply_changes<T: Record>(records: &mut Vec<T>, changes: &Changes<T>) {
     if changes.is_empty() {
         return;
     }
@@ -192,20 +193,6 @@ fn apply_changes<T: Record>(records: &mut Vec<T>, changes: &Changes<T>) {
                 records.push(record.clone());
             }
         }
-    }
-}
-
-impl Policy {
-    /// Applies `delta` to this policy, which then has the records of the new version.
-    /// On an error (the result would be inconsistent) the policy is left as it was.
-    /// The version is the caller's to set ([`Policy::with_version`]).
-    pub fn apply(&mut self, delta: &PolicyDelta) -> Result<(), PolicyError> {
-        let mut source = self.source.clone();
-        source.apply(delta);
-        let mut built = Policy::build(source)?.with_version(self.version);
-        built.pin_key = self.pin_key.take();
-        *self = built;
-        Ok(())
     }
 }
 

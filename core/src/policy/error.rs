@@ -57,6 +57,12 @@ pub enum PolicyError {
         /// The foreign id.
         target: Uuid,
     },
+    /// More records of one kind than the policy's indexes hold (2³² − 1).
+    #[error("too many {kind} records")]
+    TooLarge {
+        /// Record kind.
+        kind: &'static str,
+    },
     /// The zone parents form a loop.
     #[error("zone {0} is its own ancestor")]
     ZoneCycle(Uuid),

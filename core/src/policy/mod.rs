@@ -2,8 +2,10 @@
 //! lookup the decision needs in O(1) (card → credential, ids → records, person/group →
 //! grants, zone → the zones whose grants cover it).
 
+mod apply;
 mod delta;
 mod error;
+mod index;
 mod signed_delta;
 mod snapshot;
 
@@ -12,15 +14,18 @@ pub use error::PolicyError;
 pub use signed_delta::{DeltaBase, SignedDelta};
 
 pub use snapshot::{
-    SignedSnapshot, SnapshotError, generate_key, key_id, sign, sign_at, verify_and_load,
+    LoadedSnapshot, SignedSnapshot, SnapshotError, generate_key, key_id, load_snapshot, sign,
+    sign_at, verify_and_load,
 };
 
 use crate::model::{
     CardError, Credential, Door, Grant, Holder, Person, PinKey, PinVerifier, Schedule, Site,
     Subject, Visit, Zone, normalize_card,
 };
+use index::{Index, find_id};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use uuid::Uuid;
 
 /// Tunables of the stateful rules, shipped with the policy so every door agrees.
@@ -86,21 +91,24 @@ impl PolicySource {
 }
 
 /// A validated, indexed policy. Build it with [`Policy::build`] or load a signed
-/// snapshot with [`verify_and_load`].
+/// snapshot with [`verify_and_load`]; keep it current with [`Policy::apply`].
 #[derive(Debug, Clone)]
 pub struct Policy {
     source: PolicySource,
     version: u64,
-    by_card: HashMap<String, usize>,
-    credentials: HashMap<Uuid, usize>,
-    sites: HashMap<Uuid, usize>,
-    zones: HashMap<Uuid, usize>,
-    doors: HashMap<Uuid, usize>,
-    people: HashMap<Uuid, usize>,
-    visits: HashMap<Uuid, usize>,
-    schedules: HashMap<Uuid, usize>,
-    grants_by_person: HashMap<Uuid, Vec<usize>>,
-    grants_by_group: HashMap<Uuid, Vec<usize>>,
+    /// Hashes every index's keys (seeded per process: cards come from outside).
+    hasher: RandomState,
+    by_card: Index,
+    credentials: Index,
+    sites: Index,
+    zones: Index,
+    doors: Index,
+    people: Index,
+    visits: Index,
+    schedules: Index,
+    grants: Index,
+    grants_by_person: HashMap<Uuid, Vec<u32>>,
+    grants_by_group: HashMap<Uuid, Vec<u32>>,
     /// Per zone (same order as `source.zones`): the zone and its ancestors, nearest first.
     ancestry: Vec<Vec<usize>>,
     /// Per zone: the zones a grant on which covers it (itself, and every ancestor whose
@@ -108,6 +116,12 @@ pub struct Policy {
     covered_by: Vec<Vec<Uuid>>,
     /// The key PIN verifiers are checked with; never part of the source or a snapshot.
     pin_key: Option<PinKey>,
+}
+
+/// The zone-derived indexes, rebuilt whole when zones change (they are few).
+struct ZoneIndexes {
+    ancestry: Vec<Vec<usize>>,
+    covered_by: Vec<Vec<Uuid>>,
 }
 
 impl Policy {
@@ -118,106 +132,75 @@ impl Policy {
     /// still needs its own grant to be entered, so nobody reaches T through it unless
     /// granted there too.
     pub fn build(source: PolicySource) -> Result<Policy, PolicyError> {
-        let sites = index(&source.sites, "site", |s| s.id)?;
-        let zones = index(&source.zones, "zone", |z| z.id)?;
-        let doors = index(&source.doors, "door", |d| d.id)?;
-        let people = index(&source.people, "person", |p| p.id)?;
-        let visits = index(&source.visits, "visit", |v| v.id)?;
-        let credentials = index(&source.credentials, "credential", |c| c.id)?;
-        let schedules = index(&source.schedules, "schedule", |s| s.id)?;
-        index(&source.grants, "grant", |g| g.id)?;
+        let hasher = RandomState::new();
+        let h = &hasher;
+        let sites = index::by_id(&source.sites, "site", h)?;
+        let zones = index::by_id(&source.zones, "zone", h)?;
+        let doors = index::by_id(&source.doors, "door", h)?;
+        let people = index::by_id(&source.people, "person", h)?;
+        let visits = index::by_id(&source.visits, "visit", h)?;
+        let credentials = index::by_id(&source.credentials, "credential", h)?;
+        let schedules = index::by_id(&source.schedules, "schedule", h)?;
+        let grants = index::by_id(&source.grants, "grant", h)?;
 
-        let site_of = |zone: Uuid| {
-            let zone = zones.get(&zone).and_then(|&i| source.zones.get(i));
-            zone.map(|z| z.site_id)
-        };
-        let zone_in_site = |kind: &'static str, id, field: &'static str, zone, site| {
-            exists(&zones, kind, id, field, zone)?;
-            if site_of(zone) == Some(site) {
-                Ok(())
-            } else {
-                Err(cross_site(kind, id, field, zone))
+        // The lookups borrow the source until this block ends.
+        let (grants_by_person, grants_by_group, by_card) = {
+            let site = lookup(&sites, &source.sites, h);
+            let zone = lookup(&zones, &source.zones, h);
+            let schedule = lookup(&schedules, &source.schedules, h);
+            let person = lookup(&people, &source.people, h);
+            let visit = lookup(&visits, &source.visits, h);
+            let view = View {
+                site: &site,
+                zone: &zone,
+                schedule: &schedule,
+                person: &person,
+                visit: &visit,
+            };
+            view.check_structure(&source.zones, &source.doors, &source.schedules)?;
+            for v in &source.visits {
+                view.check_visit(v)?;
             }
-        };
-        for z in &source.zones {
-            exists(&sites, "zone", z.id, "site_id", z.site_id)?;
-            if let Some(parent) = z.parent_id {
-                zone_in_site("zone", z.id, "parent_id", parent, z.site_id)?;
+            let mut grants_by_person: HashMap<Uuid, Vec<u32>> = HashMap::new();
+            let mut grants_by_group: HashMap<Uuid, Vec<u32>> = HashMap::new();
+            for (i, g) in source.grants.iter().enumerate() {
+                view.check_grant(g)?;
+                let list = match g.subject {
+                    // Groups are only ids on people, so a group nobody is in is not an error.
+                    Subject::Group(gid) => grants_by_group.entry(gid).or_default(),
+                    Subject::Person(pid) => grants_by_person.entry(pid).or_default(),
+                };
+                list.push(u32::try_from(i).unwrap_or(u32::MAX));
             }
-        }
-        for d in &source.doors {
-            exists(&sites, "door", d.id, "site_id", d.site_id)?;
-            zone_in_site("door", d.id, "from_zone_id", d.from_zone_id, d.site_id)?;
-            zone_in_site("door", d.id, "to_zone_id", d.to_zone_id, d.site_id)?;
-        }
-        for s in &source.schedules {
-            exists(&sites, "schedule", s.id, "site_id", s.site_id)?;
-        }
-        for v in &source.visits {
-            exists(&people, "visit", v.id, "host_person_id", v.host_person_id)?;
-            for &z in &v.allowed_zone_ids {
-                exists(&zones, "visit", v.id, "allowed_zone_ids", z)?;
-            }
-        }
-        let mut grants_by_person: HashMap<Uuid, Vec<usize>> = HashMap::new();
-        let mut grants_by_group: HashMap<Uuid, Vec<usize>> = HashMap::new();
-        for (i, g) in source.grants.iter().enumerate() {
-            exists(&zones, "grant", g.id, "zone_id", g.zone_id)?;
-            if let Some(sid) = g.schedule_id {
-                exists(&schedules, "grant", g.id, "schedule_id", sid)?;
-                let schedule = schedules.get(&sid).and_then(|&i| source.schedules.get(i));
-                let schedule_site = schedule.map(|s| s.site_id);
-                if site_of(g.zone_id) != schedule_site {
-                    return Err(cross_site("grant", g.id, "schedule_id", sid));
+            let mut by_card = Index::with_capacity(source.credentials.len());
+            let card_hash = |i: usize| {
+                let card = source.credentials.get(i).map(|c| c.card.as_str());
+                h.hash_one(card.unwrap_or_default())
+            };
+            for (i, c) in source.credentials.iter().enumerate() {
+                view.check_credential(c)?;
+                let hash = h.hash_one(c.card.as_str());
+                let same = |j: usize| source.credentials.get(j).is_some_and(|o| o.card == c.card);
+                if let Some(first) = by_card.find(hash, same) {
+                    return Err(PolicyError::DuplicateCard {
+                        card: c.card.clone(),
+                        // `first` indexes `source.credentials`: it was inserted below.
+                        first: source.credentials.get(first).map_or(c.id, |f| f.id),
+                        second: c.id,
+                    });
                 }
+                by_card.insert(hash, i, card_hash);
             }
-            match g.subject {
-                // Groups are only ids on people, so a group nobody is in is not an error.
-                Subject::Group(gid) => grants_by_group.entry(gid).or_default().push(i),
-                Subject::Person(pid) => {
-                    exists(&people, "grant", g.id, "subject", pid)?;
-                    grants_by_person.entry(pid).or_default().push(i);
-                }
-            }
-        }
-        let mut by_card: HashMap<String, usize> = HashMap::with_capacity(source.credentials.len());
-        for (i, c) in source.credentials.iter().enumerate() {
-            if !is_normalised(&c.card) {
-                let error = normalize_card(&c.card).err();
-                return Err(PolicyError::InvalidCard {
-                    id: c.id,
-                    error: error.unwrap_or(CardError::NotNormalised),
-                });
-            }
-            match c.holder {
-                Holder::Person(p) => exists(&people, "credential", c.id, "holder", p)?,
-                Holder::Visit(v) => exists(&visits, "credential", c.id, "holder", v)?,
-            }
-            if let Some(&first) = by_card.get(&c.card) {
-                return Err(PolicyError::DuplicateCard {
-                    card: c.card.clone(),
-                    // `first` indexes `source.credentials`: it was inserted below.
-                    first: source.credentials.get(first).map_or(c.id, |f| f.id),
-                    second: c.id,
-                });
-            }
-            by_card.insert(c.card.clone(), i);
-        }
-        let ancestry = ancestry(&source.zones, &zones)?;
-        let covered_by = ancestry
-            .iter()
-            .zip(&source.zones)
-            .map(|(path, zone)| {
-                path.iter()
-                    .filter_map(|&a| source.zones.get(a))
-                    .filter(|a| a.level >= zone.level)
-                    .map(|a| a.id)
-                    .collect()
-            })
-            .collect();
+            (grants_by_person, grants_by_group, by_card)
+        };
+        let ZoneIndexes {
+            ancestry,
+            covered_by,
+        } = zone_indexes(&source.zones, &zones, h)?;
         Ok(Policy {
             source,
             version: 0,
+            hasher,
             by_card,
             credentials,
             sites,
@@ -226,6 +209,7 @@ impl Policy {
             people,
             visits,
             schedules,
+            grants,
             grants_by_person,
             grants_by_group,
             ancestry,
@@ -251,59 +235,75 @@ impl Policy {
 
     /// The credential carrying a (normalised) card identifier.
     pub fn credential_by_card(&self, card: &str) -> Option<&Credential> {
-        let i = self.by_card.get(card)?;
-        self.source.credentials.get(*i)
+        let records = &self.source.credentials;
+        let at = (self.by_card).find(self.hasher.hash_one(card), |i| {
+            records.get(i).is_some_and(|c| c.card == card)
+        })?;
+        records.get(at)
     }
 
     /// A credential by id.
     pub fn credential(&self, id: Uuid) -> Option<&Credential> {
-        let i = self.credentials.get(&id)?;
-        self.source.credentials.get(*i)
+        let records = &self.source.credentials;
+        records.get(find_id(&self.credentials, records, &self.hasher, id)?)
     }
 
     /// A site by id.
     pub fn site(&self, id: Uuid) -> Option<&Site> {
-        self.source.sites.get(*self.sites.get(&id)?)
+        let records = &self.source.sites;
+        records.get(find_id(&self.sites, records, &self.hasher, id)?)
     }
 
     /// A zone by id.
     pub fn zone(&self, id: Uuid) -> Option<&Zone> {
-        self.source.zones.get(*self.zones.get(&id)?)
+        self.source.zones.get(self.zone_at(id)?)
     }
 
     /// A door by id.
     pub fn door(&self, id: Uuid) -> Option<&Door> {
-        self.source.doors.get(*self.doors.get(&id)?)
+        let records = &self.source.doors;
+        records.get(find_id(&self.doors, records, &self.hasher, id)?)
     }
 
     /// This policy with door `id` in `mode` (an operator's override at the door agent,
     /// which the decision engine and the door then follow). A door not in the policy
     /// leaves it as it is.
     pub fn with_door_mode(mut self, id: Uuid, mode: crate::model::DoorMode) -> Policy {
-        if let Some(door) = self
-            .doors
-            .get(&id)
-            .copied()
-            .and_then(|i| self.source.doors.get_mut(i))
-        {
+        let at = find_id(&self.doors, &self.source.doors, &self.hasher, id);
+        if let Some(door) = at.and_then(|i| self.source.doors.get_mut(i)) {
             door.mode = mode;
         }
         self
     }
 
+    /// Sets door `id`'s mode in place (see [`Policy::with_door_mode`]); returns the mode
+    /// it had, `None` for a door not in the policy.
+    pub fn set_door_mode(
+        &mut self,
+        id: Uuid,
+        mode: crate::model::DoorMode,
+    ) -> Option<crate::model::DoorMode> {
+        let at = find_id(&self.doors, &self.source.doors, &self.hasher, id)?;
+        let door = self.source.doors.get_mut(at)?;
+        Some(std::mem::replace(&mut door.mode, mode))
+    }
+
     /// A person by id.
     pub fn person(&self, id: Uuid) -> Option<&Person> {
-        self.source.people.get(*self.people.get(&id)?)
+        let records = &self.source.people;
+        records.get(find_id(&self.people, records, &self.hasher, id)?)
     }
 
     /// A visit by id.
     pub fn visit(&self, id: Uuid) -> Option<&Visit> {
-        self.source.visits.get(*self.visits.get(&id)?)
+        let records = &self.source.visits;
+        records.get(find_id(&self.visits, records, &self.hasher, id)?)
     }
 
     /// A schedule by id.
     pub fn schedule(&self, id: Uuid) -> Option<&Schedule> {
-        self.source.schedules.get(*self.schedules.get(&id)?)
+        let records = &self.source.schedules;
+        records.get(find_id(&self.schedules, records, &self.hasher, id)?)
     }
 
     /// Every grant of a person, direct or through one of their groups.
@@ -316,14 +316,13 @@ impl Policy {
             .flatten();
         direct
             .chain(groups)
-            .filter_map(|&i| self.source.grants.get(i))
+            .filter_map(|&i| self.source.grants.get(i as usize))
     }
 
     /// Whether a grant on zone `granted` covers zone `target`.
     pub fn covers(&self, granted: Uuid, target: Uuid) -> bool {
-        self.zones
-            .get(&target)
-            .and_then(|&i| self.covered_by.get(i))
+        self.zone_at(target)
+            .and_then(|i| self.covered_by.get(i))
             .is_some_and(|covering| covering.contains(&granted))
     }
 
@@ -334,10 +333,9 @@ impl Policy {
 
     /// The zone and the zones enclosing it, nearest first; nothing for an unknown zone.
     pub fn enclosing(&self, zone: Uuid) -> impl Iterator<Item = &Zone> + '_ {
-        self.zones
-            .get(&zone)
+        self.zone_at(zone)
             .into_iter()
-            .filter_map(|&i| self.ancestry.get(i))
+            .filter_map(|i| self.ancestry.get(i))
             .flatten()
             .filter_map(|&a| self.source.zones.get(a))
     }
@@ -354,30 +352,150 @@ impl Policy {
         self
     }
 
+    /// Gives the PIN key in place (see [`Policy::with_pin_key`]).
+    pub fn set_pin_key(&mut self, key: PinKey) {
+        self.pin_key = Some(key);
+    }
+
+    /// Names the version in place (see [`Policy::with_version`]).
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
     /// Names the policy version (the server's counter; a snapshot's own version).
     pub fn with_version(mut self, version: u64) -> Self {
         self.version = version;
         self
     }
+
+    fn zone_at(&self, id: Uuid) -> Option<usize> {
+        find_id(&self.zones, &self.source.zones, &self.hasher, id)
+    }
 }
 
-fn index<T>(
-    items: &[T],
-    kind: &'static str,
-    id: impl Fn(&T) -> Uuid,
-) -> Result<HashMap<Uuid, usize>, PolicyError> {
-    let mut map = HashMap::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        if map.insert(id(item), i).is_some() {
-            return Err(PolicyError::DuplicateId { kind, id: id(item) });
+/// The records references are checked against: a policy's, or what a delta would make
+/// of them. Each kind is a lookup by id.
+struct View<'f, 'r> {
+    site: &'f dyn Fn(Uuid) -> Option<&'r Site>,
+    zone: &'f dyn Fn(Uuid) -> Option<&'r Zone>,
+    schedule: &'f dyn Fn(Uuid) -> Option<&'r Schedule>,
+    person: &'f dyn Fn(Uuid) -> Option<&'r Person>,
+    visit: &'f dyn Fn(Uuid) -> Option<&'r Visit>,
+}
+
+/// A lookup by id over one kind's index and records.
+fn lookup<'a, T: Record>(
+    index: &'a Index,
+    records: &'a [T],
+    hasher: &'a RandomState,
+) -> impl Fn(Uuid) -> Option<&'a T> + 'a {
+    move |id| records.get(find_id(index, records, hasher, id)?)
+}
+
+impl View<'_, '_> {
+    fn site_of(&self, zone: Uuid) -> Option<Uuid> {
+        (self.zone)(zone).map(|z| z.site_id)
+    }
+
+    fn zone_in_site(
+        &self,
+        kind: &'static str,
+        id: Uuid,
+        field: &'static str,
+        zone: Uuid,
+        site: Uuid,
+    ) -> Result<(), PolicyError> {
+        exists((self.zone)(zone).is_some(), kind, id, field, zone)?;
+        if self.site_of(zone) == Some(site) {
+            Ok(())
+        } else {
+            Err(cross_site(kind, id, field, zone))
         }
     }
-    Ok(map)
+
+    /// Zones, doors and schedules: what refers to sites and zones, all few.
+    fn check_structure(
+        &self,
+        zones: &[Zone],
+        doors: &[Door],
+        schedules: &[Schedule],
+    ) -> Result<(), PolicyError> {
+        for z in zones {
+            let site = (self.site)(z.site_id).is_some();
+            exists(site, "zone", z.id, "site_id", z.site_id)?;
+            if let Some(parent) = z.parent_id {
+                self.zone_in_site("zone", z.id, "parent_id", parent, z.site_id)?;
+            }
+        }
+        for d in doors {
+            let site = (self.site)(d.site_id).is_some();
+            exists(site, "door", d.id, "site_id", d.site_id)?;
+            self.zone_in_site("door", d.id, "from_zone_id", d.from_zone_id, d.site_id)?;
+            self.zone_in_site("door", d.id, "to_zone_id", d.to_zone_id, d.site_id)?;
+        }
+        for s in schedules {
+            let site = (self.site)(s.site_id).is_some();
+            exists(site, "schedule", s.id, "site_id", s.site_id)?;
+        }
+        Ok(())
+    }
+
+    fn check_visit(&self, v: &Visit) -> Result<(), PolicyError> {
+        let host = (self.person)(v.host_person_id).is_some();
+        exists(host, "visit", v.id, "host_person_id", v.host_person_id)?;
+        for &z in &v.allowed_zone_ids {
+            exists(
+                (self.zone)(z).is_some(),
+                "visit",
+                v.id,
+                "allowed_zone_ids",
+                z,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn check_grant(&self, g: &Grant) -> Result<(), PolicyError> {
+        let zone = (self.zone)(g.zone_id).is_some();
+        exists(zone, "grant", g.id, "zone_id", g.zone_id)?;
+        if let Some(sid) = g.schedule_id {
+            let schedule = (self.schedule)(sid);
+            exists(schedule.is_some(), "grant", g.id, "schedule_id", sid)?;
+            if self.site_of(g.zone_id) != schedule.map(|s| s.site_id) {
+                return Err(cross_site("grant", g.id, "schedule_id", sid));
+            }
+        }
+        if let Subject::Person(pid) = g.subject {
+            exists((self.person)(pid).is_some(), "grant", g.id, "subject", pid)?;
+        }
+        Ok(())
+    }
+
+    /// Its card is normalised and its holder exists (a duplicate card is the caller's).
+    fn check_credential(&self, c: &Credential) -> Result<(), PolicyError> {
+        if !is_normalised(&c.card) {
+            let error = normalize_card(&c.card).err();
+            return Err(PolicyError::InvalidCard {
+                id: c.id,
+                error: error.unwrap_or(CardError::NotNormalised),
+            });
+        }
+        let found = match c.holder {
+            Holder::Person(p) => (self.person)(p).is_some(),
+            Holder::Visit(v) => (self.visit)(v).is_some(),
+        };
+        exists(found, "credential", c.id, "holder", c.holder.id())
+    }
 }
 
-/// For each zone, the indexes of itself and its ancestors, nearest first.
-fn ancestry(zones: &[Zone], index: &HashMap<Uuid, usize>) -> Result<Vec<Vec<usize>>, PolicyError> {
-    zones
+/// For each zone, the indexes of itself and its ancestors, nearest first, and the zones
+/// whose grants cover it.
+fn zone_indexes(
+    zones: &[Zone],
+    index: &Index,
+    hasher: &RandomState,
+) -> Result<ZoneIndexes, PolicyError> {
+    let ancestry = zones
         .iter()
         .enumerate()
         .map(|(start, zone)| {
@@ -386,7 +504,9 @@ fn ancestry(zones: &[Zone], index: &HashMap<Uuid, usize>) -> Result<Vec<Vec<usiz
             while let Some(parent) = at.parent_id {
                 // Parents were checked to exist, so a missing one cannot happen; a path
                 // longer than the number of zones can only be a loop.
-                let Some(&p) = index.get(&parent) else { break };
+                let Some(p) = find_id(index, zones, hasher, parent) else {
+                    break;
+                };
                 if path.len() > zones.len() || p == start {
                     return Err(PolicyError::ZoneCycle(zone.id));
                 }
@@ -396,17 +516,32 @@ fn ancestry(zones: &[Zone], index: &HashMap<Uuid, usize>) -> Result<Vec<Vec<usiz
             }
             Ok(path)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let covered_by = ancestry
+        .iter()
+        .zip(zones)
+        .map(|(path, zone)| {
+            path.iter()
+                .filter_map(|&a| zones.get(a))
+                .filter(|a| a.level >= zone.level)
+                .map(|a| a.id)
+                .collect()
+        })
+        .collect();
+    Ok(ZoneIndexes {
+        ancestry,
+        covered_by,
+    })
 }
 
 fn exists(
-    map: &HashMap<Uuid, usize>,
+    found: bool,
     kind: &'static str,
     id: Uuid,
     field: &'static str,
     target: Uuid,
 ) -> Result<(), PolicyError> {
-    if map.contains_key(&target) {
+    if found {
         Ok(())
     } else {
         Err(PolicyError::Dangling {

@@ -172,16 +172,32 @@ impl SignedSnapshot {
     }
 
     fn signed_message(&self) -> Result<Vec<u8>, SnapshotError> {
-        let header = SignedHeader {
-            version: self.version,
-            issued_at: self.issued_at,
-            site_ids: &self.site_ids,
-            key_id: self.key_id,
-            payload_sha256: Sha256::digest(&self.payload).into(),
-        };
-        postcard::to_extend(&header, DOMAIN.to_vec())
-            .map_err(|e| SnapshotError::Encode(e.to_string()))
+        signed_message_for(
+            self.version,
+            self.issued_at,
+            &self.site_ids,
+            self.key_id,
+            Sha256::digest(&self.payload).into(),
+        )
     }
+}
+
+/// What a snapshot's signature covers, given its payload's hash.
+fn signed_message_for(
+    version: u64,
+    issued_at: DateTime<Utc>,
+    site_ids: &[Uuid],
+    key_id: [u8; 8],
+    payload_sha256: [u8; 32],
+) -> Result<Vec<u8>, SnapshotError> {
+    let header = SignedHeader {
+        version,
+        issued_at,
+        site_ids,
+        key_id,
+        payload_sha256,
+    };
+    postcard::to_extend(&header, DOMAIN.to_vec()).map_err(|e| SnapshotError::Encode(e.to_string()))
 }
 
 /// Parses, verifies and loads a snapshot: refuses garbage, another key, a bad signature
@@ -193,6 +209,9 @@ pub fn verify_and_load(
 ) -> Result<Policy, SnapshotError> {
     SignedSnapshot::from_bytes(bytes)?.verify(key, min_version)
 }
+
+mod stream;
+pub use stream::{LoadedSnapshot, load_snapshot};
 
 #[cfg(test)]
 mod tests;

@@ -192,6 +192,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         )?;
         doors.insert(id, handle);
     }
+    // Not held while the agent runs: updates change the policy in place only when no
+    // one else holds it.
+    drop(current);
 
     let status = Arc::new(StatusState {
         relays: doors

@@ -1,125 +1,169 @@
-//! The policy: the last good snapshot loaded from disk at start, then kept current by
-//! long-polling the server. Every snapshot is verified with the key pinned at enrolment
-//! and must not be older than the one in use; a good one is written to disk atomically
-//! before it is swapped in.
+//! The policy: the last good snapshot and the deltas kept after it, loaded from disk at
+//! start (see [`store`] for the files and why a crash leaves a good version), then kept
+//! current by long-polling the server. Every snapshot is verified with the key pinned at
+//! enrolment and must not be older than the one in use; it is streamed to disk and
+//! loaded from there record by record (its bytes are never all in memory). An agent
+//! holding a policy asks for a delta (`delta=true`); the answer's `x-policy-format`
+//! says which came. A delta is verified against the version in hand and the sites of
+//! the snapshot it came from, kept on disk, then applied in place; any refusal makes
+//! the next request ask for a full snapshot, as does a chain grown long.
 //!
 //! Policy age (for `max_policy_age_s`) is measured from the last moment the server
-//! *confirmed* the policy in hand is current: a verified new snapshot or a long-poll that
-//! ended with "nothing newer" (204). At start-up, before any answer, that moment is the
-//! snapshot's signed `issued_at` — the file's own time could be forged, the signed one
-//! cannot — so an agent rebooted offline does not extend its policy's life.
+//! *confirmed* the policy in hand is current: a verified new snapshot or delta, or a
+//! long-poll that ended with "nothing newer" (204). At start-up, before any answer, that
+//! moment is the signed `issued_at` of the snapshot or of the last delta re-applied —
+//! the file's own time could be forged, the signed one cannot — so an agent rebooted
+//! offline does not extend its policy's life.
 //!
-//! Operators' mode overrides (remote `set_mode` commands) are applied on top of the
-//! verified policy: `current` is the snapshot with each overridden door's mode replaced,
-//! so the decision engine (a door locked this way refuses all but exempt people) and the
-//! door (through `follow_policy`) both follow it, and a new snapshot keeps them. An
-//! override ends at its `until`, at the next mode command, or when the agent restarts
+//! Operators' mode overrides (remote `set_mode` commands) are laid on the policy in
+//! use, in place: each overridden door's mode is replaced and the policy's own mode
+//! remembered, so the decision engine (a door locked this way refuses all but exempt
+//! people) and the door (through `follow_policy`) both follow it. They are lifted
+//! before a delta applies and laid again after, and laid on a new snapshot. There is
+//! one policy in memory, never a verified one beside an overridden copy. An override
+//! ends at its `until`, at the next mode command, or when the agent restarts
 //! (fail-secure: the policy's mode again).
+//!
+//! Changes happen in place while no decision holds the policy (decisions hold it for
+//! microseconds); one that waits longer than [`IN_PLACE_WAIT`] changes a copy instead.
 //!
 //! PINs are checked with the server's PIN key, which is never in the snapshot: it comes
 //! with enrolment or, for an agent enrolled before there was one, from
 //! `GET /agent/pin-key`, and is kept beside the credential file. Until the agent has it,
 //! a PIN cannot be checked and an entry that needs one is refused.
 
+mod store;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
 use gatehouse_core::model::{DoorMode, PinKey};
-use gatehouse_core::policy::{Policy, SignedSnapshot, verify_and_load};
-use gatehouse_core::protocol::{PinKeyAnswer, PolicyQuery};
+use gatehouse_core::policy::{Policy, SignedDelta, load_snapshot};
+use gatehouse_core::protocol::{FORMAT_DELTA, POLICY_FORMAT_HEADER, PinKeyAnswer, PolicyQuery};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::backoff::Backoff;
-use super::credential::{decode_pin_key, save_pin_key, write_atomic};
+use super::credential::{decode_pin_key, save_pin_key};
+pub use store::{Chain, PolicyStore, StoreError};
+
+/// How long an update waits for decisions in flight to let go of the policy before it
+/// changes a copy instead (which costs a second policy in memory for a moment).
+const IN_PLACE_WAIT: Duration = Duration::from_millis(250);
 
 /// A verified policy in use.
+#[derive(Clone)]
 pub struct LoadedPolicy {
     /// The engine's policy.
     pub policy: Policy,
-    /// Its snapshot version.
+    /// Its version (the snapshot's, or the last delta's).
     pub version: u64,
-    /// When the server signed it.
+    /// When the server signed it (the snapshot, or the last delta applied).
     pub issued_at: DateTime<Utc>,
+    /// The sites of the snapshot it comes from: a delta must be made for them.
+    pub site_ids: Vec<Uuid>,
+}
+
+/// Operators' overrides and the policy's own mode of each door they change.
+#[derive(Default)]
+struct Overrides {
+    active: BTreeMap<Uuid, ModeOverride>,
+    /// The verified policy's mode of every door an override has changed.
+    policy_modes: BTreeMap<Uuid, DoorMode>,
+}
+
+impl Overrides {
+    /// Puts the verified modes back (before a delta, or before the overrides change).
+    fn lift(&mut self, policy: &mut Policy) {
+        for (door, mode) in std::mem::take(&mut self.policy_modes) {
+            policy.set_door_mode(door, mode);
+        }
+    }
+
+    /// Applies the overrides, remembering the modes they replace.
+    fn lay(&mut self, policy: &mut Policy) {
+        for (door, (mode, _)) in &self.active {
+            if let Some(before) = policy.set_door_mode(*door, *mode) {
+                self.policy_modes.insert(*door, before);
+            }
+        }
+    }
 }
 
 /// The policy in use and when it was last confirmed current.
 pub struct PolicyState {
-    /// The policy (none before the first good snapshot).
+    /// The policy (none before the first good snapshot), with the overrides applied in
+    /// place: there is one policy in memory, not a verified one and an overridden copy.
     pub current: watch::Sender<Option<Arc<LoadedPolicy>>>,
     confirmed_ms: AtomicI64,
-    snapshot_path: PathBuf,
+    store: PolicyStore,
     key: VerifyingKey,
     /// Given to every policy loaded, so it can check PINs.
     pin_key: Mutex<Option<PinKey>>,
-    /// The verified policy, before overrides.
-    base: Mutex<Option<Arc<LoadedPolicy>>>,
-    /// Operators' mode overrides: door → (mode, until).
-    overrides: Mutex<BTreeMap<Uuid, ModeOverride>>,
+    /// Operators' mode overrides; its lock also serialises every change of `current`.
+    overrides: Mutex<Overrides>,
+    /// The delta chain on disk since the snapshot.
+    chain: Mutex<Chain>,
+    /// A delta was refused: ask for a full snapshot next.
+    want_snapshot: AtomicBool,
 }
 
 /// An operator's mode at a door, and when it ends (`None`: at the next mode command).
 pub type ModeOverride = (DoorMode, Option<DateTime<Utc>>);
 
+/// How an answer from the server was taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// A full snapshot, now in use.
+    Snapshot(u64),
+    /// A delta, applied in place.
+    Delta(u64),
+}
+
 impl PolicyState {
-    /// Loads `state_dir/policy.snapshot` if present and valid; an altered or foreign
-    /// snapshot is refused (logged) and the agent starts without a policy.
+    /// Loads `state_dir/policy.snapshot` and the deltas kept after it, if present and
+    /// valid; an altered or foreign snapshot is refused (logged) and the agent starts
+    /// without a policy.
     pub fn load(state_dir: &Path, key: VerifyingKey) -> PolicyState {
-        let snapshot_path = state_dir.join("policy.snapshot");
         let state = PolicyState {
             current: watch::Sender::new(None),
             confirmed_ms: AtomicI64::new(i64::MIN),
-            snapshot_path,
+            store: PolicyStore::new(state_dir),
             key,
             pin_key: Mutex::new(None),
-            base: Mutex::new(None),
-            overrides: Mutex::new(BTreeMap::new()),
+            overrides: Mutex::new(Overrides::default()),
+            chain: Mutex::new(Chain::default()),
+            want_snapshot: AtomicBool::new(false),
         };
-        match std::fs::read(&state.snapshot_path) {
-            Ok(bytes) => match state.verify(&bytes, 0) {
-                Ok(loaded) => {
-                    tracing::info!(
-                        version = loaded.version,
-                        "loaded the last good policy snapshot from disk"
-                    );
-                    state
-                        .confirmed_ms
-                        .store(loaded.issued_at.timestamp_millis(), Ordering::SeqCst);
-                    state.publish(Arc::new(loaded));
-                }
-                Err(e) => tracing::error!(
-                    path = %state.snapshot_path.display(),
-                    error = %e,
-                    "REFUSED the policy snapshot on disk; deciding without a policy until the server sends one"
-                ),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!("no policy snapshot on disk yet");
+        match state.store.load(&state.key) {
+            Ok(Some((loaded, chain))) => {
+                tracing::info!(
+                    version = loaded.version,
+                    deltas = chain.count,
+                    "loaded the last good policy from disk"
+                );
+                state
+                    .confirmed_ms
+                    .store(loaded.issued_at.timestamp_millis(), Ordering::SeqCst);
+                *state.chain.lock().unwrap_or_else(PoisonError::into_inner) = chain;
+                state.publish(loaded);
             }
-            Err(e) => tracing::error!(error = %e, "cannot read the policy snapshot"),
+            Ok(None) => tracing::warn!("no policy snapshot on disk yet"),
+            Err(e) => tracing::error!(
+                path = %state.store.snapshot_path().display(),
+                error = %e,
+                "REFUSED the policy snapshot on disk; deciding without a policy until the server sends one"
+            ),
         }
         state
-    }
-
-    fn verify(&self, bytes: &[u8], min_version: u64) -> Result<LoadedPolicy, String> {
-        let envelope = SignedSnapshot::from_bytes(bytes).map_err(|e| e.to_string())?;
-        let mut policy =
-            verify_and_load(bytes, &self.key, min_version).map_err(|e| e.to_string())?;
-        if let Some(key) = self.pin_key() {
-            policy = policy.with_pin_key(key);
-        }
-        Ok(LoadedPolicy {
-            policy,
-            version: envelope.version,
-            issued_at: envelope.issued_at,
-        })
     }
 
     fn pin_key(&self) -> Option<PinKey> {
@@ -137,78 +181,93 @@ impl PolicyState {
     /// Sets the PIN key for every policy from now on, and for the one in use.
     pub fn set_pin_key(&self, key: PinKey) {
         *self.pin_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(key.clone());
-        let base = self
-            .base
+        let _overrides = self
+            .overrides
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(loaded) = base {
-            self.publish(Arc::new(LoadedPolicy {
-                policy: loaded.policy.clone().with_pin_key(key),
-                version: loaded.version,
-                issued_at: loaded.issued_at,
-            }));
+            .unwrap_or_else(PoisonError::into_inner);
+        self.modify(|p| p.policy.set_pin_key(key));
+    }
+
+    /// Changes the policy in use in place: once decisions in flight have let go of it
+    /// (they hold it for microseconds), else on a copy after [`IN_PLACE_WAIT`]. The
+    /// caller holds the `overrides` lock. `None` without a policy.
+    fn modify<R>(&self, f: impl FnOnce(&mut LoadedPolicy) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        let deadline = Instant::now() + IN_PLACE_WAIT;
+        loop {
+            let copy = Instant::now() >= deadline;
+            let mut absent = false;
+            self.current.send_if_modified(|slot| {
+                let Some(arc) = slot.as_mut() else {
+                    absent = true;
+                    return false;
+                };
+                let policy = if copy {
+                    Some(Arc::make_mut(arc))
+                } else {
+                    Arc::get_mut(arc)
+                };
+                match (policy, f.take()) {
+                    (Some(p), Some(f)) => {
+                        out = Some(f(p));
+                        true
+                    }
+                    (None, f_back) => {
+                        f = f_back;
+                        false
+                    }
+                    (Some(_), None) => false,
+                }
+            });
+            if out.is_some() || absent || f.is_none() {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
-    /// Makes `base` the verified policy and publishes it with the overrides applied.
-    fn publish(&self, base: Arc<LoadedPolicy>) {
-        *self.base.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&base));
-        self.republish();
-    }
-
-    fn republish(&self) {
-        let Some(base) = self
-            .base
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        else {
-            return;
-        };
-        let overrides = self
+    /// Makes `loaded` the policy in use, with the PIN key and the overrides.
+    fn publish(&self, mut loaded: LoadedPolicy) {
+        if let Some(key) = self.pin_key() {
+            loaded.policy.set_pin_key(key);
+        }
+        let mut overrides = self
             .overrides
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let effective = if overrides.is_empty() {
-            base
-        } else {
-            let policy = overrides
-                .iter()
-                .fold(base.policy.clone(), |p, (door, (mode, _))| {
-                    p.with_door_mode(*door, *mode)
-                });
-            Arc::new(LoadedPolicy {
-                policy,
-                version: base.version,
-                issued_at: base.issued_at,
-            })
-        };
-        self.current.send_replace(Some(effective));
+            .unwrap_or_else(PoisonError::into_inner);
+        overrides.policy_modes.clear();
+        overrides.lay(&mut loaded.policy);
+        self.current.send_replace(Some(Arc::new(loaded)));
+    }
+
+    /// Lays the overrides afresh on the policy in use.
+    fn relay(&self, overrides: &mut Overrides) {
+        self.modify(|p| {
+            overrides.lift(&mut p.policy);
+            overrides.lay(&mut p.policy);
+        });
     }
 
     /// An operator's mode for `door` until `until` (or the next mode command). A mode
     /// the policy already gives the door, with no end, clears the override instead.
     pub fn set_override(&self, door: Uuid, mode: DoorMode, until: Option<DateTime<Utc>>) {
-        let policy_mode = self
-            .base
+        let mut overrides = self
+            .overrides
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .and_then(|b| b.policy.door(door).map(|d| d.mode));
-        {
-            let mut overrides = self
-                .overrides
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if until.is_none() && policy_mode == Some(mode) {
-                overrides.remove(&door);
-            } else {
-                overrides.insert(door, (mode, until));
-            }
+            .unwrap_or_else(PoisonError::into_inner);
+        let policy_mode = overrides.policy_modes.get(&door).copied().or_else(|| {
+            let current = self.current.borrow();
+            current
+                .as_ref()
+                .and_then(|p| p.policy.door(door).map(|d| d.mode))
+        });
+        if until.is_none() && policy_mode == Some(mode) {
+            overrides.active.remove(&door);
+        } else {
+            overrides.active.insert(door, (mode, until));
         }
-        self.republish();
+        self.relay(&mut overrides);
     }
 
     /// The override in force at `door`: its mode and end.
@@ -216,23 +275,24 @@ impl PolicyState {
         self.overrides
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .active
             .get(&door)
             .copied()
     }
 
     /// Ends the overrides whose time is up; returns whether any did.
     pub fn expire_overrides(&self, now: DateTime<Utc>) -> bool {
-        let expired = {
-            let mut overrides = self
-                .overrides
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let before = overrides.len();
-            overrides.retain(|_, (_, until)| until.is_none_or(|u| u > now));
-            overrides.len() != before
-        };
+        let mut overrides = self
+            .overrides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = overrides.active.len();
+        overrides
+            .active
+            .retain(|_, (_, until)| until.is_none_or(|u| u > now));
+        let expired = overrides.active.len() != before;
         if expired {
-            self.republish();
+            self.relay(&mut overrides);
         }
         expired
     }
@@ -240,6 +300,18 @@ impl PolicyState {
     /// The version in use.
     pub fn version(&self) -> Option<u64> {
         self.current.borrow().as_ref().map(|p| p.version)
+    }
+
+    /// Whether the next request may ask for a delta: the agent holds a policy, no delta
+    /// was refused since the last snapshot, and the chain on disk is not too long.
+    pub fn wants_delta(&self) -> bool {
+        self.version().is_some()
+            && !self.want_snapshot.load(Ordering::SeqCst)
+            && !self
+                .chain
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .too_long()
     }
 
     /// Seconds since the policy was last confirmed current (`None` without a policy).
@@ -261,18 +333,86 @@ impl PolicyState {
             .store(Utc::now().timestamp_millis(), Ordering::SeqCst);
     }
 
-    /// Verifies, persists and swaps in a snapshot from the server.
-    async fn accept(&self, bytes: Vec<u8>) -> Result<u64, String> {
-        let loaded = self.verify(&bytes, self.version().unwrap_or(0))?;
-        let path = self.snapshot_path.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&path, &bytes, 0o600))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot persist the snapshot: {e:#}"))?;
-        let version = loaded.version;
-        self.publish(Arc::new(loaded));
+    /// Verifies, persists and swaps in the snapshot downloaded to the store's download
+    /// file (streamed from there: its bytes are never all in memory).
+    fn accept_download(&self) -> Result<u64, String> {
+        let path = self.store.download_path();
+        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        let min_version = self.version().unwrap_or(0);
+        let loaded = load_snapshot(file, &self.key, min_version).map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            e.to_string()
+        })?;
+        self.store
+            .install_download()
+            .map_err(|e| format!("cannot persist the snapshot: {e}"))?;
+        let version = loaded.policy.version();
+        *self.chain.lock().unwrap_or_else(PoisonError::into_inner) = Chain {
+            snapshot_bytes: loaded.size,
+            ..Chain::default()
+        };
+        self.want_snapshot.store(false, Ordering::SeqCst);
+        self.publish(LoadedPolicy {
+            policy: loaded.policy,
+            version,
+            issued_at: loaded.issued_at,
+            site_ids: loaded.site_ids,
+        });
         self.confirm_now();
         Ok(version)
+    }
+
+    /// Verifies, persists and swaps in a snapshot given whole (tests, and small ones).
+    pub async fn accept(&self, bytes: Vec<u8>) -> Result<u64, String> {
+        let path = self.store.download_path();
+        super::credential::write_atomic(&path, &bytes, 0o600).map_err(|e| format!("{e:#}"))?;
+        self.accept_download()
+    }
+
+    /// Verifies a delta against the policy in hand, keeps it on disk, then applies it in
+    /// place. Any refusal (another base, a bad signature, a delta that does not apply)
+    /// makes the next request ask for a full snapshot.
+    pub fn accept_delta(&self, bytes: &[u8]) -> Result<u64, String> {
+        let result = self.try_delta(bytes);
+        if result.is_err() {
+            self.want_snapshot.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn try_delta(&self, bytes: &[u8]) -> Result<u64, String> {
+        let delta = SignedDelta::from_bytes(bytes).map_err(|e| e.to_string())?;
+        let mut overrides = self
+            .overrides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let changes = {
+            let current = self.current.borrow();
+            let held = current.as_ref().ok_or("no policy to apply a delta to")?;
+            store::verify_delta(&delta, &self.key, held).map_err(|e| e.to_string())?
+        };
+        // Kept before it is used: a restart re-applies it; one that then fails to apply
+        // ends the chain there, as it does here.
+        self.store
+            .append_delta(&delta, bytes)
+            .map_err(|e| format!("cannot persist the delta: {e}"))?;
+        let applied = self.modify(|p| {
+            overrides.lift(&mut p.policy);
+            let applied = store::apply(p, &delta, &changes);
+            overrides.lay(&mut p.policy);
+            applied
+        });
+        match applied {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("no policy to apply a delta to".into()),
+        }
+        let mut chain = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
+        chain.count += 1;
+        chain.bytes += bytes.len() as u64;
+        drop(chain);
+        self.confirm_now();
+        Ok(delta.version)
     }
 }
 
@@ -338,7 +478,7 @@ pub async fn sync_loop(
         let query = PolicyQuery {
             after_version: state.version(),
             wait_s: Some(25),
-            delta: None,
+            delta: state.wants_delta().then_some(true),
         };
         let request = client
             .get(&url)
@@ -351,26 +491,22 @@ pub async fn sync_loop(
         };
         let ok = match answer {
             Ok(r) if r.status() == reqwest::StatusCode::OK => {
-                let Some(bytes) = stop.run_until_cancelled(r.bytes()).await else {
+                let Some(taken) = take_answer(&state, r, &stop).await else {
                     return;
                 };
-                match bytes {
-                    Ok(bytes) => match state.accept(bytes.to_vec()).await {
-                        Ok(version) => {
-                            tracing::info!(version, "new policy in use");
-                            true
-                        }
-                        Err(e) => {
-                            tracing::error!(
-                                error = %e,
-                                "REFUSED a policy snapshot from the server"
-                            );
-                            false
-                        }
-                    },
+                match taken {
+                    Ok(Accepted::Snapshot(version)) => {
+                        tracing::info!(version, "new policy in use");
+                        true
+                    }
+                    Ok(Accepted::Delta(version)) => {
+                        tracing::info!(version, "policy delta applied");
+                        true
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "policy download interrupted");
-                        false
+                        tracing::error!(error = %e, "REFUSED a policy update from the server");
+                        // A refused delta: the next request asks for a full snapshot.
+                        !state.wants_delta() && query.delta.is_some()
                     }
                 }
             }
@@ -393,6 +529,59 @@ pub async fn sync_loop(
             return;
         }
     }
+}
+
+/// Takes a policy answer: a delta (small) is read whole, verified and applied in place;
+/// a snapshot is streamed to the download file, then verified and loaded from there.
+/// `None` when `stop` was cancelled while reading it (never once it is being applied).
+async fn take_answer(
+    state: &Arc<PolicyState>,
+    mut answer: reqwest::Response,
+    stop: &CancellationToken,
+) -> Option<Result<Accepted, String>> {
+    let format = answer.headers().get(POLICY_FORMAT_HEADER);
+    let is_delta = format.and_then(|v| v.to_str().ok()) == Some(FORMAT_DELTA);
+    let state = Arc::clone(state);
+    if is_delta {
+        let bytes = match stop.run_until_cancelled(answer.bytes()).await? {
+            Ok(bytes) => bytes,
+            Err(e) => return Some(Err(format!("policy download interrupted: {e}"))),
+        };
+        let applied = tokio::task::spawn_blocking(move || state.accept_delta(&bytes)).await;
+        return Some(
+            applied
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map(Accepted::Delta)),
+        );
+    }
+    let path = state.store.download_path();
+    let download = async {
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|e| format!("policy download interrupted: {}", without_url(&e)))?
+        {
+            file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+        }
+        file.sync_all().await.map_err(|e| e.to_string())
+    };
+    if let Err(e) = stop.run_until_cancelled(download).await? {
+        return Some(Err(e));
+    }
+    let loaded = tokio::task::spawn_blocking(move || state.accept_download()).await;
+    Some(
+        loaded
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map(Accepted::Snapshot)),
+    )
 }
 
 /// A reqwest error without its URL (which carries nothing secret, but is noise).
@@ -462,5 +651,86 @@ mod tests {
         assert_eq!((current.version, current.policy.pin_key()), (2, Some(&key)));
         let on_disk = std::fs::read(dir.path().join("policy.snapshot")).unwrap();
         assert!(!on_disk.windows(32).any(|w| w == key.as_bytes()));
+    }
+
+    fn one_door(mode: DoorMode) -> PolicySource {
+        use gatehouse_core::model::{AntiPassback, Door, Site, ThreatLevel, Zone};
+        let (site, zone, door) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        PolicySource {
+            sites: vec![Site {
+                id: site,
+                name: "S".into(),
+                timezone: "UTC".parse().unwrap(),
+                threat: ThreatLevel::default(),
+            }],
+            zones: vec![Zone {
+                id: zone,
+                site_id: site,
+                parent_id: None,
+                level: 0,
+                vetting_required: false,
+                escort_required: false,
+                two_person: false,
+                pin_required: false,
+                anti_passback: AntiPassback::Off,
+                anti_passback_timeout_s: None,
+                max_occupancy: None,
+            }],
+            doors: vec![Door {
+                id: door,
+                site_id: site,
+                from_zone_id: zone,
+                to_zone_id: zone,
+                mode,
+                unlock_ms: 3000,
+                held_open_ms: 30000,
+            }],
+            ..PolicySource::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_override_outlives_a_delta_and_ends_at_the_mode_the_delta_gave() {
+        use gatehouse_core::policy::{PolicyDelta, SignedDelta};
+        let dir = tempfile::tempdir().unwrap();
+        let signing = generate_key();
+        let door = Uuid::from_u128(3);
+        let v1 = one_door(DoorMode::Normal);
+        let bytes = sign(&v1, 1, &signing).unwrap().to_bytes().unwrap();
+        std::fs::write(dir.path().join("policy.snapshot"), bytes).unwrap();
+        let state = PolicyState::load(dir.path(), signing.verifying_key());
+        let mode = |state: &PolicyState| {
+            let current = state.current.borrow();
+            let p = current.as_ref().unwrap();
+            (
+                p.version,
+                p.policy.door(door).unwrap().mode,
+                p.policy.door(door).unwrap().unlock_ms,
+            )
+        };
+        state.set_override(door, DoorMode::Locked, None);
+        assert_eq!(mode(&state), (1, DoorMode::Locked, 3000));
+
+        let mut v2 = one_door(DoorMode::Unlocked);
+        v2.doors[0].unlock_ms = 5000;
+        let delta = PolicyDelta::between(&v1, &v2);
+        let sites = vec![Uuid::from_u128(1)];
+        let signed = SignedDelta::sign(&delta, 1, 2, sites, Utc::now(), &signing).unwrap();
+        assert_eq!(state.accept_delta(&signed.to_bytes().unwrap()), Ok(2));
+        assert_eq!(
+            mode(&state),
+            (2, DoorMode::Locked, 5000),
+            "the override holds"
+        );
+        // Ending it gives the mode of the delta, not the snapshot's.
+        state.set_override(door, DoorMode::Unlocked, None);
+        assert_eq!(mode(&state), (2, DoorMode::Unlocked, 5000));
+        assert_eq!(state.override_of(door), None);
+        // On disk: the snapshot and the verified policy of the delta, without overrides.
+        let reloaded = PolicyState::load(dir.path(), signing.verifying_key());
+        assert_eq!(mode(&reloaded), (2, DoorMode::Unlocked, 5000));
+        // The same delta again is for another base now: refused.
+        assert!(state.accept_delta(&signed.to_bytes().unwrap()).is_err());
+        assert!(!state.wants_delta(), "a refusal asks for a snapshot next");
     }
 }

@@ -1,5 +1,6 @@
 //! The door agent's integration tests, in one test binary: the command line (`cli`)
-//! always; with the `pcsc` feature, the PC/SC reader against real pcscd and the
+//! and policy deltas against a stub server (`policy_delta`) always; with the `pcsc`
+//! feature, the PC/SC reader against real pcscd and the
 //! project's virtual card (`pcsc`) and the real agent process reading through it
 //! (`agent_pcsc`), and the virtual DESFire card read over PC/SC by the crate's reader
 //! side and by python-desfire (`desfire_pcsc`). Users of pcscd in this process take
@@ -7,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod policy_delta;
 
 #[cfg(feature = "pcsc")]
 mod agent_pcsc;

@@ -224,3 +224,72 @@ fn a_snapshot_without_pin_verifiers_keeps_only_the_fact_of_a_pin() {
     restored.credentials[0].pin = full.credentials[0].pin.clone();
     assert_eq!(restored, full);
 }
+
+fn streamed(bytes: &[u8], key: &SigningKey, min: u64) -> Result<LoadedSnapshot, SnapshotError> {
+    load_snapshot(std::io::Cursor::new(bytes), &key.verifying_key(), min)
+}
+
+#[test]
+fn a_streamed_snapshot_loads_as_its_bytes() {
+    // Big enough for records to straddle the reading window many times.
+    let mut src = source();
+    for n in 0..6_000u128 {
+        let id = Uuid::from_u128(0x9_0000 + n);
+        src.people
+            .push(person(id, crate::model::PersonKind::Staff, vec![GROUP]));
+        let mut c = credential(0, &format!("{:010X}", n), crate::model::Holder::Person(id));
+        c.id = Uuid::from_u128(0xa_0000 + n);
+        src.credentials.push(c);
+    }
+    let bytes = sign_at(&src, 9, at(NOON), &key(1))
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let loaded = streamed(&bytes, &key(1), 9).unwrap();
+    assert_eq!(loaded.policy.source(), &src);
+    assert_eq!(loaded.policy.version(), 9);
+    assert_eq!((loaded.issued_at, loaded.site_ids), (at(NOON), vec![SITE]));
+    assert_eq!(loaded.size, bytes.len() as u64);
+}
+
+#[test]
+fn a_streamed_snapshot_refuses_what_the_bytes_refuse() {
+    let bytes = signed(7);
+    assert!(matches!(
+        streamed(&bytes, &key(2), 0),
+        Err(SnapshotError::WrongKey)
+    ));
+    assert!(matches!(
+        streamed(&bytes, &key(1), 8),
+        Err(SnapshotError::VersionTooOld { .. })
+    ));
+    // Every fifth byte (each check verifies a signature twice, slowly in a debug build).
+    for i in (0..bytes.len()).step_by(5) {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x01;
+        assert!(
+            streamed(&flipped, &key(1), 0).is_err(),
+            "a flipped bit at {i}"
+        );
+        let kind = |e: Option<SnapshotError>| e.map(|e| std::mem::discriminant(&e));
+        assert_eq!(
+            kind(streamed(&flipped, &key(1), 0).err()),
+            kind(verify_and_load(&flipped, &key(1).verifying_key(), 0).err()),
+            "the same error for a flipped bit at {i}"
+        );
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert!(matches!(
+        streamed(&long, &key(1), 0),
+        Err(SnapshotError::Malformed(_))
+    ));
+    assert!(matches!(
+        streamed(b"nonsense", &key(1), 0),
+        Err(SnapshotError::Malformed(_))
+    ));
+    assert!(matches!(
+        streamed(&bytes[..bytes.len() / 2], &key(1), 0),
+        Err(SnapshotError::Malformed(_))
+    ));
+}
