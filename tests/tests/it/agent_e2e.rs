@@ -192,6 +192,13 @@ async fn c_revocation_applies_without_restart() {
             s["policy_version"].as_u64() > Some(before)
         })
         .await;
+    // It came as a signed delta, kept beside the snapshot it applies to.
+    let deltas = std::fs::read_dir(site.state_dir()).unwrap();
+    let deltas: Vec<String> = (deltas.map(|e| e.unwrap().file_name()))
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("policy.delta."))
+        .collect();
+    assert_eq!(deltas.len(), 1, "one delta on disk: {deltas:?}");
     agent.send_line(&format!("{READER} {ALLOWED}"));
     let event = site
         .wait_event("the revoked card's presentation", presentation(ALLOWED))
