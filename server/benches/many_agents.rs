@@ -26,7 +26,8 @@
 //! - operator requests one after another for `GATEHOUSE_BENCH_SAMPLE_S` seconds (default
 //!   20): `GET /people?limit=50`, `GET /doors?limit=50`, `GET /healthz`, p50/p99/max;
 //! - revocations (`GATEHOUSE_BENCH_REVOCATIONS`, default 10; not in the baseline): with
-//!   every agent at the same version, a card is revoked (`PATCH /credentials/{id}`) and
+//!   every agent at the same version for 5 s, a card is revoked (`PATCH
+//!   /credentials/{id}`) and
 //!   the time from sending the PATCH until each agent has read the new snapshot is taken:
 //!   p50/p99/max over all agents and revocations, and how many arrived within 1 s.
 //!
@@ -53,6 +54,8 @@ use support::{Result, Server, env_number, fresh_postgres, percentile, text};
 const WAIT_S: u64 = 25;
 /// An idle door's upload interval.
 const UPLOAD_EVERY: Duration = Duration::from_secs(10);
+/// From every agent holding the last revocation's version to the next revocation.
+const REVOCATION_GAP: Duration = Duration::from_secs(5);
 /// Linux's clock ticks per second for `/proc/<pid>/stat` times (`getconf CLK_TCK`).
 const TICKS_PER_S: f64 = 100.0;
 
@@ -195,7 +198,9 @@ async fn measure(dir: &Path, url: &str, postgres: bool, sizes: &Sizes) -> Result
     let (mut revocation_ms, mut patch_ms) = (Vec::new(), Vec::new());
     for id in ids.iter().take(sizes.revocations) {
         let before = fleet.all_hold_a_version(Duration::from_secs(60)).await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The agents' next long-polls are in (on SQLite each one's last-seen stamp is a
+        // write through the write gate, which a revocation's PATCH would queue behind).
+        tokio::time::sleep(REVOCATION_GAP).await;
         let sent = Instant::now();
         let answer = operator
             .patch(format!("{}/credentials/{id}", api.base))
@@ -207,11 +212,15 @@ async fn measure(dir: &Path, url: &str, postgres: bool, sizes: &Sizes) -> Result
             return Err(format!("the revocation answered {}", answer.status()).into());
         }
         patch_ms.push(sent.elapsed().as_secs_f64() * 1e3);
-        revocation_ms.extend(
-            fleet
-                .delays_past(before, sent, Duration::from_secs(30))
-                .await,
+        let delays = fleet
+            .delays_past(before, sent, Duration::from_secs(30))
+            .await;
+        let last = delays.iter().copied().fold(0.0, f64::max);
+        eprintln!(
+            "revocation: PATCH {:.0} ms, last agent {last:.0} ms",
+            patch_ms.last().copied().unwrap_or_default()
         );
+        revocation_ms.extend(delays);
     }
     fleet.stop().await;
     server.stop()?;
