@@ -11,7 +11,7 @@
 //! `GATEHOUSE_BENCH_CREDENTIALS` people with a card each (default 1,000) through the HR
 //! import, then runs the agents in this process, each doing what `door-agent` does
 //! over HTTP/1.1 connections of its own: the policy long-poll (`after_version`,
-//! `wait_s=25`, reading the whole signed snapshot when a new version comes), the presence
+//! `wait_s=25`, reading the whole answer when a new version comes), the presence
 //! long-poll (`after`, `wait_s=25`), the door-command long-poll (`wait_s=25`), and every
 //! 10 s one upload of three chained events as an idle door produces them (exit
 //! request, door opened, door closed), the agents' uploads spread over the 10 s.
@@ -30,6 +30,10 @@
 //!   /credentials/{id}`) and
 //!   the time from sending the PATCH until each agent has read the new snapshot is taken:
 //!   p50/p99/max over all agents and revocations, and how many arrived within 1 s.
+//!
+//! `GATEHOUSE_BENCH_DELTA=1`: once an agent holds a version it asks for signed deltas
+//! (`delta=true`), as an agent that can apply them does; a server without deltas answers
+//! whole snapshots all the same.
 //!
 //! Each agent holds up to four connections (three long-polls and its upload), the bench
 //! as many again on its side: the open-file limit must allow about 4 × N + 200 for each
@@ -65,6 +69,8 @@ struct Sizes {
     revocations: usize,
     idle_s: u64,
     sample_s: u64,
+    /// The agents ask for signed deltas.
+    delta: bool,
 }
 
 #[tokio::main]
@@ -75,6 +81,7 @@ async fn main() -> Result<()> {
         revocations: env_number("GATEHOUSE_BENCH_REVOCATIONS", 10)?,
         idle_s: u64::try_from(env_number("GATEHOUSE_BENCH_IDLE_S", 60)?)?,
         sample_s: u64::try_from(env_number("GATEHOUSE_BENCH_SAMPLE_S", 20)?)?,
+        delta: env_number("GATEHOUSE_BENCH_DELTA", 0)? == 1,
     };
     if sizes.agents == 0 || sizes.credentials < sizes.revocations {
         return Err("at least one agent, and a credential for each revocation".into());
@@ -180,7 +187,7 @@ async fn measure(dir: &Path, url: &str, postgres: bool, sizes: &Sizes) -> Result
     )
     .await?;
 
-    let fleet = Fleet::start(&server.base_url, &agents, &counters)?;
+    let fleet = Fleet::start(&server.base_url, &agents, &counters, sizes.delta)?;
     fleet.all_hold_a_version(Duration::from_secs(300)).await?;
     tokio::time::sleep(UPLOAD_EVERY).await;
     let idle = Duration::from_secs(sizes.idle_s);
@@ -403,7 +410,12 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn start(base_url: &str, agents: &[Agent], counters: &Arc<Counters>) -> Result<Fleet> {
+    fn start(
+        base_url: &str,
+        agents: &[Agent],
+        counters: &Arc<Counters>,
+        delta: bool,
+    ) -> Result<Fleet> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(usize::MAX)
@@ -420,6 +432,7 @@ impl Fleet {
                 counters: counters.clone(),
                 stop: stop.clone(),
                 held: Arc::new(Mutex::new((0, Instant::now()))),
+                delta,
             });
             held.push(me.held.clone());
             tasks.spawn(me.clone().policy());
@@ -487,6 +500,8 @@ struct AgentLoop {
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     held: Arc<Mutex<(u64, Instant)>>,
+    /// Asks for signed deltas (`delta=true`) once it holds a version.
+    delta: bool,
 }
 
 impl AgentLoop {
@@ -510,8 +525,9 @@ impl AgentLoop {
             let url = match have {
                 0 => format!("{}/agent/policy?wait_s={WAIT_S}", self.base),
                 v => format!(
-                    "{}/agent/policy?after_version={v}&wait_s={WAIT_S}",
-                    self.base
+                    "{}/agent/policy?after_version={v}&wait_s={WAIT_S}{}",
+                    self.base,
+                    if self.delta { "&delta=true" } else { "" }
                 ),
             };
             let Some(answer) = self.answer(self.client.get(url), &[200, 204]).await else {
@@ -605,8 +621,17 @@ fn print(sizes: &Sizes, results: &[(&str, Measured)]) {
     println!();
     println!(
         "{} agents, {} credentials; idle {} s (baseline at most 15 s), operator requests \
-         for {} s, {} revocations",
-        sizes.agents, sizes.credentials, sizes.idle_s, sizes.sample_s, sizes.revocations
+         for {} s, {} revocations; {}",
+        sizes.agents,
+        sizes.credentials,
+        sizes.idle_s,
+        sizes.sample_s,
+        sizes.revocations,
+        if sizes.delta {
+            "agents ask for deltas"
+        } else {
+            "agents read whole snapshots"
+        }
     );
     println!();
     println!(
