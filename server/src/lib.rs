@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod documents;
 pub mod domain;
+pub mod feeds;
 pub mod import;
 pub mod metrics;
 pub mod notify;
@@ -105,6 +106,7 @@ pub async fn launch(
     let audit_key = Arc::new(audit::checkpoint::AuditKey::load(&store).await?);
     let senders = notify::send::Senders::new(&settings.notify)?;
     let notifier = Arc::new(notify::Notifier::new(settings.notify.clone()));
+    let feeds = feeds::Feeds::start(store.clone()).await?;
     let state = AppState {
         tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
         throttle: Arc::new(LoginThrottle::new(&settings.auth)),
@@ -112,7 +114,8 @@ pub async fn launch(
         policy: Arc::new(
             policy::PolicyService::load(store.clone(), settings.policy.clone()).await?,
         ),
-        policy_versions: policy::versions::PolicyVersions::start(store.clone()).await?,
+        policy_versions: feeds.policy_versions(),
+        feeds,
         audit_key: audit_key.clone(),
         import_jobs: Arc::default(),
         console: console::ConsoleConfig {

@@ -17,6 +17,8 @@ pub struct AppState {
     pub policy: Arc<PolicyService>,
     /// The policy version as last seen, which the agents' long-polls wait on.
     pub policy_versions: crate::policy::versions::PolicyVersions,
+    /// The presence feed and the door commands, which the agents' long-polls wait on.
+    pub feeds: crate::feeds::Feeds,
     /// Signs audit checkpoints.
     pub audit_key: Arc<AuditKey>,
     /// The import jobs running on this replica, with their live counts.

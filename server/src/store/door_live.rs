@@ -485,6 +485,10 @@ impl Store {
                     Some(&record),
                 ))
                 .await?;
+            // The agent's waiting command long-poll, on whichever server it waits.
+            Db::from(&mut *tx)
+                .notify_feed(crate::feeds::COMMANDS_CHANNEL)
+                .await?;
             tx.commit().await?;
             record
         });

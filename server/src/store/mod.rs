@@ -83,6 +83,7 @@ pub use visitor_cards::{NewVisitorCard, VisitorCardChange, VisitorCardRecord, Vi
 mod agents;
 mod door_live;
 mod events;
+mod feed_marks;
 mod musters;
 mod musters_recent;
 pub(crate) mod presence;
@@ -92,6 +93,7 @@ pub use events::{
     AlarmRecord, EventDetail, EventFilter, EventRecord, INCIDENT_KINDS, IngestOutcome,
     MAX_CLOCK_OFFSET_MS, UploadRecord,
 };
+pub use feed_marks::FeedMarks;
 pub use musters::{MusterPerson, MusterRecord, NEVER_BADGED};
 pub use presence::{Occupant, PresenceChange};
 

@@ -93,7 +93,7 @@ impl Db<'_> {
             }
         }
         let per_insert = crate::store::events::rows_per_insert(&self, 9);
-        on!(self, |c| {
+        on!(self.re(), |c| {
             for chunk in winners.chunks(per_insert) {
                 let mut query = sqlx::QueryBuilder::new(
                     "INSERT INTO presence (holder_id, person_id, visit_id, zone_id, door_id, \
@@ -120,6 +120,10 @@ impl Db<'_> {
                 query.build().execute(&mut *c).await?;
             }
         });
+        if !winners.is_empty() {
+            // The waiting presence long-polls of every server, at commit.
+            self.notify_feed(crate::feeds::PRESENCE_CHANNEL).await?;
+        }
         Ok(())
     }
 

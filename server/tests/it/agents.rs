@@ -7,6 +7,7 @@ use crate::support::site_model as site_support;
 
 mod api;
 mod batched;
+mod feeds;
 mod incremental;
 mod ingest;
 mod pins;

@@ -24,7 +24,7 @@ use gatehouse_core::protocol::{
     UploadAnswer, UploadedRecord,
 };
 use std::time::Duration;
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,9 +37,6 @@ const MAX_PAYLOAD: usize = 64 * 1024;
 /// with 204, never with the timeout's 408.
 const MAX_WAIT_S: u64 = 25;
 const DEFAULT_WAIT_S: u64 = 25;
-/// How often a waiting presence long-poll re-reads the presence (other replicas change
-/// it in the database, so there is nothing in this process to wait on).
-const POLL_EVERY: Duration = Duration::from_millis(200);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -174,16 +171,17 @@ async fn presence(
     }
     let sites = state.store.agent_site_ids(agent.agent_id).await?;
     let deadline = Instant::now() + Duration::from_secs(wait_s);
+    // Read again only when the server's feeds task sees the presence move (any replica's
+    // upload): see `crate::feeds`.
+    let mut moved = state.feeds.presence();
     let changes = loop {
         let changes = state
             .store
             .presence_changes(&sites, query.after, PRESENCE_PAGE)
             .await?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !changes.is_empty() || left.is_zero() {
+        if !changes.is_empty() || !moved.changed_by(deadline).await {
             break changes;
         }
-        sleep(left.min(POLL_EVERY)).await;
     };
     let more = changes.len() >= PRESENCE_PAGE as usize;
     let revision = changes

@@ -13,15 +13,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_core::protocol::{CommandPage, CommandPoll, DoorStateReport};
 use std::time::Duration;
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Longest and default command wait, in seconds (below the smallest request timeout).
 const MAX_WAIT_S: u64 = 25;
-/// How often a waiting command poll reads the database (a command may be given on any
-/// replica): the most it adds to a command's way to the door.
-const POLL_EVERY: Duration = Duration::from_millis(100);
 /// Most doors in one report, most ids in `done`.
 const MAX_DOORS: usize = 256;
 const MAX_DONE: usize = 1000;
@@ -98,15 +95,16 @@ async fn poll_commands(
         return Err(ApiError::field("done", "at most 1000 ids"));
     }
     let deadline = Instant::now() + Duration::from_secs(wait_s);
+    // Read again only when the server's feeds task sees a new command (given on any
+    // replica): see `crate::feeds`.
+    let mut given = state.feeds.commands();
     let mut done = poll.done.as_slice();
     let commands = loop {
         let commands = state.store.agent_commands(agent.agent_id, done).await?;
         done = &[];
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !commands.is_empty() || left.is_zero() {
+        if !commands.is_empty() || !given.changed_by(deadline).await {
             break commands;
         }
-        sleep(left.min(POLL_EVERY)).await;
     };
     Ok(Json(CommandPage { commands }))
 }
