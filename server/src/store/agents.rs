@@ -364,7 +364,8 @@ impl Store {
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<Uuid>, StoreError> {
-        const TOUCH: &str = "UPDATE agents SET last_seen_at = $2 \
+        // A stamp never moves back (GREATEST ignores the NULL of a first call).
+        const TOUCH: &str = "UPDATE agents SET last_seen_at = GREATEST(last_seen_at, $2) \
                              WHERE token_hash = $1 AND status = 'active' RETURNING id";
         if self.kind() == DatabaseKind::Postgres {
             // A lone statement: PostgreSQL locks the one row, there is no queue to join.
@@ -376,18 +377,20 @@ impl Store {
                     .await?
             }));
         }
-        // On SQLite a write transaction, not a lone statement: it queues at the write
-        // gate with the uploads instead of polling in the busy handler, where it lost the
-        // lock to them for seconds (every agent call makes it).
-        let mut tx = self.write().await?;
-        let id = on!(tx.db(), |c| {
-            sqlx::query_scalar::<_, Uuid>(TOUCH)
-                .bind(token_hash)
-                .bind(at)
-                .fetch_optional(c)
-                .await?
+        // On SQLite the token is checked by a read, and the stamp joins a batch written
+        // in one transaction (see `agent_stamps`): one write each queued agent calls
+        // behind each other at the write gate.
+        let id = on!(self.pool(), |pool| {
+            sqlx::query_scalar::<_, Uuid>(
+                "SELECT id FROM agents WHERE token_hash = $1 AND status = 'active'",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?
         });
-        tx.commit().await?;
+        if let Some(id) = id {
+            self.stamp_agent_seen(id, at).await?;
+        }
         Ok(id)
     }
 

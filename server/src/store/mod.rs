@@ -80,6 +80,7 @@ pub mod notifications;
 pub use visit_expiry::{DEFAULT_CHECKOUT_GRACE_MINUTES, ExpirySummary};
 pub use visitor_cards::{NewVisitorCard, VisitorCardChange, VisitorCardRecord, VisitorCardState};
 // door agents and what they upload
+mod agent_stamps;
 mod agents;
 mod door_live;
 mod events;
@@ -202,6 +203,8 @@ pub struct Store {
     backend: std::sync::Arc<Backend>,
     /// SQLite's writers' queue (see `Store::write`); unused on PostgreSQL.
     write_gate: std::sync::Arc<tokio::sync::Semaphore>,
+    /// SQLite's batches of agents' last-seen stamps; unused on PostgreSQL.
+    agent_stamps: std::sync::Arc<agent_stamps::AgentStamps>,
 }
 
 impl Store {
@@ -265,6 +268,7 @@ impl Store {
         Ok(Store {
             backend: std::sync::Arc::new(backend),
             write_gate: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            agent_stamps: std::sync::Arc::default(),
         })
     }
 

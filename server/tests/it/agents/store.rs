@@ -21,6 +21,7 @@ conformance!(
     uploads_are_stored_once_and_chained,
     events_are_append_only,
     snapshots_cover_only_the_given_sites,
+    every_stamp_is_stored_when_its_call_returns_even_many_at_once,
 );
 
 /// A site with one door: (site id, door id).
@@ -42,6 +43,57 @@ fn new_agent(door_ids: Vec<Uuid>, code: &[u8]) -> NewAgent {
         code_hash: code.to_vec(),
         code_expires_at: now() + Duration::minutes(15),
     }
+}
+
+/// On SQLite the stamps of concurrent calls are written in batches (a group commit):
+/// still, each is stored by the time its call goes on, and a later stamp wins.
+async fn every_stamp_is_stored_when_its_call_returns_even_many_at_once(db: &TestDb) {
+    const AGENTS: usize = 40;
+    let store = db.store().await;
+    let mut agents = Vec::new();
+    for n in 0..AGENTS {
+        let (_, door) = door(&store, &format!("Site {n}")).await;
+        let code = format!("code-{n}");
+        let created = (store.create_agent(new_agent(vec![door], code.as_bytes()), &Actor::cli()))
+            .await
+            .unwrap();
+        let token = format!("token-{n}");
+        store
+            .enroll_agent(code.as_bytes(), token.as_bytes(), now())
+            .await
+            .unwrap()
+            .unwrap();
+        agents.push((created.id, token));
+    }
+    let at = now();
+    let calls = agents.iter().map(|(id, token)| {
+        let (store, token, id) = (store.clone(), token.clone(), *id);
+        tokio::spawn(async move {
+            assert_eq!(
+                store.touch_agent(token.as_bytes(), at).await.unwrap(),
+                Some(id)
+            );
+            // Stored now, whoever wrote the batch.
+            let seen = store.agent(id).await.unwrap().last_seen_at;
+            assert!(
+                seen.is_some_and(|s| (s - at).num_milliseconds().abs() < 1),
+                "{seen:?}"
+            );
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap();
+    }
+    let (first, token) = &agents[0];
+    let later = at + Duration::seconds(5);
+    store.touch_agent(token.as_bytes(), later).await.unwrap();
+    store.touch_agent(token.as_bytes(), at).await.unwrap();
+    let seen = store.agent(*first).await.unwrap().last_seen_at.unwrap();
+    assert!(
+        (seen - later).num_milliseconds().abs() < 1,
+        "the later stamp stays"
+    );
+    assert_eq!(store.touch_agent(b"no such token", at).await.unwrap(), None);
 }
 
 async fn agents_are_registered_enrolled_and_revoked(db: &TestDb) {
