@@ -17,7 +17,11 @@
 //!    same rows (every chain entry joined to its event), timed with `/usr/bin/time` for
 //!    their peak memory (the client's: the PostgreSQL server's own memory is in neither
 //!    figure).
-//! 3. **Verification** of the same trail: `audit::verify::verify`, in a child process.
+//! 3. **Verification** of the same trail: `audit::verify::verify`, in a child process,
+//!    next to its baseline: SHA-256 over the same canonical bytes the verifier hashes
+//!    (each event's payload, the event's canonical encoding, each chain entry's), in one
+//!    pass with one hasher. The child reads the trail and builds those bytes a page at a
+//!    time untimed, and times only the hashing of each page's bytes.
 //!
 //! `cargo bench -p gatehouse-server --bench audit_trail`
 //!
@@ -26,21 +30,27 @@
 //! dropped afterwards. The export database goes to `GATEHOUSE_BENCH_DIR` (default a
 //! temporary directory) and is reused by a later run when it holds the same number of
 //! events; the PostgreSQL one (`gatehouse_bench_export_<n>`) is dropped unless
-//! `GATEHOUSE_BENCH_KEEP=1`.
+//! `GATEHOUSE_BENCH_KEEP=1`. `GATEHOUSE_BENCH_BUILD_ONLY=1` builds (or finds) the export
+//! trails, keeps them and measures nothing else.
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use gatehouse_core::decide::{Direction, Outcome, Reason};
 use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, PresentationRecord, chain_hash};
 use gatehouse_core::model::DoorMode;
+use gatehouse_server::audit::canon::sha256;
 use gatehouse_server::audit::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
 use gatehouse_server::audit::export::{self, ExportFilter, ExportRequest, Format};
+use gatehouse_server::audit::records::{EventRow, Source};
 use gatehouse_server::audit::verify::verify;
+use gatehouse_server::audit::{GENESIS, chain_bytes, hash32};
 use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::store::{
     Actor, NewAgent, NewDoor, NewSite, NewZone, Store, UploadRecord, ZoneRules, now,
 };
+use sha2::{Digest as _, Sha256};
 use sqlx::{AssertSqlSafe, PgPool};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,6 +74,8 @@ async fn main() -> Result<()> {
     let export_events = env_number("GATEHOUSE_BENCH_EXPORT_EVENTS", 1_000_000)?;
     let runs = env_number("GATEHOUSE_BENCH_RUNS", 3)?.max(1);
     let keep = std::env::var("GATEHOUSE_BENCH_KEEP").is_ok_and(|v| v == "1");
+    // Only build (or find) the export trails, for a later run to measure.
+    let build_only = std::env::var("GATEHOUSE_BENCH_BUILD_ONLY").is_ok_and(|v| v == "1");
     let postgres = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").ok();
     if postgres.is_none() {
         eprintln!("PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL to measure it too");
@@ -99,6 +111,10 @@ async fn main() -> Result<()> {
         let name = format!("export_{export_events}");
         let db = backend.named(&export_dir, &name).await?;
         let built = build_trail(&db, export_events).await?;
+        if build_only {
+            eprintln!("{}: trail of {export_events} events ready", backend.name());
+            continue;
+        }
         let out = temp.path().join("export");
         let mut results = Vec::new();
         for format in ["csv", "ndjson"] {
@@ -108,6 +124,9 @@ async fn main() -> Result<()> {
         results.push(("raw rows, CSV".to_owned(), raw_copy(&db, &out)?));
         let report = run_child("verify", &db.url, "", &out)?;
         results.push(("Gatehouse verify".to_owned(), report));
+        let report = run_child("sha256", &db.url, "", &out)?;
+        let what = "SHA-256 of the bytes the verifier hashes, one pass (output: bytes hashed)";
+        results.push((what.to_owned(), report));
         export_rows.push((backend.name(), export_events, built, results));
         let keep = match backend {
             Backend::Sqlite => std::env::var("GATEHOUSE_BENCH_DIR").is_ok(),
@@ -529,7 +548,8 @@ async fn child(role: &str) -> Result<()> {
     })
     .await?;
     let key = AuditKey::load(&store).await?;
-    let started = Instant::now();
+    let mut started = Instant::now();
+    let mut seconds = None;
     let (bytes, records) = match role {
         "export" => {
             let format = match std::env::var("GATEHOUSE_BENCH_FORMAT")?.as_str() {
@@ -555,6 +575,13 @@ async fn child(role: &str) -> Result<()> {
             file.flush()?;
             (bytes, records)
         }
+        "sha256" => {
+            let (hashing, bytes, records) = hash_canonical(&store).await?;
+            seconds = Some(hashing);
+            // The peak memory below is the reading's as much as the hashing's.
+            started = Instant::now();
+            (bytes, records)
+        }
         _ => {
             let report = verify(&store, &key.public_key()).await?;
             if !report.ok {
@@ -563,7 +590,7 @@ async fn child(role: &str) -> Result<()> {
             (0, u64::try_from(report.records)?)
         }
     };
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = seconds.unwrap_or_else(|| started.elapsed().as_secs_f64());
     let status = std::fs::read_to_string("/proc/self/status")?;
     let peak_kib: u64 = status
         .lines()
@@ -572,6 +599,51 @@ async fn child(role: &str) -> Result<()> {
         .ok_or("no VmHWM in /proc/self/status")?;
     println!("{seconds} {peak_kib} {bytes} {records}");
     Ok(())
+}
+
+/// The verifier's hashing baseline: the bytes it hashes for every event and chain entry
+/// (the payload, the event's canonical encoding given the payload's SHA-256, the entry's
+/// canonical encoding), built a page at a time untimed and fed to one SHA-256; the
+/// seconds spent hashing, the bytes hashed and the entries covered. (The few operator
+/// entries' own records and the checkpoints' signatures are left out.)
+async fn hash_canonical(store: &Store) -> Result<(f64, u64, u64)> {
+    let mut hasher = Sha256::new();
+    let mut hashing = std::time::Duration::ZERO;
+    let (mut bytes, mut entries, mut after) = (0u64, 0u64, 0);
+    let mut previous = GENESIS;
+    let mut buffer = Vec::new();
+    loop {
+        let page = store.chain_page(after, 5_000).await?;
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            break;
+        };
+        let events: HashMap<i64, EventRow> = store
+            .chained_events(first.seq, last.seq)
+            .await?
+            .into_iter()
+            .filter_map(|e| Some((e.chain_seq, e.row.ok()?)))
+            .collect();
+        after = last.seq;
+        buffer.clear();
+        for entry in &page {
+            if let Some(row) = events.get(&entry.seq) {
+                buffer.extend_from_slice(&row.payload);
+                row.canonical_bytes(&sha256(&row.payload), &mut buffer);
+            }
+            let source = Source::parse(&entry.source).ok_or("unknown source")?;
+            let digest = hash32(&entry.digest);
+            let (seq, id, at) = (entry.seq, entry.record_id, entry.recorded_at);
+            chain_bytes(&mut buffer, &previous, seq, source, id, &digest, at);
+            previous = hash32(&entry.hash);
+            entries += 1;
+        }
+        let started = Instant::now();
+        hasher.update(&buffer);
+        hashing += started.elapsed();
+        bytes += buffer.len() as u64;
+    }
+    std::hint::black_box(hasher.finalize());
+    Ok((hashing.as_secs_f64(), bytes, entries))
 }
 
 /// The same rows as the export (every chain entry, joined to its event, in chain

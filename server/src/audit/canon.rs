@@ -7,50 +7,80 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-/// A SHA-256 over named fields, begun with a domain tag saying what is hashed.
-pub struct Canon(Sha256);
+/// Where canonical bytes go: a SHA-256 (digests) or a buffer (to see or measure the
+/// exact bytes a digest is computed over, as the audit_trail bench's hashing baseline).
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A SHA-256 over named fields, begun with a domain tag saying what is hashed (or,
+/// with another [`Sink`], those bytes themselves).
+pub struct Canon<S: Sink = Sha256>(S);
 
 impl Canon {
     pub fn new(domain: &str) -> Canon {
-        let mut hasher = Sha256::new();
-        hasher.update(domain.as_bytes());
-        hasher.update([0]);
-        Canon(hasher)
+        Canon::to(Sha256::new(), domain)
     }
 
-    pub fn bytes(&mut self, name: &str, value: Option<&[u8]>) -> &mut Canon {
+    pub fn finish(&mut self) -> [u8; 32] {
+        std::mem::take(&mut self.0).finalize().into()
+    }
+}
+
+impl<S: Sink> Canon<S> {
+    /// The encoding written to `sink`, begun with the domain tag.
+    pub fn to(mut sink: S, domain: &str) -> Canon<S> {
+        sink.put(domain.as_bytes());
+        sink.put(&[0]);
+        Canon(sink)
+    }
+
+    /// The sink, with everything written so far.
+    pub fn into_sink(self) -> S {
+        self.0
+    }
+
+    pub fn bytes(&mut self, name: &str, value: Option<&[u8]>) -> &mut Canon<S> {
         // Names are short constants of this module's callers (well under 256 bytes).
-        self.0.update([name.len() as u8]);
-        self.0.update(name.as_bytes());
+        self.0.put(&[name.len() as u8]);
+        self.0.put(name.as_bytes());
         match value {
-            None => self.0.update([0]),
+            None => self.0.put(&[0]),
             Some(v) => {
-                self.0.update([1]);
-                self.0.update((v.len() as u64).to_be_bytes());
-                self.0.update(v);
+                self.0.put(&[1]);
+                self.0.put(&(v.len() as u64).to_be_bytes());
+                self.0.put(v);
             }
         }
         self
     }
 
-    pub fn text(&mut self, name: &str, value: Option<&str>) -> &mut Canon {
+    pub fn text(&mut self, name: &str, value: Option<&str>) -> &mut Canon<S> {
         self.bytes(name, value.map(str::as_bytes))
     }
 
-    pub fn uuid(&mut self, name: &str, value: Option<Uuid>) -> &mut Canon {
+    pub fn uuid(&mut self, name: &str, value: Option<Uuid>) -> &mut Canon<S> {
         self.bytes(name, value.as_ref().map(|u| &u.as_bytes()[..]))
     }
 
-    pub fn int(&mut self, name: &str, value: Option<i64>) -> &mut Canon {
+    pub fn int(&mut self, name: &str, value: Option<i64>) -> &mut Canon<S> {
         self.bytes(name, value.map(i64::to_be_bytes).as_ref().map(|b| &b[..]))
     }
 
-    pub fn time(&mut self, name: &str, value: Option<DateTime<Utc>>) -> &mut Canon {
+    pub fn time(&mut self, name: &str, value: Option<DateTime<Utc>>) -> &mut Canon<S> {
         self.int(name, value.map(|t| t.timestamp_micros()))
-    }
-
-    pub fn finish(&mut self) -> [u8; 32] {
-        std::mem::take(&mut self.0).finalize().into()
     }
 }
 

@@ -39,14 +39,60 @@ pub fn chain_hash(
     digest: &[u8; 32],
     recorded_at: DateTime<Utc>,
 ) -> [u8; 32] {
-    Canon::new("gatehouse.audit.chain.v1")
+    let mut canon = Canon::new(CHAIN_DOMAIN);
+    chain_canonical(
+        &mut canon,
+        previous,
+        seq,
+        source,
+        record_id,
+        digest,
+        recorded_at,
+    );
+    canon.finish()
+}
+
+const CHAIN_DOMAIN: &str = "gatehouse.audit.chain.v1";
+
+/// Appends to `out` the bytes [`chain_hash`] hashes (the audit_trail bench's baseline).
+pub fn chain_bytes(
+    out: &mut Vec<u8>,
+    previous: &[u8; 32],
+    seq: i64,
+    source: Source,
+    record_id: Uuid,
+    digest: &[u8; 32],
+    recorded_at: DateTime<Utc>,
+) {
+    let mut canon = Canon::to(std::mem::take(out), CHAIN_DOMAIN);
+    chain_canonical(
+        &mut canon,
+        previous,
+        seq,
+        source,
+        record_id,
+        digest,
+        recorded_at,
+    );
+    *out = canon.into_sink();
+}
+
+fn chain_canonical<S: canon::Sink>(
+    canon: &mut Canon<S>,
+    previous: &[u8; 32],
+    seq: i64,
+    source: Source,
+    record_id: Uuid,
+    digest: &[u8; 32],
+    recorded_at: DateTime<Utc>,
+) {
+    canon
         .bytes("previous", Some(previous))
         .int("seq", Some(seq))
         .text("source", Some(source.as_ref()))
         .uuid("record_id", Some(record_id))
         .bytes("digest", Some(digest))
-        .time("recorded_at", Some(recorded_at))
-        .finish()
+        .time("recorded_at", Some(recorded_at));
 }
 
 /// The running hash of an import's operator-log entries (chained as one batch) after

@@ -2,7 +2,7 @@
 //! column, so a change to any of them is found. The same row type is built before an
 //! insert (to bind and to digest) and read back when verifying.
 
-use super::canon::{Canon, sha256};
+use super::canon::{Canon, Sink, sha256};
 use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -45,6 +45,8 @@ impl Source {
         text.parse().ok()
     }
 }
+
+const EVENT_DOMAIN: &str = "gatehouse.audit.event.v1";
 
 /// A row of `access_events`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -89,7 +91,20 @@ impl EventRow {
 
     /// The digest given the payload's SHA-256 (an export carries that, not the payload).
     pub fn digest_with(&self, payload_sha256: &[u8; 32]) -> [u8; 32] {
-        let mut canon = Canon::new("gatehouse.audit.event.v1");
+        let mut canon = Canon::new(EVENT_DOMAIN);
+        self.canonical(&mut canon, payload_sha256);
+        canon.finish()
+    }
+
+    /// Appends to `out` the bytes [`Self::digest`] hashes for the record (given the
+    /// payload's SHA-256): what the audit_trail bench hashes in one pass as its baseline.
+    pub fn canonical_bytes(&self, payload_sha256: &[u8; 32], out: &mut Vec<u8>) {
+        let mut canon = Canon::to(std::mem::take(out), EVENT_DOMAIN);
+        self.canonical(&mut canon, payload_sha256);
+        *out = canon.into_sink();
+    }
+
+    fn canonical<S: Sink>(&self, canon: &mut Canon<S>, payload_sha256: &[u8; 32]) {
         canon
             .uuid("id", Some(self.id))
             .uuid("agent_id", Some(self.agent_id))
@@ -123,7 +138,6 @@ impl EventRow {
         if self.trace.is_some() {
             canon.text("trace", self.trace.as_deref());
         }
-        canon.finish()
     }
 }
 

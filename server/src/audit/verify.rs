@@ -295,6 +295,101 @@ pub async fn verify_counting(
     Ok(report)
 }
 
+/// One page of the walk as read: the entries after a position, the digests of their
+/// records (with each import batch's members folded in, or the batch's first bad
+/// member), and the checkpoints among them.
+struct WalkPage {
+    entries: Vec<Result<ChainEntry, Unreadable>>,
+    /// The position of the page's last readable entry.
+    to: i64,
+    records: HashMap<i64, Found>,
+    bad_members: HashMap<i64, BadRecord>,
+    checkpoints: Vec<Result<Checkpoint, Unreadable>>,
+}
+
+/// Reads the page of entries after `last_seq` and digests their records; `None` past
+/// the end of the chain.
+async fn read_walk_page(store: &Store, last_seq: i64) -> Result<Option<WalkPage>, StoreError> {
+    let entries = store.chain_page_read(last_seq, PAGE).await?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let from = last_seq + 1;
+    let to = entries
+        .iter()
+        .filter_map(|e| e.as_ref().ok().map(|e| e.seq))
+        .max()
+        .unwrap_or(from);
+    let mut records = digests(store, from, to).await?;
+    // An import batch's entry commits to its summary record and its members.
+    let mut bad_members = HashMap::new();
+    for (seq, batch) in store.chained_batches(from, to).await? {
+        match check_batch(store, seq, batch).await? {
+            Ok((members, count)) => {
+                if let Some(Ok((_, digest))) = records.get_mut(&seq) {
+                    *digest = batch_digest(digest, &members, count);
+                }
+            }
+            Err(bad) => {
+                bad_members.insert(seq, bad);
+            }
+        }
+    }
+    // At most one checkpoint per entry, so a page of them covers a page of entries.
+    let checkpoints = store
+        .checkpoints_after_read(last_seq, PAGE)
+        .await?
+        .into_iter()
+        .filter(|c| checkpoint_seq(c).is_some_and(|seq| seq <= to))
+        .collect();
+    Ok(Some(WalkPage {
+        entries,
+        to,
+        records,
+        bad_members,
+        checkpoints,
+    }))
+}
+
+/// The next page of the walk, read (and its records digested) by a task of its own
+/// while the current page's entries are chained: reading and digesting then run beside
+/// the chain hashing. Dropping it (the walk stopped at a problem) stops the task.
+struct NextPage {
+    after: i64,
+    task: tokio::task::JoinHandle<Result<Option<WalkPage>, StoreError>>,
+}
+
+impl NextPage {
+    fn start(store: &Store, after: i64) -> NextPage {
+        let store = store.clone();
+        let task = tokio::spawn(async move { read_walk_page(&store, after).await });
+        NextPage { after, task }
+    }
+
+    /// The page after `last_seq`: the one read ahead when it is that page.
+    async fn take(
+        next: Option<NextPage>,
+        store: &Store,
+        last_seq: i64,
+    ) -> Result<Option<WalkPage>, StoreError> {
+        if let Some(mut next) = next
+            && next.after == last_seq
+        {
+            // A task that failed to run (it cannot panic) falls back to reading here.
+            if let Ok(page) = (&mut next.task).await {
+                return page;
+            }
+        }
+        read_walk_page(store, last_seq).await
+    }
+}
+
+impl Drop for NextPage {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Walks the chain, then the head and the unchained rows; the first problem found.
 async fn walk(
     store: &Store,
@@ -304,40 +399,22 @@ async fn walk(
 ) -> Result<Option<BadRecord>, StoreError> {
     let mut previous = GENESIS;
     let mut last_seq = 0;
+    let mut next = None;
     loop {
-        let page = store.chain_page_read(last_seq, PAGE).await?;
-        if page.is_empty() {
+        let Some(page) = NextPage::take(next.take(), store, last_seq).await? else {
             break;
-        }
-        let from = last_seq + 1;
-        let to = page
-            .iter()
-            .filter_map(|e| e.as_ref().ok().map(|e| e.seq))
-            .max()
-            .unwrap_or(from);
-        let mut records = digests(store, from, to).await?;
-        // An import batch's entry commits to its summary record and its members.
-        let mut bad_members = HashMap::new();
-        for (seq, batch) in store.chained_batches(from, to).await? {
-            match check_batch(store, seq, batch).await? {
-                Ok((members, count)) => {
-                    if let Some(Ok((_, digest))) = records.get_mut(&seq) {
-                        *digest = batch_digest(digest, &members, count);
-                    }
-                }
-                Err(bad) => {
-                    bad_members.insert(seq, bad);
-                }
-            }
-        }
-        // At most one checkpoint per entry, so a page of them covers a page of entries.
-        let mut checkpoints = store
-            .checkpoints_after_read(last_seq, PAGE)
-            .await?
-            .into_iter()
-            .filter(|c| checkpoint_seq(c).is_some_and(|seq| seq <= to))
-            .peekable();
-        for entry in &page {
+        };
+        // The walk goes on past this page only when every entry checks, up to `to`.
+        next = Some(NextPage::start(store, page.to));
+        let WalkPage {
+            entries,
+            records,
+            mut bad_members,
+            checkpoints,
+            ..
+        } = page;
+        let mut checkpoints = checkpoints.into_iter().peekable();
+        for entry in &entries {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {

@@ -7,6 +7,7 @@ use super::audit::{ChainEntry, Checkpoint};
 use super::{Store, StoreError, on};
 use crate::audit::hash32;
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
+use futures_util::TryStreamExt;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 use uuid::Uuid;
 
@@ -185,13 +186,18 @@ impl Store {
         T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
     {
+        // Each row decoded as it arrives (not a page of rows held, then decoded): a
+        // fraction of the allocator's work on pages of thousands.
         let rows = on!(self.pool(), |pool| {
-            let rows = sqlx::query(sql)
+            let mut rows = sqlx::query(sql)
                 .bind(after_seq)
                 .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-            decode_each(&rows, "seq")
+                .fetch(pool);
+            let mut decoded = Vec::with_capacity(limit.min(10_000) as usize);
+            while let Some(row) = rows.try_next().await? {
+                decoded.extend(decode_each(std::slice::from_ref(&row), "seq"));
+            }
+            decoded
         });
         Ok(rows)
     }
@@ -207,8 +213,12 @@ impl Store {
             + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
     {
         let rows = on!(self.pool(), |pool| {
-            let rows = sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await?;
-            decode_chained(&rows)
+            let mut rows = sqlx::query(sql).bind(from).bind(to).fetch(pool);
+            let mut decoded = Vec::new();
+            while let Some(row) = rows.try_next().await? {
+                decoded.extend(decode_chained(std::slice::from_ref(&row)));
+            }
+            decoded
         });
         Ok(rows)
     }

@@ -10,6 +10,7 @@ mod chain;
 mod display;
 mod export;
 mod import_batch;
+mod pages;
 mod retention;
 pub(crate) mod trail;
 mod undecodable;

@@ -14,6 +14,7 @@
 use super::line::{Line, source_of};
 use crate::audit::canon::Canon;
 use crate::audit::records::Source;
+use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -158,6 +159,16 @@ impl Names {
     }
 }
 
+/// [`crate::console::time::local`]'s text (tested), with its format read once instead
+/// of for every record of an export.
+fn local(at: DateTime<Utc>, zone: Tz) -> String {
+    static FORMAT: std::sync::LazyLock<Vec<Item<'static>>> =
+        std::sync::LazyLock::new(|| StrftimeItems::new("%Y-%m-%d %H:%M:%S %Z").collect());
+    at.with_timezone(&zone)
+        .format_with_items(FORMAT.iter())
+        .to_string()
+}
+
 /// The display columns of a full record line (`record` or `member`), from its chain
 /// fields and the snapshot, in [`DISPLAY_COLUMNS`] order.
 pub fn display(line: &Line, names: &Names) -> [Option<String>; 6] {
@@ -193,7 +204,7 @@ pub fn display(line: &Line, names: &Names) -> [Option<String>; 6] {
     let local_time = line
         .get("occurred_at")
         .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-        .map(|t| crate::console::time::local(t, names.tz(site_id)));
+        .map(|t| local(t, names.tz(site_id)));
     [
         local_time,
         person.map(|p| p.name.clone()),
@@ -340,5 +351,25 @@ mod tests {
         let mut moved = names.clone();
         moved.export_id = Uuid::new_v4();
         assert!(!names_signature_valid(&public, &moved, &signature));
+    }
+
+    #[test]
+    fn local_times_read_as_the_console_writes_them() {
+        let zones = [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::UTC,
+            chrono_tz::America::New_York,
+        ];
+        for micros in [
+            0,
+            1_700_000_000_123_456,
+            1_711_846_800_000_000,
+            -86_400_000_000,
+        ] {
+            let at = DateTime::from_timestamp_micros(micros).unwrap();
+            for zone in zones {
+                assert_eq!(local(at, zone), crate::console::time::local(at, zone));
+            }
+        }
     }
 }

@@ -10,9 +10,10 @@
 
 use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
 use crate::store::{BatchMember, ChainEntry};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Every column, in CSV order: the readable ones first (the display columns, see
@@ -70,22 +71,149 @@ pub const COLUMNS: [&str; 45] = [
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Line(Vec<Option<String>>);
 
-/// A time as exports write it: UTC, microseconds.
+/// A time as exports write it: UTC, microseconds (`2026-12-06T22:51:03.123456Z`).
 pub fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    let mut text = String::with_capacity(27);
+    push_time(&mut text, t);
+    text
 }
 
-fn column(name: &str) -> usize {
-    COLUMNS
-        .iter()
-        .position(|c| *c == name)
-        .unwrap_or(COLUMNS.len() - 1)
+/// Appends [`time`]'s text to `out`. Written digit by digit, since chrono's formatting
+/// cost an export of 1,000,000 records several seconds; chrono's own text for what the
+/// fast path does not cover (years outside 0–9999, leap seconds), so the text is always
+/// the same as `to_rfc3339_opts(Micros, true)` (tested).
+pub fn push_time(out: &mut String, t: DateTime<Utc>) {
+    let naive = t.naive_utc();
+    let (year, nanos) = (naive.year(), naive.nanosecond());
+    let Ok(year) = u32::try_from(year) else {
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true));
+        return;
+    };
+    if year > 9999 || nanos >= 1_000_000_000 {
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true));
+        return;
+    }
+    let mut digits = [0u8; 27];
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for i in (at..at + width).rev() {
+            digits[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, naive.month());
+    put(8, 2, naive.day());
+    put(11, 2, naive.hour());
+    put(14, 2, naive.minute());
+    put(17, 2, naive.second());
+    put(20, 6, nanos / 1_000);
+    for (at, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ] {
+        digits[at] = sep;
+    }
+    digits[26] = b'Z';
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
+
+/// The position of column `name` in [`COLUMNS`] (unknown names: the last, `data`).
+/// A `const fn`, so the hot paths below look their columns up at compile time.
+const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        if same(COLUMNS[i].as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    COLUMNS.len() - 1
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Columns the record lines set, found once.
+mod col {
+    use super::column;
+    pub const TYPE: usize = column("type");
+    pub const SEQ: usize = column("seq");
+    pub const SOURCE: usize = column("source");
+    pub const RECORD_ID: usize = column("record_id");
+    pub const RECORDED_AT: usize = column("recorded_at");
+    pub const DIGEST: usize = column("digest");
+    pub const HASH: usize = column("hash");
+    pub const OCCURRED_AT: usize = column("occurred_at");
+    pub const RECEIVED_AT: usize = column("received_at");
+    pub const KIND: usize = column("kind");
+    pub const OUTCOME: usize = column("outcome");
+    pub const REASON: usize = column("reason");
+    pub const DOOR_ID: usize = column("door_id");
+    pub const ZONE_ID: usize = column("zone_id");
+    pub const READER: usize = column("reader");
+    pub const DIRECTION: usize = column("direction");
+    pub const AGENT_ID: usize = column("agent_id");
+    pub const AGENT_SEQ: usize = column("agent_seq");
+    pub const AGENT_HASH: usize = column("agent_hash");
+    pub const PAYLOAD_SHA256: usize = column("payload_sha256");
+    pub const CARD: usize = column("card");
+    pub const PERSON_ID: usize = column("person_id");
+    pub const CREDENTIAL_ID: usize = column("credential_id");
+    pub const VISIT_ID: usize = column("visit_id");
+    pub const POLICY_VERSION: usize = column("policy_version");
+    pub const RELEASED_BY: usize = column("released_by");
+    pub const RELEASE_OF: usize = column("release_of");
+    pub const TRACE: usize = column("trace");
+    pub const DATA: usize = column("data");
+}
+
+/// The text of `id` (hyphenated, lower case), without going through `Display`.
+fn uuid_text(id: Uuid) -> String {
+    id.hyphenated()
+        .encode_lower(&mut Uuid::encode_buffer())
+        .to_owned()
+}
+
+/// Lower-case hex, as `hex::encode` writes it, without its per-character iterator.
+pub fn hex_text(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(DIGITS[usize::from(b >> 4)]);
+        text.push(DIGITS[usize::from(b & 0xF)]);
+    }
+    // Only hex digits were written.
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// The columns in the order NDJSON writes them: sorted by name, as the `serde_json` map
+/// the lines were first written through sorts its keys (the files stay byte-identical).
+static NDJSON_ORDER: std::sync::LazyLock<Vec<usize>> = std::sync::LazyLock::new(|| {
+    let mut order: Vec<usize> = (0..COLUMNS.len()).collect();
+    order.sort_by_key(|&i| COLUMNS[i]);
+    order
+});
 
 impl Line {
     fn new(kind: &str) -> Line {
         let mut line = Line(vec![None; COLUMNS.len()]);
-        line.set("type", Some(kind.to_owned()));
+        line.0[col::TYPE] = Some(kind.to_owned());
         line
     }
 
@@ -98,18 +226,24 @@ impl Line {
     }
 
     pub fn kind(&self) -> &str {
-        self.get("type").unwrap_or_default()
+        self.0[col::TYPE].as_deref().unwrap_or_default()
+    }
+
+    /// The chain position of a record line (`record`, `redacted`, `member`, ...).
+    pub fn seq(&self) -> Option<i64> {
+        self.0[col::SEQ].as_deref().and_then(|s| s.parse().ok())
     }
 
     /// The chain fields every record line has.
     fn entry(kind: &str, entry: &ChainEntry) -> Line {
         let mut line = Line::new(kind);
-        line.set("seq", Some(entry.seq.to_string()));
-        line.set("source", Some(entry.source.clone()));
-        line.set("record_id", Some(entry.record_id.to_string()));
-        line.set("recorded_at", Some(time(entry.recorded_at)));
-        line.set("digest", Some(hex::encode(&entry.digest)));
-        line.set("hash", Some(hex::encode(&entry.hash)));
+        let l = &mut line.0;
+        l[col::SEQ] = Some(entry.seq.to_string());
+        l[col::SOURCE] = Some(entry.source.clone());
+        l[col::RECORD_ID] = Some(uuid_text(entry.record_id));
+        l[col::RECORDED_AT] = Some(time(entry.recorded_at));
+        l[col::DIGEST] = Some(hex_text(&entry.digest));
+        l[col::HASH] = Some(hex_text(&entry.hash));
         line
     }
 
@@ -121,36 +255,42 @@ impl Line {
     /// A header or checkpoint line carrying `data`.
     pub fn with_data(kind: &str, data: &Value) -> Line {
         let mut line = Line::new(kind);
-        line.set("data", Some(data.to_string()));
+        line.0[col::DATA] = Some(data.to_string());
         line
     }
 
     pub fn event(entry: &ChainEntry, row: &EventRow) -> Line {
-        let mut l = Line::entry("record", entry);
-        let uuid = |u: Option<Uuid>| u.map(|u| u.to_string());
-        l.set("occurred_at", Some(time(row.occurred_at)));
-        l.set("received_at", Some(time(row.received_at)));
-        l.set("kind", Some(row.kind.clone()));
-        l.set("outcome", row.outcome.clone());
-        l.set("reason", row.reason.clone());
-        l.set("door_id", uuid(row.door_id));
-        l.set("zone_id", uuid(row.zone_id));
-        l.set("reader", row.reader.clone());
-        l.set("direction", row.direction.clone());
-        l.set("agent_id", Some(row.agent_id.to_string()));
-        l.set("agent_seq", Some(row.seq.to_string()));
-        l.set("agent_hash", Some(hex::encode(&row.hash)));
+        Line::from_event(entry, row.clone())
+    }
+
+    /// [`Self::event`], taking the row's texts instead of copying them.
+    pub fn from_event(entry: &ChainEntry, row: EventRow) -> Line {
+        let mut line = Line::entry("record", entry);
+        let l = &mut line.0;
+        let uuid = |u: Option<Uuid>| u.map(uuid_text);
+        l[col::OCCURRED_AT] = Some(time(row.occurred_at));
+        l[col::RECEIVED_AT] = Some(time(row.received_at));
+        l[col::KIND] = Some(row.kind);
+        l[col::OUTCOME] = row.outcome;
+        l[col::REASON] = row.reason;
+        l[col::DOOR_ID] = uuid(row.door_id);
+        l[col::ZONE_ID] = uuid(row.zone_id);
+        l[col::READER] = row.reader;
+        l[col::DIRECTION] = row.direction;
+        l[col::AGENT_ID] = Some(uuid_text(row.agent_id));
+        l[col::AGENT_SEQ] = Some(row.seq.to_string());
+        l[col::AGENT_HASH] = Some(hex_text(&row.hash));
         let payload = crate::audit::canon::sha256(&row.payload);
-        l.set("payload_sha256", Some(hex::encode(payload)));
-        l.set("card", row.card.clone());
-        l.set("person_id", uuid(row.person_id));
-        l.set("credential_id", uuid(row.credential_id));
-        l.set("visit_id", uuid(row.visit_id));
-        l.set("policy_version", row.policy_version.map(|v| v.to_string()));
-        l.set("released_by", uuid(row.released_by));
-        l.set("release_of", uuid(row.release_of));
-        l.set("trace", row.trace.clone());
-        l
+        l[col::PAYLOAD_SHA256] = Some(hex_text(&payload));
+        l[col::CARD] = row.card;
+        l[col::PERSON_ID] = uuid(row.person_id);
+        l[col::CREDENTIAL_ID] = uuid(row.credential_id);
+        l[col::VISIT_ID] = uuid(row.visit_id);
+        l[col::POLICY_VERSION] = row.policy_version.map(|v| v.to_string());
+        l[col::RELEASED_BY] = uuid(row.released_by);
+        l[col::RELEASE_OF] = uuid(row.release_of);
+        l[col::TRACE] = row.trace;
+        line
     }
 
     pub fn operator(entry: &ChainEntry, row: &OperatorRow) -> Line {
@@ -200,7 +340,8 @@ impl Line {
         l
     }
 
-    /// The NDJSON text of the line, newline included.
+    /// The NDJSON text of the line, newline included (built through a `serde_json`
+    /// map: the definition [`Self::write_ndjson`] is tested against).
     pub fn ndjson(&self) -> String {
         let mut object = Map::new();
         for (name, value) in COLUMNS.iter().zip(&self.0) {
@@ -214,6 +355,31 @@ impl Line {
         let mut text = Value::Object(object).to_string();
         text.push('\n');
         text
+    }
+
+    /// Appends [`Self::ndjson`]'s text to `out`, written straight from the cells.
+    pub fn write_ndjson(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        for &i in NDJSON_ORDER.iter() {
+            let Some(value) = &self.0[i] else { continue };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            // Column names are plain ASCII words: nothing to escape.
+            out.push(b'"');
+            out.extend_from_slice(COLUMNS[i].as_bytes());
+            out.extend_from_slice(b"\":");
+            // Writing to a Vec cannot fail.
+            let _ = if i == col::DATA {
+                let data: Value = serde_json::from_str(value).unwrap_or(Value::Null);
+                serde_json::to_writer(&mut *out, &data)
+            } else {
+                serde_json::to_writer(&mut *out, value.as_str())
+            };
+        }
+        out.extend_from_slice(b"}\n");
     }
 
     /// Reads an NDJSON line.
@@ -237,17 +403,19 @@ impl Line {
 
     /// The CSV cells of the line (escaped).
     pub fn csv_cells(&self) -> Vec<String> {
-        self.0
-            .iter()
-            .map(|v| match v.as_deref() {
-                None => String::new(),
-                Some("") => "'".to_owned(),
-                Some(v) if v.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => {
-                    format!("'{v}")
-                }
-                Some(v) => v.to_owned(),
-            })
-            .collect()
+        self.csv_cells_borrowed().map(Cow::into_owned).collect()
+    }
+
+    /// [`Self::csv_cells`], borrowing the values that need no escape (most of them).
+    pub fn csv_cells_borrowed(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.0.iter().map(|v| match v.as_deref() {
+            None => Cow::Borrowed(""),
+            Some("") => Cow::Borrowed("'"),
+            Some(v) if v.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => {
+                Cow::Owned(format!("'{v}"))
+            }
+            Some(v) => Cow::Borrowed(v),
+        })
     }
 
     /// Reads the CSV cells of a line (unescaping), placed by the file's `layout`.
@@ -350,5 +518,85 @@ mod tests {
         let layout = CsvLayout::of(&csv::StringRecord::from(COLUMNS.to_vec())).unwrap();
         assert_eq!(Line::from_csv(&record, &layout).unwrap(), line);
         assert_eq!(Line::from_ndjson(&line.ndjson()).unwrap(), line);
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        let micros = [
+            0,
+            1,
+            -1,
+            999_999,
+            1_700_000_000_123_456,
+            -62_167_219_200_000_000, // 0000-01-01
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000, // 10000-01-01
+            -62_167_219_200_000_001, // before year 0
+        ];
+        let mut times: Vec<DateTime<Utc>> = micros
+            .iter()
+            .filter_map(|m| DateTime::from_timestamp_micros(*m))
+            .collect();
+        times.extend([DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC]);
+        // A leap second, and a spread of ordinary times.
+        times.extend(DateTime::from_timestamp(1_483_228_799, 1_500_000_000));
+        let mut x: i64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            times.extend(DateTime::from_timestamp_micros(x % 300_000_000_000_000_000));
+        }
+        for t in times {
+            assert_eq!(time(t), t.to_rfc3339_opts(SecondsFormat::Micros, true));
+        }
+    }
+
+    #[test]
+    fn hex_is_written_as_the_hex_crate_writes_it() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(hex_text(&bytes), hex::encode(&bytes));
+        assert_eq!(hex_text(&[]), "");
+    }
+
+    #[test]
+    fn columns_are_found_at_compile_time_as_at_run_time() {
+        for (i, name) in COLUMNS.iter().enumerate() {
+            assert_eq!(column(name), i);
+            assert_eq!(COLUMNS.iter().position(|c| c == name), Some(i));
+        }
+        assert_eq!(column("nonsense"), COLUMNS.len() - 1);
+        assert_eq!(COLUMNS[col::DATA], "data");
+        assert_eq!(COLUMNS[col::TRACE], "trace");
+    }
+
+    #[test]
+    fn ndjson_is_written_as_through_a_json_map() {
+        let texts = [
+            "",
+            "plain",
+            "quote \" and \\ backslash",
+            "control \u{1} \n \t \r \u{7f}",
+            "unicode é ß 中 \u{1F600}",
+            "</script>",
+        ];
+        let mut line = Line::new("record");
+        for (i, text) in texts.iter().cycle().take(COLUMNS.len()).enumerate() {
+            line.0[i] = Some((*text).to_owned());
+        }
+        line.0[col::DATA] = Some(r#"{"b":[1,2.5,null],"a":{"z":"\u00e9","y":true}}"#.into());
+        let mut out = Vec::new();
+        line.write_ndjson(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), line.ndjson());
+        for i in 0..COLUMNS.len() {
+            line.0[i] = None;
+            let mut out = Vec::new();
+            line.write_ndjson(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), line.ndjson());
+        }
+        line.0[col::DATA] = Some("not json".into());
+        let mut out = Vec::new();
+        line.write_ndjson(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), line.ndjson());
     }
 }

@@ -19,12 +19,14 @@ pub mod offline;
 
 use super::GENESIS;
 use super::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
-use crate::store::{ChainEntry, Checkpoint, Store, StoreError};
+use super::records::{AlarmRow, EventRow, OperatorRow};
+use crate::store::{ChainEntry, Chained, Checkpoint, Store, StoreError};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use line::{COLUMNS, Line, time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use uuid::Uuid;
 
@@ -268,6 +270,25 @@ async fn resolve_place(store: &Store, filter: &mut ExportFilter) -> Result<(), S
     Ok(())
 }
 
+/// What [`page`] reads from the database for the entries after `after`, up to `last`.
+pub struct PageRows {
+    /// The page's entries, cut before the next import batch's entry.
+    entries: Vec<ChainEntry>,
+    batches: HashMap<i64, Uuid>,
+    next_batch: Option<(i64, Uuid)>,
+    events: Vec<Chained<Result<EventRow, String>>>,
+    operator_log: Vec<Chained<Result<OperatorRow, String>>>,
+    alarms: Vec<Chained<Result<AlarmRow, String>>>,
+    checkpoints: VecDeque<Checkpoint>,
+}
+
+impl PageRows {
+    /// The position of the page's last entry (`after` when it has none).
+    fn end(&self, after: i64) -> i64 {
+        self.entries.last().map_or(after, |e| e.seq)
+    }
+}
+
 /// The lines of the chain entries after `after`, up to `last`, at most a page: each
 /// record in full or redacted, each checkpoint after its entry. The page stops before an
 /// import batch's entry, returned with the batch's id, so that its members go first;
@@ -279,10 +300,29 @@ pub async fn page(
     last: i64,
     members_sent: bool,
 ) -> Result<(Vec<Line>, Option<Uuid>), StoreError> {
+    let rows = read_page(store, after, last, members_sent).await?;
+    Ok(page_lines(plan, rows))
+}
+
+/// The database half of [`page`]: the queries, and the rows decoded.
+pub async fn read_page(
+    store: &Store,
+    after: i64,
+    last: i64,
+    members_sent: bool,
+) -> Result<PageRows, StoreError> {
     let limit = u32::try_from((last - after).clamp(0, i64::from(PAGE))).unwrap_or(PAGE);
     let mut entries = store.chain_page(after, limit).await?;
     let (Some(first), Some(end)) = (entries.first(), entries.last()) else {
-        return Ok((Vec::new(), None));
+        return Ok(PageRows {
+            entries,
+            batches: HashMap::new(),
+            next_batch: None,
+            events: Vec::new(),
+            operator_log: Vec::new(),
+            alarms: Vec::new(),
+            checkpoints: VecDeque::new(),
+        });
     };
     let (from, to) = (first.seq, end.seq);
     let batches: HashMap<i64, Uuid> = store.chained_batches(from, to).await?.into_iter().collect();
@@ -293,33 +333,55 @@ pub async fn page(
     if let Some((seq, _)) = next_batch {
         entries.retain(|e| e.seq < seq);
     }
-    let by_seq: HashMap<i64, &ChainEntry> = entries.iter().map(|e| (e.seq, e)).collect();
-    // A record whose row does not decode (altered behind the database's back) cannot be
-    // shown: it goes out by its digest only, and verifying the export names it.
-    let mut full: HashMap<i64, Line> = HashMap::new();
-    for e in store.chained_events(from, to).await? {
-        if let (Some(entry), Ok(row)) = (by_seq.get(&e.chain_seq), &e.row) {
-            full.insert(e.chain_seq, Line::event(entry, row));
-        }
-    }
-    let mut own_digests = HashMap::new();
-    for o in store.chained_operator_log(from, to).await? {
-        if let (Some(entry), Ok(row)) = (by_seq.get(&o.chain_seq), &o.row) {
-            full.insert(o.chain_seq, Line::operator(entry, row));
-            own_digests.insert(o.chain_seq, row.digest());
-        }
-    }
-    for a in store.chained_alarms(from, to).await? {
-        if let (Some(entry), Ok(row)) = (by_seq.get(&a.chain_seq), &a.row) {
-            full.insert(a.chain_seq, Line::alarm(entry, row));
-        }
-    }
-    let mut checkpoints: VecDeque<Checkpoint> = store
+    let checkpoints = store
         .checkpoints_after(from - 1, PAGE)
         .await?
         .into_iter()
         .filter(|c| c.seq <= to)
         .collect();
+    Ok(PageRows {
+        entries,
+        batches,
+        next_batch,
+        events: store.chained_events(from, to).await?,
+        operator_log: store.chained_operator_log(from, to).await?,
+        alarms: store.chained_alarms(from, to).await?,
+        checkpoints,
+    })
+}
+
+/// The formatting half of [`page`]: the lines of the rows [`read_page`] read.
+pub fn page_lines(plan: &Plan, rows: PageRows) -> (Vec<Line>, Option<Uuid>) {
+    let PageRows {
+        entries,
+        batches,
+        next_batch,
+        events,
+        operator_log,
+        alarms,
+        mut checkpoints,
+    } = rows;
+    let by_seq: HashMap<i64, &ChainEntry> = entries.iter().map(|e| (e.seq, e)).collect();
+    // A record whose row does not decode (altered behind the database's back) cannot be
+    // shown: it goes out by its digest only, and verifying the export names it.
+    let mut full: HashMap<i64, Line> = HashMap::with_capacity(entries.len());
+    for e in events {
+        if let (Some(entry), Ok(row)) = (by_seq.get(&e.chain_seq), e.row) {
+            full.insert(e.chain_seq, Line::from_event(entry, row));
+        }
+    }
+    let mut own_digests = HashMap::new();
+    for o in operator_log {
+        if let (Some(entry), Ok(row)) = (by_seq.get(&o.chain_seq), &o.row) {
+            full.insert(o.chain_seq, Line::operator(entry, row));
+            own_digests.insert(o.chain_seq, row.digest());
+        }
+    }
+    for a in alarms {
+        if let (Some(entry), Ok(row)) = (by_seq.get(&a.chain_seq), &a.row) {
+            full.insert(a.chain_seq, Line::alarm(entry, row));
+        }
+    }
     let request = &plan.request;
     let mut lines = Vec::with_capacity(entries.len());
     for entry in &entries {
@@ -342,7 +404,50 @@ pub async fn page(
             }
         }
     }
-    Ok((lines, next_batch.map(|(_, batch)| batch)))
+    (lines, next_batch.map(|(_, batch)| batch))
+}
+
+/// The next page's rows, read by a task of their own while the current page is
+/// formatted: on PostgreSQL the server's query work, on SQLite the driver's thread and
+/// the rows' decoding then run beside the formatting (the export's two halves took
+/// about the same time). Dropping it (the download went away) stops the task.
+struct Prefetch {
+    after: i64,
+    task: tokio::task::JoinHandle<Result<PageRows, StoreError>>,
+}
+
+impl Prefetch {
+    fn start(store: &Store, after: i64, last: i64) -> Prefetch {
+        let store = store.clone();
+        let task = tokio::spawn(async move { read_page(&store, after, last, false).await });
+        Prefetch { after, task }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The rows of the page after `after`: the prefetched ones when they are that page's.
+async fn rows_after(
+    store: &Store,
+    prefetched: Option<Prefetch>,
+    after: i64,
+    last: i64,
+    members_sent: bool,
+) -> Result<PageRows, StoreError> {
+    if let Some(mut prefetch) = prefetched
+        && prefetch.after == after
+        && !members_sent
+    {
+        // A task that failed to run (it cannot panic) falls back to reading here.
+        if let Ok(rows) = (&mut prefetch.task).await {
+            return rows;
+        }
+    }
+    read_page(store, after, last, members_sent).await
 }
 
 /// The lines of up to a page of the members after position `after_pos` of import batch
@@ -385,12 +490,42 @@ fn checkpoint_line(c: &Checkpoint) -> Line {
 /// Encodes lines in `format`; `first` adds the CSV column row.
 pub fn encode(format: Format, lines: &[Line], first: bool) -> Vec<u8> {
     match format {
+        Format::Ndjson => {
+            let mut out = Vec::with_capacity(lines.len() * 1_024);
+            for line in lines {
+                line.write_ndjson(&mut out);
+            }
+            out
+        }
+        Format::Csv => {
+            let out = Vec::with_capacity(lines.len() * 768);
+            let mut writer = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(out);
+            // Writing to a Vec cannot fail.
+            if first {
+                let _ = writer.write_record(COLUMNS);
+            }
+            for line in lines {
+                let _ = writer.write_record(line.csv_cells_borrowed().map(|cell| match cell {
+                    Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                    Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+                }));
+            }
+            writer.into_inner().unwrap_or_default()
+        }
+    }
+}
+
+/// [`encode`] as it was first written (every cell through a `serde_json` map or an
+/// owned CSV cell): the definition the export's bytes are tested against.
+pub fn encode_reference(format: Format, lines: &[Line], first: bool) -> Vec<u8> {
+    match format {
         Format::Ndjson => lines.iter().flat_map(|l| l.ndjson().into_bytes()).collect(),
         Format::Csv => {
             let mut writer = csv::WriterBuilder::new()
                 .has_headers(false)
                 .from_writer(Vec::new());
-            // Writing to a Vec cannot fail.
             if first {
                 let _ = writer.write_record(COLUMNS);
             }
@@ -416,87 +551,102 @@ pub fn stream(
         Members(i64, Uuid, i64),
         Done,
     }
-    futures_util::stream::unfold((Next::Header, None), move |(next, resolver)| {
-        let (store, plan) = (store.clone(), plan.clone());
-        async move {
-            let mut resolver: Option<names::Resolver> = resolver;
-            let format = plan.request.format;
-            let last = plan.stretch.map_or(0, |(_, last)| last);
-            match next {
-                Next::Header => {
-                    if plan.display {
-                        let export_id = plan.export_id;
-                        match names::Resolver::new(&store, plan.key.clone(), export_id).await {
-                            Ok(r) => resolver = Some(r),
-                            Err(e) => return Some((Err(e), (Next::Done, None))),
-                        }
-                    }
-                    let chunk = encode(format, &[plan.header()], true);
-                    let after = plan
-                        .stretch
-                        .map_or(Next::Done, |(first, _)| Next::After(first - 1, false));
-                    Some((Ok((chunk, 0)), (after, resolver)))
-                }
-                Next::After(after, members_sent) => {
-                    let result = match page(&store, &plan, after, last, members_sent).await {
-                        Ok((mut lines, batch)) => with_names(&store, &mut resolver, &mut lines)
-                            .await
-                            .map(|()| (lines, batch)),
-                        Err(e) => Err(e),
-                    };
-                    match result {
-                        Err(e) => Some((Err(e), (Next::Done, None))),
-                        Ok((lines, batch)) => {
-                            let seqs: Vec<i64> = lines
-                                .iter()
-                                .filter(|l| matches!(l.kind(), "record" | "redacted"))
-                                .filter_map(|l| l.get("seq").and_then(|s| s.parse().ok()))
-                                .collect();
-                            let end = seqs.last().copied().unwrap_or(after);
-                            let next = match batch {
-                                Some(batch) => Next::Members(end + 1, batch, 0),
-                                None if end < last && end > after => Next::After(end, false),
-                                None => Next::Done,
-                            };
-                            let chunk = encode(format, &lines, false);
-                            Some((Ok((chunk, seqs.len() as u64)), (next, resolver)))
-                        }
-                    }
-                }
-                Next::Members(seq, batch, after_pos) => {
-                    let lines = match store.chain_page(seq - 1, 1).await {
-                        Err(e) => Err(e),
-                        Ok(entries) => match entries.first() {
-                            Some(entry) => {
-                                member_page(&store, &plan, entry, batch, after_pos).await
+    futures_util::stream::unfold(
+        (Next::Header, None, None),
+        move |(next, resolver, prefetched)| {
+            let (store, plan) = (store.clone(), plan.clone());
+            async move {
+                let mut resolver: Option<names::Resolver> = resolver;
+                let format = plan.request.format;
+                let last = plan.stretch.map_or(0, |(_, last)| last);
+                match next {
+                    Next::Header => {
+                        if plan.display {
+                            let export_id = plan.export_id;
+                            match names::Resolver::new(&store, plan.key.clone(), export_id).await {
+                                Ok(r) => resolver = Some(r),
+                                Err(e) => return Some((Err(e), (Next::Done, None, None))),
                             }
-                            None => Ok((Vec::new(), after_pos)),
-                        },
-                    };
-                    let lines = match lines {
-                        Ok((mut lines, last_pos)) => with_names(&store, &mut resolver, &mut lines)
-                            .await
-                            .map(|()| (lines, last_pos)),
-                        Err(e) => Err(e),
-                    };
-                    match lines {
-                        Err(e) => Some((Err(e), (Next::Done, None))),
-                        Ok((lines, last_pos)) if last_pos > after_pos => {
-                            let chunk = encode(format, &lines, false);
-                            let next = Next::Members(seq, batch, last_pos);
-                            Some((Ok((chunk, 0)), (next, resolver)))
                         }
-                        // Every member went: now the batch's own entry, and on.
-                        Ok(_) => {
-                            let next = Next::After(seq - 1, true);
-                            Some((Ok((Vec::new(), 0)), (next, resolver)))
+                        let chunk = encode(format, &[plan.header()], true);
+                        let after = plan
+                            .stretch
+                            .map_or(Next::Done, |(first, _)| Next::After(first - 1, false));
+                        Some((Ok((chunk, 0)), (after, resolver, None)))
+                    }
+                    Next::After(after, members_sent) => {
+                        let rows = rows_after(&store, prefetched, after, last, members_sent).await;
+                        let mut prefetch = None;
+                        let result = match rows {
+                            Ok(rows) => {
+                                let end = rows.end(after);
+                                if rows.next_batch.is_none() && end < last && end > after {
+                                    prefetch = Some(Prefetch::start(&store, end, last));
+                                }
+                                let (mut lines, batch) = page_lines(&plan, rows);
+                                with_names(&store, &mut resolver, &mut lines)
+                                    .await
+                                    .map(|()| (lines, batch))
+                            }
+                            Err(e) => Err(e),
+                        };
+                        match result {
+                            Err(e) => Some((Err(e), (Next::Done, None, None))),
+                            Ok((lines, batch)) => {
+                                let seqs: Vec<i64> = lines
+                                    .iter()
+                                    .filter(|l| matches!(l.kind(), "record" | "redacted"))
+                                    .filter_map(Line::seq)
+                                    .collect();
+                                let end = seqs.last().copied().unwrap_or(after);
+                                let next = match batch {
+                                    Some(batch) => Next::Members(end + 1, batch, 0),
+                                    None if end < last && end > after => Next::After(end, false),
+                                    None => Next::Done,
+                                };
+                                let chunk = encode(format, &lines, false);
+                                let entries = seqs.len() as u64;
+                                Some((Ok((chunk, entries)), (next, resolver, prefetch)))
+                            }
                         }
                     }
+                    Next::Members(seq, batch, after_pos) => {
+                        let lines = match store.chain_page(seq - 1, 1).await {
+                            Err(e) => Err(e),
+                            Ok(entries) => match entries.first() {
+                                Some(entry) => {
+                                    member_page(&store, &plan, entry, batch, after_pos).await
+                                }
+                                None => Ok((Vec::new(), after_pos)),
+                            },
+                        };
+                        let lines = match lines {
+                            Ok((mut lines, last_pos)) => {
+                                with_names(&store, &mut resolver, &mut lines)
+                                    .await
+                                    .map(|()| (lines, last_pos))
+                            }
+                            Err(e) => Err(e),
+                        };
+                        match lines {
+                            Err(e) => Some((Err(e), (Next::Done, None, None))),
+                            Ok((lines, last_pos)) if last_pos > after_pos => {
+                                let chunk = encode(format, &lines, false);
+                                let next = Next::Members(seq, batch, last_pos);
+                                Some((Ok((chunk, 0)), (next, resolver, None)))
+                            }
+                            // Every member went: now the batch's own entry, and on.
+                            Ok(_) => {
+                                let next = Next::After(seq - 1, true);
+                                Some((Ok((Vec::new(), 0)), (next, resolver, None)))
+                            }
+                        }
+                    }
+                    Next::Done => None,
                 }
-                Next::Done => None,
             }
-        }
-    })
+        },
+    )
 }
 
 /// Puts the display columns in `lines`' full records and the names they need first.
