@@ -25,6 +25,12 @@ use gatehouse_core::event::EventKind;
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
+/// Cards whose denials one statement reads: each adds an `OR` to its condition, and
+/// SQLite refuses an expression more than 1,000 deep (an upload of 1,000 different
+/// denied cards failed).
+const CARDS_PER_STATEMENT: usize = 250;
+const _: () = assert!(CARDS_PER_STATEMENT * 3 <= MAX_BINDS);
+
 /// The alarm kinds a door event is (`event_alarms` stores their names).
 fn door_alarm_kinds(kind: &EventKind) -> Vec<AlarmKind> {
     match kind {
@@ -174,7 +180,7 @@ impl Db<'_> {
                 .execute(&mut *c)
                 .await?;
             // Every denied card's denials around its own span, read together (one
-            // statement per few thousand cards, not one per card), by card then time.
+            // statement per few hundred cards, not one per card), by card then time.
             let spans: Vec<(&str, DateTime<Utc>, DateTime<Utc>)> = cards
                 .iter()
                 .map(|(card, (first, last))| {
@@ -185,7 +191,7 @@ impl Db<'_> {
                 })
                 .collect();
             let mut by_card: BTreeMap<String, Vec<Denial>> = BTreeMap::new();
-            for chunk in spans.chunks(MAX_BINDS / 3) {
+            for chunk in spans.chunks(CARDS_PER_STATEMENT) {
                 let mut query = sqlx::QueryBuilder::new(
                     "SELECT card, id, occurred_at, door_id FROM access_events \
                      WHERE outcome = 'denied' AND (",

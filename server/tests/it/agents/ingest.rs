@@ -314,3 +314,23 @@ async fn events_filter_and_page() {
         StatusCode::OK
     );
 }
+
+/// An upload of a full batch of denials of different cards (the repeated-denial check
+/// reads them all at once) is stored, on SQLite too, whose expressions have a depth
+/// limit.
+#[tokio::test]
+async fn a_batch_of_a_thousand_different_denied_cards_is_stored() {
+    let (app, _db) = TestApp::start().await;
+    let admin = app.admin_token().await;
+    let (_, front) = door(&app, &admin, "HQ").await;
+    let (_, token) = agent(&app, &admin, &[front]).await;
+    let mut journal = Journal::new();
+    let records: Vec<Value> = (0..1_000)
+        .map(|n| {
+            let card = format!("{n:08X}");
+            journal.append(&presentation(front, &card, Outcome::Denied, None))
+        })
+        .collect();
+    let answer = upload(&app, &token, &records).await;
+    assert_eq!(answer["stored"], 1_000, "{answer}");
+}
