@@ -19,6 +19,8 @@ CREATE TABLE policy_changes (
     card     TEXT
 );
 CREATE INDEX policy_changes_version ON policy_changes (version);
+-- A card's credentials are read together; the live-card index is partial and cannot serve.
+CREATE INDEX credentials_card ON credentials (card);
 ALTER TABLE policy_state ADD COLUMN changes_from BIGINT NOT NULL DEFAULT 1;
 UPDATE policy_state SET changes_from = version;
 

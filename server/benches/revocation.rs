@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p gatehouse-server --bench revocation` (sizes from
 //! `GATEHOUSE_BENCH_SIZES`, default `1000,250000`; revocations per mode from
-//! `GATEHOUSE_BENCH_RUNS`, default 10).
+//! `GATEHOUSE_BENCH_RUNS`, default 10; `GATEHOUSE_BENCH_SNAPSHOTS=0` leaves out the
+//! snapshot baseline).
 //!
 //! The real `gatehouse serve` of this build on a SQLite file; N people with a card each
 //! come in through the HR import before it starts (one site, one door). The agent is
@@ -60,9 +61,13 @@ struct Agent {
 async fn main() -> Result<()> {
     let sizes = env_list("GATEHOUSE_BENCH_SIZES", &[1_000, 250_000])?;
     let runs = env_number("GATEHOUSE_BENCH_RUNS", 10)?;
+    let modes: &[bool] = match std::env::var("GATEHOUSE_BENCH_SNAPSHOTS").as_deref() {
+        Ok("0") => &[true],
+        _ => &[true, false],
+    };
     let mut table = String::new();
     for n in sizes {
-        for delta in [true, false] {
+        for &delta in modes {
             table.push_str(&run(n, runs, delta).await?);
         }
     }
