@@ -101,7 +101,7 @@ async fn run(n: usize, runs: usize, delta: bool) -> Result<String> {
         .collect::<Result<_>>()?;
 
     let agent = Arc::new(Agent {
-        held: Mutex::new(snapshot(&api, &token, &key, "wait_s=0").await?.0),
+        held: Mutex::new(first_snapshot(&api, &token, &key).await?),
         last: Mutex::default(),
         changed: Notify::new(),
     });
@@ -223,27 +223,28 @@ async fn policy_key(api: &Api) -> Result<VerifyingKey> {
     Ok(VerifyingKey::from_bytes(&bytes)?)
 }
 
-/// A whole snapshot, verified and loaded: what the agent holds, and its answer's size.
-async fn snapshot(
-    api: &Api,
-    token: &str,
-    key: &VerifyingKey,
-    query: &str,
-) -> Result<(Held, usize)> {
-    let bytes = (api.client.get(format!("{}/agent/policy?{query}", api.base)))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    let envelope = SignedSnapshot::from_bytes(&bytes)?;
-    let held = Held {
-        policy: envelope.verify(key, 0)?,
-        version: envelope.version,
-        sites: envelope.site_ids,
-    };
-    Ok((held, bytes.len()))
+/// The first whole snapshot, verified and loaded. At millions of credentials the
+/// server's first compile outlasts a request's timeout (408) and goes on without it:
+/// ask again, as the agent does.
+async fn first_snapshot(api: &Api, token: &str, key: &VerifyingKey) -> Result<Held> {
+    let url = format!("{}/agent/policy?wait_s=0", api.base);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let answer = api.client.get(&url).bearer_auth(token).send().await?;
+        let status = answer.status();
+        if status.is_success() {
+            let envelope = SignedSnapshot::from_bytes(&answer.bytes().await?)?;
+            return Ok(Held {
+                policy: envelope.verify(key, 0)?,
+                version: envelope.version,
+                sites: envelope.site_ids,
+            });
+        }
+        let retry = [408, 503].contains(&status.as_u16()) && Instant::now() < deadline;
+        if !retry {
+            return Err(format!("the first snapshot: {status}").into());
+        }
+    }
 }
 
 /// The agent's long-poll: each answer verified and applied (a delta) or loaded (a
@@ -262,9 +263,9 @@ async fn poll(
             .bearer_auth(&token)
             .timeout(Duration::from_secs(40))
             .send()
-            .await?
-            .error_for_status()?;
-        if answer.status() == reqwest::StatusCode::NO_CONTENT {
+            .await?;
+        // 204: nothing newer; 408/503: the server is still building it, ask again.
+        if answer.status() != reqwest::StatusCode::OK {
             continue;
         }
         let is_delta = answer
