@@ -7,10 +7,10 @@
 //! was made from: an agent holding another version or other sites refuses it and fetches
 //! a full snapshot instead.
 
-use super::snapshot::key_id;
+use super::snapshot::{check_signature, envelope, key_id};
 use super::{PolicyDelta, SnapshotError};
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -88,14 +88,7 @@ impl SignedDelta {
 
     /// Parses the envelope (without verifying it).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        match postcard::take_from_bytes::<SignedDelta>(bytes) {
-            Ok((d, [])) => Ok(d),
-            Ok((_, rest)) => Err(SnapshotError::Malformed(format!(
-                "{} trailing bytes",
-                rest.len()
-            ))),
-            Err(e) => Err(SnapshotError::Malformed(e.to_string())),
-        }
+        envelope(bytes)
     }
 
     /// Checks key and signature, then that it applies to `base` and moves forward, then
@@ -105,13 +98,7 @@ impl SignedDelta {
         key: &VerifyingKey,
         base: DeltaBase,
     ) -> Result<PolicyDelta, SnapshotError> {
-        if self.key_id != key_id(key) {
-            return Err(SnapshotError::WrongKey);
-        }
-        let signature =
-            Signature::from_slice(&self.signature).map_err(|_| SnapshotError::BadSignature)?;
-        key.verify(&self.signed_message()?, &signature)
-            .map_err(|_| SnapshotError::BadSignature)?;
+        check_signature(key, self.key_id, &self.signature, &self.signed_message()?)?;
         // Only now are the versions and sites authentic enough to compare.
         if self.from_version != base.version || !same_sites(&self.site_ids, base.site_ids) {
             return Err(SnapshotError::WrongBase {

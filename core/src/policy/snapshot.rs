@@ -140,25 +140,12 @@ impl SignedSnapshot {
 
     /// Parses the envelope (without verifying it).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        match postcard::take_from_bytes::<SignedSnapshot>(bytes) {
-            Ok((s, [])) => Ok(s),
-            Ok((_, rest)) => Err(SnapshotError::Malformed(format!(
-                "{} trailing bytes",
-                rest.len()
-            ))),
-            Err(e) => Err(SnapshotError::Malformed(e.to_string())),
-        }
+        envelope(bytes)
     }
 
     /// Checks key, signature and version, then decodes and builds the policy.
     pub fn verify(&self, key: &VerifyingKey, min_version: u64) -> Result<Policy, SnapshotError> {
-        if self.key_id != key_id(key) {
-            return Err(SnapshotError::WrongKey);
-        }
-        let signature =
-            Signature::from_slice(&self.signature).map_err(|_| SnapshotError::BadSignature)?;
-        key.verify(&self.signed_message()?, &signature)
-            .map_err(|_| SnapshotError::BadSignature)?;
+        check_signature(key, self.key_id, &self.signature, &self.signed_message()?)?;
         // Only now is the version authentic enough to compare.
         if self.version < min_version {
             return Err(SnapshotError::VersionTooOld {
@@ -198,6 +185,33 @@ fn signed_message_for(
         payload_sha256,
     };
     postcard::to_extend(&header, DOMAIN.to_vec()).map_err(|e| SnapshotError::Encode(e.to_string()))
+}
+
+/// A signed envelope (a snapshot or a delta) from its wire form, every byte used.
+pub(super) fn envelope<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, SnapshotError> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((envelope, [])) => Ok(envelope),
+        Ok((_, rest)) => Err(SnapshotError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        ))),
+        Err(e) => Err(SnapshotError::Malformed(e.to_string())),
+    }
+}
+
+/// Whether `signature` over `message` is `key`'s, named by `signed_by`.
+pub(super) fn check_signature(
+    key: &VerifyingKey,
+    signed_by: [u8; 8],
+    signature: &[u8],
+    message: &[u8],
+) -> Result<(), SnapshotError> {
+    if signed_by != key_id(key) {
+        return Err(SnapshotError::WrongKey);
+    }
+    let signature = Signature::from_slice(signature).map_err(|_| SnapshotError::BadSignature)?;
+    key.verify(message, &signature)
+        .map_err(|_| SnapshotError::BadSignature)
 }
 
 /// Parses, verifies and loads a snapshot: refuses garbage, another key, a bad signature
