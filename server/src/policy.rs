@@ -205,11 +205,8 @@ impl PolicyService {
             if let Some(compiled) = fresh(&current, version) {
                 return Ok(compiled);
             }
-            let compiled = match current.take() {
-                Some(old) => incremental::forward(&store, old, settings, pin_key).await,
-                None => compile(&store, settings, pin_key).await,
-            };
-            let compiled = Arc::new(compiled?);
+            let compiled =
+                Arc::new(incremental::forward(&store, &mut current, settings, pin_key).await?);
             *current = Some(compiled.clone());
             Ok(compiled)
         })

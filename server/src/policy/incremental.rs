@@ -18,21 +18,26 @@ use uuid::Uuid;
 /// Most records a step reads from the change log; beyond, a full compile is cheaper.
 const MAX_STEP_RECORDS: usize = 200_000;
 
-/// The policy at the database's current version, from `old` by its changes when the
-/// log allows, else compiled in full.
+/// The policy at the database's current version, from the one in `slot` by its
+/// changes when the log allows, else compiled in full. The old policy leaves `slot` only
+/// once the changes are read: a failed read (a busy database) keeps it for next time
+/// rather than leaving a full compile to the next request.
 pub(super) async fn forward(
     store: &Store,
-    old: Arc<CompiledPolicy>,
+    slot: &mut Option<Arc<CompiledPolicy>>,
     settings: Settings,
     pin_key: PinKey,
 ) -> Result<CompiledPolicy, PolicyServiceError> {
-    let Some(changes) = store
-        .model_changes_since(old.version, &pin_key, MAX_STEP_RECORDS)
-        .await?
-    else {
+    let Some(from) = slot.as_ref().map(|old| old.version) else {
         return compile(store, settings, pin_key).await;
     };
-    let (from, version) = (old.version, changes.version);
+    let changes = store
+        .model_changes_since(from, &pin_key, MAX_STEP_RECORDS)
+        .await?;
+    let (Some(changes), Some(old)) = (changes, slot.take()) else {
+        return compile(store, settings, pin_key).await;
+    };
+    let version = changes.version;
     let mut delta = changes.delta;
     delta.settings = settings.clone();
     let stepped = tokio::task::spawn_blocking(move || {
