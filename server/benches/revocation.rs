@@ -21,8 +21,7 @@ use ed25519_dalek::VerifyingKey;
 use gatehouse_core::model::CredentialState;
 use gatehouse_core::policy::{DeltaBase, Policy, SignedDelta, SignedSnapshot};
 use gatehouse_core::protocol::{FORMAT_DELTA, POLICY_FORMAT_HEADER};
-use gatehouse_server::import::import_people;
-use gatehouse_server::store::{Actor, DatabaseSettings, Store};
+use gatehouse_server::store::{DatabaseSettings, Store};
 use serde_json::{Value, json};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -32,10 +31,8 @@ use uuid::Uuid;
 
 mod support;
 use support::agents::Api;
-use support::site::site_with_doors;
+use support::site::{people_with_cards, site_with_doors};
 use support::{Result, Server, env_list, env_number, percentile, text};
-
-const IMPORT_CHUNK: usize = 500_000;
 
 /// What the simulated agent holds.
 struct Held {
@@ -175,24 +172,7 @@ async fn populate(url: &str, n: usize) -> Result<Uuid> {
     })
     .await?;
     let (_, doors) = site_with_doors(&store, 1).await?;
-    let started = Instant::now();
-    for first in (0..n).step_by(IMPORT_CHUNK) {
-        let mut csv = String::from("external_id,name,kind,clearance,card\n");
-        for p in first..(first + IMPORT_CHUNK).min(n) {
-            writeln!(
-                csv,
-                "E{p},Person {p},staff,1,{:014X}",
-                0x04_0000_0000_0000usize + p
-            )?;
-        }
-        import_people(&store, csv.into_bytes(), &Actor::cli(), Arc::new(()))
-            .await
-            .map_err(|e| format!("import: {e:?}"))?;
-    }
-    eprintln!(
-        "{n} people imported in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    people_with_cards(&store, n).await?;
     store.close().await;
     doors.first().copied().ok_or_else(|| "no door".into())
 }

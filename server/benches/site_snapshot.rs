@@ -13,20 +13,17 @@
 //! transaction each), into one site with a door.
 
 use gatehouse_core::policy::Settings;
-use gatehouse_server::import::import_people;
 use gatehouse_server::policy::PolicyService;
 use gatehouse_server::store::DatabaseSettings;
 use gatehouse_server::store::{Actor, SiteChange, Store};
 use std::collections::BTreeSet;
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 mod support;
-use support::site::site_with_doors;
+use support::site::{people_with_cards, site_with_doors};
 use support::{Result, env_list, env_number};
 
-const IMPORT_CHUNK: usize = 500_000;
 /// Cached fetches timed.
 const CACHED: u32 = 1000;
 
@@ -72,24 +69,7 @@ async fn run(n: usize, agents: usize) -> Result<Row> {
     let actor = Actor::cli();
     let (site_id, _) = site_with_doors(&store, 1).await?;
 
-    let started = Instant::now();
-    for first in (0..n).step_by(IMPORT_CHUNK) {
-        let mut csv = String::from("external_id,name,kind,clearance,card\n");
-        for p in first..(first + IMPORT_CHUNK).min(n) {
-            writeln!(
-                csv,
-                "E{p},Person {p},staff,1,{:014X}",
-                0x04_0000_0000_0000usize + p
-            )?;
-        }
-        import_people(&store, csv.into_bytes(), &actor, Arc::new(()))
-            .await
-            .map_err(|e| format!("import: {e:?}"))?;
-    }
-    eprintln!(
-        "{n} people with cards imported in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    people_with_cards(&store, n).await?;
 
     let service = Arc::new(PolicyService::load(store.clone(), Settings::default()).await?);
     let sites = BTreeSet::from([site_id]);

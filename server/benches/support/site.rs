@@ -3,7 +3,11 @@
 
 use super::Result;
 use gatehouse_core::model::DoorMode;
+use gatehouse_server::import::import_people;
 use gatehouse_server::store::{Actor, NewDoor, NewSite, NewZone, Store, ZoneRules};
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// (the site's id, the doors' ids), written as `Actor::cli()`.
@@ -38,4 +42,31 @@ pub async fn site_with_doors(store: &Store, doors: usize) -> Result<(Uuid, Vec<U
         ids.push(store.create_door(door, &actor).await?.id);
     }
     Ok((site.id, ids))
+}
+
+/// Rows a bench imports per HR import.
+const IMPORT_CHUNK: usize = 500_000;
+
+/// `n` people with a card each (`E<p>`, card `04` + 12 hex digits), through the HR import
+/// in chunks of [`IMPORT_CHUNK`] rows.
+pub async fn people_with_cards(store: &Store, n: usize) -> Result<()> {
+    let started = Instant::now();
+    for first in (0..n).step_by(IMPORT_CHUNK) {
+        let mut csv = String::from("external_id,name,kind,clearance,card\n");
+        for p in first..(first + IMPORT_CHUNK).min(n) {
+            writeln!(
+                csv,
+                "E{p},Person {p},staff,1,{:014X}",
+                0x04_0000_0000_0000usize + p
+            )?;
+        }
+        import_people(store, csv.into_bytes(), &Actor::cli(), Arc::new(()))
+            .await
+            .map_err(|e| format!("import: {e:?}"))?;
+    }
+    eprintln!(
+        "{n} people with cards imported in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
