@@ -306,6 +306,12 @@ impl Policy {
         records.get(find_id(&self.schedules, records, &self.hasher, id)?)
     }
 
+    /// A grant by id.
+    pub fn grant(&self, id: Uuid) -> Option<&Grant> {
+        let records = &self.source.grants;
+        records.get(find_id(&self.grants, records, &self.hasher, id)?)
+    }
+
     /// Every grant of a person, direct or through one of their groups.
     pub fn grants_of<'a>(&'a self, person: &'a Person) -> impl Iterator<Item = &'a Grant> + 'a {
         let direct = self.grants_by_person.get(&person.id).into_iter().flatten();

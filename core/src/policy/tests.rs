@@ -13,6 +13,8 @@ fn build(setup: impl FnOnce(&mut PolicySource)) -> Result<Policy, PolicyError> {
 #[test]
 fn the_fixture_builds_and_indexes() {
     let p = build(|_| {}).unwrap();
+    assert_eq!(p.grant(ALICE_GRANT).map(|g| g.zone_id), Some(CTRL));
+    assert!(p.grant(ALICE).is_none());
     assert_eq!(
         p.credential_by_card(ALICE_CARD).map(|c| c.holder),
         Some(Holder::Person(ALICE))

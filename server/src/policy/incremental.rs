@@ -9,9 +9,8 @@
 
 use super::{CompiledPolicy, PolicyServiceError, Step, compile};
 use crate::store::Store;
-use gatehouse_core::model::{Grant, PinKey};
+use gatehouse_core::model::PinKey;
 use gatehouse_core::policy::{Changes, Policy, PolicyDelta, Record, Settings};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -67,14 +66,6 @@ pub(super) async fn forward(
 /// `delta` without what `policy` already holds: upserts equal to the record there
 /// (a visit's or person's other columns changed) and removals of ids not there.
 pub(super) fn without_unchanged(delta: PolicyDelta, policy: &Policy) -> PolicyDelta {
-    // The policy looks grants up by subject, not id: index the few that matter.
-    let named: HashSet<Uuid> = (delta.grants.upserted.iter().map(Record::id))
-        .chain(delta.grants.removed.iter().copied())
-        .collect();
-    let held_grants: HashMap<Uuid, &Grant> = (policy.source().grants.iter())
-        .filter(|g| named.contains(&g.id))
-        .map(|g| (g.id, g))
-        .collect();
     PolicyDelta {
         settings: delta.settings,
         sites: unchanged(delta.sites, |id| policy.site(id)),
@@ -84,7 +75,7 @@ pub(super) fn without_unchanged(delta: PolicyDelta, policy: &Policy) -> PolicyDe
         visits: unchanged(delta.visits, |id| policy.visit(id)),
         credentials: unchanged(delta.credentials, |id| policy.credential(id)),
         schedules: unchanged(delta.schedules, |id| policy.schedule(id)),
-        grants: unchanged(delta.grants, |id| held_grants.get(&id).copied()),
+        grants: unchanged(delta.grants, |id| policy.grant(id)),
     }
 }
 
