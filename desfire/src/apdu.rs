@@ -41,6 +41,10 @@ pub mod cmd {
     pub const CREATE_STD_DATA_FILE: u8 = 0xCD;
     /// `GetVersion`.
     pub const GET_VERSION: u8 = 0x60;
+    /// `GetKeyVersion`.
+    pub const GET_KEY_VERSION: u8 = 0x64;
+    /// `DeleteApplication`.
+    pub const DELETE_APPLICATION: u8 = 0xDA;
 }
 
 /// A DESFire status code (the byte after `91`), as a typed value.

@@ -11,12 +11,15 @@
 //! - [`pcd`]: the reader side's commands over a caller-supplied transceive function.
 //! - [`card`]: an in-memory DESFire EV2 card answering APDUs (ISO-wrapped or native).
 //! - [`types`]: access rights, `GetVersion`'s answer.
+//! - [`app`]: the Gatehouse application on a card, the door's read and the issuing
+//!   station's issue, re-key and wipe.
 //!
 //! Every byte from a card or a reader is untrusted: malformed input is an [`Error`] (or,
 //! on the card side, a DESFire error status), never a panic. Keys are [`AesKey`]s:
 //! redacted in `Debug`, zeroized on drop.
 
 pub mod apdu;
+pub mod app;
 pub mod card;
 pub mod cmac;
 pub mod crc;

@@ -325,6 +325,25 @@ where
             .map(|_| ())
     }
 
+    /// `GetKeyVersion` of key `key_no` of the selected application (MACed inside a
+    /// session). Readers ask it first to pick which key version to authenticate with.
+    pub fn get_key_version(&mut self, key_no: u8) -> Result<u8, Error> {
+        match self.run(cmd::GET_KEY_VERSION, &[key_no], &[], CommMode::Mac, None)?[..] {
+            [version] => Ok(version),
+            _ => Err(Error::Malformed("GetKeyVersion answer is not one byte")),
+        }
+    }
+
+    /// `DeleteApplication` `aid`: from the card level, or from inside the application
+    /// with its master key (which ends that session and selects the card level). The
+    /// reader drops its session either way: authenticate again after it.
+    pub fn delete_application(&mut self, aid: [u8; 3]) -> Result<(), Error> {
+        self.not_ev1()?;
+        let result = self.run(cmd::DELETE_APPLICATION, &aid, &[], CommMode::Mac, None);
+        self.session = None;
+        result.map(|_| ())
+    }
+
     /// `CreateStdDataFile` number `file` of `size` bytes.
     pub fn create_std_data_file(
         &mut self,

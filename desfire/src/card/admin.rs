@@ -1,5 +1,6 @@
 //! Keys and applications on the card side: `ChangeKey` (own key: new key and version;
-//! another key: `new ⊕ old`, version, CRC32 of the new key) and `CreateApplication`.
+//! another key: `new ⊕ old`, version, CRC32 of the new key), `GetKeyVersion`,
+//! `CreateApplication` and `DeleteApplication`.
 
 use super::{Answer, App, Auth, Card, FREE_CREATE, MAX_APPLICATIONS, Slot};
 use crate::apdu::{Status, cmd};
@@ -103,5 +104,46 @@ impl Card {
             files: Vec::new(),
         });
         Ok(Answer::framed(self.seal(&[], CommMode::Mac)?))
+    }
+
+    /// `GetKeyVersion`: free (readers pick the key version to authenticate with before
+    /// any session); MACed inside one.
+    pub(super) fn get_key_version(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        let (header, rest) = self.open(cmd::GET_KEY_VERSION, body, 1, CommMode::Mac)?;
+        if !rest.is_empty() {
+            return Err(Status::LengthError);
+        }
+        let slot = self.app()?.keys.get(usize::from(header[0] & 0x0F));
+        let version = slot.ok_or(Status::NoSuchKey)?.version;
+        Ok(Answer::framed(self.seal(&[version], CommMode::Mac)?))
+    }
+
+    /// `DeleteApplication`: from the card level with its master key (or freely when its
+    /// settings allow creating freely), or from inside the application with the
+    /// application's own master key. Deleting the selected application ends its session
+    /// after this answer (MACed with it) and selects the card level.
+    pub(super) fn delete_application(&mut self, body: &[u8]) -> Result<Answer, Status> {
+        let (header, rest) = self.open(cmd::DELETE_APPLICATION, body, 3, CommMode::Mac)?;
+        let aid: [u8; 3] = header[..].try_into().map_err(|_| Status::LengthError)?;
+        if !rest.is_empty() {
+            return Err(Status::LengthError);
+        }
+        if aid == [0; 3] {
+            return Err(Status::ParameterError);
+        }
+        let target = self.apps.iter().position(|a| a.aid == aid);
+        let target = target.ok_or(Status::ApplicationNotFound)?;
+        if self.selected == 0 {
+            self.may_create()?;
+        } else if target != self.selected || self.session_key() != Some(0) {
+            return Err(Status::PermissionDenied);
+        }
+        let answer = self.seal(&[], CommMode::Mac)?;
+        if target == self.selected {
+            self.auth = Auth::None;
+            self.selected = 0;
+        }
+        self.apps.remove(target);
+        Ok(Answer::framed(answer))
     }
 }

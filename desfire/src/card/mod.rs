@@ -6,7 +6,8 @@
 //! 14 AES keys and key versions, standard data files with a communication mode and
 //! access rights, `GetVersion`, `SelectApplication`, `AuthenticateEV2First`, EV1
 //! `AuthenticateAES`, `GetCardUID`, `GetFileSettings`, `ReadData`, `WriteData`,
-//! `ChangeKey`, `CreateApplication`, `CreateStdDataFile`, answers in 59-byte frames, and a
+//! `ChangeKey`, `GetKeyVersion`, `CreateApplication`, `DeleteApplication`,
+//! `CreateStdDataFile`, answers in 59-byte frames, and a
 //! random-ID mode. Simplified: only AES keys; an EV1 session only reads; the key-settings
 //! byte only decides whether creating needs the master key (bit `0x04`); keys are changed
 //! by key 0 of the application, or by themselves; every error ends the session (as EV2
@@ -288,6 +289,7 @@ impl Card {
             cmd::READ_DATA,
             cmd::READ_DATA_EV1,
             cmd::GET_FILE_SETTINGS,
+            cmd::GET_KEY_VERSION,
         ];
         if matches!(self.auth, Auth::Ev1(_)) && !ev1_reads.contains(&code) {
             return Err(Status::PermissionDenied);
@@ -328,6 +330,8 @@ impl Card {
             cmd::CHANGE_KEY => self.change_key(body),
             cmd::CREATE_APPLICATION => self.create_application(body),
             cmd::CREATE_STD_DATA_FILE => self.create_file(body),
+            cmd::GET_KEY_VERSION => self.get_key_version(body),
+            cmd::DELETE_APPLICATION => self.delete_application(body),
             _ => Err(Status::IllegalCommand),
         }
     }

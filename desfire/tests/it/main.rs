@@ -2,6 +2,7 @@
 //! clones, and garbage in both directions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod app;
 mod flows;
 mod hostile;
 
