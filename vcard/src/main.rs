@@ -8,14 +8,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use gatehouse_desfire::AesKey;
-use gatehouse_desfire::diversify::card_key;
-use vcard::desfire::{self, CardKeys, Layout};
+use gatehouse_desfire::app::SiteKeys;
+use gatehouse_desfire::app::station::IssueKeys;
+use vcard::desfire;
 use vcard::{Behaviour, Chip, Recording, VPCD_PORT, VirtualCard};
 
 const USAGE: &str = "\
 usage: vcard [--port PORT] --uid HEX [--delay-ms N | --silent] [--hold-ms N]
-             [--desfire MODE [--random-uid] [--site-master-key HEX] [--site-read-key HEX]
-              [--system-id TEXT] [--aid HEX] [--credential TEXT]] [--record FILE]
+             [--desfire MODE [--random-uid] [--site-id UUID] [--key-version N]
+              [--site-master-key HEX] [--site-read-key HEX] [--site-uid-key HEX]]
+             [--record FILE]
        vcard [--port PORT] --replay FILE [--hold-ms N]
 
   --port PORT           vpcd port: 35963 = Virtual PCD 00 00 (default), 35964 = 00 01
@@ -25,18 +27,19 @@ usage: vcard [--port PORT] --uid HEX [--delay-ms N | --silent] [--hold-ms N]
   --hold-ms N           remove the card after N ms (default: when pcscd disconnects)
   --desfire MODE        a DESFire EV2 card instead of a UID-only one; MODE is
                           blank        factory keys (all zero), for an issuing station
-                          issued       application AID, key 0 and key 1 diversified (AN10922)
-                                       from the site keys for this UID, version 1; file 1
-                                       (32 bytes, encrypted, read with key 1) holds CREDENTIAL
+                          issued       issued as `gatehouse cards issue` does: application
+                                       474801, keys 0 and 1 diversified (AN10922) from the
+                                       site keys for this UID, key 2 the site's UID key;
+                                       file 1 (32 bytes, encrypted, read with key 1) holds
+                                       the record naming the UID and the site
                           clone        same UID, application and file, but factory keys
                           clone-empty  same UID, no application at all
   --random-uid          random anticollision UID per insertion (GetCardUID gives --uid)
-  --site-master-key HEX site key of key 0 (default 11 x16, the desfire tests' test site)
+  --site-id UUID        the site the card is issued for (default all zero)
+  --key-version N       the keys' version, 1-255 (default 1)
+  --site-master-key HEX site key of key 0 (default 11 x16, the tests' site)
   --site-read-key HEX   site key of key 1, the door's read key (default 22 x16)
-  --system-id TEXT      AN10922 system identifier (default gatehse)
-  --aid HEX             application identifier as on the wire (default 474801)
-  --credential TEXT     what file 1 of an issued card holds
-                        (default gh:credential:0123456789abcdef)
+  --site-uid-key HEX    key 2, the site's UID key (default 33 x16)
   --record FILE         on removal, write every exchange to FILE (for --replay)
   --replay FILE         a replaying attacker: answers FF CA with the recorded UID and
                         every other APDU with the next recorded answer";
@@ -56,11 +59,7 @@ struct Args {
     hold: Option<Duration>,
     desfire: Option<Mode>,
     random_uid: bool,
-    site_master: AesKey,
-    site_read: AesKey,
-    system_id: Vec<u8>,
-    aid: [u8; 3],
-    credential: Vec<u8>,
+    keys: IssueKeys,
     record: Option<String>,
     replay: Option<String>,
 }
@@ -89,11 +88,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         hold: None,
         desfire: None,
         random_uid: false,
-        site_master: AesKey::new([0x11; 16]),
-        site_read: AesKey::new([0x22; 16]),
-        system_id: b"gatehse".to_vec(),
-        aid: Layout::default().aid,
-        credential: b"gh:credential:0123456789abcdef".to_vec(),
+        keys: IssueKeys {
+            door: SiteKeys {
+                site_id: [0; 16],
+                version: 1,
+                read: AesKey::new([0x22; 16]),
+                uid: AesKey::new([0x33; 16]),
+            },
+            master: AesKey::new([0x11; 16]),
+        },
         record: None,
         replay: None,
     };
@@ -143,15 +146,20 @@ fn flag_with_value(out: &mut Args, flag: &str, value: String) -> Result<(), Stri
                 _ => return Err(format!("--desfire: {value:?} is not one of {MODES}")),
             })
         }
-        "--site-master-key" => out.site_master = parse_key(flag, &value)?,
-        "--site-read-key" => out.site_read = parse_key(flag, &value)?,
-        "--system-id" => out.system_id = value.into_bytes(),
-        "--aid" => {
-            out.aid = parse_hex(flag, &value)?
+        "--site-id" => {
+            out.keys.door.site_id = parse_hex(flag, &value)?
                 .try_into()
-                .map_err(|_| "--aid: not 3 bytes")?
+                .map_err(|_| "--site-id: not a UUID (16 bytes)")?
         }
-        "--credential" => out.credential = value.into_bytes(),
+        "--key-version" => {
+            out.keys.door.version = match value.parse::<u8>() {
+                Ok(v) if v > 0 => v,
+                _ => return Err("--key-version: not a number from 1 to 255".to_owned()),
+            }
+        }
+        "--site-master-key" => out.keys.master = parse_key(flag, &value)?,
+        "--site-read-key" => out.keys.door.read = parse_key(flag, &value)?,
+        "--site-uid-key" => out.keys.door.uid = parse_key(flag, &value)?,
         "--record" => out.record = Some(value),
         "--replay" => out.replay = Some(value),
         _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
@@ -169,31 +177,17 @@ fn chip(args: &Args) -> Result<Chip, String> {
             .map(Chip::Replay)
             .map_err(|e| format!("--replay {path}: {e}"));
     }
-    let layout = Layout {
-        aid: args.aid,
-        ..Layout::default()
-    };
     let card = match args.desfire {
         None => return Ok(Chip::Uid(args.uid.clone())),
         Some(Mode::Blank) => desfire::blank(&args.uid, args.random_uid)
             .ok_or_else(|| "--uid: a DESFire UID has 4, 7 or 10 bytes".to_owned()),
-        Some(Mode::Issued) => {
-            let key = |site: &AesKey| card_key(site, &args.uid, args.aid, &args.system_id);
-            let keys = key(&args.site_master)
-                .and_then(|master| Ok((master, key(&args.site_read)?)))
-                .map(|(master, read)| CardKeys {
-                    master,
-                    read,
-                    version: 1,
-                })
-                .map_err(|e| format!("diversifying the keys: {e}"))?;
-            desfire::issue(&args.uid, &layout, &keys, &args.credential, args.random_uid)
-                .map_err(|e| format!("issuing the card: {e}"))
+        Some(Mode::Issued) => desfire::issue(&args.uid, &args.keys, args.random_uid)
+            .map_err(|e| format!("issuing the card: {e}")),
+        Some(Mode::Clone) => {
+            desfire::clone_of(&args.uid, true).map_err(|e| format!("making the clone: {e}"))
         }
-        Some(Mode::Clone) => desfire::clone_of(&args.uid, Some(&layout))
-            .map_err(|e| format!("making the clone: {e}")),
         Some(Mode::CloneEmpty) => {
-            desfire::clone_of(&args.uid, None).map_err(|e| format!("making the clone: {e}"))
+            desfire::clone_of(&args.uid, false).map_err(|e| format!("making the clone: {e}"))
         }
     }?;
     Ok(Chip::Desfire(desfire::shared(card)))
@@ -268,11 +262,14 @@ mod tests {
         let a = args("--uid 04:A1:B2:C3:D4:E5:F6 --hold-ms 5").unwrap();
         assert_eq!((a.uid.len(), a.desfire, a.port), (7, None, VPCD_PORT));
         assert!(matches!(chip(&a), Ok(Chip::Uid(_))));
-        let a = args("--uid 04782E21801D80 --desfire issued --random-uid --aid 010203").unwrap();
+        let site = "5e5e5e5e-0000-4000-8000-000000000001";
+        let line = format!("--uid 04782E21801D80 --desfire issued --random-uid --site-id {site}");
+        let a = args(&format!("{line} --key-version 7")).unwrap();
         assert_eq!(
-            (a.desfire, a.random_uid, a.aid),
-            (Some(Mode::Issued), true, [1, 2, 3])
+            (a.desfire, a.random_uid, a.keys.door.version),
+            (Some(Mode::Issued), true, 7)
         );
+        assert_eq!(a.keys.door.site_id[..4], [0x5E; 4]);
         assert!(matches!(chip(&a), Ok(Chip::Desfire(_))));
         for mode in ["blank", "clone", "clone-empty"] {
             let a = args(&format!("--uid 04782E21801D80 --desfire {mode}")).unwrap();
@@ -291,7 +288,9 @@ mod tests {
                 "--uid 04782E21801D80 --desfire issued --site-read-key 0011",
                 "not 16 bytes",
             ),
-            ("--uid 04782E21801D80 --aid 0102", "--aid"),
+            ("--uid 04782E21801D80 --site-id 0102", "--site-id"),
+            ("--uid 04782E21801D80 --key-version 0", "--key-version"),
+            ("--uid 04782E21801D80 --key-version 256", "--key-version"),
             (
                 "--replay f --desfire blank --uid 04782E21801D80",
                 "--replay",

@@ -111,32 +111,32 @@ fn no_reader_and_bad_uid_are_errors() {
 
 mod desfire_chip {
     use super::*;
-    use crate::desfire::{self, CardKeys, Layout};
-    use gatehouse_desfire::diversify::card_key;
+    use crate::desfire;
+    use gatehouse_desfire::app::door::{self, DoorRead};
+    use gatehouse_desfire::app::station::IssueKeys;
+    use gatehouse_desfire::app::{self, SiteKeys};
     use gatehouse_desfire::pcd::Pcd;
     use gatehouse_desfire::{AesKey, Error};
     use rand::rngs::OsRng;
 
-    const CREDENTIAL: &[u8] = b"gh:credential:0123456789abcdef";
+    fn keys() -> IssueKeys {
+        IssueKeys {
+            door: SiteKeys {
+                site_id: [0x5E; 16],
+                version: 1,
+                read: AesKey::new([0x22; 16]),
+                uid: AesKey::new([0x33; 16]),
+            },
+            master: AesKey::new([0x5A; 16]),
+        }
+    }
 
     fn read_key() -> AesKey {
-        card_key(
-            &AesKey::new([0x22; 16]),
-            &UID,
-            Layout::default().aid,
-            b"gatehse",
-        )
-        .unwrap()
+        keys().door.card_read_key(&UID).unwrap()
     }
 
     fn genuine(random_id: bool) -> SharedCard {
-        let keys = CardKeys {
-            master: AesKey::new([0x5A; 16]),
-            read: read_key(),
-            version: 1,
-        };
-        let card = desfire::issue(&UID, &Layout::default(), &keys, CREDENTIAL, random_id);
-        desfire::shared(card.unwrap())
+        desfire::shared(desfire::issue(&UID, &keys(), random_id).unwrap())
     }
 
     fn reader_with(chip: Chip) -> (TcpStream, InsertedCard) {
@@ -150,13 +150,18 @@ mod desfire_chip {
         (stream, card)
     }
 
-    /// The door's read over the fake reader.
-    fn door_read(reader: &mut TcpStream) -> Result<Vec<u8>, Error> {
-        let layout = Layout::default();
+    /// The door's read over the fake reader, of the card that showed `seen`.
+    fn door_read(reader: &mut TcpStream, seen: &[u8]) -> Result<DoorRead, Error> {
         let mut pcd = Pcd::new(|apdu: &[u8]| Ok(exchange(reader, apdu)));
-        pcd.select_application(layout.aid)?;
-        pcd.authenticate_ev2_first(1, &read_key(), &mut OsRng)?;
-        pcd.read_data(layout.file, 0, CREDENTIAL.len() as u32, layout.mode)
+        door::read(&mut pcd, seen, &[keys().door], &mut OsRng)
+    }
+
+    fn authentic() -> DoorRead {
+        DoorRead::Authentic {
+            uid: UID.to_vec(),
+            site_id: [0x5E; 16],
+            version: 1,
+        }
     }
 
     #[test]
@@ -168,7 +173,7 @@ mod desfire_chip {
         assert_eq!(exchange(&mut reader, &[0x60])[0], 0xAF);
         let wrapped = exchange(&mut reader, &[0x90, 0x60, 0x00, 0x00, 0x00]);
         assert_eq!(wrapped[wrapped.len() - 2..], [0x91, 0xAF]);
-        assert_eq!(door_read(&mut reader).unwrap(), CREDENTIAL);
+        assert_eq!(door_read(&mut reader, &UID).unwrap(), authentic());
         // ISO class commands other than FF CA get the card's "class not supported".
         assert_eq!(
             exchange(&mut reader, &[0x00, 0xA4, 0x04, 0x00]),
@@ -183,9 +188,8 @@ mod desfire_chip {
         let shared = genuine(false);
         let (mut reader, _card) = reader_with(Chip::Desfire(shared));
         let mut control = reader.try_clone().unwrap();
-        let layout = Layout::default();
         let mut pcd = Pcd::new(|apdu: &[u8]| Ok(exchange(&mut reader, apdu)));
-        pcd.select_application(layout.aid).unwrap();
+        pcd.select_application(app::AID).unwrap();
         pcd.authenticate_ev2_first(1, &read_key(), &mut OsRng)
             .unwrap();
         assert_eq!(pcd.get_card_uid().unwrap(), UID);
@@ -208,38 +212,33 @@ mod desfire_chip {
                 uid,
                 "stable while inserted"
             );
-            assert_eq!(door_read(&mut reader).unwrap(), CREDENTIAL);
+            let seen = &uid[..4];
+            assert_eq!(door_read(&mut reader, seen).unwrap(), authentic());
             shown.push(uid);
             card.remove();
         }
         assert_ne!(shown[0], shown[1]);
-        assert_eq!(
-            shared.lock().unwrap().key_version(Layout::default().aid, 1),
-            Some(1)
-        );
+        assert_eq!(shared.lock().unwrap().key_version(app::AID, 1), Some(1));
     }
 
     #[test]
     fn clones_show_the_uid_but_do_not_hold_the_keys() {
-        let clone = desfire::clone_of(&UID, Some(&Layout::default())).unwrap();
+        let clone = desfire::clone_of(&UID, true).unwrap();
         let (mut reader, _card) = reader_with(Chip::Desfire(desfire::shared(clone)));
         assert_eq!(exchange(&mut reader, &GET_UID)[..7], UID);
-        assert_eq!(door_read(&mut reader), Err(Error::NotAuthentic));
+        assert_eq!(door_read(&mut reader, &UID), Err(Error::NotAuthentic));
 
-        let empty = desfire::clone_of(&UID, None).unwrap();
+        let empty = desfire::clone_of(&UID, false).unwrap();
         let (mut reader, _card) = reader_with(Chip::Desfire(desfire::shared(empty)));
-        assert_eq!(
-            door_read(&mut reader),
-            Err(Error::Card(gatehouse_desfire::Status::ApplicationNotFound))
-        );
-        assert!(desfire::clone_of(&[1, 2, 3], None).is_err());
+        assert_eq!(door_read(&mut reader, &UID), Ok(DoorRead::NoApplication));
+        assert!(desfire::clone_of(&[1, 2, 3], false).is_err());
     }
 
     #[test]
     fn a_replay_plays_the_recorded_answers_and_fails_authentication() {
         let (mut reader, card) = reader_with(Chip::Desfire(genuine(false)));
         exchange(&mut reader, &GET_UID);
-        door_read(&mut reader).unwrap();
+        door_read(&mut reader, &UID).unwrap();
         let recording = card.recording();
         card.remove();
         let text = recording.to_text();
@@ -248,7 +247,7 @@ mod desfire_chip {
         let (mut reader, _attacker) = reader_with(Chip::Replay(recording.clone()));
         assert_eq!(exchange(&mut reader, &[0x04]), ATR_DESFIRE.to_vec());
         assert_eq!(exchange(&mut reader, &GET_UID), recording.exchanges[0].1);
-        assert!(door_read(&mut reader).unwrap_err().is_not_authentic());
+        assert!(door_read(&mut reader, &UID).unwrap_err().is_not_authentic());
 
         // Played verbatim (same commands in the same order) it ends with "no diagnosis".
         let (mut reader, _attacker) = reader_with(Chip::Replay(recording.clone()));

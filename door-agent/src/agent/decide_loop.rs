@@ -439,6 +439,7 @@ mod tests {
     use crate::agent::presence_sync::PresenceFeed;
     use crate::agent::presence_sync::tests::started_ago;
     use crate::door::TimedInput;
+    use crate::reader::CardProof;
     use crate::reader::ReaderConfig;
 
     const SITE: Uuid = Uuid::from_u128(1);
@@ -666,6 +667,7 @@ mod tests {
             card: CARD.into(),
             at: Instant::now(),
             exchange: Duration::ZERO,
+            proof: CardProof::Uid,
         }
     }
 

@@ -8,15 +8,19 @@
 //! - [`simulated`]: lines `<reader-name> <hex-card>` from any `BufRead` (stdin in the agent),
 //!   and `<reader-name> <hex-card> pin <digits>` for card + PIN.
 //! - `pcsc` (cargo feature `pcsc`): real readers through pcsc-lite.
+//! - [`secure`]: the keys secure (DESFire) cards are authenticated with, and what a read
+//!   proved ([`CardProof`]).
 //! - [`keypad`]: PIN keypads beside the readers (USB keypads through evdev); their key
 //!   presses come in as [`ReaderEvent::Key`] of their reader.
 
 pub mod keypad;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
+pub mod secure;
 pub mod simulated;
 
 use gatehouse_core::decide::Direction;
+pub use secure::{CardProof, SecureKeys};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io;
@@ -35,8 +39,10 @@ pub struct CardEvent {
     pub card: String,
     /// When the card was detected (before its UID was read).
     pub at: Instant,
-    /// How long the UID exchange with the card took (zero for simulated cards).
+    /// How long the exchange with the card took (zero for simulated cards).
     pub exchange: Duration,
+    /// What the read proved: UID only, or a secure card's authentication.
+    pub proof: CardProof,
 }
 
 /// Why a presentation or a reader failed; reported as an event, never a panic.

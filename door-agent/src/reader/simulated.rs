@@ -8,7 +8,7 @@
 //! demos (stdin) and tests.
 
 use super::keypad::{Key, MAX_PIN_DIGITS, Pin};
-use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
+use super::{CardEvent, CardProof, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
 use gatehouse_core::model::normalize_card;
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
@@ -95,6 +95,7 @@ fn presentation_events((reader, card, pin): Presented, at: Instant) -> Vec<Reade
         card,
         at,
         exchange: Duration::ZERO,
+        proof: CardProof::Uid,
     });
     std::iter::once(card).chain(keys).collect()
 }

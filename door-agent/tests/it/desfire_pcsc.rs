@@ -1,13 +1,14 @@
 //! DESFire through real pcscd and vpcd: the project's virtual DESFire card (`vcard` with
-//! `gatehouse_desfire`'s card side) read by `gatehouse_desfire::Pcd` over the `pcsc`
-//! crate's `SCardTransmit`, and by an independent client (python-desfire through pyscard).
+//! `gatehouse_desfire`'s card side) read by the door's flow (`gatehouse_desfire::app::door`)
+//! over the `pcsc` crate's `SCardTransmit` — raw and inside the agent's PC/SC reader — and
+//! by an independent client (python-desfire through pyscard).
 //!
-//! Genuine cards authenticate (EV2First with the AN10922-diversified read key), show
-//! their real UID (`GetCardUID`) and give the encrypted credential; a clone with the same
-//! UID, and a replay of a genuine session, are refused. Skipped without pcscd/vpcd as the
-//! other PC/SC tests; the python-desfire test also skips without its venv
-//! (`GATEHOUSE_TEST_DESFIRE_PYTHON`, a Python with pyscard and python-desfire) unless
-//! `GATEHOUSE_TEST_REQUIRE_DESFIRE=1` (CI).
+//! Genuine cards (issued by the issuing station's flow) authenticate with the
+//! AN10922-diversified read key and give their real UID and record; a clone with the same
+//! UID, a card with the wrong keys and a replay of a genuine session are refused. Skipped
+//! without pcscd/vpcd as the other PC/SC tests; the python-desfire test also skips without
+//! its venv (`GATEHOUSE_TEST_DESFIRE_PYTHON`, a Python with pyscard and python-desfire)
+//! unless `GATEHOUSE_TEST_REQUIRE_DESFIRE=1` (CI).
 #![cfg(feature = "pcsc")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,40 +17,46 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gatehouse_desfire::diversify::card_key;
+use door_agent::reader::pcsc::{PcscOptions, PcscReader};
+use door_agent::reader::{CardEvent, CardProof, CardReader, ReaderEvent, SecureKeys};
+use gatehouse_desfire::app::SiteKeys;
+use gatehouse_desfire::app::door::{self, DoorRead};
+use gatehouse_desfire::app::station::IssueKeys;
 use gatehouse_desfire::pcd::Pcd;
-use gatehouse_desfire::{AesKey, Error, Status};
+use gatehouse_desfire::{AesKey, Error};
 use pcsc::{Context, Protocols, Scope, ShareMode};
 use rand::rngs::OsRng;
-use vcard::desfire::{self, CardKeys, Layout, SharedCard};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use vcard::desfire::{self, SharedCard};
 use vcard::{Behaviour, Chip, InsertedCard, VPCD_PORT, VirtualCard};
 
 use crate::support::pcscd::{READER0, WAIT, pcscd, wait_card_absent};
 
-/// The card of `gatehouse-desfire`'s tests (and of `vcard --desfire issued`).
 const UID: [u8; 7] = [0x04, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80];
-const SYSTEM: &[u8] = b"gatehse";
-const CREDENTIAL: &[u8] = b"gh:credential:0123456789abcdef";
+const SITE: [u8; 16] = [0x5E; 16];
 const GET_UID: [u8; 5] = [0xFF, 0xCA, 0x00, 0x00, 0x00];
 
-fn site_master() -> AesKey {
-    AesKey::new([0x11; 16])
+/// The test site's keys at `version`; `seed` makes other keys of the same version.
+fn keys_with(version: u8, seed: u8) -> IssueKeys {
+    IssueKeys {
+        door: SiteKeys {
+            site_id: SITE,
+            version,
+            read: AesKey::new([seed ^ 0x22; 16]),
+            uid: AesKey::new([seed ^ 0x33; 16]),
+        },
+        master: AesKey::new([seed ^ 0x11; 16]),
+    }
 }
 
-fn site_read() -> AesKey {
-    AesKey::new([0x22; 16])
+fn keys() -> IssueKeys {
+    keys_with(1, 0)
 }
 
-/// A card issued as the issuing station does: keys diversified for its real UID.
+/// A card issued by the issuing station's flow for the test site.
 fn genuine(random_id: bool) -> SharedCard {
-    let aid = Layout::default().aid;
-    let keys = CardKeys {
-        master: card_key(&site_master(), &UID, aid, SYSTEM).unwrap(),
-        read: card_key(&site_read(), &UID, aid, SYSTEM).unwrap(),
-        version: 1,
-    };
-    let card = desfire::issue(&UID, &Layout::default(), &keys, CREDENTIAL, random_id).unwrap();
-    desfire::shared(card)
+    desfire::shared(desfire::issue(&UID, &keys(), random_id).unwrap())
 }
 
 /// A PC/SC connection to the card in reader 0, once pcscd has it powered.
@@ -81,17 +88,18 @@ fn anticollision_uid(card: &pcsc::Card) -> Vec<u8> {
     uid.to_vec()
 }
 
-/// The door's read: select, EV2First with key 1 diversified for `uid`, the credential
-/// (encrypted), the real UID.
-fn door_read(card: &pcsc::Card, uid: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Error> {
-    let layout = Layout::default();
+/// The door's read of the card that showed `seen`, with the test site's keys.
+fn door_read(card: &pcsc::Card, seen: &[u8]) -> Result<DoorRead, Error> {
     let mut pcd = Pcd::new(|apdu: &[u8]| transmit(card, apdu));
-    let key = card_key(&site_read(), uid, layout.aid, SYSTEM)?;
-    pcd.select_application(layout.aid)?;
-    pcd.authenticate_ev2_first(1, &key, &mut OsRng)?;
-    let data = pcd.read_data(layout.file, 0, CREDENTIAL.len() as u32, layout.mode)?;
-    let real_uid = pcd.get_card_uid()?;
-    Ok((data, real_uid))
+    door::read(&mut pcd, seen, &[keys().door], &mut OsRng)
+}
+
+fn authentic() -> DoorRead {
+    DoorRead::Authentic {
+        uid: UID.to_vec(),
+        site_id: SITE,
+        version: 1,
+    }
 }
 
 fn insert(chip: Chip) -> InsertedCard {
@@ -111,13 +119,11 @@ fn a_genuine_card_authenticates_and_reads_its_credential_through_pcscd() {
     let inserted = insert(Chip::Desfire(genuine(false)));
     let card = connect();
     assert_eq!(anticollision_uid(&card), UID);
-    let (data, real_uid) = door_read(&card, &UID).unwrap();
-    assert_eq!(data, CREDENTIAL);
-    assert_eq!(real_uid, UID);
-    // EV2First went over the wire (90 71 …), and the credential never did in clear.
+    assert_eq!(door_read(&card, &UID).unwrap(), authentic());
+    // EV2First went over the wire (90 71 …), and the record never did in clear.
     let log = inserted.exchanges();
     assert!(log.iter().any(|(c, _)| c.starts_with(&[0x90, 0x71])));
-    let clear = |b: &[u8]| b.windows(8).any(|w| w == &CREDENTIAL[..8]);
+    let clear = |b: &[u8]| b.windows(4).any(|w| w == b"GHC\x01");
     assert!(log.iter().all(|(c, a)| !clear(c) && !clear(a)));
     remove(card, inserted);
 }
@@ -126,7 +132,7 @@ fn a_genuine_card_authenticates_and_reads_its_credential_through_pcscd() {
 fn clones_with_the_same_uid_are_refused() {
     let Some(_pcscd) = pcscd() else { return };
     // Same UID, same application and file, factory keys.
-    let clone = desfire::clone_of(&UID, Some(&Layout::default())).unwrap();
+    let clone = desfire::clone_of(&UID, true).unwrap();
     let inserted = insert(Chip::Desfire(desfire::shared(clone)));
     let card = connect();
     assert_eq!(anticollision_uid(&card), UID, "the clone shows the UID");
@@ -136,14 +142,11 @@ fn clones_with_the_same_uid_are_refused() {
     remove(card, inserted);
 
     // A UID-only "magic" card: no application at all.
-    let clone = desfire::clone_of(&UID, None).unwrap();
+    let clone = desfire::clone_of(&UID, false).unwrap();
     let inserted = insert(Chip::Desfire(desfire::shared(clone)));
     let card = connect();
     assert_eq!(anticollision_uid(&card), UID);
-    assert_eq!(
-        door_read(&card, &UID).unwrap_err(),
-        Error::Card(Status::ApplicationNotFound)
-    );
+    assert_eq!(door_read(&card, &UID).unwrap(), DoorRead::NoApplication);
     remove(card, inserted);
 }
 
@@ -176,11 +179,7 @@ fn random_uid_cards_show_a_new_uid_per_insertion_and_the_real_one_after_auth() {
         let uid = anticollision_uid(&card);
         assert_eq!((uid.len(), uid[0]), (4, 0x08), "a random ID: {uid:02X?}");
         assert_eq!(anticollision_uid(&card), uid, "stable within one insertion");
-        let (data, real_uid) = door_read(&card, &UID).unwrap();
-        assert_eq!(
-            (data.as_slice(), real_uid.as_slice()),
-            (CREDENTIAL, &UID[..])
-        );
+        assert_eq!(door_read(&card, &uid).unwrap(), authentic());
         shown.push(uid);
         remove(card, inserted);
     }
@@ -223,7 +222,8 @@ fn python_desfire_reads_the_virtual_card_through_pyscard_and_pcscd() {
         .arg(&script)
         .arg(READER0)
         .arg(hex::encode_upper(UID))
-        .arg(std::str::from_utf8(CREDENTIAL).unwrap())
+        .arg(hex::encode_upper(keys().door.read.expose()))
+        .arg(hex::encode_upper(SITE))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -256,4 +256,139 @@ fn python_desfire_reads_the_virtual_card_through_pyscard_and_pcscd() {
 fn card_removed(card: InsertedCard) {
     card.remove();
     assert!(wait_card_absent(READER0), "{READER0} did not become empty");
+}
+
+/// The agent's PC/SC reader (with card keys) and its events.
+struct Reader {
+    rx: mpsc::Receiver<ReaderEvent>,
+    rt: tokio::runtime::Runtime,
+    _handle: door_agent::reader::ReaderHandle,
+}
+
+impl Reader {
+    fn start(keys: &SecureKeys) -> Self {
+        let (tx, rx) = mpsc::channel(64);
+        let options = PcscOptions {
+            readers: vec![READER0.to_owned()],
+            // The logic under test, not the deadline: generous on a loaded machine.
+            secure_deadline: Duration::from_secs(10),
+            ..PcscOptions::default()
+        };
+        let reader = PcscReader::new(options).with_keys(keys.clone());
+        let handle = Box::new(reader).spawn(tx).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        Self {
+            rx,
+            rt,
+            _handle: handle,
+        }
+    }
+
+    /// Inserts `chip`, returns the card event it caused, removes it.
+    fn present(&mut self, chip: Chip) -> CardEvent {
+        self.present_recorded(chip).0
+    }
+
+    /// [`Reader::present`], with the exchanges the card saw.
+    fn present_recorded(&mut self, chip: Chip) -> (CardEvent, vcard::Recording) {
+        let inserted = insert(chip);
+        let deadline = Instant::now() + WAIT;
+        let event = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let rx = &mut self.rx;
+            let next = self
+                .rt
+                .block_on(async { tokio::time::timeout(left, rx.recv()).await });
+            match next {
+                Ok(Some(ReaderEvent::Card(card))) => break card,
+                Ok(Some(ReaderEvent::ReadFailed { kind, .. })) => panic!("read failed: {kind}"),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("no card event within {WAIT:?}"),
+            }
+        };
+        let recording = inserted.recording();
+        card_removed(inserted);
+        (event, recording)
+    }
+}
+
+fn proof_of(event: &CardEvent) -> (String, CardProof) {
+    (event.card.clone(), event.proof)
+}
+
+fn authentic_at(version: u8) -> CardProof {
+    CardProof::Authentic {
+        site_id: Uuid::from_bytes(SITE),
+        key_version: version,
+    }
+}
+
+#[test]
+fn the_agents_reader_authenticates_secure_cards_and_tells_clones_apart() {
+    let Some(_pcscd) = pcscd() else { return };
+    let keys = SecureKeys::default();
+    keys.set(vec![keys_with(1, 0).door]);
+    let mut reader = Reader::start(&keys);
+    let uid = hex::encode_upper(UID);
+    let other_keys = desfire::issue(&UID, &keys_with(1, 0x40), false).unwrap();
+    let cases = [
+        ("genuine", Chip::Desfire(genuine(false)), authentic_at(1)),
+        ("random id", Chip::Desfire(genuine(true)), authentic_at(1)),
+        (
+            "layout clone",
+            Chip::Desfire(desfire::shared(desfire::clone_of(&UID, true).unwrap())),
+            CardProof::NotAuthentic,
+        ),
+        (
+            "magic clone",
+            Chip::Desfire(desfire::shared(desfire::clone_of(&UID, false).unwrap())),
+            CardProof::Uid,
+        ),
+        (
+            "other keys",
+            Chip::Desfire(desfire::shared(other_keys)),
+            CardProof::NotAuthentic,
+        ),
+        ("UID card", Chip::Uid(UID.to_vec()), CardProof::Uid),
+    ];
+    for (what, chip, want) in cases {
+        let event = reader.present(chip);
+        assert_eq!(proof_of(&event), (uid.clone(), want), "{what}");
+    }
+    // The recording of a genuine read, replayed by an attacker.
+    let (event, recording) = reader.present_recorded(Chip::Desfire(genuine(false)));
+    assert_eq!(event.proof, authentic_at(1));
+    let replayed = reader.present(Chip::Replay(recording));
+    assert_eq!(proof_of(&replayed), (uid.clone(), CardProof::NotAuthentic));
+}
+
+#[test]
+fn a_key_rollover_accepts_both_versions_during_the_overlap_and_only_the_new_after() {
+    let Some(_pcscd) = pcscd() else { return };
+    let (v1, v2) = (keys_with(1, 0), keys_with(2, 0x50));
+    let old = genuine(false);
+    let new = desfire::shared(desfire::issue(&UID, &v2, true).unwrap());
+    let keys = SecureKeys::default();
+    let mut reader = Reader::start(&keys);
+    let mut proof = |card: &SharedCard| reader.present(Chip::Desfire(card.clone())).proof;
+    assert_eq!(proof(&old), CardProof::Uid, "no keys: UID only");
+    keys.set(vec![v1.door.clone()]);
+    assert_eq!(
+        proof(&new),
+        CardProof::NotAuthentic,
+        "v2 before the rollover"
+    );
+    keys.set(vec![v2.door.clone(), v1.door.clone()]);
+    assert_eq!(proof(&old), authentic_at(1));
+    assert_eq!(proof(&new), authentic_at(2));
+    keys.set(vec![v2.door.clone()]);
+    assert_eq!(
+        proof(&old),
+        CardProof::NotAuthentic,
+        "v1 after the rollover"
+    );
+    assert_eq!(proof(&new), authentic_at(2));
 }

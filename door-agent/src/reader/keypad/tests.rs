@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::entry::{PinEntries, PinEntryConfig};
 use super::evdev::{Decoder, EV_KEY, EV_MSC, EV_SYN, Layout, MSC_SCAN, SYN_REPORT, code, key_of};
 use super::*;
-use crate::reader::CardEvent;
+use crate::reader::{CardEvent, CardProof};
 
 /// `EV_LED`, `LED_NUML`: Num Lock's light, reported when the keypad's Num Lock is pressed.
 const EV_LED: u16 = 0x11;
@@ -216,6 +216,7 @@ fn card(reader: &str) -> CardEvent {
         card: "04A1".into(),
         at: Instant::now(),
         exchange: Duration::ZERO,
+        proof: CardProof::Uid,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The UID exchange with a card, under a deadline.
+//! The exchange with a card, under a deadline: its UID, and when the agent holds card
+//! keys, the secure read of a DESFire card (`gatehouse_desfire::app::door`).
 //!
 //! `SCardTransmit` blocks until the card answers or the driver gives up (vpcd: ~5 s), so
 //! the exchange runs on a worker thread and the reader thread waits for it with a
@@ -7,11 +8,18 @@
 //! reader. The worker has its own PC/SC context: a context is not shared between a
 //! thread blocked in `SCardGetStatusChange` and another one.
 
-use super::super::ReadErrorKind;
+use super::super::{CardProof, ReadErrorKind, SecureKeys};
+use super::PcscOptions;
+use gatehouse_desfire::app::SiteKeys;
+use gatehouse_desfire::app::door::{self, DoorRead};
+use gatehouse_desfire::pcd::Pcd;
 use pcsc::{Card, Context, Disposition, Error, Protocols, Scope, ShareMode};
+use rand::rngs::OsRng;
 use std::ffi::CString;
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// The GET DATA pseudo-APDU: the card's UID.
 pub const GET_UID: [u8; 5] = [0xFF, 0xCA, 0x00, 0x00, 0x00];
@@ -31,60 +39,106 @@ pub(super) fn is_context_lost(e: Error) -> bool {
 
 enum Step {
     Connected,
-    Answered(Result<Vec<u8>, Error>, Duration),
+    Answered(Result<Read, Error>, Duration),
     Failed(Error),
+}
+
+/// One card to read: its reader, and the keys accepted when it was presented.
+struct Job {
+    reader: CString,
+    keys: Arc<[SiteKeys]>,
+}
+
+/// What the worker read from a card.
+struct Read {
+    /// The answer to GET UID.
+    answer: Vec<u8>,
+    /// The secure read, when the agent holds keys and the card gave a UID.
+    secure: Option<Result<DoorRead, gatehouse_desfire::Error>>,
 }
 
 /// A running exchange worker.
 struct Worker {
-    jobs: Sender<CString>,
+    jobs: Sender<Job>,
     steps: Receiver<Step>,
 }
 
-/// Reads UIDs from cards with a per-exchange deadline.
+/// Reads cards with a per-exchange deadline.
 pub(super) struct Exchanger {
     worker: Option<Worker>,
     connect_timeout: Duration,
     deadline: Duration,
+    secure_deadline: Duration,
+    keys: SecureKeys,
 }
 
 impl Exchanger {
-    pub(super) fn new(connect_timeout: Duration, deadline: Duration) -> Self {
+    pub(super) fn new(options: &PcscOptions, keys: SecureKeys) -> Self {
         Self {
             worker: None,
-            connect_timeout,
-            deadline,
+            connect_timeout: options.connect_timeout,
+            deadline: options.deadline,
+            secure_deadline: options.secure_deadline,
+            keys,
         }
     }
 
-    /// Connects to the card in `reader`, sends GET UID and returns the normalised UID
-    /// and the exchange time; any failure or a missed deadline is a [`ReadErrorKind`].
-    pub(super) fn read_uid(
+    /// Connects to the card in `reader`, reads it and returns the normalised card
+    /// identifier (a secure card's real UID), what the read proved and the exchange
+    /// time; any failure or a missed deadline is a [`ReadErrorKind`].
+    pub(super) fn read_card(
         &mut self,
         reader: &CString,
-    ) -> Result<(String, Duration), ReadErrorKind> {
+    ) -> Result<(String, CardProof, Duration), ReadErrorKind> {
         let outcome = self.run(reader);
         if matches!(outcome, Err(ReadErrorKind::Timeout { .. })) {
             // The worker is stuck in a PC/SC call: abandon it.
             self.worker = None;
         }
-        let (answer, took) = outcome?;
-        match answer.as_slice() {
-            [uid @ .., 0x90, 0x00] if !uid.is_empty() => Ok((hex::encode_upper(uid), took)),
-            _ => Err(ReadErrorKind::BadAnswer {
-                answer: hex::encode_upper(&answer),
-            }),
-        }
+        let (read, took) = outcome?;
+        let Some(uid) = uid_of(&read.answer) else {
+            return Err(ReadErrorKind::BadAnswer {
+                answer: hex::encode_upper(&read.answer),
+            });
+        };
+        let (card, proof) = match read.secure {
+            None | Some(Ok(DoorRead::NoApplication)) => (uid, CardProof::Uid),
+            Some(Ok(DoorRead::Authentic {
+                uid,
+                site_id,
+                version,
+            })) => {
+                let proof = CardProof::Authentic {
+                    site_id: Uuid::from_bytes(site_id),
+                    key_version: version,
+                };
+                (uid, proof)
+            }
+            // The reader lost the card mid-way: a read error, as for the UID.
+            Some(Err(gatehouse_desfire::Error::Transport(message))) => {
+                return Err(ReadErrorKind::Pcsc { message });
+            }
+            // It carries our application and failed anything after selecting it.
+            Some(Err(_)) => (uid, CardProof::NotAuthentic),
+        };
+        Ok((hex::encode_upper(card), proof, took))
     }
 
-    fn run(&mut self, reader: &CString) -> Result<(Vec<u8>, Duration), ReadErrorKind> {
+    fn run(&mut self, reader: &CString) -> Result<(Read, Duration), ReadErrorKind> {
+        let keys = self.keys.current();
+        let job_is_secure = !keys.is_empty();
         let worker = self.worker()?;
-        worker
-            .jobs
-            .send(reader.clone())
-            .map_err(|_| worker_gone())?;
+        let job = Job {
+            reader: reader.clone(),
+            keys,
+        };
+        worker.jobs.send(job).map_err(|_| worker_gone())?;
         let connect_timeout = self.connect_timeout;
-        let deadline = self.deadline;
+        let deadline = if job_is_secure {
+            self.secure_deadline
+        } else {
+            self.deadline
+        };
         let Some(worker) = self.worker.as_ref() else {
             return Err(worker_gone());
         };
@@ -111,7 +165,7 @@ impl Exchanger {
 
     fn worker(&mut self) -> Result<&Worker, ReadErrorKind> {
         if self.worker.is_none() {
-            let (jobs, job_rx) = mpsc::channel::<CString>();
+            let (jobs, job_rx) = mpsc::channel::<Job>();
             let (step_tx, steps) = mpsc::channel();
             std::thread::Builder::new()
                 .name("pcsc-exchange".into())
@@ -137,10 +191,18 @@ fn pcsc_error(e: Error) -> ReadErrorKind {
     }
 }
 
+/// The UID in a GET UID answer (`<uid> 90 00`).
+fn uid_of(answer: &[u8]) -> Option<Vec<u8>> {
+    match answer {
+        [uid @ .., 0x90, 0x00] if !uid.is_empty() => Some(uid.to_vec()),
+        _ => None,
+    }
+}
+
 /// The worker loop: one job per card, until the reader thread drops the job channel.
-fn work(jobs: &Receiver<CString>, steps: &Sender<Step>) {
+fn work(jobs: &Receiver<Job>, steps: &Sender<Step>) {
     let mut ctx: Option<Context> = None;
-    while let Ok(reader) = jobs.recv() {
+    while let Ok(Job { reader, keys }) = jobs.recv() {
         let card = match connect(&mut ctx, &reader) {
             Ok(card) => card,
             Err(e) => {
@@ -154,10 +216,16 @@ fn work(jobs: &Receiver<CString>, steps: &Sender<Step>) {
             return;
         }
         let start = Instant::now();
-        let answer = transmit(&card, &GET_UID);
+        let read = transmit(&card, &GET_UID).map(|answer| {
+            let secure = match uid_of(&answer) {
+                Some(uid) if !keys.is_empty() => Some(secure_read(&card, &uid, &keys)),
+                _ => None,
+            };
+            Read { answer, secure }
+        });
         let took = start.elapsed();
         let _ = card.disconnect(Disposition::LeaveCard);
-        if steps.send(Step::Answered(answer, took)).is_err() {
+        if steps.send(Step::Answered(read, took)).is_err() {
             return;
         }
     }
@@ -176,6 +244,18 @@ fn connect(ctx: &mut Option<Context>, reader: &CString) -> Result<Card, Error> {
         }
     }
     Err(Error::NoService)
+}
+
+/// The door's DESFire read of the card that showed `uid`, through this connection.
+fn secure_read(
+    card: &Card,
+    uid: &[u8],
+    keys: &[SiteKeys],
+) -> Result<DoorRead, gatehouse_desfire::Error> {
+    let mut pcd = Pcd::new(|apdu: &[u8]| {
+        transmit(card, apdu).map_err(|e| gatehouse_desfire::Error::Transport(e.to_string()))
+    });
+    door::read(&mut pcd, uid, keys, &mut OsRng)
 }
 
 fn transmit(card: &Card, apdu: &[u8]) -> Result<Vec<u8>, Error> {

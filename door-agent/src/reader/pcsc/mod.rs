@@ -2,9 +2,10 @@
 //!
 //! One dedicated thread waits in `SCardGetStatusChange` on every reader plus the
 //! `\\?PnP?\Notification` pseudo-reader, so it wakes only when a card or a reader comes
-//! or goes — no polling. On a new card it reads the UID with `FF CA 00 00 00` under a
-//! per-exchange deadline (see [`exchange`]): a card that answers too late, or not at
-//! all, is a [`ReadErrorKind::Timeout`], never a card, which bounds relay attacks.
+//! or goes — no polling. On a new card it reads the UID with `FF CA 00 00 00` and, when
+//! the agent holds card keys, authenticates a secure card (see [`exchange`]), under a
+//! per-exchange deadline: a card that answers too late, or not at all, is a
+//! [`ReadErrorKind::Timeout`], never a card, which bounds relay attacks.
 //!
 //! When pcscd goes away (stopped, restarted, crashed) every call fails with a context
 //! error: the thread reports its readers detached, drops the context and establishes a
@@ -16,7 +17,7 @@ mod exchange;
 pub use exchange::{GET_UID, RoundTrip, measure_round_trip};
 pub use pcsc::Error as PcscError;
 
-use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
+use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle, SecureKeys};
 use exchange::{Exchanger, is_context_lost};
 use pcsc::{Context, Error, PNP_NOTIFICATION, ReaderState, Scope, State};
 use std::ffi::{CStr, CString};
@@ -43,6 +44,9 @@ pub fn list_readers() -> Result<Vec<String>, Error> {
 pub struct PcscOptions {
     /// Longest accepted UID exchange (transmit to answer); slower cards are refused.
     pub deadline: Duration,
+    /// Longest accepted exchange while the agent holds card keys: the UID, then a secure
+    /// card's authentication and read (six to nine APDUs); slower cards are refused.
+    pub secure_deadline: Duration,
     /// Longest accepted `SCardConnect` to a presented card.
     pub connect_timeout: Duration,
     /// Cap of the backoff between attempts to reach pcscd.
@@ -55,6 +59,7 @@ impl Default for PcscOptions {
     fn default() -> Self {
         Self {
             deadline: Duration::from_millis(300),
+            secure_deadline: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(2),
             max_backoff: Duration::from_secs(2),
             readers: Vec::new(),
@@ -66,12 +71,23 @@ impl Default for PcscOptions {
 #[derive(Debug, Clone, Default)]
 pub struct PcscReader {
     options: PcscOptions,
+    keys: SecureKeys,
 }
 
 impl PcscReader {
-    /// A reader with these options.
+    /// A reader with these options, reading cards by UID.
     pub fn new(options: PcscOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            keys: SecureKeys::default(),
+        }
+    }
+
+    /// Authenticates DESFire cards carrying the Gatehouse application with `keys` (the
+    /// set current when each card is presented).
+    pub fn with_keys(mut self, keys: SecureKeys) -> Self {
+        self.keys = keys;
+        self
     }
 }
 
@@ -79,10 +95,10 @@ impl CardReader for PcscReader {
     fn spawn(self: Box<Self>, events: Sender<ReaderEvent>) -> io::Result<ReaderHandle> {
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
-        let options = self.options;
+        let PcscReader { options, keys } = *self;
         let thread = std::thread::Builder::new()
             .name("reader-pcsc".into())
-            .spawn(move || run(&options, &events, &thread_shared))?;
+            .spawn(move || run(&options, keys, &events, &thread_shared))?;
         Ok(ReaderHandle::new(
             thread,
             Arc::new(move || shared.stop()),
@@ -140,10 +156,10 @@ enum End {
     ContextLost,
 }
 
-fn run(options: &PcscOptions, events: &Sender<ReaderEvent>, shared: &Shared) {
+fn run(options: &PcscOptions, keys: SecureKeys, events: &Sender<ReaderEvent>, shared: &Shared) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(50);
     let mut backoff = FIRST_BACKOFF;
-    let mut exchanger = Exchanger::new(options.connect_timeout, options.deadline);
+    let mut exchanger = Exchanger::new(options, keys);
     while !shared.is_stopped() {
         let ctx = match Context::establish(Scope::User) {
             Ok(ctx) => ctx,
@@ -353,12 +369,13 @@ impl Session<'_> {
                 at,
             }
         } else {
-            match self.exchanger.read_uid(&name) {
-                Ok((card, exchange)) => ReaderEvent::Card(CardEvent {
+            match self.exchanger.read_card(&name) {
+                Ok((card, proof, exchange)) => ReaderEvent::Card(CardEvent {
                     reader,
                     card,
                     at,
                     exchange,
+                    proof,
                 }),
                 Err(kind) => ReaderEvent::ReadFailed { reader, kind, at },
             }
