@@ -16,6 +16,7 @@ pub mod documents;
 pub mod domain;
 pub mod feeds;
 pub mod import;
+pub mod issuing;
 pub mod metrics;
 pub mod notify;
 pub mod policy;

@@ -1,0 +1,7 @@
+//! Issuing secure cards (issue 15): the issuing station's work on the server machine —
+//! a blank DESFire card on the desk reader gets the Gatehouse application, its site's
+//! diversified keys and its record (`gatehouse_desfire::app::station`), is read back as a
+//! door would, and only then becomes an active `secure` credential; re-key and wipe too.
+
+#[cfg(feature = "pcsc")]
+pub mod desk;
