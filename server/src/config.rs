@@ -50,6 +50,9 @@ pub struct Settings {
     /// How often visits past their window are ended automatically.
     #[serde(default)]
     pub visit_expiry: crate::visit_expiry::VisitExpirySettings,
+    /// Where the card key-encryption key is (secure cards, issue 15).
+    #[serde(default)]
+    pub cards: crate::cards::CardSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,6 +172,7 @@ impl Default for Settings {
             console: crate::console::ConsoleSettings::default(),
             notify: crate::notify::NotifySettings::default(),
             visit_expiry: crate::visit_expiry::VisitExpirySettings::default(),
+            cards: crate::cards::CardSettings::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod badges;
 pub mod bootstrap;
+pub mod cards;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -108,7 +109,11 @@ pub async fn launch(
     let senders = notify::send::Senders::new(&settings.notify)?;
     let notifier = Arc::new(notify::Notifier::new(settings.notify.clone()));
     let feeds = feeds::Feeds::start(store.clone()).await?;
+    let card_keys = Arc::new(
+        cards::CardKeyring::open(&settings.cards, &settings.database, store.clone()).await?,
+    );
     let state = AppState {
+        card_keys,
         tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
         throttle: Arc::new(LoginThrottle::new(&settings.auth)),
         metrics: Arc::new(Metrics::new()),

@@ -31,4 +31,6 @@ pub struct AppState {
     pub verifications: Arc<crate::console::records::audit::Verifications>,
     /// Builds notifications and wakes their delivery worker after an enqueue.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Site card keys: made, rotated, sealed to agents (issue 15).
+    pub card_keys: Arc<crate::cards::CardKeyring>,
 }

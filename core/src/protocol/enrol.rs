@@ -13,6 +13,12 @@ pub struct EnrollRequest {
     /// The enrolment code an admin was given (case, spaces and dashes do not matter).
     #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub code: String,
+    /// The agent's X25519 public key (32 bytes, base64), to which the server seals the
+    /// site card keys it sends it (`GET /agent/card-keys`). Optional: agents older than
+    /// card keys register one later with `PUT /agent/card-public-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub card_public_key: Option<String>,
 }
 
 /// The enrolled agent: its id, token, doors and PIN key, shown once.

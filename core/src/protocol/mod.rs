@@ -9,6 +9,8 @@
 //! server refuses an oversized payload before decoding it). With the `openapi` feature
 //! (the server's) each type also describes itself for the API document.
 //!
+//! - [`card_keys`]: `PUT /agent/card-public-key`, `GET /agent/card-keys`, and the sealed
+//!   boxes that carry a site's card read keys to one agent.
 //! - [`enrol`]: `POST /agent/enroll`, `GET /agent/pin-key`, `GET /policy/public-key`.
 //! - [`presence`]: `GET /agent/presence` and the policy long-poll's query.
 //! - [`events`]: `POST /agent/events`.
@@ -16,6 +18,7 @@
 //! - [`commands`]: `POST /agent/commands`, operators' remote door commands.
 //! - [`time`]: [`Timestamp`], the API's one time type.
 
+pub mod card_keys;
 pub mod commands;
 pub mod door_state;
 pub mod enrol;
@@ -23,6 +26,7 @@ pub mod events;
 pub mod presence;
 pub mod time;
 
+pub use card_keys::{CARD_KEY_SET_HEADER, CardKeySet, CardPublicKey, SealedCardKeys};
 pub use commands::{CommandAction, CommandPage, CommandPoll, DoorCommand, RELEASE_SECONDS};
 pub use door_state::{ContactState, DoorAlarm, DoorState, DoorStateReport, LastEvent, LockState};
 pub use enrol::{EnrollRequest, Enrolled, PinKeyAnswer, PublicKey};

@@ -87,6 +87,7 @@ fn routes() -> OpenApiRouter<AppState> {
         // door agents: operator side, agent side, and the events they upload
         .merge(routes::agents::router())
         .merge(routes::agent_api::router())
+        .merge(routes::card_keys::router())
         .merge(routes::events::router())
         // live alarms: list, acknowledge, stream
         .merge(routes::alarms::router());

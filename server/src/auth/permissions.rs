@@ -89,6 +89,10 @@ permission!(
     ManageAgents: [Admin]
 );
 permission!(
+    /// Site card keys: creating, rotating, retiring, listing their versions.
+    ManageCardKeys: [Admin]
+);
+permission!(
     /// Reading door agents and their ingest alarms.
     ReadAgents: [Admin, Security]
 );

@@ -316,23 +316,38 @@ impl Store {
     /// Consumes a live enrolment code and makes `token_hash` the agent's token, in one
     /// statement: of two enrolments with one code exactly one wins. `None` when the code
     /// is unknown, used or expired, or the agent is revoked.
-    #[tracing::instrument(skip_all)]
     pub async fn enroll_agent(
         &self,
         code_hash: &[u8],
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<AgentRecord>, StoreError> {
+        self.enroll_agent_with_key(code_hash, token_hash, None, at)
+            .await
+    }
+
+    /// [`Store::enroll_agent`], the agent's card public key replaced by `card_public_key`
+    /// (cleared without one: that install registers its own later).
+    #[tracing::instrument(skip_all)]
+    pub async fn enroll_agent_with_key(
+        &self,
+        code_hash: &[u8],
+        token_hash: &[u8],
+        card_public_key: Option<&[u8]>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AgentRecord>, StoreError> {
         let enrolled = on!(self.write().await?, |mut tx| {
             let id = sqlx::query_scalar::<_, Uuid>(
                 "UPDATE agents SET status = 'active', token_hash = $2, enrolled_at = $3, \
-                 updated_at = $3, enrollment_code_hash = NULL, enrollment_expires_at = NULL \
+                 updated_at = $3, enrollment_code_hash = NULL, enrollment_expires_at = NULL, \
+                 card_public_key = $4 \
                  WHERE enrollment_code_hash = $1 AND enrollment_expires_at > $3 \
                  AND status <> 'revoked' RETURNING id",
             )
             .bind(code_hash)
             .bind(token_hash)
             .bind(at)
+            .bind(card_public_key)
             .fetch_optional(&mut *tx)
             .await?;
             match id {

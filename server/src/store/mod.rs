@@ -82,6 +82,9 @@ pub use visitor_cards::{NewVisitorCard, VisitorCardChange, VisitorCardRecord, Vi
 // door agents and what they upload
 mod agent_stamps;
 mod agents;
+// site card keys (issue 15), encrypted at rest
+mod card_keys;
+pub use card_keys::{CardKeyRow, CardKeyState, CardKeyVersion, EncryptedKeys, NewVersion};
 mod door_live;
 mod events;
 mod feed_marks;

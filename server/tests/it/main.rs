@@ -18,6 +18,7 @@ mod alarms;
 mod api_conventions;
 mod api_inputs;
 mod audit;
+mod card_keys;
 mod console;
 mod differential;
 mod documents;

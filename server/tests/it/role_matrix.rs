@@ -203,6 +203,12 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         | ("get", "/api/v1/agent/pin-key")
         | ("post", "/api/v1/agent/events")
         | ("post", "/api/v1/agent/door-state" | "/api/v1/agent/commands") => Agent,
+        ("put", "/api/v1/agent/card-public-key") | ("get", "/api/v1/agent/card-keys") => Agent,
+        // site card keys: admins only
+        ("get" | "post", "/api/v1/sites/{id}/card-keys") => Roles(ADMIN),
+        ("post", "/api/v1/sites/{id}/card-keys/rotate" | "/api/v1/sites/{id}/card-keys/retire") => {
+            Roles(ADMIN)
+        }
         ("get", "/api/v1/events" | "/api/v1/events/{id}") => Roles(READ_EVENTS),
         // live alarms: list and stream (reading), acknowledging
         ("get", "/api/v1/alarms" | "/api/v1/alarms/stream") => Roles(READ_ALARMS),

@@ -19,9 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse_core::event::DoorEvent;
 use gatehouse_core::protocol::{
-    EnrollRequest, Enrolled, FORMAT_DELTA, FORMAT_SNAPSHOT, FedPresence, HASH_EXPECTED,
-    POLICY_FORMAT_HEADER, PinKeyAnswer, PolicyQuery, PresencePage, PresenceQuery, Upload,
-    UploadAnswer, UploadedRecord,
+    CARD_KEY_SET_HEADER, EnrollRequest, Enrolled, FORMAT_DELTA, FORMAT_SNAPSHOT, FedPresence,
+    HASH_EXPECTED, POLICY_FORMAT_HEADER, PinKeyAnswer, PolicyQuery, PresencePage, PresenceQuery,
+    Upload, UploadAnswer, UploadedRecord,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -47,6 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload_events))
         // live door state and remote commands
         .merge(super::agent_doors::router())
+        // site card keys sealed to the agent
+        .merge(super::agent_card_keys::router())
 }
 
 /// Exchange a one-time enrolment code for the agent's token. An unknown, used or
@@ -58,10 +60,18 @@ async fn enroll(
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<Json<Enrolled>, ApiError> {
     let code = normalize_code(&request.code);
+    let card_key = (request.card_public_key.as_deref())
+        .map(|k| super::agent_card_keys::decode_public_key(k, "card_public_key"))
+        .transpose()?;
     let token = new_agent_token();
     let enrolled = state
         .store
-        .enroll_agent(&hash_secret(&code), &hash_secret(&token), now())
+        .enroll_agent_with_key(
+            &hash_secret(&code),
+            &hash_secret(&token),
+            card_key.as_ref().map(<[u8; 32]>::as_slice),
+            now(),
+        )
         .await?
         .ok_or(ApiError::InvalidToken)?;
     Ok(Json(Enrolled {
@@ -109,7 +119,7 @@ async fn policy(
         let have = i64::try_from(have).unwrap_or(i64::MAX);
         let version = state.store.policy_version().await?;
         if version <= have && !state.policy_versions.wait_above(have, deadline).await {
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            return Ok((card_key_set(&state).await?, StatusCode::NO_CONTENT).into_response());
         }
     }
     let sites = state.store.agent_site_ids(agent.agent_id).await?;
@@ -143,7 +153,18 @@ async fn policy(
             format.to_owned(),
         ),
     ];
-    Ok((headers, bytes).into_response())
+    Ok((card_key_set(&state).await?, headers, bytes).into_response())
+}
+
+/// The card key-set number as a header of every policy answer: an agent that holds
+/// another fetches its card keys (`GET /agent/card-keys`). Agents that know nothing of
+/// card keys ignore it; the policy bytes are unchanged.
+async fn card_key_set(state: &AppState) -> Result<[(header::HeaderName, String); 1], ApiError> {
+    let key_set = state.card_keys.key_set().await?;
+    Ok([(
+        header::HeaderName::from_static(CARD_KEY_SET_HEADER),
+        key_set.to_string(),
+    )])
 }
 
 /// Most presence changes in one answer.

@@ -33,6 +33,9 @@ pub mod watchlist;
 pub mod agent_api;
 pub mod agent_doors;
 pub mod agents;
+// site card keys (issue 15): admins' side here, agents' side in agent_card_keys
+pub mod agent_card_keys;
+pub mod card_keys;
 pub mod events;
 // live alarms: list, acknowledge, stream
 pub mod alarms;

@@ -1,0 +1,24 @@
+-- Site card keys (issue 15): per site and DESFire key version (1-255), the application
+-- master (write) key, the read key (AN10922 base of every card's read key) and the UID
+-- key, each AES-128, each stored only as nonce ‖ AES-256-GCM ciphertext under the
+-- server's key-encryption key (never in this database), with the site, version and key
+-- role as associated data so a ciphertext cannot be moved to another row or column.
+-- States: one current and at most one previous per site (both accepted at doors during
+-- a rollover), then retired for good.
+CREATE TABLE card_keys (
+    site_id    BLOB NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    version    INTEGER NOT NULL CHECK (version BETWEEN 1 AND 255),
+    state      TEXT NOT NULL CHECK (state IN ('current', 'previous', 'retired')),
+    master_key BLOB NOT NULL,
+    read_key   BLOB NOT NULL,
+    uid_key    BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    PRIMARY KEY (site_id, version)
+);
+CREATE UNIQUE INDEX card_keys_one_current ON card_keys (site_id) WHERE state = 'current';
+CREATE UNIQUE INDEX card_keys_one_previous ON card_keys (site_id) WHERE state = 'previous';
+
+-- The X25519 public key each agent made at enrolment (or registered once after), to
+-- which its sites' read and UID keys are sealed.
+ALTER TABLE agents ADD COLUMN card_public_key BLOB;
