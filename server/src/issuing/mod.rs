@@ -5,3 +5,6 @@
 
 #[cfg(feature = "pcsc")]
 pub mod desk;
+pub mod service;
+
+pub use service::{IssueError, IssueRequest, Station};

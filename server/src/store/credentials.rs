@@ -285,6 +285,23 @@ impl Store {
         Ok(row.record()?)
     }
 
+    /// The credential of `card` (normalised): the live one, else the last one issued.
+    #[tracing::instrument(skip_all)]
+    pub async fn credential_by_card(
+        &self,
+        card: &str,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        let row = on!(self.pool(), |pool| {
+            sqlx::query_as::<_, CredentialRow>(select_credential!(
+                "WHERE card = $1 ORDER BY state = 'revoked', id DESC LIMIT 1"
+            ))
+            .bind(card)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.as_ref().map(CredentialRow::record).transpose()?)
+    }
+
     /// Credentials ordered by id (issue order) after the cursor, optionally of one holder.
     #[tracing::instrument(skip_all)]
     pub async fn list_credentials(

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use uuid::Uuid;
 
 /// Settings whose KEK file is in `dir` (made here), so no test writes one elsewhere.
-fn with_kek(db: &TestDb, dir: &TempDir) -> Settings {
+pub(crate) fn with_kek(db: &TestDb, dir: &TempDir) -> Settings {
     let path = dir.path().join("kek");
     if !path.exists() {
         std::fs::write(&path, format!("{}\n", hex::encode(rand_bytes()))).unwrap();

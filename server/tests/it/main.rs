@@ -27,6 +27,7 @@ mod events_detail;
 mod events_query;
 mod events_search;
 mod import;
+mod issuing;
 mod jwt_attacks;
 mod login_throttle;
 mod notifications;
