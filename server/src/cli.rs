@@ -28,6 +28,7 @@ use std::sync::Arc;
         gatehouse operator list\n  \
         gatehouse operator disable alice\n  \
         gatehouse import people staff.csv           onboard HR's file (all rows or none)\n  \
+        gatehouse cards issue --person 'Ada Byron' --site HQ   issue the card on the desk reader\n  \
         gatehouse tls self-signed --hostname gate.example --ip 10.0.0.5 --out-dir tls\n\n\
         Settings come from the config file, then GATEHOUSE__SECTION__KEY environment\n\
         variables, then flags. See config/server.toml for every key."
@@ -64,6 +65,9 @@ enum Command {
     /// Retention of personal data.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Secure cards on the desk reader: issue, re-key, wipe.
+    #[command(subcommand)]
+    Cards(crate::issuing::cli::CardsCommand),
 }
 
 #[derive(Subcommand)]
@@ -297,6 +301,7 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
             store.close().await;
             result
         }
+        Command::Cards(command) => crate::issuing::cli::run(&settings, command).await,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Settings {
     /// Where the card key-encryption key is (secure cards, issue 15).
     #[serde(default)]
     pub cards: crate::cards::CardSettings,
+    /// The issuing station's desk reader (secure cards, issue 15).
+    #[serde(default)]
+    pub issuing: crate::issuing::IssuingSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +176,7 @@ impl Default for Settings {
             notify: crate::notify::NotifySettings::default(),
             visit_expiry: crate::visit_expiry::VisitExpirySettings::default(),
             cards: crate::cards::CardSettings::default(),
+            issuing: Default::default(),
         }
     }
 }

@@ -114,6 +114,7 @@ pub async fn launch(
     );
     let state = AppState {
         card_keys,
+        desk: Arc::new(issuing::DeskJobs::new(settings.issuing.clone())),
         tokens: Arc::new(TokenKeys::load(&store, &settings.auth).await?),
         throttle: Arc::new(LoginThrottle::new(&settings.auth)),
         metrics: Arc::new(Metrics::new()),

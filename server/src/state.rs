@@ -33,4 +33,6 @@ pub struct AppState {
     pub notifier: Arc<crate::notify::Notifier>,
     /// Site card keys: made, rotated, sealed to agents (issue 15).
     pub card_keys: Arc<crate::cards::CardKeyring>,
+    /// The issuing station's desk reader jobs (issue 15).
+    pub desk: Arc<crate::issuing::DeskJobs>,
 }

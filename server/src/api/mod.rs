@@ -88,6 +88,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::agents::router())
         .merge(routes::agent_api::router())
         .merge(routes::card_keys::router())
+        .merge(routes::secure_cards::router())
         .merge(routes::events::router())
         // live alarms: list, acknowledge, stream
         .merge(routes::alarms::router());

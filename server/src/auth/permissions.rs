@@ -93,6 +93,10 @@ permission!(
     ManageCardKeys: [Admin]
 );
 permission!(
+    /// Issuing, re-keying and wiping secure cards on the server's desk reader.
+    IssueSecureCards: [Admin, Security]
+);
+permission!(
     /// Reading door agents and their ingest alarms.
     ReadAgents: [Admin, Security]
 );

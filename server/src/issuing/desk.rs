@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Protocols, ReaderState, Scope, ShareMode, State};
 
+use super::Station;
+
 /// The GET DATA pseudo-APDU: the UID the card shows.
 const GET_UID: [u8; 5] = [0xFF, 0xCA, 0x00, 0x00, 0x00];
 
@@ -136,4 +138,37 @@ impl DeskCard {
 fn transmit(card: &Card, apdu: &[u8]) -> Result<Vec<u8>, pcsc::Error> {
     let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
     card.transmit(apdu, &mut buf).map(<[u8]>::to_vec)
+}
+
+/// A card on a desk reader as the issuing service's [`Station`].
+pub struct DeskStation {
+    reader: String,
+    card: DeskCard,
+}
+
+impl DeskStation {
+    /// Opens the reader (`None`: the only one) and waits up to `wait` for a card on it.
+    /// Blocking.
+    pub fn wait(reader: Option<&str>, wait: Duration) -> Result<DeskStation, DeskError> {
+        let desk = Desk::open(reader)?;
+        let card = desk.wait_card(wait)?;
+        Ok(DeskStation {
+            reader: desk.name(),
+            card,
+        })
+    }
+}
+
+impl Station for DeskStation {
+    fn reader(&self) -> String {
+        self.reader.clone()
+    }
+
+    fn seen_uid(&self) -> Vec<u8> {
+        self.card.uid.clone()
+    }
+
+    fn transceive(&mut self, apdu: &[u8]) -> Result<Vec<u8>, gatehouse_desfire::Error> {
+        self.card.transceive(apdu)
+    }
 }

@@ -3,8 +3,11 @@
 //! diversified keys and its record (`gatehouse_desfire::app::station`), is read back as a
 //! door would, and only then becomes an active `secure` credential; re-key and wipe too.
 
+pub mod cli;
 #[cfg(feature = "pcsc")]
 pub mod desk;
+pub mod jobs;
 pub mod service;
 
+pub use jobs::{DeskJobs, IssuingSettings};
 pub use service::{IssueError, IssueRequest, Station};

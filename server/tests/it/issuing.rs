@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::card_keys::with_kek;
-use crate::common::TestDb;
+use crate::common::{TestApp, TestDb, error_of, expect, invalid};
 use crate::support::site_model::site;
 use gatehouse_core::model::{CardKind, CredentialState, Holder, PersonKind};
 use gatehouse_desfire::app::SiteKeys;
@@ -21,6 +21,8 @@ use gatehouse_server::cards::CardKeyring;
 use gatehouse_server::issuing::service::{self, IssueError, IssueRequest, Station};
 use gatehouse_server::store::{Actor, NewCredential, NewPerson, NewVersion, Store};
 use rand::rngs::OsRng;
+use reqwest::StatusCode;
+use serde_json::json;
 use uuid::Uuid;
 
 const UID: [u8; 7] = [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
@@ -290,9 +292,72 @@ async fn a_rotation_then_rekey_moves_the_card_and_wipe_revokes_it(db: &TestDb) {
     assert_ne!(again.id, credential.id);
 }
 
+/// The API checks the person, the site and its keys, and the window before asking for a
+/// card; without a desk reader in this build it says so (409) and starts nothing.
+async fn the_api_checks_before_asking_for_a_card(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start_with(with_kek(db, &dir)).await;
+    let admin = app.admin_token().await;
+    let (site, _) = crate::agents::support::door(&app, &admin, "HQ").await;
+    let body = json!({"name": "Ada Byron", "kind": "staff", "clearance": 1});
+    let person = expect(
+        app.post("/api/v1/people", &admin, body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let issue = format!(
+        "/api/v1/people/{}/secure-cards",
+        person["id"].as_str().unwrap()
+    );
+    let no_keys = app.post(&issue, &admin, json!({"site_id": site})).await;
+    assert_eq!(no_keys.status(), StatusCode::CONFLICT);
+    assert!(
+        error_of(no_keys).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("card keys")
+    );
+    let keys = app
+        .post(
+            &format!("/api/v1/sites/{site}/card-keys"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    expect(keys, StatusCode::CREATED).await;
+
+    let nobody = format!("/api/v1/people/{}/secure-cards", Uuid::now_v7());
+    let r = app.post(&nobody, &admin, json!({"site_id": site})).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app
+        .post(&issue, &admin, json!({"site_id": Uuid::now_v7()}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let window = json!({"site_id": site, "valid_from": "2027-01-02T00:00:00Z",
+        "valid_until": "2027-01-01T00:00:00Z"});
+    invalid(app.post(&issue, &admin, window).await, "valid_until").await;
+    let r = app
+        .get(&format!("/api/v1/desk-jobs/{}", Uuid::now_v7()), &admin)
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    #[cfg(not(feature = "pcsc"))]
+    for path in [
+        issue.clone(),
+        format!("/api/v1/sites/{site}/secure-cards/rekey"),
+        format!("/api/v1/sites/{site}/secure-cards/wipe"),
+    ] {
+        let r = app.post(&path, &admin, json!({"site_id": site})).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{path}");
+        let message = error_of(r).await["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("no desk reader"), "{message}");
+    }
+    app.stop().await;
+}
+
 conformance!(
     an_issued_card_is_read_back_and_becomes_an_active_secure_credential,
     nothing_is_written_or_stored_without_keys_a_holder_or_a_blank_card,
     a_card_that_cannot_be_stored_is_wiped_again,
     a_rotation_then_rekey_moves_the_card_and_wipe_revokes_it,
+    the_api_checks_before_asking_for_a_card,
 );

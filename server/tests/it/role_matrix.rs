@@ -209,6 +209,13 @@ fn rule(method: &str, path: &str) -> Option<Access> {
         ("post", "/api/v1/sites/{id}/card-keys/rotate" | "/api/v1/sites/{id}/card-keys/retire") => {
             Roles(ADMIN)
         }
+        // the issuing station's desk reader: admins and security
+        ("post", "/api/v1/people/{id}/secure-cards")
+        | (
+            "post",
+            "/api/v1/sites/{id}/secure-cards/rekey" | "/api/v1/sites/{id}/secure-cards/wipe",
+        )
+        | ("get", "/api/v1/desk-jobs/{id}") => Roles(WRITE_MODEL),
         ("get", "/api/v1/events" | "/api/v1/events/{id}") => Roles(READ_EVENTS),
         // live alarms: list and stream (reading), acknowledging
         ("get", "/api/v1/alarms" | "/api/v1/alarms/stream") => Roles(READ_ALARMS),

@@ -37,5 +37,6 @@ pub mod agents;
 pub mod agent_card_keys;
 pub mod card_keys;
 pub mod events;
+pub mod secure_cards;
 // live alarms: list, acknowledge, stream
 pub mod alarms;
