@@ -47,7 +47,7 @@ pub struct IssueSecureCard {
 }
 
 /// Checks the site exists (404) and has current keys (409) before a card is asked for.
-async fn require_current_keys(state: &AppState, site_id: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn require_current_keys(state: &AppState, site_id: Uuid) -> Result<(), ApiError> {
     let versions = state
         .card_keys
         .versions(site_id)

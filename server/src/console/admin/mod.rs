@@ -12,6 +12,7 @@ pub mod kiosks;
 pub mod operators;
 pub mod people;
 pub mod schedules;
+pub mod secure_cards;
 pub mod sites;
 pub mod visit_rules;
 pub mod watchlist;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(sites::router())
         .merge(schedules::router())
         .merge(people::router())
+        .merge(secure_cards::router())
         .merge(groups::router())
         .merge(import::router())
         .merge(agents::router())

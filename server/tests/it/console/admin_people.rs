@@ -463,8 +463,59 @@ async fn the_import_by_upload(db: &TestDb) {
     app.stop().await;
 }
 
+/// "Issue a secure card on the desk reader": the API's checks (the site needs card keys)
+/// on the person's page; in a build without a desk reader the page says so.
+async fn issuing_a_secure_card_from_the_person_page(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start_with(crate::card_keys::with_kek(db, &dir)).await;
+    let admin = app.admin_token().await;
+    let console = Console::login(&app, "admin", ADMIN_PASSWORD).await;
+    let site = created(
+        app.post(
+            "/api/v1/sites",
+            &admin,
+            json!({"name": "HQ", "timezone": "Europe/Berlin"}),
+        )
+        .await,
+    )
+    .await;
+    let site_id = site.as_str();
+    let body = json!({"name": "Ada Lovelace", "kind": "staff", "clearance": 1});
+    let ada = created(app.post("/api/v1/people", &admin, body).await).await;
+    let page = console.get(&format!("/admin/people/{ada}")).await;
+    assert!(
+        page.body.contains("Issue on the desk reader"),
+        "{}",
+        page.body
+    );
+    let form = format!("/admin/people/{ada}/secure-card");
+    let no_keys = console.submit(&form, &[("site_id", site_id)]).await;
+    assert_eq!(no_keys.status, StatusCode::CONFLICT);
+    assert!(no_keys.body.contains("no card keys"), "{}", no_keys.body);
+    let keys = app
+        .post(
+            &format!("/api/v1/sites/{site_id}/card-keys"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(keys.status(), StatusCode::CREATED);
+    #[cfg(not(feature = "pcsc"))]
+    {
+        let no_desk = console.submit(&form, &[("site_id", site_id)]).await;
+        assert_eq!(no_desk.status, StatusCode::CONFLICT);
+        assert!(no_desk.body.contains("no desk reader"), "{}", no_desk.body);
+    }
+    let missing = console
+        .get(&format!("/admin/desk-jobs/{}", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
 conformance!(
     people_and_cards,
     groups_grants_and_the_engine_s_answers,
     the_import_by_upload,
+    issuing_a_secure_card_from_the_person_page,
 );

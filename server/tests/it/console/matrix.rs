@@ -65,6 +65,10 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
             WriteSecurityModel::ROLES,
         ),
         (
+            format!("/admin/people/{nil}/secure-card"),
+            gatehouse_server::auth::permissions::IssueSecureCards::ROLES,
+        ),
+        (
             format!("/admin/people/{nil}/groups"),
             WriteSecurityModel::ROLES,
         ),

@@ -70,6 +70,8 @@ struct PersonPage {
     may_write: bool,
     /// Where the person is told their visitors arrived.
     email: Option<String>,
+    /// Sites to issue a secure card for, on the desk reader.
+    sites: Vec<(Uuid, String)>,
 }
 
 /// `GET /admin/people/{id}`.
@@ -146,6 +148,11 @@ pub async fn page(
         zone_name: tz.name().to_owned(),
         may_write: may_write(&user),
         email: state.store.person_email(id).await?,
+        sites: names
+            .sites_by_name()
+            .into_iter()
+            .map(|(id, name)| (id, name.to_owned()))
+            .collect(),
         person,
     }))
 }
