@@ -1,10 +1,13 @@
 //! `door-agent enroll`: the one-time code exchanged for the agent's token, the server's
 //! policy-signing key pinned, both written to the credential file (see [`super::credential`])
-//! and the PIN key beside it. Uses the wire types of `gatehouse_core::protocol`.
+//! and the PIN key beside it; the agent's new X25519 key pair for card keys goes to the
+//! state directory (see [`super::card_keys`]). Uses the wire types of `gatehouse_core::protocol`.
 
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::protocol::{EnrollRequest, Enrolled, PublicKey};
 use secrecy::SecretString;
 
@@ -38,10 +41,14 @@ pub async fn enroll(config: &AgentConfig, server: &str, code: &str) -> anyhow::R
         );
     }
     let policy_key = decode_key(&key.public_key).context("the server's policy public key")?;
+    // A new key pair for the card keys, kept before the server learns its public half.
+    let card_secret = super::card_keys::create_secret(&config.agent.state_dir)
+        .context("making the card key pair")?;
     let answer = client
         .post(format!("{base}/api/v1/agent/enroll"))
         .json(&EnrollRequest {
             code: code.to_owned(),
+            card_public_key: Some(STANDARD.encode(card_secret.public_key())),
         })
         .timeout(Duration::from_secs(30))
         .send()
