@@ -44,16 +44,23 @@ pub async fn enroll(config: &AgentConfig, server: &str, code: &str) -> anyhow::R
     // A new key pair for the card keys, kept before the server learns its public half.
     let card_secret = super::card_keys::create_secret(&config.agent.state_dir)
         .context("making the card key pair")?;
-    let answer = client
-        .post(format!("{base}/api/v1/agent/enroll"))
-        .json(&EnrollRequest {
-            code: code.to_owned(),
-            card_public_key: Some(STANDARD.encode(card_secret.public_key())),
-        })
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .context("enrolling")?;
+    let send = |card_public_key: Option<String>| {
+        client
+            .post(format!("{base}/api/v1/agent/enroll"))
+            .json(&EnrollRequest {
+                code: code.to_owned(),
+                card_public_key,
+            })
+            .timeout(Duration::from_secs(30))
+            .send()
+    };
+    let public = STANDARD.encode(card_secret.public_key());
+    let mut answer = send(Some(public)).await.context("enrolling")?;
+    if answer.status() == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+        // A server older than card keys refuses the unknown field before it looks at the
+        // code (which stays unused): enrol without it.
+        answer = send(None).await.context("enrolling")?;
+    }
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
         bail!("the server refused the enrolment code (unknown, used or expired)");
     }
