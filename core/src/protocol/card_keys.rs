@@ -140,6 +140,17 @@ pub enum SealError {
     Refused,
 }
 
+/// Whether boxes can be sealed to `agent_public`: refused for a low-order point, whose
+/// shared secret anyone knows (the server checks a key when an agent registers it).
+pub fn check_public_key(agent_public: &[u8; PUBLIC_KEY_LEN]) -> Result<(), SealError> {
+    let probe = EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+    let shared = probe.diffie_hellman(&PublicKey::from(*agent_public));
+    match shared.was_contributory() {
+        true => Ok(()),
+        false => Err(SealError::WeakKey),
+    }
+}
+
 /// Seals `keys` of `site_id`'s `version` to the agent with `agent_public`.
 pub fn seal(
     agent_public: &[u8; PUBLIC_KEY_LEN],
@@ -295,6 +306,12 @@ mod tests {
         let zero = [0u8; 32];
         let sealed = seal(&zero, Uuid::nil(), Uuid::nil(), 1, &keys(), &mut rng);
         assert_eq!(sealed, Err(SealError::WeakKey));
+        // The order-1 point (u = 1) too, and a real key passes.
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert_eq!(check_public_key(&one), Err(SealError::WeakKey));
+        assert_eq!(check_public_key(&zero), Err(SealError::WeakKey));
+        assert!(check_public_key(&AgentSecret::generate().public_key()).is_ok());
         let mut forged = vec![0u8; SEALED_LEN];
         forged[..32].copy_from_slice(&zero);
         let secret = AgentSecret::generate();
