@@ -19,6 +19,15 @@ CREATE TABLE card_keys (
 CREATE UNIQUE INDEX card_keys_one_current ON card_keys (site_id) WHERE state = 'current';
 CREATE UNIQUE INDEX card_keys_one_previous ON card_keys (site_id) WHERE state = 'previous';
 
+-- The card key-set number: one more with every change of any site's versions, in the
+-- changing transaction, so an agent that saw another number fetches its keys again
+-- (never lower, whatever is deleted).
+CREATE TABLE card_key_set (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    number BIGINT NOT NULL
+);
+INSERT INTO card_key_set (id, number) VALUES (1, 0);
+
 -- The X25519 public key each agent made at enrolment (or registered once after), to
 -- which its sites' read and UID keys are sealed.
 ALTER TABLE agents ADD COLUMN card_public_key BLOB;

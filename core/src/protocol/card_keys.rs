@@ -27,6 +27,17 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 /// key-set number: when it differs from the agent's, the agent fetches its keys again.
 pub const CARD_KEY_SET_HEADER: &str = "x-card-key-set";
 
+/// The DESFire application holding Gatehouse's credential file, as its AID goes on the
+/// wire (least significant byte first: AID 0x474801). Part of every card key's AN10922
+/// diversification input, so the issuing station and the doors must use this one value.
+pub const CARD_APPLICATION_AID: [u8; 3] = [0x01, 0x48, 0x47];
+
+/// The AN10922 system identifier of a site: its id's 16 bytes. With a 10-byte UID and the
+/// AID that is 29 bytes, within AN10922's 31.
+pub fn system_identifier(site_id: Uuid) -> [u8; 16] {
+    *site_id.as_bytes()
+}
+
 /// Domain separation for the HKDF info and the associated data.
 const LABEL: &[u8] = b"gatehouse card keys v1";
 /// Length of an AES-128 card key.
@@ -127,6 +138,17 @@ pub enum SealError {
     /// Another agent, site or version, or altered on the way.
     #[error("the sealed keys do not open for this agent, site and version")]
     Refused,
+}
+
+/// Whether boxes can be sealed to `agent_public`: refused for a low-order point, whose
+/// shared secret anyone knows (the server checks a key when an agent registers it).
+pub fn check_public_key(agent_public: &[u8; PUBLIC_KEY_LEN]) -> Result<(), SealError> {
+    let probe = EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+    let shared = probe.diffie_hellman(&PublicKey::from(*agent_public));
+    match shared.was_contributory() {
+        true => Ok(()),
+        false => Err(SealError::WeakKey),
+    }
 }
 
 /// Seals `keys` of `site_id`'s `version` to the agent with `agent_public`.
@@ -284,6 +306,12 @@ mod tests {
         let zero = [0u8; 32];
         let sealed = seal(&zero, Uuid::nil(), Uuid::nil(), 1, &keys(), &mut rng);
         assert_eq!(sealed, Err(SealError::WeakKey));
+        // The order-1 point (u = 1) too, and a real key passes.
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert_eq!(check_public_key(&one), Err(SealError::WeakKey));
+        assert_eq!(check_public_key(&zero), Err(SealError::WeakKey));
+        assert!(check_public_key(&AgentSecret::generate().public_key()).is_ok());
         let mut forged = vec![0u8; SEALED_LEN];
         forged[..32].copy_from_slice(&zero);
         let secret = AgentSecret::generate();

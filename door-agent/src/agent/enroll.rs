@@ -1,10 +1,13 @@
 //! `door-agent enroll`: the one-time code exchanged for the agent's token, the server's
 //! policy-signing key pinned, both written to the credential file (see [`super::credential`])
-//! and the PIN key beside it. Uses the wire types of `gatehouse_core::protocol`.
+//! and the PIN key beside it; the agent's new X25519 key pair for card keys goes to the
+//! state directory (see [`super::card_keys`]). Uses the wire types of `gatehouse_core::protocol`.
 
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::protocol::{EnrollRequest, Enrolled, PublicKey};
 use secrecy::SecretString;
 
@@ -38,15 +41,26 @@ pub async fn enroll(config: &AgentConfig, server: &str, code: &str) -> anyhow::R
         );
     }
     let policy_key = decode_key(&key.public_key).context("the server's policy public key")?;
-    let answer = client
-        .post(format!("{base}/api/v1/agent/enroll"))
-        .json(&EnrollRequest {
-            code: code.to_owned(),
-        })
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .context("enrolling")?;
+    // A new key pair for the card keys, kept before the server learns its public half.
+    let card_secret = super::card_keys::create_secret(&config.agent.state_dir)
+        .context("making the card key pair")?;
+    let send = |card_public_key: Option<String>| {
+        client
+            .post(format!("{base}/api/v1/agent/enroll"))
+            .json(&EnrollRequest {
+                code: code.to_owned(),
+                card_public_key,
+            })
+            .timeout(Duration::from_secs(30))
+            .send()
+    };
+    let public = STANDARD.encode(card_secret.public_key());
+    let mut answer = send(Some(public)).await.context("enrolling")?;
+    if answer.status() == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+        // A server older than card keys refuses the unknown field before it looks at the
+        // code (which stays unused): enrol without it.
+        answer = send(None).await.context("enrolling")?;
+    }
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
         bail!("the server refused the enrolment code (unknown, used or expired)");
     }

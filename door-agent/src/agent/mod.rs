@@ -1,7 +1,8 @@
 //! The agent's runtime: `run` wires the reader, decision engine, journal, doors, policy
 //! sync, presence feed, uploader and status endpoint together, and stops them. What
 //! each part does is in its own module: enrolment in [`enroll`](mod@enroll) (beside the
-//! [`credential`] it writes), the doors and their hardware in [`doors`], the server
+//! [`credential`] it writes), site card keys for the DESFire read path in [`card_keys`],
+//! the doors and their hardware in [`doors`], the server
 //! loops in [`policy_sync`], [`presence_sync`] and [`uploader`] (their retry waits in
 //! [`backoff`]), the live door state in [`door_report`] and remote commands in
 //! [`commands`].
@@ -18,6 +19,7 @@
 //! middle of a journal write). Then the door threads engage their locks and end.
 
 pub mod backoff;
+pub mod card_keys;
 pub mod commands;
 pub mod credential;
 pub mod decide_loop;
@@ -139,6 +141,22 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         base.clone(),
         token.clone(),
         pin_key_file,
+        stop.clone(),
+    ));
+    // Site card keys for the DESFire read path, sealed to this agent; an agent enrolled
+    // before card keys makes its key pair here and registers it.
+    let card_secret = card_keys::load_or_create_secret(&config.agent.state_dir)?;
+    let card_keys = Arc::new(card_keys::CardKeys::load(
+        &config.agent.state_dir,
+        credential.agent_id,
+        card_secret,
+    ));
+    tasks.spawn(card_keys::card_key_loop(
+        Arc::clone(&card_keys),
+        client.clone(),
+        base.clone(),
+        token.clone(),
+        policy.card_key_set.subscribe(),
         stop.clone(),
     ));
     let presence = Arc::new(PresenceFeed::new(config.agent.presence_max_age_s));

@@ -44,7 +44,9 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
 use gatehouse_core::model::{DoorMode, PinKey};
 use gatehouse_core::policy::{Policy, SignedDelta, load_snapshot};
-use gatehouse_core::protocol::{FORMAT_DELTA, POLICY_FORMAT_HEADER, PinKeyAnswer, PolicyQuery};
+use gatehouse_core::protocol::{
+    CARD_KEY_SET_HEADER, FORMAT_DELTA, POLICY_FORMAT_HEADER, PinKeyAnswer, PolicyQuery,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -114,6 +116,9 @@ pub struct PolicyState {
     chain: Mutex<Chain>,
     /// A delta was refused: ask for a full snapshot next.
     want_snapshot: AtomicBool,
+    /// The server's card key-set number from the last policy answer (`x-card-key-set`),
+    /// which `card_keys::card_key_loop` follows; `None` from servers without card keys.
+    pub card_key_set: watch::Sender<Option<u64>>,
 }
 
 /// An operator's mode at a door, and when it ends (`None`: at the next mode command).
@@ -142,6 +147,7 @@ impl PolicyState {
             overrides: Mutex::new(Overrides::default()),
             chain: Mutex::new(Chain::default()),
             want_snapshot: AtomicBool::new(false),
+            card_key_set: watch::Sender::new(None),
         };
         match state.store.load(&state.key) {
             Ok(Some((loaded, chain))) => {
@@ -489,6 +495,9 @@ pub async fn sync_loop(
         let Some(answer) = stop.run_until_cancelled(request).await else {
             return;
         };
+        if let Ok(r) = &answer {
+            note_card_key_set(&state, r.headers());
+        }
         let ok = match answer {
             Ok(r) if r.status() == reqwest::StatusCode::OK => {
                 let Some(taken) = take_answer(&state, r, &stop).await else {
@@ -528,6 +537,21 @@ pub async fn sync_loop(
         } else if !backoff.wait(&stop).await {
             return;
         }
+    }
+}
+
+/// Passes the card key-set number of a policy answer on, when it changed.
+fn note_card_key_set(state: &PolicyState, headers: &reqwest::header::HeaderMap) {
+    let number = headers
+        .get(CARD_KEY_SET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if number.is_some() {
+        state.card_key_set.send_if_modified(|held| {
+            let changed = *held != number;
+            *held = number;
+            changed
+        });
     }
 }
 

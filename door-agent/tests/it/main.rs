@@ -1,5 +1,5 @@
-//! The door agent's integration tests, in one test binary: the command line (`cli`)
-//! and policy deltas against a stub server (`policy_delta`) always; with the `pcsc`
+//! The door agent's integration tests, in one test binary: the command line (`cli`),
+//! policy deltas and card keys against stub servers (`policy_delta`, `card_keys`) always; with the `pcsc`
 //! feature, the PC/SC reader against real pcscd and the
 //! project's virtual card (`pcsc`) and the real agent process reading through it
 //! (`agent_pcsc`), and the virtual DESFire card read over PC/SC by the crate's reader
@@ -7,6 +7,7 @@
 //! `support::pcscd`'s one lock, so the PC/SC tests of all modules run one at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod card_keys;
 mod cli;
 mod policy_delta;
 

@@ -109,6 +109,16 @@ const SELECT: &str = "SELECT site_id, version, state, master_key, read_key, uid_
                       created_at, changed_at FROM card_keys";
 
 impl Db<'_> {
+    /// One more on the card key-set number, in the caller's transaction.
+    async fn bump_card_key_set(self) -> Result<(), StoreError> {
+        on!(self, |c| {
+            sqlx::query("UPDATE card_key_set SET number = number + 1 WHERE id = 1")
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
+    }
+
     async fn card_key_rows_of(self, site_id: Uuid) -> Result<Vec<Row>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE site_id = $1 ORDER BY version"));
         Ok(on!(self, |c| {
@@ -217,6 +227,7 @@ impl Store {
                 }
             };
             let keys = make(version);
+            Db::from(&mut *tx).bump_card_key_set().await?;
             sqlx::query(
                 "UPDATE card_keys SET state = 'previous', changed_at = $2 \
                  WHERE site_id = $1 AND state = 'current'",
@@ -289,6 +300,7 @@ impl Store {
                     "only the site's previous key version can be retired",
                 ));
             }
+            Db::from(&mut *tx).bump_card_key_set().await?;
             let after = Db::from(&mut *tx).card_key_rows_of(site_id).await?;
             let (before, after) = (versions(&before), versions(&after));
             Db::from(&mut *tx)
@@ -307,18 +319,15 @@ impl Store {
         Ok(after)
     }
 
-    /// The card key-set number: it grows with every change of any site's versions (a
-    /// version added, one retired; nothing is ever deleted but with its site), so an
-    /// agent that saw another number fetches its keys again.
+    /// The card key-set number: one more with every change of any site's versions (a
+    /// version added, one retired), so an agent that saw another number fetches its keys
+    /// again.
     #[tracing::instrument(skip_all)]
     pub async fn card_key_set(&self) -> Result<u64, StoreError> {
         let n = on!(self.pool(), |pool| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COUNT(*) + COALESCE(SUM(CASE WHEN state = 'retired' THEN 1 \
-                 ELSE 0 END), 0) AS BIGINT) FROM card_keys",
-            )
-            .fetch_one(pool)
-            .await?
+            sqlx::query_scalar::<_, i64>("SELECT number FROM card_key_set WHERE id = 1")
+                .fetch_one(pool)
+                .await?
         });
         Ok(u64::try_from(n).unwrap_or(0))
     }

@@ -531,3 +531,64 @@ async fn the_kek_is_made_when_first_needed_and_a_wrong_one_stops_start_up() {
     let error = start_error(settings).await;
     assert!(error.contains("cards.kek_file"), "{error}");
 }
+
+#[tokio::test]
+async fn the_site_page_shows_card_keys_to_admins_and_drives_the_rollover() {
+    use crate::console::client::Console;
+    let db = TestDb::sqlite();
+    let app = TestApp::start_on(&db).await;
+    let admin = app.admin_token().await;
+    let (site, _) = door(&app, &admin, "HQ").await;
+    let page = format!("/admin/sites/{site}");
+    let console = Console::login(&app, "admin", crate::common::ADMIN_PASSWORD).await;
+    let shown = console.get(&page).await;
+    assert!(
+        shown.body.contains("This site has no card keys yet"),
+        "{}",
+        shown.body
+    );
+
+    let base = format!("{page}/card-keys");
+    // Unconfirmed: refused, nothing made.
+    let answer = console.submit(&base, &[]).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = app
+        .get_json(&format!("/api/v1/sites/{site}/card-keys"), &admin)
+        .await;
+    assert!(versions(&listed).is_empty());
+    let answer = console.submit(&base, &[("confirm", "yes")]).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    let rotate = format!("{base}/rotate");
+    let answer = console.submit(&rotate, &[("confirm", "yes")]).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    let shown = console.get(&page).await;
+    assert!(
+        shown.body.contains("previous (still accepted)") && shown.body.contains("Retire version 1")
+    );
+    let retire = format!("{base}/retire");
+    let answer = console
+        .submit(&retire, &[("confirm", "yes"), ("version", "2")])
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::CONFLICT,
+        "the current version stays"
+    );
+    let answer = console
+        .submit(&retire, &[("confirm", "yes"), ("version", "1")])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    let listed = app
+        .get_json(&format!("/api/v1/sites/{site}/card-keys"), &admin)
+        .await;
+    assert_eq!(versions(&listed), states(&[(1, "retired"), (2, "current")]));
+
+    // A security officer reads the site page without the panel, and may not act.
+    app.create_operator(&admin, "officer", "security").await;
+    let officer = Console::login(&app, "officer", crate::common::PASSWORD).await;
+    let shown = officer.get(&page).await;
+    assert!(!shown.body.contains("Card keys"));
+    let answer = officer.submit(&rotate, &[("confirm", "yes")]).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}

@@ -8,6 +8,7 @@
 mod agent_e2e;
 mod agent_pin_e2e;
 mod audit_cli;
+mod card_keys_e2e;
 mod console_admin_model;
 mod console_admin_people;
 mod console_alarms;

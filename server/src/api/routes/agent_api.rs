@@ -13,7 +13,7 @@ use crate::store::{PresenceChange, UploadRecord, now};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
@@ -119,7 +119,7 @@ async fn policy(
         let have = i64::try_from(have).unwrap_or(i64::MAX);
         let version = state.store.policy_version().await?;
         if version <= have && !state.policy_versions.wait_above(have, deadline).await {
-            return Ok((card_key_set(&state).await?, StatusCode::NO_CONTENT).into_response());
+            return Ok((card_key_set(&state).await, StatusCode::NO_CONTENT).into_response());
         }
     }
     let sites = state.store.agent_site_ids(agent.agent_id).await?;
@@ -153,18 +153,23 @@ async fn policy(
             format.to_owned(),
         ),
     ];
-    Ok((card_key_set(&state).await?, headers, bytes).into_response())
+    Ok((card_key_set(&state).await, headers, bytes).into_response())
 }
 
 /// The card key-set number as a header of every policy answer: an agent that holds
 /// another fetches its card keys (`GET /agent/card-keys`). Agents that know nothing of
-/// card keys ignore it; the policy bytes are unchanged.
-async fn card_key_set(state: &AppState) -> Result<[(header::HeaderName, String); 1], ApiError> {
-    let key_set = state.card_keys.key_set().await?;
-    Ok([(
-        header::HeaderName::from_static(CARD_KEY_SET_HEADER),
-        key_set.to_string(),
-    )])
+/// card keys ignore it; the policy bytes are unchanged. Left out when the number cannot
+/// be read (a busy database): the policy still goes out, the next answer carries it.
+async fn card_key_set(state: &AppState) -> AppendHeaders<Option<(header::HeaderName, String)>> {
+    let key_set = match state.card_keys.key_set().await {
+        Ok(n) => Some(n),
+        Err(error) => {
+            tracing::warn!(%error, "card key-set number not read; left out of the answer");
+            None
+        }
+    };
+    let name = header::HeaderName::from_static(CARD_KEY_SET_HEADER);
+    AppendHeaders(key_set.map(|n| (name, n.to_string())))
 }
 
 /// Most presence changes in one answer.

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::protocol::card_keys;
 use gatehouse_core::protocol::{CardKeySet, CardPublicKey};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,10 +32,8 @@ pub fn decode_public_key(text: &str, field: &str) -> Result<[u8; 32], ApiError> 
     }
     let bytes = STANDARD.decode(text.trim()).map_err(|_| problem())?;
     let key: [u8; 32] = bytes.try_into().map_err(|_| problem())?;
-    // An all-zero key has no secret behind it (and seals to a known key).
-    if key == [0; 32] {
-        return Err(problem());
-    }
+    // A low-order point has no secret behind it: anyone could open what is sealed to it.
+    card_keys::check_public_key(&key).map_err(|_| problem())?;
     Ok(key)
 }
 

@@ -5,6 +5,7 @@
 //! equivalents, runs the same checks (`checked()`) and store calls (so the same operator
 //! log entries), and shows a refusal as the error page naming its fields.
 
+mod card_keys;
 mod doors;
 pub(super) mod fields;
 mod tree;
@@ -12,7 +13,7 @@ mod zones;
 
 use crate::alarms::AgentLiveness;
 use crate::api::routes::site_model::{delete_record, not_found};
-use crate::auth::permissions::{Permission, ReadSecurityModel, WriteSecurityModel};
+use crate::auth::permissions::{ManageCardKeys, Permission, ReadSecurityModel, WriteSecurityModel};
 use crate::console::names::Names;
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/sites/{site}/delete", post(delete))
         .merge(zones::router())
         .merge(doors::router())
+        .merge(card_keys::router())
 }
 
 /// Whether the operator may change the model (forms are shown only then).
@@ -166,6 +168,8 @@ struct SitePage {
     anti_passback: [(&'static str, &'static str); 3],
     door_values: doors::DoorValues,
     modes: [(&'static str, &'static str); 3],
+    /// The card keys panel, for admins only.
+    card_keys: Option<card_keys::KeyPanel>,
 }
 
 /// `GET /admin/sites/{site}`.
@@ -207,7 +211,17 @@ async fn page(
         .collect();
     doors.sort_by(|a, b| a.name.cmp(&b.name));
     let zone_choices = zones.iter().map(|z| (z.id, z.path.clone())).collect();
+    let card_keys = if ManageCardKeys::ROLES.contains(&user.principal.role) {
+        let versions = state.card_keys.versions(id).await;
+        let versions = versions.map_err(|e| Failure::from(crate::api::error::ApiError::from(e)))?;
+        let zone = site.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+        let time = |at| crate::console::time::local(at, zone);
+        Some(card_keys::KeyPanel::new(&versions, time))
+    } else {
+        None
+    };
     Ok(render(SitePage {
+        card_keys,
         chrome: Chrome::new(&user.principal, PATH, site.name.clone()),
         threat: threat_words(&site),
         may_write: may_write(&user),

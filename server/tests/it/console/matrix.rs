@@ -6,8 +6,9 @@ use super::client::Console;
 use crate::common::{PASSWORD, TestApp};
 use gatehouse_core::role::Role;
 use gatehouse_server::auth::permissions::{
-    AcknowledgeAlarms, AnyOperator, ControlDoors, InviteVisitors, ManageAgents, ManageOperators,
-    ManageVisitRules, Permission, ReadAudit, RunMuster, WriteSecurityModel, WriteVisits,
+    AcknowledgeAlarms, AnyOperator, ControlDoors, InviteVisitors, ManageAgents, ManageCardKeys,
+    ManageOperators, ManageVisitRules, Permission, ReadAudit, RunMuster, WriteSecurityModel,
+    WriteVisits,
 };
 use gatehouse_server::console::page::PAGES;
 use reqwest::StatusCode;
@@ -125,6 +126,19 @@ fn actions(site: &str) -> Vec<(String, &'static [Role])> {
         (
             format!("/admin/sites/{site}/doors/{nil}/delete"),
             WriteSecurityModel::ROLES,
+        ),
+        // site card keys (an empty form is refused before anything changes)
+        (
+            format!("/admin/sites/{site}/card-keys"),
+            ManageCardKeys::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/card-keys/rotate"),
+            ManageCardKeys::ROLES,
+        ),
+        (
+            format!("/admin/sites/{site}/card-keys/retire"),
+            ManageCardKeys::ROLES,
         ),
         ("/admin/schedules".to_owned(), WriteSecurityModel::ROLES),
         (format!("/admin/schedules/{nil}"), WriteSecurityModel::ROLES),
