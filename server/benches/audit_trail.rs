@@ -22,6 +22,9 @@
 //!    (each event's payload, the event's canonical encoding, each chain entry's), in one
 //!    pass with one hasher. The child reads the trail and builds those bytes a page at a
 //!    time untimed, and times only the hashing of each page's bytes.
+//!    And next to reading the rows it reads: through sqlx (the verifier's statement,
+//!    every row decoded, nothing hashed, in a child) and by `sqlite3` / `psql \copy`
+//!    (the same join and columns, written to `/dev/null`).
 //!
 //! `cargo bench -p gatehouse-server --bench audit_trail`
 //!
@@ -124,6 +127,11 @@ async fn main() -> Result<()> {
         results.push(("raw rows, CSV".to_owned(), raw_copy(&db, &out)?));
         let report = run_child("verify", &db.url, "", &out)?;
         results.push(("Gatehouse verify".to_owned(), report));
+        let report = run_child("read", &db.url, "", &out)?;
+        let what = "the verifier's rows read through sqlx, decoded, nothing hashed";
+        results.push((what.to_owned(), report));
+        let what = "the verifier's rows read by `sqlite3` / `psql \\copy` into /dev/null";
+        results.push((what.to_owned(), raw_read(&db)?));
         let report = run_child("sha256", &db.url, "", &out)?;
         let what = "SHA-256 of the bytes the verifier hashes, one pass (output: bytes hashed)";
         results.push((what.to_owned(), report));
@@ -575,6 +583,21 @@ async fn child(role: &str) -> Result<()> {
             file.flush()?;
             (bytes, records)
         }
+        "read" => {
+            let (mut after, mut entries) = (0, 0u64);
+            loop {
+                let page = store
+                    .chain_page_with_events(after, 5_000, |e| e.seq)
+                    .await?;
+                let Some(Ok(last)) = page.last().map(|r| &r.entry) else {
+                    break;
+                };
+                after = last.seq;
+                entries += page.len() as u64;
+                std::hint::black_box(&page);
+            }
+            (0, entries)
+        }
         "sha256" => {
             let (hashing, bytes, records) = hash_canonical(&store).await?;
             seconds = Some(hashing);
@@ -644,6 +667,46 @@ async fn hash_canonical(store: &Store) -> Result<(f64, u64, u64)> {
     }
     std::hint::black_box(hasher.finalize());
     Ok((hashing.as_secs_f64(), bytes, entries))
+}
+
+/// The rows the verifier reads (every chain entry joined to its event, in chain order,
+/// the columns it digests) read by the database's own client into `/dev/null`:
+/// `sqlite3` in its plain list mode, `psql \copy` as text.
+fn raw_read(db: &Db) -> Result<Report> {
+    let sql = "SELECT c.seq, c.source, c.record_id, c.digest, c.hash, c.recorded_at, e.id, \
+               e.agent_id, e.seq, e.hash, e.payload, e.occurred_at, e.received_at, e.door_id, \
+               e.kind, e.reader, e.direction, e.card, e.outcome, e.reason, e.person_id, \
+               e.visit_id, e.credential_id, e.zone_id, e.policy_version, e.released_by, \
+               e.release_of, e.trace FROM audit_chain c LEFT JOIN access_events e \
+               ON c.source = 'event' AND e.id = c.record_id ORDER BY c.seq";
+    let timing = std::env::temp_dir().join(format!("raw_read_{}.time", std::process::id()));
+    let mut command = Command::new("/usr/bin/time");
+    command.arg("-f").arg("%e %M").arg("-o").arg(&timing);
+    match &db.postgres {
+        Some(_) => {
+            let copy = format!("\\copy ({sql}) TO '/dev/null'");
+            command.args(["psql", "-q", &db.url, "-c", &copy]);
+        }
+        None => {
+            let path = db.url.trim_start_matches("sqlite://");
+            command
+                .args(["/usr/bin/sqlite3", path, sql])
+                .stdout(std::fs::File::create("/dev/null")?);
+        }
+    }
+    let status = command.status()?;
+    if !status.success() {
+        return Err(format!("{command:?} failed: {status}").into());
+    }
+    let text = std::fs::read_to_string(&timing)?;
+    std::fs::remove_file(&timing)?;
+    let mut fields = text.split_whitespace();
+    Ok(Report {
+        seconds: fields.next().ok_or("no time")?.parse()?,
+        peak_kib: fields.next().ok_or("no memory")?.parse()?,
+        bytes: 0,
+        records: 0,
+    })
 }
 
 /// The same rows as the export (every chain entry, joined to its event, in chain

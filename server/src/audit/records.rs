@@ -86,22 +86,122 @@ pub struct EventRow {
 
 impl EventRow {
     pub fn digest(&self) -> [u8; 32] {
-        self.digest_with(&sha256(&self.payload))
+        self.as_ref().digest()
     }
 
     /// The digest given the payload's SHA-256 (an export carries that, not the payload).
     pub fn digest_with(&self, payload_sha256: &[u8; 32]) -> [u8; 32] {
-        let mut canon = Canon::new(EVENT_DOMAIN);
-        self.canonical(&mut canon, payload_sha256);
-        canon.finish()
+        self.as_ref().digest_with(payload_sha256)
     }
 
     /// Appends to `out` the bytes [`Self::digest`] hashes for the record (given the
     /// payload's SHA-256): what the audit_trail bench hashes in one pass as its baseline.
     pub fn canonical_bytes(&self, payload_sha256: &[u8; 32], out: &mut Vec<u8>) {
         let mut canon = Canon::to(std::mem::take(out), EVENT_DOMAIN);
-        self.canonical(&mut canon, payload_sha256);
+        self.as_ref().canonical(&mut canon, payload_sha256);
         *out = canon.into_sink();
+    }
+
+    /// The row's fields borrowed, as [`EventRef`] reads them from the database.
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            id: self.id,
+            agent_id: self.agent_id,
+            seq: self.seq,
+            hash: &self.hash,
+            payload: &self.payload,
+            occurred_at: self.occurred_at,
+            received_at: self.received_at,
+            door_id: self.door_id,
+            kind: &self.kind,
+            reader: self.reader.as_deref(),
+            direction: self.direction.as_deref(),
+            card: self.card.as_deref(),
+            outcome: self.outcome.as_deref(),
+            reason: self.reason.as_deref(),
+            person_id: self.person_id,
+            visit_id: self.visit_id,
+            credential_id: self.credential_id,
+            zone_id: self.zone_id,
+            policy_version: self.policy_version,
+            released_by: self.released_by,
+            release_of: self.release_of,
+            trace: self.trace.as_deref(),
+        }
+    }
+}
+
+/// A row of `access_events` with its texts and bytes borrowed from the database's row:
+/// the verifier digests each record from it without copying them (decoded exactly as
+/// [`EventRow`] is, column by column, so a row that does not decode as one does not as
+/// the other).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct EventRef<'r> {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub seq: i64,
+    pub hash: &'r [u8],
+    pub payload: &'r [u8],
+    #[sqlx(try_from = "StoredTime")]
+    pub occurred_at: DateTime<Utc>,
+    #[sqlx(try_from = "StoredTime")]
+    pub received_at: DateTime<Utc>,
+    pub door_id: Option<Uuid>,
+    pub kind: &'r str,
+    pub reader: Option<&'r str>,
+    pub direction: Option<&'r str>,
+    pub card: Option<&'r str>,
+    pub outcome: Option<&'r str>,
+    pub reason: Option<&'r str>,
+    pub person_id: Option<Uuid>,
+    pub visit_id: Option<Uuid>,
+    pub credential_id: Option<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub policy_version: Option<i64>,
+    pub released_by: Option<Uuid>,
+    pub release_of: Option<Uuid>,
+    pub trace: Option<&'r str>,
+}
+
+impl EventRef<'_> {
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest_with(&sha256(self.payload))
+    }
+
+    /// The digest given the payload's SHA-256.
+    pub fn digest_with(&self, payload_sha256: &[u8; 32]) -> [u8; 32] {
+        let mut canon = Canon::new(EVENT_DOMAIN);
+        self.canonical(&mut canon, payload_sha256);
+        canon.finish()
+    }
+
+    /// The owned row.
+    pub fn to_row(&self) -> EventRow {
+        let text = |v: Option<&str>| v.map(str::to_owned);
+        EventRow {
+            id: self.id,
+            agent_id: self.agent_id,
+            seq: self.seq,
+            hash: self.hash.to_vec(),
+            payload: self.payload.to_vec(),
+            occurred_at: self.occurred_at,
+            received_at: self.received_at,
+            door_id: self.door_id,
+            kind: self.kind.to_owned(),
+            reader: text(self.reader),
+            direction: text(self.direction),
+            card: text(self.card),
+            outcome: text(self.outcome),
+            reason: text(self.reason),
+            person_id: self.person_id,
+            visit_id: self.visit_id,
+            credential_id: self.credential_id,
+            zone_id: self.zone_id,
+            policy_version: self.policy_version,
+            released_by: self.released_by,
+            release_of: self.release_of,
+            trace: text(self.trace),
+        }
     }
 
     fn canonical<S: Sink>(&self, canon: &mut Canon<S>, payload_sha256: &[u8; 32]) {
@@ -109,18 +209,18 @@ impl EventRow {
             .uuid("id", Some(self.id))
             .uuid("agent_id", Some(self.agent_id))
             .int("seq", Some(self.seq))
-            .bytes("agent_hash", Some(&self.hash))
+            .bytes("agent_hash", Some(self.hash))
             // The payload by its hash, so an export can carry the hash instead.
             .bytes("payload_sha256", Some(payload_sha256))
             .time("occurred_at", Some(self.occurred_at))
             .time("received_at", Some(self.received_at))
             .uuid("door_id", self.door_id)
-            .text("kind", Some(&self.kind))
-            .text("reader", self.reader.as_deref())
-            .text("direction", self.direction.as_deref())
-            .text("card", self.card.as_deref())
-            .text("outcome", self.outcome.as_deref())
-            .text("reason", self.reason.as_deref())
+            .text("kind", Some(self.kind))
+            .text("reader", self.reader)
+            .text("direction", self.direction)
+            .text("card", self.card)
+            .text("outcome", self.outcome)
+            .text("reason", self.reason)
             .uuid("person_id", self.person_id)
             .uuid("visit_id", self.visit_id)
             .uuid("credential_id", self.credential_id)
@@ -136,7 +236,7 @@ impl EventRow {
         }
         // Added later still (migration 0019), the same way.
         if self.trace.is_some() {
-            canon.text("trace", self.trace.as_deref());
+            canon.text("trace", self.trace);
         }
     }
 }

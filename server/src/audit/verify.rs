@@ -68,19 +68,28 @@ impl BadRecord {
 /// A chained record's id and digest, or why its row does not decode.
 type Found = Result<(Uuid, [u8; 32]), String>;
 
-/// The records named by entries `from..=to`, by chain position.
-async fn digests(store: &Store, from: i64, to: i64) -> Result<HashMap<i64, Found>, StoreError> {
-    let mut found = HashMap::new();
-    for e in store.chained_events(from, to).await? {
-        found.insert(e.chain_seq, e.row.map(|r| (r.id, r.digest())));
+/// The operator-log entries and alarms named by entries `from..=to` (the events come
+/// with their entries), by chain position; each table is read only when `sources` says
+/// the page holds entries of it.
+async fn other_digests(
+    store: &Store,
+    from: i64,
+    to: i64,
+    sources: (bool, bool),
+    found: &mut HashMap<i64, Found>,
+) -> Result<(), StoreError> {
+    let (operators, alarms) = sources;
+    if operators {
+        for o in store.chained_operator_log(from, to).await? {
+            found.insert(o.chain_seq, o.row.map(|r| (r.id, r.digest())));
+        }
     }
-    for o in store.chained_operator_log(from, to).await? {
-        found.insert(o.chain_seq, o.row.map(|r| (r.id, r.digest())));
+    if alarms {
+        for a in store.chained_alarms(from, to).await? {
+            found.insert(a.chain_seq, a.row.map(|r| (r.id, r.digest())));
+        }
     }
-    for a in store.chained_alarms(from, to).await? {
-        found.insert(a.chain_seq, a.row.map(|r| (r.id, r.digest())));
-    }
-    Ok(found)
+    Ok(())
 }
 
 /// A problem with member `record_id` of the import batch chained at `seq`.
@@ -308,11 +317,27 @@ struct WalkPage {
 }
 
 /// Reads the page of entries after `last_seq` and digests their records; `None` past
-/// the end of the chain.
+/// the end of the chain. The entries and their events come in one statement, each
+/// event digested from its row as it arrives (its texts and bytes not copied).
 async fn read_walk_page(store: &Store, last_seq: i64) -> Result<Option<WalkPage>, StoreError> {
-    let entries = store.chain_page_read(last_seq, PAGE).await?;
-    if entries.is_empty() {
+    let rows = store
+        .chain_page_with_events(last_seq, PAGE, |e| (e.id, e.digest()))
+        .await?;
+    if rows.is_empty() {
         return Ok(None);
+    }
+    let mut entries = Vec::with_capacity(rows.len());
+    let mut records = HashMap::with_capacity(rows.len());
+    let (mut operators, mut alarms) = (false, false);
+    for row in rows {
+        if let Ok(entry) = &row.entry {
+            if let Some(event) = row.event {
+                records.insert(entry.seq, event);
+            }
+            operators |= entry.source == Source::Operator.as_str();
+            alarms |= entry.source == Source::Alarm.as_str();
+        }
+        entries.push(row.entry);
     }
     let from = last_seq + 1;
     let to = entries
@@ -320,10 +345,15 @@ async fn read_walk_page(store: &Store, last_seq: i64) -> Result<Option<WalkPage>
         .filter_map(|e| e.as_ref().ok().map(|e| e.seq))
         .max()
         .unwrap_or(from);
-    let mut records = digests(store, from, to).await?;
+    other_digests(store, from, to, (operators, alarms), &mut records).await?;
     // An import batch's entry commits to its summary record and its members.
     let mut bad_members = HashMap::new();
-    for (seq, batch) in store.chained_batches(from, to).await? {
+    let batches = if operators {
+        store.chained_batches(from, to).await?
+    } else {
+        Vec::new()
+    };
+    for (seq, batch) in batches {
         match check_batch(store, seq, batch).await? {
             Ok((members, count)) => {
                 if let Some(Ok((_, digest))) = records.get_mut(&seq) {
@@ -337,7 +367,7 @@ async fn read_walk_page(store: &Store, last_seq: i64) -> Result<Option<WalkPage>
     }
     // At most one checkpoint per entry, so a page of them covers a page of entries.
     let checkpoints = store
-        .checkpoints_after_read(last_seq, PAGE)
+        .checkpoints_up_to_read(last_seq, to, PAGE)
         .await?
         .into_iter()
         .filter(|c| checkpoint_seq(c).is_some_and(|seq| seq <= to))

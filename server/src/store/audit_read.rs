@@ -6,9 +6,10 @@
 use super::audit::{ChainEntry, Checkpoint};
 use super::{Store, StoreError, on};
 use crate::audit::hash32;
-use crate::audit::records::{AlarmRow, EventRow, OperatorRow, Source};
+use crate::audit::records::{AlarmRow, EventRef, EventRow, OperatorRow, Source};
+use crate::store::stored_time::StoredTime;
 use futures_util::TryStreamExt;
-use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type, ValueRef};
 use uuid::Uuid;
 
 /// A row that does not decode: its position, when that much reads, and why.
@@ -78,6 +79,10 @@ const CHAIN_PAGE: &str = "SELECT seq, source, record_id, digest, hash, recorded_
 const CHECKPOINTS: &str = "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
     WHERE seq > $1 ORDER BY seq LIMIT $2";
 
+/// [`CHECKPOINTS`] up to a position: a page's own, not every later one.
+const CHECKPOINTS_UP_TO: &str = "SELECT seq, hash, signed_at, signature FROM audit_checkpoints \
+    WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2";
+
 const EVENTS: &str = "SELECT c.seq AS chain_seq, e.id, e.agent_id, e.seq, e.hash, e.payload, \
     e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
     e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
@@ -93,6 +98,71 @@ const OPERATOR_LOG: &str = "SELECT c.seq AS chain_seq, o.id, o.at, o.actor_id, o
 const ALARMS: &str = "SELECT c.seq AS chain_seq, a.id, a.agent_id, a.at, a.kind, a.detail \
     FROM audit_chain c JOIN agent_alarms a ON a.id = c.record_id \
     WHERE c.seq >= $1 AND c.seq <= $2 AND (c.source || '') = 'alarm'";
+
+/// Chain entries with their access events in one statement: the chain's columns under
+/// names of their own, the event's under [`EventRow`]'s (so a column that does not
+/// decode is named as when the event is read alone). The event is joined only to an
+/// entry of source `event`; `e.id` is NULL when there is none.
+const CHAIN_EVENTS: &str = "SELECT c.seq AS chain_seq, c.source AS chain_source, \
+    c.record_id AS chain_record_id, c.digest AS chain_digest, c.hash AS chain_hash, \
+    c.recorded_at AS chain_recorded_at, e.id, e.agent_id, e.seq, e.hash, e.payload, \
+    e.occurred_at, e.received_at, e.door_id, e.kind, e.reader, e.direction, e.card, \
+    e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
+    e.policy_version, e.released_by, e.release_of, e.trace \
+    FROM audit_chain c LEFT JOIN access_events e ON c.source = 'event' AND e.id = c.record_id \
+    WHERE c.seq > $1 ORDER BY c.seq LIMIT $2";
+
+/// A chain entry as [`CHAIN_EVENTS`] names its columns.
+#[derive(sqlx::FromRow)]
+struct JoinedEntry {
+    chain_seq: i64,
+    chain_source: String,
+    chain_record_id: Uuid,
+    chain_digest: Vec<u8>,
+    chain_hash: Vec<u8>,
+    chain_recorded_at: StoredTime,
+}
+
+/// A chain entry, each decoded on its own, with what was made of its access event:
+/// `None` when the entry names none (another source, or the event is not in the
+/// database), otherwise the event or why its row does not decode.
+#[derive(Debug)]
+pub struct EntryEvent<T> {
+    pub entry: Result<ChainEntry, Unreadable>,
+    pub event: Option<Result<T, String>>,
+}
+
+/// Decodes one row of [`CHAIN_EVENTS`], making `event` of its access event. An entry
+/// that does not decode has no event (the verifier stops at the entry).
+fn decode_entry_event<R, T>(row: &R, event: &impl Fn(EventRef<'_>) -> T) -> EntryEvent<T>
+where
+    R: Row,
+    JoinedEntry: for<'r> FromRow<'r, R>,
+    for<'r> EventRef<'r>: FromRow<'r, R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let entry = JoinedEntry::from_row(row)
+        .map(|e| ChainEntry {
+            seq: e.chain_seq,
+            source: e.chain_source,
+            record_id: e.chain_record_id,
+            digest: e.chain_digest,
+            hash: e.chain_hash,
+            recorded_at: e.chain_recorded_at.into(),
+        })
+        .map_err(|e| Unreadable {
+            seq: row.try_get::<i64, _>("chain_seq").ok(),
+            error: e.to_string(),
+        });
+    let present = row.try_get_raw("id").is_ok_and(|v| !v.is_null());
+    let event = (entry.is_ok() && present).then(|| {
+        EventRef::from_row(row)
+            .map(event)
+            .map_err(|e| e.to_string())
+    });
+    EntryEvent { entry, event }
+}
 
 impl Store {
     /// Chain entries after position `after_seq`, in order, each decoded on its own.
@@ -117,6 +187,30 @@ impl Store {
         Ok(rows.into_iter().collect::<Result<_, _>>()?)
     }
 
+    /// Up to `limit` chain entries after position `after_seq`, in order, each with
+    /// `event` made of its access event (see [`EntryEvent`]): one statement, the rows
+    /// decoded as they arrive, the event's texts and bytes borrowed from its row.
+    #[tracing::instrument(skip_all)]
+    pub async fn chain_page_with_events<T>(
+        &self,
+        after_seq: i64,
+        limit: u32,
+        event: impl Fn(EventRef<'_>) -> T,
+    ) -> Result<Vec<EntryEvent<T>>, StoreError> {
+        let rows = on!(self.pool(), |pool| {
+            let mut rows = sqlx::query(CHAIN_EVENTS)
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch(pool);
+            let mut decoded = Vec::with_capacity(limit.min(10_000) as usize);
+            while let Some(row) = rows.try_next().await? {
+                decoded.push(decode_entry_event(&row, &event));
+            }
+            decoded
+        });
+        Ok(rows)
+    }
+
     /// Checkpoints at positions after `after_seq`, lowest first, each decoded on its own.
     #[tracing::instrument(skip_all)]
     pub async fn checkpoints_after_read(
@@ -125,6 +219,45 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Result<Checkpoint, Unreadable>>, StoreError> {
         self.read_after(CHECKPOINTS, after_seq, limit).await
+    }
+
+    /// Checkpoints at positions after `after_seq` up to `to_seq`, lowest first, each
+    /// decoded on its own (a page's: reading every later one for each page read most
+    /// of them again and again).
+    #[tracing::instrument(skip_all)]
+    pub async fn checkpoints_up_to_read(
+        &self,
+        after_seq: i64,
+        to_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Result<Checkpoint, Unreadable>>, StoreError> {
+        let rows = on!(self.pool(), |pool| {
+            let mut rows = sqlx::query(CHECKPOINTS_UP_TO)
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .bind(to_seq)
+                .fetch(pool);
+            let mut decoded = Vec::new();
+            while let Some(row) = rows.try_next().await? {
+                decoded.extend(decode_each(std::slice::from_ref(&row), "seq"));
+            }
+            decoded
+        });
+        Ok(rows)
+    }
+
+    /// [`Store::checkpoints_up_to_read`]; one that does not decode is an error.
+    #[tracing::instrument(skip_all)]
+    pub async fn checkpoints_up_to(
+        &self,
+        after_seq: i64,
+        to_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = self
+            .checkpoints_up_to_read(after_seq, to_seq, limit)
+            .await?;
+        Ok(rows.into_iter().collect::<Result<_, _>>()?)
     }
 
     /// Checkpoints at positions after `after_seq`, lowest first; one that does not

@@ -109,7 +109,7 @@ pub use alarms::{
 };
 
 pub use audit::{ChainEntry, Checkpoint, Verification};
-pub use audit_read::{BatchMember, Chained, Unreadable};
+pub use audit_read::{BatchMember, Chained, EntryEvent, Unreadable};
 pub use operator_log::{Actor, LogFilter, LogRecord};
 pub use operators::{NewOperator, Operator, OperatorChange, OperatorStatus};
 pub use sessions::{ConsoleSession, Principal, Session};

@@ -19,7 +19,7 @@ pub mod offline;
 
 use super::GENESIS;
 use super::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
-use super::records::{AlarmRow, EventRow, OperatorRow};
+use super::records::{AlarmRow, EventRow, OperatorRow, Source};
 use crate::store::{ChainEntry, Chained, Checkpoint, Store, StoreError};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -304,7 +304,10 @@ pub async fn page(
     Ok(page_lines(plan, rows))
 }
 
-/// The database half of [`page`]: the queries, and the rows decoded.
+/// The database half of [`page`]: the queries, and the rows decoded. The entries come
+/// with their access events in one statement (most entries are events); the operator
+/// log, alarms and import batches are asked for only when the page holds entries of
+/// theirs.
 pub async fn read_page(
     store: &Store,
     after: i64,
@@ -312,7 +315,22 @@ pub async fn read_page(
     members_sent: bool,
 ) -> Result<PageRows, StoreError> {
     let limit = u32::try_from((last - after).clamp(0, i64::from(PAGE))).unwrap_or(PAGE);
-    let mut entries = store.chain_page(after, limit).await?;
+    let rows = store
+        .chain_page_with_events(after, limit, |e| e.to_row())
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        // An entry that does not decode fails the export (the verifier names it).
+        let entry = row.entry?;
+        if let Some(event) = row.event {
+            events.push(Chained {
+                chain_seq: entry.seq,
+                row: event,
+            });
+        }
+        entries.push(entry);
+    }
     let (Some(first), Some(end)) = (entries.first(), entries.last()) else {
         return Ok(PageRows {
             entries,
@@ -325,7 +343,13 @@ pub async fn read_page(
         });
     };
     let (from, to) = (first.seq, end.seq);
-    let batches: HashMap<i64, Uuid> = store.chained_batches(from, to).await?.into_iter().collect();
+    let holds = |source: Source| entries.iter().any(|e| e.source == source.as_str());
+    let (operators, alarms) = (holds(Source::Operator), holds(Source::Alarm));
+    let batches: HashMap<i64, Uuid> = if operators {
+        store.chained_batches(from, to).await?.into_iter().collect()
+    } else {
+        HashMap::new()
+    };
     let next_batch = entries
         .iter()
         .find(|e| batches.contains_key(&e.seq) && !(members_sent && e.seq == from))
@@ -333,19 +357,24 @@ pub async fn read_page(
     if let Some((seq, _)) = next_batch {
         entries.retain(|e| e.seq < seq);
     }
-    let checkpoints = store
-        .checkpoints_after(from - 1, PAGE)
-        .await?
-        .into_iter()
-        .filter(|c| c.seq <= to)
-        .collect();
+    let checkpoints = store.checkpoints_up_to(from - 1, to, PAGE).await?.into();
+    let operator_log = if operators {
+        store.chained_operator_log(from, to).await?
+    } else {
+        Vec::new()
+    };
+    let alarms = if alarms {
+        store.chained_alarms(from, to).await?
+    } else {
+        Vec::new()
+    };
     Ok(PageRows {
         entries,
         batches,
         next_batch,
-        events: store.chained_events(from, to).await?,
-        operator_log: store.chained_operator_log(from, to).await?,
-        alarms: store.chained_alarms(from, to).await?,
+        events,
+        operator_log,
+        alarms,
         checkpoints,
     })
 }
@@ -407,19 +436,38 @@ pub fn page_lines(plan: &Plan, rows: PageRows) -> (Vec<Line>, Option<Uuid>) {
     (lines, next_batch.map(|(_, batch)| batch))
 }
 
-/// The next page's rows, read by a task of their own while the current page is
-/// formatted: on PostgreSQL the server's query work, on SQLite the driver's thread and
-/// the rows' decoding then run beside the formatting (the export's two halves took
-/// about the same time). Dropping it (the download went away) stops the task.
+/// A page of lines as [`lines_after`] gives them: the lines, the import batch whose
+/// members go next, and the position of the page's last entry.
+type PageOut = (Vec<Line>, Option<Uuid>, i64);
+
+/// The lines of the page after `after` (see [`page`]), with the position of its last
+/// entry.
+async fn read_lines(
+    store: &Store,
+    plan: &Plan,
+    after: i64,
+    last: i64,
+    members_sent: bool,
+) -> Result<PageOut, StoreError> {
+    let rows = read_page(store, after, last, members_sent).await?;
+    let end = rows.end(after);
+    let (lines, batch) = page_lines(plan, rows);
+    Ok((lines, batch, end))
+}
+
+/// The next page, read and made into lines by a task of its own while the current page
+/// gets its names and is encoded: on PostgreSQL the server's query work, on SQLite the
+/// driver's thread, the rows' decoding and the lines then run beside the rest. Dropping
+/// it (the download went away) stops the task.
 struct Prefetch {
     after: i64,
-    task: tokio::task::JoinHandle<Result<PageRows, StoreError>>,
+    task: tokio::task::JoinHandle<Result<PageOut, StoreError>>,
 }
 
 impl Prefetch {
-    fn start(store: &Store, after: i64, last: i64) -> Prefetch {
-        let store = store.clone();
-        let task = tokio::spawn(async move { read_page(&store, after, last, false).await });
+    fn start(store: &Store, plan: &Plan, after: i64, last: i64) -> Prefetch {
+        let (store, plan) = (store.clone(), plan.clone());
+        let task = tokio::spawn(async move { read_lines(&store, &plan, after, last, false).await });
         Prefetch { after, task }
     }
 }
@@ -430,24 +478,25 @@ impl Drop for Prefetch {
     }
 }
 
-/// The rows of the page after `after`: the prefetched ones when they are that page's.
-async fn rows_after(
+/// The page after `after`: the prefetched one when it is that page.
+async fn lines_after(
     store: &Store,
+    plan: &Plan,
     prefetched: Option<Prefetch>,
     after: i64,
     last: i64,
     members_sent: bool,
-) -> Result<PageRows, StoreError> {
+) -> Result<PageOut, StoreError> {
     if let Some(mut prefetch) = prefetched
         && prefetch.after == after
         && !members_sent
     {
         // A task that failed to run (it cannot panic) falls back to reading here.
-        if let Ok(rows) = (&mut prefetch.task).await {
-            return rows;
+        if let Ok(page) = (&mut prefetch.task).await {
+            return page;
         }
     }
-    read_page(store, after, last, members_sent).await
+    read_lines(store, plan, after, last, members_sent).await
 }
 
 /// The lines of up to a page of the members after position `after_pos` of import batch
@@ -575,15 +624,14 @@ pub fn stream(
                         Some((Ok((chunk, 0)), (after, resolver, None)))
                     }
                     Next::After(after, members_sent) => {
-                        let rows = rows_after(&store, prefetched, after, last, members_sent).await;
+                        let page =
+                            lines_after(&store, &plan, prefetched, after, last, members_sent).await;
                         let mut prefetch = None;
-                        let result = match rows {
-                            Ok(rows) => {
-                                let end = rows.end(after);
-                                if rows.next_batch.is_none() && end < last && end > after {
-                                    prefetch = Some(Prefetch::start(&store, end, last));
+                        let result = match page {
+                            Ok((mut lines, batch, end)) => {
+                                if batch.is_none() && end < last && end > after {
+                                    prefetch = Some(Prefetch::start(&store, &plan, end, last));
                                 }
-                                let (mut lines, batch) = page_lines(&plan, rows);
                                 with_names(&store, &mut resolver, &mut lines)
                                     .await
                                     .map(|()| (lines, batch))
