@@ -43,6 +43,12 @@ impl Index {
             .map(|&at| at as usize)
     }
 
+    /// Every position filed under `hash` (a multi-index holds many under one key; the
+    /// caller checks each record's key).
+    pub(super) fn find_all(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter_hash(hash).map(|&at| at as usize)
+    }
+
     /// Adds position `at` (not in the index yet); `rehash` gives the hash of the record
     /// at a position, should the table grow.
     pub(super) fn insert(&mut self, hash: u64, at: usize, rehash: impl Fn(usize) -> u64) {
