@@ -1109,7 +1109,8 @@ mod tests {
         let Agent { ctx, door, _dir } = agent_with(Utc::now(), pin_office);
         ctx.status
             .policy
-            .set_pin_key(gatehouse_core::model::PinKey::from_bytes([3; 32]));
+            .set_pin_key(gatehouse_core::model::PinKey::from_bytes([3; 32]))
+            .await;
         let keypads = Some(["front".to_owned()].into());
         let pin_entry = PinEntryConfig {
             timeout: Duration::from_secs(600),
