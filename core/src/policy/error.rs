@@ -48,7 +48,7 @@ pub enum PolicyError {
         /// The foreign id.
         target: Uuid,
     },
-    /// More records of one kind than the policy's indexes hold (2³² − 1).
+    /// More records of one kind than the policy's indexes hold (16,777,215).
     #[error("too many {kind} records")]
     TooLarge {
         /// Record kind.
