@@ -238,7 +238,7 @@ async fn serve(last: u64, latest: u64, bad: BTreeMap<u64, Bad>) -> (Arc<Stub>, S
 async fn sync_until(dir: &Path, stub: &Stub, url: &str, version: u64) -> Arc<PolicyState> {
     let state = Arc::new(PolicyState::load(dir, stub.key.verifying_key()));
     // The PIN key is in hand, so the loop asks for nothing but policy.
-    state.set_pin_key(PinKey::from_bytes([1; 32]));
+    state.set_pin_key(PinKey::from_bytes([1; 32])).await;
     let stop = CancellationToken::new();
     let task = tokio::spawn(sync_loop(
         Arc::clone(&state),
