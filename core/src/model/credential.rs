@@ -2,8 +2,7 @@
 //! optional PIN ([`PinVerifier`]).
 
 use super::pin::PinVerifier;
-use super::{Card, Holder};
-use chrono::{DateTime, Utc};
+use super::{Card, Holder, Stamp};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -103,8 +102,9 @@ pub enum CredentialState {
 /// A card issued to exactly one person or one visit.
 ///
 /// A policy holds one per card (millions at a large site), so its size counts: the card
-/// is inline and the PIN verifier, which most credentials lack, out of line (104 bytes,
-/// no heap block without a PIN; a test holds it).
+/// is inline, the validity instants packed ([`Stamp`]) and the PIN verifier, which most
+/// credentials lack, out of line (96 bytes, no heap block without a PIN; a test holds
+/// it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     /// Credential id.
@@ -116,9 +116,9 @@ pub struct Credential {
     /// Lifecycle state.
     pub state: CredentialState,
     /// Start of validity (inclusive).
-    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_from: Option<Stamp>,
     /// End of validity (exclusive).
-    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_until: Option<Stamp>,
     /// The person or visit holding it.
     pub holder: Holder,
     /// What checks the PIN, if one was set (boxed: 8 bytes where most have none).
@@ -156,11 +156,7 @@ mod tests {
     #[test]
     fn credentials_and_people_stay_small() {
         // A policy holds millions of each (BENCHMARKS.md, "A compact agent").
-        assert!(
-            size_of::<Credential>() <= 104,
-            "{}",
-            size_of::<Credential>()
-        );
+        assert!(size_of::<Credential>() <= 96, "{}", size_of::<Credential>());
         assert!(size_of::<super::super::Person>() <= 64);
     }
 

@@ -9,6 +9,7 @@ mod credential;
 mod groups;
 mod pin;
 mod schedule;
+mod stamp;
 
 pub use card::Card;
 pub use credential::{
@@ -17,6 +18,7 @@ pub use credential::{
 pub use groups::GroupIds;
 pub use pin::{PinCheck, PinError, PinHash, PinKey, PinUncheckable, PinVerifier};
 pub use schedule::{DaySet, Schedule, Window};
+pub use stamp::Stamp;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

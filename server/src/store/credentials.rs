@@ -12,7 +12,7 @@ use super::{Db, ModelError, Store, StoreError, now, on};
 use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use gatehouse_core::model::{
-    Card, CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier,
+    Card, CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier, Stamp,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -138,8 +138,8 @@ impl CredentialRow {
             card: Card::from_normalised(&record.card).ok_or_else(|| decode_error("card"))?,
             kind: record.kind,
             state: record.state,
-            valid_from: record.valid_from,
-            valid_until: record.valid_until,
+            valid_from: record.valid_from.map(Stamp::from),
+            valid_until: record.valid_until.map(Stamp::from),
             holder,
             pin: (self.pin()?).map(|hash| Box::new(PinVerifier::keyed(&hash, pin_key))),
         })
