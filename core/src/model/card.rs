@@ -63,11 +63,14 @@ impl Card {
 
     /// Writes the hex form into `buffer`; returns it as text.
     fn hex<'b>(&self, buffer: &'b mut HexBuffer) -> &'b str {
-        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        let digit = |value: u8| match value {
+            0..=9 => b'0' + value,
+            _ => b'A' + value - 10,
+        };
         for (pair, byte) in buffer.chunks_exact_mut(2).zip(self.as_bytes()) {
             if let [high, low] = pair {
-                *high = DIGITS[usize::from(byte >> 4)];
-                *low = DIGITS[usize::from(byte & 0xF)];
+                *high = digit(byte >> 4);
+                *low = digit(byte & 0xF);
             }
         }
         let used = buffer.get(..self.as_bytes().len() * 2).unwrap_or(&[]);

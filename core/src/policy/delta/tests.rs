@@ -281,7 +281,7 @@ pub(crate) fn mutate_any(s: &mut PolicySource, op: u8, pick: usize, serial: u128
             s.people.remove(n(s.people.len()));
         }
         13 if s.credentials.len() > 1 => {
-            let card = s.credentials[other(s.credentials.len())].card.clone();
+            let card = s.credentials[other(s.credentials.len())].card;
             let i = n(s.credentials.len());
             s.credentials[i].card = card;
         }
@@ -315,7 +315,7 @@ pub(crate) fn mutate_any(s: &mut PolicySource, op: u8, pick: usize, serial: u128
         19 if s.credentials.len() > 1 => {
             // Two credentials swap cards: consistent, and hard on a card index.
             let (i, j) = (n(s.credentials.len()), other(s.credentials.len()));
-            let card = s.credentials[i].card.clone();
+            let card = s.credentials[i].card;
             s.credentials[i].card = std::mem::replace(&mut s.credentials[j].card, card);
         }
         20 if !s.people.is_empty() => {
