@@ -89,17 +89,20 @@ fn source(n: u128) -> Result<PolicySource, Box<dyn Error>> {
             status: VettingStatus::Cleared,
             cleared_until: None,
         }),
-        group_ids: vec![id(5, p % GROUPS)],
+        group_ids: vec![id(5, p % GROUPS)].into(),
     });
-    let credentials = (0..n).map(|p| Credential {
-        id: id(6, p),
-        card: card(p),
-        kind: CardKind::Uid,
-        state: CredentialState::Active,
-        valid_from: None,
-        valid_until: None,
-        holder: Holder::Person(id(4, p)),
-        pin: None,
+    // `card` always gives a normalised identifier.
+    let credentials = (0..n).filter_map(|p| {
+        Some(Credential {
+            id: id(6, p),
+            card: card(p).parse().ok()?,
+            kind: CardKind::Uid,
+            state: CredentialState::Active,
+            valid_from: None,
+            valid_until: None,
+            holder: Holder::Person(id(4, p)),
+            pin: None,
+        })
     });
     let group_grants = (0..GROUPS).map(|g| Grant {
         id: id(8, g),

@@ -86,14 +86,14 @@ pub fn person(id: Uuid, kind: PersonKind, groups: Vec<Uuid>) -> Person {
             status: VettingStatus::Cleared,
             cleared_until: None,
         }),
-        group_ids: groups,
+        group_ids: groups.into(),
     }
 }
 
 pub fn credential(n: u128, card: &str, holder: Holder) -> Credential {
     Credential {
         id: Uuid::from_u128(0x100 + n),
-        card: card.into(),
+        card: card.parse().unwrap(),
         kind: CardKind::Uid,
         state: CredentialState::Active,
         valid_from: None,
@@ -137,7 +137,7 @@ pub fn pin_key() -> PinKey {
 pub fn source() -> PolicySource {
     let mut alice_card = credential(1, ALICE_CARD, Holder::Person(ALICE));
     let hash = PinHash::with_salt(PIN, [9; 16]).unwrap();
-    alice_card.pin = Some(PinVerifier::keyed(&hash, &pin_key()));
+    alice_card.pin = Some(Box::new(PinVerifier::keyed(&hash, &pin_key())));
     PolicySource {
         settings: Default::default(),
         sites: vec![Site {
@@ -206,7 +206,7 @@ pub fn card_mut<'a>(s: &'a mut PolicySource, card: &str) -> &'a mut Credential {
 
 pub fn presentation(card: &str, door: Uuid, when: &str, pin: Option<&str>) -> Presentation {
     Presentation {
-        card: card.into(),
+        card: card.parse().unwrap(),
         pin: pin.map(Into::into),
         door_id: door,
         direction: Direction::Entry,

@@ -126,17 +126,19 @@ fn source(n: u128) -> Result<PolicySource> {
             status: VettingStatus::Cleared,
             cleared_until: None,
         }),
-        group_ids: vec![id(5, p % GROUPS)],
+        group_ids: vec![id(5, p % GROUPS)].into(),
     });
-    let credentials = (0..n).map(|p| Credential {
-        id: id(6, p),
-        card: card(p),
-        kind: CardKind::Uid,
-        state: CredentialState::Active,
-        valid_from: None,
-        valid_until: None,
-        holder: Holder::Person(id(4, p)),
-        pin: None,
+    let credentials = (0..n).map(|p| -> Result<Credential> {
+        Ok(Credential {
+            id: id(6, p),
+            card: card(p).parse()?,
+            kind: CardKind::Uid,
+            state: CredentialState::Active,
+            valid_from: None,
+            valid_until: None,
+            holder: Holder::Person(id(4, p)),
+            pin: None,
+        })
     });
     let group_grants = (0..GROUPS).map(|g| Grant {
         id: id(8, g),
@@ -166,7 +168,7 @@ fn source(n: u128) -> Result<PolicySource> {
         doors: doors.collect(),
         people: people.collect(),
         visits: vec![],
-        credentials: credentials.collect(),
+        credentials: credentials.collect::<Result<_>>()?,
         grants: group_grants.chain(direct).collect(),
         schedules: vec![office],
     })

@@ -5,9 +5,7 @@
 use super::rules::{self, HolderRef, RuleResult, fail, pass};
 use super::state::{EngineState, PendingKind, PendingRequest, plus_seconds};
 use super::{Alarm, Check, Decision, Direction, Outcome, Presentation, Reason, Release, TraceStep};
-use crate::model::{
-    Credential, Door, Holder, Person, PersonKind, PinCheck, Site, Zone, normalize_card,
-};
+use crate::model::{Card, Credential, Door, Holder, Person, PersonKind, PinCheck, Site, Zone};
 use crate::policy::Policy;
 
 /// Decides one presentation, updating `state` (anti-passback presence, pending requests,
@@ -38,12 +36,11 @@ pub fn decide(policy: &Policy, p: &Presentation, state: &mut EngineState) -> Dec
     };
     d.zone_id = Some(zone.id);
     state.expire(door.id, p.at);
-    let credential = policy.credential_by_card(&p.card).or_else(|| {
-        // Readers send normalised ids; tolerate an operator's "04:a2:..." on a miss only.
-        normalize_card(&p.card)
-            .ok()
-            .and_then(|n| policy.credential_by_card(&n))
-    });
+    // Readers send normalised ids; an operator's "04:a2:..." is normalised too (on the
+    // stack: a card is held inline).
+    let credential = Card::normalize(&p.card)
+        .ok()
+        .and_then(|card| policy.credential_of(card));
     if let Some(c) = credential {
         d.credential_id = Some(c.id);
         match c.holder {

@@ -6,7 +6,7 @@ use super::Reason;
 use super::state::{EngineState, plus_seconds};
 use crate::model::{
     AntiPassback, Credential, CredentialState, Door, DoorMode, Grant, Person, PersonStatus, Site,
-    Vetting, VettingStatus, Visit, Zone,
+    Stamp, Vetting, VettingStatus, Visit, Zone,
 };
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
@@ -49,7 +49,7 @@ pub(super) fn credential_active(
         CredentialState::Lost => return inactive("credential reported lost"),
         CredentialState::Revoked => return inactive("credential revoked"),
     }
-    match (c.valid_from, c.valid_until) {
+    match (c.valid_from.map(Stamp::get), c.valid_until.map(Stamp::get)) {
         (Some(from), _) if at < from => fail(
             Reason::CredentialInactive,
             format!("credential valid from {}", from.to_rfc3339()),

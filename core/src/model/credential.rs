@@ -1,14 +1,13 @@
 //! Credentials: card identifiers (normalised hex), their states and validity, and the
 //! optional PIN ([`PinVerifier`]).
 
-use super::Holder;
 use super::pin::PinVerifier;
-use chrono::{DateTime, Utc};
+use super::{Card, Holder, Stamp};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Longest card identifier accepted, in bytes.
-const MAX_CARD_BYTES: usize = 32;
+pub(super) const MAX_CARD_BYTES: usize = 32;
 
 /// Longest card identifier accepted as typed, separators included, in characters.
 pub const MAX_CARD_CHARS: usize = 128;
@@ -101,24 +100,29 @@ pub enum CredentialState {
 }
 
 /// A card issued to exactly one person or one visit.
+///
+/// A policy holds one per card (millions at a large site), so its size counts: the card
+/// is inline, the validity instants packed ([`Stamp`]) and the PIN verifier, which most
+/// credentials lack, out of line (96 bytes, no heap block without a PIN; a test holds
+/// it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     /// Credential id.
     pub id: Uuid,
-    /// Card identifier, normalised by [`normalize_card`].
-    pub card: String,
+    /// Card identifier, normalised by [`normalize_card`] (a string on the wire).
+    pub card: Card,
     /// Card technology.
     pub kind: CardKind,
     /// Lifecycle state.
     pub state: CredentialState,
     /// Start of validity (inclusive).
-    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_from: Option<Stamp>,
     /// End of validity (exclusive).
-    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_until: Option<Stamp>,
     /// The person or visit holding it.
     pub holder: Holder,
-    /// What checks the PIN, if one was set.
-    pub pin: Option<PinVerifier>,
+    /// What checks the PIN, if one was set (boxed: 8 bytes where most have none).
+    pub pin: Option<Box<PinVerifier>>,
 }
 
 #[cfg(test)]
@@ -147,6 +151,13 @@ mod tests {
             prop_assume!(raw.chars().count() <= MAX_CARD_CHARS);
             prop_assert!(normalize_card(&raw).is_ok(), "{:?}", raw);
         }
+    }
+
+    #[test]
+    fn credentials_and_people_stay_small() {
+        // A policy holds millions of each (BENCHMARKS.md, "A compact agent").
+        assert!(size_of::<Credential>() <= 96, "{}", size_of::<Credential>());
+        assert!(size_of::<super::super::Person>() <= 64);
     }
 
     #[test]

@@ -4,15 +4,21 @@
 //! These are plain serde types with no behaviour beyond small predicates; the indexing
 //! lives in [`crate::policy`] and the rules in [`crate::decide`].
 
+mod card;
 mod credential;
+mod groups;
 mod pin;
 mod schedule;
+mod stamp;
 
+pub use card::Card;
 pub use credential::{
     CARD_PATTERN, CardError, CardKind, Credential, CredentialState, MAX_CARD_CHARS, normalize_card,
 };
+pub use groups::GroupIds;
 pub use pin::{PinCheck, PinError, PinHash, PinKey, PinUncheckable, PinVerifier};
 pub use schedule::{DaySet, Schedule, Window};
+pub use stamp::Stamp;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -208,9 +214,9 @@ pub struct Person {
     pub clearance: u8,
     /// Current vetting, if any was ever requested.
     pub vetting: Option<Vetting>,
-    /// Groups the person belongs to (for group grants).
+    /// Groups the person belongs to (for group grants); one is held inline.
     #[serde(default)]
-    pub group_ids: Vec<Uuid>,
+    pub group_ids: GroupIds,
 }
 
 /// A visit: a visitor's stay, holder of a temporary credential.

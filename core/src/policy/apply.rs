@@ -19,7 +19,7 @@ use super::index::{self, Index, Table, check_len};
 use super::{
     Changes, Policy, PolicyDelta, PolicyError, Record, View, ZoneIndexes, lookup, zone_indexes,
 };
-use crate::model::{Credential, Grant, Subject};
+use crate::model::{Card, Credential, Grant};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use uuid::Uuid;
@@ -226,17 +226,15 @@ impl Policy {
     /// upserted credential, nor on one of the policy that the delta keeps.
     fn check_cards(&self, credentials: &Change<'_, Credential>) -> Result<(), PolicyError> {
         let records = &self.source.credentials;
-        let mut cards: HashMap<&str, Uuid> = HashMap::with_capacity(credentials.upserted.len());
+        let mut cards: HashMap<Card, Uuid> = HashMap::with_capacity(credentials.upserted.len());
         for c in &credentials.upserted {
-            if let Some(&first) = cards.get(c.card.as_str()) {
+            if let Some(&first) = cards.get(&c.card) {
                 return Err(duplicate(c, first));
             }
-            cards.insert(&c.card, c.id);
-            let holder = self
-                .by_card
-                .find(self.hasher.hash_one(c.card.as_str()), |i| {
-                    records.get(i).is_some_and(|o| o.card == c.card)
-                });
+            cards.insert(c.card, c.id);
+            let holder = self.by_card.find(self.hasher.hash_one(c.card), |i| {
+                records.get(i).is_some_and(|o| o.card == c.card)
+            });
             if let Some(other) = holder.and_then(|i| records.get(i))
                 && other.id != c.id
                 && !credentials.touches(other.id)
@@ -289,7 +287,7 @@ impl Policy {
             return;
         }
         let h = &self.hasher;
-        let card_hash = |c: &Credential| h.hash_one(c.card.as_str());
+        let card_hash = |c: &Credential| h.hash_one(c.card);
         let mut table = Table {
             records: &mut self.source.credentials,
             index: &mut self.credentials,
@@ -332,31 +330,43 @@ impl Policy {
         if change.is_empty() {
             return;
         }
+        let h = &self.hasher;
+        let subject_hash = |g: &Grant| h.hash_one(g.subject);
         let mut table = Table {
             records: &mut self.source.grants,
             index: &mut self.grants,
-            hasher: &self.hasher,
+            hasher: h,
         };
-        let (by_person, by_group) = (&mut self.grants_by_person, &mut self.grants_by_group);
+        let by_subject = &mut self.grants_by_subject;
         for &id in &change.removed {
             let Some(at) = table.find(id) else { continue };
             if let Some(g) = table.records.get(at) {
-                unlist(list(by_person, by_group, g.subject), at);
+                by_subject.remove(subject_hash(g), at);
             }
             if let Some((_, Some(from))) = table.swap_remove(at)
                 && let Some(moved) = table.records.get(at)
             {
-                relist(list(by_person, by_group, moved.subject), from, at);
+                by_subject.relocate(subject_hash(moved), from, at);
             }
         }
+        // As for cards: filed again once every record is in place.
+        let mut file = Vec::new();
         for g in &change.upserted {
             match table.upsert(g) {
                 (at, Some(old)) if old.subject != g.subject => {
-                    unlist(list(by_person, by_group, old.subject), at);
-                    enlist(list(by_person, by_group, g.subject), at);
+                    by_subject.remove(subject_hash(&old), at);
+                    file.push(at);
                 }
                 (_, Some(_)) => {}
-                (at, None) => enlist(list(by_person, by_group, g.subject), at),
+                (at, None) => file.push(at),
+            }
+        }
+        let records = &*table.records;
+        for at in file {
+            if let Some(g) = records.get(at) {
+                by_subject.insert(subject_hash(g), at, |i| {
+                    records.get(i).map_or(0, subject_hash)
+                });
             }
         }
     }
@@ -374,50 +384,9 @@ fn plain<T: Record>(mut table: Table<'_, T>, change: &Change<'_, T>) {
     }
 }
 
-/// The grants of a grant's subject, by person or by group.
-fn list<'m>(
-    by_person: &'m mut HashMap<Uuid, Vec<u32>>,
-    by_group: &'m mut HashMap<Uuid, Vec<u32>>,
-    subject: Subject,
-) -> ListEntry<'m> {
-    match subject {
-        Subject::Person(id) => by_person.entry(id),
-        Subject::Group(id) => by_group.entry(id),
-    }
-}
-
-type ListEntry<'a> = std::collections::hash_map::Entry<'a, Uuid, Vec<u32>>;
-
-fn position(at: usize) -> u32 {
-    u32::try_from(at).unwrap_or(u32::MAX)
-}
-
-fn enlist(entry: ListEntry<'_>, at: usize) {
-    entry.or_default().push(position(at));
-}
-
-fn unlist(entry: ListEntry<'_>, at: usize) {
-    if let std::collections::hash_map::Entry::Occupied(mut list) = entry {
-        list.get_mut().retain(|&p| p != position(at));
-        if list.get().is_empty() {
-            list.remove();
-        }
-    }
-}
-
-fn relist(entry: ListEntry<'_>, from: usize, to: usize) {
-    if let std::collections::hash_map::Entry::Occupied(mut list) = entry {
-        for p in list.get_mut() {
-            if *p == position(from) {
-                *p = position(to);
-            }
-        }
-    }
-}
-
 fn duplicate(c: &Credential, first: Uuid) -> PolicyError {
     PolicyError::DuplicateCard {
-        card: c.card.clone(),
+        card: c.card.to_string(),
         first,
         second: c.id,
     }

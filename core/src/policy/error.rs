@@ -1,7 +1,6 @@
 //! Why a policy could not be built: each error names the offending record, so the
 //! server can point an operator at the row to fix.
 
-use crate::model::CardError;
 use uuid::Uuid;
 
 /// Why a policy could not be built. Each names the offending record.
@@ -24,14 +23,6 @@ pub enum PolicyError {
         first: Uuid,
         /// The credential seen second.
         second: Uuid,
-    },
-    /// A credential's card is not a normalised hex identifier.
-    #[error("credential {id} has an invalid card identifier: {error}")]
-    InvalidCard {
-        /// Credential id.
-        id: Uuid,
-        /// What is wrong.
-        error: CardError,
     },
     /// A reference to a record that is not in the policy.
     #[error("{kind} {id}: {field} {target} does not exist")]
@@ -57,7 +48,7 @@ pub enum PolicyError {
         /// The foreign id.
         target: Uuid,
     },
-    /// More records of one kind than the policy's indexes hold (2³² − 1).
+    /// More records of one kind than the policy's indexes hold (16,777,215).
     #[error("too many {kind} records")]
     TooLarge {
         /// Record kind.

@@ -1,10 +1,12 @@
-//! The policy's lookup indexes: hash tables of record positions (`u32`) that hash the
-//! key found in the record itself, so an index owns no copy of any key.
+//! The policy's lookup indexes: hash tables of record positions (three bytes each)
+//! that hash the key found in the record itself, so an index owns no copy of any key.
 //!
 //! At 2,000,000 credentials a `HashMap<String, usize>` by card cost 32 bytes a bucket
 //! plus a heap copy of every card, and each `HashMap<Uuid, usize>` 24 bytes a bucket;
-//! these tables cost 4 bytes and a control byte a bucket (about 10 bytes an entry at
-//! hashbrown's load factor), for every index alike.
+//! these tables cost 3 bytes and a control byte a bucket (hashbrown keeps between 1.14
+//! and 2.3 buckets an entry: 5 to 9 bytes), for every index alike. Three-byte positions
+//! bound a kind to 16,777,215 records, eight times the largest site we size for; a `u32`
+//! cost a byte a bucket more (12 MiB at 2,000,000 credentials).
 
 use super::{PolicyError, Record};
 use hashbrown::HashTable;
@@ -13,17 +15,31 @@ use uuid::Uuid;
 
 /// Positions of records, found by a hash of their key (see the module documentation).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Index(HashTable<u32>);
+pub(super) struct Index(HashTable<Slot>);
 
-/// The position as stored: a policy has far fewer than 2³² records of a kind, and
-/// [`check_len`] refuses one that has not.
-fn slot(at: usize) -> u32 {
-    u32::try_from(at).unwrap_or(u32::MAX)
+/// A record position as stored: 24 bits, little-endian.
+type Slot = [u8; 3];
+
+/// More records of a kind than this are refused ([`check_len`]).
+pub(super) const MAX_RECORDS: usize = (1 << 24) - 1;
+
+/// The position as stored: [`check_len`] refuses a kind with more records than fit.
+fn slot(at: usize) -> Slot {
+    let [a, b, c, _] = u32::try_from(at.min(MAX_RECORDS))
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
+    [a, b, c]
+}
+
+/// The position a slot holds.
+fn at(slot: &Slot) -> usize {
+    let [a, b, c] = *slot;
+    u32::from_le_bytes([a, b, c, 0]) as usize
 }
 
 /// Refuses a kind with more records than an index can hold.
 pub(super) fn check_len(len: usize, kind: &'static str) -> Result<(), PolicyError> {
-    if u32::try_from(len).is_ok_and(|n| n < u32::MAX) {
+    if len <= MAX_RECORDS {
         Ok(())
     } else {
         Err(PolicyError::TooLarge { kind })
@@ -38,21 +54,24 @@ impl Index {
 
     /// The position whose record `is` the one sought.
     pub(super) fn find(&self, hash: u64, is: impl Fn(usize) -> bool) -> Option<usize> {
-        self.0
-            .find(hash, |&at| is(at as usize))
-            .map(|&at| at as usize)
+        self.0.find(hash, |s| is(at(s))).map(at)
+    }
+
+    /// Every position filed under `hash` (a multi-index holds many under one key; the
+    /// caller checks each record's key).
+    pub(super) fn find_all(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter_hash(hash).map(at)
     }
 
     /// Adds position `at` (not in the index yet); `rehash` gives the hash of the record
     /// at a position, should the table grow.
-    pub(super) fn insert(&mut self, hash: u64, at: usize, rehash: impl Fn(usize) -> u64) {
-        self.0
-            .insert_unique(hash, slot(at), |&p| rehash(p as usize));
+    pub(super) fn insert(&mut self, hash: u64, here: usize, rehash: impl Fn(usize) -> u64) {
+        self.0.insert_unique(hash, slot(here), |s| rehash(at(s)));
     }
 
     /// Removes position `at`; whether it was there.
-    pub(super) fn remove(&mut self, hash: u64, at: usize) -> bool {
-        match self.0.find_entry(hash, |&p| p as usize == at) {
+    pub(super) fn remove(&mut self, hash: u64, here: usize) -> bool {
+        match self.0.find_entry(hash, |s| at(s) == here) {
             Ok(entry) => {
                 entry.remove();
                 true
@@ -63,8 +82,8 @@ impl Index {
 
     /// The record at `from` moved to `to`.
     pub(super) fn relocate(&mut self, hash: u64, from: usize, to: usize) {
-        if let Some(p) = self.0.find_mut(hash, |&p| p as usize == from) {
-            *p = slot(to);
+        if let Some(s) = self.0.find_mut(hash, |s| at(s) == from) {
+            *s = slot(to);
         }
     }
 }
@@ -77,20 +96,16 @@ pub(super) fn by_id<T: Record>(
 ) -> Result<Index, PolicyError> {
     check_len(records.len(), kind)?;
     let mut table = HashTable::with_capacity(records.len());
-    for (at, record) in records.iter().enumerate() {
+    for (here, record) in records.iter().enumerate() {
         let id = record.id();
-        let same = |p: &u32| records.get(*p as usize).is_some_and(|r| r.id() == id);
-        let rehash = |p: &u32| {
-            records
-                .get(*p as usize)
-                .map_or(0, |r| hasher.hash_one(r.id()))
-        };
+        let same = |s: &Slot| records.get(at(s)).is_some_and(|r| r.id() == id);
+        let rehash = |s: &Slot| records.get(at(s)).map_or(0, |r| hasher.hash_one(r.id()));
         match table.entry(hasher.hash_one(id), same, rehash) {
             hashbrown::hash_table::Entry::Occupied(_) => {
                 return Err(PolicyError::DuplicateId { kind, id });
             }
             hashbrown::hash_table::Entry::Vacant(slot_here) => {
-                slot_here.insert(slot(at));
+                slot_here.insert(slot(here));
             }
         }
     }
@@ -152,5 +167,22 @@ impl<T: Record> Table<'_, T> {
             records.get(p).map_or(0, |r| hasher.hash_one(r.id()))
         });
         (at, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_fit_three_bytes_and_more_records_are_refused() {
+        for here in [0, 1, 255, 256, 65_536, 2_000_000, MAX_RECORDS] {
+            assert_eq!(at(&slot(here)), here);
+        }
+        assert!(check_len(MAX_RECORDS, "credential").is_ok());
+        assert!(matches!(
+            check_len(MAX_RECORDS + 1, "credential"),
+            Err(PolicyError::TooLarge { kind: "credential" })
+        ));
     }
 }

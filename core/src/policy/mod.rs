@@ -19,12 +19,11 @@ pub use snapshot::{
 };
 
 use crate::model::{
-    CardError, Credential, Door, Grant, Holder, Person, PinKey, PinVerifier, Schedule, Site,
-    Subject, Visit, Zone, normalize_card,
+    Card, Credential, Door, Grant, Holder, Person, PinKey, PinVerifier, Schedule, Site, Subject,
+    Visit, Zone,
 };
 use index::{Index, find_id};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use uuid::Uuid;
 
@@ -83,7 +82,7 @@ impl PolicySource {
         let mut source = self.clone();
         for c in &mut source.credentials {
             if c.pin.is_some() {
-                c.pin = Some(PinVerifier::Withheld);
+                c.pin = Some(Box::new(PinVerifier::Withheld));
             }
         }
         source
@@ -107,8 +106,9 @@ pub struct Policy {
     visits: Index,
     schedules: Index,
     grants: Index,
-    grants_by_person: HashMap<Uuid, Vec<u32>>,
-    grants_by_group: HashMap<Uuid, Vec<u32>>,
+    /// Grants by subject (a person or a group): many positions to a key, each found by
+    /// the hash of its grant's subject.
+    grants_by_subject: Index,
     /// Per zone (same order as `source.zones`): the zone and its ancestors, nearest first.
     ancestry: Vec<Vec<usize>>,
     /// Per zone: the zones a grant on which covers it (itself, and every ancestor whose
@@ -144,7 +144,7 @@ impl Policy {
         let grants = index::by_id(&source.grants, "grant", h)?;
 
         // The lookups borrow the source until this block ends.
-        let (grants_by_person, grants_by_group, by_card) = {
+        let (grants_by_subject, by_card) = {
             let site = lookup(&sites, &source.sites, h);
             let zone = lookup(&zones, &source.zones, h);
             let schedule = lookup(&schedules, &source.schedules, h);
@@ -161,29 +161,22 @@ impl Policy {
             for v in &source.visits {
                 view.check_visit(v)?;
             }
-            let mut grants_by_person: HashMap<Uuid, Vec<u32>> = HashMap::new();
-            let mut grants_by_group: HashMap<Uuid, Vec<u32>> = HashMap::new();
+            // Groups are only ids on people, so a group nobody is in is not an error.
+            let mut grants_by_subject = Index::with_capacity(source.grants.len());
+            let subject_hash = |i: usize| source.grants.get(i).map_or(0, |g| h.hash_one(g.subject));
             for (i, g) in source.grants.iter().enumerate() {
                 view.check_grant(g)?;
-                let list = match g.subject {
-                    // Groups are only ids on people, so a group nobody is in is not an error.
-                    Subject::Group(gid) => grants_by_group.entry(gid).or_default(),
-                    Subject::Person(pid) => grants_by_person.entry(pid).or_default(),
-                };
-                list.push(u32::try_from(i).unwrap_or(u32::MAX));
+                grants_by_subject.insert(subject_hash(i), i, subject_hash);
             }
             let mut by_card = Index::with_capacity(source.credentials.len());
-            let card_hash = |i: usize| {
-                let card = source.credentials.get(i).map(|c| c.card.as_str());
-                h.hash_one(card.unwrap_or_default())
-            };
+            let card_hash = |i: usize| source.credentials.get(i).map_or(0, |c| h.hash_one(c.card));
             for (i, c) in source.credentials.iter().enumerate() {
                 view.check_credential(c)?;
-                let hash = h.hash_one(c.card.as_str());
+                let hash = card_hash(i);
                 let same = |j: usize| source.credentials.get(j).is_some_and(|o| o.card == c.card);
                 if let Some(first) = by_card.find(hash, same) {
                     return Err(PolicyError::DuplicateCard {
-                        card: c.card.clone(),
+                        card: c.card.to_string(),
                         // `first` indexes `source.credentials`: it was inserted below.
                         first: source.credentials.get(first).map_or(c.id, |f| f.id),
                         second: c.id,
@@ -191,7 +184,7 @@ impl Policy {
                 }
                 by_card.insert(hash, i, card_hash);
             }
-            (grants_by_person, grants_by_group, by_card)
+            (grants_by_subject, by_card)
         };
         let ZoneIndexes {
             ancestry,
@@ -210,8 +203,7 @@ impl Policy {
             visits,
             schedules,
             grants,
-            grants_by_person,
-            grants_by_group,
+            grants_by_subject,
             ancestry,
             covered_by,
             pin_key: None,
@@ -233,8 +225,14 @@ impl Policy {
         &self.source.settings
     }
 
-    /// The credential carrying a (normalised) card identifier.
+    /// The credential carrying a normalised card identifier (nothing for one not in
+    /// normal form; see [`Card::from_normalised`]).
     pub fn credential_by_card(&self, card: &str) -> Option<&Credential> {
+        self.credential_of(Card::from_normalised(card)?)
+    }
+
+    /// The credential carrying `card`.
+    pub fn credential_of(&self, card: Card) -> Option<&Credential> {
         let records = &self.source.credentials;
         let at = (self.by_card).find(self.hasher.hash_one(card), |i| {
             records.get(i).is_some_and(|c| c.card == card)
@@ -313,16 +311,21 @@ impl Policy {
     }
 
     /// Every grant of a person, direct or through one of their groups.
+    /// In no particular order.
     pub fn grants_of<'a>(&'a self, person: &'a Person) -> impl Iterator<Item = &'a Grant> + 'a {
-        let direct = self.grants_by_person.get(&person.id).into_iter().flatten();
-        let groups = person
-            .group_ids
-            .iter()
-            .filter_map(|g| self.grants_by_group.get(g))
-            .flatten();
-        direct
+        let groups = person.group_ids.iter().map(|&g| Subject::Group(g));
+        std::iter::once(Subject::Person(person.id))
             .chain(groups)
-            .filter_map(|&i| self.source.grants.get(i as usize))
+            .flat_map(move |subject| self.grants_for(subject))
+    }
+
+    /// The grants whose subject is `subject`.
+    fn grants_for(&self, subject: Subject) -> impl Iterator<Item = &Grant> + '_ {
+        let hash = self.hasher.hash_one(subject);
+        (self.grants_by_subject)
+            .find_all(hash)
+            .filter_map(|i| self.source.grants.get(i))
+            .filter(move |g| g.subject == subject)
     }
 
     /// Whether a grant on zone `granted` covers zone `target`.
@@ -477,15 +480,8 @@ impl View<'_, '_> {
         Ok(())
     }
 
-    /// Its card is normalised and its holder exists (a duplicate card is the caller's).
+    /// Its holder exists (a duplicate card is the caller's; a [`Card`] is normalised).
     fn check_credential(&self, c: &Credential) -> Result<(), PolicyError> {
-        if !is_normalised(&c.card) {
-            let error = normalize_card(&c.card).err();
-            return Err(PolicyError::InvalidCard {
-                id: c.id,
-                error: error.unwrap_or(CardError::NotNormalised),
-            });
-        }
         let found = match c.holder {
             Holder::Person(p) => (self.person)(p).is_some(),
             Holder::Visit(v) => (self.visit)(v).is_some(),
@@ -566,14 +562,6 @@ fn cross_site(kind: &'static str, id: Uuid, field: &'static str, target: Uuid) -
         field,
         target,
     }
-}
-
-/// The normal form [`normalize_card`] produces, checked without allocating (building a
-/// policy of millions of credentials checks every card).
-fn is_normalised(card: &str) -> bool {
-    card.len().is_multiple_of(2)
-        && (2..=64).contains(&card.len())
-        && card.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
 }
 
 #[cfg(test)]

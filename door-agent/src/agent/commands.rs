@@ -73,7 +73,9 @@ impl CommandContext {
                 },
             ),
             CommandAction::SetMode { mode, until } => {
-                self.policy.set_override(command.door_id, *mode, *until);
+                self.policy
+                    .set_override(command.door_id, *mode, *until)
+                    .await;
                 // Also without a policy in hand; with one, `follow_policy` sends the same.
                 send(door, Input::SetMode(*mode));
             }
@@ -280,10 +282,11 @@ mod tests {
             ctx.policy.override_of(DOOR),
             Some((DoorMode::Locked, Some(until)))
         );
-        assert!(!ctx.policy.expire_overrides(Utc::now()), "not yet");
+        assert!(!ctx.policy.expire_overrides(Utc::now()).await, "not yet");
         assert!(
             ctx.policy
                 .expire_overrides(until + chrono::Duration::seconds(1))
+                .await
         );
         assert_eq!(
             mode_in_policy(&ctx),

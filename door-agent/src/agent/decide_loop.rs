@@ -129,7 +129,7 @@ impl DecideContext {
     ) -> bool {
         let card = self.status.policy.current.borrow().as_ref().and_then(|p| {
             let credential = p.policy.credential(release.credential_id)?;
-            Some(credential.card.clone())
+            Some(credential.card.to_string())
         });
         let Some(record) = ReleasedEntryRecord::of(by, by_seq, &release, card) else {
             return true;
@@ -554,11 +554,11 @@ mod tests {
                 status: PersonStatus::Active,
                 clearance: 1,
                 vetting: None,
-                group_ids: vec![],
+                group_ids: Default::default(),
             }],
             credentials: vec![Credential {
                 id: Uuid::from_u128(6),
-                card: CARD.into(),
+                card: CARD.parse().unwrap(),
                 kind: CardKind::Uid,
                 state: CredentialState::Active,
                 valid_from: None,
@@ -664,7 +664,7 @@ mod tests {
     fn card(reader: &str) -> CardEvent {
         CardEvent {
             reader: reader.into(),
-            card: CARD.into(),
+            card: CARD.parse().unwrap(),
             at: Instant::now(),
             exchange: Duration::ZERO,
             proof: CardProof::Uid,
@@ -1025,7 +1025,7 @@ mod tests {
         });
         source.credentials.push(Credential {
             id: Uuid::from_u128(9),
-            card: VISIT_CARD.into(),
+            card: VISIT_CARD.parse().unwrap(),
             kind: CardKind::Uid,
             state: CredentialState::Active,
             valid_from: None,
@@ -1040,7 +1040,7 @@ mod tests {
         let agent = agent_with(Utc::now(), escorted);
         let mut engine = EngineState::default();
         let visitor = CardEvent {
-            card: VISIT_CARD.into(),
+            card: VISIT_CARD.parse().unwrap(),
             ..card("front")
         };
         agent.ctx.on_card(visitor, &mut engine).await;
@@ -1096,7 +1096,10 @@ mod tests {
         use gatehouse_core::model::{PinHash, PinKey, PinVerifier};
         source.zones[1].pin_required = true;
         let hash = PinHash::with_salt("1234", [7; 16]).unwrap();
-        source.credentials[0].pin = Some(PinVerifier::keyed(&hash, &PinKey::from_bytes([3; 32])));
+        source.credentials[0].pin = Some(Box::new(PinVerifier::keyed(
+            &hash,
+            &PinKey::from_bytes([3; 32]),
+        )));
     }
 
     /// A card needing a PIN at a reader with a keypad is held, unrecorded, while other
@@ -1108,7 +1111,8 @@ mod tests {
         let Agent { ctx, door, _dir } = agent_with(Utc::now(), pin_office);
         ctx.status
             .policy
-            .set_pin_key(gatehouse_core::model::PinKey::from_bytes([3; 32]));
+            .set_pin_key(gatehouse_core::model::PinKey::from_bytes([3; 32]))
+            .await;
         let keypads = Some(["front".to_owned()].into());
         let pin_entry = PinEntryConfig {
             timeout: Duration::from_secs(600),

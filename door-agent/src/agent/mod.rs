@@ -122,7 +122,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     ));
     let pin_key_file = pin_key_path(&config.agent.credential_file);
     match load_pin_key(&pin_key_file) {
-        Ok(Some(key)) => policy.set_pin_key(key),
+        Ok(Some(key)) => policy.set_pin_key(key).await,
         Ok(None) => tracing::warn!("no PIN key yet; asking the server for it"),
         // A damaged key file is replaced by the server's copy.
         Err(e) => tracing::error!(error = %format!("{e:#}"), "PIN key refused; asking the server"),
@@ -379,7 +379,7 @@ async fn follow_policy(
         ctx.check_presence().await;
         // An operator's mode override whose time is up: the policy's mode again (the
         // republished policy wakes this loop, which sends it to the door).
-        ctx.status.policy.expire_overrides(Utc::now());
+        ctx.status.policy.expire_overrides(Utc::now()).await;
     }
 }
 

@@ -185,51 +185,85 @@ impl PolicyState {
     }
 
     /// Sets the PIN key for every policy from now on, and for the one in use.
-    pub fn set_pin_key(&self, key: PinKey) {
+    pub async fn set_pin_key(&self, key: PinKey) {
         *self.pin_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(key.clone());
-        let _overrides = self
-            .overrides
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.modify(|p| p.policy.set_pin_key(key));
+        self.modify_async(|_, p| p.policy.set_pin_key(key.clone()))
+            .await;
+    }
+
+    /// One attempt to change the policy in use in place: `Err(f)` back while decisions
+    /// in flight hold it, unless `copy` (then a copy is changed, which costs a second
+    /// policy in memory for a moment); `Ok(None)` without a policy. The caller holds the
+    /// `overrides` lock.
+    fn try_modify<R, F: FnOnce(&mut LoadedPolicy) -> R>(
+        &self,
+        copy: bool,
+        f: F,
+    ) -> Result<Option<R>, F> {
+        let mut f = Some(f);
+        let mut out = None;
+        let mut absent = false;
+        self.current.send_if_modified(|slot| {
+            let Some(arc) = slot.as_mut() else {
+                absent = true;
+                return false;
+            };
+            let policy = if copy {
+                Some(Arc::make_mut(arc))
+            } else {
+                Arc::get_mut(arc)
+            };
+            match (policy, f.take()) {
+                (Some(p), Some(f)) => {
+                    out = Some(f(p));
+                    true
+                }
+                (None, f_back) => {
+                    f = f_back;
+                    false
+                }
+                (Some(_), None) => false,
+            }
+        });
+        match f {
+            Some(f) if out.is_none() && !absent => Err(f),
+            _ => Ok(out),
+        }
     }
 
     /// Changes the policy in use in place: once decisions in flight have let go of it
     /// (they hold it for microseconds), else on a copy after [`IN_PLACE_WAIT`]. The
-    /// caller holds the `overrides` lock. `None` without a policy.
+    /// caller holds the `overrides` lock. `None` without a policy. It sleeps between
+    /// attempts: for blocking threads only (async callers use [`Self::modify_async`]).
     fn modify<R>(&self, f: impl FnOnce(&mut LoadedPolicy) -> R) -> Option<R> {
-        let mut f = Some(f);
-        let mut out = None;
+        let mut f = f;
         let deadline = Instant::now() + IN_PLACE_WAIT;
         loop {
-            let copy = Instant::now() >= deadline;
-            let mut absent = false;
-            self.current.send_if_modified(|slot| {
-                let Some(arc) = slot.as_mut() else {
-                    absent = true;
-                    return false;
-                };
-                let policy = if copy {
-                    Some(Arc::make_mut(arc))
-                } else {
-                    Arc::get_mut(arc)
-                };
-                match (policy, f.take()) {
-                    (Some(p), Some(f)) => {
-                        out = Some(f(p));
-                        true
-                    }
-                    (None, f_back) => {
-                        f = f_back;
-                        false
-                    }
-                    (Some(_), None) => false,
-                }
-            });
-            if out.is_some() || absent || f.is_none() {
-                return out;
+            match self.try_modify(Instant::now() >= deadline, f) {
+                Ok(out) => return out,
+                Err(back) => f = back,
             }
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// [`Self::modify`] for async callers: each attempt takes the `overrides` lock and
+    /// `change` gets it; between attempts the lock is free and the task waits on the
+    /// runtime's timer, so no worker thread is blocked.
+    async fn modify_async(&self, mut change: impl FnMut(&mut Overrides, &mut LoadedPolicy)) {
+        let deadline = Instant::now() + IN_PLACE_WAIT;
+        loop {
+            {
+                let mut overrides = self
+                    .overrides
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let copy = Instant::now() >= deadline;
+                if self.try_modify(copy, |p| change(&mut overrides, p)).is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
@@ -247,33 +281,37 @@ impl PolicyState {
         self.current.send_replace(Some(Arc::new(loaded)));
     }
 
-    /// Lays the overrides afresh on the policy in use.
-    fn relay(&self, overrides: &mut Overrides) {
-        self.modify(|p| {
+    /// Lays the overrides afresh on the policy in use (as they are when it can be
+    /// changed: another change meanwhile lays the same ones).
+    async fn relay(&self) {
+        self.modify_async(|overrides, p| {
             overrides.lift(&mut p.policy);
             overrides.lay(&mut p.policy);
-        });
+        })
+        .await;
     }
 
     /// An operator's mode for `door` until `until` (or the next mode command). A mode
     /// the policy already gives the door, with no end, clears the override instead.
-    pub fn set_override(&self, door: Uuid, mode: DoorMode, until: Option<DateTime<Utc>>) {
-        let mut overrides = self
-            .overrides
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let policy_mode = overrides.policy_modes.get(&door).copied().or_else(|| {
-            let current = self.current.borrow();
-            current
-                .as_ref()
-                .and_then(|p| p.policy.door(door).map(|d| d.mode))
-        });
-        if until.is_none() && policy_mode == Some(mode) {
-            overrides.active.remove(&door);
-        } else {
-            overrides.active.insert(door, (mode, until));
+    pub async fn set_override(&self, door: Uuid, mode: DoorMode, until: Option<DateTime<Utc>>) {
+        {
+            let mut overrides = self
+                .overrides
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let policy_mode = overrides.policy_modes.get(&door).copied().or_else(|| {
+                let current = self.current.borrow();
+                current
+                    .as_ref()
+                    .and_then(|p| p.policy.door(door).map(|d| d.mode))
+            });
+            if until.is_none() && policy_mode == Some(mode) {
+                overrides.active.remove(&door);
+            } else {
+                overrides.active.insert(door, (mode, until));
+            }
         }
-        self.relay(&mut overrides);
+        self.relay().await;
     }
 
     /// The override in force at `door`: its mode and end.
@@ -287,18 +325,20 @@ impl PolicyState {
     }
 
     /// Ends the overrides whose time is up; returns whether any did.
-    pub fn expire_overrides(&self, now: DateTime<Utc>) -> bool {
-        let mut overrides = self
-            .overrides
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let before = overrides.active.len();
-        overrides
-            .active
-            .retain(|_, (_, until)| until.is_none_or(|u| u > now));
-        let expired = overrides.active.len() != before;
+    pub async fn expire_overrides(&self, now: DateTime<Utc>) -> bool {
+        let expired = {
+            let mut overrides = self
+                .overrides
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let before = overrides.active.len();
+            overrides
+                .active
+                .retain(|_, (_, until)| until.is_none_or(|u| u > now));
+            overrides.active.len() != before
+        };
         if expired {
-            self.relay(&mut overrides);
+            self.relay().await;
         }
         expired
     }
@@ -474,7 +514,7 @@ pub async fn sync_loop(
         if !state.has_pin_key() {
             match fetch_pin_key(&client, &base_url, &token, &pin_key_file, &stop).await {
                 Ok(Some(key)) => {
-                    state.set_pin_key(key);
+                    state.set_pin_key(key).await;
                     tracing::info!("PIN key received");
                 }
                 Ok(None) => return,
@@ -668,7 +708,7 @@ mod tests {
             "the snapshot alone has none"
         );
         let key = PinKey::from_bytes([5; 32]);
-        state.set_pin_key(key.clone());
+        state.set_pin_key(key.clone()).await;
         assert!(has_key(&state), "the policy in use");
         state.accept(snapshot(2)).await.unwrap();
         let current = state.current.borrow().clone().unwrap();
@@ -713,6 +753,33 @@ mod tests {
         }
     }
 
+    /// A decision holding the policy makes an override wait; the wait is the task's, not
+    /// the thread's: this test's runtime has one thread, which runs the test meanwhile.
+    #[tokio::test]
+    async fn an_update_waits_for_a_decision_in_flight_without_blocking_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let signing = generate_key();
+        let door = Uuid::from_u128(3);
+        let bytes = sign(&one_door(DoorMode::Normal), 1, &signing)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        std::fs::write(dir.path().join("policy.snapshot"), bytes).unwrap();
+        let state = Arc::new(PolicyState::load(dir.path(), signing.verifying_key()));
+        let in_flight = state.current.borrow().clone().unwrap();
+        let update = tokio::spawn({
+            let state = Arc::clone(&state);
+            async move { state.set_override(door, DoorMode::Locked, None).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!update.is_finished(), "it waits while the policy is held");
+        assert_eq!(in_flight.policy.door(door).unwrap().mode, DoorMode::Normal);
+        drop(in_flight);
+        update.await.unwrap();
+        let current = state.current.borrow().clone().unwrap();
+        assert_eq!(current.policy.door(door).unwrap().mode, DoorMode::Locked);
+    }
+
     #[tokio::test]
     async fn an_override_outlives_a_delta_and_ends_at_the_mode_the_delta_gave() {
         use gatehouse_core::policy::{PolicyDelta, SignedDelta};
@@ -732,7 +799,7 @@ mod tests {
                 p.policy.door(door).unwrap().unlock_ms,
             )
         };
-        state.set_override(door, DoorMode::Locked, None);
+        state.set_override(door, DoorMode::Locked, None).await;
         assert_eq!(mode(&state), (1, DoorMode::Locked, 3000));
 
         let mut v2 = one_door(DoorMode::Unlocked);
@@ -747,7 +814,7 @@ mod tests {
             "the override holds"
         );
         // Ending it gives the mode of the delta, not the snapshot's.
-        state.set_override(door, DoorMode::Unlocked, None);
+        state.set_override(door, DoorMode::Unlocked, None).await;
         assert_eq!(mode(&state), (2, DoorMode::Unlocked, 5000));
         assert_eq!(state.override_of(door), None);
         // On disk: the snapshot and the verified policy of the delta, without overrides.

@@ -80,14 +80,14 @@ fn base_source() -> PolicySource {
                 status: PersonStatus::Active,
                 clearance: 1,
                 vetting: None,
-                group_ids: vec![],
+                group_ids: Default::default(),
             })
             .collect(),
         visits: vec![],
         credentials: (0..PEOPLE)
             .map(|p| Credential {
                 id: id(6, p),
-                card: format!("{:08X}", 0x0400_0000 + p),
+                card: format!("{:08X}", 0x0400_0000 + p).parse().unwrap(),
                 kind: CardKind::Uid,
                 state: CredentialState::Active,
                 valid_from: None,
@@ -118,7 +118,7 @@ fn versions(last: u64) -> BTreeMap<u64, PolicySource> {
             });
             source.credentials.push(Credential {
                 id: id(6, n),
-                card: format!("{:08X}", 0x0500_0000 + n),
+                card: format!("{:08X}", 0x0500_0000 + n).parse().unwrap(),
                 holder: Holder::Person(id(4, n)),
                 ..source.credentials[0].clone()
             });
@@ -238,7 +238,7 @@ async fn serve(last: u64, latest: u64, bad: BTreeMap<u64, Bad>) -> (Arc<Stub>, S
 async fn sync_until(dir: &Path, stub: &Stub, url: &str, version: u64) -> Arc<PolicyState> {
     let state = Arc::new(PolicyState::load(dir, stub.key.verifying_key()));
     // The PIN key is in hand, so the loop asks for nothing but policy.
-    state.set_pin_key(PinKey::from_bytes([1; 32]));
+    state.set_pin_key(PinKey::from_bytes([1; 32])).await;
     let stop = CancellationToken::new();
     let task = tokio::spawn(sync_loop(
         Arc::clone(&state),
@@ -267,7 +267,7 @@ fn holds(state: &PolicyState, source: &PolicySource) {
     let policy = &current.as_ref().unwrap().policy;
     assert_eq!(policy.source().clone().sorted(), source.clone().sorted());
     for c in &source.credentials {
-        assert_eq!(policy.credential_by_card(&c.card), Some(c));
+        assert_eq!(policy.credential_of(c.card), Some(c));
     }
 }
 

@@ -11,7 +11,9 @@ use super::site_model::{decode_error, parse};
 use super::{Db, ModelError, Store, StoreError, now, on};
 use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
-use gatehouse_core::model::{CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier};
+use gatehouse_core::model::{
+    Card, CardKind, CredentialState, Holder, PinHash, PinKey, PinVerifier, Stamp,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -132,13 +134,14 @@ impl CredentialRow {
         };
         Ok(gatehouse_core::model::Credential {
             id: record.id,
-            card: record.card,
+            // Stored normalised; one that is not cannot enter a policy.
+            card: Card::from_normalised(&record.card).ok_or_else(|| decode_error("card"))?,
             kind: record.kind,
             state: record.state,
-            valid_from: record.valid_from,
-            valid_until: record.valid_until,
+            valid_from: record.valid_from.map(Stamp::from),
+            valid_until: record.valid_until.map(Stamp::from),
             holder,
-            pin: self.pin()?.map(|hash| PinVerifier::keyed(&hash, pin_key)),
+            pin: (self.pin()?).map(|hash| Box::new(PinVerifier::keyed(&hash, pin_key))),
         })
     }
 }

@@ -58,7 +58,7 @@ impl PersonRecord {
                     status: v.status,
                     cleared_until: v.cleared_until,
                 }),
-            group_ids: self.group_ids.clone(),
+            group_ids: self.group_ids.as_slice().into(),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::grants::{GrantRecord, select_grant};
 use super::people::{PersonRecord, PersonRow, attach_groups, select_person};
 use super::visits::{VisitRecord, attach_zones, select_visit};
 use super::{Store, StoreError, on};
-use gatehouse_core::model::{Credential, CredentialState, Grant, Person, PinKey, Visit};
+use gatehouse_core::model::{Card, Credential, CredentialState, Grant, Person, PinKey, Visit};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -72,7 +72,7 @@ impl Store {
 /// Keeps one credential per card (see [`Store::load_people_model`]); `credentials` come
 /// in issue order, and so does the result.
 pub(super) fn one_per_card(credentials: Vec<Credential>) -> Vec<Credential> {
-    let mut chosen: HashMap<String, usize> = HashMap::new();
+    let mut chosen: HashMap<Card, usize> = HashMap::new();
     for (i, credential) in credentials.iter().enumerate() {
         let replace = match chosen.get(&credential.card) {
             None => true,
@@ -80,7 +80,7 @@ pub(super) fn one_per_card(credentials: Vec<Credential>) -> Vec<Credential> {
             Some(&j) => credentials[j].state == CredentialState::Revoked,
         };
         if replace {
-            chosen.insert(credential.card.clone(), i);
+            chosen.insert(credential.card, i);
         }
     }
     let mut keep: Vec<usize> = chosen.into_values().collect();

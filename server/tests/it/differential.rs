@@ -445,7 +445,7 @@ async fn compare(
             .source()
             .credentials
             .iter()
-            .all(|c| matches!(c.pin, None | Some(PinVerifier::Withheld)))
+            .all(|c| matches!(c.pin.as_deref(), None | Some(PinVerifier::Withheld)))
     );
     let (mut granted, mut pins_checked) = (0, 0);
     for _ in 0..PRESENTATIONS {

@@ -73,7 +73,7 @@ prop_compose! {
         z.max_occupancy = pick(limit, None, &[Some(1), Some(2)]);
         let (cred_state, status, clearance, vetting, from, until, visit_escort, checked_in) = holder;
         for c in &mut s.credentials {
-            (c.state, c.valid_from, c.valid_until) = (cred_state, offset(from), offset(until.map(|m| m + 600)));
+            (c.state, c.valid_from, c.valid_until) = (cred_state, offset(from).map(Into::into), offset(until.map(|m| m + 600)).map(Into::into));
         }
         let p = person_mut(&mut s, ALICE);
         (p.status, p.clearance, p.vetting) = (status, clearance, vetting);

@@ -236,12 +236,12 @@ async fn zone_access(
 /// zone").
 pub(crate) fn entry_decision(
     policy: &gatehouse_core::policy::Policy,
-    card: &str,
+    card: &gatehouse_core::model::Card,
     door_id: Uuid,
     at: DateTime<Utc>,
 ) -> Decision {
     let presentation = Presentation {
-        card: card.to_owned(),
+        card: card.to_string(),
         pin: None,
         door_id,
         direction: Direction::Entry,

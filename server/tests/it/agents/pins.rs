@@ -93,7 +93,8 @@ async fn no_operator_role_receives_pin_verification_material() {
     let agent_bytes = app.get("/api/v1/agent/policy?wait_s=0", &agent_token).await;
     let agent_bytes = agent_bytes.bytes().await.unwrap();
     let agent_policy = verify_and_load(&agent_bytes, &public_key(&app).await, 0).unwrap();
-    let Some(PinVerifier::Keyed { salt, tag }) = agent_policy.source().credentials[0].pin.clone()
+    let Some(PinVerifier::Keyed { salt, tag }) =
+        agent_policy.source().credentials[0].pin.as_deref().cloned()
     else {
         panic!("the agent's snapshot carries a keyed verifier")
     };
@@ -127,10 +128,15 @@ async fn no_operator_role_receives_pin_verification_material() {
             );
         }
         let policy = verify_and_load(&bytes, &public_key(&app).await, 0).unwrap();
-        let pins: Vec<_> = policy.source().credentials.iter().map(|c| &c.pin).collect();
+        let pins: Vec<_> = policy
+            .source()
+            .credentials
+            .iter()
+            .map(|c| c.pin.as_deref())
+            .collect();
         assert_eq!(
             pins,
-            [&Some(PinVerifier::Withheld)],
+            [Some(&PinVerifier::Withheld)],
             "{role}: only that a PIN is set"
         );
         let shown = app

@@ -69,7 +69,7 @@ async fn credentials_are_unique_per_live_card_and_keep_pins_secret(db: &TestDb) 
         Ok(PinCheck::Correct),
         "the stored hash, keyed, checks the PIN"
     );
-    assert_eq!(pin, &PinVerifier::keyed(&stored, &key));
+    assert_eq!(**pin, PinVerifier::keyed(&stored, &key));
 
     let change = CredentialChange {
         pin: Some(None),
@@ -339,7 +339,7 @@ async fn load_people_model_returns_what_was_stored(db: &TestDb) {
         (v.status, v.cleared_until),
         (VettingStatus::Cleared, Some(until))
     );
-    assert_eq!(p.group_ids, [group.id]);
+    assert_eq!(p.group_ids.as_slice(), [group.id]);
     assert_eq!(visits, [visit.engine()]);
     assert!(visits[0].escort_required && !visits[0].checked_in);
     assert_eq!(credentials.len(), 1);

@@ -127,7 +127,7 @@ pub async fn page(
         let row = Row {
             person_id,
             person: people.name(&state.store, person_id).await?,
-            card: credential.card.clone(),
+            card: credential.card.to_string(),
             door: names.door(*door).to_owned(),
             answer: answer(decision),
             reason: labels::reason(decision.reason),

@@ -219,7 +219,7 @@ async fn doors(state: &AppState, names: &Names, id: Uuid) -> Result<Vec<Door>, F
                 .unwrap_or_default();
             rows.push(Door {
                 door: label.clone(),
-                card: card.card.clone(),
+                card: card.card.to_string(),
                 opens: can_enter(&decision),
                 answer: answer(&decision),
                 reason: labels::reason(decision.reason),
