@@ -224,6 +224,7 @@ impl DecideContext {
             door_id: reader.door_id,
             direction: reader.direction,
             at,
+            authentication: card.authentication,
         };
         let deny_entry = stale && reader.direction == Direction::Entry;
         let (decision, version, unlock_ms) = match &policy {
@@ -529,6 +530,7 @@ mod tests {
             anti_passback: AntiPassback::Off,
             anti_passback_timeout_s: None,
             max_occupancy: None,
+            min_assurance: Default::default(),
         };
         PolicySource {
             sites: vec![Site {
@@ -536,6 +538,7 @@ mod tests {
                 name: "HQ".into(),
                 timezone: "UTC".parse().unwrap(),
                 threat: Default::default(),
+                secure_cards_from_threat_level: None,
             }],
             zones: vec![zone(LOBBY, None, 0), zone(OFFICE, Some(LOBBY), 1)],
             doors: vec![Door {
@@ -666,6 +669,7 @@ mod tests {
             card: CARD.into(),
             at: Instant::now(),
             exchange: Duration::ZERO,
+            authentication: Default::default(),
         }
     }
 

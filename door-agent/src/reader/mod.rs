@@ -16,7 +16,7 @@ pub mod keypad;
 pub mod pcsc;
 pub mod simulated;
 
-use gatehouse_core::decide::Direction;
+use gatehouse_core::decide::{Authentication, Direction};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io;
@@ -37,6 +37,9 @@ pub struct CardEvent {
     pub at: Instant,
     /// How long the UID exchange with the card took (zero for simulated cards).
     pub exchange: Duration,
+    /// What the read proved beyond the identifier: `not_attempted` for every UID read
+    /// (the simulated reader, PC/SC's GET UID).
+    pub authentication: Authentication,
 }
 
 /// Why a presentation or a reader failed; reported as an event, never a panic.

@@ -9,6 +9,7 @@
 
 use super::keypad::{Key, MAX_PIN_DIGITS, Pin};
 use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
+use gatehouse_core::decide::Authentication;
 use gatehouse_core::model::normalize_card;
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
@@ -95,6 +96,7 @@ fn presentation_events((reader, card, pin): Presented, at: Instant) -> Vec<Reade
         card,
         at,
         exchange: Duration::ZERO,
+        authentication: Authentication::NotAttempted,
     });
     std::iter::once(card).chain(keys).collect()
 }

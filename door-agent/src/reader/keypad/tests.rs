@@ -216,6 +216,7 @@ fn card(reader: &str) -> CardEvent {
         card: "04A1".into(),
         at: Instant::now(),
         exchange: Duration::ZERO,
+        authentication: Default::default(),
     }
 }
 

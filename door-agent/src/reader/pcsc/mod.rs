@@ -18,6 +18,7 @@ pub use pcsc::Error as PcscError;
 
 use super::{CardEvent, CardReader, ReadErrorKind, ReaderEvent, ReaderHandle};
 use exchange::{Exchanger, is_context_lost};
+use gatehouse_core::decide::Authentication;
 use pcsc::{Context, Error, PNP_NOTIFICATION, ReaderState, Scope, State};
 use std::ffi::{CStr, CString};
 use std::io;
@@ -359,6 +360,7 @@ impl Session<'_> {
                     card,
                     at,
                     exchange,
+                    authentication: Authentication::NotAttempted,
                 }),
                 Err(kind) => ReaderEvent::ReadFailed { reader, kind, at },
             }
