@@ -93,6 +93,7 @@ async fn site_zones_and_doors(db: &TestDb) {
     lab.retain(|(k, _)| *k != "max_occupancy" && *k != "anti_passback");
     lab.push(("max_occupancy", "5".to_owned()));
     lab.push(("anti_passback", "hard".to_owned()));
+    lab.push(("min_assurance", "secure".to_owned()));
     let answer = post(format!("{base}/zones"), lab).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let zones = zones_of(&app, &admin, &site).await;
@@ -104,7 +105,16 @@ async fn site_zones_and_doors(db: &TestDb) {
     assert_eq!(lab["escort_required"], false);
     assert_eq!(lab["max_occupancy"], 5);
     assert_eq!(lab["anti_passback"], "hard");
+    assert_eq!(lab["min_assurance"], "secure");
+    assert_eq!(zone_named(&zones, "Building")["min_assurance"], "uid");
     let lab = lab["id"].as_str().unwrap().to_owned();
+    let page = console.get(&format!("{base}/zones/{lab}")).await;
+    assert!(page.body.contains("secure cards only"), "{}", page.body);
+    let mut gold = zone("Vault", lab.clone(), "4");
+    gold.push(("min_assurance", "gold".to_owned()));
+    let answer = post(format!("{base}/zones"), gold).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer.body.contains("uid or secure"), "{}", answer.body);
 
     // Refused fields are named, all at once, and nothing is created.
     let mut bad = zone("Vault", lab.clone(), "high");
