@@ -242,6 +242,32 @@ async fn site_zones_and_doors(db: &TestDb) {
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.body.contains("timezone"));
+    // Secure cards only from threat level 2; then never again.
+    let secure_from = |level: &'static str| {
+        let fields = [
+            ("name", "Campus"),
+            ("timezone", "Europe/Paris"),
+            ("secure_cards_from_threat_level", level),
+        ];
+        let console = &console;
+        let base = &base;
+        async move { console.submit(base, &fields).await }
+    };
+    assert_eq!(secure_from("2").await.status, StatusCode::SEE_OTHER);
+    let record = app.get_json(&format!("/api/v1/sites/{site}"), &admin).await;
+    assert_eq!(record["secure_cards_from_threat_level"], 2);
+    let page = console.get(&base).await;
+    assert!(page.body.contains(r#"value="2""#), "{}", page.body);
+    let refused = secure_from("high").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("threat level from 0 to 255"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(secure_from("").await.status, StatusCode::SEE_OTHER);
+    let record = app.get_json(&format!("/api/v1/sites/{site}"), &admin).await;
+    assert_eq!(record["secure_cards_from_threat_level"], Value::Null);
 
     let actions = actions_by(&app, &admin, "admin").await;
     for action in [
