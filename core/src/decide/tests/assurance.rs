@@ -262,3 +262,21 @@ fn older_presentations_read_as_uid_reads_and_alarms_keep_their_positions() {
     assert!(Assurance::Uid < Assurance::Secure);
     assert_eq!(serde_json::to_value(Assurance::Secure).unwrap(), "secure");
 }
+
+/// A zone or a site written before assurance existed (JSON without the new fields, as
+/// in the operator log's records) reads as UID cards everywhere, never raised.
+#[test]
+fn older_zones_and_sites_read_as_uid_zones() {
+    let mut zone = serde_json::to_value(crate::fixture::zone(CTRL, Some(PUBLIC), 2)).unwrap();
+    zone.as_object_mut().unwrap().remove("min_assurance");
+    let zone: Zone = serde_json::from_value(zone).unwrap();
+    assert_eq!(zone.min_assurance, Assurance::Uid);
+    let mut site = serde_json::to_value(&source().sites[0]).unwrap();
+    site.as_object_mut()
+        .unwrap()
+        .remove("secure_cards_from_threat_level");
+    let site: Site = serde_json::from_value(site).unwrap();
+    assert_eq!(site.secure_cards_from_threat_level, None);
+    assert!(!site.secure_cards_required());
+    assert_eq!(site.required_assurance(&zone), Assurance::Uid);
+}
