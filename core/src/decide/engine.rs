@@ -1,6 +1,7 @@
 //! The rule sequence: resolves the door, card and holder, runs rules 1–12 (and 1b,
-//! authenticity, 5b, assurance, 9b, occupancy) in product order, and applies the stateful rules (PIN attempts, escort, two-person) and the
-//! occupancy bookkeeping to the [`EngineState`].
+//! authenticity, 5b, assurance, 9b, occupancy) in product order, and applies the
+//! stateful rules (PIN attempts, escort, two-person) and the occupancy bookkeeping to
+//! the [`EngineState`].
 
 use super::rules::{self, HolderRef, RuleResult, fail, pass};
 use super::state::{EngineState, PendingKind, PendingRequest, plus_seconds};
