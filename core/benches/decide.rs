@@ -52,6 +52,7 @@ fn source(n: u128) -> Result<PolicySource, Box<dyn Error>> {
         },
         anti_passback_timeout_s: Some(600),
         max_occupancy: None,
+        min_assurance: Default::default(),
     });
     let doors = (1..ZONES).map(|z| Door {
         id: id(3, z),
@@ -127,6 +128,7 @@ fn source(n: u128) -> Result<PolicySource, Box<dyn Error>> {
             name: "Bench".into(),
             timezone: chrono_tz::Europe::Berlin,
             threat: ThreatLevel::default(),
+            secure_cards_from_threat_level: None,
         }],
         zones: zones.collect(),
         doors: doors.collect(),
@@ -209,6 +211,7 @@ fn run(n: u128) -> Result<DeltaRow, Box<dyn Error>> {
                 Direction::Exit
             },
             at: at + Duration::seconds(i64::try_from(i)?),
+            authentication: Default::default(),
         };
         let t = Instant::now();
         let d = decide(&policy, black_box(&p), &mut state);

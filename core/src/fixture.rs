@@ -61,6 +61,7 @@ pub fn zone(id: Uuid, parent: Option<Uuid>, level: u8) -> Zone {
         anti_passback: AntiPassback::Off,
         anti_passback_timeout_s: None,
         max_occupancy: None,
+        min_assurance: Assurance::Uid,
     }
 }
 
@@ -145,6 +146,7 @@ pub fn source() -> PolicySource {
             name: "Harbour".into(),
             timezone: chrono_tz::Europe::Berlin,
             threat: ThreatLevel::default(),
+            secure_cards_from_threat_level: None,
         }],
         zones: vec![
             zone(PUBLIC, None, 0),
@@ -211,6 +213,7 @@ pub fn presentation(card: &str, door: Uuid, when: &str, pin: Option<&str>) -> Pr
         door_id: door,
         direction: Direction::Entry,
         at: at(when),
+        authentication: Default::default(),
     }
 }
 

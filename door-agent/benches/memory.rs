@@ -89,6 +89,7 @@ fn source(n: u128) -> Result<PolicySource> {
         },
         anti_passback_timeout_s: Some(600),
         max_occupancy: None,
+        min_assurance: Default::default(),
     });
     let doors = (1..ZONES).map(|z| Door {
         id: id(3, z),
@@ -163,6 +164,7 @@ fn source(n: u128) -> Result<PolicySource> {
             name: "Bench".into(),
             timezone: "Europe/Berlin".parse().map_err(|e| format!("{e}"))?,
             threat: ThreatLevel::default(),
+            secure_cards_from_threat_level: None,
         }],
         zones: zones.collect(),
         doors: doors.collect(),

@@ -289,6 +289,7 @@ async fn agents(store: &Store, n: usize) -> Result<Vec<(Uuid, Uuid)>> {
             NewSite {
                 name: "Bench".into(),
                 timezone: "Europe/Berlin".into(),
+                secure_cards_from_threat_level: None,
             },
             &Actor::cli(),
         )

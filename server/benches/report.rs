@@ -270,6 +270,7 @@ async fn model(store: &Store) -> Result<(Uuid, Vec<(Uuid, Uuid)>, Vec<(Uuid, Str
             NewSite {
                 name: "Bench".into(),
                 timezone: "Europe/Berlin".into(),
+                secure_cards_from_threat_level: None,
             },
             &cli,
         )

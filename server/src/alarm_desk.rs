@@ -76,6 +76,12 @@ fn built_in(kind: AlarmKind) -> (u8, &'static str) {
             "The door stayed open past its held-open time. Ask someone nearby to close it \
              or send a patrol.",
         ),
+        CredentialNotAuthentic => (
+            2,
+            "A card that is not genuine was presented: it failed authentication, or it \
+             copies a secure card's UID. Check the door's camera, find out who holds the \
+             card, and report the credential lost if it has been cloned.",
+        ),
         PinLockout => (
             3,
             "Too many wrong PINs: the card is suspended at the door. Check who holds the \

@@ -1,6 +1,7 @@
-//! The rule sequence: resolves the door, card and holder, runs rules 1–12 (and 9b,
-//! occupancy) in product order, and applies the stateful rules (PIN attempts, escort, two-person) and the
-//! occupancy bookkeeping to the [`EngineState`].
+//! The rule sequence: resolves the door, card and holder, runs rules 1–12 (and 1b,
+//! authenticity, 5b, assurance, 9b, occupancy) in product order, and applies the
+//! stateful rules (PIN attempts, escort, two-person) and the occupancy bookkeeping to
+//! the [`EngineState`].
 
 use super::rules::{self, HolderRef, RuleResult, fail, pass};
 use super::state::{EngineState, PendingKind, PendingRequest, plus_seconds};
@@ -19,7 +20,7 @@ pub fn decide(policy: &Policy, p: &Presentation, state: &mut EngineState) -> Dec
         visit_id: None,
         credential_id: None,
         zone_id: None,
-        trace: Vec::with_capacity(14),
+        trace: Vec::with_capacity(16),
         alarms: Vec::new(),
         releases: None,
     };
@@ -107,7 +108,7 @@ fn record(d: &mut Decision, check: Check, result: RuleResult) -> Result<(), Reas
     outcome
 }
 
-/// Rules 1–12 (9b after 9) for an entry reader; `Ok` means granted.
+/// Rules 1–12 (1b after 1, 5b after 5, 9b after 9) for an entry reader; `Ok` means granted.
 fn entry(
     cx: &Cx<'_>,
     credential: Option<&Credential>,
@@ -115,7 +116,12 @@ fn entry(
     state: &mut EngineState,
 ) -> Result<(), Reason> {
     let (policy, at, zone) = (cx.policy, cx.p.at, cx.zone);
+    let read = cx.p.authentication;
     let Some(cred) = credential else {
+        if let Some(forged) = rules::unknown_card_authenticity(read) {
+            d.alarms.push(Alarm::CredentialNotAuthentic);
+            return record(d, Check::Authenticity, forged);
+        }
         return record(
             d,
             Check::Credential,
@@ -123,6 +129,11 @@ fn entry(
         );
     };
     record(d, Check::Credential, pass("card known"))?;
+    let authentic = rules::authenticity(cred, read);
+    if authentic.is_err() {
+        d.alarms.push(Alarm::CredentialNotAuthentic);
+    }
+    record(d, Check::Authenticity, authentic)?;
     record(
         d,
         Check::CredentialActive,
@@ -143,6 +154,7 @@ fn entry(
     record(d, Check::HolderActive, rules::holder_active(holder, at))?;
     record(d, Check::Vetting, rules::vetting(holder, zone, at))?;
     record(d, Check::Clearance, rules::clearance(holder, zone, cx.site))?;
+    record(d, Check::Assurance, rules::assurance(cred, zone, cx.site))?;
     record(d, Check::Grant, rules::grant(policy, holder, zone, at))?;
     record(
         d,

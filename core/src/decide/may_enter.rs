@@ -1,7 +1,8 @@
 //! "May this person enter this zone at all?" — rules 3 to 6 (active, vetting, clearance
 //! with the site's threat raise, a grant valid at `at`) without a card, a door or a
 //! schedule. The server asks it of a host before a visit to the zone is accepted: a host
-//! invites only where the host may go (and can escort).
+//! invites only where the host may go (and can escort). Rules 1b and 5b (authenticity,
+//! assurance) are about the card, not the person, and are left to the door.
 
 use super::Reason;
 use super::rules::{self, HolderRef};

@@ -51,9 +51,21 @@
 //!   the [`EngineState`]'s: the holders this state let in and not yet out (a door agent
 //!   counts its own doors; a limited zone needs exit readers, and state starts empty).
 //!   A limit of 0 admits no one (the server never stores one).
-//! - Exit readers always grant, even for unknown or inactive cards, and move a known
-//!   holder back into the door's `from_zone`; they never count against a limit. An
-//!   unknown door is `unknown_door`.
+//! - Card authenticity (rule 1b, `credential_not_authentic`, checked right after the
+//!   card is looked up, before rule 2): the presentation says what the reader proved
+//!   ([`Presentation::authentication`]). A failed authentication is refused, with a
+//!   `credential_not_authentic` alarm, whether or not the identifier is known (a card
+//!   that carries our application and fails it claimed to be ours). A credential of
+//!   kind `secure` read by its UID alone is refused the same way: that is what a clone
+//!   of its UID looks like. An authenticated read of a `uid` credential passes.
+//! - Assurance (rule 5b, `assurance_insufficient`, after clearance, before the grant):
+//!   the credential's kind (`uid` < `secure`) must meet the zone's `min_assurance`,
+//!   raised to `secure` for every zone of a site whose threat level is at or above its
+//!   `secure_cards_from_threat_level`. Like the clearance raise it applies to everyone,
+//!   visitors and exempt people included.
+//! - Exit readers always grant, even for unknown, inactive or unauthenticated cards
+//!   (no alarm either), and move a known holder back into the door's `from_zone`; they
+//!   never count against a limit. An unknown door is `unknown_door`.
 
 mod engine;
 mod may_enter;
@@ -64,7 +76,7 @@ pub use engine::decide;
 pub use may_enter::person_may_enter;
 pub use state::{EngineState, PendingKind, PendingRequest, Presence, Presences};
 
-use crate::model::Holder;
+use crate::model::{Assurance, CardKind, Holder};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -92,6 +104,50 @@ impl Direction {
     }
 }
 
+/// What the reader proved about the card beyond its identifier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
+pub enum Authentication {
+    /// Only the identifier was read (a UID read): proves [`Assurance::Uid`].
+    #[default]
+    NotAttempted,
+    /// The card passed mutual authentication with the site's keys: proves
+    /// [`Assurance::Secure`].
+    Authenticated,
+    /// The card carries the Gatehouse secure application but failed authentication: a
+    /// forgery or a clone (`credential_not_authentic`, with an alarm).
+    Failed,
+}
+
+impl Authentication {
+    /// The assurance this read proved; `None` for a failed authentication.
+    pub fn proves(self) -> Option<Assurance> {
+        match self {
+            Authentication::NotAttempted => Some(Assurance::Uid),
+            Authentication::Authenticated => Some(Assurance::Secure),
+            Authentication::Failed => None,
+        }
+    }
+
+    /// How a card of `kind` is read when it is the card issued (not a clone): what the
+    /// server's "why not?" questions assume.
+    pub fn as_issued(kind: CardKind) -> Authentication {
+        match kind {
+            CardKind::Uid => Authentication::NotAttempted,
+            CardKind::Secure => Authentication::Authenticated,
+        }
+    }
+
+    /// The wire name (strum's, equal to serde's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// One card presentation at a reader. Its `Debug` never shows the PIN.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -106,6 +162,10 @@ pub struct Presentation {
     pub direction: Direction,
     /// When (UTC).
     pub at: DateTime<Utc>,
+    /// What the reader proved about the card; absent (an older agent, a UID reader):
+    /// `not_attempted`.
+    #[serde(default)]
+    pub authentication: Authentication,
 }
 
 impl std::fmt::Debug for Presentation {
@@ -116,6 +176,7 @@ impl std::fmt::Debug for Presentation {
             .field("door_id", &self.door_id)
             .field("direction", &self.direction)
             .field("at", &self.at)
+            .field("authentication", &self.authentication)
             .finish()
     }
 }
@@ -195,6 +256,12 @@ pub enum Reason {
     /// Rules 4–6 for a visitor: the zone is not one of the visit's zones (a visitor's
     /// refusal says so, not "clearance" or "grant", which visitors never have).
     ZoneNotInVisit,
+    /// Rule 1b, right after the card is looked up: the card failed authentication, or a
+    /// `secure` credential was presented by a UID read only (a clone of its UID). Alarms.
+    CredentialNotAuthentic,
+    /// Rule 5b, after clearance: the zone (or the site's threat level) needs a `secure`
+    /// card and the credential is a `uid` one.
+    AssuranceInsufficient,
 }
 
 impl Reason {
@@ -206,7 +273,8 @@ impl Reason {
 
 /// The rule a trace step checked. The variants are in decision order except those
 /// appended later (positions are part of the wire format): [`Check::Occupancy`] is
-/// checked between [`Check::AntiPassback`] and [`Check::Pin`].
+/// checked between [`Check::AntiPassback`] and [`Check::Pin`], [`Check::Authenticity`]
+/// and [`Check::Assurance`] as their docs say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -248,6 +316,12 @@ pub enum Check {
     /// present and no older than `agent.max_policy_age_s` (a failed step goes with
     /// reason `policy_stale`).
     Policy,
+    /// Rule 1b: the card is authentic (checked between [`Check::Credential`] and
+    /// [`Check::CredentialActive`]).
+    Authenticity,
+    /// Rule 5b: the credential's assurance meets the zone's (checked between
+    /// [`Check::Clearance`] and [`Check::Grant`]).
+    Assurance,
 }
 
 /// One rule checked, with its result and a short explanation for people.
@@ -279,6 +353,9 @@ pub enum Alarm {
     PinLockout,
     /// Soft anti-passback: re-entry while already inside, granted.
     AntiPassbackViolation,
+    /// A card failed authentication, or a secure credential's UID was presented without
+    /// it: a clone or a forgery at the door (`credential_not_authentic`).
+    CredentialNotAuthentic,
 }
 
 /// A pending presentation that this decision completed (escort or two-person).

@@ -1,12 +1,12 @@
-//! The stateless rules (2–9b), each a small function from the policy records to pass or
+//! The stateless rules (1b–9b), each a small function from the policy records to pass or
 //! fail with a human detail. Pass details are static strings so a granted decision
 //! allocates nothing for them.
 
-use super::Reason;
 use super::state::{EngineState, plus_seconds};
+use super::{Authentication, Reason};
 use crate::model::{
-    AntiPassback, Credential, CredentialState, Door, DoorMode, Grant, Person, PersonStatus, Site,
-    Stamp, Vetting, VettingStatus, Visit, Zone,
+    AntiPassback, Assurance, CardKind, Credential, CredentialState, Door, DoorMode, Grant, Person,
+    PersonStatus, Site, Stamp, Vetting, VettingStatus, Visit, Zone,
 };
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
@@ -31,6 +31,54 @@ pub(super) fn pass(detail: &'static str) -> RuleResult {
 
 pub(super) fn fail(reason: Reason, detail: impl Into<Detail>) -> RuleResult {
     Err((reason, detail.into()))
+}
+
+/// Rule 1b. A known credential: the read must not have failed authentication, and a
+/// `secure` credential must have authenticated (its UID alone is what a clone copies).
+/// An authenticated read of a `uid` credential passes: the card proved more than the
+/// credential claims, and rule 5b judges the credential by its kind.
+pub(super) fn authenticity(c: &Credential, read: Authentication) -> RuleResult {
+    match (read, c.kind) {
+        (Authentication::Failed, _) => not_authentic("the card failed authentication"),
+        (Authentication::NotAttempted, CardKind::Secure) => not_authentic(
+            "a secure credential read by its UID alone: a clone of its UID, or a reader \
+             that cannot authenticate",
+        ),
+        (Authentication::Authenticated, _) => pass("card authenticated"),
+        (Authentication::NotAttempted, CardKind::Uid) => pass("UID card, read by its UID"),
+    }
+}
+
+/// Rule 1b for a card the policy does not know: only a failed authentication fails it
+/// (the card claimed to be one of ours and was not); otherwise rule 1 decides.
+pub(super) fn unknown_card_authenticity(read: Authentication) -> Option<RuleResult> {
+    (read == Authentication::Failed).then(|| {
+        not_authentic("the card failed authentication (and its identifier is not in policy)")
+    })
+}
+
+fn not_authentic(detail: &'static str) -> RuleResult {
+    fail(Reason::CredentialNotAuthentic, detail)
+}
+
+/// Rule 5b. The credential's kind must meet the zone's minimum assurance, raised to
+/// `secure` by the site's threat level; it applies to visitors' cards too.
+pub(super) fn assurance(c: &Credential, zone: &Zone, site: &Site) -> RuleResult {
+    let required = site.required_assurance(zone);
+    if c.kind.assurance() >= required {
+        return pass(match required {
+            Assurance::Uid => "zone accepts UID cards",
+            Assurance::Secure => "secure card, as the zone requires",
+        });
+    }
+    fail(
+        Reason::AssuranceInsufficient,
+        if zone.min_assurance == Assurance::Secure {
+            "this zone requires a secure card; the card is UID-only"
+        } else {
+            "the site's threat level requires secure cards; the card is UID-only"
+        },
+    )
 }
 
 /// Rule 2.

@@ -80,6 +80,42 @@ pub enum CardKind {
     Secure,
 }
 
+impl CardKind {
+    /// The assurance a presentation of this kind of card proves when it is read as
+    /// issued: a UID card its UID, a secure card an authentication with the site's keys.
+    pub fn assurance(self) -> Assurance {
+        match self {
+            CardKind::Uid => Assurance::Uid,
+            CardKind::Secure => Assurance::Secure,
+        }
+    }
+}
+
+/// How strongly a credential proves itself, weakest first: a zone's minimum
+/// ([`super::Zone::min_assurance`]) is compared with the credential's [`CardKind`].
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[derive(strum::AsRefStr, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+#[strum(serialize_all = "snake_case")]
+pub enum Assurance {
+    /// The card's UID, which anyone can read and copy.
+    #[default]
+    Uid,
+    /// The card authenticated itself with the site's keys (it cannot be cloned).
+    Secure,
+}
+
+impl Assurance {
+    /// The wire name, `uid` or `secure` (strum's, equal to serde's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// Lifecycle state of a credential.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

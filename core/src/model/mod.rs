@@ -13,7 +13,8 @@ mod stamp;
 
 pub use card::Card;
 pub use credential::{
-    CARD_PATTERN, CardError, CardKind, Credential, CredentialState, MAX_CARD_CHARS, normalize_card,
+    Assurance, CARD_PATTERN, CardError, CardKind, Credential, CredentialState, MAX_CARD_CHARS,
+    normalize_card,
 };
 pub use groups::GroupIds;
 pub use pin::{PinCheck, PinError, PinHash, PinKey, PinUncheckable, PinVerifier};
@@ -37,6 +38,29 @@ pub struct Site {
     /// The site's current threat level.
     #[serde(default)]
     pub threat: ThreatLevel,
+    /// From this threat level on (`threat.level >=` it), every zone of the site needs
+    /// [`Assurance::Secure`] cards, whatever its own `min_assurance`. `None`: never.
+    #[serde(default)]
+    pub secure_cards_from_threat_level: Option<u8>,
+}
+
+impl Site {
+    /// Whether the site's threat level makes every zone need secure cards.
+    pub fn secure_cards_required(&self) -> bool {
+        self.secure_cards_from_threat_level
+            .is_some_and(|from| self.threat.level >= from)
+    }
+
+    /// The assurance `zone` (of this site) needs now: its own minimum, raised to
+    /// [`Assurance::Secure`] by the threat level (see
+    /// [`Site::secure_cards_from_threat_level`]).
+    pub fn required_assurance(&self, zone: &Zone) -> Assurance {
+        if self.secure_cards_required() {
+            Assurance::Secure
+        } else {
+            zone.min_assurance
+        }
+    }
 }
 
 /// A site's threat level: raises every zone's minimum clearance, or locks doors down.
@@ -98,6 +122,11 @@ pub struct Zone {
     /// an entry that would exceed it is refused with `zone_full`. `None`: no limit.
     #[serde(default)]
     pub max_occupancy: Option<u32>,
+    /// The weakest credential entry accepts: a `uid` card is refused
+    /// (`assurance_insufficient`) where this is [`Assurance::Secure`]. The site's threat
+    /// level may raise it (see [`Site::required_assurance`]).
+    #[serde(default)]
+    pub min_assurance: Assurance,
 }
 
 /// Door mode.

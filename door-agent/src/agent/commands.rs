@@ -173,6 +173,7 @@ mod tests {
             anti_passback: AntiPassback::Off,
             anti_passback_timeout_s: None,
             max_occupancy: None,
+            min_assurance: Default::default(),
         }
     }
 
@@ -184,6 +185,7 @@ mod tests {
                 name: "HQ".into(),
                 timezone: serde_json::from_value(serde_json::json!("Europe/Berlin")).unwrap(),
                 threat: ThreatLevel::default(),
+                secure_cards_from_threat_level: None,
             }],
             zones: vec![zone(2), zone(3)],
             doors: vec![Door {

@@ -224,6 +224,7 @@ impl DecideContext {
             door_id: reader.door_id,
             direction: reader.direction,
             at,
+            authentication: card.proof.authentication(),
         };
         let deny_entry = stale && reader.direction == Direction::Entry;
         let (decision, version, unlock_ms) = match &policy {
@@ -530,6 +531,7 @@ mod tests {
             anti_passback: AntiPassback::Off,
             anti_passback_timeout_s: None,
             max_occupancy: None,
+            min_assurance: Default::default(),
         };
         PolicySource {
             sites: vec![Site {
@@ -537,6 +539,7 @@ mod tests {
                 name: "HQ".into(),
                 timezone: "UTC".parse().unwrap(),
                 threat: Default::default(),
+                secure_cards_from_threat_level: None,
             }],
             zones: vec![zone(LOBBY, None, 0), zone(OFFICE, Some(LOBBY), 1)],
             doors: vec![Door {
@@ -752,6 +755,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every reader of the agent reads UIDs only: a secure credential's card is refused as
+    /// not authentic, with the alarm journalled; a card that authenticated (the read path
+    /// to come) goes in; a UID card is refused where the zone needs secure cards.
+    #[tokio::test]
+    async fn what_the_reader_proved_reaches_the_engine_and_the_journal() {
+        let secure_card = |s: &mut PolicySource| s.credentials[0].kind = CardKind::Secure;
+        let agent = agent_with(Utc::now(), secure_card);
+        let mut engine = EngineState::default();
+        agent.ctx.on_card(card("front"), &mut engine).await;
+        let authenticated = CardEvent {
+            proof: CardProof::Authentic {
+                site_id: Uuid::nil(),
+                key_version: 1,
+            },
+            ..card("front")
+        };
+        agent.ctx.on_card(authenticated, &mut engine).await;
+        let secure_zone = |s: &mut PolicySource| {
+            s.zones[1].min_assurance = gatehouse_core::model::Assurance::Secure;
+        };
+        let uid_agent = agent_with(Utc::now(), secure_zone);
+        uid_agent.ctx.on_card(card("front"), &mut engine).await;
+        let records = [journalled(&agent.ctx), journalled(&uid_agent.ctx)].concat();
+        let got: Vec<(Reason, Vec<Alarm>)> = records
+            .into_iter()
+            .filter_map(|k| match k {
+                EventKind::Presentation(p) => Some((p.reason, p.alarms)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Reason::CredentialNotAuthentic,
+                    vec![Alarm::CredentialNotAuthentic]
+                ),
+                (Reason::Granted, vec![]),
+                (Reason::AssuranceInsufficient, vec![]),
+            ]
+        );
     }
 
     /// A denial journals the engine's trace up to the rule that refused; a presentation an

@@ -726,6 +726,7 @@ mod tests {
                 name: "S".into(),
                 timezone: "UTC".parse().unwrap(),
                 threat: ThreatLevel::default(),
+                secure_cards_from_threat_level: None,
             }],
             zones: vec![Zone {
                 id: zone,
@@ -739,6 +740,7 @@ mod tests {
                 anti_passback: AntiPassback::Off,
                 anti_passback_timeout_s: None,
                 max_occupancy: None,
+                min_assurance: Default::default(),
             }],
             doors: vec![Door {
                 id: door,

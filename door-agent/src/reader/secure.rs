@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use gatehouse_core::decide::Authentication;
 use gatehouse_desfire::app::SiteKeys;
 use uuid::Uuid;
 
@@ -28,6 +29,17 @@ pub enum CardProof {
     /// The card carries the Gatehouse application but did not prove it holds a key this
     /// agent accepts: a clone, a wrong or retired key, a replay.
     NotAuthentic,
+}
+
+impl CardProof {
+    /// What the engine is told about the read.
+    pub fn authentication(self) -> Authentication {
+        match self {
+            CardProof::Uid => Authentication::NotAttempted,
+            CardProof::Authentic { .. } => Authentication::Authenticated,
+            CardProof::NotAuthentic => Authentication::Failed,
+        }
+    }
 }
 
 /// The accepted site keys, replaced as a whole.

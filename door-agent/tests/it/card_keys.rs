@@ -130,7 +130,7 @@ async fn an_old_agent_registers_fetches_follows_a_rotation_and_keeps_its_keys() 
         dir.path(),
         gatehouse_core::policy::generate_key().verifying_key(),
     ));
-    policy.set_pin_key(PinKey::from_bytes([1; 32]));
+    policy.set_pin_key(PinKey::from_bytes([1; 32])).await;
     let stop = CancellationToken::new();
     let token = SecretString::from("gha_token".to_owned());
     let client = reqwest::Client::new();

@@ -54,6 +54,7 @@ fn base_source() -> PolicySource {
         anti_passback: AntiPassback::Off,
         anti_passback_timeout_s: None,
         max_occupancy: None,
+        min_assurance: Default::default(),
     };
     PolicySource {
         settings: Default::default(),
@@ -62,6 +63,7 @@ fn base_source() -> PolicySource {
             name: "Stub".into(),
             timezone: "Europe/Berlin".parse().unwrap(),
             threat: ThreatLevel::default(),
+            secure_cards_from_threat_level: None,
         }],
         zones: vec![zone(0, None), zone(1, Some(id(2, 0)))],
         doors: vec![Door {

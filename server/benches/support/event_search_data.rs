@@ -147,6 +147,7 @@ pub async fn world(store: &Store) -> Result<World> {
         let site = NewSite {
             name: format!("Site {s}"),
             timezone: (*timezone).into(),
+            secure_cards_from_threat_level: None,
         };
         let site = store.create_site(site, &actor).await?;
         let zone = |parent_id, level: u8, name: String| NewZone {

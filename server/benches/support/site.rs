@@ -16,6 +16,7 @@ pub async fn site_with_doors(store: &Store, doors: usize) -> Result<(Uuid, Vec<U
     let site = NewSite {
         name: "HQ".into(),
         timezone: "Europe/Berlin".into(),
+        secure_cards_from_threat_level: None,
     };
     let site = store.create_site(site, &actor).await?;
     let mut zones = Vec::new();

@@ -44,6 +44,8 @@ pub fn reason(reason: Reason) -> &'static str {
         Reason::PolicyStale => "Door's policy out of date",
         Reason::ZoneFull => "Zone full",
         Reason::ZoneNotInVisit => "Zone not part of the visit",
+        Reason::CredentialNotAuthentic => "Card not authentic (clone or forgery)",
+        Reason::AssuranceInsufficient => "Zone needs a secure card",
     }
 }
 
@@ -65,6 +67,8 @@ pub fn check(check: Check) -> &'static str {
         Check::TwoPerson => "12. Two-person rule",
         Check::Exit => "Exit (never blocked)",
         Check::Policy => "Door's policy current",
+        Check::Authenticity => "1b. Card authentic",
+        Check::Assurance => "5b. Card assurance",
     }
 }
 
@@ -94,6 +98,7 @@ pub fn alarm_kind(kind: AlarmKind) -> &'static str {
         AlarmKind::AgentOffline => "Door agent offline",
         AlarmKind::RepeatedDenials => "Repeated denials",
         AlarmKind::VisitorCardUnreturned => "Visitor card not returned",
+        AlarmKind::CredentialNotAuthentic => "Card not authentic (clone or forgery)",
     }
 }
 

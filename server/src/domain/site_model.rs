@@ -53,6 +53,7 @@ impl NewSite {
         accept(problems, || NewSite {
             name: self.name.trim().to_owned(),
             timezone: timezone.unwrap_or(self.timezone),
+            ..self
         })
     }
 }
@@ -66,6 +67,7 @@ impl SiteChange {
         accept(problems, || SiteChange {
             name: trimmed(self.name),
             timezone,
+            ..self
         })
     }
 }

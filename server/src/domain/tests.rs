@@ -111,6 +111,7 @@ fn the_site_model_checks_names_ranges_and_time_zones() {
     let site = |timezone: &str| NewSite {
         name: " HQ ".into(),
         timezone: timezone.into(),
+        secure_cards_from_threat_level: None,
     };
     let ok = site("Europe/Berlin")
         .checked()

@@ -25,6 +25,7 @@ async fn site(store: &Store, name: &str) -> Uuid {
     let new = NewSite {
         name: name.into(),
         timezone: "Europe/Berlin".into(),
+        secure_cards_from_threat_level: None,
     };
     store.create_site(new, &Actor::cli()).await.unwrap().id
 }

@@ -20,6 +20,10 @@ pub struct SiteRecord {
     /// IANA time zone, e.g. `Europe/Berlin`.
     pub timezone: String,
     pub threat: Threat,
+    /// From this threat level on (`threat.level` at or above it), every zone of the site
+    /// needs secure cards, whatever its own `min_assurance`; absent: never.
+    #[schema(maximum = 255)]
+    pub secure_cards_from_threat_level: Option<u8>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,6 +51,7 @@ pub struct Threat {
 pub struct NewSite {
     pub name: String,
     pub timezone: String,
+    pub secure_cards_from_threat_level: Option<u8>,
 }
 
 /// Fields of a site that may change; `None` keeps the current value.
@@ -54,6 +59,8 @@ pub struct NewSite {
 pub struct SiteChange {
     pub name: Option<String>,
     pub timezone: Option<String>,
+    /// `Some(None)` clears the threshold.
+    pub secure_cards_from_threat_level: Option<Option<u8>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -65,6 +72,7 @@ pub(crate) struct SiteRow {
     threat_clearance_raise: i32,
     threat_lockdown: bool,
     threat_exempt: Json<Vec<Uuid>>,
+    secure_cards_from_threat_level: Option<i32>,
     #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
     #[sqlx(try_from = "StoredTime")]
@@ -85,6 +93,10 @@ impl TryFrom<SiteRow> for SiteRecord {
                 lockdown: row.threat_lockdown,
                 exempt_person_ids: row.threat_exempt.0,
             },
+            secure_cards_from_threat_level: row
+                .secure_cards_from_threat_level
+                .map(|v| narrow(v, "secure cards threshold"))
+                .transpose()?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -107,6 +119,7 @@ impl SiteRecord {
                 lockdown: self.threat.lockdown,
                 exempt: self.threat.exempt_person_ids.into_iter().collect(),
             },
+            secure_cards_from_threat_level: self.secure_cards_from_threat_level,
         })
     }
 }
@@ -115,7 +128,7 @@ macro_rules! select_site {
     ($rest:expr) => {
         concat!(
             "SELECT id, name, timezone, threat_level, threat_clearance_raise, threat_lockdown, ",
-            "threat_exempt, created_at, updated_at FROM sites ",
+            "threat_exempt, secure_cards_from_threat_level, created_at, updated_at FROM sites ",
             $rest
         )
     };
@@ -139,11 +152,11 @@ impl Record for SiteRecord {
 }
 
 const INSERT: &str = "INSERT INTO sites (id, name, timezone, threat_level, \
-    threat_clearance_raise, threat_lockdown, threat_exempt, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    threat_clearance_raise, threat_lockdown, threat_exempt, secure_cards_from_threat_level, \
+    created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const UPDATE: &str = "UPDATE sites SET name = $2, timezone = $3, threat_level = $4, \
     threat_clearance_raise = $5, threat_lockdown = $6, threat_exempt = $7, \
-    created_at = $8, updated_at = $9 WHERE id = $1";
+    secure_cards_from_threat_level = $8, created_at = $9, updated_at = $10 WHERE id = $1";
 
 impl Db<'_> {
     /// Writes every column of `site` with `sql` ([`INSERT`] or [`UPDATE`], which take
@@ -158,6 +171,7 @@ impl Db<'_> {
                 .bind(i32::from(site.threat.clearance_raise))
                 .bind(site.threat.lockdown)
                 .bind(Json(&site.threat.exempt_person_ids))
+                .bind(site.secure_cards_from_threat_level.map(i32::from))
                 .bind(site.created_at)
                 .bind(site.updated_at)
                 .execute(c)
@@ -177,6 +191,7 @@ impl Store {
             name: new.name,
             timezone: new.timezone,
             threat: Threat::default(),
+            secure_cards_from_threat_level: new.secure_cards_from_threat_level,
             created_at: at,
             updated_at: at,
         };
@@ -214,6 +229,9 @@ impl Store {
         self.change_site(id, "site.update", actor, |before| SiteRecord {
             name: change.name.unwrap_or_else(|| before.name.clone()),
             timezone: change.timezone.unwrap_or_else(|| before.timezone.clone()),
+            secure_cards_from_threat_level: change
+                .secure_cards_from_threat_level
+                .unwrap_or(before.secure_cards_from_threat_level),
             ..before.clone()
         })
         .await

@@ -8,7 +8,7 @@ use super::site_model::{ModelError, Record, narrow, parse};
 use super::{Db, Store, StoreError, now, on};
 use crate::store::stored_time::StoredTime;
 use chrono::{DateTime, Utc};
-use gatehouse_core::model::{AntiPassback, Zone};
+use gatehouse_core::model::{AntiPassback, Assurance, Zone};
 use serde::Serialize;
 use std::ops::RangeInclusive;
 use uuid::Uuid;
@@ -50,6 +50,9 @@ pub struct ZoneRules {
     /// decision engine refuses an entry beyond it (`zone_full`). Within
     /// [`ZoneRules::MAX_OCCUPANCY`]; `None`: no limit.
     pub max_occupancy: Option<u32>,
+    /// The weakest card entry accepts: `secure` refuses UID cards
+    /// (`assurance_insufficient`). The site's threat level may raise it.
+    pub min_assurance: Assurance,
 }
 
 impl ZoneRules {
@@ -92,6 +95,7 @@ pub struct ZoneChange {
     pub anti_passback: Option<AntiPassback>,
     pub anti_passback_timeout_s: Option<Option<u32>>,
     pub max_occupancy: Option<Option<u32>>,
+    pub min_assurance: Option<Assurance>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -108,6 +112,7 @@ pub(crate) struct ZoneRow {
     anti_passback: String,
     anti_passback_timeout_s: Option<i64>,
     max_occupancy: Option<i64>,
+    min_assurance: String,
     #[sqlx(try_from = "StoredTime")]
     created_at: DateTime<Utc>,
     #[sqlx(try_from = "StoredTime")]
@@ -119,6 +124,7 @@ impl TryFrom<ZoneRow> for ZoneRecord {
 
     fn try_from(row: ZoneRow) -> Result<Self, StoreError> {
         let anti_passback = parse(&row.anti_passback, "anti-passback mode")?;
+        let min_assurance = parse(&row.min_assurance, "minimum assurance")?;
         let optional = |v: Option<i64>, what| v.map(|v| narrow(v, what)).transpose();
         Ok(ZoneRecord {
             id: row.id,
@@ -134,6 +140,7 @@ impl TryFrom<ZoneRow> for ZoneRecord {
                 anti_passback,
                 anti_passback_timeout_s: optional(row.anti_passback_timeout_s, "timeout")?,
                 max_occupancy: optional(row.max_occupancy, "max occupancy")?,
+                min_assurance,
             },
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -157,6 +164,7 @@ impl ZoneRecord {
             anti_passback: rules.anti_passback,
             anti_passback_timeout_s: rules.anti_passback_timeout_s,
             max_occupancy: rules.max_occupancy,
+            min_assurance: rules.min_assurance,
         }
     }
 }
@@ -166,7 +174,7 @@ macro_rules! select_zone {
         concat!(
             "SELECT id, site_id, parent_id, name, level, vetting_required, escort_required, ",
             "two_person, pin_required, anti_passback, anti_passback_timeout_s, max_occupancy, ",
-            "created_at, updated_at FROM zones ",
+            "min_assurance, created_at, updated_at FROM zones ",
             $rest
         )
     };
@@ -191,12 +199,12 @@ impl Record for ZoneRecord {
 
 const INSERT: &str = "INSERT INTO zones (id, site_id, parent_id, name, level, \
     vetting_required, escort_required, two_person, pin_required, anti_passback, \
-    anti_passback_timeout_s, max_occupancy, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    anti_passback_timeout_s, max_occupancy, min_assurance, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const UPDATE: &str = "UPDATE zones SET site_id = $2, parent_id = $3, name = $4, level = $5, \
     vetting_required = $6, escort_required = $7, two_person = $8, pin_required = $9, \
     anti_passback = $10, anti_passback_timeout_s = $11, max_occupancy = $12, \
-    created_at = $13, updated_at = $14 WHERE id = $1";
+    min_assurance = $13, created_at = $14, updated_at = $15 WHERE id = $1";
 
 impl Db<'_> {
     /// Writes every column of `zone` with `sql` ([`INSERT`] or [`UPDATE`], which take
@@ -217,6 +225,7 @@ impl Db<'_> {
                 .bind(rules.anti_passback.as_ref())
                 .bind(rules.anti_passback_timeout_s.map(i64::from))
                 .bind(rules.max_occupancy.map(i64::from))
+                .bind(rules.min_assurance.as_str())
                 .bind(zone.created_at)
                 .bind(zone.updated_at)
                 .execute(c)
@@ -363,6 +372,7 @@ fn apply(before: &ZoneRecord, change: ZoneChange) -> ZoneRecord {
                 .anti_passback_timeout_s
                 .unwrap_or(rules.anti_passback_timeout_s),
             max_occupancy: change.max_occupancy.unwrap_or(rules.max_occupancy),
+            min_assurance: change.min_assurance.unwrap_or(rules.min_assurance),
         },
         updated_at: now(),
         ..before.clone()

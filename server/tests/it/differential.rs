@@ -463,6 +463,7 @@ async fn compare(
                 Direction::Exit
             },
             at: instant(base, rng),
+            authentication: Default::default(),
         };
         let local = decide(&policy, &presentation, &mut EngineState::default());
         // The server checks no PIN (an operator could test guesses): it answers as the

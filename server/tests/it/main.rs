@@ -47,3 +47,4 @@ mod tls;
 mod visitor_cards;
 mod visits;
 mod watchlist;
+mod zone_assurance;

@@ -7,7 +7,7 @@ use crate::common;
 use crate::support::site_model as support;
 
 use common::TestDb;
-use gatehouse_core::model::{AntiPassback, DoorMode};
+use gatehouse_core::model::{AntiPassback, Assurance, DoorMode};
 use gatehouse_server::store::{Actor, DoorChange, SiteChange, StoreError, Threat, ZoneChange};
 use support::{assert_invalid, new_door, new_zone, site, zone};
 use uuid::Uuid;
@@ -31,6 +31,7 @@ async fn sites_are_stored_changed_and_logged(db: &TestDb) {
     let change = SiteChange {
         name: Some("Head office".into()),
         timezone: Some("America/New_York".into()),
+        secure_cards_from_threat_level: Some(Some(3)),
     };
     let renamed = store
         .update_site(created.id, change, &Actor::cli())
@@ -40,6 +41,9 @@ async fn sites_are_stored_changed_and_logged(db: &TestDb) {
         (renamed.name.as_str(), renamed.timezone.as_str()),
         ("Head office", "America/New_York")
     );
+    assert_eq!(created.secure_cards_from_threat_level, None);
+    assert_eq!(renamed.secure_cards_from_threat_level, Some(3));
+    assert_eq!(store.site(created.id).await.unwrap(), renamed);
     let responder = Uuid::now_v7();
     let threat = Threat {
         level: 3,
@@ -175,6 +179,7 @@ async fn zone_tree_stays_on_its_site_and_acyclic(db: &TestDb) {
         anti_passback: Some(AntiPassback::Hard),
         anti_passback_timeout_s: Some(Some(600)),
         max_occupancy: Some(Some(4)),
+        min_assurance: Some(Assurance::Secure),
     };
     let moved = store
         .update_zone(grandchild.id, change, &cli)
@@ -193,6 +198,7 @@ async fn zone_tree_stays_on_its_site_and_acyclic(db: &TestDb) {
         (Some(600), Some(4))
     );
     assert!(moved.rules.vetting_required && moved.rules.two_person && moved.rules.pin_required);
+    assert_eq!(moved.rules.min_assurance, Assurance::Secure);
     let clear = ZoneChange {
         parent_id: Some(None),
         max_occupancy: Some(None),

@@ -128,6 +128,7 @@ async fn door_decides(store: &Store, card: &str, door: Uuid, at: DateTime<Utc>) 
         door_id: door,
         direction: Direction::Entry,
         at,
+        authentication: Default::default(),
     };
     decide(&compiled.policy, &presentation, &mut Default::default()).outcome
 }

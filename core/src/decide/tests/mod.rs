@@ -1,6 +1,7 @@
 //! Table-driven tests: one row per rule and per boundary, including rows where two rules
 //! fail and the earlier must win. Stateful sequences and property tests live beside.
 
+mod assurance;
 mod occupancy;
 mod props;
 mod stateful;
@@ -237,26 +238,28 @@ fn rank(check: Check) -> u8 {
     match check {
         Check::Door => 0,
         Check::Credential => 1,
-        Check::CredentialActive => 2,
-        Check::HolderActive => 3,
-        Check::Vetting => 4,
-        Check::Clearance => 5,
-        Check::Grant => 6,
-        Check::Schedule => 7,
-        Check::DoorMode => 8,
-        Check::AntiPassback => 9,
-        Check::Occupancy => 10,
-        Check::Pin => 11,
-        Check::Escort => 12,
-        Check::TwoPerson => 13,
-        Check::Exit => 14,
-        Check::Policy => 15,
+        Check::Authenticity => 2,
+        Check::CredentialActive => 3,
+        Check::HolderActive => 4,
+        Check::Vetting => 5,
+        Check::Clearance => 6,
+        Check::Assurance => 7,
+        Check::Grant => 8,
+        Check::Schedule => 9,
+        Check::DoorMode => 10,
+        Check::AntiPassback => 11,
+        Check::Occupancy => 12,
+        Check::Pin => 13,
+        Check::Escort => 14,
+        Check::TwoPerson => 15,
+        Check::Exit => 16,
+        Check::Policy => 17,
     }
 }
 
 /// Every decision's trace is in rule order, all steps but a denial's last pass, and the
 /// outcome matches the reason.
-fn check_shape(name: &str, d: &super::Decision) {
+pub(super) fn check_shape(name: &str, d: &super::Decision) {
     let expected_outcome = match d.reason {
         Granted => Outcome::Granted,
         EscortRequired | SecondPersonRequired => Outcome::Pending,
@@ -303,6 +306,8 @@ const WIRE_REASONS: &[&str] = &[
     "policy_stale",
     "zone_full",
     "zone_not_in_visit",
+    "credential_not_authentic",
+    "assurance_insufficient",
 ];
 
 #[test]
@@ -343,6 +348,8 @@ const WIRE_CHECKS: &[&str] = &[
     "exit",
     "occupancy",
     "policy",
+    "authenticity",
+    "assurance",
 ];
 
 #[test]

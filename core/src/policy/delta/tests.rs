@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::fixture::*;
-use crate::model::{CredentialState, DoorMode, Holder, Subject};
+use crate::model::{Assurance, CredentialState, DoorMode, Holder, Subject};
 use crate::policy::signed_delta::{DeltaBase, SignedDelta};
 use crate::policy::{Policy, PolicyError, SnapshotError};
 use ed25519_dalek::SigningKey;
@@ -64,6 +64,12 @@ pub(crate) fn mutate(s: &mut PolicySource, op: u8, pick: usize, serial: u128) {
         8 if !s.zones.is_empty() => {
             let i = pick % s.zones.len();
             s.zones[i].level = (s.zones[i].level + 1) % 4;
+            if pick.is_multiple_of(3) {
+                s.zones[i].min_assurance = match s.zones[i].min_assurance {
+                    Assurance::Uid => Assurance::Secure,
+                    Assurance::Secure => Assurance::Uid,
+                };
+            }
         }
         9 if !s.doors.is_empty() => {
             let i = pick % s.doors.len();
@@ -76,6 +82,10 @@ pub(crate) fn mutate(s: &mut PolicySource, op: u8, pick: usize, serial: u128) {
             let threat = &mut s.sites[0].threat;
             threat.lockdown = !threat.lockdown;
             threat.clearance_raise = (threat.clearance_raise + 1) % 3;
+            s.sites[0].secure_cards_from_threat_level = match pick % 3 {
+                0 => None,
+                n => u8::try_from(n).ok(),
+            };
         }
         11 if s.people.len() > 1 => {
             // A person leaves the model with everything that names them.

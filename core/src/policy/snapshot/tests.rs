@@ -4,7 +4,7 @@
 use super::*;
 use crate::decide::Decision;
 use crate::fixture::*;
-use crate::model::{PinKey, PinVerifier};
+use crate::model::{Assurance, PinKey, PinVerifier};
 use ed25519_dalek::SigningKey;
 
 fn key(n: u8) -> SigningKey {
@@ -44,6 +44,25 @@ fn zone_limits_travel_in_the_snapshot() {
         (limit(CTRL), limit(SECURE), limit(PUBLIC)),
         (Some(1_000_000), Some(1), None)
     );
+}
+
+#[test]
+fn assurance_travels_in_the_snapshot() {
+    let mut src = source();
+    zone_mut(&mut src, SECURE).min_assurance = Assurance::Secure;
+    src.sites[0].secure_cards_from_threat_level = Some(4);
+    let bytes = sign_at(&src, 3, at(NOON), &key(1))
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let policy = verify_and_load(&bytes, &key(1).verifying_key(), 3).unwrap();
+    let min = |id| policy.zone(id).map(|z| z.min_assurance);
+    assert_eq!(
+        (min(SECURE), min(CTRL)),
+        (Some(Assurance::Secure), Some(Assurance::Uid))
+    );
+    let site = policy.site(SITE).unwrap();
+    assert_eq!(site.secure_cards_from_threat_level, Some(4));
 }
 
 #[test]

@@ -17,7 +17,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use gatehouse_core::decide::{
-    Decision, Direction, EngineState, Outcome, Presentation, Reason, decide,
+    Authentication, Decision, Direction, EngineState, Outcome, Presentation, Reason, decide,
 };
 use gatehouse_core::model::{Holder, VettingStatus, normalize_card};
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,10 @@ pub struct CheckRequest {
     /// A PIN to check as the keypad would. Never logged.
     #[schema(value_type = Option<String>, format = Password)]
     pin: Option<String>,
+    /// How the reader reads the card. Default: as issued (`authenticated` for a secure
+    /// credential, `not_attempted`, a UID read, otherwise); `not_attempted` for a secure
+    /// credential asks what a clone of its UID gets.
+    authentication: Option<Authentication>,
 }
 
 /// The engine's decision, and the policy version it was made on.
@@ -74,17 +78,16 @@ async fn check(
     auth: Authorized<QueryAccess>,
     ApiJson(request): ApiJson<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let at = request.at.map_or_else(Utc::now, DateTime::from);
-    let (decision, policy_version) = check_access(
-        &state,
-        &auth.actor(),
-        request.door_id,
-        &request.card,
-        at,
-        request.direction,
-        request.pin,
-    )
-    .await?;
+    let question = Presentation {
+        card: request.card,
+        pin: request.pin,
+        door_id: request.door_id,
+        direction: request.direction,
+        at: request.at.map_or_else(Utc::now, DateTime::from),
+        authentication: Default::default(),
+    };
+    let (decision, policy_version) =
+        check_access(&state, &auth.actor(), question, request.authentication).await?;
     Ok(Json(CheckResponse {
         decision,
         policy_version,
@@ -93,27 +96,27 @@ async fn check(
 
 /// The decision the door's engine makes for this card at this door and time on the
 /// current policy (no door state), with the policy version; written to the operator log
-/// (the PIN never is). Shared by the API and the console.
+/// (the PIN never is). Shared by the API and the console. The question's card is as
+/// typed (normalised here); it is read as `authentication` says, or, when that is
+/// `None`, as issued (see [`as_issued`]).
 pub(crate) async fn check_access(
     state: &AppState,
     actor: &Actor,
-    door_id: Uuid,
-    card: &str,
-    at: DateTime<Utc>,
-    direction: Direction,
-    pin: Option<String>,
+    question: Presentation,
+    authentication: Option<Authentication>,
 ) -> Result<(Decision, i64), ApiError> {
-    let card = normalize_card(card).map_err(|e| ApiError::field("card", e.to_string()))?;
+    let card =
+        normalize_card(&question.card).map_err(|e| ApiError::field("card", e.to_string()))?;
+    let door_id = question.door_id;
     let compiled = current(state).await?;
     if compiled.policy.door(door_id).is_none() {
         return Err(ApiError::NotFound("door"));
     }
+    let authentication = authentication.unwrap_or_else(|| as_issued(&compiled.policy, &card));
     let presentation = Presentation {
         card,
-        pin,
-        door_id,
-        direction,
-        at,
+        authentication,
+        ..question
     };
     let decision = decide(&compiled.policy, &presentation, &mut EngineState::default());
     let details = serde_json::json!({
@@ -121,6 +124,7 @@ pub(crate) async fn check_access(
         "at": presentation.at,
         "direction": presentation.direction,
         "pin_given": presentation.pin.is_some(),
+        "authentication": presentation.authentication,
         "outcome": decision.outcome,
         "reason": decision.reason,
         "policy_version": compiled.version,
@@ -232,8 +236,8 @@ async fn zone_access(
 }
 
 /// The engine's decision for an entry with `card` at `door_id` at `at`, without door
-/// state (shared with the console's "what can this person open" and "who can open this
-/// zone").
+/// state, the card read as issued (shared with the console's "what can this person
+/// open" and "who can open this zone").
 pub(crate) fn entry_decision(
     policy: &gatehouse_core::policy::Policy,
     card: &gatehouse_core::model::Card,
@@ -246,8 +250,24 @@ pub(crate) fn entry_decision(
         door_id,
         direction: Direction::Entry,
         at,
+        authentication: policy
+            .credential_of(*card)
+            .map_or(Authentication::NotAttempted, |c| {
+                Authentication::as_issued(c.kind)
+            }),
     };
     decide(policy, &presentation, &mut EngineState::default())
+}
+
+/// How the card the policy knows by `card` is read when it is the card issued: the
+/// desk's questions are about the credential, not about a clone of it. An unknown card
+/// is a UID read (its refusal is `unknown_credential`).
+pub(crate) fn as_issued(policy: &gatehouse_core::policy::Policy, card: &str) -> Authentication {
+    policy
+        .credential_by_card(card)
+        .map_or(Authentication::NotAttempted, |c| {
+            Authentication::as_issued(c.kind)
+        })
 }
 
 /// Where the person can go at `at`: the decision at every door for each of their

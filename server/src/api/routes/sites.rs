@@ -1,6 +1,6 @@
 //! Sites and their threat level. Security officers and admins write; auditors read.
 
-use super::site_model::{delete_record, get_record, list_records, not_found};
+use super::site_model::{delete_record, get_record, list_records, not_found, nullable};
 use crate::api::error::{ApiError, ErrorResponse};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::pagination::{Page, PageParams};
@@ -31,6 +31,10 @@ pub struct CreateSite {
     /// IANA time zone name, e.g. `Europe/Berlin`.
     #[schema(example = "Europe/Berlin", max_length = 64)]
     timezone: String,
+    /// From this threat level on (0–255), every zone of the site needs secure cards;
+    /// absent or `null`: never.
+    #[schema(maximum = 255)]
+    secure_cards_from_threat_level: Option<u8>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -41,6 +45,11 @@ pub struct UpdateSite {
     /// IANA time zone name.
     #[schema(max_length = 64)]
     timezone: Option<String>,
+    /// From this threat level on (0–255), every zone of the site needs secure cards;
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u8>, nullable, maximum = 255)]
+    secure_cards_from_threat_level: Option<Option<u8>>,
 }
 
 /// List sites, in creation order.
@@ -69,6 +78,7 @@ async fn create_site(
     let new = NewSite {
         name: request.name,
         timezone: request.timezone,
+        secure_cards_from_threat_level: request.secure_cards_from_threat_level,
     }
     .checked()?;
     let site = state.store.create_site(new, &auth.actor()).await?;
@@ -88,7 +98,8 @@ async fn get_site(
     get_record(&state, id, "site").await
 }
 
-/// Rename a site or change its time zone (schedules follow the new zone).
+/// Rename a site, change its time zone (schedules follow the new zone) or the threat
+/// level from which its zones need secure cards.
 #[utoipa::path(patch, path = "/sites/{id}", tag = "sites", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateSite,
     responses((status = 200, body = SiteRecord), (status = 401, body = ErrorResponse),
@@ -103,6 +114,7 @@ async fn update_site(
     let change = SiteChange {
         name: request.name,
         timezone: request.timezone,
+        secure_cards_from_threat_level: request.secure_cards_from_threat_level,
     }
     .checked()?;
     let site = state

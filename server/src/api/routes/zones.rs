@@ -11,7 +11,7 @@ use crate::store::{NewZone, ZoneChange, ZoneRecord, ZoneRules};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use gatehouse_core::model::AntiPassback;
+use gatehouse_core::model::{AntiPassback, Assurance};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,6 +52,10 @@ pub struct CreateZone {
     /// no limit.
     #[schema(minimum = 1, maximum = 1_000_000)]
     max_occupancy: Option<u32>,
+    /// The weakest card entry accepts (default `uid`): `secure` refuses UID cards with
+    /// `assurance_insufficient`.
+    #[serde(default)]
+    min_assurance: Assurance,
 }
 
 /// Absent fields stay; `null` clears `parent_id` (the zone becomes a root),
@@ -77,6 +81,7 @@ pub struct UpdateZone {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 1_000_000)]
     max_occupancy: Option<Option<u32>>,
+    min_assurance: Option<Assurance>,
 }
 
 /// List zones in creation order, of one site or of all.
@@ -115,6 +120,7 @@ async fn create_zone(
             anti_passback: request.anti_passback,
             anti_passback_timeout_s: request.anti_passback_timeout_s,
             max_occupancy: request.max_occupancy,
+            min_assurance: request.min_assurance,
         },
     }
     .checked()?;
@@ -159,6 +165,7 @@ async fn update_zone(
         anti_passback: request.anti_passback,
         anti_passback_timeout_s: request.anti_passback_timeout_s,
         max_occupancy: request.max_occupancy,
+        min_assurance: request.min_assurance,
     }
     .checked()?;
     let zone = state

@@ -12,6 +12,7 @@ mod tree;
 mod zones;
 
 use crate::alarms::AgentLiveness;
+use crate::api::error::ApiError;
 use crate::api::routes::site_model::{delete_record, not_found};
 use crate::auth::permissions::{ManageCardKeys, Permission, ReadSecurityModel, WriteSecurityModel};
 use crate::console::names::Names;
@@ -71,6 +72,8 @@ struct SitesPage {
     may_write: bool,
     timezones: Vec<(&'static str, bool)>,
     site_values: Option<String>,
+    /// The site form's threat level from which zones need secure cards ("": never).
+    secure_from: String,
 }
 
 /// A site's threat level in words.
@@ -82,6 +85,12 @@ fn threat_words(site: &SiteRecord) -> String {
     }
     if threat.lockdown {
         words.push_str(", LOCKDOWN");
+    }
+    if site
+        .secure_cards_from_threat_level
+        .is_some_and(|l| threat.level >= l)
+    {
+        words.push_str(", secure cards only");
     }
     words
 }
@@ -135,6 +144,7 @@ async fn list(
         may_write: may_write(&user),
         timezones: timezones("UTC"),
         site_values: None,
+        secure_from: String::new(),
     }))
 }
 
@@ -164,6 +174,7 @@ struct SitePage {
     /// `(id, name)` of the site's zones, for the parent and door choosers.
     zone_choices: Vec<(Uuid, String)>,
     site_values: Option<String>,
+    secure_from: String,
     values: zones::ZoneValues,
     anti_passback: [(&'static str, &'static str); 3],
     door_values: doors::DoorValues,
@@ -227,6 +238,8 @@ async fn page(
         may_write: may_write(&user),
         timezones: timezones(&site.timezone),
         site_values: Some(site.name.clone()),
+        secure_from: (site.secure_cards_from_threat_level)
+            .map_or_else(String::new, |l| l.to_string()),
         values: zones::ZoneValues::new_zone(),
         anti_passback: zones::ANTI_PASSBACK,
         door_values: doors::DoorValues::new_door(),
@@ -263,6 +276,19 @@ fn door_state(status: &crate::store::DoorStatus) -> String {
 struct SiteForm {
     name: String,
     timezone: String,
+    #[serde(default)]
+    secure_cards_from_threat_level: String,
+}
+
+impl SiteForm {
+    /// The threat level from which every zone needs secure cards; empty: never.
+    fn secure_from(&self) -> Result<Option<u8>, ApiError> {
+        fields::number(
+            "secure_cards_from_threat_level",
+            &self.secure_cards_from_threat_level,
+            "must be a threat level from 0 to 255, or empty for never",
+        )
+    }
 }
 
 /// `POST /admin/sites`: a new site, then its page.
@@ -272,6 +298,7 @@ async fn create(
     Form(form): Form<SiteForm>,
 ) -> Result<Response, Failure> {
     let new = NewSite {
+        secure_cards_from_threat_level: form.secure_from()?,
         name: form.name,
         timezone: form.timezone,
     }
@@ -289,6 +316,7 @@ async fn update(
     Form(form): Form<SiteForm>,
 ) -> Result<Response, Failure> {
     let change = SiteChange {
+        secure_cards_from_threat_level: Some(form.secure_from()?),
         name: Some(form.name),
         timezone: Some(form.timezone),
     }

@@ -14,7 +14,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::Utc;
-use gatehouse_core::decide::{Direction, TraceStep};
+use gatehouse_core::decide::{Direction, Presentation, TraceStep};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -93,16 +93,16 @@ pub async fn page(
             let site = names.door_site(door_id);
             let at =
                 time::parse_local("at", &question.at, names.tz(site))?.unwrap_or_else(Utc::now);
-            let (decision, policy_version) = check_access(
-                &state,
-                &user.actor(),
+            let asked = Presentation {
+                card: question.card.clone(),
+                pin: None,
                 door_id,
-                &question.card,
-                at,
                 direction,
-                None,
-            )
-            .await?;
+                at,
+                authentication: Default::default(),
+            };
+            let (decision, policy_version) =
+                check_access(&state, &user.actor(), asked, None).await?;
             let holder = match decision.person_id {
                 Some(id) => state
                     .store

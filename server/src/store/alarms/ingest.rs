@@ -48,6 +48,7 @@ fn door_alarm_kinds(kind: &EventKind) -> Vec<AlarmKind> {
                     Alarm::Duress => AlarmKind::Duress,
                     Alarm::PinLockout => AlarmKind::PinLockout,
                     Alarm::AntiPassbackViolation => AlarmKind::AntiPassbackViolation,
+                    Alarm::CredentialNotAuthentic => AlarmKind::CredentialNotAuthentic,
                 };
                 if !kinds.contains(&kind) {
                     kinds.push(kind);

@@ -78,6 +78,9 @@ pub enum AlarmKind {
     /// A visitor card of the pool was not returned by its visit's end (raised on a door
     /// agent of the visit's site; the detail names the card, the visit, the site and zones).
     VisitorCardUnreturned,
+    /// A card failed authentication at a door, or a secure credential's UID was presented
+    /// without it: a clone or a forgery (`credential_not_authentic`).
+    CredentialNotAuthentic,
 }
 
 impl AlarmKind {

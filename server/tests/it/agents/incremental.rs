@@ -204,7 +204,9 @@ async fn change_of_kind(
                 .is_success()
         }
         8 => {
-            let body = json!({"level": rng.gen_range(0..4), "pin_required": rng.gen_bool(0.3)});
+            let assurance = ["uid", "secure"].choose(rng);
+            let body = json!({"level": rng.gen_range(0..4), "pin_required": rng.gen_bool(0.3),
+                "min_assurance": assurance});
             let zone_changed =
                 send(app, token, Method::PATCH, &format!("/zones/{zone}"), body).await;
             let door = pick(&model.doors, rng).unwrap();
@@ -218,7 +220,10 @@ async fn change_of_kind(
             let threat = json!({"level": rng.gen_range(0..3), "clearance_raise": rng.gen_range(0..2),
                 "lockdown": rng.gen_bool(0.2), "exempt_person_ids": exempt});
             let path = format!("/sites/{site}/threat-level");
+            let secure_from = [None, Some(1), Some(2)].choose(rng).copied().flatten();
+            let body = json!({ "secure_cards_from_threat_level": secure_from });
             send(app, token, Method::PUT, &path, threat).await
+                && send(app, token, Method::PATCH, &format!("/sites/{site}"), body).await
         }
     }
 }

@@ -69,6 +69,7 @@ fn entry(policy: &Policy, door: Uuid, pin: &str) -> Decision {
         door_id: door,
         direction: Default::default(),
         at: Utc::now(),
+        authentication: Default::default(),
     };
     decide(policy, &presentation, &mut EngineState::default())
 }

@@ -95,6 +95,13 @@ async fn every_kind_of_alarm_is_listed() {
             vec![Alarm::AntiPassbackViolation],
             t,
         ),
+        presented(
+            front,
+            "04C1",
+            Outcome::Denied,
+            vec![Alarm::CredentialNotAuthentic],
+            t,
+        ),
         denied(front, "04RD", t),
         denied(front, "04RD", t + Duration::seconds(1)),
     ];

@@ -93,6 +93,7 @@ async fn site_zones_and_doors(db: &TestDb) {
     lab.retain(|(k, _)| *k != "max_occupancy" && *k != "anti_passback");
     lab.push(("max_occupancy", "5".to_owned()));
     lab.push(("anti_passback", "hard".to_owned()));
+    lab.push(("min_assurance", "secure".to_owned()));
     let answer = post(format!("{base}/zones"), lab).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let zones = zones_of(&app, &admin, &site).await;
@@ -104,7 +105,16 @@ async fn site_zones_and_doors(db: &TestDb) {
     assert_eq!(lab["escort_required"], false);
     assert_eq!(lab["max_occupancy"], 5);
     assert_eq!(lab["anti_passback"], "hard");
+    assert_eq!(lab["min_assurance"], "secure");
+    assert_eq!(zone_named(&zones, "Building")["min_assurance"], "uid");
     let lab = lab["id"].as_str().unwrap().to_owned();
+    let page = console.get(&format!("{base}/zones/{lab}")).await;
+    assert!(page.body.contains("secure cards only"), "{}", page.body);
+    let mut gold = zone("Vault", lab.clone(), "4");
+    gold.push(("min_assurance", "gold".to_owned()));
+    let answer = post(format!("{base}/zones"), gold).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer.body.contains("uid or secure"), "{}", answer.body);
 
     // Refused fields are named, all at once, and nothing is created.
     let mut bad = zone("Vault", lab.clone(), "high");
@@ -232,6 +242,32 @@ async fn site_zones_and_doors(db: &TestDb) {
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.body.contains("timezone"));
+    // Secure cards only from threat level 2; then never again.
+    let secure_from = |level: &'static str| {
+        let fields = [
+            ("name", "Campus"),
+            ("timezone", "Europe/Paris"),
+            ("secure_cards_from_threat_level", level),
+        ];
+        let console = &console;
+        let base = &base;
+        async move { console.submit(base, &fields).await }
+    };
+    assert_eq!(secure_from("2").await.status, StatusCode::SEE_OTHER);
+    let record = app.get_json(&format!("/api/v1/sites/{site}"), &admin).await;
+    assert_eq!(record["secure_cards_from_threat_level"], 2);
+    let page = console.get(&base).await;
+    assert!(page.body.contains(r#"value="2""#), "{}", page.body);
+    let refused = secure_from("high").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("threat level from 0 to 255"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(secure_from("").await.status, StatusCode::SEE_OTHER);
+    let record = app.get_json(&format!("/api/v1/sites/{site}"), &admin).await;
+    assert_eq!(record["secure_cards_from_threat_level"], Value::Null);
 
     let actions = actions_by(&app, &admin, "admin").await;
     for action in [

@@ -68,6 +68,7 @@ impl Site {
         let site = NewSite {
             name: "HQ".into(),
             timezone: "UTC".into(),
+            secure_cards_from_threat_level: None,
         };
         let site = store.create_site(site, &Actor::cli()).await.unwrap().id;
         let street = zone(&store, site, None, "Street", 0).await;

@@ -39,6 +39,7 @@ pub(crate) async fn zone(store: &Store) -> Uuid {
     let site = NewSite {
         name: "Plant".into(),
         timezone: "Europe/Berlin".into(),
+        secure_cards_from_threat_level: None,
     };
     let site = store.create_site(site, &actor()).await.unwrap();
     let zone = NewZone {

@@ -13,6 +13,7 @@ pub async fn site(store: &Store, name: &str) -> SiteRecord {
     let new = NewSite {
         name: name.into(),
         timezone: "Europe/Berlin".into(),
+        secure_cards_from_threat_level: None,
     };
     store.create_site(new, &Actor::cli()).await.unwrap()
 }

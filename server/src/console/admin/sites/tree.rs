@@ -4,7 +4,7 @@
 
 use crate::console::names::Names;
 use crate::store::ZoneRecord;
-use gatehouse_core::model::AntiPassback;
+use gatehouse_core::model::{AntiPassback, Assurance};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -50,6 +50,9 @@ pub fn rules(zone: &ZoneRecord) -> Vec<String> {
     }
     if let Some(max) = rules.max_occupancy {
         words.push(format!("at most {max} inside"));
+    }
+    if rules.min_assurance == Assurance::Secure {
+        words.push("secure cards only (UID cards refused)".to_owned());
     }
     words
 }

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use gatehouse_core::model::AntiPassback;
+use gatehouse_core::model::{AntiPassback, Assurance};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -41,6 +41,8 @@ pub struct ZoneValues {
     pub anti_passback: &'static str,
     pub anti_passback_timeout_s: String,
     pub max_occupancy: String,
+    /// `uid` or `secure`.
+    pub min_assurance: &'static str,
 }
 
 impl ZoneValues {
@@ -56,6 +58,7 @@ impl ZoneValues {
             anti_passback: "off",
             anti_passback_timeout_s: String::new(),
             max_occupancy: String::new(),
+            min_assurance: Assurance::Uid.as_str(),
         }
     }
 
@@ -76,6 +79,7 @@ impl ZoneValues {
             max_occupancy: rules
                 .max_occupancy
                 .map_or_else(String::new, |m| m.to_string()),
+            min_assurance: rules.min_assurance.as_str(),
         }
     }
 }
@@ -181,6 +185,8 @@ struct ZoneForm {
     anti_passback_timeout_s: String,
     #[serde(default)]
     max_occupancy: String,
+    #[serde(default)]
+    min_assurance: String,
 }
 
 /// The form's fields read, each refusal naming its field (all at once, as the API's).
@@ -217,24 +223,36 @@ impl ZoneForm {
             &self.max_occupancy,
             "must be a number from 1 to 1000000, or empty for no limit",
         ));
-        match (parent, level, anti_passback, timeout, max) {
-            (Some(parent), Some(level), Some(anti_passback), Some(timeout), Some(max))
-                if problems.0.is_empty() =>
-            {
-                Ok(ReadZone {
-                    parent,
-                    level,
-                    rules: ZoneRules {
-                        vetting_required: fields::ticked(&self.vetting_required),
-                        escort_required: fields::ticked(&self.escort_required),
-                        two_person: fields::ticked(&self.two_person),
-                        pin_required: fields::ticked(&self.pin_required),
-                        anti_passback,
-                        anti_passback_timeout_s: timeout,
-                        max_occupancy: max,
-                    },
-                })
-            }
+        let assurance = problems.keep(
+            fields::choice::<Assurance>(
+                "min_assurance",
+                &self.min_assurance,
+                "must be uid or secure",
+            )
+            .map(Option::unwrap_or_default),
+        );
+        match (parent, level, anti_passback, timeout, max, assurance) {
+            (
+                Some(parent),
+                Some(level),
+                Some(anti_passback),
+                Some(timeout),
+                Some(max),
+                Some(min_assurance),
+            ) if problems.0.is_empty() => Ok(ReadZone {
+                parent,
+                level,
+                rules: ZoneRules {
+                    vetting_required: fields::ticked(&self.vetting_required),
+                    escort_required: fields::ticked(&self.escort_required),
+                    two_person: fields::ticked(&self.two_person),
+                    pin_required: fields::ticked(&self.pin_required),
+                    anti_passback,
+                    anti_passback_timeout_s: timeout,
+                    max_occupancy: max,
+                    min_assurance,
+                },
+            }),
             _ => Err(problems.refusal()),
         }
     }
@@ -285,6 +303,7 @@ async fn update(
         anti_passback: Some(rules.anti_passback),
         anti_passback_timeout_s: Some(rules.anti_passback_timeout_s),
         max_occupancy: Some(rules.max_occupancy),
+        min_assurance: Some(rules.min_assurance),
     }
     .checked()
     .map_err(failure)?;
