@@ -27,17 +27,6 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 /// key-set number: when it differs from the agent's, the agent fetches its keys again.
 pub const CARD_KEY_SET_HEADER: &str = "x-card-key-set";
 
-/// The DESFire application holding Gatehouse's credential file, as its AID goes on the
-/// wire (least significant byte first: AID 0x474801). Part of every card key's AN10922
-/// diversification input, so the issuing station and the doors must use this one value.
-pub const CARD_APPLICATION_AID: [u8; 3] = [0x01, 0x48, 0x47];
-
-/// The AN10922 system identifier of a site: its id's 16 bytes. With a 10-byte UID and the
-/// AID that is 29 bytes, within AN10922's 31.
-pub fn system_identifier(site_id: Uuid) -> [u8; 16] {
-    *site_id.as_bytes()
-}
-
 /// Domain separation for the HKDF info and the associated data.
 const LABEL: &[u8] = b"gatehouse card keys v1";
 /// Length of an AES-128 card key.

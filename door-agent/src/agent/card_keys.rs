@@ -1,7 +1,6 @@
 //! Site card keys at the agent (issue 15): the agent's X25519 key pair, the sealed read
-//! and UID keys of its sites' accepted versions, and the small API the DESFire read path
-//! calls ([`CardKeys::read_key_for`], [`CardKeys::uid_key`],
-//! [`CardKeys::accepted_versions`]).
+//! and UID keys of its sites' accepted versions, and what the readers' DESFire read takes
+//! ([`CardKeys::reader_keys`], replaced whenever the keys in hand change).
 //!
 //! Files in the state directory, both mode 0600, written atomically (temp file, fsync,
 //! rename): `card-key`, the X25519 private key (hex), made by `door-agent enroll` (or at
@@ -28,12 +27,12 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_core::protocol::card_keys::{
-    AgentSecret, CARD_APPLICATION_AID, open, system_identifier,
-};
+use gatehouse_core::protocol::card_keys::{AgentSecret, open};
 use gatehouse_core::protocol::{CardKeySet, CardPublicKey};
 use gatehouse_desfire::AesKey;
-use gatehouse_desfire::diversify::card_key;
+use gatehouse_desfire::app::SiteKeys;
+
+use crate::reader::SecureKeys;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +85,17 @@ struct SiteVersion {
     uid: AesKey,
 }
 
+impl SiteVersion {
+    fn reader_keys(&self, site_id: Uuid) -> SiteKeys {
+        SiteKeys {
+            site_id: *site_id.as_bytes(),
+            version: self.version,
+            read: self.read.clone(),
+            uid: self.uid.clone(),
+        }
+    }
+}
+
 /// The opened keys and the key-set number they came with.
 #[derive(Default)]
 struct Held {
@@ -99,6 +109,8 @@ pub struct CardKeys {
     secret: AgentSecret,
     path: PathBuf,
     held: RwLock<Held>,
+    /// The same keys as the card readers take them.
+    readers: SecureKeys,
 }
 
 impl std::fmt::Debug for CardKeys {
@@ -121,12 +133,13 @@ impl CardKeys {
             secret,
             path: state_dir.join(KEYS_FILE),
             held: RwLock::default(),
+            readers: SecureKeys::default(),
         };
         match std::fs::read(&keys.path) {
             Ok(bytes) => match keys.open_set(&bytes) {
                 Ok(held) => {
                     tracing::info!(versions = count(&held), "card keys loaded from disk");
-                    *keys.held.write().unwrap_or_else(PoisonError::into_inner) = held;
+                    keys.hold(held);
                 }
                 Err(e) => tracing::error!(error = %e, "REFUSED the card keys on disk"),
             },
@@ -182,8 +195,24 @@ impl CardKeys {
         let held = self.open_set(bytes)?;
         write_atomic(&self.path, bytes, 0o600).map_err(|e| format!("{e:#}"))?;
         let versions = count(&held);
-        *self.held.write().unwrap_or_else(PoisonError::into_inner) = held;
+        self.hold(held);
         Ok(versions)
+    }
+
+    /// Uses `held` from now on, at the readers too.
+    fn hold(&self, held: Held) {
+        let mut readers = Vec::new();
+        for (site_id, versions) in &held.sites {
+            readers.extend(versions.iter().map(|v| v.reader_keys(*site_id)));
+        }
+        *self.held.write().unwrap_or_else(PoisonError::into_inner) = held;
+        self.readers.set(readers);
+    }
+
+    /// The keys as the card readers take them: every accepted version of every site,
+    /// replaced whenever the keys in hand change.
+    pub fn reader_keys(&self) -> SecureKeys {
+        self.readers.clone()
     }
 
     /// The key-set number of the keys in hand (`None` before the first set).
@@ -206,13 +235,12 @@ impl CardKeys {
     }
 
     /// The read key of the card with `real_uid` (from `GetCardUID`; 4, 7 or 10 bytes)
-    /// under `site_id`'s key `version`: the site's read key diversified per AN10922 with
-    /// that UID, [`CARD_APPLICATION_AID`] and the site's id. `None` when the version is
-    /// not accepted (unknown, or retired) or the UID has another length.
+    /// under `site_id`'s key `version`: the site's read key diversified per AN10922 as the
+    /// door's read does (`gatehouse_desfire::app`). `None` when the version is not
+    /// accepted (unknown, or retired) or the UID has another length.
     pub fn read_key_for(&self, site_id: Uuid, version: u8, real_uid: &[u8]) -> Option<AesKey> {
-        let system = system_identifier(site_id);
         self.with_version(site_id, version, |v| {
-            card_key(&v.read, real_uid, CARD_APPLICATION_AID, &system).ok()
+            v.reader_keys(site_id).card_read_key(real_uid).ok()
         })
         .flatten()
     }
@@ -407,13 +435,15 @@ mod tests {
         assert_eq!(keys.uid_key(site, 1), Some(AesKey::new([101; 16])));
         assert_eq!(keys.uid_key(site, 3), None);
         let uid = [4, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80];
-        let expected = card_key(
+        let expected = gatehouse_desfire::diversify::card_key(
             &AesKey::new([2; 16]),
             &uid,
-            CARD_APPLICATION_AID,
-            site.as_bytes(),
+            gatehouse_desfire::app::AID,
+            gatehouse_desfire::app::SYSTEM_ID,
         )
         .unwrap();
+        let readers = keys.reader_keys().current();
+        assert_eq!(readers.len(), 2, "both versions at the readers");
         assert_eq!(keys.read_key_for(site, 2, &uid), Some(expected));
         assert_ne!(
             keys.read_key_for(site, 1, &uid),

@@ -638,6 +638,7 @@ mod tests {
             readers: Mutex::new(vec![]),
             last_decision: Mutex::new(None),
             max_policy_age_s: 3600,
+            card_keys: Default::default(),
         });
         let ctx = DecideContext {
             readers: ReaderMap::new(readers).unwrap(),
@@ -923,6 +924,7 @@ mod tests {
                 readers: Mutex::new(vec![]),
                 last_decision: Mutex::new(None),
                 max_policy_age_s: 3600,
+                card_keys: Default::default(),
             }),
             readers: ReaderMap::new(vec![ReaderConfig {
                 name: "front".into(),

@@ -225,6 +225,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         readers: std::sync::Mutex::new(config.readers.iter().map(|r| (r.clone(), None)).collect()),
         last_decision: std::sync::Mutex::new(None),
         max_policy_age_s: config.agent.max_policy_age_s,
+        card_keys: card_keys.reader_keys(),
     });
     let listener = tokio::net::TcpListener::bind(config.status.listen)
         .await
@@ -257,7 +258,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
                 crate::reader::simulated::SimulatedReader::new(std::io::BufReader::new(pipe_rx));
             Box::new(reader).spawn(reader_tx.clone())?
         }
-        ReaderKind::Pcsc => spawn_pcsc(&config, reader_tx.clone())?,
+        ReaderKind::Pcsc => spawn_pcsc(&config, card_keys.reader_keys(), reader_tx.clone())?,
     };
     let _keypads = spawn_keypads(&config, &reader_tx)?;
 
@@ -410,21 +411,25 @@ fn spawn_keypads(
     Ok(handles)
 }
 
+/// The PC/SC readers, authenticating secure cards with the site card keys in `keys`.
 #[cfg(feature = "pcsc")]
 fn spawn_pcsc(
     config: &AgentConfig,
+    keys: crate::reader::SecureKeys,
     events: mpsc::Sender<crate::reader::ReaderEvent>,
 ) -> anyhow::Result<crate::reader::ReaderHandle> {
     let options = crate::reader::pcsc::PcscOptions {
         readers: config.readers.iter().map(|r| r.name.clone()).collect(),
         ..Default::default()
     };
-    Ok(Box::new(crate::reader::pcsc::PcscReader::new(options)).spawn(events)?)
+    let reader = crate::reader::pcsc::PcscReader::new(options).with_keys(keys);
+    Ok(Box::new(reader).spawn(events)?)
 }
 
 #[cfg(not(feature = "pcsc"))]
 fn spawn_pcsc(
     _config: &AgentConfig,
+    _keys: crate::reader::SecureKeys,
     _events: mpsc::Sender<crate::reader::ReaderEvent>,
 ) -> anyhow::Result<crate::reader::ReaderHandle> {
     anyhow::bail!("reader.kind = \"pcsc\": this build has no PC/SC support (cargo feature `pcsc`)")

@@ -2,8 +2,10 @@
 //!
 //! `/status` → `{"relay":"locked|unlocked", "relay_changes", "doors":[{"door_id",
 //! "relay","relay_changes","contact"}], "policy_version", "policy_age_s", "policy_stale",
-//! "presence_age_s", "presence_unconfirmed", "presence_revision", "journal_backlog", "readers":[{"name","door_id","direction","attached"}],
-//! "last_decision":{...}|null}`. `relay_changes` counts relay moves since start, so a
+//! "presence_age_s", "presence_unconfirmed", "presence_revision", "journal_backlog",
+//! "readers":[{"name","door_id","direction","attached"}], "card_keys":[{"site_id",
+//! "version"}], "last_decision":{...}|null}`. `card_keys` lists the secure-card key
+//! versions the readers accept (never key bytes). `relay_changes` counts relay moves since start, so a
 //! pulse too short to be seen by polling is still visible.
 
 use std::collections::BTreeMap;
@@ -38,6 +40,8 @@ pub struct StatusState {
     pub last_decision: Mutex<Option<Value>>,
     /// `agent.max_policy_age_s`.
     pub max_policy_age_s: u64,
+    /// The site card keys the readers authenticate secure cards with.
+    pub card_keys: crate::reader::SecureKeys,
 }
 
 impl StatusState {
@@ -96,6 +100,10 @@ impl StatusState {
             "presence_revision": self.presence.revision(),
             "journal_backlog": self.journal.backlog(),
             "readers": readers,
+            "card_keys": self.card_keys.current().iter().map(|k| json!({
+                "site_id": Uuid::from_bytes(k.site_id),
+                "version": k.version,
+            })).collect::<Vec<_>>(),
             "last_decision": *self.last_decision.lock().unwrap_or_else(PoisonError::into_inner),
         })
     }

@@ -18,4 +18,6 @@ mod desfire_pcsc;
 #[cfg(feature = "pcsc")]
 mod pcsc;
 #[cfg(feature = "pcsc")]
+mod secure_e2e;
+#[cfg(feature = "pcsc")]
 mod support;

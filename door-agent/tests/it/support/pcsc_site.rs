@@ -21,6 +21,9 @@ pub struct PcscSite {
     pub api: Api,
     pub admin: String,
     pub door: String,
+    /// The site's and the card holder's ids.
+    pub site_id: String,
+    pub person_id: String,
     config: PathBuf,
     status_url: String,
 }
@@ -64,6 +67,8 @@ impl PcscSite {
             api,
             admin,
             door: one.door,
+            site_id: one.site,
+            person_id: one.person,
             config,
             status_url: format!("http://127.0.0.1:{status_port}"),
         }
@@ -83,6 +88,16 @@ impl PcscSite {
             })
             .await;
         agent
+    }
+
+    /// The zone the door leads into.
+    pub async fn door_zone(&self) -> String {
+        let door = self
+            .api
+            .get(&format!("/doors/{}", self.door), &self.admin)
+            .await;
+        let door: Value = door.json().await.unwrap();
+        door["to_zone_id"].as_str().unwrap().to_owned()
     }
 
     /// The server's presentations of `card`, in arrival order.
