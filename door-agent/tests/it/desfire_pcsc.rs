@@ -187,7 +187,7 @@ fn random_uid_cards_show_a_new_uid_per_insertion_and_the_real_one_after_auth() {
 }
 
 /// The Python with pyscard and python-desfire, or `None` (skip) when there is none.
-fn desfire_python() -> Option<String> {
+pub(crate) fn desfire_python() -> Option<String> {
     let required = std::env::var("GATEHOUSE_TEST_REQUIRE_DESFIRE").as_deref() == Ok("1");
     let python = std::env::var("GATEHOUSE_TEST_DESFIRE_PYTHON").ok();
     let usable = python.as_deref().is_some_and(|p| {
@@ -209,21 +209,23 @@ fn desfire_python() -> Option<String> {
     None
 }
 
-#[test]
-fn python_desfire_reads_the_virtual_card_through_pyscard_and_pcscd() {
-    let Some(python) = desfire_python() else {
-        return;
-    };
-    let Some(_pcscd) = pcscd() else { return };
+/// python-desfire authenticates (EV1, key 1 derived from the site's `read_key` and the
+/// card's real `uid`) to the card in `reader` and reads its record naming `site`.
+pub(crate) fn python_desfire_reads(
+    python: &str,
+    reader: &str,
+    uid: &[u8],
+    read_key: &[u8; 16],
+    site: &[u8; 16],
+) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../desfire/tests/python/read_issued_card_pcsc.py");
-    let inserted = insert(Chip::Desfire(genuine(false)));
-    let mut child = Command::new(&python)
+    let mut child = Command::new(python)
         .arg(&script)
-        .arg(READER0)
-        .arg(hex::encode_upper(UID))
-        .arg(hex::encode_upper(keys().door.read.expose()))
-        .arg(hex::encode_upper(SITE))
+        .arg(reader)
+        .arg(hex::encode_upper(uid))
+        .arg(hex::encode_upper(read_key))
+        .arg(hex::encode_upper(site))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -243,6 +245,17 @@ fn python_desfire_reads_the_virtual_card_through_pyscard_and_pcscd() {
         "python-desfire failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+}
+
+#[test]
+fn python_desfire_reads_the_virtual_card_through_pyscard_and_pcscd() {
+    let Some(python) = desfire_python() else {
+        return;
+    };
+    let Some(_pcscd) = pcscd() else { return };
+    let inserted = insert(Chip::Desfire(genuine(false)));
+    let read_key = keys().door.read.expose().to_owned();
+    python_desfire_reads(&python, READER0, &UID, &read_key, &SITE);
     // It spoke EV1 AuthenticateAES, natively (AA 01), not our reader side's EV2.
     assert!(
         inserted

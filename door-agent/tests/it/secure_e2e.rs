@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::{pcsc_site, pcscd};
+use door_agent::agent::card_keys;
 
 use gatehouse_desfire::AesKey;
 use gatehouse_desfire::app::SiteKeys;
@@ -153,6 +154,30 @@ impl Secure {
     }
 }
 
+/// An independent client agrees: python-desfire reads the card `gatehouse cards issue`
+/// wrote, on the desk reader, with the site's read key as the agent received it.
+fn python_reads_issued(s: &Secure, card: &SharedCard) {
+    let Some(python) = crate::desfire_pcsc::desfire_python() else {
+        return;
+    };
+    let state = s.site.dir.path().join("agent-state");
+    let credential = std::fs::read_to_string(state.join("credential.json")).unwrap();
+    let credential: Value = serde_json::from_str(&credential).unwrap();
+    let agent = credential["agent_id"].as_str().unwrap().parse().unwrap();
+    let secret = card_keys::load_or_create_secret(&state).unwrap();
+    let keys = card_keys::CardKeys::load(&state, agent, secret).reader_keys();
+    let site = keys.current()[0].clone();
+    let chip = Chip::Desfire(card.clone());
+    let desk = VirtualCard::insert_chip(VPCD_PORT + 1, chip, Behaviour::Normal).unwrap();
+    let read_key = site.read.expose().to_owned();
+    crate::desfire_pcsc::python_desfire_reads(&python, READER1, &CARD_A, &read_key, &site.site_id);
+    desk.remove();
+    assert!(
+        wait_card_absent(READER1),
+        "the desk reader still sees the card"
+    );
+}
+
 /// Whether this build's `gatehouse` has a desk reader; skips (or fails in CI) otherwise.
 async fn desk_built(dir: &std::path::Path) -> bool {
     let out = gatehouse(
@@ -210,6 +235,7 @@ async fn secure_cards_open_a_secure_zone_and_clones_replays_and_old_keys_do_not(
         .await;
     let a_hex = hex::encode_upper(CARD_A);
     assert!(issued.contains(&a_hex), "{issued}");
+    python_reads_issued(&s, &card_a);
     let zone = s.site.door_zone().await;
     s.zone_takes(&zone, "secure").await;
 
