@@ -253,7 +253,11 @@ async fn cc_a_denial_carries_the_door_trace_to_the_event_detail() {
         .collect();
     assert_eq!(
         steps,
-        [("credential", true), ("credential_active", false)],
+        [
+            ("credential", true),
+            ("authenticity", true),
+            ("credential_active", false)
+        ],
         "{detail}"
     );
     assert_eq!(detail["person_name"], "Alice", "{detail}");
