@@ -260,8 +260,8 @@ impl Store {
                     action,
                     "site",
                     site_id,
-                    Some(&before),
-                    Some(&after),
+                    Some(&logged(&before)),
+                    Some(&logged(&after)),
                 ))
                 .await?;
             tx.commit().await?;
@@ -309,8 +309,8 @@ impl Store {
                     "card_keys.retire",
                     "site",
                     site_id,
-                    Some(&before),
-                    Some(&after),
+                    Some(&logged(&before)),
+                    Some(&logged(&after)),
                 ))
                 .await?;
             tx.commit().await?;
@@ -380,6 +380,11 @@ impl Store {
 
 fn versions(rows: &[Row]) -> Vec<CardKeyVersion> {
     rows.iter().map(Row::version).collect()
+}
+
+/// A site's versions as the operator log keeps them (an object, as every log record).
+fn logged(versions: &[CardKeyVersion]) -> serde_json::Value {
+    serde_json::json!({ "versions": versions })
 }
 
 #[cfg(test)]

@@ -94,9 +94,15 @@ impl NewLogEntry {
         before: Option<&T>,
         after: Option<&T>,
     ) -> OperatorRow {
-        // The full record, whoever made the change (see `auth::visibility`).
+        // The full record, whoever made the change (see `auth::visibility`). `before` and
+        // `after` are objects (the log's schema says so): anything else is kept under
+        // `value`, so no caller can break that promise.
         let json = |v: Option<&T>| {
             v.and_then(|v| unrestricted(|| serde_json::to_value(v)).ok())
+                .map(|v| match v {
+                    Value::Object(_) => v,
+                    other => serde_json::json!({ "value": other }),
+                })
                 .map(Json)
         };
         let mut salt = vec![0u8; 16];
@@ -258,5 +264,24 @@ impl Store {
             query.build_query_as::<LogRecord>().fetch_all(pool).await?
         });
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_and_after_are_always_objects() {
+        let list = vec![1, 2];
+        let entry = NewLogEntry::new(&Actor::cli(), "x.y", "x", 1, Some(&list), Some(&list));
+        let after = entry.after.map(|j| j.0);
+        assert_eq!(after, Some(serde_json::json!({"value": [1, 2]})));
+        let record = serde_json::json!({"a": 1});
+        let entry = NewLogEntry::new(&Actor::cli(), "x.y", "x", 1, None, Some(&record));
+        assert_eq!(
+            (entry.before, entry.after.map(|j| j.0)),
+            (None, Some(record))
+        );
     }
 }
