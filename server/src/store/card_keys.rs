@@ -119,6 +119,22 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// Logs `action` on the site with its versions `before` and now, in the caller's
+    /// transaction; returns the versions now.
+    async fn log_versions(
+        mut self,
+        actor: &Actor,
+        action: &'static str,
+        site_id: Uuid,
+        before: &[Row],
+    ) -> Result<Vec<CardKeyVersion>, StoreError> {
+        let after = versions(&self.re().card_key_rows_of(site_id).await?);
+        let (was, now) = (logged(&versions(before)), logged(&after));
+        let entry = NewLogEntry::new(actor, action, "site", site_id, Some(&was), Some(&now));
+        self.insert_log(&entry).await?;
+        Ok(after)
+    }
+
     async fn card_key_rows_of(self, site_id: Uuid) -> Result<Vec<Row>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE site_id = $1 ORDER BY version"));
         Ok(on!(self, |c| {
@@ -248,21 +264,12 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-            let after = Db::from(&mut *tx).card_key_rows_of(site_id).await?;
-            let (before, after) = (versions(&before), versions(&after));
             let action = match kind {
                 NewVersion::First => "card_keys.create",
                 NewVersion::Rotate => "card_keys.rotate",
             };
-            Db::from(&mut *tx)
-                .insert_log(&NewLogEntry::new(
-                    actor,
-                    action,
-                    "site",
-                    site_id,
-                    Some(&logged(&before)),
-                    Some(&logged(&after)),
-                ))
+            let after = Db::from(&mut *tx)
+                .log_versions(actor, action, site_id, &before)
                 .await?;
             tx.commit().await?;
             after
@@ -301,17 +308,8 @@ impl Store {
                 ));
             }
             Db::from(&mut *tx).bump_card_key_set().await?;
-            let after = Db::from(&mut *tx).card_key_rows_of(site_id).await?;
-            let (before, after) = (versions(&before), versions(&after));
-            Db::from(&mut *tx)
-                .insert_log(&NewLogEntry::new(
-                    actor,
-                    "card_keys.retire",
-                    "site",
-                    site_id,
-                    Some(&logged(&before)),
-                    Some(&logged(&after)),
-                ))
+            let after = Db::from(&mut *tx)
+                .log_versions(actor, "card_keys.retire", site_id, &before)
                 .await?;
             tx.commit().await?;
             after
