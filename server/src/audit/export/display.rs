@@ -18,6 +18,7 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -171,25 +172,31 @@ fn local(at: DateTime<Utc>, zone: Tz) -> String {
 
 /// The display columns of a full record line (`record` or `member`), from its chain
 /// fields and the snapshot, in [`DISPLAY_COLUMNS`] order.
-pub fn display(line: &Line, names: &Names) -> [Option<String>; 6] {
+/// The names are borrowed from the snapshot: a line is made for each of millions of
+/// records, and the values are copied once, into the line.
+pub fn display<'n>(line: &Line, names: &'n Names) -> [Option<Cow<'n, str>>; 6] {
     let id = |name: &str| line.get(name).and_then(|v| v.parse::<Uuid>().ok());
     let person = id("person_id").and_then(|p| names.people.get(&p));
     // An alarm's doors are its agent's.
-    let agent_doors: Vec<Uuid> = match source_of(line) {
+    let door = id("door_id");
+    let record_doors: &[Uuid] = match source_of(line) {
         Some(Source::Alarm) => id("agent_id")
             .and_then(|a| names.agents.get(&a))
-            .map(|a| a.doors.clone())
-            .unwrap_or_default(),
-        _ => id("door_id").into_iter().collect(),
+            .map_or(&[], |a| a.doors.as_slice()),
+        _ => door.as_slice(),
     };
-    let doors: Vec<&DoorName> = agent_doors
+    let doors: Vec<&DoorName> = record_doors
         .iter()
         .filter_map(|d| names.doors.get(d))
         .collect();
-    let door_name = (!doors.is_empty()).then(|| {
-        let names: Vec<&str> = doors.iter().map(|d| d.name.as_str()).collect();
-        names.join(", ")
-    });
+    let door_name = match doors.as_slice() {
+        [] => None,
+        [door] => Some(Cow::Borrowed(door.name.as_str())),
+        doors => {
+            let names: Vec<&str> = doors.iter().map(|d| d.name.as_str()).collect();
+            Some(Cow::Owned(names.join(", ")))
+        }
+    };
     // The record's zone; for a door incident, the zone the door leads into.
     let zone_id = id("zone_id").or(match doors.as_slice() {
         [door] => Some(door.zone),
@@ -204,21 +211,22 @@ pub fn display(line: &Line, names: &Names) -> [Option<String>; 6] {
     let local_time = line
         .get("occurred_at")
         .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-        .map(|t| local(t, names.tz(site_id)));
+        .map(|t| Cow::Owned(local(t, names.tz(site_id))));
+    let borrowed = |text: &'n String| Cow::Borrowed(text.as_str());
     [
         local_time,
-        person.map(|p| p.name.clone()),
-        person.and_then(|p| p.organisation.clone()),
+        person.map(|p| borrowed(&p.name)),
+        person.and_then(|p| p.organisation.as_ref().map(borrowed)),
         door_name,
-        zone.map(|z| z.name.clone()),
-        site.map(|s| s.name.clone()),
+        zone.map(|z| borrowed(&z.name)),
+        site.map(|s| borrowed(&s.name)),
     ]
 }
 
 /// Sets the display columns of a full record line.
 pub fn fill(line: &mut Line, names: &Names) {
     for (column, value) in DISPLAY_COLUMNS.iter().zip(display(line, names)) {
-        line.set(column, value);
+        line.set(column, value.as_deref());
     }
 }
 
@@ -289,10 +297,10 @@ mod tests {
     fn event(person: Option<Uuid>, door: Uuid) -> Line {
         let mut line = Line::with_data("record", &serde_json::Value::Null);
         line.set("data", None);
-        line.set("source", Some("event".into()));
-        line.set("occurred_at", Some("2026-12-06T13:00:00Z".into()));
-        line.set("person_id", person.map(|p| p.to_string()));
-        line.set("door_id", Some(door.to_string()));
+        line.set("source", Some("event"));
+        line.set("occurred_at", Some("2026-12-06T13:00:00Z"));
+        line.set("person_id", person.map(|p| p.to_string()).as_deref());
+        line.set("door_id", Some(&door.to_string()));
         line
     }
 
@@ -318,7 +326,7 @@ mod tests {
         assert_eq!(forced.get("person_name"), None);
         assert_eq!(forced.get("zone_name"), Some("Lab"));
         assert_eq!(difference(&forced, &names), None);
-        forced.set("door_name", Some("Front".into()));
+        forced.set("door_name", Some("Front"));
         let detail = difference(&forced, &names).unwrap_or_default();
         assert!(detail.contains("door_name"), "{detail}");
     }

@@ -19,7 +19,7 @@ pub mod offline;
 
 use super::GENESIS;
 use super::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
-use super::records::{AlarmRow, EventRow, OperatorRow, Source};
+use super::records::{AlarmRow, OperatorRow, Source};
 use crate::store::{ChainEntry, Chained, Checkpoint, Store, StoreError};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -276,7 +276,8 @@ pub struct PageRows {
     entries: Vec<ChainEntry>,
     batches: HashMap<i64, Uuid>,
     next_batch: Option<(i64, Uuid)>,
-    events: Vec<Chained<Result<EventRow, String>>>,
+    /// The access events' record lines, without their chain fields.
+    events: Vec<Chained<Result<Line, String>>>,
     operator_log: Vec<Chained<Result<OperatorRow, String>>>,
     alarms: Vec<Chained<Result<AlarmRow, String>>>,
     checkpoints: VecDeque<Checkpoint>,
@@ -316,7 +317,7 @@ pub async fn read_page(
 ) -> Result<PageRows, StoreError> {
     let limit = u32::try_from((last - after).clamp(0, i64::from(PAGE))).unwrap_or(PAGE);
     let rows = store
-        .chain_page_with_events(after, limit, |e| e.to_row())
+        .chain_page_with_events(after, limit, Line::event_record)
         .await?;
     let mut entries = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
@@ -395,8 +396,9 @@ pub fn page_lines(plan: &Plan, rows: PageRows) -> (Vec<Line>, Option<Uuid>) {
     // shown: it goes out by its digest only, and verifying the export names it.
     let mut full: HashMap<i64, Line> = HashMap::with_capacity(entries.len());
     for e in events {
-        if let (Some(entry), Ok(row)) = (by_seq.get(&e.chain_seq), e.row) {
-            full.insert(e.chain_seq, Line::from_event(entry, row));
+        if let (Some(entry), Ok(mut line)) = (by_seq.get(&e.chain_seq), e.row) {
+            line.put_entry(entry);
+            full.insert(e.chain_seq, line);
         }
     }
     let mut own_digests = HashMap::new();
@@ -424,7 +426,7 @@ pub fn page_lines(plan: &Plan, rows: PageRows) -> (Vec<Line>, Option<Uuid>) {
             // to verify, as the record would.
             let own = own_digests.get(&entry.seq).copied().unwrap_or_default();
             let data = json!({ "record_digest": hex::encode(own) });
-            line.set("data", Some(data.to_string()));
+            line.set("data", Some(&data.to_string()));
         }
         lines.push(line);
         while checkpoints.front().is_some_and(|c| c.seq == entry.seq) {
