@@ -1,7 +1,8 @@
-//! Agents' last-seen stamps on SQLite, written in batches. Every agent call stamps its
-//! agent; one SQLite transaction each (fsynced, through the write gate) made the calls
-//! queue behind each other — 1,000 agents re-polling after a revocation queued about
-//! two seconds of them (BENCHMARKS.md, "1,000 agents"). A caller's stamp joins the next
+//! Agents' last-seen stamps, written in batches. Every agent call stamps its agent; one
+//! transaction each made the calls queue behind each other on SQLite (fsynced, through
+//! the write gate: 1,000 agents re-polling after a revocation queued about two seconds
+//! of them) and on PostgreSQL held a pooled connection through a WAL flush each
+//! (BENCHMARKS.md, "1,000 agents"). A caller's stamp joins the next
 //! batch; one caller at a time writes a batch, in one transaction, and everyone whose
 //! stamp it held returns when it commits (a group commit). So a stamp is stored when
 //! the call that made it goes on, as before, but 1,000 stamps cost a few transactions.

@@ -4,7 +4,7 @@
 //! ever reaches the log.
 
 use super::operator_log::{Actor, NewLogEntry};
-use super::{DatabaseKind, Db, ModelError, Store, StoreError, on};
+use super::{Db, ModelError, Store, StoreError, on};
 use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -379,22 +379,11 @@ impl Store {
         token_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<Option<Uuid>, StoreError> {
-        // A stamp never moves back (GREATEST ignores the NULL of a first call).
-        const TOUCH: &str = "UPDATE agents SET last_seen_at = GREATEST(last_seen_at, $2) \
-                             WHERE token_hash = $1 AND status = 'active' RETURNING id";
-        if self.kind() == DatabaseKind::Postgres {
-            // A lone statement: PostgreSQL locks the one row, there is no queue to join.
-            return Ok(on!(self.pool(), |pool| {
-                sqlx::query_scalar::<_, Uuid>(TOUCH)
-                    .bind(token_hash)
-                    .bind(at)
-                    .fetch_optional(pool)
-                    .await?
-            }));
-        }
-        // On SQLite the token is checked by a read, and the stamp joins a batch written
-        // in one transaction (see `agent_stamps`): one write each queued agent calls
-        // behind each other at the write gate.
+        // The token is checked by a read, and the stamp joins a batch written in one
+        // transaction (see `agent_stamps`). On SQLite one write each queued the agents'
+        // calls behind each other at the write gate; on PostgreSQL one commit (a WAL
+        // flush) each held a pooled connection for it: 1,000 agents' 200 calls a second
+        // doubled the tail of operators' requests (BENCHMARKS.md, "1,000 agents").
         let id = on!(self.pool(), |pool| {
             sqlx::query_scalar::<_, Uuid>(
                 "SELECT id FROM agents WHERE token_hash = $1 AND status = 'active'",
