@@ -5,9 +5,10 @@
 //! `cargo bench -p gatehouse-server --bench revocation` (sizes from
 //! `GATEHOUSE_BENCH_SIZES`, default `1000,250000`; revocations per mode from
 //! `GATEHOUSE_BENCH_RUNS`, default 10; `GATEHOUSE_BENCH_SNAPSHOTS=0` leaves out the
-//! snapshot baseline).
+//! snapshot baseline), on SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on
+//! PostgreSQL (a fresh database each run, dropped after).
 //!
-//! The real `gatehouse serve` of this build on a SQLite file; N people with a card each
+//! The real `gatehouse serve` of this build on a fresh database; N people with a card each
 //! come in through the HR import before it starts (one site, one door). The agent is
 //! simulated in the bench by what the door agent does with an answer: it long-polls
 //! `GET /agent/policy` (`after_version`, `wait_s=25`, and `delta=true` in delta mode),
@@ -32,7 +33,7 @@ use uuid::Uuid;
 mod support;
 use support::agents::Api;
 use support::site::{people_with_cards, site_with_doors};
-use support::{Result, Server, env_list, env_number, percentile, text};
+use support::{Result, Server, env_list, env_number, fresh_postgres, percentile, text};
 
 /// What the simulated agent holds.
 struct Held {
@@ -62,26 +63,51 @@ async fn main() -> Result<()> {
         Ok("0") => &[true],
         _ => &[true, false],
     };
+    let postgres = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").ok();
+    if postgres.is_none() {
+        eprintln!("PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL to measure it too");
+    }
+    let backends = std::iter::once(None).chain(postgres.as_deref().map(Some));
     let mut table = String::new();
-    for n in sizes {
-        for &delta in modes {
-            table.push_str(&run(n, runs, delta).await?);
+    for backend in backends {
+        for &n in &sizes {
+            for &delta in modes {
+                table.push_str(&run_on(backend, n, runs, delta).await?);
+            }
         }
     }
     println!();
     println!(
-        "| credentials | agent takes | revocation → agent p50 | p99 | max | answer size | agent verify + apply |"
+        "| backend | credentials | agent takes | revocation → agent p50 | p99 | max | answer size | agent verify + apply |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|");
     print!("{table}");
     Ok(())
 }
 
-async fn run(n: usize, runs: usize, delta: bool) -> Result<String> {
+/// One row on SQLite (`postgres` none) or on a fresh PostgreSQL database.
+async fn run_on(postgres: Option<&str>, n: usize, runs: usize, delta: bool) -> Result<String> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
-    let door = populate(&url, n).await?;
-    let server = Server::start(dir.path(), &url)?;
+    let Some(admin_url) = postgres else {
+        let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+        return run("SQLite", dir.path(), &url, n, runs, delta).await;
+    };
+    let (url, dropper) = fresh_postgres(admin_url).await?;
+    let row = run("PostgreSQL", dir.path(), &url, n, runs, delta).await;
+    dropper.drop_database().await?;
+    row
+}
+
+async fn run(
+    backend: &str,
+    dir: &std::path::Path,
+    url: &str,
+    n: usize,
+    runs: usize,
+    delta: bool,
+) -> Result<String> {
+    let door = populate(url, n).await?;
+    let server = Server::start(dir, url)?;
     server.wait_ready().await?;
     let api = Api {
         client: reqwest::Client::new(),
@@ -144,7 +170,7 @@ async fn run(n: usize, runs: usize, delta: bool) -> Result<String> {
     let mut row = String::new();
     writeln!(
         row,
-        "| {n} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {:.1} ms |",
+        "| {backend} | {n} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {:.1} ms |",
         if delta { "deltas" } else { "snapshots" },
         percentile(&times, 0.5),
         percentile(&times, 0.99),
