@@ -14,12 +14,12 @@
 use super::line::{Line, source_of};
 use crate::audit::canon::Canon;
 use crate::audit::records::Source;
-use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use uuid::Uuid;
 
 /// The display columns, in CSV order.
@@ -160,14 +160,36 @@ impl Names {
     }
 }
 
-/// [`crate::console::time::local`]'s text (tested), with its format read once instead
-/// of for every record of an export.
+/// [`crate::console::time::local`]'s text (tested): `2026-12-06 14:03:07 CET`. Written
+/// digit by digit (chrono's formatter was a good part of an export's time); chrono's
+/// own text for the years the fast path does not cover.
 fn local(at: DateTime<Utc>, zone: Tz) -> String {
-    static FORMAT: std::sync::LazyLock<Vec<Item<'static>>> =
-        std::sync::LazyLock::new(|| StrftimeItems::new("%Y-%m-%d %H:%M:%S %Z").collect());
-    at.with_timezone(&zone)
-        .format_with_items(FORMAT.iter())
-        .to_string()
+    let naive = crate::console::time::local_naive(at, zone);
+    let Some((naive, year @ 0..=9999)) =
+        naive.and_then(|n| Some((n, u32::try_from(n.year()).ok()?)))
+    else {
+        return crate::console::time::local(at, zone);
+    };
+    let mut digits = *b"0000-00-00 00:00:00 ";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for i in (at..at + width).rev() {
+            digits[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, naive.month());
+    put(8, 2, naive.day());
+    put(11, 2, naive.hour());
+    put(14, 2, naive.minute());
+    // A leap second reads as second 60, as chrono's %S writes it.
+    put(17, 2, naive.second() + naive.nanosecond() / 1_000_000_000);
+    let mut text = String::with_capacity(32);
+    // Only ASCII digits and separators were written.
+    text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    // The zone's abbreviation, as %Z writes it. Writing to a String cannot fail.
+    let _ = write!(text, "{}", zone.offset_from_utc_datetime(&at.naive_utc()));
+    text
 }
 
 /// The display columns of a full record line (`record` or `member`), from its chain
@@ -368,14 +390,37 @@ mod tests {
             chrono_tz::UTC,
             chrono_tz::America::New_York,
         ];
-        for micros in [
+        let mut times: Vec<DateTime<Utc>> = [
             0,
             1_700_000_000_123_456,
             1_711_846_800_000_000,
             -86_400_000_000,
-        ] {
-            let at = DateTime::from_timestamp_micros(micros).unwrap();
-            for zone in zones {
+            -62_167_219_200_000_000, // 0000-01-01
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000, // 10000-01-01
+            -62_167_219_200_000_001, // before year 0
+        ]
+        .iter()
+        .filter_map(|m| DateTime::from_timestamp_micros(*m))
+        .collect();
+        times.extend([DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC]);
+        // A leap second, and a spread of ordinary times around the clock changes.
+        times.extend(DateTime::from_timestamp(1_483_228_799, 1_500_000_000));
+        let mut x: i64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            times.extend(DateTime::from_timestamp_micros(x % 4_000_000_000_000_000));
+        }
+        let zones = zones.into_iter().chain([
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::America::Sao_Paulo,
+            chrono_tz::Etc::GMTPlus3,
+        ]);
+        for zone in zones {
+            for &at in &times {
                 assert_eq!(local(at, zone), crate::console::time::local(at, zone));
             }
         }
