@@ -93,7 +93,7 @@ pub enum StartError {
     #[error("the desk reader is busy with another card; try again when it is done")]
     Busy,
     #[error(
-        "this server has no desk reader: it was built without the `pcsc` feature \
+        "this server has no desk reader: it was built without PC/SC support \
          (cargo build --release -p gatehouse-server --features pcsc)"
     )]
     NoDesk,

@@ -96,6 +96,19 @@ impl StationRecord {
             }
         }
     }
+
+    /// The end of a re-key or wipe: logs `action` on the card's credential (or the card)
+    /// and hands that credential back.
+    async fn logged(
+        self,
+        store: &Store,
+        actor: &Actor,
+        action: &'static str,
+        credential: Option<CredentialRecord>,
+    ) -> Result<Option<CredentialRecord>, IssueError> {
+        self.log(store, actor, action, credential.as_ref()).await?;
+        Ok(credential)
+    }
 }
 
 /// Issues a blank card on `station` to the person with the site's current keys; returns
@@ -167,17 +180,15 @@ pub async fn rekey<S: Station>(
         station::rekey(pcd, &seen, &all, &new, &mut OsRng)
     })
     .await?;
+    let card = hex::encode_upper(&uid);
+    let credential = store.credential_by_card(&card).await?;
     let record = StationRecord {
         reader,
-        card: hex::encode_upper(&uid),
+        card,
         site_id,
         key_version: Some(key_version),
     };
-    let credential = store.credential_by_card(&record.card).await?;
-    record
-        .log(store, actor, "card.rekey", credential.as_ref())
-        .await?;
-    Ok(credential)
+    record.logged(store, actor, "card.rekey", credential).await
 }
 
 /// Wipes the card on `station` (deletes the Gatehouse application with its master key)
@@ -213,10 +224,7 @@ pub async fn wipe<S: Station>(
         site_id,
         key_version: None,
     };
-    record
-        .log(store, actor, "card.wipe", credential.as_ref())
-        .await?;
-    Ok(credential)
+    record.logged(store, actor, "card.wipe", credential).await
 }
 
 /// Every stored version of the site (retired ones too: an old card can still be

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::support::access::{self, Api, expect_reasons, last_detail};
 
 use common::{TestApp, TestDb, created, expect, invalid};
 use reqwest::{Method, StatusCode};
@@ -182,80 +183,48 @@ async fn zones_and_sites_carry_their_assurance(db: &TestDb) {
     app.stop().await;
 }
 
+const ALICE: &str = "04A1A1A1";
+const SAM: &str = "04C5C5C5";
+const STRANGER: &str = "04EEEEEE";
+
 /// Lobby → door → lab. Alice holds a UID card, Sam a secure one; both have a grant.
 async fn the_desk_is_told_why_a_card_is_not_secure_enough(db: &TestDb) {
     let app = TestApp::start_on(db).await;
     let token = app.admin_token().await;
-    let site = created(
-        app.post(
-            "/api/v1/sites",
-            &token,
-            json!({"name": "Plant", "timezone": "UTC", "secure_cards_from_threat_level": 2}),
-        )
-        .await,
-    )
-    .await;
-    let zone = |body: Value| {
-        let app = &app;
-        let token = &token;
-        async move { created(app.post("/api/v1/zones", token, body).await).await }
+    let api = Api {
+        app: &app,
+        token: &token,
     };
-    let lobby = zone(json!({"site_id": site, "name": "Lobby", "level": 0})).await;
-    let lab = zone(json!({"site_id": site, "parent_id": lobby, "name": "Lab", "level": 1})).await;
-    let door = created(
-        app.post(
-            "/api/v1/doors",
-            &token,
-            json!({"name": "Lab door", "from_zone_id": lobby, "to_zone_id": lab}),
-        )
-        .await,
-    )
-    .await;
-    for (name, card, kind) in [("Alice", "04A1A1A1", "uid"), ("Sam", "04C5C5C5", "secure")] {
-        let person = created(
-            app.post(
-                "/api/v1/people",
-                &token,
-                json!({"name": name, "kind": "staff", "clearance": 1}),
-            )
-            .await,
-        )
-        .await;
-        let credential = json!({"person_id": person, "card": card, "kind": kind});
-        created(app.post("/api/v1/credentials", &token, credential).await).await;
-        let grant = json!({"person_id": person, "zone_id": lab});
-        created(app.post("/api/v1/grants", &token, grant).await).await;
-    }
-    let check = |card: &'static str, read: Option<&'static str>| {
-        let (app, token, door) = (&app, &token, &door);
-        async move {
-            let mut body = json!({"door_id": door, "card": card});
-            if let Some(read) = read {
-                body["authentication"] = json!(read);
-            }
-            expect(
-                app.post("/api/v1/access/check", token, body).await,
-                StatusCode::OK,
-            )
-            .await
-        }
-    };
-    let reason = |d: &Value| d["reason"].as_str().unwrap().to_owned();
-    let last_detail = |d: &Value| {
-        let trace = d["trace"].as_array().unwrap();
-        trace.last().unwrap()["detail"].as_str().unwrap().to_owned()
-    };
-    // A UID zone: both in, each card read as issued.
-    assert_eq!(reason(&check("04A1A1A1", None).await), "granted");
-    assert_eq!(reason(&check("04C5C5C5", None).await), "granted");
-    // A clone of Sam's UID, or a card that fails authentication: not authentic.
-    let clone = check("04C5C5C5", Some("not_attempted")).await;
-    assert_eq!(reason(&clone), "credential_not_authentic");
+    let site = json!({"name": "Plant", "timezone": "UTC", "secure_cards_from_threat_level": 2});
+    let site = api.create("/api/v1/sites", site).await;
+    let lobby = api.zone(&site, None, "Lobby", 0).await;
+    let lab = api.zone(&site, Some(&lobby), "Lab", 1).await;
+    let door = api.door("Lab door", &lobby, &lab).await;
+    api.card_holder("Alice", ALICE, "uid", &lab).await;
+    api.card_holder("Sam", SAM, "secure", &lab).await;
+    let ask = |card| access::ask(&door, card);
+
+    // A UID zone: both in, each card read as issued; a clone of Sam's UID, or a card
+    // that fails authentication, is not authentic.
+    let uid_zone = [
+        ("a UID card", ask(ALICE), "granted"),
+        ("a secure card", ask(SAM), "granted"),
+        (
+            "Sam's UID cloned",
+            ask(SAM).read_as("not_attempted"),
+            "credential_not_authentic",
+        ),
+        (
+            "a forged card",
+            ask(STRANGER).read_as("failed"),
+            "credential_not_authentic",
+        ),
+        ("an unknown card", ask(STRANGER), "unknown_credential"),
+    ];
+    expect_reasons(&app, &token, &uid_zone).await;
+    let clone = ask(SAM).read_as("not_attempted").answer(&app, &token).await;
     assert_eq!(clone["alarms"], json!(["credential_not_authentic"]));
-    let forged = check("04EEEEEE", Some("failed")).await;
-    assert_eq!(reason(&forged), "credential_not_authentic");
-    assert_eq!(reason(&check("04EEEEEE", None).await), "unknown_credential");
-    let bad = json!({"door_id": door, "card": "04A1A1A1", "authentication": "maybe"});
+    let bad = ask(ALICE).read_as("maybe").body();
     invalid(
         app.post("/api/v1/access/check", &token, bad).await,
         "authentication",
@@ -266,35 +235,39 @@ async fn the_desk_is_told_why_a_card_is_not_secure_enough(db: &TestDb) {
     let lab_path = format!("/api/v1/zones/{lab}");
     let secure = json!({"min_assurance": "secure"});
     expect(app.patch(&lab_path, &token, secure).await, StatusCode::OK).await;
-    let alice = check("04A1A1A1", None).await;
-    assert_eq!(reason(&alice), "assurance_insufficient");
+    let secure_zone = [
+        ("a UID card", ask(ALICE), "assurance_insufficient"),
+        ("a secure card", ask(SAM), "granted"),
+        (
+            "a UID card leaving (egress is never blocked)",
+            ask(ALICE).exit(),
+            "granted",
+        ),
+    ];
+    expect_reasons(&app, &token, &secure_zone).await;
+    let alice = ask(ALICE).answer(&app, &token).await;
     assert_eq!(
         last_detail(&alice),
         "this zone requires a secure card; the card is UID-only"
     );
-    assert_eq!(reason(&check("04C5C5C5", None).await), "granted");
     let who = app
         .get_json(&format!("/api/v1/zones/{lab}/access"), &token)
         .await;
     assert_eq!(who["items"].as_array().unwrap().len(), 1, "only Sam: {who}");
-    let exit = json!({"door_id": door, "card": "04A1A1A1", "direction": "exit"});
-    let out = expect(
-        app.post("/api/v1/access/check", &token, exit).await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(reason(&out), "granted", "egress is never blocked");
 
     // Back to UID cards, then the site's threat level reaches its threshold.
     let uid = json!({"min_assurance": "uid"});
     expect(app.patch(&lab_path, &token, uid).await, StatusCode::OK).await;
-    assert_eq!(reason(&check("04A1A1A1", None).await), "granted");
+    expect_reasons(&app, &token, &[("a UID card", ask(ALICE), "granted")]).await;
     let threat = json!({"level": 2, "clearance_raise": 0, "lockdown": false});
     let path = format!("/api/v1/sites/{site}/threat-level");
     expect(put(&app, &token, &path, threat).await, StatusCode::OK).await;
-    let alice = check("04A1A1A1", None).await;
-    assert_eq!(reason(&alice), "assurance_insufficient");
+    let raised = [
+        ("a UID card", ask(ALICE), "assurance_insufficient"),
+        ("a secure card", ask(SAM), "granted"),
+    ];
+    expect_reasons(&app, &token, &raised).await;
+    let alice = ask(ALICE).answer(&app, &token).await;
     assert!(last_detail(&alice).contains("threat level"), "{alice}");
-    assert_eq!(reason(&check("04C5C5C5", None).await), "granted");
     app.stop().await;
 }

@@ -3,11 +3,14 @@
 //! registered, its `door-agent enroll` command read from the page and run word for word
 //! with the real `door-agent` (only the configuration file's path is the test's); the
 //! agent started, shown online on the agents page and its door online on the door
-//! board. Every page passed on the way is checked with axe.
+//! board; the site's first card keys made in its Card keys panel. Every page passed on
+//! the way is checked with axe (and, with `GATEHOUSE_SCREENSHOTS` set to a folder, the
+//! Card keys panel is saved there as `admin-card-keys.png`).
 
 use gatehouse_e2e::Console;
 use gatehouse_e2e::admin::{self, AGENT, DOOR, SHOWN_CONFIG};
 use gatehouse_e2e::console::AGENT_WAIT;
+use gatehouse_e2e::visits::readme_picture;
 
 #[tokio::test]
 async fn an_admin_builds_a_site_and_enrols_a_door_agent() {
@@ -49,6 +52,22 @@ async fn an_admin_builds_a_site_and_enrols_a_door_agent() {
     browser.goto(&format!("/admin/sites/{}", model.site)).await;
     let doors = browser.text("section[aria-labelledby='doors'] table").await;
     assert!(doors.contains(AGENT), "{doors}");
+
+    // The site's first card keys, made in its Card keys panel (the box ticked first):
+    // version 1 is current, and a rotation is offered in place of the first keys.
+    let keys = "section[aria-labelledby='card-keys']";
+    let none = browser.text(keys).await;
+    assert!(none.contains("This site has no card keys yet."), "{none}");
+    browser.click("#create-keys-confirm").await;
+    browser.press_within(keys, "Make card keys").await;
+    let version = browser.text(&format!("{keys} tbody tr")).await;
+    assert!(version.starts_with("1 current"), "{version}");
+    let panel = browser.text(keys).await;
+    assert!(
+        panel.contains("Rotate card keys") && !panel.contains("Make card keys"),
+        "{panel}"
+    );
+    readme_picture(browser, "admin-card-keys.png").await;
 
     // The zone's and the door's own pages, a schedule, the accounts and the health page
     // (each checked with axe as it loads).

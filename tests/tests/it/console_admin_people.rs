@@ -4,12 +4,17 @@
 //! command the page shows (see `gatehouse_e2e::admin`); a group granted the inner zone;
 //! a European HR export (`;`, byte-order mark, CRLF) with a mistake refused with the
 //! line's error; the fixed file importing the person into the group; a card issued on
-//! the person's page then opening the door, granted by the engine at the door.
+//! the person's page then opening the door, granted by the engine at the door; the
+//! person page's "Issue a secure card on the desk reader" refused in words, first for
+//! the site's missing card keys, then (keys made on the site's page) for this server's
+//! missing desk reader. With `GATEHOUSE_SCREENSHOTS` set to a folder, the form and the
+//! refusal are saved there.
 
 use fantoccini::Locator;
 use gatehouse_e2e::Console;
 use gatehouse_e2e::admin::{self, DOOR, INNER_ZONE, SITE};
 use gatehouse_e2e::console::{ADMIN_PASSWORD, AGENT_WAIT, READER};
+use gatehouse_e2e::visits::readme_picture;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -46,6 +51,12 @@ async fn import_ended(console: &Console) -> String {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Whether `text` shows a UUID (a page should name things instead).
+fn shows_an_id(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_hexdigit() && c != '-')
+        .any(|word| word.len() == 36 && uuid::Uuid::parse_str(word).is_ok())
 }
 
 #[tokio::test]
@@ -157,6 +168,45 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
         "{opens}"
     );
     browser.assert_accessible().await;
+
+    // A secure card on the desk reader: refused in words while the site has no card
+    // keys; with keys made in the site's Card keys panel, this server (built without a
+    // desk reader) says so instead of starting a desk job.
+    let person_page = browser.path().await;
+    let secure = "form[action$='/secure-card']";
+    let form = browser.text(secure).await;
+    assert!(
+        form.contains("Issue a secure card on the desk reader") && form.contains(SITE),
+        "{form}"
+    );
+    browser
+        .execute(&format!(
+            "document.querySelector({secure:?}).scrollIntoView({{block: 'center'}});"
+        ))
+        .await;
+    readme_picture(browser, "admin-person-secure-card.png").await;
+    browser
+        .press_within(secure, "Issue on the desk reader")
+        .await;
+    let no_keys = browser.text("main").await;
+    assert!(no_keys.contains("The site has no card keys"), "{no_keys}");
+    browser.goto(&format!("/admin/sites/{}", model.site)).await;
+    browser.click("#create-keys-confirm").await;
+    browser
+        .press_within("section[aria-labelledby='card-keys']", "Make card keys")
+        .await;
+    browser.goto(&person_page).await;
+    browser
+        .press_within(secure, "Issue on the desk reader")
+        .await;
+    let no_desk = browser.text("main").await;
+    assert!(
+        no_desk.contains("This server has no desk reader"),
+        "{no_desk}"
+    );
+    assert!(!shows_an_id(&no_desk), "{no_desk}");
+    readme_picture(browser, "admin-desk-reader-refused.png").await;
+
     // Who can open the zone: the new card, through the group's grant.
     browser.goto(&format!("/admin/groups/who?zone={lab}")).await;
     let who = browser.text("section[aria-labelledby='allowed']").await;

@@ -101,6 +101,45 @@ fn back(site: Uuid) -> Response {
     Redirect::to(&format!("{PATH}/{site}#card-keys")).into_response()
 }
 
+/// What a form asks of the keyring.
+enum Change {
+    /// First keys or a rotation.
+    Add(NewVersion),
+    /// Retire the version the form names.
+    Retire,
+}
+
+/// Every form here: the box ticked, the keyring change made as this user (so the same
+/// operator log entry as the API), then back to the panel.
+async fn apply(
+    state: AppState,
+    user: Console<ManageCardKeys>,
+    site: Uuid,
+    form: KeyForm,
+    change: Change,
+) -> Result<Response, Failure> {
+    confirmed(&form)?;
+    let actor = user.actor();
+    let done = match change {
+        Change::Add(kind) => state.card_keys.add_version(site, kind, &actor).await,
+        Change::Retire => {
+            let version = version_to_retire(&form)?;
+            state.card_keys.retire(site, version, &actor).await
+        }
+    };
+    done.map_err(refused)?;
+    Ok(back(site))
+}
+
+/// The version to retire, as the form gave it.
+fn version_to_retire(form: &KeyForm) -> Result<u8, Failure> {
+    (form.version.as_deref().unwrap_or_default().trim())
+        .parse::<u8>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| ApiError::field("version", "must be between 1 and 255").into())
+}
+
 /// `POST /admin/sites/{site}/card-keys`: the site's first keys.
 async fn create(
     State(state): State<AppState>,
@@ -108,11 +147,7 @@ async fn create(
     Path(site): Path<Uuid>,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, Failure> {
-    confirmed(&form)?;
-    let actor = user.actor();
-    let added = state.card_keys.add_version(site, NewVersion::First, &actor);
-    added.await.map_err(refused)?;
-    Ok(back(site))
+    apply(state, user, site, form, Change::Add(NewVersion::First)).await
 }
 
 /// `POST /admin/sites/{site}/card-keys/rotate`: a new current version.
@@ -122,13 +157,7 @@ async fn rotate(
     Path(site): Path<Uuid>,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, Failure> {
-    confirmed(&form)?;
-    let actor = user.actor();
-    let added = state
-        .card_keys
-        .add_version(site, NewVersion::Rotate, &actor);
-    added.await.map_err(refused)?;
-    Ok(back(site))
+    apply(state, user, site, form, Change::Add(NewVersion::Rotate)).await
 }
 
 /// `POST /admin/sites/{site}/card-keys/retire`: the previous version is refused.
@@ -138,14 +167,5 @@ async fn retire(
     Path(site): Path<Uuid>,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, Failure> {
-    confirmed(&form)?;
-    let version = (form.version.as_deref().unwrap_or_default().trim())
-        .parse::<u8>()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or_else(|| Failure::from(ApiError::field("version", "must be between 1 and 255")))?;
-    let actor = user.actor();
-    let retired = state.card_keys.retire(site, version, &actor);
-    retired.await.map_err(refused)?;
-    Ok(back(site))
+    apply(state, user, site, form, Change::Retire).await
 }
