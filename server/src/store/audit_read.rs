@@ -110,7 +110,11 @@ const CHAIN_EVENTS: &str = "SELECT c.seq AS chain_seq, c.source AS chain_source,
     e.outcome, e.reason, e.person_id, e.visit_id, e.credential_id, e.zone_id, \
     e.policy_version, e.released_by, e.release_of, e.trace \
     FROM audit_chain c LEFT JOIN access_events e ON c.source = 'event' AND e.id = c.record_id \
-    WHERE c.seq > $1 ORDER BY c.seq LIMIT $2";
+    WHERE c.seq > $1 AND c.seq <= $3 ORDER BY c.seq LIMIT $2";
+
+/// Pages of [`Store::chain_page_with_events`] at least this long are read in two halves
+/// at once.
+const SPLIT_FROM: u32 = 1_000;
 
 /// A chain entry as [`CHAIN_EVENTS`] names its columns.
 #[derive(sqlx::FromRow)]
@@ -190,6 +194,11 @@ impl Store {
     /// Up to `limit` chain entries after position `after_seq`, in order, each with
     /// `event` made of its access event (see [`EntryEvent`]): one statement, the rows
     /// decoded as they arrive, the event's texts and bytes borrowed from its row.
+    ///
+    /// A long page is read as two halves at once, each on a connection of its own:
+    /// reading the rows is most of an export's and a verification's work (on SQLite the
+    /// driver's thread stepping the statement and copying every value, on PostgreSQL the
+    /// server's process), and one statement keeps one core busy.
     #[tracing::instrument(skip_all)]
     pub async fn chain_page_with_events<T>(
         &self,
@@ -197,14 +206,39 @@ impl Store {
         limit: u32,
         event: impl Fn(EventRef<'_>) -> T,
     ) -> Result<Vec<EntryEvent<T>>, StoreError> {
+        if limit < SPLIT_FROM {
+            return self.chain_events(after_seq, i64::MAX, limit, &event).await;
+        }
+        // The first half stops at its positions; the second takes up to the rest after
+        // them. Positions have no gaps, but were some missing, the halves would still
+        // neither overlap nor skip an entry.
+        let half = limit / 2;
+        let middle = after_seq.saturating_add(i64::from(half));
+        let (mut first, second) = tokio::try_join!(
+            self.chain_events(after_seq, middle, half, &event),
+            self.chain_events(middle, i64::MAX, limit - half, &event),
+        )?;
+        first.extend(second);
+        Ok(first)
+    }
+
+    /// Up to `limit` rows of [`CHAIN_EVENTS`] at positions in `(after_seq, up_to]`.
+    async fn chain_events<T>(
+        &self,
+        after_seq: i64,
+        up_to: i64,
+        limit: u32,
+        event: &impl Fn(EventRef<'_>) -> T,
+    ) -> Result<Vec<EntryEvent<T>>, StoreError> {
         let rows = on!(self.pool(), |pool| {
             let mut rows = sqlx::query(CHAIN_EVENTS)
                 .bind(after_seq)
                 .bind(i64::from(limit))
+                .bind(up_to)
                 .fetch(pool);
             let mut decoded = Vec::with_capacity(limit.min(10_000) as usize);
             while let Some(row) = rows.try_next().await? {
-                decoded.push(decode_entry_event(&row, &event));
+                decoded.push(decode_entry_event(&row, event));
             }
             decoded
         });
