@@ -16,7 +16,7 @@
 //! batch, the import's summary entry (`person.import`, whose id is the batch's), whose
 //! digest commits to that list ([`crate::audit::batch_digest`]).
 
-use super::conn::Tx;
+use super::conn::{Either, Tx};
 use super::credentials::WithPin;
 use super::people::PersonRecord;
 use super::vetting::VettingRecord;
@@ -158,7 +158,26 @@ impl Store {
             updated = publish.people.len() + publish.credentials.len(),
             "import published"
         );
+        self.vacuum_policy_changes().await;
         Ok(Ok(version))
+    }
+
+    /// On PostgreSQL, clears the dead rows the publish's stamp of the change log left
+    /// (each of the import's rows there was updated from no version to the new one).
+    /// Until autovacuum came by, every reader of unstamped changes (`version IS NULL`,
+    /// a bitmap index scan that never skips dead entries) walked them all: a revocation
+    /// after importing 250,000 people took 0.9 s to reach an agent instead of 20 ms.
+    /// The import is committed: a failure here is only logged.
+    async fn vacuum_policy_changes(&self) {
+        let Either::Postgres(pool) = self.pool() else {
+            return;
+        };
+        if let Err(error) = sqlx::query("VACUUM (ANALYZE) policy_changes")
+            .execute(pool)
+            .await
+        {
+            tracing::warn!(%error, "vacuuming the policy change log after an import");
+        }
     }
 
     /// Deletes every row of batch `batch`, then the batch, in short transactions. Never
