@@ -142,7 +142,7 @@ async fn job_page(
             "Card issued",
             format!("Secure card {card} is written, read back and active. Take it off the reader."),
         ),
-        DeskJobState::Failed { message } => ("The card was not issued", message.clone()),
+        DeskJobState::Failed { message } => ("The card was not issued", sentence(message)),
     };
     let person = match query.person {
         Some(p) => state
