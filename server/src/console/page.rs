@@ -343,7 +343,8 @@ impl From<StoreError> for Failure {
     }
 }
 
-fn sentence(text: &str) -> String {
+/// An error's words as a sentence: capitalised, ending with a full stop.
+pub(crate) fn sentence(text: &str) -> String {
     let mut chars = text.chars();
     let mut out: String = chars
         .next()

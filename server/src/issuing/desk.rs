@@ -73,7 +73,12 @@ impl Desk {
         let reader = reader.ok_or_else(|| {
             DeskError::NoReader(match name {
                 Some(name) => format!("no reader named {name:?} (readers: {})", names()),
-                None => format!("name the desk reader (readers: {})", names()),
+                None if readers.is_empty() => "no reader is attached to this machine".to_owned(),
+                None => format!(
+                    "several readers are attached ({}): name the desk reader in \
+                     [issuing] desk_reader (gatehouse cards: --reader)",
+                    names()
+                ),
             })
         })?;
         Ok(Desk { ctx, reader })

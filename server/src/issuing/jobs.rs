@@ -113,6 +113,12 @@ impl DeskJobs {
         }
     }
 
+    /// Whether this server has a desk reader: built with PC/SC (`[issuing] desk_reader`
+    /// only names one when pcscd knows several).
+    pub fn present(&self) -> bool {
+        cfg!(feature = "pcsc")
+    }
+
     /// The desk reader's configured name, if one is named.
     pub fn reader(&self) -> Option<&str> {
         self.settings.desk_reader.as_deref()
@@ -131,7 +137,7 @@ impl DeskJobs {
         operation: Operation,
         actor: Actor,
     ) -> Result<DeskJob, StartError> {
-        if !cfg!(feature = "pcsc") {
+        if !self.present() {
             return Err(StartError::NoDesk);
         }
         let job = {

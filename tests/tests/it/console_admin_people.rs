@@ -5,10 +5,10 @@
 //! a European HR export (`;`, byte-order mark, CRLF) with a mistake refused with the
 //! line's error; the fixed file importing the person into the group; a card issued on
 //! the person's page then opening the door, granted by the engine at the door; the
-//! person page's "Issue a secure card on the desk reader" refused in words, first for
-//! the site's missing card keys, then (keys made on the site's page) for this server's
-//! missing desk reader. With `GATEHOUSE_SCREENSHOTS` set to a folder, the form and the
-//! refusal are saved there.
+//! person page's "Issue a secure card on the desk reader" saying in words that this
+//! server has no desk reader (no button), the site's card keys made on its page, and a
+//! stale form's refusal shown in that section of the person page. With
+//! `GATEHOUSE_SCREENSHOTS` set to a folder, the section and the refusal are saved there.
 
 use fantoccini::Locator;
 use gatehouse_e2e::Console;
@@ -169,42 +169,74 @@ async fn an_admin_imports_people_and_issues_a_card_that_opens_a_door() {
     );
     browser.assert_accessible().await;
 
-    // A secure card on the desk reader: refused in words while the site has no card
-    // keys; with keys made in the site's Card keys panel, this server (built without a
-    // desk reader) says so instead of starting a desk job.
+    // A secure card on the desk reader: this server (built without PC/SC) has none, so
+    // the person page's section says so and how one is added, offering no button.
     let person_page = browser.path().await;
-    let secure = "form[action$='/secure-card']";
-    let form = browser.text(secure).await;
+    let desk = "section#desk-reader";
+    let section = browser.text(desk).await;
     assert!(
-        form.contains("Issue a secure card on the desk reader") && form.contains(SITE),
-        "{form}"
+        section.contains("Issue a secure card on the desk reader")
+            && section.contains("This server has no desk reader")
+            && section.contains("(README, “Secure cards”)"),
+        "{section}"
     );
+    assert!(!shows_an_id(&section), "{section}");
+    let buttons = browser
+        .execute(&format!(
+            "return document.querySelectorAll({:?}).length;",
+            format!("{desk} button, {desk} select")
+        ))
+        .await;
+    assert_eq!(buttons, 0, "{section}");
     browser
         .execute(&format!(
-            "document.querySelector({secure:?}).scrollIntoView({{block: 'center'}});"
+            "document.querySelector({desk:?}).scrollIntoView({{block: 'center'}});"
         ))
         .await;
     readme_picture(browser, "admin-person-secure-card.png").await;
-    browser
-        .press_within(secure, "Issue on the desk reader")
-        .await;
-    let no_keys = browser.text("main").await;
-    assert!(no_keys.contains("The site has no card keys"), "{no_keys}");
+    // The site's card keys, made in its Card keys panel.
     browser.goto(&format!("/admin/sites/{}", model.site)).await;
     browser.click("#create-keys-confirm").await;
     browser
         .press_within("section[aria-labelledby='card-keys']", "Make card keys")
         .await;
+    let keys = browser.text("section[aria-labelledby='card-keys']").await;
+    assert!(
+        keys.contains(&format!("Card key versions of {SITE}")) && !keys.contains("no card keys"),
+        "{keys}"
+    );
+    // The form of a page opened while the server still had a desk reader, pressed now:
+    // the person page again, refused in words in the section, scrolled to it.
     browser.goto(&person_page).await;
     browser
-        .press_within(secure, "Issue on the desk reader")
+        .execute(&format!(
+            "const form = document.createElement('form');
+             form.method = 'post';
+             form.action = location.pathname + '/secure-card#desk-reader';
+             form.innerHTML = '<input type=hidden name=site_id value={}>'
+               + '<button type=submit>Issue on the desk reader</button>';
+             document.querySelector({desk:?}).append(form);",
+            model.site
+        ))
         .await;
-    let no_desk = browser.text("main").await;
+    browser
+        .submit_in(desk, &[], "Issue on the desk reader")
+        .await;
+    assert_eq!(browser.title().await, "Zoë Müller · Gatehouse");
+    let refused = browser.text(&format!("{desk} [role='alert']")).await;
     assert!(
-        no_desk.contains("This server has no desk reader"),
-        "{no_desk}"
+        refused.starts_with("This server has no desk reader"),
+        "{refused}"
     );
-    assert!(!shows_an_id(&no_desk), "{no_desk}");
+    let page = browser.page_text().await;
+    assert!(!page.contains("Conflict") && !shows_an_id(&page), "{page}");
+    let shown = browser
+        .execute(&format!(
+            "const r = document.querySelector({desk:?}).getBoundingClientRect();
+             return r.top >= 0 && r.top < window.innerHeight;"
+        ))
+        .await;
+    assert_eq!(shown, true, "the refusal is not in the window");
     readme_picture(browser, "admin-desk-reader-refused.png").await;
 
     // Who can open the zone: the new card, through the group's grant.

@@ -6,15 +6,17 @@ use crate::api::error::ApiError;
 use crate::api::routes::secure_cards::require_current_keys;
 use crate::api::routes::site_model::not_found;
 use crate::auth::permissions::IssueSecureCards;
+use crate::console::admin::people::person::{self, DeskRefusal};
 use crate::console::names::Names;
-use crate::console::page::{Chrome, Failure, render};
+use crate::console::page::{Chrome, Failure, render, sentence};
 use crate::console::session::Console;
 use crate::console::time;
 use crate::issuing::IssueRequest;
-use crate::issuing::jobs::{DeskJobState, Operation};
+use crate::issuing::jobs::{DeskJobState, Operation, StartError};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -32,7 +34,9 @@ pub struct IssueForm {
     site_id: Uuid,
 }
 
-/// `POST /admin/people/{id}/secure-card`: starts issuing on the desk reader.
+/// `POST /admin/people/{id}/secure-card`: starts issuing on the desk reader, and follows
+/// the job on its page. Refused (no desk reader, no card keys for the site, the reader
+/// busy): the person's page again with why next to the form, answering 409 as the API does.
 async fn issue(
     State(state): State<AppState>,
     user: Console<IssueSecureCards>,
@@ -40,24 +44,61 @@ async fn issue(
     Form(form): Form<IssueForm>,
 ) -> Result<Response, Failure> {
     state.store.person(id).await.map_err(not_found("person"))?;
-    require_current_keys(&state, form.site_id).await?;
+    // No desk reader first: without one, card keys would not help.
+    let refusal = if !state.desk.present() {
+        Some(person::NO_DESK_READER.to_owned())
+    } else {
+        match require_current_keys(&state, form.site_id).await {
+            Ok(()) => None,
+            Err(ApiError::Conflict(why)) => Some(sentence(&why)),
+            Err(other) => return Err(other.into()),
+        }
+    };
+    let started = match refusal {
+        Some(why) => Err(why),
+        None => start_issue(&state, &user, id, form.site_id),
+    };
+    match started {
+        Ok(job) => {
+            let to = format!("/admin/desk-jobs/{job}?person={id}");
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(why) => {
+            let refusal = DeskRefusal {
+                site_id: form.site_id,
+                why,
+            };
+            let page = person::show(&state, &user, id, Some(refusal)).await?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+    }
+}
+
+/// Starts the desk job issuing a card of `site_id` to person `id`: its id, or why not in
+/// the person page's words.
+fn start_issue(
+    state: &AppState,
+    user: &Console<IssueSecureCards>,
+    id: Uuid,
+    site_id: Uuid,
+) -> Result<Uuid, String> {
     let request = IssueRequest {
         person_id: id,
-        site_id: form.site_id,
+        site_id,
         valid_from: None,
         valid_until: None,
     };
-    let job = state
-        .desk
-        .start(
-            state.store.clone(),
-            state.card_keys.clone(),
-            Operation::Issue(request),
-            user.actor(),
-        )
-        .map_err(ApiError::from)?;
-    let to = format!("/admin/desk-jobs/{}?person={id}", job.id);
-    Ok(Redirect::to(&to).into_response())
+    let started = state.desk.start(
+        state.store.clone(),
+        state.card_keys.clone(),
+        Operation::Issue(request),
+        user.actor(),
+    );
+    match started {
+        Ok(job) => Ok(job.id),
+        Err(StartError::NoDesk) => Err(person::NO_DESK_READER.to_owned()),
+        Err(busy @ StartError::Busy) => Err(sentence(&busy.to_string())),
+    }
 }
 
 #[derive(Deserialize)]
@@ -101,7 +142,7 @@ async fn job_page(
             "Card issued",
             format!("Secure card {card} is written, read back and active. Take it off the reader."),
         ),
-        DeskJobState::Failed { message } => ("The card was not issued", message.clone()),
+        DeskJobState::Failed { message } => ("The card was not issued", sentence(message)),
     };
     let person = match query.person {
         Some(p) => state

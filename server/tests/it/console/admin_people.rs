@@ -463,49 +463,60 @@ async fn the_import_by_upload(db: &TestDb) {
     app.stop().await;
 }
 
-/// "Issue a secure card on the desk reader": the API's checks (the site needs card keys)
-/// on the person's page; in a build without a desk reader the page says so.
+/// "Issue a secure card on the desk reader": offered only where this server has a desk
+/// reader (else the section says there is none, with no form); a refusal (no desk reader,
+/// the site has no card keys) is the person's page again, answering 409, with why next to
+/// the form and the chosen site kept.
 async fn issuing_a_secure_card_from_the_person_page(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::start_with(crate::card_keys::with_kek(db, &dir)).await;
     let admin = app.admin_token().await;
     let console = Console::login(&app, "admin", ADMIN_PASSWORD).await;
-    let site = created(
-        app.post(
-            "/api/v1/sites",
-            &admin,
-            json!({"name": "HQ", "timezone": "Europe/Berlin"}),
-        )
-        .await,
-    )
-    .await;
-    let site_id = site.as_str();
+    let mut sites = Vec::new();
+    for name in ["HQ", "Annex"] {
+        let body = json!({"name": name, "timezone": "Europe/Berlin"});
+        sites.push(created(app.post("/api/v1/sites", &admin, body).await).await);
+    }
+    let site_id = sites[1].as_str();
     let body = json!({"name": "Ada Lovelace", "kind": "staff", "clearance": 1});
     let ada = created(app.post("/api/v1/people", &admin, body).await).await;
     let page = console.get(&format!("/admin/people/{ada}")).await;
     assert!(
-        page.body.contains("Issue on the desk reader"),
+        page.body.contains("Issue a secure card on the desk reader"),
         "{}",
         page.body
     );
+    let offered = page.body.contains("Issue on the desk reader");
+    assert_eq!(offered, cfg!(feature = "pcsc"), "{}", page.body);
+    let no_desk_note = page.body.contains("This server has no desk reader");
+    assert_eq!(no_desk_note, !cfg!(feature = "pcsc"), "{}", page.body);
+
+    // Refusals come back on the person's page, in the section, not as an error page: no
+    // desk reader in this build, else the site's missing card keys.
     let form = format!("/admin/people/{ada}/secure-card");
-    let no_keys = console.submit(&form, &[("site_id", site_id)]).await;
-    assert_eq!(no_keys.status, StatusCode::CONFLICT);
-    assert!(no_keys.body.contains("no card keys"), "{}", no_keys.body);
-    let keys = app
-        .post(
-            &format!("/api/v1/sites/{site_id}/card-keys"),
-            &admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(keys.status(), StatusCode::CREATED);
-    #[cfg(not(feature = "pcsc"))]
-    {
-        let no_desk = console.submit(&form, &[("site_id", site_id)]).await;
-        assert_eq!(no_desk.status, StatusCode::CONFLICT);
-        assert!(no_desk.body.contains("no desk reader"), "{}", no_desk.body);
+    let refused = console.submit(&form, &[("site_id", site_id)]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.body.contains("<h1>Ada Lovelace</h1>"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("What can this person open"));
+    if cfg!(feature = "pcsc") {
+        let why = "<p class=\"problem\" role=\"alert\" id=\"s-refused\">\
+                   The site has no card keys; create them first.</p>";
+        assert!(refused.body.contains(why), "{}", refused.body);
+        let chosen = format!("<option value=\"{site_id}\" selected>Annex</option>");
+        assert!(refused.body.contains(&chosen), "{}", refused.body);
+    } else {
+        let why = "<p class=\"problem\" role=\"alert\">This server has no desk reader";
+        assert!(refused.body.contains(why), "{}", refused.body);
+        assert!(!refused.body.contains("Issue on the desk reader"));
     }
+    // Not a refusal of the form: an unknown person or site is the error page.
+    let nobody = format!("/admin/people/{}/secure-card", uuid::Uuid::now_v7());
+    let unknown = console.submit(&nobody, &[("site_id", site_id)]).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let missing = console
         .get(&format!("/admin/desk-jobs/{}", uuid::Uuid::now_v7()))
         .await;

@@ -326,8 +326,10 @@ fn every_posting_form_is_in_the_matrix() {
     );
 }
 
-/// A path with each id (a UUID, or a template expression) as `{}`.
+/// A path with each id (a UUID, or a template expression) as `{}`; without a fragment
+/// (where the answer opens the page, not part of what is posted).
 fn shape(path: &str) -> String {
+    let path = path.split_once('#').map_or(path, |(path, _)| path);
     path.split('/')
         .map(|part| {
             if part.contains("{{") || uuid::Uuid::parse_str(part).is_ok() {

@@ -6,7 +6,7 @@
 use super::{may_write, words};
 use crate::api::routes::access::{can_enter, current, entry_decision};
 use crate::api::routes::site_model::not_found;
-use crate::auth::permissions::ReadSecurityModel;
+use crate::auth::permissions::{Permission, ReadSecurityModel};
 use crate::console::admin::groups::all_groups;
 use crate::console::labels;
 use crate::console::names::Names;
@@ -72,13 +72,40 @@ struct PersonPage {
     email: Option<String>,
     /// Sites to issue a secure card for, on the desk reader.
     sites: Vec<(Uuid, String)>,
+    /// Whether this server has a desk reader (else the section says so, with no form).
+    desk_reader: bool,
+    /// Why the desk reader did not start, shown next to its form.
+    desk_refusal: Option<DeskRefusal>,
+    no_desk_reader: &'static str,
 }
+
+/// Why the desk reader did not start issuing, and for which site (still chosen).
+pub(crate) struct DeskRefusal {
+    pub site_id: Uuid,
+    pub why: String,
+}
+
+/// What the person page says where a server has no desk reader.
+pub(crate) const NO_DESK_READER: &str = "This server has no desk reader, so secure cards \
+    cannot be issued here. An administrator adds one: a PC/SC reader on the server machine \
+    and the server built with PC/SC support (README, “Secure cards”).";
 
 /// `GET /admin/people/{id}`.
 pub async fn page(
     State(state): State<AppState>,
     user: Console<ReadSecurityModel>,
     Path(id): Path<Uuid>,
+) -> Result<Response, Failure> {
+    show(&state, &user, id, None).await
+}
+
+/// The person's page; a desk reader's refusal is shown in its section (the page answers
+/// 200; the refusal's caller sets its status).
+pub(crate) async fn show<P: Permission>(
+    state: &AppState,
+    user: &Console<P>,
+    id: Uuid,
+    desk_refusal: Option<DeskRefusal>,
 ) -> Result<Response, Failure> {
     let person = state.store.person(id).await.map_err(not_found("person"))?;
     let names = Names::load(&state.store).await?;
@@ -130,7 +157,7 @@ pub async fn page(
         .into_iter()
         .map(|g| (g.id, g.name))
         .partition(|(g, _)| person.group_ids.contains(g));
-    let doors = doors(&state, &names, id).await?;
+    let doors = doors(state, &names, id).await?;
     let now = Utc::now();
     Ok(render(PersonPage {
         chrome: Chrome::new(&user.principal, "/admin/people", person.name.clone()),
@@ -146,13 +173,16 @@ pub async fn page(
         doors,
         now: time::local(now, tz),
         zone_name: tz.name().to_owned(),
-        may_write: may_write(&user),
+        may_write: may_write(user),
         email: state.store.person_email(id).await?,
         sites: names
             .sites_by_name()
             .into_iter()
             .map(|(id, name)| (id, name.to_owned()))
             .collect(),
+        desk_reader: state.desk.present(),
+        desk_refusal,
+        no_desk_reader: NO_DESK_READER,
         person,
     }))
 }
