@@ -389,36 +389,12 @@ mod tests {
             chrono_tz::Europe::Berlin,
             chrono_tz::UTC,
             chrono_tz::America::New_York,
-        ];
-        let mut times: Vec<DateTime<Utc>> = [
-            0,
-            1_700_000_000_123_456,
-            1_711_846_800_000_000,
-            -86_400_000_000,
-            -62_167_219_200_000_000, // 0000-01-01
-            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
-            253_402_300_800_000_000, // 10000-01-01
-            -62_167_219_200_000_001, // before year 0
-        ]
-        .iter()
-        .filter_map(|m| DateTime::from_timestamp_micros(*m))
-        .collect();
-        times.extend([DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC]);
-        // A leap second, and a spread of ordinary times around the clock changes.
-        times.extend(DateTime::from_timestamp(1_483_228_799, 1_500_000_000));
-        let mut x: i64 = 0x2545_F491_4F6C_DD1D;
-        for _ in 0..5_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            times.extend(DateTime::from_timestamp_micros(x % 4_000_000_000_000_000));
-        }
-        let zones = zones.into_iter().chain([
             chrono_tz::Asia::Kolkata,
             chrono_tz::Australia::Lord_Howe,
             chrono_tz::America::Sao_Paulo,
             chrono_tz::Etc::GMTPlus3,
-        ]);
+        ];
+        let times = super::super::line::times_to_test(5_000, 4_000_000_000_000_000);
         for zone in zones {
             for &at in &times {
                 assert_eq!(local(at, zone), crate::console::time::local(at, zone));

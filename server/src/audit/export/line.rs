@@ -572,6 +572,40 @@ pub fn source_of(line: &Line) -> Option<Source> {
     line.get("source").and_then(Source::parse)
 }
 
+/// Times for the tests of the time writers: the year-0 and year-9999 edges, the
+/// calendar's ends, a leap second, and `count` more spread over ±`span_micros` around
+/// 1970.
+#[cfg(test)]
+pub(crate) fn times_to_test(count: usize, span_micros: i64) -> Vec<DateTime<Utc>> {
+    let micros = [
+        0,
+        1,
+        -1,
+        999_999,
+        -86_400_000_000,
+        1_700_000_000_123_456,
+        1_711_846_800_000_000,   // a spring clock change in Europe
+        -62_167_219_200_000_000, // 0000-01-01
+        253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+        253_402_300_800_000_000, // 10000-01-01
+        -62_167_219_200_000_001, // before year 0
+    ];
+    let mut times: Vec<DateTime<Utc>> = micros
+        .iter()
+        .filter_map(|m| DateTime::from_timestamp_micros(*m))
+        .collect();
+    times.extend([DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC]);
+    times.extend(DateTime::from_timestamp(1_483_228_799, 1_500_000_000));
+    let mut x: i64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..count {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        times.extend(DateTime::from_timestamp_micros(x % span_micros));
+    }
+    times
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,31 +655,7 @@ mod tests {
 
     #[test]
     fn times_are_written_as_chrono_writes_them() {
-        let micros = [
-            0,
-            1,
-            -1,
-            999_999,
-            1_700_000_000_123_456,
-            -62_167_219_200_000_000, // 0000-01-01
-            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
-            253_402_300_800_000_000, // 10000-01-01
-            -62_167_219_200_000_001, // before year 0
-        ];
-        let mut times: Vec<DateTime<Utc>> = micros
-            .iter()
-            .filter_map(|m| DateTime::from_timestamp_micros(*m))
-            .collect();
-        times.extend([DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC]);
-        // A leap second, and a spread of ordinary times.
-        times.extend(DateTime::from_timestamp(1_483_228_799, 1_500_000_000));
-        let mut x: i64 = 0x2545_F491_4F6C_DD1D;
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            times.extend(DateTime::from_timestamp_micros(x % 300_000_000_000_000_000));
-        }
+        let times = times_to_test(10_000, 300_000_000_000_000_000);
         for t in times {
             assert_eq!(time(t), t.to_rfc3339_opts(SecondsFormat::Micros, true));
         }
