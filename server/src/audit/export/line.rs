@@ -69,8 +69,8 @@ pub const COLUMNS: [&str; 45] = [
 
 /// A line: a value (or none) per column. The values are kept in one text, each cell a
 /// span of it: an export makes a line for each of millions of records, and one
-/// allocation a line (not one a cell) is most of what made the export slower than the
-/// database's own client. A value set again is appended and its span moved.
+/// allocation a line instead of one a cell spares the allocator most of its work. A
+/// value set again is appended and its span moved.
 #[derive(Clone)]
 pub struct Line {
     text: String,
