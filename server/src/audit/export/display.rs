@@ -14,7 +14,7 @@
 use super::line::{Line, source_of};
 use crate::audit::canon::Canon;
 use crate::audit::records::Source;
-use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -170,23 +170,9 @@ fn local(at: DateTime<Utc>, zone: Tz) -> String {
     else {
         return crate::console::time::local(at, zone);
     };
-    let mut digits = *b"0000-00-00 00:00:00 ";
-    let mut put = |at: usize, width: usize, mut value: u32| {
-        for i in (at..at + width).rev() {
-            digits[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, naive.month());
-    put(8, 2, naive.day());
-    put(11, 2, naive.hour());
-    put(14, 2, naive.minute());
-    // A leap second reads as second 60, as chrono's %S writes it.
-    put(17, 2, naive.second() + naive.nanosecond() / 1_000_000_000);
     let mut text = String::with_capacity(32);
-    // Only ASCII digits and separators were written.
-    text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    super::line::push_date_time(&mut text, year, naive, ' ');
+    text.push(' ');
     // The zone's abbreviation, as %Z writes it. Writing to a String cannot fail.
     let _ = write!(text, "{}", zone.offset_from_utc_datetime(&at.naive_utc()));
     text

@@ -10,7 +10,7 @@
 
 use crate::audit::records::{AlarmRow, EventRef, OperatorRow, Source};
 use crate::store::{BatchMember, ChainEntry};
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use std::borrow::Cow;
@@ -122,33 +122,40 @@ pub fn push_time(out: &mut String, t: DateTime<Utc>) {
         out.push_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true));
         return;
     }
-    let mut digits = [0u8; 27];
-    let mut put = |at: usize, width: usize, mut value: u32| {
-        for i in (at..at + width).rev() {
-            digits[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, naive.month());
-    put(8, 2, naive.day());
-    put(11, 2, naive.hour());
-    put(14, 2, naive.minute());
-    put(17, 2, naive.second());
-    put(20, 6, nanos / 1_000);
-    for (at, sep) in [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
+    push_date_time(out, year, naive, 'T');
+    out.push('.');
+    push_digits(out, 6, nanos / 1_000);
+    out.push('Z');
+}
+
+/// Appends `YYYY-MM-DD?HH:MM:SS` of `naive` (whose year, 0–9999, is `year`), with
+/// `between` between the date and the time; a leap second as second 60, as chrono's
+/// `%S` writes it.
+pub(super) fn push_date_time(out: &mut String, year: u32, naive: NaiveDateTime, between: char) {
+    let second = naive.second() + naive.nanosecond() / 1_000_000_000;
+    for (value, width, after) in [
+        (year, 4, '-'),
+        (naive.month(), 2, '-'),
+        (naive.day(), 2, between),
+        (naive.hour(), 2, ':'),
+        (naive.minute(), 2, ':'),
     ] {
-        digits[at] = sep;
+        push_digits(out, width, value);
+        out.push(after);
     }
-    digits[26] = b'Z';
-    // Only ASCII digits and separators were written.
-    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    push_digits(out, 2, second);
+}
+
+/// Appends `value`'s last `width` (at most 10) decimal digits, zeros in front.
+fn push_digits(out: &mut String, width: usize, mut value: u32) {
+    let mut digits = [b'0'; 10];
+    let width = width.min(digits.len());
+    for digit in digits[..width].iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[..width]).unwrap_or_default());
 }
 
 /// The position of column `name` in [`COLUMNS`] (unknown names: the last, `data`).
