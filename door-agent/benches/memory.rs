@@ -25,7 +25,6 @@
 
 use std::error::Error;
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,6 +41,7 @@ use ed25519_dalek::SigningKey;
 use gatehouse_core::model::*;
 use gatehouse_core::policy::{Changes, PolicyDelta, PolicySource, SignedDelta, sign_at};
 use gatehouse_core::protocol::{FORMAT_DELTA, FORMAT_SNAPSHOT, POLICY_FORMAT_HEADER, PolicyQuery};
+use gatehouse_e2e::free_port;
 use secrecy::SecretString;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -174,10 +174,6 @@ fn source(n: u128) -> Result<PolicySource> {
         grants: group_grants.chain(direct).collect(),
         schedules: vec![office],
     })
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// `VmRSS` and `VmHWM` of a process, in MiB.
@@ -440,7 +436,7 @@ async fn run(n: u128) -> Result<Row> {
     let snapshot = sign_at(&source, VERSION, Utc::now(), &key)?.to_bytes()?;
     let stub = Arc::new(Stub::new(key.clone(), source)?);
     let url = serve(Arc::clone(&stub)).await?;
-    let status_port = free_port()?;
+    let status_port = free_port();
     lay_out(dir.path(), &snapshot, &key, status_port, &url)?;
     let snapshot_mib = snapshot.len() as f64 / 1048576.0;
     drop(snapshot);

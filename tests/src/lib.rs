@@ -2,7 +2,7 @@
 //! and talk to them. One module per reason to change:
 //!
 //! - `server`: [`ServerProcess`] runs `gatehouse serve` in a folder of its own (a
-//!   temporary directory), on ports picked at random, with its logs in a file there;
+//!   temporary directory), on ports from [`free_port`] (`ports`), with its logs in a file there;
 //!   [`gatehouse`] runs one-shot commands (`operator add`, `migrate`, ...) against the
 //!   same database.
 //! - `agent`: [`AgentProcess`] runs `door-agent run` with its configuration
@@ -31,6 +31,7 @@ pub mod console;
 mod fixture;
 mod live;
 pub mod pdf;
+mod ports;
 mod server;
 pub mod smtp;
 pub mod visits;
@@ -43,12 +44,12 @@ pub use fixture::{OneDoorSite, SecondDoor};
 pub use live::{
     ADMIN_PASSWORD as LIVE_ADMIN_PASSWORD, DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S,
 };
+pub use ports::free_port;
 pub use server::{
     COMMAND_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT, ServerProcess, database_url, gatehouse,
     gatehouse_binary, gatehouse_command, run_to_exit,
 };
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 /// Pause between two checks in [`wait_until`].
@@ -72,10 +73,4 @@ pub async fn wait_until<T>(
         );
         tokio::time::sleep(POLL_INTERVAL).await;
     }
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
 }

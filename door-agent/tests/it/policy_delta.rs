@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::TcpListener as StdListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -23,6 +22,7 @@ use ed25519_dalek::SigningKey;
 use gatehouse_core::model::*;
 use gatehouse_core::policy::{PolicyDelta, PolicySource, SignedDelta, sign_at};
 use gatehouse_core::protocol::{FORMAT_DELTA, FORMAT_SNAPSHOT, POLICY_FORMAT_HEADER, PolicyQuery};
+use gatehouse_e2e::free_port;
 use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -357,14 +357,6 @@ async fn a_tampered_delta_is_refused_and_never_kept() {
     // Version 2 was never in use: from 1 straight to the snapshot of 3.
     assert!(log.iter().all(|q| q.after_version != Some(2)), "{log:?}");
     assert_eq!(delta_files(dir.path()), 0);
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A state directory as enrolment and a first sync of version 1 leave it, and a

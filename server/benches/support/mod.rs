@@ -9,10 +9,10 @@ pub mod agents;
 pub mod event_search_data;
 pub mod site;
 
+use gatehouse_e2e::free_port;
 use serde_json::Value;
 use std::error::Error;
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,13 +64,9 @@ pub struct Server {
     pub log: std::path::PathBuf,
 }
 
-pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 impl Server {
     pub fn start(dir: &Path, database_url: &str) -> Result<Server> {
-        let (port, metrics_port) = (free_port()?, free_port()?);
+        let (port, metrics_port) = (free_port(), free_port());
         let log = dir.join("server.log");
         let file = File::create(&log)?;
         let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));

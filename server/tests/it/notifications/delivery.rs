@@ -4,14 +4,15 @@
 //! retried; an SMTP server that is down, retried and then failed, visible in the API.
 
 use super::support::{
-    CHECK_IN_CODE, SmtpSink, arrival, free_port, invitation, quick_settings, skip_unless_required,
-    visit, wait_for_state,
+    CHECK_IN_CODE, SmtpSink, arrival, invitation, quick_settings, skip_unless_required, visit,
+    wait_for_state,
 };
 use crate::common::{TestApp, TestDb, expect};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
+use gatehouse_e2e::free_port;
 use gatehouse_server::notify::Notifier;
 use gatehouse_server::notify::settings::{SmtpSettings, SmtpTls};
 use hmac::{Hmac, Mac};

@@ -88,12 +88,6 @@ pub fn quick_settings(db: &TestDb) -> Settings {
     settings
 }
 
-/// A port nothing listens on (bound, then freed).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 fn required() -> bool {
     std::env::var("GATEHOUSE_TEST_REQUIRE_SMTP").as_deref() == Ok("1")
 }
