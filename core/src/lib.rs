@@ -5,6 +5,7 @@
 //! - [`policy`]: the compiled, indexed policy and its signed snapshot.
 //! - [`decide`]: the access decision engine.
 //! - [`protocol`]: the door agent ↔ server wire contract.
+//! - [`local_time`]: instants as a site's clock reads them, without panicking.
 
 // The door runs this code: no panic, however malformed the policy, card or journal.
 // (Cargo cannot add lints to a crate that inherits the workspace's, hence attributes.)
@@ -17,6 +18,7 @@
 
 pub mod decide;
 pub mod event;
+pub mod local_time;
 pub mod model;
 pub mod policy;
 pub mod protocol;

@@ -95,9 +95,12 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Whether the UTC instant `at` is admitted, in time zone `tz`.
+    /// Whether the UTC instant `at` is admitted, in time zone `tz`. Not an instant the
+    /// zone's calendar does not reach (years near ±262,143): no window is there.
     pub fn admits(&self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
-        let local = at.with_timezone(&tz).naive_local();
+        let Some(local) = crate::local_time::local_naive(at, tz) else {
+            return false;
+        };
         if self.holidays.contains(&local.date()) {
             return false;
         }
@@ -185,5 +188,25 @@ mod tests {
         assert!(!s.admits(berlin(2024, 6, 8, 0, 30, 0), Berlin));
         s.holidays.clear();
         assert!(s.admits(berlin(2024, 6, 8, 0, 30, 0), Berlin));
+    }
+
+    #[test]
+    fn an_instant_past_the_zones_calendar_is_outside_every_window() {
+        // A full week, every day, all day: only the calendar's end keeps it out.
+        let days = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ];
+        let s = sched(&days, t(0, 0), t(0, 0));
+        let kiritimati = chrono_tz::Pacific::Kiritimati;
+        let last = DateTime::<Utc>::MAX_UTC;
+        assert!(!s.admits(last, kiritimati), "+14 h past the last day");
+        assert!(s.admits(last, chrono_tz::Pacific::Pago_Pago));
+        assert!(s.admits(last - chrono::Duration::hours(14), kiritimati));
     }
 }
