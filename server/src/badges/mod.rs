@@ -10,6 +10,7 @@ use crate::documents::layout::{Document, Font, Image, Page, fit_size, mm, trunca
 use crate::qr::{QrError, QrMatrix};
 use crate::store::documents::VisitSheet;
 use chrono::{NaiveDate, NaiveDateTime};
+use gatehouse_core::local_time::{local_date, wall_clock};
 use serde::Deserialize;
 
 /// Everything printed on a badge, times already in the site's local time.
@@ -98,8 +99,8 @@ impl BadgeContent {
             organisation: sheet.visitor_organisation.clone(),
             host_name: sheet.host_name.clone(),
             site_name,
-            visit_date: sheet.window_start.with_timezone(&zone).date_naive(),
-            valid_until: sheet.window_end.with_timezone(&zone).naive_local(),
+            visit_date: local_date(sheet.window_start, zone),
+            valid_until: wall_clock(sheet.window_end, zone),
             escort_required: sheet.escort_required,
             check_in_code: code,
             photo: None,

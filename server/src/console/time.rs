@@ -2,24 +2,14 @@
 
 use super::page::Failure;
 use crate::api::error::ApiError;
-use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use gatehouse_core::local_time::in_zone;
 
 /// `2026-12-06 14:03:07 CET`. A time the zone's offset would carry past the calendar's
-/// range (only a corrupted one is) is written in UTC instead of panicking.
+/// range (only one from outside 1970 to 9999 is) is written in UTC instead of panicking.
 pub fn local(at: DateTime<Utc>, zone: Tz) -> String {
-    if local_naive(at, zone).is_none() {
-        return at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    }
-    at.with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M:%S %Z")
-        .to_string()
-}
-
-/// The wall-clock time at `at` in `zone`, when the calendar reaches it.
-pub fn local_naive(at: DateTime<Utc>, zone: Tz) -> Option<NaiveDateTime> {
-    let offset = zone.offset_from_utc_datetime(&at.naive_utc()).fix();
-    at.naive_utc().checked_add_offset(offset)
+    in_zone(at, zone).format("%Y-%m-%d %H:%M:%S %Z").to_string()
 }
 
 /// [`local`], or "—" for no time.

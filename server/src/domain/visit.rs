@@ -97,7 +97,7 @@ impl NewVisit {
             &mut problems,
             "visitor_",
             &input.visitor,
-            Utc::now().date_naive(),
+            Utc::now().naive_utc().date(),
         );
         check_text(
             &mut problems,

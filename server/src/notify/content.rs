@@ -8,6 +8,7 @@ use crate::qr::QrMatrix;
 use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use gatehouse_core::local_time::in_zone;
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
@@ -68,9 +69,7 @@ const QR_SCALE: usize = 8;
 
 /// `Monday 7 December 2026, 09:30 CET`.
 pub fn local(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz)
-        .format("%A %-d %B %Y, %H:%M %Z")
-        .to_string()
+    in_zone(at, tz).format("%A %-d %B %Y, %H:%M %Z").to_string()
 }
 
 /// An address as a mailbox with a display name, or why not.
@@ -146,10 +145,7 @@ pub fn invitation_email(
 ) -> Result<Email, ContentError> {
     let to = mailbox(Some(&invitation.visitor_name), &invitation.visitor_email)?;
     let tz = invitation.tz;
-    let day = invitation
-        .window_start
-        .with_timezone(&tz)
-        .format("%A %-d %B %Y");
+    let day = in_zone(invitation.window_start, tz).format("%A %-d %B %Y");
     let subject = format!("Your visit to {} on {day}", invitation.site_name);
     let start = local(invitation.window_start, tz);
     let end = local(invitation.window_end, tz);
@@ -274,7 +270,7 @@ pub fn arrival_email(
 /// The webhook body of the arrival notice `id` (`event: visitor.arrived`); times RFC 3339,
 /// in UTC and in the site's zone. `id` lets a receiver drop a retried duplicate.
 pub fn arrival_webhook(arrival: &Arrival, id: Uuid) -> Vec<u8> {
-    let local = arrival.arrived_at.with_timezone(&arrival.tz);
+    let local = in_zone(arrival.arrived_at, arrival.tz);
     let body = serde_json::json!({
         "event": "visitor.arrived",
         "id": id,

@@ -7,6 +7,7 @@
 use super::Period;
 use crate::store::{DatabaseKind, Store, StoreError, on};
 use chrono::{DateTime, NaiveDate, Timelike};
+use gatehouse_core::local_time::wall_clock;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -102,8 +103,8 @@ pub fn per_day_and_hour(period: &Period, quarters: &[Quarter]) -> (Vec<DayCount>
         let Some(at) = DateTime::from_timestamp(q.quarter.saturating_mul(900), 0) else {
             continue;
         };
-        let local = at.with_timezone(&period.zone);
-        let date = local.date_naive();
+        let local = wall_clock(at, period.zone);
+        let date = local.date();
         let Some(day) = days.get_mut(&date) else {
             continue;
         };

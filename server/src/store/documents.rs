@@ -10,6 +10,7 @@ use crate::documents::signed_copy::{self, SignedCopy, Strokes};
 use crate::store::stored_time::{OptionalStoredTime, StoredTime};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use gatehouse_core::local_time::in_zone;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -702,15 +703,10 @@ impl Store {
                 organisation: sheet.visitor_organisation.as_deref(),
                 host_name: &sheet.host_name,
                 site_name: sheet.site_name.as_deref().unwrap_or("(no site)"),
-                visit_date: &sheet
-                    .window_start
-                    .with_timezone(&zone)
+                visit_date: &in_zone(sheet.window_start, zone)
                     .format("%A %-d %B %Y")
                     .to_string(),
-                signed_at: &at
-                    .with_timezone(&zone)
-                    .format("%Y-%m-%d %H:%M:%S %Z")
-                    .to_string(),
+                signed_at: &in_zone(at, zone).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
                 typed_name: signature.typed_name.as_deref(),
                 strokes: signature.strokes.as_ref(),
             });

@@ -172,7 +172,7 @@ impl WatchlistInput {
             }
             aliases.push(alias);
         }
-        let today = Utc::now().date_naive();
+        let today = Utc::now().naive_utc().date();
         if let Some(date) = self.date_of_birth
             && (date > today || date < NaiveDate::from_ymd_opt(1850, 1, 1).unwrap_or(date))
         {

@@ -223,7 +223,7 @@ fn occurrences(inv: &Invitation) -> Result<Vec<Duration>, ApiError> {
     let Some(until) = inv.weekly_until else {
         return Ok(vec![Duration::zero()]);
     };
-    let first = inv.visit.window_start.date_naive();
+    let first = inv.visit.window_start.naive_utc().date();
     if until < first {
         return Err(ApiError::field("weekly_until", "is before the first visit"));
     }

@@ -87,7 +87,7 @@ async fn an_auditor_exports_a_zones_month_and_verifies_it_offline() {
     // The journey proper starts on the events page: the Office zone's month (site-local
     // fields) shows Alice's entry and the forced door at the zone's door, and "Export
     // these records…" hands the filters to the Audit trail page.
-    let today = Utc::now().date_naive();
+    let today = Utc::now().naive_utc().date();
     let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
     let next = first.checked_add_months(Months::new(1)).unwrap();
     let month = |d: NaiveDate| format!("{d}T00:00");

@@ -164,7 +164,7 @@ impl Names {
 /// digit by digit (chrono's formatter was a good part of an export's time); chrono's
 /// own text for the years the fast path does not cover.
 fn local(at: DateTime<Utc>, zone: Tz) -> String {
-    let naive = crate::console::time::local_naive(at, zone);
+    let naive = gatehouse_core::local_time::local_naive(at, zone);
     let Some((naive, year @ 0..=9999)) =
         naive.and_then(|n| Some((n, u32::try_from(n.year()).ok()?)))
     else {

@@ -19,6 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use gatehouse_core::local_time::in_zone;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -119,9 +120,7 @@ async fn page(
         organisation: sheet.visitor_organisation.clone().unwrap_or_default(),
         host: sheet.host_name.clone(),
         site: sheet.site_name.clone().unwrap_or_else(|| "—".to_owned()),
-        date: sheet
-            .window_start
-            .with_timezone(&zone)
+        date: in_zone(sheet.window_start, zone)
             .format("%A %-d %B %Y")
             .to_string(),
         due,

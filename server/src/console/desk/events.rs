@@ -20,6 +20,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono_tz::Tz;
 use gatehouse_core::decide::{Outcome, Reason};
+use gatehouse_core::local_time::in_zone;
 use gatehouse_core::model::normalize_card;
 use serde::Deserialize;
 use strum::IntoEnumIterator;
@@ -267,10 +268,7 @@ fn zone_choices(names: &Names, chosen: Option<Uuid>) -> Vec<(String, String, boo
 fn export_query(search: &Search, from: chrono::DateTime<chrono::Utc>, zone: Tz) -> String {
     let from_text = match option(&search.from) {
         Some(text) => text.to_owned(),
-        None => from
-            .with_timezone(&zone)
-            .format("%Y-%m-%dT%H:%M")
-            .to_string(),
+        None => in_zone(from, zone).format("%Y-%m-%dT%H:%M").to_string(),
     };
     serde_urlencoded::to_string([
         ("from", from_text.as_str()),

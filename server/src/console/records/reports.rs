@@ -24,6 +24,7 @@ use axum::routing::get;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use gatehouse_core::decide::Reason;
+use gatehouse_core::local_time::{self, in_zone};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -68,7 +69,7 @@ fn resolve(names: &Names, choice: &Choice) -> Result<Option<(Period, String)>, F
         },
     };
     let zone = names.tz(Some(site_id));
-    let today = now().with_timezone(&zone).date_naive();
+    let today = local_time::local_date(now(), zone);
     let to = date("to", &choice.to)?.unwrap_or(today);
     let from = date("from", &choice.from)?.unwrap_or(to - Duration::days(29));
     if to < from {
@@ -110,7 +111,7 @@ fn duration(seconds: Option<i64>) -> String {
 }
 
 fn local_date(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone).format("%Y-%m-%d").to_string()
+    in_zone(at, zone).format("%Y-%m-%d").to_string()
 }
 
 fn reason_words(code: &str) -> String {

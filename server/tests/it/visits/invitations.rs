@@ -45,7 +45,7 @@ async fn a_group_and_a_weekly_series_are_one_invitation(db: &TestDb) {
     let weekly = json!({"visitors": [{"name": "Carl Contractor", "organisation": "Fixit"}],
         "host_person_id": s.host, "window_start": start, "window_end": start + Duration::hours(4),
         "allowed_zone_ids": [s.lobby], "visit_type": "contractor",
-        "weekly_until": (start + Duration::weeks(12)).date_naive()});
+        "weekly_until": (start + Duration::weeks(12)).naive_utc().date()});
     let weekly = expect(
         app.post("/api/v1/invitations", &desk, weekly).await,
         StatusCode::CREATED,
@@ -82,7 +82,7 @@ async fn a_group_and_a_weekly_series_are_one_invitation(db: &TestDb) {
     .await;
     let too_long = json!({"visitors": [{"name": "A"}], "host_person_id": s.host, "window_start": start,
         "window_end": start + Duration::hours(2), "allowed_zone_ids": [s.lobby],
-        "weekly_until": (start + Duration::weeks(60)).date_naive()});
+        "weekly_until": (start + Duration::weeks(60)).naive_utc().date()});
     invalid(
         app.post("/api/v1/invitations", &desk, too_long).await,
         "weekly_until",

@@ -381,7 +381,7 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
         "aliases"
     );
     bad.aliases = vec![];
-    bad.date_of_birth = Some(now().date_naive() + chrono::Duration::days(2));
+    bad.date_of_birth = Some(now().naive_utc().date() + chrono::Duration::days(2));
     assert_eq!(
         field(store.create_watchlist_entry(bad, &Actor::cli()).await),
         "date_of_birth"

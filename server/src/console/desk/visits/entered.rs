@@ -6,6 +6,7 @@ use crate::console::time::parse_local;
 use crate::store::{VisitRecord, VisitorZone};
 use chrono::Utc;
 use chrono_tz::Tz;
+use gatehouse_core::local_time::in_zone;
 use uuid::Uuid;
 
 /// Extra visitor rows of a group on the form.
@@ -129,7 +130,7 @@ pub(super) struct When {
 
 pub(super) fn when(e: &Entered, tz: Tz, walk_in: bool) -> Result<When, crate::domain::FieldErrors> {
     let mut problems = crate::domain::FieldErrors::new();
-    let local_now = Utc::now().with_timezone(&tz);
+    let local_now = in_zone(Utc::now(), tz);
     let day = match (given(&e.date), walk_in) {
         (Some(d), _) => d,
         (None, true) => local_now.format("%Y-%m-%d").to_string(),
@@ -184,8 +185,10 @@ pub(super) fn when(e: &Entered, tz: Tz, walk_in: bool) -> Result<When, crate::do
 
 /// The form for an existing visit.
 pub(super) fn entered_of(visit: &VisitRecord, tz: Tz) -> Entered {
-    let start = visit.window_start.with_timezone(&tz);
-    let end = visit.window_end.with_timezone(&tz);
+    let (start, end) = (
+        in_zone(visit.window_start, tz),
+        in_zone(visit.window_end, tz),
+    );
     Entered {
         name: visit.visitor_name.clone(),
         organisation: visit.visitor_organisation.clone().unwrap_or_default(),

@@ -23,6 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use gatehouse_core::local_time::{in_zone, local_date};
 use gatehouse_core::model::PersonStatus;
 use gatehouse_core::role::Role;
 use uuid::Uuid;
@@ -240,7 +241,7 @@ pub async fn new(
     let caller = caller(&state, &user).await?;
     let names = Names::load(&state.store).await?;
     let tz = names.tz(names.only_site());
-    let local = Utc::now().with_timezone(&tz);
+    let local = in_zone(Utc::now(), tz);
     let next_hour = local + chrono::Duration::minutes(60);
     let e = Entered {
         others: vec![Other::default(); EXTRA_ROWS],
@@ -347,9 +348,7 @@ pub async fn invite(
     // A walk-in is here now: check in today's visit of each visitor.
     let today: Vec<VisitRecord> = created
         .iter()
-        .filter(|v| {
-            v.window_start.with_timezone(&tz).date_naive() == now().with_timezone(&tz).date_naive()
-        })
+        .filter(|v| local_date(v.window_start, tz) == local_date(now(), tz))
         .cloned()
         .collect();
     let outcomes = check_in_each(&state, &caller, &today).await;

@@ -19,6 +19,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
+use gatehouse_core::local_time::{in_zone, local_date};
 use gatehouse_core::role::Role;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -101,7 +102,7 @@ struct LogPage {
 /// The range asked for (default: the last 30 days up to today), as dates and a filter.
 fn range(r: &Range, names: &Names) -> Result<(NaiveDate, NaiveDate, VisitFilter), Failure> {
     let tz = names.tz(names.only_site());
-    let today = now().with_timezone(&tz).date_naive();
+    let today = local_date(now(), tz);
     let to = date("to", &r.to)?.unwrap_or(today);
     let from = date("from", &r.from)?.unwrap_or(to - Duration::days(30));
     let filter = VisitFilter {
@@ -144,9 +145,7 @@ async fn rows(
         let tz = names.tz(v.site_id);
         let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
             at.map_or_else(String::new, |at| {
-                at.with_timezone(&tz)
-                    .format("%Y-%m-%d %H:%M %Z")
-                    .to_string()
+                in_zone(at, tz).format("%Y-%m-%d %H:%M %Z").to_string()
             })
         };
         out.push(LogRow {

@@ -5,6 +5,7 @@ use crate::console::names::{Names, PeopleNames};
 use crate::store::{Store, StoreError, VisitRecord, VisitStatus};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use gatehouse_core::local_time::{in_zone, local_date};
 use uuid::Uuid;
 
 pub fn status(status: VisitStatus) -> &'static str {
@@ -21,9 +22,11 @@ pub fn status(status: VisitStatus) -> &'static str {
 
 /// `2026-12-06 09:00 – 17:00 CET`, or both dates when the window spans days.
 pub fn window(visit: &VisitRecord, tz: Tz) -> String {
-    let start = visit.window_start.with_timezone(&tz);
-    let end = visit.window_end.with_timezone(&tz);
-    if start.date_naive() == end.date_naive() {
+    let (start, end) = (
+        in_zone(visit.window_start, tz),
+        in_zone(visit.window_end, tz),
+    );
+    if local_date(visit.window_start, tz) == local_date(visit.window_end, tz) {
         format!(
             "{} – {}",
             start.format("%Y-%m-%d %H:%M"),
@@ -40,8 +43,8 @@ pub fn window(visit: &VisitRecord, tz: Tz) -> String {
 
 /// `14:03` today, else `2026-12-05 14:03`, in the site's zone.
 pub fn when(at: DateTime<Utc>, tz: Tz) -> String {
-    let local = at.with_timezone(&tz);
-    if local.date_naive() == Utc::now().with_timezone(&tz).date_naive() {
+    let local = in_zone(at, tz);
+    if local_date(at, tz) == local_date(Utc::now(), tz) {
         local.format("%H:%M %Z").to_string()
     } else {
         local.format("%Y-%m-%d %H:%M %Z").to_string()
@@ -58,7 +61,7 @@ pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
 
 /// Today in the site's zone, as `start..end` in UTC.
 pub fn today(tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let day = Utc::now().with_timezone(&tz).date_naive();
+    let day = local_date(Utc::now(), tz);
     let next = day.succ_opt().unwrap_or(day);
     (day_start(day, tz), day_start(next, tz))
 }
@@ -72,7 +75,7 @@ pub fn overlaps_today(visit: &VisitRecord, names: &Names) -> bool {
 /// Whether `at` falls on today at the site.
 pub fn is_today(at: DateTime<Utc>, site: Option<Uuid>, names: &Names) -> bool {
     let tz = names.tz(site);
-    at.with_timezone(&tz).date_naive() == Utc::now().with_timezone(&tz).date_naive()
+    local_date(at, tz) == local_date(Utc::now(), tz)
 }
 
 /// One visit in a list.
