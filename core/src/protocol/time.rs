@@ -3,8 +3,12 @@
 //! 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z. Earlier or later times are refused (422
 //! naming the field) rather than stored, because they cannot be answered back as RFC
 //! 3339 (`+10000-01-01T…` is not) and no access-control record needs them.
+//!
+//! The console's time and date fields and the CSV import keep to the same range
+//! ([`Timestamp::new`], [`date_in_range`]): a visit at +262142-12-31 would otherwise be
+//! stored, and only a site's clock change away from falling off chrono's calendar.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -12,6 +16,15 @@ use std::str::FromStr;
 /// What a time must be, as the 422 says it.
 pub const EXPECTED: &str =
     "must be an RFC 3339 time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z";
+
+/// What a date, or a time written without RFC 3339, must be, as the 422 says it.
+pub const RANGE: &str = "must be from 1970-01-01 to 9999-12-31";
+
+/// Whether `date` is within the range of [`Timestamp`]s (a date field: a visit's day, a
+/// report's period, a search's).
+pub fn date_in_range(date: NaiveDate) -> bool {
+    (1970..=9999).contains(&date.year())
+}
 
 /// A time the API accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,6 +122,21 @@ mod tests {
                 ok,
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn dates_outside_1970_to_9999_are_out_of_range() {
+        for (text, ok) in [
+            ("1970-01-01", true),
+            ("9999-12-31", true),
+            ("1969-12-31", false),
+            ("+10000-01-01", false),
+            ("+262142-12-31", false),
+            ("-262143-01-01", false),
+        ] {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d");
+            assert_eq!(date.map(date_in_range), Ok(ok), "{text}");
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::domain::person::{EXTERNAL_ID_MAX, REFERENCE_MAX, check_cleared_until}
 use chrono::{DateTime, NaiveDate, Utc};
 use csv::ByteRecord;
 use gatehouse_core::model::{CardKind, PersonKind, VettingStatus, normalize_card};
+use gatehouse_core::protocol::time::{RANGE, Timestamp};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -72,7 +73,8 @@ impl<'a> Row<'a> {
         value
     }
 
-    /// An RFC 3339 instant, or a date meaning its midnight UTC.
+    /// An RFC 3339 instant, or a date meaning its midnight UTC; from 1970 to 9999, as
+    /// the API's times are.
     fn time(&mut self, column: &'static str) -> Option<DateTime<Utc>> {
         let text = self.text(column)?;
         let at = DateTime::parse_from_rfc3339(text)
@@ -82,11 +84,16 @@ impl<'a> Row<'a> {
                 let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
                 Some(date.and_hms_opt(0, 0, 0)?.and_utc())
             });
-        if at.is_none() {
+        let Some(at) = at else {
             let message = "must be an RFC 3339 time (2027-03-31T17:00:00Z) or a date (2027-03-31)";
             self.problem(column, message);
+            return None;
+        };
+        if Timestamp::new(at).is_none() {
+            self.problem(column, RANGE);
+            return None;
         }
-        stored(at)
+        stored(Some(at))
     }
 
     /// Records a problem on each of `columns` that is given although `without` is not.

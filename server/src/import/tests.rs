@@ -166,6 +166,32 @@ fn messages_say_what_is_wrong() {
 }
 
 #[test]
+fn times_outside_1970_to_9999_are_refused_as_the_api_refuses_them() {
+    let text = file(&[
+        "E1,Ada,staff,,1,,cleared,+262142-12-31,,0A01,,,",
+        "E2,Bo,staff,,1,,,,,0A02,,1969-12-31T23:59:59Z,",
+        "E3,Cy,staff,,1,,,,,0A03,,,+262142-12-31",
+        "E4,Di,staff,,1,,,,,0A04,,,+10000-01-01",
+        "E5,Ed,staff,,1,,,,,0A05,,1970-01-01,9999-12-31T23:59:59Z",
+    ]);
+    let errors = parse(text.as_bytes(), now(), &()).unwrap_err();
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str(), e.message.as_str()))
+        .collect();
+    let range = gatehouse_core::protocol::time::RANGE;
+    assert_eq!(
+        found,
+        [
+            (2, "vetting_cleared_until", range),
+            (3, "card_valid_from", range),
+            (4, "card_valid_until", range),
+            (5, "card_valid_until", range),
+        ]
+    );
+}
+
+#[test]
 fn rows_of_one_person_must_agree_and_cards_appear_once() {
     let text = file(&[
         "E1,Ada,staff,,3,,,,,0A0B,,,",

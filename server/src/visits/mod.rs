@@ -9,6 +9,7 @@ pub mod words;
 
 use crate::api::error::ApiError;
 use crate::api::routes::access::current;
+use crate::api::time::Timestamp;
 use crate::domain::visit::{VisitInput, VisitorInput};
 use crate::state::AppState;
 use crate::store::{Actor, NewVisit, StoreError, VisitRecord};
@@ -232,6 +233,17 @@ fn occurrences(inv: &Invitation) -> Result<Vec<Duration>, ApiError> {
         return Err(ApiError::field(
             "weekly_until",
             format!("at most {MAX_OCCURRENCES} weeks"),
+        ));
+    }
+    // Every visit within the range a single one is held to (its window a Timestamp).
+    let last_end = inv
+        .visit
+        .window_end
+        .checked_add_signed(Duration::weeks(weeks - 1));
+    if last_end.and_then(Timestamp::new).is_none() {
+        return Err(ApiError::field(
+            "weekly_until",
+            "the last visit would end after 9999-12-31",
         ));
     }
     Ok((0..weeks).map(Duration::weeks).collect())

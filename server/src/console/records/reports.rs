@@ -21,7 +21,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use gatehouse_core::decide::Reason;
 use gatehouse_core::local_time::{self, in_zone};
@@ -45,16 +45,6 @@ pub struct Choice {
     to: String,
 }
 
-fn date(field: &str, text: &str) -> Result<Option<NaiveDate>, Failure> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| ApiError::field(field, "is not a date (YYYY-MM-DD)").into())
-}
-
 /// The chosen site (default: the first by name; `None`: there are no sites) and period
 /// (default: the 30 days up to today, at the site).
 fn resolve(names: &Names, choice: &Choice) -> Result<Option<(Period, String)>, Failure> {
@@ -70,8 +60,8 @@ fn resolve(names: &Names, choice: &Choice) -> Result<Option<(Period, String)>, F
     };
     let zone = names.tz(Some(site_id));
     let today = local_time::local_date(now(), zone);
-    let to = date("to", &choice.to)?.unwrap_or(today);
-    let from = date("from", &choice.from)?.unwrap_or(to - Duration::days(29));
+    let to = time::parse_date("to", &choice.to)?.unwrap_or(today);
+    let from = time::parse_date("from", &choice.from)?.unwrap_or(to - Duration::days(29));
     if to < from {
         return Err(ApiError::field("to", "must not be before from").into());
     }

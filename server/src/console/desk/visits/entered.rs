@@ -2,11 +2,12 @@
 //! read from the posted pairs, and the window and zones it names, in the site's time.
 
 use crate::console::names::Names;
-use crate::console::time::parse_local;
+use crate::console::time::{read_date, read_local};
 use crate::store::{VisitRecord, VisitorZone};
 use chrono::Utc;
 use chrono_tz::Tz;
 use gatehouse_core::local_time::in_zone;
+use gatehouse_core::protocol::time::RANGE;
 use uuid::Uuid;
 
 /// Extra visitor rows of a group on the form.
@@ -131,7 +132,7 @@ pub(super) struct When {
 pub(super) fn when(e: &Entered, tz: Tz, walk_in: bool) -> Result<When, crate::domain::FieldErrors> {
     let mut problems = crate::domain::FieldErrors::new();
     let local_now = in_zone(Utc::now(), tz);
-    let day = match (given(&e.date), walk_in) {
+    let mut day = match (given(&e.date), walk_in) {
         (Some(d), _) => d,
         (None, true) => local_now.format("%Y-%m-%d").to_string(),
         (None, false) => {
@@ -139,6 +140,11 @@ pub(super) fn when(e: &Entered, tz: Tz, walk_in: bool) -> Result<When, crate::do
             String::new()
         }
     };
+    // Not a date, or outside 1970 to 9999: the date's problem, not its times'.
+    if let Err(problem) = read_date(&day) {
+        problems.insert("date".into(), problem.into());
+        day.clear();
+    }
     let start_text = match (given(&e.start), walk_in) {
         (Some(s), _) => s,
         (None, true) => local_now.format("%H:%M").to_string(),
@@ -151,13 +157,14 @@ pub(super) fn when(e: &Entered, tz: Tz, walk_in: bool) -> Result<When, crate::do
         if day.is_empty() || time.is_empty() {
             return None;
         }
-        match parse_local(field, &format!("{day}T{time}"), tz) {
+        match read_local(&format!("{day}T{time}"), tz) {
             Ok(t) => t,
-            Err(_) => {
-                problems.insert(
-                    field.into(),
-                    "is not a time of that day in the site's time zone (HH:MM)".into(),
-                );
+            Err(problem) => {
+                let problem = match problem {
+                    RANGE => RANGE,
+                    _ => "is not a time of that day in the site's time zone (HH:MM)",
+                };
+                problems.insert(field.into(), problem.into());
                 None
             }
         }

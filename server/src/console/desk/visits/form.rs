@@ -5,13 +5,13 @@
 
 use super::detail::{check_in_each, report};
 use super::entered::{EXTRA_ROWS, Entered, Other, entered_of, given, when, zone_of};
-use super::home::date;
 use super::{caller, may};
 use crate::api::error::ApiError;
 use crate::auth::permissions::{InviteVisitors, WriteVisits};
 use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
+use crate::console::time::read_date;
 use crate::domain::visit::{VisitInput, VisitorInput};
 use crate::state::AppState;
 use crate::store::{PersonRecord, VisitRecord, VisitorZone, now};
@@ -280,10 +280,10 @@ pub async fn invite(
             }
         },
     };
-    let weekly_until = match date("weekly_until", &e.weekly_until) {
+    let weekly_until = match read_date(&e.weekly_until) {
         Ok(d) => d,
-        Err(_) => {
-            problems.insert("weekly_until".into(), "is not a date (YYYY-MM-DD)".into());
+        Err(problem) => {
+            problems.insert("weekly_until".into(), problem.into());
             None
         }
     };

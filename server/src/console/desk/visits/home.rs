@@ -10,12 +10,13 @@ use crate::auth::permissions::{InviteVisitors, ManageVisitRules, ReadVisits, Wri
 use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
+use crate::console::time::parse_date;
 use crate::state::AppState;
 use crate::store::{VisitFilter, VisitRecord, VisitStatus, now};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use gatehouse_core::role::Role;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -88,17 +89,6 @@ fn status_value(s: VisitStatus) -> &'static str {
         VisitStatus::NoShow => "no_show",
         VisitStatus::Expired => "expired",
     }
-}
-
-/// A date field (`YYYY-MM-DD`), empty for none.
-pub(super) fn date(field: &'static str, text: &str) -> Result<Option<NaiveDate>, ApiError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| ApiError::field(field, "is not a date (YYYY-MM-DD)"))
 }
 
 /// `GET /visits`.
@@ -197,8 +187,8 @@ pub async fn page(
 /// The search form as a filter; dates are days at the only site (else UTC).
 fn filter(search: &Search, names: &Names) -> Result<VisitFilter, Failure> {
     let tz = names.tz(names.only_site());
-    let from = date("from", &search.from)?.map(|d| words::day_start(d, tz));
-    let to = date("to", &search.to)?
+    let from = parse_date("from", &search.from)?.map(|d| words::day_start(d, tz));
+    let to = parse_date("to", &search.to)?
         .and_then(|d| d.succ_opt())
         .map(|d| words::day_start(d, tz));
     let statuses = match search.status.trim() {

@@ -4,13 +4,13 @@
 //! signed during it and the cards issued to it (`—` where there are none).
 
 use super::caller;
-use super::home::date;
 use super::words::{self, day_start};
 use crate::api::routes::occupancy::render::spreadsheet_safe;
 use crate::auth::permissions::ReadVisits;
 use crate::console::names::{Names, PeopleNames};
 use crate::console::page::{Chrome, Failure, render};
 use crate::console::session::Console;
+use crate::console::time::parse_date;
 use crate::state::AppState;
 use crate::store::{TrailScreening, VisitFilter, VisitRecord, now};
 use crate::visits::Caller;
@@ -103,8 +103,8 @@ struct LogPage {
 fn range(r: &Range, names: &Names) -> Result<(NaiveDate, NaiveDate, VisitFilter), Failure> {
     let tz = names.tz(names.only_site());
     let today = local_date(now(), tz);
-    let to = date("to", &r.to)?.unwrap_or(today);
-    let from = date("from", &r.from)?.unwrap_or(to - Duration::days(30));
+    let to = parse_date("to", &r.to)?.unwrap_or(today);
+    let from = parse_date("from", &r.from)?.unwrap_or(to - Duration::days(30));
     let filter = VisitFilter {
         from: Some(day_start(from, tz)),
         to: Some(day_start(to.succ_opt().unwrap_or(to), tz)),
