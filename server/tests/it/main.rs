@@ -29,6 +29,7 @@ mod events_search;
 mod import;
 mod issuing;
 mod jwt_attacks;
+mod local_times;
 mod login_throttle;
 mod notifications;
 mod occupancy;
