@@ -17,6 +17,9 @@
 //!    same rows (every chain entry joined to its event), timed with `/usr/bin/time` for
 //!    their peak memory (the client's: the PostgreSQL server's own memory is in neither
 //!    figure).
+//!    Each export file is then verified as an auditor does, offline with the public key
+//!    (`audit::export::offline::verify_export`, a child), next to SHA-256 of the same
+//!    file in one pass (a child reading it through `std::io::copy`).
 //! 3. **Verification** of the same trail: `audit::verify::verify`, in a child process,
 //!    next to its baseline: SHA-256 over the same canonical bytes the verifier hashes
 //!    (each event's payload, the event's canonical encoding, each chain entry's), in one
@@ -43,6 +46,7 @@ use gatehouse_core::event::{DoorEvent, EventKind, GENESIS_HASH, PresentationReco
 use gatehouse_core::model::DoorMode;
 use gatehouse_server::audit::canon::sha256;
 use gatehouse_server::audit::checkpoint::{AuditKey, CheckpointSettings, checkpoint_if_due};
+use gatehouse_server::audit::export::offline::verify_export;
 use gatehouse_server::audit::export::{self, ExportFilter, ExportRequest, Format};
 use gatehouse_server::audit::records::{EventRow, Source};
 use gatehouse_server::audit::verify::verify;
@@ -123,6 +127,11 @@ async fn main() -> Result<()> {
         for format in ["csv", "ndjson"] {
             let report = run_child("export", &db.url, format, &out)?;
             results.push((format!("Gatehouse export, {format}"), report));
+            let report = run_child("verify-export", &db.url, format, &out)?;
+            let what = format!("the {format} export verified offline (`verify_export`)");
+            results.push((what, report));
+            let report = run_child("sha256-file", &db.url, format, &out)?;
+            results.push((format!("SHA-256 of the {format} file, one pass"), report));
         }
         results.push(("raw rows, CSV".to_owned(), raw_copy(&db, &out)?));
         let report = run_child("verify", &db.url, "", &out)?;
@@ -583,6 +592,21 @@ async fn child(role: &str) -> Result<()> {
             }
             file.flush()?;
             (bytes, records)
+        }
+        "verify-export" => {
+            let file = std::io::BufReader::new(std::fs::File::open(&out)?);
+            let report = verify_export(file, &key.public_key())?;
+            if !report.ok {
+                return Err(format!("the export does not verify: {:?}", report.first_bad).into());
+            }
+            (std::fs::metadata(&out)?.len(), report.records)
+        }
+        "sha256-file" => {
+            let mut file = std::fs::File::open(&out)?;
+            let mut hasher = Sha256::new();
+            let bytes = std::io::copy(&mut file, &mut hasher)?;
+            std::hint::black_box(hasher.finalize());
+            (bytes, 0)
         }
         "read" => {
             let (mut after, mut entries) = (0, 0u64);

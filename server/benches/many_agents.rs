@@ -55,7 +55,7 @@ mod support;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use support::agents::{Agent, Api, enrol};
-use support::{Result, Server, env_number, fresh_postgres, percentile, text};
+use support::{Result, Server, env_number, fresh_postgres, memory_mib, percentile, text};
 
 /// The long-polls' wait, as `door-agent` asks.
 const WAIT_S: u64 = 25;
@@ -251,30 +251,15 @@ async fn measure(dir: &Path, url: &str, postgres: bool, sizes: &Sizes) -> Result
 /// The version of the whole snapshot `agent` reads (asking again while the server's
 /// first compile of a large site outlasts a request: 408 or 503).
 async fn first_version(api: &Api, agent: &Agent) -> Result<u64> {
-    let url = format!("{}/agent/policy?wait_s=0", api.base);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let answer = api
-            .client
-            .get(&url)
-            .bearer_auth(&agent.token)
-            .send()
-            .await?;
-        let status = answer.status().as_u16();
-        if status == 200 {
-            let version = answer
-                .headers()
-                .get("x-policy-version")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or("a snapshot without its version")?;
-            answer.bytes().await?;
-            return Ok(version);
-        }
-        if ![408, 503].contains(&status) || Instant::now() > deadline {
-            return Err(format!("the first snapshot: {status}").into());
-        }
-    }
+    let answer = api.first_snapshot(&agent.token).await?;
+    let version = answer
+        .headers()
+        .get("x-policy-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or("a snapshot without its version")?;
+    answer.bytes().await?;
+    Ok(version)
 }
 
 /// `rows` people with a card each, through the HR import (waits for its job).
@@ -336,7 +321,7 @@ async fn phase(
         (Some(before), Some(after)) => Some((after - before) as f64 / seconds),
         _ => None,
     };
-    let (rss_mib, peak_mib) = memory(pid)?;
+    let (rss_mib, peak_mib) = memory_mib(pid)?;
 
     let kinds = [
         "GET /people?limit=50",
@@ -389,20 +374,6 @@ fn cpu_ticks(pid: u32) -> Result<f64> {
         return Err("unreadable stat".into());
     };
     Ok(utime.parse::<f64>()? + stime.parse::<f64>()?)
-}
-
-/// The server's resident memory and its peak, MiB.
-fn memory(pid: u32) -> Result<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib = |name: &str| -> Result<f64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .ok_or_else(|| format!("no {name} in /proc status"))?;
-        let number = line.split_whitespace().nth(1).ok_or("unreadable status")?;
-        Ok(number.parse::<f64>()?)
-    };
-    Ok((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
 }
 
 /// Transactions committed in the current PostgreSQL database so far.

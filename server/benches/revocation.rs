@@ -14,7 +14,9 @@
 //! `GET /agent/policy` (`after_version`, `wait_s=25`, and `delta=true` in delta mode),
 //! verifies the signed delta against the policy in hand and applies it in place, or
 //! verifies and loads a whole snapshot. Each revocation is timed from just before the
-//! `PATCH` to the moment the agent's policy shows the credential revoked.
+//! `PATCH` to the moment the agent's policy shows the credential revoked. The server's
+//! resident memory (`/proc`) is read once the agent holds its first snapshot and after the
+//! last revocation, with its peak.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -33,7 +35,7 @@ use uuid::Uuid;
 mod support;
 use support::agents::Api;
 use support::site::{people_with_cards, site_with_doors};
-use support::{Result, Server, env_list, env_number, fresh_postgres, percentile, text};
+use support::{Result, Server, env_list, env_number, fresh_postgres, memory_mib, percentile, text};
 
 /// What the simulated agent holds.
 struct Held {
@@ -78,9 +80,9 @@ async fn main() -> Result<()> {
     }
     println!();
     println!(
-        "| backend | credentials | agent takes | revocation → agent p50 | p99 | max | answer size | agent verify + apply |"
+        "| backend | credentials | agent takes | revocation → agent p50 | p99 | max | answer size | agent verify + apply | server RSS served / after (peak) |"
     );
-    println!("|---|---:|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
     print!("{table}");
     Ok(())
 }
@@ -128,6 +130,8 @@ async fn run(
         last: Mutex::default(),
         changed: Notify::new(),
     });
+    // The server once it has compiled and served the whole policy.
+    let (served_mib, _) = memory_mib(server.child.id())?;
     let polling = tokio::spawn(poll(api.clone(), token, key, agent.clone(), delta));
 
     let mut times = Vec::new();
@@ -163,6 +167,7 @@ async fn run(
         applies.push(last.apply_ms);
     }
     polling.abort();
+    let (after_mib, peak_mib) = memory_mib(server.child.id())?;
     server.stop()?;
     for list in [&mut times, &mut sizes, &mut applies] {
         list.sort_by(f64::total_cmp);
@@ -170,7 +175,7 @@ async fn run(
     let mut row = String::new();
     writeln!(
         row,
-        "| {backend} | {n} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {:.1} ms |",
+        "| {backend} | {n} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {:.1} ms | {served_mib:.0} / {after_mib:.0} MiB ({peak_mib:.0}) |",
         if delta { "deltas" } else { "snapshots" },
         percentile(&times, 0.5),
         percentile(&times, 0.99),
@@ -229,28 +234,15 @@ async fn policy_key(api: &Api) -> Result<VerifyingKey> {
     Ok(VerifyingKey::from_bytes(&bytes)?)
 }
 
-/// The first whole snapshot, verified and loaded. At millions of credentials the
-/// server's first compile outlasts a request's timeout (408) and goes on without it:
-/// ask again, as the agent does.
+/// The first whole snapshot, verified and loaded.
 async fn first_snapshot(api: &Api, token: &str, key: &VerifyingKey) -> Result<Held> {
-    let url = format!("{}/agent/policy?wait_s=0", api.base);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let answer = api.client.get(&url).bearer_auth(token).send().await?;
-        let status = answer.status();
-        if status.is_success() {
-            let envelope = SignedSnapshot::from_bytes(&answer.bytes().await?)?;
-            return Ok(Held {
-                policy: envelope.verify(key, 0)?,
-                version: envelope.version,
-                sites: envelope.site_ids,
-            });
-        }
-        let retry = [408, 503].contains(&status.as_u16()) && Instant::now() < deadline;
-        if !retry {
-            return Err(format!("the first snapshot: {status}").into());
-        }
-    }
+    let answer = api.first_snapshot(token).await?;
+    let envelope = SignedSnapshot::from_bytes(&answer.bytes().await?)?;
+    Ok(Held {
+        policy: envelope.verify(key, 0)?,
+        version: envelope.version,
+        sites: envelope.site_ids,
+    })
 }
 
 /// The agent's long-poll: each answer verified and applied (a delta) or loaded (a

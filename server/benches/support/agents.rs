@@ -181,6 +181,26 @@ impl Api {
             .json()
             .await?)
     }
+
+    /// The agent's first whole snapshot (`GET /agent/policy`, successful). At millions
+    /// of credentials the server's first compile outlasts a request's timeout (408) and
+    /// goes on without it: ask again, as the agent does, for up to ten minutes.
+    pub async fn first_snapshot(&self, token: &str) -> Result<reqwest::Response> {
+        let url = format!("{}/agent/policy?wait_s=0", self.base);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let answer = self.client.get(&url).bearer_auth(token).send().await?;
+            let status = answer.status();
+            if status.is_success() {
+                return Ok(answer);
+            }
+            let retry =
+                [408, 503].contains(&status.as_u16()) && std::time::Instant::now() < deadline;
+            if !retry {
+                return Err(format!("the first snapshot: {status}").into());
+            }
+        }
+    }
 }
 
 /// Uploads one batch as `agent` (as its uploader does): the HTTP status, and the
