@@ -4,6 +4,11 @@
 //! (`access_events`), and enrolled door agents uploading (`agents`). Each bench uses a part of it.
 #![allow(dead_code)]
 
+/// The allocator of the `gatehouse` binary (server/src/main.rs), so that what a bench
+/// runs in its own process costs what it costs in the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod access_events;
 pub mod agents;
 pub mod event_search_data;
