@@ -41,7 +41,7 @@ use ed25519_dalek::SigningKey;
 use gatehouse_core::model::*;
 use gatehouse_core::policy::{Changes, PolicyDelta, PolicySource, SignedDelta, sign_at};
 use gatehouse_core::protocol::{FORMAT_DELTA, FORMAT_SNAPSHOT, POLICY_FORMAT_HEADER, PolicyQuery};
-use gatehouse_e2e::free_port;
+use gatehouse_e2e::{free_port, memory_mib};
 use secrecy::SecretString;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -174,25 +174,6 @@ fn source(n: u128) -> Result<PolicySource> {
         grants: group_grants.chain(direct).collect(),
         schedules: vec![office],
     })
-}
-
-/// `VmRSS` and `VmHWM` of a process, in MiB.
-fn memory_mib(pid: u32) -> Result<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> Result<f64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))?;
-        let kib: f64 = line
-            .trim_start_matches(name)
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()?;
-        Ok(kib / 1024.0)
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// The agent's state directory and configuration as enrolment and a first sync leave

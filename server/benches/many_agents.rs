@@ -54,8 +54,9 @@ use tokio::task::JoinSet;
 mod support;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use gatehouse_e2e::memory_mib;
 use support::agents::{Agent, Api, enrol};
-use support::{Result, Server, env_number, fresh_postgres, memory_mib, percentile, text};
+use support::{Result, Server, env_number, fresh_postgres, percentile, text};
 
 /// The long-polls' wait, as `door-agent` asks.
 const WAIT_S: u64 = 25;

@@ -33,9 +33,10 @@ use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
 
 mod support;
+use gatehouse_e2e::memory_mib;
 use support::agents::Api;
 use support::site::{people_with_cards, site_with_doors};
-use support::{Result, Server, env_list, env_number, fresh_postgres, memory_mib, percentile, text};
+use support::{Result, Server, env_list, env_number, fresh_postgres, percentile, text};
 
 /// What the simulated agent holds.
 struct Held {

@@ -17,6 +17,7 @@
 //! - `visits`: a site with a zone open to visitors and a host, for the visit screens.
 //! - `smtp`: [`smtp::SmtpSink`], a real SMTP server (aiosmtpd) that keeps what it gets;
 //!   `pdf`: a PDF read back by poppler and zbar (a badge's QR code).
+//! - `ports`: [`free_port`]; `memory`: [`memory_mib`], a process's memory for the benches.
 //!
 //! Waiting is always done by polling with a deadline, through [`wait_until`].
 
@@ -30,6 +31,7 @@ pub mod browser;
 pub mod console;
 mod fixture;
 mod live;
+mod memory;
 pub mod pdf;
 mod ports;
 mod server;
@@ -44,6 +46,7 @@ pub use fixture::{OneDoorSite, SecondDoor};
 pub use live::{
     ADMIN_PASSWORD as LIVE_ADMIN_PASSWORD, DoorStream, HEARTBEAT_S, LiveDoorSite, OFFLINE_AFTER_S,
 };
+pub use memory::memory_mib;
 pub use ports::free_port;
 pub use server::{
     COMMAND_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT, ServerProcess, database_url, gatehouse,

@@ -137,20 +137,6 @@ impl Drop for Server {
     }
 }
 
-/// A process's resident memory and its peak (`VmRSS`, `VmHWM`), MiB.
-pub fn memory_mib(pid: u32) -> Result<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib = |name: &str| -> Result<f64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .ok_or_else(|| format!("no {name} in /proc status"))?;
-        let number = line.split_whitespace().nth(1).ok_or("unreadable status")?;
-        Ok(number.parse::<f64>()?)
-    };
-    Ok((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
-}
-
 /// Replaces the database name in a PostgreSQL URL.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
